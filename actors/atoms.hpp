@@ -1,0 +1,38 @@
+#pragma once
+
+// The atoms of every Tether message: verbs for commands, past tense for
+// events, at most 10 characters (CAF 0.17's limit).
+
+#include <caf/atom.hpp>
+#include <caf/type_id.hpp>
+
+namespace tether::atom {
+
+// CAF's built-in atoms, aliased so that call sites always write atom::x_v.
+using close = caf::close_atom;
+constexpr close close_v = close{};
+using get = caf::get_atom;
+constexpr get get_v = get{};
+using join = caf::join_atom;
+constexpr join join_v = join{};
+using leave = caf::leave_atom;
+constexpr leave leave_v = leave{};
+using ok = caf::ok_atom;
+constexpr ok ok_v = ok{};
+using open = caf::open_atom;
+constexpr open open_v = open{};
+using tick = caf::tick_atom;
+constexpr tick tick_v = tick{};
+
+} // namespace tether::atom
+
+CAF_ADD_ATOM(tether_types, tether::atom, frame, "frame")
+CAF_ADD_ATOM(tether_types, tether::atom, closed, "closed")
+CAF_ADD_ATOM(tether_types, tether::atom, deliver, "deliver")
+CAF_ADD_ATOM(tether_types, tether::atom, route, "route")
+CAF_ADD_ATOM(tether_types, tether::atom, stop, "stop")
+CAF_ADD_ATOM(tether_types, tether::atom, expire, "expire")
+CAF_ADD_ATOM(tether_types, tether::atom, restart, "restart")
+CAF_ADD_ATOM(tether_types, tether::atom, directory, "directory")
+CAF_ADD_ATOM(tether_types, tether::atom, devices, "devices")
+CAF_ADD_ATOM(tether_types, tether::atom, deadline, "deadline")

@@ -1,0 +1,326 @@
+#include "actors/connection/connection_actor.hpp"
+
+#include <chrono>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+#include <spdlog/spdlog.h>
+
+#include "protocol/control.hpp"
+
+namespace tether::actors {
+
+namespace {
+
+using self_ptr = connection_actor::stateful_pointer<connection_state>;
+using protocol::errc;
+
+int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+    .count();
+}
+
+/// Forwards session events to the actor as messages.
+class events_adapter final : public session_events {
+public:
+  explicit events_adapter(connection_actor hdl) : hdl_(std::move(hdl)) {}
+
+  void on_frame(std::string bytes, bool binary) override {
+    caf::anon_send(hdl_, atom::frame_v, std::move(bytes), binary);
+  }
+
+  void on_closed(uint16_t code) override {
+    caf::anon_send(hdl_, atom::closed_v, code);
+  }
+
+private:
+  connection_actor hdl_;
+};
+
+void write(self_ptr self, std::string bytes, traffic_kind kind,
+           size_t messages) {
+  auto& st = self->state;
+  if (auto port = st.port.lock()) {
+    st.metrics->sent(kind, messages, bytes.size());
+    port->send(std::make_shared<const std::string>(std::move(bytes)),
+               st.me.codec == protocol::codec::msgpack);
+  }
+}
+
+void send_ack(self_ptr self, const protocol::message_ack& ack) {
+  write(self, protocol::encode(self->state.me.codec, ack), traffic_kind::ack,
+        1);
+}
+
+void close_connection(self_ptr self, protocol::close_code code) {
+  auto& st = self->state;
+  if (st.closing)
+    return;
+  st.closing = true;
+  if (auto port = st.port.lock()) {
+    port->close(protocol::to_int(code), std::string{protocol::reason(code)});
+    // If the session never confirms, quit anyway.
+    self->delayed_send(self, st.params.close_grace, atom::closed_v,
+                       uint16_t{1006});
+  } else {
+    self->quit();
+  }
+}
+
+/// Counts a rejected frame or message; closes with 1008 past the budget.
+void violation(self_ptr self) {
+  auto& st = self->state;
+  if (st.guard.violation(self->clock().now())) {
+    spdlog::warn("closing user={} device={}: more than {} rejected frames "
+                 "within {}s",
+                 st.me.user_id, st.me.device_id, st.guard.params().max_violations,
+                 st.guard.params().violation_window.count());
+    close_connection(self, protocol::close_code::policy_violation);
+  }
+}
+
+void refuse(self_ptr self, std::string message_id,
+            const std::optional<std::string>& batch_id, errc code,
+            std::string reason,
+            const std::vector<protocol::field_error>& errors = {}) {
+  self->state.metrics->error(code);
+  auto ack = protocol::make_failed_ack(std::move(message_id), code,
+                                       std::move(reason), errors, now_ms());
+  ack.batch_id = batch_id;
+  send_ack(self, ack);
+  violation(self);
+}
+
+// The sender's identity comes from its token; `source` must agree with it.
+std::vector<protocol::field_error>
+source_mismatches(const device_identity& me,
+                  const protocol::mobile_message& m) {
+  std::vector<protocol::field_error> out;
+  if (m.source.user_id != me.user_id)
+    out.push_back({"source.userId", "must be the authenticated user '"
+                                      + me.user_id + "'"});
+  if (m.source.device_id != me.device_id)
+    out.push_back({"source.deviceId", "must be the authenticated device '"
+                                        + me.device_id + "'"});
+  if (m.source.type != me.type)
+    out.push_back({"source.deviceType",
+                   "must be the authenticated device type '"
+                     + std::string{protocol::to_string(me.type)} + "'"});
+  return out;
+}
+
+void handle_cloud(self_ptr self, const protocol::mobile_message& m,
+                  const std::optional<std::string>& batch_id) {
+  if (m.type == "heartbeat") {
+    if (m.optimization.requires_ack) {
+      auto ack = protocol::make_ack(m.id, protocol::ack_status::processed,
+                                    now_ms());
+      ack.batch_id = batch_id;
+      send_ack(self, ack);
+    }
+    return;
+  }
+  refuse(self, m.id, batch_id, errc::unsupported_target,
+         "target 'cloud' serves type 'heartbeat' only; got '" + m.type + "'");
+}
+
+void handle_message(self_ptr self, protocol::mobile_message&& m,
+                    const std::optional<std::string>& batch_id) {
+  auto& st = self->state;
+  if (!st.guard.admit(self->clock().now())) {
+    refuse(self, m.id, batch_id, errc::rate_limited,
+           "more than " + std::to_string(st.guard.params().rate_per_second)
+             + " messages per second; slow down and resend");
+    return;
+  }
+  if (auto errors = source_mismatches(st.me, m); !errors.empty()) {
+    refuse(self, m.id, batch_id, errc::source_mismatch,
+           "source does not match the authenticated device", errors);
+    return;
+  }
+  if (m.destination.to == protocol::target::cloud) {
+    handle_cloud(self, m, batch_id);
+    return;
+  }
+  auto id = m.id;
+  auto wants_ack = m.optimization.requires_ack;
+  auto msg = std::make_shared<const protocol::mobile_message>(std::move(m));
+  self->request(st.directory, st.params.request_timeout, atom::route_v, st.me,
+                std::move(msg))
+    .then(
+      [=](uint32_t recipients) {
+        if (!wants_ack)
+          return;
+        auto ack = protocol::make_ack(id, protocol::ack_status::received,
+                                      now_ms());
+        ack.batch_id = batch_id;
+        ack.recipients = recipients;
+        send_ack(self, ack);
+      },
+      [=](caf::error& err) {
+        auto code = to_errc(err);
+        std::string reason;
+        if (err.category() == error_category && err.context().match_elements<std::string>())
+          reason = err.context().get_as<std::string>(0);
+        else
+          reason = self->system().render(err);
+        self->state.metrics->error(code);
+        auto ack = protocol::make_failed_ack(
+          id, code, std::move(reason), std::vector<protocol::field_error>{},
+          now_ms());
+        ack.batch_id = batch_id;
+        send_ack(self, ack);
+      });
+}
+
+void handle_frame(self_ptr self, const std::string& bytes, bool binary) {
+  auto& st = self->state;
+  auto codec = st.me.codec;
+  if (binary != (codec == protocol::codec::msgpack)) {
+    st.metrics->received(traffic_kind::invalid, 1, bytes.size());
+    refuse(self, "", std::nullopt, errc::malformed_frame,
+           codec == protocol::codec::json
+             ? "this session speaks tether.v1.json: send text frames"
+             : "this session speaks tether.v1.msgpack: send binary frames");
+    return;
+  }
+  auto frame = protocol::decode(codec, bytes, st.params.limits);
+  if (!frame.ok()) {
+    st.metrics->received(traffic_kind::invalid, 1, bytes.size());
+    refuse(self, "", std::nullopt, frame.error, frame.error_message);
+    return;
+  }
+  st.metrics->received(traffic_kind_of(frame.kind),
+                       frame.kind == protocol::frame_kind::batch
+                         ? frame.messages.size()
+                         : 1,
+                       bytes.size());
+  switch (frame.kind) {
+    case protocol::frame_kind::heartbeat:
+      if (!frame.hb.pong)
+        write(self,
+              protocol::encode(codec,
+                               protocol::make_pong(frame.hb.timestamp, now_ms())),
+              traffic_kind::heartbeat, 1);
+      return;
+    case protocol::frame_kind::ack:
+      // Delivery acks retire queued messages once durable queues exist; a
+      // relayed ack needs nothing from the server until then.
+      return;
+    case protocol::frame_kind::batch: {
+      std::optional<std::string> batch_id;
+      if (!frame.batch_id.empty())
+        batch_id = frame.batch_id;
+      if (!frame.batch_errors.empty()) {
+        refuse(self, "", batch_id, errc::validation_error,
+               "invalid batch: no message of it was accepted",
+               frame.batch_errors);
+        return;
+      }
+      for (auto& dm : frame.messages) {
+        if (!dm.ok())
+          refuse(self, dm.msg.id, batch_id, dm.error,
+                 dm.error == errc::unsupported_version
+                   ? dm.errors.front().message
+                   : "invalid message: see details.errors",
+                 dm.errors);
+        else
+          handle_message(self, std::move(dm.msg), batch_id);
+      }
+      return;
+    }
+    case protocol::frame_kind::message: {
+      auto& dm = frame.messages.front();
+      if (!dm.ok())
+        refuse(self, dm.msg.id, std::nullopt, dm.error,
+               dm.error == errc::unsupported_version
+                 ? dm.errors.front().message
+                 : "invalid message: see details.errors",
+               dm.errors);
+      else
+        handle_message(self, std::move(dm.msg), std::nullopt);
+      return;
+    }
+  }
+}
+
+void send_welcome(self_ptr self, const session_info& info) {
+  auto& st = self->state;
+  protocol::welcome_info w;
+  w.session_id = info.session_id;
+  w.user_id = info.user_id;
+  w.device_id = info.device_id;
+  w.type = info.type;
+  w.negotiated_codec = info.codec;
+  w.compression = info.deflate ? "permessage-deflate" : "none";
+  w.heartbeat_interval_ms = st.params.ping_interval.count();
+  w.pong_timeout_ms = st.params.pong_timeout.count();
+  w.server_version = TETHER_VERSION;
+  w.max_message_bytes = st.params.max_message_bytes;
+  w.max_batch_messages = st.params.limits.max_batch_messages;
+  w.rate_per_second = st.params.guard.rate_per_second;
+  write(self, protocol::encode(info.codec, protocol::make_welcome(w, now_ms())),
+        traffic_kind::control, 1);
+}
+
+} // namespace
+
+connection_actor::behavior_type
+connection(connection_actor::stateful_pointer<connection_state> self,
+           std::shared_ptr<session_port> port, directory_actor directory,
+           connection_params params, std::shared_ptr<node_metrics> metrics) {
+  auto& st = self->state;
+  const auto& info = port->info();
+  st.port = port;
+  st.me = device_identity{info.user_id, info.device_id, info.type,
+                          info.role,    info.session_id, info.codec};
+  st.directory = std::move(directory);
+  st.params = params;
+  st.guard = inbound_guard{params.guard, self->clock().now()};
+  st.metrics = std::move(metrics);
+  port->attach(std::make_shared<events_adapter>(
+    caf::actor_cast<connection_actor>(self)));
+  send_welcome(self, info);
+  self->request(st.directory, st.params.request_timeout, atom::join_v, st.me,
+                caf::actor_cast<connection_actor>(self))
+    .then([](uint32_t) {},
+          [self](caf::error& err) {
+            spdlog::error("user={} device={}: directory join failed: {}",
+                          self->state.me.user_id, self->state.me.device_id,
+                          self->system().render(err));
+            close_connection(self, protocol::close_code::internal_error);
+          });
+  auto remaining = std::chrono::seconds{info.token_expires_at}
+                   - std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::system_clock::now().time_since_epoch());
+  if (remaining.count() > 0)
+    self->delayed_send(self, remaining, atom::expire_v);
+  return {
+    [=](atom::frame, const std::string& bytes, bool binary) {
+      if (!self->state.closing)
+        handle_frame(self, bytes, binary);
+      if (auto p = self->state.port.lock())
+        p->consumed(1);
+    },
+    [=](atom::closed, uint16_t) { self->quit(); },
+    [=](atom::deliver, const protocol::message_ptr&, const shared_bytes& bytes) {
+      auto& st = self->state;
+      if (st.closing)
+        return;
+      if (auto p = st.port.lock()) {
+        st.metrics->sent(traffic_kind::message, 1, bytes->size());
+        p->send(bytes, st.me.codec == protocol::codec::msgpack);
+      }
+    },
+    [=](atom::close, uint16_t code) {
+      close_connection(self, static_cast<protocol::close_code>(code));
+    },
+    [=](atom::expire) {
+      close_connection(self, protocol::close_code::token_expired);
+    },
+  };
+}
+
+} // namespace tether::actors

@@ -1,0 +1,52 @@
+#pragma once
+
+// The CONNECTION actor: one per WebSocket session. It decodes what the device
+// sends, applies the inbound guard and the identity check, routes messages
+// through the directory and acknowledges them; it writes deliveries to the
+// session. It never restarts: the device reconnects (SPEC.md §Lifecycle).
+
+#include <chrono>
+#include <memory>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/connection/inbound_guard.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/metrics.hpp"
+#include "protocol/codec.hpp"
+
+namespace tether::actors {
+
+struct connection_params {
+  protocol::limits limits;
+  inbound_guard_params guard;
+  /// Bound on every request to another actor (routing, joining).
+  std::chrono::milliseconds request_timeout{5000};
+  /// Announced in the welcome message.
+  std::chrono::milliseconds ping_interval{20000};
+  std::chrono::milliseconds pong_timeout{10000};
+  uint64_t max_message_bytes = 256 * 1024;
+  /// How long to wait for the session to confirm a close before quitting.
+  std::chrono::milliseconds close_grace{5000};
+};
+
+struct connection_state {
+  std::weak_ptr<session_port> port;
+  device_identity me;
+  directory_actor directory;
+  connection_params params;
+  inbound_guard guard{inbound_guard_params{}};
+  std::shared_ptr<node_metrics> metrics;
+  bool closing = false;
+
+  static inline const char* name = "connection";
+};
+
+/// Spawned by the orchestrator for an upgraded session.
+connection_actor::behavior_type
+connection(connection_actor::stateful_pointer<connection_state> self,
+           std::shared_ptr<session_port> port, directory_actor directory,
+           connection_params params, std::shared_ptr<node_metrics> metrics);
+
+} // namespace tether::actors

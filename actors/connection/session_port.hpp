@@ -1,0 +1,69 @@
+#pragma once
+
+// The seam between a WebSocket session (runtime/, Asio strand) and its
+// connection actor (CAF scheduler). Neither side includes the other's
+// framework: the session implements session_port, the actor side implements
+// session_events. Every session_port call only posts to the session's strand;
+// every session_events call only enqueues a message to the actor.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "protocol/model.hpp"
+
+namespace tether::actors {
+
+/// Immutable, shareable frame bytes (a broadcast is encoded once).
+using shared_bytes = std::shared_ptr<const std::string>;
+
+/// What the handshake established about a session.
+struct session_info {
+  std::string session_id;
+  std::string user_id;
+  std::string device_id;
+  protocol::device_type type = protocol::device_type::mobile;
+  std::string role;
+  protocol::codec codec = protocol::codec::json;
+  /// Whether permessage-deflate was negotiated.
+  bool deflate = false;
+  /// Token expiry, seconds since the epoch.
+  int64_t token_expires_at = 0;
+  std::string remote_address;
+};
+
+/// Events a session reports to its connection actor.
+class session_events {
+public:
+  virtual ~session_events();
+
+  /// A complete WebSocket message was read.
+  virtual void on_frame(std::string bytes, bool binary) = 0;
+
+  /// The session ended; `code` is the close code (1006 if none was received).
+  virtual void on_closed(uint16_t code) = 0;
+};
+
+/// Operations a connection actor may ask of its session.
+class session_port {
+public:
+  virtual ~session_port();
+
+  /// Starts reading; events go to `events` from now on.
+  virtual void attach(std::shared_ptr<session_events> events) = 0;
+
+  /// Queues one message for writing (one write in flight at a time).
+  virtual void send(shared_bytes bytes, bool binary) = 0;
+
+  /// Sends a close frame and ends the session.
+  virtual void close(uint16_t code, std::string reason) = 0;
+
+  /// Returns read credit: the actor finished `n` frames. Reading pauses while
+  /// too many frames are unprocessed (CAF mailboxes are unbounded).
+  virtual void consumed(size_t n) = 0;
+
+  virtual const session_info& info() const noexcept = 0;
+};
+
+} // namespace tether::actors

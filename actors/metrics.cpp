@@ -1,0 +1,177 @@
+#include "actors/metrics.hpp"
+
+#include <string_view>
+
+namespace tether::actors {
+
+namespace {
+
+constexpr std::array<std::string_view, traffic_kind_count> kind_names{
+  "message", "batch", "ack", "heartbeat", "control", "invalid"};
+
+constexpr std::array<std::string_view, reject_reason_count> reject_names{
+  "unauthorized", "forbidden", "capacity", "bad_request"};
+
+constexpr auto relaxed = std::memory_order_relaxed;
+
+void header(std::string& out, std::string_view name, std::string_view help,
+            std::string_view type) {
+  out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+  out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+}
+
+void sample(std::string& out, std::string_view name, std::string_view labels,
+            uint64_t value) {
+  out.append(name);
+  if (!labels.empty())
+    out.append("{").append(labels).append("}");
+  out.append(" ").append(std::to_string(value)).append("\n");
+}
+
+template <size_t N>
+void per_kind(std::string& out, std::string_view name, std::string_view help,
+              const std::array<std::atomic<uint64_t>, N>& values) {
+  header(out, name, help, "counter");
+  for (size_t i = 0; i < N; ++i)
+    sample(out, name, "kind=\"" + std::string{kind_names[i]} + "\"",
+           values[i].load(relaxed));
+}
+
+} // namespace
+
+traffic_kind traffic_kind_of(protocol::frame_kind k) noexcept {
+  switch (k) {
+    case protocol::frame_kind::message:
+      return traffic_kind::message;
+    case protocol::frame_kind::batch:
+      return traffic_kind::batch;
+    case protocol::frame_kind::ack:
+      return traffic_kind::ack;
+    case protocol::frame_kind::heartbeat:
+      return traffic_kind::heartbeat;
+  }
+  return traffic_kind::invalid;
+}
+
+void node_metrics::connection_opened() noexcept {
+  connections_current_.fetch_add(1, relaxed);
+  connections_total_.fetch_add(1, relaxed);
+}
+
+void node_metrics::connection_closed(uint16_t close_code) noexcept {
+  connections_current_.fetch_sub(1, relaxed);
+  size_t i = 0;
+  while (i < close_codes_.size() && close_codes_[i] != close_code)
+    ++i;
+  closes_[i].fetch_add(1, relaxed);
+}
+
+void node_metrics::handshake_rejected(reject_reason r) noexcept {
+  rejected_[static_cast<size_t>(r)].fetch_add(1, relaxed);
+}
+
+void node_metrics::received(traffic_kind k, size_t messages,
+                            size_t bytes) noexcept {
+  messages_in_[static_cast<size_t>(k)].fetch_add(messages, relaxed);
+  bytes_in_[static_cast<size_t>(k)].fetch_add(bytes, relaxed);
+}
+
+void node_metrics::sent(traffic_kind k, size_t messages,
+                        size_t bytes) noexcept {
+  messages_out_[static_cast<size_t>(k)].fetch_add(messages, relaxed);
+  bytes_out_[static_cast<size_t>(k)].fetch_add(bytes, relaxed);
+}
+
+void node_metrics::error(protocol::errc code) noexcept {
+  auto i = static_cast<size_t>(code);
+  if (i < errors_.size())
+    errors_[i].fetch_add(1, relaxed);
+}
+
+void node_metrics::rtt(uint64_t microseconds) noexcept {
+  size_t i = 0;
+  while (i < rtt_bounds_us.size() && microseconds > rtt_bounds_us[i])
+    ++i;
+  rtt_buckets_[i].fetch_add(1, relaxed);
+  rtt_sum_us_.fetch_add(microseconds, relaxed);
+  rtt_count_.fetch_add(1, relaxed);
+}
+
+uint64_t node_metrics::messages_in(traffic_kind k) const noexcept {
+  return messages_in_[static_cast<size_t>(k)].load(relaxed);
+}
+
+uint64_t node_metrics::messages_out(traffic_kind k) const noexcept {
+  return messages_out_[static_cast<size_t>(k)].load(relaxed);
+}
+
+uint64_t node_metrics::errors(protocol::errc code) const noexcept {
+  auto i = static_cast<size_t>(code);
+  return i < errors_.size() ? errors_[i].load(relaxed) : 0;
+}
+
+std::string node_metrics::render_prometheus() const {
+  std::string out;
+  out.reserve(8192);
+  header(out, "tether_connections", "Open WebSocket connections.", "gauge");
+  sample(out, "tether_connections", "",
+         static_cast<uint64_t>(std::max<int64_t>(0, connections())));
+  header(out, "tether_connections_total", "WebSocket connections accepted.",
+         "counter");
+  sample(out, "tether_connections_total", "", connections_total_.load(relaxed));
+  header(out, "tether_connections_closed_total",
+         "Closed connections by WebSocket close code.", "counter");
+  for (size_t i = 0; i <= close_codes_.size(); ++i) {
+    auto code = i < close_codes_.size() ? std::to_string(close_codes_[i])
+                                        : std::string{"other"};
+    sample(out, "tether_connections_closed_total", "code=\"" + code + "\"",
+           closes_[i].load(relaxed));
+  }
+  header(out, "tether_handshakes_rejected_total",
+         "Upgrade requests refused before the WebSocket handshake.",
+         "counter");
+  for (size_t i = 0; i < reject_reason_count; ++i)
+    sample(out, "tether_handshakes_rejected_total",
+           "reason=\"" + std::string{reject_names[i]} + "\"",
+           rejected_[i].load(relaxed));
+  per_kind(out, "tether_messages_received_total",
+           "Messages received, by frame kind.", messages_in_);
+  per_kind(out, "tether_bytes_received_total",
+           "Frame bytes received, by frame kind.", bytes_in_);
+  per_kind(out, "tether_messages_sent_total", "Messages sent, by frame kind.",
+           messages_out_);
+  per_kind(out, "tether_bytes_sent_total", "Frame bytes sent, by frame kind.",
+           bytes_out_);
+  header(out, "tether_errors_total",
+         "Refused messages and frames, by protocol error code.", "counter");
+  for (size_t i = 1; i <= static_cast<size_t>(protocol::errc::shutting_down);
+       ++i)
+    sample(out, "tether_errors_total",
+           "code=\""
+             + std::string{protocol::to_code(static_cast<protocol::errc>(i))}
+             + "\"",
+           errors_[i].load(relaxed));
+  header(out, "tether_rtt_seconds",
+         "WebSocket ping/pong round-trip time per connection.", "histogram");
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i <= rtt_bounds_us.size(); ++i) {
+    cumulative += rtt_buckets_[i].load(relaxed);
+    std::string le = "+Inf";
+    if (i < rtt_bounds_us.size()) {
+      auto us = rtt_bounds_us[i];
+      le = std::to_string(us / 1000000) + "."
+           + std::string{std::to_string(1000000 + us % 1000000)}.substr(1);
+    }
+    sample(out, "tether_rtt_seconds_bucket", "le=\"" + le + "\"", cumulative);
+  }
+  auto sum = rtt_sum_us_.load(relaxed);
+  out.append("tether_rtt_seconds_sum ")
+    .append(std::to_string(sum / 1000000))
+    .append(".")
+    .append(std::to_string(1000000 + sum % 1000000).substr(1))
+    .append("\n");
+  sample(out, "tether_rtt_seconds_count", "", rtt_count_.load(relaxed));
+  return out;
+}
+
+} // namespace tether::actors

@@ -1,0 +1,93 @@
+#pragma once
+
+// Node-wide counters, updated lock-free from actors and Asio threads and
+// rendered in the Prometheus text format (version 0.0.4) for GET /metrics.
+// Labels have fixed, small value sets: frame kinds, error codes, close codes.
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "protocol/codec.hpp"
+#include "protocol/errc.hpp"
+
+namespace tether::actors {
+
+/// What a counted frame carried; `control` is server-originated messages
+/// (welcome, pong), `invalid` a frame that could not be decoded.
+enum class traffic_kind : uint8_t {
+  message,
+  batch,
+  ack,
+  heartbeat,
+  control,
+  invalid,
+};
+
+inline constexpr size_t traffic_kind_count = 6;
+
+traffic_kind traffic_kind_of(protocol::frame_kind k) noexcept;
+
+/// Why a handshake was refused before the upgrade.
+enum class reject_reason : uint8_t {
+  unauthorized, // 401: token missing, bad or expired
+  forbidden,    // 403: Origin not allowed
+  capacity,     // 503: max_connections reached
+  bad_request,  // 400/404/426: not a valid WebSocket request for /ws
+};
+
+inline constexpr size_t reject_reason_count = 4;
+
+class node_metrics {
+public:
+  /// Upper bounds of the RTT histogram buckets, in microseconds.
+  static constexpr std::array<uint64_t, 12> rtt_bounds_us{
+    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 250000, 1000000,
+    5000000};
+
+  void connection_opened() noexcept;
+  void connection_closed(uint16_t close_code) noexcept;
+  void handshake_rejected(reject_reason r) noexcept;
+  void received(traffic_kind k, size_t messages, size_t bytes) noexcept;
+  void sent(traffic_kind k, size_t messages, size_t bytes) noexcept;
+  void error(protocol::errc code) noexcept;
+  void rtt(uint64_t microseconds) noexcept;
+
+  int64_t connections() const noexcept {
+    return connections_current_.load(std::memory_order_relaxed);
+  }
+
+  uint64_t messages_in(traffic_kind k) const noexcept;
+  uint64_t messages_out(traffic_kind k) const noexcept;
+  uint64_t errors(protocol::errc code) const noexcept;
+  uint64_t rtt_count() const noexcept {
+    return rtt_count_.load(std::memory_order_relaxed);
+  }
+
+  /// The Prometheus exposition of every metric.
+  std::string render_prometheus() const;
+
+private:
+  using counter = std::atomic<uint64_t>;
+
+  // Close codes worth a label; everything else is counted as "other".
+  static constexpr std::array<uint16_t, 14> close_codes_{
+    1000, 1001, 1002, 1003, 1006, 1007, 1008, 1009, 1011, 1013,
+    4000, 4001, 4002, 4500};
+
+  std::atomic<int64_t> connections_current_{0};
+  counter connections_total_{0};
+  std::array<counter, close_codes_.size() + 1> closes_{};
+  std::array<counter, reject_reason_count> rejected_{};
+  std::array<counter, traffic_kind_count> messages_in_{};
+  std::array<counter, traffic_kind_count> bytes_in_{};
+  std::array<counter, traffic_kind_count> messages_out_{};
+  std::array<counter, traffic_kind_count> bytes_out_{};
+  std::array<counter, 32> errors_{};
+  std::array<counter, rtt_bounds_us.size() + 1> rtt_buckets_{};
+  counter rtt_sum_us_{0};
+  counter rtt_count_{0};
+};
+
+} // namespace tether::actors

@@ -1,0 +1,139 @@
+#include "actors/orchestrator/orchestrator_actor.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/directory/directory_actor.hpp"
+
+namespace tether::actors {
+
+namespace {
+
+using self_ptr = orchestrator_actor::stateful_pointer<orchestrator_state>;
+
+void spawn_directory(self_ptr self) {
+  auto& st = self->state;
+  st.directory = self->spawn(directory);
+  self->monitor(st.directory);
+  st.directory_child.started = self->clock().now();
+}
+
+void stop_children(self_ptr self) {
+  auto& st = self->state;
+  for (auto& [addr, conn] : st.connections)
+    self->send_exit(conn, caf::exit_reason::user_shutdown);
+  st.connections.clear();
+  self->send_exit(st.directory, caf::exit_reason::user_shutdown);
+}
+
+void close_all(self_ptr self, protocol::close_code code) {
+  for (auto& [addr, conn] : self->state.connections)
+    self->send(conn, atom::close_v, protocol::to_int(code));
+}
+
+void finish_stop_if_done(self_ptr self) {
+  auto& st = self->state;
+  if (st.stopping && st.connections.empty()) {
+    st.stopping->deliver(atom::ok_v);
+    st.stopping.reset();
+  }
+}
+
+void on_directory_down(self_ptr self, const caf::error& reason) {
+  auto& st = self->state;
+  auto& child = st.directory_child;
+  if (st.stopping || reason == caf::exit_reason::user_shutdown)
+    return;
+  // Every live registration died with the directory: make devices reconnect.
+  close_all(self, protocol::close_code::internal_error);
+  auto now = self->clock().now();
+  backoff_policy backoff{st.params.backoff};
+  if (backoff.stable(std::chrono::duration_cast<std::chrono::milliseconds>(
+        now - child.started)))
+    child.attempts = 0;
+  if (!backoff.allows(child.attempts) || !child.budget.allow(now)) {
+    spdlog::critical("directory failed too often ({}); stopping the node",
+                     self->system().render(reason));
+    stop_children(self);
+    self->quit(reason);
+    return;
+  }
+  std::uniform_real_distribution<double> uniform{0.0, 1.0};
+  auto delay = backoff.delay(child.attempts++, uniform(st.rng));
+  spdlog::error("directory failed ({}); restart {} in {} ms",
+                self->system().render(reason), child.attempts, delay.count());
+  self->delayed_send(self, delay, atom::restart_v, std::string{"directory"},
+                     ++child.generation);
+}
+
+} // namespace
+
+orchestrator_actor::behavior_type
+orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
+             orchestrator_params params, std::shared_ptr<node_metrics> metrics) {
+  auto& st = self->state;
+  st.params = std::move(params);
+  st.metrics = std::move(metrics);
+  st.directory_child.budget = restart_budget{st.params.budget};
+  spawn_directory(self);
+  // Children die with their supervisor (monitors do not propagate exits).
+  self->set_exit_handler([=](const caf::exit_msg& msg) {
+    stop_children(self);
+    self->quit(msg.reason);
+  });
+  self->set_down_handler([=](const caf::down_msg& dm) {
+    auto& st = self->state;
+    if (dm.source == st.directory.address()) {
+      on_directory_down(self, dm.reason);
+      return;
+    }
+    st.connections.erase(dm.source);
+    finish_stop_if_done(self);
+  });
+  return {
+    [=](atom::open, std::shared_ptr<session_port>& port) {
+      auto& st = self->state;
+      if (st.stopping) {
+        port->close(protocol::to_int(protocol::close_code::going_away),
+                    std::string{protocol::reason(
+                      protocol::close_code::going_away)});
+        return;
+      }
+      auto conn = self->spawn(connection, std::move(port), st.directory,
+                              st.params.connection, st.metrics);
+      self->monitor(conn);
+      st.connections.emplace(conn.address(), conn);
+    },
+    [=](atom::get, atom::directory) { return self->state.directory; },
+    [=](atom::stop) -> caf::result<atom::ok> {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<atom::ok>();
+      st.stopping = rp;
+      close_all(self, protocol::close_code::going_away);
+      finish_stop_if_done(self);
+      self->delayed_send(self, st.params.stop_timeout, atom::deadline_v);
+      return rp;
+    },
+    [=](atom::restart, const std::string&, uint64_t generation) {
+      auto& st = self->state;
+      if (st.stopping || generation != st.directory_child.generation)
+        return;
+      spawn_directory(self);
+    },
+    [=](atom::deadline) {
+      auto& st = self->state;
+      if (!st.stopping)
+        return;
+      spdlog::warn("{} connections did not close within {} ms; killing them",
+                   st.connections.size(), st.params.stop_timeout.count());
+      for (auto& [addr, conn] : st.connections)
+        self->send_exit(conn, caf::exit_reason::kill);
+      st.connections.clear();
+      finish_stop_if_done(self);
+    },
+  };
+}
+
+} // namespace tether::actors

@@ -1,0 +1,537 @@
+#include "config/settings.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <sstream>
+#include <type_traits>
+
+namespace tether::config {
+
+// Value parsers and printers, found by overload resolution from the table.
+namespace detail {
+
+// -- value parsing and printing ---------------------------------------------------
+
+std::string trim(std::string_view s) {
+  auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos)
+    return {};
+  auto e = s.find_last_not_of(" \t\r\n");
+  return std::string{s.substr(b, e - b + 1)};
+}
+
+template <class T>
+bool parse_unsigned(const std::string& text, T& out, std::string& err) {
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || p != text.data() + text.size()) {
+    err = "expected a non-negative integer, got '" + text + "'";
+    return false;
+  }
+  if (v > std::numeric_limits<T>::max()) {
+    err = "must be at most " + std::to_string(std::numeric_limits<T>::max());
+    return false;
+  }
+  out = static_cast<T>(v);
+  return true;
+}
+
+bool parse_value(const std::string& text, std::string& out, std::string&) {
+  out = text;
+  return true;
+}
+
+bool parse_value(const std::string& text, uint16_t& out, std::string& err) {
+  return parse_unsigned(text, out, err);
+}
+
+bool parse_value(const std::string& text, uint32_t& out, std::string& err) {
+  return parse_unsigned(text, out, err);
+}
+
+bool parse_value(const std::string& text, uint64_t& out, std::string& err) {
+  return parse_unsigned(text, out, err);
+}
+
+bool parse_value(const std::string& text, int64_t& out, std::string& err) {
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  if (ec != std::errc{} || p != text.data() + text.size()) {
+    err = "expected an integer, got '" + text + "'";
+    return false;
+  }
+  return true;
+}
+
+bool parse_value(const std::string& text, double& out, std::string& err) {
+  try {
+    size_t used = 0;
+    out = std::stod(text, &used);
+    if (used == text.size())
+      return true;
+  } catch (const std::exception&) {
+    // reported below
+  }
+  err = "expected a number, got '" + text + "'";
+  return false;
+}
+
+bool parse_value(const std::string& text, bool& out, std::string& err) {
+  if (text == "true" || text == "on" || text == "yes" || text == "1") {
+    out = true;
+    return true;
+  }
+  if (text == "false" || text == "off" || text == "no" || text == "0") {
+    out = false;
+    return true;
+  }
+  err = "expected true or false, got '" + text + "'";
+  return false;
+}
+
+// Durations: a number with an optional unit (ms, s, m, h); a bare number is
+// in the unit of the setting.
+template <class Rep, class Period>
+bool parse_value(const std::string& text,
+                 std::chrono::duration<Rep, Period>& out, std::string& err) {
+  using target = std::chrono::duration<Rep, Period>;
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits])))
+    ++digits;
+  uint64_t n = 0;
+  auto unit = text.substr(digits);
+  if (digits == 0
+      || std::from_chars(text.data(), text.data() + digits, n).ec
+           != std::errc{}) {
+    err = "expected a duration such as 500ms, 20s, 5m or 1h, got '" + text
+          + "'";
+    return false;
+  }
+  using namespace std::chrono;
+  milliseconds ms;
+  if (unit.empty()) {
+    out = target{static_cast<Rep>(n)};
+    return true;
+  } else if (unit == "ms") {
+    ms = milliseconds{n};
+  } else if (unit == "s") {
+    ms = seconds{n};
+  } else if (unit == "m" || unit == "min") {
+    ms = minutes{n};
+  } else if (unit == "h") {
+    ms = hours{n};
+  } else {
+    err = "unknown duration unit '" + unit + "' (use ms, s, m or h)";
+    return false;
+  }
+  if (ms.count() % duration_cast<milliseconds>(target{1}).count() != 0) {
+    err = "'" + text + "' is finer than this setting's unit";
+    return false;
+  }
+  out = duration_cast<target>(ms);
+  return true;
+}
+
+bool parse_value(const std::string& text, std::vector<std::string>& out,
+                 std::string&) {
+  out.clear();
+  std::stringstream in{text};
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (auto t = trim(item); !t.empty())
+      out.push_back(t);
+  return true;
+}
+
+std::string print(const std::string& x) { return x; }
+std::string print(bool x) { return x ? "true" : "false"; }
+std::string print(double x) {
+  std::ostringstream out;
+  out << x;
+  return out.str();
+}
+std::string print(const std::vector<std::string>& xs) {
+  std::string out;
+  for (auto& x : xs)
+    out += (out.empty() ? "" : ", ") + x;
+  return out;
+}
+std::string print(std::chrono::milliseconds x) {
+  auto n = x.count();
+  if (n % 1000 == 0)
+    return std::to_string(n / 1000) + "s";
+  return std::to_string(n) + "ms";
+}
+std::string print(std::chrono::seconds x) {
+  return std::to_string(x.count()) + "s";
+}
+template <class T>
+std::enable_if_t<std::is_integral_v<T>, std::string> print(T x) {
+  return std::to_string(x);
+}
+
+} // namespace detail
+
+namespace {
+
+using detail::trim;
+
+// -- the table of keys ----------------------------------------------------------------
+
+struct binding {
+  std::string key;
+  std::string help;
+  std::function<bool(settings&, const std::string&, std::string&)> set;
+  std::function<std::string(const settings&)> get;
+};
+
+template <class Access>
+void bind(std::vector<binding>& table, std::string key, std::string help,
+          Access access) {
+  table.push_back(binding{
+    std::move(key), std::move(help),
+    [access](settings& s, const std::string& text, std::string& err) {
+      return detail::parse_value(text, access(s), err);
+    },
+    [access](const settings& s) {
+      return detail::print(access(const_cast<settings&>(s)));
+    }});
+}
+
+const std::vector<binding>& table() {
+  static const std::vector<binding> result = [] {
+    std::vector<binding> t;
+    // server
+    bind(t, "server.address", "IP address to listen on",
+         [](settings& s) -> auto& { return s.server.address; });
+    bind(t, "server.port", "TCP port for WebSocket and HTTP (0: any free port)",
+         [](settings& s) -> auto& { return s.server.port; });
+    bind(t, "server.ws_path", "HTTP path of the WebSocket endpoint",
+         [](settings& s) -> auto& { return s.server.ws_path; });
+    bind(t, "server.max_connections",
+         "open connections before new upgrades get HTTP 503",
+         [](settings& s) -> auto& { return s.server.max_connections; });
+    bind(t, "server.io_threads", "Asio threads running the sockets",
+         [](settings& s) -> auto& { return s.server.io_threads; });
+    bind(t, "server.allowed_origins",
+         "comma-separated Origin allow-list for browsers (empty: no check)",
+         [](settings& s) -> auto& { return s.server.allowed_origins; });
+    bind(t, "server.permessage_deflate",
+         "negotiate permessage-deflate when a client offers it",
+         [](settings& s) -> auto& { return s.server.permessage_deflate; });
+    bind(t, "server.deflate_level", "zlib level for permessage-deflate (1-9)",
+         [](settings& s) -> auto& { return s.server.deflate_level; });
+    // limits
+    bind(t, "limits.max_message_bytes",
+         "largest inbound WebSocket message; larger ones close with 1009",
+         [](settings& s) -> auto& { return s.limits.max_message_bytes; });
+    bind(t, "limits.max_batch_messages", "messages per inbound BatchMessage",
+         [](settings& s) -> auto& {
+           return s.limits.protocol.max_batch_messages;
+         });
+    bind(t, "limits.max_depth", "nesting depth of payloads",
+         [](settings& s) -> auto& { return s.limits.protocol.max_depth; });
+    bind(t, "limits.max_payload_bytes", "encoded payload size per message",
+         [](settings& s) -> auto& {
+           return s.limits.protocol.max_payload_bytes;
+         });
+    bind(t, "limits.max_ttl", "longest optimization.ttl accepted",
+         [](settings& s) -> auto& { return s.limits.protocol.max_ttl; });
+    bind(t, "limits.rate_per_second", "sustained inbound messages/s per connection",
+         [](settings& s) -> auto& { return s.limits.guard.rate_per_second; });
+    bind(t, "limits.rate_burst", "inbound burst per connection",
+         [](settings& s) -> auto& { return s.limits.guard.burst; });
+    bind(t, "limits.max_violations",
+         "rejected frames per window before close 1008",
+         [](settings& s) -> auto& { return s.limits.guard.max_violations; });
+    bind(t, "limits.violation_window", "window for counting violations",
+         [](settings& s) -> auto& {
+           return s.limits.guard.violation_window;
+         });
+    // heartbeat
+    bind(t, "heartbeat.ping_interval", "WebSocket ping interval",
+         [](settings& s) -> auto& { return s.heartbeat.ping_interval; });
+    bind(t, "heartbeat.pong_timeout",
+         "close with 4000 if a ping is not answered within this",
+         [](settings& s) -> auto& { return s.heartbeat.pong_timeout; });
+    bind(t, "heartbeat.handshake_timeout",
+         "time to send the upgrade request and finish the handshake",
+         [](settings& s) -> auto& { return s.heartbeat.handshake_timeout; });
+    // auth
+    bind(t, "auth.secret_file",
+         "HMAC secret for tokens (empty: <data_dir>/secret.key)",
+         [](settings& s) -> auto& { return s.auth.secret_file; });
+    bind(t, "auth.leeway", "clock skew tolerated on exp and nbf",
+         [](settings& s) -> auto& { return s.auth.leeway; });
+    // node
+    bind(t, "node.data_dir", "directory for the secret and durable state",
+         [](settings& s) -> auto& { return s.node.data_dir; });
+    bind(t, "node.log_level", "trace, debug, info, warn, error or critical",
+         [](settings& s) -> auto& { return s.node.log_level; });
+    bind(t, "node.request_timeout", "bound on every internal request",
+         [](settings& s) -> auto& { return s.node.request_timeout; });
+    bind(t, "node.stop_timeout", "graceful shutdown drain time",
+         [](settings& s) -> auto& { return s.node.stop_timeout; });
+    // caf
+    bind(t, "caf.scheduler_policy", "CAF scheduler: sharing or stealing",
+         [](settings& s) -> auto& { return s.caf.scheduler_policy; });
+    bind(t, "caf.max_threads", "CAF worker threads",
+         [](settings& s) -> auto& { return s.caf.max_threads; });
+    // supervision
+    bind(t, "supervision.backoff_base", "first restart window",
+         [](settings& s) -> auto& { return s.supervision.backoff.base; });
+    bind(t, "supervision.backoff_cap", "longest restart window",
+         [](settings& s) -> auto& { return s.supervision.backoff.cap; });
+    bind(t, "supervision.backoff_multiplier", "window growth per attempt",
+         [](settings& s) -> auto& {
+           return s.supervision.backoff.multiplier;
+         });
+    bind(t, "supervision.backoff_reset_after",
+         "uptime after which a child counts as stable again",
+         [](settings& s) -> auto& {
+           return s.supervision.backoff.reset_after;
+         });
+    bind(t, "supervision.max_restarts", "restarts allowed per period",
+         [](settings& s) -> auto& {
+           return s.supervision.budget.max_restarts;
+         });
+    bind(t, "supervision.restart_period", "window of max_restarts",
+         [](settings& s) -> auto& { return s.supervision.budget.period; });
+    return t;
+  }();
+  return result;
+}
+
+std::string normalize_key(std::string key) {
+  std::replace(key.begin(), key.end(), '-', '_');
+  return key;
+}
+
+} // namespace
+
+std::string settings::secret_path() const {
+  if (!auth.secret_file.empty())
+    return auth.secret_file;
+  return node.data_dir + "/secret.key";
+}
+
+std::vector<option_info> describe(const settings& s) {
+  std::vector<option_info> result;
+  for (auto& b : table())
+    result.push_back({b.key, b.help, b.get(s)});
+  return result;
+}
+
+bool apply(settings& s, const std::string& key, const std::string& value,
+           std::string& problem) {
+  auto k = normalize_key(key);
+  for (auto& b : table()) {
+    if (b.key == k) {
+      std::string err;
+      if (b.set(s, value, err))
+        return true;
+      problem = k + ": " + err;
+      return false;
+    }
+  }
+  problem = "unknown setting '" + key + "' (see --help)";
+  return false;
+}
+
+void apply_ini(settings& s, const std::string& text, const std::string& origin,
+               std::vector<std::string>& problems) {
+  std::istringstream in{text};
+  std::string line;
+  std::string section;
+  size_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    auto where = origin + ":" + std::to_string(line_no) + ": ";
+    auto t = trim(line);
+    if (t.empty() || t[0] == ';' || t[0] == '#')
+      continue;
+    if (t.front() == '[') {
+      if (t.back() != ']') {
+        problems.push_back(where + "unterminated section header");
+        continue;
+      }
+      section = trim(std::string_view{t}.substr(1, t.size() - 2));
+      continue;
+    }
+    auto eq = t.find('=');
+    if (eq == std::string::npos) {
+      problems.push_back(where + "expected 'key = value'");
+      continue;
+    }
+    auto key = trim(std::string_view{t}.substr(0, eq));
+    auto value = trim(std::string_view{t}.substr(eq + 1));
+    // Strip a trailing comment and surrounding quotes.
+    if (auto c = value.find(" ;"); c != std::string::npos)
+      value = trim(value.substr(0, c));
+    if (auto c = value.find(" #"); c != std::string::npos)
+      value = trim(value.substr(0, c));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+      value = value.substr(1, value.size() - 2);
+    if (section.empty()) {
+      problems.push_back(where + "'" + key + "' outside of a [section]");
+      continue;
+    }
+    std::string problem;
+    if (!apply(s, section + "." + key, value, problem))
+      problems.push_back(where + problem);
+  }
+}
+
+load_result load(const std::vector<std::string>& args) {
+  load_result r;
+  // Pairs of (key, value) from the command line, applied after the file.
+  std::vector<std::pair<std::string, std::string>> flags;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const auto& a = args[i];
+    if (a == "--help" || a == "-h") {
+      r.help = true;
+      continue;
+    }
+    if (a == "--dump-config") {
+      r.dump = true;
+      continue;
+    }
+    if (a.rfind("--", 0) != 0) {
+      r.problems.push_back("unexpected argument '" + a + "'");
+      continue;
+    }
+    std::string key = a.substr(2);
+    std::string value;
+    if (auto eq = key.find('='); eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key = key.substr(0, eq);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      r.problems.push_back("--" + key + " needs a value");
+      continue;
+    }
+    static const std::pair<const char*, const char*> shortcuts[] = {
+      {"port", "server.port"},       {"address", "server.address"},
+      {"data-dir", "node.data_dir"}, {"data_dir", "node.data_dir"},
+      {"log-level", "node.log_level"}, {"log_level", "node.log_level"},
+    };
+    for (auto& [flag, full] : shortcuts)
+      if (key == flag)
+        key = full;
+    if (key == "config") {
+      r.values.config_file = value;
+      continue;
+    }
+    flags.emplace_back(key, value);
+  }
+  if (!r.values.config_file.empty()) {
+    std::ifstream in{r.values.config_file};
+    if (!in) {
+      r.problems.push_back("cannot read config file '" + r.values.config_file
+                           + "'");
+    } else {
+      std::stringstream buf;
+      buf << in.rdbuf();
+      apply_ini(r.values, buf.str(), r.values.config_file, r.problems);
+    }
+  }
+  for (auto& [key, value] : flags) {
+    std::string problem;
+    if (!apply(r.values, key, value, problem))
+      r.problems.push_back("--" + problem);
+  }
+  for (auto& p : validate(r.values))
+    r.problems.push_back(p);
+  return r;
+}
+
+std::vector<std::string> validate(const settings& s) {
+  std::vector<std::string> p;
+  auto rule = [&](bool ok, std::string message) {
+    if (!ok)
+      p.push_back(std::move(message));
+  };
+  rule(!s.server.address.empty(), "server.address must not be empty");
+  rule(!s.server.ws_path.empty() && s.server.ws_path[0] == '/',
+       "server.ws_path must start with '/'");
+  rule(s.server.ws_path != "/healthz" && s.server.ws_path != "/metrics",
+       "server.ws_path must not be /healthz or /metrics");
+  rule(s.server.max_connections >= 1, "server.max_connections must be >= 1");
+  rule(s.server.io_threads >= 1 && s.server.io_threads <= 64,
+       "server.io_threads must be between 1 and 64");
+  rule(s.server.deflate_level >= 1 && s.server.deflate_level <= 9,
+       "server.deflate_level must be between 1 and 9");
+  for (auto& o : s.server.allowed_origins)
+    rule(o == "*" || o.rfind("http://", 0) == 0 || o.rfind("https://", 0) == 0,
+         "server.allowed_origins: '" + o
+           + "' must be an origin like https://app.example.com");
+  rule(s.limits.max_message_bytes >= 1024
+         && s.limits.max_message_bytes <= 64 * 1024 * 1024,
+       "limits.max_message_bytes must be between 1024 and 67108864");
+  rule(s.limits.protocol.max_payload_bytes <= s.limits.max_message_bytes,
+       "limits.max_payload_bytes must not exceed limits.max_message_bytes");
+  rule(s.limits.protocol.max_batch_messages >= 1
+         && s.limits.protocol.max_batch_messages <= 10000,
+       "limits.max_batch_messages must be between 1 and 10000");
+  rule(s.limits.protocol.max_depth >= 2 && s.limits.protocol.max_depth <= 128,
+       "limits.max_depth must be between 2 and 128");
+  rule(s.limits.protocol.max_ttl.count() > 0, "limits.max_ttl must be positive");
+  rule(s.limits.guard.rate_per_second > 0,
+       "limits.rate_per_second must be positive");
+  rule(s.limits.guard.burst >= 1, "limits.rate_burst must be >= 1");
+  rule(s.limits.guard.violation_window.count() > 0,
+       "limits.violation_window must be positive");
+  rule(s.heartbeat.ping_interval.count() >= 100,
+       "heartbeat.ping_interval must be at least 100ms");
+  rule(s.heartbeat.pong_timeout.count() > 0
+         && s.heartbeat.pong_timeout <= s.heartbeat.ping_interval,
+       "heartbeat.pong_timeout must be positive and at most "
+       "heartbeat.ping_interval");
+  rule(s.heartbeat.handshake_timeout.count() > 0,
+       "heartbeat.handshake_timeout must be positive");
+  rule(!s.node.data_dir.empty(), "node.data_dir must not be empty");
+  static const std::vector<std::string> levels{"trace", "debug", "info",
+                                               "warn",  "error", "critical",
+                                               "off"};
+  rule(std::find(levels.begin(), levels.end(), s.node.log_level)
+         != levels.end(),
+       "node.log_level must be one of trace, debug, info, warn, error, "
+       "critical, off");
+  rule(s.node.request_timeout.count() > 0,
+       "node.request_timeout must be positive");
+  rule(s.caf.scheduler_policy == "sharing"
+         || s.caf.scheduler_policy == "stealing",
+       "caf.scheduler_policy must be sharing or stealing");
+  rule(s.caf.max_threads >= 1 && s.caf.max_threads <= 256,
+       "caf.max_threads must be between 1 and 256");
+  rule(s.supervision.backoff.base.count() > 0
+         && s.supervision.backoff.base <= s.supervision.backoff.cap,
+       "supervision.backoff_base must be positive and at most backoff_cap");
+  rule(s.supervision.backoff.multiplier >= 1.0,
+       "supervision.backoff_multiplier must be >= 1");
+  rule(s.supervision.budget.max_restarts >= 1,
+       "supervision.max_restarts must be >= 1");
+  return p;
+}
+
+std::string to_ini(const settings& s) {
+  std::string out;
+  std::string section;
+  for (auto& o : describe(s)) {
+    auto dot = o.key.find('.');
+    auto sec = o.key.substr(0, dot);
+    if (sec != section) {
+      out += (section.empty() ? "[" : "\n[") + sec + "]\n";
+      section = sec;
+    }
+    out += "; " + o.help + "\n" + o.key.substr(dot + 1) + " = " + o.value
+           + "\n";
+  }
+  return out;
+}
+
+} // namespace tether::config

@@ -1,0 +1,120 @@
+#pragma once
+
+// Every setting of a Tether node, with its default and the reason for it.
+// Sources, later ones winning: these defaults, an INI file (--config FILE),
+// command-line flags. load() reports every problem at once.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "actors/connection/inbound_guard.hpp"
+#include "actors/orchestrator/backoff_policy.hpp"
+#include "actors/orchestrator/restart_budget.hpp"
+#include "protocol/codec.hpp"
+
+namespace tether::config {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+struct server_settings {
+  std::string address = "0.0.0.0"; // all interfaces; dev.ini uses loopback
+  uint16_t port = 8080;            // the customary alternative HTTP port
+  std::string ws_path = "/ws";     // one path; /healthz and /metrics beside it
+  uint32_t max_connections = 20000; // below the default fd limit (ulimit -n)
+  uint32_t io_threads = 1; // one Asio thread keeps up with a core of traffic
+  std::vector<std::string> allowed_origins; // empty: no check (native apps)
+  bool permessage_deflate = true; // most browsers and stacks offer it
+  uint32_t deflate_level = 6;     // zlib's default speed/ratio balance
+};
+
+struct limits_settings {
+  uint64_t max_message_bytes = 256 * 1024; // Beast's 16 MiB would let one
+                                           // frame cost 16 MiB per socket
+  protocol::limits protocol;               // see protocol/codec.hpp
+  actors::inbound_guard_params guard;      // see inbound_guard.hpp
+};
+
+struct heartbeat_settings {
+  milliseconds ping_interval{20000};     // under mobile NAT timeouts (~30 s)
+  milliseconds pong_timeout{10000};      // a slow 3G round trip is < 2 s
+  milliseconds handshake_timeout{10000}; // slowloris: upgrade or go
+};
+
+struct auth_settings {
+  std::string secret_file; // empty: <data_dir>/secret.key, made on first run
+  seconds leeway{30};      // tolerated clock skew for exp/nbf
+};
+
+struct node_settings {
+  std::string data_dir = "tether-data"; // relative to the working directory
+  std::string log_level = "info";       // one line per connection event
+  milliseconds request_timeout{5000};   // no actor request waits forever
+  milliseconds stop_timeout{5000};      // graceful drain before kill
+};
+
+struct caf_settings {
+  std::string scheduler_policy = "sharing"; // measured: WS echo p50 41 us vs
+                                            // 107 us with work stealing
+  uint32_t max_threads = 2;                 // one per core of the target box
+};
+
+struct supervision_settings {
+  actors::backoff_params backoff;        // see backoff_policy.hpp
+  actors::restart_budget_params budget;  // see restart_budget.hpp
+};
+
+struct settings {
+  server_settings server;
+  limits_settings limits;
+  heartbeat_settings heartbeat;
+  auth_settings auth;
+  node_settings node;
+  caf_settings caf;
+  supervision_settings supervision;
+  /// The INI file the settings came from, if any.
+  std::string config_file;
+
+  /// The secret file in effect (auth.secret_file or its default).
+  std::string secret_path() const;
+};
+
+/// One settable key, for --help and --dump-config.
+struct option_info {
+  std::string key;
+  std::string help;
+  std::string value;
+};
+
+/// Lists every key with its help text and current value.
+std::vector<option_info> describe(const settings& s);
+
+struct load_result {
+  settings values;
+  /// Every problem found (parse errors and failed rules), one line each.
+  std::vector<std::string> problems;
+  bool help = false;
+  bool dump = false;
+};
+
+/// Parses `args` (without the program name) on top of the defaults; reads
+/// the INI file named by --config first, then applies the other flags.
+load_result load(const std::vector<std::string>& args);
+
+/// Applies the INI text to `s`; `origin` prefixes problems (file name).
+void apply_ini(settings& s, const std::string& text, const std::string& origin,
+               std::vector<std::string>& problems);
+
+/// Applies one `section.key` = `value`.
+bool apply(settings& s, const std::string& key, const std::string& value,
+           std::string& problem);
+
+/// Checks the rules between settings; returns every violated rule.
+std::vector<std::string> validate(const settings& s);
+
+/// Renders the settings as an INI file (what --dump-config prints).
+std::string to_ini(const settings& s);
+
+} // namespace tether::config

@@ -1,0 +1,84 @@
+#include "protocol/base64.hpp"
+
+#include <array>
+#include <cstdint>
+
+namespace tether::protocol {
+
+namespace {
+
+constexpr char std_alphabet[]
+  = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char url_alphabet[]
+  = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+std::string encode(std::string_view in, const char* alphabet, bool pad) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  auto p = reinterpret_cast<const unsigned char*>(in.data());
+  size_t i = 0;
+  for (; i + 3 <= in.size(); i += 3) {
+    uint32_t v = (p[i] << 16) | (p[i + 1] << 8) | p[i + 2];
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    out += alphabet[(v >> 6) & 63];
+    out += alphabet[v & 63];
+  }
+  auto rest = in.size() - i;
+  if (rest == 1) {
+    uint32_t v = p[i] << 16;
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    if (pad)
+      out += "==";
+  } else if (rest == 2) {
+    uint32_t v = (p[i] << 16) | (p[i + 1] << 8);
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    out += alphabet[(v >> 6) & 63];
+    if (pad)
+      out += '=';
+  }
+  return out;
+}
+
+} // namespace
+
+std::string base64_encode(std::string_view bytes) {
+  return encode(bytes, std_alphabet, true);
+}
+
+std::string base64url_encode(std::string_view bytes) {
+  return encode(bytes, url_alphabet, false);
+}
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  if (text.size() % 4 == 1)
+    return std::nullopt;
+  std::array<int8_t, 256> table;
+  table.fill(-1);
+  for (int i = 0; i < 64; ++i)
+    table[static_cast<unsigned char>(url_alphabet[i])]
+      = static_cast<int8_t>(i);
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (auto c : text) {
+    auto v = table[static_cast<unsigned char>(c)];
+    if (v < 0)
+      return std::nullopt;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xFF);
+    }
+  }
+  // Leftover bits must be zero padding (canonical encoding only).
+  if ((acc & ((1u << bits) - 1)) != 0)
+    return std::nullopt;
+  return out;
+}
+
+} // namespace tether::protocol

@@ -1,0 +1,19 @@
+#pragma once
+
+// base64 (RFC 4648 §4) and base64url without padding (§5, as JWT uses it).
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tether::protocol {
+
+std::string base64_encode(std::string_view bytes);
+
+std::string base64url_encode(std::string_view bytes);
+
+/// Decodes unpadded base64url; nullopt on any character outside the alphabet
+/// or an impossible length.
+std::optional<std::string> base64url_decode(std::string_view text);
+
+} // namespace tether::protocol

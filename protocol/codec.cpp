@@ -1,0 +1,92 @@
+#include "protocol/codec.hpp"
+
+#include "protocol/detail/codecs.hpp"
+
+namespace tether::protocol {
+
+std::string_view to_string(frame_kind x) noexcept {
+  switch (x) {
+    case frame_kind::message:
+      return "message";
+    case frame_kind::batch:
+      return "batch";
+    case frame_kind::ack:
+      return "ack";
+    case frame_kind::heartbeat:
+      return "heartbeat";
+  }
+  return "?";
+}
+
+decoded_frame decode(codec c, std::string_view bytes, const limits& lim) {
+  decoded_frame result;
+  try {
+    if (c == codec::json)
+      detail::decode_json(bytes, lim, result);
+    else
+      detail::decode_msgpack(bytes, lim, result);
+  } catch (const std::exception& e) {
+    // Only allocation failure can get here; refuse the frame, keep running.
+    result = decoded_frame{};
+    result.error = errc::malformed_frame;
+    result.error_message = std::string{"could not decode frame: "} + e.what();
+  }
+  return result;
+}
+
+namespace {
+
+template <class T>
+std::string encode_impl(codec c, const T& x) {
+  std::string out;
+  if (c == codec::json)
+    detail::encode_json(x, out);
+  else
+    detail::encode_msgpack(x, out);
+  return out;
+}
+
+} // namespace
+
+std::string encode(codec c, const mobile_message& x) {
+  return encode_impl(c, x);
+}
+
+std::string encode(codec c, const message_ack& x) {
+  return encode_impl(c, x);
+}
+
+std::string encode(codec c, const heartbeat& x) {
+  return encode_impl(c, x);
+}
+
+std::string encode(codec c, const batch_message& x) {
+  return encode_impl(c, x);
+}
+
+void encode_to(codec c, const mobile_message& x, std::string& out) {
+  if (c == codec::json)
+    detail::encode_json(x, out);
+  else
+    detail::encode_msgpack(x, out);
+}
+
+bool convert(const raw_value& v, codec to, raw_value& out) {
+  if (v.format == to) {
+    out = v;
+    return true;
+  }
+  raw_value result;
+  result.format = to;
+  auto ok = to == codec::json ? detail::msgpack_to_json(v.raw, result.raw)
+                              : detail::json_to_msgpack(v.raw, result.raw);
+  if (ok)
+    out = std::move(result);
+  return ok;
+}
+
+raw_value json_value(std::string json) {
+  return raw_value{codec::json, std::move(json)};
+}
+
+} // namespace tether::protocol

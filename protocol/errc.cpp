@@ -1,0 +1,106 @@
+#include "protocol/errc.hpp"
+
+namespace tether::protocol {
+
+std::string_view to_code(errc x) noexcept {
+  switch (x) {
+    case errc::none:
+      return "NONE";
+    case errc::malformed_frame:
+      return "MALFORMED_FRAME";
+    case errc::validation_error:
+      return "VALIDATION_ERROR";
+    case errc::unsupported_version:
+      return "UNSUPPORTED_VERSION";
+    case errc::source_mismatch:
+      return "SOURCE_MISMATCH";
+    case errc::forbidden:
+      return "FORBIDDEN";
+    case errc::unknown_device:
+      return "UNKNOWN_DEVICE";
+    case errc::device_offline:
+      return "DEVICE_OFFLINE";
+    case errc::no_recipients:
+      return "NO_RECIPIENTS";
+    case errc::unsupported_target:
+      return "UNSUPPORTED_TARGET";
+    case errc::rate_limited:
+      return "RATE_LIMITED";
+    case errc::message_too_large:
+      return "MESSAGE_TOO_LARGE";
+    case errc::queue_overflow:
+      return "QUEUE_OVERFLOW";
+    case errc::decompression_failed:
+      return "DECOMPRESSION_ERROR";
+    case errc::timeout:
+      return "TIMEOUT";
+    case errc::internal_error:
+      return "INTERNAL_ERROR";
+    case errc::shutting_down:
+      return "SHUTTING_DOWN";
+  }
+  return "INTERNAL_ERROR";
+}
+
+bool retryable(errc x) noexcept {
+  switch (x) {
+    case errc::device_offline:
+    case errc::no_recipients:
+    case errc::rate_limited:
+    case errc::queue_overflow:
+    case errc::timeout:
+    case errc::internal_error:
+    case errc::shutting_down:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string_view reason(close_code x) noexcept {
+  switch (x) {
+    case close_code::normal:
+      return "normal closure";
+    case close_code::going_away:
+      return "server shutting down";
+    case close_code::protocol_error:
+      return "protocol error";
+    case close_code::unsupported_data:
+      return "unsupported frame type";
+    case close_code::invalid_payload:
+      return "invalid payload";
+    case close_code::policy_violation:
+      return "too many rejected frames";
+    case close_code::too_big:
+      return "message too big";
+    case close_code::internal_error:
+      return "internal error";
+    case close_code::try_again_later:
+      return "try again later";
+    case close_code::heartbeat_timeout:
+      return "heartbeat timeout";
+    case close_code::idle_timeout:
+      return "idle timeout";
+    case close_code::slow_consumer:
+      return "slow consumer";
+    case close_code::replaced:
+      return "replaced by a newer connection";
+    case close_code::token_expired:
+      return "token expired";
+  }
+  return "closed";
+}
+
+bool is_terminal(uint16_t code) noexcept {
+  switch (code) {
+    case 1002: // protocol error: a broken client would repeat it
+    case 1003:
+    case 1007:
+    case 1008:
+      return true;
+    default:
+      return code >= 4500 && code <= 4999;
+  }
+}
+
+} // namespace tether::protocol

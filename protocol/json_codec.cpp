@@ -1,0 +1,206 @@
+// The JSON codec (subprotocol tether.v1.json): rapidjson is included here and
+// in transcode.cpp only.
+
+#include <cmath>
+#include <optional>
+#include <string>
+
+#include <rapidjson/document.h>
+#include <rapidjson/writer.h>
+
+#include "protocol/detail/codecs.hpp"
+#include "protocol/detail/emit.hpp"
+#include "protocol/detail/parse.hpp"
+
+namespace tether::protocol::detail {
+
+namespace {
+
+/// rapidjson output stream appending to a std::string.
+struct string_stream {
+  using Ch = char;
+  std::string* out;
+  void Put(char c) { out->push_back(c); }
+  void Flush() {}
+};
+
+class json_node {
+public:
+  explicit json_node(const rapidjson::Value* v) : v_(v) {}
+
+  bool is_null() const { return v_->IsNull(); }
+  bool is_object() const { return v_->IsObject(); }
+  bool is_array() const { return v_->IsArray(); }
+  bool is_string() const { return v_->IsString(); }
+  bool is_bool() const { return v_->IsBool(); }
+  bool is_number() const { return v_->IsNumber(); }
+
+  std::string_view str() const {
+    return {v_->GetString(), v_->GetStringLength()};
+  }
+
+  bool boolean() const { return v_->GetBool(); }
+
+  bool to_int64(int64_t& out) const {
+    if (v_->IsInt64()) {
+      out = v_->GetInt64();
+      return true;
+    }
+    if (v_->IsDouble()) {
+      auto d = v_->GetDouble();
+      // Fractions are truncated: timestamps are integral milliseconds.
+      if (!std::isfinite(d) || d < -9.0e18 || d > 9.0e18)
+        return false;
+      out = static_cast<int64_t>(d);
+      return true;
+    }
+    return false;
+  }
+
+  bool to_uint64(uint64_t& out) const {
+    if (!v_->IsUint64())
+      return false;
+    out = v_->GetUint64();
+    return true;
+  }
+
+  std::optional<json_node> member(std::string_view key) const {
+    if (!v_->IsObject())
+      return std::nullopt;
+    rapidjson::Value k{rapidjson::StringRef(key.data(), key.size())};
+    auto i = v_->FindMember(k);
+    if (i == v_->MemberEnd())
+      return std::nullopt;
+    return json_node{&i->value};
+  }
+
+  template <class F>
+  void members(F f) const {
+    for (auto i = v_->MemberBegin(); i != v_->MemberEnd(); ++i)
+      f(std::string_view{i->name.GetString(), i->name.GetStringLength()},
+        json_node{&i->value});
+  }
+
+  size_t size() const { return v_->IsArray() ? v_->Size() : 0; }
+
+  json_node at(size_t i) const {
+    return json_node{&(*v_)[static_cast<rapidjson::SizeType>(i)]};
+  }
+
+  raw_value raw() const {
+    raw_value result;
+    result.format = codec::json;
+    string_stream os{&result.raw};
+    rapidjson::Writer<string_stream> w{os};
+    v_->Accept(w);
+    return result;
+  }
+
+  // Parsing validated UTF-8 already; only the depth is left to check.
+  bool check(size_t max_depth, std::string& why) const {
+    if (!depth_ok(*v_, 1, max_depth)) {
+      why = "is nested deeper than " + std::to_string(max_depth) + " levels";
+      return false;
+    }
+    return true;
+  }
+
+private:
+  static bool depth_ok(const rapidjson::Value& v, size_t depth, size_t max) {
+    if (v.IsObject() || v.IsArray()) {
+      if (depth > max)
+        return false;
+      if (v.IsObject()) {
+        for (auto i = v.MemberBegin(); i != v.MemberEnd(); ++i)
+          if (!depth_ok(i->value, depth + 1, max))
+            return false;
+      } else {
+        for (auto& x : v.GetArray())
+          if (!depth_ok(x, depth + 1, max))
+            return false;
+      }
+    }
+    return true;
+  }
+
+  const rapidjson::Value* v_;
+};
+
+class json_emitter {
+public:
+  explicit json_emitter(std::string& out) : os_{&out}, w_{os_} {
+    // nop
+  }
+
+  void begin_object(size_t) { w_.StartObject(); }
+  void end_object() { w_.EndObject(); }
+  void begin_array(size_t) { w_.StartArray(); }
+  void end_array() { w_.EndArray(); }
+  void key(std::string_view k) {
+    w_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+  }
+  void string(std::string_view s) {
+    w_.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  }
+  void int64(int64_t v) { w_.Int64(v); }
+  void uint64(uint64_t v) { w_.Uint64(v); }
+  void boolean(bool v) { w_.Bool(v); }
+
+  void raw(const raw_value& v) {
+    if (v.format == codec::json) {
+      w_.RawValue(v.raw.data(), v.raw.size(), rapidjson::kObjectType);
+      return;
+    }
+    std::string tmp;
+    if (msgpack_to_json(v.raw, tmp))
+      w_.RawValue(tmp.data(), tmp.size(), rapidjson::kObjectType);
+    else
+      w_.Null();
+  }
+
+private:
+  string_stream os_;
+  rapidjson::Writer<string_stream> w_;
+};
+
+template <class T>
+void encode_any(const T& x, std::string& out) {
+  json_emitter e{out};
+  emit(e, x);
+}
+
+} // namespace
+
+void decode_json(std::string_view bytes, const limits& lim,
+                 decoded_frame& out) {
+  rapidjson::Document doc;
+  // Iterative parsing: nesting depth cannot exhaust the stack.
+  constexpr auto flags = rapidjson::kParseIterativeFlag
+                         | rapidjson::kParseValidateEncodingFlag;
+  doc.Parse<flags>(bytes.data(), bytes.size());
+  if (doc.HasParseError()) {
+    out.error = errc::malformed_frame;
+    out.error_message = "invalid JSON at offset "
+                        + std::to_string(doc.GetErrorOffset());
+    return;
+  }
+  read_frame(json_node{&doc}, lim, out);
+}
+
+void encode_json(const mobile_message& x, std::string& out) {
+  encode_any(x, out);
+}
+
+void encode_json(const message_ack& x, std::string& out) {
+  encode_any(x, out);
+}
+
+void encode_json(const heartbeat& x, std::string& out) {
+  encode_any(x, out);
+}
+
+void encode_json(const batch_message& x, std::string& out) {
+  encode_any(x, out);
+}
+
+} // namespace tether::protocol::detail

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package Tether needs to build, run and test.
+# Idempotent: packages already present are skipped; apt runs only when something is missing.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  g++ cmake ninja-build ccache pkg-config
+  # libraries (the fixed stack)
+  libcaf-dev libboost-dev libboost-system-dev libmsgpack-cxx-dev zlib1g-dev
+  libssl-dev libsqlite3-dev rapidjson-dev libspdlog-dev
+  # independent clients and tools for the tests (interop, multi-host, sqlite checks)
+  python3 python3-websockets python3-msgpack iproute2 procps sqlite3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "bootstrap: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "bootstrap: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -189,7 +189,7 @@ struct binding {
 };
 
 template <class Access>
-void bind(std::vector<binding>& table, std::string key, std::string help,
+void add_key(std::vector<binding>& table, std::string key, std::string help,
           Access access) {
   table.push_back(binding{
     std::move(key), std::move(help),
@@ -205,100 +205,100 @@ const std::vector<binding>& table() {
   static const std::vector<binding> result = [] {
     std::vector<binding> t;
     // server
-    bind(t, "server.address", "IP address to listen on",
+    add_key(t, "server.address", "IP address to listen on",
          [](settings& s) -> auto& { return s.server.address; });
-    bind(t, "server.port", "TCP port for WebSocket and HTTP (0: any free port)",
+    add_key(t, "server.port", "TCP port for WebSocket and HTTP (0: any free port)",
          [](settings& s) -> auto& { return s.server.port; });
-    bind(t, "server.ws_path", "HTTP path of the WebSocket endpoint",
+    add_key(t, "server.ws_path", "HTTP path of the WebSocket endpoint",
          [](settings& s) -> auto& { return s.server.ws_path; });
-    bind(t, "server.max_connections",
+    add_key(t, "server.max_connections",
          "open connections before new upgrades get HTTP 503",
          [](settings& s) -> auto& { return s.server.max_connections; });
-    bind(t, "server.io_threads", "Asio threads running the sockets",
+    add_key(t, "server.io_threads", "Asio threads running the sockets",
          [](settings& s) -> auto& { return s.server.io_threads; });
-    bind(t, "server.allowed_origins",
+    add_key(t, "server.allowed_origins",
          "comma-separated Origin allow-list for browsers (empty: no check)",
          [](settings& s) -> auto& { return s.server.allowed_origins; });
-    bind(t, "server.permessage_deflate",
+    add_key(t, "server.permessage_deflate",
          "negotiate permessage-deflate when a client offers it",
          [](settings& s) -> auto& { return s.server.permessage_deflate; });
-    bind(t, "server.deflate_level", "zlib level for permessage-deflate (1-9)",
+    add_key(t, "server.deflate_level", "zlib level for permessage-deflate (1-9)",
          [](settings& s) -> auto& { return s.server.deflate_level; });
     // limits
-    bind(t, "limits.max_message_bytes",
+    add_key(t, "limits.max_message_bytes",
          "largest inbound WebSocket message; larger ones close with 1009",
          [](settings& s) -> auto& { return s.limits.max_message_bytes; });
-    bind(t, "limits.max_batch_messages", "messages per inbound BatchMessage",
+    add_key(t, "limits.max_batch_messages", "messages per inbound BatchMessage",
          [](settings& s) -> auto& {
            return s.limits.protocol.max_batch_messages;
          });
-    bind(t, "limits.max_depth", "nesting depth of payloads",
+    add_key(t, "limits.max_depth", "nesting depth of payloads",
          [](settings& s) -> auto& { return s.limits.protocol.max_depth; });
-    bind(t, "limits.max_payload_bytes", "encoded payload size per message",
+    add_key(t, "limits.max_payload_bytes", "encoded payload size per message",
          [](settings& s) -> auto& {
            return s.limits.protocol.max_payload_bytes;
          });
-    bind(t, "limits.max_ttl", "longest optimization.ttl accepted",
+    add_key(t, "limits.max_ttl", "longest optimization.ttl accepted",
          [](settings& s) -> auto& { return s.limits.protocol.max_ttl; });
-    bind(t, "limits.rate_per_second", "sustained inbound messages/s per connection",
+    add_key(t, "limits.rate_per_second", "sustained inbound messages/s per connection",
          [](settings& s) -> auto& { return s.limits.guard.rate_per_second; });
-    bind(t, "limits.rate_burst", "inbound burst per connection",
+    add_key(t, "limits.rate_burst", "inbound burst per connection",
          [](settings& s) -> auto& { return s.limits.guard.burst; });
-    bind(t, "limits.max_violations",
+    add_key(t, "limits.max_violations",
          "rejected frames per window before close 1008",
          [](settings& s) -> auto& { return s.limits.guard.max_violations; });
-    bind(t, "limits.violation_window", "window for counting violations",
+    add_key(t, "limits.violation_window", "window for counting violations",
          [](settings& s) -> auto& {
            return s.limits.guard.violation_window;
          });
     // heartbeat
-    bind(t, "heartbeat.ping_interval", "WebSocket ping interval",
+    add_key(t, "heartbeat.ping_interval", "WebSocket ping interval",
          [](settings& s) -> auto& { return s.heartbeat.ping_interval; });
-    bind(t, "heartbeat.pong_timeout",
+    add_key(t, "heartbeat.pong_timeout",
          "close with 4000 if a ping is not answered within this",
          [](settings& s) -> auto& { return s.heartbeat.pong_timeout; });
-    bind(t, "heartbeat.handshake_timeout",
+    add_key(t, "heartbeat.handshake_timeout",
          "time to send the upgrade request and finish the handshake",
          [](settings& s) -> auto& { return s.heartbeat.handshake_timeout; });
     // auth
-    bind(t, "auth.secret_file",
+    add_key(t, "auth.secret_file",
          "HMAC secret for tokens (empty: <data_dir>/secret.key)",
          [](settings& s) -> auto& { return s.auth.secret_file; });
-    bind(t, "auth.leeway", "clock skew tolerated on exp and nbf",
+    add_key(t, "auth.leeway", "clock skew tolerated on exp and nbf",
          [](settings& s) -> auto& { return s.auth.leeway; });
     // node
-    bind(t, "node.data_dir", "directory for the secret and durable state",
+    add_key(t, "node.data_dir", "directory for the secret and durable state",
          [](settings& s) -> auto& { return s.node.data_dir; });
-    bind(t, "node.log_level", "trace, debug, info, warn, error or critical",
+    add_key(t, "node.log_level", "trace, debug, info, warn, error or critical",
          [](settings& s) -> auto& { return s.node.log_level; });
-    bind(t, "node.request_timeout", "bound on every internal request",
+    add_key(t, "node.request_timeout", "bound on every internal request",
          [](settings& s) -> auto& { return s.node.request_timeout; });
-    bind(t, "node.stop_timeout", "graceful shutdown drain time",
+    add_key(t, "node.stop_timeout", "graceful shutdown drain time",
          [](settings& s) -> auto& { return s.node.stop_timeout; });
     // caf
-    bind(t, "caf.scheduler_policy", "CAF scheduler: sharing or stealing",
+    add_key(t, "caf.scheduler_policy", "CAF scheduler: sharing or stealing",
          [](settings& s) -> auto& { return s.caf.scheduler_policy; });
-    bind(t, "caf.max_threads", "CAF worker threads",
+    add_key(t, "caf.max_threads", "CAF worker threads",
          [](settings& s) -> auto& { return s.caf.max_threads; });
     // supervision
-    bind(t, "supervision.backoff_base", "first restart window",
+    add_key(t, "supervision.backoff_base", "first restart window",
          [](settings& s) -> auto& { return s.supervision.backoff.base; });
-    bind(t, "supervision.backoff_cap", "longest restart window",
+    add_key(t, "supervision.backoff_cap", "longest restart window",
          [](settings& s) -> auto& { return s.supervision.backoff.cap; });
-    bind(t, "supervision.backoff_multiplier", "window growth per attempt",
+    add_key(t, "supervision.backoff_multiplier", "window growth per attempt",
          [](settings& s) -> auto& {
            return s.supervision.backoff.multiplier;
          });
-    bind(t, "supervision.backoff_reset_after",
+    add_key(t, "supervision.backoff_reset_after",
          "uptime after which a child counts as stable again",
          [](settings& s) -> auto& {
            return s.supervision.backoff.reset_after;
          });
-    bind(t, "supervision.max_restarts", "restarts allowed per period",
+    add_key(t, "supervision.max_restarts", "restarts allowed per period",
          [](settings& s) -> auto& {
            return s.supervision.budget.max_restarts;
          });
-    bind(t, "supervision.restart_period", "window of max_restarts",
+    add_key(t, "supervision.restart_period", "window of max_restarts",
          [](settings& s) -> auto& { return s.supervision.budget.period; });
     return t;
   }();
@@ -337,7 +337,7 @@ bool apply(settings& s, const std::string& key, const std::string& value,
       return false;
     }
   }
-  problem = "unknown setting '" + key + "' (see --help)";
+  problem = key + ": unknown setting (see --help)";
   return false;
 }
 

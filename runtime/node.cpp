@@ -1,0 +1,221 @@
+#include "runtime/node.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/orchestrator/orchestrator_actor.hpp"
+#include "protocol/token.hpp"
+#include "runtime/ws_server.hpp"
+
+namespace tether::runtime {
+
+namespace {
+
+/// The actor system configuration of a node: message types and scheduler.
+class app_config : public caf::actor_system_config {
+public:
+  explicit app_config(const config::caf_settings& s) {
+    add_message_types<caf::id_block::tether_types>();
+    set("scheduler.policy", s.scheduler_policy == "sharing"
+                              ? caf::atom("sharing")
+                              : caf::atom("stealing"));
+    set("scheduler.max-threads", static_cast<size_t>(s.max_threads));
+    // CAF prints to stderr otherwise; Tether logs through spdlog.
+    set("logger.console", caf::atom("none"));
+  }
+};
+
+actors::orchestrator_params make_orchestrator_params(const config::settings& s) {
+  actors::orchestrator_params p;
+  auto& c = p.connection;
+  c.limits = s.limits.protocol;
+  c.guard = s.limits.guard;
+  c.request_timeout = s.node.request_timeout;
+  c.ping_interval = s.heartbeat.ping_interval;
+  c.pong_timeout = s.heartbeat.pong_timeout;
+  c.max_message_bytes = s.limits.max_message_bytes;
+  p.backoff = s.supervision.backoff;
+  p.budget = s.supervision.budget;
+  p.stop_timeout = s.node.stop_timeout;
+  return p;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
+    s.pop_back();
+  return s;
+}
+
+} // namespace
+
+std::string load_or_create_secret(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  auto parent = fs::path{path}.parent_path();
+  if (!parent.empty())
+    fs::create_directories(parent, ec);
+  if (ec)
+    throw startup_error("cannot create directory '" + parent.string()
+                        + "': " + ec.message());
+  // O_EXCL: two nodes starting on one data dir cannot both write a secret.
+  auto fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd >= 0) {
+    auto secret = protocol::generate_secret() + "\n";
+    auto ok = ::write(fd, secret.data(), secret.size())
+              == static_cast<ssize_t>(secret.size());
+    ok = ::fsync(fd) == 0 && ok;
+    ::close(fd);
+    if (!ok)
+      throw startup_error("cannot write secret file '" + path + "'");
+    spdlog::info("created token secret {}", path);
+  } else if (errno != EEXIST) {
+    throw startup_error("cannot create secret file '" + path
+                        + "': " + std::strerror(errno));
+  }
+  std::ifstream in{path};
+  if (!in)
+    throw startup_error("cannot read secret file '" + path + "'");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  auto secret = trim(buf.str());
+  if (secret.size() < 32)
+    throw startup_error("secret file '" + path
+                        + "' holds fewer than 32 bytes; delete it to have a "
+                          "new one generated");
+  return secret;
+}
+
+struct node::impl {
+  config::settings settings;
+  std::shared_ptr<actors::node_metrics> metrics
+    = std::make_shared<actors::node_metrics>();
+  app_config cfg;
+  caf::actor_system sys;
+  actors::orchestrator_actor orchestrator;
+  std::unique_ptr<ws_server> server;
+  uint16_t port = 0;
+  std::chrono::steady_clock::time_point started
+    = std::chrono::steady_clock::now();
+  bool stopped = false;
+
+  explicit impl(config::settings s)
+    : settings(std::move(s)), cfg(settings.caf), sys(cfg) {
+    // nop
+  }
+
+  std::string healthz() const {
+    auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::steady_clock::now() - started)
+                    .count();
+    std::ostringstream out;
+    out << R"({"status":")" << (stopped ? "stopping" : "ok")
+        << R"(","version":")" TETHER_VERSION R"(","protocolVersion":")"
+        << protocol::protocol_version << R"(","uptimeSeconds":)" << uptime
+        << R"(,"connections":)" << metrics->connections() << "}";
+    return out.str();
+  }
+};
+
+node::node(config::settings settings)
+  : impl_(std::make_unique<impl>(std::move(settings))) {
+  // nop
+}
+
+node::~node() {
+  stop();
+}
+
+uint16_t node::start() {
+  auto& s = impl_->settings;
+  auto secret = load_or_create_secret(s.secret_path());
+  impl_->orchestrator = impl_->sys.spawn(actors::orchestrator,
+                                         make_orchestrator_params(s),
+                                         impl_->metrics);
+  server_params sp;
+  sp.address = s.server.address;
+  sp.port = s.server.port;
+  sp.ws_path = s.server.ws_path;
+  sp.max_connections = s.server.max_connections;
+  sp.io_threads = s.server.io_threads;
+  sp.allowed_origins = s.server.allowed_origins;
+  sp.permessage_deflate = s.server.permessage_deflate;
+  sp.deflate_level = s.server.deflate_level;
+  sp.max_message_bytes = s.limits.max_message_bytes;
+  sp.handshake_timeout = s.heartbeat.handshake_timeout;
+  sp.ping_interval = s.heartbeat.ping_interval;
+  sp.pong_timeout = s.heartbeat.pong_timeout;
+  sp.secret = std::move(secret);
+  sp.token_leeway = s.auth.leeway;
+  server_hooks hooks;
+  hooks.open = [orch = impl_->orchestrator](
+                 std::shared_ptr<actors::session_port> port) {
+    caf::anon_send(orch, atom::open_v, std::move(port));
+  };
+  hooks.healthz = [i = impl_.get()] { return i->healthz(); };
+  impl_->server = std::make_unique<ws_server>(std::move(sp), std::move(hooks),
+                                              impl_->metrics);
+  try {
+    impl_->port = impl_->server->start();
+  } catch (const std::exception& e) {
+    caf::anon_send_exit(impl_->orchestrator, caf::exit_reason::user_shutdown);
+    throw startup_error(e.what());
+  }
+  return impl_->port;
+}
+
+void node::stop() {
+  auto& i = *impl_;
+  if (i.stopped || !i.server)
+    return;
+  i.stopped = true;
+  spdlog::info("stopping: closing {} sessions", i.server->sessions());
+  i.server->stop_accepting();
+  {
+    caf::scoped_actor self{i.sys};
+    self
+      ->request(i.orchestrator,
+                i.settings.node.stop_timeout + std::chrono::seconds{1},
+                atom::stop_v)
+      .receive([](atom::ok) {},
+               [](caf::error& err) {
+                 spdlog::warn("orchestrator stop: {}", to_string(err));
+               });
+  }
+  // Sessions finish their close handshakes on the I/O threads.
+  auto deadline = std::chrono::steady_clock::now() + i.settings.node.stop_timeout;
+  while (i.server->sessions() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  i.server->stop();
+  caf::anon_send_exit(i.orchestrator, caf::exit_reason::user_shutdown);
+  spdlog::info("stopped");
+}
+
+uint16_t node::port() const noexcept {
+  return impl_->port;
+}
+
+caf::actor_system& node::system() {
+  return impl_->sys;
+}
+
+actors::node_metrics& node::metrics() {
+  return *impl_->metrics;
+}
+
+const config::settings& node::settings() const noexcept {
+  return impl_->settings;
+}
+
+} // namespace tether::runtime

@@ -1,0 +1,60 @@
+#pragma once
+
+// One Tether node: a CAF actor system, the orchestrator and its children, and
+// the WebSocket/HTTP server, started and stopped in a fixed order.
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "config/settings.hpp"
+
+namespace caf {
+class actor_system;
+} // namespace caf
+
+namespace tether::actors {
+class node_metrics;
+} // namespace tether::actors
+
+namespace tether::runtime {
+
+/// A start-up failure with a message fit for the operator.
+class startup_error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+class node {
+public:
+  explicit node(config::settings settings);
+  ~node();
+
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  /// Prepares the data dir and secret, spawns the actors and starts
+  /// listening; returns the bound port. Throws startup_error.
+  uint16_t start();
+
+  /// Graceful stop: refuse new connections, close every session with 1001
+  /// ("going away"), wait up to node.stop_timeout, stop I/O and actors.
+  void stop();
+
+  uint16_t port() const noexcept;
+  caf::actor_system& system();
+  actors::node_metrics& metrics();
+  const config::settings& settings() const noexcept;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// Reads the token secret at `path`, creating the file (mode 0600, 32 random
+/// bytes as hex) and its directory if it does not exist. Throws
+/// startup_error if it cannot be read, created, or is shorter than 32 bytes.
+std::string load_or_create_secret(const std::string& path);
+
+} // namespace tether::runtime

@@ -1,0 +1,433 @@
+// Accepts TCP connections and serves HTTP on them: GET /healthz, GET
+// /metrics, and the WebSocket upgrade on server.ws_path, which is refused
+// with 401/403/400/426/503 before any WebSocket byte is exchanged.
+
+#include <random>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include "protocol/token.hpp"
+#include "runtime/ws_detail.hpp"
+
+namespace tether::runtime {
+
+namespace detail {
+
+namespace {
+
+std::string url_decode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    auto c = in[i];
+    if (c == '+') {
+      out += ' ';
+    } else if (c == '%' && i + 2 < in.size()) {
+      auto hex = [](char h) -> int {
+        if (h >= '0' && h <= '9')
+          return h - '0';
+        if (h >= 'a' && h <= 'f')
+          return h - 'a' + 10;
+        if (h >= 'A' && h <= 'F')
+          return h - 'A' + 10;
+        return -1;
+      };
+      auto hi = hex(in[i + 1]);
+      auto lo = hex(in[i + 2]);
+      if (hi < 0 || lo < 0) {
+        out += c;
+        continue;
+      }
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+/// The value of `name` in a query string, URL-decoded.
+std::optional<std::string> query_param(std::string_view query,
+                                       std::string_view name) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto pair = query.substr(0, amp);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name)
+      return eq == std::string_view::npos ? std::string{}
+                                          : url_decode(pair.substr(eq + 1));
+    if (amp == std::string_view::npos)
+      break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+std::string make_session_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 2; ++i) {
+    auto v = rng();
+    for (int j = 0; j < 16; ++j, v >>= 4)
+      out += hex[v & 15];
+  }
+  return out;
+}
+
+std::string json_error(std::string_view error, std::string_view message) {
+  std::string out = R"({"error":")";
+  out.append(error).append(R"(","message":")");
+  for (auto c : message) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  out += "\"}";
+  return out;
+}
+
+int64_t now_seconds() {
+  using namespace std::chrono;
+  return duration_cast<seconds>(system_clock::now().time_since_epoch())
+    .count();
+}
+
+class http_session : public std::enable_shared_from_this<http_session> {
+public:
+  http_session(std::shared_ptr<server_shared> shared, tcp::socket socket)
+    : shared_(std::move(shared)), stream_(std::move(socket)) {
+    // nop
+  }
+
+  void run() {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&http_session::do_read,
+                                            shared_from_this()));
+  }
+
+private:
+  using request = http::request<http::string_body>;
+  using response = http::response<http::string_body>;
+
+  void do_read() {
+    parser_.emplace();
+    parser_->header_limit(8 * 1024);
+    parser_->body_limit(4 * 1024);
+    // Slowloris: the whole request must arrive within the handshake time.
+    stream_.expires_after(shared_->params.handshake_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&http_session::on_read,
+                                               shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, size_t) {
+    if (ec == http::error::end_of_stream) {
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+      return;
+    }
+    if (ec) {
+      if (ec != beast::error::timeout && ec != net::error::operation_aborted)
+        reply(http::status::bad_request,
+              json_error("bad_request", "malformed HTTP request"), false);
+      return;
+    }
+    route(parser_->release());
+  }
+
+  void route(request req) {
+    auto target = std::string_view{req.target().data(), req.target().size()};
+    auto qmark = target.find('?');
+    auto path = target.substr(0, qmark);
+    auto query = qmark == std::string_view::npos ? std::string_view{}
+                                                 : target.substr(qmark + 1);
+    keep_alive_ = req.keep_alive();
+    if (path == shared_->params.ws_path) {
+      upgrade(std::move(req), query);
+      return;
+    }
+    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+      reply(http::status::method_not_allowed,
+            json_error("method_not_allowed", "only GET is served"));
+      return;
+    }
+    if (path == "/healthz") {
+      reply(http::status::ok, shared_->hooks.healthz(), keep_alive_,
+            "application/json");
+    } else if (path == "/metrics") {
+      reply(http::status::ok, shared_->metrics->render_prometheus(),
+            keep_alive_, "text/plain; version=0.0.4");
+    } else {
+      reply(http::status::not_found,
+            json_error("not_found", "no such path; see /healthz, /metrics, "
+                                      + shared_->params.ws_path));
+    }
+  }
+
+  void reject(actors::reject_reason reason, http::status status,
+              std::string body, response extra = {}) {
+    shared_->metrics->handshake_rejected(reason);
+    extra.result(status);
+    extra.body() = std::move(body);
+    send(std::move(extra), false, "application/json");
+  }
+
+  void upgrade(request req, std::string_view query) {
+    auto& p = shared_->params;
+    if (!websocket::is_upgrade(req)) {
+      response res;
+      res.set(http::field::upgrade, "websocket");
+      res.set(http::field::sec_websocket_version, "13");
+      reject(actors::reject_reason::bad_request,
+             http::status::upgrade_required,
+             json_error("upgrade_required",
+                        "this path serves WebSocket upgrades only"),
+             std::move(res));
+      return;
+    }
+    if (!p.allowed_origins.empty()) {
+      auto origin = req[http::field::origin];
+      if (!origin.empty()) {
+        auto ok = false;
+        for (auto& o : p.allowed_origins)
+          ok = ok || o == "*" || beast::iequals(o, origin);
+        if (!ok) {
+          reject(actors::reject_reason::forbidden, http::status::forbidden,
+                 json_error("forbidden", "origin '" + std::string{origin}
+                                           + "' is not allowed"));
+          return;
+        }
+      }
+    }
+    if (shared_->sessions.load() >= p.max_connections) {
+      response res;
+      res.set(http::field::retry_after, "5");
+      reject(actors::reject_reason::capacity,
+             http::status::service_unavailable,
+             json_error("capacity", "the node is at its connection limit; "
+                                    "retry with backoff"),
+             std::move(res));
+      return;
+    }
+    std::string token;
+    auto auth = req[http::field::authorization];
+    if (auth.size() > 7 && beast::iequals(auth.substr(0, 7), "Bearer "))
+      token = std::string{trim({auth.data() + 7, auth.size() - 7})};
+    else if (auto t = query_param(query, "token"))
+      token = *t;
+    protocol::token_claims claims;
+    if (token.empty()) {
+      unauthorized("missing token: send 'Authorization: Bearer <token>' or "
+                   "the 'token' query parameter");
+      return;
+    }
+    if (auto err = protocol::verify_token(token, p.secret, now_seconds(),
+                                          p.token_leeway.count(), claims);
+        err != protocol::token_error::none) {
+      unauthorized(std::string{protocol::to_string(err)});
+      return;
+    }
+    actors::session_info info;
+    if (auto offered = req[http::field::sec_websocket_protocol];
+        !offered.empty()) {
+      auto chosen = false;
+      std::string_view rest{offered.data(), offered.size()};
+      while (!rest.empty() && !chosen) {
+        auto comma = rest.find(',');
+        auto name = trim(rest.substr(0, comma));
+        if (name == "tether.v1.json" || name == "tether.v1.msgpack") {
+          info.codec = name == "tether.v1.json" ? protocol::codec::json
+                                                : protocol::codec::msgpack;
+          chosen = true;
+        }
+        rest = comma == std::string_view::npos ? std::string_view{}
+                                               : rest.substr(comma + 1);
+      }
+      if (!chosen) {
+        reject(actors::reject_reason::bad_request, http::status::bad_request,
+               json_error("unsupported_subprotocol",
+                          "offer tether.v1.json or tether.v1.msgpack"));
+        return;
+      }
+    }
+    info.session_id = make_session_id();
+    info.user_id = std::move(claims.user_id);
+    info.device_id = std::move(claims.device_id);
+    info.type = claims.type;
+    info.role = std::move(claims.role);
+    info.token_expires_at = claims.expires_at;
+    beast::error_code ec;
+    auto remote = stream_.socket().remote_endpoint(ec);
+    if (!ec)
+      info.remote_address = remote.address().to_string() + ":"
+                            + std::to_string(remote.port());
+    start_ws_session(shared_, std::move(stream_), std::move(req),
+                     std::move(info));
+  }
+
+  void unauthorized(const std::string& why) {
+    response res;
+    res.set(http::field::www_authenticate,
+            "Bearer realm=\"tether\", error=\"invalid_token\", "
+            "error_description=\""
+              + why + "\"");
+    spdlog::info("refused upgrade: {}", why);
+    reject(actors::reject_reason::unauthorized, http::status::unauthorized,
+           json_error("unauthorized", why), std::move(res));
+  }
+
+  void reply(http::status status, std::string body, bool keep_alive = false,
+             const char* content_type = "application/json") {
+    response res;
+    res.result(status);
+    res.body() = std::move(body);
+    send(std::move(res), keep_alive, content_type);
+  }
+
+  void send(response res, bool keep_alive, const char* content_type) {
+    res.version(11);
+    res.set(http::field::server, "tether/" TETHER_VERSION);
+    res.set(http::field::content_type, content_type);
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    auto sp = std::make_shared<response>(std::move(res));
+    http::async_write(stream_, *sp,
+                      [self = shared_from_this(), sp](beast::error_code ec,
+                                                      size_t) {
+                        if (!ec && sp->keep_alive()) {
+                          self->do_read();
+                          return;
+                        }
+                        self->stream_.socket().shutdown(
+                          tcp::socket::shutdown_send, ec);
+                      });
+  }
+
+  std::shared_ptr<server_shared> shared_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  bool keep_alive_ = false;
+};
+
+} // namespace
+
+} // namespace detail
+
+using namespace detail;
+
+struct ws_server::impl {
+  std::shared_ptr<server_shared> shared;
+  net::io_context ioc;
+  tcp::acceptor acceptor{net::make_strand(ioc)};
+  net::steady_timer retry_timer{acceptor.get_executor()};
+  std::vector<std::thread> threads;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+
+  explicit impl(std::shared_ptr<server_shared> s)
+    : shared(std::move(s)), ioc(static_cast<int>(shared->params.io_threads)) {
+    // nop
+  }
+
+  void do_accept() {
+    acceptor.async_accept(net::make_strand(ioc),
+                          [this](beast::error_code ec, tcp::socket socket) {
+                            on_accept(ec, std::move(socket));
+                          });
+  }
+
+  void on_accept(beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor.is_open())
+      return;
+    if (ec) {
+      // EMFILE and friends: back off instead of spinning on accept.
+      spdlog::warn("accept failed: {}; retrying in 100 ms", ec.message());
+      retry_timer.expires_after(std::chrono::milliseconds{100});
+      retry_timer.async_wait([this](beast::error_code e) {
+        if (!e && acceptor.is_open())
+          do_accept();
+      });
+      return;
+    }
+    socket.set_option(tcp::no_delay{true}, ec);
+    std::make_shared<http_session>(shared, std::move(socket))->run();
+    do_accept();
+  }
+};
+
+ws_server::ws_server(server_params params, server_hooks hooks,
+                     std::shared_ptr<actors::node_metrics> metrics) {
+  auto shared = std::make_shared<server_shared>();
+  shared->params = std::move(params);
+  shared->hooks = std::move(hooks);
+  shared->metrics = std::move(metrics);
+  impl_ = std::make_unique<impl>(std::move(shared));
+}
+
+ws_server::~ws_server() {
+  stop();
+}
+
+uint16_t ws_server::start() {
+  auto& p = impl_->shared->params;
+  beast::error_code ec;
+  auto address = net::ip::make_address(p.address, ec);
+  if (ec)
+    throw std::runtime_error("invalid server.address '" + p.address
+                             + "': " + ec.message());
+  tcp::endpoint ep{address, p.port};
+  auto& acc = impl_->acceptor;
+  acc.open(ep.protocol(), ec);
+  if (!ec)
+    acc.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec)
+    acc.bind(ep, ec);
+  if (!ec)
+    acc.listen(net::socket_base::max_listen_connections, ec);
+  if (ec)
+    throw std::runtime_error("cannot listen on " + p.address + ":"
+                             + std::to_string(p.port) + ": " + ec.message());
+  auto port = acc.local_endpoint().port();
+  impl_->do_accept();
+  impl_->work.emplace(impl_->ioc.get_executor());
+  for (uint32_t i = 0; i < p.io_threads; ++i)
+    impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+  return port;
+}
+
+void ws_server::stop_accepting() {
+  net::post(impl_->acceptor.get_executor(), [i = impl_.get()] {
+    beast::error_code ec;
+    i->acceptor.close(ec);
+    i->retry_timer.cancel();
+  });
+}
+
+size_t ws_server::sessions() const noexcept {
+  return impl_->shared->sessions.load();
+}
+
+void ws_server::stop() {
+  if (!impl_)
+    return;
+  impl_->work.reset();
+  impl_->ioc.stop();
+  for (auto& t : impl_->threads)
+    if (t.joinable())
+      t.join();
+  impl_->threads.clear();
+}
+
+} // namespace tether::runtime

@@ -1,0 +1,74 @@
+#pragma once
+
+// The node's network front: one TCP port serving WebSocket upgrades on the
+// configured path plus GET /healthz and GET /metrics. Authentication, Origin
+// check, subprotocol choice and the connection limit are decided before the
+// upgrade (HTTP 401/403/400/503). No Beast or Asio type leaks from here.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/connection/session_port.hpp"
+#include "actors/metrics.hpp"
+
+namespace tether::runtime {
+
+struct server_params {
+  std::string address = "127.0.0.1";
+  uint16_t port = 0;
+  std::string ws_path = "/ws";
+  uint32_t max_connections = 20000;
+  uint32_t io_threads = 1;
+  std::vector<std::string> allowed_origins;
+  bool permessage_deflate = true;
+  uint32_t deflate_level = 6;
+  uint64_t max_message_bytes = 256 * 1024;
+  std::chrono::milliseconds handshake_timeout{10000};
+  std::chrono::milliseconds ping_interval{20000};
+  std::chrono::milliseconds pong_timeout{10000};
+  /// HMAC secret for device tokens.
+  std::string secret;
+  std::chrono::seconds token_leeway{30};
+};
+
+/// Callbacks into the node (invoked on Asio threads; must not block).
+struct server_hooks {
+  /// A session finished its handshake; hand it to the orchestrator.
+  std::function<void(std::shared_ptr<actors::session_port>)> open;
+  /// Body of GET /healthz (JSON).
+  std::function<std::string()> healthz;
+};
+
+class ws_server {
+public:
+  ws_server(server_params params, server_hooks hooks,
+            std::shared_ptr<actors::node_metrics> metrics);
+
+  ~ws_server();
+
+  ws_server(const ws_server&) = delete;
+  ws_server& operator=(const ws_server&) = delete;
+
+  /// Binds, listens and starts the I/O threads; returns the bound port.
+  /// Throws std::runtime_error if the address cannot be bound.
+  uint16_t start();
+
+  /// Stops accepting new connections; open sessions continue.
+  void stop_accepting();
+
+  /// WebSocket sessions that are still open.
+  size_t sessions() const noexcept;
+
+  /// Stops the I/O threads and joins them (sessions are destroyed).
+  void stop();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace tether::runtime

@@ -1,0 +1,388 @@
+// The server side of one WebSocket connection: Beast stream on a strand, one
+// write in flight, read credit from the connection actor, ping/pong with RTT.
+// Implements actors::session_port; every method posts to the strand.
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <deque>
+
+#include <spdlog/spdlog.h>
+
+#include "protocol/errc.hpp"
+#include "runtime/ws_detail.hpp"
+
+namespace tether::runtime::detail {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+using protocol::close_code;
+
+// Frames handed to the actor but not yet processed: reading pauses at the
+// high mark and resumes at the low mark (CAF mailboxes are unbounded).
+constexpr int read_high_mark = 64;
+constexpr int read_low_mark = 16;
+
+// Outbound bytes queued beyond the one in-flight write before the peer is
+// treated as a slow consumer and cut off.
+constexpr size_t max_queued_bytes = 8 * 1024 * 1024;
+
+class ws_session final : public actors::session_port,
+                         public std::enable_shared_from_this<ws_session> {
+public:
+  ws_session(std::shared_ptr<server_shared> shared, beast::tcp_stream stream,
+             actors::session_info info)
+    : shared_(std::move(shared)),
+      ws_(std::move(stream)),
+      timer_(ws_.get_executor()),
+      info_(std::move(info)) {
+    shared_->sessions.fetch_add(1);
+  }
+
+  ~ws_session() override { shared_->sessions.fetch_sub(1); }
+
+  void run(http::request<http::string_body> req) {
+    req_ = std::move(req);
+    auto& p = shared_->params;
+    // The HTTP phase's deadline must not apply to the WebSocket.
+    beast::get_lowest_layer(ws_).expires_never();
+    websocket::stream_base::timeout opt{};
+    opt.handshake_timeout = p.handshake_timeout; // accept and close
+    opt.idle_timeout = websocket::stream_base::none(); // ping/pong below
+    opt.keep_alive_pings = false;
+    ws_.set_option(opt);
+    if (p.permessage_deflate) {
+      websocket::permessage_deflate pmd;
+      pmd.server_enable = true;
+      pmd.compLevel = static_cast<int>(p.deflate_level);
+      ws_.set_option(pmd);
+    }
+    ws_.read_message_max(p.max_message_bytes);
+    ws_.auto_fragment(false);
+    ws_.control_callback(
+      [this](websocket::frame_type kind, beast::string_view payload) {
+        on_control(kind, payload);
+      });
+    ws_.set_option(websocket::stream_base::decorator(
+      [this, protocol = echoed_subprotocol()](
+        websocket::response_type& res) {
+        res.set(http::field::server, "tether/" TETHER_VERSION);
+        if (!protocol.empty())
+          res.set(http::field::sec_websocket_protocol, protocol);
+        deflate_negotiated_
+          = !res[http::field::sec_websocket_extensions].empty();
+      }));
+    ws_.async_accept(req_, beast::bind_front_handler(&ws_session::on_accept,
+                                                     shared_from_this()));
+  }
+
+  // -- session_port -------------------------------------------------------------
+
+  void attach(std::shared_ptr<actors::session_events> events) override {
+    net::post(ws_.get_executor(),
+              [self = shared_from_this(), events = std::move(events)] {
+                if (self->finished_) {
+                  events->on_closed(self->close_code_);
+                  return;
+                }
+                self->events_ = events;
+                self->do_read();
+                self->schedule_ping();
+              });
+  }
+
+  void send(actors::shared_bytes bytes, bool binary) override {
+    net::post(ws_.get_executor(),
+              [self = shared_from_this(), bytes = std::move(bytes), binary] {
+                self->enqueue(std::move(bytes), binary);
+              });
+  }
+
+  void close(uint16_t code, std::string reason) override {
+    net::post(ws_.get_executor(), [self = shared_from_this(), code,
+                                   reason = std::move(reason)] {
+      self->do_close(code, reason);
+    });
+  }
+
+  void consumed(size_t n) override {
+    auto left = inflight_.fetch_sub(static_cast<int>(n)) - static_cast<int>(n);
+    if (left <= read_low_mark && paused_.exchange(false))
+      net::post(ws_.get_executor(),
+                [self = shared_from_this()] { self->do_read(); });
+  }
+
+  const actors::session_info& info() const noexcept override { return info_; }
+
+private:
+  // The listener chose the codec from the offered subprotocols; the response
+  // names it (and nothing if the client offered none).
+  std::string echoed_subprotocol() const {
+    if (req_[http::field::sec_websocket_protocol].empty())
+      return {};
+    return info_.codec == protocol::codec::msgpack ? "tether.v1.msgpack"
+                                                   : "tether.v1.json";
+  }
+
+  void on_accept(beast::error_code ec) {
+    if (ec) {
+      spdlog::info("handshake failed user={} device={} from {}: {}",
+                   info_.user_id, info_.device_id, info_.remote_address,
+                   ec.message());
+      finished_ = true;
+      return;
+    }
+    info_.deflate = deflate_negotiated_;
+    accepted_ = true;
+    shared_->metrics->connection_opened();
+    spdlog::info("connected user={} device={} type={} session={} codec={} "
+                 "deflate={} from {}",
+                 info_.user_id, info_.device_id,
+                 protocol::to_string(info_.type), info_.session_id,
+                 protocol::to_string(info_.codec), info_.deflate,
+                 info_.remote_address);
+    shared_->hooks.open(shared_from_this());
+  }
+
+  void do_read() {
+    if (finished_ || reading_)
+      return;
+    reading_ = true;
+    ws_.async_read(buffer_, beast::bind_front_handler(&ws_session::on_read,
+                                                      shared_from_this()));
+  }
+
+  // The close code a failed read ends the session with.
+  uint16_t close_code_for(const beast::error_code& ec) const {
+    if (local_close_)
+      return local_close_;
+    if (ec == websocket::error::closed)
+      return ws_.reason().code == websocket::close_code::none
+               ? uint16_t{1005}
+               : static_cast<uint16_t>(ws_.reason().code);
+    // Beast has sent the matching close frame for these.
+    if (ec == websocket::error::message_too_big)
+      return protocol::to_int(close_code::too_big);
+    if (ec == websocket::error::bad_frame_payload)
+      return protocol::to_int(close_code::invalid_payload);
+    if (&ec.category()
+        == &beast::error_code{websocket::error::bad_opcode}.category())
+      return protocol::to_int(close_code::protocol_error);
+    return 1006;
+  }
+
+  void on_read(beast::error_code ec, size_t) {
+    reading_ = false;
+    if (ec) {
+      finish(close_code_for(ec));
+      return;
+    }
+    auto binary = ws_.got_binary();
+    auto bytes = beast::buffers_to_string(buffer_.data());
+    buffer_.consume(buffer_.size());
+    if (auto ev = events_) {
+      inflight_.fetch_add(1);
+      ev->on_frame(std::move(bytes), binary);
+    }
+    if (inflight_.load() >= read_high_mark) {
+      paused_.store(true);
+      // The actor may have drained meanwhile: whoever clears the flag reads.
+      if (inflight_.load() <= read_low_mark && paused_.exchange(false))
+        do_read();
+      return;
+    }
+    do_read();
+  }
+
+  void enqueue(actors::shared_bytes bytes, bool binary) {
+    if (finished_ || local_close_)
+      return;
+    queued_bytes_ += bytes->size();
+    queue_.emplace_back(std::move(bytes), binary);
+    if (queued_bytes_ > max_queued_bytes) {
+      spdlog::warn("user={} device={}: {} bytes queued for a peer that does "
+                   "not read; closing as slow consumer",
+                   info_.user_id, info_.device_id, queued_bytes_);
+      hard_close(protocol::to_int(close_code::slow_consumer));
+      return;
+    }
+    if (!writing_)
+      do_write();
+  }
+
+  void do_write() {
+    if (queue_.empty() || finished_)
+      return;
+    writing_ = true;
+    auto& [bytes, binary] = queue_.front();
+    ws_.binary(binary);
+    ws_.async_write(net::buffer(*bytes),
+                    beast::bind_front_handler(&ws_session::on_write,
+                                              shared_from_this()));
+  }
+
+  void on_write(beast::error_code ec, size_t) {
+    writing_ = false;
+    if (ec) {
+      finish(local_close_ ? local_close_ : uint16_t{1006});
+      return;
+    }
+    queued_bytes_ -= queue_.front().first->size();
+    queue_.pop_front();
+    if (!queue_.empty())
+      do_write();
+    else if (pending_close_)
+      start_close();
+  }
+
+  void do_close(uint16_t code, const std::string& reason) {
+    if (finished_ || local_close_)
+      return;
+    local_close_ = code;
+    close_reason_ = reason;
+    // Let queued frames (e.g. the failed ack explaining the close) go first.
+    if (writing_ || !queue_.empty())
+      pending_close_ = true;
+    else
+      start_close();
+  }
+
+  void start_close() {
+    pending_close_ = false;
+    websocket::close_reason cr{static_cast<websocket::close_code>(local_close_),
+                               close_reason_};
+    ws_.async_close(cr, [self = shared_from_this()](beast::error_code) {
+      self->finish(self->local_close_);
+    });
+  }
+
+  // Ends the TCP connection without a close handshake (a peer that does not
+  // read would leave async_close queued behind the stuck write).
+  void hard_close(uint16_t code) {
+    local_close_ = code;
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both,
+                                                   ignored);
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+    finish(code);
+  }
+
+  void finish(uint16_t code) {
+    if (finished_)
+      return;
+    finished_ = true;
+    close_code_ = code;
+    timer_.cancel();
+    if (accepted_) {
+      shared_->metrics->connection_closed(code);
+      spdlog::info("disconnected user={} device={} session={} code={}",
+                   info_.user_id, info_.device_id, info_.session_id, code);
+    }
+    if (auto ev = std::move(events_))
+      ev->on_closed(code);
+    queue_.clear();
+  }
+
+  // -- liveness -------------------------------------------------------------------
+
+  void schedule_ping() {
+    timer_.expires_after(shared_->params.ping_interval);
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec)
+        self->send_ping();
+    });
+  }
+
+  void send_ping() {
+    if (finished_ || local_close_)
+      return;
+    ++ping_counter_;
+    ping_sent_ = clock_type::now();
+    awaiting_pong_ = true;
+    char payload[8];
+    std::memcpy(payload, &ping_counter_, sizeof(payload));
+    ws_.async_ping(websocket::ping_data{payload, sizeof(payload)},
+                   [self = shared_from_this()](beast::error_code ec) {
+                     if (ec)
+                       self->finish(self->local_close_ ? self->local_close_
+                                                       : uint16_t{1006});
+                   });
+    timer_.expires_after(shared_->params.pong_timeout);
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec)
+        self->check_pong();
+    });
+  }
+
+  void check_pong() {
+    if (finished_ || local_close_)
+      return;
+    if (awaiting_pong_) {
+      spdlog::info("user={} device={}: no pong within {} ms; closing",
+                   info_.user_id, info_.device_id,
+                   shared_->params.pong_timeout.count());
+      // The peer is unresponsive: a close handshake would only wait.
+      hard_close(protocol::to_int(close_code::heartbeat_timeout));
+      return;
+    }
+    auto rest = shared_->params.ping_interval - shared_->params.pong_timeout;
+    timer_.expires_after(rest);
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec)
+        self->send_ping();
+    });
+  }
+
+  void on_control(websocket::frame_type kind, beast::string_view payload) {
+    if (kind != websocket::frame_type::pong || !awaiting_pong_
+        || payload.size() != sizeof(ping_counter_))
+      return;
+    uint64_t counter = 0;
+    std::memcpy(&counter, payload.data(), sizeof(counter));
+    if (counter != ping_counter_)
+      return;
+    awaiting_pong_ = false;
+    auto rtt = std::chrono::duration_cast<std::chrono::microseconds>(
+      clock_type::now() - ping_sent_);
+    shared_->metrics->rtt(static_cast<uint64_t>(rtt.count()));
+  }
+
+  std::shared_ptr<server_shared> shared_;
+  websocket::stream<beast::tcp_stream> ws_;
+  net::steady_timer timer_;
+  beast::flat_buffer buffer_;
+  http::request<http::string_body> req_;
+  actors::session_info info_;
+  std::shared_ptr<actors::session_events> events_;
+  std::deque<std::pair<actors::shared_bytes, bool>> queue_;
+  size_t queued_bytes_ = 0;
+  std::atomic<int> inflight_{0};
+  std::atomic<bool> paused_{false};
+  bool reading_ = false;
+  bool writing_ = false;
+  bool accepted_ = false;
+  bool finished_ = false;
+  bool deflate_negotiated_ = false;
+  bool pending_close_ = false;
+  uint16_t local_close_ = 0;
+  uint16_t close_code_ = 1006;
+  std::string close_reason_;
+  uint64_t ping_counter_ = 0;
+  bool awaiting_pong_ = false;
+  clock_type::time_point ping_sent_;
+};
+
+} // namespace
+
+void start_ws_session(std::shared_ptr<server_shared> shared,
+                      beast::tcp_stream stream,
+                      http::request<http::string_body> req,
+                      actors::session_info info) {
+  auto session = std::make_shared<ws_session>(std::move(shared),
+                                              std::move(stream),
+                                              std::move(info));
+  session->run(std::move(req));
+}
+
+} // namespace tether::runtime::detail

@@ -1,0 +1,70 @@
+// tether: the Tether command line (tokens; simulated devices and benchmarks
+// arrive with the device actors).
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "tools/cli/commands.hpp"
+
+namespace tether::cli {
+
+bool parse_args(const std::vector<std::string>& args,
+                std::initializer_list<const char*> valued,
+                std::initializer_list<const char*> switches, arg_map& out,
+                std::string& problem) {
+  auto in = [](std::initializer_list<const char*> xs, const std::string& k) {
+    for (auto x : xs)
+      if (k == x)
+        return true;
+    return false;
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    const auto& a = args[i];
+    if (a.rfind("--", 0) != 0) {
+      problem = "unexpected argument '" + a + "'";
+      return false;
+    }
+    auto key = a.substr(2);
+    std::string value;
+    auto eq = key.find('=');
+    if (eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key = key.substr(0, eq);
+    }
+    if (in(switches, key) && eq == std::string::npos) {
+      out.switches.insert(key);
+    } else if (in(valued, key)) {
+      if (eq == std::string::npos) {
+        if (i + 1 >= args.size()) {
+          problem = "--" + key + " needs a value";
+          return false;
+        }
+        value = args[++i];
+      }
+      out.values[key] = value;
+    } else {
+      problem = "unknown flag --" + key;
+      return false;
+    }
+  }
+  return true;
+}
+
+} // namespace tether::cli
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "help") {
+    std::cout << "usage: tether <command> [flags]\n\n"
+                 "commands:\n"
+                 "  token   mint a device token (JWT HS256)\n";
+    return args.empty() ? 2 : 0;
+  }
+  auto cmd = args[0];
+  args.erase(args.begin());
+  if (cmd == "token")
+    return tether::cli::token_command(args);
+  std::cerr << "tether: unknown command '" << cmd << "' (see tether --help)\n";
+  return 2;
+}

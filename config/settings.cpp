@@ -260,6 +260,9 @@ const std::vector<binding>& table() {
     add_key(t, "heartbeat.handshake_timeout",
          "time to send the upgrade request and finish the handshake",
          [](settings& s) -> auto& { return s.heartbeat.handshake_timeout; });
+    add_key(t, "heartbeat.close_timeout",
+         "wait for the peer's close frame before cutting the TCP connection",
+         [](settings& s) -> auto& { return s.heartbeat.close_timeout; });
     // auth
     add_key(t, "auth.secret_file",
          "HMAC secret for tokens (empty: <data_dir>/secret.key)",
@@ -493,6 +496,8 @@ std::vector<std::string> validate(const settings& s) {
        "heartbeat.ping_interval");
   rule(s.heartbeat.handshake_timeout.count() > 0,
        "heartbeat.handshake_timeout must be positive");
+  rule(s.heartbeat.close_timeout.count() > 0,
+       "heartbeat.close_timeout must be positive");
   rule(!s.node.data_dir.empty(), "node.data_dir must not be empty");
   static const std::vector<std::string> levels{"trace", "debug", "info",
                                                "warn",  "error", "critical",

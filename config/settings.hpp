@@ -41,6 +41,7 @@ struct heartbeat_settings {
   milliseconds ping_interval{20000};     // under mobile NAT timeouts (~30 s)
   milliseconds pong_timeout{10000};      // a slow 3G round trip is < 2 s
   milliseconds handshake_timeout{10000}; // slowloris: upgrade or go
+  milliseconds close_timeout{2000}; // a live peer answers a close in one RTT
 };
 
 struct auth_settings {

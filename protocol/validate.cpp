@@ -143,9 +143,13 @@ void validate(const device_info& d, std::string_view prefix,
 void dedupe(std::vector<field_error>& errors) {
   std::unordered_set<std::string> seen;
   auto out = errors.begin();
-  for (auto& e : errors)
-    if (seen.insert(e.field).second)
-      *out++ = std::move(e);
+  for (auto i = errors.begin(); i != errors.end(); ++i) {
+    if (!seen.insert(i->field).second)
+      continue;
+    if (out != i)
+      *out = std::move(*i);
+    ++out;
+  }
   errors.erase(out, errors.end());
 }
 

@@ -156,6 +156,7 @@ uint16_t node::start() {
   sp.handshake_timeout = s.heartbeat.handshake_timeout;
   sp.ping_interval = s.heartbeat.ping_interval;
   sp.pong_timeout = s.heartbeat.pong_timeout;
+  sp.close_timeout = s.heartbeat.close_timeout;
   sp.secret = std::move(secret);
   sp.token_leeway = s.auth.leeway;
   server_hooks hooks;

@@ -408,6 +408,8 @@ uint16_t ws_server::start() {
 }
 
 void ws_server::stop_accepting() {
+  if (!impl_)
+    return;
   net::post(impl_->acceptor.get_executor(), [i = impl_.get()] {
     beast::error_code ec;
     i->acceptor.close(ec);
@@ -416,7 +418,7 @@ void ws_server::stop_accepting() {
 }
 
 size_t ws_server::sessions() const noexcept {
-  return impl_->shared->sessions.load();
+  return impl_ ? impl_->shared->sessions.load() : 0;
 }
 
 void ws_server::stop() {
@@ -427,7 +429,8 @@ void ws_server::stop() {
   for (auto& t : impl_->threads)
     if (t.joinable())
       t.join();
-  impl_->threads.clear();
+  // Destroying the io_context destroys the handlers that still own sessions.
+  impl_.reset();
 }
 
 } // namespace tether::runtime

@@ -30,6 +30,8 @@ struct server_params {
   std::chrono::milliseconds handshake_timeout{10000};
   std::chrono::milliseconds ping_interval{20000};
   std::chrono::milliseconds pong_timeout{10000};
+  /// How long a server-initiated close waits for the peer's close frame.
+  std::chrono::milliseconds close_timeout{2000};
   /// HMAC secret for device tokens.
   std::string secret;
   std::chrono::seconds token_leeway{30};
@@ -63,7 +65,8 @@ public:
   /// WebSocket sessions that are still open.
   size_t sessions() const noexcept;
 
-  /// Stops the I/O threads and joins them (sessions are destroyed).
+  /// Stops the I/O threads, joins them and destroys every session (their
+  /// sockets close).
   void stop();
 
 private:

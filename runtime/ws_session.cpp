@@ -241,6 +241,13 @@ private:
       return;
     local_close_ = code;
     close_reason_ = reason;
+    // A peer that does not answer the close (or does not even read) must not
+    // hold the session: cut the TCP connection after close_timeout.
+    timer_.expires_after(shared_->params.close_timeout);
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec && !self->finished_)
+        self->hard_close(self->local_close_);
+    });
     // Let queued frames (e.g. the failed ack explaining the close) go first.
     if (writing_ || !queue_.empty())
       pending_close_ = true;
@@ -274,6 +281,8 @@ private:
     finished_ = true;
     close_code_ = code;
     timer_.cancel();
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
     if (accepted_) {
       shared_->metrics->connection_closed(code);
       spdlog::info("disconnected user={} device={} session={} code={}",
@@ -322,8 +331,8 @@ private:
       spdlog::info("user={} device={}: no pong within {} ms; closing",
                    info_.user_id, info_.device_id,
                    shared_->params.pong_timeout.count());
-      // The peer is unresponsive: a close handshake would only wait.
-      hard_close(protocol::to_int(close_code::heartbeat_timeout));
+      do_close(protocol::to_int(close_code::heartbeat_timeout),
+               std::string{protocol::reason(close_code::heartbeat_timeout)});
       return;
     }
     auto rest = shared_->params.ping_interval - shared_->params.pong_timeout;

@@ -20,17 +20,15 @@ caf::error route_error(const route_plan& plan) {
                     caf::make_message(plan.reason)};
 }
 
+// The device stays known (offline) so that senders learn it is offline
+// rather than unknown.
 void forget(self_ptr self, const caf::actor_addr& conn) {
-  auto& users = self->state.users;
-  for (auto i = users.begin(); i != users.end(); ++i) {
-    auto& devs = i->second;
-    auto j = std::find_if(devs.begin(), devs.end(),
-                          [&](auto& d) { return d.conn.address() == conn; });
-    if (j != devs.end()) {
-      devs.erase(j);
-      if (devs.empty())
-        users.erase(i);
-      return;
+  for (auto& [user, devs] : self->state.users) {
+    for (auto& d : devs) {
+      if (d.conn && d.conn.address() == conn) {
+        d.conn = nullptr;
+        return;
+      }
     }
   }
 }
@@ -49,19 +47,22 @@ directory(directory_actor::stateful_pointer<directory_state> self) {
       });
       self->monitor(conn);
       if (i != devs.end()) {
-        // The device reconnected while its old link lingered (common on
-        // mobile); the newer connection wins.
-        spdlog::info("user={} device={}: session {} replaced by {}",
-                     id.user_id, id.device_id, i->id.session_id,
-                     id.session_id);
-        self->send(i->conn, atom::close_v,
-                   protocol::to_int(protocol::close_code::replaced));
-        self->demonitor(i->conn.address());
+        if (i->conn) {
+          // The device reconnected while its old link lingered (common on
+          // mobile); the newer connection wins.
+          spdlog::info("user={} device={}: session {} replaced by {}",
+                       id.user_id, id.device_id, i->id.session_id,
+                       id.session_id);
+          self->send(i->conn, atom::close_v,
+                     protocol::to_int(protocol::close_code::replaced));
+          self->demonitor(i->conn.address());
+        }
         *i = live_device{std::move(id), std::move(conn)};
       } else {
         devs.push_back(live_device{std::move(id), std::move(conn)});
       }
-      return static_cast<uint32_t>(devs.size());
+      return static_cast<uint32_t>(
+        std::count_if(devs.begin(), devs.end(), [](auto& d) { return d.conn; }));
     },
     [=](atom::route, const device_identity& sender,
         const protocol::message_ptr& msg) -> caf::result<uint32_t> {
@@ -69,10 +70,12 @@ directory(directory_actor::stateful_pointer<directory_state> self) {
       auto u = self->state.users.find(sender.user_id);
       const auto& devs = u == self->state.users.end() ? none : u->second;
       std::vector<device_entry> table;
+      // Devices of the user seen since the node started: connected ones
+      // are online, the others offline.
       table.reserve(devs.size());
       for (auto& d : devs)
-        table.push_back(
-          device_entry{d.id.device_id, d.id.type, d.id.is_extension(), true});
+        table.push_back(device_entry{d.id.device_id, d.id.type,
+                                     d.id.is_extension(), d.conn != nullptr});
       auto plan = plan_route(table, sender.user_id, sender.device_id,
                              msg->destination, false);
       if (!plan.ok())
@@ -93,7 +96,8 @@ directory(directory_actor::stateful_pointer<directory_state> self) {
       std::vector<device_identity> result;
       if (auto u = self->state.users.find(user); u != self->state.users.end())
         for (auto& d : u->second)
-          result.push_back(d.id);
+          if (d.conn)
+            result.push_back(d.id);
       return result;
     },
   };

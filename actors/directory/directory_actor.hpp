@@ -18,11 +18,13 @@ namespace tether::actors {
 
 struct live_device {
   device_identity id;
+  /// Invalid while the device is offline.
   connection_actor conn;
 };
 
 struct directory_state {
-  /// user id -> that user's connected devices (a handful each).
+  /// user id -> the user's devices seen since start (a handful each);
+  /// connected ones have a connection handle.
   std::unordered_map<std::string, std::vector<live_device>> users;
 
   static inline const char* name = "directory";

@@ -35,9 +35,9 @@ void close_all(self_ptr self, protocol::close_code code) {
 
 void finish_stop_if_done(self_ptr self) {
   auto& st = self->state;
-  if (st.stopping && st.connections.empty()) {
-    st.stopping->deliver(atom::ok_v);
-    st.stopping.reset();
+  if (st.stop_promise && st.connections.empty()) {
+    st.stop_promise->deliver(atom::ok_v);
+    st.stop_promise.reset();
   }
 }
 
@@ -53,7 +53,7 @@ void on_directory_down(self_ptr self, const caf::error& reason) {
   if (backoff.stable(std::chrono::duration_cast<std::chrono::milliseconds>(
         now - child.started)))
     child.attempts = 0;
-  if (!backoff.allows(child.attempts) || !child.budget.allow(now)) {
+  if (!backoff.allows(child.attempts) || !child.budget.charge(now)) {
     spdlog::critical("directory failed too often ({}); stopping the node",
                      self->system().render(reason));
     stop_children(self);
@@ -110,7 +110,8 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
     [=](atom::stop) -> caf::result<atom::ok> {
       auto& st = self->state;
       auto rp = self->make_response_promise<atom::ok>();
-      st.stopping = rp;
+      st.stopping = true;
+      st.stop_promise = rp;
       close_all(self, protocol::close_code::going_away);
       finish_stop_if_done(self);
       self->delayed_send(self, st.params.stop_timeout, atom::deadline_v);
@@ -124,14 +125,13 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
     },
     [=](atom::deadline) {
       auto& st = self->state;
-      if (!st.stopping)
+      if (!st.stop_promise)
         return;
       spdlog::warn("{} connections did not close within {} ms; killing them",
                    st.connections.size(), st.params.stop_timeout.count());
+      // Their down messages complete the stop.
       for (auto& [addr, conn] : st.connections)
         self->send_exit(conn, caf::exit_reason::kill);
-      st.connections.clear();
-      finish_stop_if_done(self);
     },
   };
 }

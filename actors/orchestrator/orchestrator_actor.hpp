@@ -48,7 +48,10 @@ struct orchestrator_state {
   directory_actor directory;
   permanent_child directory_child;
   std::unordered_map<caf::actor_addr, connection_actor> connections;
-  std::optional<caf::typed_response_promise<atom::ok>> stopping;
+  /// Set by stop; new sessions are turned away from then on.
+  bool stopping = false;
+  /// Answered once the last connection is gone.
+  std::optional<caf::typed_response_promise<atom::ok>> stop_promise;
   std::minstd_rand rng{std::random_device{}()};
 
   static inline const char* name = "orchestrator";

@@ -2,7 +2,7 @@
 
 namespace tether::actors {
 
-bool restart_budget::allow(time_point now) {
+bool restart_budget::charge(time_point now) {
   while (!restarts_.empty() && now - restarts_.front() >= params_.period)
     restarts_.pop_front();
   if (restarts_.size() >= params_.max_restarts)

@@ -24,9 +24,9 @@ public:
   explicit restart_budget(restart_budget_params params = {})
     : params_(params) {}
 
-  /// Records a restart at `now`; false if the budget is exhausted (the
+  /// Charges a restart at `now`; false if the budget is exhausted (the
   /// restart must not happen).
-  bool allow(time_point now);
+  bool charge(time_point now);
 
   /// Restarts counted inside the current window.
   size_t used() const noexcept { return restarts_.size(); }

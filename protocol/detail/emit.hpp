@@ -109,7 +109,7 @@ void emit(E& e, const optimization_info& o) {
 
 template <class E>
 void emit(E& e, const mobile_message& m) {
-  e.begin_object(8 + (m.correlation_id ? 1 : 0) + (m.payload.empty() ? 0 : 1)
+  e.begin_object(7 + (m.correlation_id ? 1 : 0) + (m.payload.empty() ? 0 : 1)
                  + (m.checksum ? 1 : 0) + (m.signature ? 1 : 0)
                  + (m.seq ? 1 : 0) + m.extra.size());
   e.key("id");

@@ -87,6 +87,13 @@ public:
       else
         fail("seq", "must be a non-negative integer");
     }
+    if (auto r = obj.member("recipients"); r && !r->is_null()) {
+      uint64_t v = 0;
+      if (r->to_uint64(v) && v <= UINT32_MAX)
+        a.recipients = static_cast<uint32_t>(v);
+      else
+        fail("recipients", "must be a non-negative integer");
+    }
   }
 
   void read_heartbeat(const Node& obj, heartbeat& hb) {

@@ -1,0 +1,85 @@
+#define CAF_SUITE config.settings
+#include <caf/test/unit_test.hpp>
+
+#include "config/settings.hpp"
+
+using namespace tether::config;
+using namespace std::chrono_literals;
+
+CAF_TEST(the embedded defaults are valid) {
+  settings s;
+  auto problems = validate(s);
+  CAF_CHECK(problems.empty());
+  CAF_CHECK_EQUAL(s.server.port, 8080);
+  CAF_CHECK_EQUAL(s.secret_path(), "tether-data/secret.key");
+  // Every key has a help text.
+  for (auto& o : describe(s))
+    CAF_CHECK(!o.help.empty());
+}
+
+CAF_TEST(flags override with space or equals and shortcuts) {
+  auto r = load({"--port", "9000", "--data-dir=/tmp/x", "--server.io-threads",
+                 "2", "--heartbeat.ping_interval", "30s", "--limits.max_ttl",
+                 "1h"});
+  CAF_CHECK(r.problems.empty());
+  CAF_CHECK_EQUAL(r.values.server.port, 9000);
+  CAF_CHECK_EQUAL(r.values.node.data_dir, "/tmp/x");
+  CAF_CHECK_EQUAL(r.values.server.io_threads, 2u);
+  CAF_CHECK(r.values.heartbeat.ping_interval == 30000ms);
+  CAF_CHECK(r.values.limits.protocol.max_ttl == 3600000ms);
+}
+
+CAF_TEST(every problem is listed at once) {
+  auto r = load({"--port", "99999", "--bogus", "1", "--server.io_threads", "0",
+                 "--heartbeat.pong_timeout", "1m", "--node.log_level", "loud",
+                 "--heartbeat.ping_interval", "fast", "stray"});
+  CAF_CHECK_EQUAL(r.problems.size(), 7u);
+  for (auto& p : r.problems)
+    CAF_MESSAGE(p);
+}
+
+CAF_TEST(ini files are applied and then overridden by flags) {
+  settings s;
+  std::vector<std::string> problems;
+  apply_ini(s,
+            "; comment\n"
+            "[server]\n"
+            "port = 7000 ; trailing comment\n"
+            "allowed_origins = https://a.example, https://b.example\n"
+            "[heartbeat]\n"
+            "pong_timeout = \"1500ms\"\n"
+            "[nope]\n"
+            "x = 1\n"
+            "garbage line\n",
+            "test.ini", problems);
+  CAF_CHECK_EQUAL(s.server.port, 7000);
+  CAF_CHECK_EQUAL(s.server.allowed_origins.size(), 2u);
+  CAF_CHECK(s.heartbeat.pong_timeout == 1500ms);
+  CAF_REQUIRE_EQUAL(problems.size(), 2u);
+  CAF_CHECK_EQUAL(problems[0].rfind("test.ini:8: ", 0), 0u);
+  CAF_CHECK_EQUAL(problems[1].rfind("test.ini:9: ", 0), 0u);
+}
+
+CAF_TEST(dumped settings read back to the same values) {
+  settings s;
+  s.server.port = 1234;
+  s.server.allowed_origins = {"https://x.example"};
+  s.limits.guard.rate_per_second = 12.5;
+  s.caf.scheduler_policy = "stealing";
+  settings t;
+  std::vector<std::string> problems;
+  apply_ini(t, to_ini(s), "dump", problems);
+  CAF_CHECK(problems.empty());
+  CAF_CHECK_EQUAL(to_ini(t), to_ini(s));
+}
+
+CAF_TEST(durations need a known unit and the precision of the setting) {
+  settings s;
+  std::string problem;
+  CAF_CHECK(apply(s, "auth.leeway", "2m", problem));
+  CAF_CHECK(s.auth.leeway == 120s);
+  CAF_CHECK(!apply(s, "auth.leeway", "1500ms", problem));
+  CAF_CHECK(!apply(s, "auth.leeway", "3 days", problem));
+  CAF_CHECK(apply(s, "auth.leeway", "45", problem));
+  CAF_CHECK(s.auth.leeway == 45s);
+}

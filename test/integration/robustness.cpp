@@ -1,0 +1,177 @@
+#define CAF_SUITE integration.robustness
+#include <caf/test/unit_test.hpp>
+
+#include "protocol/codec.hpp"
+#include "test/support/http_get.hpp"
+#include "test/support/test_node.hpp"
+
+using namespace tether;
+using namespace tether::test;
+using protocol::codec;
+using protocol::device_type;
+using protocol::target;
+using namespace std::chrono_literals;
+
+namespace {
+
+protocol::message_ack ack_of(const std::string& text) {
+  auto f = protocol::decode(codec::json, text, protocol::limits{});
+  CAF_REQUIRE(f.ok());
+  CAF_REQUIRE(f.kind == protocol::frame_kind::ack);
+  return f.ack;
+}
+
+std::string self_message(const std::string& id) {
+  auto m = make_message(id, "alice", "phone", target::device);
+  m.destination.device_id = "phone";
+  return protocol::encode(codec::json, m);
+}
+
+// Sends a message to itself and expects the ack (and the delivery).
+bool still_works(test_device& d, const std::string& id) {
+  if (!d.client.send(self_message(id)))
+    return false;
+  auto seen = 0;
+  for (int i = 0; i < 2; ++i) {
+    auto f = protocol::decode(codec::json, d.next(), protocol::limits{});
+    if (f.ok() && f.kind == protocol::frame_kind::ack
+        && f.ack.message_id == id
+        && f.ack.status == protocol::ack_status::received)
+      ++seen;
+    else if (f.ok() && f.kind == protocol::frame_kind::message
+             && f.messages.front().msg.id == id)
+      ++seen;
+  }
+  return seen == 2;
+}
+
+} // namespace
+
+CAF_TEST(malformed json gets a failed ack and the connection keeps working) {
+  test_node n;
+  auto d = connect_device(n, "alice", "phone", device_type::mobile);
+  CAF_REQUIRE(d->client.send("{not json"));
+  auto a = ack_of(d->next());
+  CAF_CHECK(a.status == protocol::ack_status::failed);
+  CAF_CHECK_EQUAL(a.error->code, "MALFORMED_FRAME");
+  CAF_CHECK_EQUAL(a.message_id, "");
+  CAF_CHECK(still_works(*d, "after-malformed"));
+}
+
+CAF_TEST(an invalid envelope gets field errors and the connection keeps working) {
+  test_node n;
+  auto d = connect_device(n, "alice", "phone", device_type::mobile);
+  CAF_REQUIRE(d->client.send(
+    R"({"id":"bad1","timestamp":1,"protocolVersion":"1.0.0",)"
+    R"("source":{"deviceId":"phone","userId":"alice","deviceType":"robot",)"
+    R"("timestamp":1},"destination":{"target":"device"},"type":"t",)"
+    R"("optimization":{"priority":"urgent"}})"));
+  auto a = ack_of(d->next());
+  CAF_CHECK_EQUAL(a.message_id, "bad1");
+  CAF_CHECK_EQUAL(a.error->code, "VALIDATION_ERROR");
+  auto& details = a.error->details.raw;
+  for (auto field : {"source.deviceType", "destination.deviceId",
+                     "optimization.priority"})
+    CAF_CHECK(details.find(field) != std::string::npos);
+  // Unsupported major version: a clear code naming the range.
+  auto v2 = self_message("v2");
+  v2.replace(v2.find("1.0.0"), 5, "2.0.0");
+  CAF_REQUIRE(d->client.send(v2));
+  a = ack_of(d->next());
+  CAF_CHECK_EQUAL(a.error->code, "UNSUPPORTED_VERSION");
+  CAF_CHECK(a.error->message.find("1.x") != std::string::npos);
+  CAF_CHECK(still_works(*d, "after-invalid"));
+}
+
+CAF_TEST(a binary frame on a json session is refused without closing) {
+  test_node n;
+  auto d = connect_device(n, "alice", "phone", device_type::mobile);
+  CAF_REQUIRE(d->client.send("\x81\xa1x", true));
+  auto a = ack_of(d->next());
+  CAF_CHECK_EQUAL(a.error->code, "MALFORMED_FRAME");
+  CAF_CHECK(a.error->message.find("text frames") != std::string::npos);
+  CAF_CHECK(still_works(*d, "after-binary"));
+}
+
+CAF_TEST(an oversized message closes with 1009) {
+  test_node n{[](config::settings& s) {
+    s.limits.max_message_bytes = 4096;
+    s.limits.protocol.max_payload_bytes = 2048;
+  }};
+  auto d = connect_device(n, "alice", "phone", device_type::mobile);
+  CAF_REQUIRE(d->client.send(std::string(5000, 'x')));
+  CAF_CHECK(!d->client.receive(3s).has_value());
+  CAF_CHECK_EQUAL(d->client.close_code().value_or(0), 1009);
+}
+
+CAF_TEST(repeated violations close with 1008) {
+  test_node n{[](config::settings& s) { s.limits.guard.max_violations = 3; }};
+  auto d = connect_device(n, "alice", "phone", device_type::mobile);
+  for (int i = 0; i < 4; ++i)
+    CAF_CHECK(d->client.send("garbage"));
+  for (int i = 0; i < 4; ++i)
+    CAF_CHECK_EQUAL(ack_of(d->next()).error->code, "MALFORMED_FRAME");
+  CAF_CHECK(!d->client.receive(3s).has_value());
+  CAF_CHECK_EQUAL(d->client.close_code().value_or(0), 1008);
+}
+
+CAF_TEST(the inbound rate limit refuses the excess with RATE_LIMITED) {
+  test_node n{[](config::settings& s) {
+    s.limits.guard.rate_per_second = 1;
+    s.limits.guard.burst = 3;
+  }};
+  auto d = connect_device(n, "alice", "phone", device_type::mobile);
+  for (int i = 0; i < 4; ++i)
+    CAF_CHECK(d->client.send(self_message("r" + std::to_string(i))));
+  int received = 0;
+  int limited = 0;
+  for (int i = 0; i < 7; ++i) {
+    auto f = protocol::decode(codec::json, d->next(), protocol::limits{});
+    if (f.kind != protocol::frame_kind::ack)
+      continue;
+    if (f.ack.status == protocol::ack_status::received)
+      ++received;
+    else if (f.ack.error && f.ack.error->code == "RATE_LIMITED")
+      ++limited;
+  }
+  CAF_CHECK_EQUAL(received, 3);
+  CAF_CHECK_EQUAL(limited, 1);
+}
+
+CAF_TEST(the app level heartbeat of the original client is answered) {
+  test_node n;
+  auto d = connect_device(n, "alice", "phone", device_type::mobile);
+  CAF_REQUIRE(d->client.send(R"({"type":"ping","timestamp":1234})"));
+  auto pong = d->next();
+  CAF_CHECK_EQUAL(json_field(pong, "type"), "pong");
+  CAF_CHECK_EQUAL(json_field(pong, "timestamp"), "1234");
+  CAF_CHECK(!json_field(pong, "serverTime").empty());
+}
+
+CAF_TEST(a peer that stops answering pings is closed) {
+  test_node n{[](config::settings& s) {
+    s.heartbeat.ping_interval = 300ms;
+    s.heartbeat.pong_timeout = 200ms;
+  }};
+  auto d = connect_device(n, "alice", "phone", device_type::mobile);
+  auto answering = connect_device(n, "alice", "laptop", device_type::desktop);
+  // The answering device keeps a read pending, so its client pongs; the
+  // other one does not read at all (as a frozen app would not).
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  std::string metrics;
+  while (std::chrono::steady_clock::now() < deadline) {
+    answering->client.receive(100ms);
+    metrics = http_get(n.port(), "/metrics").body;
+    if (metrics.find(R"(tether_connections_closed_total{code="4000"} 1)")
+        != std::string::npos)
+      break;
+  }
+  CAF_CHECK(metrics.find(R"(tether_connections_closed_total{code="4000"} 1)")
+            != std::string::npos);
+  // The silent peer finds the close frame with 4000 when it reads again.
+  CAF_CHECK(!d->client.receive(2s).has_value());
+  CAF_CHECK_EQUAL(d->client.close_code().value_or(0), 4000);
+  // The answering one is alive and has a measured RTT.
+  CAF_CHECK(!answering->client.close_code().has_value());
+  CAF_CHECK(metrics.find("tether_rtt_seconds_count 0\n") == std::string::npos);
+}

@@ -1,0 +1,24 @@
+#define CAF_SUITE protocol.base64
+#include <caf/test/unit_test.hpp>
+
+#include "protocol/base64.hpp"
+
+using namespace tether::protocol;
+
+CAF_TEST(rfc 4648 test vectors) {
+  CAF_CHECK_EQUAL(base64_encode(""), "");
+  CAF_CHECK_EQUAL(base64_encode("f"), "Zg==");
+  CAF_CHECK_EQUAL(base64_encode("fo"), "Zm8=");
+  CAF_CHECK_EQUAL(base64_encode("foo"), "Zm9v");
+  CAF_CHECK_EQUAL(base64_encode("foobar"), "Zm9vYmFy");
+  CAF_CHECK_EQUAL(base64url_encode("\xfb\xff"), "-_8");
+}
+
+CAF_TEST(base64url decoding is strict) {
+  CAF_CHECK_EQUAL(base64url_decode("Zm9vYmE").value_or("?"), "fooba");
+  CAF_CHECK_EQUAL(base64url_decode("-_8").value_or("?"), "\xfb\xff");
+  CAF_CHECK(!base64url_decode("Zm9v=").has_value());
+  CAF_CHECK(!base64url_decode("Z").has_value());
+  CAF_CHECK(!base64url_decode("Zh").has_value()); // non-zero padding bits
+  CAF_CHECK(!base64url_decode("a+b/").has_value());
+}

@@ -1,0 +1,292 @@
+#define CAF_SUITE protocol.codec
+#include <caf/test/unit_test.hpp>
+
+#include "protocol/codec.hpp"
+#include "test/support/hex.hpp"
+
+using namespace tether::protocol;
+using tether::test::hex;
+using tether::test::unhex;
+
+namespace {
+
+// An envelope as the original mobile client writes it, in the server's key
+// order (so that re-encoding must reproduce it byte for byte).
+constexpr std::string_view example_json
+  = R"({"id":"m1","timestamp":1700000000000,"protocolVersion":"1.0.0",)"
+    R"("source":{"deviceId":"p","userId":"a","deviceType":"mobile",)"
+    R"("timestamp":1},"destination":{"target":"device","deviceId":"l"},)"
+    R"("type":"t","payload":{"k":[1,-1,true,null,1.5]},)"
+    R"("optimization":{"priority":"high","requiresAck":true}})";
+
+// The same envelope packed by an independent implementation (python-msgpack
+// 1.0.4: msgpack.packb(m).hex()), annotated:
+constexpr std::string_view example_msgpack
+  = "88"                                           // map, 8 keys
+    "a2 6964 a2 6d31"                              // "id": "m1"
+    "a9 74696d657374616d70 cf 0000018bcfe56800"    // "timestamp": uint64
+    "af 70726f746f636f6c56657273696f6e a5 312e302e30" // "protocolVersion"
+    "a6 736f75726365 84"                           // "source": map 4
+    "a8 6465766963654964 a1 70"                    //   "deviceId": "p"
+    "a6 757365724964 a1 61"                        //   "userId": "a"
+    "aa 64657669636554797065 a6 6d6f62696c65"      //   "deviceType": "mobile"
+    "a9 74696d657374616d70 01"                     //   "timestamp": 1
+    "ab 64657374696e6174696f6e 82"                 // "destination": map 2
+    "a6 746172676574 a6 646576696365"              //   "target": "device"
+    "a8 6465766963654964 a1 6c"                    //   "deviceId": "l"
+    "a4 74797065 a1 74"                            // "type": "t"
+    "a7 7061796c6f6164 81 a1 6b"                   // "payload": {"k":
+    "95 01 ff c3 c0 cb 3ff8000000000000"           //   [1,-1,true,nil,1.5]}
+    "ac 6f7074696d697a6174696f6e 82"               // "optimization": map 2
+    "a8 7072696f72697479 a4 68696768"              //   "priority": "high"
+    "ab 726571756972657341636b c3";                //   "requiresAck": true
+
+decoded_frame decode_json(std::string_view text) {
+  return decode(codec::json, text, limits{});
+}
+
+decoded_frame decode_mp(std::string_view bytes) {
+  return decode(codec::msgpack, bytes, limits{});
+}
+
+bool has_error(const decoded_message& dm, const std::string& field) {
+  for (auto& e : dm.errors)
+    if (e.field == field)
+      return true;
+  return false;
+}
+
+} // namespace
+
+CAF_TEST(a json message round trips byte for byte) {
+  auto f = decode_json(example_json);
+  CAF_REQUIRE(f.ok());
+  CAF_REQUIRE(f.kind == frame_kind::message);
+  auto& dm = f.messages.front();
+  CAF_CHECK(dm.ok());
+  CAF_CHECK_EQUAL(dm.msg.id, "m1");
+  CAF_CHECK_EQUAL(dm.msg.timestamp, 1700000000000);
+  CAF_CHECK(dm.msg.destination.to == target::device);
+  CAF_CHECK(dm.msg.optimization.prio == priority::high);
+  CAF_CHECK(dm.msg.optimization.requires_ack);
+  CAF_CHECK_EQUAL(dm.msg.payload.raw, R"({"k":[1,-1,true,null,1.5]})");
+  CAF_CHECK_EQUAL(encode(codec::json, dm.msg), example_json);
+}
+
+CAF_TEST(msgpack encoding matches an independent implementation) {
+  auto f = decode_json(example_json);
+  CAF_REQUIRE(f.ok());
+  auto packed = encode(codec::msgpack, f.messages.front().msg);
+  CAF_CHECK_EQUAL(hex(packed), hex(unhex(example_msgpack)));
+}
+
+CAF_TEST(a msgpack message decodes to the same model and back) {
+  auto f = decode_mp(unhex(example_msgpack));
+  CAF_REQUIRE(f.ok());
+  auto& dm = f.messages.front();
+  CAF_CHECK(dm.ok());
+  CAF_CHECK(dm.msg.payload.format == codec::msgpack);
+  CAF_CHECK_EQUAL(hex(encode(codec::msgpack, dm.msg)),
+                  hex(unhex(example_msgpack)));
+  // And across codecs: the msgpack payload is transcoded to JSON.
+  CAF_CHECK_EQUAL(encode(codec::json, dm.msg), example_json);
+}
+
+CAF_TEST(acks encode byte exact in both codecs) {
+  message_ack ack;
+  ack.message_id = "m1";
+  ack.status = ack_status::received;
+  ack.timestamp = 5;
+  CAF_CHECK_EQUAL(encode(codec::json, ack),
+                  R"({"messageId":"m1","status":"received","timestamp":5})");
+  // python: msgpack.packb({'messageId':'m1','status':'received',
+  // 'timestamp':5})
+  CAF_CHECK_EQUAL(hex(encode(codec::msgpack, ack)),
+                  "83 a9 6d 65 73 73 61 67 65 49 64 a2 6d 31 a6 73 74 61 74 "
+                  "75 73 a8 72 65 63 65 69 76 65 64 a9 74 69 6d 65 73 74 61 "
+                  "6d 70 05");
+  auto f = decode_mp(encode(codec::msgpack, ack));
+  CAF_REQUIRE(f.ok());
+  CAF_CHECK(f.kind == frame_kind::ack);
+  CAF_CHECK_EQUAL(f.ack.message_id, "m1");
+  CAF_CHECK(f.ack.status == ack_status::received);
+}
+
+CAF_TEST(a failed ack carries code message and details) {
+  message_ack ack;
+  ack.message_id = "m9";
+  ack.batch_id = "b1";
+  ack.status = ack_status::failed;
+  ack.timestamp = 7;
+  ack.error = ack_error{"VALIDATION_ERROR", "bad",
+                        json_value(R"({"errors":[]})")};
+  CAF_CHECK_EQUAL(encode(codec::json, ack),
+                  R"({"messageId":"m9","batchId":"b1","status":"failed",)"
+                  R"("timestamp":7,"error":{"code":"VALIDATION_ERROR",)"
+                  R"("message":"bad","details":{"errors":[]}}})");
+  auto f = decode_json(encode(codec::json, ack));
+  CAF_REQUIRE(f.ok());
+  CAF_REQUIRE(f.ack.error.has_value());
+  CAF_CHECK_EQUAL(f.ack.error->code, "VALIDATION_ERROR");
+  CAF_CHECK_EQUAL(f.ack.error->details.raw, R"({"errors":[]})");
+}
+
+CAF_TEST(heartbeat frames of the original client are recognized) {
+  auto f = decode_json(R"({"type":"ping","timestamp":42})");
+  CAF_REQUIRE(f.ok());
+  CAF_CHECK(f.kind == frame_kind::heartbeat);
+  CAF_CHECK(!f.hb.pong);
+  CAF_CHECK_EQUAL(f.hb.timestamp, 42);
+  heartbeat pong{true, 42, 43};
+  CAF_CHECK_EQUAL(encode(codec::json, pong),
+                  R"({"type":"pong","timestamp":42,"serverTime":43})");
+  CAF_CHECK_EQUAL(hex(encode(codec::msgpack, heartbeat{true, 5, 7})),
+                  "83 a4 74 79 70 65 a4 70 6f 6e 67 a9 74 69 6d 65 73 74 61 "
+                  "6d 70 05 aa 73 65 72 76 65 72 54 69 6d 65 07");
+}
+
+CAF_TEST(a ping with an id is an envelope not a heartbeat) {
+  auto f = decode_json(R"({"id":"x","type":"ping"})");
+  CAF_REQUIRE(f.ok());
+  CAF_CHECK(f.kind == frame_kind::message);
+  CAF_CHECK(!f.messages.front().ok());
+}
+
+CAF_TEST(a batch decodes each message with its own errors) {
+  std::string batch = R"({"id":"b1","timestamp":1,"messages":[)";
+  batch += example_json;
+  batch += R"(,{"id":"bad"}],"metadata":{"totalSize":1,"messageCount":2,)"
+           R"("priority":"high"}})";
+  auto f = decode_json(batch);
+  CAF_REQUIRE(f.ok());
+  CAF_CHECK(f.kind == frame_kind::batch);
+  CAF_CHECK_EQUAL(f.batch_id, "b1");
+  CAF_REQUIRE_EQUAL(f.messages.size(), 2u);
+  CAF_CHECK(f.messages[0].ok());
+  CAF_CHECK(!f.messages[1].ok());
+  CAF_CHECK_EQUAL(f.messages[1].msg.id, "bad");
+  CAF_CHECK(has_error(f.messages[1], "source"));
+}
+
+CAF_TEST(batch encoding follows the original BatchMessage shape) {
+  batch_message b;
+  b.id = "b1";
+  b.timestamp = 2;
+  b.metadata.total_size = 10;
+  b.metadata.message_count = 0;
+  b.metadata.prio = priority::low;
+  CAF_CHECK_EQUAL(encode(codec::json, b),
+                  R"({"id":"b1","timestamp":2,"messages":[],"metadata":)"
+                  R"({"totalSize":10,"messageCount":0,"priority":"low"}})");
+}
+
+CAF_TEST(a batch over the message cap is refused as a whole) {
+  limits lim;
+  lim.max_batch_messages = 1;
+  std::string batch = R"({"id":"b","messages":[)";
+  batch += example_json;
+  batch += ",";
+  batch += example_json;
+  batch += "]}";
+  auto f = decode(codec::json, batch, lim);
+  CAF_REQUIRE(f.ok());
+  CAF_CHECK(f.messages.empty());
+  CAF_REQUIRE_EQUAL(f.batch_errors.size(), 1u);
+  CAF_CHECK_EQUAL(f.batch_errors.front().field, "messages");
+}
+
+CAF_TEST(malformed input is an error not an exception) {
+  for (auto text : {"", "not json", "[1,2]", "{\"id\":", "{} trailing", "42",
+                    "\"str\""}) {
+    auto f = decode_json(text);
+    CAF_CHECK(!f.ok());
+    CAF_CHECK(f.error == errc::malformed_frame);
+  }
+  // 100k nested arrays: the iterative parser does not recurse.
+  std::string deep(100000, '[');
+  CAF_CHECK(!decode_json(deep).ok());
+}
+
+CAF_TEST(msgpack resource bombs are refused) {
+  // array32 header claiming 2^32-1 elements in 5 bytes.
+  auto f = decode_mp(unhex("dd ff ff ff ff"));
+  CAF_CHECK(f.error == errc::malformed_frame);
+  // map32 claiming 2^32-1 pairs.
+  CAF_CHECK(decode_mp(unhex("df ff ff ff ff")).error == errc::malformed_frame);
+  // str32 claiming 4 GiB.
+  CAF_CHECK(decode_mp(unhex("db ff ff ff ff 61")).error
+            == errc::malformed_frame);
+  // ext types are refused outright.
+  CAF_CHECK(decode_mp(unhex("d4 01 00")).error == errc::malformed_frame);
+  // 1000 nested arrays exceed the depth limit.
+  CAF_CHECK(decode_mp(std::string(1000, '\x91') + '\x01').error
+            == errc::malformed_frame);
+  // Trailing bytes after one object.
+  CAF_CHECK(decode_mp(unhex("80 80")).error == errc::malformed_frame);
+  // Truncated input.
+  CAF_CHECK(decode_mp(unhex("82 a1")).error == errc::malformed_frame);
+}
+
+CAF_TEST(payload nesting beyond max_depth is a field error) {
+  limits lim;
+  lim.max_depth = 4;
+  std::string text{example_json};
+  std::string_view payload = R"({"k":[1,-1,true,null,1.5]})";
+  text.replace(text.find(payload), payload.size(),
+               R"({"a":{"b":{"c":{"d":{"e":1}}}}})");
+  auto f = decode(codec::json, text, lim);
+  CAF_REQUIRE(f.ok());
+  CAF_CHECK(has_error(f.messages.front(), "payload"));
+}
+
+CAF_TEST(msgpack payloads must be representable in json) {
+  auto f = decode_json(example_json);
+  auto packed = encode(codec::msgpack, f.messages.front().msg);
+  // Replace 1.5 (cb 3ff8...) with NaN (cb 7ff8...).
+  auto nan_at = packed.find(unhex("cb 3f f8"));
+  CAF_REQUIRE(nan_at != std::string::npos);
+  auto with_nan = packed;
+  with_nan[nan_at + 1] = '\x7f';
+  auto g = decode_mp(with_nan);
+  CAF_REQUIRE(g.ok());
+  CAF_CHECK(has_error(g.messages.front(), "payload"));
+  // Invalid UTF-8 in a payload string: "a" -> 0xff.
+  auto bad = packed;
+  auto key = bad.find(unhex("a1 6b"));
+  bad[key + 1] = '\xff';
+  auto h = decode_mp(bad);
+  CAF_REQUIRE(h.ok());
+  CAF_CHECK(has_error(h.messages.front(), "payload"));
+}
+
+CAF_TEST(unknown top level fields are forwarded unchanged) {
+  std::string text{example_json};
+  text.insert(text.size() - 1, R"(,"traceId":"abc","x":{"n":1})");
+  auto f = decode_json(text);
+  CAF_REQUIRE(f.ok());
+  auto& m = f.messages.front().msg;
+  CAF_REQUIRE_EQUAL(m.extra.size(), 2u);
+  CAF_CHECK_EQUAL(m.extra[0].name, "traceId");
+  CAF_CHECK_EQUAL(encode(codec::json, m), text);
+  // Through msgpack and back, too.
+  auto g = decode_mp(encode(codec::msgpack, m));
+  CAF_REQUIRE(g.ok());
+  CAF_CHECK_EQUAL(encode(codec::json, g.messages.front().msg), text);
+}
+
+CAF_TEST(the server assigned seq is written and an inbound one ignored) {
+  auto f = decode_json(example_json);
+  auto m = f.messages.front().msg;
+  m.seq = 17;
+  auto text = encode(codec::json, m);
+  CAF_CHECK(text.find(R"("seq":17})") != std::string::npos);
+  auto g = decode_json(text);
+  CAF_CHECK(!g.messages.front().msg.seq.has_value());
+}
+
+CAF_TEST(binary values become base64 strings for json peers) {
+  raw_value v{codec::msgpack, unhex("c4 03 01 02 03")};
+  raw_value out;
+  CAF_REQUIRE(convert(v, codec::json, out));
+  CAF_CHECK_EQUAL(out.raw, R"("AQID")");
+}

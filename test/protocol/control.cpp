@@ -1,0 +1,56 @@
+#define CAF_SUITE protocol.control
+#include <caf/test/unit_test.hpp>
+
+#include "protocol/control.hpp"
+#include "protocol/validate.hpp"
+
+using namespace tether::protocol;
+
+CAF_TEST(the welcome message is a valid envelope) {
+  welcome_info w;
+  w.session_id = "s1";
+  w.user_id = "alice";
+  w.device_id = "phone";
+  w.negotiated_codec = codec::msgpack;
+  w.compression = "permessage-deflate";
+  w.heartbeat_interval_ms = 20000;
+  w.server_version = "0.1.0";
+  auto m = make_welcome(w, 1000);
+  std::vector<field_error> errors;
+  validate(m, limits{}, errors);
+  CAF_CHECK(errors.empty());
+  CAF_CHECK_EQUAL(m.type, "tether.welcome");
+  CAF_CHECK_EQUAL(
+    m.payload.raw,
+    R"({"sessionId":"s1","userId":"alice","deviceId":"phone",)"
+    R"("deviceType":"mobile","protocolVersion":"1.0.0",)"
+    R"("codec":"tether.v1.msgpack","compression":"permessage-deflate",)"
+    R"("heartbeatIntervalMs":20000,"pongTimeoutMs":0,"serverVersion":"0.1.0",)"
+    R"("limits":{"maxMessageBytes":0,"maxBatchMessages":0,)"
+    R"("ratePerSecond":0.0}})");
+  // It decodes as a message in the other codec, too.
+  auto f = decode(codec::msgpack, encode(codec::msgpack, m), limits{});
+  CAF_REQUIRE(f.ok());
+  CAF_CHECK(f.messages.front().ok());
+}
+
+CAF_TEST(failed acks list field errors in details) {
+  auto ack = make_failed_ack("m1", errc::validation_error, "invalid",
+                             {{"id", "is required"}}, 5);
+  CAF_CHECK_EQUAL(encode(codec::json, ack),
+                  R"({"messageId":"m1","status":"failed","timestamp":5,)"
+                  R"("error":{"code":"VALIDATION_ERROR","message":"invalid",)"
+                  R"("details":{"errors":[{"field":"id","message":)"
+                  R"("is required"}]}}})");
+}
+
+CAF_TEST(error codes and close codes) {
+  CAF_CHECK_EQUAL(to_code(errc::source_mismatch), "SOURCE_MISMATCH");
+  CAF_CHECK(retryable(errc::device_offline));
+  CAF_CHECK(!retryable(errc::validation_error));
+  CAF_CHECK(is_terminal(1008));
+  CAF_CHECK(is_terminal(4500));
+  CAF_CHECK(!is_terminal(1001));
+  CAF_CHECK(!is_terminal(4000));
+  CAF_CHECK(!is_terminal(1009));
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Checks the include rules of the layers (HOUSE_RULES.md #12):
+#   protocol/        no caf/, no boost/ (pure wire format)
+#   pure models      no caf/ (actors/**/ files that are not *_actor.*,
+#                    messages.*, interfaces.hpp, atoms.hpp)
+#   Beast            only in runtime/ws_*.cpp and runtime/ws_detail.hpp
+#   msgpack          only in protocol/*.cpp
+#   caf/all.hpp      nowhere
+set -uo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+fail=0
+report() { echo "layer violation: $1"; fail=1; }
+
+while IFS= read -r f; do report "$f includes CAF or Boost (protocol is pure)"; done \
+  < <(grep -lE '#include <(caf|boost)/' protocol -r --include='*.hpp' --include='*.cpp')
+
+while IFS= read -r f; do
+  case "$f" in
+    *_actor.hpp|*_actor.cpp|actors/messages.*|actors/interfaces.hpp|actors/atoms.hpp) ;;
+    *) report "$f is a pure model but includes caf/" ;;
+  esac
+done < <(grep -lE '#include <caf/' actors -r --include='*.hpp' --include='*.cpp')
+
+while IFS= read -r f; do
+  case "$f" in
+    runtime/ws_*.cpp|runtime/ws_detail.hpp) ;;
+    *) report "$f includes Beast (only runtime/ws_*.cpp may)" ;;
+  esac
+done < <(grep -rlE '#include <boost/beast' actors protocol runtime config tools test \
+           --include='*.hpp' --include='*.cpp')
+
+while IFS= read -r f; do
+  case "$f" in
+    protocol/*.cpp) ;;
+    *) report "$f includes msgpack (only protocol/*.cpp may)" ;;
+  esac
+done < <(grep -rlE '#include <msgpack' actors protocol runtime config tools test \
+           --include='*.hpp' --include='*.cpp')
+
+while IFS= read -r f; do report "$f includes caf/all.hpp"; done \
+  < <(grep -rlE '#include <caf/all.hpp>' actors protocol runtime config tools test \
+           --include='*.hpp' --include='*.cpp')
+
+if [ "$fail" -ne 0 ]; then exit 1; fi
+echo "layers: ok"

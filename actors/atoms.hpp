@@ -23,6 +23,8 @@ using open = caf::open_atom;
 constexpr open open_v = open{};
 using tick = caf::tick_atom;
 constexpr tick tick_v = tick{};
+using flush = caf::flush_atom;
+constexpr flush flush_v = flush{};
 
 } // namespace tether::atom
 
@@ -36,3 +38,17 @@ CAF_ADD_ATOM(tether_types, tether::atom, restart, "restart")
 CAF_ADD_ATOM(tether_types, tether::atom, directory, "directory")
 CAF_ADD_ATOM(tether_types, tether::atom, devices, "devices")
 CAF_ADD_ATOM(tether_types, tether::atom, deadline, "deadline")
+CAF_ADD_ATOM(tether_types, tether::atom, append, "append")
+CAF_ADD_ATOM(tether_types, tether::atom, remove, "remove")
+CAF_ADD_ATOM(tether_types, tether::atom, bury, "bury")
+CAF_ADD_ATOM(tether_types, tether::atom, reserve, "reserve")
+CAF_ADD_ATOM(tether_types, tether::atom, gaps, "gaps")
+CAF_ADD_ATOM(tether_types, tether::atom, dead, "dead")
+CAF_ADD_ATOM(tether_types, tether::atom, enqueue, "enqueue")
+CAF_ADD_ATOM(tether_types, tether::atom, attach, "attach")
+CAF_ADD_ATOM(tether_types, tether::atom, demand, "demand")
+CAF_ADD_ATOM(tether_types, tether::atom, ack, "ack")
+CAF_ADD_ATOM(tether_types, tether::atom, written, "written")
+CAF_ADD_ATOM(tether_types, tether::atom, start, "start")
+CAF_ADD_ATOM(tether_types, tether::atom, compress, "compress")
+CAF_ADD_ATOM(tether_types, tether::atom, queue, "queue")

@@ -17,38 +17,104 @@
 
 namespace tether::actors {
 
+/// What a batcher pulls from: the delivery side of a QUEUE.
+using delivery_source = caf::typed_actor<
+  // The batcher can take `n` more messages.
+  caf::reacts_to<atom::demand, uint32_t>,
+  // The frames carrying these seqs were written to the socket.
+  caf::reacts_to<atom::written, std::vector<uint64_t>>>;
+
+/// BATCHER: one per connection; coalesces deliveries into frames under its
+/// batch_policy, compresses them when the device asked for it, and writes
+/// them to the session within its write credit.
+using batcher_actor = caf::typed_actor<
+  // Start pulling from this queue.
+  caf::reacts_to<atom::start, delivery_source>,
+  // Messages to deliver, in order, each with its seq.
+  caf::reacts_to<atom::deliver, delivery_list>,
+  // The frame with this id was written (write credit returns).
+  caf::reacts_to<atom::written, uint64_t>,
+  // Compress frames above the threshold (0: off, 1: deflate, 2: gzip).
+  caf::reacts_to<atom::compress, uint8_t>,
+  // INTERNAL: the coalescing deadline of this generation passed.
+  caf::reacts_to<atom::flush, uint64_t>>;
+
 /// CONNECTION: one per WebSocket session; decodes, checks and routes what the
-/// device sends and writes what is delivered to it.
+/// device sends; forwards the device's acks to its queue.
 using connection_actor = caf::typed_actor<
   // A complete frame read by the session (bytes, binary opcode).
   caf::reacts_to<atom::frame, std::string, bool>,
   // The session ended with this close code.
   caf::reacts_to<atom::closed, uint16_t>,
-  // A message for this device, already encoded in the device's codec.
-  caf::reacts_to<atom::deliver, protocol::message_ptr, shared_bytes>,
-  // Close the connection with this close code (replaced, shutdown).
+  // Close the connection with this close code (replaced, shutdown, slow).
   caf::reacts_to<atom::close, uint16_t>,
   // INTERNAL: the token's expiry passed.
   caf::reacts_to<atom::expire>>;
 
-/// DIRECTORY: the live devices of every user on this node; resolves and
-/// forwards routed messages.
+/// QUEUE: one per device, outliving its connections; owns the device's
+/// device_queue, persists durable messages through the STORE, hands
+/// messages to the attached BATCHER and retires them on acks.
+using queue_actor = delivery_source::extend<
+  // Queues a routed message; replies with the number of messages evicted to
+  // make room (durable ones once on disk) or fails with QUEUE_OVERFLOW.
+  caf::replies_to<atom::enqueue, protocol::message_ptr>::with<uint32_t>,
+  // A connection of the device attached; replies with its resume info.
+  caf::replies_to<atom::attach, batcher_actor, connection_actor,
+                  resume_request>::with<resume_info>,
+  // Cumulative ack: every delivered seq <= n arrived.
+  caf::reacts_to<atom::ack, uint64_t>,
+  // Ack of one delivered message by id.
+  caf::reacts_to<atom::ack, std::string>,
+  // INTERNAL: timers (TTL, ack timeouts, idle exit) of this generation.
+  caf::reacts_to<atom::tick, uint64_t>>;
+
+/// STORE: the durable log behind a detached actor; all writes waiting in the
+/// mailbox are committed in one transaction (group commit).
+using store_actor = caf::typed_actor<
+  // Appends a message; replies once it is on disk.
+  caf::replies_to<atom::append, stored_message>::with<atom::ok>,
+  // Retires messages (acked, written, expired, evicted).
+  caf::reacts_to<atom::remove, message_keys>,
+  // Moves messages to the dead letters.
+  caf::reacts_to<atom::bury, message_keys>,
+  // Registers a device; replies with its record and its backlog.
+  caf::replies_to<atom::open, device_identity>::with<device_record,
+                                                     std::vector<stored_message>>,
+  // Persists high-water marks; replies once on disk.
+  caf::replies_to<atom::reserve, reservation>::with<atom::ok>,
+  // Records (or resets) unreported gap counters.
+  caf::reacts_to<atom::gaps, gap_counts>,
+  // Lists a user's known devices.
+  caf::replies_to<atom::get, atom::devices, std::string>::with<
+    std::vector<device_record>>,
+  // Lists a user's dead letters.
+  caf::replies_to<atom::get, atom::dead, std::string>::with<
+    std::vector<stored_message>>,
+  // INTERNAL: commits what is pending.
+  caf::reacts_to<atom::flush>>;
+
+/// DIRECTORY: the devices of every user on this node and their queues;
+/// resolves routed messages and fans them into the recipients' queues.
 using directory_actor = caf::typed_actor<
-  // Registers a connected device; replies with the user's live device count.
+  // Registers a connected device; replies with its queue.
   caf::replies_to<atom::join, device_identity, connection_actor>::with<
-    uint32_t>,
+    queue_actor>,
   // Routes a validated message; replies with the number of recipients.
   caf::replies_to<atom::route, device_identity,
                   protocol::message_ptr>::with<uint32_t>,
-  // Lists a user's live devices.
+  // Lists a user's connected devices.
   caf::replies_to<atom::get, std::string>::with<std::vector<device_identity>>>;
 
 /// ORCHESTRATOR: spawns and supervises the node's actors.
 using orchestrator_actor = caf::typed_actor<
   // A session completed its handshake: spawn and monitor its connection.
   caf::reacts_to<atom::open, std::shared_ptr<session_port>>,
+  // Spawns (and monitors) the queue of a device.
+  caf::replies_to<atom::queue, device_identity>::with<queue_actor>,
   // Returns the directory (for tools and tests).
   caf::replies_to<atom::get, atom::directory>::with<directory_actor>,
+  // Makes every queue re-check its timers now (after a test moved the clock).
+  caf::reacts_to<atom::tick>,
   // Closes every connection with 1001; replies once all are gone.
   caf::replies_to<atom::stop>::with<atom::ok>,
   // INTERNAL: respawns a permanent child after its backoff (name, generation).
@@ -62,7 +128,21 @@ CAF_BEGIN_TYPE_ID_BLOCK(tether_types, caf::first_custom_type_id)
 
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::device_identity))
   CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::device_identity>))
+  CAF_ADD_TYPE_ID(tether_types, (tether::actors::stored_message))
+  CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::stored_message>))
+  CAF_ADD_TYPE_ID(tether_types, (tether::actors::device_record))
+  CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::device_record>))
+  CAF_ADD_TYPE_ID(tether_types, (tether::actors::message_keys))
+  CAF_ADD_TYPE_ID(tether_types, (tether::actors::reservation))
+  CAF_ADD_TYPE_ID(tether_types, (tether::actors::gap_counts))
+  CAF_ADD_TYPE_ID(tether_types, (tether::actors::resume_request))
+  CAF_ADD_TYPE_ID(tether_types, (tether::actors::resume_info))
+  CAF_ADD_TYPE_ID(tether_types, (std::vector<uint64_t>))
+  CAF_ADD_TYPE_ID(tether_types, (tether::actors::delivery_source))
+  CAF_ADD_TYPE_ID(tether_types, (tether::actors::batcher_actor))
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::connection_actor))
+  CAF_ADD_TYPE_ID(tether_types, (tether::actors::queue_actor))
+  CAF_ADD_TYPE_ID(tether_types, (tether::actors::store_actor))
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::directory_actor))
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::orchestrator_actor))
 

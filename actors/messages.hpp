@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
@@ -13,6 +14,7 @@
 #include <caf/meta/type_name.hpp>
 
 #include "actors/connection/session_port.hpp"
+#include "actors/store/durable_log.hpp"
 #include "protocol/errc.hpp"
 #include "protocol/model.hpp"
 
@@ -38,6 +40,102 @@ typename Inspector::result_type inspect(Inspector& f, device_identity& x) {
            x.type, x.role, x.session_id, x.codec);
 }
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stored_message& x) {
+  return f(caf::meta::type_name("stored_message"), x.user_id, x.device_id,
+           x.qid, x.priority, x.enqueued_ms, x.expires_ms, x.needs_ack,
+           x.msg_id, x.sender_device, x.body, x.dead);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, device_record& x) {
+  return f(caf::meta::type_name("device_record"), x.user_id, x.device_id,
+           x.type, x.role, x.epoch, x.seq_reserved, x.next_qid, x.gap_expired,
+           x.gap_evicted, x.gap_dead, x.last_seen_ms);
+}
+
+/// Messages of one device, by queue key.
+struct message_keys {
+  std::string user_id;
+  std::string device_id;
+  std::vector<uint64_t> qids;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, message_keys& x) {
+  return f(caf::meta::type_name("message_keys"), x.user_id, x.device_id,
+           x.qids);
+}
+
+/// High-water marks a queue persists before using them.
+struct reservation {
+  std::string user_id;
+  std::string device_id;
+  uint64_t seq_reserved = 0;
+  uint64_t next_qid = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reservation& x) {
+  return f(caf::meta::type_name("reservation"), x.user_id, x.device_id,
+           x.seq_reserved, x.next_qid);
+}
+
+/// Dropped messages a device has not been told about yet.
+struct gap_counts {
+  std::string user_id;
+  std::string device_id;
+  uint64_t expired = 0;
+  uint64_t evicted = 0;
+  uint64_t dead = 0;
+  /// Replace the stored counters instead of adding to them.
+  bool reset = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, gap_counts& x) {
+  return f(caf::meta::type_name("gap_counts"), x.user_id, x.device_id,
+           x.expired, x.evicted, x.dead, x.reset);
+}
+
+/// What a reconnecting device presents (?resume=<token>&lastSeq=<n>).
+struct resume_request {
+  std::string token;
+  uint64_t last_seq = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, resume_request& x) {
+  return f(caf::meta::type_name("resume_request"), x.token, x.last_seq);
+}
+
+/// What the queue answers an attaching connection.
+struct resume_info {
+  /// The queue's epoch: the resume token for the next reconnect.
+  std::string token;
+  /// Whether the presented token matched (lastSeq applied).
+  bool resumed = false;
+  /// Messages waiting or unacked at attach time.
+  uint64_t backlog = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, resume_info& x) {
+  return f(caf::meta::type_name("resume_info"), x.token, x.resumed,
+           x.backlog);
+}
+
+/// One message handed from a queue to a batcher, with the seq assigned.
+struct queued_delivery {
+  uint64_t seq = 0;
+  protocol::message_ptr msg;
+  protocol::priority prio = protocol::priority::normal;
+  /// Estimated encoded size (for batch byte limits).
+  uint64_t bytes = 0;
+};
+
+using delivery_list = std::vector<queued_delivery>;
+
 /// The error category of Tether errors inside caf::error.
 inline constexpr caf::atom_value error_category = caf::atom("tether");
 
@@ -61,3 +159,4 @@ inline caf::error make_error(errc x) {
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::protocol::message_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::shared_bytes)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<tether::actors::session_port>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::delivery_list)

@@ -12,7 +12,16 @@ constexpr std::array<std::string_view, traffic_kind_count> kind_names{
 constexpr std::array<std::string_view, reject_reason_count> reject_names{
   "unauthorized", "forbidden", "capacity", "bad_request"};
 
+constexpr std::array<std::string_view, queue_counter_count> queue_names{
+  "enqueued", "delivered",     "redelivered", "retired",       "expired",
+  "evicted",  "dead_lettered", "overflow",    "slow_consumer", "duplicate"};
+
 constexpr auto relaxed = std::memory_order_relaxed;
+
+std::string seconds_text(uint64_t micros) {
+  return std::to_string(micros / 1000000) + "."
+         + std::to_string(1000000 + micros % 1000000).substr(1);
+}
 
 void header(std::string& out, std::string_view name, std::string_view help,
             std::string_view type) {
@@ -97,6 +106,33 @@ void node_metrics::rtt(uint64_t microseconds) noexcept {
   rtt_count_.fetch_add(1, relaxed);
 }
 
+void node_metrics::queue_event(queue_counter c, uint64_t n) noexcept {
+  queue_[static_cast<size_t>(c)].fetch_add(n, relaxed);
+}
+
+void node_metrics::store_committed(size_t operations,
+                                   std::chrono::nanoseconds took) noexcept {
+  store_commits_.fetch_add(1, relaxed);
+  store_operations_.fetch_add(operations, relaxed);
+  store_commit_ns_.fetch_add(static_cast<uint64_t>(took.count()), relaxed);
+}
+
+void node_metrics::frame_sent(size_t messages, size_t bytes) noexcept {
+  frames_.fetch_add(1, relaxed);
+  framed_messages_.fetch_add(messages, relaxed);
+  frame_bytes_.fetch_add(bytes, relaxed);
+}
+
+void node_metrics::compressed(size_t raw_bytes,
+                              size_t compressed_bytes) noexcept {
+  compress_in_.fetch_add(raw_bytes, relaxed);
+  compress_out_.fetch_add(compressed_bytes, relaxed);
+}
+
+uint64_t node_metrics::queue_events(queue_counter c) const noexcept {
+  return queue_[static_cast<size_t>(c)].load(relaxed);
+}
+
 uint64_t node_metrics::messages_in(traffic_kind k) const noexcept {
   return messages_in_[static_cast<size_t>(k)].load(relaxed);
 }
@@ -164,13 +200,45 @@ std::string node_metrics::render_prometheus() const {
     }
     sample(out, "tether_rtt_seconds_bucket", "le=\"" + le + "\"", cumulative);
   }
-  auto sum = rtt_sum_us_.load(relaxed);
   out.append("tether_rtt_seconds_sum ")
-    .append(std::to_string(sum / 1000000))
-    .append(".")
-    .append(std::to_string(1000000 + sum % 1000000).substr(1))
+    .append(seconds_text(rtt_sum_us_.load(relaxed)))
     .append("\n");
   sample(out, "tether_rtt_seconds_count", "", rtt_count_.load(relaxed));
+  header(out, "tether_queue_events_total",
+         "Device queue events: enqueued, delivered, redelivered, retired, "
+         "expired, evicted, dead_lettered, overflow, slow_consumer, "
+         "duplicate.",
+         "counter");
+  for (size_t i = 0; i < queue_counter_count; ++i)
+    sample(out, "tether_queue_events_total",
+           "event=\"" + std::string{queue_names[i]} + "\"",
+           queue_[i].load(relaxed));
+  header(out, "tether_store_commits_total",
+         "Durable store transactions (group commits).", "counter");
+  sample(out, "tether_store_commits_total", "", store_commits_.load(relaxed));
+  header(out, "tether_store_operations_total",
+         "Operations committed in those transactions.", "counter");
+  sample(out, "tether_store_operations_total", "",
+         store_operations_.load(relaxed));
+  header(out, "tether_store_commit_seconds_total",
+         "Time spent committing (including fsync).", "counter");
+  out.append("tether_store_commit_seconds_total ")
+    .append(seconds_text(store_commit_ns_.load(relaxed) / 1000))
+    .append("\n");
+  header(out, "tether_frames_sent_total",
+         "Delivery frames written by batchers.", "counter");
+  sample(out, "tether_frames_sent_total", "", frames_.load(relaxed));
+  header(out, "tether_framed_messages_total",
+         "Messages carried by those frames.", "counter");
+  sample(out, "tether_framed_messages_total", "",
+         framed_messages_.load(relaxed));
+  header(out, "tether_compression_bytes_total",
+         "App-level compression: bytes before (in) and after (out).",
+         "counter");
+  sample(out, "tether_compression_bytes_total", "side=\"in\"",
+         compress_in_.load(relaxed));
+  sample(out, "tether_compression_bytes_total", "side=\"out\"",
+         compress_out_.load(relaxed));
   return out;
 }
 

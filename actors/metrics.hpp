@@ -6,6 +6,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -39,6 +40,22 @@ enum class reject_reason : uint8_t {
 
 inline constexpr size_t reject_reason_count = 4;
 
+/// What happened to queued messages.
+enum class queue_counter : uint8_t {
+  enqueued,
+  delivered,     // first delivery
+  redelivered,   // after a reconnect or an ack timeout
+  retired,       // acked or written
+  expired,
+  evicted,
+  dead_lettered,
+  overflow,      // refused with QUEUE_OVERFLOW
+  slow_consumer, // closed with 4002
+  duplicate,     // resent message id suppressed
+};
+
+inline constexpr size_t queue_counter_count = 10;
+
 class node_metrics {
 public:
   /// Upper bounds of the RTT histogram buckets, in microseconds.
@@ -53,6 +70,11 @@ public:
   void sent(traffic_kind k, size_t messages, size_t bytes) noexcept;
   void error(protocol::errc code) noexcept;
   void rtt(uint64_t microseconds) noexcept;
+  void queue_event(queue_counter c, uint64_t n) noexcept;
+  void store_committed(size_t operations,
+                       std::chrono::nanoseconds took) noexcept;
+  void frame_sent(size_t messages, size_t bytes) noexcept;
+  void compressed(size_t raw_bytes, size_t compressed_bytes) noexcept;
 
   int64_t connections() const noexcept {
     return connections_current_.load(std::memory_order_relaxed);
@@ -63,6 +85,13 @@ public:
   uint64_t errors(protocol::errc code) const noexcept;
   uint64_t rtt_count() const noexcept {
     return rtt_count_.load(std::memory_order_relaxed);
+  }
+  uint64_t queue_events(queue_counter c) const noexcept;
+  uint64_t frames() const noexcept {
+    return frames_.load(std::memory_order_relaxed);
+  }
+  uint64_t framed_messages() const noexcept {
+    return framed_messages_.load(std::memory_order_relaxed);
   }
 
   /// The Prometheus exposition of every metric.
@@ -88,6 +117,15 @@ private:
   std::array<counter, rtt_bounds_us.size() + 1> rtt_buckets_{};
   counter rtt_sum_us_{0};
   counter rtt_count_{0};
+  std::array<counter, queue_counter_count> queue_{};
+  counter store_commits_{0};
+  counter store_operations_{0};
+  counter store_commit_ns_{0};
+  counter frames_{0};
+  counter framed_messages_{0};
+  counter frame_bytes_{0};
+  counter compress_in_{0};
+  counter compress_out_{0};
 };
 
 } // namespace tether::actors

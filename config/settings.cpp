@@ -135,6 +135,22 @@ bool parse_value(const std::string& text,
   return true;
 }
 
+bool parse_value(const std::string& text, actors::overflow_policy& out,
+                 std::string& err) {
+  if (actors::from_string(text, out))
+    return true;
+  err = "expected evict_lowest or refuse_new, got '" + text + "'";
+  return false;
+}
+
+bool parse_value(const std::string& text, protocol::priority& out,
+                 std::string& err) {
+  if (protocol::from_string(text, out))
+    return true;
+  err = "expected low, normal, high or critical, got '" + text + "'";
+  return false;
+}
+
 bool parse_value(const std::string& text, std::vector<std::string>& out,
                  std::string&) {
   out.clear();
@@ -147,6 +163,12 @@ bool parse_value(const std::string& text, std::vector<std::string>& out,
 }
 
 std::string print(const std::string& x) { return x; }
+std::string print(actors::overflow_policy x) {
+  return std::string{actors::to_string(x)};
+}
+std::string print(protocol::priority x) {
+  return std::string{protocol::to_string(x)};
+}
 std::string print(bool x) { return x ? "true" : "false"; }
 std::string print(double x) {
   std::ostringstream out;
@@ -263,6 +285,67 @@ const std::vector<binding>& table() {
     add_key(t, "heartbeat.close_timeout",
          "wait for the peer's close frame before cutting the TCP connection",
          [](settings& s) -> auto& { return s.heartbeat.close_timeout; });
+    // queue
+    add_key(t, "queue.max_items", "messages queued per device",
+         [](settings& s) -> auto& { return s.queue.queue.max_items; });
+    add_key(t, "queue.max_bytes", "bytes queued per device",
+         [](settings& s) -> auto& { return s.queue.queue.max_bytes; });
+    add_key(t, "queue.overflow",
+         "evict_lowest (oldest lowest-priority first, never critical) or "
+         "refuse_new",
+         [](settings& s) -> auto& { return s.queue.queue.overflow; });
+    add_key(t, "queue.ttl_low", "default TTL of low-priority messages",
+         [](settings& s) -> auto& { return s.queue.queue.default_ttl[0]; });
+    add_key(t, "queue.ttl_normal", "default TTL of normal-priority messages",
+         [](settings& s) -> auto& { return s.queue.queue.default_ttl[1]; });
+    add_key(t, "queue.ttl_high", "default TTL of high-priority messages",
+         [](settings& s) -> auto& { return s.queue.queue.default_ttl[2]; });
+    add_key(t, "queue.ttl_critical",
+         "default TTL of critical-priority messages",
+         [](settings& s) -> auto& { return s.queue.queue.default_ttl[3]; });
+    add_key(t, "queue.ack_timeout",
+         "wait for a device ack before the first redelivery",
+         [](settings& s) -> auto& { return s.queue.queue.ack_timeout; });
+    add_key(t, "queue.ack_backoff", "growth of that wait per attempt",
+         [](settings& s) -> auto& { return s.queue.queue.ack_backoff; });
+    add_key(t, "queue.max_attempts",
+         "deliveries before an unacked message is dead-lettered",
+         [](settings& s) -> auto& { return s.queue.queue.max_attempts; });
+    add_key(t, "queue.max_inflight",
+         "delivered but unacked messages per device",
+         [](settings& s) -> auto& { return s.queue.queue.max_inflight; });
+    add_key(t, "queue.slow_after",
+         "oldest waiting message age that closes a connected device (4002)",
+         [](settings& s) -> auto& { return s.queue.queue.slow_after; });
+    add_key(t, "queue.resume_window",
+         "how long an idle queue stays in memory after its device left",
+         [](settings& s) -> auto& { return s.queue.resume_window; });
+    add_key(t, "queue.dedup_window",
+         "a resent message id within this is not delivered again",
+         [](settings& s) -> auto& { return s.queue.dedup_window; });
+    add_key(t, "queue.dedup_capacity", "message ids remembered for dedup",
+         [](settings& s) -> auto& { return s.queue.dedup_capacity; });
+    // batch
+    add_key(t, "batch.enabled", "coalesce deliveries into BatchMessage frames",
+         [](settings& s) -> auto& { return s.batch.batch.enabled; });
+    add_key(t, "batch.max_items", "messages per frame",
+         [](settings& s) -> auto& { return s.batch.batch.max_items; });
+    add_key(t, "batch.max_bytes", "frame bytes before compression",
+         [](settings& s) -> auto& { return s.batch.batch.max_bytes; });
+    add_key(t, "batch.max_delay", "longest a message waits to be coalesced",
+         [](settings& s) -> auto& { return s.batch.batch.max_delay; });
+    add_key(t, "batch.flush_priority",
+         "messages at or above this priority are written at once",
+         [](settings& s) -> auto& { return s.batch.batch.flush_priority; });
+    add_key(t, "batch.max_frames_in_flight", "write credit per connection",
+         [](settings& s) -> auto& {
+           return s.batch.batch.max_frames_in_flight;
+         });
+    add_key(t, "batch.compress_threshold",
+         "frames at least this large are compressed (app-level zlib)",
+         [](settings& s) -> auto& { return s.batch.compress_threshold; });
+    add_key(t, "batch.compress_level", "zlib level of app-level compression",
+         [](settings& s) -> auto& { return s.batch.compress_level; });
     // auth
     add_key(t, "auth.secret_file",
          "HMAC secret for tokens (empty: <data_dir>/secret.key)",
@@ -498,6 +581,25 @@ std::vector<std::string> validate(const settings& s) {
        "heartbeat.handshake_timeout must be positive");
   rule(s.heartbeat.close_timeout.count() > 0,
        "heartbeat.close_timeout must be positive");
+  rule(s.queue.queue.max_items >= 1, "queue.max_items must be >= 1");
+  rule(s.queue.queue.max_bytes >= s.limits.max_message_bytes,
+       "queue.max_bytes must be at least limits.max_message_bytes");
+  for (auto& ttl : s.queue.queue.default_ttl)
+    rule(ttl.count() > 0, "queue.ttl_* must be positive");
+  rule(s.queue.queue.ack_timeout.count() > 0,
+       "queue.ack_timeout must be positive");
+  rule(s.queue.queue.ack_backoff >= 1.0, "queue.ack_backoff must be >= 1");
+  rule(s.queue.queue.max_attempts >= 1, "queue.max_attempts must be >= 1");
+  rule(s.queue.queue.max_inflight >= 1, "queue.max_inflight must be >= 1");
+  rule(s.queue.dedup_capacity >= 1, "queue.dedup_capacity must be >= 1");
+  rule(s.batch.batch.max_items >= 1 && s.batch.batch.max_items <= 10000,
+       "batch.max_items must be between 1 and 10000");
+  rule(s.batch.batch.max_bytes >= 1024,
+       "batch.max_bytes must be at least 1024");
+  rule(s.batch.batch.max_frames_in_flight >= 1,
+       "batch.max_frames_in_flight must be >= 1");
+  rule(s.batch.compress_level >= 1 && s.batch.compress_level <= 9,
+       "batch.compress_level must be between 1 and 9");
   rule(!s.node.data_dir.empty(), "node.data_dir must not be empty");
   static const std::vector<std::string> levels{"trace", "debug", "info",
                                                "warn",  "error", "critical",

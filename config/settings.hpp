@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "actors/batcher/batch_policy.hpp"
 #include "actors/connection/inbound_guard.hpp"
+#include "actors/queue/device_queue.hpp"
 #include "actors/orchestrator/backoff_policy.hpp"
 #include "actors/orchestrator/restart_budget.hpp"
 #include "protocol/codec.hpp"
@@ -44,6 +46,20 @@ struct heartbeat_settings {
   milliseconds close_timeout{2000}; // a live peer answers a close in one RTT
 };
 
+struct queue_settings {
+  actors::queue_params queue; // see device_queue.hpp
+  milliseconds resume_window{300000}; // a phone switching networks is back
+                                      // within minutes
+  milliseconds dedup_window{600000};  // a sender retries within minutes
+  uint32_t dedup_capacity = 200000;   // ids remembered per node (~64 B each)
+};
+
+struct batch_settings {
+  actors::batch_params batch;       // see batch_policy.hpp
+  uint64_t compress_threshold = 1024; // smaller frames barely shrink
+  uint32_t compress_level = 6;        // zlib's speed/ratio balance
+};
+
 struct auth_settings {
   std::string secret_file; // empty: <data_dir>/secret.key, made on first run
   seconds leeway{30};      // tolerated clock skew for exp/nbf
@@ -71,6 +87,8 @@ struct settings {
   server_settings server;
   limits_settings limits;
   heartbeat_settings heartbeat;
+  queue_settings queue;
+  batch_settings batch;
   auth_settings auth;
   node_settings node;
   caf_settings caf;

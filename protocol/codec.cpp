@@ -64,11 +64,22 @@ std::string encode(codec c, const batch_message& x) {
   return encode_impl(c, x);
 }
 
-void encode_to(codec c, const mobile_message& x, std::string& out) {
+void encode_to(codec c, const mobile_message& x, uint64_t seq,
+               std::string& out) {
   if (c == codec::json)
-    detail::encode_json(x, out);
+    detail::encode_json(x, seq, out);
   else
-    detail::encode_msgpack(x, out);
+    detail::encode_msgpack(x, seq, out);
+}
+
+std::string encode_batch(codec c, std::string_view batch_id, int64_t timestamp,
+                         const std::vector<delivery_view>& items) {
+  std::string out;
+  if (c == codec::json)
+    detail::encode_json_batch(batch_id, timestamp, items, out);
+  else
+    detail::encode_msgpack_batch(batch_id, timestamp, items, out);
+  return out;
 }
 
 bool convert(const raw_value& v, codec to, raw_value& out) {

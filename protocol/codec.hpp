@@ -83,8 +83,19 @@ std::string encode(codec c, const message_ack& x);
 std::string encode(codec c, const heartbeat& x);
 std::string encode(codec c, const batch_message& x);
 
-/// Appends `x` to `out` (for building batches without copies).
-void encode_to(codec c, const mobile_message& x, std::string& out);
+/// One message to deliver with the recipient's sequence number.
+struct delivery_view {
+  const mobile_message* msg = nullptr;
+  uint64_t seq = 0;
+};
+
+/// Appends `x` to `out`, written with `seq` instead of x.seq.
+void encode_to(codec c, const mobile_message& x, uint64_t seq,
+               std::string& out);
+
+/// A BatchMessage frame of deliveries (each message with its seq).
+std::string encode_batch(codec c, std::string_view batch_id, int64_t timestamp,
+                         const std::vector<delivery_view>& items);
 
 /// Converts an opaque value to another codec. Returns false if `v` is not a
 /// well-formed value (decode() never lets such a value through).

@@ -1,5 +1,6 @@
 #include "protocol/control.hpp"
 
+#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -21,6 +22,29 @@ void put(json_writer& w, std::string_view key, uint64_t value) {
 
 std::string text(const rapidjson::StringBuffer& buf) {
   return {buf.GetString(), buf.GetSize()};
+}
+
+} // namespace
+
+namespace {
+
+mobile_message server_message(const std::string& user_id,
+                              const std::string& device_id, std::string type,
+                              std::string id, int64_t now_ms) {
+  mobile_message m;
+  m.id = std::move(id);
+  m.timestamp = now_ms;
+  m.protocol_version = std::string{protocol_version};
+  m.source.device_id = std::string{server_device_id};
+  m.source.user_id = std::string{server_user_id};
+  m.source.type = device_type::desktop;
+  m.source.timestamp = now_ms;
+  m.destination.to = target::device;
+  m.destination.device_id = device_id;
+  m.destination.user_id = user_id;
+  m.type = std::move(type);
+  m.optimization.prio = priority::critical;
+  return m;
 }
 
 } // namespace
@@ -73,18 +97,8 @@ message_ack make_failed_ack(std::string message_id, errc code,
 }
 
 mobile_message make_welcome(const welcome_info& info, int64_t now_ms) {
-  mobile_message m;
-  m.id = "welcome-" + info.session_id;
-  m.timestamp = now_ms;
-  m.protocol_version = std::string{protocol_version};
-  m.source.device_id = std::string{server_device_id};
-  m.source.user_id = std::string{server_user_id};
-  m.source.type = device_type::desktop;
-  m.source.timestamp = now_ms;
-  m.destination.to = target::device;
-  m.destination.device_id = info.device_id;
-  m.destination.user_id = info.user_id;
-  m.type = "tether.welcome";
+  auto m = server_message(info.user_id, info.device_id, "tether.welcome",
+                          "welcome-" + info.session_id, now_ms);
   m.optimization.prio = priority::high;
   rapidjson::StringBuffer buf;
   json_writer w{buf};
@@ -101,6 +115,10 @@ mobile_message make_welcome(const welcome_info& info, int64_t now_ms) {
       static_cast<uint64_t>(info.heartbeat_interval_ms));
   put(w, "pongTimeoutMs", static_cast<uint64_t>(info.pong_timeout_ms));
   put(w, "serverVersion", info.server_version);
+  put(w, "resumeToken", info.resume_token);
+  w.Key("resumed");
+  w.Bool(info.resumed);
+  put(w, "frameCompression", info.frame_compression);
   w.Key("limits");
   w.StartObject();
   put(w, "maxMessageBytes", info.max_message_bytes);
@@ -111,6 +129,68 @@ mobile_message make_welcome(const welcome_info& info, int64_t now_ms) {
   w.EndObject();
   m.payload = json_value(text(buf));
   return m;
+}
+
+mobile_message make_gap(const std::string& user_id,
+                        const std::string& device_id, const gap_info& gap,
+                        int64_t now_ms) {
+  auto m = server_message(user_id, device_id, "tether.gap",
+                          "gap-" + std::to_string(now_ms) + "-"
+                            + std::to_string(gap.count),
+                          now_ms);
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  w.StartObject();
+  put(w, "reason", gap.reason);
+  put(w, "count", gap.count);
+  w.Key("messageIds");
+  w.StartArray();
+  for (size_t i = 0; i < gap.message_ids.size() && i < 100; ++i)
+    w.String(gap.message_ids[i]);
+  w.EndArray();
+  w.EndObject();
+  m.payload = json_value(text(buf));
+  return m;
+}
+
+bool read_capabilities(const raw_value& payload,
+                       std::vector<compression>& algorithms,
+                       std::vector<field_error>& errors) {
+  raw_value json;
+  if (payload.empty() || !convert(payload, codec::json, json)) {
+    errors.push_back({"payload.deviceInfo", "is required"});
+    return false;
+  }
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseIterativeFlag>(json.raw.data(), json.raw.size());
+  auto fail = [&](const char* field, const char* what) {
+    errors.push_back({field, what});
+    return false;
+  };
+  if (doc.HasParseError() || !doc.IsObject())
+    return fail("payload", "must be an object");
+  auto info = doc.FindMember("deviceInfo");
+  if (info == doc.MemberEnd() || !info->value.IsObject())
+    return fail("payload.deviceInfo", "must be an object");
+  auto caps = info->value.FindMember("capabilities");
+  if (caps == info->value.MemberEnd() || !caps->value.IsObject())
+    return fail("payload.deviceInfo.capabilities", "must be an object");
+  auto list = caps->value.FindMember("compression");
+  if (list == caps->value.MemberEnd())
+    return true;
+  if (!list->value.IsArray())
+    return fail("payload.deviceInfo.capabilities.compression",
+                "must be an array of algorithm names");
+  for (auto& x : list->value.GetArray()) {
+    compression c;
+    if (x.IsString()
+        && from_string({x.GetString(), x.GetStringLength()}, c))
+      algorithms.push_back(c);
+    else
+      return fail("payload.deviceInfo.capabilities.compression",
+                  "must name none, gzip, brotli or deflate");
+  }
+  return true;
 }
 
 heartbeat make_pong(int64_t ping_timestamp, int64_t now_ms) {

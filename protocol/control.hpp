@@ -50,10 +50,40 @@ struct welcome_info {
   uint64_t max_message_bytes = 0;
   uint64_t max_batch_messages = 0;
   double rate_per_second = 0;
+  /// The device queue's epoch; present it as ?resume=<token> together with
+  /// &lastSeq=<n> when reconnecting.
+  std::string resume_token;
+  /// Whether the token the device presented matched (its lastSeq applied).
+  bool resumed = false;
+  /// App-level compression in effect for server frames ("deflate", "gzip"
+  /// or "none").
+  std::string frame_compression = "none";
 };
 
 /// The first message of every session (type `tether.welcome`).
 mobile_message make_welcome(const welcome_info& info, int64_t now_ms);
+
+/// Why messages for a device were dropped without delivery.
+struct gap_info {
+  /// "expired", "evicted", "dead_letter" or "epoch" (queue state reset).
+  std::string reason;
+  uint64_t count = 0;
+  /// Ids of the dropped messages (at most the first 100).
+  std::vector<std::string> message_ids;
+};
+
+/// The notice a device gets about messages it will never receive (type
+/// `tether.gap`).
+mobile_message make_gap(const std::string& user_id, const std::string& device_id,
+                        const gap_info& gap, int64_t now_ms);
+
+/// Reads payload.deviceInfo.capabilities.compression of a
+/// `device_registration` message (the original client's capability
+/// declaration). Returns false and fills `errors` if the payload is not a
+/// DeviceInfo.
+bool read_capabilities(const raw_value& payload,
+                       std::vector<compression>& algorithms,
+                       std::vector<field_error>& errors);
 
 /// The answer to an app-level `{"type":"ping"}`.
 heartbeat make_pong(int64_t ping_timestamp, int64_t now_ms);

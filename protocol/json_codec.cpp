@@ -145,6 +145,7 @@ public:
   void int64(int64_t v) { w_.Int64(v); }
   void uint64(uint64_t v) { w_.Uint64(v); }
   void boolean(bool v) { w_.Bool(v); }
+  size_t size() const { return os_.out->size(); }
 
   void raw(const raw_value& v) {
     if (v.format == codec::json) {
@@ -201,6 +202,18 @@ void encode_json(const heartbeat& x, std::string& out) {
 
 void encode_json(const batch_message& x, std::string& out) {
   encode_any(x, out);
+}
+
+void encode_json(const mobile_message& x, uint64_t seq, std::string& out) {
+  json_emitter e{out};
+  emit(e, x, seq);
+}
+
+void encode_json_batch(std::string_view id, int64_t timestamp,
+                       const std::vector<delivery_view>& items,
+                       std::string& out) {
+  json_emitter e{out};
+  emit_deliveries(e, id, timestamp, items);
 }
 
 } // namespace tether::protocol::detail

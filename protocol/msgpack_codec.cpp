@@ -191,6 +191,8 @@ public:
       pk_.pack_false();
   }
 
+  size_t size() const { return sink_.out->size(); }
+
   void raw(const raw_value& v) {
     if (v.format == codec::msgpack) {
       sink_.write(v.raw.data(), v.raw.size());
@@ -260,6 +262,18 @@ void encode_msgpack(const heartbeat& x, std::string& out) {
 
 void encode_msgpack(const batch_message& x, std::string& out) {
   encode_any(x, out);
+}
+
+void encode_msgpack(const mobile_message& x, uint64_t seq, std::string& out) {
+  mp_emitter e{out};
+  emit(e, x, seq);
+}
+
+void encode_msgpack_batch(std::string_view id, int64_t timestamp,
+                       const std::vector<delivery_view>& items,
+                       std::string& out) {
+  mp_emitter e{out};
+  emit_deliveries(e, id, timestamp, items);
 }
 
 } // namespace tether::protocol::detail

@@ -1,10 +1,13 @@
 #include "runtime/node.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -37,8 +40,22 @@ public:
   }
 };
 
-actors::orchestrator_params make_orchestrator_params(const config::settings& s) {
+actors::orchestrator_params
+make_orchestrator_params(const config::settings& s,
+                         std::shared_ptr<actors::durable_log> log,
+                         std::shared_ptr<std::atomic<int64_t>> skew) {
   actors::orchestrator_params p;
+  p.log = std::move(log);
+  p.queue.queue = s.queue.queue;
+  p.queue.resume_window = s.queue.resume_window;
+  p.queue.request_timeout = s.node.request_timeout;
+  p.queue.clock_skew = std::move(skew);
+  p.batcher.batch = s.batch.batch;
+  p.batcher.compress_threshold = s.batch.compress_threshold;
+  p.batcher.compress_level = static_cast<int>(s.batch.compress_level);
+  p.directory.dedup_window = s.queue.dedup_window;
+  p.directory.dedup_capacity = s.queue.dedup_capacity;
+  p.directory.request_timeout = s.node.request_timeout;
   auto& c = p.connection;
   c.limits = s.limits.protocol;
   c.guard = s.limits.guard;
@@ -97,8 +114,44 @@ std::string load_or_create_secret(const std::string& path) {
   return secret;
 }
 
+/// Holds an exclusive flock on <data_dir>/tetherd.lock for the node's life,
+/// so that two nodes never share one store.
+class data_dir_lock {
+public:
+  explicit data_dir_lock(const std::string& dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec)
+      throw startup_error("cannot create data dir '" + dir
+                          + "': " + ec.message());
+    auto path = dir + "/tetherd.lock";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0)
+      throw startup_error("cannot open '" + path + "': "
+                          + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd_);
+      throw startup_error("data dir '" + dir
+                          + "' is in use by another tetherd (lock "
+                          + path + ")");
+    }
+  }
+  ~data_dir_lock() {
+    if (fd_ >= 0)
+      ::close(fd_);
+  }
+  data_dir_lock(const data_dir_lock&) = delete;
+  data_dir_lock& operator=(const data_dir_lock&) = delete;
+
+private:
+  int fd_ = -1;
+};
+
 struct node::impl {
   config::settings settings;
+  std::unique_ptr<data_dir_lock> lock;
+  std::shared_ptr<std::atomic<int64_t>> clock_skew
+    = std::make_shared<std::atomic<int64_t>>(0);
   std::shared_ptr<actors::node_metrics> metrics
     = std::make_shared<actors::node_metrics>();
   app_config cfg;
@@ -139,10 +192,19 @@ node::~node() {
 
 uint16_t node::start() {
   auto& s = impl_->settings;
+  impl_->lock = std::make_unique<data_dir_lock>(s.node.data_dir);
   auto secret = load_or_create_secret(s.secret_path());
-  impl_->orchestrator = impl_->sys.spawn(actors::orchestrator,
-                                         make_orchestrator_params(s),
-                                         impl_->metrics);
+  std::shared_ptr<actors::durable_log> log;
+  try {
+    log = std::make_shared<actors::durable_log>(s.node.data_dir
+                                                + "/tether.db");
+  } catch (const actors::store_error& e) {
+    throw startup_error(e.what());
+  }
+  impl_->orchestrator = impl_->sys.spawn(
+    actors::orchestrator,
+    make_orchestrator_params(s, std::move(log), impl_->clock_skew),
+    impl_->metrics);
   server_params sp;
   sp.address = s.server.address;
   sp.port = s.server.port;
@@ -201,6 +263,11 @@ void node::stop() {
   i.server->stop();
   caf::anon_send_exit(i.orchestrator, caf::exit_reason::user_shutdown);
   spdlog::info("stopped");
+}
+
+void node::advance_clock(std::chrono::milliseconds by) {
+  impl_->clock_skew->fetch_add(by.count());
+  caf::anon_send(impl_->orchestrator, atom::tick_v);
 }
 
 uint16_t node::port() const noexcept {

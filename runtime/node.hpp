@@ -3,6 +3,7 @@
 // One Tether node: a CAF actor system, the orchestrator and its children, and
 // the WebSocket/HTTP server, started and stopped in a fixed order.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -41,6 +42,10 @@ public:
   /// Graceful stop: refuse new connections, close every session with 1001
   /// ("going away"), wait up to node.stop_timeout, stop I/O and actors.
   void stop();
+
+  /// Test hook: moves the queues' wall clock forward by `by` and makes them
+  /// apply it at once (TTL tests without waiting).
+  void advance_clock(std::chrono::milliseconds by);
 
   uint16_t port() const noexcept;
   caf::actor_system& system();

@@ -153,11 +153,9 @@ bool ws_client::send(std::string_view data, bool binary) {
                     });
   if (!i.run_until([&] { return done; }, i.timeout))
     return false;
-  if (ec) {
-    i.mark_closed(ec);
-    return false;
-  }
-  return true;
+  // A failed write leaves the close code to the next receive(), which reads
+  // the close frame the server may have sent first.
+  return !ec;
 }
 
 std::optional<client_frame>

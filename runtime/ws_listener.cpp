@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include "protocol/compression.hpp"
 #include "protocol/token.hpp"
 #include "runtime/ws_detail.hpp"
 
@@ -259,6 +260,27 @@ private:
         reject(actors::reject_reason::bad_request, http::status::bad_request,
                json_error("unsupported_subprotocol",
                           "offer tether.v1.json or tether.v1.msgpack"));
+        return;
+      }
+    }
+    if (auto c = query_param(query, "compress")) {
+      protocol::zip_format z;
+      if (!protocol::from_string(*c, z)) {
+        reject(actors::reject_reason::bad_request, http::status::bad_request,
+               json_error("bad_request",
+                          "compress must be deflate or gzip"));
+        return;
+      }
+      info.compress = static_cast<uint8_t>(z);
+    }
+    if (auto r = query_param(query, "resume"))
+      info.resume_token = *r;
+    if (auto n = query_param(query, "lastSeq")) {
+      char* end = nullptr;
+      info.resume_last_seq = std::strtoull(n->c_str(), &end, 10);
+      if (n->empty() || *end != '\0') {
+        reject(actors::reject_reason::bad_request, http::status::bad_request,
+               json_error("bad_request", "lastSeq must be a number"));
         return;
       }
     }

@@ -92,11 +92,11 @@ public:
               });
   }
 
-  void send(actors::shared_bytes bytes, bool binary) override {
-    net::post(ws_.get_executor(),
-              [self = shared_from_this(), bytes = std::move(bytes), binary] {
-                self->enqueue(std::move(bytes), binary);
-              });
+  void send(actors::shared_bytes bytes, bool binary, uint64_t tag) override {
+    net::post(ws_.get_executor(), [self = shared_from_this(),
+                                   bytes = std::move(bytes), binary, tag] {
+      self->enqueue(std::move(bytes), binary, tag);
+    });
   }
 
   void close(uint16_t code, std::string reason) override {
@@ -134,7 +134,20 @@ private:
       return;
     }
     info_.deflate = deflate_negotiated_;
+    // App-level compression only where permessage-deflate is off.
+    if (info_.deflate)
+      info_.compress = 0;
     accepted_ = true;
+    // Until its connection actor attaches, this pending wait owns the
+    // session (the actor holds a weak reference only) and bounds the wait.
+    timer_.expires_after(shared_->params.handshake_timeout);
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec && !self->events_ && !self->finished_) {
+        spdlog::warn("session {}: no connection actor attached; closing",
+                     self->info_.session_id);
+        self->hard_close(protocol::to_int(close_code::internal_error));
+      }
+    });
     shared_->metrics->connection_opened();
     spdlog::info("connected user={} device={} type={} session={} codec={} "
                  "deflate={} from {}",
@@ -195,11 +208,11 @@ private:
     do_read();
   }
 
-  void enqueue(actors::shared_bytes bytes, bool binary) {
+  void enqueue(actors::shared_bytes bytes, bool binary, uint64_t tag) {
     if (finished_ || local_close_)
       return;
     queued_bytes_ += bytes->size();
-    queue_.emplace_back(std::move(bytes), binary);
+    queue_.push_back(out_frame{std::move(bytes), binary, tag});
     if (queued_bytes_ > max_queued_bytes) {
       spdlog::warn("user={} device={}: {} bytes queued for a peer that does "
                    "not read; closing as slow consumer",
@@ -215,9 +228,9 @@ private:
     if (queue_.empty() || finished_)
       return;
     writing_ = true;
-    auto& [bytes, binary] = queue_.front();
-    ws_.binary(binary);
-    ws_.async_write(net::buffer(*bytes),
+    auto& f = queue_.front();
+    ws_.binary(f.binary);
+    ws_.async_write(net::buffer(*f.bytes),
                     beast::bind_front_handler(&ws_session::on_write,
                                               shared_from_this()));
   }
@@ -228,7 +241,10 @@ private:
       finish(local_close_ ? local_close_ : uint16_t{1006});
       return;
     }
-    queued_bytes_ -= queue_.front().first->size();
+    auto& f = queue_.front();
+    queued_bytes_ -= f.bytes->size();
+    if (f.tag != 0 && events_)
+      events_->on_written(f.tag);
     queue_.pop_front();
     if (!queue_.empty())
       do_write();
@@ -281,8 +297,7 @@ private:
     finished_ = true;
     close_code_ = code;
     timer_.cancel();
-    beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().close(ignored);
+    linger();
     if (accepted_) {
       shared_->metrics->connection_closed(code);
       spdlog::info("disconnected user={} device={} session={} code={}",
@@ -291,6 +306,35 @@ private:
     if (auto ev = std::move(events_))
       ev->on_closed(code);
     queue_.clear();
+  }
+
+  // Lingering close: stop sending, read and discard what the peer still sends
+  // (bounded by close_timeout), then close. Closing a socket with unread
+  // input makes the kernel send a reset that can destroy the close frame we
+  // just sent (e.g. 1009 for a message that was too big).
+  void linger() {
+    auto& tcp_layer = beast::get_lowest_layer(ws_);
+    beast::error_code ec;
+    tcp_layer.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec || !tcp_layer.socket().is_open()) {
+      tcp_layer.socket().close(ec);
+      return;
+    }
+    tcp_layer.expires_after(shared_->params.close_timeout);
+    drain();
+  }
+
+  void drain() {
+    beast::get_lowest_layer(ws_).async_read_some(
+      net::buffer(drain_buffer_),
+      [self = shared_from_this()](beast::error_code ec, size_t) {
+        if (!ec) {
+          self->drain();
+          return;
+        }
+        beast::error_code ignored;
+        beast::get_lowest_layer(self->ws_).socket().close(ignored);
+      });
   }
 
   // -- liveness -------------------------------------------------------------------
@@ -364,7 +408,12 @@ private:
   http::request<http::string_body> req_;
   actors::session_info info_;
   std::shared_ptr<actors::session_events> events_;
-  std::deque<std::pair<actors::shared_bytes, bool>> queue_;
+  struct out_frame {
+    actors::shared_bytes bytes;
+    bool binary = false;
+    uint64_t tag = 0;
+  };
+  std::deque<out_frame> queue_;
   size_t queued_bytes_ = 0;
   std::atomic<int> inflight_{0};
   std::atomic<bool> paused_{false};
@@ -377,6 +426,7 @@ private:
   uint16_t local_close_ = 0;
   uint16_t close_code_ = 1006;
   std::string close_reason_;
+  char drain_buffer_[1024];
   uint64_t ping_counter_ = 0;
   bool awaiting_pong_ = false;
   clock_type::time_point ping_sent_;

@@ -1,5 +1,6 @@
 #include "actors/connection/connection_actor.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include <caf/actor_system.hpp>
@@ -7,6 +8,7 @@
 #include <caf/send.hpp>
 #include <spdlog/spdlog.h>
 
+#include "protocol/compression.hpp"
 #include "protocol/control.hpp"
 
 namespace tether::actors {
@@ -22,21 +24,28 @@ int64_t now_ms() {
     .count();
 }
 
-/// Forwards session events to the actor as messages.
+/// Forwards session events as messages: frames and the close to the
+/// connection, write completions to the batcher.
 class events_adapter final : public session_events {
 public:
-  explicit events_adapter(connection_actor hdl) : hdl_(std::move(hdl)) {}
+  events_adapter(connection_actor conn, batcher_actor batcher)
+    : conn_(std::move(conn)), batcher_(std::move(batcher)) {}
 
   void on_frame(std::string bytes, bool binary) override {
-    caf::anon_send(hdl_, atom::frame_v, std::move(bytes), binary);
+    caf::anon_send(conn_, atom::frame_v, std::move(bytes), binary);
+  }
+
+  void on_written(uint64_t tag) override {
+    caf::anon_send(batcher_, atom::written_v, tag);
   }
 
   void on_closed(uint16_t code) override {
-    caf::anon_send(hdl_, atom::closed_v, code);
+    caf::anon_send(conn_, atom::closed_v, code);
   }
 
 private:
-  connection_actor hdl_;
+  connection_actor conn_;
+  batcher_actor batcher_;
 };
 
 void write(self_ptr self, std::string bytes, traffic_kind kind,
@@ -122,8 +131,39 @@ void handle_cloud(self_ptr self, const protocol::mobile_message& m,
     }
     return;
   }
+  if (m.type == "device_registration") {
+    std::vector<protocol::compression> algorithms;
+    std::vector<protocol::field_error> errors;
+    if (!protocol::read_capabilities(m.payload, algorithms, errors)) {
+      refuse(self, m.id, batch_id, errc::validation_error,
+             "invalid device registration: see details.errors", errors);
+      return;
+    }
+    // App-level compression only where permessage-deflate is off; deflate
+    // (zlib) is preferred over gzip for its smaller header.
+    uint8_t algo = 0;
+    if (!self->state.deflate) {
+      for (auto want : {protocol::compression::deflate,
+                        protocol::compression::gzip}) {
+        if (algo == 0
+            && std::find(algorithms.begin(), algorithms.end(), want)
+                 != algorithms.end())
+          algo = want == protocol::compression::deflate ? 1 : 2;
+      }
+    }
+    self->send(self->state.batcher, atom::compress_v, algo);
+    if (m.optimization.requires_ack) {
+      auto ack = protocol::make_ack(m.id, protocol::ack_status::processed,
+                                    now_ms());
+      ack.batch_id = batch_id;
+      send_ack(self, ack);
+    }
+    return;
+  }
   refuse(self, m.id, batch_id, errc::unsupported_target,
-         "target 'cloud' serves type 'heartbeat' only; got '" + m.type + "'");
+         "target 'cloud' serves types 'heartbeat' and 'device_registration' "
+         "only; got '"
+           + m.type + "'");
 }
 
 void handle_message(self_ptr self, protocol::mobile_message&& m,
@@ -175,9 +215,23 @@ void handle_message(self_ptr self, protocol::mobile_message&& m,
       });
 }
 
-void handle_frame(self_ptr self, const std::string& bytes, bool binary) {
+void handle_frame(self_ptr self, const std::string& raw, bool binary) {
   auto& st = self->state;
   auto codec = st.me.codec;
+  // App-level compressed frames carry a frame of the session's codec.
+  std::string inflated;
+  if (binary && protocol::is_compressed_frame(raw)) {
+    auto err = protocol::open_compressed_frame(raw, st.params.max_message_bytes,
+                                               inflated);
+    if (err != protocol::inflate_error::none) {
+      st.metrics->received(traffic_kind::invalid, 1, raw.size());
+      refuse(self, "", std::nullopt, errc::decompression_failed,
+             std::string{protocol::to_string(err)});
+      return;
+    }
+    binary = codec == protocol::codec::msgpack;
+  }
+  const std::string& bytes = inflated.empty() ? raw : inflated;
   if (binary != (codec == protocol::codec::msgpack)) {
     st.metrics->received(traffic_kind::invalid, 1, bytes.size());
     refuse(self, "", std::nullopt, errc::malformed_frame,
@@ -205,10 +259,18 @@ void handle_frame(self_ptr self, const std::string& bytes, bool binary) {
                                protocol::make_pong(frame.hb.timestamp, now_ms())),
               traffic_kind::heartbeat, 1);
       return;
-    case protocol::frame_kind::ack:
-      // Delivery acks retire queued messages once durable queues exist; a
-      // relayed ack needs nothing from the server until then.
+    case protocol::frame_kind::ack: {
+      // Delivery acks retire queued messages: cumulative by seq, or by id
+      // (what the original client sends for requiresAck messages).
+      auto& a = frame.ack;
+      if (!st.queue)
+        return;
+      if (a.seq)
+        self->send(st.queue, atom::ack_v, *a.seq);
+      if (!a.message_id.empty() && a.status != protocol::ack_status::expired)
+        self->send(st.queue, atom::ack_v, a.message_id);
       return;
+    }
     case protocol::frame_kind::batch: {
       std::optional<std::string> batch_id;
       if (!frame.batch_id.empty())
@@ -246,7 +308,8 @@ void handle_frame(self_ptr self, const std::string& bytes, bool binary) {
   }
 }
 
-void send_welcome(self_ptr self, const session_info& info) {
+void send_welcome(self_ptr self, const session_info& info,
+                  const resume_info& resume) {
   auto& st = self->state;
   protocol::welcome_info w;
   w.session_id = info.session_id;
@@ -261,6 +324,11 @@ void send_welcome(self_ptr self, const session_info& info) {
   w.max_message_bytes = st.params.max_message_bytes;
   w.max_batch_messages = st.params.limits.max_batch_messages;
   w.rate_per_second = st.params.guard.rate_per_second;
+  w.resume_token = resume.token;
+  w.resumed = resume.resumed;
+  w.frame_compression = info.compress == 1   ? "deflate"
+                        : info.compress == 2 ? "gzip"
+                                             : "none";
   write(self, protocol::encode(info.codec, protocol::make_welcome(w, now_ms())),
         traffic_kind::control, 1);
 }
@@ -270,33 +338,59 @@ void send_welcome(self_ptr self, const session_info& info) {
 connection_actor::behavior_type
 connection(connection_actor::stateful_pointer<connection_state> self,
            std::shared_ptr<session_port> port, directory_actor directory,
-           connection_params params, std::shared_ptr<node_metrics> metrics) {
+           batcher_actor batcher, connection_params params,
+           std::shared_ptr<node_metrics> metrics) {
   auto& st = self->state;
-  const auto& info = port->info();
+  auto info = port->info();
   st.port = port;
   st.me = device_identity{info.user_id, info.device_id, info.type,
                           info.role,    info.session_id, info.codec};
   st.directory = std::move(directory);
+  st.batcher = std::move(batcher);
+  st.deflate = info.deflate;
   st.params = params;
   st.guard = inbound_guard{params.guard, self->clock().now()};
   st.metrics = std::move(metrics);
-  port->attach(std::make_shared<events_adapter>(
-    caf::actor_cast<connection_actor>(self)));
-  send_welcome(self, info);
-  self->request(st.directory, st.params.request_timeout, atom::join_v, st.me,
-                caf::actor_cast<connection_actor>(self))
-    .then([](uint32_t) {},
-          [self](caf::error& err) {
-            spdlog::error("user={} device={}: directory join failed: {}",
-                          self->state.me.user_id, self->state.me.device_id,
-                          self->system().render(err));
-            close_connection(self, protocol::close_code::internal_error);
-          });
+  auto fail = [self](const char* what, caf::error& err) {
+    spdlog::error("user={} device={}: {} failed: {}", self->state.me.user_id,
+                  self->state.me.device_id, what, self->system().render(err));
+    close_connection(self, protocol::close_code::internal_error);
+  };
+  // Join, attach the batcher to the device's queue, welcome, then read: the
+  // welcome is the first frame, and deliveries follow it.
+  self
+    ->request(st.directory, st.params.request_timeout, atom::join_v, st.me,
+              caf::actor_cast<connection_actor>(self))
+    .then(
+      [self, info, fail](queue_actor& q) {
+        auto& st = self->state;
+        st.queue = q;
+        self
+          ->request(q, st.params.request_timeout, atom::attach_v, st.batcher,
+                    caf::actor_cast<connection_actor>(self),
+                    resume_request{info.resume_token, info.resume_last_seq})
+          .then(
+            [self, info, q](resume_info& resume) {
+              auto& st = self->state;
+              send_welcome(self, info, resume);
+              self->send(st.batcher, atom::start_v,
+                         caf::actor_cast<delivery_source>(q));
+              if (auto p = st.port.lock())
+                p->attach(std::make_shared<events_adapter>(
+                  caf::actor_cast<connection_actor>(self), st.batcher));
+            },
+            [fail](caf::error& err) mutable { fail("queue attach", err); });
+      },
+      [fail](caf::error& err) mutable { fail("directory join", err); });
   auto remaining = std::chrono::seconds{info.token_expires_at}
                    - std::chrono::duration_cast<std::chrono::seconds>(
                      std::chrono::system_clock::now().time_since_epoch());
   if (remaining.count() > 0)
     self->delayed_send(self, remaining, atom::expire_v);
+  // The batcher lives as long as its connection.
+  self->attach_functor([b = st.batcher] {
+    caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+  });
   return {
     [=](atom::frame, const std::string& bytes, bool binary) {
       if (!self->state.closing)
@@ -305,15 +399,6 @@ connection(connection_actor::stateful_pointer<connection_state> self,
         p->consumed(1);
     },
     [=](atom::closed, uint16_t) { self->quit(); },
-    [=](atom::deliver, const protocol::message_ptr&, const shared_bytes& bytes) {
-      auto& st = self->state;
-      if (st.closing)
-        return;
-      if (auto p = st.port.lock()) {
-        st.metrics->sent(traffic_kind::message, 1, bytes->size());
-        p->send(bytes, st.me.codec == protocol::codec::msgpack);
-      }
-    },
     [=](atom::close, uint16_t code) {
       close_connection(self, static_cast<protocol::close_code>(code));
     },

@@ -1,9 +1,11 @@
 #pragma once
 
 // The CONNECTION actor: one per WebSocket session. It decodes what the device
-// sends, applies the inbound guard and the identity check, routes messages
-// through the directory and acknowledges them; it writes deliveries to the
-// session. It never restarts: the device reconnects (SPEC.md §Lifecycle).
+// sends (inflating app-level compressed frames), applies the inbound guard
+// and the identity check, routes messages through the directory and
+// acknowledges them, and forwards the device's delivery acks to its queue.
+// Deliveries reach the session through the connection's BATCHER. It never
+// restarts: the device reconnects and resumes (SPEC.md §Resume).
 
 #include <chrono>
 #include <memory>
@@ -35,6 +37,11 @@ struct connection_state {
   std::weak_ptr<session_port> port;
   device_identity me;
   directory_actor directory;
+  batcher_actor batcher;
+  /// The device's queue, once joined.
+  queue_actor queue;
+  /// Whether permessage-deflate is on (app-level compression is then off).
+  bool deflate = false;
   connection_params params;
   inbound_guard guard{inbound_guard_params{}};
   std::shared_ptr<node_metrics> metrics;
@@ -43,10 +50,11 @@ struct connection_state {
   static inline const char* name = "connection";
 };
 
-/// Spawned by the orchestrator for an upgraded session.
+/// Spawned by the orchestrator for an upgraded session, with its batcher.
 connection_actor::behavior_type
 connection(connection_actor::stateful_pointer<connection_state> self,
            std::shared_ptr<session_port> port, directory_actor directory,
-           connection_params params, std::shared_ptr<node_metrics> metrics);
+           batcher_actor batcher, connection_params params,
+           std::shared_ptr<node_metrics> metrics);
 
 } // namespace tether::actors

@@ -28,6 +28,12 @@ struct session_info {
   protocol::codec codec = protocol::codec::json;
   /// Whether permessage-deflate was negotiated.
   bool deflate = false;
+  /// App-level frame compression the client asked for at the handshake
+  /// (?compress=deflate|gzip): 0 none, 1 deflate, 2 gzip.
+  uint8_t compress = 0;
+  /// ?resume=<token>&lastSeq=<n> of a reconnecting device.
+  std::string resume_token;
+  uint64_t resume_last_seq = 0;
   /// Token expiry, seconds since the epoch.
   int64_t token_expires_at = 0;
   std::string remote_address;
@@ -41,6 +47,9 @@ public:
   /// A complete WebSocket message was read.
   virtual void on_frame(std::string bytes, bool binary) = 0;
 
+  /// The frame sent with this non-zero tag was written to the socket.
+  virtual void on_written(uint64_t tag) = 0;
+
   /// The session ended; `code` is the close code (1006 if none was received).
   virtual void on_closed(uint16_t code) = 0;
 };
@@ -53,8 +62,9 @@ public:
   /// Starts reading; events go to `events` from now on.
   virtual void attach(std::shared_ptr<session_events> events) = 0;
 
-  /// Queues one message for writing (one write in flight at a time).
-  virtual void send(shared_bytes bytes, bool binary) = 0;
+  /// Queues one message for writing (one write in flight at a time); a
+  /// non-zero `tag` is reported back through on_written.
+  virtual void send(shared_bytes bytes, bool binary, uint64_t tag = 0) = 0;
 
   /// Sends a close frame and ends the session.
   virtual void close(uint16_t code, std::string reason) = 0;

@@ -3,11 +3,11 @@
 #include <algorithm>
 
 #include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/make_message.hpp>
+#include <caf/typed_response_promise.hpp>
 #include <spdlog/spdlog.h>
-
-#include "protocol/codec.hpp"
 
 namespace tether::actors {
 
@@ -15,87 +15,283 @@ namespace {
 
 using self_ptr = directory_actor::stateful_pointer<directory_state>;
 
-caf::error route_error(const route_plan& plan) {
-  return caf::error{static_cast<uint8_t>(plan.error), error_category,
-                    caf::make_message(plan.reason)};
+caf::error make_route_error(protocol::errc code, std::string reason) {
+  return caf::error{static_cast<uint8_t>(code), error_category,
+                    caf::make_message(std::move(reason))};
 }
 
-// The device stays known (offline) so that senders learn it is offline
-// rather than unknown.
-void forget(self_ptr self, const caf::actor_addr& conn) {
-  for (auto& [user, devs] : self->state.users) {
-    for (auto& d : devs) {
-      if (d.conn && d.conn.address() == conn) {
-        d.conn = nullptr;
-        return;
-      }
-    }
+std::string reason_of(self_ptr self, const caf::error& err) {
+  if (err.category() == error_category
+      && err.context().match_elements<std::string>())
+    return err.context().get_as<std::string>(0);
+  return self->system().render(err);
+}
+
+int64_t steady_ms(self_ptr self) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           self->clock().now().time_since_epoch())
+    .count();
+}
+
+device_slot* find_device(user_slot& u, const std::string& device) {
+  for (auto& d : u.devices)
+    if (d.id.device_id == device)
+      return &d;
+  return nullptr;
+}
+
+// Runs `f` with the user's slot, loading the user's known devices from the
+// store first if needed (await: nothing else runs meanwhile, so order holds).
+template <class F>
+void with_user(self_ptr self, const std::string& user, F f) {
+  auto& st = self->state;
+  if (auto i = st.users.find(user); i != st.users.end()) {
+    f(i->second);
+    return;
+  }
+  self
+    ->request(st.store, st.params.request_timeout, atom::get_v,
+              atom::devices_v, user)
+    .await(
+      [self, user, f](std::vector<device_record>& records) mutable {
+        auto& u = self->state.users[user];
+        for (auto& r : records) {
+          if (find_device(u, r.device_id))
+            continue;
+          device_slot slot;
+          slot.id.user_id = r.user_id;
+          slot.id.device_id = r.device_id;
+          slot.id.type = static_cast<protocol::device_type>(
+            std::min<uint8_t>(r.type, 3));
+          slot.id.role = r.role;
+          u.devices.push_back(std::move(slot));
+        }
+        f(u);
+      },
+      [self, user, f](caf::error& err) mutable {
+        spdlog::error("directory: cannot load the devices of {}: {}", user,
+                      self->system().render(err));
+        f(self->state.users[user]);
+      });
+}
+
+// Runs `f` with the device's queue, asking the orchestrator for one first
+// if it does not run.
+template <class F>
+void with_queue(self_ptr self, const std::string& user,
+                const std::string& device, F f) {
+  auto& st = self->state;
+  auto* slot = find_device(st.users[user], device);
+  if (slot && slot->queue) {
+    f(slot->queue);
+    return;
+  }
+  auto id = slot ? slot->id : device_identity{user, device, {}, {}, {}, {}};
+  self->request(st.orchestrator, st.params.request_timeout, atom::queue_v, id)
+    .await(
+      [self, user, device, f](queue_actor& q) mutable {
+        auto& st = self->state;
+        if (auto* s = find_device(st.users[user], device)) {
+          s->queue = q;
+          st.by_addr.emplace(q.address(), std::make_pair(user, device));
+          self->monitor(q);
+        }
+        f(q);
+      },
+      [self, f](caf::error& err) mutable {
+        spdlog::error("directory: cannot get a queue: {}",
+                      self->system().render(err));
+        f(queue_actor{});
+      });
+}
+
+void remember(self_ptr self, std::string key, uint32_t recipients) {
+  auto& st = self->state;
+  auto now = steady_ms(self);
+  auto window = st.params.dedup_window.count();
+  while (!st.seen_order.empty()
+         && (now - st.seen_order.front().first >= window
+             || st.seen_order.size() >= st.params.dedup_capacity)) {
+    st.seen.erase(st.seen_order.front().second);
+    st.seen_order.pop_front();
+  }
+  if (st.seen.emplace(key, dedup_entry{now, recipients}).second)
+    st.seen_order.emplace_back(now, std::move(key));
+}
+
+std::optional<uint32_t> seen_before(self_ptr self, const std::string& key) {
+  auto& st = self->state;
+  auto i = st.seen.find(key);
+  if (i == st.seen.end()
+      || steady_ms(self) - i->second.seen_ms >= st.params.dedup_window.count())
+    return std::nullopt;
+  return i->second.recipients;
+}
+
+struct fan_in {
+  caf::typed_response_promise<uint32_t> rp;
+  std::string dedup_key;
+  size_t waiting = 0;
+  uint32_t accepted = 0;
+  protocol::errc first_error = protocol::errc::none;
+  std::vector<std::string> failures;
+};
+
+void fan_in_done(self_ptr self, const std::shared_ptr<fan_in>& fi) {
+  if (--fi->waiting > 0)
+    return;
+  if (fi->failures.empty()) {
+    remember(self, fi->dedup_key, fi->accepted);
+    fi->rp.deliver(fi->accepted);
+    return;
+  }
+  std::string reason = "queued for " + std::to_string(fi->accepted) + " of "
+                       + std::to_string(fi->accepted + fi->failures.size())
+                       + " devices";
+  for (auto& f : fi->failures)
+    reason += "; " + f;
+  fi->rp.deliver(make_route_error(fi->first_error, std::move(reason)));
+}
+
+void fan_out(self_ptr self, const device_identity& sender,
+             const std::vector<std::string>& devices,
+             const protocol::message_ptr& msg, std::shared_ptr<fan_in> fi) {
+  fi->waiting = devices.size();
+  for (auto& device : devices) {
+    with_queue(self, sender.user_id, device,
+               [self, fi, msg, device](queue_actor q) {
+                 auto fail = [self, fi, device](protocol::errc code,
+                                                std::string why) {
+                   if (fi->first_error == protocol::errc::none)
+                     fi->first_error = code;
+                   fi->failures.push_back("device '" + device + "': " + why);
+                   fan_in_done(self, fi);
+                 };
+                 if (!q) {
+                   fail(protocol::errc::internal_error, "queue unavailable");
+                   return;
+                 }
+                 self
+                   ->request(q, self->state.params.request_timeout,
+                             atom::enqueue_v, msg)
+                   .then(
+                     [self, fi](uint32_t) {
+                       ++fi->accepted;
+                       fan_in_done(self, fi);
+                     },
+                     [self, fail](caf::error& err) {
+                       fail(to_errc(err), reason_of(self, err));
+                     });
+               });
   }
 }
 
 } // namespace
 
 directory_actor::behavior_type
-directory(directory_actor::stateful_pointer<directory_state> self) {
-  self->set_down_handler(
-    [=](const caf::down_msg& dm) { forget(self, dm.source); });
+directory(directory_actor::stateful_pointer<directory_state> self,
+          orchestrator_actor orchestrator, store_actor store,
+          directory_params params, std::shared_ptr<node_metrics> metrics) {
+  auto& st = self->state;
+  st.orchestrator = std::move(orchestrator);
+  st.store = std::move(store);
+  st.params = params;
+  st.metrics = std::move(metrics);
+  self->set_down_handler([=](const caf::down_msg& dm) {
+    auto& st = self->state;
+    auto i = st.by_addr.find(dm.source);
+    if (i == st.by_addr.end())
+      return;
+    auto [user, device] = i->second;
+    st.by_addr.erase(i);
+    if (auto* d = find_device(st.users[user], device)) {
+      if (d->conn && d->conn.address() == dm.source)
+        d->conn = nullptr;
+      if (d->queue && d->queue.address() == dm.source)
+        d->queue = nullptr;
+    }
+  });
   return {
-    [=](atom::join, device_identity& id, connection_actor& conn) -> uint32_t {
-      auto& devs = self->state.users[id.user_id];
-      auto i = std::find_if(devs.begin(), devs.end(), [&](auto& d) {
-        return d.id.device_id == id.device_id;
-      });
-      self->monitor(conn);
-      if (i != devs.end()) {
-        if (i->conn) {
+    [=](atom::join, device_identity& id,
+        connection_actor& conn) -> caf::result<queue_actor> {
+      auto rp = self->make_response_promise<queue_actor>();
+      auto user = id.user_id;
+      with_user(self, user, [=](user_slot& u) mutable {
+        auto& st = self->state;
+        auto* slot = find_device(u, id.device_id);
+        if (!slot) {
+          u.devices.push_back(device_slot{id, {}, {}});
+          slot = &u.devices.back();
+        }
+        if (slot->conn) {
           // The device reconnected while its old link lingered (common on
           // mobile); the newer connection wins.
           spdlog::info("user={} device={}: session {} replaced by {}",
-                       id.user_id, id.device_id, i->id.session_id,
+                       id.user_id, id.device_id, slot->id.session_id,
                        id.session_id);
-          self->send(i->conn, atom::close_v,
+          self->send(slot->conn, atom::close_v,
                      protocol::to_int(protocol::close_code::replaced));
-          self->demonitor(i->conn.address());
+          st.by_addr.erase(slot->conn.address());
+          self->demonitor(slot->conn.address());
         }
-        *i = live_device{std::move(id), std::move(conn)};
-      } else {
-        devs.push_back(live_device{std::move(id), std::move(conn)});
-      }
-      return static_cast<uint32_t>(
-        std::count_if(devs.begin(), devs.end(), [](auto& d) { return d.conn; }));
+        slot->id = id;
+        slot->conn = conn;
+        st.by_addr.emplace(conn.address(),
+                           std::make_pair(id.user_id, id.device_id));
+        self->monitor(conn);
+        with_queue(self, id.user_id, id.device_id,
+                   [rp](queue_actor q) mutable {
+                     if (q)
+                       rp.deliver(q);
+                     else
+                       rp.deliver(make_route_error(
+                         protocol::errc::internal_error, "queue unavailable"));
+                   });
+      });
+      return rp;
     },
     [=](atom::route, const device_identity& sender,
         const protocol::message_ptr& msg) -> caf::result<uint32_t> {
-      static const std::vector<live_device> none;
-      auto u = self->state.users.find(sender.user_id);
-      const auto& devs = u == self->state.users.end() ? none : u->second;
-      std::vector<device_entry> table;
-      // Devices of the user seen since the node started: connected ones
-      // are online, the others offline.
-      table.reserve(devs.size());
-      for (auto& d : devs)
-        table.push_back(device_entry{d.id.device_id, d.id.type,
-                                     d.id.is_extension(), d.conn != nullptr});
-      auto plan = plan_route(table, sender.user_id, sender.device_id,
-                             msg->destination, false);
-      if (!plan.ok())
-        return route_error(plan);
-      // Encode once per codec, share the bytes between recipients.
-      shared_bytes encoded[2];
-      for (auto i : plan.recipients) {
-        auto& d = devs[i];
-        auto& bytes = encoded[static_cast<size_t>(d.id.codec)];
-        if (!bytes)
-          bytes = std::make_shared<const std::string>(
-            protocol::encode(d.id.codec, *msg));
-        self->send(d.conn, atom::deliver_v, msg, bytes);
-      }
-      return static_cast<uint32_t>(plan.recipients.size());
+      auto rp = self->make_response_promise<uint32_t>();
+      with_user(self, sender.user_id, [=](user_slot& u) mutable {
+        auto key = sender.user_id + '\0' + sender.device_id + '\0' + msg->id;
+        if (auto n = seen_before(self, key)) {
+          self->state.metrics->queue_event(queue_counter::duplicate, 1);
+          rp.deliver(*n);
+          return;
+        }
+        std::vector<device_entry> table;
+        table.reserve(u.devices.size());
+        for (auto& d : u.devices)
+          table.push_back(device_entry{d.id.device_id, d.id.type,
+                                       d.id.is_extension(), d.conn != nullptr});
+        // Offline devices receive too: their queues hold the message.
+        auto plan = plan_route(table, sender.user_id, sender.device_id,
+                               msg->destination, true);
+        if (!plan.ok()) {
+          rp.deliver(make_route_error(plan.error, plan.reason));
+          return;
+        }
+        if (plan.recipients.empty()) {
+          remember(self, key, 0);
+          rp.deliver(uint32_t{0});
+          return;
+        }
+        std::vector<std::string> devices;
+        for (auto i : plan.recipients)
+          devices.push_back(u.devices[i].id.device_id);
+        auto fi = std::make_shared<fan_in>();
+        fi->rp = rp;
+        fi->dedup_key = std::move(key);
+        fan_out(self, sender, devices, msg, fi);
+      });
+      return rp;
     },
     [=](atom::get, const std::string& user) {
       std::vector<device_identity> result;
-      if (auto u = self->state.users.find(user); u != self->state.users.end())
-        for (auto& d : u->second)
+      if (auto u = self->state.users.find(user);
+          u != self->state.users.end())
+        for (auto& d : u->second.devices)
           if (d.conn)
             result.push_back(d.id);
       return result;

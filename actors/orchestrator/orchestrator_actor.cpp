@@ -5,7 +5,7 @@
 #include <caf/exit_reason.hpp>
 #include <spdlog/spdlog.h>
 
-#include "actors/directory/directory_actor.hpp"
+#include "actors/store/store_actor.hpp"
 
 namespace tether::actors {
 
@@ -15,9 +15,18 @@ using self_ptr = orchestrator_actor::stateful_pointer<orchestrator_state>;
 
 void spawn_directory(self_ptr self) {
   auto& st = self->state;
-  st.directory = self->spawn(directory);
+  st.directory = self->spawn(directory,
+                             caf::actor_cast<orchestrator_actor>(self),
+                             st.store, st.params.directory, st.metrics);
   self->monitor(st.directory);
   st.directory_child.started = self->clock().now();
+}
+
+void stop_queues(self_ptr self) {
+  auto& st = self->state;
+  for (auto& [addr, q] : st.queues)
+    self->send_exit(q, caf::exit_reason::user_shutdown);
+  st.queues.clear();
 }
 
 void stop_children(self_ptr self) {
@@ -25,7 +34,10 @@ void stop_children(self_ptr self) {
   for (auto& [addr, conn] : st.connections)
     self->send_exit(conn, caf::exit_reason::user_shutdown);
   st.connections.clear();
+  stop_queues(self);
   self->send_exit(st.directory, caf::exit_reason::user_shutdown);
+  // Last: the store commits what the others left in its mailbox.
+  self->send_exit(st.store, caf::exit_reason::user_shutdown);
 }
 
 void close_all(self_ptr self, protocol::close_code code) {
@@ -46,8 +58,10 @@ void on_directory_down(self_ptr self, const caf::error& reason) {
   auto& child = st.directory_child;
   if (st.stopping || reason == caf::exit_reason::user_shutdown)
     return;
-  // Every live registration died with the directory: make devices reconnect.
+  // Every registration died with the directory: devices reconnect, queues
+  // reload from the store under the new directory.
   close_all(self, protocol::close_code::internal_error);
+  stop_queues(self);
   auto now = self->clock().now();
   backoff_policy backoff{st.params.backoff};
   if (backoff.stable(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -77,6 +91,11 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
   st.params = std::move(params);
   st.metrics = std::move(metrics);
   st.directory_child.budget = restart_budget{st.params.budget};
+  if (st.params.detached_store)
+    st.store = self->spawn<caf::detached>(store, st.params.log, st.metrics);
+  else
+    st.store = self->spawn(store, st.params.log, st.metrics);
+  self->monitor(st.store);
   spawn_directory(self);
   // Children die with their supervisor (monitors do not propagate exits).
   self->set_exit_handler([=](const caf::exit_msg& msg) {
@@ -87,6 +106,23 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
     auto& st = self->state;
     if (dm.source == st.directory.address()) {
       on_directory_down(self, dm.reason);
+      return;
+    }
+    if (dm.source == st.store.address()) {
+      if (dm.reason != caf::exit_reason::user_shutdown) {
+        // The durable log is in an unknown state: stop, let the service
+        // manager restart the node, recover from disk.
+        spdlog::critical("store failed ({}); stopping the node",
+                         self->system().render(dm.reason));
+        stop_children(self);
+        self->quit(dm.reason);
+      }
+      return;
+    }
+    if (auto q = st.queues.find(dm.source); q != st.queues.end()) {
+      if (dm.reason && dm.reason != caf::exit_reason::user_shutdown)
+        spdlog::error("queue failed: {}", self->system().render(dm.reason));
+      st.queues.erase(q);
       return;
     }
     st.connections.erase(dm.source);
@@ -101,12 +137,24 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
                       protocol::close_code::going_away)});
         return;
       }
-      auto conn = self->spawn(connection, std::move(port), st.directory,
+      auto b = self->spawn(batcher, port, st.params.batcher, st.metrics);
+      auto conn = self->spawn(connection, std::move(port), st.directory, b,
                               st.params.connection, st.metrics);
       self->monitor(conn);
       st.connections.emplace(conn.address(), conn);
     },
+    [=](atom::queue, const device_identity& id) -> queue_actor {
+      auto& st = self->state;
+      auto q = self->spawn(queue, id, st.store, st.params.queue, st.metrics);
+      self->monitor(q);
+      st.queues.emplace(q.address(), q);
+      return q;
+    },
     [=](atom::get, atom::directory) { return self->state.directory; },
+    [=](atom::tick) {
+      for (auto& [addr, q] : self->state.queues)
+        self->send(q, atom::tick_v, uint64_t{0});
+    },
     [=](atom::stop) -> caf::result<atom::ok> {
       auto& st = self->state;
       auto rp = self->make_response_promise<atom::ok>();

@@ -1,11 +1,19 @@
 #pragma once
 
-// The ORCHESTRATOR actor: spawns and monitors the node's actors. Connections
-// are temporary children (never restarted: the device reconnects). The
-// directory is a permanent child: when it fails, every connection is closed
-// with 1011 (their registrations died with it) and the directory is respawned
-// after backoff_policy, within restart_budget; past the budget the
-// orchestrator fails, and with it the node (escalation).
+// The ORCHESTRATOR actor: spawns and monitors the node's actors.
+//
+//   orchestrator
+//   |- store       permanent; detached; its failure stops the node
+//   |- directory   permanent; restarted with backoff within a budget
+//   |- queue*      one per device, spawned on demand, transient
+//   |- connection* one per session, temporary (the device reconnects)
+//   `- batcher*    one per connection, ends with it
+//
+// When the directory fails, every connection is closed with 1011 and every
+// queue is stopped (their registrations died with it; queues reload from the
+// store), then the directory is respawned after backoff_policy's delay while
+// restart_budget allows; past the budget the orchestrator fails, and with it
+// the node (escalation).
 
 #include <chrono>
 #include <memory>
@@ -18,20 +26,31 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include "actors/batcher/batcher_actor.hpp"
 #include "actors/connection/connection_actor.hpp"
+#include "actors/directory/directory_actor.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/metrics.hpp"
 #include "actors/orchestrator/backoff_policy.hpp"
 #include "actors/orchestrator/restart_budget.hpp"
+#include "actors/queue/queue_actor.hpp"
+#include "actors/store/durable_log.hpp"
 
 namespace tether::actors {
 
 struct orchestrator_params {
   connection_params connection;
+  batcher_params batcher;
+  queue_actor_params queue;
+  directory_params directory;
   backoff_params backoff;
   restart_budget_params budget;
   /// How long a graceful stop waits for connections to close.
   std::chrono::milliseconds stop_timeout{5000};
+  /// The opened store; the orchestrator's store actor owns it.
+  std::shared_ptr<durable_log> log;
+  /// Spawn the store detached (its own thread); off in deterministic tests.
+  bool detached_store = true;
 };
 
 /// A child that is respawned when it fails.
@@ -45,9 +64,11 @@ struct permanent_child {
 struct orchestrator_state {
   orchestrator_params params;
   std::shared_ptr<node_metrics> metrics;
+  store_actor store;
   directory_actor directory;
   permanent_child directory_child;
   std::unordered_map<caf::actor_addr, connection_actor> connections;
+  std::unordered_map<caf::actor_addr, queue_actor> queues;
   /// Set by stop; new sessions are turned away from then on.
   bool stopping = false;
   /// Answered once the last connection is gone.

@@ -92,14 +92,23 @@ public:
   /// may evict per the overflow policy.
   offer_result offer(queue_entry e);
 
+  /// Admits a server notice (tether.gap) regardless of the caps, ahead of
+  /// the messages of its priority: the device must learn about drops even
+  /// when its queue is full. The caller keeps at most one notice queued.
+  void offer_notice(queue_entry e);
+
   /// Checks admission without changing anything.
   bool fits(protocol::priority prio, uint64_t bytes) const;
 
   /// The next message to deliver: redeliveries first (in seq order), then
   /// waiting messages by priority. Assigns the seq on first delivery and
-  /// counts the attempt. Returns nullptr if nothing is due or the inflight
-  /// window is full.
+  /// counts the attempt. Expired messages are never returned (see
+  /// take_expired). Returns nullptr if nothing is due or the inflight window
+  /// is full.
   const queue_entry* next(int64_t now_ms);
+
+  /// Messages next() found expired and removed instead of delivering.
+  std::vector<queue_entry> take_expired();
 
   /// Retires every delivered message with seq <= `seq` (cumulative ack).
   std::vector<queue_entry> ack_upto(uint64_t seq);
@@ -134,6 +143,15 @@ public:
   /// The earliest expiry or retry time, if any.
   std::optional<int64_t> next_deadline() const;
 
+  /// Whether a redelivery is waiting (it reuses its seq).
+  bool redelivery_due() const noexcept { return !redeliver_.empty(); }
+
+  /// Enqueue time of the oldest waiting (never delivered) message.
+  std::optional<int64_t> oldest_waiting_ms() const;
+
+  /// Messages that exist in memory only (not durable).
+  size_t memory_only() const noexcept { return memory_only_; }
+
   size_t size() const noexcept { return count_; }
   uint64_t bytes() const noexcept { return bytes_; }
   size_t waiting() const noexcept;
@@ -162,8 +180,11 @@ private:
   std::unordered_map<std::string, uint64_t> by_id_;
   /// Seqs to deliver again, in order.
   std::deque<uint64_t> redeliver_;
+  /// Found expired by next().
+  std::vector<queue_entry> expired_;
   size_t count_ = 0;
   uint64_t bytes_ = 0;
+  size_t memory_only_ = 0;
 };
 
 } // namespace tether::actors

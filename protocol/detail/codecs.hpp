@@ -18,11 +18,19 @@ void encode_json(const mobile_message& x, std::string& out);
 void encode_json(const message_ack& x, std::string& out);
 void encode_json(const heartbeat& x, std::string& out);
 void encode_json(const batch_message& x, std::string& out);
+void encode_json(const mobile_message& x, uint64_t seq, std::string& out);
+void encode_json_batch(std::string_view id, int64_t timestamp,
+                       const std::vector<delivery_view>& items,
+                       std::string& out);
 
 void encode_msgpack(const mobile_message& x, std::string& out);
 void encode_msgpack(const message_ack& x, std::string& out);
 void encode_msgpack(const heartbeat& x, std::string& out);
 void encode_msgpack(const batch_message& x, std::string& out);
+void encode_msgpack(const mobile_message& x, uint64_t seq, std::string& out);
+void encode_msgpack_batch(std::string_view id, int64_t timestamp,
+                          const std::vector<delivery_view>& items,
+                          std::string& out);
 
 /// Re-encodes one JSON value as msgpack (appending to `out`).
 bool json_to_msgpack(std::string_view json, std::string& out);

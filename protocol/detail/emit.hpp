@@ -6,7 +6,12 @@
 // object counts its present fields before writing them.
 //
 // An Emitter offers: begin_object(n), end_object(), begin_array(n),
-// end_array(), key(k), string(s), int64(v), uint64(v), boolean(b), raw(v).
+// end_array(), key(k), string(s), int64(v), uint64(v), boolean(b), raw(v),
+// size() (bytes written so far).
+
+#include <algorithm>
+#include <optional>
+#include <vector>
 
 #include "protocol/codec.hpp"
 #include "protocol/model.hpp"
@@ -107,11 +112,13 @@ void emit(E& e, const optimization_info& o) {
   e.end_object();
 }
 
+/// Writes `m`; `seq` (if set) replaces m.seq, so that one shared message can
+/// be written with each device's sequence number without a copy.
 template <class E>
-void emit(E& e, const mobile_message& m) {
+void emit(E& e, const mobile_message& m, std::optional<uint64_t> seq) {
   e.begin_object(7 + (m.correlation_id ? 1 : 0) + (m.payload.empty() ? 0 : 1)
                  + (m.checksum ? 1 : 0) + (m.signature ? 1 : 0)
-                 + (m.seq ? 1 : 0) + m.extra.size());
+                 + (seq ? 1 : 0) + m.extra.size());
   e.key("id");
   e.string(m.id);
   if (m.correlation_id) {
@@ -142,15 +149,20 @@ void emit(E& e, const mobile_message& m) {
     e.key("signature");
     e.string(*m.signature);
   }
-  if (m.seq) {
+  if (seq) {
     e.key("seq");
-    e.uint64(*m.seq);
+    e.uint64(*seq);
   }
   for (auto& f : m.extra) {
     e.key(f.name);
     e.raw(f.value);
   }
   e.end_object();
+}
+
+template <class E>
+void emit(E& e, const mobile_message& m) {
+  emit(e, m, m.seq);
 }
 
 template <class E>
@@ -205,6 +217,52 @@ void emit(E& e, const heartbeat& h) {
   e.end_object();
 }
 
+// The metadata object of a BatchMessage.
+template <class E>
+void emit(E& e, const batch_metadata& md) {
+  e.begin_object(3 + (md.ttl_ms ? 1 : 0));
+  e.key("totalSize");
+  e.uint64(md.total_size);
+  e.key("messageCount");
+  e.uint64(md.message_count);
+  e.key("priority");
+  e.string(to_string(md.prio));
+  if (md.ttl_ms) {
+    e.key("ttl");
+    e.int64(*md.ttl_ms);
+  }
+  e.end_object();
+}
+
+/// A BatchMessage of deliveries; totalSize is the encoded size of the
+/// messages array.
+template <class E>
+void emit_deliveries(E& e, std::string_view id, int64_t timestamp,
+                     const std::vector<delivery_view>& items) {
+  e.begin_object(4);
+  e.key("id");
+  e.string(id);
+  e.key("timestamp");
+  e.int64(timestamp);
+  e.key("messages");
+  batch_metadata md;
+  md.prio = priority::low;
+  auto before = e.size();
+  e.begin_array(items.size());
+  for (auto& d : items) {
+    emit(e, *d.msg, d.seq);
+    md.prio = std::max(md.prio, d.msg->optimization.prio);
+    if (auto ttl = d.msg->optimization.ttl_ms; ttl && (!md.ttl_ms || *ttl < *md.ttl_ms))
+      md.ttl_ms = ttl;
+  }
+  e.end_array();
+  md.total_size = e.size() - before;
+  md.message_count = items.size();
+  e.key("metadata");
+  emit(e, md);
+  e.end_object();
+}
+
 template <class E>
 void emit(E& e, const batch_message& b) {
   e.begin_object(4 + (b.compress ? 1 : 0));
@@ -222,19 +280,7 @@ void emit(E& e, const batch_message& b) {
     emit(e, m);
   e.end_array();
   e.key("metadata");
-  const auto& md = b.metadata;
-  e.begin_object(3 + (md.ttl_ms ? 1 : 0));
-  e.key("totalSize");
-  e.uint64(md.total_size);
-  e.key("messageCount");
-  e.uint64(md.message_count);
-  e.key("priority");
-  e.string(to_string(md.prio));
-  if (md.ttl_ms) {
-    e.key("ttl");
-    e.int64(*md.ttl_ms);
-  }
-  e.end_object();
+  emit(e, b.metadata);
   e.end_object();
 }
 

@@ -156,25 +156,6 @@ CAF_TEST(a source claiming another identity is refused) {
   CAF_CHECK(silent(*laptop));
 }
 
-CAF_TEST(an offline recipient gets the sender a failed ack) {
-  test_node n;
-  auto phone = connect_device(n, "alice", "phone", device_type::mobile);
-  {
-    auto laptop = connect_device(n, "alice", "laptop", device_type::desktop);
-    laptop->client.close();
-  }
-  auto m = make_message("o1", "alice", "phone", target::device);
-  m.destination.device_id = "laptop";
-  // The directory learns of the close asynchronously; bounded retries.
-  std::string code;
-  for (int i = 0; i < 50 && code != "DEVICE_OFFLINE"; ++i) {
-    m.id = "o" + std::to_string(i);
-    auto ack = decode(send(*phone, m));
-    code = ack.ack.error ? ack.ack.error->code : "";
-  }
-  CAF_CHECK_EQUAL(code, "DEVICE_OFFLINE");
-}
-
 CAF_TEST(json and msgpack devices talk to each other) {
   test_node n;
   auto phone = connect_device(n, "alice", "phone", device_type::mobile, "",

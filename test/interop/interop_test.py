@@ -9,6 +9,7 @@ Every wait is bounded; the test ends only the tetherd it started.
 
 import argparse
 import asyncio
+import gzip
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 
 import msgpack
 import websockets
@@ -218,6 +220,38 @@ async def refusals(d):
               % e.code)
 
 
+async def bombs(d):
+    # permessage-deflate: 64 MiB of spaces is ~64 KiB on the wire; the
+    # inflated size counts against the limit (64 KiB here).
+    ws, _ = await connect(d, "bomb", "phone", "mobile")
+    check(bool(ws.extensions), "bomb: deflate negotiated")
+    await ws.send(" " * (64 << 20))
+    try:
+        await asyncio.wait_for(ws.recv(), TIMEOUT)
+        check(False, "deflate bomb closes with 1009")
+    except websockets.exceptions.ConnectionClosed as e:
+        check(e.code == 1009, "deflate bomb closes with 1009 (got %s)" % e.code)
+    # App-level zlib: a compressed frame that inflates past the limit.
+    ws, _ = await connect(d, "bomb", "tablet", "tablet", deflate=False)
+    raw = zlib.compress(b" " * (64 << 20), 9)
+    frame = bytes([0xC1, 1]) + (64 << 20).to_bytes(4, "big") + raw
+    await ws.send(frame)
+    err = decode(await recv(ws))
+    check(err.get("status") == "failed"
+          and err["error"]["code"] == "DECOMPRESSION_ERROR",
+          "zlib bomb refused with DECOMPRESSION_ERROR")
+    # A well-formed compressed frame is accepted.
+    m = envelope("z-1", "bomb", "tablet", "tablet", {"target": "device",
+                 "deviceId": "tablet"})
+    body = json.dumps(m).encode()
+    await ws.send(bytes([0xC1, 2]) + len(body).to_bytes(4, "big")
+                  + gzip.compress(body))
+    got = [decode(await recv(ws)) for _ in range(2)]
+    check(any(g.get("messageId") == "z-1" and g.get("status") == "received"
+              for g in got), "gzip frame from the client accepted")
+    await ws.close()
+
+
 async def shutdown(d):
     ws, _ = await connect(d, "bye", "phone", "mobile")
     d.proc.send_signal(signal.SIGTERM)
@@ -240,6 +274,7 @@ async def main(args):
                 await exchange(d, a, b, deflate)
         await original_client_behaviour(d)
         await refusals(d)
+        await bombs(d)
         await shutdown(d)
     finally:
         d.cleanup()

@@ -26,12 +26,42 @@ CAF_TEST(the welcome message is a valid envelope) {
     R"("deviceType":"mobile","protocolVersion":"1.0.0",)"
     R"("codec":"tether.v1.msgpack","compression":"permessage-deflate",)"
     R"("heartbeatIntervalMs":20000,"pongTimeoutMs":0,"serverVersion":"0.1.0",)"
+    R"("resumeToken":"","resumed":false,"frameCompression":"none",)"
     R"("limits":{"maxMessageBytes":0,"maxBatchMessages":0,)"
     R"("ratePerSecond":0.0}})");
   // It decodes as a message in the other codec, too.
   auto f = decode(codec::msgpack, encode(codec::msgpack, m), limits{});
   CAF_REQUIRE(f.ok());
   CAF_CHECK(f.messages.front().ok());
+}
+
+CAF_TEST(gap notices name the reason count and ids) {
+  gap_info g{"expired", 2, {"m1", "m2"}};
+  auto m = make_gap("alice", "phone", g, 7);
+  CAF_CHECK_EQUAL(m.type, "tether.gap");
+  CAF_CHECK(m.optimization.prio == priority::critical);
+  CAF_CHECK_EQUAL(m.payload.raw,
+                  R"({"reason":"expired","count":2,"messageIds":["m1","m2"]})");
+  std::vector<field_error> errors;
+  validate(m, limits{}, errors);
+  CAF_CHECK(errors.empty());
+}
+
+CAF_TEST(device registrations declare compression capabilities) {
+  std::vector<compression> algos;
+  std::vector<field_error> errors;
+  CAF_CHECK(read_capabilities(
+    json_value(R"({"deviceInfo":{"deviceId":"p","capabilities":)"
+               R"({"compression":["gzip","deflate"],"supportsBatching":true}}})"),
+    algos, errors));
+  CAF_CHECK_EQUAL(algos.size(), 2u);
+  CAF_CHECK(algos[0] == compression::gzip);
+  algos.clear();
+  CAF_CHECK(!read_capabilities(json_value(R"({"deviceInfo":5})"), algos, errors));
+  CAF_CHECK_EQUAL(errors.back().field, "payload.deviceInfo");
+  CAF_CHECK(!read_capabilities(
+    json_value(R"({"deviceInfo":{"capabilities":{"compression":["zstd"]}}})"),
+    algos, errors));
 }
 
 CAF_TEST(failed acks list field errors in details) {

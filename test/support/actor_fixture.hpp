@@ -1,14 +1,18 @@
 #pragma once
 
 // Test support for actor suites: the deterministic CAF fixture with Tether's
-// message types, a session_port that records what the actor asked of its
-// session, and a stand-in connection that records deliveries.
+// message types, a session_port that records what the actors asked of their
+// session, stand-ins for a connection and a batcher that record what they
+// receive, and a whole node's actors on a real SQLite file.
 
 #include <caf/actor_system_config.hpp>
 #include <caf/test/dsl.hpp>
 
 #include "actors/connection/session_port.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/orchestrator/orchestrator_actor.hpp"
+#include "protocol/codec.hpp"
+#include "test/support/temp_dir.hpp"
 
 namespace tether::test {
 
@@ -20,47 +24,150 @@ struct test_config : caf::actor_system_config {
 
 using fixture_base = test_coordinator_fixture<test_config>;
 
-/// Records every call a connection actor makes on its session.
+/// Records every call the actors make on a session.
 struct recording_port : actors::session_port {
+  struct frame {
+    std::string bytes;
+    bool binary = false;
+    uint64_t tag = 0;
+  };
+
   actors::session_info session;
   std::shared_ptr<actors::session_events> events;
-  std::vector<std::pair<std::string, bool>> sent;
+  std::vector<frame> sent;
   std::vector<uint16_t> closes;
   size_t consumed_total = 0;
 
   void attach(std::shared_ptr<actors::session_events> ev) override {
     events = std::move(ev);
   }
-  void send(actors::shared_bytes bytes, bool binary) override {
-    sent.emplace_back(*bytes, binary);
+  void send(actors::shared_bytes bytes, bool binary, uint64_t tag) override {
+    sent.push_back(frame{*bytes, binary, tag});
   }
   void close(uint16_t code, std::string) override { closes.push_back(code); }
   void consumed(size_t n) override { consumed_total += n; }
   const actors::session_info& info() const noexcept override {
     return session;
   }
+
+  /// Reports every tagged frame as written (as the socket would).
+  void confirm_writes() {
+    for (auto& f : sent)
+      if (f.tag != 0 && events) {
+        events->on_written(f.tag);
+        f.tag = 0;
+      }
+  }
+
+  /// The frames decoded as JSON (compressed frames are skipped).
+  std::vector<protocol::decoded_frame> decoded(size_t from = 0) const {
+    std::vector<protocol::decoded_frame> out;
+    for (size_t i = from; i < sent.size(); ++i)
+      out.push_back(protocol::decode(session.codec, sent[i].bytes,
+                                     protocol::limits{}));
+    return out;
+  }
 };
 
-/// What a stand-in connection received.
+/// What a stand-in actor received.
 struct probe_log {
   std::vector<std::string> delivered;
+  std::vector<actors::queued_delivery> deliveries;
   std::vector<uint16_t> closes;
+  actors::delivery_source source;
 };
 
-/// A connection_actor stand-in for directory tests: records deliveries and
-/// close requests instead of writing to a socket.
+/// A connection_actor stand-in: records close requests.
 inline actors::connection_actor::behavior_type
 probe(actors::connection_actor::pointer self, std::shared_ptr<probe_log> log) {
   return {
     [](atom::frame, const std::string&, bool) {},
     [self](atom::closed, uint16_t) { self->quit(); },
-    [log](atom::deliver, const protocol::message_ptr&,
-          const actors::shared_bytes& bytes) {
-      log->delivered.push_back(*bytes);
-    },
     [log](atom::close, uint16_t code) { log->closes.push_back(code); },
     [](atom::expire) {},
   };
 }
+
+/// A batcher_actor stand-in: records deliveries; demand is granted by the
+/// test through log->source.
+inline actors::batcher_actor::behavior_type
+probe_batcher(actors::batcher_actor::pointer, std::shared_ptr<probe_log> log) {
+  return {
+    [log](atom::start, actors::delivery_source& s) { log->source = s; },
+    [log](atom::deliver, actors::delivery_list& items) {
+      for (auto& d : items) {
+        log->delivered.push_back(d.msg->id);
+        log->deliveries.push_back(d);
+      }
+    },
+    [](atom::written, uint64_t) {},
+    [](atom::compress, uint8_t) {},
+    [](atom::flush, uint64_t) {},
+  };
+}
+
+/// A node's actors (orchestrator, store on a real SQLite file, directory)
+/// under the deterministic scheduler.
+struct node_fixture : fixture_base {
+  temp_dir dir;
+  std::shared_ptr<actors::durable_log> log;
+  std::shared_ptr<actors::node_metrics> metrics
+    = std::make_shared<actors::node_metrics>();
+  actors::orchestrator_params params;
+  actors::orchestrator_actor orch;
+
+  node_fixture() {
+    log = std::make_shared<actors::durable_log>(dir.path() + "/tether.db");
+    params.log = log;
+    params.detached_store = false;
+    params.backoff.base = std::chrono::milliseconds{100};
+    params.backoff.cap = std::chrono::milliseconds{1000};
+    params.budget.max_restarts = 2;
+    params.budget.period = std::chrono::seconds{60};
+    params.stop_timeout = std::chrono::seconds{5};
+  }
+
+  ~node_fixture() override {
+    if (orch)
+      caf::anon_send_exit(orch, caf::exit_reason::user_shutdown);
+    run_messages();
+  }
+
+  void start() {
+    orch = sys.spawn(actors::orchestrator, params, metrics);
+    run_messages();
+  }
+
+  /// Runs messages only (run() would also fire every pending timer).
+  void run_messages() { sched.run(); }
+
+  /// A session of `user`/`device` handed to the orchestrator.
+  std::shared_ptr<recording_port>
+  open(const std::string& user, const std::string& device,
+       protocol::device_type type = protocol::device_type::mobile,
+       const std::string& role = {}) {
+    auto p = std::make_shared<recording_port>();
+    p->session.session_id = "s-" + device + std::to_string(sessions_++);
+    p->session.user_id = user;
+    p->session.device_id = device;
+    p->session.type = type;
+    p->session.role = role;
+    p->session.token_expires_at = 4102444800; // 2100-01-01
+    self->send(orch, atom::open_v, std::shared_ptr<actors::session_port>{p});
+    run_messages();
+    return p;
+  }
+
+  actors::directory_actor directory_handle() {
+    self->send(orch, atom::get_v, atom::directory_v);
+    run_messages();
+    actors::directory_actor result;
+    self->receive([&](actors::directory_actor d) { result = d; });
+    return result;
+  }
+
+private:
+  int sessions_ = 0;
+};
 
 } // namespace tether::test

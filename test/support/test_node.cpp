@@ -136,3 +136,56 @@ std::string json_field(const std::string& json, const std::string& key) {
 }
 
 } // namespace tether::test
+
+#include "protocol/compression.hpp"
+
+namespace tether::test {
+
+reading read_messages(runtime::ws_client& c, size_t count,
+                      std::chrono::milliseconds limit, protocol::codec codec) {
+  reading r;
+  while (r.messages.size() < count) {
+    auto f = c.receive(limit);
+    if (!f)
+      break;
+    ++r.frames;
+    std::string bytes = f->data;
+    if (f->binary && protocol::is_compressed_frame(bytes)) {
+      std::string raw;
+      if (protocol::open_compressed_frame(bytes, 64 << 20, raw)
+          != protocol::inflate_error::none)
+        continue;
+      bytes = std::move(raw);
+    }
+    auto d = protocol::decode(codec, bytes, protocol::limits{1000, 64,
+                                                             1 << 20});
+    if (!d.ok())
+      continue;
+    if (d.kind == protocol::frame_kind::ack) {
+      r.acks.push_back(d.ack);
+      continue;
+    }
+    // The server's seq is dropped by decode(); read it from the raw text.
+    for (auto& m : d.messages) {
+      delivered x;
+      x.id = m.msg.id;
+      x.type = m.msg.type;
+      x.prio = m.msg.optimization.prio;
+      x.payload = m.msg.payload.raw;
+      r.messages.push_back(std::move(x));
+    }
+    if (codec == protocol::codec::json) {
+      // "seq":N appears once per message, in order.
+      size_t pos = 0;
+      size_t i = r.messages.size() - d.messages.size();
+      while ((pos = bytes.find("\"seq\":", pos)) != std::string::npos
+             && i < r.messages.size()) {
+        r.messages[i++].seq = std::stoull(bytes.substr(pos + 6));
+        pos += 6;
+      }
+    }
+  }
+  return r;
+}
+
+} // namespace tether::test

@@ -83,3 +83,30 @@ make_message(const std::string& id, const std::string& user,
 std::string json_field(const std::string& json, const std::string& key);
 
 } // namespace tether::test
+
+namespace tether::test {
+
+/// One delivered message as a device saw it.
+struct delivered {
+  std::string id;
+  std::string type;
+  uint64_t seq = 0;
+  protocol::priority prio = protocol::priority::normal;
+  std::string payload;
+};
+
+/// Frames and messages a device read.
+struct reading {
+  size_t frames = 0;
+  std::vector<delivered> messages;
+  std::vector<protocol::message_ack> acks;
+};
+
+/// Reads frames (single messages, batches, compressed frames) until `count`
+/// messages arrived or `limit` passed without progress.
+reading read_messages(runtime::ws_client& c, size_t count,
+                      std::chrono::milliseconds limit
+                      = std::chrono::milliseconds{5000},
+                      protocol::codec codec = protocol::codec::json);
+
+} // namespace tether::test

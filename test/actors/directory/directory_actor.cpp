@@ -1,48 +1,51 @@
 #define CAF_SUITE actors.directory_actor
 #include "test/support/actor_fixture.hpp"
 
-#include "actors/directory/directory_actor.hpp"
-
 using namespace tether;
 using namespace tether::actors;
 
 namespace {
 
-device_identity id(std::string device, std::string role = {},
-                   protocol::codec c = protocol::codec::json) {
+device_identity id(std::string device, std::string role = {}) {
   return {"alice", std::move(device), protocol::device_type::mobile,
-          std::move(role), "s-" + std::to_string(std::rand()), c};
+          std::move(role), "s-" + std::to_string(std::rand()),
+          protocol::codec::json};
 }
 
-protocol::message_ptr to_device(std::string from, std::string device) {
+protocol::message_ptr to_device(std::string id, std::string from,
+                                std::string device, bool durable = true) {
   auto m = std::make_shared<protocol::mobile_message>();
-  m->id = "m";
+  m->id = std::move(id);
   m->source.user_id = "alice";
   m->source.device_id = std::move(from);
   m->destination.to = protocol::target::device;
   m->destination.device_id = std::move(device);
   m->type = "t";
+  m->optimization.requires_ack = durable;
   return m;
 }
 
-struct fixture : test::fixture_base {
-  directory_actor dir = sys.spawn(directory);
+struct fixture : test::node_fixture {
+  directory_actor dir;
 
-  ~fixture() override { anon_send_exit(dir, caf::exit_reason::user_shutdown); }
+  fixture() {
+    start();
+    dir = directory_handle();
+  }
 
   connection_actor join(const device_identity& who,
                         std::shared_ptr<test::probe_log> log) {
     auto p = sys.spawn(test::probe, log);
     self->send(dir, atom::join_v, who, p);
-    sched.run();
-    self->receive([](uint32_t) {});
+    run_messages();
+    self->receive([](queue_actor) {});
     return p;
   }
 
   caf::expected<uint32_t> route(const device_identity& from,
                                 protocol::message_ptr msg) {
     self->send(dir, atom::route_v, from, std::move(msg));
-    sched.run();
+    run_messages();
     caf::expected<uint32_t> result = caf::sec::none;
     self->receive([&](uint32_t n) { result = n; },
                   [&](caf::error& err) { result = std::move(err); });
@@ -54,33 +57,40 @@ struct fixture : test::fixture_base {
 
 CAF_TEST_FIXTURE_SCOPE(directory_tests, fixture)
 
-CAF_TEST(routes encode once per codec and deliver) {
-  auto a = std::make_shared<test::probe_log>();
-  auto b = std::make_shared<test::probe_log>();
-  auto pa = join(id("phone"), a);
-  auto pb = join(id("laptop", "", protocol::codec::msgpack), b);
-  auto r = route(id("phone"), to_device("phone", "laptop"));
-  CAF_REQUIRE(r);
-  CAF_CHECK_EQUAL(*r, 1u);
-  sched.run();
-  CAF_REQUIRE_EQUAL(b->delivered.size(), 1u);
-  CAF_CHECK_EQUAL(static_cast<uint8_t>(b->delivered[0][0]) & 0xF0, 0x80);
-  CAF_CHECK(a->delivered.empty());
-  anon_send_exit(pa, caf::exit_reason::user_shutdown);
-  anon_send_exit(pb, caf::exit_reason::user_shutdown);
-}
-
-CAF_TEST(a device whose connection died is offline) {
+CAF_TEST(a message to an offline known device is queued durably) {
   auto a = std::make_shared<test::probe_log>();
   auto pa = join(id("phone"), a);
   auto pb = join(id("laptop"), std::make_shared<test::probe_log>());
   anon_send_exit(pb, caf::exit_reason::user_shutdown);
-  sched.run();
-  auto r = route(id("phone"), to_device("phone", "laptop"));
-  CAF_REQUIRE(!r);
-  CAF_CHECK(to_errc(r.error()) == protocol::errc::device_offline);
-  auto u = route(id("phone"), to_device("phone", "fridge"));
+  run_messages();
+  auto r = route(id("phone"), to_device("m1", "phone", "laptop"));
+  CAF_REQUIRE(r);
+  CAF_CHECK_EQUAL(*r, 1u);
+  // On disk before the reply.
+  auto rows = log->load("alice", "laptop");
+  CAF_REQUIRE_EQUAL(rows.size(), 1u);
+  CAF_CHECK_EQUAL(rows[0].msg_id, "m1");
+  anon_send_exit(pa, caf::exit_reason::user_shutdown);
+}
+
+CAF_TEST(unknown devices and other users are refused) {
+  auto pa = join(id("phone"), std::make_shared<test::probe_log>());
+  auto u = route(id("phone"), to_device("m1", "phone", "fridge"));
+  CAF_REQUIRE(!u);
   CAF_CHECK(to_errc(u.error()) == protocol::errc::unknown_device);
+  auto m = to_device("m2", "phone", "phone");
+  const_cast<protocol::mobile_message&>(*m).destination.user_id = "bob";
+  auto f = route(id("phone"), m);
+  CAF_CHECK(to_errc(f.error()) == protocol::errc::forbidden);
+  anon_send_exit(pa, caf::exit_reason::user_shutdown);
+}
+
+CAF_TEST(a resent message id is acked again but queued once) {
+  auto pa = join(id("phone"), std::make_shared<test::probe_log>());
+  CAF_CHECK(route(id("phone"), to_device("dup", "phone", "phone")));
+  CAF_CHECK(route(id("phone"), to_device("dup", "phone", "phone")));
+  CAF_CHECK_EQUAL(log->load("alice", "phone").size(), 1u);
+  CAF_CHECK_EQUAL(metrics->queue_events(queue_counter::duplicate), 1u);
   anon_send_exit(pa, caf::exit_reason::user_shutdown);
 }
 
@@ -89,19 +99,29 @@ CAF_TEST(a second connection of a device replaces the first) {
   auto second = std::make_shared<test::probe_log>();
   auto p1 = join(id("phone"), first);
   auto p2 = join(id("phone"), second);
-  sched.run();
+  run_messages();
   CAF_CHECK_EQUAL(first->closes, std::vector<uint16_t>{4500});
   CAF_CHECK(second->closes.empty());
-  auto r = route(id("phone"), to_device("phone", "phone"));
-  CAF_REQUIRE(r);
-  sched.run();
-  CAF_CHECK_EQUAL(second->delivered.size(), 1u);
-  CAF_CHECK(first->delivered.empty());
   // The replaced connection's exit must not take the new one offline.
   anon_send_exit(p1, caf::exit_reason::user_shutdown);
-  sched.run();
-  CAF_CHECK(route(id("phone"), to_device("phone", "phone")));
+  run_messages();
+  self->send(dir, atom::get_v, std::string{"alice"});
+  run_messages();
+  self->receive([](const std::vector<device_identity>& devs) {
+    CAF_CHECK_EQUAL(devs.size(), 1u);
+  });
   anon_send_exit(p2, caf::exit_reason::user_shutdown);
+}
+
+CAF_TEST(known devices are loaded from the store) {
+  log->begin();
+  log->upsert_device("alice", "tablet", 3, "", 1);
+  log->commit();
+  auto pa = join(id("phone"), std::make_shared<test::probe_log>());
+  auto r = route(id("phone"), to_device("m", "phone", "tablet"));
+  CAF_REQUIRE(r);
+  CAF_CHECK_EQUAL(log->load("alice", "tablet").size(), 1u);
+  anon_send_exit(pa, caf::exit_reason::user_shutdown);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -1,0 +1,58 @@
+#pragma once
+
+// The BATCHER actor: one per connection. It pulls deliveries from the
+// device's queue (demand-driven, so that its buffer stays bounded), lets its
+// batch_policy decide when to write, builds one frame per flush (a message,
+// or a BatchMessage of several), compresses it when the device asked for
+// app-level compression, and writes it to the session within the write
+// credit. Write completions go back to the queue (retiring no-ack messages).
+
+#include <deque>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/batcher/batch_policy.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/metrics.hpp"
+
+namespace tether::actors {
+
+struct batcher_params {
+  batch_params batch;
+  /// Frames at least this large are compressed when the device asked for
+  /// it; below it the header and CPU cost more than they save.
+  uint64_t compress_threshold = 1024;
+  /// zlib level for app-level compression.
+  int compress_level = 6;
+};
+
+struct batcher_state {
+  std::weak_ptr<session_port> port;
+  protocol::codec codec = protocol::codec::json;
+  std::string session_id;
+  batcher_params params;
+  batch_policy policy;
+  delivery_source source;
+  std::deque<queued_delivery> pending;
+  /// 0: off, 1: deflate, 2: gzip (protocol::zip_format).
+  uint8_t compress = 0;
+  uint64_t next_frame = 1;
+  /// frame id -> seqs it carried (reported to the queue when written).
+  std::unordered_map<uint64_t, std::vector<uint64_t>> frames;
+  uint64_t flush_generation = 0;
+  std::shared_ptr<node_metrics> metrics;
+
+  static inline const char* name = "batcher";
+};
+
+/// Spawned with its connection; quits when `owner` (the connection) ends.
+batcher_actor::behavior_type
+batcher(batcher_actor::stateful_pointer<batcher_state> self,
+        std::shared_ptr<session_port> port, batcher_params params,
+        std::shared_ptr<node_metrics> metrics);
+
+} // namespace tether::actors

@@ -1,0 +1,276 @@
+#include "actors/queue/device_queue.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+namespace tether::actors {
+
+std::string_view to_string(overflow_policy x) noexcept {
+  return x == overflow_policy::evict_lowest ? "evict_lowest" : "refuse_new";
+}
+
+bool from_string(std::string_view s, overflow_policy& x) noexcept {
+  if (s == "evict_lowest")
+    x = overflow_policy::evict_lowest;
+  else if (s == "refuse_new")
+    x = overflow_policy::refuse_new;
+  else
+    return false;
+  return true;
+}
+
+device_queue::device_queue(queue_params params, uint64_t next_seq)
+  : params_(params), next_seq_(next_seq == 0 ? 1 : next_seq) {
+  // nop
+}
+
+size_t device_queue::waiting() const noexcept {
+  size_t n = 0;
+  for (auto& q : waiting_)
+    n += q.size();
+  return n;
+}
+
+bool device_queue::fits(protocol::priority prio, uint64_t bytes) const {
+  if (bytes > params_.max_bytes)
+    return false;
+  auto items = count_ + 1;
+  auto total = bytes_ + bytes;
+  if (items <= params_.max_items && total <= params_.max_bytes)
+    return true;
+  if (params_.overflow == overflow_policy::refuse_new)
+    return false;
+  // Evictable: waiting messages of lower or equal priority, never critical.
+  for (size_t p = 0; p <= index(prio) && p < index(protocol::priority::critical);
+       ++p) {
+    for (auto& e : waiting_[p]) {
+      --items;
+      total -= e.bytes;
+      if (items <= params_.max_items && total <= params_.max_bytes)
+        return true;
+    }
+  }
+  return false;
+}
+
+device_queue::offer_result device_queue::offer(queue_entry e) {
+  offer_result r;
+  if (!fits(e.prio, e.bytes))
+    return r;
+  while (count_ + 1 > params_.max_items || bytes_ + e.bytes > params_.max_bytes) {
+    // fits() guarantees an evictable message exists.
+    for (auto& q : waiting_) {
+      if (!q.empty()) {
+        r.evicted.push_back(std::move(q.front()));
+        q.pop_front();
+        account_remove(r.evicted.back());
+        break;
+      }
+    }
+  }
+  ++count_;
+  bytes_ += e.bytes;
+  if (!e.durable)
+    ++memory_only_;
+  waiting_[index(e.prio)].push_back(std::move(e));
+  r.accepted = true;
+  return r;
+}
+
+void device_queue::offer_notice(queue_entry e) {
+  ++count_;
+  bytes_ += e.bytes;
+  if (!e.durable)
+    ++memory_only_;
+  // Ahead of its priority: the notice explains what follows it.
+  waiting_[index(e.prio)].push_front(std::move(e));
+}
+
+void device_queue::account_remove(const queue_entry& e) noexcept {
+  --count_;
+  bytes_ -= e.bytes;
+  if (!e.durable)
+    --memory_only_;
+}
+
+std::optional<int64_t> device_queue::oldest_waiting_ms() const {
+  std::optional<int64_t> result;
+  for (auto& q : waiting_)
+    if (!q.empty() && (!result || q.front().enqueued_ms < *result))
+      result = q.front().enqueued_ms;
+  return result;
+}
+
+const queue_entry* device_queue::next(int64_t now_ms) {
+  while (!redeliver_.empty()) {
+    auto seq = redeliver_.front();
+    redeliver_.pop_front();
+    auto i = inflight_.find(seq);
+    if (i == inflight_.end())
+      continue; // retired meanwhile
+    if (i->second.expires_ms <= now_ms) {
+      expired_.push_back(take_inflight(i));
+      continue;
+    }
+    auto& e = i->second;
+    ++e.attempts;
+    e.retry_ms = now_ms
+                 + static_cast<int64_t>(
+                   static_cast<double>(params_.ack_timeout.count())
+                   * std::pow(params_.ack_backoff, e.attempts - 1));
+    return &e;
+  }
+  if (inflight_.size() >= params_.max_inflight)
+    return nullptr;
+  for (size_t p = 4; p-- > 0;) {
+    auto& q = waiting_[p];
+    while (!q.empty() && q.front().expires_ms <= now_ms) {
+      account_remove(q.front());
+      expired_.push_back(std::move(q.front()));
+      q.pop_front();
+    }
+    if (q.empty())
+      continue;
+    auto e = std::move(q.front());
+    q.pop_front();
+    e.seq = next_seq_++;
+    e.attempts = 1;
+    e.retry_ms = now_ms + params_.ack_timeout.count();
+    if (e.msg)
+      by_id_[e.msg->id] = e.seq;
+    auto [pos, added] = inflight_.emplace(e.seq, std::move(e));
+    return &pos->second;
+  }
+  return nullptr;
+}
+
+queue_entry
+device_queue::take_inflight(std::map<uint64_t, queue_entry>::iterator i) {
+  auto e = std::move(i->second);
+  inflight_.erase(i);
+  if (e.msg) {
+    auto j = by_id_.find(e.msg->id);
+    if (j != by_id_.end() && j->second == e.seq)
+      by_id_.erase(j);
+  }
+  account_remove(e);
+  return e;
+}
+
+std::vector<queue_entry> device_queue::take_expired() {
+  return std::exchange(expired_, {});
+}
+
+std::vector<queue_entry> device_queue::ack_upto(uint64_t seq) {
+  std::vector<queue_entry> out;
+  while (!inflight_.empty() && inflight_.begin()->first <= seq)
+    out.push_back(take_inflight(inflight_.begin()));
+  return out;
+}
+
+std::optional<queue_entry> device_queue::ack_id(const std::string& message_id) {
+  auto j = by_id_.find(message_id);
+  if (j == by_id_.end())
+    return std::nullopt;
+  auto i = inflight_.find(j->second);
+  if (i == inflight_.end()) {
+    by_id_.erase(j);
+    return std::nullopt;
+  }
+  return take_inflight(i);
+}
+
+std::vector<queue_entry>
+device_queue::written(const std::vector<uint64_t>& seqs) {
+  std::vector<queue_entry> out;
+  for (auto seq : seqs) {
+    auto i = inflight_.find(seq);
+    if (i != inflight_.end() && !i->second.needs_ack)
+      out.push_back(take_inflight(i));
+  }
+  return out;
+}
+
+std::vector<queue_entry> device_queue::expire(int64_t now_ms) {
+  std::vector<queue_entry> out;
+  for (auto& q : waiting_) {
+    auto keep = std::stable_partition(q.begin(), q.end(), [&](auto& e) {
+      return e.expires_ms > now_ms;
+    });
+    for (auto i = keep; i != q.end(); ++i) {
+      account_remove(*i);
+      out.push_back(std::move(*i));
+    }
+    q.erase(keep, q.end());
+  }
+  for (auto i = inflight_.begin(); i != inflight_.end();) {
+    if (i->second.expires_ms <= now_ms)
+      out.push_back(take_inflight(i++));
+    else
+      ++i;
+  }
+  return out;
+}
+
+device_queue::timeout_result device_queue::check_timeouts(int64_t now_ms) {
+  timeout_result r;
+  for (auto i = inflight_.begin(); i != inflight_.end();) {
+    auto& e = i->second;
+    if (!e.needs_ack || e.retry_ms > now_ms
+        || std::find(redeliver_.begin(), redeliver_.end(), e.seq)
+             != redeliver_.end()) {
+      ++i;
+      continue;
+    }
+    if (e.attempts >= params_.max_attempts) {
+      r.dead.push_back(take_inflight(i++));
+      continue;
+    }
+    redeliver_.push_back(e.seq);
+    ++r.redeliver;
+    ++i;
+  }
+  std::sort(redeliver_.begin(), redeliver_.end());
+  return r;
+}
+
+void device_queue::redeliver_all() {
+  redeliver_.clear();
+  for (auto& [seq, e] : inflight_)
+    redeliver_.push_back(seq);
+}
+
+bool device_queue::slow(int64_t now_ms) const {
+  auto oldest = oldest_waiting_ms();
+  return oldest && now_ms - *oldest > params_.slow_after.count();
+}
+
+std::optional<int64_t> device_queue::next_deadline() const {
+  std::optional<int64_t> result;
+  auto consider = [&](int64_t t) {
+    if (!result || t < *result)
+      result = t;
+  };
+  for (auto& q : waiting_)
+    for (auto& e : q)
+      consider(e.expires_ms);
+  for (auto& [seq, e] : inflight_) {
+    consider(e.expires_ms);
+    if (e.needs_ack)
+      consider(e.retry_ms);
+  }
+  return result;
+}
+
+std::vector<const queue_entry*> device_queue::entries() const {
+  std::vector<const queue_entry*> out;
+  for (auto& [seq, e] : inflight_)
+    out.push_back(&e);
+  for (size_t p = 4; p-- > 0;)
+    for (auto& e : waiting_[p])
+      out.push_back(&e);
+  return out;
+}
+
+} // namespace tether::actors

@@ -1,0 +1,435 @@
+#include "actors/queue/queue_actor.hpp"
+
+#include <algorithm>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/make_message.hpp>
+#include <spdlog/spdlog.h>
+
+#include "protocol/codec.hpp"
+#include "protocol/control.hpp"
+
+namespace tether::actors {
+
+namespace {
+
+using self_ptr = queue_actor::stateful_pointer<queue_state>;
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+int64_t wall_ms(self_ptr self) {
+  auto& st = self->state;
+  auto skew = st.params.clock_skew ? st.params.clock_skew->load() : 0;
+  return st.wall_base_ms + skew
+         + duration_cast<milliseconds>(self->clock().now() - st.steady_base)
+             .count();
+}
+
+bool attached(self_ptr self) {
+  return self->state.batcher != nullptr;
+}
+
+// A rough encoded size: the envelope's fixed part plus its variable fields.
+uint64_t estimate_bytes(const protocol::mobile_message& m) {
+  uint64_t n = 192 + m.id.size() + m.type.size() + m.payload.raw.size()
+               + m.source.user_id.size() + m.source.device_id.size();
+  for (auto& x : m.extra)
+    n += x.name.size() + x.value.raw.size();
+  return n;
+}
+
+void persist_gaps(self_ptr self) {
+  auto& st = self->state;
+  self->send(st.store, atom::gaps_v,
+             gap_counts{st.owner.user_id, st.owner.device_id,
+                        st.gap_expired + st.gap_in_flight[0],
+                        st.gap_evicted + st.gap_in_flight[1],
+                        st.gap_dead + st.gap_in_flight[2], true});
+}
+
+void forget(self_ptr self, std::vector<queue_entry>& entries,
+            const char* reason) {
+  auto& st = self->state;
+  message_keys keys{st.owner.user_id, st.owner.device_id, {}};
+  for (auto& e : entries) {
+    if (e.durable)
+      keys.qids.push_back(e.key);
+    if (e.msg && e.msg->type == "tether.gap")
+      continue;
+    if (st.gap_ids.size() < 100 && e.msg)
+      st.gap_ids.push_back(e.msg->id);
+  }
+  if (!keys.qids.empty())
+    self->send(st.store, atom::remove_v, std::move(keys));
+  auto n = static_cast<uint64_t>(entries.size());
+  if (n == 0)
+    return;
+  if (std::string_view{reason} == "expired") {
+    st.gap_expired += n;
+    st.metrics->queue_event(queue_counter::expired, n);
+  } else {
+    st.gap_evicted += n;
+    st.metrics->queue_event(queue_counter::evicted, n);
+  }
+  persist_gaps(self);
+}
+
+void retire(self_ptr self, std::vector<queue_entry>& entries) {
+  auto& st = self->state;
+  message_keys keys{st.owner.user_id, st.owner.device_id, {}};
+  for (auto& e : entries) {
+    if (e.durable)
+      keys.qids.push_back(e.key);
+    if (e.msg && e.msg->type == "tether.gap") {
+      std::fill(std::begin(st.gap_in_flight), std::end(st.gap_in_flight), 0);
+      persist_gaps(self);
+    }
+  }
+  if (!keys.qids.empty())
+    self->send(st.store, atom::remove_v, std::move(keys));
+  st.metrics->queue_event(queue_counter::retired, entries.size());
+}
+
+// Offers a tether.gap notice once the device is attached and drops happened.
+void notify_gaps(self_ptr self) {
+  auto& st = self->state;
+  auto total = st.gap_expired + st.gap_evicted + st.gap_dead;
+  if (!attached(self) || total == 0
+      || st.gap_in_flight[0] + st.gap_in_flight[1] + st.gap_in_flight[2] > 0)
+    return;
+  protocol::gap_info gap;
+  gap.reason = st.gap_dead > 0      ? "dead_letter"
+               : st.gap_evicted > 0 ? "evicted"
+                                    : "expired";
+  gap.count = total;
+  gap.message_ids = st.gap_ids;
+  auto now = wall_ms(self);
+  queue_entry e;
+  e.msg = std::make_shared<const protocol::mobile_message>(
+    protocol::make_gap(st.owner.user_id, st.owner.device_id, gap, now));
+  e.prio = protocol::priority::critical;
+  e.bytes = estimate_bytes(*e.msg);
+  e.enqueued_ms = now;
+  e.expires_ms = now + st.params.queue.default_ttl[3].count();
+  st.q.offer_notice(std::move(e));
+  st.gap_in_flight[0] = st.gap_expired;
+  st.gap_in_flight[1] = st.gap_evicted;
+  st.gap_in_flight[2] = st.gap_dead;
+  st.gap_expired = st.gap_evicted = st.gap_dead = 0;
+  st.gap_ids.clear();
+}
+
+void reserve_seqs(self_ptr self) {
+  auto& st = self->state;
+  if (st.reserving)
+    return;
+  st.reserving = true;
+  auto upto = st.q.next_seq() + st.params.seq_block - 1;
+  self
+    ->request(st.store, st.params.request_timeout, atom::reserve_v,
+              reservation{st.owner.user_id, st.owner.device_id, upto,
+                          st.next_qid})
+    .then(
+      [self, upto](atom::ok) {
+        self->state.reserving = false;
+        self->state.seq_reserved = std::max(self->state.seq_reserved, upto);
+        // pump is declared below; a message keeps the order simple.
+        self->send(self, atom::demand_v, uint32_t{0});
+      },
+      [self](caf::error& err) {
+        self->state.reserving = false;
+        spdlog::error("queue {}/{}: cannot reserve sequence numbers: {}",
+                      self->state.owner.user_id, self->state.owner.device_id,
+                      self->system().render(err));
+      });
+}
+
+// Hands deliverable messages to the attached batcher, within its demand and
+// the reserved sequence numbers.
+void pump(self_ptr self) {
+  auto& st = self->state;
+  if (!attached(self))
+    return;
+  notify_gaps(self);
+  delivery_list out;
+  auto now = wall_ms(self);
+  while (st.demand > 0) {
+    if (st.q.next_seq() > st.seq_reserved && !st.q.redelivery_due())
+      break;
+    auto e = st.q.next(now);
+    if (!e)
+      break;
+    out.push_back(queued_delivery{e->seq, e->msg, e->prio, e->bytes});
+    if (e->attempts > 1)
+      st.metrics->queue_event(queue_counter::redelivered, 1);
+    else
+      st.metrics->queue_event(queue_counter::delivered, 1);
+    --st.demand;
+  }
+  auto expired = st.q.take_expired();
+  forget(self, expired, "expired");
+  if (st.q.next_seq() + st.params.seq_block / 2 > st.seq_reserved)
+    reserve_seqs(self);
+  if (!out.empty())
+    self->send(st.batcher, atom::deliver_v, std::move(out));
+}
+
+void schedule_tick(self_ptr self) {
+  auto& st = self->state;
+  auto now = wall_ms(self);
+  std::optional<int64_t> at = st.q.next_deadline();
+  auto consider = [&](int64_t t) {
+    if (!at || t < *at)
+      at = t;
+  };
+  if (attached(self)) {
+    if (auto oldest = st.q.oldest_waiting_ms())
+      consider(*oldest + st.params.queue.slow_after.count() + 1);
+  } else if (st.detached_since_ms) {
+    consider(*st.detached_since_ms + st.params.resume_window.count());
+  }
+  if (!at || (st.tick_at_ms && *st.tick_at_ms <= *at && *st.tick_at_ms > now))
+    return;
+  st.tick_at_ms = *at;
+  auto delay = milliseconds{std::max<int64_t>(0, *at - now)};
+  self->delayed_send(self, delay, atom::tick_v, ++st.tick_generation);
+}
+
+void on_tick(self_ptr self) {
+  auto& st = self->state;
+  st.tick_at_ms.reset();
+  auto now = wall_ms(self);
+  auto expired = st.q.expire(now);
+  forget(self, expired, "expired");
+  auto timeouts = st.q.check_timeouts(now);
+  if (!timeouts.dead.empty()) {
+    message_keys keys{st.owner.user_id, st.owner.device_id, {}};
+    for (auto& e : timeouts.dead) {
+      if (e.durable)
+        keys.qids.push_back(e.key);
+      if (st.gap_ids.size() < 100 && e.msg)
+        st.gap_ids.push_back(e.msg->id);
+    }
+    if (!keys.qids.empty())
+      self->send(st.store, atom::bury_v, std::move(keys));
+    st.gap_dead += timeouts.dead.size();
+    st.metrics->queue_event(queue_counter::dead_lettered, timeouts.dead.size());
+    spdlog::warn("queue {}/{}: {} messages dead-lettered after {} attempts",
+                 st.owner.user_id, st.owner.device_id, timeouts.dead.size(),
+                 st.params.queue.max_attempts);
+    persist_gaps(self);
+  }
+  if (attached(self) && st.q.slow(now)) {
+    spdlog::warn("queue {}/{}: consumer too slow ({} waiting); closing with "
+                 "4002",
+                 st.owner.user_id, st.owner.device_id, st.q.waiting());
+    st.metrics->queue_event(queue_counter::slow_consumer, 1);
+    self->send(st.conn, atom::close_v,
+               protocol::to_int(protocol::close_code::slow_consumer));
+  }
+  if (!attached(self) && st.detached_since_ms
+      && now - *st.detached_since_ms >= st.params.resume_window.count()
+      && st.q.memory_only() == 0) {
+    self->quit();
+    return;
+  }
+  pump(self);
+  schedule_tick(self);
+}
+
+void detach(self_ptr self) {
+  auto& st = self->state;
+  st.batcher = nullptr;
+  st.conn = nullptr;
+  st.demand = 0;
+  st.detached_since_ms = wall_ms(self);
+  st.q.redeliver_all();
+  schedule_tick(self);
+}
+
+} // namespace
+
+queue_actor::behavior_type
+queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
+      store_actor store, queue_actor_params params,
+      std::shared_ptr<node_metrics> metrics) {
+  auto& st = self->state;
+  st.owner = std::move(owner);
+  st.store = std::move(store);
+  st.params = params;
+  st.metrics = std::move(metrics);
+  st.q = device_queue{params.queue};
+  st.wall_base_ms = duration_cast<milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  st.steady_base = self->clock().now();
+  st.detached_since_ms = wall_ms(self);
+  // Nothing else is handled before the backlog is loaded.
+  self->request(st.store, params.request_timeout, atom::open_v, st.owner)
+    .await(
+      [self](device_record& rec, std::vector<stored_message>& backlog) {
+        auto& st = self->state;
+        st.epoch = rec.epoch;
+        st.seq_reserved = rec.seq_reserved;
+        st.gap_expired = rec.gap_expired;
+        st.gap_evicted = rec.gap_evicted;
+        st.gap_dead = rec.gap_dead;
+        // Seqs up to the reservation may have been used before a restart.
+        st.q = device_queue{st.params.queue, rec.seq_reserved + 1};
+        // Evictions while reloading: the caps may have been lowered.
+        std::vector<queue_entry> evicted;
+        for (auto& m : backlog) {
+          st.next_qid = std::max(st.next_qid, m.qid + 1);
+          auto f = protocol::decode(protocol::codec::msgpack, m.body,
+                                    protocol::limits{});
+          if (!f.ok() || f.messages.size() != 1) {
+            spdlog::error("queue {}/{}: stored message {} is unreadable; "
+                          "dropped",
+                          m.user_id, m.device_id, m.qid);
+            continue;
+          }
+          queue_entry e;
+          e.key = m.qid;
+          e.msg = std::make_shared<const protocol::mobile_message>(
+            std::move(f.messages.front().msg));
+          e.prio = static_cast<protocol::priority>(std::min<uint8_t>(m.priority, 3));
+          e.bytes = estimate_bytes(*e.msg);
+          e.enqueued_ms = m.enqueued_ms;
+          e.expires_ms = m.expires_ms;
+          e.needs_ack = m.needs_ack;
+          e.durable = true;
+          auto r = st.q.offer(std::move(e));
+          for (auto& x : r.evicted)
+            evicted.push_back(std::move(x));
+        }
+        forget(self, evicted, "evicted");
+        if (!backlog.empty())
+          spdlog::info("queue {}/{}: recovered {} stored messages",
+                       st.owner.user_id, st.owner.device_id, backlog.size());
+        reserve_seqs(self);
+        schedule_tick(self);
+      },
+      [self](caf::error& err) {
+        spdlog::error("queue {}/{}: cannot load: {}", self->state.owner.user_id,
+                      self->state.owner.device_id, self->system().render(err));
+        self->quit(err);
+      });
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    if (dm.source == self->state.batcher.address())
+      detach(self);
+  });
+  return {
+    [=](atom::enqueue, const protocol::message_ptr& msg)
+      -> caf::result<uint32_t> {
+      auto& st = self->state;
+      auto now = wall_ms(self);
+      auto& opt = msg->optimization;
+      queue_entry e;
+      e.msg = msg;
+      e.prio = opt.prio;
+      e.bytes = estimate_bytes(*msg);
+      e.enqueued_ms = now;
+      e.expires_ms = now
+                     + (opt.ttl_ms ? *opt.ttl_ms
+                                   : st.params.queue
+                                       .default_ttl[static_cast<size_t>(e.prio)]
+                                       .count());
+      e.needs_ack = opt.requires_ack;
+      e.durable = opt.requires_ack || opt.offline_capable;
+      if (e.durable)
+        e.key = st.next_qid++;
+      stored_message row;
+      if (e.durable) {
+        row.user_id = st.owner.user_id;
+        row.device_id = st.owner.device_id;
+        row.qid = e.key;
+        row.priority = static_cast<uint8_t>(e.prio);
+        row.enqueued_ms = e.enqueued_ms;
+        row.expires_ms = e.expires_ms;
+        row.needs_ack = e.needs_ack;
+        row.msg_id = msg->id;
+        row.sender_device = msg->source.device_id;
+        row.body = protocol::encode(protocol::codec::msgpack, *msg);
+      }
+      auto result = st.q.offer(std::move(e));
+      if (!result.accepted) {
+        st.metrics->queue_event(queue_counter::overflow, 1);
+        return caf::error{static_cast<uint8_t>(protocol::errc::queue_overflow),
+                          error_category,
+                          caf::make_message(
+                            "the queue of device '" + st.owner.device_id
+                            + "' is full (" + std::to_string(st.q.size())
+                            + " messages, " + std::to_string(st.q.bytes())
+                            + " bytes) and nothing in it may be evicted")};
+      }
+      st.metrics->queue_event(queue_counter::enqueued, 1);
+      auto evicted = static_cast<uint32_t>(result.evicted.size());
+      forget(self, result.evicted, "evicted");
+      pump(self);
+      schedule_tick(self);
+      if (row.qid == 0)
+        return evicted;
+      auto rp = self->make_response_promise<uint32_t>();
+      self->request(st.store, st.params.request_timeout, atom::append_v,
+                    std::move(row))
+        .then([rp, evicted](atom::ok) mutable { rp.deliver(evicted); },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](atom::attach, batcher_actor& b, connection_actor& c,
+        const resume_request& resume) -> resume_info {
+      auto& st = self->state;
+      resume_info info;
+      info.token = st.epoch;
+      if (!resume.token.empty() && resume.token == st.epoch) {
+        auto acked = st.q.ack_upto(resume.last_seq);
+        retire(self, acked);
+        info.resumed = true;
+      }
+      if (st.batcher)
+        self->demonitor(st.batcher.address());
+      st.q.redeliver_all();
+      st.batcher = std::move(b);
+      st.conn = std::move(c);
+      st.demand = 0;
+      st.detached_since_ms.reset();
+      self->monitor(st.batcher);
+      info.backlog = st.q.size();
+      self->send(st.batcher, atom::start_v,
+                 caf::actor_cast<delivery_source>(self));
+      schedule_tick(self);
+      return info;
+    },
+    [=](atom::demand, uint32_t n) {
+      self->state.demand += n;
+      pump(self);
+      schedule_tick(self);
+    },
+    [=](atom::ack, uint64_t seq) {
+      auto acked = self->state.q.ack_upto(seq);
+      retire(self, acked);
+      pump(self);
+    },
+    [=](atom::ack, const std::string& id) {
+      if (auto e = self->state.q.ack_id(id)) {
+        std::vector<queue_entry> acked;
+        acked.push_back(std::move(*e));
+        retire(self, acked);
+        pump(self);
+      }
+    },
+    [=](atom::written, const std::vector<uint64_t>& seqs) {
+      auto done = self->state.q.written(seqs);
+      retire(self, done);
+      pump(self);
+    },
+    [=](atom::tick, uint64_t generation) {
+      // Generation 0 is an explicit sweep (the clock was moved).
+      if (generation == 0 || generation == self->state.tick_generation)
+        on_tick(self);
+    },
+  };
+}
+
+} // namespace tether::actors

@@ -1,0 +1,78 @@
+#pragma once
+
+// The QUEUE actor: one per known device, spawned by the orchestrator on
+// demand and outliving the device's connections. It applies the decisions
+// of its device_queue: admission and eviction, TTL, delivery order, seq
+// numbers, retirement on acks and writes, redelivery with backoff, dead
+// letters, gap notices and slow-consumer detection. Durable messages
+// (requiresAck or offlineCapable) are written through the STORE before the
+// enqueue is answered, so that a sender's `received` means "on disk".
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/interfaces.hpp"
+#include "actors/metrics.hpp"
+#include "actors/queue/device_queue.hpp"
+
+namespace tether::actors {
+
+struct queue_actor_params {
+  queue_params queue;
+  /// A detached queue without memory-only messages quits after this (its
+  /// durable messages wait in the store).
+  std::chrono::milliseconds resume_window{300000};
+  /// Sequence numbers reserved on disk per write; bounds the write rate.
+  uint64_t seq_block = 4096;
+  std::chrono::milliseconds request_timeout{5000};
+  /// Test hook: milliseconds added to the wall clock (moved by tests that
+  /// exercise TTLs without waiting); null in production.
+  std::shared_ptr<std::atomic<int64_t>> clock_skew;
+};
+
+struct queue_state {
+  device_identity owner;
+  queue_actor_params params;
+  store_actor store;
+  std::shared_ptr<node_metrics> metrics;
+  device_queue q;
+  std::string epoch;
+  /// Highest seq reserved on disk; deliveries never pass it.
+  uint64_t seq_reserved = 0;
+  bool reserving = false;
+  uint64_t next_qid = 1;
+  // -- the attached connection --
+  batcher_actor batcher;
+  connection_actor conn;
+  uint32_t demand = 0;
+  std::optional<int64_t> detached_since_ms;
+  // -- unreported drops (tether.gap) --
+  uint64_t gap_expired = 0;
+  uint64_t gap_evicted = 0;
+  uint64_t gap_dead = 0;
+  std::vector<std::string> gap_ids;
+  /// Counts carried by a gap notice not yet written.
+  uint64_t gap_in_flight[3] = {0, 0, 0};
+  // -- timers --
+  uint64_t tick_generation = 0;
+  std::optional<int64_t> tick_at_ms;
+  // -- wall clock derived from the actor clock (test clock in tests) --
+  int64_t wall_base_ms = 0;
+  caf::actor_clock::time_point steady_base;
+
+  static inline const char* name = "queue";
+};
+
+queue_actor::behavior_type
+queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
+      store_actor store, queue_actor_params params,
+      std::shared_ptr<node_metrics> metrics);
+
+} // namespace tether::actors

@@ -1,0 +1,385 @@
+#include "actors/store/durable_log.hpp"
+
+#include <sqlite3.h>
+
+#include <random>
+
+namespace tether::actors {
+
+namespace {
+
+constexpr const char* schema_v1 = R"sql(
+CREATE TABLE IF NOT EXISTS devices (
+  user_id      TEXT    NOT NULL,
+  device_id    TEXT    NOT NULL,
+  device_type  INTEGER NOT NULL,
+  role         TEXT    NOT NULL DEFAULT '',
+  epoch        TEXT    NOT NULL,
+  seq_reserved INTEGER NOT NULL DEFAULT 0,
+  next_qid     INTEGER NOT NULL DEFAULT 1,
+  gap_expired  INTEGER NOT NULL DEFAULT 0,
+  gap_evicted  INTEGER NOT NULL DEFAULT 0,
+  gap_dead     INTEGER NOT NULL DEFAULT 0,
+  last_seen_ms INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (user_id, device_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+  user_id       TEXT    NOT NULL,
+  device_id     TEXT    NOT NULL,
+  qid           INTEGER NOT NULL,
+  priority      INTEGER NOT NULL,
+  enqueued_ms   INTEGER NOT NULL,
+  expires_ms    INTEGER NOT NULL,
+  needs_ack     INTEGER NOT NULL,
+  msg_id        TEXT    NOT NULL,
+  sender_device TEXT    NOT NULL,
+  body          BLOB    NOT NULL,
+  dead          INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (user_id, device_id, qid)) WITHOUT ROWID;
+)sql";
+
+std::string make_epoch() {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::random_device rd;
+  std::string out;
+  for (int i = 0; i < 16; ++i)
+    out += hex[rd() & 15];
+  return out;
+}
+
+std::string column_text(sqlite3_stmt* s, int i) {
+  auto p = sqlite3_column_text(s, i);
+  return p ? std::string{reinterpret_cast<const char*>(p),
+                         static_cast<size_t>(sqlite3_column_bytes(s, i))}
+           : std::string{};
+}
+
+std::string column_blob(sqlite3_stmt* s, int i) {
+  auto p = sqlite3_column_blob(s, i);
+  return p ? std::string{static_cast<const char*>(p),
+                         static_cast<size_t>(sqlite3_column_bytes(s, i))}
+           : std::string{};
+}
+
+/// Binds values in order and resets the statement when done.
+class binder {
+public:
+  explicit binder(sqlite3_stmt* s) : s_(s) {}
+  ~binder() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+  binder& operator()(const std::string& x) {
+    sqlite3_bind_text(s_, ++i_, x.data(), static_cast<int>(x.size()),
+                      SQLITE_STATIC);
+    return *this;
+  }
+  binder& operator()(int64_t x) {
+    sqlite3_bind_int64(s_, ++i_, x);
+    return *this;
+  }
+  binder& blob(const std::string& x) {
+    sqlite3_bind_blob(s_, ++i_, x.data(), static_cast<int>(x.size()),
+                      SQLITE_STATIC);
+    return *this;
+  }
+  int step() { return sqlite3_step(s_); }
+
+private:
+  sqlite3_stmt* s_;
+  int i_ = 0;
+};
+
+stored_message read_message(sqlite3_stmt* s) {
+  stored_message m;
+  m.user_id = column_text(s, 0);
+  m.device_id = column_text(s, 1);
+  m.qid = static_cast<uint64_t>(sqlite3_column_int64(s, 2));
+  m.priority = static_cast<uint8_t>(sqlite3_column_int(s, 3));
+  m.enqueued_ms = sqlite3_column_int64(s, 4);
+  m.expires_ms = sqlite3_column_int64(s, 5);
+  m.needs_ack = sqlite3_column_int(s, 6) != 0;
+  m.msg_id = column_text(s, 7);
+  m.sender_device = column_text(s, 8);
+  m.body = column_blob(s, 9);
+  m.dead = sqlite3_column_int(s, 10) != 0;
+  return m;
+}
+
+device_record read_device(sqlite3_stmt* s) {
+  device_record d;
+  d.user_id = column_text(s, 0);
+  d.device_id = column_text(s, 1);
+  d.type = static_cast<uint8_t>(sqlite3_column_int(s, 2));
+  d.role = column_text(s, 3);
+  d.epoch = column_text(s, 4);
+  d.seq_reserved = static_cast<uint64_t>(sqlite3_column_int64(s, 5));
+  d.next_qid = static_cast<uint64_t>(sqlite3_column_int64(s, 6));
+  d.gap_expired = static_cast<uint64_t>(sqlite3_column_int64(s, 7));
+  d.gap_evicted = static_cast<uint64_t>(sqlite3_column_int64(s, 8));
+  d.gap_dead = static_cast<uint64_t>(sqlite3_column_int64(s, 9));
+  d.last_seen_ms = sqlite3_column_int64(s, 10);
+  return d;
+}
+
+constexpr const char* message_columns
+  = "user_id, device_id, qid, priority, enqueued_ms, expires_ms, needs_ack, "
+    "msg_id, sender_device, body, dead";
+
+constexpr const char* device_columns
+  = "user_id, device_id, device_type, role, epoch, seq_reserved, next_qid, "
+    "gap_expired, gap_evicted, gap_dead, last_seen_ms";
+
+} // namespace
+
+durable_log::durable_log(const std::string& path) : path_(path) {
+  auto rc = sqlite3_open_v2(path.c_str(), &db_,
+                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                              | SQLITE_OPEN_NOMUTEX,
+                            nullptr);
+  if (rc != SQLITE_OK)
+    fail("cannot open");
+  // Never wait on a lock: a second writer is a configuration error.
+  sqlite3_busy_timeout(db_, 0);
+  // The first read detects a file that is not a database or is corrupt.
+  int version = 0;
+  {
+    auto s = prepare("PRAGMA user_version");
+    auto rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+      version = sqlite3_column_int(s, 0);
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW)
+      fail("cannot read the schema version");
+  }
+  if (version > schema_version)
+    throw store_error("store '" + path + "' has schema version "
+                      + std::to_string(version)
+                      + ", written by a newer tetherd (this one reads up "
+                        "to "
+                      + std::to_string(schema_version) + ")");
+  exec("PRAGMA journal_mode=WAL");
+  // FULL: every commit fsyncs the WAL, so an ack means "on disk".
+  exec("PRAGMA synchronous=FULL");
+  exec("PRAGMA foreign_keys=OFF");
+  if (version < schema_version) {
+    begin();
+    exec(schema_v1);
+    exec("PRAGMA user_version=1");
+    commit();
+  }
+  auto cols = std::string{message_columns};
+  auto dcols = std::string{device_columns};
+  insert_ = prepare(
+    "INSERT OR REPLACE INTO messages (user_id, device_id, qid, priority, "
+    "enqueued_ms, expires_ms, needs_ack, msg_id, sender_device, body) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?)");
+  delete_ = prepare(
+    "DELETE FROM messages WHERE user_id=? AND device_id=? AND qid=?");
+  bury_ = prepare("UPDATE messages SET dead=1 WHERE user_id=? AND "
+                  "device_id=? AND qid=?");
+  find_device_ = prepare(("SELECT " + dcols
+                          + " FROM devices WHERE user_id=? AND device_id=?")
+                           .c_str());
+  insert_device_ = prepare(
+    "INSERT INTO devices (user_id, device_id, device_type, role, epoch, "
+    "last_seen_ms) VALUES (?,?,?,?,?,?)");
+  touch_device_ = prepare("UPDATE devices SET device_type=?, role=?, "
+                          "last_seen_ms=? WHERE user_id=? AND device_id=?");
+  reserve_ = prepare("UPDATE devices SET seq_reserved=max(seq_reserved,?), "
+                     "next_qid=max(next_qid,?) WHERE user_id=? AND "
+                     "device_id=?");
+  add_gaps_ = prepare("UPDATE devices SET gap_expired=gap_expired+?, "
+                      "gap_evicted=gap_evicted+?, gap_dead=gap_dead+? "
+                      "WHERE user_id=? AND device_id=?");
+  reset_gaps_ = prepare("UPDATE devices SET gap_expired=?, gap_evicted=?, "
+                        "gap_dead=? WHERE user_id=? AND device_id=?");
+  load_ = prepare(("SELECT " + cols
+                   + " FROM messages WHERE user_id=? AND device_id=? AND "
+                     "dead=0 ORDER BY qid")
+                    .c_str());
+  devices_ = prepare(
+    ("SELECT " + dcols + " FROM devices WHERE user_id=? ORDER BY device_id")
+      .c_str());
+  dead_ = prepare(("SELECT " + cols
+                   + " FROM messages WHERE user_id=? AND dead=1 ORDER BY "
+                     "enqueued_ms LIMIT ?")
+                    .c_str());
+}
+
+durable_log::~durable_log() {
+  for (auto s : statements_)
+    sqlite3_finalize(s);
+  if (db_)
+    sqlite3_close(db_);
+}
+
+void durable_log::fail(const std::string& what) {
+  std::string msg = "store '" + path_ + "': " + what;
+  if (db_)
+    msg += ": " + std::string{sqlite3_errmsg(db_)};
+  throw store_error(msg);
+}
+
+sqlite3_stmt* durable_log::prepare(const char* sql) {
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db_, sql, -1, &s, nullptr) != SQLITE_OK)
+    fail(std::string{"cannot prepare '"} + sql + "'");
+  statements_.push_back(s);
+  return s;
+}
+
+void durable_log::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    throw store_error("store '" + path_ + "': " + msg);
+  }
+}
+
+void durable_log::begin() {
+  exec("BEGIN IMMEDIATE");
+}
+
+void durable_log::commit() {
+  exec("COMMIT");
+}
+
+void durable_log::rollback() noexcept {
+  sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void durable_log::append(const stored_message& m) {
+  binder b{insert_};
+  b(m.user_id)(m.device_id)(static_cast<int64_t>(m.qid))(
+    static_cast<int64_t>(m.priority))(m.enqueued_ms)(m.expires_ms)(
+    static_cast<int64_t>(m.needs_ack))(m.msg_id)(m.sender_device)
+    .blob(m.body);
+  if (b.step() != SQLITE_DONE)
+    fail("cannot append");
+}
+
+void durable_log::remove(const std::string& user, const std::string& device,
+                         uint64_t qid) {
+  binder b{delete_};
+  b(user)(device)(static_cast<int64_t>(qid));
+  if (b.step() != SQLITE_DONE)
+    fail("cannot remove");
+}
+
+void durable_log::mark_dead(const std::string& user, const std::string& device,
+                            uint64_t qid) {
+  binder b{bury_};
+  b(user)(device)(static_cast<int64_t>(qid));
+  if (b.step() != SQLITE_DONE)
+    fail("cannot mark a dead letter");
+}
+
+device_record durable_log::upsert_device(const std::string& user,
+                                         const std::string& device,
+                                         uint8_t type, const std::string& role,
+                                         int64_t now_ms) {
+  {
+    binder b{find_device_};
+    b(user)(device);
+    if (b.step() == SQLITE_ROW) {
+      auto d = read_device(find_device_);
+      binder t{touch_device_};
+      t(static_cast<int64_t>(type))(role)(now_ms)(user)(device);
+      if (t.step() != SQLITE_DONE)
+        fail("cannot update a device");
+      d.type = type;
+      d.role = role;
+      d.last_seen_ms = now_ms;
+      return d;
+    }
+  }
+  device_record d;
+  d.user_id = user;
+  d.device_id = device;
+  d.type = type;
+  d.role = role;
+  d.epoch = make_epoch();
+  d.last_seen_ms = now_ms;
+  binder b{insert_device_};
+  b(user)(device)(static_cast<int64_t>(type))(role)(d.epoch)(now_ms);
+  if (b.step() != SQLITE_DONE)
+    fail("cannot register a device");
+  return d;
+}
+
+void durable_log::reserve(const std::string& user, const std::string& device,
+                          uint64_t seq_reserved, uint64_t next_qid) {
+  binder b{reserve_};
+  b(static_cast<int64_t>(seq_reserved))(static_cast<int64_t>(next_qid))(user)(
+    device);
+  if (b.step() != SQLITE_DONE)
+    fail("cannot reserve sequence numbers");
+}
+
+void durable_log::set_gaps(const std::string& user, const std::string& device,
+                           uint64_t expired, uint64_t evicted, uint64_t dead,
+                           bool reset) {
+  binder b{reset ? reset_gaps_ : add_gaps_};
+  b(static_cast<int64_t>(expired))(static_cast<int64_t>(evicted))(
+    static_cast<int64_t>(dead))(user)(device);
+  if (b.step() != SQLITE_DONE)
+    fail("cannot record gaps");
+}
+
+std::vector<stored_message> durable_log::load(const std::string& user,
+                                              const std::string& device) {
+  std::vector<stored_message> out;
+  binder b{load_};
+  b(user)(device);
+  int rc;
+  while ((rc = b.step()) == SQLITE_ROW)
+    out.push_back(read_message(load_));
+  if (rc != SQLITE_DONE)
+    fail("cannot load a queue");
+  return out;
+}
+
+std::vector<device_record> durable_log::devices(const std::string& user) {
+  std::vector<device_record> out;
+  binder b{devices_};
+  b(user);
+  int rc;
+  while ((rc = b.step()) == SQLITE_ROW)
+    out.push_back(read_device(devices_));
+  if (rc != SQLITE_DONE)
+    fail("cannot list devices");
+  return out;
+}
+
+std::vector<stored_message> durable_log::dead_letters(const std::string& user,
+                                                      size_t limit) {
+  std::vector<stored_message> out;
+  binder b{dead_};
+  b(user)(static_cast<int64_t>(limit));
+  int rc;
+  while ((rc = b.step()) == SQLITE_ROW)
+    out.push_back(read_message(dead_));
+  if (rc != SQLITE_DONE)
+    fail("cannot list dead letters");
+  return out;
+}
+
+store_stats durable_log::stats() {
+  store_stats st;
+  auto count = [&](const char* sql) -> uint64_t {
+    sqlite3_stmt* s = nullptr;
+    uint64_t n = 0;
+    if (sqlite3_prepare_v2(db_, sql, -1, &s, nullptr) == SQLITE_OK
+        && sqlite3_step(s) == SQLITE_ROW)
+      n = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
+    sqlite3_finalize(s);
+    return n;
+  };
+  st.devices = count("SELECT count(*) FROM devices");
+  st.queued = count("SELECT count(*) FROM messages WHERE dead=0");
+  st.dead = count("SELECT count(*) FROM messages WHERE dead=1");
+  return st;
+}
+
+} // namespace tether::actors

@@ -1,0 +1,144 @@
+#pragma once
+
+// The durable store of device queues: one SQLite file in WAL mode with
+// synchronous=FULL, so that a committed transaction survives a process crash
+// and a power loss. Versioned schema (PRAGMA user_version). Not thread-safe:
+// owned by the store actor. No CAF here.
+//
+// Tables (schema 1):
+//   devices  (user_id, device_id) -> type, role, epoch, seq_reserved,
+//            next_qid, unreported gaps, last_seen
+//   messages (user_id, device_id, qid) -> priority, times, needs_ack,
+//            msg_id, sender_device, body (the envelope, msgpack), dead
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "protocol/model.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace tether::actors {
+
+/// A store failure; the message is fit for the operator.
+class store_error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+/// One queued message as stored.
+struct stored_message {
+  std::string user_id;
+  std::string device_id;
+  /// Per-device enqueue number (the queue's key of the message).
+  uint64_t qid = 0;
+  uint8_t priority = 1;
+  int64_t enqueued_ms = 0;
+  int64_t expires_ms = 0;
+  bool needs_ack = false;
+  std::string msg_id;
+  std::string sender_device;
+  /// The envelope, msgpack-encoded.
+  std::string body;
+  bool dead = false;
+};
+
+/// A device known to the node (it connected at least once).
+struct device_record {
+  std::string user_id;
+  std::string device_id;
+  uint8_t type = 0;
+  std::string role;
+  /// Identifies this incarnation of the device's queue (resume token).
+  std::string epoch;
+  /// Highest delivery seq that may have been handed out.
+  uint64_t seq_reserved = 0;
+  /// Next enqueue number.
+  uint64_t next_qid = 1;
+  /// Dropped messages not yet reported to the device.
+  uint64_t gap_expired = 0;
+  uint64_t gap_evicted = 0;
+  uint64_t gap_dead = 0;
+  int64_t last_seen_ms = 0;
+};
+
+struct store_stats {
+  uint64_t devices = 0;
+  uint64_t queued = 0;
+  uint64_t dead = 0;
+};
+
+class durable_log {
+public:
+  /// The schema version this code writes.
+  static constexpr int schema_version = 1;
+
+  /// Opens (creating if needed) the store at `path`. Throws store_error for
+  /// a file that is not a database, is corrupt, locked by another process,
+  /// or has a newer schema.
+  explicit durable_log(const std::string& path);
+  ~durable_log();
+
+  durable_log(const durable_log&) = delete;
+  durable_log& operator=(const durable_log&) = delete;
+
+  void begin();
+  void commit();
+  void rollback() noexcept;
+
+  // -- writes (inside begin/commit) --------------------------------------------
+
+  void append(const stored_message& m);
+  void remove(const std::string& user, const std::string& device,
+              uint64_t qid);
+  void mark_dead(const std::string& user, const std::string& device,
+                 uint64_t qid);
+  /// Creates the device (new epoch) or updates type, role and last_seen.
+  device_record upsert_device(const std::string& user,
+                              const std::string& device, uint8_t type,
+                              const std::string& role, int64_t now_ms);
+  void reserve(const std::string& user, const std::string& device,
+               uint64_t seq_reserved, uint64_t next_qid);
+  /// Adds to (or with `reset`, replaces) the unreported gap counters.
+  void set_gaps(const std::string& user, const std::string& device,
+                uint64_t expired, uint64_t evicted, uint64_t dead, bool reset);
+
+  // -- reads --------------------------------------------------------------------
+
+  /// The live (not dead) messages of a device, by qid.
+  std::vector<stored_message> load(const std::string& user,
+                                   const std::string& device);
+  std::vector<device_record> devices(const std::string& user);
+  std::vector<stored_message> dead_letters(const std::string& user,
+                                           size_t limit);
+  store_stats stats();
+
+  const std::string& path() const noexcept { return path_; }
+
+private:
+  sqlite3_stmt* prepare(const char* sql);
+  void exec(const char* sql);
+  [[noreturn]] void fail(const std::string& what);
+
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  std::vector<sqlite3_stmt*> statements_;
+  sqlite3_stmt* insert_ = nullptr;
+  sqlite3_stmt* delete_ = nullptr;
+  sqlite3_stmt* bury_ = nullptr;
+  sqlite3_stmt* find_device_ = nullptr;
+  sqlite3_stmt* insert_device_ = nullptr;
+  sqlite3_stmt* touch_device_ = nullptr;
+  sqlite3_stmt* reserve_ = nullptr;
+  sqlite3_stmt* add_gaps_ = nullptr;
+  sqlite3_stmt* reset_gaps_ = nullptr;
+  sqlite3_stmt* load_ = nullptr;
+  sqlite3_stmt* devices_ = nullptr;
+  sqlite3_stmt* dead_ = nullptr;
+};
+
+} // namespace tether::actors

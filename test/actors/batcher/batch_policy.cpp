@@ -1,0 +1,124 @@
+#define CAF_SUITE actors.batch_policy
+#include <caf/test/unit_test.hpp>
+
+#include "actors/batcher/batch_policy.hpp"
+
+using namespace tether::actors;
+using namespace std::chrono_literals;
+using tether::protocol::priority;
+
+namespace {
+
+using tp = batch_policy::time_point;
+const tp t0 = tp{} + 1h;
+
+} // namespace
+
+CAF_TEST(an idle link sends at once) {
+  batch_policy b;
+  b.add(t0, 100, priority::normal);
+  auto d = b.decide(t0);
+  CAF_CHECK(d.flush);
+  CAF_CHECK_EQUAL(d.take, 1u);
+}
+
+CAF_TEST(under load messages coalesce until max_delay) {
+  batch_params p;
+  p.max_delay = 10ms;
+  batch_policy b{p};
+  b.add(t0, 100, priority::normal);
+  b.flushed(t0, 1, 100);
+  b.written();
+  // A message right after a flush waits for the window to close.
+  b.add(t0 + 1ms, 100, priority::normal);
+  b.add(t0 + 2ms, 100, priority::normal);
+  auto d = b.decide(t0 + 2ms);
+  CAF_CHECK(!d.flush);
+  CAF_REQUIRE(d.wake_at.has_value());
+  CAF_CHECK(*d.wake_at == t0 + 10ms);
+  d = b.decide(t0 + 10ms);
+  CAF_CHECK(d.flush);
+  CAF_CHECK_EQUAL(d.take, 2u);
+}
+
+CAF_TEST(counts bytes and priority flush early) {
+  batch_params p;
+  p.max_items = 3;
+  p.max_bytes = 1000;
+  p.max_delay = 10ms;
+  batch_policy b{p};
+  b.flushed(t0, 0, 0);
+  b.written();
+  for (int i = 0; i < 3; ++i)
+    b.add(t0, 10, priority::normal);
+  CAF_CHECK(b.decide(t0).flush);
+  batch_policy big{p};
+  big.flushed(t0, 0, 0);
+  big.written();
+  big.add(t0, 1000, priority::low);
+  CAF_CHECK(big.decide(t0).flush);
+  batch_policy urgent{p};
+  urgent.flushed(t0, 0, 0);
+  urgent.written();
+  urgent.add(t0, 10, priority::low);
+  CAF_CHECK(!urgent.decide(t0).flush);
+  urgent.add(t0, 10, priority::critical);
+  auto d = urgent.decide(t0);
+  CAF_CHECK(d.flush);
+  CAF_CHECK_EQUAL(d.take, 2u);
+}
+
+CAF_TEST(write credit bounds frames in flight) {
+  batch_params p;
+  p.max_frames_in_flight = 1;
+  batch_policy b{p};
+  b.add(t0, 10, priority::critical);
+  CAF_CHECK(b.decide(t0).flush);
+  b.flushed(t0, 1, 10);
+  b.add(t0, 10, priority::critical);
+  auto d = b.decide(t0);
+  CAF_CHECK(!d.flush);
+  CAF_CHECK(!d.wake_at.has_value());
+  b.written();
+  CAF_CHECK(b.decide(t0).flush);
+}
+
+CAF_TEST(no message waits longer than max_delay) {
+  // A steady stream faster than max_delay: every message leaves within
+  // max_delay of its arrival (the added latency bound).
+  batch_params p;
+  p.max_delay = 10ms;
+  p.max_items = 1000;
+  batch_policy b{p};
+  std::vector<tp> waiting;
+  auto worst = 0ms;
+  auto now = t0;
+  for (int i = 0; i < 1000; ++i, now += 1ms) {
+    b.add(now, 10, priority::normal);
+    waiting.push_back(now);
+    auto d = b.decide(now);
+    if (!d.flush && d.wake_at && *d.wake_at <= now + 1ms) {
+      // The actor's timer fires at wake_at.
+      d = b.decide(*d.wake_at);
+    }
+    if (d.flush) {
+      for (uint32_t k = 0; k < d.take; ++k)
+        worst = std::max(worst, std::chrono::duration_cast<std::chrono::milliseconds>(now - waiting[k]));
+      waiting.erase(waiting.begin(), waiting.begin() + d.take);
+      b.flushed(now, d.take, 10 * d.take);
+      b.written();
+    }
+  }
+  CAF_CHECK(worst <= 10ms);
+}
+
+CAF_TEST(batching off sends every message alone) {
+  batch_params p;
+  p.enabled = false;
+  batch_policy b{p};
+  b.add(t0, 10, priority::low);
+  b.add(t0, 10, priority::low);
+  auto d = b.decide(t0);
+  CAF_CHECK(d.flush);
+  CAF_CHECK_EQUAL(d.take, 1u);
+}

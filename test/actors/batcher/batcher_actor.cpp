@@ -1,0 +1,157 @@
+#define CAF_SUITE actors.batcher_actor
+#include "test/support/actor_fixture.hpp"
+
+#include "actors/batcher/batcher_actor.hpp"
+#include "protocol/compression.hpp"
+
+using namespace tether;
+using namespace tether::actors;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Records what the batcher asks of its queue.
+struct source_log {
+  uint32_t demand = 0;
+  std::vector<uint64_t> written;
+};
+
+delivery_source::behavior_type
+recording_source(delivery_source::pointer, std::shared_ptr<source_log> log) {
+  return {
+    [log](atom::demand, uint32_t n) { log->demand += n; },
+    [log](atom::written, const std::vector<uint64_t>& seqs) {
+      log->written.insert(log->written.end(), seqs.begin(), seqs.end());
+    },
+  };
+}
+
+queued_delivery item(uint64_t seq, protocol::priority p = protocol::priority::normal,
+                     size_t payload = 10) {
+  auto m = std::make_shared<protocol::mobile_message>();
+  m->id = "m" + std::to_string(seq);
+  m->source.user_id = "alice";
+  m->source.device_id = "laptop";
+  m->destination.to = protocol::target::device;
+  m->destination.device_id = "phone";
+  m->type = "t";
+  m->optimization.prio = p;
+  m->payload = protocol::json_value("\"" + std::string(payload, 'x') + "\"");
+  return queued_delivery{seq, m, p, 200 + payload};
+}
+
+struct fixture : test::fixture_base {
+  std::shared_ptr<test::recording_port> port
+    = std::make_shared<test::recording_port>();
+  std::shared_ptr<node_metrics> metrics = std::make_shared<node_metrics>();
+  std::shared_ptr<source_log> src = std::make_shared<source_log>();
+  delivery_source source;
+  batcher_actor b;
+  batcher_params params;
+
+  fixture() {
+    port->session.session_id = "s1";
+    params.batch.max_delay = 10ms;
+    params.batch.max_items = 4;
+    params.batch.max_frames_in_flight = 1;
+    source = sys.spawn(recording_source, src);
+  }
+
+  ~fixture() override {
+    anon_send_exit(b, caf::exit_reason::user_shutdown);
+    anon_send_exit(source, caf::exit_reason::user_shutdown);
+  }
+
+  void start() {
+    b = sys.spawn(batcher, std::shared_ptr<session_port>{port}, params,
+                  metrics);
+    self->send(b, atom::start_v, source);
+    sched.run();
+  }
+
+  void deliver(delivery_list items) {
+    self->send(b, atom::deliver_v, std::move(items));
+    sched.run();
+  }
+
+  void written(uint64_t frame) {
+    self->send(b, atom::written_v, frame);
+    sched.run();
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(batcher_tests, fixture)
+
+CAF_TEST(an idle link gets the first message at once with its seq) {
+  start();
+  CAF_CHECK_EQUAL(src->demand, 8u); // max_items * (frames in flight + 1)
+  deliver({item(7)});
+  CAF_REQUIRE_EQUAL(port->sent.size(), 1u);
+  auto f = port->decoded().front();
+  CAF_REQUIRE(f.kind == protocol::frame_kind::message);
+  CAF_CHECK_EQUAL(port->sent[0].bytes.find(R"("seq":7)") != std::string::npos,
+                  true);
+  CAF_CHECK_EQUAL(port->sent[0].tag, 1u);
+  written(1);
+  CAF_CHECK_EQUAL(src->written, std::vector<uint64_t>{7});
+  CAF_CHECK_EQUAL(src->demand, 9u);
+}
+
+CAF_TEST(messages during a write coalesce into one batch frame) {
+  start();
+  deliver({item(1)});
+  deliver({item(2), item(3), item(4)});
+  CAF_CHECK_EQUAL(port->sent.size(), 1u); // no credit: the write is pending
+  written(1);
+  // Credit is back but the last flush was less than max_delay ago.
+  CAF_CHECK_EQUAL(port->sent.size(), 1u);
+  advance_time(10ms);
+  sched.run();
+  CAF_REQUIRE_EQUAL(port->sent.size(), 2u);
+  auto f = protocol::decode(protocol::codec::json, port->sent[1].bytes,
+                            protocol::limits{});
+  CAF_REQUIRE(f.kind == protocol::frame_kind::batch);
+  CAF_REQUIRE_EQUAL(f.messages.size(), 3u);
+  CAF_CHECK_EQUAL(f.messages[0].msg.id, "m2");
+  CAF_CHECK(port->sent[1].bytes.find(R"("seq":4)") != std::string::npos);
+  CAF_CHECK(port->sent[1].bytes.find(R"("messageCount":3)") != std::string::npos);
+  written(2);
+  CAF_CHECK_EQUAL(src->written, (std::vector<uint64_t>{1, 2, 3, 4}));
+  CAF_CHECK_EQUAL(metrics->frames(), 2u);
+  CAF_CHECK_EQUAL(metrics->framed_messages(), 4u);
+}
+
+CAF_TEST(a critical message does not wait for the delay) {
+  start();
+  deliver({item(1)});
+  written(1);
+  deliver({item(2, protocol::priority::low)});
+  CAF_CHECK_EQUAL(port->sent.size(), 1u);
+  deliver({item(3, protocol::priority::critical)});
+  CAF_CHECK_EQUAL(port->sent.size(), 2u);
+}
+
+CAF_TEST(frames above the threshold are compressed when asked) {
+  port->session.compress = 1;
+  params.compress_threshold = 512;
+  start();
+  deliver({item(1, protocol::priority::normal, 4000)});
+  CAF_REQUIRE_EQUAL(port->sent.size(), 1u);
+  auto& f = port->sent[0];
+  CAF_CHECK(f.binary);
+  CAF_CHECK(protocol::is_compressed_frame(f.bytes));
+  CAF_CHECK(f.bytes.size() < 400);
+  std::string raw;
+  CAF_CHECK(protocol::open_compressed_frame(f.bytes, 1 << 20, raw)
+            == protocol::inflate_error::none);
+  CAF_CHECK(raw.find(R"("seq":1)") != std::string::npos);
+  // Small frames stay plain.
+  written(1);
+  advance_time(10ms);
+  deliver({item(2)});
+  CAF_CHECK(!port->sent.back().binary);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

@@ -1,0 +1,245 @@
+#define CAF_SUITE actors.queue_actor
+#include "test/support/actor_fixture.hpp"
+
+#include "actors/queue/queue_actor.hpp"
+#include "actors/store/store_actor.hpp"
+
+using namespace tether;
+using namespace tether::actors;
+using namespace std::chrono_literals;
+
+namespace {
+
+protocol::message_ptr msg(const std::string& id,
+                          protocol::priority p = protocol::priority::normal,
+                          bool requires_ack = true,
+                          std::optional<int64_t> ttl = std::nullopt) {
+  auto m = std::make_shared<protocol::mobile_message>();
+  m->id = id;
+  m->source.user_id = "alice";
+  m->source.device_id = "laptop";
+  m->destination.to = protocol::target::device;
+  m->destination.device_id = "phone";
+  m->type = "t";
+  m->optimization.prio = p;
+  m->optimization.requires_ack = requires_ack;
+  m->optimization.ttl_ms = ttl;
+  return m;
+}
+
+struct fixture : test::fixture_base {
+  test::temp_dir dir;
+  std::shared_ptr<durable_log> log;
+  std::shared_ptr<node_metrics> metrics = std::make_shared<node_metrics>();
+  store_actor st;
+  queue_actor_params params;
+  queue_actor q;
+  std::shared_ptr<test::probe_log> seen = std::make_shared<test::probe_log>();
+  batcher_actor b;
+  std::shared_ptr<test::probe_log> conn_log
+    = std::make_shared<test::probe_log>();
+  connection_actor conn;
+
+  fixture() {
+    log = std::make_shared<durable_log>(dir.path() + "/tether.db");
+    st = sys.spawn(store, log, metrics);
+    params.queue.ack_timeout = 1s;
+    params.queue.max_attempts = 2;
+    params.seq_block = 16;
+  }
+
+  ~fixture() override {
+    for (auto a : {caf::actor_cast<caf::actor>(q), caf::actor_cast<caf::actor>(b),
+                   caf::actor_cast<caf::actor>(conn),
+                   caf::actor_cast<caf::actor>(st)})
+      if (a)
+        anon_send_exit(a, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  void spawn_queue() {
+    q = sys.spawn(queue, device_identity{"alice", "phone", {}, {}, {}, {}}, st,
+                  params, metrics);
+    sched.run();
+  }
+
+  caf::expected<uint32_t> enqueue(protocol::message_ptr m) {
+    self->send(q, atom::enqueue_v, std::move(m));
+    sched.run();
+    caf::expected<uint32_t> r = caf::sec::none;
+    self->receive([&](uint32_t n) { r = n; },
+                  [&](caf::error& e) { r = std::move(e); });
+    return r;
+  }
+
+  resume_info attach(resume_request req = {}) {
+    seen = std::make_shared<test::probe_log>();
+    b = sys.spawn(test::probe_batcher, seen);
+    conn = sys.spawn(test::probe, conn_log);
+    self->send(q, atom::attach_v, b, conn, req);
+    sched.run();
+    resume_info info;
+    self->receive([&](resume_info& i) { info = std::move(i); });
+    // The connection starts the batcher after its welcome.
+    self->send(b, atom::start_v, caf::actor_cast<delivery_source>(q));
+    sched.run();
+    return info;
+  }
+
+  void demand(uint32_t n) {
+    self->send(q, atom::demand_v, n);
+    sched.run();
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(queue_actor_tests, fixture)
+
+CAF_TEST(durable messages are on disk when enqueue answers) {
+  spawn_queue();
+  CAF_CHECK(enqueue(msg("a")));
+  CAF_CHECK(enqueue(msg("fire", protocol::priority::normal, false)));
+  auto rows = log->load("alice", "phone");
+  CAF_REQUIRE_EQUAL(rows.size(), 1u);
+  CAF_CHECK_EQUAL(rows[0].msg_id, "a");
+}
+
+CAF_TEST(an attached device gets its backlog by priority) {
+  spawn_queue();
+  enqueue(msg("low", protocol::priority::low));
+  enqueue(msg("n1"));
+  enqueue(msg("crit", protocol::priority::critical));
+  enqueue(msg("n2"));
+  enqueue(msg("high", protocol::priority::high));
+  auto info = attach();
+  CAF_CHECK_EQUAL(info.token.size(), 16u);
+  CAF_CHECK(!info.resumed);
+  CAF_CHECK_EQUAL(info.backlog, 5u);
+  demand(10);
+  CAF_CHECK_EQUAL(seen->delivered, (std::vector<std::string>{
+                                     "crit", "high", "n1", "n2", "low"}));
+  // Seqs follow delivery order.
+  for (size_t i = 1; i < seen->deliveries.size(); ++i)
+    CAF_CHECK_EQUAL(seen->deliveries[i].seq, seen->deliveries[i - 1].seq + 1);
+}
+
+CAF_TEST(acks retire durably and a restart recovers the rest) {
+  spawn_queue();
+  for (auto id : {"a", "b", "c"})
+    enqueue(msg(id));
+  attach();
+  demand(10);
+  auto seq_a = seen->deliveries[0].seq;
+  self->send(q, atom::ack_v, seq_a);                  // cumulative: a
+  self->send(q, atom::ack_v, std::string{"c"});       // by id: c
+  sched.run();
+  self->send(st, atom::flush_v);
+  sched.run();
+  auto rows = log->load("alice", "phone");
+  CAF_REQUIRE_EQUAL(rows.size(), 1u);
+  CAF_CHECK_EQUAL(rows[0].msg_id, "b");
+  // A new queue actor (a node restart) delivers what is left.
+  anon_send_exit(q, caf::exit_reason::kill);
+  anon_send_exit(b, caf::exit_reason::user_shutdown);
+  sched.run();
+  spawn_queue();
+  attach();
+  demand(10);
+  CAF_CHECK_EQUAL(seen->delivered, std::vector<std::string>{"b"});
+  // Seqs never repeat across incarnations.
+  CAF_CHECK(seen->deliveries[0].seq > seq_a + 2);
+}
+
+CAF_TEST(a resume with the token retires what the device acknowledged) {
+  spawn_queue();
+  for (auto id : {"a", "b", "c"})
+    enqueue(msg(id));
+  auto info = attach();
+  demand(10);
+  auto last = seen->deliveries[1].seq; // the device got a and b
+  anon_send_exit(b, caf::exit_reason::user_shutdown);
+  sched.run();
+  auto again = attach(resume_request{info.token, last});
+  CAF_CHECK(again.resumed);
+  demand(10);
+  CAF_CHECK_EQUAL(seen->delivered, std::vector<std::string>{"c"});
+  // Without the token everything unacked comes again (at least once).
+  anon_send_exit(b, caf::exit_reason::user_shutdown);
+  sched.run();
+  auto fresh = attach(resume_request{"wrong", last});
+  CAF_CHECK(!fresh.resumed);
+  demand(10);
+  CAF_CHECK_EQUAL(seen->delivered, std::vector<std::string>{"c"});
+}
+
+CAF_TEST(expired messages are not delivered and a gap is reported) {
+  spawn_queue();
+  enqueue(msg("short", protocol::priority::high, true, 5000));
+  enqueue(msg("long", protocol::priority::normal, true, 60000));
+  advance_time(6s);
+  sched.run();
+  attach();
+  demand(10);
+  CAF_REQUIRE_EQUAL(seen->delivered.size(), 2u);
+  CAF_CHECK_EQUAL(seen->delivered[1], "long");
+  auto& gap = *seen->deliveries[0].msg;
+  CAF_CHECK_EQUAL(gap.type, "tether.gap");
+  CAF_CHECK(gap.payload.raw.find(R"("reason":"expired","count":1)")
+            != std::string::npos);
+  CAF_CHECK(gap.payload.raw.find("short") != std::string::npos);
+  CAF_CHECK_EQUAL(metrics->queue_events(queue_counter::expired), 1u);
+  CAF_CHECK_EQUAL(log->load("alice", "phone").size(), 1u);
+}
+
+CAF_TEST(unacked messages are redelivered with backoff then dead lettered) {
+  spawn_queue();
+  enqueue(msg("a"));
+  attach();
+  demand(10);
+  CAF_CHECK_EQUAL(seen->delivered.size(), 1u);
+  advance_time(1s); // ack timeout: redeliver (attempt 2)
+  sched.run();
+  demand(10);
+  CAF_CHECK_EQUAL(seen->delivered,
+                  (std::vector<std::string>{"a", "a"}));
+  CAF_CHECK_EQUAL(seen->deliveries[1].seq, seen->deliveries[0].seq);
+  advance_time(2s); // second timeout: out of attempts
+  sched.run();
+  demand(10);
+  CAF_CHECK_EQUAL(metrics->queue_events(queue_counter::dead_lettered), 1u);
+  self->send(st, atom::get_v, atom::dead_v, std::string{"alice"});
+  sched.run();
+  self->receive([](const std::vector<stored_message>& dead) {
+    CAF_REQUIRE_EQUAL(dead.size(), 1u);
+    CAF_CHECK_EQUAL(dead[0].msg_id, "a");
+  });
+  // The device hears about it.
+  CAF_CHECK_EQUAL(seen->deliveries.back().msg->type, "tether.gap");
+  CAF_CHECK(seen->deliveries.back().msg->payload.raw.find("dead_letter")
+            != std::string::npos);
+}
+
+CAF_TEST(a full queue refuses with QUEUE_OVERFLOW) {
+  params.queue.max_items = 2;
+  spawn_queue();
+  CAF_CHECK(enqueue(msg("c1", protocol::priority::critical)));
+  CAF_CHECK(enqueue(msg("c2", protocol::priority::critical)));
+  auto r = enqueue(msg("c3", protocol::priority::critical));
+  CAF_REQUIRE(!r);
+  CAF_CHECK(to_errc(r.error()) == protocol::errc::queue_overflow);
+  CAF_CHECK_EQUAL(metrics->queue_events(queue_counter::overflow), 1u);
+}
+
+CAF_TEST(a slow consumer is closed with 4002 and keeps its queue) {
+  params.queue.slow_after = 5s;
+  spawn_queue();
+  attach(); // no demand: the device does not read
+  enqueue(msg("a"));
+  advance_time(6s);
+  sched.run();
+  CAF_CHECK_EQUAL(conn_log->closes, std::vector<uint16_t>{4002});
+  CAF_CHECK_EQUAL(log->load("alice", "phone").size(), 1u);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

@@ -1,0 +1,53 @@
+#define CAF_SUITE actors.store_actor
+#include "test/support/actor_fixture.hpp"
+
+#include "actors/store/store_actor.hpp"
+
+using namespace tether;
+using namespace tether::actors;
+
+namespace {
+
+stored_message row(uint64_t qid) {
+  stored_message m;
+  m.user_id = "alice";
+  m.device_id = "phone";
+  m.qid = qid;
+  m.msg_id = "m" + std::to_string(qid);
+  m.body = "x";
+  return m;
+}
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(store_tests, test::fixture_base)
+
+CAF_TEST(appends waiting together share one commit) {
+  test::temp_dir dir;
+  auto log = std::make_shared<durable_log>(dir.path() + "/tether.db");
+  auto metrics = std::make_shared<node_metrics>();
+  auto st = sys.spawn(store, log, metrics);
+  for (uint64_t i = 1; i <= 50; ++i)
+    self->send(st, atom::append_v, row(i));
+  sched.run();
+  int acked = 0;
+  for (int i = 0; i < 50; ++i)
+    self->receive([&](atom::ok) { ++acked; });
+  CAF_CHECK_EQUAL(acked, 50);
+  CAF_CHECK_EQUAL(log->load("alice", "phone").size(), 50u);
+  auto text = metrics->render_prometheus();
+  CAF_CHECK(text.find("tether_store_commits_total 1\n") != std::string::npos);
+  CAF_CHECK(text.find("tether_store_operations_total 50\n")
+            != std::string::npos);
+  // Removes are group committed too, and reads see pending writes.
+  self->send(st, atom::remove_v, message_keys{"alice", "phone", {1, 2, 3}});
+  self->send(st, atom::open_v,
+             device_identity{"alice", "phone", {}, {}, {}, {}});
+  sched.run();
+  self->receive([](device_record&, std::vector<stored_message>& backlog) {
+    CAF_CHECK_EQUAL(backlog.size(), 47u);
+  });
+  anon_send_exit(st, caf::exit_reason::user_shutdown);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

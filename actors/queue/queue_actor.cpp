@@ -396,8 +396,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       st.detached_since_ms.reset();
       self->monitor(st.batcher);
       info.backlog = st.q.size();
-      self->send(st.batcher, atom::start_v,
-                 caf::actor_cast<delivery_source>(self));
+      // The connection starts the batcher once its welcome is out.
       schedule_tick(self);
       return info;
     },

@@ -1,0 +1,154 @@
+#define CAF_SUITE integration.crash
+#include <caf/test/unit_test.hpp>
+
+#include <signal.h>
+
+#include <cstdlib>
+#include <random>
+#include <set>
+
+#include "protocol/codec.hpp"
+#include "protocol/token.hpp"
+#include "runtime/node.hpp"
+#include "test/support/process.hpp"
+#include "test/support/test_node.hpp"
+
+using namespace tether;
+using namespace tether::test;
+using protocol::codec;
+using protocol::device_type;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct harness {
+  std::string dir = make_temp_dir();
+  std::string secret;
+  std::set<std::string> acked;    // acked `received` to the sender
+  std::multiset<std::string> got; // delivered to the recipient
+  uint64_t last_seq = 0;
+
+  ~harness() { remove_tree(dir); }
+
+  runtime::client_options options(uint16_t port, const std::string& device,
+                                  device_type type) {
+    if (secret.empty())
+      secret = runtime::load_or_create_secret(dir + "/secret.key");
+    protocol::token_claims c;
+    c.user_id = "alice";
+    c.device_id = device;
+    c.type = type;
+    c.issued_at = now_ms() / 1000;
+    c.expires_at = c.issued_at + 3600;
+    runtime::client_options o;
+    o.port = port;
+    o.token = protocol::issue_token(c, secret);
+    o.timeout = 5s;
+    return o;
+  }
+
+  // Reads what is there within `wait`: acks for the sender, messages for
+  // the recipient (acked cumulatively by seq).
+  void absorb(runtime::ws_client& phone, runtime::ws_client* laptop,
+              std::chrono::milliseconds wait) {
+    for (auto f = phone.receive(wait); f; f = phone.receive(1ms)) {
+      auto d = protocol::decode(codec::json, f->data, protocol::limits{});
+      if (d.ok() && d.kind == protocol::frame_kind::ack
+          && d.ack.status == protocol::ack_status::received)
+        acked.insert(d.ack.message_id);
+    }
+    if (laptop)
+      drain(*laptop, wait);
+  }
+
+  size_t drain(runtime::ws_client& laptop, std::chrono::milliseconds wait) {
+    auto r = read_messages(laptop, 100000, wait);
+    for (auto& m : r.messages) {
+      if (m.type.rfind("tether.", 0) == 0)
+        continue;
+      got.insert(m.id);
+      last_seq = std::max(last_seq, m.seq);
+    }
+    if (last_seq > 0)
+      laptop.send(R"({"messageId":"","status":"received","timestamp":0,"seq":)"
+                  + std::to_string(last_seq) + "}");
+    return r.messages.size();
+  }
+};
+
+} // namespace
+
+CAF_TEST(SIGKILL between accept and delivery loses nothing that was acked) {
+  harness h;
+  auto kills = 20;
+  if (auto env = std::getenv("TETHER_CRASH_KILLS"))
+    kills = std::max(20, std::atoi(env));
+  std::minstd_rand rng{20261127};
+  size_t sent = 0;
+  for (int k = 0; k < kills; ++k) {
+    child_process p;
+    auto port = start_tetherd(p, h.dir, {"--limits.rate_per_second", "100000",
+                                         "--limits.rate_burst", "100000"});
+    CAF_REQUIRE(port != 0);
+    if (k == 0) {
+      // Make the recipient known, then leave it offline.
+      runtime::ws_client once;
+      CAF_REQUIRE(once.connect(h.options(port, "laptop", device_type::desktop)).ok);
+      once.receive(3s);
+      once.close();
+    }
+    runtime::ws_client phone;
+    CAF_REQUIRE(phone.connect(h.options(port, "phone", device_type::mobile)).ok);
+    phone.receive(3s); // welcome
+    // Every other round the recipient is online, receiving and acking, so
+    // kills also land between delivery and ack.
+    std::unique_ptr<runtime::ws_client> laptop;
+    if (k % 2 == 1) {
+      laptop = std::make_unique<runtime::ws_client>();
+      CAF_REQUIRE(laptop->connect(h.options(port, "laptop",
+                                            device_type::desktop)).ok);
+    }
+    auto burst = 20 + rng() % 40;
+    auto kill_after = rng() % burst;
+    for (size_t i = 0; i < burst; ++i) {
+      auto m = make_message("k" + std::to_string(k) + "-" + std::to_string(i),
+                            "alice", "phone", protocol::target::device);
+      m.destination.device_id = "laptop";
+      m.optimization.prio = static_cast<protocol::priority>(rng() % 4);
+      CAF_REQUIRE(phone.send(protocol::encode(codec::json, m)));
+      ++sent;
+      if (i == kill_after) {
+        // Some acks in, others in flight: kill now.
+        h.absorb(phone, laptop.get(), std::chrono::milliseconds{rng() % 5});
+        p.signal(SIGKILL);
+        break;
+      }
+    }
+    CAF_CHECK_EQUAL(p.wait(10s), 128 + SIGKILL);
+    h.absorb(phone, laptop.get(), 50ms);
+  }
+  // Recovery: a last start, the recipient drains everything.
+  child_process p;
+  auto port = start_tetherd(p, h.dir);
+  CAF_REQUIRE(port != 0);
+  runtime::ws_client laptop;
+  CAF_REQUIRE(laptop.connect(h.options(port, "laptop", device_type::desktop)).ok);
+  laptop.receive(3s); // welcome
+  for (int round = 0; round < 50 && h.drain(laptop, 1500ms) > 0; ++round) {
+  }
+  std::set<std::string> unique(h.got.begin(), h.got.end());
+  size_t lost = 0;
+  for (auto& id : h.acked)
+    if (unique.count(id) == 0) {
+      ++lost;
+      CAF_MESSAGE("lost " << id);
+    }
+  auto duplicates = h.got.size() - unique.size();
+  CAF_MESSAGE("kills=" << kills << " sent=" << sent << " acked="
+                       << h.acked.size() << " delivered=" << unique.size()
+                       << " lost=" << lost << " duplicates=" << duplicates);
+  CAF_CHECK_EQUAL(lost, 0u);
+  CAF_CHECK(h.acked.size() > 0u);
+  p.signal(SIGTERM);
+  CAF_CHECK_EQUAL(p.wait(10s), 0);
+}

@@ -87,6 +87,9 @@ public:
     return rtt_count_.load(std::memory_order_relaxed);
   }
   uint64_t queue_events(queue_counter c) const noexcept;
+  uint64_t store_commits() const noexcept {
+    return store_commits_.load(std::memory_order_relaxed);
+  }
   uint64_t frames() const noexcept {
     return frames_.load(std::memory_order_relaxed);
   }

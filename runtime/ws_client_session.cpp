@@ -88,6 +88,8 @@ ws_client::connect_result ws_client::connect(const client_options& opts) {
     return r;
   }
   tcp_layer.expires_never();
+  // Small frames must not wait for Nagle's algorithm (and a delayed ACK).
+  tcp_layer.socket().set_option(tcp::no_delay{true}, ec);
   websocket::stream_base::timeout to{};
   to.handshake_timeout = opts.timeout;
   to.idle_timeout = websocket::stream_base::none();

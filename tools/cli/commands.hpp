@@ -32,5 +32,6 @@ bool parse_args(const std::vector<std::string>& args,
                 std::string& problem);
 
 int token_command(const std::vector<std::string>& args);
+int bench_command(const std::vector<std::string>& args);
 
 } // namespace tether::cli

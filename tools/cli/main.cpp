@@ -58,13 +58,16 @@ int main(int argc, char** argv) {
   if (args.empty() || args[0] == "--help" || args[0] == "help") {
     std::cout << "usage: tether <command> [flags]\n\n"
                  "commands:\n"
-                 "  token   mint a device token (JWT HS256)\n";
+                 "  token   mint a device token (JWT HS256)\n"
+                 "  bench   store | compression | batching figures\n";
     return args.empty() ? 2 : 0;
   }
   auto cmd = args[0];
   args.erase(args.begin());
   if (cmd == "token")
     return tether::cli::token_command(args);
+  if (cmd == "bench")
+    return tether::cli::bench_command(args);
   std::cerr << "tether: unknown command '" << cmd << "' (see tether --help)\n";
   return 2;
 }

@@ -132,7 +132,26 @@ constexpr const char* device_columns
 } // namespace
 
 durable_log::durable_log(const std::string& path) : path_(path) {
-  auto rc = sqlite3_open_v2(path.c_str(), &db_,
+  try {
+    open();
+  } catch (...) {
+    // The destructor does not run for a constructor that throws.
+    close();
+    throw;
+  }
+}
+
+void durable_log::close() noexcept {
+  for (auto s : statements_)
+    sqlite3_finalize(s);
+  statements_.clear();
+  if (db_)
+    sqlite3_close(db_);
+  db_ = nullptr;
+}
+
+void durable_log::open() {
+  auto rc = sqlite3_open_v2(path_.c_str(), &db_,
                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
                               | SQLITE_OPEN_NOMUTEX,
                             nullptr);
@@ -152,7 +171,7 @@ durable_log::durable_log(const std::string& path) : path_(path) {
       fail("cannot read the schema version");
   }
   if (version > schema_version)
-    throw store_error("store '" + path + "' has schema version "
+    throw store_error("store '" + path_ + "' has schema version "
                       + std::to_string(version)
                       + ", written by a newer tetherd (this one reads up "
                         "to "
@@ -207,10 +226,7 @@ durable_log::durable_log(const std::string& path) : path_(path) {
 }
 
 durable_log::~durable_log() {
-  for (auto s : statements_)
-    sqlite3_finalize(s);
-  if (db_)
-    sqlite3_close(db_);
+  close();
 }
 
 void durable_log::fail(const std::string& what) {

@@ -120,6 +120,8 @@ public:
   const std::string& path() const noexcept { return path_; }
 
 private:
+  void open();
+  void close() noexcept;
   sqlite3_stmt* prepare(const char* sql);
   void exec(const char* sql);
   [[noreturn]] void fail(const std::string& what);

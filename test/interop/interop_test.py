@@ -250,6 +250,14 @@ async def bombs(d):
     check(any(g.get("messageId") == "z-1" and g.get("status") == "received"
               for g in got), "gzip frame from the client accepted")
     await ws.close()
+    # 128 MiB of bombs went in; the server's peak memory stays small.
+    peak_kb = 0
+    with open("/proc/%d/status" % d.proc.pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                peak_kb = int(line.split()[1])
+    check(0 < peak_kb < 96 * 1024,
+          "server peak RSS after bombs: %d KiB (< 96 MiB)" % peak_kb)
 
 
 async def shutdown(d):

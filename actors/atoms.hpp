@@ -21,6 +21,8 @@ using ok = caf::ok_atom;
 constexpr ok ok_v = ok{};
 using open = caf::open_atom;
 constexpr open open_v = open{};
+using publish = caf::publish_atom;
+constexpr publish publish_v = publish{};
 using tick = caf::tick_atom;
 constexpr tick tick_v = tick{};
 using flush = caf::flush_atom;
@@ -52,3 +54,7 @@ CAF_ADD_ATOM(tether_types, tether::atom, written, "written")
 CAF_ADD_ATOM(tether_types, tether::atom, start, "start")
 CAF_ADD_ATOM(tether_types, tether::atom, compress, "compress")
 CAF_ADD_ATOM(tether_types, tether::atom, queue, "queue")
+CAF_ADD_ATOM(tether_types, tether::atom, room, "room")
+CAF_ADD_ATOM(tether_types, tether::atom, status, "status")
+CAF_ADD_ATOM(tether_types, tether::atom, left, "left")
+CAF_ADD_ATOM(tether_types, tether::atom, presence, "presence")

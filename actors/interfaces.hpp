@@ -61,12 +61,51 @@ using queue_actor = delivery_source::extend<
   // A connection of the device attached; replies with its resume info.
   caf::replies_to<atom::attach, batcher_actor, connection_actor,
                   resume_request>::with<resume_info>,
+  // Queues a room broadcast with its pre-encoded forms (no reply).
+  caf::reacts_to<atom::enqueue, protocol::message_ptr, encoded_ptr>,
   // Cumulative ack: every delivered seq <= n arrived.
   caf::reacts_to<atom::ack, uint64_t>,
   // Ack of one delivered message by id.
   caf::reacts_to<atom::ack, std::string>,
   // INTERNAL: timers (TTL, ack timeouts, idle exit) of this generation.
   caf::reacts_to<atom::tick, uint64_t>>;
+
+/// A device joining a room: who, where its messages go, what it wants.
+struct room_member {
+  device_identity id;
+  queue_actor queue;
+  room_ask ask;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, room_member& x) {
+  return f(caf::meta::type_name("room_member"), x.id, x.queue, x.ask);
+}
+
+/// ROOM: one per room with members; membership, presence (presence_set),
+/// batched presence diffs, and publishing to every member's queue.
+using room_actor = caf::typed_actor<
+  // Adds a device (or refreshes its subscription); replies with the member
+  // count; a device asking for presence gets a snapshot.
+  caf::replies_to<atom::join, room_member>::with<uint32_t>,
+  // Removes a device (user, device).
+  caf::reacts_to<atom::leave, std::string, std::string>,
+  // The device's connection ended; it stays for the grace period.
+  caf::reacts_to<atom::closed, std::string, std::string>,
+  // The device is connected again (within the grace: nothing reported).
+  caf::reacts_to<atom::attach, device_identity, queue_actor>,
+  // A presence change or activity of a device.
+  caf::reacts_to<atom::status, presence_update>,
+  // Publishes to every member but the sender's device; replies with the
+  // number of recipients (FORBIDDEN for a sender that is not a member).
+  caf::replies_to<atom::publish, device_identity, protocol::message_ptr>::with<
+    uint32_t>,
+  // Sends a page of the member list to the asking device.
+  caf::reacts_to<atom::get, device_identity, room_ask>,
+  // INTERNAL: presence timers of this generation.
+  caf::reacts_to<atom::tick, uint64_t>,
+  // INTERNAL: write the pending presence diff.
+  caf::reacts_to<atom::flush>>;
 
 /// STORE: the durable log behind a detached actor; all writes waiting in the
 /// mailbox are committed in one transaction (group commit).
@@ -103,7 +142,20 @@ using directory_actor = caf::typed_actor<
   caf::replies_to<atom::route, device_identity,
                   protocol::message_ptr>::with<uint32_t>,
   // Lists a user's connected devices.
-  caf::replies_to<atom::get, std::string>::with<std::vector<device_identity>>>;
+  caf::replies_to<atom::get, std::string>::with<std::vector<device_identity>>,
+  // A device joins a room (rules and private rooms checked); replies with
+  // the member count.
+  caf::replies_to<atom::room, atom::join, device_identity, room_ask>::with<
+    uint32_t>,
+  // A device leaves a room.
+  caf::reacts_to<atom::room, atom::leave, device_identity, std::string>,
+  // A device asks for a page of a room's presence.
+  caf::replies_to<atom::room, atom::get, device_identity, room_ask>::with<
+    atom::ok>,
+  // A device's presence change or activity, for all its rooms.
+  caf::reacts_to<atom::status, presence_update>,
+  // A room dropped a member (user, device, room) after its grace period.
+  caf::reacts_to<atom::left, std::string, std::string, std::string>>;
 
 /// ORCHESTRATOR: spawns and supervises the node's actors.
 using orchestrator_actor = caf::typed_actor<
@@ -111,6 +163,8 @@ using orchestrator_actor = caf::typed_actor<
   caf::reacts_to<atom::open, std::shared_ptr<session_port>>,
   // Spawns (and monitors) the queue of a device.
   caf::replies_to<atom::queue, device_identity>::with<queue_actor>,
+  // Spawns (and monitors) a room.
+  caf::replies_to<atom::room, std::string>::with<room_actor>,
   // Returns the directory (for tools and tests).
   caf::replies_to<atom::get, atom::directory>::with<directory_actor>,
   // Makes every queue re-check its timers now (after a test moved the clock).
@@ -138,11 +192,16 @@ CAF_BEGIN_TYPE_ID_BLOCK(tether_types, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::resume_request))
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::resume_info))
   CAF_ADD_TYPE_ID(tether_types, (std::vector<uint64_t>))
+  CAF_ADD_TYPE_ID(tether_types, (std::vector<uint8_t>))
+  CAF_ADD_TYPE_ID(tether_types, (tether::actors::presence_update))
+  CAF_ADD_TYPE_ID(tether_types, (tether::actors::room_ask))
+  CAF_ADD_TYPE_ID(tether_types, (tether::actors::room_member))
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::delivery_source))
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::batcher_actor))
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::connection_actor))
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::queue_actor))
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::store_actor))
+  CAF_ADD_TYPE_ID(tether_types, (tether::actors::room_actor))
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::directory_actor))
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::orchestrator_actor))
 

@@ -16,6 +16,7 @@
 #include "actors/connection/session_port.hpp"
 #include "actors/store/durable_log.hpp"
 #include "protocol/errc.hpp"
+#include "protocol/codec.hpp"
 #include "protocol/model.hpp"
 
 namespace tether::actors {
@@ -125,6 +126,9 @@ typename Inspector::result_type inspect(Inspector& f, resume_info& x) {
            x.backlog);
 }
 
+/// A message encoded once per codec, shared by all recipients.
+using encoded_ptr = std::shared_ptr<const protocol::encoded_forms>;
+
 /// One message handed from a queue to a batcher, with the seq assigned.
 struct queued_delivery {
   uint64_t seq = 0;
@@ -132,7 +136,49 @@ struct queued_delivery {
   protocol::priority prio = protocol::priority::normal;
   /// Estimated encoded size (for batch byte limits).
   uint64_t bytes = 0;
+  /// Pre-encoded forms (room broadcasts); null: the batcher encodes.
+  encoded_ptr encoded;
 };
+
+/// A device's presence change sent to its rooms: a declared status and/or
+/// custom status, or only application activity.
+struct presence_update {
+  std::string user_id;
+  std::string device_id;
+  /// 255: unchanged; else protocol::presence_status.
+  uint8_t status = 255;
+  bool has_custom = false;
+  bool clear_custom = false;
+  std::string custom_text;
+  std::string custom_emoji;
+  int64_t custom_expires_ms = 0;
+  bool activity_only = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, presence_update& x) {
+  return f(caf::meta::type_name("presence_update"), x.user_id, x.device_id,
+           x.status, x.has_custom, x.clear_custom, x.custom_text,
+           x.custom_emoji, x.custom_expires_ms, x.activity_only);
+}
+
+/// What a device asks of a room (tether.join, tether.presence.get).
+struct room_ask {
+  std::string room;
+  bool presence = false;
+  /// protocol::presence_status values.
+  std::vector<uint8_t> status_filter;
+  /// protocol::device_type values.
+  std::vector<uint8_t> type_filter;
+  uint32_t page = 0;
+  uint32_t page_size = 100;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, room_ask& x) {
+  return f(caf::meta::type_name("room_ask"), x.room, x.presence,
+           x.status_filter, x.type_filter, x.page, x.page_size);
+}
 
 using delivery_list = std::vector<queued_delivery>;
 
@@ -160,3 +206,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::protocol::message_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::shared_bytes)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<tether::actors::session_port>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::delivery_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::encoded_ptr)

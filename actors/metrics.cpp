@@ -129,6 +129,26 @@ void node_metrics::compressed(size_t raw_bytes,
   compress_out_.fetch_add(compressed_bytes, relaxed);
 }
 
+void node_metrics::room_event(room_counter c, uint64_t n) noexcept {
+  room_[static_cast<size_t>(c)].fetch_add(n, relaxed);
+}
+
+void node_metrics::room_opened() noexcept {
+  rooms_.fetch_add(1, relaxed);
+}
+
+void node_metrics::room_closed() noexcept {
+  rooms_.fetch_sub(1, relaxed);
+}
+
+void node_metrics::room_members(int64_t delta) noexcept {
+  room_members_.fetch_add(delta, relaxed);
+}
+
+uint64_t node_metrics::room_events(room_counter c) const noexcept {
+  return room_[static_cast<size_t>(c)].load(relaxed);
+}
+
 uint64_t node_metrics::queue_events(queue_counter c) const noexcept {
   return queue_[static_cast<size_t>(c)].load(relaxed);
 }
@@ -232,6 +252,23 @@ std::string node_metrics::render_prometheus() const {
          "Messages carried by those frames.", "counter");
   sample(out, "tether_framed_messages_total", "",
          framed_messages_.load(relaxed));
+  header(out, "tether_rooms", "Rooms with members on this node.", "gauge");
+  sample(out, "tether_rooms", "",
+         static_cast<uint64_t>(std::max<int64_t>(0, rooms_.load(relaxed))));
+  header(out, "tether_room_members", "Memberships across rooms.", "gauge");
+  sample(out, "tether_room_members", "",
+         static_cast<uint64_t>(
+           std::max<int64_t>(0, room_members_.load(relaxed))));
+  static constexpr std::array<std::string_view, room_counter_count>
+    room_names{"published", "delivered", "diff_sent", "flap_suppressed"};
+  header(out, "tether_room_events_total",
+         "Room events: published, delivered (copies), diff_sent, "
+         "flap_suppressed.",
+         "counter");
+  for (size_t i = 0; i < room_counter_count; ++i)
+    sample(out, "tether_room_events_total",
+           "event=\"" + std::string{room_names[i]} + "\"",
+           room_[i].load(relaxed));
   header(out, "tether_compression_bytes_total",
          "App-level compression: bytes before (in) and after (out).",
          "counter");

@@ -56,6 +56,16 @@ enum class queue_counter : uint8_t {
 
 inline constexpr size_t queue_counter_count = 10;
 
+/// What happened in rooms.
+enum class room_counter : uint8_t {
+  published,       // room messages published
+  delivered,       // copies handed to member queues
+  diff_sent,       // presence diffs handed to member queues
+  flap_suppressed, // reconnects within the grace period
+};
+
+inline constexpr size_t room_counter_count = 4;
+
 class node_metrics {
 public:
   /// Upper bounds of the RTT histogram buckets, in microseconds.
@@ -75,6 +85,10 @@ public:
                        std::chrono::nanoseconds took) noexcept;
   void frame_sent(size_t messages, size_t bytes) noexcept;
   void compressed(size_t raw_bytes, size_t compressed_bytes) noexcept;
+  void room_event(room_counter c, uint64_t n) noexcept;
+  void room_opened() noexcept;
+  void room_closed() noexcept;
+  void room_members(int64_t delta) noexcept;
 
   int64_t connections() const noexcept {
     return connections_current_.load(std::memory_order_relaxed);
@@ -87,6 +101,7 @@ public:
     return rtt_count_.load(std::memory_order_relaxed);
   }
   uint64_t queue_events(queue_counter c) const noexcept;
+  uint64_t room_events(room_counter c) const noexcept;
   uint64_t store_commits() const noexcept {
     return store_commits_.load(std::memory_order_relaxed);
   }
@@ -129,6 +144,9 @@ private:
   counter frame_bytes_{0};
   counter compress_in_{0};
   counter compress_out_{0};
+  std::array<counter, room_counter_count> room_{};
+  std::atomic<int64_t> rooms_{0};
+  std::atomic<int64_t> room_members_{0};
 };
 
 } // namespace tether::actors

@@ -1,5 +1,7 @@
 #include "config/settings.hpp"
 
+#include "actors/directory/room_rules.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -346,6 +348,21 @@ const std::vector<binding>& table() {
          [](settings& s) -> auto& { return s.batch.compress_threshold; });
     add_key(t, "batch.compress_level", "zlib level of app-level compression",
          [](settings& s) -> auto& { return s.batch.compress_level; });
+    // presence
+    add_key(t, "presence.away_after",
+         "idle time before a device shows as away",
+         [](settings& s) -> auto& { return s.presence.presence.away_after; });
+    add_key(t, "presence.grace",
+         "a device reconnecting within this causes no leave/join",
+         [](settings& s) -> auto& { return s.presence.presence.grace; });
+    add_key(t, "presence.diff_interval",
+         "presence diffs per room at most this often (coalesced)",
+         [](settings& s) -> auto& { return s.presence.diff_interval; });
+    add_key(t, "presence.max_page_size", "largest presence snapshot page",
+         [](settings& s) -> auto& { return s.presence.max_page_size; });
+    add_key(t, "presence.rules",
+         "room rules: action:pattern[@role], action join or publish",
+         [](settings& s) -> auto& { return s.presence.rules; });
     // auth
     add_key(t, "auth.secret_file",
          "HMAC secret for tokens (empty: <data_dir>/secret.key)",
@@ -600,6 +617,17 @@ std::vector<std::string> validate(const settings& s) {
        "batch.max_frames_in_flight must be >= 1");
   rule(s.batch.compress_level >= 1 && s.batch.compress_level <= 9,
        "batch.compress_level must be between 1 and 9");
+  rule(s.presence.presence.away_after.count() > 0,
+       "presence.away_after must be positive");
+  rule(s.presence.presence.grace.count() >= 0,
+       "presence.grace must not be negative");
+  rule(s.presence.diff_interval.count() > 0,
+       "presence.diff_interval must be positive");
+  rule(s.presence.max_page_size >= 1, "presence.max_page_size must be >= 1");
+  std::vector<std::string> rule_problems;
+  actors::parse_room_rules(s.presence.rules, rule_problems);
+  for (auto& p_ : rule_problems)
+    p.push_back("presence.rules: " + p_);
   rule(!s.node.data_dir.empty(), "node.data_dir must not be empty");
   static const std::vector<std::string> levels{"trace", "debug", "info",
                                                "warn",  "error", "critical",

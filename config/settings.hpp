@@ -12,6 +12,7 @@
 #include "actors/batcher/batch_policy.hpp"
 #include "actors/connection/inbound_guard.hpp"
 #include "actors/queue/device_queue.hpp"
+#include "actors/room/presence_set.hpp"
 #include "actors/orchestrator/backoff_policy.hpp"
 #include "actors/orchestrator/restart_budget.hpp"
 #include "protocol/codec.hpp"
@@ -60,6 +61,15 @@ struct batch_settings {
   uint32_t compress_level = 6;        // zlib's speed/ratio balance
 };
 
+struct presence_settings {
+  actors::presence_params presence;      // see presence_set.hpp
+  milliseconds diff_interval{250};       // at most 4 diffs/s per room
+  uint32_t max_page_size = 1000;         // bounds one snapshot message
+  /// Room rules (room_rules.hpp): any device may join and publish to
+  /// non-private rooms unless the operator narrows it.
+  std::vector<std::string> rules{"join:*", "publish:*"};
+};
+
 struct auth_settings {
   std::string secret_file; // empty: <data_dir>/secret.key, made on first run
   seconds leeway{30};      // tolerated clock skew for exp/nbf
@@ -89,6 +99,7 @@ struct settings {
   heartbeat_settings heartbeat;
   queue_settings queue;
   batch_settings batch;
+  presence_settings presence;
   auth_settings auth;
   node_settings node;
   caf_settings caf;

@@ -96,6 +96,57 @@ bool convert(const raw_value& v, codec to, raw_value& out) {
   return ok;
 }
 
+bool splice_seq(codec c, std::string_view encoded, uint64_t seq,
+                std::string& out) {
+  if (encoded.size() < 2)
+    return false;
+  if (c == codec::json) {
+    if (encoded.front() != '{' || encoded.back() != '}')
+      return false;
+    out.append(encoded.data(), encoded.size() - 1);
+    out += encoded.size() > 2 ? ",\"seq\":" : "\"seq\":";
+    out += std::to_string(seq);
+    out += '}';
+    return true;
+  }
+  // msgpack: one more key in the map header, then "seq" and the number.
+  auto b = static_cast<unsigned char>(encoded[0]);
+  size_t header = 0;
+  uint64_t n = 0;
+  if ((b & 0xF0) == 0x80) {
+    n = b & 0x0F;
+    header = 1;
+  } else if (b == 0xde && encoded.size() >= 3) {
+    n = (uint64_t{static_cast<unsigned char>(encoded[1])} << 8)
+        | static_cast<unsigned char>(encoded[2]);
+    header = 3;
+  } else {
+    return false;
+  }
+  ++n;
+  if (n <= 15) {
+    out += static_cast<char>(0x80 | n);
+  } else {
+    out += static_cast<char>(0xde);
+    out += static_cast<char>((n >> 8) & 0xFF);
+    out += static_cast<char>(n & 0xFF);
+  }
+  out.append(encoded.data() + header, encoded.size() - header);
+  out += "\xa3seq";
+  if (seq < 0x80) {
+    out += static_cast<char>(seq);
+  } else {
+    int bytes = seq <= 0xFF ? 1 : seq <= 0xFFFF ? 2 : seq <= 0xFFFFFFFF ? 4 : 8;
+    out += static_cast<char>(bytes == 1   ? 0xcc
+                             : bytes == 2 ? 0xcd
+                             : bytes == 4 ? 0xce
+                                          : 0xcf);
+    for (int i = bytes - 1; i >= 0; --i)
+      out += static_cast<char>((seq >> (8 * i)) & 0xFF);
+  }
+  return true;
+}
+
 raw_value json_value(std::string json) {
   return raw_value{codec::json, std::move(json)};
 }

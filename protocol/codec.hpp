@@ -83,11 +83,30 @@ std::string encode(codec c, const message_ack& x);
 std::string encode(codec c, const heartbeat& x);
 std::string encode(codec c, const batch_message& x);
 
-/// One message to deliver with the recipient's sequence number.
+/// A message encoded once per codec without `seq`, shared by every recipient
+/// of a broadcast (empty for a codec no recipient speaks).
+struct encoded_forms {
+  std::string json;
+  std::string msgpack;
+
+  const std::string& get(codec c) const noexcept {
+    return c == codec::json ? json : msgpack;
+  }
+};
+
+/// One message to deliver with the recipient's sequence number; `encoded`,
+/// if set, is the message already encoded in the frame's codec.
 struct delivery_view {
   const mobile_message* msg = nullptr;
   uint64_t seq = 0;
+  const std::string* encoded = nullptr;
 };
+
+/// Appends to `out` the message `encoded` (as encode() wrote it, without a
+/// seq) with `seq` added: byte for byte what encode_to() with that seq
+/// writes, at the cost of a copy. False if `encoded` is not such a message.
+bool splice_seq(codec c, std::string_view encoded, uint64_t seq,
+                std::string& out);
 
 /// Appends `x` to `out`, written with `seq` instead of x.seq.
 void encode_to(codec c, const mobile_message& x, uint64_t seq,

@@ -26,8 +26,6 @@ std::string text(const rapidjson::StringBuffer& buf) {
 
 } // namespace
 
-namespace {
-
 mobile_message server_message(const std::string& user_id,
                               const std::string& device_id, std::string type,
                               std::string id, int64_t now_ms) {
@@ -47,7 +45,6 @@ mobile_message server_message(const std::string& user_id,
   return m;
 }
 
-} // namespace
 
 message_ack make_ack(std::string message_id, ack_status status,
                      int64_t now_ms) {

@@ -21,6 +21,12 @@ inline constexpr std::string_view server_user_id = "system";
 /// Reserved `type` prefix of server control messages.
 inline constexpr std::string_view control_type_prefix = "tether.";
 
+/// A message from the server to one device (source = server, target device;
+/// priority critical, adjust as needed).
+mobile_message server_message(const std::string& user_id,
+                              const std::string& device_id, std::string type,
+                              std::string id, int64_t now_ms);
+
 message_ack make_ack(std::string message_id, ack_status status,
                      int64_t now_ms);
 

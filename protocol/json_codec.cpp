@@ -128,6 +128,8 @@ private:
 
 class json_emitter {
 public:
+  static constexpr codec format = codec::json;
+
   explicit json_emitter(std::string& out) : os_{&out}, w_{os_} {
     // nop
   }

@@ -16,8 +16,8 @@ constexpr std::array<std::string_view, 4> target_names{"extension", "device",
                                                        "broadcast", "cloud"};
 constexpr std::array<std::string_view, 4> compression_names{"none", "gzip",
                                                             "brotli", "deflate"};
-constexpr std::array<std::string_view, 3> scope_names{"user", "device_type",
-                                                      "all"};
+constexpr std::array<std::string_view, 4> scope_names{"user", "device_type",
+                                                      "all", "room"};
 constexpr std::array<std::string_view, 4> ack_status_names{
   "received", "processed", "failed", "expired"};
 

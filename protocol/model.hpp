@@ -29,7 +29,8 @@ enum class target : uint8_t { extension, device, broadcast, cloud };
 
 enum class compression : uint8_t { none, gzip, brotli, deflate };
 
-enum class broadcast_scope : uint8_t { user, device_type, all };
+/// `room` (protocol 1.1): every member of `broadcast.room`.
+enum class broadcast_scope : uint8_t { user, device_type, all, room };
 
 enum class ack_status : uint8_t { received, processed, failed, expired };
 
@@ -79,6 +80,8 @@ struct source_info {
 
 struct broadcast_info {
   broadcast_scope scope = broadcast_scope::user;
+  /// Scope `room`: the room's name.
+  std::optional<std::string> room;
   /// The free-form filter map as sent.
   raw_value filter;
   /// `filter.deviceType` / `filter.deviceTypes`, decoded for routing.

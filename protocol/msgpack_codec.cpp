@@ -169,6 +169,8 @@ private:
 
 class mp_emitter {
 public:
+  static constexpr codec format = codec::msgpack;
+
   explicit mp_emitter(std::string& out) : sink_{&out}, pk_{sink_} {
     // nop
   }

@@ -93,6 +93,11 @@ void validate(const mobile_message& m, const limits& lim,
         errors.push_back({"destination.broadcast.filter.deviceType",
                           "is required when destination.broadcast.scope is "
                           "device_type"});
+      else if (dst.broadcast->scope == broadcast_scope::room
+               && (!dst.broadcast->room || !valid_room_name(*dst.broadcast->room)))
+        errors.push_back({"destination.broadcast.room",
+                          "is required when destination.broadcast.scope is "
+                          "room: 1-200 characters of A-Z a-z 0-9 _ - . : @"});
       break;
     case target::extension:
     case target::cloud:
@@ -138,6 +143,19 @@ void validate(const device_info& d, std::string_view prefix,
   if (d.capabilities.max_message_size && *d.capabilities.max_message_size <= 0)
     errors.push_back({path("capabilities.maxMessageSize"),
                       "must be a positive number"});
+}
+
+bool valid_room_name(std::string_view name) noexcept {
+  if (name.empty() || name.size() > 200)
+    return false;
+  for (auto c : name) {
+    auto ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'
+              || c == ':' || c == '@';
+    if (!ok)
+      return false;
+  }
+  return true;
 }
 
 void dedupe(std::vector<field_error>& errors) {

@@ -35,6 +35,10 @@ void validate(const device_info& d, std::string_view prefix,
 /// supported range.
 errc check_version(std::string_view version, std::string& message);
 
+/// Room names: 1-200 characters of A-Z a-z 0-9 _ - . : @ (so that
+/// `user:<id>:...` names and dotted topics fit).
+bool valid_room_name(std::string_view name) noexcept;
+
 /// Keeps only the first error per field (a missing field must not also be
 /// reported as too short).
 void dedupe(std::vector<field_error>& errors);

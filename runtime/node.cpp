@@ -56,7 +56,15 @@ make_orchestrator_params(const config::settings& s,
   p.directory.dedup_window = s.queue.dedup_window;
   p.directory.dedup_capacity = s.queue.dedup_capacity;
   p.directory.request_timeout = s.node.request_timeout;
+  std::vector<std::string> problems; // validated with the settings
+  p.directory.room_rules = actors::parse_room_rules(s.presence.rules, problems);
+  p.room.presence = s.presence.presence;
+  p.room.diff_interval = s.presence.diff_interval;
+  p.room.max_page_size = s.presence.max_page_size;
   auto& c = p.connection;
+  // Activity reports: often enough to notice idleness within 1/4 of it.
+  c.activity_interval = std::max(std::chrono::milliseconds{250},
+                                 s.presence.presence.away_after / 4);
   c.limits = s.limits.protocol;
   c.guard = s.limits.guard;
   c.request_timeout = s.node.request_timeout;

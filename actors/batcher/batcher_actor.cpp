@@ -32,9 +32,18 @@ void write_frame(self_ptr self, uint32_t take) {
   seqs.reserve(take);
   std::string bytes;
   uint64_t estimated = 0;
+  // A broadcast was encoded once for all recipients: only the seq is added.
+  auto encoded = [&](const queued_delivery& d) -> const std::string* {
+    if (!d.encoded)
+      return nullptr;
+    auto& e = d.encoded->get(st.codec);
+    return e.empty() ? nullptr : &e;
+  };
   if (take == 1) {
     auto& d = st.pending.front();
-    protocol::encode_to(st.codec, *d.msg, d.seq, bytes);
+    auto pre = encoded(d);
+    if (!pre || !protocol::splice_seq(st.codec, *pre, d.seq, bytes))
+      protocol::encode_to(st.codec, *d.msg, d.seq, bytes);
     seqs.push_back(d.seq);
     estimated = d.bytes;
   } else {
@@ -42,7 +51,7 @@ void write_frame(self_ptr self, uint32_t take) {
     views.reserve(take);
     for (uint32_t i = 0; i < take; ++i) {
       auto& d = st.pending[i];
-      views.push_back({d.msg.get(), d.seq});
+      views.push_back({d.msg.get(), d.seq, encoded(d)});
       seqs.push_back(d.seq);
       estimated += d.bytes;
     }

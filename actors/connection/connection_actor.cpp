@@ -10,6 +10,7 @@
 
 #include "protocol/compression.hpp"
 #include "protocol/control.hpp"
+#include "protocol/presence.hpp"
 
 namespace tether::actors {
 
@@ -120,6 +121,104 @@ source_mismatches(const device_identity& me,
   return out;
 }
 
+void ack_processed(self_ptr self, const protocol::mobile_message& m,
+                   const std::optional<std::string>& batch_id) {
+  if (!m.optimization.requires_ack)
+    return;
+  auto ack = protocol::make_ack(m.id, protocol::ack_status::processed,
+                                now_ms());
+  ack.batch_id = batch_id;
+  send_ack(self, ack);
+}
+
+void fail_request(self_ptr self, const std::string& id,
+                  const std::optional<std::string>& batch_id,
+                  const caf::error& err) {
+  auto code = to_errc(err);
+  std::string reason;
+  if (err.category() == error_category
+      && err.context().match_elements<std::string>())
+    reason = err.context().get_as<std::string>(0);
+  else
+    reason = self->system().render(err);
+  self->state.metrics->error(code);
+  auto ack = protocol::make_failed_ack(id, code, std::move(reason),
+                                       std::vector<protocol::field_error>{},
+                                       now_ms());
+  ack.batch_id = batch_id;
+  send_ack(self, ack);
+}
+
+void handle_room(self_ptr self, const protocol::mobile_message& m,
+                 const std::optional<std::string>& batch_id) {
+  auto& st = self->state;
+  std::vector<protocol::field_error> errors;
+  if (m.type == "tether.presence.set") {
+    protocol::status_request r;
+    if (!protocol::read_status_request(m.payload, r, errors)) {
+      refuse(self, m.id, batch_id, errc::validation_error,
+             "invalid presence: see details.errors", errors);
+      return;
+    }
+    presence_update u;
+    u.user_id = st.me.user_id;
+    u.device_id = st.me.device_id;
+    if (r.status)
+      u.status = static_cast<uint8_t>(*r.status);
+    if (r.custom) {
+      u.has_custom = true;
+      u.custom_text = r.custom->text;
+      u.custom_emoji = r.custom->emoji;
+      u.custom_expires_ms = r.custom->expires_ms;
+    }
+    u.clear_custom = r.clear_custom;
+    self->send(st.directory, atom::status_v, std::move(u));
+    ack_processed(self, m, batch_id);
+    return;
+  }
+  protocol::room_request r;
+  if (!protocol::read_room_request(m.payload, r, errors)) {
+    refuse(self, m.id, batch_id, errc::validation_error,
+           "invalid room request: see details.errors", errors);
+    return;
+  }
+  room_ask ask;
+  ask.room = r.room;
+  ask.presence = r.presence;
+  for (auto x : r.status_filter)
+    ask.status_filter.push_back(static_cast<uint8_t>(x));
+  for (auto x : r.type_filter)
+    ask.type_filter.push_back(static_cast<uint8_t>(x));
+  ask.page = r.page;
+  ask.page_size = r.page_size;
+  auto id = m.id;
+  auto wants_ack = m.optimization.requires_ack;
+  if (m.type == "tether.leave") {
+    self->send(st.directory, atom::room_v, atom::leave_v, st.me, r.room);
+    ack_processed(self, m, batch_id);
+    return;
+  }
+  auto ok = [=](auto&&...) {
+    if (!wants_ack)
+      return;
+    auto ack = protocol::make_ack(id, protocol::ack_status::processed,
+                                  now_ms());
+    ack.batch_id = batch_id;
+    send_ack(self, ack);
+  };
+  auto fail = [=](caf::error& err) { fail_request(self, id, batch_id, err); };
+  if (m.type == "tether.join")
+    self
+      ->request(st.directory, st.params.request_timeout, atom::room_v,
+                atom::join_v, st.me, std::move(ask))
+      .then([ok](uint32_t) { ok(); }, fail);
+  else
+    self
+      ->request(st.directory, st.params.request_timeout, atom::room_v,
+                atom::get_v, st.me, std::move(ask))
+      .then([ok](atom::ok) { ok(); }, fail);
+}
+
 void handle_cloud(self_ptr self, const protocol::mobile_message& m,
                   const std::optional<std::string>& batch_id) {
   if (m.type == "heartbeat") {
@@ -160,9 +259,14 @@ void handle_cloud(self_ptr self, const protocol::mobile_message& m,
     }
     return;
   }
+  if (m.type == "tether.join" || m.type == "tether.leave"
+      || m.type == "tether.presence.get" || m.type == "tether.presence.set") {
+    handle_room(self, m, batch_id);
+    return;
+  }
   refuse(self, m.id, batch_id, errc::unsupported_target,
-         "target 'cloud' serves types 'heartbeat' and 'device_registration' "
-         "only; got '"
+         "target 'cloud' serves heartbeat, device_registration, tether.join, "
+         "tether.leave, tether.presence.set and tether.presence.get; got '"
            + m.type + "'");
 }
 
@@ -179,6 +283,16 @@ void handle_message(self_ptr self, protocol::mobile_message&& m,
     refuse(self, m.id, batch_id, errc::source_mismatch,
            "source does not match the authenticated device", errors);
     return;
+  }
+  // Application activity keeps the device from showing as away.
+  if (auto now = self->clock().now();
+      now - st.activity_reported >= st.params.activity_interval) {
+    st.activity_reported = now;
+    presence_update u;
+    u.user_id = st.me.user_id;
+    u.device_id = st.me.device_id;
+    u.activity_only = true;
+    self->send(st.directory, atom::status_v, std::move(u));
   }
   if (m.destination.to == protocol::target::cloud) {
     handle_cloud(self, m, batch_id);
@@ -199,20 +313,7 @@ void handle_message(self_ptr self, protocol::mobile_message&& m,
         ack.recipients = recipients;
         send_ack(self, ack);
       },
-      [=](caf::error& err) {
-        auto code = to_errc(err);
-        std::string reason;
-        if (err.category() == error_category && err.context().match_elements<std::string>())
-          reason = err.context().get_as<std::string>(0);
-        else
-          reason = self->system().render(err);
-        self->state.metrics->error(code);
-        auto ack = protocol::make_failed_ack(
-          id, code, std::move(reason), std::vector<protocol::field_error>{},
-          now_ms());
-        ack.batch_id = batch_id;
-        send_ack(self, ack);
-      });
+      [=](caf::error& err) { fail_request(self, id, batch_id, err); });
 }
 
 void handle_frame(self_ptr self, const std::string& raw, bool binary) {

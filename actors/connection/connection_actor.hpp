@@ -31,6 +31,9 @@ struct connection_params {
   uint64_t max_message_bytes = 256 * 1024;
   /// How long to wait for the session to confirm a close before quitting.
   std::chrono::milliseconds close_grace{5000};
+  /// Activity is reported to the device's rooms at most this often (a
+  /// fraction of presence.away_after).
+  std::chrono::milliseconds activity_interval{30000};
 };
 
 struct connection_state {
@@ -44,6 +47,7 @@ struct connection_state {
   bool deflate = false;
   connection_params params;
   inbound_guard guard{inbound_guard_params{}};
+  caf::actor_clock::time_point activity_reported;
   std::shared_ptr<node_metrics> metrics;
   bool closing = false;
 

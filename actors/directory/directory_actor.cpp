@@ -105,6 +105,62 @@ void with_queue(self_ptr self, const std::string& user,
       });
 }
 
+// Runs `f` with the room's actor, asking the orchestrator for one first if
+// the room has no actor yet.
+template <class F>
+void with_room(self_ptr self, const std::string& name, F f) {
+  auto& st = self->state;
+  if (auto i = st.rooms.find(name); i != st.rooms.end()) {
+    f(i->second);
+    return;
+  }
+  self->request(st.orchestrator, st.params.request_timeout, atom::room_v, name)
+    .await(
+      [self, name, f](room_actor& r) mutable {
+        auto& st = self->state;
+        st.rooms.emplace(name, r);
+        st.by_addr.emplace(r.address(), std::make_pair(std::string{}, name));
+        self->monitor(r);
+        f(r);
+      },
+      [self, f](caf::error& err) mutable {
+        spdlog::error("directory: cannot get a room: {}",
+                      self->system().render(err));
+        f(room_actor{});
+      });
+}
+
+// Adds the device to a room; `done(count or error)`.
+template <class F>
+void join_room(self_ptr self, const device_identity& id, const room_ask& ask,
+               F done) {
+  with_queue(self, id.user_id, id.device_id,
+             [self, id, ask, done](queue_actor q) mutable {
+               with_room(self, ask.room, [self, id, ask, q,
+                                          done](room_actor r) mutable {
+                 if (!q || !r) {
+                   done(caf::expected<uint32_t>{make_route_error(
+                     protocol::errc::internal_error, "room unavailable")});
+                   return;
+                 }
+                 self
+                   ->request(r, self->state.params.request_timeout,
+                             atom::join_v, room_member{id, q, ask})
+                   .then(
+                     [self, id, ask, done](uint32_t n) mutable {
+                       auto& st = self->state;
+                       if (auto* d = find_device(st.users[id.user_id],
+                                                 id.device_id))
+                         d->rooms.insert(ask.room);
+                       done(caf::expected<uint32_t>{n});
+                     },
+                     [done](caf::error& err) mutable {
+                       done(caf::expected<uint32_t>{std::move(err)});
+                     });
+               });
+             });
+}
+
 void remember(self_ptr self, std::string key, uint32_t recipients) {
   auto& st = self->state;
   auto now = steady_ms(self);
@@ -186,6 +242,42 @@ void fan_out(self_ptr self, const device_identity& sender,
   }
 }
 
+void publish(self_ptr self, const device_identity& sender,
+             const protocol::message_ptr& msg,
+             caf::typed_response_promise<uint32_t> rp, std::string key) {
+  auto& st = self->state;
+  auto& name = *msg->destination.broadcast->room;
+  auto* slot = find_device(st.users[sender.user_id], sender.device_id);
+  if (!slot || slot->rooms.count(name) == 0) {
+    rp.deliver(make_route_error(protocol::errc::forbidden,
+                                "join room '" + name
+                                  + "' before publishing to it"));
+    return;
+  }
+  if (!room_allowed(st.params.room_rules, room_action::publish, name,
+                    sender.user_id, sender.role)) {
+    rp.deliver(make_route_error(protocol::errc::forbidden,
+                                "publishing to room '" + name
+                                  + "' is not allowed for this device"));
+    return;
+  }
+  auto r = st.rooms.find(name);
+  if (r == st.rooms.end()) {
+    rp.deliver(make_route_error(protocol::errc::forbidden,
+                                "join room '" + name
+                                  + "' before publishing to it"));
+    return;
+  }
+  self->request(r->second, st.params.request_timeout, atom::publish_v, sender,
+                msg)
+    .then(
+      [self, rp, key](uint32_t n) mutable {
+        remember(self, std::move(key), n);
+        rp.deliver(n);
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+}
+
 } // namespace
 
 directory_actor::behavior_type
@@ -204,9 +296,21 @@ directory(directory_actor::stateful_pointer<directory_state> self,
       return;
     auto [user, device] = i->second;
     st.by_addr.erase(i);
+    if (user.empty()) {
+      // A room ended (it had no members left).
+      if (auto r = st.rooms.find(device);
+          r != st.rooms.end() && r->second.address() == dm.source)
+        st.rooms.erase(r);
+      return;
+    }
     if (auto* d = find_device(st.users[user], device)) {
-      if (d->conn && d->conn.address() == dm.source)
+      if (d->conn && d->conn.address() == dm.source) {
         d->conn = nullptr;
+        // Rooms keep the device for their grace period.
+        for (auto& name : d->rooms)
+          if (auto r = st.rooms.find(name); r != st.rooms.end())
+            self->send(r->second, atom::closed_v, user, device);
+      }
       if (d->queue && d->queue.address() == dm.source)
         d->queue = nullptr;
     }
@@ -220,7 +324,7 @@ directory(directory_actor::stateful_pointer<directory_state> self,
         auto& st = self->state;
         auto* slot = find_device(u, id.device_id);
         if (!slot) {
-          u.devices.push_back(device_slot{id, {}, {}});
+          u.devices.push_back(device_slot{id, {}, {}, {}});
           slot = &u.devices.back();
         }
         if (slot->conn) {
@@ -239,13 +343,25 @@ directory(directory_actor::stateful_pointer<directory_state> self,
         st.by_addr.emplace(conn.address(),
                            std::make_pair(id.user_id, id.device_id));
         self->monitor(conn);
+        auto rooms = slot->rooms;
         with_queue(self, id.user_id, id.device_id,
-                   [rp](queue_actor q) mutable {
-                     if (q)
-                       rp.deliver(q);
-                     else
+                   [self, rp, id, rooms](queue_actor q) mutable {
+                     if (!q) {
                        rp.deliver(make_route_error(
                          protocol::errc::internal_error, "queue unavailable"));
+                       return;
+                     }
+                     rp.deliver(q);
+                     // Back within the grace: rooms report nothing.
+                     auto& st = self->state;
+                     for (auto& name : rooms)
+                       if (auto r = st.rooms.find(name); r != st.rooms.end())
+                         self->send(r->second, atom::attach_v, id, q);
+                     // Every device is present in its user's room; it gets
+                     // diffs only once it asks (joins with presence: true).
+                     room_ask ask;
+                     ask.room = user_room(id.user_id);
+                     join_room(self, id, ask, [](caf::expected<uint32_t>) {});
                    });
       });
       return rp;
@@ -258,6 +374,12 @@ directory(directory_actor::stateful_pointer<directory_state> self,
         if (auto n = seen_before(self, key)) {
           self->state.metrics->queue_event(queue_counter::duplicate, 1);
           rp.deliver(*n);
+          return;
+        }
+        auto& dst = msg->destination;
+        if (dst.to == protocol::target::broadcast && dst.broadcast
+            && dst.broadcast->scope == protocol::broadcast_scope::room) {
+          publish(self, sender, msg, rp, std::move(key));
           return;
         }
         std::vector<device_entry> table;
@@ -295,6 +417,59 @@ directory(directory_actor::stateful_pointer<directory_state> self,
           if (d.conn)
             result.push_back(d.id);
       return result;
+    },
+    [=](atom::room, atom::join, const device_identity& id,
+        const room_ask& ask) -> caf::result<uint32_t> {
+      if (!room_allowed(self->state.params.room_rules, room_action::join,
+                        ask.room, id.user_id, id.role))
+        return make_route_error(protocol::errc::forbidden,
+                                "joining room '" + ask.room
+                                  + "' is not allowed for this device");
+      auto rp = self->make_response_promise<uint32_t>();
+      with_user(self, id.user_id, [=](user_slot&) mutable {
+        join_room(self, id, ask, [rp](caf::expected<uint32_t> r) mutable {
+          if (r)
+            rp.deliver(*r);
+          else
+            rp.deliver(std::move(r.error()));
+        });
+      });
+      return rp;
+    },
+    [=](atom::room, atom::leave, const device_identity& id,
+        const std::string& name) {
+      auto& st = self->state;
+      if (auto* d = find_device(st.users[id.user_id], id.device_id))
+        d->rooms.erase(name);
+      if (auto r = st.rooms.find(name); r != st.rooms.end())
+        self->send(r->second, atom::leave_v, id.user_id, id.device_id);
+    },
+    [=](atom::room, atom::get, const device_identity& id,
+        const room_ask& ask) -> caf::result<atom::ok> {
+      auto& st = self->state;
+      auto* d = find_device(st.users[id.user_id], id.device_id);
+      auto r = st.rooms.find(ask.room);
+      // Presence is visible to members only.
+      if (!d || d->rooms.count(ask.room) == 0 || r == st.rooms.end())
+        return make_route_error(protocol::errc::forbidden,
+                                "join room '" + ask.room
+                                  + "' to see its presence");
+      self->send(r->second, atom::get_v, id, ask);
+      return atom::ok_v;
+    },
+    [=](atom::status, const presence_update& u) {
+      auto& st = self->state;
+      auto* d = find_device(st.users[u.user_id], u.device_id);
+      if (!d)
+        return;
+      for (auto& name : d->rooms)
+        if (auto r = st.rooms.find(name); r != st.rooms.end())
+          self->send(r->second, atom::status_v, u);
+    },
+    [=](atom::left, const std::string& user, const std::string& device,
+        const std::string& room) {
+      if (auto* d = find_device(self->state.users[user], device))
+        d->rooms.erase(room);
     },
   };
 }

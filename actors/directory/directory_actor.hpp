@@ -5,10 +5,14 @@
 // resolves a routed message with the pure routing rules, suppresses a
 // resent message id within the dedup window, and fans the message into the
 // recipients' queues, answering once every queue accepted it (durable
-// messages: once on disk).
+// messages: once on disk). It also keeps the room registry and each
+// device's memberships: it checks the room rules, joins devices to rooms
+// (every device to its user's presence room), tells rooms when a device's
+// connection ends or returns, and routes room publishes.
 
 #include <chrono>
 #include <deque>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -18,6 +22,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/directory/room_rules.hpp"
 #include "actors/directory/routing.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/metrics.hpp"
@@ -31,6 +36,8 @@ struct directory_params {
   /// Remembered message ids; bounds the dedup memory of the node.
   size_t dedup_capacity = 200000;
   std::chrono::milliseconds request_timeout{5000};
+  /// Who may join and publish to non-private rooms (room_rules.hpp).
+  std::vector<room_rule> room_rules;
 };
 
 struct device_slot {
@@ -39,6 +46,8 @@ struct device_slot {
   connection_actor conn;
   /// Valid while its queue actor runs.
   queue_actor queue;
+  /// Rooms the device is a member of.
+  std::set<std::string> rooms;
 };
 
 struct user_slot {
@@ -60,6 +69,8 @@ struct directory_state {
   /// user \0 sender device \0 message id -> first acceptance.
   std::unordered_map<std::string, dedup_entry> seen;
   std::deque<std::pair<int64_t, std::string>> seen_order;
+  /// Rooms with members on this node.
+  std::unordered_map<std::string, room_actor> rooms;
   /// Monitored connection or queue -> (user, device).
   std::unordered_map<caf::actor_addr, std::pair<std::string, std::string>>
     by_addr;

@@ -27,6 +27,9 @@ void stop_queues(self_ptr self) {
   for (auto& [addr, q] : st.queues)
     self->send_exit(q, caf::exit_reason::user_shutdown);
   st.queues.clear();
+  for (auto& [addr, r] : st.rooms)
+    self->send_exit(r, caf::exit_reason::user_shutdown);
+  st.rooms.clear();
 }
 
 void stop_children(self_ptr self) {
@@ -119,6 +122,12 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
       }
       return;
     }
+    if (auto r = st.rooms.find(dm.source); r != st.rooms.end()) {
+      if (dm.reason && dm.reason != caf::exit_reason::user_shutdown)
+        spdlog::error("room failed: {}", self->system().render(dm.reason));
+      st.rooms.erase(r);
+      return;
+    }
     if (auto q = st.queues.find(dm.source); q != st.queues.end()) {
       if (dm.reason && dm.reason != caf::exit_reason::user_shutdown)
         spdlog::error("queue failed: {}", self->system().render(dm.reason));
@@ -149,6 +158,14 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
       self->monitor(q);
       st.queues.emplace(q.address(), q);
       return q;
+    },
+    [=](atom::room, const std::string& name) -> room_actor {
+      auto& st = self->state;
+      auto r = self->spawn(room, name, st.directory, st.params.room,
+                           st.metrics, st.params.queue.clock_skew);
+      self->monitor(r);
+      st.rooms.emplace(r.address(), r);
+      return r;
     },
     [=](atom::get, atom::directory) { return self->state.directory; },
     [=](atom::tick) {

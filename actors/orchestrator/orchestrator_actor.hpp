@@ -6,6 +6,7 @@
 //   |- store       permanent; detached; its failure stops the node
 //   |- directory   permanent; restarted with backoff within a budget
 //   |- queue*      one per device, spawned on demand, transient
+//   |- room*       one per room with members, spawned on demand, transient
 //   |- connection* one per session, temporary (the device reconnects)
 //   `- batcher*    one per connection, ends with it
 //
@@ -34,6 +35,7 @@
 #include "actors/orchestrator/backoff_policy.hpp"
 #include "actors/orchestrator/restart_budget.hpp"
 #include "actors/queue/queue_actor.hpp"
+#include "actors/room/room_actor.hpp"
 #include "actors/store/durable_log.hpp"
 
 namespace tether::actors {
@@ -42,6 +44,7 @@ struct orchestrator_params {
   connection_params connection;
   batcher_params batcher;
   queue_actor_params queue;
+  room_params room;
   directory_params directory;
   backoff_params backoff;
   restart_budget_params budget;
@@ -69,6 +72,7 @@ struct orchestrator_state {
   permanent_child directory_child;
   std::unordered_map<caf::actor_addr, connection_actor> connections;
   std::unordered_map<caf::actor_addr, queue_actor> queues;
+  std::unordered_map<caf::actor_addr, room_actor> rooms;
   /// Set by stop; new sessions are turned away from then on.
   bool stopping = false;
   /// Answered once the last connection is gone.

@@ -12,11 +12,13 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "protocol/codec.hpp"
 #include "protocol/model.hpp"
 
 namespace tether::actors {
@@ -71,6 +73,8 @@ struct queue_entry {
   bool needs_ack = false;
   /// Stored durably (requiresAck or offlineCapable).
   bool durable = false;
+  /// Pre-encoded forms shared by a broadcast's recipients (may be null).
+  std::shared_ptr<const protocol::encoded_forms> encoded;
   // -- delivery state --
   /// Per-device delivery sequence number; 0 until first delivered.
   uint64_t seq = 0;

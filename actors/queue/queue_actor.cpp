@@ -5,6 +5,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/make_message.hpp>
+#include <caf/send.hpp>
 #include <spdlog/spdlog.h>
 
 #include "protocol/codec.hpp"
@@ -19,11 +20,7 @@ using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
 int64_t wall_ms(self_ptr self) {
-  auto& st = self->state;
-  auto skew = st.params.clock_skew ? st.params.clock_skew->load() : 0;
-  return st.wall_base_ms + skew
-         + duration_cast<milliseconds>(self->clock().now() - st.steady_base)
-             .count();
+  return self->state.clock.at(self->clock().now());
 }
 
 bool attached(self_ptr self) {
@@ -160,7 +157,8 @@ void pump(self_ptr self) {
     auto e = st.q.next(now);
     if (!e)
       break;
-    out.push_back(queued_delivery{e->seq, e->msg, e->prio, e->bytes});
+    out.push_back(
+      queued_delivery{e->seq, e->msg, e->prio, e->bytes, e->encoded});
     if (e->attempts > 1)
       st.metrics->queue_event(queue_counter::redelivered, 1);
     else
@@ -238,6 +236,67 @@ void on_tick(self_ptr self) {
   schedule_tick(self);
 }
 
+struct admission {
+  caf::error error;
+  uint32_t evicted = 0;
+  /// Set (qid != 0) for a durable message: the row to store.
+  stored_message row;
+};
+
+admission admit(self_ptr self, const protocol::message_ptr& msg,
+                encoded_ptr encoded) {
+  auto& st = self->state;
+  auto now = wall_ms(self);
+  auto& opt = msg->optimization;
+  queue_entry e;
+  e.msg = msg;
+  e.encoded = std::move(encoded);
+  e.prio = opt.prio;
+  e.bytes = estimate_bytes(*msg);
+  e.enqueued_ms = now;
+  e.expires_ms
+    = now
+      + (opt.ttl_ms ? *opt.ttl_ms
+                    : st.params.queue.default_ttl[static_cast<size_t>(e.prio)]
+                        .count());
+  e.needs_ack = opt.requires_ack;
+  e.durable = opt.requires_ack || opt.offline_capable;
+  admission a;
+  if (e.durable) {
+    e.key = st.next_qid++;
+    auto& row = a.row;
+    row.user_id = st.owner.user_id;
+    row.device_id = st.owner.device_id;
+    row.qid = e.key;
+    row.priority = static_cast<uint8_t>(e.prio);
+    row.enqueued_ms = e.enqueued_ms;
+    row.expires_ms = e.expires_ms;
+    row.needs_ack = e.needs_ack;
+    row.msg_id = msg->id;
+    row.sender_device = msg->source.device_id;
+    row.body = protocol::encode(protocol::codec::msgpack, *msg);
+  }
+  auto result = st.q.offer(std::move(e));
+  if (!result.accepted) {
+    st.metrics->queue_event(queue_counter::overflow, 1);
+    a.row = stored_message{};
+    a.error = caf::error{static_cast<uint8_t>(protocol::errc::queue_overflow),
+                         error_category,
+                         caf::make_message(
+                           "the queue of device '" + st.owner.device_id
+                           + "' is full (" + std::to_string(st.q.size())
+                           + " messages, " + std::to_string(st.q.bytes())
+                           + " bytes) and nothing in it may be evicted")};
+    return a;
+  }
+  st.metrics->queue_event(queue_counter::enqueued, 1);
+  a.evicted = static_cast<uint32_t>(result.evicted.size());
+  forget(self, result.evicted, "evicted");
+  pump(self);
+  schedule_tick(self);
+  return a;
+}
+
 void detach(self_ptr self) {
   auto& st = self->state;
   st.batcher = nullptr;
@@ -260,10 +319,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
   st.params = params;
   st.metrics = std::move(metrics);
   st.q = device_queue{params.queue};
-  st.wall_base_ms = duration_cast<milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-  st.steady_base = self->clock().now();
+  st.clock = wall_clock{self->clock().now(), params.clock_skew};
   st.detached_since_ms = wall_ms(self);
   // Nothing else is handled before the backlog is loaded.
   self->request(st.store, params.request_timeout, atom::open_v, st.owner)
@@ -322,60 +378,26 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
   return {
     [=](atom::enqueue, const protocol::message_ptr& msg)
       -> caf::result<uint32_t> {
-      auto& st = self->state;
-      auto now = wall_ms(self);
-      auto& opt = msg->optimization;
-      queue_entry e;
-      e.msg = msg;
-      e.prio = opt.prio;
-      e.bytes = estimate_bytes(*msg);
-      e.enqueued_ms = now;
-      e.expires_ms = now
-                     + (opt.ttl_ms ? *opt.ttl_ms
-                                   : st.params.queue
-                                       .default_ttl[static_cast<size_t>(e.prio)]
-                                       .count());
-      e.needs_ack = opt.requires_ack;
-      e.durable = opt.requires_ack || opt.offline_capable;
-      if (e.durable)
-        e.key = st.next_qid++;
-      stored_message row;
-      if (e.durable) {
-        row.user_id = st.owner.user_id;
-        row.device_id = st.owner.device_id;
-        row.qid = e.key;
-        row.priority = static_cast<uint8_t>(e.prio);
-        row.enqueued_ms = e.enqueued_ms;
-        row.expires_ms = e.expires_ms;
-        row.needs_ack = e.needs_ack;
-        row.msg_id = msg->id;
-        row.sender_device = msg->source.device_id;
-        row.body = protocol::encode(protocol::codec::msgpack, *msg);
-      }
-      auto result = st.q.offer(std::move(e));
-      if (!result.accepted) {
-        st.metrics->queue_event(queue_counter::overflow, 1);
-        return caf::error{static_cast<uint8_t>(protocol::errc::queue_overflow),
-                          error_category,
-                          caf::make_message(
-                            "the queue of device '" + st.owner.device_id
-                            + "' is full (" + std::to_string(st.q.size())
-                            + " messages, " + std::to_string(st.q.bytes())
-                            + " bytes) and nothing in it may be evicted")};
-      }
-      st.metrics->queue_event(queue_counter::enqueued, 1);
-      auto evicted = static_cast<uint32_t>(result.evicted.size());
-      forget(self, result.evicted, "evicted");
-      pump(self);
-      schedule_tick(self);
-      if (row.qid == 0)
-        return evicted;
+      auto a = admit(self, msg, nullptr);
+      if (a.error)
+        return std::move(a.error);
+      if (a.row.qid == 0)
+        return a.evicted;
       auto rp = self->make_response_promise<uint32_t>();
-      self->request(st.store, st.params.request_timeout, atom::append_v,
-                    std::move(row))
-        .then([rp, evicted](atom::ok) mutable { rp.deliver(evicted); },
+      self
+        ->request(self->state.store, self->state.params.request_timeout,
+                  atom::append_v, std::move(a.row))
+        .then([rp, n = a.evicted](atom::ok) mutable { rp.deliver(n); },
               [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
+    },
+    [=](atom::enqueue, const protocol::message_ptr& msg,
+        const encoded_ptr& encoded) {
+      // A room broadcast: nobody waits for the commit, but a durable one is
+      // still stored.
+      auto a = admit(self, msg, encoded);
+      if (!a.error && a.row.qid != 0)
+        caf::anon_send(self->state.store, atom::append_v, std::move(a.row));
     },
     [=](atom::attach, batcher_actor& b, connection_actor& c,
         const resume_request& resume) -> resume_info {

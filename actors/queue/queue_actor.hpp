@@ -21,6 +21,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/metrics.hpp"
 #include "actors/queue/device_queue.hpp"
+#include "actors/wall_clock.hpp"
 
 namespace tether::actors {
 
@@ -63,9 +64,7 @@ struct queue_state {
   // -- timers --
   uint64_t tick_generation = 0;
   std::optional<int64_t> tick_at_ms;
-  // -- wall clock derived from the actor clock (test clock in tests) --
-  int64_t wall_base_ms = 0;
-  caf::actor_clock::time_point steady_base;
+  wall_clock clock;
 
   static inline const char* name = "queue";
 };

@@ -38,9 +38,13 @@ void emit(E& e, const source_info& s) {
 
 template <class E>
 void emit(E& e, const broadcast_info& b) {
-  e.begin_object(1 + (b.filter.empty() ? 0 : 1));
+  e.begin_object(1 + (b.room ? 1 : 0) + (b.filter.empty() ? 0 : 1));
   e.key("scope");
   e.string(to_string(b.scope));
+  if (b.room) {
+    e.key("room");
+    e.string(*b.room);
+  }
   if (!b.filter.empty()) {
     e.key("filter");
     e.raw(b.filter);
@@ -149,13 +153,14 @@ void emit(E& e, const mobile_message& m, std::optional<uint64_t> seq) {
     e.key("signature");
     e.string(*m.signature);
   }
-  if (seq) {
-    e.key("seq");
-    e.uint64(*seq);
-  }
   for (auto& f : m.extra) {
     e.key(f.name);
     e.raw(f.value);
+  }
+  // Last: splice_seq() appends it to a message encoded without one.
+  if (seq) {
+    e.key("seq");
+    e.uint64(*seq);
   }
   e.end_object();
 }
@@ -249,8 +254,13 @@ void emit_deliveries(E& e, std::string_view id, int64_t timestamp,
   md.prio = priority::low;
   auto before = e.size();
   e.begin_array(items.size());
+  std::string spliced;
   for (auto& d : items) {
-    emit(e, *d.msg, d.seq);
+    spliced.clear();
+    if (d.encoded && splice_seq(E::format, *d.encoded, d.seq, spliced))
+      e.raw(raw_value{E::format, spliced});
+    else
+      emit(e, *d.msg, d.seq);
     md.prio = std::max(md.prio, d.msg->optimization.prio);
     if (auto ttl = d.msg->optimization.ttl_ms; ttl && (!md.ttl_ms || *ttl < *md.ttl_ms))
       md.ttl_ms = ttl;

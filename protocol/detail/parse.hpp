@@ -289,7 +289,8 @@ private:
     if (auto b = object(obj, "broadcast", "destination", false)) {
       broadcast_info bi;
       enumeration(*b, "scope", "destination.broadcast", bi.scope, true,
-                  "user, device_type, all");
+                  "user, device_type, all, room");
+      opt_string(*b, "room", "destination.broadcast", bi.room);
       if (auto f = object(*b, "filter", "destination.broadcast", false)) {
         opaque(*f, "destination.broadcast.filter", bi.filter);
         read_type_filter(*f, "deviceType", bi.device_types);

@@ -99,7 +99,7 @@ CAF_TEST(user broadcast reaches the other devices and device_type filters) {
   CAF_CHECK_EQUAL(id_of(decode(tablet->next())), "b1");
   auto t = make_message("b2", "alice", "phone", target::broadcast);
   t.destination.broadcast = protocol::broadcast_info{
-    protocol::broadcast_scope::device_type,
+    protocol::broadcast_scope::device_type, std::nullopt,
     protocol::json_value(R"({"deviceType":"tablet"})"),
     {device_type::tablet}};
   ack = decode(send(*phone, t));

@@ -37,7 +37,7 @@ queued_delivery item(uint64_t seq, protocol::priority p = protocol::priority::no
   m->type = "t";
   m->optimization.prio = p;
   m->payload = protocol::json_value("\"" + std::string(payload, 'x') + "\"");
-  return queued_delivery{seq, m, p, 200 + payload};
+  return queued_delivery{seq, m, p, 200 + payload, nullptr};
 }
 
 struct fixture : test::fixture_base {

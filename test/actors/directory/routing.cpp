@@ -28,7 +28,7 @@ destination_info broadcast(broadcast_scope scope,
                            std::vector<device_type> types = {}) {
   destination_info d;
   d.to = target::broadcast;
-  d.broadcast = broadcast_info{scope, {}, std::move(types)};
+  d.broadcast = broadcast_info{scope, std::nullopt, {}, std::move(types)};
   return d;
 }
 

@@ -1,0 +1,297 @@
+#include "actors/room/room_actor.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/make_message.hpp>
+#include <spdlog/spdlog.h>
+
+#include "protocol/codec.hpp"
+#include "protocol/presence.hpp"
+
+namespace tether::actors {
+
+namespace {
+
+using self_ptr = room_actor::stateful_pointer<room_state>;
+using std::chrono::milliseconds;
+
+int64_t wall_ms(self_ptr self) {
+  return self->state.clock.at(self->clock().now());
+}
+
+template <class Enum>
+std::vector<Enum> to_enums(const std::vector<uint8_t>& xs, uint8_t max) {
+  std::vector<Enum> out;
+  for (auto x : xs)
+    if (x <= max)
+      out.push_back(static_cast<Enum>(x));
+  return out;
+}
+
+void schedule_diff(self_ptr self) {
+  auto& st = self->state;
+  if (st.diff_scheduled)
+    return;
+  st.diff_scheduled = true;
+  auto wait = st.last_diff_ms + st.params.diff_interval.count()
+              - wall_ms(self);
+  self->delayed_send(self, milliseconds{std::max<int64_t>(0, wait)},
+                     atom::flush_v);
+}
+
+void note(self_ptr self, protocol::presence_entry e) {
+  auto& st = self->state;
+  member_key k{e.user_id, e.device_id};
+  st.pending[k] = std::move(e);
+  schedule_diff(self);
+}
+
+std::vector<protocol::user_presence>
+aggregates(self_ptr self, const std::vector<protocol::presence_entry>& es) {
+  std::set<std::string> users;
+  for (auto& e : es)
+    users.insert(e.user_id);
+  std::vector<protocol::user_presence> out;
+  for (auto& u : users)
+    out.push_back(self->state.presence.user(u));
+  return out;
+}
+
+// Encodes `m` once for the codecs `wanted` (bit 0: json, bit 1: msgpack).
+encoded_ptr encode_once(const protocol::mobile_message& m, int wanted) {
+  auto forms = std::make_shared<protocol::encoded_forms>();
+  if (wanted & 1)
+    forms->json = protocol::encode(protocol::codec::json, m);
+  if (wanted & 2)
+    forms->msgpack = protocol::encode(protocol::codec::msgpack, m);
+  return forms;
+}
+
+int codec_bit(protocol::codec c) {
+  return c == protocol::codec::json ? 1 : 2;
+}
+
+void flush_diff(self_ptr self) {
+  auto& st = self->state;
+  st.diff_scheduled = false;
+  if (st.pending.empty())
+    return;
+  auto now = wall_ms(self);
+  st.last_diff_ms = now;
+  std::vector<protocol::presence_entry> changes;
+  for (auto& [k, e] : st.pending)
+    changes.push_back(std::move(e));
+  st.pending.clear();
+  // One message per distinct filter, encoded once per codec.
+  struct group {
+    std::vector<queue_actor> queues;
+    int codecs = 0;
+    std::vector<protocol::presence_entry> changes;
+  };
+  std::map<std::string, group> groups;
+  for (auto* s : st.presence.subscribers()) {
+    std::string key;
+    for (auto x : s->status_filter)
+      key += static_cast<char>('a' + static_cast<int>(x));
+    key += '/';
+    for (auto x : s->type_filter)
+      key += static_cast<char>('a' + static_cast<int>(x));
+    auto q = st.queues.find(member_key{s->user_id, s->device_id});
+    if (q == st.queues.end())
+      continue;
+    auto [g, added] = groups.try_emplace(key);
+    if (added)
+      for (auto& e : changes)
+        if (presence_set::wants(*s, e))
+          g->second.changes.push_back(e);
+    if (g->second.changes.empty())
+      continue;
+    g->second.queues.push_back(q->second.first);
+    g->second.codecs |= codec_bit(q->second.second);
+  }
+  for (auto& [key, g] : groups) {
+    if (g.queues.empty())
+      continue;
+    auto msg = std::make_shared<const protocol::mobile_message>(
+      protocol::make_presence_diff(st.room_name, g.changes, aggregates(self, g.changes),
+                                   now));
+    auto forms = encode_once(*msg, g.codecs);
+    for (auto& q : g.queues)
+      self->send(q, atom::enqueue_v, msg, forms);
+    st.metrics->room_event(room_counter::diff_sent, g.queues.size());
+  }
+}
+
+void schedule_tick(self_ptr self) {
+  auto& st = self->state;
+  auto at = st.presence.next_deadline();
+  auto now = wall_ms(self);
+  if (!at || (st.tick_at_ms && *st.tick_at_ms <= *at && *st.tick_at_ms > now))
+    return;
+  st.tick_at_ms = *at;
+  self->delayed_send(self, milliseconds{std::max<int64_t>(0, *at - now)},
+                     atom::tick_v, ++st.tick_generation);
+}
+
+void send_snapshot(self_ptr self, const device_identity& to,
+                   const room_ask& ask) {
+  auto& st = self->state;
+  auto q = st.queues.find(member_key{to.user_id, to.device_id});
+  if (q == st.queues.end())
+    return;
+  auto size = std::clamp<uint32_t>(ask.page_size, 1, st.params.max_page_size);
+  auto total = st.presence.size();
+  auto pages = static_cast<uint32_t>((total + size - 1) / size);
+  auto members = st.presence.page(ask.page, size);
+  auto msg = std::make_shared<const protocol::mobile_message>(
+    protocol::make_presence_snapshot(to.user_id, to.device_id, st.room_name, members,
+                                     aggregates(self, members), ask.page,
+                                     std::max<uint32_t>(pages, 1), total,
+                                     wall_ms(self)));
+  self->send(q->second.first, atom::enqueue_v, msg, encoded_ptr{});
+}
+
+void quit_if_empty(self_ptr self) {
+  if (self->state.presence.size() == 0) {
+    flush_diff(self);
+    self->state.metrics->room_closed();
+    self->quit();
+  }
+}
+
+} // namespace
+
+room_actor::behavior_type
+room(room_actor::stateful_pointer<room_state> self, std::string name,
+     directory_actor directory, room_params params,
+     std::shared_ptr<node_metrics> metrics,
+     std::shared_ptr<std::atomic<int64_t>> clock_skew) {
+  auto& st = self->state;
+  st.room_name = std::move(name);
+  st.directory = std::move(directory);
+  st.params = params;
+  st.metrics = std::move(metrics);
+  st.presence = presence_set{params.presence};
+  st.clock = wall_clock{self->clock().now(), std::move(clock_skew)};
+  st.metrics->room_opened();
+  return {
+    [=](atom::join, room_member& m) -> uint32_t {
+      auto& st = self->state;
+      member_key k{m.id.user_id, m.id.device_id};
+      member_state ms;
+      ms.user_id = m.id.user_id;
+      ms.device_id = m.id.device_id;
+      ms.type = m.id.type;
+      ms.subscribed = m.ask.presence;
+      ms.status_filter = to_enums<protocol::presence_status>(m.ask.status_filter, 3);
+      ms.type_filter = to_enums<protocol::device_type>(m.ask.type_filter, 3);
+      auto before = st.presence.size();
+      auto event = st.presence.join(std::move(ms), wall_ms(self));
+      if (st.presence.size() > before)
+        st.metrics->room_members(1);
+      st.queues[k] = {m.queue, m.id.codec};
+      if (event)
+        note(self, std::move(*event));
+      if (m.ask.presence)
+        send_snapshot(self, m.id, m.ask);
+      schedule_tick(self);
+      return static_cast<uint32_t>(st.presence.size());
+    },
+    [=](atom::leave, const std::string& user, const std::string& device) {
+      auto& st = self->state;
+      member_key k{user, device};
+      if (auto e = st.presence.leave(k, wall_ms(self))) {
+        st.metrics->room_members(-1);
+        note(self, std::move(*e));
+      }
+      st.queues.erase(k);
+      quit_if_empty(self);
+    },
+    [=](atom::closed, const std::string& user, const std::string& device) {
+      self->state.presence.disconnected(member_key{user, device},
+                                        wall_ms(self));
+      schedule_tick(self);
+    },
+    [=](atom::attach, const device_identity& id, queue_actor& q) {
+      auto& st = self->state;
+      member_key k{id.user_id, id.device_id};
+      if (!st.presence.contains(k))
+        return;
+      if (st.presence.reconnected(k, wall_ms(self)))
+        st.metrics->room_event(room_counter::flap_suppressed, 1);
+      st.queues[k] = {std::move(q), id.codec};
+    },
+    [=](atom::status, const presence_update& u) {
+      auto& st = self->state;
+      member_key k{u.user_id, u.device_id};
+      auto now = wall_ms(self);
+      std::optional<protocol::presence_entry> e;
+      if (u.activity_only) {
+        e = st.presence.activity(k, now);
+      } else {
+        protocol::status_request r;
+        if (u.status <= 3)
+          r.status = static_cast<protocol::presence_status>(u.status);
+        if (u.has_custom)
+          r.custom = protocol::custom_status{u.custom_text, u.custom_emoji,
+                                             u.custom_expires_ms};
+        r.clear_custom = u.clear_custom;
+        e = st.presence.set_status(k, r, now);
+      }
+      if (e)
+        note(self, std::move(*e));
+      schedule_tick(self);
+    },
+    [=](atom::publish, const device_identity& sender,
+        const protocol::message_ptr& msg) -> caf::result<uint32_t> {
+      auto& st = self->state;
+      member_key from{sender.user_id, sender.device_id};
+      if (!st.presence.contains(from))
+        return caf::error{static_cast<uint8_t>(protocol::errc::forbidden),
+                          error_category,
+                          caf::make_message("join room '" + st.room_name
+                                            + "' before publishing to it")};
+      int codecs = 0;
+      for (auto& [k, q] : st.queues)
+        if (k != from)
+          codecs |= codec_bit(q.second);
+      auto forms = encode_once(*msg, codecs);
+      uint32_t n = 0;
+      for (auto& [k, q] : st.queues) {
+        if (k == from)
+          continue;
+        self->send(q.first, atom::enqueue_v, msg, forms);
+        ++n;
+      }
+      st.metrics->room_event(room_counter::published, 1);
+      st.metrics->room_event(room_counter::delivered, n);
+      return n;
+    },
+    [=](atom::get, const device_identity& to, const room_ask& ask) {
+      send_snapshot(self, to, ask);
+    },
+    [=](atom::tick, uint64_t generation) {
+      auto& st = self->state;
+      if (generation != st.tick_generation)
+        return;
+      st.tick_at_ms.reset();
+      for (auto& e : st.presence.sweep(wall_ms(self))) {
+        if (e.event == "leave") {
+          member_key k{e.user_id, e.device_id};
+          st.queues.erase(k);
+          st.metrics->room_members(-1);
+          self->send(st.directory, atom::left_v, e.user_id, e.device_id,
+                     st.room_name);
+        }
+        note(self, std::move(e));
+      }
+      schedule_tick(self);
+      quit_if_empty(self);
+    },
+    [=](atom::flush) { flush_diff(self); },
+  };
+}
+
+} // namespace tether::actors

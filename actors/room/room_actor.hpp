@@ -1,0 +1,59 @@
+#pragma once
+
+// The ROOM actor: one per room that has members, spawned by the orchestrator
+// when the directory needs it. It applies its presence_set's decisions,
+// batches presence changes into one diff per `diff_interval` (the latest
+// change per member wins) for the members that asked for presence, and
+// publishes messages to every member's queue, encoded once per codec.
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/interfaces.hpp"
+#include "actors/metrics.hpp"
+#include "actors/room/presence_set.hpp"
+#include "actors/wall_clock.hpp"
+
+namespace tether::actors {
+
+struct room_params {
+  presence_params presence;
+  /// Presence diffs are sent at most this often per room; changes in
+  /// between are coalesced (a member's latest state wins).
+  std::chrono::milliseconds diff_interval{250};
+  /// Largest snapshot page.
+  uint32_t max_page_size = 1000;
+};
+
+struct room_state {
+  std::string room_name;
+  room_params params;
+  directory_actor directory;
+  std::shared_ptr<node_metrics> metrics;
+  presence_set presence;
+  /// Where each member's messages go, and in which codec.
+  std::map<member_key, std::pair<queue_actor, protocol::codec>> queues;
+  /// Changes not yet sent, latest per member.
+  std::map<member_key, protocol::presence_entry> pending;
+  bool diff_scheduled = false;
+  int64_t last_diff_ms = 0;
+  uint64_t tick_generation = 0;
+  std::optional<int64_t> tick_at_ms;
+  wall_clock clock;
+
+  static inline const char* name = "room";
+};
+
+room_actor::behavior_type
+room(room_actor::stateful_pointer<room_state> self, std::string name,
+     directory_actor directory, room_params params,
+     std::shared_ptr<node_metrics> metrics,
+     std::shared_ptr<std::atomic<int64_t>> clock_skew);
+
+} // namespace tether::actors

@@ -1,0 +1,45 @@
+#pragma once
+
+// Wall-clock milliseconds derived from an actor's clock, so that actors that
+// persist or report wall times (queues: TTLs; rooms: last seen) follow the
+// test clock in tests. `skew` is a test hook shared by a node's actors
+// (node::advance_clock); null in production. Pure.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+namespace tether::actors {
+
+class wall_clock {
+public:
+  using steady = std::chrono::steady_clock;
+
+  wall_clock() = default;
+
+  wall_clock(steady::time_point now, std::shared_ptr<std::atomic<int64_t>> skew)
+    : base_ms_(std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count()),
+      steady_base_(now),
+      skew_(std::move(skew)) {
+    // nop
+  }
+
+  /// Epoch milliseconds at the actor-clock time `now`.
+  int64_t at(steady::time_point now) const noexcept {
+    auto skew = skew_ ? skew_->load() : 0;
+    return base_ms_ + skew
+           + std::chrono::duration_cast<std::chrono::milliseconds>(
+               now - steady_base_)
+               .count();
+  }
+
+private:
+  int64_t base_ms_ = 0;
+  steady::time_point steady_base_;
+  std::shared_ptr<std::atomic<int64_t>> skew_;
+};
+
+} // namespace tether::actors

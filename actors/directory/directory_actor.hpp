@@ -36,8 +36,10 @@ struct directory_params {
   /// Remembered message ids; bounds the dedup memory of the node.
   size_t dedup_capacity = 200000;
   std::chrono::milliseconds request_timeout{5000};
-  /// Who may join and publish to non-private rooms (room_rules.hpp).
-  std::vector<room_rule> room_rules;
+  /// Who may join and publish to non-private rooms (room_rules.hpp);
+  /// config presence.rules, whose default is this.
+  std::vector<room_rule> room_rules{{room_action::join, "*", ""},
+                                    {room_action::publish, "*", ""}};
 };
 
 struct device_slot {

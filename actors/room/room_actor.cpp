@@ -84,7 +84,8 @@ void flush_diff(self_ptr self) {
   for (auto& [k, e] : st.pending)
     changes.push_back(std::move(e));
   st.pending.clear();
-  // One message per distinct filter, encoded once per codec.
+  // One message per distinct set of changes (filters; a device is not told
+  // about itself), encoded once per codec.
   struct group {
     std::vector<queue_actor> queues;
     int codecs = 0;
@@ -92,22 +93,23 @@ void flush_diff(self_ptr self) {
   };
   std::map<std::string, group> groups;
   for (auto* s : st.presence.subscribers()) {
-    std::string key;
-    for (auto x : s->status_filter)
-      key += static_cast<char>('a' + static_cast<int>(x));
-    key += '/';
-    for (auto x : s->type_filter)
-      key += static_cast<char>('a' + static_cast<int>(x));
     auto q = st.queues.find(member_key{s->user_id, s->device_id});
     if (q == st.queues.end())
       continue;
+    std::string key(changes.size(), '0');
+    for (size_t i = 0; i < changes.size(); ++i) {
+      auto& e = changes[i];
+      if ((e.user_id != s->user_id || e.device_id != s->device_id)
+          && presence_set::wants(*s, e))
+        key[i] = '1';
+    }
+    if (key.find('1') == std::string::npos)
+      continue;
     auto [g, added] = groups.try_emplace(key);
     if (added)
-      for (auto& e : changes)
-        if (presence_set::wants(*s, e))
-          g->second.changes.push_back(e);
-    if (g->second.changes.empty())
-      continue;
+      for (size_t i = 0; i < changes.size(); ++i)
+        if (key[i] == '1')
+          g->second.changes.push_back(changes[i]);
     g->second.queues.push_back(q->second.first);
     g->second.codecs |= codec_bit(q->second.second);
   }

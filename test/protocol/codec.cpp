@@ -290,3 +290,33 @@ CAF_TEST(binary values become base64 strings for json peers) {
   CAF_REQUIRE(convert(v, codec::json, out));
   CAF_CHECK_EQUAL(out.raw, R"("AQID")");
 }
+
+CAF_TEST(splicing a seq equals encoding with it in both codecs) {
+  auto f = decode_json(example_json);
+  auto m = f.messages.front().msg;
+  m.extra.push_back({"traceId", json_value(R"("t1")")});
+  for (auto c : {codec::json, codec::msgpack}) {
+    auto plain = encode(c, m);
+    for (uint64_t seq : {0ull, 1ull, 127ull, 128ull, 255ull, 256ull, 65535ull,
+                         65536ull, 4294967295ull, 4294967296ull}) {
+      std::string spliced;
+      CAF_REQUIRE(splice_seq(c, plain, seq, spliced));
+      std::string direct;
+      encode_to(c, m, seq, direct);
+      CAF_CHECK_EQUAL(hex(spliced), hex(direct));
+    }
+  }
+  // A map that grows from 15 to 16 keys switches to map16.
+  auto big = m;
+  while (big.extra.size() < 7)
+    big.extra.push_back({"x" + std::to_string(big.extra.size()),
+                         json_value("1")});
+  auto plain = encode(codec::msgpack, big);
+  CAF_REQUIRE_EQUAL(static_cast<unsigned char>(plain[0]), 0x8f);
+  std::string spliced;
+  CAF_REQUIRE(splice_seq(codec::msgpack, plain, 9, spliced));
+  std::string direct;
+  encode_to(codec::msgpack, big, 9, direct);
+  CAF_CHECK_EQUAL(hex(spliced), hex(direct));
+  CAF_CHECK(!splice_seq(codec::json, "[1]", 1, spliced));
+}

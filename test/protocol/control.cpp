@@ -2,6 +2,7 @@
 #include <caf/test/unit_test.hpp>
 
 #include "protocol/control.hpp"
+#include "protocol/presence.hpp"
 #include "protocol/validate.hpp"
 
 using namespace tether::protocol;
@@ -83,4 +84,62 @@ CAF_TEST(error codes and close codes) {
   CAF_CHECK(!is_terminal(1001));
   CAF_CHECK(!is_terminal(4000));
   CAF_CHECK(!is_terminal(1009));
+}
+
+CAF_TEST(room and presence requests are read with field errors) {
+  room_request r;
+  std::vector<field_error> errors;
+  CAF_CHECK(read_room_request(
+    json_value(R"({"room":"team-1","presence":true,"filter":)"
+               R"({"status":["online","busy"],"deviceType":"mobile"},)"
+               R"("page":2,"pageSize":50})"),
+    r, errors));
+  CAF_CHECK_EQUAL(r.room, "team-1");
+  CAF_CHECK(r.presence);
+  CAF_CHECK_EQUAL(r.status_filter.size(), 2u);
+  CAF_CHECK_EQUAL(r.type_filter.size(), 1u);
+  CAF_CHECK_EQUAL(r.page, 2u);
+  CAF_CHECK_EQUAL(r.page_size, 50u);
+  room_request bad;
+  CAF_CHECK(!read_room_request(json_value(R"({"room":"has space"})"), bad, errors));
+  CAF_CHECK_EQUAL(errors.back().field, "payload.room");
+  CAF_CHECK(!read_room_request(json_value(R"({"room":"x","pageSize":0})"), bad,
+                               errors));
+  status_request s;
+  CAF_CHECK(read_status_request(
+    json_value(R"({"status":"busy","custom":{"text":"Meeting","emoji":"M",)"
+               R"("expiresAt":5}})"),
+    s, errors));
+  CAF_CHECK(s.status == presence_status::busy);
+  CAF_REQUIRE(s.custom.has_value());
+  CAF_CHECK_EQUAL(s.custom->expires_ms, 5);
+  status_request clear;
+  CAF_CHECK(read_status_request(json_value(R"({"custom":null})"), clear, errors));
+  CAF_CHECK(clear.clear_custom);
+  status_request off;
+  CAF_CHECK(!read_status_request(json_value(R"({"status":"offline"})"), off,
+                                 errors));
+  CAF_CHECK(!read_status_request(json_value(R"({})"), off, errors));
+}
+
+CAF_TEST(presence diffs and snapshots carry entries and aggregates) {
+  presence_entry e;
+  e.user_id = "alice";
+  e.device_id = "phone";
+  e.status = presence_status::away;
+  e.last_seen_ms = 9;
+  e.event = "update";
+  auto d = make_presence_diff("team-1", {e}, {{"alice", presence_status::away, 9}}, 10);
+  CAF_CHECK_EQUAL(d.type, "tether.presence.diff");
+  CAF_CHECK_EQUAL(d.payload.raw,
+                  R"({"room":"team-1","changes":[{"userId":"alice",)"
+                  R"("deviceId":"phone","deviceType":"mobile","status":"away",)"
+                  R"("lastSeen":9,"event":"update"}],"users":[{"userId":)"
+                  R"("alice","status":"away","lastSeen":9}]})");
+  std::vector<field_error> errors;
+  validate(d, limits{}, errors);
+  CAF_CHECK(errors.empty());
+  auto s = make_presence_snapshot("bob", "tab", "team-1", {}, {}, 0, 1, 0, 10);
+  CAF_CHECK_EQUAL(s.type, "tether.presence.snapshot");
+  CAF_CHECK_EQUAL(*s.destination.device_id, "tab");
 }

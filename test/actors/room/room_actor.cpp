@@ -1,0 +1,219 @@
+#define CAF_SUITE actors.room_actor
+#include "test/support/actor_fixture.hpp"
+
+#include "protocol/presence.hpp"
+
+using namespace tether;
+using namespace tether::actors;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string cloud(const std::string& id, const std::string& user,
+                  const std::string& device, const std::string& type,
+                  const std::string& payload) {
+  return R"({"id":")" + id + R"(","timestamp":1,"protocolVersion":"1.1.0",)"
+         R"("source":{"deviceId":")" + device + R"(","userId":")" + user
+         + R"(","deviceType":"mobile","timestamp":1},"destination":)"
+         R"({"target":"cloud"},"type":")" + type + R"(","payload":)" + payload
+         + R"(,"optimization":{"priority":"high","requiresAck":true}})";
+}
+
+std::string to_room(const std::string& id, const std::string& user,
+                    const std::string& device, const std::string& room) {
+  return R"({"id":")" + id + R"(","timestamp":1,"protocolVersion":"1.1.0",)"
+         R"("source":{"deviceId":")" + device + R"(","userId":")" + user
+         + R"(","deviceType":"mobile","timestamp":1},"destination":)"
+         R"({"target":"broadcast","broadcast":{"scope":"room","room":")"
+         + room + R"("}},"type":"chat","payload":{"text":"hi"},)"
+         R"("optimization":{"priority":"normal"}})";
+}
+
+struct fixture : test::node_fixture {
+  std::vector<std::shared_ptr<test::recording_port>> ports;
+
+  fixture() {
+    params.room.presence.away_after = 10s;
+    params.room.presence.grace = 2s;
+    params.room.diff_interval = 100ms;
+    start();
+  }
+
+  std::shared_ptr<test::recording_port> device(const std::string& user,
+                                               const std::string& dev) {
+    auto p = open(user, dev);
+    ports.push_back(p);
+    return p;
+  }
+
+  void frame(const std::shared_ptr<test::recording_port>& p,
+             const std::string& text) {
+    p->events->on_frame(text, false);
+    run_messages();
+  }
+
+  // Lets diffs and batchers go out: confirms writes, passes the diff
+  // interval (100ms) and the batchers' coalescing delay.
+  void settle() {
+    for (int i = 0; i < 4; ++i) {
+      for (auto& p : ports)
+        p->confirm_writes();
+      advance_time(50ms);
+      run_messages();
+    }
+  }
+
+  // Messages of `type` the port received, decoded.
+  std::vector<protocol::mobile_message>
+  received(const std::shared_ptr<test::recording_port>& p,
+           const std::string& type) {
+    std::vector<protocol::mobile_message> out;
+    for (auto& f : p->decoded())
+      for (auto& m : f.messages)
+        if (m.msg.type == type)
+          out.push_back(m.msg);
+    return out;
+  }
+
+  std::vector<protocol::decoded_frame> acks(
+    const std::shared_ptr<test::recording_port>& p) {
+    std::vector<protocol::decoded_frame> out;
+    for (auto& f : p->decoded())
+      if (f.kind == protocol::frame_kind::ack)
+        out.push_back(f);
+    return out;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(room_tests, fixture)
+
+CAF_TEST(a subscriber gets a snapshot then batched diffs) {
+  auto phone = device("alice", "phone");
+  frame(phone, cloud("j1", "alice", "phone", "tether.join",
+                     R"({"room":"team","presence":true})"));
+  settle();
+  auto snaps = received(phone, "tether.presence.snapshot");
+  CAF_REQUIRE_EQUAL(snaps.size(), 1u);
+  CAF_CHECK(snaps[0].payload.raw.find(R"("total":1)") != std::string::npos);
+  auto laptop = device("bob", "laptop");
+  frame(laptop, cloud("j2", "bob", "laptop", "tether.join",
+                      R"({"room":"team"})"));
+  settle();
+  auto joined = received(phone, "tether.presence.diff");
+  CAF_REQUIRE_EQUAL(joined.size(), 1u);
+  CAF_CHECK(joined[0].payload.raw.find(R"("event":"join")") != std::string::npos);
+  // Three changes of bob within one diff interval: one diff, latest state.
+  for (auto status : {"busy", "away", "busy"})
+    frame(laptop, cloud("s", "bob", "laptop", "tether.presence.set",
+                        std::string{R"({"status":")"} + status + R"("})"));
+  settle();
+  auto diffs = received(phone, "tether.presence.diff");
+  CAF_REQUIRE_EQUAL(diffs.size(), 2u);
+  auto& p = diffs[1].payload.raw;
+  CAF_CHECK(p.find(R"("userId":"bob")") != std::string::npos);
+  CAF_CHECK(p.find(R"("status":"busy")") != std::string::npos);
+  CAF_CHECK(p.find(R"("status":"away")") == std::string::npos);
+  CAF_CHECK_EQUAL(metrics->room_events(room_counter::diff_sent), 2u);
+  // bob asked for no presence: no diffs for him.
+  CAF_CHECK(received(laptop, "tether.presence.diff").empty());
+}
+
+CAF_TEST(a reconnect within the grace is silent and after it a leave follows) {
+  auto phone = device("alice", "phone");
+  frame(phone, cloud("j1", "alice", "phone", "tether.join",
+                     R"({"room":"team","presence":true})"));
+  auto laptop = device("bob", "laptop");
+  frame(laptop, cloud("j2", "bob", "laptop", "tether.join",
+                      R"({"room":"team"})"));
+  settle();
+  auto before = received(phone, "tether.presence.diff").size();
+  laptop->events->on_closed(1006);
+  run_messages();
+  advance_time(1s);
+  run_messages();
+  auto again = device("bob", "laptop");
+  settle();
+  CAF_CHECK_EQUAL(received(phone, "tether.presence.diff").size(), before);
+  // One per room bob is in: "team" and his own "user:bob".
+  CAF_CHECK_EQUAL(metrics->room_events(room_counter::flap_suppressed), 2u);
+  // Gone for good: after the grace, bob leaves (offline), no ghost stays.
+  again->events->on_closed(1006);
+  run_messages();
+  advance_time(2s);
+  run_messages();
+  settle();
+  auto diffs = received(phone, "tether.presence.diff");
+  CAF_REQUIRE_EQUAL(diffs.size(), before + 1);
+  CAF_CHECK(diffs.back().payload.raw.find(R"("event":"leave")")
+            != std::string::npos);
+  CAF_CHECK(diffs.back().payload.raw.find(R"("status":"offline")")
+            != std::string::npos);
+}
+
+CAF_TEST(a publish reaches every member but the sender) {
+  auto a = device("alice", "phone");
+  auto b = device("bob", "laptop");
+  auto c = device("carol", "tablet");
+  for (auto& [p, u, d] : {std::tuple{a, "alice", "phone"},
+                          std::tuple{b, "bob", "laptop"},
+                          std::tuple{c, "carol", "tablet"}})
+    frame(p, cloud("j", u, d, "tether.join", R"({"room":"team"})"));
+  frame(a, to_room("hello", "alice", "phone", "team"));
+  settle();
+  CAF_CHECK_EQUAL(received(a, "chat").size(), 0u);
+  CAF_CHECK_EQUAL(received(b, "chat").size(), 1u);
+  CAF_CHECK_EQUAL(received(c, "chat").size(), 1u);
+  CAF_CHECK_EQUAL(metrics->room_events(room_counter::delivered), 2u);
+  // A device that did not join cannot publish.
+  auto d = device("dave", "phone");
+  frame(d, to_room("nope", "dave", "phone", "team"));
+  auto ack = acks(d).back();
+  CAF_CHECK(ack.ack.error && ack.ack.error->code == "FORBIDDEN");
+}
+
+CAF_TEST(private rooms and their presence are closed to other users) {
+  auto alice = device("alice", "phone");
+  auto bob = device("bob", "laptop");
+  frame(bob, cloud("j", "bob", "laptop", "tether.join",
+                   R"({"room":"user:alice","presence":true})"));
+  auto a1 = acks(bob).back();
+  CAF_CHECK(a1.ack.error && a1.ack.error->code == "FORBIDDEN");
+  frame(bob, cloud("g", "bob", "laptop", "tether.presence.get",
+                   R"({"room":"user:alice"})"));
+  auto a2 = acks(bob).back();
+  CAF_CHECK(a2.ack.error && a2.ack.error->code == "FORBIDDEN");
+  settle();
+  CAF_CHECK(received(bob, "tether.presence.snapshot").empty());
+  // Alice's own devices see each other there.
+  auto tablet = device("alice", "tablet");
+  frame(tablet, cloud("j", "alice", "tablet", "tether.join",
+                      R"({"room":"user:alice","presence":true})"));
+  settle();
+  auto snaps = received(tablet, "tether.presence.snapshot");
+  CAF_REQUIRE_EQUAL(snaps.size(), 1u);
+  CAF_CHECK(snaps[0].payload.raw.find(R"("deviceId":"phone")")
+            != std::string::npos);
+}
+
+CAF_TEST(idle members show away and activity brings them back) {
+  auto phone = device("alice", "phone");
+  frame(phone, cloud("j1", "alice", "phone", "tether.join",
+                     R"({"room":"team","presence":true})"));
+  auto laptop = device("bob", "laptop");
+  frame(laptop, cloud("j2", "bob", "laptop", "tether.join",
+                      R"({"room":"team"})"));
+  settle();
+  advance_time(11s);
+  run_messages();
+  settle();
+  auto diffs = received(phone, "tether.presence.diff");
+  CAF_REQUIRE(!diffs.empty());
+  CAF_CHECK(diffs.back().payload.raw.find(R"("userId":"bob")")
+            != std::string::npos);
+  CAF_CHECK(diffs.back().payload.raw.find(R"("status":"away")")
+            != std::string::npos);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

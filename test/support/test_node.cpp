@@ -171,7 +171,10 @@ reading read_messages(runtime::ws_client& c, size_t count,
       x.id = m.msg.id;
       x.type = m.msg.type;
       x.prio = m.msg.optimization.prio;
-      x.payload = m.msg.payload.raw;
+      protocol::raw_value json;
+      if (!m.msg.payload.empty()
+          && protocol::convert(m.msg.payload, protocol::codec::json, json))
+        x.payload = json.raw;
       r.messages.push_back(std::move(x));
     }
     if (codec == protocol::codec::json) {

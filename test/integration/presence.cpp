@@ -1,0 +1,258 @@
+#define CAF_SUITE integration.presence
+#include <caf/test/unit_test.hpp>
+
+#include "protocol/codec.hpp"
+#include "test/support/test_node.hpp"
+
+using namespace tether;
+using namespace tether::test;
+using protocol::codec;
+using protocol::device_type;
+using namespace std::chrono_literals;
+
+namespace {
+
+void quick(config::settings& s) {
+  s.presence.presence.grace = 400ms;
+  s.presence.presence.away_after = 600ms;
+  s.presence.diff_interval = 50ms;
+}
+
+protocol::mobile_message cloud(const std::string& id, const std::string& user,
+                               const std::string& device, device_type type,
+                               const std::string& kind,
+                               const std::string& payload) {
+  auto m = make_message(id, user, device, protocol::target::cloud, type);
+  m.type = kind;
+  m.payload = protocol::json_value(payload);
+  return m;
+}
+
+// Sends a request and returns its ack (other frames are kept in `seen`).
+protocol::message_ack request(test_device& d, const protocol::mobile_message& m,
+                              codec c, reading& seen) {
+  d.client.send(protocol::encode(c, m), c == codec::msgpack);
+  for (int i = 0; i < 20; ++i) {
+    auto r = read_messages(d.client, 1, 2s, c);
+    seen.messages.insert(seen.messages.end(), r.messages.begin(),
+                         r.messages.end());
+    for (auto& a : r.acks)
+      if (a.message_id == m.id)
+        return a;
+    if (r.messages.empty() && r.acks.empty())
+      break;
+  }
+  return {};
+}
+
+// Waits for a message of `type` whose payload contains `needle`.
+std::optional<delivered> wait_for(test_device& d, const std::string& type,
+                                  const std::string& needle, reading& seen,
+                                  std::chrono::milliseconds limit = 3s,
+                                  codec c = codec::json) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (auto& m : seen.messages)
+    if (m.type == type && m.payload.find(needle) != std::string::npos)
+      return m;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto r = read_messages(d.client, 1, 200ms, c);
+    for (auto& m : r.messages) {
+      seen.messages.push_back(m);
+      if (m.type == type && m.payload.find(needle) != std::string::npos)
+        return m;
+    }
+  }
+  return std::nullopt;
+}
+
+size_t count(const reading& seen, const std::string& type,
+             const std::string& needle) {
+  size_t n = 0;
+  for (auto& m : seen.messages)
+    n += m.type == type && m.payload.find(needle) != std::string::npos;
+  return n;
+}
+
+} // namespace
+
+CAF_TEST(members see joins and leaves of others) {
+  test_node n{quick};
+  auto alice = connect_device(n, "alice", "phone", device_type::mobile);
+  reading seen;
+  auto ack = request(*alice, cloud("j", "alice", "phone", device_type::mobile,
+                                   "tether.join",
+                                   R"({"room":"team","presence":true})"),
+                     codec::json, seen);
+  CAF_CHECK(ack.status == protocol::ack_status::processed);
+  CAF_CHECK(wait_for(*alice, "tether.presence.snapshot", R"("total":1)", seen));
+  auto bob = connect_device(n, "bob", "laptop", device_type::desktop);
+  reading bob_seen;
+  request(*bob, cloud("j", "bob", "laptop", device_type::desktop,
+                      "tether.join", R"({"room":"team"})"),
+          codec::json, bob_seen);
+  auto joined = wait_for(*alice, "tether.presence.diff", R"("event":"join")",
+                         seen);
+  CAF_REQUIRE(joined.has_value());
+  CAF_CHECK(joined->payload.find(R"("userId":"bob")") != std::string::npos);
+  request(*bob, cloud("l", "bob", "laptop", device_type::desktop,
+                      "tether.leave", R"({"room":"team"})"),
+          codec::json, bob_seen);
+  auto left = wait_for(*alice, "tether.presence.diff", R"("event":"leave")",
+                       seen);
+  CAF_REQUIRE(left.has_value());
+  CAF_CHECK(left->payload.find(R"("status":"offline")") != std::string::npos);
+}
+
+CAF_TEST(an idle device shows away) {
+  test_node n{quick};
+  auto alice = connect_device(n, "alice", "phone", device_type::mobile);
+  reading seen;
+  request(*alice, cloud("j", "alice", "phone", device_type::mobile,
+                        "tether.join", R"({"room":"team","presence":true})"),
+          codec::json, seen);
+  auto bob = connect_device(n, "bob", "laptop", device_type::desktop);
+  reading bob_seen;
+  request(*bob, cloud("j", "bob", "laptop", device_type::desktop,
+                      "tether.join", R"({"room":"team"})"),
+          codec::json, bob_seen);
+  // bob sends nothing for longer than away_after (600 ms).
+  auto away = wait_for(*alice, "tether.presence.diff", R"("status":"away")",
+                       seen);
+  CAF_REQUIRE(away.has_value());
+  CAF_CHECK(away->payload.find(R"("userId":"bob")") != std::string::npos);
+}
+
+CAF_TEST(a killed connection goes offline after the grace with no ghost) {
+  test_node n{quick};
+  auto alice = connect_device(n, "alice", "phone", device_type::mobile);
+  reading seen;
+  request(*alice, cloud("j", "alice", "phone", device_type::mobile,
+                        "tether.join", R"({"room":"team","presence":true})"),
+          codec::json, seen);
+  {
+    auto bob = connect_device(n, "bob", "laptop", device_type::desktop);
+    reading bob_seen;
+    request(*bob, cloud("j", "bob", "laptop", device_type::desktop,
+                        "tether.join", R"({"room":"team"})"),
+            codec::json, bob_seen);
+    CAF_CHECK(wait_for(*alice, "tether.presence.diff", R"("event":"join")",
+                       seen));
+    bob->client.abort(); // the network drops: no close frame
+  }
+  auto gone = wait_for(*alice, "tether.presence.diff", R"("event":"leave")",
+                       seen);
+  CAF_REQUIRE(gone.has_value());
+  CAF_CHECK(gone->payload.find(R"("status":"offline")") != std::string::npos);
+  // No ghost: the room lists alice only.
+  request(*alice, cloud("g", "alice", "phone", device_type::mobile,
+                        "tether.presence.get", R"({"room":"team"})"),
+          codec::json, seen);
+  CAF_CHECK(wait_for(*alice, "tether.presence.snapshot", R"("total":1)", seen));
+}
+
+CAF_TEST(a flap within the grace emits nothing) {
+  test_node n{[](config::settings& s) {
+    quick(s);
+    s.presence.presence.grace = 5s;
+    s.presence.presence.away_after = 60s;
+  }};
+  auto alice = connect_device(n, "alice", "phone", device_type::mobile);
+  reading seen;
+  request(*alice, cloud("j", "alice", "phone", device_type::mobile,
+                        "tether.join", R"({"room":"team","presence":true})"),
+          codec::json, seen);
+  auto bob = connect_device(n, "bob", "laptop", device_type::desktop);
+  reading bob_seen;
+  request(*bob, cloud("j", "bob", "laptop", device_type::desktop,
+                      "tether.join", R"({"room":"team"})"),
+          codec::json, bob_seen);
+  CAF_CHECK(wait_for(*alice, "tether.presence.diff", R"("event":"join")", seen));
+  auto joins = count(seen, "tether.presence.diff", R"("userId":"bob")");
+  bob->client.abort();
+  // Back within the grace: bob is still in the room, nothing reported.
+  auto again = connect_device(n, "bob", "laptop", device_type::desktop);
+  CAF_REQUIRE(again->result.ok);
+  CAF_CHECK(!wait_for(*alice, "tether.presence.diff", R"("event":"leave")",
+                      seen, 1s));
+  CAF_CHECK_EQUAL(count(seen, "tether.presence.diff", R"("userId":"bob")"),
+                  joins);
+  // bob can still publish to the room without joining again.
+  auto m = make_message("after-flap", "bob", "laptop",
+                        protocol::target::broadcast, device_type::desktop);
+  m.destination.broadcast = protocol::broadcast_info{
+    protocol::broadcast_scope::room, std::string{"team"}, {}, {}};
+  reading again_seen;
+  auto ack = request(*again, m, codec::json, again_seen);
+  CAF_CHECK(ack.status == protocol::ack_status::received);
+}
+
+CAF_TEST(a publish reaches every member once in its own codec) {
+  test_node n{quick};
+  struct member {
+    std::string user, device;
+    codec c;
+    std::unique_ptr<test_device> d;
+    reading seen;
+  };
+  std::vector<member> members;
+  members.push_back({"alice", "phone", codec::json, nullptr, {}});
+  members.push_back({"bob", "laptop", codec::msgpack, nullptr, {}});
+  members.push_back({"carol", "tablet", codec::json, nullptr, {}});
+  members.push_back({"dave", "web", codec::msgpack, nullptr, {}});
+  for (auto& m : members) {
+    m.d = connect_device(n, m.user, m.device, device_type::mobile, "", m.c);
+    CAF_REQUIRE(m.d->result.ok);
+    auto ack = request(*m.d, cloud("j", m.user, m.device, device_type::mobile,
+                                   "tether.join", R"({"room":"lounge"})"),
+                       m.c, m.seen);
+    CAF_CHECK(ack.status == protocol::ack_status::processed);
+  }
+  auto msg = make_message("hello-all", "alice", "phone",
+                          protocol::target::broadcast);
+  msg.destination.broadcast = protocol::broadcast_info{
+    protocol::broadcast_scope::room, std::string{"lounge"}, {}, {}};
+  msg.payload = protocol::json_value(R"({"text":"hi","n":[1,2]})");
+  auto ack = request(*members[0].d, msg, codec::json, members[0].seen);
+  CAF_CHECK(ack.status == protocol::ack_status::received);
+  CAF_CHECK_EQUAL(ack.recipients.value_or(0), 3u);
+  for (size_t i = 1; i < members.size(); ++i) {
+    auto& m = members[i];
+    auto got = wait_for(*m.d, "command", R"("text":"hi")", m.seen, 3s, m.c);
+    CAF_REQUIRE(got.has_value());
+    CAF_CHECK_EQUAL(got->id, "hello-all");
+    CAF_CHECK_EQUAL(got->payload, R"({"text":"hi","n":[1,2]})");
+    // Exactly once.
+    auto more = read_messages(m.d->client, 1, 300ms, m.c);
+    for (auto& x : more.messages)
+      CAF_CHECK_NOT_EQUAL(x.id, "hello-all");
+  }
+  CAF_CHECK_EQUAL(count(members[0].seen, "command", "hello-all"), 0u);
+}
+
+CAF_TEST(another user cannot join a private room or see its presence) {
+  test_node n{quick};
+  auto alice = connect_device(n, "alice", "phone", device_type::mobile);
+  auto bob = connect_device(n, "bob", "laptop", device_type::desktop);
+  reading seen;
+  auto a = request(*bob, cloud("j", "bob", "laptop", device_type::desktop,
+                               "tether.join",
+                               R"({"room":"user:alice","presence":true})"),
+                   codec::json, seen);
+  CAF_CHECK(a.status == protocol::ack_status::failed);
+  CAF_CHECK(a.error && a.error->code == "FORBIDDEN");
+  auto g = request(*bob, cloud("g", "bob", "laptop", device_type::desktop,
+                               "tether.presence.get",
+                               R"({"room":"user:alice"})"),
+                   codec::json, seen);
+  CAF_CHECK(g.error && g.error->code == "FORBIDDEN");
+  CAF_CHECK_EQUAL(count(seen, "tether.presence.snapshot", "alice"), 0u);
+  // Alice's other device sees her phone in her room.
+  auto tablet = connect_device(n, "alice", "tablet", device_type::tablet);
+  reading tseen;
+  request(*tablet, cloud("j", "alice", "tablet", device_type::tablet,
+                         "tether.join",
+                         R"({"room":"user:alice","presence":true})"),
+          codec::json, tseen);
+  CAF_CHECK(wait_for(*tablet, "tether.presence.snapshot", R"("deviceId":"phone")",
+                     tseen));
+}

@@ -61,8 +61,13 @@ using queue_actor = delivery_source::extend<
   // A connection of the device attached; replies with its resume info.
   caf::replies_to<atom::attach, batcher_actor, connection_actor,
                   resume_request>::with<resume_info>,
-  // Queues a room broadcast with its pre-encoded forms (no reply).
-  caf::reacts_to<atom::enqueue, protocol::message_ptr, encoded_ptr>,
+  // Queues a durable room broadcast with its pre-encoded forms; replies as
+  // above.
+  caf::replies_to<atom::enqueue, protocol::message_ptr,
+                  encoded_ptr>::with<uint32_t>,
+  // Queues a room broadcast nobody waits for (not durable); one that does
+  // not fit is dropped and reported to the device by a gap notice.
+  caf::reacts_to<atom::publish, protocol::message_ptr, encoded_ptr>,
   // Cumulative ack: every delivered seq <= n arrived.
   caf::reacts_to<atom::ack, uint64_t>,
   // Ack of one delivered message by id.

@@ -121,15 +121,15 @@ source_mismatches(const device_identity& me,
   return out;
 }
 
-void ack_processed(self_ptr self, const protocol::mobile_message& m,
+void ack_processed(self_ptr self, const std::string& id, bool wants_ack,
                    const std::optional<std::string>& batch_id) {
-  if (!m.optimization.requires_ack)
+  if (!wants_ack)
     return;
-  auto ack = protocol::make_ack(m.id, protocol::ack_status::processed,
-                                now_ms());
+  auto ack = protocol::make_ack(id, protocol::ack_status::processed, now_ms());
   ack.batch_id = batch_id;
   send_ack(self, ack);
 }
+
 
 void fail_request(self_ptr self, const std::string& id,
                   const std::optional<std::string>& batch_id,
@@ -147,6 +147,38 @@ void fail_request(self_ptr self, const std::string& id,
                                        now_ms());
   ack.batch_id = batch_id;
   send_ack(self, ack);
+}
+
+using lane = connection_state::route_gate::lane_t;
+
+/// Runs `run` now if no request of another lane is in flight, else once
+/// they completed. `run` must call gate_done() when its request completed.
+void gate_run(self_ptr self, lane l, std::function<void()> run) {
+  auto& g = self->state.gate;
+  if (g.waiting.empty() && (g.in_flight == 0 || g.lane == l)) {
+    g.lane = l;
+    ++g.in_flight;
+    run();
+    return;
+  }
+  g.waiting.emplace_back(l, std::move(run));
+}
+
+void gate_done(self_ptr self) {
+  auto& g = self->state.gate;
+  --g.in_flight;
+  if (g.draining)
+    return; // the loop below continues
+  g.draining = true;
+  while (!g.waiting.empty()
+         && (g.in_flight == 0 || g.waiting.front().first == g.lane)) {
+    auto next = std::move(g.waiting.front());
+    g.waiting.pop_front();
+    g.lane = next.first;
+    ++g.in_flight;
+    next.second();
+  }
+  g.draining = false;
 }
 
 void handle_room(self_ptr self, const protocol::mobile_message& m,
@@ -172,8 +204,13 @@ void handle_room(self_ptr self, const protocol::mobile_message& m,
       u.custom_expires_ms = r.custom->expires_ms;
     }
     u.clear_custom = r.clear_custom;
-    self->send(st.directory, atom::status_v, std::move(u));
-    ack_processed(self, m, batch_id);
+    gate_run(self, lane::control,
+             [self, u = std::move(u), id = m.id, wants_ack = m.optimization.requires_ack,
+              batch_id]() mutable {
+               self->send(self->state.directory, atom::status_v, std::move(u));
+               ack_processed(self, id, wants_ack, batch_id);
+               gate_done(self);
+             });
     return;
   }
   protocol::room_request r;
@@ -194,29 +231,36 @@ void handle_room(self_ptr self, const protocol::mobile_message& m,
   auto id = m.id;
   auto wants_ack = m.optimization.requires_ack;
   if (m.type == "tether.leave") {
-    self->send(st.directory, atom::room_v, atom::leave_v, st.me, r.room);
-    ack_processed(self, m, batch_id);
+    gate_run(self, lane::control, [=] {
+      self->send(self->state.directory, atom::room_v, atom::leave_v,
+                 self->state.me, r.room);
+      ack_processed(self, id, wants_ack, batch_id);
+      gate_done(self);
+    });
     return;
   }
   auto ok = [=](auto&&...) {
-    if (!wants_ack)
-      return;
-    auto ack = protocol::make_ack(id, protocol::ack_status::processed,
-                                  now_ms());
-    ack.batch_id = batch_id;
-    send_ack(self, ack);
+    ack_processed(self, id, wants_ack, batch_id);
+    gate_done(self);
   };
-  auto fail = [=](caf::error& err) { fail_request(self, id, batch_id, err); };
-  if (m.type == "tether.join")
-    self
-      ->request(st.directory, st.params.request_timeout, atom::room_v,
-                atom::join_v, st.me, std::move(ask))
-      .then([ok](uint32_t) { ok(); }, fail);
-  else
-    self
-      ->request(st.directory, st.params.request_timeout, atom::room_v,
-                atom::get_v, st.me, std::move(ask))
-      .then([ok](atom::ok) { ok(); }, fail);
+  auto fail = [=](caf::error& err) {
+    fail_request(self, id, batch_id, err);
+    gate_done(self);
+  };
+  auto join = m.type == "tether.join";
+  gate_run(self, lane::control, [=]() mutable {
+    auto& st = self->state;
+    if (join)
+      self
+        ->request(st.directory, st.params.request_timeout, atom::room_v,
+                  atom::join_v, st.me, std::move(ask))
+        .then([ok](uint32_t) { ok(); }, fail);
+    else
+      self
+        ->request(st.directory, st.params.request_timeout, atom::room_v,
+                  atom::get_v, st.me, std::move(ask))
+        .then([ok](atom::ok) { ok(); }, fail);
+  });
 }
 
 void handle_cloud(self_ptr self, const protocol::mobile_message& m,
@@ -300,20 +344,33 @@ void handle_message(self_ptr self, protocol::mobile_message&& m,
   }
   auto id = m.id;
   auto wants_ack = m.optimization.requires_ack;
+  // Sequence numbers are the server's: whatever the device wrote is dropped.
+  m.seq.reset();
+  auto to_room = m.destination.to == protocol::target::broadcast
+                 && m.destination.broadcast
+                 && m.destination.broadcast->scope
+                      == protocol::broadcast_scope::room;
   auto msg = std::make_shared<const protocol::mobile_message>(std::move(m));
-  self->request(st.directory, st.params.request_timeout, atom::route_v, st.me,
-                std::move(msg))
-    .then(
-      [=](uint32_t recipients) {
-        if (!wants_ack)
-          return;
-        auto ack = protocol::make_ack(id, protocol::ack_status::received,
-                                      now_ms());
-        ack.batch_id = batch_id;
-        ack.recipients = recipients;
-        send_ack(self, ack);
-      },
-      [=](caf::error& err) { fail_request(self, id, batch_id, err); });
+  gate_run(self, to_room ? lane::room : lane::direct, [=] {
+    auto& st = self->state;
+    self->request(st.directory, st.params.request_timeout, atom::route_v,
+                  st.me, msg)
+      .then(
+        [=](uint32_t recipients) {
+          if (wants_ack) {
+            auto ack = protocol::make_ack(id, protocol::ack_status::received,
+                                          now_ms());
+            ack.batch_id = batch_id;
+            ack.recipients = recipients;
+            send_ack(self, ack);
+          }
+          gate_done(self);
+        },
+        [=](caf::error& err) {
+          fail_request(self, id, batch_id, err);
+          gate_done(self);
+        });
+  });
 }
 
 void handle_frame(self_ptr self, const std::string& raw, bool binary) {

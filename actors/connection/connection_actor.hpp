@@ -8,6 +8,8 @@
 // restarts: the device reconnects and resumes (SPEC.md §Resume).
 
 #include <chrono>
+#include <deque>
+#include <functional>
 #include <memory>
 
 #include <caf/stateful_actor.hpp>
@@ -50,6 +52,21 @@ struct connection_state {
   caf::actor_clock::time_point activity_reported;
   std::shared_ptr<node_metrics> metrics;
   bool closing = false;
+
+  /// A device's messages take different paths through the node (direct
+  /// routes via the directory, room publishes via the room actor, room
+  /// requests): requests on one path are pipelined, a request on another
+  /// path waits until those in flight completed. So a sender's messages
+  /// reach each recipient's queue in the order sent, and a publish right
+  /// after a join finds the device a member.
+  struct route_gate {
+    enum lane_t : uint8_t { direct, room, control };
+    lane_t lane = direct;
+    size_t in_flight = 0;
+    bool draining = false;
+    /// Bounded by the inbound guard's rate and burst.
+    std::deque<std::pair<lane_t, std::function<void()>>> waiting;
+  } gate;
 
   static inline const char* name = "connection";
 };

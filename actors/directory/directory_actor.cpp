@@ -9,23 +9,13 @@
 #include <caf/typed_response_promise.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/fan_in.hpp"
+
 namespace tether::actors {
 
 namespace {
 
 using self_ptr = directory_actor::stateful_pointer<directory_state>;
-
-caf::error make_route_error(protocol::errc code, std::string reason) {
-  return caf::error{static_cast<uint8_t>(code), error_category,
-                    caf::make_message(std::move(reason))};
-}
-
-std::string reason_of(self_ptr self, const caf::error& err) {
-  if (err.category() == error_category
-      && err.context().match_elements<std::string>())
-    return err.context().get_as<std::string>(0);
-  return self->system().render(err);
-}
 
 int64_t steady_ms(self_ptr self) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -139,7 +129,7 @@ void join_room(self_ptr self, const device_identity& id, const room_ask& ask,
                with_room(self, ask.room, [self, id, ask, q,
                                           done](room_actor r) mutable {
                  if (!q || !r) {
-                   done(caf::expected<uint32_t>{make_route_error(
+                   done(caf::expected<uint32_t>{make_tether_error(
                      protocol::errc::internal_error, "room unavailable")});
                    return;
                  }
@@ -184,60 +174,25 @@ std::optional<uint32_t> seen_before(self_ptr self, const std::string& key) {
   return i->second.recipients;
 }
 
-struct fan_in {
-  caf::typed_response_promise<uint32_t> rp;
-  std::string dedup_key;
-  size_t waiting = 0;
-  uint32_t accepted = 0;
-  protocol::errc first_error = protocol::errc::none;
-  std::vector<std::string> failures;
-};
-
-void fan_in_done(self_ptr self, const std::shared_ptr<fan_in>& fi) {
-  if (--fi->waiting > 0)
-    return;
-  if (fi->failures.empty()) {
-    remember(self, fi->dedup_key, fi->accepted);
-    fi->rp.deliver(fi->accepted);
-    return;
-  }
-  std::string reason = "queued for " + std::to_string(fi->accepted) + " of "
-                       + std::to_string(fi->accepted + fi->failures.size())
-                       + " devices";
-  for (auto& f : fi->failures)
-    reason += "; " + f;
-  fi->rp.deliver(make_route_error(fi->first_error, std::move(reason)));
-}
-
 void fan_out(self_ptr self, const device_identity& sender,
              const std::vector<std::string>& devices,
              const protocol::message_ptr& msg, std::shared_ptr<fan_in> fi) {
-  fi->waiting = devices.size();
   for (auto& device : devices) {
     with_queue(self, sender.user_id, device,
                [self, fi, msg, device](queue_actor q) {
-                 auto fail = [self, fi, device](protocol::errc code,
-                                                std::string why) {
-                   if (fi->first_error == protocol::errc::none)
-                     fi->first_error = code;
-                   fi->failures.push_back("device '" + device + "': " + why);
-                   fan_in_done(self, fi);
-                 };
                  if (!q) {
-                   fail(protocol::errc::internal_error, "queue unavailable");
+                   fi->failed(device, protocol::errc::internal_error,
+                              "queue unavailable");
                    return;
                  }
                  self
                    ->request(q, self->state.params.request_timeout,
                              atom::enqueue_v, msg)
-                   .then(
-                     [self, fi](uint32_t) {
-                       ++fi->accepted;
-                       fan_in_done(self, fi);
-                     },
-                     [self, fail](caf::error& err) {
-                       fail(to_errc(err), reason_of(self, err));
-                     });
+                   .then([fi](uint32_t) { fi->accepted(); },
+                         [self, fi, device](caf::error& err) {
+                           fi->failed(device, to_errc(err),
+                                      reason_of(self->system(), err));
+                         });
                });
   }
 }
@@ -249,21 +204,21 @@ void publish(self_ptr self, const device_identity& sender,
   auto& name = *msg->destination.broadcast->room;
   auto* slot = find_device(st.users[sender.user_id], sender.device_id);
   if (!slot || slot->rooms.count(name) == 0) {
-    rp.deliver(make_route_error(protocol::errc::forbidden,
+    rp.deliver(make_tether_error(protocol::errc::forbidden,
                                 "join room '" + name
                                   + "' before publishing to it"));
     return;
   }
   if (!room_allowed(st.params.room_rules, room_action::publish, name,
                     sender.user_id, sender.role)) {
-    rp.deliver(make_route_error(protocol::errc::forbidden,
+    rp.deliver(make_tether_error(protocol::errc::forbidden,
                                 "publishing to room '" + name
                                   + "' is not allowed for this device"));
     return;
   }
   auto r = st.rooms.find(name);
   if (r == st.rooms.end()) {
-    rp.deliver(make_route_error(protocol::errc::forbidden,
+    rp.deliver(make_tether_error(protocol::errc::forbidden,
                                 "join room '" + name
                                   + "' before publishing to it"));
     return;
@@ -347,7 +302,7 @@ directory(directory_actor::stateful_pointer<directory_state> self,
         with_queue(self, id.user_id, id.device_id,
                    [self, rp, id, rooms](queue_actor q) mutable {
                      if (!q) {
-                       rp.deliver(make_route_error(
+                       rp.deliver(make_tether_error(
                          protocol::errc::internal_error, "queue unavailable"));
                        return;
                      }
@@ -391,7 +346,7 @@ directory(directory_actor::stateful_pointer<directory_state> self,
         auto plan = plan_route(table, sender.user_id, sender.device_id,
                                msg->destination, true);
         if (!plan.ok()) {
-          rp.deliver(make_route_error(plan.error, plan.reason));
+          rp.deliver(make_tether_error(plan.error, plan.reason));
           return;
         }
         if (plan.recipients.empty()) {
@@ -402,10 +357,10 @@ directory(directory_actor::stateful_pointer<directory_state> self,
         std::vector<std::string> devices;
         for (auto i : plan.recipients)
           devices.push_back(u.devices[i].id.device_id);
-        auto fi = std::make_shared<fan_in>();
-        fi->rp = rp;
-        fi->dedup_key = std::move(key);
-        fan_out(self, sender, devices, msg, fi);
+        auto fi = std::make_shared<fan_in>(
+          rp, devices.size(),
+          [self, key = std::move(key)](uint32_t n) { remember(self, key, n); });
+        fan_out(self, sender, devices, msg, std::move(fi));
       });
       return rp;
     },
@@ -422,7 +377,7 @@ directory(directory_actor::stateful_pointer<directory_state> self,
         const room_ask& ask) -> caf::result<uint32_t> {
       if (!room_allowed(self->state.params.room_rules, room_action::join,
                         ask.room, id.user_id, id.role))
-        return make_route_error(protocol::errc::forbidden,
+        return make_tether_error(protocol::errc::forbidden,
                                 "joining room '" + ask.room
                                   + "' is not allowed for this device");
       auto rp = self->make_response_promise<uint32_t>();
@@ -451,7 +406,7 @@ directory(directory_actor::stateful_pointer<directory_state> self,
       auto r = st.rooms.find(ask.room);
       // Presence is visible to members only.
       if (!d || d->rooms.count(ask.room) == 0 || r == st.rooms.end())
-        return make_route_error(protocol::errc::forbidden,
+        return make_tether_error(protocol::errc::forbidden,
                                 "join room '" + ask.room
                                   + "' to see its presence");
       self->send(r->second, atom::get_v, id, ask);

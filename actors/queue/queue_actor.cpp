@@ -307,6 +307,23 @@ void detach(self_ptr self) {
   schedule_tick(self);
 }
 
+/// Queues `msg`; the reply (evicted count) waits for the disk if durable.
+caf::result<uint32_t> enqueue(self_ptr self, const protocol::message_ptr& msg,
+                              encoded_ptr encoded) {
+  auto a = admit(self, msg, std::move(encoded));
+  if (a.error)
+    return std::move(a.error);
+  if (a.row.qid == 0)
+    return a.evicted;
+  auto rp = self->make_response_promise<uint32_t>();
+  self
+    ->request(self->state.store, self->state.params.request_timeout,
+              atom::append_v, std::move(a.row))
+    .then([rp, n = a.evicted](atom::ok) mutable { rp.deliver(n); },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
 } // namespace
 
 queue_actor::behavior_type
@@ -376,28 +393,22 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       detach(self);
   });
   return {
-    [=](atom::enqueue, const protocol::message_ptr& msg)
-      -> caf::result<uint32_t> {
-      auto a = admit(self, msg, nullptr);
-      if (a.error)
-        return std::move(a.error);
-      if (a.row.qid == 0)
-        return a.evicted;
-      auto rp = self->make_response_promise<uint32_t>();
-      self
-        ->request(self->state.store, self->state.params.request_timeout,
-                  atom::append_v, std::move(a.row))
-        .then([rp, n = a.evicted](atom::ok) mutable { rp.deliver(n); },
-              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      return rp;
+    [=](atom::enqueue, const protocol::message_ptr& msg) {
+      return enqueue(self, msg, nullptr);
     },
     [=](atom::enqueue, const protocol::message_ptr& msg,
+        const encoded_ptr& encoded) { return enqueue(self, msg, encoded); },
+    [=](atom::publish, const protocol::message_ptr& msg,
         const encoded_ptr& encoded) {
-      // A room broadcast: nobody waits for the commit, but a durable one is
-      // still stored.
-      auto a = admit(self, msg, encoded);
-      if (!a.error && a.row.qid != 0)
-        caf::anon_send(self->state.store, atom::append_v, std::move(a.row));
+      // Nobody waits for this one: if it does not fit, the device is told.
+      if (admit(self, msg, encoded).error) {
+        auto& st = self->state;
+        st.gap_evicted += 1;
+        if (st.gap_ids.size() < 100)
+          st.gap_ids.push_back(msg->id);
+        persist_gaps(self);
+        pump(self);
+      }
     },
     [=](atom::attach, batcher_actor& b, connection_actor& c,
         const resume_request& resume) -> resume_info {

@@ -7,6 +7,7 @@
 #include <caf/make_message.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/fan_in.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/presence.hpp"
 
@@ -121,7 +122,7 @@ void flush_diff(self_ptr self) {
                                    now));
     auto forms = encode_once(*msg, g.codecs);
     for (auto& q : g.queues)
-      self->send(q, atom::enqueue_v, msg, forms);
+      self->send(q, atom::publish_v, msg, forms);
     st.metrics->room_event(room_counter::diff_sent, g.queues.size());
   }
 }
@@ -152,7 +153,7 @@ void send_snapshot(self_ptr self, const device_identity& to,
                                      aggregates(self, members), ask.page,
                                      std::max<uint32_t>(pages, 1), total,
                                      wall_ms(self)));
-  self->send(q->second.first, atom::enqueue_v, msg, encoded_ptr{});
+  self->send(q->second.first, atom::publish_v, msg, encoded_ptr{});
 }
 
 void quit_if_empty(self_ptr self) {
@@ -260,16 +261,36 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
         if (k != from)
           codecs |= codec_bit(q.second);
       auto forms = encode_once(*msg, codecs);
-      uint32_t n = 0;
+      auto n = static_cast<uint32_t>(st.queues.size()
+                                     - (st.queues.count(from) ? 1 : 0));
+      st.metrics->room_event(room_counter::published, 1);
+      st.metrics->room_event(room_counter::delivered, n);
+      auto& opt = msg->optimization;
+      if (!opt.requires_ack && !opt.offline_capable) {
+        // Nobody waits: a member whose queue is full gets a gap notice.
+        for (auto& [k, q] : st.queues)
+          if (k != from)
+            self->send(q.first, atom::publish_v, msg, forms);
+        return n;
+      }
+      // Durable: the sender's ack waits until every member's queue has the
+      // message on disk, and names the members whose queue refused it.
+      if (n == 0)
+        return uint32_t{0};
+      auto rp = self->make_response_promise<uint32_t>();
+      auto fi = std::make_shared<fan_in>(rp, n);
       for (auto& [k, q] : st.queues) {
         if (k == from)
           continue;
-        self->send(q.first, atom::enqueue_v, msg, forms);
-        ++n;
+        auto who = k.first + "/" + k.second;
+        self->request(q.first, st.params.request_timeout, atom::enqueue_v, msg,
+                      forms)
+          .then([fi](uint32_t) { fi->accepted(); },
+                [self, fi, who](caf::error& err) {
+                  fi->failed(who, to_errc(err), reason_of(self->system(), err));
+                });
       }
-      st.metrics->room_event(room_counter::published, 1);
-      st.metrics->room_event(room_counter::delivered, n);
-      return n;
+      return rp;
     },
     [=](atom::get, const device_identity& to, const room_ask& ask) {
       send_snapshot(self, to, ask);

@@ -1,0 +1,49 @@
+#include "actors/fan_in.hpp"
+
+#include <caf/actor_system.hpp>
+
+namespace tether::actors {
+
+caf::error make_tether_error(protocol::errc code, std::string reason) {
+  return caf::error{static_cast<uint8_t>(code), error_category,
+                    caf::make_message(std::move(reason))};
+}
+
+std::string reason_of(caf::actor_system& sys, const caf::error& err) {
+  if (err.category() == error_category
+      && err.context().match_elements<std::string>())
+    return err.context().get_as<std::string>(0);
+  return sys.render(err);
+}
+
+void fan_in::accepted() {
+  ++accepted_;
+  done();
+}
+
+void fan_in::failed(const std::string& who, protocol::errc code,
+                    const std::string& why) {
+  if (first_error_ == protocol::errc::none)
+    first_error_ = code;
+  failures_.push_back("device '" + who + "': " + why);
+  done();
+}
+
+void fan_in::done() {
+  if (--waiting_ > 0)
+    return;
+  if (failures_.empty()) {
+    if (on_success_)
+      on_success_(accepted_);
+    rp_.deliver(accepted_);
+    return;
+  }
+  std::string reason = "queued for " + std::to_string(accepted_) + " of "
+                       + std::to_string(accepted_ + failures_.size())
+                       + " devices";
+  for (auto& f : failures_)
+    reason += "; " + f;
+  rp_.deliver(make_tether_error(first_error_, std::move(reason)));
+}
+
+} // namespace tether::actors

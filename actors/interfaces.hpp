@@ -181,6 +181,37 @@ using orchestrator_actor = caf::typed_actor<
   // INTERNAL: the stop deadline passed; kill what is left.
   caf::reacts_to<atom::deadline>>;
 
+/// DEVICE: one link incarnation of a simulated device (the CLI side). It
+/// quits when its link ends; its FLEET restarts it after a backoff
+/// (reconnection is a restart) unless the close code is terminal.
+using device_actor = caf::typed_actor<
+  // The link's handshake finished (or was refused).
+  caf::reacts_to<atom::open, link_opened>,
+  // A frame from the server (bytes, binary opcode).
+  caf::reacts_to<atom::frame, std::string, bool>,
+  // The link ended with this close code.
+  caf::reacts_to<atom::closed, uint16_t>,
+  // Drop the link now, as a failing network would.
+  caf::reacts_to<atom::drop>,
+  // Close the link and stay down.
+  caf::reacts_to<atom::stop>,
+  // INTERNAL: scenario timers (which, generation).
+  caf::reacts_to<atom::tick, uint8_t, uint64_t>>;
+
+/// FLEET: the CLI's orchestrator of simulated devices; restarts each device
+/// with backoff_policy and restart_budget, honouring Retry-After hints.
+using fleet_actor = caf::typed_actor<
+  // Drops every link at once (a reconnect storm).
+  caf::reacts_to<atom::drop>,
+  // Stops every device; replies once all are down.
+  caf::replies_to<atom::stop>::with<atom::ok>,
+  // INTERNAL: respawns device #i of this generation.
+  caf::reacts_to<atom::restart, uint32_t, uint64_t>,
+  // INTERNAL: spawns the next devices (paced start).
+  caf::reacts_to<atom::start>,
+  // INTERNAL: devices that did not stop in time are killed.
+  caf::reacts_to<atom::deadline>>;
+
 } // namespace tether::actors
 
 CAF_BEGIN_TYPE_ID_BLOCK(tether_types, caf::first_custom_type_id)
@@ -207,6 +238,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(tether_types, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::queue_actor))
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::store_actor))
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::room_actor))
+  CAF_ADD_TYPE_ID(tether_types, (tether::actors::link_opened))
+  CAF_ADD_TYPE_ID(tether_types, (tether::actors::device_actor))
+  CAF_ADD_TYPE_ID(tether_types, (tether::actors::fleet_actor))
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::directory_actor))
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::orchestrator_actor))
 

@@ -14,6 +14,7 @@
 #include <caf/meta/type_name.hpp>
 
 #include "actors/connection/session_port.hpp"
+#include "actors/device/link_port.hpp"
 #include "actors/store/durable_log.hpp"
 #include "protocol/errc.hpp"
 #include "protocol/codec.hpp"
@@ -182,8 +183,26 @@ typename Inspector::result_type inspect(Inspector& f, room_ask& x) {
 
 using delivery_list = std::vector<queued_delivery>;
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, link_opened& x) {
+  return f(caf::meta::type_name("link_opened"), x.ok, x.status,
+           x.subprotocol, x.deflate, x.retry_after_ms, x.error);
+}
+
 /// The error category of Tether errors inside caf::error.
 inline constexpr caf::atom_value error_category = caf::atom("tether");
+
+/// The category of a simulated device's exit: why its link ended. The
+/// context carries (uint16_t close code, int64_t retry-after ms, int32_t
+/// HTTP status).
+inline constexpr caf::atom_value link_category = caf::atom("link");
+
+/// Exit codes of a device actor (link_category).
+enum class link_exit : uint8_t {
+  closed = 1,     // the link ended (close code in the context)
+  refused = 2,    // the upgrade was refused (HTTP status in the context)
+  background = 3, // the app went to background (retry-after: its length)
+};
 
 /// Extracts a protocol error from a caf::error; CAF's own errors (timeouts,
 /// dead receivers) map to `timeout` and `internal_error`.

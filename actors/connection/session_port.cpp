@@ -1,4 +1,5 @@
 #include "actors/connection/session_port.hpp"
+#include "actors/device/link_port.hpp"
 
 namespace tether::actors {
 
@@ -6,5 +7,9 @@ namespace tether::actors {
 session_events::~session_events() = default;
 
 session_port::~session_port() = default;
+
+link_events::~link_events() = default;
+
+link_port::~link_port() = default;
 
 } // namespace tether::actors

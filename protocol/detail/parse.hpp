@@ -50,7 +50,13 @@ public:
       read_optimization(*opt, m.optimization);
     opt_string(obj, "checksum", "", m.checksum);
     opt_string(obj, "signature", "", m.signature);
-    // `seq` is assigned by the server on delivery; an inbound one is ignored.
+    // `seq` is assigned by the server on delivery (the server ignores one a
+    // device sends; clients read the server's).
+    if (auto s = obj.member("seq"); s && !s->is_null()) {
+      uint64_t v = 0;
+      if (s->to_uint64(v))
+        m.seq = v;
+    }
     obj.members([&](std::string_view key, const Node& value) {
       if (is_envelope_key(key) || value.is_null())
         return;

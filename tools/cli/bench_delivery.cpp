@@ -358,7 +358,16 @@ int bench_batching(const arg_map& a) {
 int bench_command(const std::vector<std::string>& args) {
   spdlog::set_level(spdlog::level::warn);
   if (args.empty()) {
-    std::cerr << "usage: tether bench store|compression|batching [flags]\n"
+    std::cerr << "usage: tether bench <benchmark> [flags]\n"
+                 "against a server (--url ws://HOST:PORT/ws --data-dir DIR "
+                 "[--pid N], or --spawn):\n"
+                 "  echo     [--connections 100] [--rate 10000] [--duration 10]"
+                 " [--payload 64] [--codec json] [--durable]\n"
+                 "  fanout   [--subscribers 1000] [--publishers 1] [--rate 100]"
+                 " [--duration 10] [--durable]\n"
+                 "  connect  [--connections 10000] [--concurrency 128]\n"
+                 "  idle     [--connections 10000] [--settle 3]\n"
+                 "in process:\n"
                  "  store        [--messages N] [--data-dir DIR] [--json F]\n"
                  "  compression  [--messages N] [--json F]\n"
                  "  batching     [--messages N] [--rate R] [--json F]\n";
@@ -366,6 +375,9 @@ int bench_command(const std::vector<std::string>& args) {
   }
   auto what = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (what == "echo" || what == "fanout" || what == "connect"
+      || what == "idle")
+    return bench_client_command(what, rest);
   arg_map a;
   std::string problem;
   if (!parse_args(rest, {"messages", "data-dir", "json", "rate"}, {}, a,

@@ -33,5 +33,9 @@ bool parse_args(const std::vector<std::string>& args,
 
 int token_command(const std::vector<std::string>& args);
 int bench_command(const std::vector<std::string>& args);
+int bench_client_command(const std::string& what,
+                         const std::vector<std::string>& args);
+int devices_command(const std::vector<std::string>& args);
+int send_command(const std::vector<std::string>& args);
 
 } // namespace tether::cli

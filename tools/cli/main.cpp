@@ -1,5 +1,5 @@
-// tether: the Tether command line (tokens; simulated devices and benchmarks
-// arrive with the device actors).
+// tether: the Tether command line: tokens, one message from the shell,
+// fleets of simulated devices with invariant checks, and benchmarks.
 
 #include <iostream>
 #include <string>
@@ -58,8 +58,14 @@ int main(int argc, char** argv) {
   if (args.empty() || args[0] == "--help" || args[0] == "help") {
     std::cout << "usage: tether <command> [flags]\n\n"
                  "commands:\n"
-                 "  token   mint a device token (JWT HS256)\n"
-                 "  bench   store | compression | batching figures\n";
+                 "  token    mint a device token (JWT HS256)\n"
+                 "  send     send one message and print the server's ack\n"
+                 "  devices  simulated devices running a scenario; checks "
+                 "that nothing is lost\n"
+                 "  bench    echo | fanout | connect | idle (against a "
+                 "server)\n"
+                 "           store | compression | batching (in process)\n"
+                 "Each command explains its flags with --help.\n";
     return args.empty() ? 2 : 0;
   }
   auto cmd = args[0];
@@ -68,6 +74,10 @@ int main(int argc, char** argv) {
     return tether::cli::token_command(args);
   if (cmd == "bench")
     return tether::cli::bench_command(args);
+  if (cmd == "devices")
+    return tether::cli::devices_command(args);
+  if (cmd == "send")
+    return tether::cli::send_command(args);
   std::cerr << "tether: unknown command '" << cmd << "' (see tether --help)\n";
   return 2;
 }

@@ -1,4 +1,10 @@
-#include "test/support/process.hpp"
+#include "runtime/process.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include <sched.h>
+#include <sys/resource.h>
 
 #include <poll.h>
 #include <signal.h>
@@ -8,7 +14,7 @@
 
 extern char** environ;
 
-namespace tether::test {
+namespace tether::runtime {
 
 namespace {
 
@@ -47,7 +53,7 @@ child_process::~child_process() {
 }
 
 bool child_process::start(const std::string& path,
-                          const std::vector<std::string>& args) {
+                          const std::vector<std::string>& args, int cpu) {
   int outp[2];
   int errp[2];
   if (::pipe(outp) != 0 || ::pipe(errp) != 0)
@@ -65,7 +71,13 @@ bool child_process::start(const std::string& path,
   for (auto& a : copy)
     argv.push_back(a.data());
   argv.push_back(nullptr);
+  // The child inherits the affinity: set it around the spawn.
+  cpu_set_t before;
+  auto pinned = cpu >= 0 && sched_getaffinity(0, sizeof(before), &before) == 0
+                && pin_to_cpu(cpu);
   auto rc = posix_spawn(&pid_, p.c_str(), &fa, nullptr, argv.data(), environ);
+  if (pinned)
+    sched_setaffinity(0, sizeof(before), &before);
   posix_spawn_file_actions_destroy(&fa);
   ::close(outp[1]);
   ::close(errp[1]);
@@ -103,12 +115,13 @@ int child_process::wait(std::chrono::milliseconds limit) {
   }
 }
 
-uint16_t start_tetherd(child_process& p, const std::string& data_dir,
-                       std::vector<std::string> extra) {
+uint16_t start_tetherd(child_process& p, const std::string& path,
+                       const std::string& data_dir,
+                       std::vector<std::string> extra, int cpu) {
   std::vector<std::string> args{"--port", "0", "--address", "127.0.0.1",
                                 "--data-dir", data_dir, "--log-level", "warn"};
   args.insert(args.end(), extra.begin(), extra.end());
-  if (!p.start(TETHERD_PATH, args))
+  if (!p.start(path, args, cpu))
     return 0;
   auto line = p.read_stdout_until("\n", std::chrono::seconds{20});
   auto colon = line.rfind(':');
@@ -117,4 +130,63 @@ uint16_t start_tetherd(child_process& p, const std::string& data_dir,
   return static_cast<uint16_t>(std::stoi(line.substr(colon + 1)));
 }
 
-} // namespace tether::test
+bool pin_to_cpu(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return sched_setaffinity(0, sizeof(set), &set) == 0;
+}
+
+int usable_cpus() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0)
+    return 1;
+  return CPU_COUNT(&set);
+}
+
+uint64_t raise_fd_limit() {
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0)
+    return 0;
+  if (r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = r.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &r);
+    getrlimit(RLIMIT_NOFILE, &r);
+  }
+  return r.rlim_cur;
+}
+
+bool read_usage(int pid, process_usage& out) {
+  auto dir = "/proc/" + std::to_string(pid);
+  std::ifstream status{dir + "/status"};
+  if (!status)
+    return false;
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmRSS:", 0) == 0)
+      out.rss_bytes = std::stoull(line.substr(6)) * 1024; // kB
+  std::ifstream stat{dir + "/stat"};
+  std::string text;
+  if (!std::getline(stat, text))
+    return false;
+  // Fields after the command name (which may contain spaces): state is
+  // field 3; utime and stime are fields 14 and 15, in clock ticks.
+  auto close = text.rfind(')');
+  if (close == std::string::npos)
+    return false;
+  std::istringstream in{text.substr(close + 2)};
+  std::string field;
+  unsigned long long utime = 0;
+  unsigned long long stime = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14)
+      utime = std::stoull(field);
+    if (i == 15)
+      stime = std::stoull(field);
+  }
+  out.cpu_seconds = static_cast<double>(utime + stime)
+                    / static_cast<double>(sysconf(_SC_CLK_TCK));
+  return true;
+}
+
+} // namespace tether::runtime

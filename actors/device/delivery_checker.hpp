@@ -1,0 +1,88 @@
+#pragma once
+
+// The invariant checker of `tether devices`: every message a device sent
+// with requiresAck and the server accepted must be delivered exactly once to
+// each intended recipient (duplicates are counted, never hidden), and the
+// messages of one sender with one priority must first arrive in the order
+// they were sent. Each device keeps its own ledger (no shared state while
+// running); check() merges them at the end. Pure.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "protocol/model.hpp"
+
+namespace tether::actors {
+
+/// What one simulated device sent and received.
+struct device_ledger {
+  struct sent_record {
+    std::string id;
+    protocol::priority prio = protocol::priority::normal;
+    /// A direct message's recipient ("user/device"), or empty...
+    std::string to;
+    /// ... for a room message: the room's members (the sender excluded).
+    std::shared_ptr<const std::vector<std::string>> members;
+  };
+  struct receipt {
+    std::string id;
+    std::string sender; // "user/device"
+    uint64_t order = 0;
+    protocol::priority prio = protocol::priority::normal;
+  };
+
+  std::string key; // "user/device"
+  std::vector<sent_record> sent;
+  std::unordered_set<std::string> accepted;
+  std::unordered_set<std::string> failed;
+  /// First receipts in arrival order.
+  std::vector<receipt> first;
+  /// id -> times received.
+  std::unordered_map<std::string, uint32_t> received;
+  /// Ids named by gap notices (messages this device will never get).
+  std::unordered_set<std::string> gapped;
+  /// Messages gap notices counted without naming them (a notice names at
+  /// most 100).
+  uint64_t gapped_unnamed = 0;
+
+  /// Records a receipt; returns false for a duplicate.
+  bool receive(const std::string& id, protocol::priority prio);
+};
+
+/// Message ids of the checker: "<user>/<device>#<order>".
+std::string make_message_id(const std::string& sender_key, uint64_t order);
+
+/// Splits such an id; false for ids of other shapes.
+bool parse_message_id(const std::string& id, std::string& sender_key,
+                      uint64_t& order);
+
+struct check_report {
+  uint64_t sent = 0;
+  uint64_t accepted = 0;
+  uint64_t failed = 0;
+  /// Neither acked nor refused (the link dropped first).
+  uint64_t in_doubt = 0;
+  /// accepted x intended recipients.
+  uint64_t expected = 0;
+  uint64_t delivered = 0;
+  uint64_t lost = 0;
+  uint64_t duplicates = 0;
+  uint64_t order_violations = 0;
+  /// Messages not delivered but reported to the recipient by a gap notice
+  /// (expired, evicted, dead letters): dropped by policy, not silently. A
+  /// recipient's undelivered messages beyond what its notices named count
+  /// here as far as its notices' counts cover them.
+  uint64_t gapped = 0;
+  std::vector<std::string> lost_examples;
+  std::vector<std::string> order_examples;
+
+  bool ok() const noexcept { return lost == 0 && order_violations == 0; }
+};
+
+check_report check(const std::vector<const device_ledger*>& ledgers);
+
+} // namespace tether::actors

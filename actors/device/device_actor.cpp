@@ -1,0 +1,562 @@
+#include "actors/device/device_actor.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
+
+#include "actors/messages.hpp"
+#include "protocol/client.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/compression.hpp"
+#include "protocol/presence.hpp"
+
+namespace tether::actors {
+
+namespace {
+
+using self_ptr = device_actor::stateful_pointer<device_state>;
+using steady = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// Timers of a device (the first element of atom::tick).
+enum tick_kind : uint8_t {
+  tick_send = 1,
+  tick_ack,
+  tick_drop,
+  tick_background,
+  tick_status,
+  tick_slow,
+  tick_unslow,
+  tick_welcome,
+  tick_give_up,
+};
+
+// How long a deliberate close may take before the link is dropped.
+constexpr milliseconds close_grace{2000};
+
+// Bursts a late sender may catch up with per tick.
+constexpr int max_catch_up = 64;
+
+/// Posts the link's events to the device; holds it weakly (the device owns
+/// the link, the link owns this).
+class link_events_adapter final : public link_events {
+public:
+  explicit link_events_adapter(caf::weak_actor_ptr device)
+    : device_(std::move(device)) {}
+
+  void on_open(link_opened result) override {
+    if (auto h = handle())
+      caf::anon_send(h, atom::open_v, std::move(result));
+  }
+
+  void on_frame(std::string bytes, bool binary) override {
+    if (auto h = handle())
+      caf::anon_send(h, atom::frame_v, std::move(bytes), binary);
+  }
+
+  void on_closed(uint16_t code) override {
+    if (auto h = handle())
+      caf::anon_send(h, atom::closed_v, code);
+  }
+
+private:
+  device_actor handle() const {
+    return caf::actor_cast<device_actor>(device_.lock());
+  }
+
+  caf::weak_actor_ptr device_;
+};
+
+caf::error link_error(link_exit why, uint16_t code, int64_t retry_after_ms,
+                      int32_t status) {
+  return caf::error{static_cast<uint8_t>(why), link_category,
+                    caf::make_message(code, retry_after_ms, status)};
+}
+
+int64_t epoch_ms() {
+  return std::chrono::duration_cast<milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+uint64_t steady_ns(steady::time_point t) {
+  return static_cast<uint64_t>(
+    std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch())
+      .count());
+}
+
+double uniform(std::minstd_rand& rng) {
+  return std::uniform_real_distribution<double>{0.0, 1.0}(rng);
+}
+
+// `d` scaled by a random factor in [0.5, 1.5).
+steady::duration jittered(milliseconds d, std::minstd_rand& rng) {
+  return std::chrono::duration_cast<steady::duration>(
+    d * (0.5 + uniform(rng)));
+}
+
+bool flag(const std::shared_ptr<std::atomic<bool>>& f, bool fallback) {
+  return f ? f->load(std::memory_order_relaxed) : fallback;
+}
+
+void tick_after(self_ptr self, steady::duration d, tick_kind k) {
+  self->delayed_send(self, std::max(d, steady::duration::zero()), atom::tick_v,
+                     static_cast<uint8_t>(k), uint64_t{0});
+}
+
+void write(self_ptr self, std::string bytes) {
+  auto& st = self->state;
+  if (st.link)
+    st.link->send(std::make_shared<const std::string>(std::move(bytes)),
+                  st.spec.codec == protocol::codec::msgpack);
+}
+
+void send_shared(self_ptr self, const shared_bytes& bytes) {
+  auto& st = self->state;
+  if (st.link)
+    st.link->send(bytes, st.spec.codec == protocol::codec::msgpack);
+}
+
+void flush_ack(self_ptr self) {
+  auto& st = self->state;
+  if (!st.open || !st.need_ack || st.memory->last_seq <= st.acked_seq)
+    return;
+  st.acked_seq = st.memory->last_seq;
+  st.need_ack = false;
+  write(self, protocol::encode(st.spec.codec, protocol::make_delivery_ack(
+                                                st.acked_seq, epoch_ms())));
+}
+
+void request(self_ptr self, const std::string& type, std::string payload_json,
+             std::string id = {}) {
+  auto& st = self->state;
+  if (id.empty())
+    id = st.spec.key() + "~" + std::to_string(st.memory->next_order++);
+  auto m = protocol::make_request(st.source, std::move(id), type,
+                                  std::move(payload_json), true, epoch_ms());
+  write(self, protocol::encode(st.spec.codec, m));
+}
+
+void join_room(self_ptr self) {
+  auto& st = self->state;
+  if (st.spec.room.empty())
+    return;
+  st.join_id = st.spec.key() + "~join~" + std::to_string(st.memory->connects);
+  bool presence = st.params.status_every.count() > 0;
+  request(self, "tether.join",
+          "{\"room\":\"" + st.spec.room + "\",\"presence\":"
+            + (presence ? "true" : "false") + "}",
+          st.join_id);
+  st.in_room = true;
+}
+
+protocol::priority pick_priority(device_state& st) {
+  if (!st.params.mixed_priorities)
+    return protocol::priority::normal;
+  auto u = uniform(st.rng);
+  if (u < 0.10)
+    return protocol::priority::low;
+  if (u < 0.70)
+    return protocol::priority::normal;
+  if (u < 0.95)
+    return protocol::priority::high;
+  return protocol::priority::critical;
+}
+
+void send_one(self_ptr self, steady::time_point intended) {
+  auto& st = self->state;
+  auto& mem = *st.memory;
+  auto order = mem.next_order++;
+  protocol::mobile_message m;
+  m.id = make_message_id(st.spec.key(), order);
+  m.timestamp = epoch_ms();
+  m.source = st.source;
+  m.source.timestamp = m.timestamp;
+  m.type = "chat";
+  m.payload = protocol::make_probe_payload(steady_ns(intended),
+                                           st.params.payload_bytes);
+  m.optimization.prio = pick_priority(st);
+  m.optimization.requires_ack = st.params.requires_ack;
+  device_ledger::sent_record rec;
+  rec.id = m.id;
+  rec.prio = m.optimization.prio;
+  uint32_t recipients = 1;
+  if (!st.params.echo && !st.spec.room.empty() && st.spec.room_members
+      && uniform(st.rng) < st.params.room_share) {
+    protocol::broadcast_info b;
+    b.scope = protocol::broadcast_scope::room;
+    b.room = st.spec.room;
+    m.destination.to = protocol::target::broadcast;
+    m.destination.broadcast = std::move(b);
+    rec.members = st.spec.room_members;
+    recipients = static_cast<uint32_t>(st.spec.room_members->size() - 1);
+  } else {
+    std::string to = st.spec.device_id;
+    if (!st.params.echo && !st.spec.peers.empty())
+      to = st.spec.peers[st.next_peer++ % st.spec.peers.size()];
+    m.destination.to = protocol::target::device;
+    m.destination.device_id = to;
+    rec.to = st.spec.user_id + "/" + to;
+  }
+  auto frame = std::make_shared<const std::string>(
+    protocol::encode(st.spec.codec, m));
+  send_shared(self, frame);
+  st.counters->sent.fetch_add(1, std::memory_order_relaxed);
+  if (st.params.requires_ack) {
+    mem.ledger.sent.push_back(std::move(rec));
+    mem.pending.emplace(order, pending_send{m.id, std::move(frame), recipients});
+  }
+}
+
+void on_send_tick(self_ptr self) {
+  auto& st = self->state;
+  auto interval = st.params.send_interval;
+  auto now = steady::now();
+  if (!st.welcomed)
+    return;
+  if (!flag(st.params.go, true) || flag(st.params.quiet, false)) {
+    // Not sending: the schedule starts afresh when sending resumes.
+    st.next_send = now + interval;
+  } else {
+    // Every message carries its intended send time: a late sender (a
+    // stalled process, a full pool) shows up in the latency figures
+    // instead of hiding (coordinated omission).
+    int n = 0;
+    while (st.next_send <= now && n++ < max_catch_up) {
+      send_one(self, st.next_send);
+      st.next_send += interval;
+    }
+  }
+  tick_after(self, st.next_send - now, tick_send);
+}
+
+void on_server_ack(self_ptr self, const protocol::message_ack& a) {
+  auto& st = self->state;
+  auto& c = *st.counters;
+  if (!st.join_id.empty() && a.message_id == st.join_id) {
+    if (a.status == protocol::ack_status::processed)
+      c.joined.fetch_add(1, std::memory_order_relaxed);
+    else
+      c.errors.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  auto& mem = *st.memory;
+  std::string sender;
+  uint64_t order = 0;
+  if (!parse_message_id(a.message_id, sender, order) || sender != st.spec.key())
+    return; // a request's ack
+  auto p = mem.pending.find(order);
+  if (p == mem.pending.end())
+    return; // acked before (a resend's second ack)
+  if (a.status == protocol::ack_status::failed) {
+    mem.ledger.failed.insert(a.message_id);
+    if (a.error)
+      mem.last_error = a.error->code;
+    c.failed.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    mem.ledger.accepted.insert(a.message_id);
+    c.accepted.fetch_add(1, std::memory_order_relaxed);
+    c.expected.fetch_add(p->second.recipients, std::memory_order_relaxed);
+    if (a.recipients && *a.recipients != p->second.recipients)
+      c.recipient_mismatch.fetch_add(1, std::memory_order_relaxed);
+  }
+  mem.pending.erase(p);
+}
+
+void start_scenario(self_ptr self) {
+  auto& st = self->state;
+  auto& p = st.params;
+  // Unacked messages of the last incarnation go again, oldest first, before
+  // anything new: per-sender order holds across reconnects.
+  for (auto& [order, ps] : st.memory->pending) {
+    send_shared(self, ps.frame);
+    st.counters->resent.fetch_add(1, std::memory_order_relaxed);
+  }
+  join_room(self);
+  tick_after(self, p.ack_interval, tick_ack);
+  if (p.send_interval.count() > 0) {
+    // Start at a random phase so that devices do not send in lockstep.
+    auto phase = std::chrono::duration_cast<steady::duration>(
+      p.send_interval * uniform(st.rng));
+    st.next_send = steady::now() + phase;
+    tick_after(self, phase, tick_send);
+  }
+  if (p.drops_per_minute > 0) {
+    // Drops are a Poisson process: exponential gaps.
+    auto mean_ms = 60000.0 / p.drops_per_minute;
+    auto gap = std::exponential_distribution<double>{1.0 / mean_ms}(st.rng);
+    tick_after(self, milliseconds{static_cast<int64_t>(gap)}, tick_drop);
+  }
+  if (p.background_every.count() > 0)
+    tick_after(self, jittered(p.background_every, st.rng),
+               tick_background);
+  if (p.status_every.count() > 0)
+    tick_after(self, jittered(p.status_every, st.rng), tick_status);
+  if (st.spec.slow)
+    tick_after(self, jittered(p.slow_every, st.rng), tick_slow);
+}
+
+void on_control(self_ptr self, const protocol::mobile_message& m) {
+  auto& st = self->state;
+  auto& c = *st.counters;
+  if (m.type == "tether.welcome") {
+    protocol::welcome_info w;
+    if (!protocol::read_welcome(m.payload, w)) {
+      c.errors.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    if (st.welcomed)
+      return;
+    st.welcomed = true;
+    st.memory->resume_token = w.resume_token;
+    c.welcomes.fetch_add(1, std::memory_order_relaxed);
+    if (w.resumed)
+      c.resumed.fetch_add(1, std::memory_order_relaxed);
+    start_scenario(self);
+  } else if (m.type == "tether.gap") {
+    protocol::gap_info g;
+    if (protocol::read_gap(m.payload, g)) {
+      c.gaps.fetch_add(g.count, std::memory_order_relaxed);
+      for (auto& id : g.message_ids)
+        st.memory->ledger.gapped.insert(id);
+      if (g.count > g.message_ids.size())
+        st.memory->ledger.gapped_unnamed += g.count - g.message_ids.size();
+    }
+  } else if (m.type.rfind("tether.presence.", 0) == 0) {
+    c.presence_diffs.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void on_message(self_ptr self, const protocol::mobile_message& m) {
+  auto& st = self->state;
+  auto& c = *st.counters;
+  auto& mem = *st.memory;
+  if (m.seq) {
+    mem.last_seq = std::max(mem.last_seq, *m.seq);
+    if (m.optimization.requires_ack)
+      st.need_ack = true;
+  }
+  if (m.source.user_id == protocol::server_user_id
+      && m.type.rfind(protocol::control_type_prefix, 0) == 0) {
+    on_control(self, m);
+    return;
+  }
+  if (!mem.ledger.receive(m.id, m.optimization.prio)) {
+    c.duplicates.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  c.received.fetch_add(1, std::memory_order_relaxed);
+  uint64_t t = 0;
+  if (protocol::read_probe_time(m.payload, t)) {
+    auto now = steady_ns(steady::now());
+    c.latency.record(now > t ? (now - t) / 1000 : 0);
+  }
+}
+
+void on_frame(self_ptr self, std::string& bytes) {
+  auto& st = self->state;
+  auto& c = *st.counters;
+  c.frames.fetch_add(1, std::memory_order_relaxed);
+  static const protocol::limits lim = [] {
+    protocol::limits l;
+    l.max_batch_messages = 100000;
+    l.max_payload_bytes = 64 * 1024 * 1024;
+    return l;
+  }();
+  std::string inflated;
+  std::string_view view = bytes;
+  if (protocol::is_compressed_frame(view)) {
+    if (protocol::open_compressed_frame(view, 64 * 1024 * 1024, inflated)
+        != protocol::inflate_error::none) {
+      c.errors.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    view = inflated;
+  }
+  auto f = protocol::decode(st.spec.codec, view, lim);
+  if (!f.ok()) {
+    c.errors.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  switch (f.kind) {
+    case protocol::frame_kind::message:
+    case protocol::frame_kind::batch:
+      for (auto& d : f.messages) {
+        if (d.ok())
+          on_message(self, d.msg);
+        else
+          c.errors.fetch_add(1, std::memory_order_relaxed);
+      }
+      return;
+    case protocol::frame_kind::ack:
+      on_server_ack(self, f.ack);
+      return;
+    case protocol::frame_kind::heartbeat:
+      return;
+  }
+}
+
+void on_tick(self_ptr self, uint8_t which) {
+  auto& st = self->state;
+  auto& p = st.params;
+  switch (which) {
+    case tick_send:
+      on_send_tick(self);
+      return;
+    case tick_ack:
+      flush_ack(self);
+      tick_after(self, p.ack_interval, tick_ack);
+      return;
+    case tick_drop:
+      if (flag(p.quiet, false))
+        return; // the network calms down for the drain
+      st.counters->drops.fetch_add(1, std::memory_order_relaxed);
+      if (st.link)
+        st.link->abort();
+      return;
+    case tick_background:
+      if (flag(p.quiet, false))
+        return;
+      // The OS suspends the app: it closes its link and comes back later.
+      flush_ack(self);
+      st.backgrounding = true;
+      if (st.link)
+        st.link->close(1001);
+      tick_after(self, close_grace, tick_give_up);
+      return;
+    case tick_status: {
+      auto n = st.status_ticks++;
+      if (st.in_room && uniform(st.rng) < p.leave_share) {
+        request(self, "tether.leave", "{\"room\":\"" + st.spec.room + "\"}");
+        st.in_room = false;
+      } else if (!st.in_room) {
+        join_room(self);
+      } else {
+        static const char* states[] = {"away", "busy", "online"};
+        request(self, "tether.presence.set",
+                std::string{"{\"status\":\""} + states[n % 3] + "\"}");
+      }
+      tick_after(self, jittered(p.status_every, st.rng), tick_status);
+      return;
+    }
+    case tick_slow:
+      if (flag(p.quiet, false))
+        return; // reads at full speed for the drain
+      if (st.link)
+        st.link->pause(true);
+      tick_after(self, p.slow_for, tick_unslow);
+      return;
+    case tick_unslow:
+      if (st.link)
+        st.link->pause(false);
+      tick_after(self, jittered(p.slow_every, st.rng), tick_slow);
+      return;
+    case tick_welcome:
+      if (!st.welcomed && st.link) {
+        st.counters->errors.fetch_add(1, std::memory_order_relaxed);
+        st.link->abort();
+      }
+      return;
+    case tick_give_up:
+      // The peer did not answer the close in time.
+      if (st.link)
+        st.link->abort();
+      return;
+    default:
+      return;
+  }
+}
+
+} // namespace
+
+device_state::~device_state() {
+  if (link)
+    link->abort();
+  if (open && counters)
+    counters->connected.fetch_sub(1, std::memory_order_relaxed);
+}
+
+device_actor::behavior_type
+device(device_actor::stateful_pointer<device_state> self, device_spec spec,
+       device_params params, std::shared_ptr<device_memory> memory,
+       std::shared_ptr<fleet_counters> counters, link_factory connect) {
+  auto& st = self->state;
+  st.spec = std::move(spec);
+  st.params = std::move(params);
+  st.memory = std::move(memory);
+  st.counters = std::move(counters);
+  st.source.user_id = st.spec.user_id;
+  st.source.device_id = st.spec.device_id;
+  st.source.type = st.spec.type;
+  st.rng.seed(static_cast<uint32_t>(std::hash<std::string>{}(st.spec.key())
+                                    ^ (st.memory->connects * 7919u)));
+  ++st.memory->connects;
+  auto opts = st.params.link;
+  opts.token = st.spec.token;
+  opts.subprotocols = {std::string{protocol::subprotocol(st.spec.codec)}};
+  opts.deflate = st.spec.deflate;
+  opts.target = protocol::session_target(opts.target, st.memory->resume_token,
+                                         st.memory->last_seq);
+  st.link = connect(opts, std::make_shared<link_events_adapter>(
+                            caf::actor_cast<caf::weak_actor_ptr>(self)));
+  return {
+    [=](atom::open, link_opened& r) {
+      auto& st = self->state;
+      if (!r.ok) {
+        st.memory->last_close = 1006;
+        self->quit(link_error(link_exit::refused, 1006, r.retry_after_ms,
+                              r.status));
+        return;
+      }
+      if (st.stopping) {
+        st.link->close(1000);
+        return;
+      }
+      st.open = true;
+      st.counters->connected.fetch_add(1, std::memory_order_relaxed);
+      tick_after(self, st.params.link.timeout, tick_welcome);
+    },
+    [=](atom::frame, std::string& bytes, bool) { on_frame(self, bytes); },
+    [=](atom::closed, uint16_t code) {
+      auto& st = self->state;
+      if (st.open) {
+        st.open = false;
+        st.counters->connected.fetch_sub(1, std::memory_order_relaxed);
+      }
+      st.link.reset();
+      st.memory->last_close = code;
+      if (st.stopping) {
+        self->quit();
+      } else if (st.backgrounding) {
+        self->quit(link_error(link_exit::background, code,
+                              st.params.background_for.count(), 101));
+      } else {
+        self->quit(link_error(link_exit::closed, code, 0, 101));
+      }
+    },
+    [=](atom::drop) {
+      auto& st = self->state;
+      st.counters->drops.fetch_add(1, std::memory_order_relaxed);
+      if (st.link)
+        st.link->abort();
+    },
+    [=](atom::stop) {
+      auto& st = self->state;
+      if (st.stopping)
+        return;
+      st.stopping = true;
+      if (!st.link) {
+        self->quit();
+        return;
+      }
+      flush_ack(self);
+      if (st.open)
+        st.link->close(1000);
+      else
+        st.link->abort(); // still connecting
+      tick_after(self, close_grace, tick_give_up);
+    },
+    [=](atom::tick, uint8_t which, uint64_t) { on_tick(self, which); },
+  };
+}
+
+} // namespace tether::actors

@@ -1,0 +1,77 @@
+#pragma once
+
+// A child process (tetherd, started by a test or by `tether bench`), with
+// its stdout and stderr captured, optionally pinned to one CPU. The
+// destructor kills it (by pid) if it is still running: whoever starts a
+// process ends it, and only that one.
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+
+namespace tether::runtime {
+
+class child_process {
+public:
+  child_process() = default;
+  ~child_process();
+
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+
+  /// Starts `path` with `args`, on CPU `cpu` only if >= 0 (as `taskset -c`
+  /// would); false if it could not be spawned.
+  bool start(const std::string& path, const std::vector<std::string>& args,
+             int cpu = -1);
+
+  /// Reads stdout until `needle` appears or `limit` passes.
+  std::string read_stdout_until(const std::string& needle,
+                                std::chrono::milliseconds limit);
+
+  /// Reads what stderr holds within `limit`.
+  std::string read_stderr(std::chrono::milliseconds limit);
+
+  /// Sends `sig` to the process.
+  void signal(int sig);
+
+  /// Waits for the exit status (bounded); -1 on timeout. A death by signal
+  /// is reported as 128 + signal.
+  int wait(std::chrono::milliseconds limit);
+
+  pid_t pid() const noexcept { return pid_; }
+
+private:
+  pid_t pid_ = -1;
+  int out_ = -1;
+  int err_ = -1;
+};
+
+/// Starts the tetherd at `path` on 127.0.0.1 port 0 with `data_dir` and
+/// extra args; returns the port it printed, or 0.
+uint16_t start_tetherd(child_process& p, const std::string& path,
+                       const std::string& data_dir,
+                       std::vector<std::string> extra = {}, int cpu = -1);
+
+/// Pins the calling process to CPU `cpu`; false if that is not possible.
+bool pin_to_cpu(int cpu);
+
+/// Number of CPUs this process may run on.
+int usable_cpus();
+
+/// Raises the soft limit of open files to the hard limit; returns it.
+uint64_t raise_fd_limit();
+
+/// Memory and CPU figures of a process, from /proc/<pid>.
+struct process_usage {
+  /// Resident set size (VmRSS), bytes.
+  uint64_t rss_bytes = 0;
+  /// User + system CPU time, seconds.
+  double cpu_seconds = 0;
+};
+
+/// Reads them; false if the process is gone (or not readable).
+bool read_usage(int pid, process_usage& out);
+
+} // namespace tether::runtime

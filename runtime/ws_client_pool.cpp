@@ -1,0 +1,295 @@
+// Client links for simulated devices (runtime/ws_client_pool.hpp): a Beast
+// WebSocket client per link, all on one Asio pool; one write in flight.
+
+#include <atomic>
+#include <deque>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include "runtime/ws_client_pool.hpp"
+
+namespace tether::runtime {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+class client_link final : public actors::link_port,
+                          public std::enable_shared_from_this<client_link> {
+public:
+  client_link(net::io_context& ioc, std::atomic<size_t>& count,
+              actors::link_options opts,
+              std::shared_ptr<actors::link_events> events)
+    : ws_(net::make_strand(ioc)),
+      count_(count),
+      opts_(std::move(opts)),
+      events_(std::move(events)) {
+    count_.fetch_add(1);
+  }
+
+  ~client_link() override { count_.fetch_sub(1); }
+
+  void start() {
+    net::dispatch(ws_.get_executor(), [self = shared_from_this()] {
+      self->do_connect();
+    });
+  }
+
+  void send(actors::shared_bytes bytes, bool binary) override {
+    net::post(ws_.get_executor(), [self = shared_from_this(),
+                                   bytes = std::move(bytes), binary] {
+      if (self->done_ || !self->open_)
+        return;
+      self->queue_.emplace_back(std::move(bytes), binary);
+      if (!self->writing_)
+        self->do_write();
+    });
+  }
+
+  void close(uint16_t code) override {
+    net::post(ws_.get_executor(), [self = shared_from_this(), code] {
+      if (self->done_ || !self->open_ || self->closing_)
+        return;
+      self->closing_ = true;
+      self->ws_.async_close(websocket::close_reason{code},
+                            [self](beast::error_code) {});
+    });
+  }
+
+  void pause(bool paused) override {
+    net::post(ws_.get_executor(), [self = shared_from_this(), paused] {
+      self->paused_ = paused;
+      if (!paused && self->open_ && !self->reading_ && !self->done_)
+        self->do_read();
+    });
+  }
+
+  void abort() override {
+    net::post(ws_.get_executor(), [self = shared_from_this()] {
+      beast::error_code ec;
+      beast::get_lowest_layer(self->ws_).socket().close(ec);
+      self->finish(1006);
+    });
+  }
+
+private:
+  void do_connect() {
+    beast::error_code ec;
+    auto address = net::ip::make_address(opts_.host, ec);
+    if (ec) {
+      fail_open(0, "invalid address " + opts_.host);
+      return;
+    }
+    auto& tcp_layer = beast::get_lowest_layer(ws_);
+    tcp_layer.expires_after(opts_.timeout);
+    tcp_layer.async_connect(tcp::endpoint{address, opts_.port},
+                            [self = shared_from_this()](beast::error_code ec) {
+                              self->on_connect(ec);
+                            });
+  }
+
+  void on_connect(beast::error_code ec) {
+    if (ec) {
+      fail_open(0, "connect: " + ec.message());
+      return;
+    }
+    auto& tcp_layer = beast::get_lowest_layer(ws_);
+    tcp_layer.expires_never();
+    tcp_layer.socket().set_option(tcp::no_delay{true}, ec);
+    websocket::stream_base::timeout to{};
+    to.handshake_timeout = opts_.timeout;
+    to.idle_timeout = websocket::stream_base::none();
+    to.keep_alive_pings = false;
+    ws_.set_option(to);
+    if (opts_.deflate) {
+      websocket::permessage_deflate pmd;
+      pmd.client_enable = true;
+      ws_.set_option(pmd);
+    }
+    ws_.read_message_max(64 * 1024 * 1024);
+    ws_.auto_fragment(false);
+    ws_.set_option(websocket::stream_base::decorator(
+      [token = opts_.token, protocols = opts_.subprotocols](
+        websocket::request_type& req) {
+        if (!token.empty())
+          req.set(http::field::authorization, "Bearer " + token);
+        std::string list;
+        for (auto& p : protocols)
+          list += (list.empty() ? "" : ", ") + p;
+        if (!list.empty())
+          req.set(http::field::sec_websocket_protocol, list);
+      }));
+    ws_.async_handshake(res_, opts_.host + ":" + std::to_string(opts_.port),
+                        opts_.target,
+                        [self = shared_from_this()](beast::error_code ec) {
+                          self->on_handshake(ec);
+                        });
+  }
+
+  void on_handshake(beast::error_code ec) {
+    if (ec) {
+      actors::link_opened r;
+      r.status = static_cast<int>(res_.result_int());
+      if (auto ra = res_[http::field::retry_after]; !ra.empty())
+        r.retry_after_ms = 1000 * std::atoll(std::string{ra}.c_str());
+      r.error = "handshake: " + ec.message();
+      report_open(std::move(r));
+      finish(1006);
+      return;
+    }
+    open_ = true;
+    actors::link_opened r;
+    r.ok = true;
+    r.status = 101;
+    r.subprotocol = std::string{res_[http::field::sec_websocket_protocol]};
+    r.deflate = !res_[http::field::sec_websocket_extensions].empty();
+    report_open(std::move(r));
+    do_read();
+  }
+
+  void report_open(actors::link_opened r) {
+    if (events_)
+      events_->on_open(std::move(r));
+  }
+
+  void fail_open(int status, std::string why) {
+    actors::link_opened r;
+    r.status = status;
+    r.error = std::move(why);
+    report_open(std::move(r));
+    finish(1006);
+  }
+
+  void do_read() {
+    if (paused_)
+      return;
+    reading_ = true;
+    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec,
+                                                       size_t) {
+      self->on_read(ec);
+    });
+  }
+
+  void on_read(beast::error_code ec) {
+    reading_ = false;
+    if (ec) {
+      uint16_t code = 1006;
+      if (ws_.reason().code != websocket::close_code::none)
+        code = static_cast<uint16_t>(ws_.reason().code);
+      finish(code);
+      return;
+    }
+    if (events_)
+      events_->on_frame(beast::buffers_to_string(buffer_.data()),
+                        ws_.got_binary());
+    buffer_.consume(buffer_.size());
+    do_read();
+  }
+
+  void do_write() {
+    if (queue_.empty() || done_)
+      return;
+    writing_ = true;
+    ws_.binary(queue_.front().second);
+    ws_.async_write(net::buffer(*queue_.front().first),
+                    [self = shared_from_this()](beast::error_code ec, size_t) {
+                      self->writing_ = false;
+                      if (ec) {
+                        self->finish(1006);
+                        return;
+                      }
+                      self->queue_.pop_front();
+                      self->do_write();
+                    });
+  }
+
+  void finish(uint16_t code) {
+    if (done_)
+      return;
+    done_ = true;
+    queue_.clear();
+    if (auto ev = std::move(events_))
+      ev->on_closed(code);
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  std::atomic<size_t>& count_;
+  actors::link_options opts_;
+  std::shared_ptr<actors::link_events> events_;
+  websocket::response_type res_;
+  beast::flat_buffer buffer_;
+  std::deque<std::pair<actors::shared_bytes, bool>> queue_;
+  bool open_ = false;
+  bool paused_ = false;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool done_ = false;
+};
+
+} // namespace
+
+struct client_pool::impl {
+  net::io_context ioc;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::vector<std::thread> threads;
+  std::atomic<size_t> count{0};
+
+  explicit impl(uint32_t n) : ioc(static_cast<int>(n)) {
+    work.emplace(ioc.get_executor());
+    for (uint32_t i = 0; i < n; ++i)
+      threads.emplace_back([this] { ioc.run(); });
+  }
+};
+
+client_pool::client_pool(uint32_t threads)
+  : impl_(std::make_unique<impl>(std::max<uint32_t>(threads, 1))) {
+  // nop
+}
+
+client_pool::~client_pool() {
+  stop();
+}
+
+std::shared_ptr<actors::link_port>
+client_pool::open(const actors::link_options& opts,
+                  std::shared_ptr<actors::link_events> events) {
+  auto link = std::make_shared<client_link>(impl_->ioc, impl_->count, opts,
+                                            std::move(events));
+  link->start();
+  return link;
+}
+
+actors::link_factory client_pool::factory() {
+  return [this](const actors::link_options& o,
+                std::shared_ptr<actors::link_events> ev) {
+    return open(o, std::move(ev));
+  };
+}
+
+size_t client_pool::links() const noexcept {
+  return impl_ ? impl_->count.load() : 0;
+}
+
+void client_pool::stop() {
+  if (!impl_)
+    return;
+  impl_->work.reset();
+  impl_->ioc.stop();
+  for (auto& t : impl_->threads)
+    if (t.joinable())
+      t.join();
+  impl_.reset();
+}
+
+} // namespace tether::runtime

@@ -1,0 +1,338 @@
+// `tether devices`: simulated devices of many users against a server, a
+// scenario, and the delivery invariants checked at the end (exit 1 when one
+// fails).
+
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include <unistd.h>
+
+#include "actors/device/delivery_checker.hpp"
+#include "runtime/process.hpp"
+#include "tools/cli/commands.hpp"
+#include "tools/cli/fleet_runner.hpp"
+
+namespace tether::cli {
+
+namespace {
+
+using std::chrono::milliseconds;
+using steady = std::chrono::steady_clock;
+
+int usage() {
+  std::cerr
+    << "usage: tether devices (--url ws://HOST:PORT/ws (--data-dir DIR | "
+       "--secret-file F) | --spawn)\n"
+       "         [--scenario chat|presence|storm|flaky|slow|background]\n"
+       "         [--users 50] [--devices-per-user 4] [--no-extension]\n"
+       "         [--rate 1] (messages/s per device) [--duration 10] (s)\n"
+       "         [--room-size 10] (users per room) [--room-share 0.3]\n"
+       "         [--codec json|msgpack|mixed] [--deflate] [--payload 64]\n"
+       "         [--start-rate 500] (devices/s) [--drain 30] (s)\n"
+       "         [--drops-per-minute 6] [--storms 1] [--slow-share 0.1]\n"
+       "         [--background-every 5] [--background-for 2] (s)\n"
+       "         [--status-every 2] (s) [--backoff-base 250] [--backoff-cap "
+       "30000] (ms)\n"
+       "         [--max-attempts 0] [--seed 1] [--json FILE]\n";
+  return 2;
+}
+
+const char* type_names[] = {"mobile", "tablet", "web", "desktop"};
+
+bool apply_scenario(const std::string& name, const arg_map& a,
+                    actors::device_params& p, double& slow_share,
+                    std::string& problem) {
+  p.requires_ack = true;
+  p.mixed_priorities = true;
+  if (name == "chat")
+    return true;
+  if (name == "presence") {
+    // Direct messages only: a device that left a room misses its messages
+    // by design, which is not a loss.
+    p.room_share = 0;
+    p.status_every = milliseconds{static_cast<int64_t>(
+      1000 * number_flag(a, "status-every", 2, problem))};
+    p.leave_share = 0.2;
+    return true;
+  }
+  if (name == "storm")
+    return true;
+  if (name == "flaky") {
+    p.drops_per_minute = number_flag(a, "drops-per-minute", 6, problem);
+    return true;
+  }
+  if (name == "slow") {
+    slow_share = number_flag(a, "slow-share", 0.1, problem);
+    return true;
+  }
+  if (name == "background") {
+    p.background_every = milliseconds{static_cast<int64_t>(
+      1000 * number_flag(a, "background-every", 5, problem))};
+    p.background_for = milliseconds{static_cast<int64_t>(
+      1000 * number_flag(a, "background-for", 2, problem))};
+    return true;
+  }
+  problem = "unknown scenario '" + name
+            + "' (chat, presence, storm, flaky, slow, background)";
+  return false;
+}
+
+std::string fmt(double v, int precision = 2) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(precision) << v;
+  return out.str();
+}
+
+} // namespace
+
+int devices_command(const std::vector<std::string>& args) {
+  arg_map a;
+  std::string problem;
+  if (!parse_args(args,
+                  {TETHER_TARGET_FLAGS, "scenario", "users", "devices-per-user",
+                   "rate", "duration", "room-size", "room-share", "codec",
+                   "payload", "start-rate", "drain", "drops-per-minute",
+                   "storms", "slow-share", "background-every",
+                   "background-for", "status-every", "backoff-base",
+                   "backoff-cap", "max-attempts", "seed", "json"},
+                  {"spawn", "no-extension", "deflate", "help"}, a, problem)) {
+    std::cerr << "tether devices: " << problem << "\n";
+    return usage();
+  }
+  if (a.has("help"))
+    return usage(), 0;
+  auto users = static_cast<uint32_t>(number_flag(a, "users", 50, problem));
+  auto per_user
+    = static_cast<uint32_t>(number_flag(a, "devices-per-user", 4, problem));
+  auto rate = number_flag(a, "rate", 1, problem);
+  auto duration = number_flag(a, "duration", 10, problem);
+  auto room_size
+    = std::max<uint32_t>(1, static_cast<uint32_t>(
+                              number_flag(a, "room-size", 10, problem)));
+  auto drain = number_flag(a, "drain", 30, problem);
+  auto storms = static_cast<int>(number_flag(a, "storms", 1, problem));
+  auto scenario = a.get("scenario", "chat");
+  auto codec_name = a.get("codec", "mixed");
+  if (codec_name != "json" && codec_name != "msgpack" && codec_name != "mixed")
+    problem = "--codec must be json, msgpack or mixed";
+  if (users == 0 || per_user == 0)
+    problem = "--users and --devices-per-user must be at least 1";
+  actors::device_params params;
+  params.room_share = number_flag(a, "room-share", 0.3, problem);
+  params.payload_bytes
+    = static_cast<size_t>(number_flag(a, "payload", 64, problem));
+  if (rate > 0)
+    params.send_interval = std::chrono::microseconds{
+      static_cast<int64_t>(1e6 / rate)};
+  double slow_share = 0;
+  if (problem.empty())
+    apply_scenario(scenario, a, params, slow_share, problem);
+  auto plan = std::make_shared<actors::fleet_plan>();
+  plan->backoff.base = milliseconds{
+    static_cast<int64_t>(number_flag(a, "backoff-base", 250, problem))};
+  plan->backoff.cap = milliseconds{
+    static_cast<int64_t>(number_flag(a, "backoff-cap", 30000, problem))};
+  plan->backoff.max_attempts
+    = static_cast<uint32_t>(number_flag(a, "max-attempts", 0, problem));
+  plan->start_rate = number_flag(a, "start-rate", 500, problem);
+  plan->seed = static_cast<uint32_t>(number_flag(a, "seed", 1, problem));
+  if (!problem.empty()) {
+    std::cerr << "tether devices: " << problem << "\n";
+    return usage();
+  }
+  server_target target;
+  if (!open_target(a, target, problem)) {
+    std::cerr << "tether devices: " << problem << "\n";
+    return 2;
+  }
+  runtime::process_usage before;
+  runtime::read_usage(::getpid(), before);
+
+  // Users u0..; devices of a user: mobile, tablet, web, ... and, unless
+  // --no-extension, the last one a desktop with the extension role. Users
+  // share rooms of --room-size users.
+  fleet_run run{target};
+  params.link = run.link();
+  params.go = std::make_shared<std::atomic<bool>>(false);
+  params.quiet = std::make_shared<std::atomic<bool>>(false);
+  plan->params = params;
+  std::minstd_rand rng{plan->seed};
+  std::vector<std::shared_ptr<std::vector<std::string>>> rooms;
+  for (uint32_t u = 0; u < users; ++u) {
+    auto user = "user-" + std::to_string(u);
+    auto room_no = u / room_size;
+    if (room_no >= rooms.size())
+      rooms.push_back(std::make_shared<std::vector<std::string>>());
+    std::vector<std::string> ids;
+    for (uint32_t d = 0; d < per_user; ++d)
+      ids.push_back("dev-" + std::to_string(d));
+    for (uint32_t d = 0; d < per_user; ++d) {
+      actors::device_spec s;
+      s.user_id = user;
+      s.device_id = ids[d];
+      protocol::from_string(type_names[d % 3], s.type);
+      if (!a.has("no-extension") && d + 1 == per_user && per_user > 1) {
+        s.type = protocol::device_type::desktop;
+        s.role = "extension";
+      }
+      s.codec = codec_name == "msgpack"                          ? protocol::codec::msgpack
+                : codec_name == "json" || (u + d) % 2 == 0 ? protocol::codec::json
+                                                           : protocol::codec::msgpack;
+      s.deflate = a.has("deflate");
+      for (auto& other : ids)
+        if (other != s.device_id)
+          s.peers.push_back(other);
+      s.room = "team-" + std::to_string(room_no);
+      s.slow = std::uniform_real_distribution<double>{0, 1}(rng) < slow_share;
+      s.token = mint_token(target, s);
+      rooms[room_no]->push_back(s.key());
+      plan->devices.push_back(std::move(s));
+    }
+  }
+  for (auto& d : plan->devices) {
+    auto room_no = std::stoul(d.room.substr(5));
+    d.room_members = rooms[room_no];
+  }
+  auto n = plan->devices.size();
+  run.start(plan);
+  auto& c = run.counters();
+
+  // 1. Everyone connected and in their room.
+  auto t0 = steady::now();
+  bool ready = run.wait(
+    [&] {
+      return static_cast<size_t>(c.connected.load()) == n
+             && c.joined.load() >= n;
+    },
+    std::chrono::seconds{60} + milliseconds{static_cast<int64_t>(
+      1000.0 * static_cast<double>(n) / std::max(plan->start_rate, 1.0))},
+    "connect");
+  auto connect_secs = secs(steady::now() - t0);
+  runtime::process_usage connected_usage;
+  runtime::read_usage(::getpid(), connected_usage);
+  // 2. The scenario.
+  params.go->store(true);
+  auto run_for = milliseconds{static_cast<int64_t>(duration * 1000)};
+  auto t1 = steady::now();
+  if (scenario == "storm" && storms > 0) {
+    for (int i = 0; i < storms; ++i) {
+      run.wait([] { return false; }, run_for / (storms + 1), scenario);
+      run.drop_all();
+    }
+    run.wait([] { return false; }, run_for / (storms + 1), scenario);
+  } else {
+    run.wait([] { return false; }, run_for, scenario);
+  }
+  auto run_secs = secs(steady::now() - t1);
+  // 3. Drain: no new messages; wait for every ack and delivery (and every
+  // device that still reconnects).
+  params.quiet->store(true);
+  auto t2 = steady::now();
+  bool drained = run.wait(
+    [&] {
+      return c.accepted.load() + c.failed.load() >= c.sent.load()
+             && c.received.load() + c.gaps.load() >= c.expected.load()
+             && static_cast<size_t>(c.connected.load()) + c.gave_up.load()
+                  >= n;
+    },
+    milliseconds{static_cast<int64_t>(drain * 1000)}, "drain");
+  auto drain_secs = secs(steady::now() - t2);
+  run.stop();
+
+  // 4. The verdict.
+  std::vector<const actors::device_ledger*> ledgers;
+  size_t resumed_devices = 0;
+  size_t reconnected_devices = 0;
+  std::vector<int64_t> delays;
+  for (auto& m : plan->memories) {
+    ledgers.push_back(&m->ledger);
+    if (m->connects > 1)
+      ++reconnected_devices;
+    delays.insert(delays.end(), m->restart_delays_ms.begin(),
+                  m->restart_delays_ms.end());
+  }
+  resumed_devices = c.resumed.load();
+  auto r = actors::check(ledgers);
+  auto& lat = c.latency;
+  runtime::process_usage after;
+  runtime::read_usage(::getpid(), after);
+  auto per_device = n == 0 ? 0.0
+                           : static_cast<double>(connected_usage.rss_bytes
+                                                 - std::min(connected_usage.rss_bytes,
+                                                            before.rss_bytes))
+                               / static_cast<double>(n);
+  bool ok = r.ok() && r.in_doubt == 0 && c.errors.load() == 0 && ready;
+
+  std::vector<std::pair<std::string, std::string>> rows = {
+    {"scenario", scenario},
+    {"devices", std::to_string(n) + " (" + std::to_string(users) + " users x "
+                  + std::to_string(per_user) + ")"},
+    {"connected in", fmt(connect_secs) + " s" + (ready ? "" : " (NOT ALL)")},
+    {"ran", fmt(run_secs) + " s, drained in " + fmt(drain_secs) + " s"
+              + (drained ? "" : " (drain timed out)")},
+    {"sent", std::to_string(r.sent)},
+    {"accepted", std::to_string(r.accepted)},
+    {"refused", std::to_string(r.failed)},
+    {"in doubt", std::to_string(r.in_doubt)},
+    {"expected deliveries", std::to_string(r.expected)},
+    {"delivered", std::to_string(r.delivered)},
+    {"dropped with gap notice", std::to_string(r.gapped)},
+    {"lost", std::to_string(r.lost)},
+    {"duplicates", std::to_string(r.duplicates)},
+    {"order violations", std::to_string(r.order_violations)},
+    {"delivered/s", fmt(static_cast<double>(c.received.load()) / run_secs, 0)},
+    {"latency p50/p90/p99/max",
+     fmt(lat.percentile(50) / 1000.0) + " / " + fmt(lat.percentile(90) / 1000.0)
+       + " / " + fmt(lat.percentile(99) / 1000.0) + " / "
+       + fmt(static_cast<double>(lat.max()) / 1000.0) + " ms"},
+    {"reconnects", std::to_string(c.reconnects.load()) + " (devices: "
+                     + std::to_string(reconnected_devices) + ", resumed: "
+                     + std::to_string(resumed_devices) + ")"},
+    {"links dropped", std::to_string(c.drops.load())},
+    {"resent after reconnect", std::to_string(c.resent.load())},
+    {"gap notices (messages)", std::to_string(c.gaps.load())},
+    {"presence messages", std::to_string(c.presence_diffs.load())},
+    {"gave up", std::to_string(c.gave_up.load())},
+    {"errors", std::to_string(c.errors.load())},
+    {"client memory/device", fmt(per_device / 1024.0, 1) + " KiB"},
+  };
+  std::cout << "\ntether devices\n";
+  for (auto& [k, v] : rows)
+    std::cout << "  " << std::left << std::setw(26) << k << v << "\n";
+  for (auto& e : r.lost_examples)
+    std::cout << "  lost: " << e << "\n";
+  for (auto& e : r.order_examples)
+    std::cout << "  out of order: " << e << "\n";
+  std::cout << "lost = " << r.lost << ", order violations = "
+            << r.order_violations << ": " << (ok ? "OK" : "FAILED") << "\n";
+  if (a.has("json")) {
+    std::ofstream out{a.get("json")};
+    out << "{\"scenario\":\"" << scenario << "\",\"devices\":" << n
+        << ",\"users\":" << users << ",\"connect_seconds\":" << connect_secs
+        << ",\"run_seconds\":" << run_secs << ",\"drain_seconds\":"
+        << drain_secs << ",\"sent\":" << r.sent << ",\"accepted\":"
+        << r.accepted << ",\"refused\":" << r.failed << ",\"in_doubt\":"
+        << r.in_doubt << ",\"expected\":" << r.expected << ",\"delivered\":"
+        << r.delivered << ",\"gapped\":" << r.gapped << ",\"lost\":" << r.lost << ",\"duplicates\":"
+        << r.duplicates << ",\"order_violations\":" << r.order_violations
+        << ",\"latency_us\":{\"p50\":" << lat.percentile(50)
+        << ",\"p90\":" << lat.percentile(90) << ",\"p99\":"
+        << lat.percentile(99) << ",\"max\":" << lat.max()
+        << "},\"reconnects\":" << c.reconnects.load()
+        << ",\"reconnected_devices\":" << reconnected_devices
+        << ",\"resumed\":" << resumed_devices << ",\"drops\":"
+        << c.drops.load() << ",\"resent\":" << c.resent.load()
+        << ",\"gaps\":" << c.gaps.load() << ",\"gave_up\":"
+        << c.gave_up.load() << ",\"errors\":" << c.errors.load()
+        << ",\"client_bytes_per_device\":" << static_cast<uint64_t>(per_device)
+        << ",\"restart_delays_ms\":[";
+    for (size_t i = 0; i < delays.size(); ++i)
+      out << (i ? "," : "") << delays[i];
+    out << "],\"ok\":" << (ok ? "true" : "false") << "}\n";
+  }
+  return ok ? 0 : 1;
+}
+
+} // namespace tether::cli

@@ -1,0 +1,304 @@
+#include "tools/cli/fleet_runner.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <csignal>
+#include <unistd.h>
+
+#include "protocol/token.hpp"
+#include "runtime/node.hpp"
+#include "runtime/ws_client_pool.hpp"
+
+namespace tether::cli {
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+std::string self_dir() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string{"."} : exe.parent_path().string();
+}
+
+} // namespace
+
+bool parse_url(const std::string& url, server_target& t,
+               std::string& problem) {
+  std::string rest;
+  if (url.rfind("ws://", 0) == 0) {
+    rest = url.substr(5);
+  } else if (url.rfind("wss://", 0) == 0) {
+    problem = "wss:// is not supported by the simulated devices yet";
+    return false;
+  } else {
+    problem = "--url must look like ws://HOST:PORT/PATH";
+    return false;
+  }
+  auto slash = rest.find('/');
+  auto hostport = rest.substr(0, slash);
+  t.path = slash == std::string::npos ? "/ws" : rest.substr(slash);
+  auto colon = hostport.rfind(':');
+  if (colon == std::string::npos) {
+    t.host = hostport;
+    t.port = 80;
+  } else {
+    t.host = hostport.substr(0, colon);
+    char* end = nullptr;
+    auto p = std::strtoul(hostport.c_str() + colon + 1, &end, 10);
+    if (*end != '\0' || p == 0 || p > 65535) {
+      problem = "bad port in --url";
+      return false;
+    }
+    t.port = static_cast<uint16_t>(p);
+  }
+  if (t.host.empty()) {
+    problem = "no host in --url";
+    return false;
+  }
+  return true;
+}
+
+namespace {
+
+bool read_secret(const std::string& path, std::string& out,
+                 std::string& problem) {
+  if (!std::filesystem::exists(path)) {
+    problem = "no secret file '" + path + "' (the server's auth.secret_file)";
+    return false;
+  }
+  try {
+    out = runtime::load_or_create_secret(path);
+  } catch (const std::exception& e) {
+    problem = e.what();
+    return false;
+  }
+  return true;
+}
+
+struct cli_config : caf::actor_system_config {
+  explicit cli_config(size_t threads) {
+    add_message_types<caf::id_block::tether_types>();
+    set("scheduler.max-threads", threads);
+    set("logger.verbosity", caf::atom("quiet"));
+  }
+};
+
+} // namespace
+
+server_target::~server_target() {
+  if (child) {
+    child->signal(SIGTERM);
+    if (child->wait(std::chrono::seconds{10}) < 0)
+      child.reset(); // the destructor kills it
+  }
+  if (!spawned_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(spawned_dir, ec);
+  }
+}
+
+double number_flag(const arg_map& a, const std::string& key, double fallback,
+                   std::string& problem) {
+  if (!a.has(key))
+    return fallback;
+  auto text = a.get(key);
+  char* end = nullptr;
+  auto v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || v < 0) {
+    if (problem.empty())
+      problem = "--" + key + " must be a non-negative number";
+    return fallback;
+  }
+  return v;
+}
+
+bool open_target(const arg_map& a, server_target& out, std::string& problem) {
+  runtime::raise_fd_limit();
+  if (a.has("spawn")) {
+    auto path = a.get("tetherd", self_dir() + "/tetherd");
+    if (!std::filesystem::exists(path)) {
+      problem = "no tetherd at '" + path + "' (give --tetherd PATH)";
+      return false;
+    }
+    int server_cpu = -1;
+    if (runtime::usable_cpus() >= 2) {
+      server_cpu = static_cast<int>(number_flag(a, "cpu-server", 0, problem));
+      auto client_cpu = static_cast<int>(number_flag(a, "cpu-client", 1, problem));
+      if (!runtime::pin_to_cpu(client_cpu)) {
+        problem = "cannot pin this process to CPU " + std::to_string(client_cpu);
+        return false;
+      }
+    }
+    out.spawned_dir = (std::filesystem::temp_directory_path()
+                       / ("tether-bench-" + std::to_string(::getpid())))
+                        .string();
+    std::filesystem::create_directories(out.spawned_dir);
+    std::vector<std::string> extra;
+    if (a.has("server-config")) {
+      extra.push_back("--config");
+      extra.push_back(a.get("server-config"));
+    }
+    out.child = std::make_unique<runtime::child_process>();
+    out.port = runtime::start_tetherd(*out.child, path, out.spawned_dir, extra,
+                                      server_cpu);
+    if (out.port == 0) {
+      problem = "tetherd did not start: "
+                + out.child->read_stderr(std::chrono::milliseconds{500});
+      return false;
+    }
+    out.pid = out.child->pid();
+    return read_secret(out.spawned_dir + "/secret.key", out.secret, problem);
+  }
+  if (!a.has("url")) {
+    problem = "give --url ws://HOST:PORT/PATH (with --data-dir or "
+              "--secret-file), or --spawn";
+    return false;
+  }
+  if (!parse_url(a.get("url"), out, problem))
+    return false;
+  out.pid = static_cast<int>(number_flag(a, "pid", 0, problem));
+  std::string path;
+  if (a.has("secret-file"))
+    path = a.get("secret-file");
+  else if (a.has("data-dir"))
+    path = a.get("data-dir") + "/secret.key";
+  else {
+    problem = "give --data-dir DIR or --secret-file F: the devices' tokens "
+              "are signed with the server's secret";
+    return false;
+  }
+  return problem.empty() && read_secret(path, out.secret, problem);
+}
+
+std::string mint_token(const server_target& t, const actors::device_spec& d) {
+  protocol::token_claims c;
+  c.user_id = d.user_id;
+  c.device_id = d.device_id;
+  c.type = d.type;
+  c.role = d.role;
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count();
+  c.issued_at = now;
+  c.expires_at = now + 24 * 3600;
+  return protocol::issue_token(c, t.secret);
+}
+
+struct fleet_run::impl {
+  cli_config cfg;
+  caf::actor_system sys;
+  runtime::client_pool pool;
+  actors::fleet_actor fleet;
+  server_target const* target;
+  steady::time_point started = steady::now();
+  // For the progress line's msgs/s.
+  uint64_t last_received = 0;
+  steady::time_point last_tick = steady::now();
+  bool tty = ::isatty(2) != 0;
+
+  explicit impl(const server_target& t)
+    : cfg(static_cast<size_t>(std::max(1, runtime::usable_cpus()))),
+      sys(cfg),
+      pool(1),
+      target(&t) {
+    // nop
+  }
+};
+
+fleet_run::fleet_run(const server_target& target)
+  : impl_(std::make_unique<impl>(target)) {
+  // nop
+}
+
+fleet_run::~fleet_run() {
+  if (impl_->fleet)
+    stop();
+  impl_->pool.stop();
+}
+
+actors::link_options fleet_run::link() const {
+  actors::link_options o;
+  o.host = impl_->target->host;
+  o.port = impl_->target->port;
+  o.target = impl_->target->path;
+  return o;
+}
+
+void fleet_run::start(std::shared_ptr<actors::fleet_plan> plan) {
+  plan_ = std::move(plan);
+  if (!plan_->counters)
+    plan_->counters = std::make_shared<actors::fleet_counters>();
+  plan_->connect = impl_->pool.factory();
+  if (plan_->memories.size() != plan_->devices.size())
+    plan_->make_memories();
+  impl_->started = steady::now();
+  impl_->fleet = impl_->sys.spawn(actors::fleet, plan_);
+}
+
+void fleet_run::drop_all() {
+  caf::anon_send(impl_->fleet, atom::drop_v);
+}
+
+bool fleet_run::stop() {
+  if (!impl_->fleet)
+    return true;
+  caf::scoped_actor self{impl_->sys};
+  bool ok = false;
+  self->request(impl_->fleet, std::chrono::seconds{15}, atom::stop_v)
+    .receive([&](atom::ok) { ok = true; }, [&](caf::error&) {});
+  self->send_exit(impl_->fleet, caf::exit_reason::user_shutdown);
+  impl_->fleet = nullptr;
+  if (impl_->tty)
+    std::fprintf(stderr, "\r\033[K");
+  return ok;
+}
+
+bool fleet_run::wait(const std::function<bool()>& done,
+                     std::chrono::milliseconds limit, const std::string& phase) {
+  auto deadline = steady::now() + limit;
+  auto& c = counters();
+  for (;;) {
+    if (done())
+      return true;
+    auto now = steady::now();
+    if (now >= deadline)
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    if (!impl_->tty)
+      continue;
+    now = steady::now();
+    auto dt = secs(now - impl_->last_tick);
+    if (dt < 0.5)
+      continue;
+    auto received = c.received.load();
+    auto rate = static_cast<double>(received - impl_->last_received) / dt;
+    impl_->last_received = received;
+    impl_->last_tick = now;
+    std::fprintf(stderr,
+                 "\r\033[K%-8s %5.0fs  connected %lld/%zu  sent %llu  "
+                 "delivered %llu  %.0f msg/s  p50 %.2f ms  p99 %.2f ms  "
+                 "reconnects %llu  errors %llu",
+                 phase.c_str(), secs(now - impl_->started),
+                 static_cast<long long>(c.connected.load()),
+                 plan_->devices.size(),
+                 static_cast<unsigned long long>(c.sent.load()),
+                 static_cast<unsigned long long>(received), rate,
+                 c.latency.percentile(50) / 1000.0,
+                 c.latency.percentile(99) / 1000.0,
+                 static_cast<unsigned long long>(c.reconnects.load()),
+                 static_cast<unsigned long long>(c.errors.load()
+                                                 + c.gave_up.load()));
+    std::fflush(stderr);
+  }
+}
+
+} // namespace tether::cli

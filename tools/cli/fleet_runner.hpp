@@ -1,0 +1,98 @@
+#pragma once
+
+// What `tether devices` and the client benchmarks share: the server they
+// drive (a URL, or a tetherd they spawn and pin to a CPU), tokens for the
+// simulated devices, and a running fleet of device actors with a live
+// progress line.
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "actors/device/fleet_actor.hpp"
+#include "runtime/process.hpp"
+#include "tools/cli/commands.hpp"
+
+namespace tether::cli {
+
+/// The server under test.
+struct server_target {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  std::string path = "/ws";
+  /// The HMAC secret the devices' tokens are signed with.
+  std::string secret;
+  /// The server's pid for /proc figures (0: unknown, e.g. a remote URL).
+  int pid = 0;
+  /// Set when this process started tetherd itself (--spawn).
+  std::unique_ptr<runtime::child_process> child;
+  std::string spawned_dir;
+
+  server_target() = default;
+  server_target(server_target&&) = default;
+  ~server_target();
+};
+
+/// The flags of open_target().
+#define TETHER_TARGET_FLAGS                                                    \
+  "url", "data-dir", "secret-file", "tetherd", "pid", "cpu-server",            \
+    "cpu-client", "server-config"
+
+/// Connects the flags to a server: --url ws://HOST:PORT/PATH with
+/// --data-dir DIR or --secret-file F (the server's token secret), and
+/// optionally --pid N; or --spawn [--tetherd PATH] [--server-config INI] to
+/// start a tetherd (port 0, a temporary data dir). With --spawn on a
+/// machine with two CPUs or more, tetherd runs on --cpu-server (0) and this
+/// process on --cpu-client (1), as `taskset -c` would.
+bool open_target(const arg_map& a, server_target& out, std::string& problem);
+
+/// Reads ws://HOST[:PORT][/PATH] into `t`.
+bool parse_url(const std::string& url, server_target& t, std::string& problem);
+
+/// A token for a simulated device, valid for a day.
+std::string mint_token(const server_target& t, const actors::device_spec& d);
+
+/// One fleet of device actors on its own actor system and client pool.
+class fleet_run {
+public:
+  explicit fleet_run(const server_target& target);
+  ~fleet_run();
+
+  /// Link options pointing at the target.
+  actors::link_options link() const;
+
+  /// Starts the fleet (plan.connect and plan.counters are filled in).
+  void start(std::shared_ptr<actors::fleet_plan> plan);
+
+  /// Drops every device's link at once.
+  void drop_all();
+
+  /// Stops every device (bounded); the memories are then safe to read.
+  bool stop();
+
+  /// Polls `done` every 100 ms until it holds or `limit` passes, printing
+  /// the progress line on a terminal. Returns whether `done` held.
+  bool wait(const std::function<bool()>& done, std::chrono::milliseconds limit,
+            const std::string& phase);
+
+  actors::fleet_counters& counters() { return *plan_->counters; }
+  actors::fleet_plan& plan() { return *plan_; }
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+  std::shared_ptr<actors::fleet_plan> plan_;
+};
+
+/// Seconds of `d`.
+inline double secs(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+/// Parses a number flag with a default; sets `problem` when malformed.
+double number_flag(const arg_map& a, const std::string& key, double fallback,
+                   std::string& problem);
+
+} // namespace tether::cli

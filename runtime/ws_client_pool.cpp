@@ -204,8 +204,10 @@ private:
     ws_.async_write(net::buffer(*queue_.front().first),
                     [self = shared_from_this()](beast::error_code ec, size_t) {
                       self->writing_ = false;
-                      if (ec) {
+                      if (ec || self->done_) {
+                        // The link ended while this frame was on its way.
                         self->finish(1006);
+                        self->queue_.clear();
                         return;
                       }
                       self->queue_.pop_front();
@@ -217,7 +219,9 @@ private:
     if (done_)
       return;
     done_ = true;
-    queue_.clear();
+    // A frame being written stays alive until its write completes.
+    if (!writing_)
+      queue_.clear();
     if (auto ev = std::move(events_))
       ev->on_closed(code);
   }

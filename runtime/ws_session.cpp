@@ -237,8 +237,10 @@ private:
 
   void on_write(beast::error_code ec, size_t) {
     writing_ = false;
-    if (ec) {
+    if (ec || finished_) {
+      // The session ended while this frame was on its way.
       finish(local_close_ ? local_close_ : uint16_t{1006});
+      queue_.clear();
       return;
     }
     auto& f = queue_.front();
@@ -305,7 +307,9 @@ private:
     }
     if (auto ev = std::move(events_))
       ev->on_closed(code);
-    queue_.clear();
+    // A frame being written stays alive until its write completes.
+    if (!writing_)
+      queue_.clear();
   }
 
   // Lingering close: stop sending, read and discard what the peer still sends

@@ -16,8 +16,9 @@ bool device_ledger::receive(const std::string& id, protocol::priority prio) {
   return true;
 }
 
-std::string make_message_id(const std::string& sender_key, uint64_t order) {
-  return sender_key + "#" + std::to_string(order);
+std::string make_message_id(const std::string& sender_key,
+                            const std::string& run, uint64_t order) {
+  return sender_key + "~" + run + "#" + std::to_string(order);
 }
 
 bool parse_message_id(const std::string& id, std::string& sender_key,
@@ -25,7 +26,7 @@ bool parse_message_id(const std::string& id, std::string& sender_key,
   auto hash = id.rfind('#');
   if (hash == std::string::npos || hash + 1 >= id.size())
     return false;
-  sender_key = id.substr(0, hash);
+  sender_key = id.substr(0, std::min(hash, id.find('~')));
   order = 0;
   for (auto i = hash + 1; i < id.size(); ++i) {
     if (id[i] < '0' || id[i] > '9')

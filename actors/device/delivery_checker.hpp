@@ -53,10 +53,13 @@ struct device_ledger {
   bool receive(const std::string& id, protocol::priority prio);
 };
 
-/// Message ids of the checker: "<user>/<device>#<order>".
-std::string make_message_id(const std::string& sender_key, uint64_t order);
+/// Message ids of the checker: "<user>/<device>~<run>#<order>". The run
+/// (a nonce per fleet) keeps ids of separate runs against one server apart:
+/// the server treats a known (sender, id) as a resend.
+std::string make_message_id(const std::string& sender_key,
+                            const std::string& run, uint64_t order);
 
-/// Splits such an id; false for ids of other shapes.
+/// Splits such an id (the run is dropped); false for ids of other shapes.
 bool parse_message_id(const std::string& id, std::string& sender_key,
                       uint64_t& order);
 

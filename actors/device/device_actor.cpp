@@ -130,7 +130,8 @@ void request(self_ptr self, const std::string& type, std::string payload_json,
              std::string id = {}) {
   auto& st = self->state;
   if (id.empty())
-    id = st.spec.key() + "~" + std::to_string(st.memory->next_order++);
+    id = st.spec.key() + "~" + st.params.run + "~"
+         + std::to_string(st.memory->next_order++);
   auto m = protocol::make_request(st.source, std::move(id), type,
                                   std::move(payload_json), true, epoch_ms());
   write(self, protocol::encode(st.spec.codec, m));
@@ -140,7 +141,8 @@ void join_room(self_ptr self) {
   auto& st = self->state;
   if (st.spec.room.empty())
     return;
-  st.join_id = st.spec.key() + "~join~" + std::to_string(st.memory->connects);
+  st.join_id = st.spec.key() + "~" + st.params.run + "~join~"
+               + std::to_string(st.memory->connects);
   bool presence = st.params.status_every.count() > 0;
   request(self, "tether.join",
           "{\"room\":\"" + st.spec.room + "\",\"presence\":"
@@ -167,7 +169,7 @@ void send_one(self_ptr self, steady::time_point intended) {
   auto& mem = *st.memory;
   auto order = mem.next_order++;
   protocol::mobile_message m;
-  m.id = make_message_id(st.spec.key(), order);
+  m.id = make_message_id(st.spec.key(), st.params.run, order);
   m.timestamp = epoch_ms();
   m.source = st.source;
   m.source.timestamp = m.timestamp;
@@ -309,8 +311,10 @@ void on_control(self_ptr self, const protocol::mobile_message& m) {
     st.welcomed = true;
     st.memory->resume_token = w.resume_token;
     c.welcomes.fetch_add(1, std::memory_order_relaxed);
-    if (w.resumed)
+    if (w.resumed) {
+      ++st.memory->resumes;
       c.resumed.fetch_add(1, std::memory_order_relaxed);
+    }
     start_scenario(self);
   } else if (m.type == "tether.gap") {
     protocol::gap_info g;

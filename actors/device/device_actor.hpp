@@ -49,6 +49,8 @@ struct device_spec {
 /// What the scenario makes a device do.
 struct device_params {
   link_options link;
+  /// A nonce of this run, part of every message id.
+  std::string run;
   /// Interval between messages; 0: the device does not send.
   std::chrono::microseconds send_interval{0};
   /// Send to itself (echo latency) instead of to peers.
@@ -133,6 +135,8 @@ struct device_memory {
   /// By send order.
   std::map<uint64_t, pending_send> pending;
   uint32_t connects = 0;
+  /// Welcomes that confirmed a resume.
+  uint32_t resumes = 0;
   /// Restart delays the fleet applied, in milliseconds.
   std::vector<int64_t> restart_delays_ms;
   /// Why the device stopped reconnecting ("" while it does).

@@ -118,6 +118,13 @@ fleet_actor::behavior_type fleet(fleet_actor::stateful_pointer<fleet_state> self
   auto& st = self->state;
   st.plan = std::move(plan);
   st.rng.seed(st.plan->seed);
+  if (st.plan->params.run.empty()) {
+    // Distinct per fleet, also for fleets started in the same millisecond.
+    static std::atomic<uint32_t> fleets{0};
+    auto now = std::chrono::system_clock::now().time_since_epoch().count();
+    st.plan->params.run = std::to_string(static_cast<uint64_t>(now) % 1000000007u)
+                          + "." + std::to_string(fleets++);
+  }
   if (st.plan->memories.size() != st.plan->devices.size())
     st.plan->make_memories();
   st.slots.resize(st.plan->devices.size());

@@ -250,10 +250,11 @@ int devices_command(const std::vector<std::string>& args) {
     ledgers.push_back(&m->ledger);
     if (m->connects > 1)
       ++reconnected_devices;
+    if (m->resumes > 0)
+      ++resumed_devices;
     delays.insert(delays.end(), m->restart_delays_ms.begin(),
                   m->restart_delays_ms.end());
   }
-  resumed_devices = c.resumed.load();
   auto r = actors::check(ledgers);
   auto& lat = c.latency;
   runtime::process_usage after;
@@ -289,7 +290,8 @@ int devices_command(const std::vector<std::string>& args) {
        + fmt(static_cast<double>(lat.max()) / 1000.0) + " ms"},
     {"reconnects", std::to_string(c.reconnects.load()) + " (devices: "
                      + std::to_string(reconnected_devices) + ", resumed: "
-                     + std::to_string(resumed_devices) + ")"},
+                     + std::to_string(resumed_devices) + "; resumed "
+                     + std::to_string(c.resumed.load()) + " times)"},
     {"links dropped", std::to_string(c.drops.load())},
     {"resent after reconnect", std::to_string(c.resent.load())},
     {"gap notices (messages)", std::to_string(c.gaps.load())},
@@ -322,7 +324,8 @@ int devices_command(const std::vector<std::string>& args) {
         << lat.percentile(99) << ",\"max\":" << lat.max()
         << "},\"reconnects\":" << c.reconnects.load()
         << ",\"reconnected_devices\":" << reconnected_devices
-        << ",\"resumed\":" << resumed_devices << ",\"drops\":"
+        << ",\"resumed_devices\":" << resumed_devices << ",\"resumes\":"
+        << c.resumed.load() << ",\"drops\":"
         << c.drops.load() << ",\"resent\":" << c.resent.load()
         << ",\"gaps\":" << c.gaps.load() << ",\"gave_up\":"
         << c.gave_up.load() << ",\"errors\":" << c.errors.load()

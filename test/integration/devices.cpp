@@ -1,0 +1,278 @@
+#define CAF_SUITE integration.devices
+#include <caf/test/unit_test.hpp>
+
+// Simulated devices against a real tetherd: the `tether devices` CLI as a
+// child process (its exit code and --json report), and the FLEET in process
+// where a test needs to look inside.
+
+#include <signal.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <rapidjson/document.h>
+
+#include "actors/device/fleet_actor.hpp"
+#include "protocol/token.hpp"
+#include "runtime/ws_client_pool.hpp"
+#include "test/support/process.hpp"
+#include "test/support/test_node.hpp"
+
+using namespace tether;
+using namespace tether::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct tetherd_fixture {
+  std::string dir = make_temp_dir();
+  child_process server;
+  uint16_t port = 0;
+
+  tetherd_fixture() { port = start_tetherd(server, dir); }
+
+  ~tetherd_fixture() {
+    server.signal(SIGTERM);
+    server.wait(10s);
+    remove_tree(dir);
+  }
+
+  std::string url() const {
+    return "ws://127.0.0.1:" + std::to_string(port) + "/ws";
+  }
+
+  // Runs `tether devices` with `args` to its end (bounded); returns its exit
+  // code and fills `report` from its --json file.
+  int run_devices(std::vector<std::string> args, rapidjson::Document& report,
+                  std::chrono::seconds limit = 150s) {
+    child_process cli;
+    if (!start_devices(cli, std::move(args)))
+      return -1;
+    return finish_devices(cli, report, limit);
+  }
+
+  bool start_devices(child_process& cli, std::vector<std::string> args) {
+    std::vector<std::string> all{"devices", "--url", url(), "--data-dir", dir,
+                                 "--json", dir + "/report.json"};
+    all.insert(all.end(), args.begin(), args.end());
+    return cli.start(TETHER_CLI_PATH, all);
+  }
+
+  int finish_devices(child_process& cli, rapidjson::Document& report,
+                     std::chrono::seconds limit) {
+    auto out = cli.read_stdout_until("order violations =", limit);
+    auto rc = cli.wait(30s);
+    CAF_MESSAGE("tether devices exited with " << rc << ":\n" << out);
+    std::ifstream in{dir + "/report.json"};
+    std::stringstream text;
+    text << in.rdbuf();
+    report.Parse(text.str().c_str());
+    return rc;
+  }
+};
+
+uint64_t num(const rapidjson::Document& d, const char* key) {
+  auto i = d.FindMember(key);
+  return i != d.MemberEnd() && i->value.IsUint64() ? i->value.GetUint64() : ~0ull;
+}
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(devices_cli, tetherd_fixture)
+
+CAF_TEST(200 devices chat with lost 0 and order intact) {
+  CAF_REQUIRE(port != 0);
+  rapidjson::Document r;
+  auto rc = run_devices({"--users", "50", "--devices-per-user", "4",
+                         "--duration", "4", "--rate", "2", "--room-share",
+                         "0.3"},
+                        r);
+  CAF_REQUIRE(r.IsObject());
+  CAF_CHECK_EQUAL(rc, 0);
+  CAF_CHECK_EQUAL(num(r, "devices"), 200u);
+  CAF_CHECK(num(r, "sent") > 1000);
+  CAF_CHECK_EQUAL(num(r, "accepted"), num(r, "sent"));
+  CAF_CHECK_EQUAL(num(r, "lost"), 0u);
+  CAF_CHECK_EQUAL(num(r, "order_violations"), 0u);
+  CAF_CHECK_EQUAL(num(r, "in_doubt"), 0u);
+  CAF_CHECK_EQUAL(num(r, "delivered") + num(r, "gapped"), num(r, "expected"));
+  CAF_CHECK(r["ok"].GetBool());
+}
+
+CAF_TEST(a reconnect storm ends with every device resumed and lost 0) {
+  CAF_REQUIRE(port != 0);
+  rapidjson::Document r;
+  // Base 600 ms: the first retry of each device waits a uniform draw in
+  // [0, 600) ms.
+  auto rc = run_devices({"--scenario", "storm", "--users", "25",
+                         "--devices-per-user", "4", "--duration", "4",
+                         "--rate", "2", "--backoff-base", "600",
+                         "--backoff-cap", "5000"},
+                        r);
+  CAF_REQUIRE(r.IsObject());
+  CAF_CHECK_EQUAL(rc, 0);
+  CAF_CHECK_EQUAL(num(r, "lost"), 0u);
+  CAF_CHECK_EQUAL(num(r, "order_violations"), 0u);
+  CAF_CHECK_EQUAL(num(r, "reconnected_devices"), 100u);
+  CAF_CHECK_EQUAL(num(r, "resumed_devices"), 100u);
+  auto& delays = r["restart_delays_ms"];
+  CAF_REQUIRE(delays.IsArray());
+  CAF_REQUIRE(delays.Size() >= 100);
+  int64_t lo = 1 << 30;
+  int64_t hi = 0;
+  std::set<int64_t> distinct;
+  for (auto& d : delays.GetArray()) {
+    auto v = d.GetInt64();
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+    distinct.insert(v);
+  }
+  // Capped by the first window (a reconnect after a storm succeeds at
+  // once), and spread over it by the jitter instead of all at once.
+  CAF_CHECK(hi < 600);
+  CAF_CHECK(hi - lo > 300);
+  CAF_CHECK(distinct.size() > 40);
+}
+
+CAF_TEST(a node restart mid-run recovers with lost 0) {
+  CAF_REQUIRE(port != 0);
+  child_process cli;
+  // Direct messages only: room memberships live in memory and are rebuilt
+  // as devices rejoin, so a room message in that window reaches fewer.
+  CAF_REQUIRE(start_devices(cli, {"--users", "20", "--devices-per-user", "3",
+                                  "--duration", "8", "--rate", "5",
+                                  "--room-share", "0", "--backoff-base", "200",
+                                  "--backoff-cap", "1000"}));
+  std::this_thread::sleep_for(4s);
+  server.signal(SIGKILL);
+  CAF_CHECK_EQUAL(server.wait(10s), 128 + SIGKILL);
+  std::this_thread::sleep_for(500ms);
+  auto again = start_tetherd(server, dir, {"--port", std::to_string(port)});
+  CAF_REQUIRE_EQUAL(again, port);
+  rapidjson::Document r;
+  auto rc = finish_devices(cli, r, 150s);
+  CAF_REQUIRE(r.IsObject());
+  CAF_CHECK_EQUAL(rc, 0);
+  CAF_CHECK_EQUAL(num(r, "lost"), 0u);
+  CAF_CHECK_EQUAL(num(r, "order_violations"), 0u);
+  CAF_CHECK_EQUAL(num(r, "in_doubt"), 0u);
+  CAF_CHECK_EQUAL(num(r, "reconnected_devices"), 60u);
+  CAF_CHECK(num(r, "sent") > 500);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+namespace {
+
+struct fleet_config : caf::actor_system_config {
+  fleet_config() {
+    add_message_types<caf::id_block::tether_types>();
+    set("scheduler.max-threads", size_t{2});
+  }
+};
+
+// Runs a fleet of `specs` against `node` until `done` holds (bounded).
+struct fleet_fixture {
+  test_node node;
+  fleet_config cfg;
+  caf::actor_system sys{cfg};
+  runtime::client_pool pool{1};
+  std::shared_ptr<actors::fleet_plan> plan
+    = std::make_shared<actors::fleet_plan>();
+  actors::fleet_actor fleet;
+
+  ~fleet_fixture() {
+    if (fleet) {
+      caf::scoped_actor self{sys};
+      self->request(fleet, 10s, atom::stop_v)
+        .receive([](atom::ok) {}, [](caf::error&) {});
+      self->send_exit(fleet, caf::exit_reason::user_shutdown);
+    }
+    pool.stop();
+  }
+
+  actors::device_spec device(const std::string& user, const std::string& id,
+                             std::string token = {}) {
+    actors::device_spec s;
+    s.user_id = user;
+    s.device_id = id;
+    s.token = token.empty() ? node.token(user, id, protocol::device_type::mobile)
+                            : std::move(token);
+    return s;
+  }
+
+  void start() {
+    plan->params.link.port = node.port();
+    plan->backoff.base = 100ms;
+    plan->backoff.cap = 200ms;
+    plan->counters = std::make_shared<actors::fleet_counters>();
+    plan->connect = pool.factory();
+    plan->make_memories();
+    fleet = sys.spawn(actors::fleet, plan);
+  }
+
+  bool wait_for(const std::function<bool()>& done, std::chrono::seconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() >= deadline)
+        return false;
+      std::this_thread::sleep_for(20ms);
+    }
+    return true;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(fleet_in_process, fleet_fixture)
+
+CAF_TEST(a terminal close or a final refusal is not retried) {
+  plan->devices.push_back(device("alice", "phone"));
+  protocol::token_claims bad;
+  bad.user_id = "alice";
+  bad.device_id = "tablet";
+  bad.issued_at = now_ms() / 1000;
+  bad.expires_at = bad.issued_at + 60;
+  plan->devices.push_back(
+    device("alice", "tablet", protocol::issue_token(bad, "not-the-secret")));
+  start();
+  auto& c = *plan->counters;
+  CAF_REQUIRE(wait_for([&] { return c.welcomes.load() == 1; }, 10s));
+  // A newer connection of the same device replaces the fleet's (4500).
+  auto newer = connect_device(node, "alice", "phone",
+                              protocol::device_type::mobile);
+  CAF_REQUIRE(newer->result.ok);
+  CAF_REQUIRE(wait_for([&] { return c.gave_up.load() == 2; }, 10s));
+  // Long enough for a retry (backoff cap 200 ms) to show up.
+  std::this_thread::sleep_for(600ms);
+  auto& phone = *plan->memories[0];
+  auto& tablet = *plan->memories[1];
+  CAF_MESSAGE("phone: " << phone.gave_up << "; tablet: " << tablet.gave_up);
+  CAF_CHECK_EQUAL(phone.last_close, 4500);
+  CAF_CHECK_EQUAL(phone.gave_up, "close code 4500 is terminal");
+  CAF_CHECK_EQUAL(tablet.gave_up, "upgrade refused with HTTP 401");
+  CAF_CHECK_EQUAL(c.terminal.load(), 1u);
+  CAF_CHECK_EQUAL(c.refused.load(), 1u);
+  CAF_CHECK_EQUAL(c.reconnects.load(), 0u);
+  CAF_CHECK(phone.restart_delays_ms.empty());
+  CAF_CHECK(tablet.restart_delays_ms.empty());
+}
+
+CAF_TEST(a dropped link is restarted and resumes where it stopped) {
+  plan->devices.push_back(device("bob", "phone"));
+  start();
+  auto& c = *plan->counters;
+  CAF_REQUIRE(wait_for([&] { return c.welcomes.load() == 1; }, 10s));
+  caf::anon_send(fleet, atom::drop_v);
+  CAF_REQUIRE(wait_for([&] { return c.welcomes.load() == 2; }, 10s));
+  CAF_CHECK_EQUAL(c.reconnects.load(), 1u);
+  CAF_CHECK_EQUAL(c.resumed.load(), 1u);
+  CAF_CHECK_EQUAL(plan->memories[0]->restart_delays_ms.size(), 1u);
+  CAF_CHECK(plan->memories[0]->restart_delays_ms[0] < 100);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

@@ -26,8 +26,10 @@ batch_policy::decision batch_policy::decide(time_point now) const {
   if (!params_.enabled || max_prio_ >= params_.flush_priority
       || pending_ >= params_.max_items || pending_bytes_ >= params_.max_bytes)
     return flush_now();
-  // Idle link: nothing written within max_delay, so nobody is waiting.
-  if (!last_flush_ || now - *last_flush_ >= params_.max_delay)
+  // The socket is idle: waiting would only add latency. Messages coalesce
+  // while a frame is being written, for at most max_delay.
+  if (in_flight_ == 0 || !last_flush_
+      || now - *last_flush_ >= params_.max_delay)
     return flush_now();
   d.wake_at = *last_flush_ + params_.max_delay;
   return d;

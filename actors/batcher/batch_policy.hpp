@@ -1,10 +1,12 @@
 #pragma once
 
-// When a connection's batcher writes a frame. Adaptive: on an idle link a
-// message goes out at once; under load messages coalesce into one frame per
-// `max_delay` (or sooner when `max_items`/`max_bytes` are reached, or at once
-// for priorities at or above `flush_priority`). Write credit bounds the
-// frames in flight. Pure: time is passed in.
+// When a connection's batcher writes a frame. Adaptive, like TCP autocorking:
+// while no frame is being written a message goes out at once (no added
+// latency); while one is being written, messages coalesce until that write
+// completes, for at most `max_delay` (sooner when `max_items`/`max_bytes`
+// are reached, at once for priorities at or above `flush_priority`). So
+// frames grow exactly when the socket is the bottleneck. Write credit bounds
+// the frames in flight. Pure: time is passed in.
 
 #include <chrono>
 #include <cstdint>

@@ -90,7 +90,10 @@ void decide(self_ptr self) {
       write_frame(self, d.take);
       continue;
     }
-    if (d.wake_at) {
+    // One flush timer at a time: re-arm only for an earlier wake-up.
+    if (d.wake_at && (!st.flush_at || *d.wake_at < *st.flush_at
+                      || *st.flush_at <= self->clock().now())) {
+      st.flush_at = *d.wake_at;
       auto delay = *d.wake_at - self->clock().now();
       self->delayed_send(self, delay, atom::flush_v, ++st.flush_generation);
     }
@@ -141,8 +144,10 @@ batcher(batcher_actor::stateful_pointer<batcher_state> self,
       self->state.compress = algo <= 2 ? algo : 0;
     },
     [=](atom::flush, uint64_t generation) {
-      if (generation == self->state.flush_generation)
+      if (generation == self->state.flush_generation) {
+        self->state.flush_at.reset();
         decide(self);
+      }
     },
   };
 }

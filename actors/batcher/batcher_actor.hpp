@@ -9,6 +9,7 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -44,6 +45,8 @@ struct batcher_state {
   /// frame id -> seqs it carried (reported to the queue when written).
   std::unordered_map<uint64_t, std::vector<uint64_t>> frames;
   uint64_t flush_generation = 0;
+  /// When the pending flush timer fires, if one is pending.
+  std::optional<caf::actor_clock::time_point> flush_at;
   std::shared_ptr<node_metrics> metrics;
 
   static inline const char* name = "batcher";

@@ -353,7 +353,10 @@ void handle_message(self_ptr self, protocol::mobile_message&& m,
   auto msg = std::make_shared<const protocol::mobile_message>(std::move(m));
   gate_run(self, to_room ? lane::room : lane::direct, [=] {
     auto& st = self->state;
-    self->request(st.directory, st.params.request_timeout, atom::route_v,
+    // No timeout (a timer per message costs the clock thread a wakeup): the
+    // directory always answers (every queue answers it), and if the
+    // directory dies the orchestrator closes this connection.
+    self->request(st.directory, caf::infinite, atom::route_v,
                   st.me, msg)
       .then(
         [=](uint32_t recipients) {

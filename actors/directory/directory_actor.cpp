@@ -185,8 +185,11 @@ void fan_out(self_ptr self, const device_identity& sender,
                               "queue unavailable");
                    return;
                  }
+                 // No timeout (a timer per message is costly): a queue
+                 // answers at once, or after its own store request, which
+                 // has one; a dead queue bounces the request.
                  self
-                   ->request(q, self->state.params.request_timeout,
+                   ->request(q, caf::infinite,
                              atom::enqueue_v, msg)
                    .then([fi](uint32_t) { fi->accepted(); },
                          [self, fi, device](caf::error& err) {

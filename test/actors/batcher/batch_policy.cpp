@@ -22,23 +22,37 @@ CAF_TEST(an idle link sends at once) {
   CAF_CHECK_EQUAL(d.take, 1u);
 }
 
-CAF_TEST(under load messages coalesce until max_delay) {
+CAF_TEST(under load messages coalesce until the write completes) {
   batch_params p;
   p.max_delay = 10ms;
   batch_policy b{p};
   b.add(t0, 100, priority::normal);
   b.flushed(t0, 1, 100);
-  b.written();
-  // A message right after a flush waits for the window to close.
+  // A frame is being written: new messages wait for it, at most max_delay.
   b.add(t0 + 1ms, 100, priority::normal);
   b.add(t0 + 2ms, 100, priority::normal);
   auto d = b.decide(t0 + 2ms);
   CAF_CHECK(!d.flush);
   CAF_REQUIRE(d.wake_at.has_value());
   CAF_CHECK(*d.wake_at == t0 + 10ms);
-  d = b.decide(t0 + 10ms);
+  // The write completed: both go in one frame.
+  b.written();
+  d = b.decide(t0 + 3ms);
   CAF_CHECK(d.flush);
   CAF_CHECK_EQUAL(d.take, 2u);
+}
+
+CAF_TEST(a slow write delays a message by max_delay at most) {
+  batch_params p;
+  p.max_delay = 10ms;
+  batch_policy b{p};
+  b.add(t0, 100, priority::normal);
+  b.flushed(t0, 1, 100);
+  b.add(t0 + 1ms, 100, priority::normal);
+  CAF_CHECK(!b.decide(t0 + 9ms).flush);
+  auto d = b.decide(t0 + 10ms);
+  CAF_CHECK(d.flush);
+  CAF_CHECK_EQUAL(d.take, 1u);
 }
 
 CAF_TEST(counts bytes and priority flush early) {
@@ -47,19 +61,16 @@ CAF_TEST(counts bytes and priority flush early) {
   p.max_bytes = 1000;
   p.max_delay = 10ms;
   batch_policy b{p};
-  b.flushed(t0, 0, 0);
-  b.written();
+  b.flushed(t0, 0, 0); // a frame in flight: the link is busy
   for (int i = 0; i < 3; ++i)
     b.add(t0, 10, priority::normal);
   CAF_CHECK(b.decide(t0).flush);
   batch_policy big{p};
   big.flushed(t0, 0, 0);
-  big.written();
   big.add(t0, 1000, priority::low);
   CAF_CHECK(big.decide(t0).flush);
   batch_policy urgent{p};
   urgent.flushed(t0, 0, 0);
-  urgent.written();
   urgent.add(t0, 10, priority::low);
   CAF_CHECK(!urgent.decide(t0).flush);
   urgent.add(t0, 10, priority::critical);
@@ -84,32 +95,38 @@ CAF_TEST(write credit bounds frames in flight) {
 }
 
 CAF_TEST(no message waits longer than max_delay) {
-  // A steady stream faster than max_delay: every message leaves within
+  // A steady stream (one message per ms) on a link whose writes take 4 ms:
+  // frames carry several messages, and every message leaves within
   // max_delay of its arrival (the added latency bound).
   batch_params p;
   p.max_delay = 10ms;
   p.max_items = 1000;
+  p.max_frames_in_flight = 1;
   batch_policy b{p};
   std::vector<tp> waiting;
+  std::vector<tp> writes_done;
   auto worst = 0ms;
+  uint32_t frames = 0;
   auto now = t0;
   for (int i = 0; i < 1000; ++i, now += 1ms) {
+    while (!writes_done.empty() && writes_done.front() <= now) {
+      b.written();
+      writes_done.erase(writes_done.begin());
+    }
     b.add(now, 10, priority::normal);
     waiting.push_back(now);
     auto d = b.decide(now);
-    if (!d.flush && d.wake_at && *d.wake_at <= now + 1ms) {
-      // The actor's timer fires at wake_at.
-      d = b.decide(*d.wake_at);
-    }
     if (d.flush) {
       for (uint32_t k = 0; k < d.take; ++k)
         worst = std::max(worst, std::chrono::duration_cast<std::chrono::milliseconds>(now - waiting[k]));
       waiting.erase(waiting.begin(), waiting.begin() + d.take);
       b.flushed(now, d.take, 10 * d.take);
-      b.written();
+      writes_done.push_back(now + 4ms);
+      ++frames;
     }
   }
   CAF_CHECK(worst <= 10ms);
+  CAF_CHECK(frames < 300); // about one frame per write
 }
 
 CAF_TEST(batching off sends every message alone) {

@@ -104,11 +104,8 @@ CAF_TEST(messages during a write coalesce into one batch frame) {
   deliver({item(1)});
   deliver({item(2), item(3), item(4)});
   CAF_CHECK_EQUAL(port->sent.size(), 1u); // no credit: the write is pending
+  // The write completed: what gathered meanwhile goes as one frame.
   written(1);
-  // Credit is back but the last flush was less than max_delay ago.
-  CAF_CHECK_EQUAL(port->sent.size(), 1u);
-  advance_time(10ms);
-  sched.run();
   CAF_REQUIRE_EQUAL(port->sent.size(), 2u);
   auto f = protocol::decode(protocol::codec::json, port->sent[1].bytes,
                             protocol::limits{});
@@ -123,13 +120,27 @@ CAF_TEST(messages during a write coalesce into one batch frame) {
   CAF_CHECK_EQUAL(metrics->framed_messages(), 4u);
 }
 
-CAF_TEST(a critical message does not wait for the delay) {
+CAF_TEST(a critical message does not wait for the write in flight) {
+  params.batch.max_frames_in_flight = 2;
   start();
   deliver({item(1)});
-  written(1);
+  // A frame is being written (credit left): a low message waits for it...
   deliver({item(2, protocol::priority::low)});
   CAF_CHECK_EQUAL(port->sent.size(), 1u);
+  // ... a critical one does not, and takes the waiting one along.
   deliver({item(3, protocol::priority::critical)});
+  CAF_REQUIRE_EQUAL(port->sent.size(), 2u);
+  CAF_CHECK(port->sent[1].bytes.find(R"("messageCount":2)") != std::string::npos);
+}
+
+CAF_TEST(a message waits max_delay at most for a slow write) {
+  params.batch.max_frames_in_flight = 2;
+  start();
+  deliver({item(1)});
+  deliver({item(2)});
+  CAF_CHECK_EQUAL(port->sent.size(), 1u);
+  advance_time(10ms);
+  sched.run();
   CAF_CHECK_EQUAL(port->sent.size(), 2u);
 }
 

@@ -30,7 +30,8 @@ public:
   /// Links currently open or connecting.
   size_t links() const noexcept;
 
-  /// Stops the threads; pending links are destroyed.
+  /// Stops the threads; pending links are destroyed. Release every link
+  /// this pool opened first: a link must not outlive its pool.
   void stop();
 
 private:

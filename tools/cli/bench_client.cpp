@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <iostream>
 #include <mutex>
+#include <thread>
 
 #include <unistd.h>
 
@@ -307,20 +308,10 @@ private:
   std::atomic<bool> finished_{false};
 };
 
-int bench_connect(const arg_map& a, server_target& t) {
-  std::string problem;
-  auto n = static_cast<size_t>(number_flag(a, "connections", 10000, problem));
-  auto window = static_cast<size_t>(number_flag(a, "concurrency", 128, problem));
-  auto codec = codec_flag(a, problem);
-  if (!problem.empty() || n == 0 || window == 0) {
-    std::cerr << "tether bench connect: "
-              << (problem.empty() ? "counts must be > 0" : problem) << "\n";
-    return 2;
-  }
-  std::vector<std::string> tokens;
-  for (size_t i = 0; i < n; ++i)
-    tokens.push_back(
-      bench_device(t, "conn-" + std::to_string(i), codec).token);
+/// One round of `n` handshakes, `window` at a time; fills `r`.
+void connect_round(const server_target& t, const std::vector<std::string>& tokens,
+                   size_t window, protocol::codec codec, result_row& r) {
+  auto n = tokens.size();
   runtime::client_pool pool{1};
   actors::link_options o;
   o.host = t.host;
@@ -354,10 +345,11 @@ int bench_connect(const arg_map& a, server_target& t) {
     done = s->done;
     failed = s->failed;
   }
+  // Links must not outlive their pool.
   for (auto& l : links)
     l->abort();
+  links.clear();
   pool.stop();
-  result_row r;
   r.num("connections", static_cast<double>(n), 0)
     .num("concurrency", static_cast<double>(window), 0)
     .num("handshakes_per_s",
@@ -367,9 +359,37 @@ int bench_connect(const arg_map& a, server_target& t) {
   if (t.pid > 0)
     r.num("server_cpu_us_per_handshake",
           1e6 * w.server_cpu() / std::max<double>(1, done - failed), 1);
+}
+
+int bench_connect(const arg_map& a, server_target& t) {
+  std::string problem;
+  auto n = static_cast<size_t>(number_flag(a, "connections", 10000, problem));
+  auto window = static_cast<size_t>(number_flag(a, "concurrency", 128, problem));
+  auto rounds = static_cast<int>(number_flag(a, "rounds", 2, problem));
+  auto codec = codec_flag(a, problem);
+  if (!problem.empty() || n == 0 || window == 0 || rounds < 1) {
+    std::cerr << "tether bench connect: "
+              << (problem.empty() ? "counts must be > 0" : problem) << "\n";
+    return 2;
+  }
+  std::vector<std::string> tokens;
+  for (size_t i = 0; i < n; ++i)
+    tokens.push_back(
+      bench_device(t, "conn-" + std::to_string(i), codec).token);
+  // Round 1 meets devices the server never saw (each is recorded durably);
+  // later rounds reconnect known devices, the everyday case.
+  std::vector<result_row> rows;
+  for (int i = 0; i < rounds; ++i) {
+    if (i > 0)
+      std::this_thread::sleep_for(std::chrono::seconds{2}); // old links gone
+    result_row r;
+    r.str("devices", i == 0 ? "new" : "known");
+    connect_round(t, tokens, window, codec, r);
+    rows.push_back(std::move(r));
+  }
   report("connect: TCP connect + upgrade (token checked) until the welcome "
          "frame arrives",
-         {r}, a.get("json"));
+         rows, a.get("json"));
   return 0;
 }
 
@@ -435,7 +455,7 @@ int bench_client_command(const std::string& what,
   if (!parse_args(args,
                   {TETHER_TARGET_FLAGS, "connections", "rate", "duration",
                    "warmup", "payload", "codec", "subscribers", "publishers",
-                   "concurrency", "settle", "start-rate", "json"},
+                   "concurrency", "rounds", "settle", "start-rate", "json"},
                   {"spawn", "durable"}, a, problem)) {
     std::cerr << "tether bench " << what << ": " << problem << "\n";
     return 2;

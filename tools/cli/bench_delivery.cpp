@@ -365,7 +365,7 @@ int bench_command(const std::vector<std::string>& args) {
                  " [--payload 64] [--codec json] [--durable]\n"
                  "  fanout   [--subscribers 1000] [--publishers 1] [--rate 100]"
                  " [--duration 10] [--durable]\n"
-                 "  connect  [--connections 10000] [--concurrency 128]\n"
+                 "  connect  [--connections 10000] [--concurrency 128] [--rounds 2]\n"
                  "  idle     [--connections 10000] [--settle 3]\n"
                  "in process:\n"
                  "  store        [--messages N] [--data-dir DIR] [--json F]\n"

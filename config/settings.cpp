@@ -334,7 +334,7 @@ const std::vector<binding>& table() {
          [](settings& s) -> auto& { return s.batch.batch.max_items; });
     add_key(t, "batch.max_bytes", "frame bytes before compression",
          [](settings& s) -> auto& { return s.batch.batch.max_bytes; });
-    add_key(t, "batch.max_delay", "longest a message waits to be coalesced",
+    add_key(t, "batch.max_delay", "longest a message waits for the frame being written",
          [](settings& s) -> auto& { return s.batch.batch.max_delay; });
     add_key(t, "batch.flush_priority",
          "messages at or above this priority are written at once",

@@ -21,8 +21,8 @@ struct batch_params {
   uint32_t max_items = 32;
   /// Frame bytes before compression; stays well under max_message_bytes.
   uint64_t max_bytes = 64 * 1024;
-  /// Longest a message waits to be coalesced; invisible to people (< 1 frame
-  /// of a 60 Hz display), long enough to gather a burst.
+  /// Longest a message waits for the frame being written; invisible to
+  /// people (< 1 frame of a 60 Hz display).
   std::chrono::milliseconds max_delay{10};
   /// Messages at or above this priority flush at once (the original's
   /// priorityThreshold, whose default let only critical bypass).

@@ -143,7 +143,7 @@ void join_room(self_ptr self) {
     return;
   st.join_id = st.spec.key() + "~" + st.params.run + "~join~"
                + std::to_string(st.memory->connects);
-  bool presence = st.params.status_every.count() > 0;
+  bool presence = st.params.presence || st.params.status_every.count() > 0;
   request(self, "tether.join",
           "{\"room\":\"" + st.spec.room + "\",\"presence\":"
             + (presence ? "true" : "false") + "}",
@@ -432,8 +432,10 @@ void on_tick(self_ptr self, uint8_t which) {
       if (st.in_room && uniform(st.rng) < p.leave_share) {
         request(self, "tether.leave", "{\"room\":\"" + st.spec.room + "\"}");
         st.in_room = false;
+        st.counters->room_changes.fetch_add(1, std::memory_order_relaxed);
       } else if (!st.in_room) {
         join_room(self);
+        st.counters->room_changes.fetch_add(1, std::memory_order_relaxed);
       } else {
         static const char* states[] = {"away", "busy", "online"};
         request(self, "tether.presence.set",

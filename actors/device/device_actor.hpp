@@ -76,6 +76,8 @@ struct device_params {
   std::chrono::milliseconds slow_for{8000};
   /// Presence churn: share of status ticks that leave and rejoin the room.
   double leave_share = 0.0;
+  /// Join with presence (snapshot and diffs); also on when status_every is.
+  bool presence = false;
   /// Devices send only while `go` is set (all joined) and `quiet` is not
   /// (the drain phase). Unset pointers mean "always".
   std::shared_ptr<std::atomic<bool>> go;
@@ -101,6 +103,8 @@ struct fleet_counters {
   std::atomic<uint64_t> resumed{0};
   /// Join requests acked (first joins and rejoins).
   std::atomic<uint64_t> joined{0};
+  /// Joins and leaves requested by presence churn.
+  std::atomic<uint64_t> room_changes{0};
   /// accepted x recipients the server reported.
   std::atomic<uint64_t> expected{0};
   /// Acks whose recipient count differs from what the sender expected.

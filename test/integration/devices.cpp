@@ -19,6 +19,7 @@
 #include "actors/device/fleet_actor.hpp"
 #include "protocol/token.hpp"
 #include "runtime/ws_client_pool.hpp"
+#include "test/support/http_get.hpp"
 #include "test/support/process.hpp"
 #include "test/support/test_node.hpp"
 
@@ -39,6 +40,21 @@ struct tetherd_fixture {
     server.signal(SIGTERM);
     server.wait(10s);
     remove_tree(dir);
+  }
+
+  // Polls /metrics until the server received `n` messages (bounded).
+  bool wait_for_messages(uint64_t n, std::chrono::seconds limit) {
+    static const std::string key
+      = "tether_messages_received_total{kind=\"message\"} ";
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto r = http_get(port, "/metrics");
+      if (auto i = r.body.find(key); i != std::string::npos
+          && std::strtoull(r.body.c_str() + i + key.size(), nullptr, 10) >= n)
+        return true;
+      std::this_thread::sleep_for(50ms); // poll interval, bounded above
+    }
+    return false;
   }
 
   std::string url() const {
@@ -147,10 +163,10 @@ CAF_TEST(a node restart mid-run recovers with lost 0) {
                                   "--duration", "8", "--rate", "5",
                                   "--room-share", "0", "--backoff-base", "200",
                                   "--backoff-cap", "1000"}));
-  std::this_thread::sleep_for(4s);
+  // Mid-run: once the server has taken 300 messages.
+  CAF_REQUIRE(wait_for_messages(300, 30s));
   server.signal(SIGKILL);
   CAF_CHECK_EQUAL(server.wait(10s), 128 + SIGKILL);
-  std::this_thread::sleep_for(500ms);
   auto again = start_tetherd(server, dir, {"--port", std::to_string(port)});
   CAF_REQUIRE_EQUAL(again, port);
   rapidjson::Document r;
@@ -247,7 +263,8 @@ CAF_TEST(a terminal close or a final refusal is not retried) {
                               protocol::device_type::mobile);
   CAF_REQUIRE(newer->result.ok);
   CAF_REQUIRE(wait_for([&] { return c.gave_up.load() == 2; }, 10s));
-  // Long enough for a retry (backoff cap 200 ms) to show up.
+  // An absence is checked over a window: three times the backoff cap
+  // (200 ms) in which a retry would have shown.
   std::this_thread::sleep_for(600ms);
   auto& phone = *plan->memories[0];
   auto& tablet = *plan->memories[1];

@@ -365,6 +365,8 @@ int bench_command(const std::vector<std::string>& args) {
                  " [--payload 64] [--codec json] [--durable]\n"
                  "  fanout   [--subscribers 1000] [--publishers 1] [--rate 100]"
                  " [--duration 10] [--durable]\n"
+                 "  presence [--subscribers 1000] [--churners 100] [--rate 200]"
+                 " (joins+leaves/s) [--duration 10]\n"
                  "  connect  [--connections 10000] [--concurrency 128] [--rounds 2]\n"
                  "  idle     [--connections 10000] [--settle 3]\n"
                  "in process:\n"
@@ -376,7 +378,7 @@ int bench_command(const std::vector<std::string>& args) {
   auto what = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (what == "echo" || what == "fanout" || what == "connect"
-      || what == "idle")
+      || what == "idle" || what == "presence")
     return bench_client_command(what, rest);
   arg_map a;
   std::string problem;

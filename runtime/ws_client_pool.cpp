@@ -13,6 +13,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include "runtime/ws_client_pool.hpp"
+#include "actors/lazy_deque.hpp"
 
 namespace tether::runtime {
 
@@ -232,7 +233,7 @@ private:
   std::shared_ptr<actors::link_events> events_;
   websocket::response_type res_;
   beast::flat_buffer buffer_;
-  std::deque<std::pair<actors::shared_bytes, bool>> queue_;
+  actors::lazy_deque<std::pair<actors::shared_bytes, bool>> queue_;
   bool open_ = false;
   bool paused_ = false;
   bool reading_ = false;

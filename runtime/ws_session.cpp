@@ -11,6 +11,7 @@
 
 #include "protocol/errc.hpp"
 #include "runtime/ws_detail.hpp"
+#include "actors/lazy_deque.hpp"
 
 namespace tether::runtime::detail {
 
@@ -417,7 +418,7 @@ private:
     bool binary = false;
     uint64_t tag = 0;
   };
-  std::deque<out_frame> queue_;
+  actors::lazy_deque<out_frame> queue_;
   size_t queued_bytes_ = 0;
   std::atomic<int> inflight_{0};
   std::atomic<bool> paused_{false};

@@ -19,6 +19,7 @@
 #include "actors/batcher/batch_policy.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/metrics.hpp"
+#include "actors/lazy_deque.hpp"
 
 namespace tether::actors {
 
@@ -38,7 +39,7 @@ struct batcher_state {
   batcher_params params;
   batch_policy policy;
   delivery_source source;
-  std::deque<queued_delivery> pending;
+  lazy_deque<queued_delivery> pending;
   /// 0: off, 1: deflate, 2: gzip (protocol::zip_format).
   uint8_t compress = 0;
   uint64_t next_frame = 1;

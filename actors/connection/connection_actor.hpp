@@ -19,6 +19,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/metrics.hpp"
 #include "protocol/codec.hpp"
+#include "actors/lazy_deque.hpp"
 
 namespace tether::actors {
 
@@ -65,7 +66,7 @@ struct connection_state {
     size_t in_flight = 0;
     bool draining = false;
     /// Bounded by the inbound guard's rate and burst.
-    std::deque<std::pair<lane_t, std::function<void()>>> waiting;
+    lazy_deque<std::pair<lane_t, std::function<void()>>> waiting;
   } gate;
 
   static inline const char* name = "connection";

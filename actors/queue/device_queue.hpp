@@ -20,6 +20,7 @@
 
 #include "protocol/codec.hpp"
 #include "protocol/model.hpp"
+#include "actors/lazy_deque.hpp"
 
 namespace tether::actors {
 
@@ -177,13 +178,13 @@ private:
   queue_params params_;
   uint64_t next_seq_;
   /// Waiting messages, one FIFO per priority.
-  std::array<std::deque<queue_entry>, 4> waiting_;
+  std::array<lazy_deque<queue_entry>, 4> waiting_;
   /// Delivered, not retired; by seq.
   std::map<uint64_t, queue_entry> inflight_;
   /// message id -> seq of delivered messages (for acks by id).
   std::unordered_map<std::string, uint64_t> by_id_;
   /// Seqs to deliver again, in order.
-  std::deque<uint64_t> redeliver_;
+  lazy_deque<uint64_t> redeliver_;
   /// Found expired by next().
   std::vector<queue_entry> expired_;
   size_t count_ = 0;

@@ -180,6 +180,27 @@ CAF_TEST(a node restart mid-run recovers with lost 0) {
   CAF_CHECK(num(r, "sent") > 500);
 }
 
+CAF_TEST(tether send prints the ack and exits by its status) {
+  CAF_REQUIRE(port != 0);
+  auto send = [&](std::vector<std::string> extra, std::string& out) {
+    child_process cli;
+    std::vector<std::string> args{"send", "--url", url(), "--data-dir", dir,
+                                  "--user", "alice", "--device", "phone"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    if (!cli.start(TETHER_CLI_PATH, args))
+      return -1;
+    out = cli.read_stdout_until("}\n", 20s);
+    return cli.wait(20s);
+  };
+  std::string out;
+  CAF_CHECK_EQUAL(send({"--to", "phone", "--payload", R"({"n":1})"}, out), 0);
+  CAF_CHECK(out.find(R"("status":"received")") != std::string::npos);
+  CAF_CHECK(out.find(R"("recipients":1)") != std::string::npos);
+  CAF_CHECK_EQUAL(send({"--to", "nobody"}, out), 1);
+  CAF_CHECK(out.find("UNKNOWN_DEVICE") != std::string::npos);
+  CAF_CHECK_EQUAL(send({"--to", "phone", "--payload", "{not json"}, out), 2);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
 
 namespace {

@@ -58,6 +58,13 @@ int send_command(const std::vector<std::string>& args) {
   }
   auto timeout = std::chrono::milliseconds{
     static_cast<int64_t>(1000 * number_flag(a, "timeout", 5, problem))};
+  // The payload is carried as JSON text: make sure it is JSON first.
+  auto payload = protocol::json_value(a.get("payload", "{}"));
+  protocol::raw_value check;
+  if (!protocol::convert(payload, protocol::codec::msgpack, check)) {
+    std::cerr << "tether send: --payload is not valid JSON\n";
+    return 2;
+  }
   server_target t;
   actors::device_spec who;
   std::string token = a.get("token");
@@ -130,7 +137,7 @@ int send_command(const std::vector<std::string>& args) {
   m.source.type = w.type;
   m.source.timestamp = now;
   m.type = a.get("type", "message");
-  m.payload = protocol::json_value(a.get("payload", "{}"));
+  m.payload = std::move(payload);
   m.optimization.prio = prio;
   m.optimization.requires_ack = !a.has("no-ack");
   if (a.has("to")) {
@@ -146,12 +153,6 @@ int send_command(const std::vector<std::string>& args) {
       b.room = a.get("room");
     m.destination.to = protocol::target::broadcast;
     m.destination.broadcast = std::move(b);
-  }
-  // The payload is carried as JSON text: make sure it is JSON.
-  protocol::raw_value check;
-  if (!protocol::convert(m.payload, protocol::codec::msgpack, check)) {
-    std::cerr << "tether send: --payload is not valid JSON\n";
-    return 2;
   }
   if (!client.send(protocol::encode(codec, m),
                    codec == protocol::codec::msgpack)) {

@@ -130,7 +130,6 @@ void ack_processed(self_ptr self, const std::string& id, bool wants_ack,
   send_ack(self, ack);
 }
 
-
 void fail_request(self_ptr self, const std::string& id,
                   const std::optional<std::string>& batch_id,
                   const caf::error& err) {
@@ -205,8 +204,8 @@ void handle_room(self_ptr self, const protocol::mobile_message& m,
     }
     u.clear_custom = r.clear_custom;
     gate_run(self, lane::control,
-             [self, u = std::move(u), id = m.id, wants_ack = m.optimization.requires_ack,
-              batch_id]() mutable {
+             [self, u = std::move(u), id = m.id,
+              wants_ack = m.optimization.requires_ack, batch_id]() mutable {
                self->send(self->state.directory, atom::status_v, std::move(u));
                ack_processed(self, id, wants_ack, batch_id);
                gate_done(self);

@@ -1,19 +1,14 @@
 #include "protocol/client.hpp"
 
-#include <rapidjson/document.h>
-
 #include "protocol/codec.hpp"
+#include "protocol/detail/json_payload.hpp"
 
 namespace tether::protocol {
 
 namespace {
 
 bool parse_object(const raw_value& payload, rapidjson::Document& doc) {
-  raw_value json;
-  if (payload.empty() || !convert(payload, codec::json, json))
-    return false;
-  doc.Parse<rapidjson::kParseIterativeFlag>(json.raw.data(), json.raw.size());
-  return !doc.HasParseError() && doc.IsObject();
+  return detail::read_object(payload, doc) == detail::object_read::ok;
 }
 
 template <class Value>
@@ -40,10 +35,6 @@ uint64_t be(const unsigned char* p, size_t n) {
 
 } // namespace
 
-std::string_view subprotocol(codec c) noexcept {
-  return c == codec::json ? "tether.v1.json" : "tether.v1.msgpack";
-}
-
 std::string session_target(std::string_view path, std::string_view resume_token,
                            uint64_t last_seq) {
   std::string out{path};
@@ -64,9 +55,8 @@ bool read_welcome(const raw_value& payload, welcome_info& out) {
   out.user_id = get_string(doc, "userId");
   out.device_id = get_string(doc, "deviceId");
   from_string(get_string(doc, "deviceType"), out.type);
-  out.negotiated_codec = get_string(doc, "codec") == "tether.v1.msgpack"
-                           ? codec::msgpack
-                           : codec::json;
+  if (!from_subprotocol(get_string(doc, "codec"), out.negotiated_codec))
+    out.negotiated_codec = codec::json;
   out.compression = get_string(doc, "compression");
   out.heartbeat_interval_ms
     = static_cast<int64_t>(get_uint(doc, "heartbeatIntervalMs"));

@@ -15,9 +15,6 @@
 
 namespace tether::protocol {
 
-/// The subprotocol that selects codec `c` (tether.v1.json / tether.v1.msgpack).
-std::string_view subprotocol(codec c) noexcept;
-
 /// The upgrade target: `path`, plus `?resume=<token>&lastSeq=<n>` when a
 /// resume token is known (§5.6).
 std::string session_target(std::string_view path, std::string_view resume_token,

@@ -18,6 +18,19 @@ std::string_view to_string(frame_kind x) noexcept {
   return "?";
 }
 
+std::string_view subprotocol(codec c) noexcept {
+  return c == codec::json ? "tether.v1.json" : "tether.v1.msgpack";
+}
+
+bool from_subprotocol(std::string_view name, codec& c) noexcept {
+  for (auto x : {codec::json, codec::msgpack})
+    if (name == subprotocol(x)) {
+      c = x;
+      return true;
+    }
+  return false;
+}
+
 decoded_frame decode(codec c, std::string_view bytes, const limits& lim) {
   decoded_frame result;
   try {

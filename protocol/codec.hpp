@@ -40,6 +40,12 @@ enum class frame_kind : uint8_t { message, batch, ack, heartbeat };
 
 std::string_view to_string(frame_kind x) noexcept;
 
+/// The subprotocol that selects codec `c` (tether.v1.json / tether.v1.msgpack).
+std::string_view subprotocol(codec c) noexcept;
+
+/// The codec a subprotocol name selects; false for other names.
+bool from_subprotocol(std::string_view name, codec& c) noexcept;
+
 /// One MobileMessage as decoded: filled as far as it could be read.
 struct decoded_message {
   mobile_message msg;

@@ -1,30 +1,12 @@
 #include "protocol/control.hpp"
 
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
+#include "protocol/detail/json_payload.hpp"
 
 namespace tether::protocol {
 
-namespace {
-
-using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void put(json_writer& w, std::string_view key, std::string_view value) {
-  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
-
-void put(json_writer& w, std::string_view key, uint64_t value) {
-  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
-  w.Uint64(value);
-}
-
-std::string text(const rapidjson::StringBuffer& buf) {
-  return {buf.GetString(), buf.GetSize()};
-}
-
-} // namespace
+using detail::json_writer;
+using detail::put;
+using detail::text;
 
 mobile_message server_message(const std::string& user_id,
                               const std::string& device_id, std::string type,
@@ -105,8 +87,7 @@ mobile_message make_welcome(const welcome_info& info, int64_t now_ms) {
   put(w, "deviceId", info.device_id);
   put(w, "deviceType", to_string(info.type));
   put(w, "protocolVersion", protocol_version);
-  put(w, "codec", info.negotiated_codec == codec::json ? "tether.v1.json"
-                                                        : "tether.v1.msgpack");
+  put(w, "codec", subprotocol(info.negotiated_codec));
   put(w, "compression", info.compression);
   put(w, "heartbeatIntervalMs",
       static_cast<uint64_t>(info.heartbeat_interval_ms));
@@ -153,19 +134,19 @@ mobile_message make_gap(const std::string& user_id,
 bool read_capabilities(const raw_value& payload,
                        std::vector<compression>& algorithms,
                        std::vector<field_error>& errors) {
-  raw_value json;
-  if (payload.empty() || !convert(payload, codec::json, json)) {
-    errors.push_back({"payload.deviceInfo", "is required"});
-    return false;
-  }
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(json.raw.data(), json.raw.size());
   auto fail = [&](const char* field, const char* what) {
     errors.push_back({field, what});
     return false;
   };
-  if (doc.HasParseError() || !doc.IsObject())
-    return fail("payload", "must be an object");
+  rapidjson::Document doc;
+  switch (detail::read_object(payload, doc)) {
+    case detail::object_read::missing:
+      return fail("payload.deviceInfo", "is required");
+    case detail::object_read::not_object:
+      return fail("payload", "must be an object");
+    case detail::object_read::ok:
+      break;
+  }
   auto info = doc.FindMember("deviceInfo");
   if (info == doc.MemberEnd() || !info->value.IsObject())
     return fail("payload.deviceInfo", "must be an object");

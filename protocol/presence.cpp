@@ -2,11 +2,8 @@
 
 #include <array>
 
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include "protocol/control.hpp"
+#include "protocol/detail/json_payload.hpp"
 #include "protocol/validate.hpp"
 
 namespace tether::protocol {
@@ -16,12 +13,8 @@ namespace {
 constexpr std::array<std::string_view, 4> status_names{"offline", "away",
                                                        "busy", "online"};
 
-using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void put(json_writer& w, const char* key, std::string_view value) {
-  w.Key(key);
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
+using detail::json_writer;
+using detail::put;
 
 void write_entry(json_writer& w, const presence_entry& e) {
   w.StartObject();
@@ -62,15 +55,15 @@ void write_users(json_writer& w, const std::vector<user_presence>& users) {
 // The payload as a JSON document, or an error on field "payload".
 bool parse_payload(const raw_value& payload, rapidjson::Document& doc,
                    std::vector<field_error>& errors) {
-  raw_value json;
-  if (payload.empty() || !convert(payload, codec::json, json)) {
-    errors.push_back({"payload", "is required"});
-    return false;
-  }
-  doc.Parse<rapidjson::kParseIterativeFlag>(json.raw.data(), json.raw.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
-    errors.push_back({"payload", "must be an object"});
-    return false;
+  switch (detail::read_object(payload, doc)) {
+    case detail::object_read::missing:
+      errors.push_back({"payload", "is required"});
+      return false;
+    case detail::object_read::not_object:
+      errors.push_back({"payload", "must be an object"});
+      return false;
+    case detail::object_read::ok:
+      break;
   }
   return true;
 }
@@ -256,7 +249,7 @@ mobile_message make_presence_snapshot(const std::string& user_id,
   w.EndArray();
   write_users(w, users);
   w.EndObject();
-  m.payload = json_value({buf.GetString(), buf.GetSize()});
+  m.payload = json_value(detail::text(buf));
   return m;
 }
 
@@ -283,7 +276,7 @@ mobile_message make_presence_diff(const std::string& room,
   w.EndArray();
   write_users(w, users);
   w.EndObject();
-  m.payload = json_value({buf.GetString(), buf.GetSize()});
+  m.payload = json_value(detail::text(buf));
   return m;
 }
 

@@ -122,8 +122,7 @@ private:
   std::string echoed_subprotocol() const {
     if (req_[http::field::sec_websocket_protocol].empty())
       return {};
-    return info_.codec == protocol::codec::msgpack ? "tether.v1.msgpack"
-                                                   : "tether.v1.json";
+    return std::string{protocol::subprotocol(info_.codec)};
   }
 
   void on_accept(beast::error_code ec) {

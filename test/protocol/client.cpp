@@ -13,6 +13,10 @@ CAF_TEST(session targets carry the resume token and last seq) {
                   "/ws?x=1&resume=ab12&lastSeq=0");
   CAF_CHECK_EQUAL(subprotocol(codec::json), "tether.v1.json");
   CAF_CHECK_EQUAL(subprotocol(codec::msgpack), "tether.v1.msgpack");
+  auto c = codec::json;
+  CAF_CHECK(from_subprotocol("tether.v1.msgpack", c) && c == codec::msgpack);
+  CAF_CHECK(from_subprotocol("tether.v1.json", c) && c == codec::json);
+  CAF_CHECK(!from_subprotocol("tether.v2.json", c));
 }
 
 CAF_TEST(welcome and gap notices read back in both codecs) {

@@ -1,0 +1,46 @@
+#pragma once
+
+// Internal to protocol/*.cpp: reading and writing the JSON payloads of the
+// server's control messages (welcome, gap notices, presence, requests).
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "protocol/codec.hpp"
+
+namespace tether::protocol::detail {
+
+using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+inline void put(json_writer& w, std::string_view key, std::string_view value) {
+  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+inline void put(json_writer& w, std::string_view key, uint64_t value) {
+  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+  w.Uint64(value);
+}
+
+inline std::string text(const rapidjson::StringBuffer& buf) {
+  return {buf.GetString(), buf.GetSize()};
+}
+
+enum class object_read { ok, missing, not_object };
+
+/// Parses an opaque value of either codec as a JSON object into `doc`.
+inline object_read read_object(const raw_value& v, rapidjson::Document& doc) {
+  raw_value json;
+  if (v.empty() || !convert(v, codec::json, json))
+    return object_read::missing;
+  doc.Parse<rapidjson::kParseIterativeFlag>(json.raw.data(), json.raw.size());
+  return !doc.HasParseError() && doc.IsObject() ? object_read::ok
+                                                : object_read::not_object;
+}
+
+} // namespace tether::protocol::detail

@@ -2,26 +2,14 @@
 // WebSocket client per link, all on one Asio pool; one write in flight.
 
 #include <atomic>
-#include <deque>
-#include <thread>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
-
-#include "runtime/ws_client_pool.hpp"
 #include "actors/lazy_deque.hpp"
+#include "runtime/ws_client_pool.hpp"
+#include "runtime/ws_detail.hpp"
 
 namespace tether::runtime {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace websocket = beast::websocket;
-namespace net = boost::asio;
-using tcp = net::ip::tcp;
+using namespace detail;
 
 namespace {
 
@@ -245,16 +233,10 @@ private:
 } // namespace
 
 struct client_pool::impl {
-  net::io_context ioc;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
-  std::vector<std::thread> threads;
+  detail::io_pool io;
   std::atomic<size_t> count{0};
 
-  explicit impl(uint32_t n) : ioc(static_cast<int>(n)) {
-    work.emplace(ioc.get_executor());
-    for (uint32_t i = 0; i < n; ++i)
-      threads.emplace_back([this] { ioc.run(); });
-  }
+  explicit impl(uint32_t n) : io(n) { io.run(); }
 };
 
 client_pool::client_pool(uint32_t threads)
@@ -269,7 +251,7 @@ client_pool::~client_pool() {
 std::shared_ptr<actors::link_port>
 client_pool::open(const actors::link_options& opts,
                   std::shared_ptr<actors::link_events> events) {
-  auto link = std::make_shared<client_link>(impl_->ioc, impl_->count, opts,
+  auto link = std::make_shared<client_link>(impl_->io.ioc, impl_->count, opts,
                                             std::move(events));
   link->start();
   return link;
@@ -289,11 +271,7 @@ size_t client_pool::links() const noexcept {
 void client_pool::stop() {
   if (!impl_)
     return;
-  impl_->work.reset();
-  impl_->ioc.stop();
-  for (auto& t : impl_->threads)
-    if (t.joinable())
-      t.join();
+  impl_->io.stop();
   impl_.reset();
 }
 

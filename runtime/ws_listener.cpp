@@ -248,11 +248,7 @@ private:
       while (!rest.empty() && !chosen) {
         auto comma = rest.find(',');
         auto name = trim(rest.substr(0, comma));
-        if (name == "tether.v1.json" || name == "tether.v1.msgpack") {
-          info.codec = name == "tether.v1.json" ? protocol::codec::json
-                                                : protocol::codec::msgpack;
-          chosen = true;
-        }
+        chosen = protocol::from_subprotocol(name, info.codec);
         rest = comma == std::string_view::npos ? std::string_view{}
                                                : rest.substr(comma + 1);
       }
@@ -352,19 +348,17 @@ using namespace detail;
 
 struct ws_server::impl {
   std::shared_ptr<server_shared> shared;
-  net::io_context ioc;
-  tcp::acceptor acceptor{net::make_strand(ioc)};
+  io_pool io;
+  tcp::acceptor acceptor{net::make_strand(io.ioc)};
   net::steady_timer retry_timer{acceptor.get_executor()};
-  std::vector<std::thread> threads;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
 
   explicit impl(std::shared_ptr<server_shared> s)
-    : shared(std::move(s)), ioc(static_cast<int>(shared->params.io_threads)) {
+    : shared(std::move(s)), io(shared->params.io_threads) {
     // nop
   }
 
   void do_accept() {
-    acceptor.async_accept(net::make_strand(ioc),
+    acceptor.async_accept(net::make_strand(io.ioc),
                           [this](beast::error_code ec, tcp::socket socket) {
                             on_accept(ec, std::move(socket));
                           });
@@ -423,9 +417,7 @@ uint16_t ws_server::start() {
                              + std::to_string(p.port) + ": " + ec.message());
   auto port = acc.local_endpoint().port();
   impl_->do_accept();
-  impl_->work.emplace(impl_->ioc.get_executor());
-  for (uint32_t i = 0; i < p.io_threads; ++i)
-    impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+  impl_->io.run();
   return port;
 }
 
@@ -446,11 +438,7 @@ size_t ws_server::sessions() const noexcept {
 void ws_server::stop() {
   if (!impl_)
     return;
-  impl_->work.reset();
-  impl_->ioc.stop();
-  for (auto& t : impl_->threads)
-    if (t.joinable())
-      t.join();
+  impl_->io.stop();
   // Destroying the io_context destroys the handlers that still own sessions.
   impl_.reset();
 }

@@ -56,6 +56,27 @@ void flush(self_ptr self) {
     f(error);
 }
 
+// Queues a write for the next group commit.
+template <class Op>
+void write(self_ptr self, Op op) {
+  self->state.ops.emplace_back(std::move(op));
+  schedule_flush(self);
+}
+
+// Queues a write and answers ok once its commit is durable.
+template <class Op>
+caf::typed_response_promise<atom::ok> write_acked(self_ptr self, Op op) {
+  auto rp = self->make_response_promise<atom::ok>();
+  self->state.done.emplace_back([rp](const std::string& error) mutable {
+    if (error.empty())
+      rp.deliver(atom::ok_v);
+    else
+      rp.deliver(protocol::make_error(protocol::errc::internal_error));
+  });
+  write(self, std::move(op));
+  return rp;
+}
+
 // Reads must see every write queued before them.
 template <class F>
 auto read(self_ptr self, F f) {
@@ -77,32 +98,21 @@ store(store_actor::stateful_pointer<store_state> self,
   });
   return {
     [=](atom::append, stored_message& m) -> caf::result<atom::ok> {
-      auto rp = self->make_response_promise<atom::ok>();
-      auto& st = self->state;
-      st.ops.emplace_back(
-        [m = std::move(m)](durable_log& log) { log.append(m); });
-      st.done.emplace_back([rp](const std::string& error) mutable {
-        if (error.empty())
-          rp.deliver(atom::ok_v);
-        else
-          rp.deliver(protocol::make_error(protocol::errc::internal_error));
+      return write_acked(self, [m = std::move(m)](durable_log& log) {
+        log.append(m);
       });
-      schedule_flush(self);
-      return rp;
     },
     [=](atom::remove, message_keys& k) {
-      self->state.ops.emplace_back([k = std::move(k)](durable_log& log) {
+      write(self, [k = std::move(k)](durable_log& log) {
         for (auto qid : k.qids)
           log.remove(k.user_id, k.device_id, qid);
       });
-      schedule_flush(self);
     },
     [=](atom::bury, message_keys& k) {
-      self->state.ops.emplace_back([k = std::move(k)](durable_log& log) {
+      write(self, [k = std::move(k)](durable_log& log) {
         for (auto qid : k.qids)
           log.mark_dead(k.user_id, k.device_id, qid);
       });
-      schedule_flush(self);
     },
     [=](atom::open, const device_identity& id)
       -> caf::result<device_record, std::vector<stored_message>> {
@@ -123,26 +133,15 @@ store(store_actor::stateful_pointer<store_state> self,
       }
     },
     [=](atom::reserve, reservation& r) -> caf::result<atom::ok> {
-      auto rp = self->make_response_promise<atom::ok>();
-      auto& st = self->state;
-      st.ops.emplace_back([r = std::move(r)](durable_log& log) {
+      return write_acked(self, [r = std::move(r)](durable_log& log) {
         log.reserve(r.user_id, r.device_id, r.seq_reserved, r.next_qid);
       });
-      st.done.emplace_back([rp](const std::string& error) mutable {
-        if (error.empty())
-          rp.deliver(atom::ok_v);
-        else
-          rp.deliver(protocol::make_error(protocol::errc::internal_error));
-      });
-      schedule_flush(self);
-      return rp;
     },
     [=](atom::gaps, gap_counts& g) {
-      self->state.ops.emplace_back([g = std::move(g)](durable_log& log) {
+      write(self, [g = std::move(g)](durable_log& log) {
         log.set_gaps(g.user_id, g.device_id, g.expired, g.evicted, g.dead,
                      g.reset);
       });
-      schedule_flush(self);
     },
     [=](atom::get, atom::devices, const std::string& user)
       -> caf::result<std::vector<device_record>> {

@@ -73,6 +73,21 @@ size_t count(const reading& seen, const std::string& type,
   return n;
 }
 
+// A device connected and joined to room "team", with presence (snapshot and
+// diffs) or without.
+std::unique_ptr<test_device> join_team(const test_node& n,
+                                       const std::string& user,
+                                       const std::string& device,
+                                       device_type type, bool presence,
+                                       reading& seen) {
+  auto d = connect_device(n, user, device, type);
+  request(*d, cloud("j", user, device, type, "tether.join",
+                    presence ? R"({"room":"team","presence":true})"
+                             : R"({"room":"team"})"),
+          codec::json, seen);
+  return d;
+}
+
 } // namespace
 
 CAF_TEST(members see joins and leaves of others) {
@@ -85,11 +100,9 @@ CAF_TEST(members see joins and leaves of others) {
                      codec::json, seen);
   CAF_CHECK(ack.status == protocol::ack_status::processed);
   CAF_CHECK(wait_for(*alice, "tether.presence.snapshot", R"("total":1)", seen));
-  auto bob = connect_device(n, "bob", "laptop", device_type::desktop);
   reading bob_seen;
-  request(*bob, cloud("j", "bob", "laptop", device_type::desktop,
-                      "tether.join", R"({"room":"team"})"),
-          codec::json, bob_seen);
+  auto bob = join_team(n, "bob", "laptop", device_type::desktop, false,
+                       bob_seen);
   auto joined = wait_for(*alice, "tether.presence.diff", R"("event":"join")",
                          seen);
   CAF_REQUIRE(joined.has_value());
@@ -105,16 +118,11 @@ CAF_TEST(members see joins and leaves of others) {
 
 CAF_TEST(an idle device shows away) {
   test_node n{quick};
-  auto alice = connect_device(n, "alice", "phone", device_type::mobile);
   reading seen;
-  request(*alice, cloud("j", "alice", "phone", device_type::mobile,
-                        "tether.join", R"({"room":"team","presence":true})"),
-          codec::json, seen);
-  auto bob = connect_device(n, "bob", "laptop", device_type::desktop);
+  auto alice = join_team(n, "alice", "phone", device_type::mobile, true, seen);
   reading bob_seen;
-  request(*bob, cloud("j", "bob", "laptop", device_type::desktop,
-                      "tether.join", R"({"room":"team"})"),
-          codec::json, bob_seen);
+  auto bob = join_team(n, "bob", "laptop", device_type::desktop, false,
+                       bob_seen);
   // bob sends nothing for longer than away_after (600 ms).
   auto away = wait_for(*alice, "tether.presence.diff", R"("status":"away")",
                        seen);
@@ -124,17 +132,12 @@ CAF_TEST(an idle device shows away) {
 
 CAF_TEST(a killed connection goes offline after the grace with no ghost) {
   test_node n{quick};
-  auto alice = connect_device(n, "alice", "phone", device_type::mobile);
   reading seen;
-  request(*alice, cloud("j", "alice", "phone", device_type::mobile,
-                        "tether.join", R"({"room":"team","presence":true})"),
-          codec::json, seen);
+  auto alice = join_team(n, "alice", "phone", device_type::mobile, true, seen);
   {
-    auto bob = connect_device(n, "bob", "laptop", device_type::desktop);
     reading bob_seen;
-    request(*bob, cloud("j", "bob", "laptop", device_type::desktop,
-                        "tether.join", R"({"room":"team"})"),
-            codec::json, bob_seen);
+    auto bob = join_team(n, "bob", "laptop", device_type::desktop, false,
+                         bob_seen);
     CAF_CHECK(wait_for(*alice, "tether.presence.diff", R"("event":"join")",
                        seen));
     bob->client.abort(); // the network drops: no close frame
@@ -156,16 +159,11 @@ CAF_TEST(a flap within the grace emits nothing) {
     s.presence.presence.grace = 5s;
     s.presence.presence.away_after = 60s;
   }};
-  auto alice = connect_device(n, "alice", "phone", device_type::mobile);
   reading seen;
-  request(*alice, cloud("j", "alice", "phone", device_type::mobile,
-                        "tether.join", R"({"room":"team","presence":true})"),
-          codec::json, seen);
-  auto bob = connect_device(n, "bob", "laptop", device_type::desktop);
+  auto alice = join_team(n, "alice", "phone", device_type::mobile, true, seen);
   reading bob_seen;
-  request(*bob, cloud("j", "bob", "laptop", device_type::desktop,
-                      "tether.join", R"({"room":"team"})"),
-          codec::json, bob_seen);
+  auto bob = join_team(n, "bob", "laptop", device_type::desktop, false,
+                       bob_seen);
   CAF_CHECK(wait_for(*alice, "tether.presence.diff", R"("event":"join")", seen));
   auto joins = count(seen, "tether.presence.diff", R"("userId":"bob")");
   bob->client.abort();

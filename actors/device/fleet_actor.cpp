@@ -89,13 +89,15 @@ void on_device_down(self_ptr self, uint32_t i, const caf::error& reason) {
   auto& mem = *p.memories[i];
   if (!d.retry) {
     mem.gave_up = d.why;
-    p.counters->gave_up.fetch_add(1, std::memory_order_relaxed);
     if (reason.category() == link_category
         && protocol::is_terminal(mem.last_close))
       p.counters->terminal.fetch_add(1, std::memory_order_relaxed);
     if (reason.category() == link_category
         && static_cast<link_exit>(reason.code()) == link_exit::refused)
       p.counters->refused.fetch_add(1, std::memory_order_relaxed);
+    // Last, with release order: whoever sees the count sees the verdict.
+    // The slot is never respawned after this.
+    p.counters->gave_up.fetch_add(1, std::memory_order_release);
     return;
   }
   mem.restart_delays_ms.push_back(d.delay.count());

@@ -291,25 +291,33 @@ void durable_log::mark_dead(const std::string& user, const std::string& device,
     fail("cannot mark a dead letter");
 }
 
-device_record durable_log::upsert_device(const std::string& user,
+std::optional<device_record>
+durable_log::find_device(const std::string& user, const std::string& device) {
+  binder b{find_device_};
+  b(user)(device);
+  switch (b.step()) {
+    case SQLITE_ROW:
+      return read_device(find_device_);
+    case SQLITE_DONE:
+      return std::nullopt;
+    default:
+      fail("cannot look up a device");
+  }
+}
+
+void durable_log::touch_device(const std::string& user,
+                               const std::string& device, uint8_t type,
+                               const std::string& role, int64_t now_ms) {
+  binder t{touch_device_};
+  t(static_cast<int64_t>(type))(role)(now_ms)(user)(device);
+  if (t.step() != SQLITE_DONE)
+    fail("cannot update a device");
+}
+
+device_record durable_log::insert_device(const std::string& user,
                                          const std::string& device,
                                          uint8_t type, const std::string& role,
                                          int64_t now_ms) {
-  {
-    binder b{find_device_};
-    b(user)(device);
-    if (b.step() == SQLITE_ROW) {
-      auto d = read_device(find_device_);
-      binder t{touch_device_};
-      t(static_cast<int64_t>(type))(role)(now_ms)(user)(device);
-      if (t.step() != SQLITE_DONE)
-        fail("cannot update a device");
-      d.type = type;
-      d.role = role;
-      d.last_seen_ms = now_ms;
-      return d;
-    }
-  }
   device_record d;
   d.user_id = user;
   d.device_id = device;
@@ -322,6 +330,20 @@ device_record durable_log::upsert_device(const std::string& user,
   if (b.step() != SQLITE_DONE)
     fail("cannot register a device");
   return d;
+}
+
+device_record durable_log::upsert_device(const std::string& user,
+                                         const std::string& device,
+                                         uint8_t type, const std::string& role,
+                                         int64_t now_ms) {
+  if (auto d = find_device(user, device)) {
+    touch_device(user, device, type, role, now_ms);
+    d->type = type;
+    d->role = role;
+    d->last_seen_ms = now_ms;
+    return std::move(*d);
+  }
+  return insert_device(user, device, type, role, now_ms);
 }
 
 void durable_log::reserve(const std::string& user, const std::string& device,

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -97,6 +98,13 @@ public:
               uint64_t qid);
   void mark_dead(const std::string& user, const std::string& device,
                  uint64_t qid);
+  /// Updates a known device's type, role and last_seen.
+  void touch_device(const std::string& user, const std::string& device,
+                    uint8_t type, const std::string& role, int64_t now_ms);
+  /// Registers a new device with a fresh epoch.
+  device_record insert_device(const std::string& user,
+                              const std::string& device, uint8_t type,
+                              const std::string& role, int64_t now_ms);
   /// Creates the device (new epoch) or updates type, role and last_seen.
   device_record upsert_device(const std::string& user,
                               const std::string& device, uint8_t type,
@@ -109,6 +117,9 @@ public:
 
   // -- reads --------------------------------------------------------------------
 
+  /// The device's record, if it is known.
+  std::optional<device_record> find_device(const std::string& user,
+                                           const std::string& device);
   /// The live (not dead) messages of a device, by qid.
   std::vector<stored_message> load(const std::string& user,
                                    const std::string& device);

@@ -27,61 +27,78 @@ void schedule_flush(self_ptr self) {
   }
 }
 
+// Commits the open transaction (one fsync) and answers its acked writes.
 void flush(self_ptr self) {
   auto& st = self->state;
   st.flush_scheduled = false;
-  if (st.ops.empty())
+  if (!st.in_tx)
     return;
-  auto ops = std::move(st.ops);
+  st.in_tx = false;
   auto done = std::move(st.done);
-  st.ops.clear();
   st.done.clear();
-  std::string error;
+  auto ops = st.tx_ops;
+  st.tx_ops = 0;
+  auto error = std::move(st.tx_error);
+  st.tx_error.clear();
   auto started = std::chrono::steady_clock::now();
-  try {
-    st.log->begin();
-    for (auto& op : ops)
-      op(*st.log);
-    st.log->commit();
-  } catch (const std::exception& e) {
-    st.log->rollback();
-    error = e.what();
-    spdlog::error("store commit of {} operations failed: {}", ops.size(),
-                  error);
+  if (error.empty()) {
+    try {
+      st.log->commit();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
   }
-  if (error.empty())
-    st.metrics->store_committed(ops.size(),
+  if (error.empty()) {
+    st.metrics->store_committed(ops,
                                 std::chrono::steady_clock::now() - started);
+  } else {
+    st.log->rollback();
+    spdlog::error("store commit of {} operations failed: {}", ops, error);
+  }
   for (auto& f : done)
     f(error);
 }
 
-// Queues a write for the next group commit.
+// Applies a write inside the open transaction (opening one if needed); the
+// next flush commits it. Reads on the same connection see it at once, so no
+// read ever has to wait for a commit.
 template <class Op>
 void write(self_ptr self, Op op) {
-  self->state.ops.emplace_back(std::move(op));
+  auto& st = self->state;
+  try {
+    if (!st.in_tx) {
+      st.log->begin();
+      st.in_tx = true;
+    }
+    if (st.tx_error.empty())
+      op(*st.log);
+  } catch (const std::exception& e) {
+    // The transaction is lost as a whole: the flush rolls it back and fails
+    // every acked write of it.
+    if (st.tx_error.empty())
+      st.tx_error = e.what();
+  }
+  ++st.tx_ops;
   schedule_flush(self);
 }
 
-// Queues a write and answers ok once its commit is durable.
+// Calls `f(error)` once the current transaction's commit is known.
+void on_commit(self_ptr self, std::function<void(const std::string&)> f) {
+  self->state.done.emplace_back(std::move(f));
+}
+
+// Applies a write and answers ok once its commit is durable.
 template <class Op>
 caf::typed_response_promise<atom::ok> write_acked(self_ptr self, Op op) {
   auto rp = self->make_response_promise<atom::ok>();
-  self->state.done.emplace_back([rp](const std::string& error) mutable {
+  write(self, std::move(op));
+  on_commit(self, [rp](const std::string& error) mutable {
     if (error.empty())
       rp.deliver(atom::ok_v);
     else
       rp.deliver(protocol::make_error(protocol::errc::internal_error));
   });
-  write(self, std::move(op));
   return rp;
-}
-
-// Reads must see every write queued before them.
-template <class F>
-auto read(self_ptr self, F f) {
-  flush(self);
-  return f(*self->state.log);
 }
 
 } // namespace
@@ -116,17 +133,42 @@ store(store_actor::stateful_pointer<store_state> self,
     },
     [=](atom::open, const device_identity& id)
       -> caf::result<device_record, std::vector<stored_message>> {
+      auto type = static_cast<uint8_t>(id.type);
+      auto now = wall_ms();
       try {
-        flush(self);
         auto& log = *self->state.log;
-        log.begin();
-        auto rec = log.upsert_device(id.user_id, id.device_id,
-                                     static_cast<uint8_t>(id.type), id.role,
-                                     wall_ms());
-        log.commit();
-        return {std::move(rec), log.load(id.user_id, id.device_id)};
+        if (auto rec = log.find_device(id.user_id, id.device_id)) {
+          // A known device: its record and backlog are on disk already, so
+          // the answer does not wait for a commit (no fsync on the
+          // reconnect path); last_seen rides along with the next commit.
+          write(self, [id, type, now](durable_log& log) {
+            log.touch_device(id.user_id, id.device_id, type, id.role, now);
+          });
+          rec->type = type;
+          rec->role = id.role;
+          rec->last_seen_ms = now;
+          return {std::move(*rec), log.load(id.user_id, id.device_id)};
+        }
+        // A new device: answered once its record is durable, group
+        // committed with whatever else is waiting.
+        auto rec = std::make_shared<device_record>();
+        write(self, [id, type, now, rec](durable_log& log) {
+          *rec = log.insert_device(id.user_id, id.device_id, type, id.role,
+                                   now);
+        });
+        auto rp = self->make_response_promise<device_record,
+                                              std::vector<stored_message>>();
+        on_commit(self, [rp, rec, id](const std::string& error) mutable {
+          if (error.empty()) {
+            rp.deliver(std::move(*rec), std::vector<stored_message>{});
+            return;
+          }
+          spdlog::error("store: cannot register {}/{}: {}", id.user_id,
+                        id.device_id, error);
+          rp.deliver(protocol::make_error(protocol::errc::internal_error));
+        });
+        return rp;
       } catch (const std::exception& e) {
-        self->state.log->rollback();
         spdlog::error("store: cannot open the queue of {}/{}: {}", id.user_id,
                       id.device_id, e.what());
         return protocol::make_error(protocol::errc::internal_error);
@@ -146,7 +188,7 @@ store(store_actor::stateful_pointer<store_state> self,
     [=](atom::get, atom::devices, const std::string& user)
       -> caf::result<std::vector<device_record>> {
       try {
-        return read(self, [&](durable_log& log) { return log.devices(user); });
+        return self->state.log->devices(user);
       } catch (const std::exception& e) {
         spdlog::error("store: {}", e.what());
         return protocol::make_error(protocol::errc::internal_error);
@@ -155,9 +197,7 @@ store(store_actor::stateful_pointer<store_state> self,
     [=](atom::get, atom::dead, const std::string& user)
       -> caf::result<std::vector<stored_message>> {
       try {
-        return read(self, [&](durable_log& log) {
-          return log.dead_letters(user, 1000);
-        });
+        return self->state.log->dead_letters(user, 1000);
       } catch (const std::exception& e) {
         spdlog::error("store: {}", e.what());
         return protocol::make_error(protocol::errc::internal_error);

@@ -182,6 +182,7 @@ private:
       events_->on_frame(beast::buffers_to_string(buffer_.data()),
                         ws_.got_binary());
     buffer_.consume(buffer_.size());
+    buffer_.release();
     do_read();
   }
 
@@ -220,7 +221,7 @@ private:
   actors::link_options opts_;
   std::shared_ptr<actors::link_events> events_;
   websocket::response_type res_;
-  beast::flat_buffer buffer_;
+  lean_buffer buffer_;
   actors::lazy_deque<std::pair<actors::shared_bytes, bool>> queue_;
   bool open_ = false;
   bool paused_ = false;

@@ -66,6 +66,45 @@ private:
   std::vector<std::thread> threads_;
 };
 
+/// The read buffer of a WebSocket stream that costs little while idle.
+/// Beast's async_read prepares min(tcp_frame_size, max_size() - size())
+/// bytes before a frame arrives, which every idle connection would hold
+/// (1.5 KB each). While empty this buffer reports a small max_size(), so the
+/// pending read prepares only `idle_bytes`; once bytes arrive the real limit
+/// applies and it grows as the frame needs. release() gives back what a
+/// large message left behind. Message size limits stay with the stream
+/// (read_message_max).
+class lean_buffer {
+public:
+  using const_buffers_type = beast::flat_buffer::const_buffers_type;
+  using mutable_buffers_type = beast::flat_buffer::mutable_buffers_type;
+
+  /// What a read prepares while nothing is buffered; small frames (acks,
+  /// heartbeats) fit without growing.
+  static constexpr size_t idle_bytes = 256;
+
+  size_t size() const noexcept { return b_.size(); }
+  size_t max_size() const noexcept {
+    return b_.size() == 0 ? idle_bytes : b_.max_size();
+  }
+  size_t capacity() const noexcept { return b_.capacity(); }
+  const_buffers_type data() const noexcept { return b_.data(); }
+  const_buffers_type cdata() const noexcept { return b_.cdata(); }
+  mutable_buffers_type data() noexcept { return b_.data(); }
+  mutable_buffers_type prepare(size_t n) { return b_.prepare(n); }
+  void commit(size_t n) noexcept { b_.commit(n); }
+  void consume(size_t n) noexcept { b_.consume(n); }
+
+  /// Frees the storage once empty if it grew past what idling needs.
+  void release() {
+    if (b_.size() == 0 && b_.capacity() > 4 * idle_bytes)
+      b_.shrink_to_fit();
+  }
+
+private:
+  beast::flat_buffer b_;
+};
+
 /// State shared by the listener and every session of one server.
 struct server_shared {
   server_params params;

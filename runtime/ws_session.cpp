@@ -29,6 +29,9 @@ constexpr int read_low_mark = 16;
 // treated as a slow consumer and cut off.
 constexpr size_t max_queued_bytes = 8 * 1024 * 1024;
 
+// What a lingering close reads (and discards) at a time.
+constexpr size_t drain_bytes = 1024;
+
 class ws_session final : public actors::session_port,
                          public std::enable_shared_from_this<ws_session> {
 public:
@@ -126,6 +129,8 @@ private:
   }
 
   void on_accept(beast::error_code ec) {
+    // The headers are not needed any more (about 1 KB per session).
+    req_ = {};
     if (ec) {
       spdlog::info("handshake failed user={} device={} from {}: {}",
                    info_.user_id, info_.device_id, info_.remote_address,
@@ -194,6 +199,7 @@ private:
     auto binary = ws_.got_binary();
     auto bytes = beast::buffers_to_string(buffer_.data());
     buffer_.consume(buffer_.size());
+    buffer_.release();
     if (auto ev = events_) {
       inflight_.fetch_add(1);
       ev->on_frame(std::move(bytes), binary);
@@ -325,12 +331,13 @@ private:
       return;
     }
     tcp_layer.expires_after(shared_->params.close_timeout);
+    drain_buffer_ = std::make_unique<char[]>(drain_bytes);
     drain();
   }
 
   void drain() {
     beast::get_lowest_layer(ws_).async_read_some(
-      net::buffer(drain_buffer_),
+      net::buffer(drain_buffer_.get(), drain_bytes),
       [self = shared_from_this()](beast::error_code ec, size_t) {
         if (!ec) {
           self->drain();
@@ -408,7 +415,8 @@ private:
   std::shared_ptr<server_shared> shared_;
   websocket::stream<beast::tcp_stream> ws_;
   net::steady_timer timer_;
-  beast::flat_buffer buffer_;
+  lean_buffer buffer_;
+  /// The upgrade request, until the handshake completed.
   http::request<http::string_body> req_;
   actors::session_info info_;
   std::shared_ptr<actors::session_events> events_;
@@ -430,7 +438,8 @@ private:
   uint16_t local_close_ = 0;
   uint16_t close_code_ = 1006;
   std::string close_reason_;
-  char drain_buffer_[1024];
+  /// Only while lingering (an idle session does not need it).
+  std::unique_ptr<char[]> drain_buffer_;
   uint64_t ping_counter_ = 0;
   bool awaiting_pong_ = false;
   clock_type::time_point ping_sent_;

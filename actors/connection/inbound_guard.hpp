@@ -6,7 +6,8 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
+
+#include "actors/lazy_deque.hpp"
 
 namespace tether::actors {
 
@@ -45,7 +46,7 @@ private:
   double tokens_;
   time_point refilled_;
   // Bounded: never holds more than max_violations + 1 entries.
-  std::deque<time_point> violations_;
+  lazy_deque<time_point> violations_;
 };
 
 } // namespace tether::actors

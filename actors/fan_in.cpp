@@ -16,6 +16,23 @@ std::string reason_of(caf::actor_system& sys, const caf::error& err) {
   return sys.render(err);
 }
 
+fan_in::fan_in(caf::typed_response_promise<uint32_t> rp, size_t waiting,
+               std::function<void(uint32_t)> on_success)
+  : fan_in(
+    [rp, on_success = std::move(on_success)](
+      caf::expected<uint32_t> result) mutable {
+      if (!result) {
+        rp.deliver(std::move(result.error()));
+        return;
+      }
+      if (on_success)
+        on_success(*result);
+      rp.deliver(*result);
+    },
+    waiting) {
+  // nop
+}
+
 void fan_in::accepted() {
   ++accepted_;
   done();
@@ -33,9 +50,7 @@ void fan_in::done() {
   if (--waiting_ > 0)
     return;
   if (failures_.empty()) {
-    if (on_success_)
-      on_success_(accepted_);
-    rp_.deliver(accepted_);
+    done_(accepted_);
     return;
   }
   std::string reason = "queued for " + std::to_string(accepted_) + " of "
@@ -43,7 +58,7 @@ void fan_in::done() {
                        + " devices";
   for (auto& f : failures_)
     reason += "; " + f;
-  rp_.deliver(make_tether_error(first_error_, std::move(reason)));
+  done_(make_tether_error(first_error_, std::move(reason)));
 }
 
 } // namespace tether::actors

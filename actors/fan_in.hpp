@@ -4,13 +4,14 @@
 // answers the original request once all came: the number of queues that
 // took the message, or — if some refused — an error naming them (the
 // others keep their copy). Used by the directory (direct routes) and the
-// room (durable publishes).
+// room (durable publishes), or calls back (the connection's direct routes).
 
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include <caf/expected.hpp>
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/messages.hpp"
@@ -19,13 +20,18 @@ namespace tether::actors {
 
 class fan_in {
 public:
-  /// `on_success` (optional) runs before the promise is delivered with the
-  /// count of accepting queues.
-  fan_in(caf::typed_response_promise<uint32_t> rp, size_t waiting,
-         std::function<void(uint32_t)> on_success = {})
-    : rp_(std::move(rp)), waiting_(waiting), on_success_(std::move(on_success)) {
+  /// Called once with the outcome.
+  using callback = std::function<void(caf::expected<uint32_t>)>;
+
+  fan_in(callback done, size_t waiting)
+    : done_(std::move(done)), waiting_(waiting) {
     // nop
   }
+
+  /// Answers `rp`; `on_success` (optional) runs before the promise is
+  /// delivered with the count of accepting queues.
+  fan_in(caf::typed_response_promise<uint32_t> rp, size_t waiting,
+         std::function<void(uint32_t)> on_success = {});
 
   /// One queue took the message.
   void accepted();
@@ -37,9 +43,8 @@ public:
 private:
   void done();
 
-  caf::typed_response_promise<uint32_t> rp_;
+  callback done_;
   size_t waiting_;
-  std::function<void(uint32_t)> on_success_;
   uint32_t accepted_ = 0;
   protocol::errc first_error_ = protocol::errc::none;
   std::vector<std::string> failures_;

@@ -13,9 +13,18 @@
 #include <caf/typed_actor.hpp>
 
 #include "actors/atoms.hpp"
+#include "actors/directory/dedup_window.hpp"
+#include "actors/directory/routing.hpp"
 #include "actors/messages.hpp"
 
 namespace tether::actors {
+
+struct route_entry;
+
+/// A user's devices as its connections see them (route_entry below):
+/// immutable, shared by all of them, replaced as a whole when anything
+/// changes. Node-local.
+using route_table = std::shared_ptr<const std::vector<route_entry>>;
 
 /// What a batcher pulls from: the delivery side of a QUEUE.
 using delivery_source = caf::typed_actor<
@@ -46,6 +55,8 @@ using connection_actor = caf::typed_actor<
   caf::reacts_to<atom::frame, std::string, bool>,
   // The session ended with this close code.
   caf::reacts_to<atom::closed, uint16_t>,
+  // The devices of this user or their queues changed: route by this table.
+  caf::reacts_to<atom::routes, route_table>,
   // Close the connection with this close code (replaced, shutdown, slow).
   caf::reacts_to<atom::close, uint16_t>,
   // INTERNAL: the token's expiry passed.
@@ -74,6 +85,24 @@ using queue_actor = delivery_source::extend<
   caf::reacts_to<atom::ack, std::string>,
   // INTERNAL: timers (TTL, ack timeouts, idle exit) of this generation.
   caf::reacts_to<atom::tick, uint64_t>>;
+
+/// One device of a user as that user's connections route to it: the routing
+/// facts, and its queue while that runs and the device is connected (else
+/// messages for it go through the directory, which starts the queue).
+struct route_entry {
+  device_entry device;
+  queue_actor queue;
+};
+
+/// What the directory answers a connection that joined.
+struct joined_info {
+  /// The device's queue.
+  queue_actor queue;
+  /// The user's devices (updates follow as atom::routes).
+  route_table routes;
+  /// The device's window of recent message ids (it outlives connections).
+  std::shared_ptr<device_dedup> dedup;
+};
 
 /// A device joining a room: who, where its messages go, what it wants.
 struct room_member {
@@ -137,12 +166,15 @@ using store_actor = caf::typed_actor<
   // INTERNAL: commits what is pending.
   caf::reacts_to<atom::flush>>;
 
-/// DIRECTORY: the devices of every user on this node and their queues;
-/// resolves routed messages and fans them into the recipients' queues.
+/// DIRECTORY: one shard of the node's directory (a user's devices live in
+/// the shard of shard_of(user id)): the devices of its users, their queues
+/// and room memberships. Connections route to queues themselves; what needs
+/// a queue started, a room or a rule goes through the shard.
 using directory_actor = caf::typed_actor<
-  // Registers a connected device; replies with its queue.
+  // Registers a connected device; replies with its queue, the user's route
+  // table and the device's dedup window.
   caf::replies_to<atom::join, device_identity, connection_actor>::with<
-    queue_actor>,
+    joined_info>,
   // Routes a validated message; replies with the number of recipients.
   caf::replies_to<atom::route, device_identity,
                   protocol::message_ptr>::with<uint32_t>,
@@ -160,7 +192,9 @@ using directory_actor = caf::typed_actor<
   // A device's presence change or activity, for all its rooms.
   caf::reacts_to<atom::status, presence_update>,
   // A room dropped a member (user, device, room) after its grace period.
-  caf::reacts_to<atom::left, std::string, std::string, std::string>>;
+  caf::reacts_to<atom::left, std::string, std::string, std::string>,
+  // INTERNAL: evict users idle for longer than directory.idle_user_ttl.
+  caf::reacts_to<atom::tick>>;
 
 /// ORCHESTRATOR: spawns and supervises the node's actors.
 using orchestrator_actor = caf::typed_actor<
@@ -168,10 +202,11 @@ using orchestrator_actor = caf::typed_actor<
   caf::reacts_to<atom::open, std::shared_ptr<session_port>>,
   // Spawns (and monitors) the queue of a device.
   caf::replies_to<atom::queue, device_identity>::with<queue_actor>,
-  // Spawns (and monitors) a room.
+  // The room of this name, spawned (and monitored) if it does not run.
   caf::replies_to<atom::room, std::string>::with<room_actor>,
-  // Returns the directory (for tools and tests).
-  caf::replies_to<atom::get, atom::directory>::with<directory_actor>,
+  // Returns the directory shard of a user (for tools and tests).
+  caf::replies_to<atom::get, atom::directory, std::string>::with<
+    directory_actor>,
   // Makes every queue re-check its timers now (after a test moved the clock).
   caf::reacts_to<atom::tick>,
   // Closes every connection with 1001; replies once all are gone.
@@ -245,3 +280,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(tether_types, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::orchestrator_actor))
 
 CAF_END_TYPE_ID_BLOCK(tether_types)
+
+// Node-local: shared pointers to state of this process.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::route_table)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::joined_info)

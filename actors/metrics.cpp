@@ -141,6 +141,14 @@ void node_metrics::room_closed() noexcept {
   rooms_.fetch_sub(1, relaxed);
 }
 
+void node_metrics::directory_users(int64_t delta) noexcept {
+  directory_users_.fetch_add(delta, relaxed);
+}
+
+void node_metrics::users_evicted(uint64_t n) noexcept {
+  users_evicted_.fetch_add(n, relaxed);
+}
+
 void node_metrics::room_members(int64_t delta) noexcept {
   room_members_.fetch_add(delta, relaxed);
 }
@@ -259,6 +267,16 @@ std::string node_metrics::render_prometheus() const {
   sample(out, "tether_room_members", "",
          static_cast<uint64_t>(
            std::max<int64_t>(0, room_members_.load(relaxed))));
+  header(out, "tether_directory_users",
+         "Users whose devices the directory shards hold in memory.", "gauge");
+  sample(out, "tether_directory_users", "",
+         static_cast<uint64_t>(
+           std::max<int64_t>(0, directory_users_.load(relaxed))));
+  header(out, "tether_directory_users_evicted_total",
+         "Idle users forgotten by the directory (reloaded on next use).",
+         "counter");
+  sample(out, "tether_directory_users_evicted_total", "",
+         users_evicted_.load(relaxed));
   static constexpr std::array<std::string_view, room_counter_count>
     room_names{"published", "delivered", "diff_sent", "flap_suppressed"};
   header(out, "tether_room_events_total",

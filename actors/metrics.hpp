@@ -89,6 +89,10 @@ public:
   void room_opened() noexcept;
   void room_closed() noexcept;
   void room_members(int64_t delta) noexcept;
+  /// Users held by the directory shards (+1 loaded, -1 evicted).
+  void directory_users(int64_t delta) noexcept;
+  /// Idle users forgotten by a directory shard.
+  void users_evicted(uint64_t n) noexcept;
 
   int64_t connections() const noexcept {
     return connections_current_.load(std::memory_order_relaxed);
@@ -104,6 +108,9 @@ public:
   uint64_t room_events(room_counter c) const noexcept;
   uint64_t store_commits() const noexcept {
     return store_commits_.load(std::memory_order_relaxed);
+  }
+  uint64_t users_evicted() const noexcept {
+    return users_evicted_.load(std::memory_order_relaxed);
   }
   uint64_t frames() const noexcept {
     return frames_.load(std::memory_order_relaxed);
@@ -147,6 +154,8 @@ private:
   std::array<counter, room_counter_count> room_{};
   std::atomic<int64_t> rooms_{0};
   std::atomic<int64_t> room_members_{0};
+  std::atomic<int64_t> directory_users_{0};
+  counter users_evicted_{0};
 };
 
 } // namespace tether::actors

@@ -325,8 +325,19 @@ const std::vector<binding>& table() {
     add_key(t, "queue.dedup_window",
          "a resent message id within this is not delivered again",
          [](settings& s) -> auto& { return s.queue.dedup_window; });
-    add_key(t, "queue.dedup_capacity", "message ids remembered for dedup",
+    add_key(t, "queue.dedup_capacity",
+         "message ids remembered for dedup per sender device",
          [](settings& s) -> auto& { return s.queue.dedup_capacity; });
+    // directory
+    add_key(t, "directory.shards",
+         "directory actors; a user's devices live in one by hash",
+         [](settings& s) -> auto& { return s.directory.shards; });
+    add_key(t, "directory.idle_user_ttl",
+         "a user without connections or queues is forgotten after this",
+         [](settings& s) -> auto& { return s.directory.idle_user_ttl; });
+    add_key(t, "directory.max_users",
+         "users one shard holds; past it the longest idle are forgotten",
+         [](settings& s) -> auto& { return s.directory.max_users; });
     // batch
     add_key(t, "batch.enabled", "coalesce deliveries into BatchMessage frames",
          [](settings& s) -> auto& { return s.batch.batch.enabled; });
@@ -609,6 +620,11 @@ std::vector<std::string> validate(const settings& s) {
   rule(s.queue.queue.max_attempts >= 1, "queue.max_attempts must be >= 1");
   rule(s.queue.queue.max_inflight >= 1, "queue.max_inflight must be >= 1");
   rule(s.queue.dedup_capacity >= 1, "queue.dedup_capacity must be >= 1");
+  rule(s.directory.shards >= 1 && s.directory.shards <= 1024,
+       "directory.shards must be between 1 and 1024");
+  rule(s.directory.idle_user_ttl.count() >= 1000,
+       "directory.idle_user_ttl must be at least 1s");
+  rule(s.directory.max_users >= 1, "directory.max_users must be >= 1");
   rule(s.batch.batch.max_items >= 1 && s.batch.batch.max_items <= 10000,
        "batch.max_items must be between 1 and 10000");
   rule(s.batch.batch.max_bytes >= 1024,

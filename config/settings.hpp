@@ -52,7 +52,16 @@ struct queue_settings {
   milliseconds resume_window{300000}; // a phone switching networks is back
                                       // within minutes
   milliseconds dedup_window{600000};  // a sender retries within minutes
-  uint32_t dedup_capacity = 200000;   // ids remembered per node (~64 B each)
+  uint32_t dedup_capacity = 4096;     // ids per sender device (~64 B each):
+                                      // 10 min of a chatty device at 7 msg/s
+};
+
+struct directory_settings {
+  uint32_t shards = 8; // routing work spread over CAF threads; the unit the
+                       // cluster places on nodes
+  milliseconds idle_user_ttl{600000}; // as long as queue.dedup_window, so a
+                                      // resend stays a duplicate
+  uint32_t max_users = 200000; // per shard: bounds memory under user churn
 };
 
 struct batch_settings {
@@ -98,6 +107,7 @@ struct settings {
   limits_settings limits;
   heartbeat_settings heartbeat;
   queue_settings queue;
+  directory_settings directory;
   batch_settings batch;
   presence_settings presence;
   auth_settings auth;

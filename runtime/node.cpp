@@ -56,6 +56,9 @@ make_orchestrator_params(const config::settings& s,
   p.directory.dedup_window = s.queue.dedup_window;
   p.directory.dedup_capacity = s.queue.dedup_capacity;
   p.directory.request_timeout = s.node.request_timeout;
+  p.directory.shards = s.directory.shards;
+  p.directory.idle_user_ttl = s.directory.idle_user_ttl;
+  p.directory.max_users = s.directory.max_users;
   std::vector<std::string> problems; // validated with the settings
   p.directory.room_rules = actors::parse_room_rules(s.presence.rules, problems);
   p.room.presence = s.presence.presence;

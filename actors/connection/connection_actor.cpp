@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <mutex>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/fan_in.hpp"
 #include "protocol/compression.hpp"
 #include "protocol/control.hpp"
 #include "protocol/presence.hpp"
@@ -180,6 +182,84 @@ void gate_done(self_ptr self) {
   g.draining = false;
 }
 
+int64_t steady_ms(self_ptr self) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           self->clock().now().time_since_epoch())
+    .count();
+}
+
+// A message id the device sent before (within the window) is acked again
+// with its first recipient count and not routed twice.
+bool duplicate(self_ptr self, const protocol::mobile_message& m,
+               const std::optional<std::string>& batch_id) {
+  auto& st = self->state;
+  std::optional<uint32_t> n;
+  {
+    std::lock_guard<std::mutex> guard{st.dedup->mx};
+    n = st.dedup->window.seen(m.id, steady_ms(self));
+  }
+  if (!n)
+    return false;
+  st.metrics->queue_event(queue_counter::duplicate, 1);
+  if (m.optimization.requires_ack) {
+    auto ack = protocol::make_ack(m.id, protocol::ack_status::received,
+                                  now_ms());
+    ack.batch_id = batch_id;
+    ack.recipients = *n;
+    send_ack(self, ack);
+  }
+  gate_done(self);
+  return true;
+}
+
+// A routed message's outcome: remembered, acked, and the gate moves on.
+void routed(self_ptr self, const protocol::mobile_message& m,
+            const std::optional<std::string>& batch_id,
+            caf::expected<uint32_t> result) {
+  auto& st = self->state;
+  if (!result) {
+    fail_request(self, m.id, batch_id, result.error());
+  } else {
+    {
+      std::lock_guard<std::mutex> guard{st.dedup->mx};
+      st.dedup->window.remember(m.id, *result, steady_ms(self));
+    }
+    if (m.optimization.requires_ack) {
+      auto ack = protocol::make_ack(m.id, protocol::ack_status::received,
+                                    now_ms());
+      ack.batch_id = batch_id;
+      ack.recipients = *result;
+      send_ack(self, ack);
+    }
+  }
+  gate_done(self);
+}
+
+// Routes through the user's directory shard (room publishes, devices whose
+// queue does not run).
+void route_via_directory(self_ptr self, const protocol::message_ptr& msg,
+                         const std::optional<std::string>& batch_id) {
+  if (duplicate(self, *msg, batch_id))
+    return;
+  auto& st = self->state;
+  // No timeout: the shard always answers (every queue and room answers
+  // it), and if it dies the orchestrator closes this connection.
+  self->request(st.directory, caf::infinite, atom::route_v, st.me, msg)
+    .then(
+      [self, msg, batch_id](uint32_t n) { routed(self, *msg, batch_id, n); },
+      [self, msg, batch_id](caf::error& err) {
+        routed(self, *msg, batch_id, std::move(err));
+      });
+}
+
+void use_routes(self_ptr self, route_table t) {
+  auto& st = self->state;
+  st.routes = std::move(t);
+  st.route_devices.clear();
+  for (auto& e : *st.routes)
+    st.route_devices.push_back(e.device);
+}
+
 void handle_room(self_ptr self, const protocol::mobile_message& m,
                  const std::optional<std::string>& batch_id) {
   auto& st = self->state;
@@ -341,8 +421,6 @@ void handle_message(self_ptr self, protocol::mobile_message&& m,
     handle_cloud(self, m, batch_id);
     return;
   }
-  auto id = m.id;
-  auto wants_ack = m.optimization.requires_ack;
   // Sequence numbers are the server's: whatever the device wrote is dropped.
   m.seq.reset();
   auto to_room = m.destination.to == protocol::target::broadcast
@@ -350,29 +428,61 @@ void handle_message(self_ptr self, protocol::mobile_message&& m,
                  && m.destination.broadcast->scope
                       == protocol::broadcast_scope::room;
   auto msg = std::make_shared<const protocol::mobile_message>(std::move(m));
-  gate_run(self, to_room ? lane::room : lane::direct, [=] {
-    auto& st = self->state;
-    // No timeout (a timer per message costs the clock thread a wakeup): the
-    // directory always answers (every queue answers it), and if the
-    // directory dies the orchestrator closes this connection.
-    self->request(st.directory, caf::infinite, atom::route_v,
-                  st.me, msg)
-      .then(
-        [=](uint32_t recipients) {
-          if (wants_ack) {
-            auto ack = protocol::make_ack(id, protocol::ack_status::received,
-                                          now_ms());
-            ack.batch_id = batch_id;
-            ack.recipients = recipients;
-            send_ack(self, ack);
-          }
-          gate_done(self);
-        },
-        [=](caf::error& err) {
-          fail_request(self, id, batch_id, err);
-          gate_done(self);
-        });
-  });
+  if (to_room) {
+    // Membership and rules are the shard's, members the room's.
+    gate_run(self, lane::room, [self, msg, batch_id] {
+      route_via_directory(self, msg, batch_id);
+    });
+    return;
+  }
+  // Recipients from the route table (offline devices receive too: their
+  // queues hold the message).
+  auto plan = plan_route(st.route_devices, st.me.user_id, st.me.device_id,
+                         msg->destination, true);
+  if (!plan.ok()) {
+    fail_request(self, msg->id, batch_id,
+                 make_tether_error(plan.error, plan.reason));
+    return;
+  }
+  // Straight into the queues when they all run; otherwise the shard starts
+  // them. Decided now: the gate may run this later, and the handles of
+  // connected devices' queues stay valid that long.
+  std::vector<std::pair<std::string, queue_actor>> targets;
+  targets.reserve(plan.recipients.size());
+  for (auto i : plan.recipients) {
+    auto& e = (*st.routes)[i];
+    if (!e.queue) {
+      targets.clear();
+      gate_run(self, lane::directory, [self, msg, batch_id] {
+        route_via_directory(self, msg, batch_id);
+      });
+      return;
+    }
+    targets.emplace_back(e.device.device_id, e.queue);
+  }
+  gate_run(self, lane::queues,
+           [self, msg, batch_id, targets = std::move(targets)] {
+             if (duplicate(self, *msg, batch_id))
+               return;
+             auto done = [self, msg, batch_id](caf::expected<uint32_t> r) {
+               routed(self, *msg, batch_id, std::move(r));
+             };
+             if (targets.empty()) {
+               done(uint32_t{0});
+               return;
+             }
+             auto fi = std::make_shared<fan_in>(done, targets.size());
+             for (auto& [device, q] : targets)
+               // No timeout (a timer per message is costly): a queue answers
+               // at once, or after its own store request, which has one; a
+               // dead queue bounces the request.
+               self->request(q, caf::infinite, atom::enqueue_v, msg)
+                 .then([fi](uint32_t) { fi->accepted(); },
+                       [self, fi, device = device](caf::error& err) {
+                         fi->failed(device, to_errc(err),
+                                    reason_of(self->system(), err));
+                       });
+           });
 }
 
 void handle_frame(self_ptr self, const std::string& raw, bool binary) {
@@ -522,9 +632,12 @@ connection(connection_actor::stateful_pointer<connection_state> self,
     ->request(st.directory, st.params.request_timeout, atom::join_v, st.me,
               caf::actor_cast<connection_actor>(self))
     .then(
-      [self, info, fail](queue_actor& q) {
+      [self, info, fail](joined_info& joined) {
         auto& st = self->state;
+        auto q = joined.queue;
         st.queue = q;
+        st.dedup = std::move(joined.dedup);
+        use_routes(self, std::move(joined.routes));
         self
           ->request(q, st.params.request_timeout, atom::attach_v, st.batcher,
                     caf::actor_cast<connection_actor>(self),
@@ -559,6 +672,7 @@ connection(connection_actor::stateful_pointer<connection_state> self,
         p->consumed(1);
     },
     [=](atom::closed, uint16_t) { self->quit(); },
+    [=](atom::routes, route_table& t) { use_routes(self, std::move(t)); },
     [=](atom::close, uint16_t code) {
       close_connection(self, static_cast<protocol::close_code>(code));
     },

@@ -2,8 +2,11 @@
 
 // The CONNECTION actor: one per WebSocket session. It decodes what the device
 // sends (inflating app-level compressed frames), applies the inbound guard
-// and the identity check, routes messages through the directory and
-// acknowledges them, and forwards the device's delivery acks to its queue.
+// and the identity check, drops resent message ids (the device's dedup
+// window), routes messages straight into the recipients' queues with the
+// route table its directory shard keeps current (through the shard where a
+// queue does not run yet, and for rooms) and acknowledges them, and
+// forwards the device's delivery acks to its queue.
 // Deliveries reach the session through the connection's BATCHER. It never
 // restarts: the device reconnects and resumes (SPEC.md §Resume).
 
@@ -42,7 +45,14 @@ struct connection_params {
 struct connection_state {
   std::weak_ptr<session_port> port;
   device_identity me;
+  /// The shard of this device's user.
   directory_actor directory;
+  /// The user's devices and their queues (from the shard).
+  route_table routes;
+  /// routes as plan_route reads them.
+  std::vector<device_entry> route_devices;
+  /// The device's recent message ids.
+  std::shared_ptr<device_dedup> dedup;
   batcher_actor batcher;
   /// The device's queue, once joined.
   queue_actor queue;
@@ -54,15 +64,16 @@ struct connection_state {
   std::shared_ptr<node_metrics> metrics;
   bool closing = false;
 
-  /// A device's messages take different paths through the node (direct
-  /// routes via the directory, room publishes via the room actor, room
-  /// requests): requests on one path are pipelined, a request on another
-  /// path waits until those in flight completed. So a sender's messages
-  /// reach each recipient's queue in the order sent, and a publish right
-  /// after a join finds the device a member.
+  /// A device's messages take different paths through the node (straight
+  /// into queues, through the directory shard where a queue does not run,
+  /// room publishes via the shard and the room actor, room requests):
+  /// requests on one path are pipelined, a request on another path waits
+  /// until those in flight completed. So a sender's messages reach each
+  /// recipient's queue in the order sent, and a publish right after a join
+  /// finds the device a member.
   struct route_gate {
-    enum lane_t : uint8_t { direct, room, control };
-    lane_t lane = direct;
+    enum lane_t : uint8_t { queues, directory, room, control };
+    lane_t lane = queues;
     size_t in_flight = 0;
     bool draining = false;
     /// Bounded by the inbound guard's rate and burst.

@@ -30,148 +30,188 @@ device_slot* find_device(user_slot& u, const std::string& device) {
   return nullptr;
 }
 
-// Runs `f` with the user's slot, loading the user's known devices from the
-// store first if needed (await: nothing else runs meanwhile, so order holds).
-template <class F>
-void with_user(self_ptr self, const std::string& user, F f) {
+device_slot* find_device(self_ptr self, const std::string& user,
+                         const std::string& device) {
+  auto i = self->state.users.find(user);
+  return i == self->state.users.end() ? nullptr
+                                      : find_device(i->second, device);
+}
+
+bool busy(const user_slot& u) {
+  if (!u.loaded || !u.waiting.empty())
+    return true;
+  for (auto& d : u.devices)
+    if (d.conn || d.queue || !d.queue_waiting.empty())
+      return true;
+  return false;
+}
+
+// Records whether the user just became idle (or busy again).
+void note_idle(self_ptr self, user_slot& u) {
+  if (busy(u))
+    u.idle_since_ms = -1;
+  else if (u.idle_since_ms < 0)
+    u.idle_since_ms = steady_ms(self);
+}
+
+route_table make_routes(const user_slot& u) {
+  auto t = std::make_shared<std::vector<route_entry>>();
+  t->reserve(u.devices.size());
+  for (auto& d : u.devices)
+    t->push_back(route_entry{device_entry{d.id.device_id, d.id.type,
+                                          d.id.is_extension(),
+                                          d.conn != nullptr},
+                             // Only a connected device's queue is sure to
+                             // run for as long as the table is in use.
+                             d.conn ? d.queue : queue_actor{}});
+  return t;
+}
+
+// Gives every connection of the user the new table (but `except`, which
+// gets it in its join reply).
+void routes_changed(self_ptr self, user_slot& u,
+                    const connection_actor& except = {}) {
+  u.routes = make_routes(u);
+  for (auto& d : u.devices)
+    if (d.conn && d.conn != except)
+      self->send(d.conn, atom::routes_v, u.routes);
+}
+
+// Runs `f` with the user's slot once its known devices are loaded; while
+// they load, the shard serves everyone else.
+void with_user(self_ptr self, const std::string& user,
+               std::function<void(user_slot&)> f) {
   auto& st = self->state;
-  if (auto i = st.users.find(user); i != st.users.end()) {
-    f(i->second);
+  auto [i, added] = st.users.try_emplace(user);
+  auto& u = i->second;
+  if (u.loaded) {
+    f(u);
     return;
   }
+  u.waiting.push_back(std::move(f));
+  if (!added)
+    return; // already loading
+  st.metrics->directory_users(1);
+  ++*st.held;
+  auto loaded = [self, user](std::vector<device_record> records) {
+    auto& u = self->state.users[user];
+    for (auto& r : records) {
+      if (find_device(u, r.device_id))
+        continue;
+      device_slot slot;
+      slot.id.user_id = r.user_id;
+      slot.id.device_id = r.device_id;
+      slot.id.type = static_cast<protocol::device_type>(
+        std::min<uint8_t>(r.type, 3));
+      slot.id.role = r.role;
+      u.devices.push_back(std::move(slot));
+    }
+    u.loaded = true;
+    u.routes = make_routes(u);
+    auto waiting = std::move(u.waiting);
+    u.waiting.clear();
+    // The map's references stay valid while entries are added.
+    for (auto& g : waiting)
+      g(u);
+    note_idle(self, u);
+  };
   self
     ->request(st.store, st.params.request_timeout, atom::get_v,
               atom::devices_v, user)
-    .await(
-      [self, user, f](std::vector<device_record>& records) mutable {
-        auto& u = self->state.users[user];
-        for (auto& r : records) {
-          if (find_device(u, r.device_id))
-            continue;
-          device_slot slot;
-          slot.id.user_id = r.user_id;
-          slot.id.device_id = r.device_id;
-          slot.id.type = static_cast<protocol::device_type>(
-            std::min<uint8_t>(r.type, 3));
-          slot.id.role = r.role;
-          u.devices.push_back(std::move(slot));
-        }
-        f(u);
-      },
-      [self, user, f](caf::error& err) mutable {
-        spdlog::error("directory: cannot load the devices of {}: {}", user,
-                      self->system().render(err));
-        f(self->state.users[user]);
-      });
+    .then([loaded](std::vector<device_record>& records) mutable {
+            loaded(std::move(records));
+          },
+          [self, user, loaded](caf::error& err) mutable {
+            spdlog::error("directory: cannot load the devices of {}: {}",
+                          user, self->system().render(err));
+            loaded({});
+          });
 }
 
-// Runs `f` with the device's queue, asking the orchestrator for one first
-// if it does not run.
-template <class F>
+// Runs `f` with the device's queue, asking the orchestrator to start it
+// first if it does not run. Calls for one device run in arrival order.
 void with_queue(self_ptr self, const std::string& user,
-                const std::string& device, F f) {
+                const std::string& device, std::function<void(queue_actor)> f) {
   auto& st = self->state;
-  auto* slot = find_device(st.users[user], device);
-  if (slot && slot->queue) {
+  auto* slot = find_device(self, user, device);
+  if (!slot) {
+    f(queue_actor{});
+    return;
+  }
+  if (slot->queue) {
     f(slot->queue);
     return;
   }
-  auto id = slot ? slot->id : device_identity{user, device, {}, {}, {}, {}};
-  self->request(st.orchestrator, st.params.request_timeout, atom::queue_v, id)
-    .await(
-      [self, user, device, f](queue_actor& q) mutable {
+  slot->queue_waiting.push_back(std::move(f));
+  if (slot->queue_waiting.size() > 1)
+    return; // being started
+  self->request(st.orchestrator, st.params.request_timeout, atom::queue_v,
+                slot->id)
+    .then(
+      [self, user, device](queue_actor& q) {
         auto& st = self->state;
-        if (auto* s = find_device(st.users[user], device)) {
-          s->queue = q;
-          st.by_addr.emplace(q.address(), std::make_pair(user, device));
-          self->monitor(q);
-        }
-        f(q);
+        auto* s = find_device(self, user, device);
+        if (!s)
+          return;
+        s->queue = q;
+        st.by_addr.emplace(q.address(), std::make_pair(user, device));
+        self->monitor(q);
+        auto& u = st.users[user];
+        if (s->conn)
+          routes_changed(self, u);
+        auto waiting = std::move(s->queue_waiting);
+        s->queue_waiting.clear();
+        for (auto& g : waiting)
+          g(q);
+        note_idle(self, u);
       },
-      [self, f](caf::error& err) mutable {
-        spdlog::error("directory: cannot get a queue: {}",
-                      self->system().render(err));
-        f(queue_actor{});
+      [self, user, device](caf::error& err) {
+        spdlog::error("directory: cannot start the queue of {}/{}: {}", user,
+                      device, self->system().render(err));
+        auto* s = find_device(self, user, device);
+        if (!s)
+          return;
+        auto waiting = std::move(s->queue_waiting);
+        s->queue_waiting.clear();
+        for (auto& g : waiting)
+          g(queue_actor{});
       });
 }
 
-// Runs `f` with the room's actor, asking the orchestrator for one first if
-// the room has no actor yet.
-template <class F>
-void with_room(self_ptr self, const std::string& name, F f) {
-  auto& st = self->state;
-  if (auto i = st.rooms.find(name); i != st.rooms.end()) {
-    f(i->second);
-    return;
-  }
-  self->request(st.orchestrator, st.params.request_timeout, atom::room_v, name)
-    .await(
-      [self, name, f](room_actor& r) mutable {
-        auto& st = self->state;
-        st.rooms.emplace(name, r);
-        st.by_addr.emplace(r.address(), std::make_pair(std::string{}, name));
-        self->monitor(r);
-        f(r);
-      },
-      [self, f](caf::error& err) mutable {
-        spdlog::error("directory: cannot get a room: {}",
-                      self->system().render(err));
-        f(room_actor{});
-      });
-}
-
-// Adds the device to a room; `done(count or error)`.
-template <class F>
+// Adds the device to a room: `done(count or error)`. A room that ended
+// between the lookup and the join is looked up once more.
 void join_room(self_ptr self, const device_identity& id, const room_ask& ask,
-               F done) {
-  with_queue(self, id.user_id, id.device_id,
-             [self, id, ask, done](queue_actor q) mutable {
-               with_room(self, ask.room, [self, id, ask, q,
-                                          done](room_actor r) mutable {
-                 if (!q || !r) {
-                   done(caf::expected<uint32_t>{make_tether_error(
-                     protocol::errc::internal_error, "room unavailable")});
-                   return;
-                 }
-                 self
-                   ->request(r, self->state.params.request_timeout,
-                             atom::join_v, room_member{id, q, ask})
-                   .then(
-                     [self, id, ask, done](uint32_t n) mutable {
-                       auto& st = self->state;
-                       if (auto* d = find_device(st.users[id.user_id],
-                                                 id.device_id))
-                         d->rooms.insert(ask.room);
-                       done(caf::expected<uint32_t>{n});
-                     },
-                     [done](caf::error& err) mutable {
-                       done(caf::expected<uint32_t>{std::move(err)});
-                     });
-               });
-             });
-}
-
-void remember(self_ptr self, std::string key, uint32_t recipients) {
-  auto& st = self->state;
-  auto now = steady_ms(self);
-  auto window = st.params.dedup_window.count();
-  while (!st.seen_order.empty()
-         && (now - st.seen_order.front().first >= window
-             || st.seen_order.size() >= st.params.dedup_capacity)) {
-    st.seen.erase(st.seen_order.front().second);
-    st.seen_order.pop_front();
-  }
-  if (st.seen.emplace(key, dedup_entry{now, recipients}).second)
-    st.seen_order.emplace_back(now, std::move(key));
-}
-
-std::optional<uint32_t> seen_before(self_ptr self, const std::string& key) {
-  auto& st = self->state;
-  auto i = st.seen.find(key);
-  if (i == st.seen.end()
-      || steady_ms(self) - i->second.seen_ms >= st.params.dedup_window.count())
-    return std::nullopt;
-  return i->second.recipients;
+               std::function<void(caf::expected<uint32_t>)> done,
+               bool retry = true) {
+  with_queue(self, id.user_id, id.device_id, [=](queue_actor q) mutable {
+    if (!q) {
+      done(make_tether_error(protocol::errc::internal_error,
+                             "queue unavailable"));
+      return;
+    }
+    auto& st = self->state;
+    self->request(st.orchestrator, st.params.request_timeout, atom::room_v,
+                  ask.room)
+      .then(
+        [=](room_actor& r) mutable {
+          self
+            ->request(r, self->state.params.request_timeout, atom::join_v,
+                      room_member{id, q, ask})
+            .then(
+              [=](uint32_t n) mutable {
+                if (auto* d = find_device(self, id.user_id, id.device_id))
+                  d->rooms[ask.room] = r;
+                done(n);
+              },
+              [=](caf::error& err) mutable {
+                if (retry && err == caf::sec::request_receiver_down)
+                  join_room(self, id, ask, std::move(done), false);
+                else
+                  done(std::move(err));
+              });
+        },
+        [=](caf::error& err) mutable { done(std::move(err)); });
+  });
 }
 
 void fan_out(self_ptr self, const device_identity& sender,
@@ -188,9 +228,7 @@ void fan_out(self_ptr self, const device_identity& sender,
                  // No timeout (a timer per message is costly): a queue
                  // answers at once, or after its own store request, which
                  // has one; a dead queue bounces the request.
-                 self
-                   ->request(q, caf::infinite,
-                             atom::enqueue_v, msg)
+                 self->request(q, caf::infinite, atom::enqueue_v, msg)
                    .then([fi](uint32_t) { fi->accepted(); },
                          [self, fi, device](caf::error& err) {
                            fi->failed(device, to_errc(err),
@@ -200,40 +238,94 @@ void fan_out(self_ptr self, const device_identity& sender,
   }
 }
 
-void publish(self_ptr self, const device_identity& sender,
+caf::error not_a_member(const std::string& room) {
+  return make_tether_error(protocol::errc::forbidden,
+                           "join room '" + room + "' before publishing to it");
+}
+
+void publish(self_ptr self, user_slot& u, const device_identity& sender,
              const protocol::message_ptr& msg,
-             caf::typed_response_promise<uint32_t> rp, std::string key) {
+             caf::typed_response_promise<uint32_t> rp) {
   auto& st = self->state;
   auto& name = *msg->destination.broadcast->room;
-  auto* slot = find_device(st.users[sender.user_id], sender.device_id);
-  if (!slot || slot->rooms.count(name) == 0) {
-    rp.deliver(make_tether_error(protocol::errc::forbidden,
-                                "join room '" + name
-                                  + "' before publishing to it"));
+  auto* slot = find_device(u, sender.device_id);
+  auto r = slot ? slot->rooms.find(name) : decltype(slot->rooms.end()){};
+  if (!slot || r == slot->rooms.end()) {
+    rp.deliver(not_a_member(name));
     return;
   }
   if (!room_allowed(st.params.room_rules, room_action::publish, name,
                     sender.user_id, sender.role)) {
     rp.deliver(make_tether_error(protocol::errc::forbidden,
-                                "publishing to room '" + name
-                                  + "' is not allowed for this device"));
-    return;
-  }
-  auto r = st.rooms.find(name);
-  if (r == st.rooms.end()) {
-    rp.deliver(make_tether_error(protocol::errc::forbidden,
-                                "join room '" + name
-                                  + "' before publishing to it"));
+                                 "publishing to room '" + name
+                                   + "' is not allowed for this device"));
     return;
   }
   self->request(r->second, st.params.request_timeout, atom::publish_v, sender,
                 msg)
-    .then(
-      [self, rp, key](uint32_t n) mutable {
-        remember(self, std::move(key), n);
-        rp.deliver(n);
-      },
-      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+    .then([rp](uint32_t n) mutable { rp.deliver(n); },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+}
+
+// Forgets users idle for longer than the ttl, and the longest idle beyond
+// max_users.
+void evict(self_ptr self) {
+  auto& st = self->state;
+  auto now = steady_ms(self);
+  std::vector<std::pair<int64_t, std::string>> idle;
+  for (auto& [name, u] : st.users)
+    if (!busy(u) && u.idle_since_ms >= 0)
+      idle.emplace_back(u.idle_since_ms, name);
+  std::sort(idle.begin(), idle.end());
+  auto excess = st.users.size() > st.params.max_users
+                  ? st.users.size() - st.params.max_users
+                  : size_t{0};
+  uint64_t evicted = 0;
+  for (auto& [since, name] : idle) {
+    if (now - since < st.params.idle_user_ttl.count() && evicted >= excess)
+      break;
+    st.users.erase(name);
+    ++evicted;
+  }
+  if (evicted > 0) {
+    *st.held -= static_cast<int64_t>(evicted);
+    st.metrics->users_evicted(evicted);
+    st.metrics->directory_users(-static_cast<int64_t>(evicted));
+  }
+}
+
+void schedule_sweep(self_ptr self) {
+  auto every = std::max(std::chrono::milliseconds{1000},
+                        self->state.params.idle_user_ttl / 4);
+  self->delayed_send(self, every, atom::tick_v);
+}
+
+void on_down(self_ptr self, const caf::down_msg& dm) {
+  auto& st = self->state;
+  auto i = st.by_addr.find(dm.source);
+  if (i == st.by_addr.end())
+    return;
+  auto [user, device] = i->second;
+  st.by_addr.erase(i);
+  auto u = st.users.find(user);
+  if (u == st.users.end())
+    return;
+  auto* d = find_device(u->second, device);
+  if (!d)
+    return;
+  if (d->conn && d->conn.address() == dm.source) {
+    d->conn = nullptr;
+    // Rooms keep the device for their grace period.
+    for (auto& [name, r] : d->rooms)
+      self->send(r, atom::closed_v, user, device);
+    routes_changed(self, u->second);
+  }
+  if (d->queue && d->queue.address() == dm.source) {
+    d->queue = nullptr;
+    if (d->conn)
+      routes_changed(self, u->second);
+  }
+  note_idle(self, u->second);
 }
 
 } // namespace
@@ -247,42 +339,21 @@ directory(directory_actor::stateful_pointer<directory_state> self,
   st.store = std::move(store);
   st.params = params;
   st.metrics = std::move(metrics);
-  self->set_down_handler([=](const caf::down_msg& dm) {
-    auto& st = self->state;
-    auto i = st.by_addr.find(dm.source);
-    if (i == st.by_addr.end())
-      return;
-    auto [user, device] = i->second;
-    st.by_addr.erase(i);
-    if (user.empty()) {
-      // A room ended (it had no members left).
-      if (auto r = st.rooms.find(device);
-          r != st.rooms.end() && r->second.address() == dm.source)
-        st.rooms.erase(r);
-      return;
-    }
-    if (auto* d = find_device(st.users[user], device)) {
-      if (d->conn && d->conn.address() == dm.source) {
-        d->conn = nullptr;
-        // Rooms keep the device for their grace period.
-        for (auto& name : d->rooms)
-          if (auto r = st.rooms.find(name); r != st.rooms.end())
-            self->send(r->second, atom::closed_v, user, device);
-      }
-      if (d->queue && d->queue.address() == dm.source)
-        d->queue = nullptr;
-    }
+  self->set_down_handler([=](const caf::down_msg& dm) { on_down(self, dm); });
+  // The users gauge forgets this shard's users when it ends.
+  self->attach_functor([m = st.metrics, held = st.held] {
+    m->directory_users(-*held);
   });
+  schedule_sweep(self);
   return {
     [=](atom::join, device_identity& id,
-        connection_actor& conn) -> caf::result<queue_actor> {
-      auto rp = self->make_response_promise<queue_actor>();
-      auto user = id.user_id;
-      with_user(self, user, [=](user_slot& u) mutable {
+        connection_actor& conn) -> caf::result<joined_info> {
+      auto rp = self->make_response_promise<joined_info>();
+      with_user(self, id.user_id, [=](user_slot& u) mutable {
         auto& st = self->state;
         auto* slot = find_device(u, id.device_id);
         if (!slot) {
-          u.devices.push_back(device_slot{id, {}, {}, {}});
+          u.devices.push_back(device_slot{});
           slot = &u.devices.back();
         }
         if (slot->conn) {
@@ -298,23 +369,28 @@ directory(directory_actor::stateful_pointer<directory_state> self,
         }
         slot->id = id;
         slot->conn = conn;
+        if (!slot->dedup)
+          slot->dedup = std::make_shared<device_dedup>(
+            dedup_window{st.params.dedup_window, st.params.dedup_capacity});
         st.by_addr.emplace(conn.address(),
                            std::make_pair(id.user_id, id.device_id));
         self->monitor(conn);
-        auto rooms = slot->rooms;
+        u.idle_since_ms = -1;
         with_queue(self, id.user_id, id.device_id,
-                   [self, rp, id, rooms](queue_actor q) mutable {
-                     if (!q) {
+                   [self, rp, id, conn](queue_actor q) mutable {
+                     auto& st = self->state;
+                     auto* slot = find_device(self, id.user_id, id.device_id);
+                     if (!q || !slot || slot->conn != conn) {
                        rp.deliver(make_tether_error(
                          protocol::errc::internal_error, "queue unavailable"));
                        return;
                      }
-                     rp.deliver(q);
+                     auto& u = st.users[id.user_id];
+                     routes_changed(self, u, conn);
+                     rp.deliver(joined_info{q, u.routes, slot->dedup});
                      // Back within the grace: rooms report nothing.
-                     auto& st = self->state;
-                     for (auto& name : rooms)
-                       if (auto r = st.rooms.find(name); r != st.rooms.end())
-                         self->send(r->second, atom::attach_v, id, q);
+                     for (auto& [name, r] : slot->rooms)
+                       self->send(r, atom::attach_v, id, q);
                      // Every device is present in its user's room; it gets
                      // diffs only once it asks (joins with presence: true).
                      room_ask ask;
@@ -328,16 +404,10 @@ directory(directory_actor::stateful_pointer<directory_state> self,
         const protocol::message_ptr& msg) -> caf::result<uint32_t> {
       auto rp = self->make_response_promise<uint32_t>();
       with_user(self, sender.user_id, [=](user_slot& u) mutable {
-        auto key = sender.user_id + '\0' + sender.device_id + '\0' + msg->id;
-        if (auto n = seen_before(self, key)) {
-          self->state.metrics->queue_event(queue_counter::duplicate, 1);
-          rp.deliver(*n);
-          return;
-        }
         auto& dst = msg->destination;
         if (dst.to == protocol::target::broadcast && dst.broadcast
             && dst.broadcast->scope == protocol::broadcast_scope::room) {
-          publish(self, sender, msg, rp, std::move(key));
+          publish(self, u, sender, msg, rp);
           return;
         }
         std::vector<device_entry> table;
@@ -353,17 +423,14 @@ directory(directory_actor::stateful_pointer<directory_state> self,
           return;
         }
         if (plan.recipients.empty()) {
-          remember(self, key, 0);
           rp.deliver(uint32_t{0});
           return;
         }
         std::vector<std::string> devices;
         for (auto i : plan.recipients)
           devices.push_back(u.devices[i].id.device_id);
-        auto fi = std::make_shared<fan_in>(
-          rp, devices.size(),
-          [self, key = std::move(key)](uint32_t n) { remember(self, key, n); });
-        fan_out(self, sender, devices, msg, std::move(fi));
+        fan_out(self, sender, devices, msg,
+                std::make_shared<fan_in>(rp, devices.size()));
       });
       return rp;
     },
@@ -381,8 +448,8 @@ directory(directory_actor::stateful_pointer<directory_state> self,
       if (!room_allowed(self->state.params.room_rules, room_action::join,
                         ask.room, id.user_id, id.role))
         return make_tether_error(protocol::errc::forbidden,
-                                "joining room '" + ask.room
-                                  + "' is not allowed for this device");
+                                 "joining room '" + ask.room
+                                   + "' is not allowed for this device");
       auto rp = self->make_response_promise<uint32_t>();
       with_user(self, id.user_id, [=](user_slot&) mutable {
         join_room(self, id, ask, [rp](caf::expected<uint32_t> r) mutable {
@@ -396,38 +463,37 @@ directory(directory_actor::stateful_pointer<directory_state> self,
     },
     [=](atom::room, atom::leave, const device_identity& id,
         const std::string& name) {
-      auto& st = self->state;
-      if (auto* d = find_device(st.users[id.user_id], id.device_id))
-        d->rooms.erase(name);
-      if (auto r = st.rooms.find(name); r != st.rooms.end())
-        self->send(r->second, atom::leave_v, id.user_id, id.device_id);
+      if (auto* d = find_device(self, id.user_id, id.device_id))
+        if (auto r = d->rooms.find(name); r != d->rooms.end()) {
+          self->send(r->second, atom::leave_v, id.user_id, id.device_id);
+          d->rooms.erase(r);
+        }
     },
     [=](atom::room, atom::get, const device_identity& id,
         const room_ask& ask) -> caf::result<atom::ok> {
-      auto& st = self->state;
-      auto* d = find_device(st.users[id.user_id], id.device_id);
-      auto r = st.rooms.find(ask.room);
+      auto* d = find_device(self, id.user_id, id.device_id);
+      auto r = d ? d->rooms.find(ask.room) : decltype(d->rooms.end()){};
       // Presence is visible to members only.
-      if (!d || d->rooms.count(ask.room) == 0 || r == st.rooms.end())
+      if (!d || r == d->rooms.end())
         return make_tether_error(protocol::errc::forbidden,
-                                "join room '" + ask.room
-                                  + "' to see its presence");
+                                 "join room '" + ask.room
+                                   + "' to see its presence");
       self->send(r->second, atom::get_v, id, ask);
       return atom::ok_v;
     },
     [=](atom::status, const presence_update& u) {
-      auto& st = self->state;
-      auto* d = find_device(st.users[u.user_id], u.device_id);
-      if (!d)
-        return;
-      for (auto& name : d->rooms)
-        if (auto r = st.rooms.find(name); r != st.rooms.end())
-          self->send(r->second, atom::status_v, u);
+      if (auto* d = find_device(self, u.user_id, u.device_id))
+        for (auto& [name, r] : d->rooms)
+          self->send(r, atom::status_v, u);
     },
     [=](atom::left, const std::string& user, const std::string& device,
         const std::string& room) {
-      if (auto* d = find_device(self->state.users[user], device))
+      if (auto* d = find_device(self, user, device))
         d->rooms.erase(room);
+    },
+    [=](atom::tick) {
+      evict(self);
+      schedule_sweep(self);
     },
   };
 }

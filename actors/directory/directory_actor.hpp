@@ -1,24 +1,26 @@
 #pragma once
 
-// The DIRECTORY actor: the devices of every user on this node (known from
-// the store, connected or not) with their connections and queues. It
-// resolves a routed message with the pure routing rules, suppresses a
-// resent message id within the dedup window, and fans the message into the
-// recipients' queues, answering once every queue accepted it (durable
-// messages: once on disk). It also keeps the room registry and each
-// device's memberships: it checks the room rules, joins devices to rooms
-// (every device to its user's presence room), tells rooms when a device's
-// connection ends or returns, and routes room publishes.
+// A DIRECTORY shard: the users whose id hashes to it (shard_of), each with
+// its known devices (loaded from the store on first use), their connections,
+// queues, room memberships and dedup windows. It is not on the path of a
+// routed message: connections route to queues from the route table the
+// shard gives them at join and updates whenever a device, connection or
+// queue of the user changes. Through the shard go what needs it: a message
+// for a device whose queue does not run (the shard starts it), room joins
+// and publishes (rules, memberships), presence changes. A user being loaded
+// waits alone: the shard keeps serving others. Users idle for
+// `idle_user_ttl` (no connection, no running queue) are forgotten; they
+// reload from the store on next use.
 
 #include <chrono>
-#include <deque>
+#include <functional>
+#include <memory>
 #include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include <caf/actor_addr.hpp>
-
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -30,12 +32,19 @@
 namespace tether::actors {
 
 struct directory_params {
+  /// Directory shards of a node; more spread the work over CAF's threads.
+  uint32_t shards = 8;
   /// A resent message id (same sender device) within this window is
   /// acknowledged again but not delivered twice.
   std::chrono::milliseconds dedup_window{600000};
-  /// Remembered message ids; bounds the dedup memory of the node.
-  size_t dedup_capacity = 200000;
+  /// Remembered message ids per sender device; bounds the dedup memory.
+  size_t dedup_capacity = 4096;
   std::chrono::milliseconds request_timeout{5000};
+  /// A user with no connection and no running queue is forgotten after
+  /// this; as long as the dedup window, so that resends stay duplicates.
+  std::chrono::milliseconds idle_user_ttl{600000};
+  /// Users one shard holds at most; past it the longest idle go first.
+  size_t max_users = 200000;
   /// Who may join and publish to non-private rooms (room_rules.hpp);
   /// config presence.rules, whose default is this.
   std::vector<room_rule> room_rules{{room_action::join, "*", ""},
@@ -48,17 +57,24 @@ struct device_slot {
   connection_actor conn;
   /// Valid while its queue actor runs.
   queue_actor queue;
-  /// Rooms the device is a member of.
-  std::set<std::string> rooms;
+  /// Waiting for the queue being started (in arrival order).
+  std::vector<std::function<void(queue_actor)>> queue_waiting;
+  /// Rooms the device is a member of, with their actors.
+  std::unordered_map<std::string, room_actor> rooms;
+  /// Created at the device's first connection; shared with its connections.
+  std::shared_ptr<device_dedup> dedup;
 };
 
 struct user_slot {
+  bool loaded = false;
+  /// Work for this user that waits for its devices to load (bounded by its
+  /// connections' joins: nothing else reaches a user before that).
+  std::vector<std::function<void(user_slot&)>> waiting;
   std::vector<device_slot> devices;
-};
-
-struct dedup_entry {
-  int64_t seen_ms = 0;
-  uint32_t recipients = 0;
+  /// The table last given to the user's connections.
+  route_table routes;
+  /// When the user last had no connection and no running queue (-1: busy).
+  int64_t idle_since_ms = -1;
 };
 
 struct directory_state {
@@ -66,13 +82,9 @@ struct directory_state {
   orchestrator_actor orchestrator;
   store_actor store;
   std::shared_ptr<node_metrics> metrics;
-  /// user id -> known devices (loaded from the store on first use).
   std::unordered_map<std::string, user_slot> users;
-  /// user \0 sender device \0 message id -> first acceptance.
-  std::unordered_map<std::string, dedup_entry> seen;
-  std::deque<std::pair<int64_t, std::string>> seen_order;
-  /// Rooms with members on this node.
-  std::unordered_map<std::string, room_actor> rooms;
+  /// users.size() as the metrics know it (outlives the state at exit).
+  std::shared_ptr<int64_t> held = std::make_shared<int64_t>(0);
   /// Monitored connection or queue -> (user, device).
   std::unordered_map<caf::actor_addr, std::pair<std::string, std::string>>
     by_addr;

@@ -5,6 +5,7 @@
 #include <caf/exit_reason.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/directory/shard.hpp"
 #include "actors/store/store_actor.hpp"
 
 namespace tether::actors {
@@ -15,11 +16,35 @@ using self_ptr = orchestrator_actor::stateful_pointer<orchestrator_state>;
 
 void spawn_directory(self_ptr self) {
   auto& st = self->state;
-  st.directory = self->spawn(directory,
-                             caf::actor_cast<orchestrator_actor>(self),
-                             st.store, st.params.directory, st.metrics);
-  self->monitor(st.directory);
+  st.shards.clear();
+  auto n = std::max<uint32_t>(1, st.params.directory.shards);
+  for (uint32_t i = 0; i < n; ++i) {
+    st.shards.push_back(self->spawn(directory,
+                                    caf::actor_cast<orchestrator_actor>(self),
+                                    st.store, st.params.directory,
+                                    st.metrics));
+    self->monitor(st.shards.back());
+  }
   st.directory_child.started = self->clock().now();
+}
+
+const directory_actor& shard_for(self_ptr self, const std::string& user) {
+  auto& shards = self->state.shards;
+  return shards[shard_of(user, shards.size())];
+}
+
+bool is_shard(self_ptr self, const caf::actor_addr& a) {
+  for (auto& s : self->state.shards)
+    if (s.address() == a)
+      return true;
+  return false;
+}
+
+void stop_shards(self_ptr self) {
+  for (auto& s : self->state.shards)
+    self->send_exit(s, caf::exit_reason::user_shutdown);
+  // Their down messages are not a shard's any more.
+  self->state.shards.clear();
 }
 
 void stop_queues(self_ptr self) {
@@ -28,8 +53,9 @@ void stop_queues(self_ptr self) {
     self->send_exit(q, caf::exit_reason::user_shutdown);
   st.queues.clear();
   for (auto& [addr, r] : st.rooms)
-    self->send_exit(r, caf::exit_reason::user_shutdown);
+    self->send_exit(r.first, caf::exit_reason::user_shutdown);
   st.rooms.clear();
+  st.rooms_by_name.clear();
 }
 
 void stop_children(self_ptr self) {
@@ -38,7 +64,7 @@ void stop_children(self_ptr self) {
     self->send_exit(conn, caf::exit_reason::user_shutdown);
   st.connections.clear();
   stop_queues(self);
-  self->send_exit(st.directory, caf::exit_reason::user_shutdown);
+  stop_shards(self);
   // Last: the store commits what the others left in its mailbox.
   self->send_exit(st.store, caf::exit_reason::user_shutdown);
 }
@@ -61,10 +87,12 @@ void on_directory_down(self_ptr self, const caf::error& reason) {
   auto& child = st.directory_child;
   if (st.stopping || reason == caf::exit_reason::user_shutdown)
     return;
-  // Every registration died with the directory: devices reconnect, queues
-  // reload from the store under the new directory.
+  // Every registration died with the shard: devices reconnect, queues
+  // reload from the store under the new directory (all shards restart
+  // together: rooms and queues hold the old ones).
   close_all(self, protocol::close_code::internal_error);
   stop_queues(self);
+  stop_shards(self);
   auto now = self->clock().now();
   backoff_policy backoff{st.params.backoff};
   if (backoff.stable(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -107,7 +135,7 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
   });
   self->set_down_handler([=](const caf::down_msg& dm) {
     auto& st = self->state;
-    if (dm.source == st.directory.address()) {
+    if (is_shard(self, dm.source)) {
       on_directory_down(self, dm.reason);
       return;
     }
@@ -125,6 +153,9 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
     if (auto r = st.rooms.find(dm.source); r != st.rooms.end()) {
       if (dm.reason && dm.reason != caf::exit_reason::user_shutdown)
         spdlog::error("room failed: {}", self->system().render(dm.reason));
+      if (auto n = st.rooms_by_name.find(r->second.second);
+          n != st.rooms_by_name.end() && n->second.address() == dm.source)
+        st.rooms_by_name.erase(n);
       st.rooms.erase(r);
       return;
     }
@@ -147,8 +178,17 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
         return;
       }
       auto b = self->spawn(batcher, port, st.params.batcher, st.metrics);
-      auto conn = self->spawn(connection, std::move(port), st.directory, b,
-                              st.params.connection, st.metrics);
+      if (st.shards.empty()) {
+        // The directory is being restarted: the device retries later.
+        port->close(protocol::to_int(protocol::close_code::internal_error),
+                    std::string{protocol::reason(
+                      protocol::close_code::internal_error)});
+        return;
+      }
+      auto user = port->info().user_id;
+      auto conn = self->spawn(connection, std::move(port),
+                              shard_for(self, user), b, st.params.connection,
+                              st.metrics);
       self->monitor(conn);
       st.connections.emplace(conn.address(), conn);
     },
@@ -161,13 +201,19 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
     },
     [=](atom::room, const std::string& name) -> room_actor {
       auto& st = self->state;
-      auto r = self->spawn(room, name, st.directory, st.params.room,
-                           st.metrics, st.params.queue.clock_skew);
+      if (auto i = st.rooms_by_name.find(name); i != st.rooms_by_name.end())
+        return i->second;
+      auto r = self->spawn(room, name, st.shards, st.params.room, st.metrics,
+                           st.params.queue.clock_skew);
       self->monitor(r);
-      st.rooms.emplace(r.address(), r);
+      st.rooms.emplace(r.address(), std::make_pair(r, name));
+      st.rooms_by_name.emplace(name, r);
       return r;
     },
-    [=](atom::get, atom::directory) { return self->state.directory; },
+    [=](atom::get, atom::directory, const std::string& user) {
+      return self->state.shards.empty() ? directory_actor{}
+                                        : shard_for(self, user);
+    },
     [=](atom::tick) {
       for (auto& [addr, q] : self->state.queues)
         self->send(q, atom::tick_v, uint64_t{0});

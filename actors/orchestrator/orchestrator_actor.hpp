@@ -4,13 +4,15 @@
 //
 //   orchestrator
 //   |- store       permanent; detached; its failure stops the node
-//   |- directory   permanent; restarted with backoff within a budget
+//   |- directory*  permanent shards (directory.shards); restarted together
+//   |              with backoff within a budget
 //   |- queue*      one per device, spawned on demand, transient
 //   |- room*       one per room with members, spawned on demand, transient
+//   |              (the orchestrator keeps the registry of names)
 //   |- connection* one per session, temporary (the device reconnects)
 //   `- batcher*    one per connection, ends with it
 //
-// When the directory fails, every connection is closed with 1011 and every
+// When a directory shard fails, every connection is closed with 1011 and every
 // queue is stopped (their registrations died with it; queues reload from the
 // store), then the directory is respawned after backoff_policy's delay while
 // restart_budget allows; past the budget the orchestrator fails, and with it
@@ -20,7 +22,9 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <caf/actor_addr.hpp>
 #include <caf/stateful_actor.hpp>
@@ -68,11 +72,15 @@ struct orchestrator_state {
   orchestrator_params params;
   std::shared_ptr<node_metrics> metrics;
   store_actor store;
-  directory_actor directory;
+  /// The directory shards; a user's is shards[shard_of(user, size)].
+  std::vector<directory_actor> shards;
   permanent_child directory_child;
   std::unordered_map<caf::actor_addr, connection_actor> connections;
   std::unordered_map<caf::actor_addr, queue_actor> queues;
-  std::unordered_map<caf::actor_addr, room_actor> rooms;
+  /// Running rooms, and the registry of their names.
+  std::unordered_map<caf::actor_addr, std::pair<room_actor, std::string>>
+    rooms;
+  std::unordered_map<std::string, room_actor> rooms_by_name;
   /// Set by stop; new sessions are turned away from then on.
   bool stopping = false;
   /// Answered once the last connection is gone.

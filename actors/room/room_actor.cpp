@@ -7,6 +7,7 @@
 #include <caf/make_message.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/directory/shard.hpp"
 #include "actors/fan_in.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/presence.hpp"
@@ -168,12 +169,12 @@ void quit_if_empty(self_ptr self) {
 
 room_actor::behavior_type
 room(room_actor::stateful_pointer<room_state> self, std::string name,
-     directory_actor directory, room_params params,
+     std::vector<directory_actor> shards, room_params params,
      std::shared_ptr<node_metrics> metrics,
      std::shared_ptr<std::atomic<int64_t>> clock_skew) {
   auto& st = self->state;
   st.room_name = std::move(name);
-  st.directory = std::move(directory);
+  st.shards = std::move(shards);
   st.params = params;
   st.metrics = std::move(metrics);
   st.presence = presence_set{params.presence};
@@ -305,8 +306,9 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
           member_key k{e.user_id, e.device_id};
           st.queues.erase(k);
           st.metrics->room_members(-1);
-          self->send(st.directory, atom::left_v, e.user_id, e.device_id,
-                     st.room_name);
+          if (!st.shards.empty())
+            self->send(st.shards[shard_of(e.user_id, st.shards.size())],
+                       atom::left_v, e.user_id, e.device_id, st.room_name);
         }
         note(self, std::move(e));
       }

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -36,7 +37,8 @@ struct room_params {
 struct room_state {
   std::string room_name;
   room_params params;
-  directory_actor directory;
+  /// The node's directory shards (a member's is shard_of(user)).
+  std::vector<directory_actor> shards;
   std::shared_ptr<node_metrics> metrics;
   presence_set presence;
   /// Where each member's messages go, and in which codec.
@@ -54,7 +56,7 @@ struct room_state {
 
 room_actor::behavior_type
 room(room_actor::stateful_pointer<room_state> self, std::string name,
-     directory_actor directory, room_params params,
+     std::vector<directory_actor> shards, room_params params,
      std::shared_ptr<node_metrics> metrics,
      std::shared_ptr<std::atomic<int64_t>> clock_skew);
 

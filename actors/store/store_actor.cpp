@@ -158,10 +158,15 @@ store(store_actor::stateful_pointer<store_state> self,
         });
         auto rp = self->make_response_promise<device_record,
                                               std::vector<stored_message>>();
-        on_commit(self, [rp, rec, id](const std::string& error) mutable {
+        on_commit(self, [self, rp, rec, id](std::string error) mutable {
           if (error.empty()) {
-            rp.deliver(std::move(*rec), std::vector<stored_message>{});
-            return;
+            try {
+              rp.deliver(std::move(*rec),
+                         self->state.log->load(id.user_id, id.device_id));
+              return;
+            } catch (const std::exception& e) {
+              error = e.what();
+            }
           }
           spdlog::error("store: cannot register {}/{}: {}", id.user_id,
                         id.device_id, error);

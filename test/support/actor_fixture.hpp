@@ -74,6 +74,8 @@ struct probe_log {
   std::vector<std::string> delivered;
   std::vector<actors::queued_delivery> deliveries;
   std::vector<uint16_t> closes;
+  /// Route tables received after the join.
+  std::vector<actors::route_table> routes;
   actors::delivery_source source;
 };
 
@@ -83,6 +85,9 @@ probe(actors::connection_actor::pointer self, std::shared_ptr<probe_log> log) {
   return {
     [](atom::frame, const std::string&, bool) {},
     [self](atom::closed, uint16_t) { self->quit(); },
+    [log](atom::routes, actors::route_table& t) {
+      log->routes.push_back(std::move(t));
+    },
     [log](atom::close, uint16_t code) { log->closes.push_back(code); },
     [](atom::expire) {},
   };
@@ -158,8 +163,9 @@ struct node_fixture : fixture_base {
     return p;
   }
 
-  actors::directory_actor directory_handle() {
-    self->send(orch, atom::get_v, atom::directory_v);
+  /// The directory shard of `user`.
+  actors::directory_actor directory_handle(const std::string& user = "alice") {
+    self->send(orch, atom::get_v, atom::directory_v, user);
     run_messages();
     actors::directory_actor result;
     self->receive([&](actors::directory_actor d) { result = d; });

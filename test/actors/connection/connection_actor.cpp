@@ -111,6 +111,63 @@ CAF_TEST(the rate limit follows the test clock) {
   CAF_CHECK(received);
 }
 
+CAF_TEST(a resent message id is acked again but queued once) {
+  auto p = open("alice", "phone");
+  frame(p, message_to("dup", "phone"));
+  frame(p, message_to("dup", "phone"));
+  CAF_CHECK_EQUAL(log->load("alice", "phone").size(), 1u);
+  CAF_CHECK_EQUAL(metrics->queue_events(queue_counter::duplicate), 1u);
+  size_t received = 0;
+  for (auto& f : p->decoded(1))
+    if (f.kind == protocol::frame_kind::ack
+        && f.ack.status == protocol::ack_status::received
+        && f.ack.recipients.value_or(0) == 1)
+      ++received;
+  CAF_CHECK_EQUAL(received, 2u);
+  // The window belongs to the device: a resend on its next connection is a
+  // duplicate too.
+  p->events->on_closed(1006);
+  run_messages();
+  auto again = open("alice", "phone");
+  frame(again, message_to("dup", "phone"));
+  CAF_CHECK_EQUAL(metrics->queue_events(queue_counter::duplicate), 2u);
+  CAF_CHECK_EQUAL(log->load("alice", "phone").size(), 1u);
+}
+
+CAF_TEST(connections route by the table their shard keeps current) {
+  auto phone = open("alice", "phone");
+  // An offline known device: no queue in the table, so the shard routes
+  // (and starts its queue).
+  auto tablet = open("alice", "tablet");
+  tablet->events->on_closed(1000);
+  run_messages();
+  frame(phone, message_to("to-tablet", "tablet"));
+  CAF_CHECK_EQUAL(log->load("alice", "tablet").size(), 1u);
+  // The tablet comes back: the phone's table gets its queue, and the next
+  // message goes straight to it, after the one before (per-sender order).
+  tablet = open("alice", "tablet");
+  frame(phone, message_to("to-tablet-2", "tablet"));
+  auto rows = log->load("alice", "tablet");
+  CAF_REQUIRE_EQUAL(rows.size(), 2u);
+  CAF_CHECK_EQUAL(rows[0].msg_id, "to-tablet");
+  CAF_CHECK_EQUAL(rows[1].msg_id, "to-tablet-2");
+  // The second waits in the batcher until the first frame is written.
+  tablet->confirm_writes();
+  run_messages();
+  std::vector<std::string> delivered;
+  for (auto& f : tablet->decoded(1))
+    for (auto& dm : f.messages)
+      if (dm.msg.type == "t")
+        delivered.push_back(dm.msg.id);
+  CAF_CHECK_EQUAL(delivered,
+                  (std::vector<std::string>{"to-tablet", "to-tablet-2"}));
+  // Unknown devices are refused from the table, without the shard.
+  frame(phone, message_to("nobody", "fridge"));
+  auto last = phone->decoded(phone->sent.size() - 1).front();
+  CAF_REQUIRE(last.kind == protocol::frame_kind::ack);
+  CAF_CHECK_EQUAL(last.ack.error->code, "UNKNOWN_DEVICE");
+}
+
 CAF_TEST(the session closes with 4501 when the token expires) {
   auto p = std::make_shared<test::recording_port>();
   p->session.session_id = "s";
@@ -164,8 +221,6 @@ CAF_TEST(device acks retire messages and a device registration sets compression)
 
 CAF_TEST(the actor and its batcher quit when the session closes) {
   auto p = open("alice", "phone");
-  self->send(orch, atom::get_v, atom::directory_v);
-  run_messages();
   p->events->on_closed(1000);
   run_messages();
   // The directory saw it go: the device is offline now, but still known.

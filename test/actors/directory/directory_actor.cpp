@@ -38,7 +38,7 @@ struct fixture : test::node_fixture {
     auto p = sys.spawn(test::probe, log);
     self->send(dir, atom::join_v, who, p);
     run_messages();
-    self->receive([](queue_actor) {});
+    self->receive([](joined_info&) {});
     return p;
   }
 
@@ -82,15 +82,6 @@ CAF_TEST(unknown devices and other users are refused) {
   const_cast<protocol::mobile_message&>(*m).destination.user_id = "bob";
   auto f = route(id("phone"), m);
   CAF_CHECK(to_errc(f.error()) == protocol::errc::forbidden);
-  anon_send_exit(pa, caf::exit_reason::user_shutdown);
-}
-
-CAF_TEST(a resent message id is acked again but queued once) {
-  auto pa = join(id("phone"), std::make_shared<test::probe_log>());
-  CAF_CHECK(route(id("phone"), to_device("dup", "phone", "phone")));
-  CAF_CHECK(route(id("phone"), to_device("dup", "phone", "phone")));
-  CAF_CHECK_EQUAL(log->load("alice", "phone").size(), 1u);
-  CAF_CHECK_EQUAL(metrics->queue_events(queue_counter::duplicate), 1u);
   anon_send_exit(pa, caf::exit_reason::user_shutdown);
 }
 

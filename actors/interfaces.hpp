@@ -28,9 +28,10 @@ using route_table = std::shared_ptr<const std::vector<route_entry>>;
 
 /// What a batcher pulls from: the delivery side of a QUEUE.
 using delivery_source = caf::typed_actor<
-  // The batcher can take `n` more messages.
+  // The batcher can take `n` more messages (its initial window).
   caf::reacts_to<atom::demand, uint32_t>,
-  // The frames carrying these seqs were written to the socket.
+  // The frames carrying these seqs were written to the socket; the batcher
+  // can take as many more.
   caf::reacts_to<atom::written, std::vector<uint64_t>>>;
 
 /// BATCHER: one per connection; coalesces deliveries into frames under its

@@ -20,7 +20,8 @@ int64_t wall_ms() {
 }
 
 // Messages the batcher may hold: a full frame in the making plus one more
-// frame per write in flight.
+// frame per write in flight. A frame's messages return their demand once
+// written (one message to the queue per frame: `written` is the credit).
 uint32_t window(const batch_params& p) {
   return p.max_items * (p.max_frames_in_flight + 1);
 }
@@ -78,8 +79,6 @@ void write_frame(self_ptr self, uint32_t take) {
     port->send(std::make_shared<const std::string>(std::move(bytes)), binary,
                frame);
   }
-  if (st.source)
-    self->send(st.source, atom::demand_v, take);
 }
 
 void decide(self_ptr self) {

@@ -452,6 +452,12 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       }
     },
     [=](atom::written, const std::vector<uint64_t>& seqs) {
+      // Written messages are the attached batcher's credit back (not a
+      // batcher of an earlier connection's).
+      auto& st = self->state;
+      if (st.batcher
+          && self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(st.batcher))
+        st.demand += static_cast<uint32_t>(seqs.size());
       auto done = self->state.q.written(seqs);
       retire(self, done);
       pump(self);

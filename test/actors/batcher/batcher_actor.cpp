@@ -22,6 +22,8 @@ recording_source(delivery_source::pointer, std::shared_ptr<source_log> log) {
     [log](atom::demand, uint32_t n) { log->demand += n; },
     [log](atom::written, const std::vector<uint64_t>& seqs) {
       log->written.insert(log->written.end(), seqs.begin(), seqs.end());
+      // Written messages return their demand.
+      log->demand += static_cast<uint32_t>(seqs.size());
     },
   };
 }

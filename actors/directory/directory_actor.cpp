@@ -199,8 +199,12 @@ void join_room(self_ptr self, const device_identity& id, const room_ask& ask,
                       room_member{id, q, ask})
             .then(
               [=](uint32_t n) mutable {
-                if (auto* d = find_device(self, id.user_id, id.device_id))
+                if (auto* d = find_device(self, id.user_id, id.device_id)) {
                   d->rooms[ask.room] = r;
+                  // The room learns what the device declared before.
+                  if (d->status)
+                    self->send(r, atom::status_v, *d->status);
+                }
                 done(n);
               },
               [=](caf::error& err) mutable {
@@ -212,6 +216,28 @@ void join_room(self_ptr self, const device_identity& id, const room_ask& ask,
         },
         [=](caf::error& err) mutable { done(std::move(err)); });
   });
+}
+
+// Puts the device into its user's presence room (without asking for
+// presence diffs).
+void join_user_room(self_ptr self, const device_identity& id,
+                    std::function<void(caf::expected<uint32_t>)> done =
+                      [](caf::expected<uint32_t>) {}) {
+  room_ask ask;
+  ask.room = user_room(id.user_id);
+  join_room(self, id, ask, std::move(done));
+}
+
+// Starts the user's presence room with every connected device of the user
+// but `except` (which joins by its own request).
+void start_user_room(self_ptr self, user_slot& u, const std::string& except) {
+  if (u.presence_room)
+    return;
+  u.presence_room = true;
+  for (auto& d : u.devices)
+    if (d.conn && d.id.device_id != except
+        && d.rooms.count(user_room(d.id.user_id)) == 0)
+      join_user_room(self, d.id);
 }
 
 void fan_out(self_ptr self, const device_identity& sender,
@@ -391,11 +417,12 @@ directory(directory_actor::stateful_pointer<directory_state> self,
                      // Back within the grace: rooms report nothing.
                      for (auto& [name, r] : slot->rooms)
                        self->send(r, atom::attach_v, id, q);
-                     // Every device is present in its user's room; it gets
-                     // diffs only once it asks (joins with presence: true).
-                     room_ask ask;
-                     ask.room = user_room(id.user_id);
-                     join_room(self, id, ask, [](caf::expected<uint32_t>) {});
+                     // Once the user's presence room runs, every device of
+                     // the user is in it; it gets diffs only once it asks
+                     // (joins with presence: true).
+                     if (u.presence_room
+                         && slot->rooms.count(user_room(id.user_id)) == 0)
+                       join_user_room(self, id);
                    });
       });
       return rp;
@@ -451,7 +478,9 @@ directory(directory_actor::stateful_pointer<directory_state> self,
                                  "joining room '" + ask.room
                                    + "' is not allowed for this device");
       auto rp = self->make_response_promise<uint32_t>();
-      with_user(self, id.user_id, [=](user_slot&) mutable {
+      with_user(self, id.user_id, [=](user_slot& u) mutable {
+        if (ask.room == user_room(id.user_id))
+          start_user_room(self, u, id.device_id);
         join_room(self, id, ask, [rp](caf::expected<uint32_t> r) mutable {
           if (r)
             rp.deliver(*r);
@@ -472,6 +501,20 @@ directory(directory_actor::stateful_pointer<directory_state> self,
     [=](atom::room, atom::get, const device_identity& id,
         const room_ask& ask) -> caf::result<atom::ok> {
       auto* d = find_device(self, id.user_id, id.device_id);
+      if (d && ask.room == user_room(id.user_id)
+          && d->rooms.count(ask.room) == 0) {
+        // The user's own room is the device's even before it runs: start
+        // it, then answer from it.
+        start_user_room(self, self->state.users[id.user_id], id.device_id);
+        join_user_room(self, id, [=](caf::expected<uint32_t> r) {
+          auto* d = find_device(self, id.user_id, id.device_id);
+          if (!r || !d)
+            return;
+          if (auto i = d->rooms.find(ask.room); i != d->rooms.end())
+            self->send(i->second, atom::get_v, id, ask);
+        });
+        return atom::ok_v;
+      }
       auto r = d ? d->rooms.find(ask.room) : decltype(d->rooms.end()){};
       // Presence is visible to members only.
       if (!d || r == d->rooms.end())
@@ -482,9 +525,24 @@ directory(directory_actor::stateful_pointer<directory_state> self,
       return atom::ok_v;
     },
     [=](atom::status, const presence_update& u) {
-      if (auto* d = find_device(self, u.user_id, u.device_id))
+      if (auto* d = find_device(self, u.user_id, u.device_id)) {
+        if (!u.activity_only) {
+          // What the device declared so far, field by field.
+          if (!d->status)
+            d->status = u;
+          if (u.status != 255)
+            d->status->status = u.status;
+          if (u.has_custom || u.clear_custom) {
+            d->status->has_custom = u.has_custom;
+            d->status->clear_custom = u.clear_custom;
+            d->status->custom_text = u.custom_text;
+            d->status->custom_emoji = u.custom_emoji;
+            d->status->custom_expires_ms = u.custom_expires_ms;
+          }
+        }
         for (auto& [name, r] : d->rooms)
           self->send(r, atom::status_v, u);
+      }
     },
     [=](atom::left, const std::string& user, const std::string& device,
         const std::string& room) {

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -63,6 +64,9 @@ struct device_slot {
   std::unordered_map<std::string, room_actor> rooms;
   /// Created at the device's first connection; shared with its connections.
   std::shared_ptr<device_dedup> dedup;
+  /// The device's last declared presence (tether.presence.set), for the
+  /// rooms it joins later.
+  std::optional<presence_update> status;
 };
 
 struct user_slot {
@@ -73,6 +77,11 @@ struct user_slot {
   std::vector<device_slot> devices;
   /// The table last given to the user's connections.
   route_table routes;
+  /// Whether the user's own presence room runs: started once a device of
+  /// the user joins it or asks for its presence, then every connected
+  /// device of the user is in it. Until then nobody can watch it, so an
+  /// idle user costs no room.
+  bool presence_room = false;
   /// When the user last had no connection and no running queue (-1: busy).
   int64_t idle_since_ms = -1;
 };

@@ -201,8 +201,10 @@ void send_one(self_ptr self, steady::time_point intended) {
   }
   auto frame = std::make_shared<const std::string>(
     protocol::encode(st.spec.codec, m));
-  send_shared(self, frame);
+  // Counted before it leaves: a drain that compares acks with this count
+  // (on another thread) must never see the ack before the send.
   st.counters->sent.fetch_add(1, std::memory_order_relaxed);
+  send_shared(self, frame);
   if (st.params.requires_ack) {
     mem.ledger.sent.push_back(std::move(rec));
     mem.pending.emplace(order, pending_send{m.id, std::move(frame), recipients});

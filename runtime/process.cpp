@@ -1,5 +1,6 @@
 #include "runtime/process.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -10,6 +11,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char** environ;
@@ -121,6 +123,11 @@ uint16_t start_tetherd(child_process& p, const std::string& path,
   std::vector<std::string> args{"--port", "0", "--address", "127.0.0.1",
                                 "--data-dir", data_dir, "--log-level", "warn"};
   args.insert(args.end(), extra.begin(), extra.end());
+  return start_server(p, path, args, cpu);
+}
+
+uint16_t start_server(child_process& p, const std::string& path,
+                      const std::vector<std::string>& args, int cpu) {
   if (!p.start(path, args, cpu))
     return 0;
   auto line = p.read_stdout_until("\n", std::chrono::seconds{20});
@@ -186,6 +193,33 @@ bool read_usage(int pid, process_usage& out) {
   }
   out.cpu_seconds = static_cast<double>(utime + stime)
                     / static_cast<double>(sysconf(_SC_CLK_TCK));
+  // The same sum in nanoseconds where the kernel lets us read the process's
+  // CPU clock: clock ticks (10 ms) are too coarse for windows of seconds.
+  clockid_t clock;
+  timespec ts{};
+  if (clock_getcpuclockid(pid, &clock) == 0 && clock_gettime(clock, &ts) == 0)
+    out.cpu_seconds = static_cast<double>(ts.tv_sec)
+                      + static_cast<double>(ts.tv_nsec) / 1e9;
+  return true;
+}
+
+bool read_context_switches(int pid, uint64_t& out) {
+  std::error_code ec;
+  std::filesystem::directory_iterator tasks{
+    "/proc/" + std::to_string(pid) + "/task", ec};
+  if (ec)
+    return false;
+  uint64_t sum = 0;
+  std::string line;
+  for (auto& task : tasks) {
+    // A thread may end between the listing and the read: it is skipped.
+    std::ifstream status{task.path() / "status"};
+    while (std::getline(status, line))
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0
+          || line.rfind("nonvoluntary_ctxt_switches:", 0) == 0)
+        sum += std::stoull(line.substr(line.find(':') + 1));
+  }
+  out = sum;
   return true;
 }
 

@@ -48,6 +48,12 @@ private:
   int err_ = -1;
 };
 
+/// Starts the server at `path` with `args` (on CPU `cpu` if >= 0) and
+/// returns the port of the `listening on ADDRESS:PORT` line it prints
+/// first, or 0.
+uint16_t start_server(child_process& p, const std::string& path,
+                      const std::vector<std::string>& args, int cpu = -1);
+
 /// Starts the tetherd at `path` on 127.0.0.1 port 0 with `data_dir` and
 /// extra args; returns the port it printed, or 0.
 uint16_t start_tetherd(child_process& p, const std::string& path,
@@ -67,11 +73,17 @@ uint64_t raise_fd_limit();
 struct process_usage {
   /// Resident set size (VmRSS), bytes.
   uint64_t rss_bytes = 0;
-  /// User + system CPU time, seconds.
+  /// User + system CPU time of all its threads, seconds (nanosecond
+  /// resolution where its CPU clock is readable, else clock ticks).
   double cpu_seconds = 0;
 };
 
 /// Reads them; false if the process is gone (or not readable).
 bool read_usage(int pid, process_usage& out);
+
+/// Reads the context switches (voluntary + nonvoluntary) of every thread
+/// of `pid`, summed over /proc/<pid>/task/*/status; false if it is gone.
+/// Threads that ended before the call are not counted.
+bool read_context_switches(int pid, uint64_t& out);
 
 } // namespace tether::runtime

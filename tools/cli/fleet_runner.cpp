@@ -95,14 +95,20 @@ struct cli_config : caf::actor_system_config {
 } // namespace
 
 server_target::~server_target() {
+  stop();
+}
+
+void server_target::stop() {
   if (child) {
     child->signal(SIGTERM);
-    if (child->wait(std::chrono::seconds{10}) < 0)
-      child.reset(); // the destructor kills it
+    child->wait(std::chrono::seconds{10});
+    child.reset(); // kills it if it is still running
+    pid = 0;
   }
   if (!spawned_dir.empty()) {
     std::error_code ec;
     std::filesystem::remove_all(spawned_dir, ec);
+    spawned_dir.clear();
   }
 }
 
@@ -120,6 +126,37 @@ double number_flag(const arg_map& a, const std::string& key, double fallback,
   }
   return v;
 }
+
+namespace {
+
+// The bare reference server, with tetherd's host, path, secret (the devices
+// mint their tokens with it; the baseline checks none) and CPU.
+bool open_baseline(const arg_map& a, server_target& t, std::string& problem) {
+  auto path = a.get("tether-baseline", self_dir() + "/tether-baseline");
+  if (!std::filesystem::exists(path)) {
+    problem = "no tether-baseline at '" + path
+              + "' (build the target, or give --tether-baseline PATH)";
+    return false;
+  }
+  auto b = std::make_unique<server_target>();
+  b->host = t.host;
+  b->path = t.path;
+  b->secret = t.secret;
+  b->cpu = t.cpu;
+  b->child = std::make_unique<runtime::child_process>();
+  b->port = runtime::start_server(
+    *b->child, path, {"--host", b->host, "--port", "0"}, b->cpu);
+  if (b->port == 0) {
+    problem = "tether-baseline did not start: "
+              + b->child->read_stderr(std::chrono::milliseconds{500});
+    return false;
+  }
+  b->pid = b->child->pid();
+  t.baseline = std::move(b);
+  return true;
+}
+
+} // namespace
 
 bool open_target(const arg_map& a, server_target& out, std::string& problem) {
   runtime::raise_fd_limit();
@@ -156,7 +193,10 @@ bool open_target(const arg_map& a, server_target& out, std::string& problem) {
       return false;
     }
     out.pid = out.child->pid();
-    return read_secret(out.spawned_dir + "/secret.key", out.secret, problem);
+    out.cpu = server_cpu;
+    if (!read_secret(out.spawned_dir + "/secret.key", out.secret, problem))
+      return false;
+    return !a.has("baseline") || open_baseline(a, out, problem);
   }
   if (!a.has("url")) {
     problem = "give --url ws://HOST:PORT/PATH (with --data-dir or "

@@ -26,26 +26,37 @@ struct server_target {
   std::string secret;
   /// The server's pid for /proc figures (0: unknown, e.g. a remote URL).
   int pid = 0;
-  /// Set when this process started tetherd itself (--spawn).
+  /// Set when this process started the server itself (--spawn).
   std::unique_ptr<runtime::child_process> child;
   std::string spawned_dir;
+  /// The CPU the spawned server is pinned to (-1: not pinned).
+  int cpu = -1;
+  /// With --spawn --baseline: a tether-baseline beside the tetherd, on the
+  /// same CPU, for the same workload.
+  std::unique_ptr<server_target> baseline;
 
   server_target() = default;
   server_target(server_target&&) = default;
   ~server_target();
+
+  /// Stops a spawned server (SIGTERM, bounded wait) and removes its data
+  /// dir; a no-op for a server this process did not start.
+  void stop();
 };
 
 /// The flags of open_target().
 #define TETHER_TARGET_FLAGS                                                    \
   "url", "data-dir", "secret-file", "tetherd", "pid", "cpu-server",            \
-    "cpu-client", "server-config"
+    "cpu-client", "server-config", "tether-baseline"
 
 /// Connects the flags to a server: --url ws://HOST:PORT/PATH with
 /// --data-dir DIR or --secret-file F (the server's token secret), and
 /// optionally --pid N; or --spawn [--tetherd PATH] [--server-config INI] to
 /// start a tetherd (port 0, a temporary data dir). With --spawn on a
 /// machine with two CPUs or more, tetherd runs on --cpu-server (0) and this
-/// process on --cpu-client (1), as `taskset -c` would.
+/// process on --cpu-client (1), as `taskset -c` would. With --spawn and
+/// --baseline, also starts tools/baseline's server (--tether-baseline PATH,
+/// default: beside this binary) on the same CPU, into `out.baseline`.
 bool open_target(const arg_map& a, server_target& out, std::string& problem);
 
 /// Reads ws://HOST[:PORT][/PATH] into `t`.

@@ -392,7 +392,8 @@ const std::vector<binding>& table() {
     // caf
     add_key(t, "caf.scheduler_policy", "CAF scheduler: sharing or stealing",
          [](settings& s) -> auto& { return s.caf.scheduler_policy; });
-    add_key(t, "caf.max_threads", "CAF worker threads",
+    add_key(t, "caf.max_threads",
+         "CAF worker threads (0: one per CPU the process may use)",
          [](settings& s) -> auto& { return s.caf.max_threads; });
     // supervision
     add_key(t, "supervision.backoff_base", "first restart window",
@@ -657,8 +658,7 @@ std::vector<std::string> validate(const settings& s) {
   rule(s.caf.scheduler_policy == "sharing"
          || s.caf.scheduler_policy == "stealing",
        "caf.scheduler_policy must be sharing or stealing");
-  rule(s.caf.max_threads >= 1 && s.caf.max_threads <= 256,
-       "caf.max_threads must be between 1 and 256");
+  rule(s.caf.max_threads <= 256, "caf.max_threads must be at most 256");
   rule(s.supervision.backoff.base.count() > 0
          && s.supervision.backoff.base <= s.supervision.backoff.cap,
        "supervision.backoff_base must be positive and at most backoff_cap");

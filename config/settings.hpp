@@ -94,7 +94,8 @@ struct node_settings {
 struct caf_settings {
   std::string scheduler_policy = "sharing"; // measured: WS echo p50 41 us vs
                                             // 107 us with work stealing
-  uint32_t max_threads = 2;                 // one per core of the target box
+  uint32_t max_threads = 0; // 0: one per CPU this process may run on (its
+                            // affinity): more only add context switches
 };
 
 struct supervision_settings {

@@ -20,6 +20,7 @@
 
 #include "actors/orchestrator/orchestrator_actor.hpp"
 #include "protocol/token.hpp"
+#include "runtime/process.hpp"
 #include "runtime/ws_server.hpp"
 
 namespace tether::runtime {
@@ -34,7 +35,9 @@ public:
     set("scheduler.policy", s.scheduler_policy == "sharing"
                               ? caf::atom("sharing")
                               : caf::atom("stealing"));
-    set("scheduler.max-threads", static_cast<size_t>(s.max_threads));
+    auto threads = s.max_threads != 0 ? s.max_threads
+                                      : static_cast<uint32_t>(usable_cpus());
+    set("scheduler.max-threads", static_cast<size_t>(std::max(1u, threads)));
     // CAF prints to stderr otherwise; Tether logs through spdlog.
     set("logger.console", caf::atom("none"));
   }

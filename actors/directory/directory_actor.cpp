@@ -276,6 +276,20 @@ void publish(self_ptr self, user_slot& u, const device_identity& sender,
   auto& name = *msg->destination.broadcast->room;
   auto* slot = find_device(u, sender.device_id);
   auto r = slot ? slot->rooms.find(name) : decltype(slot->rooms.end()){};
+  if (slot && r == slot->rooms.end() && name == user_room(sender.user_id)) {
+    // The user's own room is the device's even before it runs.
+    start_user_room(self, u, sender.device_id);
+    join_user_room(self, sender,
+                   [=](caf::expected<uint32_t> joined) mutable {
+                     auto i = self->state.users.find(sender.user_id);
+                     if (!joined || i == self->state.users.end()) {
+                       rp.deliver(not_a_member(name));
+                       return;
+                     }
+                     publish(self, i->second, sender, msg, rp);
+                   });
+    return;
+  }
   if (!slot || r == slot->rooms.end()) {
     rp.deliver(not_a_member(name));
     return;

@@ -174,6 +174,32 @@ CAF_TEST(a publish reaches every member but the sender) {
   CAF_CHECK(ack.ack.error && ack.ack.error->code == "FORBIDDEN");
 }
 
+CAF_TEST(the own user room starts when a device asks and holds all its devices) {
+  auto phone = device("alice", "phone");
+  auto tablet = device("alice", "tablet");
+  settle();
+  // Nobody asked yet: no room runs for alice.
+  auto text = metrics->render_prometheus();
+  CAF_CHECK(text.find("tether_rooms 0\n") != std::string::npos);
+  // The phone declares a status before the room runs; the room learns it.
+  frame(phone, cloud("s", "alice", "phone", "tether.presence.set",
+                     R"({"status":"busy"})"));
+  // Publishing to the own room needs no join: every device is in it.
+  frame(tablet, to_room("hi-me", "alice", "tablet", "user:alice"));
+  settle();
+  CAF_CHECK_EQUAL(received(phone, "chat").size(), 1u);
+  CAF_CHECK_EQUAL(received(tablet, "chat").size(), 0u);
+  frame(tablet, cloud("g", "alice", "tablet", "tether.presence.get",
+                      R"({"room":"user:alice"})"));
+  settle();
+  auto snaps = received(tablet, "tether.presence.snapshot");
+  CAF_REQUIRE_EQUAL(snaps.size(), 1u);
+  auto& raw = snaps[0].payload.raw;
+  auto at = raw.find(R"("deviceId":"phone")");
+  CAF_REQUIRE(at != std::string::npos);
+  CAF_CHECK(raw.find(R"("status":"busy")") != std::string::npos);
+}
+
 CAF_TEST(private rooms and their presence are closed to other users) {
   auto alice = device("alice", "phone");
   auto bob = device("bob", "laptop");

@@ -385,7 +385,8 @@ const std::vector<binding>& table() {
          [](settings& s) -> auto& { return s.node.data_dir; });
     add_key(t, "node.log_level", "trace, debug, info, warn, error or critical",
          [](settings& s) -> auto& { return s.node.log_level; });
-    add_key(t, "node.request_timeout", "bound on every internal request",
+    add_key(t, "node.request_timeout",
+         "bound on a join and the requests that may wait on the network",
          [](settings& s) -> auto& { return s.node.request_timeout; });
     add_key(t, "node.stop_timeout", "graceful shutdown drain time",
          [](settings& s) -> auto& { return s.node.stop_timeout; });

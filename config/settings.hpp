@@ -87,7 +87,7 @@ struct auth_settings {
 struct node_settings {
   std::string data_dir = "tether-data"; // relative to the working directory
   std::string log_level = "info";       // one line per connection event
-  milliseconds request_timeout{5000};   // no actor request waits forever
+  milliseconds request_timeout{5000};   // a join never waits forever
   milliseconds stop_timeout{5000};      // graceful drain before kill
 };
 

@@ -51,7 +51,6 @@ make_orchestrator_params(const config::settings& s,
   p.log = std::move(log);
   p.queue.queue = s.queue.queue;
   p.queue.resume_window = s.queue.resume_window;
-  p.queue.request_timeout = s.node.request_timeout;
   p.queue.clock_skew = std::move(skew);
   p.batcher.batch = s.batch.batch;
   p.batcher.compress_threshold = s.batch.compress_threshold;

@@ -639,7 +639,7 @@ connection(connection_actor::stateful_pointer<connection_state> self,
         st.dedup = std::move(joined.dedup);
         use_routes(self, std::move(joined.routes));
         self
-          ->request(q, st.params.request_timeout, atom::attach_v, st.batcher,
+          ->request(q, caf::infinite, atom::attach_v, st.batcher,
                     caf::actor_cast<connection_actor>(self),
                     resume_request{info.resume_token, info.resume_last_seq})
           .then(

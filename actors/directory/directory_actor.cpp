@@ -116,8 +116,7 @@ void with_user(self_ptr self, const std::string& user,
     note_idle(self, u);
   };
   self
-    ->request(st.store, st.params.request_timeout, atom::get_v,
-              atom::devices_v, user)
+    ->request(st.store, caf::infinite, atom::get_v, atom::devices_v, user)
     .then([loaded](std::vector<device_record>& records) mutable {
             loaded(std::move(records));
           },
@@ -145,8 +144,7 @@ void with_queue(self_ptr self, const std::string& user,
   slot->queue_waiting.push_back(std::move(f));
   if (slot->queue_waiting.size() > 1)
     return; // being started
-  self->request(st.orchestrator, st.params.request_timeout, atom::queue_v,
-                slot->id)
+  self->request(st.orchestrator, caf::infinite, atom::queue_v, slot->id)
     .then(
       [self, user, device](queue_actor& q) {
         auto& st = self->state;
@@ -301,8 +299,9 @@ void publish(self_ptr self, user_slot& u, const device_identity& sender,
                                    + "' is not allowed for this device"));
     return;
   }
-  self->request(r->second, st.params.request_timeout, atom::publish_v, sender,
-                msg)
+  // No timeout: the room answers at once, or once every member's queue
+  // answered (durable publishes); a dead room bounces the request.
+  self->request(r->second, caf::infinite, atom::publish_v, sender, msg)
     .then([rp](uint32_t n) mutable { rp.deliver(n); },
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
 }

@@ -124,7 +124,7 @@ void reserve_seqs(self_ptr self) {
   st.reserving = true;
   auto upto = st.q.next_seq() + st.params.seq_block - 1;
   self
-    ->request(st.store, st.params.request_timeout, atom::reserve_v,
+    ->request(st.store, caf::infinite, atom::reserve_v,
               reservation{st.owner.user_id, st.owner.device_id, upto,
                           st.next_qid})
     .then(
@@ -317,7 +317,7 @@ caf::result<uint32_t> enqueue(self_ptr self, const protocol::message_ptr& msg,
     return a.evicted;
   auto rp = self->make_response_promise<uint32_t>();
   self
-    ->request(self->state.store, self->state.params.request_timeout,
+    ->request(self->state.store, caf::infinite,
               atom::append_v, std::move(a.row))
     .then([rp, n = a.evicted](atom::ok) mutable { rp.deliver(n); },
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
@@ -339,7 +339,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
   st.clock = wall_clock{self->clock().now(), params.clock_skew};
   st.detached_since_ms = wall_ms(self);
   // Nothing else is handled before the backlog is loaded.
-  self->request(st.store, params.request_timeout, atom::open_v, st.owner)
+  self->request(st.store, caf::infinite, atom::open_v, st.owner)
     .await(
       [self](device_record& rec, std::vector<stored_message>& backlog) {
         auto& st = self->state;

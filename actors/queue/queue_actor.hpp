@@ -32,7 +32,6 @@ struct queue_actor_params {
   std::chrono::milliseconds resume_window{300000};
   /// Sequence numbers reserved on disk per write; bounds the write rate.
   uint64_t seq_block = 4096;
-  std::chrono::milliseconds request_timeout{5000};
   /// Test hook: milliseconds added to the wall clock (moved by tests that
   /// exercise TTLs without waiting); null in production.
   std::shared_ptr<std::atomic<int64_t>> clock_skew;

@@ -284,7 +284,7 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
         if (k == from)
           continue;
         auto who = k.first + "/" + k.second;
-        self->request(q.first, st.params.request_timeout, atom::enqueue_v, msg,
+        self->request(q.first, caf::infinite, atom::enqueue_v, msg,
                       forms)
           .then([fi](uint32_t) { fi->accepted(); },
                 [self, fi, who](caf::error& err) {

@@ -30,8 +30,6 @@ struct room_params {
   std::chrono::milliseconds diff_interval{250};
   /// Largest snapshot page.
   uint32_t max_page_size = 1000;
-  /// Bound on a durable publish waiting for its members' queues.
-  std::chrono::milliseconds request_timeout{5000};
 };
 
 struct room_state {

@@ -37,12 +37,17 @@ CREATE TABLE IF NOT EXISTS messages (
   PRIMARY KEY (user_id, device_id, qid)) WITHOUT ROWID;
 )sql";
 
-std::string make_epoch() {
+// 64 random bits as 16 hex digits. `rng` is seeded once per store: a
+// random_device draw per epoch cost ~0.2 ms (rdseed in a VM) and showed as
+// half the CPU of registering new devices.
+std::string make_epoch(std::mt19937_64& rng) {
   static constexpr char hex[] = "0123456789abcdef";
-  std::random_device rd;
-  std::string out;
-  for (int i = 0; i < 16; ++i)
-    out += hex[rd() & 15];
+  auto bits = rng();
+  std::string out(16, '0');
+  for (auto& c : out) {
+    c = hex[bits & 15];
+    bits >>= 4;
+  }
   return out;
 }
 
@@ -132,6 +137,9 @@ constexpr const char* device_columns
 } // namespace
 
 durable_log::durable_log(const std::string& path) : path_(path) {
+  std::random_device rd;
+  std::seed_seq seed{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
+  rng_.seed(seed);
   try {
     open();
   } catch (...) {
@@ -323,7 +331,7 @@ device_record durable_log::insert_device(const std::string& user,
   d.device_id = device;
   d.type = type;
   d.role = role;
-  d.epoch = make_epoch();
+  d.epoch = make_epoch(rng_);
   d.last_seen_ms = now_ms;
   binder b{insert_device_};
   b(user)(device)(static_cast<int64_t>(type))(role)(d.epoch)(now_ms);

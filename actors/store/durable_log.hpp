@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -138,6 +139,8 @@ private:
   [[noreturn]] void fail(const std::string& what);
 
   std::string path_;
+  /// Makes epochs (resume tokens): unique per device incarnation.
+  std::mt19937_64 rng_;
   sqlite3* db_ = nullptr;
   std::vector<sqlite3_stmt*> statements_;
   sqlite3_stmt* insert_ = nullptr;

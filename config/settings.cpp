@@ -248,6 +248,17 @@ const std::vector<binding>& table() {
          [](settings& s) -> auto& { return s.server.permessage_deflate; });
     add_key(t, "server.deflate_level", "zlib level for permessage-deflate (1-9)",
          [](settings& s) -> auto& { return s.server.deflate_level; });
+    add_key(t, "server.deflate_window_bits",
+         "permessage-deflate server_max_window_bits (9-15): window per session",
+         [](settings& s) -> auto& { return s.server.deflate_window_bits; });
+    add_key(t, "server.deflate_mem_level",
+         "zlib memLevel (1-9) of a session's deflate stream",
+         [](settings& s) -> auto& { return s.server.deflate_mem_level; });
+    add_key(t, "server.deflate_no_context_takeover",
+         "both sides reset the deflate context per message (no kept window)",
+         [](settings& s) -> auto& {
+           return s.server.deflate_no_context_takeover;
+         });
     // limits
     add_key(t, "limits.max_message_bytes",
          "largest inbound WebSocket message; larger ones close with 1009",
@@ -581,6 +592,10 @@ std::vector<std::string> validate(const settings& s) {
        "server.io_threads must be between 1 and 64");
   rule(s.server.deflate_level >= 1 && s.server.deflate_level <= 9,
        "server.deflate_level must be between 1 and 9");
+  rule(s.server.deflate_window_bits >= 9 && s.server.deflate_window_bits <= 15,
+       "server.deflate_window_bits must be between 9 and 15");
+  rule(s.server.deflate_mem_level >= 1 && s.server.deflate_mem_level <= 9,
+       "server.deflate_mem_level must be between 1 and 9");
   for (auto& o : s.server.allowed_origins)
     rule(o == "*" || o.rfind("http://", 0) == 0 || o.rfind("https://", 0) == 0,
          "server.allowed_origins: '" + o

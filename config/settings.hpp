@@ -31,6 +31,13 @@ struct server_settings {
   std::vector<std::string> allowed_origins; // empty: no check (native apps)
   bool permessage_deflate = true; // most browsers and stacks offer it
   uint32_t deflate_level = 6;     // zlib's default speed/ratio balance
+  // Measured (README, "permessage-deflate"): a 1 KiB window compresses
+  // 500-byte envelopes as well as 32 KiB does (ratio 0.243 vs 0.254) and
+  // an idle session holds 36 KB instead of 108 KB.
+  uint32_t deflate_window_bits = 10;
+  uint32_t deflate_mem_level = 2;
+  bool deflate_no_context_takeover = false; // saves no memory in Beast and
+                                            // loses the ratio (0.59)
 };
 
 struct limits_settings {

@@ -227,6 +227,9 @@ uint16_t node::start() {
   sp.allowed_origins = s.server.allowed_origins;
   sp.permessage_deflate = s.server.permessage_deflate;
   sp.deflate_level = s.server.deflate_level;
+  sp.deflate_window_bits = s.server.deflate_window_bits;
+  sp.deflate_mem_level = s.server.deflate_mem_level;
+  sp.deflate_no_context_takeover = s.server.deflate_no_context_takeover;
   sp.max_message_bytes = s.limits.max_message_bytes;
   sp.handshake_timeout = s.heartbeat.handshake_timeout;
   sp.ping_interval = s.heartbeat.ping_interval;

@@ -26,6 +26,13 @@ struct server_params {
   std::vector<std::string> allowed_origins;
   bool permessage_deflate = true;
   uint32_t deflate_level = 6;
+  /// server_max_window_bits (9-15): the deflate window a session keeps.
+  uint32_t deflate_window_bits = 10;
+  /// zlib memLevel (1-9) of the deflate stream.
+  uint32_t deflate_mem_level = 2;
+  /// Both sides reset their compression context per message (no window is
+  /// kept between messages; costs ratio on small messages).
+  bool deflate_no_context_takeover = false;
   uint64_t max_message_bytes = 256 * 1024;
   std::chrono::milliseconds handshake_timeout{10000};
   std::chrono::milliseconds ping_interval{20000};

@@ -60,6 +60,10 @@ public:
       websocket::permessage_deflate pmd;
       pmd.server_enable = true;
       pmd.compLevel = static_cast<int>(p.deflate_level);
+      pmd.memLevel = static_cast<int>(p.deflate_mem_level);
+      pmd.server_max_window_bits = static_cast<int>(p.deflate_window_bits);
+      pmd.server_no_context_takeover = p.deflate_no_context_takeover;
+      pmd.client_no_context_takeover = p.deflate_no_context_takeover;
       ws_.set_option(pmd);
     }
     ws_.read_message_max(p.max_message_bytes);

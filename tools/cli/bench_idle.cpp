@@ -31,9 +31,12 @@ int bench_idle(const arg_map& a, server_target& t) {
       fleet_run run{s};
       auto plan = std::make_shared<actors::fleet_plan>();
       plan->params.link = run.link();
-      for (size_t i = 0; i < n; ++i)
+      for (size_t i = 0; i < n; ++i) {
         plan->devices.push_back(
           bench_device(s, "idle-" + std::to_string(i), codec));
+        // Offer permessage-deflate (what most browsers do).
+        plan->devices.back().deflate = a.has("deflate");
+      }
       plan->start_rate = start_rate;
       auto t0 = std::chrono::steady_clock::now();
       run.start(plan);

@@ -238,7 +238,9 @@ const std::vector<binding>& table() {
     add_key(t, "server.max_connections",
          "open connections before new upgrades get HTTP 503",
          [](settings& s) -> auto& { return s.server.max_connections; });
-    add_key(t, "server.io_threads", "Asio threads running the sockets",
+    add_key(t, "server.io_threads",
+         "Asio threads running the sockets (0: one per CPU the process may "
+         "use)",
          [](settings& s) -> auto& { return s.server.io_threads; });
     add_key(t, "server.allowed_origins",
          "comma-separated Origin allow-list for browsers (empty: no check)",
@@ -402,7 +404,8 @@ const std::vector<binding>& table() {
     add_key(t, "node.stop_timeout", "graceful shutdown drain time",
          [](settings& s) -> auto& { return s.node.stop_timeout; });
     // caf
-    add_key(t, "caf.scheduler_policy", "CAF scheduler: sharing or stealing",
+    add_key(t, "caf.scheduler_policy",
+         "where actors run: io (the I/O threads), sharing or stealing",
          [](settings& s) -> auto& { return s.caf.scheduler_policy; });
     add_key(t, "caf.max_threads",
          "CAF worker threads (0: one per CPU the process may use)",
@@ -588,8 +591,7 @@ std::vector<std::string> validate(const settings& s) {
   rule(s.server.ws_path != "/healthz" && s.server.ws_path != "/metrics",
        "server.ws_path must not be /healthz or /metrics");
   rule(s.server.max_connections >= 1, "server.max_connections must be >= 1");
-  rule(s.server.io_threads >= 1 && s.server.io_threads <= 64,
-       "server.io_threads must be between 1 and 64");
+  rule(s.server.io_threads <= 64, "server.io_threads must be at most 64");
   rule(s.server.deflate_level >= 1 && s.server.deflate_level <= 9,
        "server.deflate_level must be between 1 and 9");
   rule(s.server.deflate_window_bits >= 9 && s.server.deflate_window_bits <= 15,
@@ -671,9 +673,9 @@ std::vector<std::string> validate(const settings& s) {
        "critical, off");
   rule(s.node.request_timeout.count() > 0,
        "node.request_timeout must be positive");
-  rule(s.caf.scheduler_policy == "sharing"
+  rule(s.caf.scheduler_policy == "io" || s.caf.scheduler_policy == "sharing"
          || s.caf.scheduler_policy == "stealing",
-       "caf.scheduler_policy must be sharing or stealing");
+       "caf.scheduler_policy must be io, sharing or stealing");
   rule(s.caf.max_threads <= 256, "caf.max_threads must be at most 256");
   rule(s.supervision.backoff.base.count() > 0
          && s.supervision.backoff.base <= s.supervision.backoff.cap,

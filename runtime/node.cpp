@@ -20,6 +20,7 @@
 
 #include "actors/orchestrator/orchestrator_actor.hpp"
 #include "protocol/token.hpp"
+#include "runtime/io_scheduler.hpp"
 #include "runtime/process.hpp"
 #include "runtime/ws_server.hpp"
 
@@ -30,14 +31,19 @@ namespace {
 /// The actor system configuration of a node: message types and scheduler.
 class app_config : public caf::actor_system_config {
 public:
-  explicit app_config(const config::caf_settings& s) {
+  app_config(const config::caf_settings& s, std::shared_ptr<io_loop> loop) {
     add_message_types<caf::id_block::tether_types>();
-    set("scheduler.policy", s.scheduler_policy == "sharing"
-                              ? caf::atom("sharing")
-                              : caf::atom("stealing"));
-    auto threads = s.max_threads != 0 ? s.max_threads
-                                      : static_cast<uint32_t>(usable_cpus());
-    set("scheduler.max-threads", static_cast<size_t>(std::max(1u, threads)));
+    if (s.scheduler_policy == "io") {
+      run_actors_on(*this, std::move(loop));
+    } else {
+      set("scheduler.policy", s.scheduler_policy == "sharing"
+                                ? caf::atom("sharing")
+                                : caf::atom("stealing"));
+      auto threads = s.max_threads != 0 ? s.max_threads
+                                        : static_cast<uint32_t>(usable_cpus());
+      set("scheduler.max-threads",
+          static_cast<size_t>(std::max(1u, threads)));
+    }
     // CAF prints to stderr otherwise; Tether logs through spdlog.
     set("logger.console", caf::atom("none"));
   }
@@ -167,6 +173,8 @@ struct node::impl {
     = std::make_shared<std::atomic<int64_t>>(0);
   std::shared_ptr<actors::node_metrics> metrics
     = std::make_shared<actors::node_metrics>();
+  /// The sockets' threads, and the actors' too with caf.scheduler_policy io.
+  std::shared_ptr<io_loop> loop;
   app_config cfg;
   caf::actor_system sys;
   actors::orchestrator_actor orchestrator;
@@ -177,8 +185,30 @@ struct node::impl {
   bool stopped = false;
 
   explicit impl(config::settings s)
-    : settings(std::move(s)), cfg(settings.caf), sys(cfg) {
+    : settings(std::move(s)),
+      loop(start_loop(settings.server.io_threads)),
+      cfg(settings.caf, loop),
+      sys(cfg) {
     // nop
+  }
+
+  static std::shared_ptr<io_loop> start_loop(uint32_t threads) {
+    auto l = std::make_shared<io_loop>(
+      threads != 0 ? threads : static_cast<uint32_t>(usable_cpus()));
+    l->start();
+    return l;
+  }
+
+  // Actors may run on the loop: it runs until they are done; then the
+  // server and the sessions go while the actor system still exists.
+  ~impl() {
+    if (orchestrator)
+      caf::anon_send_exit(orchestrator, caf::exit_reason::user_shutdown);
+    orchestrator = nullptr;
+    sys.await_all_actors_done();
+    loop->stop();
+    server.reset();
+    loop->close();
   }
 
   std::string healthz() const {
@@ -244,7 +274,7 @@ uint16_t node::start() {
   };
   hooks.healthz = [i = impl_.get()] { return i->healthz(); };
   impl_->server = std::make_unique<ws_server>(std::move(sp), std::move(hooks),
-                                              impl_->metrics);
+                                              impl_->metrics, impl_->loop);
   try {
     impl_->port = impl_->server->start();
   } catch (const std::exception& e) {
@@ -276,8 +306,14 @@ void node::stop() {
   auto deadline = std::chrono::steady_clock::now() + i.settings.node.stop_timeout;
   while (i.server->sessions() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
-  i.server->stop();
+  // The actors end first (they may run on the loop), then the loop; the
+  // sessions left go with it.
   caf::anon_send_exit(i.orchestrator, caf::exit_reason::user_shutdown);
+  i.orchestrator = nullptr;
+  i.sys.await_all_actors_done();
+  i.loop->stop();
+  i.server.reset();
+  i.loop->close();
   spdlog::info("stopped");
 }
 

@@ -11,6 +11,7 @@
 
 #include "protocol/compression.hpp"
 #include "protocol/token.hpp"
+#include "runtime/io_scheduler.hpp"
 #include "runtime/ws_detail.hpp"
 
 namespace tether::runtime {
@@ -348,17 +349,22 @@ using namespace detail;
 
 struct ws_server::impl {
   std::shared_ptr<server_shared> shared;
-  io_pool io;
-  tcp::acceptor acceptor{net::make_strand(io.ioc)};
+  std::shared_ptr<io_loop> loop;
+  /// Whether the server started and stops the loop itself.
+  bool own_loop;
+  tcp::acceptor acceptor{net::make_strand(loop->pool().ioc)};
   net::steady_timer retry_timer{acceptor.get_executor()};
 
-  explicit impl(std::shared_ptr<server_shared> s)
-    : shared(std::move(s)), io(shared->params.io_threads) {
+  impl(std::shared_ptr<server_shared> s, std::shared_ptr<io_loop> l)
+    : shared(std::move(s)),
+      loop(l ? std::move(l)
+             : std::make_shared<io_loop>(shared->params.io_threads)),
+      own_loop(!l) {
     // nop
   }
 
   void do_accept() {
-    acceptor.async_accept(net::make_strand(io.ioc),
+    acceptor.async_accept(net::make_strand(loop->pool().ioc),
                           [this](beast::error_code ec, tcp::socket socket) {
                             on_accept(ec, std::move(socket));
                           });
@@ -384,12 +390,13 @@ struct ws_server::impl {
 };
 
 ws_server::ws_server(server_params params, server_hooks hooks,
-                     std::shared_ptr<actors::node_metrics> metrics) {
+                     std::shared_ptr<actors::node_metrics> metrics,
+                     std::shared_ptr<io_loop> loop) {
   auto shared = std::make_shared<server_shared>();
   shared->params = std::move(params);
   shared->hooks = std::move(hooks);
   shared->metrics = std::move(metrics);
-  impl_ = std::make_unique<impl>(std::move(shared));
+  impl_ = std::make_unique<impl>(std::move(shared), std::move(loop));
 }
 
 ws_server::~ws_server() {
@@ -417,7 +424,8 @@ uint16_t ws_server::start() {
                              + std::to_string(p.port) + ": " + ec.message());
   auto port = acc.local_endpoint().port();
   impl_->do_accept();
-  impl_->io.run();
+  if (impl_->own_loop)
+    impl_->loop->start();
   return port;
 }
 
@@ -438,8 +446,12 @@ size_t ws_server::sessions() const noexcept {
 void ws_server::stop() {
   if (!impl_)
     return;
-  impl_->io.stop();
+  if (!impl_->own_loop) {
+    stop_accepting();
+    return; // the loop's owner stops it, then destroys the server
+  }
   // Destroying the io_context destroys the handlers that still own sessions.
+  impl_->loop->stop();
   impl_.reset();
 }
 

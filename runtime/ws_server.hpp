@@ -52,10 +52,17 @@ struct server_hooks {
   std::function<std::string()> healthz;
 };
 
+class io_loop;
+
 class ws_server {
 public:
+  /// With `loop`, the server runs on that running loop (the node's, whose
+  /// threads may also run the actors) and stop() leaves it running: the
+  /// loop must be stopped before the server is destroyed. Without, the
+  /// server has a loop of params.io_threads of its own.
   ws_server(server_params params, server_hooks hooks,
-            std::shared_ptr<actors::node_metrics> metrics);
+            std::shared_ptr<actors::node_metrics> metrics,
+            std::shared_ptr<io_loop> loop = nullptr);
 
   ~ws_server();
 
@@ -73,7 +80,7 @@ public:
   size_t sessions() const noexcept;
 
   /// Stops the I/O threads, joins them and destroys every session (their
-  /// sockets close).
+  /// sockets close); with a loop of the node's, only stops accepting.
   void stop();
 
 private:

@@ -30,7 +30,7 @@ CAF_TEST(flags override with space or equals and shortcuts) {
 }
 
 CAF_TEST(every problem is listed at once) {
-  auto r = load({"--port", "99999", "--bogus", "1", "--server.io_threads", "0",
+  auto r = load({"--port", "99999", "--bogus", "1", "--server.io_threads", "65",
                  "--heartbeat.pong_timeout", "1m", "--node.log_level", "loud",
                  "--heartbeat.ping_interval", "fast", "stray"});
   CAF_CHECK_EQUAL(r.problems.size(), 7u);

@@ -62,7 +62,7 @@ CAF_TEST(tetherd refuses a bad configuration listing every problem) {
     ::close(fd);
   }
   child_process p;
-  CAF_REQUIRE(p.start(TETHERD_PATH, {"--config", ini, "--server.io_threads", "0"}));
+  CAF_REQUIRE(p.start(TETHERD_PATH, {"--config", ini, "--server.io_threads", "65"}));
   CAF_CHECK_EQUAL(p.wait(10s), 2);
   auto err = p.read_stderr(1s);
   CAF_CHECK(err.find("3 problem(s)") != std::string::npos);

@@ -239,8 +239,8 @@ const std::vector<binding>& table() {
          "open connections before new upgrades get HTTP 503",
          [](settings& s) -> auto& { return s.server.max_connections; });
     add_key(t, "server.io_threads",
-         "Asio threads running the sockets (0: one per CPU the process may "
-         "use)",
+         "Asio threads running the sockets (0: one per CPU with "
+         "caf.scheduler_policy io, else 1)",
          [](settings& s) -> auto& { return s.server.io_threads; });
     add_key(t, "server.allowed_origins",
          "comma-separated Origin allow-list for browsers (empty: no check)",

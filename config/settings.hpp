@@ -27,7 +27,9 @@ struct server_settings {
   uint16_t port = 8080;            // the customary alternative HTTP port
   std::string ws_path = "/ws";     // one path; /healthz and /metrics beside it
   uint32_t max_connections = 20000; // below the default fd limit (ulimit -n)
-  uint32_t io_threads = 0; // 0: one per CPU the process may run on
+  uint32_t io_threads = 0; // 0: one per CPU the process may run on when
+                           // actors run on them (caf.scheduler_policy io),
+                           // else one: it keeps up with a core of traffic
   std::vector<std::string> allowed_origins; // empty: no check (native apps)
   bool permessage_deflate = true; // most browsers and stacks offer it
   uint32_t deflate_level = 6;     // zlib's default speed/ratio balance
@@ -99,10 +101,11 @@ struct node_settings {
 };
 
 struct caf_settings {
-  // io: actors run on the I/O threads beside the sockets (no thread
-  // handoff per message; measured in README "Scheduling"); sharing or
-  // stealing: on CAF's own worker threads (caf.max_threads).
-  std::string scheduler_policy = "io";
+  // sharing: actors on CAF's worker threads (caf.max_threads); measured
+  // best for fan-out, durable and handshake loads (README "Scheduling").
+  // io: on the I/O threads beside the sockets: fewest context switches
+  // (echo), but frames coalesce less under load. stealing: CAF's other one.
+  std::string scheduler_policy = "sharing";
   uint32_t max_threads = 0; // 0: one per CPU this process may run on (its
                             // affinity): more only add context switches
 };

@@ -10,6 +10,7 @@
 // profile spent half its CPU there. On the loop's threads, a session and the
 // actors serving it hand work to each other by posting to the same thread.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,9 @@ public:
 
   detail::io_pool& pool() noexcept { return *pool_; }
 
+  /// Actor runs posted and not started yet: the loop's load.
+  const std::atomic<int64_t>& backlog() const noexcept { return backlog_; }
+
 private:
   friend struct io_loop_access;
 
@@ -52,6 +56,7 @@ private:
   /// store) while stop() destroys it.
   std::mutex mx_;
   bool stopped_ = false;
+  std::atomic<int64_t> backlog_{0};
 };
 
 /// Loads into `cfg` a CAF scheduler that runs actors on `loop`'s threads.

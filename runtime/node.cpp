@@ -186,15 +186,21 @@ struct node::impl {
 
   explicit impl(config::settings s)
     : settings(std::move(s)),
-      loop(start_loop(settings.server.io_threads)),
+      loop(start_loop(settings)),
       cfg(settings.caf, loop),
       sys(cfg) {
     // nop
   }
 
-  static std::shared_ptr<io_loop> start_loop(uint32_t threads) {
-    auto l = std::make_shared<io_loop>(
-      threads != 0 ? threads : static_cast<uint32_t>(usable_cpus()));
+  // 0 threads: one per CPU when the actors run on them, else one (it keeps
+  // up with a core of socket traffic; CAF's workers take the rest).
+  static std::shared_ptr<io_loop> start_loop(const config::settings& s) {
+    auto threads = s.server.io_threads;
+    if (threads == 0)
+      threads = s.caf.scheduler_policy == "io"
+                  ? static_cast<uint32_t>(usable_cpus())
+                  : 1u;
+    auto l = std::make_shared<io_loop>(threads);
     l->start();
     return l;
   }

@@ -112,6 +112,8 @@ struct server_shared {
   std::shared_ptr<actors::node_metrics> metrics;
   /// Open WebSocket sessions (from upgrade to destruction).
   std::atomic<size_t> sessions{0};
+  /// Actor runs waiting on the loop (0 while actors run elsewhere).
+  const std::atomic<int64_t>* backlog = nullptr;
 };
 
 /// Runs the WebSocket handshake for `req` on `stream` and, once it

@@ -360,7 +360,7 @@ struct ws_server::impl {
       loop(l ? std::move(l)
              : std::make_shared<io_loop>(shared->params.io_threads)),
       own_loop(!l) {
-    // nop
+    shared->backlog = &loop->backlog();
   }
 
   void do_accept() {

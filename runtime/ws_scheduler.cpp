@@ -26,8 +26,13 @@ struct io_loop_access {
     std::lock_guard<std::mutex> guard{loop.mx_};
     if (loop.stopped_)
       return false;
+    loop.backlog_.fetch_add(1, std::memory_order_relaxed);
     detail::net::post(loop.pool_->ioc, std::forward<F>(f));
     return true;
+  }
+
+  static void started(io_loop& loop) noexcept {
+    loop.backlog_.fetch_sub(1, std::memory_order_relaxed);
   }
 };
 
@@ -101,6 +106,7 @@ private:
   }
 
   void run(caf::resumable* ptr) {
+    io_loop_access::started(*loop_);
     switch (ptr->resume(&unit_, max_throughput())) {
       case caf::resumable::resume_later:
         post(ptr); // keeps its reference

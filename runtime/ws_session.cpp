@@ -29,6 +29,10 @@ constexpr int read_low_mark = 16;
 // treated as a slow consumer and cut off.
 constexpr size_t max_queued_bytes = 8 * 1024 * 1024;
 
+// Actor runs waiting on the loop above which the node counts as loaded (a
+// room publish to 1000 members queues 1000; an echo keeps it below 4).
+constexpr int64_t loaded_backlog = 32;
+
 // What a lingering close reads (and discards) at a time.
 constexpr size_t drain_bytes = 1024;
 
@@ -122,6 +126,20 @@ public:
   }
 
   const actors::session_info& info() const noexcept override { return info_; }
+
+  bool loaded() const noexcept override {
+    return shared_->backlog
+           && shared_->backlog->load(std::memory_order_relaxed)
+                > loaded_backlog;
+  }
+
+  void after_round(uint64_t tag) override {
+    // Behind everything queued on this thread by now.
+    net::post(ws_.get_executor(), [self = shared_from_this(), tag] {
+      if (self->events_)
+        self->events_->on_written(tag);
+    });
+  }
 
 private:
   // The listener chose the codec from the offered subprotocols; the response

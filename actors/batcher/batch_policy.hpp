@@ -60,6 +60,15 @@ public:
   /// A frame's write completed (credit returned).
   void written() noexcept;
 
+  /// Whether to hold the pending messages until the end of the current
+  /// scheduling round instead of writing at once to an idle socket: only
+  /// while the node is `loaded` (so frames grow with the load, not with a
+  /// timer), and never for a priority at or above flush_priority.
+  bool hold_for_round(bool loaded) const noexcept {
+    return loaded && params_.enabled && in_flight_ == 0 && pending_ > 0
+           && max_prio_ < params_.flush_priority;
+  }
+
   uint32_t pending() const noexcept { return pending_; }
   uint32_t frames_in_flight() const noexcept { return in_flight_; }
   const batch_params& params() const noexcept { return params_; }

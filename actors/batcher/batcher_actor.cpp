@@ -19,6 +19,9 @@ int64_t wall_ms() {
     .count();
 }
 
+// The session reports the end of a round as a write of this frame id.
+constexpr uint64_t round_end = ~uint64_t{0};
+
 // Messages the batcher may hold: a full frame in the making plus one more
 // frame per write in flight. A frame's messages return their demand once
 // written (one message to the queue per frame: `written` is the credit).
@@ -127,10 +130,25 @@ batcher(batcher_actor::stateful_pointer<batcher_state> self,
         st.policy.add(now, d.bytes, d.prio);
         st.pending.push_back(std::move(d));
       }
+      if (st.round_pending)
+        return;
+      // What else becomes ready for this device in the same round (other
+      // publishes queued on the same thread) leaves in the same frame.
+      if (auto port = st.port.lock();
+          port && st.policy.hold_for_round(port->loaded())) {
+        st.round_pending = true;
+        port->after_round(round_end);
+        return;
+      }
       decide(self);
     },
     [=](atom::written, uint64_t frame) {
       auto& st = self->state;
+      if (frame == round_end) {
+        st.round_pending = false;
+        decide(self);
+        return;
+      }
       st.policy.written();
       if (auto i = st.frames.find(frame); i != st.frames.end()) {
         if (st.source)

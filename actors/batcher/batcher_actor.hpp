@@ -48,6 +48,8 @@ struct batcher_state {
   uint64_t flush_generation = 0;
   /// When the pending flush timer fires, if one is pending.
   std::optional<caf::actor_clock::time_point> flush_at;
+  /// Holding a frame until the end of the round (the node is loaded).
+  bool round_pending = false;
   std::shared_ptr<node_metrics> metrics;
 
   static inline const char* name = "batcher";

@@ -73,6 +73,15 @@ public:
   /// too many frames are unprocessed (CAF mailboxes are unbounded).
   virtual void consumed(size_t n) = 0;
 
+  /// Whether the thread serving this session has a backlog (many actors
+  /// waiting to run): a batcher then holds its frame until the end of the
+  /// round, so that what else becomes ready meanwhile leaves with it.
+  virtual bool loaded() const noexcept { return false; }
+
+  /// Reports `tag` through on_written once the work queued on the
+  /// session's thread by now has run (the end of the scheduling round).
+  virtual void after_round(uint64_t tag) = 0;
+
   virtual const session_info& info() const noexcept = 0;
 };
 

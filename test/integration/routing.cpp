@@ -37,10 +37,8 @@ bool silent(test_device& d) {
   return !d.client.receive(300ms).has_value();
 }
 
-} // namespace
-
-CAF_TEST(two devices of one user exchange a direct message with ack) {
-  test_node n;
+// Two devices of alice exchange a direct message with ack and one without.
+void exchange_direct(test_node& n) {
   auto phone = connect_device(n, "alice", "phone", device_type::mobile);
   auto laptop = connect_device(n, "alice", "laptop", device_type::desktop);
   CAF_REQUIRE(phone->result.ok);
@@ -71,6 +69,18 @@ CAF_TEST(two devices of one user exchange a direct message with ack) {
   CAF_CHECK_EQUAL(id_of(back), "r1");
   // No ack was requested, so none arrives.
   CAF_CHECK(silent(*laptop));
+}
+
+} // namespace
+
+CAF_TEST(two devices of one user exchange a direct message with ack) {
+  test_node n;
+  exchange_direct(n);
+}
+
+CAF_TEST(actors may run on the I/O threads beside the sockets) {
+  test_node n{[](config::settings& s) { s.caf.scheduler_policy = "io"; }};
+  exchange_direct(n);
 }
 
 CAF_TEST(extension bound messages reach the extension role only) {

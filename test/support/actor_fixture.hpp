@@ -46,6 +46,14 @@ struct recording_port : actors::session_port {
   }
   void close(uint16_t code, std::string) override { closes.push_back(code); }
   void consumed(size_t n) override { consumed_total += n; }
+  bool loaded() const noexcept override { return busy; }
+  void after_round(uint64_t tag) override { rounds.push_back(tag); }
+
+  /// Whether loaded() says the node is busy.
+  bool busy = false;
+  /// after_round() tags (a test reports them as written).
+  std::vector<uint64_t> rounds;
+
   const actors::session_info& info() const noexcept override {
     return session;
   }

@@ -139,3 +139,19 @@ CAF_TEST(batching off sends every message alone) {
   CAF_CHECK(d.flush);
   CAF_CHECK_EQUAL(d.take, 1u);
 }
+
+CAF_TEST(a loaded node holds messages for the round unless they are urgent) {
+  batch_policy b;
+  CAF_CHECK(!b.hold_for_round(true)); // nothing pending
+  b.add(t0, 100, priority::normal);
+  CAF_CHECK(!b.hold_for_round(false)); // idle node: at once
+  CAF_CHECK(b.hold_for_round(true));
+  b.add(t0, 100, priority::critical);
+  CAF_CHECK(!b.hold_for_round(true)); // critical goes at once
+  auto d = b.decide(t0);
+  CAF_REQUIRE(d.flush);
+  b.flushed(t0, d.take, 200);
+  b.add(t0, 100, priority::normal);
+  // A frame is being written: the write completion is the round already.
+  CAF_CHECK(!b.hold_for_round(true));
+}

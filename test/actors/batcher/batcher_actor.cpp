@@ -101,6 +101,30 @@ CAF_TEST(an idle link gets the first message at once with its seq) {
   CAF_CHECK_EQUAL(src->demand, 9u);
 }
 
+CAF_TEST(on a loaded node what is ready in one round leaves in one frame) {
+  start();
+  port->busy = true;
+  deliver({item(1)});
+  // Held for the round: nothing written yet.
+  CAF_CHECK_EQUAL(port->sent.size(), 0u);
+  CAF_REQUIRE_EQUAL(port->rounds.size(), 1u);
+  deliver({item(2)});
+  deliver({item(3)});
+  CAF_CHECK_EQUAL(port->rounds.size(), 1u); // one round at a time
+  // The session reports the end of the round (as the write of that tag).
+  written(port->rounds.front());
+  CAF_REQUIRE_EQUAL(port->sent.size(), 1u);
+  auto f = protocol::decode(protocol::codec::json, port->sent[0].bytes,
+                            protocol::limits{});
+  CAF_REQUIRE(f.kind == protocol::frame_kind::batch);
+  CAF_CHECK_EQUAL(f.messages.size(), 3u);
+  // An idle node writes at once again.
+  port->busy = false;
+  written(1);
+  deliver({item(4)});
+  CAF_CHECK_EQUAL(port->sent.size(), 2u);
+}
+
 CAF_TEST(messages during a write coalesce into one batch frame) {
   start();
   deliver({item(1)});

@@ -132,6 +132,19 @@ void ack_processed(self_ptr self, const std::string& id, bool wants_ack,
   send_ack(self, ack);
 }
 
+// `received` by `recipients` queues, if the sender asked for an ack.
+void ack_received(self_ptr self, const protocol::mobile_message& m,
+                  const std::optional<std::string>& batch_id,
+                  uint32_t recipients) {
+  if (!m.optimization.requires_ack)
+    return;
+  auto ack = protocol::make_ack(m.id, protocol::ack_status::received,
+                                now_ms());
+  ack.batch_id = batch_id;
+  ack.recipients = recipients;
+  send_ack(self, ack);
+}
+
 void fail_request(self_ptr self, const std::string& id,
                   const std::optional<std::string>& batch_id,
                   const caf::error& err) {
@@ -201,13 +214,7 @@ bool duplicate(self_ptr self, const protocol::mobile_message& m,
   if (!n)
     return false;
   st.metrics->queue_event(queue_counter::duplicate, 1);
-  if (m.optimization.requires_ack) {
-    auto ack = protocol::make_ack(m.id, protocol::ack_status::received,
-                                  now_ms());
-    ack.batch_id = batch_id;
-    ack.recipients = *n;
-    send_ack(self, ack);
-  }
+  ack_received(self, m, batch_id, *n);
   gate_done(self);
   return true;
 }
@@ -224,13 +231,7 @@ void routed(self_ptr self, const protocol::mobile_message& m,
       std::lock_guard<std::mutex> guard{st.dedup->mx};
       st.dedup->window.remember(m.id, *result, steady_ms(self));
     }
-    if (m.optimization.requires_ack) {
-      auto ack = protocol::make_ack(m.id, protocol::ack_status::received,
-                                    now_ms());
-      ack.batch_id = batch_id;
-      ack.recipients = *result;
-      send_ack(self, ack);
-    }
+    ack_received(self, m, batch_id, *result);
   }
   gate_done(self);
 }

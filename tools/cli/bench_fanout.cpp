@@ -1,6 +1,8 @@
 // `tether bench fanout`: publishers send to one room at a fixed total rate;
 // end-to-end latency at every subscriber (coordinated-omission corrected).
 
+#include <algorithm>
+#include <cmath>
 #include <iostream>
 
 #include "tools/cli/bench_client.hpp"
@@ -10,8 +12,12 @@ namespace tether::cli {
 int bench_fanout(const arg_map& a, server_target& t) {
   std::string problem;
   auto subs = static_cast<size_t>(number_flag(a, "subscribers", 1000, problem));
-  auto pubs = static_cast<size_t>(number_flag(a, "publishers", 1, problem));
   auto rate = number_flag(a, "rate", 100, problem);
+  // One publisher per 100 msg/s by default: a connection may send
+  // limits.rate_per_second (200) messages per second, the baseline has no
+  // limit, and the comparison must not measure refusals.
+  auto pubs = static_cast<size_t>(number_flag(
+    a, "publishers", std::max(1.0, std::ceil(rate / 100.0)), problem));
   auto warmup = seconds_flag(a, "warmup", 2, problem);
   auto duration = seconds_flag(a, "duration", 10, problem);
   auto payload = static_cast<size_t>(number_flag(a, "payload", 64, problem));

@@ -73,6 +73,7 @@ device_queue::offer_result device_queue::offer(queue_entry e) {
   bytes_ += e.bytes;
   if (!e.durable)
     ++memory_only_;
+  deadline_added(e.expires_ms);
   waiting_[index(e.prio)].push_back(std::move(e));
   r.accepted = true;
   return r;
@@ -83,11 +84,15 @@ void device_queue::offer_notice(queue_entry e) {
   bytes_ += e.bytes;
   if (!e.durable)
     ++memory_only_;
+  deadline_added(e.expires_ms);
   // Ahead of its priority: the notice explains what follows it.
   waiting_[index(e.prio)].push_front(std::move(e));
 }
 
 void device_queue::account_remove(const queue_entry& e) noexcept {
+  deadline_removed(e.expires_ms);
+  if (e.needs_ack && e.attempts > 0)
+    deadline_removed(e.retry_ms);
   --count_;
   bytes_ -= e.bytes;
   if (!e.durable)
@@ -115,10 +120,14 @@ const queue_entry* device_queue::next(int64_t now_ms) {
     }
     auto& e = i->second;
     ++e.attempts;
+    if (e.needs_ack)
+      deadline_removed(e.retry_ms);
     e.retry_ms = now_ms
                  + static_cast<int64_t>(
                    static_cast<double>(params_.ack_timeout.count())
                    * std::pow(params_.ack_backoff, e.attempts - 1));
+    if (e.needs_ack)
+      deadline_added(e.retry_ms);
     return &e;
   }
   if (inflight_.size() >= params_.max_inflight)
@@ -137,6 +146,8 @@ const queue_entry* device_queue::next(int64_t now_ms) {
     e.seq = next_seq_++;
     e.attempts = 1;
     e.retry_ms = now_ms + params_.ack_timeout.count();
+    if (e.needs_ack)
+      deadline_added(e.retry_ms);
     if (e.msg)
       by_id_[e.msg->id] = e.seq;
     auto [pos, added] = inflight_.emplace(e.seq, std::move(e));
@@ -247,6 +258,8 @@ bool device_queue::slow(int64_t now_ms) const {
 }
 
 std::optional<int64_t> device_queue::next_deadline() const {
+  if (!deadline_stale_)
+    return deadline_;
   std::optional<int64_t> result;
   auto consider = [&](int64_t t) {
     if (!result || t < *result)
@@ -260,6 +273,8 @@ std::optional<int64_t> device_queue::next_deadline() const {
     if (e.needs_ack)
       consider(e.retry_ms);
   }
+  deadline_ = result;
+  deadline_stale_ = false;
   return result;
 }
 

@@ -203,3 +203,64 @@ CAF_TEST(slow consumers and deadlines) {
   CAF_CHECK_EQUAL(q.next_deadline().value_or(0), 9000);
   CAF_CHECK_EQUAL(q.oldest_waiting_ms().value_or(0), 100);
 }
+
+CAF_TEST(the cached next deadline always equals a full count) {
+  queue_params p;
+  p.max_items = 50;
+  p.max_inflight = 20;
+  device_queue q{p};
+  auto brute = [&]() -> std::optional<int64_t> {
+    std::optional<int64_t> r;
+    for (auto* e : q.entries()) {
+      auto consider = [&](int64_t t) {
+        if (!r || t < *r)
+          r = t;
+      };
+      consider(e->expires_ms);
+      if (e->seq != 0 && e->needs_ack)
+        consider(e->retry_ms);
+    }
+    return r;
+  };
+  uint64_t rng = 42;
+  auto draw = [&](uint64_t n) {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (rng >> 33) % n;
+  };
+  int64_t now = 0;
+  std::vector<uint64_t> delivered;
+  for (int step = 0; step < 3000; ++step) {
+    now += static_cast<int64_t>(draw(50));
+    switch (draw(7)) {
+      case 0:
+      case 1:
+        q.offer(entry("m" + std::to_string(step),
+                      static_cast<priority>(draw(4)), 100,
+                      now + static_cast<int64_t>(draw(20000)),
+                      draw(2) == 0));
+        break;
+      case 2:
+        if (auto e = q.next(now))
+          delivered.push_back(e->seq);
+        break;
+      case 3:
+        if (!delivered.empty())
+          q.written({delivered[draw(delivered.size())]});
+        break;
+      case 4:
+        if (!delivered.empty())
+          q.ack_upto(delivered[draw(delivered.size())]);
+        break;
+      case 5:
+        q.expire(now);
+        q.check_timeouts(now);
+        break;
+      case 6:
+        if (draw(10) == 0)
+          q.redeliver_all();
+        break;
+    }
+    q.take_expired();
+    CAF_REQUIRE_EQUAL(q.next_deadline(), brute());
+  }
+}

@@ -84,6 +84,9 @@ using queue_actor = delivery_source::extend<
   caf::reacts_to<atom::ack, uint64_t>,
   // Ack of one delivered message by id.
   caf::reacts_to<atom::ack, std::string>,
+  // INTERNAL: write the gap counters to the store (once for every change
+  // queued before it).
+  caf::reacts_to<atom::gaps>,
   // INTERNAL: timers (TTL, ack timeouts, idle exit) of this generation.
   caf::reacts_to<atom::tick, uint64_t>>;
 

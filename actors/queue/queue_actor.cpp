@@ -36,8 +36,19 @@ uint64_t estimate_bytes(const protocol::mobile_message& m) {
   return n;
 }
 
+// The counters changed: they are written once the messages already queued
+// are handled (an overloaded queue drops many in a row; one write for all).
 void persist_gaps(self_ptr self) {
   auto& st = self->state;
+  if (st.gaps_pending)
+    return;
+  st.gaps_pending = true;
+  self->send(self, atom::gaps_v);
+}
+
+void write_gaps(self_ptr self) {
+  auto& st = self->state;
+  st.gaps_pending = false;
   self->send(st.store, atom::gaps_v,
              gap_counts{st.owner.user_id, st.owner.device_id,
                         st.gap_expired + st.gap_in_flight[0],
@@ -229,6 +240,8 @@ void on_tick(self_ptr self) {
   if (!attached(self) && st.detached_since_ms
       && now - *st.detached_since_ms >= st.params.resume_window.count()
       && st.q.memory_only() == 0) {
+    if (st.gaps_pending)
+      write_gaps(self);
     self->quit();
     return;
   }
@@ -388,6 +401,12 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
                       self->state.owner.device_id, self->system().render(err));
         self->quit(err);
       });
+  // Counters not written yet go to the store before the queue does.
+  self->set_exit_handler([self](const caf::exit_msg& msg) {
+    if (self->state.gaps_pending)
+      write_gaps(self);
+    self->quit(msg.reason);
+  });
   self->set_down_handler([self](const caf::down_msg& dm) {
     if (dm.source == self->state.batcher.address())
       detach(self);
@@ -462,6 +481,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       retire(self, done);
       pump(self);
     },
+    [=](atom::gaps) { write_gaps(self); },
     [=](atom::tick, uint64_t generation) {
       // Generation 0 is an explicit sweep (the clock was moved).
       if (generation == 0 || generation == self->state.tick_generation)

@@ -60,6 +60,8 @@ struct queue_state {
   std::vector<std::string> gap_ids;
   /// Counts carried by a gap notice not yet written.
   uint64_t gap_in_flight[3] = {0, 0, 0};
+  /// A write of the counters is on its way (atom::gaps to itself).
+  bool gaps_pending = false;
   // -- timers --
   uint64_t tick_generation = 0;
   std::optional<int64_t> tick_at_ms;

@@ -36,6 +36,12 @@ void usage_window::end() {
   runtime::read_usage(::getpid(), client1);
 }
 
+void usage_window::add_cpu_pct(result_row& r) const {
+  r.num("client_cpu_pct", 100 * client_cpu() / seconds(), 1);
+  if (pid > 0)
+    r.num("server_cpu_pct", 100 * server_cpu() / seconds(), 1);
+}
+
 void usage_window::add_server_costs(result_row& r, const std::string& unit,
                                     uint64_t n, int precision) const {
   if (pid <= 0)

@@ -36,6 +36,9 @@ struct usage_window {
     return static_cast<double>(switches1 - std::min(switches1, switches0));
   }
 
+  /// Adds client_cpu_pct and, if the server's pid is known, server_cpu_pct.
+  void add_cpu_pct(result_row& r) const;
+
   /// Adds server_cpu_us_per_<unit> (`precision` decimals) and
   /// server_ctxsw_per_<unit> for `n` events of the window, if the server's
   /// pid is known.

@@ -106,10 +106,8 @@ int bench_fanout(const arg_map& a, server_target& t) {
         .num("deliveries_per_s", static_cast<double>(received) / w.seconds(),
              0);
       add_latency(r, c.latency);
-      r.num("missing", static_cast<double>(missing), 0)
-        .num("client_cpu_pct", 100 * w.client_cpu() / w.seconds(), 1);
-      if (s.pid > 0)
-        r.num("server_cpu_pct", 100 * w.server_cpu() / w.seconds(), 1);
+      r.num("missing", static_cast<double>(missing), 0);
+      w.add_cpu_pct(r);
       w.add_server_costs(r, "delivery", received, 3);
       rows.push_back(std::move(r));
       return true;

@@ -340,20 +340,6 @@ device_record durable_log::insert_device(const std::string& user,
   return d;
 }
 
-device_record durable_log::upsert_device(const std::string& user,
-                                         const std::string& device,
-                                         uint8_t type, const std::string& role,
-                                         int64_t now_ms) {
-  if (auto d = find_device(user, device)) {
-    touch_device(user, device, type, role, now_ms);
-    d->type = type;
-    d->role = role;
-    d->last_seen_ms = now_ms;
-    return std::move(*d);
-  }
-  return insert_device(user, device, type, role, now_ms);
-}
-
 void durable_log::reserve(const std::string& user, const std::string& device,
                           uint64_t seq_reserved, uint64_t next_qid) {
   binder b{reserve_};

@@ -106,10 +106,6 @@ public:
   device_record insert_device(const std::string& user,
                               const std::string& device, uint8_t type,
                               const std::string& role, int64_t now_ms);
-  /// Creates the device (new epoch) or updates type, role and last_seen.
-  device_record upsert_device(const std::string& user,
-                              const std::string& device, uint8_t type,
-                              const std::string& role, int64_t now_ms);
   void reserve(const std::string& user, const std::string& device,
                uint64_t seq_reserved, uint64_t next_qid);
   /// Adds to (or with `reset`, replaces) the unreported gap counters.

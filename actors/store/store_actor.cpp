@@ -1,6 +1,7 @@
 #include "actors/store/store_actor.hpp"
 
 #include <chrono>
+#include <utility>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
@@ -31,9 +32,11 @@ void schedule_flush(self_ptr self) {
 void flush(self_ptr self) {
   auto& st = self->state;
   st.flush_scheduled = false;
-  if (!st.in_tx)
+  // Writes since the last flush, also when their transaction did not even
+  // begin (then they failed and are answered so).
+  if (st.tx_ops == 0)
     return;
-  st.in_tx = false;
+  auto in_tx = std::exchange(st.in_tx, false);
   auto done = std::move(st.done);
   st.done.clear();
   auto ops = st.tx_ops;
@@ -52,7 +55,8 @@ void flush(self_ptr self) {
     st.metrics->store_committed(ops,
                                 std::chrono::steady_clock::now() - started);
   } else {
-    st.log->rollback();
+    if (in_tx)
+      st.log->rollback();
     spdlog::error("store commit of {} operations failed: {}", ops, error);
   }
   for (auto& f : done)

@@ -106,7 +106,7 @@ CAF_TEST(a second connection of a device replaces the first) {
 
 CAF_TEST(known devices are loaded from the store) {
   log->begin();
-  log->upsert_device("alice", "tablet", 3, "", 1);
+  log->insert_device("alice", "tablet", 3, "", 1);
   log->commit();
   auto pa = join(id("phone"), std::make_shared<test::probe_log>());
   auto r = route(id("phone"), to_device("m", "phone", "tablet"));

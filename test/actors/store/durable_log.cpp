@@ -35,7 +35,7 @@ CAF_TEST(appended messages survive a reopen in queue order) {
   {
     durable_log log{path};
     log.begin();
-    auto d = log.upsert_device("alice", "phone", 0, "", 5);
+    auto d = log.insert_device("alice", "phone", 0, "", 5);
     CAF_CHECK_EQUAL(d.epoch.size(), 16u);
     log.append(msg(2, "b"));
     log.append(msg(1, "a"));
@@ -62,22 +62,31 @@ CAF_TEST(a device keeps its epoch and reservations) {
   {
     durable_log log{path};
     log.begin();
-    epoch = log.upsert_device("alice", "phone", 1, "extension", 5).epoch;
+    CAF_CHECK(!log.find_device("alice", "phone"));
+    epoch = log.insert_device("alice", "phone", 1, "extension", 5).epoch;
     log.reserve("alice", "phone", 4096, 7);
     log.set_gaps("alice", "phone", 2, 3, 1, false);
     log.set_gaps("alice", "phone", 1, 0, 0, false);
     log.commit();
   }
   durable_log log{path};
-  log.begin();
-  auto d = log.upsert_device("alice", "phone", 1, "extension", 9);
-  log.commit();
+  auto found = log.find_device("alice", "phone");
+  CAF_REQUIRE(found);
+  auto& d = *found;
   CAF_CHECK_EQUAL(d.epoch, epoch);
   CAF_CHECK_EQUAL(d.seq_reserved, 4096u);
   CAF_CHECK_EQUAL(d.gap_expired, 3u);
   CAF_CHECK_EQUAL(d.gap_evicted, 3u);
   CAF_CHECK_EQUAL(d.gap_dead, 1u);
   CAF_CHECK_EQUAL(d.role, "extension");
+  log.begin();
+  log.touch_device("alice", "phone", 2, "", 9);
+  log.commit();
+  auto touched = log.find_device("alice", "phone");
+  CAF_REQUIRE(touched);
+  CAF_CHECK_EQUAL(touched->epoch, epoch);
+  CAF_CHECK_EQUAL(touched->last_seen_ms, 9);
+  CAF_CHECK_EQUAL(touched->type, 2u);
   log.begin();
   log.reserve("alice", "phone", 100, 1); // never lowers
   log.set_gaps("alice", "phone", 0, 0, 0, true);

@@ -19,12 +19,12 @@
 
 namespace tether::actors {
 
-struct route_entry;
+struct user_routes;
 
-/// A user's devices as its connections see them (route_entry below):
+/// A user's devices as its connections see them (user_routes below):
 /// immutable, shared by all of them, replaced as a whole when anything
 /// changes. Node-local.
-using route_table = std::shared_ptr<const std::vector<route_entry>>;
+using route_table = std::shared_ptr<const user_routes>;
 
 /// What a batcher pulls from: the delivery side of a QUEUE.
 using delivery_source = caf::typed_actor<
@@ -90,12 +90,13 @@ using queue_actor = delivery_source::extend<
   // INTERNAL: timers (TTL, ack timeouts, idle exit) of this generation.
   caf::reacts_to<atom::tick, uint64_t>>;
 
-/// One device of a user as that user's connections route to it: the routing
-/// facts, and its queue while that runs and the device is connected (else
-/// messages for it go through the directory, which starts the queue).
-struct route_entry {
-  device_entry device;
-  queue_actor queue;
+/// A user's devices as that user's connections route to them: the routing
+/// facts (what plan_route reads) and, at the same index, each device's
+/// queue while that runs and the device is connected (else null: messages
+/// for it go through the directory, which starts the queue).
+struct user_routes {
+  std::vector<device_entry> devices;
+  std::vector<queue_actor> queues;
 };
 
 /// What the directory answers a connection that joined.

@@ -253,14 +253,6 @@ void route_via_directory(self_ptr self, const protocol::message_ptr& msg,
       });
 }
 
-void use_routes(self_ptr self, route_table t) {
-  auto& st = self->state;
-  st.routes = std::move(t);
-  st.route_devices.clear();
-  for (auto& e : *st.routes)
-    st.route_devices.push_back(e.device);
-}
-
 void handle_room(self_ptr self, const protocol::mobile_message& m,
                  const std::optional<std::string>& batch_id) {
   auto& st = self->state;
@@ -438,7 +430,7 @@ void handle_message(self_ptr self, protocol::mobile_message&& m,
   }
   // Recipients from the route table (offline devices receive too: their
   // queues hold the message).
-  auto plan = plan_route(st.route_devices, st.me.user_id, st.me.device_id,
+  auto plan = plan_route(st.routes->devices, st.me.user_id, st.me.device_id,
                          msg->destination, true);
   if (!plan.ok()) {
     fail_request(self, msg->id, batch_id,
@@ -451,15 +443,15 @@ void handle_message(self_ptr self, protocol::mobile_message&& m,
   std::vector<std::pair<std::string, queue_actor>> targets;
   targets.reserve(plan.recipients.size());
   for (auto i : plan.recipients) {
-    auto& e = (*st.routes)[i];
-    if (!e.queue) {
+    auto& q = st.routes->queues[i];
+    if (!q) {
       targets.clear();
       gate_run(self, lane::directory, [self, msg, batch_id] {
         route_via_directory(self, msg, batch_id);
       });
       return;
     }
-    targets.emplace_back(e.device.device_id, e.queue);
+    targets.emplace_back(st.routes->devices[i].device_id, q);
   }
   gate_run(self, lane::queues,
            [self, msg, batch_id, targets = std::move(targets)] {
@@ -638,7 +630,7 @@ connection(connection_actor::stateful_pointer<connection_state> self,
         auto q = joined.queue;
         st.queue = q;
         st.dedup = std::move(joined.dedup);
-        use_routes(self, std::move(joined.routes));
+        st.routes = std::move(joined.routes);
         self
           ->request(q, caf::infinite, atom::attach_v, st.batcher,
                     caf::actor_cast<connection_actor>(self),
@@ -673,7 +665,7 @@ connection(connection_actor::stateful_pointer<connection_state> self,
         p->consumed(1);
     },
     [=](atom::closed, uint16_t) { self->quit(); },
-    [=](atom::routes, route_table& t) { use_routes(self, std::move(t)); },
+    [=](atom::routes, route_table& t) { self->state.routes = std::move(t); },
     [=](atom::close, uint16_t code) {
       close_connection(self, static_cast<protocol::close_code>(code));
     },

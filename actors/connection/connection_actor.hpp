@@ -49,8 +49,6 @@ struct connection_state {
   directory_actor directory;
   /// The user's devices and their queues (from the shard).
   route_table routes;
-  /// routes as plan_route reads them.
-  std::vector<device_entry> route_devices;
   /// The device's recent message ids.
   std::shared_ptr<device_dedup> dedup;
   batcher_actor batcher;

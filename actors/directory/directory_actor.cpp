@@ -54,16 +54,24 @@ void note_idle(self_ptr self, user_slot& u) {
     u.idle_since_ms = steady_ms(self);
 }
 
-route_table make_routes(const user_slot& u) {
-  auto t = std::make_shared<std::vector<route_entry>>();
-  t->reserve(u.devices.size());
+// The user's devices as plan_route reads them.
+std::vector<device_entry> device_entries(const user_slot& u) {
+  std::vector<device_entry> out;
+  out.reserve(u.devices.size());
   for (auto& d : u.devices)
-    t->push_back(route_entry{device_entry{d.id.device_id, d.id.type,
-                                          d.id.is_extension(),
-                                          d.conn != nullptr},
-                             // Only a connected device's queue is sure to
-                             // run for as long as the table is in use.
-                             d.conn ? d.queue : queue_actor{}});
+    out.push_back(device_entry{d.id.device_id, d.id.type, d.id.is_extension(),
+                               d.conn != nullptr});
+  return out;
+}
+
+route_table make_routes(const user_slot& u) {
+  auto t = std::make_shared<user_routes>();
+  t->devices = device_entries(u);
+  t->queues.reserve(u.devices.size());
+  for (auto& d : u.devices)
+    // Only a connected device's queue is sure to run for as long as the
+    // table is in use.
+    t->queues.push_back(d.conn ? d.queue : queue_actor{});
   return t;
 }
 
@@ -450,14 +458,9 @@ directory(directory_actor::stateful_pointer<directory_state> self,
           publish(self, u, sender, msg, rp);
           return;
         }
-        std::vector<device_entry> table;
-        table.reserve(u.devices.size());
-        for (auto& d : u.devices)
-          table.push_back(device_entry{d.id.device_id, d.id.type,
-                                       d.id.is_extension(), d.conn != nullptr});
         // Offline devices receive too: their queues hold the message.
-        auto plan = plan_route(table, sender.user_id, sender.device_id,
-                               msg->destination, true);
+        auto plan = plan_route(device_entries(u), sender.user_id,
+                               sender.device_id, msg->destination, true);
         if (!plan.ok()) {
           rp.deliver(make_tether_error(plan.error, plan.reason));
           return;

@@ -205,9 +205,11 @@ struct node::impl {
     return l;
   }
 
-  // Actors may run on the loop: it runs until they are done; then the
-  // server and the sessions go while the actor system still exists.
-  ~impl() {
+  ~impl() { end(); }
+
+  /// Ends the actors, then the loop (the actors may run on it), then the
+  /// server and the sessions left, while the actor system still exists.
+  void end() {
     if (orchestrator)
       caf::anon_send_exit(orchestrator, caf::exit_reason::user_shutdown);
     orchestrator = nullptr;
@@ -312,14 +314,7 @@ void node::stop() {
   auto deadline = std::chrono::steady_clock::now() + i.settings.node.stop_timeout;
   while (i.server->sessions() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
-  // The actors end first (they may run on the loop), then the loop; the
-  // sessions left go with it.
-  caf::anon_send_exit(i.orchestrator, caf::exit_reason::user_shutdown);
-  i.orchestrator = nullptr;
-  i.sys.await_all_actors_done();
-  i.loop->stop();
-  i.server.reset();
-  i.loop->close();
+  i.end();
   spdlog::info("stopped");
 }
 

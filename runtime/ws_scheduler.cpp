@@ -19,16 +19,15 @@
 
 namespace tether::runtime {
 
-/// Posts to a loop unless it stopped.
+/// Posts to a loop unless it stopped (then `f` is destroyed unrun).
 struct io_loop_access {
   template <class F>
-  static bool post(io_loop& loop, F&& f) {
+  static void post(io_loop& loop, F&& f) {
     std::lock_guard<std::mutex> guard{loop.mx_};
     if (loop.stopped_)
-      return false;
+      return;
     loop.backlog_.fetch_add(1, std::memory_order_relaxed);
     detail::net::post(loop.pool_->ioc, std::forward<F>(f));
-    return true;
   }
 
   static void started(io_loop& loop) noexcept {

@@ -445,7 +445,6 @@ void handle_message(self_ptr self, protocol::mobile_message&& m,
   for (auto i : plan.recipients) {
     auto& q = st.routes->queues[i];
     if (!q) {
-      targets.clear();
       gate_run(self, lane::directory, [self, msg, batch_id] {
         route_via_directory(self, msg, batch_id);
       });

@@ -1,6 +1,9 @@
 #include "protocol/control.hpp"
 
+#include <algorithm>
+
 #include "protocol/detail/json_payload.hpp"
+#include "protocol/validate.hpp"
 
 namespace tether::protocol {
 
@@ -28,10 +31,27 @@ mobile_message server_message(const std::string& user_id,
 }
 
 
+namespace {
+
+/// `s` cut to at most `max` bytes, at a UTF-8 character boundary.
+std::string clip(std::string s, size_t max) {
+  if (s.size() <= max)
+    return s;
+  auto n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80)
+    --n;
+  s.resize(n);
+  return s;
+}
+
+} // namespace
+
 message_ack make_ack(std::string message_id, ack_status status,
                      int64_t now_ms) {
   message_ack ack;
-  ack.message_id = std::move(message_id);
+  // An id over the limit is refused; its ack names the first 255 bytes so
+  // that a refusal never echoes a frame-sized id.
+  ack.message_id = clip(std::move(message_id), max_id_length);
   ack.status = status;
   ack.timestamp = now_ms;
   return ack;
@@ -48,13 +68,18 @@ message_ack make_failed_ack(std::string message_id, errc code,
     w.StartObject();
     w.Key("errors");
     w.StartArray();
-    for (auto& e : errors) {
+    auto listed = std::min(errors.size(), max_listed_errors);
+    for (size_t i = 0; i < listed; ++i) {
       w.StartObject();
-      put(w, "field", e.field);
-      put(w, "message", e.message);
+      put(w, "field", clip(errors[i].field, max_id_length));
+      put(w, "message", clip(errors[i].message, max_id_length));
       w.EndObject();
     }
     w.EndArray();
+    if (errors.size() > listed) {
+      w.Key("omitted");
+      w.Uint64(errors.size() - listed);
+    }
     w.EndObject();
     details = text(buf);
   }

@@ -30,8 +30,13 @@ mobile_message server_message(const std::string& user_id,
 message_ack make_ack(std::string message_id, ack_status status,
                      int64_t now_ms);
 
+/// Field errors listed in one failed ack; the rest are counted in
+/// `details.omitted` (a hostile message must not buy a megabyte answer).
+inline constexpr size_t max_listed_errors = 20;
+
 /// A failed ack carrying `code`, a message and, if `errors` is non-empty,
-/// `details.errors` = [{field, message}, ...].
+/// `details.errors` = [{field, message}, ...]: at most `max_listed_errors`,
+/// each field and message cut to 255 bytes.
 message_ack make_failed_ack(std::string message_id, errc code,
                             std::string message,
                             const std::vector<field_error>& errors,

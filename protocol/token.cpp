@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "protocol/base64.hpp"
+#include "protocol/control.hpp"
 #include "protocol/validate.hpp"
 
 namespace tether::protocol {
@@ -72,6 +73,9 @@ std::string_view to_string(token_error x) noexcept {
       return "token not yet valid";
     case token_error::bad_claims:
       return "token claims missing or invalid";
+    case token_error::reserved_identity:
+      return "token claims the server's identity (user 'system' or device "
+             "'server'), which is reserved";
   }
   return "invalid token";
 }
@@ -140,6 +144,8 @@ token_error verify_token(std::string_view token, std::string_view secret,
       || c.user_id.empty() || c.user_id.size() > max_id_length
       || c.device_id.empty() || c.device_id.size() > max_id_length)
     return token_error::bad_claims;
+  if (c.user_id == server_user_id || c.device_id == server_device_id)
+    return token_error::reserved_identity;
   read_int(body, "iat", c.issued_at);
   if (body.HasMember("role") && !read_string(body, "role", c.role))
     return token_error::bad_claims;

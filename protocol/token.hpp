@@ -36,6 +36,8 @@ enum class token_error : uint8_t {
   expired,       // exp (plus leeway) is in the past
   not_yet_valid, // nbf (minus leeway) is in the future
   bad_claims,    // a required claim is missing or invalid
+  reserved_identity, // sub "system" or device_id "server": the server's
+                     // own identity on the wire (SPEC §9)
 };
 
 std::string_view to_string(token_error x) noexcept;

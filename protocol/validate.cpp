@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "protocol/control.hpp"
+
 namespace tether::protocol {
 
 namespace {
@@ -59,6 +61,11 @@ void validate(const mobile_message& m, const limits& lim,
   check_length(errors, "id", m.id, max_id_length);
   check_length(errors, "correlationId", m.correlation_id, max_id_length);
   check_length(errors, "type", m.type, max_type_length);
+  if (is_server_type(m.type) && m.destination.to != target::cloud
+      && m.source.device_id != server_device_id)
+    errors.push_back({"type", "tether.* types are reserved for the server "
+                              "(SPEC §9); only requests to target cloud "
+                              "may use them"});
   if (m.timestamp < 0)
     errors.push_back({"timestamp", "must not be negative"});
   std::string version_message;
@@ -143,6 +150,10 @@ void validate(const device_info& d, std::string_view prefix,
   if (d.capabilities.max_message_size && *d.capabilities.max_message_size <= 0)
     errors.push_back({path("capabilities.maxMessageSize"),
                       "must be a positive number"});
+}
+
+bool is_server_type(std::string_view type) noexcept {
+  return type.substr(0, 7) == "tether.";
 }
 
 bool valid_room_name(std::string_view name) noexcept {

@@ -35,6 +35,10 @@ void validate(const device_info& d, std::string_view prefix,
 /// supported range.
 errc check_version(std::string_view version, std::string& message);
 
+/// Whether `type` is in the server's namespace `tether.*`: devices may use
+/// it only for requests to the server (target `cloud`).
+bool is_server_type(std::string_view type) noexcept;
+
 /// Room names: 1-200 characters of A-Z a-z 0-9 _ - . : @ (so that
 /// `user:<id>:...` names and dotted topics fit).
 bool valid_room_name(std::string_view name) noexcept;

@@ -286,7 +286,9 @@ private:
     info.device_id = std::move(claims.device_id);
     info.type = claims.type;
     info.role = std::move(claims.role);
-    info.token_expires_at = claims.expires_at;
+    // A token accepted within the leeway after its exp still ends: at exp
+    // plus the leeway it was accepted with.
+    info.session_expires_at = claims.expires_at + p.token_leeway.count();
     beast::error_code ec;
     auto remote = stream_.socket().remote_endpoint(ec);
     if (!ec)

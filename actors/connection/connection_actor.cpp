@@ -647,11 +647,13 @@ connection(connection_actor::stateful_pointer<connection_state> self,
             [fail](caf::error& err) mutable { fail("queue attach", err); });
       },
       [fail](caf::error& err) mutable { fail("directory join", err); });
-  auto remaining = std::chrono::seconds{info.token_expires_at}
+  auto remaining = std::chrono::seconds{info.session_expires_at}
                    - std::chrono::duration_cast<std::chrono::seconds>(
                      std::chrono::system_clock::now().time_since_epoch());
   if (remaining.count() > 0)
     self->delayed_send(self, remaining, atom::expire_v);
+  else
+    self->send(self, atom::expire_v);
   // The batcher lives as long as its connection.
   self->attach_functor([b = st.batcher] {
     caf::anon_send_exit(b, caf::exit_reason::user_shutdown);

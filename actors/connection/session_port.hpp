@@ -34,8 +34,9 @@ struct session_info {
   /// ?resume=<token>&lastSeq=<n> of a reconnecting device.
   std::string resume_token;
   uint64_t resume_last_seq = 0;
-  /// Token expiry, seconds since the epoch.
-  int64_t token_expires_at = 0;
+  /// When the session ends with 4501: the token's `exp` plus
+  /// `auth.leeway`, seconds since the epoch.
+  int64_t session_expires_at = 0;
   std::string remote_address;
 };
 

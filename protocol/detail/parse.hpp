@@ -58,6 +58,13 @@ public:
         m.seq = v;
     }
     obj.members([&](std::string_view key, const Node& value) {
+      if (is_kind_key(key)) {
+        // Forwarded, it would make recipients read the message as a batch
+        // or an ack (SPEC §3): refused, never delivered.
+        fail(std::string{key}, "decides a frame's kind (SPEC §3) and must "
+                               "not appear in a message");
+        return;
+      }
       if (is_envelope_key(key) || value.is_null())
         return;
       if (m.extra.size() == max_extra_fields) {
@@ -149,6 +156,11 @@ public:
 
 private:
   static constexpr size_t max_extra_fields = 16;
+
+  /// The keys that make a frame a BatchMessage or a MessageAck (SPEC §3).
+  static bool is_kind_key(std::string_view k) {
+    return k == "messages" || k == "messageId" || k == "status";
+  }
 
   static bool is_envelope_key(std::string_view k) {
     for (auto x : {"id", "correlationId", "timestamp", "protocolVersion",

@@ -55,6 +55,24 @@ CAF_TEST(missing bad and expired tokens get 401 before the upgrade) {
             != std::string::npos);
 }
 
+CAF_TEST(a token accepted within the leeway after exp ends with 4501) {
+  test_node n{[](config::settings& s) { s.auth.leeway = 3s; }};
+  // exp one second ago: accepted (exp + leeway is ahead), and the session
+  // must close at exp + leeway, about two seconds from now.
+  auto token = n.token("alice", "phone", device_type::mobile, "", -1s);
+  runtime::ws_client c;
+  auto r = c.connect(n.options(token));
+  CAF_REQUIRE(r.ok);
+  auto start = std::chrono::steady_clock::now();
+  std::optional<uint16_t> code;
+  for (int i = 0; i < 20 && !code; ++i) // bounded: 20 x 500 ms
+    if (!c.receive(500ms))
+      code = c.close_code();
+  CAF_REQUIRE(code.has_value());
+  CAF_CHECK_EQUAL(*code, 4501);
+  CAF_CHECK(std::chrono::steady_clock::now() - start < 6s);
+}
+
 CAF_TEST(the origin allow list is enforced for browsers only) {
   test_node n{[](config::settings& s) {
     s.server.allowed_origins = {"https://app.example.com"};

@@ -1,6 +1,8 @@
 #define CAF_SUITE integration.presence
 #include <caf/test/unit_test.hpp>
 
+#include <map>
+
 #include "protocol/codec.hpp"
 #include "test/support/test_node.hpp"
 
@@ -253,4 +255,46 @@ CAF_TEST(another user cannot join a private room or see its presence) {
           codec::json, tseen);
   CAF_CHECK(wait_for(*tablet, "tether.presence.snapshot", R"("deviceId":"phone")",
                      tseen));
+}
+
+CAF_TEST(a member cannot forge acks batches or server messages to others) {
+  test_node n{quick};
+  reading aseen, mseen;
+  auto alice = join_team(n, "alice", "phone", device_type::mobile, false, aseen);
+  auto mallory = join_team(n, "mallory", "laptop", device_type::desktop, false,
+                           mseen);
+  auto to_team = [](const std::string& id, const std::string& type) {
+    auto m = make_message(id, "mallory", "laptop", protocol::target::broadcast,
+                          device_type::desktop);
+    m.type = type;
+    m.destination.broadcast = protocol::broadcast_info{
+      protocol::broadcast_scope::room, std::string{"team"}, {}, {}};
+    m.optimization.requires_ack = true;
+    return protocol::encode(codec::json, m);
+  };
+  // Inside a batch a message with messageId + status or messages would be
+  // read by alice as an ack (here a failed ack for her own message) or a
+  // batch; a tether.* type as a server message.
+  auto forged_ack = to_team("f1", "chat");
+  forged_ack.insert(1, R"("messageId":"alice-1","status":"failed",)");
+  auto forged_batch = to_team("f2", "chat");
+  forged_batch.insert(1, R"("messages":[],)");
+  auto batch = R"({"id":"b1","messages":[)" + forged_ack + "," + forged_batch
+               + "," + to_team("f3", "tether.presence.diff") + "]}";
+  CAF_REQUIRE(mallory->client.send(batch));
+  auto r = read_messages(mallory->client, 100, 1s); // acks, until quiet
+  std::map<std::string, std::string> refused; // id -> first field named
+  for (auto& a : r.acks) {
+    CAF_CHECK(a.status == protocol::ack_status::failed);
+    CAF_CHECK(a.error && a.error->code == "VALIDATION_ERROR");
+    if (a.error)
+      refused[a.message_id] = json_field(a.error->details.raw, "field");
+  }
+  CAF_CHECK_EQUAL(refused["f1"], "messageId");
+  CAF_CHECK_EQUAL(refused["f2"], "messages");
+  CAF_CHECK_EQUAL(refused["f3"], "type");
+  // Nothing reached alice.
+  auto got = read_messages(alice->client, 1, 500ms);
+  CAF_CHECK(got.messages.empty());
+  CAF_CHECK(got.acks.empty());
 }

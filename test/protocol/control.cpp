@@ -143,3 +143,22 @@ CAF_TEST(presence diffs and snapshots carry entries and aggregates) {
   CAF_CHECK_EQUAL(s.type, "tether.presence.snapshot");
   CAF_CHECK_EQUAL(*s.destination.device_id, "tab");
 }
+
+CAF_TEST(failed acks list at most twenty errors and clip what they echo) {
+  std::vector<field_error> errors;
+  for (int i = 0; i < 500; ++i)
+    errors.push_back({std::string(1000, 'k') + std::to_string(i),
+                      "too many unknown fields"});
+  auto ack = make_failed_ack(std::string(300000, 'i'), errc::validation_error,
+                             "invalid", errors, 5);
+  auto text = encode(codec::json, ack);
+  // 20 entries of at most 2 x 255 bytes, an id of 255: a few KiB, not the
+  // 1.3 MiB an unbounded list reached.
+  CAF_CHECK_LESS(text.size(), 12u * 1024);
+  CAF_CHECK(text.find(R"("omitted":480)") != std::string::npos);
+  CAF_CHECK(text.find(R"("messageId":")" + std::string(255, 'i') + "\"")
+            != std::string::npos);
+  // A cut never splits a UTF-8 character: 254 ASCII bytes, then "é".
+  auto utf8 = make_ack(std::string(254, 'a') + "\xc3\xa9", ack_status::failed, 1);
+  CAF_CHECK_EQUAL(utf8.message_id, std::string(254, 'a'));
+}

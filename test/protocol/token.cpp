@@ -105,3 +105,17 @@ CAF_TEST(generated secrets are 64 hex characters and differ) {
   CAF_CHECK_EQUAL(a.size(), 64u);
   CAF_CHECK_NOT_EQUAL(a, b);
 }
+
+CAF_TEST(the server identity cannot be claimed by a token) {
+  // Messages from user "system" device "server" are the server's (SPEC §9);
+  // a device holding such a token could speak as the server.
+  for (auto [user, device] : {std::pair{"system", "phone"},
+                              std::pair{"alice", "server"}}) {
+    auto c = claims();
+    c.user_id = user;
+    c.device_id = device;
+    token_claims out;
+    CAF_CHECK(verify_token(issue_token(c, secret), secret, 1500, 0, out)
+              == token_error::reserved_identity);
+  }
+}

@@ -171,3 +171,44 @@ CAF_TEST(utf8 validation) {
   CAF_CHECK(!valid_utf8("\xf4\x90\x80\x80"));  // > U+10FFFF
   CAF_CHECK(!valid_utf8("\xff"));
 }
+
+CAF_TEST(keys that decide a frame kind are refused inside a message) {
+  // Forwarded as unknown keys they made recipients read the delivered
+  // message as a batch or an ack (a forged ack for another user's message).
+  for (auto key : {"messages", "messageId", "status"}) {
+    auto text = envelope("chat");
+    text.insert(1, "\"" + std::string{key} + R"(":"x",)");
+    // A top-level `messages`/`messageId`+`status` makes it another kind;
+    // inside a batch it is a message and must be refused there.
+    auto batch = R"({"id":"b1","messages":[)" + text + "]}";
+    auto f = decode(codec::json, batch, limits{});
+    CAF_REQUIRE(f.ok());
+    CAF_REQUIRE_EQUAL(f.messages.size(), 1u);
+    auto& dm = f.messages.front();
+    CAF_CHECK(!dm.ok());
+    CAF_CHECK(dm.error == errc::validation_error);
+    CAF_CHECK(has_error(dm, key));
+    CAF_CHECK(dm.msg.extra.empty());
+  }
+  // Other unknown keys are still forwarded.
+  auto text = envelope("chat");
+  text.insert(1, R"("futureField":[1,2],)");
+  auto dm = check(text);
+  CAF_CHECK(dm.ok());
+  CAF_REQUIRE_EQUAL(dm.msg.extra.size(), 1u);
+  CAF_CHECK_EQUAL(dm.msg.extra.front().name, "futureField");
+}
+
+CAF_TEST(tether types are reserved for requests to the server) {
+  auto dm = check(envelope("tether.gap"));
+  CAF_CHECK(!dm.ok());
+  CAF_CHECK(has_error(dm, "type"));
+  dm = check(envelope("tether.presence.diff", "1.0.0", "",
+                      R"({"target":"broadcast","broadcast":)"
+                      R"({"scope":"room","room":"team-1"}})"));
+  CAF_CHECK(has_error(dm, "type"));
+  dm = check(envelope("tether.join", "1.0.0", "", R"({"target":"cloud"})"));
+  CAF_CHECK(!has_error(dm, "type"));
+  // Only the namespace: "tetherish" is an application type.
+  CAF_CHECK(check(envelope("tetherish")).ok());
+}

@@ -165,7 +165,7 @@ struct node_fixture : fixture_base {
     p->session.device_id = device;
     p->session.type = type;
     p->session.role = role;
-    p->session.token_expires_at = 4102444800; // 2100-01-01
+    p->session.session_expires_at = 4102444800; // 2100-01-01
     self->send(orch, atom::open_v, std::shared_ptr<actors::session_port>{p});
     run_messages();
     return p;

@@ -173,7 +173,7 @@ CAF_TEST(the session closes with 4501 when the token expires) {
   p->session.session_id = "s";
   p->session.user_id = "alice";
   p->session.device_id = "phone";
-  p->session.token_expires_at
+  p->session.session_expires_at
     = std::chrono::duration_cast<std::chrono::seconds>(
         std::chrono::system_clock::now().time_since_epoch() + 30s)
         .count();
@@ -183,6 +183,22 @@ CAF_TEST(the session closes with 4501 when the token expires) {
   run_messages();
   CAF_CHECK(p->closes.empty());
   advance_time(11s);
+  run_messages();
+  CAF_CHECK_EQUAL(p->closes, std::vector<uint16_t>{4501});
+}
+
+CAF_TEST(a session whose expiry has passed closes with 4501 at once) {
+  // The listener accepts a token up to auth.leeway after its exp; such a
+  // session must still end (it once got no timer and stayed open).
+  auto p = std::make_shared<test::recording_port>();
+  p->session.session_id = "s";
+  p->session.user_id = "alice";
+  p->session.device_id = "phone";
+  p->session.session_expires_at
+    = std::chrono::duration_cast<std::chrono::seconds>(
+        std::chrono::system_clock::now().time_since_epoch() - 1s)
+        .count();
+  self->send(orch, atom::open_v, std::shared_ptr<session_port>{p});
   run_messages();
   CAF_CHECK_EQUAL(p->closes, std::vector<uint16_t>{4501});
 }

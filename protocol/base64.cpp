@@ -52,14 +52,15 @@ std::string base64url_encode(std::string_view bytes) {
   return encode(bytes, url_alphabet, false);
 }
 
-std::optional<std::string> base64url_decode(std::string_view text) {
+namespace {
+
+std::optional<std::string> decode(std::string_view text, const char* alphabet) {
   if (text.size() % 4 == 1)
     return std::nullopt;
   std::array<int8_t, 256> table;
   table.fill(-1);
   for (int i = 0; i < 64; ++i)
-    table[static_cast<unsigned char>(url_alphabet[i])]
-      = static_cast<int8_t>(i);
+    table[static_cast<unsigned char>(alphabet[i])] = static_cast<int8_t>(i);
   std::string out;
   out.reserve(text.size() * 3 / 4);
   uint32_t acc = 0;
@@ -79,6 +80,26 @@ std::optional<std::string> base64url_decode(std::string_view text) {
   if ((acc & ((1u << bits) - 1)) != 0)
     return std::nullopt;
   return out;
+}
+
+} // namespace
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  return decode(text, url_alphabet);
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+  // Padded: a multiple of 4 characters, at most two '=' at the end.
+  if (text.size() % 4 != 0)
+    return std::nullopt;
+  if (text.empty())
+    return std::string{};
+  auto last = text.find_last_not_of('=');
+  auto pad = last == std::string_view::npos ? text.size()
+                                            : text.size() - last - 1;
+  if (pad > 2)
+    return std::nullopt;
+  return decode(text.substr(0, text.size() - pad), std_alphabet);
 }
 
 } // namespace tether::protocol

@@ -16,4 +16,8 @@ std::string base64url_encode(std::string_view bytes);
 /// or an impossible length.
 std::optional<std::string> base64url_decode(std::string_view text);
 
+/// Decodes padded base64 (RFC 4648 §4), canonical form only; nullopt
+/// otherwise.
+std::optional<std::string> base64_decode(std::string_view text);
+
 } // namespace tether::protocol

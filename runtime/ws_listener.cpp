@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include "protocol/base64.hpp"
 #include "protocol/compression.hpp"
 #include "protocol/token.hpp"
 #include "runtime/io_scheduler.hpp"
@@ -188,7 +189,18 @@ private:
 
   void upgrade(request req, std::string_view query) {
     auto& p = shared_->params;
-    if (!websocket::is_upgrade(req)) {
+    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+      response res;
+      res.set(http::field::allow, "GET");
+      reject(actors::reject_reason::bad_request,
+             http::status::method_not_allowed,
+             json_error("method_not_allowed",
+                        "WebSocket upgrades use GET (RFC 6455 §4.1)"),
+             std::move(res));
+      return;
+    }
+    if (!websocket::is_upgrade(req)
+        || req[http::field::sec_websocket_version] != "13") {
       response res;
       res.set(http::field::upgrade, "websocket");
       res.set(http::field::sec_websocket_version, "13");
@@ -197,6 +209,16 @@ private:
              json_error("upgrade_required",
                         "this path serves WebSocket upgrades only"),
              std::move(res));
+      return;
+    }
+    auto sent_key = req[http::field::sec_websocket_key];
+    if (auto key = protocol::base64_decode(
+          trim({sent_key.data(), sent_key.size()}));
+        !key || key->size() != 16) {
+      reject(actors::reject_reason::bad_request, http::status::bad_request,
+             json_error("bad_request",
+                        "Sec-WebSocket-Key must be the base64 of 16 bytes "
+                        "(RFC 6455 §4.2.1)"));
       return;
     }
     if (!p.allowed_origins.empty()) {

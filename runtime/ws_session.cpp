@@ -2,11 +2,13 @@
 // write in flight, read credit from the connection actor, ping/pong with RTT.
 // Implements actors::session_port; every method posts to the strand.
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstring>
 #include <deque>
 
+#include <boost/beast/zlib/error.hpp>
 #include <spdlog/spdlog.h>
 
 #include "protocol/errc.hpp"
@@ -209,12 +211,24 @@ private:
     if (&ec.category()
         == &beast::error_code{websocket::error::bad_opcode}.category())
       return protocol::to_int(close_code::protocol_error);
+    if (is_inflate_error(ec))
+      return protocol::to_int(close_code::invalid_payload);
     return 1006;
+  }
+
+  // Corrupt permessage-deflate data: Beast fails the stream without a close
+  // frame, so the session writes one itself (finish() does).
+  static bool is_inflate_error(const beast::error_code& ec) {
+    return &ec.category()
+           == &beast::zlib::make_error_code(beast::zlib::error::need_buffers)
+                 .category();
   }
 
   void on_read(beast::error_code ec, size_t) {
     reading_ = false;
     if (ec) {
+      if (is_inflate_error(ec) && !local_close_)
+        raw_close_ = protocol::to_int(close_code::invalid_payload);
       finish(close_code_for(ec));
       return;
     }
@@ -269,6 +283,12 @@ private:
       // The session ended while this frame was on its way.
       finish(local_close_ ? local_close_ : uint16_t{1006});
       queue_.clear();
+      if (raw_close_ && !raw_close_sent_) {
+        if (ec)
+          linger();
+        else
+          send_raw_close();
+      }
       return;
     }
     auto& f = queue_.front();
@@ -327,7 +347,11 @@ private:
     finished_ = true;
     close_code_ = code;
     timer_.cancel();
-    linger();
+    // A frame being written must end before a close frame of our own.
+    if (!raw_close_)
+      linger();
+    else if (!writing_)
+      send_raw_close();
     if (accepted_) {
       shared_->metrics->connection_closed(code);
       spdlog::info("disconnected user={} device={} session={} code={}",
@@ -338,6 +362,22 @@ private:
     // A frame being written stays alive until its write completes.
     if (!writing_)
       queue_.clear();
+  }
+
+  // Writes the close frame Beast did not (a failed stream sends nothing
+  // more): FIN + opcode 8, unmasked, the code, no reason. Then lingers.
+  void send_raw_close() {
+    raw_close_sent_ = true;
+    auto frame = std::make_shared<std::array<unsigned char, 4>>(
+      std::array<unsigned char, 4>{0x88, 0x02,
+                                   static_cast<unsigned char>(raw_close_ >> 8),
+                                   static_cast<unsigned char>(raw_close_ & 0xFF)});
+    beast::get_lowest_layer(ws_).expires_after(shared_->params.close_timeout);
+    net::async_write(ws_.next_layer(), net::buffer(*frame),
+                     [self = shared_from_this(), frame](beast::error_code,
+                                                        size_t) {
+                       self->linger();
+                     });
   }
 
   // Lingering close: stop sending, read and discard what the peer still sends
@@ -458,6 +498,10 @@ private:
   bool deflate_negotiated_ = false;
   bool pending_close_ = false;
   uint16_t local_close_ = 0;
+  /// A close code the session writes itself (Beast could not), and whether
+  /// it did.
+  uint16_t raw_close_ = 0;
+  bool raw_close_sent_ = false;
   uint16_t close_code_ = 1006;
   std::string close_reason_;
   /// Only while lingering (an idle session does not need it).

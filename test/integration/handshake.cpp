@@ -160,3 +160,67 @@ CAF_TEST(healthz and metrics are served on the same port) {
   CAF_CHECK_EQUAL(http_get(n.port(), "/nope").status, 404);
   CAF_CHECK_EQUAL(http_get(n.port(), "/ws").status, 426);
 }
+
+namespace {
+
+// An upgrade request's header lines with `key`, `version` and `extra`.
+std::string upgrade_headers(const std::string& token, const std::string& key,
+                            const std::string& version = "13",
+                            const std::string& extra = {}) {
+  return "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "
+         + key + "\r\nSec-WebSocket-Version: " + version
+         + "\r\nAuthorization: Bearer " + token + "\r\n" + extra;
+}
+
+constexpr auto good_key = "dGhlIHNhbXBsZSBub25jZQ==";
+
+} // namespace
+
+CAF_TEST(upgrades need GET a version 13 and a key of 16 bytes) {
+  test_node n;
+  auto token = n.token("alice", "phone", device_type::mobile);
+  // RFC 6455 §4.1: the upgrade is a GET; any other method is 405.
+  auto r = http_request(n.port(), "POST", "/ws",
+                        upgrade_headers(token, good_key));
+  CAF_CHECK_EQUAL(r.status, 405);
+  CAF_CHECK(r.headers.find("Allow: GET") != std::string::npos);
+  // §4.2.1: a key that is not the base64 of 16 bytes is 400.
+  for (auto key : {"", "abc", "dGhlIHNhbXBsZSBub25jZQ", "dGhlIHNhbXBsZQ==",
+                   "dGhlIHNhbXBsZSBub25jZSEhIQ==", "!!!!IHNhbXBsZSBub25jZQ=="}) {
+    r = http_request(n.port(), "GET", "/ws", upgrade_headers(token, key));
+    CAF_CHECK_EQUAL(r.status, 400);
+    CAF_CHECK(r.body.find("Sec-WebSocket-Key") != std::string::npos);
+  }
+  // §4.4: another version is 426 naming the one served.
+  r = http_request(n.port(), "GET", "/ws", upgrade_headers(token, good_key, "8"));
+  CAF_CHECK_EQUAL(r.status, 426);
+  CAF_CHECK(r.headers.find("Sec-WebSocket-Version: 13") != std::string::npos);
+  // The same request with the right key and version upgrades.
+  raw_socket s{n.port()};
+  CAF_REQUIRE(s.send("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     + upgrade_headers(token, good_key) + "\r\n"));
+  CAF_CHECK_EQUAL(parse_response(s.read("\r\n\r\n")).status, 101);
+}
+
+CAF_TEST(corrupt permessage-deflate data is closed with 1007 and a close frame) {
+  test_node n;
+  auto token = n.token("alice", "phone", device_type::mobile);
+  raw_socket s{n.port()};
+  CAF_REQUIRE(s.send("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     + upgrade_headers(token, good_key, "13",
+                                       "Sec-WebSocket-Extensions: "
+                                       "permessage-deflate\r\n")
+                     + "\r\n"));
+  auto head = s.read("\r\n\r\n");
+  CAF_REQUIRE_EQUAL(parse_response(head).status, 101);
+  CAF_REQUIRE(head.find("permessage-deflate") != std::string::npos);
+  // A masked text frame with RSV1 (compressed) whose data is no deflate
+  // stream: 0xff starts a block of the reserved type 3.
+  std::string frame{"\xc1\x88\x01\x02\x03\x04", 6};
+  for (int i = 0; i < 8; ++i)
+    frame += static_cast<char>(0xff ^ "\x01\x02\x03\x04"[i % 4]);
+  CAF_REQUIRE(s.send(frame));
+  auto rest = s.read(); // until the server closes, at most 5 s
+  // Close frame: FIN + opcode 8, length 2, code 1007 (0x03ef).
+  CAF_CHECK(rest.find(std::string{"\x88\x02\x03\xef", 4}) != std::string::npos);
+}

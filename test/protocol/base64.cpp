@@ -22,3 +22,15 @@ CAF_TEST(base64url decoding is strict) {
   CAF_CHECK(!base64url_decode("Zh").has_value()); // non-zero padding bits
   CAF_CHECK(!base64url_decode("a+b/").has_value());
 }
+
+CAF_TEST(padded base64 decoding is strict) {
+  CAF_CHECK_EQUAL(base64_decode("Zm9vYmFy").value_or("?"), "foobar");
+  CAF_CHECK_EQUAL(base64_decode("Zg==").value_or("?"), "f");
+  CAF_CHECK_EQUAL(base64_decode("Zm8=").value_or("?"), "fo");
+  CAF_CHECK_EQUAL(base64_decode("").value_or("?"), "");
+  // The RFC 6455 example key is 16 bytes.
+  CAF_CHECK_EQUAL(base64_decode("dGhlIHNhbXBsZSBub25jZQ==").value_or("").size(),
+                  16u);
+  for (auto bad : {"Zg", "Zg=", "Z===", "====", "Zm9v!A==", "-_8=", "Zh=="})
+    CAF_CHECK(!base64_decode(bad).has_value());
+}

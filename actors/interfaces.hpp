@@ -155,6 +155,8 @@ using store_actor = caf::typed_actor<
   caf::reacts_to<atom::remove, message_keys>,
   // Moves messages to the dead letters.
   caf::reacts_to<atom::bury, message_keys>,
+  // INTERNAL (timer): purges dead letters past their retention.
+  caf::reacts_to<atom::remove, atom::dead>,
   // Registers a device; replies with its record and its backlog.
   caf::replies_to<atom::open, device_identity>::with<device_record,
                                                      std::vector<stored_message>>,

@@ -117,6 +117,10 @@ void node_metrics::store_committed(size_t operations,
   store_commit_ns_.fetch_add(static_cast<uint64_t>(took.count()), relaxed);
 }
 
+void node_metrics::dead_letters_purged(uint64_t n) noexcept {
+  dead_purged_.fetch_add(n, relaxed);
+}
+
 void node_metrics::frame_sent(size_t messages, size_t bytes) noexcept {
   frames_.fetch_add(1, relaxed);
   framed_messages_.fetch_add(messages, relaxed);
@@ -253,6 +257,10 @@ std::string node_metrics::render_prometheus() const {
   out.append("tether_store_commit_seconds_total ")
     .append(seconds_text(store_commit_ns_.load(relaxed) / 1000))
     .append("\n");
+  header(out, "tether_store_dead_letters_purged_total",
+         "Dead letters deleted after store.dead_letter_retention.", "counter");
+  sample(out, "tether_store_dead_letters_purged_total", "",
+         dead_purged_.load(relaxed));
   header(out, "tether_frames_sent_total",
          "Delivery frames written by batchers.", "counter");
   sample(out, "tether_frames_sent_total", "", frames_.load(relaxed));

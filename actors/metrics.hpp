@@ -89,6 +89,8 @@ public:
   void room_opened() noexcept;
   void room_closed() noexcept;
   void room_members(int64_t delta) noexcept;
+  /// Dead letters deleted after store.dead_letter_retention.
+  void dead_letters_purged(uint64_t n) noexcept;
   /// Users held by the directory shards (+1 loaded, -1 evicted).
   void directory_users(int64_t delta) noexcept;
   /// Idle users forgotten by a directory shard.
@@ -146,6 +148,7 @@ private:
   counter store_commits_{0};
   counter store_operations_{0};
   counter store_commit_ns_{0};
+  counter dead_purged_{0};
   counter frames_{0};
   counter framed_messages_{0};
   counter frame_bytes_{0};

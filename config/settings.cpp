@@ -387,6 +387,10 @@ const std::vector<binding>& table() {
     add_key(t, "presence.rules",
          "room rules: action:pattern[@role], action join or publish",
          [](settings& s) -> auto& { return s.presence.rules; });
+    // store
+    add_key(t, "store.dead_letter_retention",
+         "how long dead letters are kept before they are purged (0: forever)",
+         [](settings& s) -> auto& { return s.store.dead_letter_retention; });
     // auth
     add_key(t, "auth.secret_file",
          "HMAC secret for tokens (empty: <data_dir>/secret.key)",
@@ -616,6 +620,8 @@ std::vector<std::string> validate(const settings& s) {
   rule(s.limits.guard.rate_per_second > 0,
        "limits.rate_per_second must be positive");
   rule(s.limits.guard.burst >= 1, "limits.rate_burst must be >= 1");
+  rule(s.store.dead_letter_retention.count() >= 0,
+       "store.dead_letter_retention must not be negative");
   rule(s.limits.guard.violation_window.count() > 0,
        "limits.violation_window must be positive");
   rule(s.heartbeat.ping_interval.count() >= 100,

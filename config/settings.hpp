@@ -88,6 +88,12 @@ struct presence_settings {
   std::vector<std::string> rules{"join:*", "publish:*"};
 };
 
+struct store_settings {
+  // A week: long enough to inspect what failed, bounded so that a device
+  // that keeps rejecting messages cannot fill the disk.
+  milliseconds dead_letter_retention{7 * 24 * 3600 * 1000LL};
+};
+
 struct auth_settings {
   std::string secret_file; // empty: <data_dir>/secret.key, made on first run
   seconds leeway{30};      // tolerated clock skew for exp/nbf
@@ -123,6 +129,7 @@ struct settings {
   directory_settings directory;
   batch_settings batch;
   presence_settings presence;
+  store_settings store;
   auth_settings auth;
   node_settings node;
   caf_settings caf;

@@ -53,10 +53,18 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  // Raised by the node itself when it fails.
+  sigaddset(&stop_signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // Past RLIMIT_FSIZE a write fails with EFBIG (a store error that stops the
+  // node cleanly) instead of killing the process.
+  signal(SIGXFSZ, SIG_IGN);
   try {
     tether::runtime::node n{loaded.values};
+    n.on_failure([main_thread = pthread_self()](const std::string&) {
+      pthread_kill(main_thread, SIGUSR1);
+    });
     auto port = n.start();
     auto& s = n.settings();
     spdlog::info("tetherd {} listening on {}:{} (ws path {}, data dir {})",
@@ -67,7 +75,16 @@ int main(int argc, char** argv) {
                 static_cast<unsigned>(port));
     std::fflush(stdout);
     int sig = 0;
-    sigwait(&stop_signals, &sig);
+    for (;;) {
+      sigwait(&stop_signals, &sig);
+      if (sig != SIGUSR1)
+        break;
+      if (!n.failure().empty()) {
+        // The node logged why; its sessions are closing with 1011.
+        n.stop();
+        return 1;
+      }
+    }
     spdlog::info("received {}; shutting down", sig == SIGTERM ? "SIGTERM"
                                                                : "SIGINT");
     n.stop();

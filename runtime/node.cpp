@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -57,7 +58,9 @@ make_orchestrator_params(const config::settings& s,
   p.log = std::move(log);
   p.queue.queue = s.queue.queue;
   p.queue.resume_window = s.queue.resume_window;
-  p.queue.clock_skew = std::move(skew);
+  p.queue.clock_skew = skew;
+  p.store.clock_skew = std::move(skew);
+  p.store.dead_letter_retention = s.store.dead_letter_retention;
   p.batcher.batch = s.batch.batch;
   p.batcher.compress_threshold = s.batch.compress_threshold;
   p.batcher.compress_level = static_cast<int>(s.batch.compress_level);
@@ -182,7 +185,11 @@ struct node::impl {
   uint16_t port = 0;
   std::chrono::steady_clock::time_point started
     = std::chrono::steady_clock::now();
-  bool stopped = false;
+  std::atomic<bool> stopped{false};
+  /// Set once if the orchestrator ended without being stopped.
+  mutable std::mutex failure_mutex;
+  std::string failure;
+  std::function<void(const std::string&)> on_failure;
 
   explicit impl(config::settings s)
     : settings(std::move(s)),
@@ -213,10 +220,36 @@ struct node::impl {
     if (orchestrator)
       caf::anon_send_exit(orchestrator, caf::exit_reason::user_shutdown);
     orchestrator = nullptr;
+    sys.registry().erase(orchestrator_name);
     sys.await_all_actors_done();
     loop->stop();
     server.reset();
     loop->close();
+  }
+
+  // Runs on the thread of the dying orchestrator.
+  void orchestrator_ended(const caf::error& reason) {
+    if (!reason || reason == caf::exit_reason::user_shutdown)
+      return;
+    std::function<void(const std::string&)> hook;
+    {
+      std::lock_guard<std::mutex> guard{failure_mutex};
+      if (stopped || !failure.empty())
+        return;
+      failure = sys.render(reason);
+      hook = on_failure;
+    }
+    spdlog::critical("node failed: {}; sessions close with 1011 and the node "
+                     "stops; restarting it on the same data dir recovers "
+                     "every acknowledged message",
+                     failure);
+    if (hook)
+      hook(failure);
+  }
+
+  std::string failed() const {
+    std::lock_guard<std::mutex> guard{failure_mutex};
+    return failure;
   }
 
   std::string healthz() const {
@@ -224,7 +257,8 @@ struct node::impl {
                     std::chrono::steady_clock::now() - started)
                     .count();
     std::ostringstream out;
-    out << R"({"status":")" << (stopped ? "stopping" : "ok")
+    out << R"({"status":")"
+        << (!failed().empty() ? "failed" : stopped ? "stopping" : "ok")
         << R"(","version":")" TETHER_VERSION R"(","protocolVersion":")"
         << protocol::protocol_version << R"(","uptimeSeconds":)" << uptime
         << R"(,"connections":)" << metrics->connections() << "}";
@@ -256,6 +290,13 @@ uint16_t node::start() {
     actors::orchestrator,
     make_orchestrator_params(s, std::move(log), impl_->clock_skew),
     impl_->metrics);
+  // Watched: if it ends without stop(), the node has failed.
+  impl_->orchestrator->attach_functor(
+    [i = impl_.get()](const caf::error& reason) { i->orchestrator_ended(reason); });
+  // Named, for whoever must reach it (the cluster's peers, tests).
+  impl_->sys.registry().put(orchestrator_name,
+                            caf::actor_cast<caf::strong_actor_ptr>(
+                              impl_->orchestrator));
   server_params sp;
   sp.address = s.server.address;
   sp.port = s.server.port;
@@ -296,10 +337,16 @@ void node::stop() {
   auto& i = *impl_;
   if (i.stopped || !i.server)
     return;
-  i.stopped = true;
+  auto failed = false;
+  {
+    std::lock_guard<std::mutex> guard{i.failure_mutex};
+    i.stopped = true;
+    failed = !i.failure.empty();
+  }
   spdlog::info("stopping: closing {} sessions", i.server->sessions());
   i.server->stop_accepting();
-  {
+  // A failed node's connections are closing their sessions with 1011.
+  if (!failed) {
     caf::scoped_actor self{i.sys};
     self
       ->request(i.orchestrator,
@@ -316,6 +363,15 @@ void node::stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
   i.end();
   spdlog::info("stopped");
+}
+
+void node::on_failure(std::function<void(const std::string&)> f) {
+  std::lock_guard<std::mutex> guard{impl_->failure_mutex};
+  impl_->on_failure = std::move(f);
+}
+
+std::string node::failure() const {
+  return impl_->failed();
 }
 
 void node::advance_clock(std::chrono::milliseconds by) {

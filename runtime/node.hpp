@@ -5,11 +5,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
 
 #include "config/settings.hpp"
+
+#include <caf/atom.hpp>
 
 namespace caf {
 class actor_system;
@@ -20,6 +23,9 @@ class node_metrics;
 } // namespace tether::actors
 
 namespace tether::runtime {
+
+/// The orchestrator's name in the actor system's registry.
+inline constexpr caf::atom_value orchestrator_name = caf::atom("orchestr");
 
 /// A start-up failure with a message fit for the operator.
 class startup_error : public std::runtime_error {
@@ -42,6 +48,15 @@ public:
   /// Graceful stop: refuse new connections, close every session with 1001
   /// ("going away"), wait up to node.stop_timeout, stop I/O and actors.
   void stop();
+
+  /// Calls `f(why)` once, on an actor thread, if the node fails: its
+  /// orchestrator ended without stop() (it gave up, or the store failed).
+  /// Its sessions are then closing with 1011; the owner should call stop()
+  /// and exit non-zero. Set before start().
+  void on_failure(std::function<void(const std::string& why)> f);
+
+  /// Why the node failed (empty while it has not).
+  std::string failure() const;
 
   /// Test hook: moves the queues' wall clock forward by `by` and makes them
   /// apply it at once (TTL tests without waiting).

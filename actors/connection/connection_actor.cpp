@@ -654,9 +654,16 @@ connection(connection_actor::stateful_pointer<connection_state> self,
     self->delayed_send(self, remaining, atom::expire_v);
   else
     self->send(self, atom::expire_v);
-  // The batcher lives as long as its connection.
-  self->attach_functor([b = st.batcher] {
+  // The batcher lives as long as its connection. A connection ended by its
+  // supervisor (the node is failing) closes its session with 1011: the
+  // device reconnects with backoff, to this node once it is back.
+  self->attach_functor([b = st.batcher, port = st.port](const caf::error& why) {
     caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+    if (why && why != caf::exit_reason::normal)
+      if (auto p = port.lock())
+        p->close(protocol::to_int(protocol::close_code::internal_error),
+                 std::string{
+                   protocol::reason(protocol::close_code::internal_error)});
   });
   return {
     [=](atom::frame, const std::string& bytes, bool binary) {

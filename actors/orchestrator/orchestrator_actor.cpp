@@ -99,7 +99,7 @@ void on_directory_down(self_ptr self, const caf::error& reason) {
         now - child.started)))
     child.attempts = 0;
   if (!backoff.allows(child.attempts) || !child.budget.charge(now)) {
-    spdlog::critical("directory failed too often ({}); stopping the node",
+    spdlog::error("directory failed too often ({}); stopping the node",
                      self->system().render(reason));
     stop_children(self);
     self->quit(reason);
@@ -115,6 +115,22 @@ void on_directory_down(self_ptr self, const caf::error& reason) {
 
 } // namespace
 
+orchestrator_state::~orchestrator_state() {
+  auto end = [](const auto& child) {
+    caf::anon_send_exit(child, caf::exit_reason::user_shutdown);
+  };
+  for (auto& [addr, conn] : connections)
+    end(conn);
+  for (auto& [addr, q] : queues)
+    end(q);
+  for (auto& [addr, r] : rooms)
+    end(r.first);
+  for (auto& s : shards)
+    end(s);
+  if (store)
+    end(store); // last: it commits what the others left in its mailbox
+}
+
 orchestrator_actor::behavior_type
 orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
              orchestrator_params params, std::shared_ptr<node_metrics> metrics) {
@@ -123,9 +139,10 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
   st.metrics = std::move(metrics);
   st.directory_child.budget = restart_budget{st.params.budget};
   if (st.params.detached_store)
-    st.store = self->spawn<caf::detached>(store, st.params.log, st.metrics);
+    st.store = self->spawn<caf::detached>(store, st.params.log, st.metrics,
+                                          st.params.store);
   else
-    st.store = self->spawn(store, st.params.log, st.metrics);
+    st.store = self->spawn(store, st.params.log, st.metrics, st.params.store);
   self->monitor(st.store);
   spawn_directory(self);
   // Children die with their supervisor (monitors do not propagate exits).
@@ -143,7 +160,7 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
       if (dm.reason != caf::exit_reason::user_shutdown) {
         // The durable log is in an unknown state: stop, let the service
         // manager restart the node, recover from disk.
-        spdlog::critical("store failed ({}); stopping the node",
+        spdlog::error("store failed ({}); stopping the node",
                          self->system().render(dm.reason));
         stop_children(self);
         self->quit(dm.reason);

@@ -35,6 +35,7 @@
 #include "actors/connection/connection_actor.hpp"
 #include "actors/directory/directory_actor.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/store/store_actor.hpp"
 #include "actors/metrics.hpp"
 #include "actors/orchestrator/backoff_policy.hpp"
 #include "actors/orchestrator/restart_budget.hpp"
@@ -58,6 +59,7 @@ struct orchestrator_params {
   std::shared_ptr<durable_log> log;
   /// Spawn the store detached (its own thread); off in deterministic tests.
   bool detached_store = true;
+  store_params store;
 };
 
 /// A child that is respawned when it fails.
@@ -86,6 +88,16 @@ struct orchestrator_state {
   /// Answered once the last connection is gone.
   std::optional<caf::typed_response_promise<atom::ok>> stop_promise;
   std::minstd_rand rng{std::random_device{}()};
+
+  orchestrator_state() = default;
+  orchestrator_state(const orchestrator_state&) = delete;
+  orchestrator_state& operator=(const orchestrator_state&) = delete;
+
+  /// Ends the children still held: monitors do not propagate an exit, and
+  /// an orchestrator that is killed or throws never runs its exit handler
+  /// (CAF destroys the state whatever ended the actor). Connections then
+  /// close their sessions with 1011.
+  ~orchestrator_state();
 
   static inline const char* name = "orchestrator";
 };

@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS messages (
   msg_id        TEXT    NOT NULL,
   sender_device TEXT    NOT NULL,
   body          BLOB    NOT NULL,
-  dead          INTEGER NOT NULL DEFAULT 0,
+  dead          INTEGER NOT NULL DEFAULT 0, -- 0 live, else buried at (ms)
   PRIMARY KEY (user_id, device_id, qid)) WITHOUT ROWID;
 )sql";
 
@@ -202,8 +202,9 @@ void durable_log::open() {
     "VALUES (?,?,?,?,?,?,?,?,?,?)");
   delete_ = prepare(
     "DELETE FROM messages WHERE user_id=? AND device_id=? AND qid=?");
-  bury_ = prepare("UPDATE messages SET dead=1 WHERE user_id=? AND "
+  bury_ = prepare("UPDATE messages SET dead=max(?, 1) WHERE user_id=? AND "
                   "device_id=? AND qid=?");
+  purge_ = prepare("DELETE FROM messages WHERE dead<>0 AND dead<=?");
   find_device_ = prepare(("SELECT " + dcols
                           + " FROM devices WHERE user_id=? AND device_id=?")
                            .c_str());
@@ -228,7 +229,7 @@ void durable_log::open() {
     ("SELECT " + dcols + " FROM devices WHERE user_id=? ORDER BY device_id")
       .c_str());
   dead_ = prepare(("SELECT " + cols
-                   + " FROM messages WHERE user_id=? AND dead=1 ORDER BY "
+                   + " FROM messages WHERE user_id=? AND dead<>0 ORDER BY "
                      "enqueued_ms LIMIT ?")
                     .c_str());
 }
@@ -292,11 +293,19 @@ void durable_log::remove(const std::string& user, const std::string& device,
 }
 
 void durable_log::mark_dead(const std::string& user, const std::string& device,
-                            uint64_t qid) {
+                            uint64_t qid, int64_t now_ms) {
   binder b{bury_};
-  b(user)(device)(static_cast<int64_t>(qid));
+  b(now_ms)(user)(device)(static_cast<int64_t>(qid));
   if (b.step() != SQLITE_DONE)
     fail("cannot mark a dead letter");
+}
+
+uint64_t durable_log::purge_dead(int64_t cutoff_ms) {
+  binder b{purge_};
+  b(cutoff_ms);
+  if (b.step() != SQLITE_DONE)
+    fail("cannot purge dead letters");
+  return static_cast<uint64_t>(sqlite3_changes(db_));
 }
 
 std::optional<device_record>
@@ -410,7 +419,7 @@ store_stats durable_log::stats() {
   };
   st.devices = count("SELECT count(*) FROM devices");
   st.queued = count("SELECT count(*) FROM messages WHERE dead=0");
-  st.dead = count("SELECT count(*) FROM messages WHERE dead=1");
+  st.dead = count("SELECT count(*) FROM messages WHERE dead<>0");
   return st;
 }
 

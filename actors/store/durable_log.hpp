@@ -97,8 +97,12 @@ public:
   void append(const stored_message& m);
   void remove(const std::string& user, const std::string& device,
               uint64_t qid);
+  /// Moves a message to the dead letters, stamped with `now_ms`.
   void mark_dead(const std::string& user, const std::string& device,
-                 uint64_t qid);
+                 uint64_t qid, int64_t now_ms);
+  /// Deletes the dead letters buried at or before `cutoff_ms`; returns how
+  /// many.
+  uint64_t purge_dead(int64_t cutoff_ms);
   /// Updates a known device's type, role and last_seen.
   void touch_device(const std::string& user, const std::string& device,
                     uint8_t type, const std::string& role, int64_t now_ms);
@@ -142,6 +146,7 @@ private:
   sqlite3_stmt* insert_ = nullptr;
   sqlite3_stmt* delete_ = nullptr;
   sqlite3_stmt* bury_ = nullptr;
+  sqlite3_stmt* purge_ = nullptr;
   sqlite3_stmt* find_device_ = nullptr;
   sqlite3_stmt* insert_device_ = nullptr;
   sqlite3_stmt* touch_device_ = nullptr;

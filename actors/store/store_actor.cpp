@@ -1,5 +1,6 @@
 #include "actors/store/store_actor.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -13,10 +14,19 @@ namespace {
 
 using self_ptr = store_actor::stateful_pointer<store_state>;
 
-int64_t wall_ms() {
+int64_t wall_ms(self_ptr self) {
   using namespace std::chrono;
+  auto& skew = self->state.params.clock_skew;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
-    .count();
+           .count()
+         + (skew ? skew->load() : 0);
+}
+
+void schedule_purge(self_ptr self) {
+  auto retention = self->state.params.dead_letter_retention;
+  if (retention.count() > 0)
+    self->delayed_send(self, purge_interval(retention), atom::remove_v,
+                       atom::dead_v);
 }
 
 void schedule_flush(self_ptr self) {
@@ -61,6 +71,16 @@ void flush(self_ptr self) {
   }
   for (auto& f : done)
     f(error);
+  if (!error.empty()) {
+    // Its one-way writes (removes, dead letters, gap counts) are lost with
+    // the transaction, and later commits would not be in order with them:
+    // the store fails, and with it the node; a restart recovers from what
+    // is on disk (acked writes were answered with an error, so nothing
+    // acknowledged is missing).
+    self->quit(caf::error{static_cast<uint8_t>(protocol::errc::internal_error),
+                          error_category,
+                          caf::make_message("store commit failed: " + error)});
+  }
 }
 
 // Applies a write inside the open transaction (opening one if needed); the
@@ -107,11 +127,19 @@ caf::typed_response_promise<atom::ok> write_acked(self_ptr self, Op op) {
 
 } // namespace
 
+std::chrono::milliseconds purge_interval(std::chrono::milliseconds retention) {
+  using std::chrono::milliseconds;
+  return std::clamp(retention / 10, milliseconds{1000}, milliseconds{3600000});
+}
+
 store_actor::behavior_type
 store(store_actor::stateful_pointer<store_state> self,
-      std::shared_ptr<durable_log> log, std::shared_ptr<node_metrics> metrics) {
+      std::shared_ptr<durable_log> log, std::shared_ptr<node_metrics> metrics,
+      store_params params) {
   self->state.log = std::move(log);
   self->state.metrics = std::move(metrics);
+  self->state.params = std::move(params);
+  schedule_purge(self);
   // Commit what is pending before going away.
   self->set_exit_handler([self](const caf::exit_msg& msg) {
     flush(self);
@@ -130,15 +158,24 @@ store(store_actor::stateful_pointer<store_state> self,
       });
     },
     [=](atom::bury, message_keys& k) {
-      write(self, [k = std::move(k)](durable_log& log) {
+      write(self, [k = std::move(k), now = wall_ms(self)](durable_log& log) {
         for (auto qid : k.qids)
-          log.mark_dead(k.user_id, k.device_id, qid);
+          log.mark_dead(k.user_id, k.device_id, qid, now);
       });
+    },
+    [=](atom::remove, atom::dead) {
+      auto cutoff = wall_ms(self) - self->state.params.dead_letter_retention.count();
+      auto metrics = self->state.metrics;
+      write(self, [cutoff, metrics](durable_log& log) {
+        if (auto n = log.purge_dead(cutoff))
+          metrics->dead_letters_purged(n);
+      });
+      schedule_purge(self);
     },
     [=](atom::open, const device_identity& id)
       -> caf::result<device_record, std::vector<stored_message>> {
       auto type = static_cast<uint8_t>(id.type);
-      auto now = wall_ms();
+      auto now = wall_ms(self);
       try {
         auto& log = *self->state.log;
         if (auto rec = log.find_device(id.user_id, id.device_id)) {

@@ -8,6 +8,8 @@
 // disk". Reads run on the same connection and see the open transaction, so
 // they never wait for a commit.
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -22,7 +24,15 @@
 
 namespace tether::actors {
 
+struct store_params {
+  /// How long dead letters are kept before they are purged (0: forever).
+  std::chrono::milliseconds dead_letter_retention{7 * 24 * 3600 * 1000LL};
+  /// Added to the wall clock (the node's test hook that moves time).
+  std::shared_ptr<std::atomic<int64_t>> clock_skew;
+};
+
 struct store_state {
+  store_params params;
   std::shared_ptr<durable_log> log;
   std::shared_ptr<node_metrics> metrics;
   /// Whether a transaction is open (writes since the last commit).
@@ -40,6 +50,11 @@ struct store_state {
 
 store_actor::behavior_type
 store(store_actor::stateful_pointer<store_state> self,
-      std::shared_ptr<durable_log> log, std::shared_ptr<node_metrics> metrics);
+      std::shared_ptr<durable_log> log, std::shared_ptr<node_metrics> metrics,
+      store_params params);
+
+/// How often dead letters are purged: a tenth of the retention, between a
+/// second and an hour.
+std::chrono::milliseconds purge_interval(std::chrono::milliseconds retention);
 
 } // namespace tether::actors

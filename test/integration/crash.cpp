@@ -2,6 +2,7 @@
 #include <caf/test/unit_test.hpp>
 
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdlib>
 #include <random>
@@ -151,4 +152,67 @@ CAF_TEST(SIGKILL between accept and delivery loses nothing that was acked) {
   CAF_CHECK(h.acked.size() > 0u);
   p.signal(SIGTERM);
   CAF_CHECK_EQUAL(p.wait(10s), 0);
+}
+
+CAF_TEST(a failing store stops tetherd with status 1 and a restart delivers every ack) {
+  harness h;
+  size_t sent = 0;
+  auto send_burst = [&](runtime::ws_client& phone, const std::string& prefix,
+                        int count) {
+    for (int i = 0; i < count; ++i) {
+      auto m = make_message(prefix + std::to_string(i), "alice", "phone",
+                            protocol::target::device);
+      m.destination.device_id = "laptop";
+      m.optimization.requires_ack = true;
+      if (!phone.send(protocol::encode(codec::json, m)))
+        return;
+      ++sent;
+    }
+  };
+  child_process p;
+  auto port = start_tetherd(p, h.dir);
+  CAF_REQUIRE(port != 0);
+  {
+    // The recipient is known and offline: its messages wait on disk.
+    runtime::ws_client once;
+    CAF_REQUIRE(once.connect(h.options(port, "laptop", device_type::desktop)).ok);
+    once.receive(3s);
+    once.close();
+  }
+  runtime::ws_client phone;
+  CAF_REQUIRE(phone.connect(h.options(port, "phone", device_type::mobile)).ok);
+  phone.receive(3s); // welcome
+  send_burst(phone, "before-", 20);
+  for (int i = 0; i < 20 && h.acked.size() < 20; ++i) // bounded: 20 x 250 ms
+    h.absorb(phone, nullptr, 250ms);
+  CAF_REQUIRE_EQUAL(h.acked.size(), 20u);
+  // From now on no file of the process may grow past one byte: SQLite's
+  // next write fails (EFBIG; tetherd ignores SIGXFSZ), as on a full disk.
+  rlimit tiny{1, RLIM_INFINITY};
+  CAF_REQUIRE(::prlimit(p.pid(), RLIMIT_FSIZE, &tiny, nullptr) == 0);
+  send_burst(phone, "after-", 20);
+  h.absorb(phone, nullptr, 2s);
+  CAF_CHECK_EQUAL(p.wait(15s), 1);
+  CAF_CHECK(!phone.receive(2s).has_value());
+  CAF_CHECK_EQUAL(phone.close_code().value_or(0), 1011);
+  auto err = p.read_stderr(1s);
+  CAF_CHECK(err.find("node failed") != std::string::npos);
+  CAF_CHECK(err.find("store commit failed") != std::string::npos);
+  // Restarted on the same data dir: every message acked `received` comes.
+  child_process again;
+  port = start_tetherd(again, h.dir);
+  CAF_REQUIRE(port != 0);
+  runtime::ws_client laptop;
+  CAF_REQUIRE(laptop.connect(h.options(port, "laptop", device_type::desktop)).ok);
+  laptop.receive(3s); // welcome
+  for (int round = 0; round < 20 && h.drain(laptop, 1500ms) > 0; ++round) {
+  }
+  size_t lost = 0;
+  for (auto& id : h.acked)
+    lost += h.got.count(id) == 0;
+  CAF_MESSAGE("sent=" << sent << " acked=" << h.acked.size()
+                      << " delivered=" << h.got.size() << " lost=" << lost);
+  CAF_CHECK_EQUAL(lost, 0u);
+  again.signal(SIGTERM);
+  CAF_CHECK_EQUAL(again.wait(10s), 0);
 }

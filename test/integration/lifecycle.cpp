@@ -5,8 +5,14 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+
 #include "protocol/token.hpp"
 #include "runtime/node.hpp"
+#include "test/support/http_get.hpp"
 #include "test/support/process.hpp"
 #include "test/support/test_node.hpp"
 
@@ -80,4 +86,30 @@ CAF_TEST(a session ends with 4501 when its token expires) {
   CAF_REQUIRE(c.receive(3s).has_value());
   CAF_CHECK(!c.receive(5s).has_value());
   CAF_CHECK_EQUAL(c.close_code().value_or(0), 4501);
+}
+
+CAF_TEST(a node whose orchestrator fails closes sessions with 1011) {
+  // An orchestrator that gives up (its exit handler runs) or is killed (it
+  // does not): either way the node sees it, its sessions close with 1011
+  // and stop() ends it.
+  for (auto reason :
+       {caf::exit_reason::unhandled_exception, caf::exit_reason::kill}) {
+    test_node n;
+    std::atomic<bool> told{false};
+    n.node().on_failure([&](const std::string&) { told = true; });
+    auto d = connect_device(n, "alice", "phone", device_type::mobile);
+    CAF_REQUIRE(d->result.ok);
+    auto orch = n.node().system().registry().get(runtime::orchestrator_name);
+    CAF_REQUIRE(orch != nullptr);
+    caf::anon_send_exit(orch, reason);
+    CAF_CHECK(!d->client.receive(5s).has_value());
+    CAF_CHECK_EQUAL(d->client.close_code().value_or(0), 1011);
+    CAF_CHECK(!n.node().failure().empty());
+    CAF_CHECK(told.load());
+    CAF_CHECK(http_get(n.port(), "/healthz").body.find(R"("status":"failed")")
+              != std::string::npos);
+    auto started = std::chrono::steady_clock::now();
+    n.stop();
+    CAF_CHECK(std::chrono::steady_clock::now() - started < 5s);
+  }
 }

@@ -62,7 +62,8 @@ int bench_store(const arg_map& a) {
     std::filesystem::remove(path);
     auto log = std::make_shared<actors::durable_log>(path);
     auto metrics = std::make_shared<actors::node_metrics>();
-    auto st = sys.spawn<caf::detached>(actors::store, log, metrics);
+    auto st = sys.spawn<caf::detached>(actors::store, log, metrics,
+                                       actors::store_params{});
     caf::scoped_actor self{sys};
     // The window-1 run is the "no group commit" baseline: one append (and
     // one fsync) at a time; it runs fewer messages.

@@ -82,4 +82,19 @@ CAF_TEST(past the restart budget the orchestrator fails) {
   });
 }
 
+CAF_TEST(a killed orchestrator ends its children and sessions close with 1011) {
+  // Monitors do not propagate exits and a kill skips the exit handler: the
+  // orchestrator's state ends what it still holds when it is destroyed.
+  auto a = open("alice", "phone");
+  auto shard = directory_handle();
+  self->monitor(shard);
+  anon_send_exit(orch, caf::exit_reason::kill);
+  run_messages();
+  CAF_CHECK_EQUAL(a->closes, std::vector<uint16_t>{1011});
+  self->receive([&](const caf::down_msg& dm) {
+    CAF_CHECK_EQUAL(dm.source, shard.address());
+  });
+  orch = nullptr;
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

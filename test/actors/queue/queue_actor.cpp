@@ -42,7 +42,7 @@ struct fixture : test::fixture_base {
 
   fixture() {
     log = std::make_shared<durable_log>(dir.path() + "/tether.db");
-    st = sys.spawn(store, log, metrics);
+    st = sys.spawn(store, log, metrics, store_params{});
     params.queue.ack_timeout = 1s;
     params.queue.max_attempts = 2;
     params.seq_block = 16;

@@ -104,7 +104,7 @@ CAF_TEST(dead letters are kept and listed not loaded) {
   log.begin();
   log.append(msg(1, "a"));
   log.append(msg(2, "b"));
-  log.mark_dead("alice", "phone", 1);
+  log.mark_dead("alice", "phone", 1, 5000);
   log.commit();
   CAF_CHECK_EQUAL(log.load("alice", "phone").size(), 1u);
   auto dead = log.dead_letters("alice", 10);
@@ -113,6 +113,29 @@ CAF_TEST(dead letters are kept and listed not loaded) {
   auto st = log.stats();
   CAF_CHECK_EQUAL(st.queued, 1u);
   CAF_CHECK_EQUAL(st.dead, 1u);
+}
+
+CAF_TEST(dead letters are purged once buried longer than the cutoff) {
+  tether::test::temp_dir dir;
+  durable_log log{dir.path() + "/tether.db"};
+  log.begin();
+  log.append(msg(1, "a"));
+  log.append(msg(2, "b"));
+  log.append(msg(3, "c"));
+  log.mark_dead("alice", "phone", 1, 5000);
+  log.mark_dead("alice", "phone", 2, 9000);
+  CAF_CHECK_EQUAL(log.purge_dead(4999), 0u);
+  CAF_CHECK_EQUAL(log.purge_dead(5000), 1u);
+  log.commit();
+  auto dead = log.dead_letters("alice", 10);
+  CAF_REQUIRE_EQUAL(dead.size(), 1u);
+  CAF_CHECK_EQUAL(dead[0].msg_id, "b");
+  // Live messages are never purged, whatever the cutoff.
+  log.begin();
+  CAF_CHECK_EQUAL(log.purge_dead(INT64_MAX), 1u);
+  log.commit();
+  CAF_CHECK_EQUAL(log.load("alice", "phone").size(), 1u);
+  CAF_CHECK_EQUAL(log.stats().dead, 0u);
 }
 
 CAF_TEST(a rolled back transaction leaves nothing) {

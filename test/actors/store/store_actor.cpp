@@ -26,7 +26,7 @@ CAF_TEST(appends waiting together share one commit) {
   test::temp_dir dir;
   auto log = std::make_shared<durable_log>(dir.path() + "/tether.db");
   auto metrics = std::make_shared<node_metrics>();
-  auto st = sys.spawn(store, log, metrics);
+  auto st = sys.spawn(store, log, metrics, store_params{});
   for (uint64_t i = 1; i <= 50; ++i)
     self->send(st, atom::append_v, row(i));
   sched.run();
@@ -47,6 +47,40 @@ CAF_TEST(appends waiting together share one commit) {
   self->receive([](device_record&, std::vector<stored_message>& backlog) {
     CAF_CHECK_EQUAL(backlog.size(), 47u);
   });
+  anon_send_exit(st, caf::exit_reason::user_shutdown);
+}
+
+CAF_TEST(dead letters are purged after their retention and counted) {
+  test::temp_dir dir;
+  auto log = std::make_shared<durable_log>(dir.path() + "/tether.db");
+  auto metrics = std::make_shared<node_metrics>();
+  store_params params;
+  params.dead_letter_retention = std::chrono::seconds{10};
+  params.clock_skew = std::make_shared<std::atomic<int64_t>>(0);
+  auto st = sys.spawn(store, log, metrics, params);
+  self->send(st, atom::append_v, row(1));
+  self->send(st, atom::append_v, row(2));
+  sched.run();
+  self->receive([](atom::ok) {});
+  self->receive([](atom::ok) {});
+  self->send(st, atom::bury_v, message_keys{"alice", "phone", {1}});
+  sched.run();
+  CAF_CHECK_EQUAL(log->dead_letters("alice", 10).size(), 1u);
+  // A purge within the retention keeps it.
+  CAF_CHECK_EQUAL(purge_interval(params.dead_letter_retention),
+                  std::chrono::milliseconds{1000});
+  advance_time(std::chrono::seconds{1});
+  sched.run();
+  CAF_CHECK_EQUAL(log->dead_letters("alice", 10).size(), 1u);
+  // Past it (the wall clock moved on by 11 s), the next purge deletes it.
+  params.clock_skew->store(11000);
+  advance_time(std::chrono::seconds{1});
+  sched.run();
+  CAF_CHECK(log->dead_letters("alice", 10).empty());
+  CAF_CHECK_EQUAL(log->load("alice", "phone").size(), 1u);
+  CAF_CHECK(metrics->render_prometheus().find(
+              "tether_store_dead_letters_purged_total 1\n")
+            != std::string::npos);
   anon_send_exit(st, caf::exit_reason::user_shutdown);
 }
 

@@ -4,8 +4,8 @@
 set -euo pipefail
 
 packages=(
-  # toolchain
-  g++ cmake ninja-build ccache pkg-config
+  # toolchain (clang-14 and its runtime: the libFuzzer targets, tools/fuzz.sh)
+  g++ cmake ninja-build ccache pkg-config clang-14 libclang-rt-14-dev
   # libraries (the fixed stack)
   libcaf-dev libboost-dev libboost-system-dev libmsgpack-cxx-dev zlib1g-dev
   libssl-dev libsqlite3-dev rapidjson-dev libspdlog-dev

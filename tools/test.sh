@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds Tether with ASan + UBSan and runs every
-# test suite under ctest (labels: unit, actor, integration, interop).
+# test suite under ctest (labels: unit, actor, integration, interop), after
+# a 10 s smoke run of each fuzz target (tools/fuzz.sh; TETHER_FUZZ_SECONDS).
 # Extra arguments go to ctest, e.g. tools/test.sh -L unit.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -10,6 +11,7 @@ build="$root/build-test"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DTETHER_SANITIZERS=address,undefined -DTETHER_WERROR=ON >/dev/null
 cmake --build "$build"
+"$root/tools/fuzz.sh" "${TETHER_FUZZ_SECONDS:-10}"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 cd "$build"

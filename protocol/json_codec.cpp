@@ -1,6 +1,7 @@
 // The JSON codec (subprotocol tether.v1.json): rapidjson is included here and
 // in transcode.cpp only.
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <string>
@@ -172,6 +173,48 @@ void encode_any(const T& x, std::string& out) {
   emit(e, x);
 }
 
+int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+// Whether parsed JSON text holds a \u escape of a low surrogate that does
+// not follow a high one. rapidjson refuses a lone high surrogate but turns
+// a lone low one into bytes that are not UTF-8, which the server would then
+// forward in text frames (a browser closes on those) and cannot transcode
+// to msgpack. Backslashes occur only inside strings, so scanning escapes is
+// exact; most frames have none.
+bool has_lone_low_surrogate(std::string_view text) {
+  bool after_high = false;
+  for (size_t i = text.find('\\'); i != std::string_view::npos;
+       i = text.find('\\', i)) {
+    if (i + 1 >= text.size())
+      return false;
+    if (text[i + 1] != 'u' || i + 5 >= text.size()) {
+      after_high = false;
+      i += 2;
+      continue;
+    }
+    int unit = 0;
+    for (size_t k = 2; k < 6; ++k)
+      unit = unit * 16 + std::max(0, hex_value(text[i + k]));
+    auto low = unit >= 0xDC00 && unit <= 0xDFFF;
+    // A low surrogate counts only right after a high one (no gap).
+    if (low && !after_high)
+      return true;
+    after_high = unit >= 0xD800 && unit <= 0xDBFF;
+    i += 6;
+    if (after_high && (i >= text.size() || text[i] != '\\'))
+      after_high = false; // rapidjson refused it already
+  }
+  return false;
+}
+
 } // namespace
 
 void decode_json(std::string_view bytes, const limits& lim,
@@ -185,6 +228,12 @@ void decode_json(std::string_view bytes, const limits& lim,
     out.error = errc::malformed_frame;
     out.error_message = "invalid JSON at offset "
                         + std::to_string(doc.GetErrorOffset());
+    return;
+  }
+  if (has_lone_low_surrogate(bytes)) {
+    out.error = errc::malformed_frame;
+    out.error_message = "invalid JSON: a \\u escape of a lone surrogate is "
+                        "not Unicode";
     return;
   }
   read_frame(json_node{&doc}, lim, out);

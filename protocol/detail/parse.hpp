@@ -58,6 +58,11 @@ public:
         m.seq = v;
     }
     obj.members([&](std::string_view key, const Node& value) {
+      if (!valid_utf8(key)) {
+        // Not echoed: the failed ack must itself be valid UTF-8.
+        fail("(unknown key)", "a top-level key is not valid UTF-8");
+        return;
+      }
       if (is_kind_key(key)) {
         // Forwarded, it would make recipients read the message as a batch
         // or an ack (SPEC §3): refused, never delivered.

@@ -207,6 +207,33 @@ CAF_TEST(malformed input is an error not an exception) {
   CAF_CHECK(!decode_json(deep).ok());
 }
 
+CAF_TEST(a lone surrogate escape is not unicode and is refused) {
+  // Found by the decode_json fuzzer: rapidjson turned "\udc80" into bytes
+  // that are not UTF-8, which were forwarded in text frames (browsers close
+  // on them) and could not be transcoded to msgpack.
+  auto with = [](const std::string& text) {
+    return std::string{R"({"id":"m","timestamp":1,"protocolVersion":"1.0.0",)"
+                       R"("source":{"deviceId":"d","userId":"u",)"
+                       R"("deviceType":"mobile","timestamp":1},)"
+                       R"("destination":{"target":"extension"},"type":"t",)"
+                       R"("optimization":{"priority":"normal"},"payload":)"}
+           + text + "}";
+  };
+  for (auto bad : {R"("\udc80")", R"({"k\uDFFF":1})", R"(["a\ud83d\ude00\udc00"])",
+                   R"("\ud83dx\ude00")"}) {
+    auto f = decode_json(with(bad));
+    CAF_CHECK(!f.ok());
+    CAF_CHECK(f.error == errc::malformed_frame);
+  }
+  // A pair is one character; an escaped backslash is no escape.
+  for (auto good : {R"("\ud83d\ude00")", R"("\\udc80")", R"("\\\ud83d\ude00")",
+                    R"("\u00e9\n\udbff\udfff")"}) {
+    auto f = decode_json(with(good));
+    CAF_REQUIRE(f.ok());
+    CAF_CHECK(f.messages.front().ok());
+  }
+}
+
 CAF_TEST(msgpack resource bombs are refused) {
   // array32 header claiming 2^32-1 elements in 5 bytes.
   auto f = decode_mp(unhex("dd ff ff ff ff"));
@@ -257,6 +284,23 @@ CAF_TEST(msgpack payloads must be representable in json) {
   auto h = decode_mp(bad);
   CAF_REQUIRE(h.ok());
   CAF_CHECK(has_error(h.messages.front(), "payload"));
+}
+
+CAF_TEST(an unknown top level key that is not utf8 is refused) {
+  // Found by the decode_msgpack fuzzer: the key was forwarded to JSON
+  // devices as bytes that are not UTF-8.
+  std::string text{example_json};
+  text.insert(text.size() - 1, R"(,"traceId":"abc")");
+  auto packed = encode(codec::msgpack, decode_json(text).messages.front().msg);
+  auto at = packed.find("traceId");
+  CAF_REQUIRE(at != std::string::npos);
+  packed[at + 2] = '\x91'; // "tr\x91ceId"
+  auto f = decode_mp(packed);
+  CAF_REQUIRE(f.ok());
+  auto& dm = f.messages.front();
+  CAF_CHECK(!dm.ok());
+  CAF_CHECK(has_error(dm, "(unknown key)"));
+  CAF_CHECK(dm.msg.extra.empty());
 }
 
 CAF_TEST(unknown top level fields are forwarded unchanged) {

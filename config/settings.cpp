@@ -256,6 +256,14 @@ const std::vector<binding>& table() {
     add_key(t, "server.deflate_mem_level",
          "zlib memLevel (1-9) of a session's deflate stream",
          [](settings& s) -> auto& { return s.server.deflate_mem_level; });
+    add_key(t, "server.tls_cert",
+         "PEM certificate chain for wss (empty: no TLS; tether cert makes one)",
+         [](settings& s) -> auto& { return s.server.tls_cert; });
+    add_key(t, "server.tls_key", "PEM private key of server.tls_cert",
+         [](settings& s) -> auto& { return s.server.tls_key; });
+    add_key(t, "server.tls_port",
+         "TLS-only port (0: TLS and plain share server.port)",
+         [](settings& s) -> auto& { return s.server.tls_port; });
     add_key(t, "server.deflate_no_context_takeover",
          "both sides reset the deflate context per message (no kept window)",
          [](settings& s) -> auto& {
@@ -602,6 +610,12 @@ std::vector<std::string> validate(const settings& s) {
        "server.deflate_window_bits must be between 9 and 15");
   rule(s.server.deflate_mem_level >= 1 && s.server.deflate_mem_level <= 9,
        "server.deflate_mem_level must be between 1 and 9");
+  rule(s.server.tls_cert.empty() == s.server.tls_key.empty(),
+       "server.tls_cert and server.tls_key go together");
+  rule(s.server.tls_port == 0 || !s.server.tls_cert.empty(),
+       "server.tls_port needs server.tls_cert and server.tls_key");
+  rule(s.server.tls_port == 0 || s.server.tls_port != s.server.port,
+       "server.tls_port must differ from server.port");
   for (auto& o : s.server.allowed_origins)
     rule(o == "*" || o.rfind("http://", 0) == 0 || o.rfind("https://", 0) == 0,
          "server.allowed_origins: '" + o

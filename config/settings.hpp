@@ -40,6 +40,11 @@ struct server_settings {
   uint32_t deflate_mem_level = 2;
   bool deflate_no_context_takeover = false; // saves no memory in Beast and
                                             // loses the ratio (0.59)
+  // TLS (wss): PEM files; empty: plain only (e.g. behind a TLS proxy).
+  std::string tls_cert;
+  std::string tls_key;
+  uint16_t tls_port = 0; // 0: TLS and plain on server.port (first bytes
+                         // decide); else TLS only there, plain on port
 };
 
 struct limits_settings {

@@ -55,6 +55,8 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   // Raised by the node itself when it fails.
   sigaddset(&stop_signals, SIGUSR1);
+  // Reload the TLS certificate and key.
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   // Past RLIMIT_FSIZE a write fails with EFBIG (a store error that stops the
@@ -77,6 +79,10 @@ int main(int argc, char** argv) {
     int sig = 0;
     for (;;) {
       sigwait(&stop_signals, &sig);
+      if (sig == SIGHUP) {
+        n.reload_tls();
+        continue;
+      }
       if (sig != SIGUSR1)
         break;
       if (!n.failure().empty()) {

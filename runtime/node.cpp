@@ -310,6 +310,9 @@ uint16_t node::start() {
   sp.deflate_mem_level = s.server.deflate_mem_level;
   sp.deflate_no_context_takeover = s.server.deflate_no_context_takeover;
   sp.max_message_bytes = s.limits.max_message_bytes;
+  sp.tls_cert = s.server.tls_cert;
+  sp.tls_key = s.server.tls_key;
+  sp.tls_port = s.server.tls_port;
   sp.handshake_timeout = s.heartbeat.handshake_timeout;
   sp.ping_interval = s.heartbeat.ping_interval;
   sp.pong_timeout = s.heartbeat.pong_timeout;
@@ -363,6 +366,17 @@ void node::stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
   i.end();
   spdlog::info("stopped");
+}
+
+std::string node::reload_tls() {
+  if (!impl_->server)
+    return "the node is not running";
+  auto err = impl_->server->reload_tls();
+  if (err.empty())
+    spdlog::info("tls: reloaded {}", impl_->settings.server.tls_cert);
+  else
+    spdlog::error("tls: reload failed, keeping the old certificate: {}", err);
+  return err;
 }
 
 void node::on_failure(std::function<void(const std::string&)> f) {

@@ -49,6 +49,11 @@ public:
   /// ("going away"), wait up to node.stop_timeout, stop I/O and actors.
   void stop();
 
+  /// Reads server.tls_cert and server.tls_key again (tetherd does on
+  /// SIGHUP): new connections get them, open sessions are untouched.
+  /// Returns the error (logged), empty on success.
+  std::string reload_tls();
+
   /// Calls `f(why)` once, on an actor thread, if the node fails: its
   /// orchestrator ended without stop() (it gave up, or the store failed).
   /// Its sessions are then closing with 1011; the owner should call stop()

@@ -25,6 +25,11 @@ struct client_options {
   bool deflate = false;
   std::vector<std::pair<std::string, std::string>> headers;
   std::chrono::milliseconds timeout{5000};
+  /// wss: TLS, verifying the server against `ca_file` (empty: the system's
+  /// store) unless `insecure`.
+  bool tls = false;
+  std::string ca_file;
+  bool insecure = false;
 };
 
 struct client_frame {

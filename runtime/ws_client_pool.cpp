@@ -2,6 +2,8 @@
 // WebSocket client per link, all on one Asio pool; one write in flight.
 
 #include <atomic>
+#include <map>
+#include <mutex>
 
 #include "actors/lazy_deque.hpp"
 #include "runtime/ws_client_pool.hpp"
@@ -18,8 +20,10 @@ class client_link final : public actors::link_port,
 public:
   client_link(net::io_context& ioc, std::atomic<size_t>& count,
               actors::link_options opts,
-              std::shared_ptr<actors::link_events> events)
+              std::shared_ptr<actors::link_events> events,
+              std::shared_ptr<net::ssl::context> tls)
     : ws_(net::make_strand(ioc)),
+      tls_(std::move(tls)),
       count_(count),
       opts_(std::move(opts)),
       events_(std::move(events)) {
@@ -92,9 +96,26 @@ private:
       fail_open(0, "connect: " + ec.message());
       return;
     }
-    auto& tcp_layer = beast::get_lowest_layer(ws_);
-    tcp_layer.expires_never();
-    tcp_layer.socket().set_option(tcp::no_delay{true}, ec);
+    beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay{true}, ec);
+    if (!tls_) {
+      upgrade();
+      return;
+    }
+    // The connect deadline bounds the TLS handshake too.
+    auto& stream = ws_.next_layer();
+    stream.use_tls(*tls_, opts_.host);
+    stream.tls()->async_handshake(
+      net::ssl::stream_base::client,
+      [self = shared_from_this()](beast::error_code ec) {
+        if (ec)
+          self->fail_open(0, "tls: " + ec.message());
+        else
+          self->upgrade();
+      });
+  }
+
+  void upgrade() {
+    beast::get_lowest_layer(ws_).expires_never();
     websocket::stream_base::timeout to{};
     to.handshake_timeout = opts_.timeout;
     to.idle_timeout = websocket::stream_base::none();
@@ -216,7 +237,8 @@ private:
       ev->on_closed(code);
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<client_stream> ws_;
+  std::shared_ptr<net::ssl::context> tls_;
   std::atomic<size_t>& count_;
   actors::link_options opts_;
   std::shared_ptr<actors::link_events> events_;
@@ -236,8 +258,22 @@ private:
 struct client_pool::impl {
   detail::io_pool io;
   std::atomic<size_t> count{0};
+  /// One TLS context per (CA file, insecure): loading a CA store is costly.
+  std::mutex tls_mutex;
+  std::map<std::pair<std::string, bool>, std::shared_ptr<net::ssl::context>>
+    tls;
 
   explicit impl(uint32_t n) : io(n) { io.run(); }
+
+  std::shared_ptr<net::ssl::context> tls_context(const actors::link_options& o) {
+    if (!o.tls)
+      return nullptr;
+    std::lock_guard<std::mutex> guard{tls_mutex};
+    auto& ctx = tls[{o.ca_file, o.insecure}];
+    if (!ctx)
+      ctx = make_client_context(o.ca_file, o.insecure);
+    return ctx;
+  }
 };
 
 client_pool::client_pool(uint32_t threads)
@@ -252,8 +288,19 @@ client_pool::~client_pool() {
 std::shared_ptr<actors::link_port>
 client_pool::open(const actors::link_options& opts,
                   std::shared_ptr<actors::link_events> events) {
+  std::shared_ptr<net::ssl::context> tls;
+  try {
+    tls = impl_->tls_context(opts);
+  } catch (const std::exception& e) {
+    // Reported as a failed open, like an unreachable server.
+    actors::link_opened r;
+    r.error = e.what();
+    if (events)
+      events->on_open(std::move(r));
+    return nullptr;
+  }
   auto link = std::make_shared<client_link>(impl_->io.ioc, impl_->count, opts,
-                                            std::move(events));
+                                            std::move(events), std::move(tls));
   link->start();
   return link;
 }

@@ -1,25 +1,18 @@
 // The blocking-with-deadline client (runtime/ws_client.hpp) over Beast.
 
 #include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
 
 #include "runtime/ws_client.hpp"
+#include "runtime/ws_detail.hpp"
 
 namespace tether::runtime {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace websocket = beast::websocket;
-namespace net = boost::asio;
-using tcp = net::ip::tcp;
+using namespace detail;
 
 struct ws_client::impl {
   net::io_context ioc;
-  std::optional<websocket::stream<beast::tcp_stream>> ws;
+  std::shared_ptr<net::ssl::context> tls;
+  std::optional<websocket::stream<client_stream>> ws;
   beast::flat_buffer buffer;
   bool reading = false;
   bool read_done = false;
@@ -87,9 +80,29 @@ ws_client::connect_result ws_client::connect(const client_options& opts) {
     r.error = "connect: " + (ec ? ec.message() : std::string{"timeout"});
     return r;
   }
-  tcp_layer.expires_never();
   // Small frames must not wait for Nagle's algorithm (and a delayed ACK).
   tcp_layer.socket().set_option(tcp::no_delay{true}, ec);
+  if (opts.tls) {
+    try {
+      i.tls = make_client_context(opts.ca_file, opts.insecure);
+    } catch (const std::exception& e) {
+      r.error = e.what();
+      return r;
+    }
+    auto& stream = i.ws->next_layer();
+    stream.use_tls(*i.tls, opts.host);
+    done = false;
+    stream.tls()->async_handshake(net::ssl::stream_base::client,
+                                  [&](beast::error_code e) {
+                                    ec = e;
+                                    done = true;
+                                  });
+    if (!i.run_until([&] { return done; }, opts.timeout) || ec) {
+      r.error = "tls: " + (ec ? ec.message() : std::string{"timeout"});
+      return r;
+    }
+  }
+  beast::get_lowest_layer(*i.ws).expires_never();
   websocket::stream_base::timeout to{};
   to.handshake_timeout = opts.timeout;
   to.idle_timeout = websocket::stream_base::none();

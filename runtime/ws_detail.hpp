@@ -8,7 +8,10 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <thread>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -17,7 +20,10 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 #include "runtime/ws_server.hpp"
 
@@ -28,6 +34,85 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+/// A TLS connection (wss and https on the same listener).
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+
+/// A client connection that is plain (ws://) or TLS (wss://), chosen at
+/// run time: the one stream type of the CLI's and the tests' WebSocket
+/// clients. Starts plain; use_tls() wraps the connected socket before the
+/// WebSocket handshake.
+class client_stream {
+public:
+  using executor_type = beast::tcp_stream::executor_type;
+
+  template <class Arg, class = std::enable_if_t<
+                         !std::is_same_v<std::decay_t<Arg>, client_stream>>>
+  explicit client_stream(Arg&& executor_or_context)
+    : plain_(std::in_place, std::forward<Arg>(executor_or_context)) {}
+
+  client_stream(client_stream&&) = default;
+  client_stream& operator=(client_stream&&) = default;
+
+  /// Wraps the connection in TLS with `ctx` (which must outlive this),
+  /// sending `host` as SNI and verifying it if the context verifies.
+  bool use_tls(net::ssl::context& ctx, const std::string& host) {
+    tls_.emplace(std::move(*plain_), ctx);
+    plain_.reset();
+    beast::error_code not_an_address;
+    net::ip::make_address(host, not_an_address);
+    if (not_an_address) // SNI names hosts, never IP literals (RFC 6066 §3)
+      SSL_set_tlsext_host_name(tls_->native_handle(), host.c_str());
+    tls_->set_verify_callback(net::ssl::host_name_verification(host));
+    return true;
+  }
+
+  tls_stream* tls() noexcept { return tls_ ? &*tls_ : nullptr; }
+
+  executor_type get_executor() noexcept { return next_layer().get_executor(); }
+
+  beast::tcp_stream& next_layer() noexcept {
+    return tls_ ? tls_->next_layer() : *plain_;
+  }
+
+  template <class Buffers, class Handler>
+  void async_read_some(const Buffers& b, Handler&& h) {
+    if (tls_)
+      tls_->async_read_some(b, std::forward<Handler>(h));
+    else
+      plain_->async_read_some(b, std::forward<Handler>(h));
+  }
+
+  template <class Buffers, class Handler>
+  void async_write_some(const Buffers& b, Handler&& h) {
+    if (tls_)
+      tls_->async_write_some(b, std::forward<Handler>(h));
+    else
+      plain_->async_write_some(b, std::forward<Handler>(h));
+  }
+
+  friend void teardown(beast::role_type role, client_stream& s,
+                       beast::error_code& ec) {
+    using websocket::teardown;
+    if (s.tls_)
+      teardown(role, *s.tls_, ec);
+    else
+      teardown(role, *s.plain_, ec);
+  }
+
+  template <class Handler>
+  friend void async_teardown(beast::role_type role, client_stream& s,
+                             Handler&& h) {
+    using websocket::async_teardown;
+    if (s.tls_)
+      async_teardown(role, *s.tls_, std::forward<Handler>(h));
+    else
+      async_teardown(role, *s.plain_, std::forward<Handler>(h));
+  }
+
+private:
+  std::optional<beast::tcp_stream> plain_;
+  std::optional<tls_stream> tls_;
+};
 
 /// An io_context run by `n` threads from run() until stop(): the server's
 /// and the simulated devices' client pool's.
@@ -114,13 +199,30 @@ struct server_shared {
   std::atomic<size_t> sessions{0};
   /// Actor runs waiting on the loop (0 while actors run elsewhere).
   const std::atomic<int64_t>* backlog = nullptr;
+  /// The TLS context of new connections (null: no TLS); replaced on reload,
+  /// read with std::atomic_load.
+  std::shared_ptr<net::ssl::context> tls;
 };
+
+/// A server TLS context: TLS 1.2 minimum, forward-secret AEAD suites, the
+/// certificate chain and key from PEM files (runtime/ws_tls.cpp). Throws
+/// std::runtime_error with a message fit for the operator.
+std::shared_ptr<net::ssl::context>
+make_server_context(const std::string& cert_file, const std::string& key_file);
+
+/// A client TLS context verifying the server against `ca_file` (empty: the
+/// system's store), or not at all if `insecure`.
+std::shared_ptr<net::ssl::context>
+make_client_context(const std::string& ca_file, bool insecure);
 
 /// Runs the WebSocket handshake for `req` on `stream` and, once it
 /// succeeds, hands the session to hooks.open.
 void start_ws_session(std::shared_ptr<server_shared> shared,
                       beast::tcp_stream stream,
                       http::request<http::string_body> req,
+                      actors::session_info info);
+void start_ws_session(std::shared_ptr<server_shared> shared,
+                      tls_stream stream, http::request<http::string_body> req,
                       actors::session_info info);
 
 } // namespace tether::runtime::detail

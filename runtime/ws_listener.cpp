@@ -108,37 +108,68 @@ int64_t now_seconds() {
     .count();
 }
 
-class http_session : public std::enable_shared_from_this<http_session> {
+/// HTTP on a plain (beast::tcp_stream) or TLS (tls_stream) connection:
+/// the endpoints and the checks before the upgrade. `buffer` holds what was
+/// read while detecting TLS.
+template <class Stream>
+class http_session
+  : public std::enable_shared_from_this<http_session<Stream>> {
 public:
-  http_session(std::shared_ptr<server_shared> shared, tcp::socket socket)
-    : shared_(std::move(shared)), stream_(std::move(socket)) {
+  http_session(std::shared_ptr<server_shared> shared, Stream stream,
+               beast::flat_buffer buffer)
+    : shared_(std::move(shared)),
+      stream_(std::move(stream)),
+      buffer_(std::move(buffer)) {
     // nop
   }
 
   void run() {
     net::dispatch(stream_.get_executor(),
-                  beast::bind_front_handler(&http_session::do_read,
-                                            shared_from_this()));
+                  beast::bind_front_handler(&http_session::start,
+                                            this->shared_from_this()));
   }
 
 private:
   using request = http::request<http::string_body>;
   using response = http::response<http::string_body>;
 
+  void start() {
+    if constexpr (std::is_same_v<Stream, tls_stream>) {
+      // The TLS handshake has the upgrade's deadline too.
+      beast::get_lowest_layer(stream_).expires_after(
+        shared_->params.handshake_timeout);
+      stream_.async_handshake(
+        net::ssl::stream_base::server, buffer_.data(),
+        [self = this->shared_from_this()](beast::error_code ec, size_t used) {
+          if (ec) {
+            spdlog::debug("tls handshake failed: {}", ec.message());
+            return;
+          }
+          self->buffer_.consume(used);
+          self->do_read();
+        });
+    } else {
+      do_read();
+    }
+  }
+
+  tcp::socket& socket() { return beast::get_lowest_layer(stream_).socket(); }
+
   void do_read() {
     parser_.emplace();
     parser_->header_limit(8 * 1024);
     parser_->body_limit(4 * 1024);
     // Slowloris: the whole request must arrive within the handshake time.
-    stream_.expires_after(shared_->params.handshake_timeout);
+    beast::get_lowest_layer(stream_).expires_after(
+      shared_->params.handshake_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&http_session::on_read,
-                                               shared_from_this()));
+                                               this->shared_from_this()));
   }
 
   void on_read(beast::error_code ec, size_t) {
     if (ec == http::error::end_of_stream) {
-      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+      socket().shutdown(tcp::socket::shutdown_send, ec);
       return;
     }
     if (ec) {
@@ -312,7 +343,7 @@ private:
     // plus the leeway it was accepted with.
     info.session_expires_at = claims.expires_at + p.token_leeway.count();
     beast::error_code ec;
-    auto remote = stream_.socket().remote_endpoint(ec);
+    auto remote = socket().remote_endpoint(ec);
     if (!ec)
       info.remote_address = remote.address().to_string() + ":"
                             + std::to_string(remote.port());
@@ -347,22 +378,70 @@ private:
     res.prepare_payload();
     auto sp = std::make_shared<response>(std::move(res));
     http::async_write(stream_, *sp,
-                      [self = shared_from_this(), sp](beast::error_code ec,
+                      [self = this->shared_from_this(), sp](beast::error_code ec,
                                                       size_t) {
                         if (!ec && sp->keep_alive()) {
                           self->do_read();
                           return;
                         }
-                        self->stream_.socket().shutdown(
+                        self->socket().shutdown(
                           tcp::socket::shutdown_send, ec);
                       });
   }
 
   std::shared_ptr<server_shared> shared_;
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   bool keep_alive_ = false;
+};
+
+/// Hands a connection to TLS with the current context (the SSL object keeps
+/// the OpenSSL context alive after a reload replaced it).
+void start_tls(std::shared_ptr<server_shared> shared, beast::tcp_stream stream,
+               beast::flat_buffer buffer) {
+  auto ctx = std::atomic_load(&shared->tls);
+  if (!ctx)
+    return;
+  std::make_shared<http_session<tls_stream>>(
+    shared, tls_stream{std::move(stream), *ctx}, std::move(buffer))
+    ->run();
+}
+
+/// The first bytes of a connection on a port that serves both: a TLS
+/// ClientHello makes it a TLS connection, anything else plain HTTP.
+class detect_session : public std::enable_shared_from_this<detect_session> {
+public:
+  detect_session(std::shared_ptr<server_shared> shared, tcp::socket socket)
+    : shared_(std::move(shared)), stream_(std::move(socket)) {
+    // nop
+  }
+
+  void run() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->stream_.expires_after(self->shared_->params.handshake_timeout);
+      beast::async_detect_ssl(self->stream_, self->buffer_,
+                              beast::bind_front_handler(
+                                &detect_session::on_detect, self));
+    });
+  }
+
+private:
+  void on_detect(beast::error_code ec, bool tls) {
+    if (ec)
+      return;
+    if (!tls) {
+      std::make_shared<http_session<beast::tcp_stream>>(
+        shared_, std::move(stream_), std::move(buffer_))
+        ->run();
+      return;
+    }
+    start_tls(shared_, std::move(stream_), std::move(buffer_));
+  }
+
+  std::shared_ptr<server_shared> shared_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
 };
 
 } // namespace
@@ -372,12 +451,26 @@ private:
 using namespace detail;
 
 struct ws_server::impl {
+  /// What a port serves: plain HTTP/WebSocket, TLS only, or both (the first
+  /// bytes decide).
+  enum class mode { plain, tls, detect };
+
+  struct port {
+    tcp::acceptor acceptor;
+    net::steady_timer retry_timer;
+    mode serves;
+
+    port(net::io_context& ioc, mode m)
+      : acceptor(net::make_strand(ioc)),
+        retry_timer(acceptor.get_executor()),
+        serves(m) {}
+  };
+
   std::shared_ptr<server_shared> shared;
   std::shared_ptr<io_loop> loop;
   /// Whether the server started and stops the loop itself.
   bool own_loop;
-  tcp::acceptor acceptor{net::make_strand(loop->pool().ioc)};
-  net::steady_timer retry_timer{acceptor.get_executor()};
+  std::vector<std::unique_ptr<port>> ports;
 
   impl(std::shared_ptr<server_shared> s, std::shared_ptr<io_loop> l)
     : shared(std::move(s)),
@@ -387,29 +480,67 @@ struct ws_server::impl {
     shared->backlog = &loop->backlog();
   }
 
-  void do_accept() {
-    acceptor.async_accept(net::make_strand(loop->pool().ioc),
-                          [this](beast::error_code ec, tcp::socket socket) {
-                            on_accept(ec, std::move(socket));
-                          });
+  uint16_t listen(const std::string& address, uint16_t number, mode m) {
+    beast::error_code ec;
+    auto addr = net::ip::make_address(address, ec);
+    if (ec)
+      throw std::runtime_error("invalid server.address '" + address
+                               + "': " + ec.message());
+    tcp::endpoint ep{addr, number};
+    auto p = std::make_unique<port>(loop->pool().ioc, m);
+    auto& acc = p->acceptor;
+    acc.open(ep.protocol(), ec);
+    if (!ec)
+      acc.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec)
+      acc.bind(ep, ec);
+    if (!ec)
+      acc.listen(net::socket_base::max_listen_connections, ec);
+    if (ec)
+      throw std::runtime_error("cannot listen on " + address + ":"
+                               + std::to_string(number) + ": " + ec.message());
+    auto bound = acc.local_endpoint().port();
+    ports.push_back(std::move(p));
+    return bound;
   }
 
-  void on_accept(beast::error_code ec, tcp::socket socket) {
-    if (ec == net::error::operation_aborted || !acceptor.is_open())
+  void do_accept(port& p) {
+    p.acceptor.async_accept(net::make_strand(loop->pool().ioc),
+                            [this, &p](beast::error_code ec,
+                                       tcp::socket socket) {
+                              on_accept(p, ec, std::move(socket));
+                            });
+  }
+
+  void on_accept(port& p, beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !p.acceptor.is_open())
       return;
     if (ec) {
       // EMFILE and friends: back off instead of spinning on accept.
       spdlog::warn("accept failed: {}; retrying in 100 ms", ec.message());
-      retry_timer.expires_after(std::chrono::milliseconds{100});
-      retry_timer.async_wait([this](beast::error_code e) {
-        if (!e && acceptor.is_open())
-          do_accept();
+      p.retry_timer.expires_after(std::chrono::milliseconds{100});
+      p.retry_timer.async_wait([this, &p](beast::error_code e) {
+        if (!e && p.acceptor.is_open())
+          do_accept(p);
       });
       return;
     }
     socket.set_option(tcp::no_delay{true}, ec);
-    std::make_shared<http_session>(shared, std::move(socket))->run();
-    do_accept();
+    switch (p.serves) {
+      case mode::plain:
+        std::make_shared<http_session<beast::tcp_stream>>(
+          shared, beast::tcp_stream{std::move(socket)}, beast::flat_buffer{})
+          ->run();
+        break;
+      case mode::tls:
+        start_tls(shared, beast::tcp_stream{std::move(socket)},
+                  beast::flat_buffer{});
+        break;
+      case mode::detect:
+        std::make_shared<detect_session>(shared, std::move(socket))->run();
+        break;
+    }
+    do_accept(p);
   }
 };
 
@@ -429,38 +560,45 @@ ws_server::~ws_server() {
 
 uint16_t ws_server::start() {
   auto& p = impl_->shared->params;
-  beast::error_code ec;
-  auto address = net::ip::make_address(p.address, ec);
-  if (ec)
-    throw std::runtime_error("invalid server.address '" + p.address
-                             + "': " + ec.message());
-  tcp::endpoint ep{address, p.port};
-  auto& acc = impl_->acceptor;
-  acc.open(ep.protocol(), ec);
-  if (!ec)
-    acc.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec)
-    acc.bind(ep, ec);
-  if (!ec)
-    acc.listen(net::socket_base::max_listen_connections, ec);
-  if (ec)
-    throw std::runtime_error("cannot listen on " + p.address + ":"
-                             + std::to_string(p.port) + ": " + ec.message());
-  auto port = acc.local_endpoint().port();
-  impl_->do_accept();
+  using mode = impl::mode;
+  auto tls = !p.tls_cert.empty();
+  if (tls)
+    impl_->shared->tls = make_server_context(p.tls_cert, p.tls_key);
+  auto port = impl_->listen(p.address, p.port,
+                            !tls                ? mode::plain
+                            : p.tls_port == 0 ? mode::detect
+                                              : mode::plain);
+  if (tls && p.tls_port != 0)
+    impl_->listen(p.address, p.tls_port, mode::tls);
+  for (auto& l : impl_->ports)
+    impl_->do_accept(*l);
   if (impl_->own_loop)
     impl_->loop->start();
   return port;
 }
 
+std::string ws_server::reload_tls() {
+  auto& p = impl_->shared->params;
+  if (p.tls_cert.empty())
+    return "TLS is not configured (server.tls_cert)";
+  try {
+    std::atomic_store(&impl_->shared->tls,
+                      make_server_context(p.tls_cert, p.tls_key));
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return {};
+}
+
 void ws_server::stop_accepting() {
   if (!impl_)
     return;
-  net::post(impl_->acceptor.get_executor(), [i = impl_.get()] {
-    beast::error_code ec;
-    i->acceptor.close(ec);
-    i->retry_timer.cancel();
-  });
+  for (auto& l : impl_->ports)
+    net::post(l->acceptor.get_executor(), [l = l.get()] {
+      beast::error_code ec;
+      l->acceptor.close(ec);
+      l->retry_timer.cancel();
+    });
 }
 
 size_t ws_server::sessions() const noexcept {

@@ -39,6 +39,12 @@ struct server_params {
   std::chrono::milliseconds pong_timeout{10000};
   /// How long a server-initiated close waits for the peer's close frame.
   std::chrono::milliseconds close_timeout{2000};
+  /// TLS: PEM certificate chain and key (empty: no TLS). With tls_port 0
+  /// the main port serves TLS and plain connections (the first bytes
+  /// decide); else the main port is plain and tls_port TLS only.
+  std::string tls_cert;
+  std::string tls_key;
+  uint16_t tls_port = 0;
   /// HMAC secret for device tokens.
   std::string secret;
   std::chrono::seconds token_leeway{30};
@@ -72,6 +78,11 @@ public:
   /// Binds, listens and starts the I/O threads; returns the bound port.
   /// Throws std::runtime_error if the address cannot be bound.
   uint16_t start();
+
+  /// Reads the certificate and key again (SIGHUP): new connections use
+  /// them, open sessions keep theirs. Returns an error message, empty on
+  /// success (the old certificate stays on failure).
+  std::string reload_tls();
 
   /// Stops accepting new connections; open sessions continue.
   void stop_accepting();

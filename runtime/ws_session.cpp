@@ -38,10 +38,12 @@ constexpr int64_t loaded_backlog = 32;
 // What a lingering close reads (and discards) at a time.
 constexpr size_t drain_bytes = 1024;
 
-class ws_session final : public actors::session_port,
-                         public std::enable_shared_from_this<ws_session> {
+template <class Stream>
+class ws_session final
+  : public actors::session_port,
+    public std::enable_shared_from_this<ws_session<Stream>> {
 public:
-  ws_session(std::shared_ptr<server_shared> shared, beast::tcp_stream stream,
+  ws_session(std::shared_ptr<server_shared> shared, Stream stream,
              actors::session_info info)
     : shared_(std::move(shared)),
       ws_(std::move(stream)),
@@ -88,14 +90,14 @@ public:
           = !res[http::field::sec_websocket_extensions].empty();
       }));
     ws_.async_accept(req_, beast::bind_front_handler(&ws_session::on_accept,
-                                                     shared_from_this()));
+                                                     this->shared_from_this()));
   }
 
   // -- session_port -------------------------------------------------------------
 
   void attach(std::shared_ptr<actors::session_events> events) override {
     net::post(ws_.get_executor(),
-              [self = shared_from_this(), events = std::move(events)] {
+              [self = this->shared_from_this(), events = std::move(events)] {
                 if (self->finished_) {
                   events->on_closed(self->close_code_);
                   return;
@@ -107,14 +109,14 @@ public:
   }
 
   void send(actors::shared_bytes bytes, bool binary, uint64_t tag) override {
-    net::post(ws_.get_executor(), [self = shared_from_this(),
+    net::post(ws_.get_executor(), [self = this->shared_from_this(),
                                    bytes = std::move(bytes), binary, tag] {
       self->enqueue(std::move(bytes), binary, tag);
     });
   }
 
   void close(uint16_t code, std::string reason) override {
-    net::post(ws_.get_executor(), [self = shared_from_this(), code,
+    net::post(ws_.get_executor(), [self = this->shared_from_this(), code,
                                    reason = std::move(reason)] {
       self->do_close(code, reason);
     });
@@ -124,7 +126,7 @@ public:
     auto left = inflight_.fetch_sub(static_cast<int>(n)) - static_cast<int>(n);
     if (left <= read_low_mark && paused_.exchange(false))
       net::post(ws_.get_executor(),
-                [self = shared_from_this()] { self->do_read(); });
+                [self = this->shared_from_this()] { self->do_read(); });
   }
 
   const actors::session_info& info() const noexcept override { return info_; }
@@ -137,7 +139,7 @@ public:
 
   void after_round(uint64_t tag) override {
     // Behind everything queued on this thread by now.
-    net::post(ws_.get_executor(), [self = shared_from_this(), tag] {
+    net::post(ws_.get_executor(), [self = this->shared_from_this(), tag] {
       if (self->events_)
         self->events_->on_written(tag);
     });
@@ -170,7 +172,7 @@ private:
     // Until its connection actor attaches, this pending wait owns the
     // session (the actor holds a weak reference only) and bounds the wait.
     timer_.expires_after(shared_->params.handshake_timeout);
-    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
       if (!ec && !self->events_ && !self->finished_) {
         spdlog::warn("session {}: no connection actor attached; closing",
                      self->info_.session_id);
@@ -184,7 +186,7 @@ private:
                  protocol::to_string(info_.type), info_.session_id,
                  protocol::to_string(info_.codec), info_.deflate,
                  info_.remote_address);
-    shared_->hooks.open(shared_from_this());
+    shared_->hooks.open(this->shared_from_this());
   }
 
   void do_read() {
@@ -192,7 +194,7 @@ private:
       return;
     reading_ = true;
     ws_.async_read(buffer_, beast::bind_front_handler(&ws_session::on_read,
-                                                      shared_from_this()));
+                                                      this->shared_from_this()));
   }
 
   // The close code a failed read ends the session with.
@@ -274,7 +276,7 @@ private:
     ws_.binary(f.binary);
     ws_.async_write(net::buffer(*f.bytes),
                     beast::bind_front_handler(&ws_session::on_write,
-                                              shared_from_this()));
+                                              this->shared_from_this()));
   }
 
   void on_write(beast::error_code ec, size_t) {
@@ -310,7 +312,7 @@ private:
     // A peer that does not answer the close (or does not even read) must not
     // hold the session: cut the TCP connection after close_timeout.
     timer_.expires_after(shared_->params.close_timeout);
-    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
       if (!ec && !self->finished_)
         self->hard_close(self->local_close_);
     });
@@ -325,7 +327,7 @@ private:
     pending_close_ = false;
     websocket::close_reason cr{static_cast<websocket::close_code>(local_close_),
                                close_reason_};
-    ws_.async_close(cr, [self = shared_from_this()](beast::error_code) {
+    ws_.async_close(cr, [self = this->shared_from_this()](beast::error_code) {
       self->finish(self->local_close_);
     });
   }
@@ -374,7 +376,7 @@ private:
                                    static_cast<unsigned char>(raw_close_ & 0xFF)});
     beast::get_lowest_layer(ws_).expires_after(shared_->params.close_timeout);
     net::async_write(ws_.next_layer(), net::buffer(*frame),
-                     [self = shared_from_this(), frame](beast::error_code,
+                     [self = this->shared_from_this(), frame](beast::error_code,
                                                         size_t) {
                        self->linger();
                      });
@@ -400,7 +402,7 @@ private:
   void drain() {
     beast::get_lowest_layer(ws_).async_read_some(
       net::buffer(drain_buffer_.get(), drain_bytes),
-      [self = shared_from_this()](beast::error_code ec, size_t) {
+      [self = this->shared_from_this()](beast::error_code ec, size_t) {
         if (!ec) {
           self->drain();
           return;
@@ -414,7 +416,7 @@ private:
 
   void schedule_ping() {
     timer_.expires_after(shared_->params.ping_interval);
-    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
       if (!ec)
         self->send_ping();
     });
@@ -429,13 +431,13 @@ private:
     char payload[8];
     std::memcpy(payload, &ping_counter_, sizeof(payload));
     ws_.async_ping(websocket::ping_data{payload, sizeof(payload)},
-                   [self = shared_from_this()](beast::error_code ec) {
+                   [self = this->shared_from_this()](beast::error_code ec) {
                      if (ec)
                        self->finish(self->local_close_ ? self->local_close_
                                                        : uint16_t{1006});
                    });
     timer_.expires_after(shared_->params.pong_timeout);
-    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
       if (!ec)
         self->check_pong();
     });
@@ -454,7 +456,7 @@ private:
     }
     auto rest = shared_->params.ping_interval - shared_->params.pong_timeout;
     timer_.expires_after(rest);
-    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
       if (!ec)
         self->send_ping();
     });
@@ -475,7 +477,7 @@ private:
   }
 
   std::shared_ptr<server_shared> shared_;
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<Stream> ws_;
   net::steady_timer timer_;
   lean_buffer buffer_;
   /// The upgrade request, until the handshake completed.
@@ -513,14 +515,29 @@ private:
 
 } // namespace
 
+namespace {
+
+template <class Stream>
+void start(std::shared_ptr<server_shared> shared, Stream stream,
+           http::request<http::string_body> req, actors::session_info info) {
+  auto session = std::make_shared<ws_session<Stream>>(
+    std::move(shared), std::move(stream), std::move(info));
+  session->run(std::move(req));
+}
+
+} // namespace
+
 void start_ws_session(std::shared_ptr<server_shared> shared,
                       beast::tcp_stream stream,
                       http::request<http::string_body> req,
                       actors::session_info info) {
-  auto session = std::make_shared<ws_session>(std::move(shared),
-                                              std::move(stream),
-                                              std::move(info));
-  session->run(std::move(req));
+  start(std::move(shared), std::move(stream), std::move(req), std::move(info));
+}
+
+void start_ws_session(std::shared_ptr<server_shared> shared,
+                      tls_stream stream, http::request<http::string_body> req,
+                      actors::session_info info) {
+  start(std::move(shared), std::move(stream), std::move(req), std::move(info));
 }
 
 } // namespace tether::runtime::detail

@@ -26,6 +26,11 @@ struct link_options {
   std::vector<std::string> subprotocols;
   bool deflate = false;
   std::chrono::milliseconds timeout{10000};
+  /// wss: TLS, verifying the server against `ca_file` (empty: the system's
+  /// store) unless `insecure`.
+  bool tls = false;
+  std::string ca_file;
+  bool insecure = false;
 };
 
 /// The outcome of connecting and upgrading.

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Interoperability test: drives a real tetherd process with an independent
 client (python3-websockets 10.x and python3-msgpack from Debian), in JSON and
-msgpack modes, with and without permessage-deflate.
+msgpack modes, with and without permessage-deflate, and over TLS (Python's
+ssl module against a `tether cert` certificate, reloaded on SIGHUP).
 
 Run by ctest (label interop); exits non-zero if any check fails.
 Every wait is bounded; the test ends only the tetherd it started.
@@ -10,14 +11,18 @@ Every wait is bounded; the test ends only the tetherd it started.
 import argparse
 import asyncio
 import gzip
+import hashlib
 import json
 import os
 import shutil
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
+import warnings
 import zlib
 
 import msgpack
@@ -50,15 +55,23 @@ def envelope(msg_id, user, device, dtype, destination, requires_ack=True,
 
 
 class Daemon:
-    def __init__(self, tetherd, tether):
+    def __init__(self, tetherd, tether, tls=False):
         self.tetherd = tetherd
         self.tether = tether
         self.dir = tempfile.mkdtemp(prefix="tether-interop-")
+        self.tls = None
+        extra = []
+        if tls:
+            self.tls = os.path.join(self.dir, "tls")
+            subprocess.run([tether, "cert", "--out", self.tls],
+                           capture_output=True, timeout=TIMEOUT, check=True)
+            extra = ["--server.tls_cert", self.tls + "/cert.pem",
+                     "--server.tls_key", self.tls + "/key.pem"]
         self.proc = subprocess.Popen(
             [tetherd, "--port", "0", "--address", "127.0.0.1", "--data-dir",
              self.dir, "--log-level", "warn",
              "--limits.max_message_bytes", "65536",
-             "--limits.max_payload_bytes", "32768"],
+             "--limits.max_payload_bytes", "32768"] + extra,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()  # tetherd prints it at start-up
         if not line.startswith("listening on "):
@@ -75,9 +88,17 @@ class Daemon:
                              timeout=TIMEOUT, check=True).stdout
         return out.strip().splitlines()[-1]
 
-    def url(self, token=None):
-        base = "ws://127.0.0.1:%d/ws" % self.port
+    def url(self, token=None, scheme=None):
+        scheme = scheme or ("wss" if self.tls else "ws")
+        base = "%s://127.0.0.1:%d/ws" % (scheme, self.port)
         return base + ("?token=" + token if token else "")
+
+    def ssl_context(self, **kwargs):
+        """A client context trusting only this daemon's certificate."""
+        ctx = ssl.create_default_context(cafile=self.tls + "/cert.pem")
+        for k, v in kwargs.items():
+            setattr(ctx, k, v)
+        return ctx
 
     def stop(self):
         if self.proc.poll() is None:
@@ -111,6 +132,8 @@ async def connect(d, user, device, dtype, role=None, codec="json",
                   deflate=True, query=False):
     token = d.token(user, device, dtype, role)
     kwargs = {"open_timeout": TIMEOUT, "max_size": 2 ** 24}
+    if d.tls:
+        kwargs["ssl"] = d.ssl_context()
     if not deflate:
         kwargs["compression"] = None
     if codec == "msgpack":
@@ -281,7 +304,80 @@ async def shutdown(d):
     check(rc == 0, "tetherd exits 0 after SIGTERM (got %s)" % rc)
 
 
+def peer_fingerprint(ws):
+    der = ws.transport.get_extra_info("ssl_object").getpeercert(binary_form=True)
+    return hashlib.sha256(der).hexdigest()
+
+
+async def tls(args):
+    d = Daemon(args.tetherd, args.tether, tls=True)
+    try:
+        # wss in both codecs, with and without permessage-deflate.
+        for deflate in (True, False):
+            await exchange(d, "json", "msgpack", deflate)
+        ws, welcome = await connect(d, "tls-user", "phone", "mobile")
+        version = ws.transport.get_extra_info("ssl_object").version()
+        check(version in ("TLSv1.2", "TLSv1.3"), "TLS version %s" % version)
+        first = peer_fingerprint(ws)
+        # TLS 1.1 and older are refused by the server (its protocol_version
+        # alert; the client side is opened up to TLS 1.0 to offer them).
+        old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        old.load_verify_locations(d.tls + "/cert.pem")
+        old.set_ciphers("DEFAULT:@SECLEVEL=0")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            old.minimum_version = ssl.TLSVersion.TLSv1
+            old.maximum_version = ssl.TLSVersion.TLSv1_1
+        refusal = ""
+        try:
+            with socket.create_connection(("127.0.0.1", d.port),
+                                          timeout=TIMEOUT) as raw:
+                old.wrap_socket(raw, server_hostname="localhost").close()
+        except ssl.SSLError as e:
+            refusal = str(e)
+        check("PROTOCOL_VERSION" in refusal,
+              "a TLS 1.1 client gets the server's protocol_version alert (%s)"
+              % refusal)
+        # Plain WebSocket on the same port still works (first bytes decide).
+        token = d.token("tls-user", "laptop", "desktop")
+        plain = await websockets.connect(d.url(token, scheme="ws"),
+                                         open_timeout=TIMEOUT)
+        check(decode(await recv(plain))["type"] == "tether.welcome",
+              "plain ws on the TLS port")
+        await plain.close()
+        # A new certificate, reloaded on SIGHUP: new connections get it, the
+        # open session keeps working.
+        fresh = os.path.join(d.dir, "fresh")
+        subprocess.run([args.tether, "cert", "--out", fresh],
+                       capture_output=True, timeout=TIMEOUT, check=True)
+        for name in ("cert.pem", "key.pem"):
+            shutil.copy(os.path.join(fresh, name), os.path.join(d.tls, name))
+        d.proc.send_signal(signal.SIGHUP)
+        second = None
+        for _ in range(50):  # bounded: 50 x 100 ms
+            ws2, _ = await connect(d, "tls-user", "tablet", "tablet")
+            second = peer_fingerprint(ws2)
+            await ws2.close()
+            if second != first:
+                break
+            await asyncio.sleep(0.1)
+        check(second is not None and second != first,
+              "SIGHUP reloads the certificate for new connections")
+        msg = envelope("after-reload", "tls-user", "phone", "mobile",
+                       {"target": "device", "deviceId": "phone"})
+        await ws.send(json.dumps(msg))
+        got = [decode(await recv(ws)) for _ in range(2)]
+        check(any(x.get("messageId") == "after-reload" for x in got)
+              and any(x.get("id") == "after-reload" for x in got),
+              "the session opened before the reload still works")
+        await ws.close()
+        await shutdown(d)
+    finally:
+        d.cleanup()
+
+
 async def main(args):
+    await tls(args)
     d = Daemon(args.tetherd, args.tether)
     try:
         for deflate in (True, False):

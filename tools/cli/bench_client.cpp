@@ -121,7 +121,7 @@ int bench_client_command(const std::string& what,
                    "warmup", "payload", "codec", "subscribers", "publishers",
                    "concurrency", "rounds", "settle", "start-rate",
                    "churners", "json"},
-                  {"spawn", "durable", "baseline", "deflate"}, a, problem)) {
+                  {TETHER_TARGET_SWITCHES, "durable", "baseline", "deflate"}, a, problem)) {
     std::cerr << "tether bench " << what << ": " << problem << "\n";
     return 2;
   }

@@ -66,10 +66,7 @@ void connect_round(const server_target& t,
                    protocol::codec codec, result_row& r) {
   auto n = tokens.size();
   runtime::client_pool pool{1};
-  actors::link_options o;
-  o.host = t.host;
-  o.port = t.port;
-  o.target = t.path;
+  auto o = target_link(t);
   o.subprotocols = {std::string{protocol::subprotocol(codec)}};
   auto s = std::make_shared<connect_probe::shared>();
   std::vector<std::shared_ptr<actors::link_port>> links;

@@ -32,6 +32,7 @@ bool parse_args(const std::vector<std::string>& args,
                 std::string& problem);
 
 int token_command(const std::vector<std::string>& args);
+int cert_command(const std::vector<std::string>& args);
 int bench_command(const std::vector<std::string>& args);
 int bench_client_command(const std::string& what,
                          const std::vector<std::string>& args);

@@ -97,7 +97,7 @@ int devices_command(const std::vector<std::string>& args) {
                    "storms", "slow-share", "background-every",
                    "background-for", "status-every", "backoff-base",
                    "backoff-cap", "max-attempts", "seed", "json"},
-                  {"spawn", "no-extension", "deflate", "help"}, a, problem)) {
+                  {TETHER_TARGET_SWITCHES, "no-extension", "deflate", "help"}, a, problem)) {
     std::cerr << "tether devices: " << problem << "\n";
     return usage();
   }

@@ -15,6 +15,7 @@
 
 #include "protocol/token.hpp"
 #include "runtime/node.hpp"
+#include "runtime/tls.hpp"
 #include "runtime/ws_client_pool.hpp"
 
 namespace tether::cli {
@@ -37,10 +38,10 @@ bool parse_url(const std::string& url, server_target& t,
   if (url.rfind("ws://", 0) == 0) {
     rest = url.substr(5);
   } else if (url.rfind("wss://", 0) == 0) {
-    problem = "wss:// is not supported by the simulated devices yet";
-    return false;
+    rest = url.substr(6);
+    t.tls = true;
   } else {
-    problem = "--url must look like ws://HOST:PORT/PATH";
+    problem = "--url must look like ws://HOST:PORT/PATH or wss://HOST:PORT/PATH";
     return false;
   }
   auto slash = rest.find('/');
@@ -49,7 +50,7 @@ bool parse_url(const std::string& url, server_target& t,
   auto colon = hostport.rfind(':');
   if (colon == std::string::npos) {
     t.host = hostport;
-    t.port = 80;
+    t.port = t.tls ? 443 : 80;
   } else {
     t.host = hostport.substr(0, colon);
     char* end = nullptr;
@@ -65,6 +66,34 @@ bool parse_url(const std::string& url, server_target& t,
     return false;
   }
   return true;
+}
+
+bool read_tls_flags(const arg_map& a, server_target& t, std::string& problem) {
+  if (!t.tls) {
+    if (a.has("ca") || a.has("insecure"))
+      problem = "--ca and --insecure are for wss:// URLs (or --spawn --tls)";
+    return problem.empty();
+  }
+  if (a.has("ca"))
+    t.ca_file = a.get("ca");
+  t.insecure = t.insecure || a.has("insecure");
+  if (auto err = runtime::check_client_tls(t.ca_file, t.insecure);
+      !err.empty()) {
+    problem = a.has("ca") ? "--ca " + t.ca_file + ": " + err : err;
+    return false;
+  }
+  return true;
+}
+
+actors::link_options target_link(const server_target& t) {
+  actors::link_options o;
+  o.host = t.host;
+  o.port = t.port;
+  o.target = t.path;
+  o.tls = t.tls;
+  o.ca_file = t.ca_file;
+  o.insecure = t.insecure;
+  return o;
 }
 
 namespace {
@@ -184,6 +213,22 @@ bool open_target(const arg_map& a, server_target& out, std::string& problem) {
       extra.push_back("--config");
       extra.push_back(a.get("server-config"));
     }
+    if (a.has("tls")) {
+      // A development certificate for the spawned server; the clients
+      // verify it (it names 127.0.0.1).
+      try {
+        runtime::write_dev_certificate(out.spawned_dir + "/tls");
+      } catch (const std::exception& e) {
+        problem = e.what();
+        return false;
+      }
+      out.tls = true;
+      out.ca_file = out.spawned_dir + "/tls/cert.pem";
+      for (auto& x : {"--server.tls_cert", "cert.pem", "--server.tls_key",
+                      "key.pem"})
+        extra.push_back(x[0] == '-' ? std::string{x}
+                                    : out.spawned_dir + "/tls/" + x);
+    }
     out.child = std::make_unique<runtime::child_process>();
     out.port = runtime::start_tetherd(*out.child, path, out.spawned_dir, extra,
                                       server_cpu);
@@ -194,6 +239,8 @@ bool open_target(const arg_map& a, server_target& out, std::string& problem) {
     }
     out.pid = out.child->pid();
     out.cpu = server_cpu;
+    if (!read_tls_flags(a, out, problem))
+      return false;
     if (!read_secret(out.spawned_dir + "/secret.key", out.secret, problem))
       return false;
     return !a.has("baseline") || open_baseline(a, out, problem);
@@ -203,7 +250,8 @@ bool open_target(const arg_map& a, server_target& out, std::string& problem) {
               "--secret-file), or --spawn";
     return false;
   }
-  if (!parse_url(a.get("url"), out, problem))
+  if (!parse_url(a.get("url"), out, problem)
+      || !read_tls_flags(a, out, problem))
     return false;
   out.pid = static_cast<int>(number_flag(a, "pid", 0, problem));
   std::string path;
@@ -266,11 +314,7 @@ fleet_run::~fleet_run() {
 }
 
 actors::link_options fleet_run::link() const {
-  actors::link_options o;
-  o.host = impl_->target->host;
-  o.port = impl_->target->port;
-  o.target = impl_->target->path;
-  return o;
+  return target_link(*impl_->target);
 }
 
 void fleet_run::start(std::shared_ptr<actors::fleet_plan> plan) {

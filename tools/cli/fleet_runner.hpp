@@ -22,6 +22,11 @@ struct server_target {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
   std::string path = "/ws";
+  /// wss (--url wss://..., or --spawn --tls): verified against `ca_file`
+  /// (--ca; empty: the system's store) unless `insecure` (--insecure).
+  bool tls = false;
+  std::string ca_file;
+  bool insecure = false;
   /// The HMAC secret the devices' tokens are signed with.
   std::string secret;
   /// The server's pid for /proc figures (0: unknown, e.g. a remote URL).
@@ -47,7 +52,10 @@ struct server_target {
 /// The flags of open_target().
 #define TETHER_TARGET_FLAGS                                                    \
   "url", "data-dir", "secret-file", "tetherd", "pid", "cpu-server",            \
-    "cpu-client", "server-config", "tether-baseline"
+    "cpu-client", "server-config", "tether-baseline", "ca"
+
+/// The switches of open_target().
+#define TETHER_TARGET_SWITCHES "spawn", "insecure", "tls"
 
 /// Connects the flags to a server: --url ws://HOST:PORT/PATH with
 /// --data-dir DIR or --secret-file F (the server's token secret), and
@@ -59,8 +67,16 @@ struct server_target {
 /// default: beside this binary) on the same CPU, into `out.baseline`.
 bool open_target(const arg_map& a, server_target& out, std::string& problem);
 
-/// Reads ws://HOST[:PORT][/PATH] into `t`.
+/// Reads ws://HOST[:PORT][/PATH] or wss://... into `t`.
 bool parse_url(const std::string& url, server_target& t, std::string& problem);
+
+/// Reads --ca FILE and --insecure into a wss target `t` and checks that the
+/// CA can be loaded; false with `problem` set otherwise.
+bool read_tls_flags(const arg_map& a, server_target& t, std::string& problem);
+
+/// The link options of the target (host, port, path, TLS) for simulated
+/// devices.
+actors::link_options target_link(const server_target& t);
 
 /// A token for a simulated device, valid for a day.
 std::string mint_token(const server_target& t, const actors::device_spec& d);

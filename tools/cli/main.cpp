@@ -59,6 +59,8 @@ int main(int argc, char** argv) {
     std::cout << "usage: tether <command> [flags]\n\n"
                  "commands:\n"
                  "  token    mint a device token (JWT HS256)\n"
+                 "  cert     write a self-signed development certificate "
+                 "(wss)\n"
                  "  send     send one message and print the server's ack\n"
                  "  devices  simulated devices running a scenario; checks "
                  "that nothing is lost\n"
@@ -72,6 +74,8 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   if (cmd == "token")
     return tether::cli::token_command(args);
+  if (cmd == "cert")
+    return tether::cli::cert_command(args);
   if (cmd == "bench")
     return tether::cli::bench_command(args);
   if (cmd == "devices")

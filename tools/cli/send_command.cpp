@@ -34,8 +34,9 @@ int send_command(const std::vector<std::string>& args) {
   if (!parse_args(args,
                   {"url", "token", "data-dir", "secret-file", "user", "device",
                    "device-type", "role", "to", "room", "type", "payload",
-                   "priority", "codec", "timeout"},
-                  {"extension", "broadcast", "no-ack", "help"}, a, problem)) {
+                   "priority", "codec", "timeout", "ca"},
+                  {"extension", "broadcast", "no-ack", "help", "insecure"}, a,
+                  problem)) {
     std::cerr << "tether send: " << problem << "\n";
     return usage();
   }
@@ -81,8 +82,8 @@ int send_command(const std::vector<std::string>& args) {
       token = mint_token(t, who);
   } else if (!a.has("url")) {
     problem = "give --url";
-  } else {
-    parse_url(a.get("url"), t, problem);
+  } else if (parse_url(a.get("url"), t, problem)) {
+    read_tls_flags(a, t, problem);
   }
   if (!problem.empty()) {
     std::cerr << "tether send: " << problem << "\n";
@@ -96,6 +97,9 @@ int send_command(const std::vector<std::string>& args) {
   o.token = token;
   o.subprotocols = {std::string{protocol::subprotocol(codec)}};
   o.timeout = timeout;
+  o.tls = t.tls;
+  o.ca_file = t.ca_file;
+  o.insecure = t.insecure;
   auto conn = client.connect(o);
   if (!conn.ok) {
     std::cerr << "tether send: connect failed (HTTP " << conn.status << "): "

@@ -235,6 +235,10 @@ const std::vector<binding>& table() {
          [](settings& s) -> auto& { return s.server.port; });
     add_key(t, "server.ws_path", "HTTP path of the WebSocket endpoint",
          [](settings& s) -> auto& { return s.server.ws_path; });
+    add_key(t, "server.echo_path",
+         "TESTS ONLY: unauthenticated echo route of the conformance suite "
+         "(empty: off)",
+         [](settings& s) -> auto& { return s.server.echo_path; });
     add_key(t, "server.max_connections",
          "open connections before new upgrades get HTTP 503",
          [](settings& s) -> auto& { return s.server.max_connections; });
@@ -610,6 +614,12 @@ std::vector<std::string> validate(const settings& s) {
        "server.deflate_window_bits must be between 9 and 15");
   rule(s.server.deflate_mem_level >= 1 && s.server.deflate_mem_level <= 9,
        "server.deflate_mem_level must be between 1 and 9");
+  rule(s.server.echo_path.empty()
+         || (s.server.echo_path[0] == '/'
+             && s.server.echo_path != s.server.ws_path
+             && s.server.echo_path != "/healthz"
+             && s.server.echo_path != "/metrics"),
+       "server.echo_path must be a path of its own (or empty)");
   rule(s.server.tls_cert.empty() == s.server.tls_key.empty(),
        "server.tls_cert and server.tls_key go together");
   rule(s.server.tls_port == 0 || !s.server.tls_cert.empty(),

@@ -26,6 +26,8 @@ struct server_settings {
   std::string address = "0.0.0.0"; // all interfaces; dev.ini uses loopback
   uint16_t port = 8080;            // the customary alternative HTTP port
   std::string ws_path = "/ws";     // one path; /healthz and /metrics beside it
+  std::string echo_path;           // TESTS ONLY: an unauthenticated echo
+                                   // route for test/conformance/ (empty: off)
   uint32_t max_connections = 20000; // below the default fd limit (ulimit -n)
   uint32_t io_threads = 0; // 0: one per CPU the process may run on when
                            // actors run on them (caf.scheduler_policy io),

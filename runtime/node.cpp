@@ -313,6 +313,11 @@ uint16_t node::start() {
   sp.tls_cert = s.server.tls_cert;
   sp.tls_key = s.server.tls_key;
   sp.tls_port = s.server.tls_port;
+  sp.echo_path = s.server.echo_path;
+  if (!sp.echo_path.empty())
+    spdlog::warn("server.echo_path {} is on: an unauthenticated echo route "
+                 "for conformance tests, not for production",
+                 sp.echo_path);
   sp.handshake_timeout = s.heartbeat.handshake_timeout;
   sp.ping_interval = s.heartbeat.ping_interval;
   sp.pong_timeout = s.heartbeat.pong_timeout;

@@ -4,6 +4,7 @@
 // the WebSocket session and the client pool. Include nowhere else (compile
 // cost).
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -24,6 +25,7 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <boost/beast/zlib/error.hpp>
 
 #include "runtime/ws_server.hpp"
 
@@ -214,6 +216,37 @@ make_server_context(const std::string& cert_file, const std::string& key_file);
 /// system's store), or not at all if `insecure`.
 std::shared_ptr<net::ssl::context>
 make_client_context(const std::string& ca_file, bool insecure);
+
+/// Whether a failed read was corrupt permessage-deflate data: Beast then
+/// fails the stream without a close frame.
+inline bool is_inflate_error(const beast::error_code& ec) {
+  return &ec.category()
+         == &beast::zlib::make_error_code(beast::zlib::error::need_buffers)
+               .category();
+}
+
+/// Writes, on the layer under a failed WebSocket stream, the close frame
+/// Beast did not: FIN + opcode 8, unmasked (server side), `code`, no
+/// reason; then calls `done()`. Only while no other write is in flight.
+template <class NextLayer, class Done>
+void write_close_frame(NextLayer& layer, uint16_t code, Done done) {
+  auto frame = std::make_shared<std::array<unsigned char, 4>>(
+    std::array<unsigned char, 4>{0x88, 0x02,
+                                 static_cast<unsigned char>(code >> 8),
+                                 static_cast<unsigned char>(code & 0xFF)});
+  net::async_write(layer, net::buffer(*frame),
+                   [frame, done = std::move(done)](beast::error_code,
+                                                   size_t) mutable { done(); });
+}
+
+/// The conformance echo route (runtime/ws_echo.cpp): every message back as
+/// it came; only with server.echo_path set.
+void start_echo_session(std::shared_ptr<server_shared> shared,
+                        beast::tcp_stream stream,
+                        http::request<http::string_body> req);
+void start_echo_session(std::shared_ptr<server_shared> shared,
+                        tls_stream stream,
+                        http::request<http::string_body> req);
 
 /// Runs the WebSocket handshake for `req` on `stream` and, once it
 /// succeeds, hands the session to hooks.open.

@@ -188,6 +188,12 @@ private:
     auto query = qmark == std::string_view::npos ? std::string_view{}
                                                  : target.substr(qmark + 1);
     keep_alive_ = req.keep_alive();
+    if (!shared_->params.echo_path.empty()
+        && path == shared_->params.echo_path && websocket::is_upgrade(req)) {
+      // Test-only (test/conformance/): no token, no actor.
+      start_echo_session(shared_, std::move(stream_), std::move(req));
+      return;
+    }
     if (path == shared_->params.ws_path) {
       upgrade(std::move(req), query);
       return;

@@ -45,6 +45,8 @@ struct server_params {
   std::string tls_cert;
   std::string tls_key;
   uint16_t tls_port = 0;
+  /// The conformance echo route (empty: off; test/conformance/ only).
+  std::string echo_path;
   /// HMAC secret for device tokens.
   std::string secret;
   std::chrono::seconds token_leeway{30};

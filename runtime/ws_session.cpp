@@ -8,7 +8,6 @@
 #include <cstring>
 #include <deque>
 
-#include <boost/beast/zlib/error.hpp>
 #include <spdlog/spdlog.h>
 
 #include "protocol/errc.hpp"
@@ -213,17 +212,11 @@ private:
     if (&ec.category()
         == &beast::error_code{websocket::error::bad_opcode}.category())
       return protocol::to_int(close_code::protocol_error);
+    // Corrupt permessage-deflate data: the session writes the close frame
+    // itself (finish() does).
     if (is_inflate_error(ec))
       return protocol::to_int(close_code::invalid_payload);
     return 1006;
-  }
-
-  // Corrupt permessage-deflate data: Beast fails the stream without a close
-  // frame, so the session writes one itself (finish() does).
-  static bool is_inflate_error(const beast::error_code& ec) {
-    return &ec.category()
-           == &beast::zlib::make_error_code(beast::zlib::error::need_buffers)
-                 .category();
   }
 
   void on_read(beast::error_code ec, size_t) {
@@ -370,16 +363,9 @@ private:
   // more): FIN + opcode 8, unmasked, the code, no reason. Then lingers.
   void send_raw_close() {
     raw_close_sent_ = true;
-    auto frame = std::make_shared<std::array<unsigned char, 4>>(
-      std::array<unsigned char, 4>{0x88, 0x02,
-                                   static_cast<unsigned char>(raw_close_ >> 8),
-                                   static_cast<unsigned char>(raw_close_ & 0xFF)});
     beast::get_lowest_layer(ws_).expires_after(shared_->params.close_timeout);
-    net::async_write(ws_.next_layer(), net::buffer(*frame),
-                     [self = this->shared_from_this(), frame](beast::error_code,
-                                                        size_t) {
-                       self->linger();
-                     });
+    write_close_frame(ws_.next_layer(), raw_close_,
+                      [self = this->shared_from_this()] { self->linger(); });
   }
 
   // Lingering close: stop sending, read and discard what the peer still sends

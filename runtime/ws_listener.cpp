@@ -9,10 +9,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
-#include "protocol/base64.hpp"
-#include "protocol/compression.hpp"
-#include "protocol/token.hpp"
 #include "runtime/io_scheduler.hpp"
+#include "runtime/upgrade_check.hpp"
 #include "runtime/ws_detail.hpp"
 
 namespace tether::runtime {
@@ -20,63 +18,6 @@ namespace tether::runtime {
 namespace detail {
 
 namespace {
-
-std::string url_decode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    auto c = in[i];
-    if (c == '+') {
-      out += ' ';
-    } else if (c == '%' && i + 2 < in.size()) {
-      auto hex = [](char h) -> int {
-        if (h >= '0' && h <= '9')
-          return h - '0';
-        if (h >= 'a' && h <= 'f')
-          return h - 'a' + 10;
-        if (h >= 'A' && h <= 'F')
-          return h - 'A' + 10;
-        return -1;
-      };
-      auto hi = hex(in[i + 1]);
-      auto lo = hex(in[i + 2]);
-      if (hi < 0 || lo < 0) {
-        out += c;
-        continue;
-      }
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-/// The value of `name` in a query string, URL-decoded.
-std::optional<std::string> query_param(std::string_view query,
-                                       std::string_view name) {
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    auto pair = query.substr(0, amp);
-    auto eq = pair.find('=');
-    if (pair.substr(0, eq) == name)
-      return eq == std::string_view::npos ? std::string{}
-                                          : url_decode(pair.substr(eq + 1));
-    if (amp == std::string_view::npos)
-      break;
-    query.remove_prefix(amp + 1);
-  }
-  return std::nullopt;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
 
 std::string make_session_id() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -226,128 +167,36 @@ private:
 
   void upgrade(request req, std::string_view query) {
     auto& p = shared_->params;
-    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    auto field = [&req](http::field f) {
+      auto v = req[f];
+      return std::string_view{v.data(), v.size()};
+    };
+    upgrade_request r;
+    auto method = req.method_string();
+    r.method = {method.data(), method.size()};
+    r.is_upgrade = websocket::is_upgrade(req);
+    r.version = field(http::field::sec_websocket_version);
+    r.key = field(http::field::sec_websocket_key);
+    r.origin = field(http::field::origin);
+    r.authorization = field(http::field::authorization);
+    r.protocols = field(http::field::sec_websocket_protocol);
+    r.query = query;
+    upgrade_policy policy{p.allowed_origins, p.max_connections, p.secret,
+                          p.token_leeway.count()};
+    auto d = check_upgrade(r, policy, shared_->sessions.load(), now_seconds());
+    if (d.refusal) {
+      auto& no = *d.refusal;
+      if (no.reason == actors::reject_reason::unauthorized)
+        spdlog::info("refused upgrade: {}", no.message);
       response res;
-      res.set(http::field::allow, "GET");
-      reject(actors::reject_reason::bad_request,
-             http::status::method_not_allowed,
-             json_error("method_not_allowed",
-                        "WebSocket upgrades use GET (RFC 6455 §4.1)"),
-             std::move(res));
+      for (auto& [name, value] : no.headers)
+        res.set(name, value);
+      reject(no.reason, static_cast<http::status>(no.status),
+             json_error(no.error, no.message), std::move(res));
       return;
     }
-    if (!websocket::is_upgrade(req)
-        || req[http::field::sec_websocket_version] != "13") {
-      response res;
-      res.set(http::field::upgrade, "websocket");
-      res.set(http::field::sec_websocket_version, "13");
-      reject(actors::reject_reason::bad_request,
-             http::status::upgrade_required,
-             json_error("upgrade_required",
-                        "this path serves WebSocket upgrades only"),
-             std::move(res));
-      return;
-    }
-    auto sent_key = req[http::field::sec_websocket_key];
-    if (auto key = protocol::base64_decode(
-          trim({sent_key.data(), sent_key.size()}));
-        !key || key->size() != 16) {
-      reject(actors::reject_reason::bad_request, http::status::bad_request,
-             json_error("bad_request",
-                        "Sec-WebSocket-Key must be the base64 of 16 bytes "
-                        "(RFC 6455 §4.2.1)"));
-      return;
-    }
-    if (!p.allowed_origins.empty()) {
-      auto origin = req[http::field::origin];
-      if (!origin.empty()) {
-        auto ok = false;
-        for (auto& o : p.allowed_origins)
-          ok = ok || o == "*" || beast::iequals(o, origin);
-        if (!ok) {
-          reject(actors::reject_reason::forbidden, http::status::forbidden,
-                 json_error("forbidden", "origin '" + std::string{origin}
-                                           + "' is not allowed"));
-          return;
-        }
-      }
-    }
-    if (shared_->sessions.load() >= p.max_connections) {
-      response res;
-      res.set(http::field::retry_after, "5");
-      reject(actors::reject_reason::capacity,
-             http::status::service_unavailable,
-             json_error("capacity", "the node is at its connection limit; "
-                                    "retry with backoff"),
-             std::move(res));
-      return;
-    }
-    std::string token;
-    auto auth = req[http::field::authorization];
-    if (auth.size() > 7 && beast::iequals(auth.substr(0, 7), "Bearer "))
-      token = std::string{trim({auth.data() + 7, auth.size() - 7})};
-    else if (auto t = query_param(query, "token"))
-      token = *t;
-    protocol::token_claims claims;
-    if (token.empty()) {
-      unauthorized("missing token: send 'Authorization: Bearer <token>' or "
-                   "the 'token' query parameter");
-      return;
-    }
-    if (auto err = protocol::verify_token(token, p.secret, now_seconds(),
-                                          p.token_leeway.count(), claims);
-        err != protocol::token_error::none) {
-      unauthorized(std::string{protocol::to_string(err)});
-      return;
-    }
-    actors::session_info info;
-    if (auto offered = req[http::field::sec_websocket_protocol];
-        !offered.empty()) {
-      auto chosen = false;
-      std::string_view rest{offered.data(), offered.size()};
-      while (!rest.empty() && !chosen) {
-        auto comma = rest.find(',');
-        auto name = trim(rest.substr(0, comma));
-        chosen = protocol::from_subprotocol(name, info.codec);
-        rest = comma == std::string_view::npos ? std::string_view{}
-                                               : rest.substr(comma + 1);
-      }
-      if (!chosen) {
-        reject(actors::reject_reason::bad_request, http::status::bad_request,
-               json_error("unsupported_subprotocol",
-                          "offer tether.v1.json or tether.v1.msgpack"));
-        return;
-      }
-    }
-    if (auto c = query_param(query, "compress")) {
-      protocol::zip_format z;
-      if (!protocol::from_string(*c, z)) {
-        reject(actors::reject_reason::bad_request, http::status::bad_request,
-               json_error("bad_request",
-                          "compress must be deflate or gzip"));
-        return;
-      }
-      info.compress = static_cast<uint8_t>(z);
-    }
-    if (auto r = query_param(query, "resume"))
-      info.resume_token = *r;
-    if (auto n = query_param(query, "lastSeq")) {
-      char* end = nullptr;
-      info.resume_last_seq = std::strtoull(n->c_str(), &end, 10);
-      if (n->empty() || *end != '\0') {
-        reject(actors::reject_reason::bad_request, http::status::bad_request,
-               json_error("bad_request", "lastSeq must be a number"));
-        return;
-      }
-    }
+    auto info = std::move(d.info);
     info.session_id = make_session_id();
-    info.user_id = std::move(claims.user_id);
-    info.device_id = std::move(claims.device_id);
-    info.type = claims.type;
-    info.role = std::move(claims.role);
-    // A token accepted within the leeway after its exp still ends: at exp
-    // plus the leeway it was accepted with.
-    info.session_expires_at = claims.expires_at + p.token_leeway.count();
     beast::error_code ec;
     auto remote = socket().remote_endpoint(ec);
     if (!ec)
@@ -355,17 +204,6 @@ private:
                             + std::to_string(remote.port());
     start_ws_session(shared_, std::move(stream_), std::move(req),
                      std::move(info));
-  }
-
-  void unauthorized(const std::string& why) {
-    response res;
-    res.set(http::field::www_authenticate,
-            "Bearer realm=\"tether\", error=\"invalid_token\", "
-            "error_description=\""
-              + why + "\"");
-    spdlog::info("refused upgrade: {}", why);
-    reject(actors::reject_reason::unauthorized, http::status::unauthorized,
-           json_error("unauthorized", why), std::move(res));
   }
 
   void reply(http::status status, std::string body, bool keep_alive = false,

@@ -95,6 +95,17 @@ def main():
           token({"sub": "alice", "device_id": "phone",
                  "device_type": "mobile", "iat": 1000, "exp": 2000}))
     write(f"{out}/base64", "rfc6455-key", b"dGhlIHNhbXBsZSBub25jZQ==")
+    # upgrade_check: method, version, key, origin, authorization,
+    # protocols, query, one per line.
+    good = token({"sub": "alice", "device_id": "phone",
+                  "device_type": "mobile", "exp": 2000})
+    write(f"{out}/upgrade_check", "valid", b"\n".join([
+        b"GET", b"13", b"dGhlIHNhbXBsZSBub25jZQ==", b"https://app.example.com",
+        b"Bearer " + good, b"tether.v1.msgpack",
+        b"compress=gzip&resume=r&lastSeq=3"]))
+    write(f"{out}/upgrade_check", "query-token", b"\n".join([
+        b"GET", b"13", b"dGhlIHNhbXBsZSBub25jZQ==", b"", b"", b"",
+        b"token=" + good]))
     print(f"fuzz seeds: {len(objects)} SPEC examples into {out}")
 
 

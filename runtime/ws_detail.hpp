@@ -6,6 +6,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -53,7 +54,6 @@ public:
     : plain_(std::in_place, std::forward<Arg>(executor_or_context)) {}
 
   client_stream(client_stream&&) = default;
-  client_stream& operator=(client_stream&&) = default;
 
   /// Wraps the connection in TLS with `ctx` (which must outlive this),
   /// sending `host` as SNI and verifying it if the context verifies.
@@ -216,6 +216,27 @@ make_server_context(const std::string& cert_file, const std::string& key_file);
 /// system's store), or not at all if `insecure`.
 std::shared_ptr<net::ssl::context>
 make_client_context(const std::string& ca_file, bool insecure);
+
+/// What a session does to the connection under TLS and WebSocket
+/// (overloaded for Beast's in-memory test stream by the session fuzz
+/// target, before it includes ws_detail_session.hpp).
+inline void set_deadline(beast::tcp_stream& s, std::chrono::milliseconds d) {
+  s.expires_after(d);
+}
+inline void clear_deadline(beast::tcp_stream& s) {
+  s.expires_never();
+}
+/// Stops sending; false if the connection is gone already.
+inline bool shutdown_send(beast::tcp_stream& s) {
+  beast::error_code ec;
+  s.socket().shutdown(tcp::socket::shutdown_send, ec);
+  return !ec && s.socket().is_open();
+}
+inline void close_transport(beast::tcp_stream& s) {
+  beast::error_code ignored;
+  s.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  s.socket().close(ignored);
+}
 
 /// Whether a failed read was corrupt permessage-deflate data: Beast then
 /// fails the stream without a close frame.

@@ -16,7 +16,8 @@ CC=clang-14 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja \
 cmake --build "$build"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(decode_json decode_msgpack compressed_frame token base64 upgrade_check)
+  targets=(decode_json decode_msgpack compressed_frame token base64 upgrade_check
+           session)
 fi
 seeds="$build/seeds"
 rm -rf "$seeds"

@@ -63,6 +63,20 @@ def token(claims, secret=b"s" * 32):
     return head + b"." + body + b"." + b64url(sig)
 
 
+def client_frame(opcode, payload, fin=True, rsv=0):
+    """A masked client frame (RFC 6455 5.2), mask key 01 02 03 04."""
+    head = bytes([(0x80 if fin else 0) | (rsv << 4) | opcode])
+    n = len(payload)
+    if n < 126:
+        head += bytes([0x80 | n])
+    elif n < 65536:
+        head += bytes([0xFE]) + struct.pack(">H", n)
+    else:
+        head += bytes([0xFF]) + struct.pack(">Q", n)
+    mask = b"\x01\x02\x03\x04"
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
 def write(directory, name, data):
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, name), "wb") as f:
@@ -106,6 +120,24 @@ def main():
     write(f"{out}/upgrade_check", "query-token", b"\n".join([
         b"GET", b"13", b"dGhlIHNhbXBsZSBub25jZQ==", b"", b"", b"",
         b"token=" + good]))
+    # session: a mode byte (bit 0 deflate, bit 1 msgpack), then client frames.
+    messages_json = [json.dumps(o).encode() for o in messages[:4]]
+    frames = b"".join(client_frame(1, m) for m in messages_json)
+    write(f"{out}/session", "json", b"\x00" + frames + client_frame(9, b"hi")
+          + client_frame(8, b"\x03\xe8"))
+    write(f"{out}/session", "msgpack", b"\x02" + b"".join(
+        client_frame(2, msgpack.packb(o)) for o in messages[:4]))
+    deflated = []
+    for m in messages_json:
+        c = zlib.compressobj(wbits=-15)
+        deflated.append(client_frame(1, (c.compress(m) + c.flush(
+            zlib.Z_SYNC_FLUSH))[:-4], rsv=4))
+    write(f"{out}/session", "deflate", b"\x01" + b"".join(deflated))
+    half = len(messages_json[0]) // 2
+    write(f"{out}/session", "fragments", b"\x00"
+          + client_frame(1, messages_json[0][:half], fin=False)
+          + client_frame(9, b"between")
+          + client_frame(0, messages_json[0][half:]))
     print(f"fuzz seeds: {len(objects)} SPEC examples into {out}")
 
 

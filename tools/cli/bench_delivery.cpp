@@ -360,8 +360,9 @@ int bench_command(const std::vector<std::string>& args) {
   spdlog::set_level(spdlog::level::warn);
   if (args.empty()) {
     std::cerr << "usage: tether bench <benchmark> [flags]\n"
-                 "against a server (--url ws://HOST:PORT/ws --data-dir DIR "
-                 "[--pid N], or --spawn):\n"
+                 "against a server (--url ws[s]://HOST:PORT/ws --data-dir DIR "
+                 "[--pid N] [--ca FILE | --insecure],\n"
+                 "or --spawn [--tls]: a tetherd with a dev certificate, wss):\n"
                  "  echo     [--connections 100] [--rate 10000] [--duration 10]"
                  " [--payload 64] [--codec json] [--durable]\n"
                  "  fanout   [--subscribers 1000] [--publishers 1] [--rate 100]"

@@ -23,8 +23,9 @@ using steady = std::chrono::steady_clock;
 
 int usage() {
   std::cerr
-    << "usage: tether devices (--url ws://HOST:PORT/ws (--data-dir DIR | "
-       "--secret-file F) | --spawn)\n"
+    << "usage: tether devices (--url ws[s]://HOST:PORT/ws (--data-dir DIR | "
+       "--secret-file F) | --spawn [--tls])\n"
+       "         [--ca FILE | --insecure] (wss: the server's CA)\n"
        "         [--scenario chat|presence|storm|flaky|slow|background]\n"
        "         [--users 50] [--devices-per-user 4] [--no-extension]\n"
        "         [--rate 1] (messages/s per device) [--duration 10] (s)\n"

@@ -15,7 +15,7 @@ namespace {
 
 int usage() {
   std::cerr
-    << "usage: tether send --url ws://HOST:PORT/ws\n"
+    << "usage: tether send --url ws[s]://HOST:PORT/ws [--ca FILE | --insecure]\n"
        "         (--token JWT | (--data-dir DIR | --secret-file F) --user U "
        "--device D [--device-type T] [--role R])\n"
        "         (--to DEVICE | --extension | --broadcast | --room ROOM)\n"

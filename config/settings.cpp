@@ -265,6 +265,9 @@ const std::vector<binding>& table() {
          [](settings& s) -> auto& { return s.server.tls_cert; });
     add_key(t, "server.tls_key", "PEM private key of server.tls_cert",
          [](settings& s) -> auto& { return s.server.tls_key; });
+    add_key(t, "server.tls_only",
+         "server.port accepts TLS only (no plain ws/http beside it)",
+         [](settings& s) -> auto& { return s.server.tls_only; });
     add_key(t, "server.tls_port",
          "TLS-only port (0: TLS and plain share server.port)",
          [](settings& s) -> auto& { return s.server.tls_port; });
@@ -622,6 +625,8 @@ std::vector<std::string> validate(const settings& s) {
        "server.echo_path must be a path of its own (or empty)");
   rule(s.server.tls_cert.empty() == s.server.tls_key.empty(),
        "server.tls_cert and server.tls_key go together");
+  rule(!s.server.tls_only || !s.server.tls_cert.empty(),
+       "server.tls_only needs server.tls_cert and server.tls_key");
   rule(s.server.tls_port == 0 || !s.server.tls_cert.empty(),
        "server.tls_port needs server.tls_cert and server.tls_key");
   rule(s.server.tls_port == 0 || s.server.tls_port != s.server.port,

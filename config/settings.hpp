@@ -47,6 +47,9 @@ struct server_settings {
   std::string tls_key;
   uint16_t tls_port = 0; // 0: TLS and plain on server.port (first bytes
                          // decide); else TLS only there, plain on port
+  bool tls_only = false; // plain allowed beside TLS by default (health
+                         // checks, dev clients); true: server.port is TLS
+                         // only, no token ever crosses in clear text
 };
 
 struct limits_settings {

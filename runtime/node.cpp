@@ -313,6 +313,7 @@ uint16_t node::start() {
   sp.tls_cert = s.server.tls_cert;
   sp.tls_key = s.server.tls_key;
   sp.tls_port = s.server.tls_port;
+  sp.tls_only = s.server.tls_only;
   sp.echo_path = s.server.echo_path;
   if (!sp.echo_path.empty())
     spdlog::warn("server.echo_path {} is on: an unauthenticated echo route "

@@ -1,5 +1,6 @@
 #include "runtime/upgrade_check.hpp"
 
+#include <charconv>
 #include <cstdlib>
 #include <strings.h>
 
@@ -18,6 +19,15 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
     s.remove_suffix(1);
   return s;
+}
+
+// A header value fit to quote in an error: printable ASCII, at most 200
+// characters (an Origin may be 8 KB of anything).
+std::string printable(std::string_view s) {
+  std::string out;
+  for (auto c : s.substr(0, 200))
+    out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  return out;
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -111,8 +121,7 @@ upgrade_decision check_upgrade(const upgrade_request& req,
       ok = ok || o == "*" || iequals(o, req.origin);
     if (!ok)
       return refuse(reject_reason::forbidden, 403, "forbidden",
-                    "origin '" + std::string{req.origin}
-                      + "' is not allowed");
+                    "origin '" + printable(req.origin) + "' is not allowed");
   }
   if (open_sessions >= p.max_connections)
     return refuse(reject_reason::capacity, 503, "capacity",
@@ -158,9 +167,12 @@ upgrade_decision check_upgrade(const upgrade_request& req,
   if (auto r = query_param(req.query, "resume"))
     info.resume_token = *r;
   if (auto n = query_param(req.query, "lastSeq")) {
-    char* end = nullptr;
-    info.resume_last_seq = std::strtoull(n->c_str(), &end, 10);
-    if (n->empty() || *end != '\0' || (*n)[0] == '-')
+    // Digits only, in range: " -1" or 2^64 must not wrap to "everything
+    // seen" (which would retire undelivered messages).
+    auto first = n->data();
+    auto last = first + n->size();
+    auto [end, ec] = std::from_chars(first, last, info.resume_last_seq);
+    if (n->empty() || ec != std::errc{} || end != last)
       return refuse(reject_reason::bad_request, 400, "bad_request",
                     "lastSeq must be a number");
   }

@@ -283,7 +283,7 @@ private:
       // The session ended while this frame was on its way.
       finish(local_close_ ? local_close_ : uint16_t{1006});
       queue_.clear();
-      if (raw_close_ && !raw_close_sent_) {
+      if (raw_close_ && !raw_close_sent_ && !pinging_) {
         if (ec)
           linger();
         else
@@ -344,11 +344,14 @@ private:
     finished_ = true;
     close_code_ = code;
     timer_.cancel();
-    // A frame being written must end before a close frame of our own.
+    // A frame (or ping) being written must end before a close frame of our
+    // own; the deadline bounds it if the peer stopped reading.
     if (!raw_close_)
       linger();
-    else if (!writing_)
+    else if (!writing_ && !pinging_)
       send_raw_close();
+    else
+      set_deadline(beast::get_lowest_layer(ws_), shared_->params.close_timeout);
     if (accepted_) {
       shared_->metrics->connection_closed(code);
       spdlog::info("disconnected user={} device={} session={} code={}",
@@ -415,11 +418,21 @@ private:
     awaiting_pong_ = true;
     char payload[8];
     std::memcpy(payload, &ping_counter_, sizeof(payload));
+    pinging_ = true;
     ws_.async_ping(websocket::ping_data{payload, sizeof(payload)},
                    [self = this->shared_from_this()](beast::error_code ec) {
+                     self->pinging_ = false;
                      if (ec)
                        self->finish(self->local_close_ ? self->local_close_
                                                        : uint16_t{1006});
+                     // A close frame of our own waited for this ping.
+                     if (self->raw_close_ && !self->raw_close_sent_
+                         && !self->writing_) {
+                       if (ec)
+                         self->linger();
+                       else
+                         self->send_raw_close();
+                     }
                    });
     timer_.expires_after(shared_->params.pong_timeout);
     timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
@@ -489,6 +502,8 @@ private:
   /// it did.
   uint16_t raw_close_ = 0;
   bool raw_close_sent_ = false;
+  /// A ping is being written (Beast's write lock; our close frame waits).
+  bool pinging_ = false;
   uint16_t close_code_ = 1006;
   std::string close_reason_;
   /// Only while lingering (an idle session does not need it).

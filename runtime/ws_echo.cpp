@@ -58,11 +58,7 @@ private:
           self->shared_->params.close_timeout);
         write_close_frame(self->ws_.next_layer(),
                           protocol::to_int(protocol::close_code::invalid_payload),
-                          [self] {
-                            beast::error_code ignored;
-                            beast::get_lowest_layer(self->ws_).socket().shutdown(
-                              tcp::socket::shutdown_send, ignored);
-                          });
+                          [self] { self->linger(); });
         return;
       }
       if (ec)
@@ -77,7 +73,26 @@ private:
     });
   }
 
+  // Stop sending, read what the peer still sends (until the deadline), then
+  // close: unread input would make the kernel reset the connection and
+  // destroy the close frame just written.
+  void linger() {
+    if (!shutdown_send(beast::get_lowest_layer(ws_))) {
+      close_transport(beast::get_lowest_layer(ws_));
+      return;
+    }
+    beast::get_lowest_layer(ws_).async_read_some(
+      net::buffer(drain_),
+      [self = this->shared_from_this()](beast::error_code ec, size_t) {
+        if (ec)
+          close_transport(beast::get_lowest_layer(self->ws_));
+        else
+          self->linger();
+      });
+  }
+
   std::shared_ptr<server_shared> shared_;
+  std::array<char, 512> drain_{};
   websocket::stream<Stream> ws_;
   beast::flat_buffer buffer_;
   http::request<http::string_body> req_;

@@ -34,10 +34,19 @@ std::string make_session_id() {
 std::string json_error(std::string_view error, std::string_view message) {
   std::string out = R"({"error":")";
   out.append(error).append(R"(","message":")");
+  static constexpr char hex[] = "0123456789abcdef";
   for (auto c : message) {
-    if (c == '"' || c == '\\')
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
       out += '\\';
-    out += c;
+      out += c;
+    } else if (u < 0x20) {
+      out += "\\u00";
+      out += hex[u >> 4];
+      out += hex[u & 15];
+    } else {
+      out += c;
+    }
   }
   out += "\"}";
   return out;
@@ -76,9 +85,8 @@ private:
 
   void start() {
     if constexpr (std::is_same_v<Stream, tls_stream>) {
-      // The TLS handshake has the upgrade's deadline too.
-      beast::get_lowest_layer(stream_).expires_after(
-        shared_->params.handshake_timeout);
+      // Under the deadline set at accept: detection, TLS handshake and the
+      // upgrade request share one heartbeat.handshake_timeout.
       stream_.async_handshake(
         net::ssl::stream_base::server, buffer_.data(),
         [self = this->shared_from_this()](beast::error_code ec, size_t used) {
@@ -97,12 +105,14 @@ private:
   tcp::socket& socket() { return beast::get_lowest_layer(stream_).socket(); }
 
   void do_read() {
+    // The first request keeps the deadline set at accept; each keep-alive
+    // request after it gets its own.
+    if (served_++ > 0)
+      beast::get_lowest_layer(stream_).expires_after(
+        shared_->params.handshake_timeout);
     parser_.emplace();
     parser_->header_limit(8 * 1024);
     parser_->body_limit(4 * 1024);
-    // Slowloris: the whole request must arrive within the handshake time.
-    beast::get_lowest_layer(stream_).expires_after(
-      shared_->params.handshake_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&http_session::on_read,
                                                this->shared_from_this()));
@@ -236,6 +246,7 @@ private:
   std::shared_ptr<server_shared> shared_;
   Stream stream_;
   beast::flat_buffer buffer_;
+  size_t served_ = 0;
   std::optional<http::request_parser<http::string_body>> parser_;
   bool keep_alive_ = false;
 };
@@ -370,14 +381,20 @@ struct ws_server::impl {
       return;
     }
     socket.set_option(tcp::no_delay{true}, ec);
+    // Slowloris: everything before the upgrade within the handshake time.
+    auto with_deadline = [this](tcp::socket s) {
+      beast::tcp_stream stream{std::move(s)};
+      stream.expires_after(shared->params.handshake_timeout);
+      return stream;
+    };
     switch (p.serves) {
       case mode::plain:
         std::make_shared<http_session<beast::tcp_stream>>(
-          shared, beast::tcp_stream{std::move(socket)}, beast::flat_buffer{})
+          shared, with_deadline(std::move(socket)), beast::flat_buffer{})
           ->run();
         break;
       case mode::tls:
-        start_tls(shared, beast::tcp_stream{std::move(socket)},
+        start_tls(shared, with_deadline(std::move(socket)),
                   beast::flat_buffer{});
         break;
       case mode::detect:
@@ -409,7 +426,8 @@ uint16_t ws_server::start() {
   if (tls)
     impl_->shared->tls = make_server_context(p.tls_cert, p.tls_key);
   auto port = impl_->listen(p.address, p.port,
-                            !tls                ? mode::plain
+                            !tls             ? mode::plain
+                            : p.tls_only     ? mode::tls
                             : p.tls_port == 0 ? mode::detect
                                               : mode::plain);
   if (tls && p.tls_port != 0)

@@ -45,6 +45,9 @@ struct server_params {
   std::string tls_cert;
   std::string tls_key;
   uint16_t tls_port = 0;
+  /// No plain connections: the main port speaks TLS only (tokens never
+  /// travel in clear text).
+  bool tls_only = false;
   /// The conformance echo route (empty: off; test/conformance/ only).
   std::string echo_path;
   /// HMAC secret for device tokens.

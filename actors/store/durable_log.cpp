@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <random>
 
 namespace tether::actors {
@@ -49,6 +50,12 @@ std::string make_epoch(std::mt19937_64& rng) {
     bits >>= 4;
   }
   return out;
+}
+
+int64_t wall_now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+    .count();
 }
 
 std::string column_text(sqlite3_stmt* s, int i) {
@@ -194,6 +201,14 @@ void durable_log::open() {
     exec("PRAGMA user_version=1");
     commit();
   }
+  // Dead letters carry their burial time (dead_letter_retention). Rows
+  // buried before that (dead=1) count from now rather than from 1970, and
+  // the purge finds them without scanning the live rows.
+  exec(("UPDATE messages SET dead=" + std::to_string(wall_now_ms())
+        + " WHERE dead=1")
+         .c_str());
+  exec("CREATE INDEX IF NOT EXISTS messages_dead ON messages(dead) "
+       "WHERE dead<>0");
   auto cols = std::string{message_columns};
   auto dcols = std::string{device_columns};
   insert_ = prepare(

@@ -38,14 +38,15 @@ void schedule_flush(self_ptr self) {
   }
 }
 
-// Commits the open transaction (one fsync) and answers its acked writes.
-void flush(self_ptr self) {
+// Commits the open transaction (one fsync) and answers its acked writes;
+// false if it failed (the store then quits with the error).
+bool flush(self_ptr self) {
   auto& st = self->state;
   st.flush_scheduled = false;
   // Writes since the last flush, also when their transaction did not even
   // begin (then they failed and are answered so).
   if (st.tx_ops == 0)
-    return;
+    return true;
   auto in_tx = std::exchange(st.in_tx, false);
   auto done = std::move(st.done);
   st.done.clear();
@@ -80,7 +81,9 @@ void flush(self_ptr self) {
     self->quit(caf::error{static_cast<uint8_t>(protocol::errc::internal_error),
                           error_category,
                           caf::make_message("store commit failed: " + error)});
+    return false;
   }
+  return true;
 }
 
 // Applies a write inside the open transaction (opening one if needed); the
@@ -142,8 +145,10 @@ store(store_actor::stateful_pointer<store_state> self,
   schedule_purge(self);
   // Commit what is pending before going away.
   self->set_exit_handler([self](const caf::exit_msg& msg) {
-    flush(self);
-    self->quit(msg.reason);
+    // A commit that fails here quits with its error: kept, not overwritten
+    // by the reason of the exit.
+    if (flush(self))
+      self->quit(msg.reason);
   });
   return {
     [=](atom::append, stored_message& m) -> caf::result<atom::ok> {

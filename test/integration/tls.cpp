@@ -20,11 +20,12 @@ struct tls_node {
   std::string certs = make_temp_dir();
   std::unique_ptr<test_node> n;
 
-  tls_node() {
+  explicit tls_node(bool tls_only = false) {
     runtime::write_dev_certificate(certs);
-    n = std::make_unique<test_node>([this](config::settings& s) {
+    n = std::make_unique<test_node>([this, tls_only](config::settings& s) {
       s.server.tls_cert = certs + "/cert.pem";
       s.server.tls_key = certs + "/key.pem";
+      s.server.tls_only = tls_only;
     });
   }
 
@@ -62,6 +63,21 @@ CAF_TEST(wss carries a session verified against the dev certificate) {
   auto plain = connect_device(*t.n, "alice", "laptop", device_type::desktop);
   CAF_CHECK(plain->result.ok);
   CAF_CHECK(plain->welcome.find("tether.welcome") != std::string::npos);
+}
+
+CAF_TEST(with tls_only plain connections get no answer) {
+  tls_node t{true};
+  runtime::ws_client ok;
+  CAF_CHECK(ok.connect(t.wss("phone")).ok);
+  auto plain = t.n->options(t.n->token("alice", "laptop", device_type::desktop));
+  plain.timeout = 2s;
+  runtime::ws_client c;
+  auto r = c.connect(plain);
+  // No HTTP answer comes back (the port answers a TLS alert at most).
+  CAF_CHECK(!r.ok);
+  CAF_CHECK_NOT_EQUAL(r.status, 101);
+  CAF_MESSAGE("plain client: " << r.error);
+  CAF_CHECK_EQUAL(http_get(t.n->port(), "/healthz").status, 0);
 }
 
 CAF_TEST(a client that does not trust the certificate is refused) {

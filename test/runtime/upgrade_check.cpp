@@ -129,7 +129,9 @@ CAF_TEST(bad subprotocols and query parameters are 400) {
   CAF_REQUIRE(no.refusal);
   CAF_CHECK_EQUAL(no.refusal->error, "unsupported_subprotocol");
   req.protocols = "";
-  for (auto q : {"compress=brotli", "lastSeq=", "lastSeq=12x", "lastSeq=-1"}) {
+  for (auto q : {"compress=brotli", "lastSeq=", "lastSeq=12x", "lastSeq=-1",
+                 "lastSeq=+-1", "lastSeq=%20-1", "lastSeq=+5",
+                 "lastSeq=18446744073709551616"}) {
     req.query = q;
     CAF_CHECK_EQUAL(status(), 400);
   }

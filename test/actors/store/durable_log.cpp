@@ -1,6 +1,7 @@
 #define CAF_SUITE actors.durable_log
 #include <caf/test/unit_test.hpp>
 
+#include <chrono>
 #include <fstream>
 
 #include <sqlite3.h>
@@ -136,6 +137,28 @@ CAF_TEST(dead letters are purged once buried longer than the cutoff) {
   log.commit();
   CAF_CHECK_EQUAL(log.load("alice", "phone").size(), 1u);
   CAF_CHECK_EQUAL(log.stats().dead, 0u);
+}
+
+CAF_TEST(dead letters of older versions count from the first open after) {
+  // They were buried with dead=1; purged as if they died in 1970 they would
+  // all go at once, whatever the retention.
+  tether::test::temp_dir dir;
+  auto path = dir.path() + "/tether.db";
+  {
+    durable_log log{path};
+    log.begin();
+    log.append(msg(1, "old"));
+    log.mark_dead("alice", "phone", 1, 1);
+    log.commit();
+  }
+  durable_log log{path};
+  using namespace std::chrono;
+  auto now = duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+               .count();
+  log.begin();
+  CAF_CHECK_EQUAL(log.purge_dead(now - 60000), 0u);
+  log.commit();
+  CAF_CHECK_EQUAL(log.dead_letters("alice", 10).size(), 1u);
 }
 
 CAF_TEST(a rolled back transaction leaves nothing) {

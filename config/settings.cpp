@@ -94,8 +94,8 @@ bool parse_value(const std::string& text, bool& out, std::string& err) {
   return false;
 }
 
-// Durations: a number with an optional unit (ms, s, m, h); a bare number is
-// in the unit of the setting.
+// Durations: a number with an optional unit (ms, s, m, h, d); a bare number
+// is in the unit of the setting.
 template <class Rep, class Period>
 bool parse_value(const std::string& text,
                  std::chrono::duration<Rep, Period>& out, std::string& err) {
@@ -108,27 +108,34 @@ bool parse_value(const std::string& text,
   if (digits == 0
       || std::from_chars(text.data(), text.data() + digits, n).ec
            != std::errc{}) {
-    err = "expected a duration such as 500ms, 20s, 5m or 1h, got '" + text
-          + "'";
+    err = "expected a duration such as 500ms, 20s, 5m, 1h or 30d, got '"
+          + text + "'";
     return false;
   }
   using namespace std::chrono;
-  milliseconds ms;
-  if (unit.empty()) {
-    out = target{static_cast<Rep>(n)};
-    return true;
-  } else if (unit == "ms") {
-    ms = milliseconds{n};
-  } else if (unit == "s") {
-    ms = seconds{n};
-  } else if (unit == "m" || unit == "min") {
-    ms = minutes{n};
-  } else if (unit == "h") {
-    ms = hours{n};
-  } else {
-    err = "unknown duration unit '" + unit + "' (use ms, s, m or h)";
+  int64_t per_unit = 0; // milliseconds
+  if (unit.empty())
+    per_unit = duration_cast<milliseconds>(target{1}).count();
+  else if (unit == "ms")
+    per_unit = 1;
+  else if (unit == "s")
+    per_unit = 1000;
+  else if (unit == "m" || unit == "min")
+    per_unit = 60 * 1000;
+  else if (unit == "h")
+    per_unit = 3600 * 1000;
+  else if (unit == "d")
+    per_unit = 24 * 3600 * 1000;
+  if (per_unit == 0) {
+    err = "unknown duration unit '" + unit + "' (use ms, s, m, h or d)";
     return false;
   }
+  // About 290 million years of milliseconds: anything beyond is a typo.
+  if (n > static_cast<uint64_t>(INT64_MAX / per_unit)) {
+    err = "'" + text + "' is too long";
+    return false;
+  }
+  milliseconds ms{static_cast<int64_t>(n) * per_unit};
   if (ms.count() % duration_cast<milliseconds>(target{1}).count() != 0) {
     err = "'" + text + "' is finer than this setting's unit";
     return false;
@@ -183,14 +190,19 @@ std::string print(const std::vector<std::string>& xs) {
     out += (out.empty() ? "" : ", ") + x;
   return out;
 }
+// In the largest unit that is exact: 7d, 5m, 30s, 250ms.
 std::string print(std::chrono::milliseconds x) {
   auto n = x.count();
-  if (n % 1000 == 0)
-    return std::to_string(n / 1000) + "s";
-  return std::to_string(n) + "ms";
+  static constexpr std::pair<int64_t, const char*> units[]
+    = {{24 * 3600 * 1000, "d"}, {3600 * 1000, "h"}, {60 * 1000, "m"},
+       {1000, "s"}};
+  for (auto& [per, name] : units)
+    if (n != 0 && n % per == 0)
+      return std::to_string(n / per) + name;
+  return std::to_string(n) + (n == 0 ? "s" : "ms");
 }
 std::string print(std::chrono::seconds x) {
-  return std::to_string(x.count()) + "s";
+  return print(std::chrono::milliseconds{x});
 }
 template <class T>
 std::enable_if_t<std::is_integral_v<T>, std::string> print(T x) {
@@ -488,6 +500,11 @@ bool apply(settings& s, const std::string& key, const std::string& value,
   }
   problem = key + ": unknown setting (see --help)";
   return false;
+}
+
+bool parse_duration(const std::string& text, std::chrono::seconds& out,
+                    std::string& problem) {
+  return detail::parse_value(text, out, problem);
 }
 
 void apply_ini(settings& s, const std::string& text, const std::string& origin,

@@ -181,6 +181,11 @@ void apply_ini(settings& s, const std::string& text, const std::string& origin,
 bool apply(settings& s, const std::string& key, const std::string& value,
            std::string& problem);
 
+/// Reads a duration as settings do (500ms, 20s, 5m, 1h, 30d; a bare number
+/// is seconds), e.g. for a CLI flag; `problem` says what is wrong.
+bool parse_duration(const std::string& text, std::chrono::seconds& out,
+                    std::string& problem);
+
 /// Checks the rules between settings; returns every violated rule.
 std::vector<std::string> validate(const settings& s);
 

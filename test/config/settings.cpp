@@ -82,4 +82,26 @@ CAF_TEST(durations need a known unit and the precision of the setting) {
   CAF_CHECK(!apply(s, "auth.leeway", "3 days", problem));
   CAF_CHECK(apply(s, "auth.leeway", "45", problem));
   CAF_CHECK(s.auth.leeway == 45s);
+  // Days, and nothing that overflows.
+  CAF_CHECK(apply(s, "store.dead_letter_retention", "30d", problem));
+  CAF_CHECK(s.store.dead_letter_retention == std::chrono::hours{720});
+  CAF_CHECK(!apply(s, "auth.leeway", "99999999999999999d", problem));
+  CAF_CHECK(problem.find("too long") != std::string::npos);
+  CAF_CHECK(!apply(s, "auth.leeway", "1w", problem));
+  CAF_CHECK(problem.find("ms, s, m, h or d") != std::string::npos);
+}
+
+CAF_TEST(durations print in their largest exact unit and read back) {
+  settings s;
+  auto ini = to_ini(s);
+  CAF_CHECK(ini.find("dead_letter_retention = 7d") != std::string::npos);
+  CAF_CHECK(ini.find("resume_window = 5m") != std::string::npos);
+  CAF_CHECK(ini.find("diff_interval = 250ms") != std::string::npos);
+  // A CLI flag reads durations the same way (tether token --ttl 30d).
+  std::chrono::seconds ttl{0};
+  std::string problem;
+  CAF_CHECK(parse_duration("30d", ttl, problem));
+  CAF_CHECK(ttl == std::chrono::hours{720});
+  CAF_CHECK(!parse_duration("thirty", ttl, problem));
+  CAF_CHECK(problem.find("auth.") == std::string::npos);
 }

@@ -44,13 +44,9 @@ int token_command(const std::vector<std::string>& args) {
     return 2;
   }
   std::chrono::seconds ttl{24 * 3600};
-  if (a.has("ttl")) {
-    config::settings scratch;
-    if (!config::apply(scratch, "auth.leeway", a.get("ttl"), problem)) {
-      std::cerr << "tether token: --ttl: " << problem << "\n";
-      return 2;
-    }
-    ttl = scratch.auth.leeway;
+  if (a.has("ttl") && !config::parse_duration(a.get("ttl"), ttl, problem)) {
+    std::cerr << "tether token: --ttl: " << problem << "\n";
+    return 2;
   }
   std::string secret_path;
   if (a.has("secret-file"))

@@ -237,6 +237,9 @@ using device_actor = caf::typed_actor<
   caf::reacts_to<atom::drop>,
   // Close the link and stay down.
   caf::reacts_to<atom::stop>,
+  // Answered once every send begun before it is done (a drain that set
+  // `quiet` waits for this before it compares counts).
+  caf::replies_to<atom::flush>::with<atom::ok>,
   // INTERNAL: scenario timers (which, generation).
   caf::reacts_to<atom::tick, uint8_t, uint64_t>>;
 
@@ -247,6 +250,8 @@ using fleet_actor = caf::typed_actor<
   caf::reacts_to<atom::drop>,
   // Stops every device; replies once all are down.
   caf::replies_to<atom::stop>::with<atom::ok>,
+  // Replies once every live device answered atom::flush.
+  caf::replies_to<atom::flush>::with<atom::ok>,
   // INTERNAL: respawns device #i of this generation.
   caf::reacts_to<atom::restart, uint32_t, uint64_t>,
   // INTERNAL: spawns the next devices (paced start).

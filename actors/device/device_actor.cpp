@@ -564,6 +564,8 @@ device(device_actor::stateful_pointer<device_state> self, device_spec spec,
       tick_after(self, close_grace, tick_give_up);
     },
     [=](atom::tick, uint8_t which, uint64_t) { on_tick(self, which); },
+    // Handlers run one at a time: a send that began before this is done.
+    [=](atom::flush) { return atom::ok_v; },
   };
 }
 

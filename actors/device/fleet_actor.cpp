@@ -187,6 +187,26 @@ fleet_actor::behavior_type fleet(fleet_actor::stateful_pointer<fleet_state> self
       finish_stop(self);
       return rp;
     },
+    [=](atom::flush) -> caf::result<atom::ok> {
+      auto rp = self->make_response_promise<atom::ok>();
+      auto left = std::make_shared<size_t>(0);
+      for (auto& s : self->state.slots)
+        *left += s.live ? 1 : 0;
+      if (*left == 0)
+        return atom::ok_v;
+      // A device that goes down meanwhile answers with an error: it sends
+      // nothing more either.
+      auto one_done = [rp, left]() mutable {
+        if (--*left == 0)
+          rp.deliver(atom::ok_v);
+      };
+      for (auto& s : self->state.slots)
+        if (s.live)
+          self->request(s.handle, std::chrono::seconds{10}, atom::flush_v)
+            .then([one_done](atom::ok) mutable { one_done(); },
+                  [one_done](caf::error&) mutable { one_done(); });
+      return rp;
+    },
     [=](atom::deadline) {
       for (auto& s : self->state.slots)
         if (s.live)

@@ -65,6 +65,7 @@ int bench_echo(const arg_map& a, server_target& t) {
     auto sent = c.sent.load() - sent0;
     auto received = c.received.load() - recv0;
     p.quiet->store(true);
+    run.quiesce();
     run.wait([&] { return c.received.load() >= c.sent.load(); },
              std::chrono::seconds{10}, "drain");
     auto missing = c.sent.load() - std::min(c.sent.load(), c.received.load());

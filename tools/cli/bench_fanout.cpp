@@ -93,6 +93,7 @@ int bench_fanout(const arg_map& a, server_target& t) {
       auto received = c.received.load() - recv0;
       auto published = pub_run.counters().sent.load() - pub0;
       p.quiet->store(true);
+      pub_run.quiesce();
       auto expected = [&] { return pub_run.counters().sent.load() * subs; };
       run.wait([&] { return c.received.load() >= expected(); },
                std::chrono::seconds{10}, "drain");

@@ -230,6 +230,9 @@ int devices_command(const std::vector<std::string>& args) {
   // 3. Drain: no new messages; wait for every ack and delivery (and every
   // device that still reconnects).
   params.quiet->store(true);
+  // A device may have read quiet == false just before: its send must be
+  // counted before the counts are compared.
+  run.quiesce();
   auto t2 = steady::now();
   bool drained = run.wait(
     [&] {

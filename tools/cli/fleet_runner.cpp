@@ -332,6 +332,14 @@ void fleet_run::drop_all() {
   caf::anon_send(impl_->fleet, atom::drop_v);
 }
 
+void fleet_run::quiesce() {
+  if (!impl_->fleet)
+    return;
+  caf::scoped_actor self{impl_->sys};
+  self->request(impl_->fleet, std::chrono::seconds{15}, atom::flush_v)
+    .receive([](atom::ok) {}, [](caf::error&) {});
+}
+
 bool fleet_run::stop() {
   if (!impl_->fleet)
     return true;

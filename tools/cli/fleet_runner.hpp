@@ -99,6 +99,10 @@ public:
   /// Stops every device (bounded); the memories are then safe to read.
   bool stop();
 
+  /// After setting `quiet`: returns once every device finished the sends it
+  /// had begun, so that counts compared afterwards are complete.
+  void quiesce();
+
   /// Polls `done` every 100 ms until it holds or `limit` passes, printing
   /// the progress line on a terminal. Returns whether `done` held.
   bool wait(const std::function<bool()>& done, std::chrono::milliseconds limit,

@@ -44,6 +44,16 @@ std::string encode(std::string_view in, const char* alphabet, bool pad) {
 
 } // namespace
 
+int hex_digit(char c) noexcept {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
 std::string base64_encode(std::string_view bytes) {
   return encode(bytes, std_alphabet, true);
 }

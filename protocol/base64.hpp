@@ -16,6 +16,9 @@ std::string base64url_encode(std::string_view bytes);
 /// or an impossible length.
 std::optional<std::string> base64url_decode(std::string_view text);
 
+/// The value of a hexadecimal digit, -1 for any other character.
+int hex_digit(char c) noexcept;
+
 /// Decodes padded base64 (RFC 4648 §4), canonical form only; nullopt
 /// otherwise.
 std::optional<std::string> base64_decode(std::string_view text);

@@ -9,6 +9,7 @@
 #include <rapidjson/document.h>
 #include <rapidjson/writer.h>
 
+#include "protocol/base64.hpp"
 #include "protocol/detail/codecs.hpp"
 #include "protocol/detail/emit.hpp"
 #include "protocol/detail/parse.hpp"
@@ -173,16 +174,6 @@ void encode_any(const T& x, std::string& out) {
   emit(e, x);
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 // Whether parsed JSON text holds a \u escape of a low surrogate that does
 // not follow a high one. rapidjson refuses a lone high surrogate but turns
 // a lone low one into bytes that are not UTF-8, which the server would then
@@ -202,7 +193,7 @@ bool has_lone_low_surrogate(std::string_view text) {
     }
     int unit = 0;
     for (size_t k = 2; k < 6; ++k)
-      unit = unit * 16 + std::max(0, hex_value(text[i + k]));
+      unit = unit * 16 + std::max(0, hex_digit(text[i + k]));
     auto low = unit >= 0xDC00 && unit <= 0xDFFF;
     // A low surrogate counts only right after a high one (no gap).
     if (low && !after_high)

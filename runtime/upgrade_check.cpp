@@ -36,24 +36,16 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 std::string url_decode(std::string_view in) {
-  auto hex = [](char h) -> int {
-    if (h >= '0' && h <= '9')
-      return h - '0';
-    if (h >= 'a' && h <= 'f')
-      return h - 'a' + 10;
-    if (h >= 'A' && h <= 'F')
-      return h - 'A' + 10;
-    return -1;
-  };
+  using protocol::hex_digit;
   std::string out;
   out.reserve(in.size());
   for (size_t i = 0; i < in.size(); ++i) {
     auto c = in[i];
     if (c == '+') {
       out += ' ';
-    } else if (c == '%' && i + 2 < in.size() && hex(in[i + 1]) >= 0
-               && hex(in[i + 2]) >= 0) {
-      out += static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2]));
+    } else if (c == '%' && i + 2 < in.size() && hex_digit(in[i + 1]) >= 0
+               && hex_digit(in[i + 2]) >= 0) {
+      out += static_cast<char>(hex_digit(in[i + 1]) * 16 + hex_digit(in[i + 2]));
       i += 2;
     } else {
       out += c;

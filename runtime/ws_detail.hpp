@@ -238,6 +238,32 @@ inline void close_transport(beast::tcp_stream& s) {
   s.socket().close(ignored);
 }
 
+/// The options every server WebSocket stream gets (device sessions and the
+/// conformance echo route alike, so that the suite tests what devices
+/// meet): handshake timeout, permessage-deflate as configured, the message
+/// cap, no automatic fragmentation.
+template <class Stream>
+void set_server_options(websocket::stream<Stream>& ws, const server_params& p,
+                        websocket::stream_base::duration idle_timeout) {
+  websocket::stream_base::timeout opt{};
+  opt.handshake_timeout = p.handshake_timeout; // accept and close
+  opt.idle_timeout = idle_timeout;
+  opt.keep_alive_pings = false;
+  ws.set_option(opt);
+  if (p.permessage_deflate) {
+    websocket::permessage_deflate pmd;
+    pmd.server_enable = true;
+    pmd.compLevel = static_cast<int>(p.deflate_level);
+    pmd.memLevel = static_cast<int>(p.deflate_mem_level);
+    pmd.server_max_window_bits = static_cast<int>(p.deflate_window_bits);
+    pmd.server_no_context_takeover = p.deflate_no_context_takeover;
+    pmd.client_no_context_takeover = p.deflate_no_context_takeover;
+    ws.set_option(pmd);
+  }
+  ws.read_message_max(p.max_message_bytes);
+  ws.auto_fragment(false);
+}
+
 /// Whether a failed read was corrupt permessage-deflate data: Beast then
 /// fails the stream without a close frame.
 inline bool is_inflate_error(const beast::error_code& ec) {

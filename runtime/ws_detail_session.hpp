@@ -63,23 +63,8 @@ public:
     auto& p = shared_->params;
     // The HTTP phase's deadline must not apply to the WebSocket.
     clear_deadline(beast::get_lowest_layer(ws_));
-    websocket::stream_base::timeout opt{};
-    opt.handshake_timeout = p.handshake_timeout; // accept and close
-    opt.idle_timeout = websocket::stream_base::none(); // ping/pong below
-    opt.keep_alive_pings = false;
-    ws_.set_option(opt);
-    if (p.permessage_deflate) {
-      websocket::permessage_deflate pmd;
-      pmd.server_enable = true;
-      pmd.compLevel = static_cast<int>(p.deflate_level);
-      pmd.memLevel = static_cast<int>(p.deflate_mem_level);
-      pmd.server_max_window_bits = static_cast<int>(p.deflate_window_bits);
-      pmd.server_no_context_takeover = p.deflate_no_context_takeover;
-      pmd.client_no_context_takeover = p.deflate_no_context_takeover;
-      ws_.set_option(pmd);
-    }
-    ws_.read_message_max(p.max_message_bytes);
-    ws_.auto_fragment(false);
+    // ping/pong below keep the session alive, not Beast's idle timeout
+    set_server_options(ws_, p, websocket::stream_base::none());
     ws_.control_callback(
       [this](websocket::frame_type kind, beast::string_view payload) {
         on_control(kind, payload);

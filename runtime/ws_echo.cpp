@@ -21,24 +21,10 @@ public:
 
   void run(http::request<http::string_body> req) {
     auto& p = shared_->params;
-    beast::get_lowest_layer(ws_).expires_never();
-    websocket::stream_base::timeout opt{};
-    opt.handshake_timeout = p.handshake_timeout;
-    opt.idle_timeout = p.handshake_timeout; // a test peer that went quiet
-    opt.keep_alive_pings = false;
-    ws_.set_option(opt);
-    if (p.permessage_deflate) {
-      websocket::permessage_deflate pmd;
-      pmd.server_enable = true;
-      pmd.compLevel = static_cast<int>(p.deflate_level);
-      pmd.memLevel = static_cast<int>(p.deflate_mem_level);
-      pmd.server_max_window_bits = static_cast<int>(p.deflate_window_bits);
-      pmd.server_no_context_takeover = p.deflate_no_context_takeover;
-      pmd.client_no_context_takeover = p.deflate_no_context_takeover;
-      ws_.set_option(pmd);
-    }
-    ws_.read_message_max(p.max_message_bytes);
-    ws_.auto_fragment(false);
+    clear_deadline(beast::get_lowest_layer(ws_));
+    // The device sessions' options; a test peer that went quiet is dropped
+    // after the handshake time.
+    set_server_options(ws_, p, p.handshake_timeout);
     req_ = std::move(req);
     ws_.async_accept(req_, [self = this->shared_from_this()](
                              beast::error_code ec) {

@@ -62,6 +62,15 @@ struct harness {
       drain(*laptop, wait);
   }
 
+  // Registers `device` (its first connection) and leaves it offline: its
+  // messages wait on disk.
+  void make_known(uint16_t port, const std::string& device, device_type type) {
+    runtime::ws_client once;
+    CAF_REQUIRE(once.connect(options(port, device, type)).ok);
+    once.receive(3s);
+    once.close();
+  }
+
   size_t drain(runtime::ws_client& laptop, std::chrono::milliseconds wait) {
     auto r = read_messages(laptop, 100000, wait);
     for (auto& m : r.messages) {
@@ -91,13 +100,8 @@ CAF_TEST(SIGKILL between accept and delivery loses nothing that was acked) {
     auto port = start_tetherd(p, h.dir, {"--limits.rate_per_second", "100000",
                                          "--limits.rate_burst", "100000"});
     CAF_REQUIRE(port != 0);
-    if (k == 0) {
-      // Make the recipient known, then leave it offline.
-      runtime::ws_client once;
-      CAF_REQUIRE(once.connect(h.options(port, "laptop", device_type::desktop)).ok);
-      once.receive(3s);
-      once.close();
-    }
+    if (k == 0)
+      h.make_known(port, "laptop", device_type::desktop);
     runtime::ws_client phone;
     CAF_REQUIRE(phone.connect(h.options(port, "phone", device_type::mobile)).ok);
     phone.receive(3s); // welcome
@@ -172,13 +176,7 @@ CAF_TEST(a failing store stops tetherd with status 1 and a restart delivers ever
   child_process p;
   auto port = start_tetherd(p, h.dir);
   CAF_REQUIRE(port != 0);
-  {
-    // The recipient is known and offline: its messages wait on disk.
-    runtime::ws_client once;
-    CAF_REQUIRE(once.connect(h.options(port, "laptop", device_type::desktop)).ok);
-    once.receive(3s);
-    once.close();
-  }
+  h.make_known(port, "laptop", device_type::desktop);
   runtime::ws_client phone;
   CAF_REQUIRE(phone.connect(h.options(port, "phone", device_type::mobile)).ok);
   phone.receive(3s); // welcome

@@ -26,6 +26,22 @@ struct fixture : test::node_fixture {
     p->events->on_frame(text, binary);
     run_messages();
   }
+
+  // alice's phone, opened with a session that expires `from_now` from now
+  // (on the wall clock, as the listener computes it).
+  std::shared_ptr<test::recording_port>
+  open_expiring(std::chrono::seconds from_now) {
+    auto p = std::make_shared<test::recording_port>();
+    p->session.session_id = "s";
+    p->session.user_id = "alice";
+    p->session.device_id = "phone";
+    p->session.session_expires_at
+      = std::chrono::duration_cast<std::chrono::seconds>(
+          std::chrono::system_clock::now().time_since_epoch() + from_now)
+          .count();
+    self->send(orch, atom::open_v, std::shared_ptr<session_port>{p});
+    return p;
+  }
 };
 
 } // namespace
@@ -169,15 +185,7 @@ CAF_TEST(connections route by the table their shard keeps current) {
 }
 
 CAF_TEST(the session closes with 4501 when the token expires) {
-  auto p = std::make_shared<test::recording_port>();
-  p->session.session_id = "s";
-  p->session.user_id = "alice";
-  p->session.device_id = "phone";
-  p->session.session_expires_at
-    = std::chrono::duration_cast<std::chrono::seconds>(
-        std::chrono::system_clock::now().time_since_epoch() + 30s)
-        .count();
-  self->send(orch, atom::open_v, std::shared_ptr<session_port>{p});
+  auto p = open_expiring(30s);
   run_messages();
   advance_time(20s);
   run_messages();
@@ -190,15 +198,7 @@ CAF_TEST(the session closes with 4501 when the token expires) {
 CAF_TEST(a session whose expiry has passed closes with 4501 at once) {
   // The listener accepts a token up to auth.leeway after its exp; such a
   // session must still end (it once got no timer and stayed open).
-  auto p = std::make_shared<test::recording_port>();
-  p->session.session_id = "s";
-  p->session.user_id = "alice";
-  p->session.device_id = "phone";
-  p->session.session_expires_at
-    = std::chrono::duration_cast<std::chrono::seconds>(
-        std::chrono::system_clock::now().time_since_epoch() - 1s)
-        .count();
-  self->send(orch, atom::open_v, std::shared_ptr<session_port>{p});
+  auto p = open_expiring(-1s);
   run_messages();
   CAF_CHECK_EQUAL(p->closes, std::vector<uint16_t>{4501});
 }

@@ -461,6 +461,25 @@ const std::vector<binding>& table() {
          });
     add_key(t, "supervision.restart_period", "window of max_restarts",
          [](settings& s) -> auto& { return s.supervision.budget.period; });
+    // cluster
+    add_key(t, "cluster.node_id",
+         "unique name of this node (empty: cluster.address:cluster.port)",
+         [](settings& s) -> auto& { return s.cluster.node_id; });
+    add_key(t, "cluster.address",
+         "address the cluster port listens on and peers dial",
+         [](settings& s) -> auto& { return s.cluster.address; });
+    add_key(t, "cluster.port",
+         "TCP port of this node's CAF middleman (0: single node)",
+         [](settings& s) -> auto& { return s.cluster.port; });
+    add_key(t, "cluster.seeds",
+         "host:port of other nodes' cluster ports, comma-separated",
+         [](settings& s) -> auto& { return s.cluster.seeds; });
+    add_key(t, "cluster.heartbeat_interval",
+         "middleman heartbeat to every peer",
+         [](settings& s) -> auto& { return s.cluster.heartbeat_interval; });
+    add_key(t, "cluster.connection_timeout",
+         "a peer silent this long is down",
+         [](settings& s) -> auto& { return s.cluster.connection_timeout; });
     return t;
   }();
   return result;
@@ -477,6 +496,32 @@ std::string settings::secret_path() const {
   if (!auth.secret_file.empty())
     return auth.secret_file;
   return node.data_dir + "/secret.key";
+}
+
+std::string settings::node_id() const {
+  if (!cluster.node_id.empty())
+    return cluster.node_id;
+  return cluster.address + ":" + std::to_string(cluster.port);
+}
+
+bool parse_endpoint(const std::string& text, std::string& host,
+                    uint16_t& port, std::string& problem) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    problem = "'" + text + "' is not host:port";
+    return false;
+  }
+  auto digits = text.substr(colon + 1);
+  uint32_t n = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (ec != std::errc{} || end != digits.data() + digits.size() || n == 0
+      || n > 65535) {
+    problem = "'" + text + "': the port must be 1-65535";
+    return false;
+  }
+  host = text.substr(0, colon);
+  port = static_cast<uint16_t>(n);
+  return true;
 }
 
 std::vector<option_info> describe(const settings& s) {
@@ -736,6 +781,27 @@ std::vector<std::string> validate(const settings& s) {
        "supervision.backoff_multiplier must be >= 1");
   rule(s.supervision.budget.max_restarts >= 1,
        "supervision.max_restarts must be >= 1");
+  if (s.cluster.port != 0) {
+    // Peers dial what a node announces: "any address" dials nowhere.
+    rule(!s.cluster.address.empty() && s.cluster.address != "0.0.0.0"
+           && s.cluster.address != "::",
+         "cluster.address must be an address peers can reach (not empty, "
+         "0.0.0.0 or ::)");
+    rule(s.cluster.heartbeat_interval.count() > 0
+           && s.cluster.heartbeat_interval < s.cluster.connection_timeout,
+         "cluster.heartbeat_interval must be positive and below "
+         "cluster.connection_timeout");
+    rule(s.cluster.port != s.server.port && s.cluster.port != s.server.tls_port,
+         "cluster.port must differ from server.port and server.tls_port");
+  }
+  rule(s.cluster.seeds.empty() || s.cluster.port != 0,
+       "cluster.seeds needs cluster.port");
+  for (auto& seed : s.cluster.seeds) {
+    std::string host, problem;
+    uint16_t port = 0;
+    auto ok = parse_endpoint(seed, host, port, problem);
+    rule(ok, "cluster.seeds: " + problem);
+  }
   return p;
 }
 

@@ -126,6 +126,24 @@ struct caf_settings {
                             // affinity): more only add context switches
 };
 
+struct cluster_settings {
+  std::string node_id; // empty: cluster.address:cluster.port, unique as
+                       // long as the addresses are
+  std::string address = "127.0.0.1"; // where the middleman listens and what
+                                     // peers dial: a host's own address
+  uint16_t port = 0; // 0: a single node, no middleman (as before clusters)
+  std::vector<std::string> seeds; // host:port of other nodes; one reachable
+                                  // seed is enough, the rest is learned
+  // A peer that sends nothing for connection_timeout is down; heartbeats
+  // keep a quiet but live link from looking so (one tiny BASP message per
+  // second per peer). Detection: at once for a closed socket (process
+  // death), within connection_timeout + heartbeat_interval for a hung host
+  // or a cut link.
+  milliseconds heartbeat_interval{1000};
+  milliseconds connection_timeout{5000}; // rides out a few lost heartbeats
+                                         // and a busy peer's stall
+};
+
 struct supervision_settings {
   actors::backoff_params backoff;        // see backoff_policy.hpp
   actors::restart_budget_params budget;  // see restart_budget.hpp
@@ -144,11 +162,15 @@ struct settings {
   node_settings node;
   caf_settings caf;
   supervision_settings supervision;
+  cluster_settings cluster;
   /// The INI file the settings came from, if any.
   std::string config_file;
 
   /// The secret file in effect (auth.secret_file or its default).
   std::string secret_path() const;
+
+  /// This node's cluster name (cluster.node_id or its default).
+  std::string node_id() const;
 };
 
 /// One settable key, for --help and --dump-config.
@@ -184,6 +206,10 @@ bool apply(settings& s, const std::string& key, const std::string& value,
 /// Reads a duration as settings do (500ms, 20s, 5m, 1h, 30d; a bare number
 /// is seconds), e.g. for a CLI flag; `problem` says what is wrong.
 bool parse_duration(const std::string& text, std::chrono::seconds& out,
+                    std::string& problem);
+
+/// Reads "host:port" (port 1-65535); `problem` says what is wrong.
+bool parse_endpoint(const std::string& text, std::string& host, uint16_t& port,
                     std::string& problem);
 
 /// Checks the rules between settings; returns every violated rule.

@@ -105,3 +105,30 @@ CAF_TEST(durations print in their largest exact unit and read back) {
   CAF_CHECK(!parse_duration("thirty", ttl, problem));
   CAF_CHECK(problem.find("auth.") == std::string::npos);
 }
+
+CAF_TEST(cluster settings name this node and check every seed) {
+  auto r = load({"--cluster.port", "7401", "--cluster.address", "10.200.0.1",
+                 "--cluster.seeds", "10.200.0.2:7401, 10.200.0.3:7401"});
+  CAF_CHECK(r.problems.empty());
+  CAF_CHECK_EQUAL(r.values.node_id(), "10.200.0.1:7401");
+  CAF_CHECK_EQUAL(r.values.cluster.seeds.size(), 2u);
+  r.values.cluster.node_id = "east-1";
+  CAF_CHECK_EQUAL(r.values.node_id(), "east-1");
+  // A single node (port 0) by default.
+  CAF_CHECK_EQUAL(settings{}.cluster.port, 0u);
+  r = load({"--cluster.port", "7401", "--cluster.address", "0.0.0.0",
+            "--cluster.seeds", "nohost, b:0, c:70000, :7401, d:7401",
+            "--cluster.heartbeat_interval", "5s"});
+  // 0.0.0.0, four bad seeds, a heartbeat not below the timeout.
+  CAF_CHECK_EQUAL(r.problems.size(), 6u);
+  for (auto& p : r.problems)
+    CAF_MESSAGE(p);
+  r = load({"--cluster.seeds", "a:7401"});
+  CAF_REQUIRE_EQUAL(r.problems.size(), 1u);
+  CAF_CHECK_EQUAL(r.problems[0], "cluster.seeds needs cluster.port");
+  std::string host, problem;
+  uint16_t port = 0;
+  CAF_CHECK(parse_endpoint("[::1]:7401", host, port, problem));
+  CAF_CHECK_EQUAL(host, "[::1]");
+  CAF_CHECK_EQUAL(port, 7401);
+}

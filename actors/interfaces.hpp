@@ -203,6 +203,30 @@ using directory_actor = caf::typed_actor<
   // INTERNAL: evict users idle for longer than directory.idle_user_ttl.
   caf::reacts_to<atom::tick>>;
 
+/// CLUSTER: one per node of a cluster, published on cluster.port (CAF's
+/// middleman): this node's membership view. Its own peer links and the
+/// peer links of other nodes talk to it.
+using cluster_actor = caf::typed_actor<
+  // A peer introduces itself; answers with this node and the members alive
+  // to it (an error if the peer is refused: another protocol, a taken id).
+  caf::replies_to<atom::hello, member_info>::with<member_info,
+                                                  std::vector<member_info>>,
+  // This node's link at this address completed its hello with that peer
+  // and its view (an error if it is a second link to a linked node).
+  caf::replies_to<atom::linked, std::string, member_info,
+                  std::vector<member_info>>::with<atom::ok>,
+  // The link at this address to this node id ended.
+  caf::reacts_to<atom::unlinked, std::string, std::string>,
+  // This node and every member it knows, in the view's order.
+  caf::replies_to<atom::get, atom::members>::with<std::vector<member_info>>>;
+
+/// PEER LINK: this node's link to another node's CLUSTER actor (at a
+/// seed's address or a learned member's); it quits when the link ends, and
+/// the orchestrator restarts it after its backoff (the reconnect).
+using peer_link_actor = caf::typed_actor<
+  // End the link (the node stops).
+  caf::reacts_to<atom::stop>>;
+
 /// ORCHESTRATOR: spawns and supervises the node's actors.
 using orchestrator_actor = caf::typed_actor<
   // A session completed its handshake: spawn and monitor its connection.
@@ -216,9 +240,13 @@ using orchestrator_actor = caf::typed_actor<
     directory_actor>,
   // Makes every queue re-check its timers now (after a test moved the clock).
   caf::reacts_to<atom::tick>,
+  // Keeps a peer link to this cluster address (host, port) for this
+  // node's cluster actor: spawned unless one runs, restarted with backoff.
+  caf::reacts_to<atom::link, cluster_actor, std::string, uint16_t>,
   // Closes every connection with 1001; replies once all are gone.
   caf::replies_to<atom::stop>::with<atom::ok>,
-  // INTERNAL: respawns a permanent child after its backoff (name, generation).
+  // INTERNAL: respawns a permanent child (the directory, or the peer link
+  // of this address) after its backoff (name, generation).
   caf::reacts_to<atom::restart, std::string, uint64_t>,
   // INTERNAL: the stop deadline passed; kill what is left.
   caf::reacts_to<atom::deadline>>;
@@ -290,6 +318,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(tether_types, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::fleet_actor))
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::directory_actor))
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::orchestrator_actor))
+  CAF_ADD_TYPE_ID(tether_types, (tether::actors::member_info))
+  CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::member_info>))
+  CAF_ADD_TYPE_ID(tether_types, (tether::actors::cluster_actor))
+  CAF_ADD_TYPE_ID(tether_types, (tether::actors::peer_link_actor))
 
 CAF_END_TYPE_ID_BLOCK(tether_types)
 

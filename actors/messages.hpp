@@ -13,6 +13,7 @@
 #include <caf/error.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include "actors/cluster/membership.hpp"
 #include "actors/connection/session_port.hpp"
 #include "actors/device/link_port.hpp"
 #include "actors/store/durable_log.hpp"
@@ -40,6 +41,12 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, device_identity& x) {
   return f(caf::meta::type_name("device_identity"), x.user_id, x.device_id,
            x.type, x.role, x.session_id, x.codec);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, member_info& x) {
+  return f(caf::meta::type_name("member_info"), x.node_id, x.host, x.port,
+           x.protocol, x.incarnation);
 }
 
 template <class Inspector>
@@ -203,6 +210,23 @@ enum class link_exit : uint8_t {
   refused = 2,    // the upgrade was refused (HTTP status in the context)
   background = 3, // the app went to background (retry-after: its length)
 };
+
+/// The category of a peer link's exit (peer_link_actor.hpp): why this node's link
+/// to another node ended. The context carries a sentence for the log.
+inline constexpr caf::atom_value peer_category = caf::atom("peer");
+
+enum class peer_exit : uint8_t {
+  unreachable = 1, // no connection, or nothing published at the address
+  refused = 2,     // refused (another protocol version, a taken node id)
+  redundant = 3,   // the address is this node, or that node is linked
+                   // already: the link is not restarted
+  lost = 4,        // the link was up and went down
+};
+
+caf::error make_peer_error(peer_exit code, std::string why);
+
+/// Whether a peer link that ended with `err` should be dialled again.
+bool peer_link_retries(const caf::error& err) noexcept;
 
 /// Extracts a protocol error from a caf::error; CAF's own errors (timeouts,
 /// dead receivers) map to `timeout` and `internal_error`.

@@ -149,6 +149,18 @@ void node_metrics::directory_users(int64_t delta) noexcept {
   directory_users_.fetch_add(delta, relaxed);
 }
 
+void node_metrics::cluster_members(int64_t n) noexcept {
+  cluster_members_.store(n, relaxed);
+}
+
+void node_metrics::member_changed(member_change c) noexcept {
+  member_changes_[static_cast<size_t>(c)].fetch_add(1, relaxed);
+}
+
+void node_metrics::link_restarted() noexcept {
+  link_restarts_.fetch_add(1, relaxed);
+}
+
 void node_metrics::users_evicted(uint64_t n) noexcept {
   users_evicted_.fetch_add(n, relaxed);
 }
@@ -285,6 +297,28 @@ std::string node_metrics::render_prometheus() const {
          "counter");
   sample(out, "tether_directory_users_evicted_total", "",
          users_evicted_.load(relaxed));
+  header(out, "tether_cluster_members",
+         "Nodes alive in this node's view of the cluster, itself included "
+         "(0: a single node).",
+         "gauge");
+  sample(out, "tether_cluster_members", "",
+         static_cast<uint64_t>(
+           std::max<int64_t>(0, cluster_members_.load(relaxed))));
+  static constexpr std::array<std::string_view, member_change_count>
+    change_names{"joined", "rejoined", "restarted", "down"};
+  header(out, "tether_cluster_member_changes_total",
+         "Members that joined, came back (rejoined: the same process; "
+         "restarted: a new one) or went down, as this node saw them.",
+         "counter");
+  for (size_t i = 0; i < member_change_count; ++i)
+    sample(out, "tether_cluster_member_changes_total",
+           "event=\"" + std::string{change_names[i]} + "\"",
+           member_changes_[i].load(relaxed));
+  header(out, "tether_cluster_link_restarts_total",
+         "Links to peers restarted after their backoff (reconnects).",
+         "counter");
+  sample(out, "tether_cluster_link_restarts_total", "",
+         link_restarts_.load(relaxed));
   static constexpr std::array<std::string_view, room_counter_count>
     room_names{"published", "delivered", "diff_sent", "flap_suppressed"};
   header(out, "tether_room_events_total",

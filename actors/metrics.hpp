@@ -96,6 +96,18 @@ public:
   /// Idle users forgotten by a directory shard.
   void users_evicted(uint64_t n) noexcept;
 
+  /// What happened to cluster members (joined, rejoined, restarted, down).
+  enum class member_change : uint8_t { joined, rejoined, restarted, down };
+  static constexpr size_t member_change_count = 4;
+  /// Nodes alive in this node's view, itself included (0: no cluster).
+  void cluster_members(int64_t n) noexcept;
+  void member_changed(member_change c) noexcept;
+  /// A link to a peer restarted (a reconnect after its backoff).
+  void link_restarted() noexcept;
+  uint64_t link_restarts() const noexcept {
+    return link_restarts_.load(std::memory_order_relaxed);
+  }
+
   int64_t connections() const noexcept {
     return connections_current_.load(std::memory_order_relaxed);
   }
@@ -159,6 +171,9 @@ private:
   std::atomic<int64_t> room_members_{0};
   std::atomic<int64_t> directory_users_{0};
   counter users_evicted_{0};
+  std::atomic<int64_t> cluster_members_{0};
+  std::array<counter, member_change_count> member_changes_{};
+  counter link_restarts_{0};
 };
 
 } // namespace tether::actors

@@ -781,6 +781,17 @@ std::vector<std::string> validate(const settings& s) {
        "supervision.backoff_multiplier must be >= 1");
   rule(s.supervision.budget.max_restarts >= 1,
        "supervision.max_restarts must be >= 1");
+  // Names and addresses appear in logs, /healthz and peers' views as is.
+  auto plain = [](const std::string& x) {
+    return std::all_of(x.begin(), x.end(), [](unsigned char c) {
+      return std::isalnum(c) || c == '.' || c == '-' || c == '_' || c == ':'
+             || c == '[' || c == ']';
+    });
+  };
+  rule(plain(s.cluster.node_id) && s.cluster.node_id.size() <= 100,
+       "cluster.node_id may hold letters, digits and . - _ : [ ] (at most "
+       "100)");
+  rule(plain(s.cluster.address), "cluster.address must be a host name or IP");
   if (s.cluster.port != 0) {
     // Peers dial what a node announces: "any address" dials nowhere.
     rule(!s.cluster.address.empty() && s.cluster.address != "0.0.0.0"

@@ -16,9 +16,11 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/cluster/cluster_actor.hpp"
 #include "actors/orchestrator/orchestrator_actor.hpp"
 #include "protocol/token.hpp"
 #include "runtime/io_scheduler.hpp"
@@ -32,8 +34,18 @@ namespace {
 /// The actor system configuration of a node: message types and scheduler.
 class app_config : public caf::actor_system_config {
 public:
-  app_config(const config::caf_settings& s, std::shared_ptr<io_loop> loop) {
+  app_config(const config::settings& all, std::shared_ptr<io_loop> loop) {
+    auto& s = all.caf;
     add_message_types<caf::id_block::tether_types>();
+    if (all.cluster.port != 0) {
+      // The middleman (CAF's distribution) only for a cluster: its
+      // multiplexer thread costs a single node nothing then.
+      load<caf::io::middleman>();
+      set("middleman.heartbeat-interval",
+          caf::timespan{all.cluster.heartbeat_interval});
+      set("middleman.connection-timeout",
+          caf::timespan{all.cluster.connection_timeout});
+    }
     if (s.scheduler_policy == "io") {
       run_actors_on(*this, std::move(loop));
     } else {
@@ -53,7 +65,8 @@ public:
 actors::orchestrator_params
 make_orchestrator_params(const config::settings& s,
                          std::shared_ptr<actors::durable_log> log,
-                         std::shared_ptr<std::atomic<int64_t>> skew) {
+                         std::shared_ptr<std::atomic<int64_t>> skew,
+                         const actors::member_info& self) {
   actors::orchestrator_params p;
   p.log = std::move(log);
   p.queue.queue = s.queue.queue;
@@ -88,7 +101,20 @@ make_orchestrator_params(const config::settings& s,
   p.backoff = s.supervision.backoff;
   p.budget = s.supervision.budget;
   p.stop_timeout = s.node.stop_timeout;
+  p.peer.self = self;
+  p.peer.timeout = s.cluster.connection_timeout;
   return p;
+}
+
+actors::member_info cluster_self(const config::settings& s) {
+  actors::member_info m;
+  m.node_id = s.node_id();
+  m.host = s.cluster.address;
+  m.port = s.cluster.port;
+  m.incarnation = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  return m;
 }
 
 std::string trim(std::string s) {
@@ -181,6 +207,10 @@ struct node::impl {
   app_config cfg;
   caf::actor_system sys;
   actors::orchestrator_actor orchestrator;
+  /// This node's membership view (a cluster only).
+  actors::cluster_actor cluster;
+  std::shared_ptr<actors::cluster_board> board
+    = std::make_shared<actors::cluster_board>();
   std::unique_ptr<ws_server> server;
   uint16_t port = 0;
   std::chrono::steady_clock::time_point started
@@ -194,7 +224,7 @@ struct node::impl {
   explicit impl(config::settings s)
     : settings(std::move(s)),
       loop(start_loop(settings)),
-      cfg(settings.caf, loop),
+      cfg(settings, loop),
       sys(cfg) {
     // nop
   }
@@ -217,6 +247,9 @@ struct node::impl {
   /// Ends the actors, then the loop (the actors may run on it), then the
   /// server and the sessions left, while the actor system still exists.
   void end() {
+    if (cluster)
+      caf::anon_send_exit(cluster, caf::exit_reason::user_shutdown);
+    cluster = nullptr;
     if (orchestrator)
       caf::anon_send_exit(orchestrator, caf::exit_reason::user_shutdown);
     orchestrator = nullptr;
@@ -227,8 +260,8 @@ struct node::impl {
     loop->close();
   }
 
-  // Runs on the thread of the dying orchestrator.
-  void orchestrator_ended(const caf::error& reason) {
+  // Runs on the thread of the dying orchestrator or cluster actor.
+  void actor_ended(const caf::error& reason) {
     if (!reason || reason == caf::exit_reason::user_shutdown)
       return;
     std::function<void(const std::string&)> hook;
@@ -261,7 +294,20 @@ struct node::impl {
         << (!failed().empty() ? "failed" : stopped ? "stopping" : "ok")
         << R"(","version":")" TETHER_VERSION R"(","protocolVersion":")"
         << protocol::protocol_version << R"(","uptimeSeconds":)" << uptime
-        << R"(,"connections":)" << metrics->connections() << "}";
+        << R"(,"connections":)" << metrics->connections();
+    // Node ids and addresses are plain (config validation).
+    if (settings.cluster.port != 0) {
+      out << R"(,"node":")" << settings.node_id() << R"(","members":[)";
+      auto first = true;
+      for (auto& r : board->rows()) {
+        out << (first ? "" : ",") << R"({"id":")" << r.node_id
+            << R"(","address":")" << r.address << R"(","state":")"
+            << actors::to_string(r.state) << R"("})";
+        first = false;
+      }
+      out << "]";
+    }
+    out << "}";
     return out.str();
   }
 };
@@ -286,17 +332,20 @@ uint16_t node::start() {
   } catch (const actors::store_error& e) {
     throw startup_error(e.what());
   }
+  auto self = cluster_self(s);
   impl_->orchestrator = impl_->sys.spawn(
     actors::orchestrator,
-    make_orchestrator_params(s, std::move(log), impl_->clock_skew),
+    make_orchestrator_params(s, std::move(log), impl_->clock_skew, self),
     impl_->metrics);
   // Watched: if it ends without stop(), the node has failed.
   impl_->orchestrator->attach_functor(
-    [i = impl_.get()](const caf::error& reason) { i->orchestrator_ended(reason); });
+    [i = impl_.get()](const caf::error& reason) { i->actor_ended(reason); });
   // Named, for whoever must reach it (the cluster's peers, tests).
   impl_->sys.registry().put(orchestrator_name,
                             caf::actor_cast<caf::strong_actor_ptr>(
                               impl_->orchestrator));
+  if (s.cluster.port != 0)
+    start_cluster(std::move(self));
   server_params sp;
   sp.address = s.server.address;
   sp.port = s.server.port;
@@ -340,6 +389,36 @@ uint16_t node::start() {
     throw startup_error(e.what());
   }
   return impl_->port;
+}
+
+void node::start_cluster(actors::member_info self) {
+  auto& s = impl_->settings;
+  actors::cluster_params cp;
+  cp.self = std::move(self);
+  for (auto& seed : s.cluster.seeds) {
+    std::string host, problem;
+    uint16_t port = 0;
+    if (config::parse_endpoint(seed, host, port, problem))
+      cp.seeds.emplace_back(std::move(host), port);
+  }
+  cp.orchestrator = impl_->orchestrator;
+  cp.board = impl_->board;
+  impl_->cluster = impl_->sys.spawn(actors::cluster, std::move(cp),
+                                    impl_->metrics);
+  impl_->cluster->attach_functor(
+    [i = impl_.get()](const caf::error& reason) { i->actor_ended(reason); });
+  // reuse: a node restarted at once gets its port back (TIME_WAIT).
+  auto port = impl_->sys.middleman().publish(
+    impl_->cluster, s.cluster.port, s.cluster.address.c_str(), true);
+  if (!port) {
+    caf::anon_send_exit(impl_->orchestrator, caf::exit_reason::user_shutdown);
+    throw startup_error("cannot listen on cluster port "
+                        + s.cluster.address + ":"
+                        + std::to_string(s.cluster.port) + ": "
+                        + impl_->sys.render(port.error()));
+  }
+  spdlog::info("cluster: listening on {}:{} as {}", s.cluster.address, *port,
+               s.node_id());
 }
 
 void node::stop() {

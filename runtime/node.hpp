@@ -20,6 +20,7 @@ class actor_system;
 
 namespace tether::actors {
 class node_metrics;
+struct member_info;
 } // namespace tether::actors
 
 namespace tether::runtime {
@@ -73,6 +74,9 @@ public:
   const config::settings& settings() const noexcept;
 
 private:
+  /// Spawns the cluster actor and publishes it on cluster.port.
+  void start_cluster(actors::member_info self);
+
   struct impl;
   std::unique_ptr<impl> impl_;
 };

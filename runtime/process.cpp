@@ -97,6 +97,11 @@ std::string child_process::read_stderr(std::chrono::milliseconds limit) {
   return read_fd(err_, "\x01", limit);
 }
 
+std::string child_process::read_stderr_until(const std::string& needle,
+                                             std::chrono::milliseconds limit) {
+  return read_fd(err_, needle, limit);
+}
+
 void child_process::signal(int sig) {
   if (pid_ > 0)
     ::kill(pid_, sig);

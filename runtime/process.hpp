@@ -33,6 +33,11 @@ public:
   /// Reads what stderr holds within `limit`.
   std::string read_stderr(std::chrono::milliseconds limit);
 
+  /// Reads stderr until `needle` appears or `limit` passes (what was read,
+  /// possibly past the needle).
+  std::string read_stderr_until(const std::string& needle,
+                                std::chrono::milliseconds limit);
+
   /// Sends `sig` to the process.
   void signal(int sig);
 

@@ -4,15 +4,15 @@
 
 namespace tether::actors {
 
-const char* to_string(member_state s) noexcept {
+const char* to_string(node_state s) noexcept {
   switch (s) {
-    case member_state::self:
+    case node_state::self:
       return "self";
-    case member_state::joining:
+    case node_state::joining:
       return "joining";
-    case member_state::alive:
+    case node_state::alive:
       return "alive";
-    case member_state::down:
+    case node_state::down:
       return "down";
   }
   return "unknown";
@@ -45,7 +45,7 @@ peer_verdict membership::check(const member_info& peer) const {
              ? peer_verdict::is_self
              : peer_verdict::duplicate_id;
   if (auto i = members_.find(peer.node_id); i != members_.end()
-      && i->second.state == member_state::alive
+      && i->second.state == node_state::alive
       && i->second.info.address() != peer.address())
     return peer_verdict::duplicate_id;
   return peer_verdict::accepted;
@@ -58,14 +58,14 @@ std::optional<member_event> membership::link_up(const member_info& peer,
   auto was = e.state;
   auto old_incarnation = e.info.incarnation;
   e.info = peer;
-  if (!added && was == member_state::alive
+  if (!added && was == node_state::alive
       && old_incarnation == peer.incarnation)
     return std::nullopt;
-  e.state = member_state::alive;
+  e.state = node_state::alive;
   e.since_ms = now_ms;
-  if (added || was == member_state::joining)
+  if (added || was == node_state::joining)
     return member_event{member_event::joined, peer.node_id};
-  if (was == member_state::alive || old_incarnation != peer.incarnation)
+  if (was == node_state::alive || old_incarnation != peer.incarnation)
     return member_event{member_event::restarted, peer.node_id};
   return member_event{member_event::rejoined, peer.node_id};
 }
@@ -73,9 +73,9 @@ std::optional<member_event> membership::link_up(const member_info& peer,
 std::optional<member_event> membership::link_down(const std::string& node_id,
                                                   int64_t now_ms) {
   auto i = members_.find(node_id);
-  if (i == members_.end() || i->second.state != member_state::alive)
+  if (i == members_.end() || i->second.state != node_state::alive)
     return std::nullopt;
-  i->second.state = member_state::down;
+  i->second.state = node_state::down;
   i->second.since_ms = now_ms;
   return member_event{member_event::down, node_id};
 }
@@ -90,7 +90,7 @@ membership::learn(const std::vector<member_info>& view, int64_t now_ms) {
     if (!added)
       continue;
     i->second.info = m;
-    i->second.state = member_state::joining;
+    i->second.state = node_state::joining;
     i->second.since_ms = now_ms;
     fresh.push_back(m);
   }
@@ -100,7 +100,7 @@ membership::learn(const std::vector<member_info>& view, int64_t now_ms) {
 std::vector<member_info> membership::view() const {
   std::vector<member_info> out{self_};
   for (auto& [id, e] : members_)
-    if (e.state == member_state::alive)
+    if (e.state == node_state::alive)
       out.push_back(e.info);
   return out;
 }
@@ -108,7 +108,7 @@ std::vector<member_info> membership::view() const {
 std::vector<std::string> membership::live_ids() const {
   std::vector<std::string> out{self_.node_id};
   for (auto& [id, e] : members_)
-    if (e.state == member_state::alive)
+    if (e.state == node_state::alive)
       out.push_back(id);
   std::sort(out.begin(), out.end());
   return out;
@@ -126,7 +126,7 @@ std::vector<cluster_board::row> cluster_board::rows() const {
 
 std::vector<cluster_board::row> board_rows(const membership& m) {
   std::vector<cluster_board::row> out;
-  out.push_back({m.self().node_id, m.self().address(), member_state::self, 0});
+  out.push_back({m.self().node_id, m.self().address(), node_state::self, 0});
   for (auto& [id, e] : m.members())
     out.push_back({id, e.info.address(), e.state, e.since_ms});
   return out;

@@ -33,18 +33,18 @@ struct member_info {
   std::string address() const { return host + ":" + std::to_string(port); }
 };
 
-enum class member_state : uint8_t {
+enum class node_state : uint8_t {
   self,
   joining, // known, the link to it not up yet
   alive,
   down, // its link went down; it is dialled again with backoff
 };
 
-const char* to_string(member_state s) noexcept;
+const char* to_string(node_state s) noexcept;
 
 struct member_entry {
   member_info info;
-  member_state state = member_state::joining;
+  node_state state = node_state::joining;
   /// When the state began (wall ms).
   int64_t since_ms = 0;
 };
@@ -110,7 +110,7 @@ public:
   struct row {
     std::string node_id;
     std::string address;
-    member_state state;
+    node_state state;
     int64_t since_ms;
   };
 

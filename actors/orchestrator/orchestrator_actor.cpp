@@ -58,8 +58,54 @@ void stop_queues(self_ptr self) {
   st.rooms_by_name.clear();
 }
 
+void spawn_peer(self_ptr self, const std::string& addr) {
+  auto& st = self->state;
+  auto& p = st.peers.at(addr);
+  auto params = st.params.peer;
+  params.host = p.host;
+  params.port = p.port;
+  p.link = self->spawn(peer_link, std::move(params), p.cluster);
+  p.started = self->clock().now();
+  self->monitor(p.link);
+  st.peer_addrs.emplace(p.link.address(), addr);
+}
+
+// A link ended: dialled again after backoff unless it is redundant (the
+// address is this node, or its node is linked at another address).
+void on_peer_down(self_ptr self, const std::string& addr,
+                  const caf::error& reason) {
+  auto& st = self->state;
+  auto i = st.peers.find(addr);
+  if (i == st.peers.end())
+    return;
+  if (st.stopping || !peer_link_retries(reason)) {
+    spdlog::debug("cluster: no link to {}: {}", addr,
+                  self->system().render(reason));
+    st.peers.erase(i);
+    return;
+  }
+  auto& p = i->second;
+  auto now = self->clock().now();
+  backoff_policy backoff{st.params.backoff};
+  if (backoff.stable(std::chrono::duration_cast<std::chrono::milliseconds>(
+        now - p.started)))
+    p.attempts = 0;
+  std::uniform_real_distribution<double> uniform{0.0, 1.0};
+  auto delay = backoff.delay(p.attempts++, uniform(st.rng));
+  // The first failure of a run is worth a line; the retries are not.
+  auto level = p.attempts == 1 ? spdlog::level::info : spdlog::level::debug;
+  spdlog::log(level, "cluster: link to {} ended ({}); dialling again in {} ms",
+              addr, self->system().render(reason), delay.count());
+  self->delayed_send(self, delay, atom::restart_v, addr, ++p.generation);
+}
+
 void stop_children(self_ptr self) {
   auto& st = self->state;
+  for (auto& [addr, p] : st.peers)
+    if (p.link)
+      self->send_exit(p.link, caf::exit_reason::user_shutdown);
+  st.peers.clear();
+  st.peer_addrs.clear();
   for (auto& [addr, conn] : st.connections)
     self->send_exit(conn, caf::exit_reason::user_shutdown);
   st.connections.clear();
@@ -121,6 +167,9 @@ orchestrator_state::~orchestrator_state() {
   };
   for (auto& [addr, conn] : connections)
     end(conn);
+  for (auto& [addr, p] : peers)
+    if (p.link)
+      end(p.link);
   for (auto& [addr, q] : queues)
     end(q);
   for (auto& [addr, r] : rooms)
@@ -154,6 +203,12 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
     auto& st = self->state;
     if (is_shard(self, dm.source)) {
       on_directory_down(self, dm.reason);
+      return;
+    }
+    if (auto p = st.peer_addrs.find(dm.source); p != st.peer_addrs.end()) {
+      auto addr = std::move(p->second);
+      st.peer_addrs.erase(p);
+      on_peer_down(self, addr, dm.reason);
       return;
     }
     if (dm.source == st.store.address()) {
@@ -245,8 +300,27 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
       self->delayed_send(self, st.params.stop_timeout, atom::deadline_v);
       return rp;
     },
-    [=](atom::restart, const std::string&, uint64_t generation) {
+    [=](atom::link, cluster_actor& cluster, std::string& host,
+        uint16_t port) {
       auto& st = self->state;
+      auto addr = host + ":" + std::to_string(port);
+      if (st.stopping || st.peers.count(addr) != 0)
+        return;
+      auto& p = st.peers[addr];
+      p.host = std::move(host);
+      p.port = port;
+      p.cluster = std::move(cluster);
+      spawn_peer(self, addr);
+    },
+    [=](atom::restart, const std::string& name, uint64_t generation) {
+      auto& st = self->state;
+      if (auto p = st.peers.find(name); p != st.peers.end()) {
+        if (!st.stopping && generation == p->second.generation) {
+          st.metrics->link_restarted();
+          spawn_peer(self, name);
+        }
+        return;
+      }
       if (st.stopping || generation != st.directory_child.generation)
         return;
       spawn_directory(self);

@@ -10,7 +10,10 @@
 //   |- room*       one per room with members, spawned on demand, transient
 //   |              (the orchestrator keeps the registry of names)
 //   |- connection* one per session, temporary (the device reconnects)
-//   `- batcher*    one per connection, ends with it
+//   |- batcher*    one per connection, ends with it
+//   `- peer link*  one per cluster address the cluster actor asked for;
+//                  restarted with backoff (a reconnect), without a budget:
+//                  a peer may stay away for long`
 //
 // When a directory shard fails, every connection is closed with 1011 and every
 // queue is stopped (their registrations died with it; queues reload from the
@@ -32,6 +35,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/batcher/batcher_actor.hpp"
+#include "actors/cluster/peer_link_actor.hpp"
 #include "actors/connection/connection_actor.hpp"
 #include "actors/directory/directory_actor.hpp"
 #include "actors/interfaces.hpp"
@@ -60,6 +64,8 @@ struct orchestrator_params {
   /// Spawn the store detached (its own thread); off in deterministic tests.
   bool detached_store = true;
   store_params store;
+  /// This node's hello and the dial timeout of its peer links (cluster).
+  peer_link_params peer;
 };
 
 /// A child that is respawned when it fails.
@@ -68,6 +74,17 @@ struct permanent_child {
   uint32_t attempts = 0;
   caf::actor_clock::time_point started;
   restart_budget budget;
+};
+
+/// A peer link kept to one cluster address.
+struct peer_child {
+  std::string host;
+  uint16_t port = 0;
+  cluster_actor cluster;
+  peer_link_actor link;
+  uint64_t generation = 0;
+  uint32_t attempts = 0;
+  caf::actor_clock::time_point started;
 };
 
 struct orchestrator_state {
@@ -83,6 +100,9 @@ struct orchestrator_state {
   std::unordered_map<caf::actor_addr, std::pair<room_actor, std::string>>
     rooms;
   std::unordered_map<std::string, room_actor> rooms_by_name;
+  /// Peer links by cluster address (host:port), and the address of each.
+  std::unordered_map<std::string, peer_child> peers;
+  std::unordered_map<caf::actor_addr, std::string> peer_addrs;
   /// Set by stop; new sessions are turned away from then on.
   bool stopping = false;
   /// Answered once the last connection is gone.

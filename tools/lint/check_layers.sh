@@ -7,6 +7,7 @@
 #                    tools/baseline/, the bare Beast reference server, and
 #                    the session fuzz target)
 #   msgpack          only in protocol/*.cpp
+#   caf/io/          only in runtime/ and actors/cluster/ (the middleman)
 #   caf/all.hpp      nowhere
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -38,6 +39,14 @@ while IFS= read -r f; do
     *) report "$f includes msgpack (only protocol/*.cpp may)" ;;
   esac
 done < <(grep -rlE '#include <msgpack' actors protocol runtime config tools test \
+           --include='*.hpp' --include='*.cpp')
+
+while IFS= read -r f; do
+  case "$f" in
+    runtime/*|actors/cluster/*) ;;
+    *) report "$f includes caf/io (only runtime/ and actors/cluster/ may)" ;;
+  esac
+done < <(grep -rlE '#include <caf/io/' actors protocol config tools test \
            --include='*.hpp' --include='*.cpp')
 
 while IFS= read -r f; do report "$f includes caf/all.hpp"; done \

@@ -25,14 +25,14 @@ CAF_TEST(a link up makes a member alive once and a link down makes it down once)
   CAF_CHECK_EQUAL(e->kind, member_event::joined);
   CAF_CHECK_EQUAL(e->node_id, "b");
   CAF_CHECK(!m.link_up(node("b", 7402), 150)); // the same incarnation again
-  CAF_CHECK_EQUAL(m.members().at("b").state, member_state::alive);
+  CAF_CHECK_EQUAL(m.members().at("b").state, node_state::alive);
   CAF_CHECK_EQUAL(m.members().at("b").since_ms, 100);
   auto d = m.link_down("b", 200);
   CAF_REQUIRE(d);
   CAF_CHECK_EQUAL(d->kind, member_event::down);
   CAF_CHECK(!m.link_down("b", 250)); // logged once
   CAF_CHECK(!m.link_down("nobody", 250));
-  CAF_CHECK_EQUAL(m.members().at("b").state, member_state::down);
+  CAF_CHECK_EQUAL(m.members().at("b").state, node_state::down);
   CAF_CHECK_EQUAL(m.members().at("b").since_ms, 200);
 }
 
@@ -78,12 +78,12 @@ CAF_TEST(the view of a peer names the members to link to) {
   CAF_REQUIRE_EQUAL(fresh.size(), 2u); // never itself
   CAF_CHECK_EQUAL(fresh[0].node_id, "a");
   CAF_CHECK_EQUAL(fresh[1].node_id, "b");
-  CAF_CHECK_EQUAL(m.members().at("a").state, member_state::joining);
+  CAF_CHECK_EQUAL(m.members().at("a").state, node_state::joining);
   // Known members are not linked twice and keep this node's own state.
   m.link_up(node("a", 7401), 150);
   m.link_down("a", 160);
   CAF_CHECK(m.learn({node("a", 7401), node("b", 7402)}, 200).empty());
-  CAF_CHECK_EQUAL(m.members().at("a").state, member_state::down);
+  CAF_CHECK_EQUAL(m.members().at("a").state, node_state::down);
   auto old = node("z", 7409);
   old.protocol = 0;
   CAF_CHECK(m.learn({old}, 300).empty());
@@ -103,7 +103,7 @@ CAF_TEST(the view and the live ids hold this node and its alive members) {
   auto rows = board_rows(m);
   CAF_REQUIRE_EQUAL(rows.size(), 4u);
   CAF_CHECK_EQUAL(rows[0].node_id, "b");
-  CAF_CHECK_EQUAL(rows[0].state, member_state::self);
+  CAF_CHECK_EQUAL(rows[0].state, node_state::self);
   CAF_CHECK_EQUAL(rows[1].address, "127.0.0.1:7401");
   CAF_CHECK_EQUAL(to_string(rows[2].state), std::string{"joining"});
   CAF_CHECK_EQUAL(to_string(rows[3].state), std::string{"down"});

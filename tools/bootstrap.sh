@@ -11,6 +11,8 @@ packages=(
   libssl-dev libsqlite3-dev rapidjson-dev libspdlog-dev
   # independent clients and tools for the tests (interop, multi-host, sqlite checks)
   python3 python3-websockets python3-msgpack iproute2 procps sqlite3
+  # partitions between network namespaces in the cluster tests (iptables DROP)
+  iptables
 )
 
 missing=()

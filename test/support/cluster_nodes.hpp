@@ -1,0 +1,126 @@
+#pragma once
+
+// tetherd processes of the cluster tests: each with its log read as it
+// comes (waits match events in it, bounded, instead of sleeping) and the
+// cluster flags the tests share.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "test/support/http_get.hpp"
+#include "test/support/process.hpp"
+
+namespace tether::test {
+
+using namespace std::chrono_literals;
+
+/// Heartbeat and timeout of the cluster tests: a hung or cut-off node is
+/// down within 1.2 s; `slack` absorbs a loaded CI machine.
+constexpr std::chrono::milliseconds cluster_heartbeat = 200ms;
+constexpr std::chrono::milliseconds cluster_timeout = 1000ms;
+constexpr std::chrono::milliseconds cluster_slack = 3000ms;
+
+/// The bound of a failure detection: the documented time plus slack.
+constexpr std::chrono::milliseconds detection_bound
+  = cluster_timeout + cluster_heartbeat + cluster_slack;
+
+/// Cluster flags of a test node: its port, the short timings, a quick
+/// redial, and info logs (member changes are logged at info).
+inline std::vector<std::string> cluster_flags(const std::string& address,
+                                              uint16_t port) {
+  return {"--log-level", "info", "--cluster.address", address,
+          "--cluster.port", std::to_string(port),
+          "--cluster.heartbeat_interval",
+          std::to_string(cluster_heartbeat.count()) + "ms",
+          "--cluster.connection_timeout",
+          std::to_string(cluster_timeout.count()) + "ms",
+          "--supervision.backoff_base", "50ms", "--supervision.backoff_cap",
+          "500ms"};
+}
+
+/// `n` distinct free TCP ports on 127.0.0.1 (held open until all are
+/// picked, so none repeats).
+inline std::vector<uint16_t> free_ports(size_t n) {
+  std::vector<int> fds;
+  std::vector<uint16_t> ports;
+  for (size_t i = 0; i < n; ++i) {
+    auto fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0
+        || ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      if (fd >= 0)
+        ::close(fd);
+      break;
+    }
+    fds.push_back(fd);
+    ports.push_back(ntohs(a.sin_port));
+  }
+  for (auto fd : fds)
+    ::close(fd);
+  return ports;
+}
+
+/// One node: its process, HTTP port, cluster address and the log so far.
+struct cluster_node {
+  child_process p;
+  uint16_t http = 0;
+  std::string host = "127.0.0.1";
+  uint16_t cluster = 0;
+  std::string log;
+  size_t from = 0; // waits look at the log from here (mark())
+
+  std::string id() const { return host + ":" + std::to_string(cluster); }
+
+  /// A fresh process is about to start: forget the old log.
+  void reset_log() {
+    log.clear();
+    from = 0;
+  }
+
+  /// Later waits see only what is logged from now on (before an action
+  /// whose events may have happened before, e.g. a second "is down").
+  void mark() {
+    log += p.read_stderr(std::chrono::milliseconds{0});
+    from = log.size();
+  }
+
+  /// Waits until the log since the last mark() holds `needle`; events may
+  /// come in any order.
+  bool wait_log(const std::string& needle, std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+      if (log.find(needle, from) != std::string::npos)
+        return true;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0)
+        return false;
+      log += p.read_stderr_until(needle, left);
+    }
+  }
+
+  std::string healthz() { return http_get(http, "/healthz").body; }
+};
+
+/// How /healthz lists a member.
+inline std::string member_json(const std::string& id,
+                               const std::string& state) {
+  return R"({"id":")" + id + R"(","address":")" + id + R"(","state":")"
+         + state + R"("})";
+}
+
+inline std::chrono::milliseconds since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+    std::chrono::steady_clock::now() - t);
+}
+
+} // namespace tether::test

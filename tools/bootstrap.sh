@@ -13,6 +13,8 @@ packages=(
   python3 python3-websockets python3-msgpack iproute2 procps sqlite3
   # partitions between network namespaces in the cluster tests (iptables DROP)
   iptables
+  # the JavaScript client's tests (Node's test runner; npm installs ws)
+  nodejs
 )
 
 missing=()
@@ -21,6 +23,12 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+
+# Debian ships npm apart from nodejs; NodeSource's nodejs includes it.
+if ! command -v npm >/dev/null 2>&1 \
+   && ! dpkg-query -W -f='${Status}' npm 2>/dev/null | grep -q "install ok installed"; then
+  missing+=(npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "bootstrap: all ${#packages[@]} packages present"

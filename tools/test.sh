@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds Tether with ASan + UBSan and runs every
-# test suite under ctest (labels: unit, actor, integration, interop), after
+# test suite under ctest (labels: unit, actor, integration, cluster, interop,
+# js, conformance), after
 # a 10 s smoke run of each fuzz target (tools/fuzz.sh; TETHER_FUZZ_SECONDS).
 # Extra arguments go to ctest, e.g. tools/test.sh -L unit.
 set -euo pipefail
@@ -11,6 +12,8 @@ build="$root/build-test"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DTETHER_SANITIZERS=address,undefined -DTETHER_WERROR=ON >/dev/null
 cmake --build "$build"
+# The JS client's test dependency (ws), exactly as the lockfile pins it.
+(cd "$root/protocol/js" && npm ci --no-audit --no-fund --loglevel=error)
 "$root/tools/fuzz.sh" "${TETHER_FUZZ_SECONDS:-10}"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"

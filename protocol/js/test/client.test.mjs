@@ -1,0 +1,176 @@
+// The client against real tetherd processes: resume across dropped links
+// and a killed node with nothing lost and nothing doubled, rooms and
+// presence, terminal closes, the outbox. Run: TETHERD=... node --test test/
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { TetherClient, TetherError, backoffDelay, isTerminalClose } from '../tether-client.js';
+import { Node, WebSocket, until, next } from './support/tetherd.mjs';
+
+const fast = { baseMs: 20, capMs: 300, multiplier: 2 };
+const nodes = [];
+after(async () => { for (const n of nodes) await n.remove(); });
+
+async function startNode(extra) {
+  const n = new Node(extra);
+  nodes.push(n);
+  await n.start();
+  return n;
+}
+
+function client(node, user, device, options = {}) {
+  return new TetherClient({
+    url: node.url,
+    token: node.token(user, device, options.claims),
+    WebSocket,
+    backoff: fast,
+    ...options,
+  });
+}
+
+test('backoff is full jitter within the capped window', () => {
+  const b = { baseMs: 250, capMs: 30000, multiplier: 2 };
+  assert.equal(backoffDelay(0, b, 0.999), 249);
+  assert.equal(backoffDelay(3, b, 0.5), 1000);
+  assert.equal(backoffDelay(20, b, 0.5), 15000);
+  assert.equal(backoffDelay(5, b, 0), 0);
+  assert.ok(isTerminalClose(4500) && isTerminalClose(1008) && !isTerminalClose(1001) && !isTerminalClose(4002));
+});
+
+for (const codec of ['json', 'msgpack']) {
+  test(`a message to itself is acked received and delivered once (${codec})`, { timeout: 30000 }, async () => {
+    const node = await startNode();
+    const c = client(node, 'alice', 'phone', { codec, tokenIn: codec === 'json' ? 'query' : 'header' });
+    const w = await c.connect();
+    assert.equal(w.deviceId, 'phone');
+    assert.equal(w.codec, `tether.v1.${codec}`);
+    const got = next(c, 'message');
+    const ack = await c.sendToDevice('phone', 'chat', { text: 'hi', n: [1, 2.5, null] }, { requiresAck: true });
+    assert.equal(ack.status, 'received');
+    assert.equal(ack.recipients, 1);
+    const [m] = await got;
+    assert.equal(m.type, 'chat');
+    assert.deepEqual(m.payload, { text: 'hi', n: [1, 2.5, null] });
+    assert.equal(typeof m.seq, 'number');
+    // A refusal rejects with the server's code.
+    await assert.rejects(c.sendToDevice('nobody', 'chat', {}, { requiresAck: true }),
+      (e) => e instanceof TetherError && e.code === 'UNKNOWN_DEVICE');
+    c.close();
+  });
+}
+
+test('a receiver whose link drops twice mid-stream gets every message once, in order', { timeout: 60000 }, async (t) => {
+  const node = await startNode();
+  const a = client(node, 'u1', 'sender');
+  const b = client(node, 'u1', 'receiver');
+  await a.connect();
+  await b.connect();
+  const got = [];
+  b.on('message', (m) => got.push(m.payload.n));
+  const total = 300;
+  const acks = [];
+  for (let n = 0; n < total; n++) {
+    acks.push(a.sendToDevice('receiver', 'seq', { n }, { requiresAck: true }));
+    if (n === 60 || n === 180) b.dropLinkForTesting();
+    if (n % 20 === 0) await new Promise((r) => setTimeout(r, 5));
+  }
+  await Promise.all(acks);
+  await until(() => got.length >= total, `${total} messages at the receiver (got ${got.length})`, 20000);
+  assert.deepEqual(got, Array.from({ length: total }, (_, i) => i));
+  assert.ok(b.stats.connects >= 3, `receiver connected ${b.stats.connects} times`);
+  assert.ok(b.stats.resumes >= 2, `receiver resumed ${b.stats.resumes} times`);
+  t.diagnostic(`receiver ${JSON.stringify(b.stats)}`);
+  a.close();
+  b.close();
+});
+
+test('a node killed mid-stream and restarted on its data dir: every acked message arrives, none twice', { timeout: 90000 }, async (t) => {
+  const node = await startNode();
+  const a = client(node, 'u2', 'sender');
+  const b = client(node, 'u2', 'receiver');
+  await a.connect();
+  await b.connect();
+  const got = new Map();
+  let doubled = 0;
+  b.on('message', (m) => {
+    if (got.has(m.id)) doubled++;
+    got.set(m.id, m.payload.n);
+  });
+  const total = 200;
+  const acked = new Set();
+  let killed = false;
+  const sends = [];
+  for (let n = 0; n < total; n++) {
+    const id = `kill-${n}`;
+    sends.push(a.sendToDevice('receiver', 'seq', { n }, { requiresAck: true, id }).then(() => acked.add(id)));
+    if (n === 80) {
+      await until(() => acked.size >= 40, '40 acks before the kill', 20000);
+      await node.stop('SIGKILL');
+      killed = true;
+      await node.start(); // the same port and data dir
+    }
+    if (n % 10 === 0) await new Promise((r) => setTimeout(r, 2));
+  }
+  assert.ok(killed);
+  await Promise.all(sends); // unacked sends were resent after the reconnect
+  assert.equal(acked.size, total);
+  await until(() => [...acked].every((id) => got.has(id)), 'every acked message at the receiver', 30000);
+  assert.equal(doubled, 0, 'no message reached the application twice');
+  assert.ok(b.stats.connects >= 2 && a.stats.connects >= 2, 'both reconnected');
+  t.diagnostic(`sender ${JSON.stringify(a.stats)}, receiver ${JSON.stringify(b.stats)}`);
+  a.close();
+  b.close();
+});
+
+test('rooms: publish, presence as a live map, status and leave after grace', { timeout: 60000 }, async () => {
+  const node = await startNode(['--presence.grace', '200ms', '--presence.diff_interval', '50ms']);
+  const alice = client(node, 'alice', 'laptop', { claims: { deviceType: 'desktop' } });
+  const bob = client(node, 'bob', 'phone');
+  await alice.connect();
+  await bob.connect();
+  await alice.join('team-7', { presence: true });
+  await bob.join('team-7', { presence: true });
+  await until(() => alice.presence('team-7').has('bob/phone'), 'bob in alice\'s map');
+  assert.ok(bob.presence('team-7').has('alice/laptop'));
+  await bob.setStatus('busy', { text: 'In a meeting' });
+  await until(() => alice.presence('team-7').get('bob/phone')?.status === 'busy', 'bob busy');
+  const got = next(bob, 'message');
+  const ack = await alice.publish('team-7', 'note', { text: 'standup' }, { requiresAck: true });
+  assert.equal(ack.recipients, 1);
+  const [m] = await got;
+  assert.equal(m.payload.text, 'standup');
+  bob.close();
+  await until(() => !alice.presence('team-7').has('bob/phone'), 'bob gone after the grace period');
+  alice.close();
+});
+
+test('a replaced connection (4500) is not retried; a refused token rejects connect', { timeout: 30000 }, async () => {
+  const node = await startNode();
+  const first = client(node, 'carol', 'tab');
+  await first.connect();
+  const closed = next(first, 'close');
+  const second = client(node, 'carol', 'tab');
+  await second.connect();
+  const [info] = await closed;
+  assert.equal(info.code, 4500);
+  assert.equal(info.reconnect, false);
+  assert.equal(first.state, 'closed');
+  second.close();
+  const bad = new TetherClient({ url: node.url, token: 'not-a-token', WebSocket, backoff: fast, tokenIn: 'header' });
+  await assert.rejects(bad.connect(), (e) => e instanceof TetherError && e.code === 'HTTP_401');
+});
+
+test('messages sent before the link is up wait in the outbox', { timeout: 30000 }, async () => {
+  const node = await startNode();
+  const c = client(node, 'dave', 'phone');
+  const got = [];
+  c.on('message', (m) => got.push(m.payload));
+  const early = c.sendToDevice('phone', 'early', { n: 1 }, { requiresAck: true });
+  const plain = c.sendToDevice('phone', 'early', { n: 2 });
+  await c.connect();
+  assert.equal((await early).status, 'received');
+  assert.equal((await plain).status, 'sent');
+  await until(() => got.length === 2, 'both outbox messages');
+  assert.deepEqual(got.map((p) => p.n).sort(), [1, 2]);
+  c.close();
+});

@@ -1,0 +1,97 @@
+// Real tetherd processes for the client's tests (TETHERD: the binary; the
+// test runner of tools/test.sh sets it), tokens signed with the node's own
+// secret, and bounded waits.
+
+import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+
+export { WebSocket };
+
+const tetherd = process.env.TETHERD;
+if (!tetherd) throw new Error('set TETHERD to the tetherd binary');
+
+/** A tetherd on 127.0.0.1 with its own data dir; `port` 0 picks one. */
+export class Node {
+  constructor(extra = []) {
+    this.dir = mkdtempSync(join(tmpdir(), 'tether-js-'));
+    this.extra = extra;
+    this.port = 0;
+  }
+
+  start() {
+    return new Promise((resolve, reject) => {
+      const args = ['--address', '127.0.0.1', '--port', String(this.port), '--data-dir', this.dir,
+        '--log-level', 'warn', ...this.extra];
+      const p = spawn(tetherd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      this.proc = p;
+      this.stderr = '';
+      p.stderr.on('data', (d) => { this.stderr += d; });
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`tetherd did not start: ${this.stderr}`)), 20000);
+      p.stdout.on('data', (d) => {
+        out += d;
+        const m = /listening on [^:]+:(\d+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          this.port = Number(m[1]);
+          resolve(this.port);
+        }
+      });
+      p.on('exit', (code) => { clearTimeout(timer); this.exited = code; });
+    });
+  }
+
+  get url() { return `ws://127.0.0.1:${this.port}/ws`; }
+
+  /** Ends the process (by its pid) with `signal` and waits for it. */
+  stop(signal = 'SIGTERM') {
+    return new Promise((resolve) => {
+      if (!this.proc || this.proc.exitCode !== null || this.proc.signalCode !== null) { resolve(); return; }
+      const timer = setTimeout(() => { this.proc.kill('SIGKILL'); }, 10000);
+      this.proc.once('exit', () => { clearTimeout(timer); resolve(); });
+      this.proc.kill(signal);
+    });
+  }
+
+  async remove() {
+    await this.stop('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** An HS256 token of this node for a device (SPEC §10). */
+  token(sub, deviceId, { deviceType = 'mobile', role, ttlSeconds = 3600 } = {}) {
+    const secret = readFileSync(join(this.dir, 'secret.key'), 'utf8').trim();
+    const b64 = (x) => Buffer.from(JSON.stringify(x)).toString('base64url');
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { sub, device_id: deviceId, device_type: deviceType, iat: now, exp: now + ttlSeconds };
+    if (role) claims.role = role;
+    const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
+    return `${head}.${createHmac('sha256', secret).update(head).digest('base64url')}`;
+  }
+}
+
+/** Resolves once `check()` is true; rejects after `ms` naming `what`. */
+export function until(check, what, ms = 10000) {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + ms;
+    const poll = () => {
+      if (check()) { resolve(); return; }
+      if (Date.now() > deadline) { reject(new Error(`timed out waiting for ${what}`)); return; }
+      setTimeout(poll, 10);
+    };
+    poll();
+  });
+}
+
+/** The next `event` of `client` (bounded). */
+export function next(client, event, ms = 10000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} within ${ms} ms`)), ms);
+    const fn = (...args) => { clearTimeout(timer); client.off(event, fn); resolve(args); };
+    client.on(event, fn);
+  });
+}

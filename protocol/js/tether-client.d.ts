@@ -1,0 +1,146 @@
+// Types of tether-client.js (protocol/SPEC.md is the wire format).
+
+export declare const PROTOCOL_VERSION: string;
+
+export type Priority = 'critical' | 'high' | 'normal' | 'low';
+export type DeviceType = 'mobile' | 'desktop' | 'web' | 'tablet';
+
+export interface Destination {
+  target: 'device' | 'extension' | 'broadcast' | 'cloud';
+  deviceId?: string;
+  userId?: string;
+  broadcast?: { scope: 'user' | 'device_type' | 'room'; room?: string; filter?: Record<string, unknown> };
+}
+
+export interface MobileMessage {
+  id: string;
+  timestamp: number;
+  protocolVersion: string;
+  source: { deviceId: string; userId: string; deviceType: DeviceType; sessionId?: string; timestamp: number };
+  destination: Destination;
+  type: string;
+  payload?: unknown;
+  optimization: { priority: Priority; ttl?: number; requiresAck?: boolean; offlineCapable?: boolean };
+  seq?: number;
+  [key: string]: unknown;
+}
+
+export interface Ack {
+  messageId: string;
+  status: 'received' | 'processed' | 'failed' | 'expired' | 'sent';
+  timestamp?: number;
+  recipients?: number;
+  batchId?: string;
+  error?: { code: string; message: string; details?: unknown };
+}
+
+export interface Welcome {
+  sessionId: string;
+  userId: string;
+  deviceId: string;
+  deviceType: DeviceType;
+  protocolVersion: string;
+  codec: string;
+  compression: string;
+  heartbeatIntervalMs: number;
+  pongTimeoutMs: number;
+  serverVersion: string;
+  resumeToken: string;
+  resumed: boolean;
+  frameCompression: string;
+  limits: { maxMessageBytes: number; maxBatchMessages: number; ratePerSecond: number };
+}
+
+export interface Member {
+  userId: string;
+  deviceId: string;
+  deviceType: DeviceType;
+  status: 'online' | 'away' | 'busy' | 'offline';
+  custom?: { text?: string; emoji?: string; expiresAt?: number };
+  lastSeen: number;
+  event?: 'join' | 'leave' | 'update';
+}
+
+export interface Gap {
+  reason: 'expired' | 'evicted' | 'dead_letter';
+  count: number;
+  messageIds: string[];
+}
+
+export interface CloseInfo {
+  code?: number;
+  reason?: string;
+  /** HTTP status of a refused upgrade (with the `ws` package only). */
+  status?: number;
+  reconnect: boolean;
+  delayMs?: number;
+}
+
+export interface Backoff { baseMs: number; capMs: number; multiplier: number }
+
+export interface ClientOptions {
+  /** ws://host:port/ws or wss://... */
+  url: string;
+  /** A token, or a function returning one (called before every connect). */
+  token: string | (() => string | Promise<string>);
+  codec?: 'json' | 'msgpack';
+  /** The WebSocket constructor; default globalThis.WebSocket. */
+  WebSocket?: unknown;
+  /** 'query' (browsers) or 'header' (the `ws` package). */
+  tokenIn?: 'query' | 'header';
+  backoff?: Partial<Backoff>;
+  random?: () => number;
+  ackDelayMs?: number;
+  dedupCapacity?: number;
+  outboxLimit?: number;
+}
+
+export interface SendOptions {
+  priority?: Priority;
+  requiresAck?: boolean;
+  offlineCapable?: boolean;
+  ttl?: number;
+  id?: string;
+}
+
+export declare class TetherError extends Error {
+  code: string;
+  details?: unknown;
+}
+
+export declare function isTerminalClose(code: number): boolean;
+export declare function isFinalRefusal(status: number): boolean;
+export declare function backoffDelay(attempt: number, backoff: Backoff, u: number): number;
+
+export declare class TetherClient {
+  constructor(options: ClientOptions);
+  readonly state: 'idle' | 'connecting' | 'open' | 'waiting' | 'closed';
+  readonly lastSeq: number;
+  readonly stats: { connects: number; resumes: number; duplicates: number; delivered: number; resent: number };
+
+  on(event: 'open', fn: (welcome: Welcome) => void): this;
+  on(event: 'message', fn: (message: MobileMessage) => void): this;
+  on(event: 'ack', fn: (ack: Ack) => void): this;
+  on(event: 'gap', fn: (gap: Gap) => void): this;
+  on(event: 'presence', fn: (room: string, members: Map<string, Member>, update: unknown) => void): this;
+  on(event: 'close', fn: (info: CloseInfo) => void): this;
+  on(event: 'error', fn: (error: Error) => void): this;
+  off(event: string, fn: (...args: any[]) => void): this;
+
+  connect(): Promise<Welcome>;
+  close(): void;
+  /** TEST SEAM: drops the TCP connection as a failing network would. */
+  dropLinkForTesting(): void;
+
+  send(destination: Destination, type: string, payload?: unknown, options?: SendOptions): Promise<Ack>;
+  sendToDevice(deviceId: string, type: string, payload?: unknown, options?: SendOptions): Promise<Ack>;
+  sendToExtension(type: string, payload?: unknown, options?: SendOptions): Promise<Ack>;
+  broadcast(type: string, payload?: unknown, options?: SendOptions): Promise<Ack>;
+  publish(room: string, type: string, payload?: unknown, options?: SendOptions): Promise<Ack>;
+  request(type: string, payload?: unknown): Promise<Ack>;
+  join(room: string, options?: { presence?: boolean; filter?: { status?: string[]; deviceType?: string[] } }): Promise<Ack>;
+  leave(room: string): Promise<Ack>;
+  setStatus(status?: 'online' | 'away' | 'busy', custom?: { text?: string; emoji?: string; expiresAt?: number } | null): Promise<Ack>;
+  getPresence(room: string, page?: number, pageSize?: number): Promise<Ack>;
+  presence(room: string): Map<string, Member>;
+}

@@ -1,0 +1,531 @@
+// The Tether protocol (protocol/SPEC.md) as a JavaScript client: an ES
+// module without runtime dependencies for browsers and Node (its built-in
+// WebSocket or the `ws` package, passed as `WebSocket`).
+//
+// What it does for the application: the welcome; JSON or msgpack;
+// reconnect with exponential backoff and full jitter (Retry-After honoured,
+// terminal close codes never retried); resume with the resume token and the
+// last seq; cumulative delivery acks; duplicates dropped by id and seq;
+// `send` with `requiresAck` as a promise of the server's ack; an offline
+// outbox, and unacked messages resent after a reconnect (the server drops
+// resends by id); rooms, presence as a live member map; gap notices as
+// events; app-level heartbeats that notice a dead link where the browser
+// cannot see WebSocket pings.
+
+import * as msgpack from './msgpack.js';
+
+export const PROTOCOL_VERSION = '1.1.0';
+
+/** A refusal by the server (a failed ack) or by this client. */
+export class TetherError extends Error {
+  constructor(code, message, details) {
+    super(message);
+    this.name = 'TetherError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** Close codes after which the client does not reconnect (SPEC §12). */
+export function isTerminalClose(code) {
+  return code === 1002 || code === 1003 || code === 1007 || code === 1008
+    || (code >= 4500 && code <= 4999);
+}
+
+/** HTTP statuses of a refused upgrade that a retry cannot fix (SPEC §2.2). */
+export function isFinalRefusal(status) {
+  return status === 400 || status === 403 || status === 404 || status === 405
+    || status === 426;
+}
+
+/** Full-jitter backoff: a draw in [0, min(cap, base * multiplier^attempt)). */
+export function backoffDelay(attempt, backoff, u) {
+  const window = Math.min(backoff.capMs, backoff.baseMs * backoff.multiplier ** attempt);
+  return Math.floor(u * window);
+}
+
+const defaults = {
+  codec: 'json',
+  tokenIn: 'query', // browsers cannot set headers; 'header' with `ws`
+  backoff: { baseMs: 250, capMs: 30000, multiplier: 2 },
+  random: Math.random,
+  ackDelayMs: 50, // one cumulative ack covers what arrives meanwhile
+  dedupCapacity: 10000,
+  outboxLimit: 1000,
+};
+
+let counter = 0;
+
+/** A message id unique for this device: time, a counter, randomness. */
+function newId(prefix) {
+  counter = (counter + 1) % 0x100000;
+  return `${prefix}-${Date.now().toString(36)}-${counter.toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export class TetherClient {
+  /**
+   * @param {object} options url (ws://host:port/ws), token (a string or a
+   *   function returning one or a promise of one), codec ('json' or
+   *   'msgpack'), WebSocket (constructor; default globalThis.WebSocket),
+   *   tokenIn ('query' or 'header'), backoff {baseMs, capMs, multiplier},
+   *   random (() => [0, 1)), ackDelayMs, dedupCapacity, outboxLimit.
+   */
+  constructor(options) {
+    this.options = { ...defaults, ...options, backoff: { ...defaults.backoff, ...(options.backoff || {}) } };
+    this.WebSocket = this.options.WebSocket || globalThis.WebSocket;
+    if (!this.WebSocket) throw new TetherError('NO_WEBSOCKET', 'no WebSocket: pass options.WebSocket (e.g. the ws package)');
+    this.listeners = new Map();
+    this.state = 'idle'; // connecting, open, waiting (to reconnect), closed
+    this.identity = null; // from the welcome: userId, deviceId, deviceType, sessionId
+    this.resumeToken = null;
+    this.lastSeq = 0; // highest seq processed
+    this.ackedSeq = 0; // highest seq acked to the server
+    this.attempt = 0;
+    this.pending = new Map(); // id -> {envelope, resolve, reject}: sent, awaiting the server's ack
+    this.outbox = []; // {envelope, resolve, reject, wantsAck}: not sent yet
+    this.seenIds = new Set();
+    this.rooms = new Map(); // room -> join payload, rejoined after a reconnect
+    this.members = new Map(); // room -> Map(userId/deviceId -> member)
+    this.timers = new Set();
+    this.socket = null;
+    this.stats = { connects: 0, resumes: 0, duplicates: 0, delivered: 0, resent: 0 };
+  }
+
+  // -- events: open, message, ack, gap, presence, close, error -------------
+
+  on(event, fn) {
+    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
+    this.listeners.get(event).add(fn);
+    return this;
+  }
+
+  off(event, fn) {
+    this.listeners.get(event)?.delete(fn);
+    return this;
+  }
+
+  emit(event, ...args) {
+    for (const fn of this.listeners.get(event) || []) {
+      try {
+        fn(...args);
+      } catch (e) {
+        if (event !== 'error') this.emit('error', e);
+      }
+    }
+  }
+
+  // -- the link ------------------------------------------------------------
+
+  /** Connects; resolves with the first welcome's payload. */
+  connect() {
+    if (this.state === 'closed') return Promise.reject(new TetherError('CLOSED', 'the client was closed'));
+    if (!this.ready) {
+      this.ready = new Promise((resolve, reject) => {
+        this.readyResolve = resolve;
+        this.readyReject = reject;
+      });
+    }
+    if (this.state === 'idle') this.dial();
+    return this.ready;
+  }
+
+  /** Closes the link for good; unsent and unacked messages are rejected. */
+  close() {
+    this.state = 'closed';
+    this.clearTimers();
+    if (this.socket) {
+      try { this.socket.close(1000); } catch { /* already closing */ }
+    }
+    this.failAll(new TetherError('CLOSED', 'the client was closed'));
+  }
+
+  /** TEST SEAM: drops the TCP connection as a failing network would. */
+  dropLinkForTesting() {
+    if (this.socket?.terminate) this.socket.terminate();
+    else this.socket?.close(4000, 'dropped');
+  }
+
+  async dial() {
+    this.state = 'connecting';
+    let token;
+    try {
+      token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token;
+    } catch (e) {
+      this.emit('error', e);
+      this.retry(null);
+      return;
+    }
+    if (this.state === 'closed') return;
+    const url = new URL(this.options.url);
+    if (this.options.tokenIn === 'query') url.searchParams.set('token', token);
+    if (this.resumeToken) {
+      url.searchParams.set('resume', this.resumeToken);
+      url.searchParams.set('lastSeq', String(this.lastSeq));
+    }
+    const protocol = this.options.codec === 'msgpack' ? 'tether.v1.msgpack' : 'tether.v1.json';
+    let ws;
+    try {
+      ws = this.options.tokenIn === 'header'
+        ? new this.WebSocket(url.toString(), [protocol], { headers: { Authorization: `Bearer ${token}` } })
+        : new this.WebSocket(url.toString(), [protocol]);
+    } catch (e) {
+      this.emit('error', e);
+      this.retry(null);
+      return;
+    }
+    ws.binaryType = 'arraybuffer';
+    this.socket = ws;
+    let refusal = null;
+    // `ws` reports the HTTP answer of a refused upgrade; browsers do not.
+    if (typeof ws.on === 'function') {
+      ws.on('unexpected-response', (req, res) => {
+        refusal = { status: res.statusCode, retryAfter: Number(res.headers['retry-after']) || 0 };
+        req.destroy?.();
+        ws.terminate?.();
+      });
+    }
+    ws.onmessage = (ev) => { if (this.socket === ws) this.onFrame(ev.data); };
+    ws.onerror = () => { /* the close event follows */ };
+    ws.onclose = (ev) => {
+      if (this.socket !== ws) return;
+      this.socket = null;
+      this.onClose(refusal ? 1006 : ev.code, ev.reason || '', refusal);
+    };
+  }
+
+  onClose(code, reason, refusal) {
+    this.clearTimers();
+    const wasOpen = this.state === 'open';
+    if (this.state === 'closed') return;
+    let terminal = isTerminalClose(code) && !(code === 4501 && typeof this.options.token === 'function');
+    if (refusal) terminal = isFinalRefusal(refusal.status)
+      || (refusal.status === 401 && typeof this.options.token !== 'function');
+    if (terminal) {
+      this.state = 'closed';
+      const err = new TetherError(refusal ? `HTTP_${refusal.status}` : `CLOSE_${code}`,
+        refusal ? `the server refused the upgrade with HTTP ${refusal.status}` : `closed with ${code} ${reason}`);
+      this.emit('close', { code, reason, status: refusal?.status, reconnect: false });
+      this.failAll(err);
+      this.readyReject?.(err);
+      return;
+    }
+    this.retry({ code, reason, status: refusal?.status, retryAfterMs: (refusal?.retryAfter || 0) * 1000, wasOpen });
+  }
+
+  retry(info) {
+    if (this.state === 'closed') return;
+    this.state = 'waiting';
+    let delay = backoffDelay(this.attempt++, this.options.backoff, this.options.random());
+    if (info?.retryAfterMs) delay = Math.max(delay, info.retryAfterMs);
+    this.emit('close', { ...(info || {}), reconnect: true, delayMs: delay });
+    this.later(delay, () => this.dial());
+  }
+
+  later(ms, fn) {
+    const t = setTimeout(() => { this.timers.delete(t); fn(); }, ms);
+    this.timers.add(t);
+    return t;
+  }
+
+  clearTimers() {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.pongTimer = null;
+    this.ackTimer = null;
+  }
+
+  failAll(err) {
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    for (const o of this.outbox) o.reject(err);
+    this.outbox = [];
+  }
+
+  // -- frames in -----------------------------------------------------------
+
+  decode(data) {
+    if (typeof data === 'string') return JSON.parse(data);
+    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (this.options.codec !== 'msgpack') return JSON.parse(new TextDecoder().decode(bytes));
+    return msgpack.decode(bytes);
+  }
+
+  onFrame(data) {
+    let frame;
+    try {
+      frame = this.decode(data);
+    } catch (e) {
+      this.emit('error', new TetherError('MALFORMED_FRAME', `a frame from the server could not be read: ${e.message}`));
+      return;
+    }
+    this.alive();
+    if (Array.isArray(frame.messages)) {
+      for (const m of frame.messages) this.onMessage(m);
+    } else if (frame.messageId !== undefined && frame.status !== undefined) {
+      this.onAck(frame);
+    } else if ((frame.type === 'ping' || frame.type === 'pong') && frame.id === undefined) {
+      if (frame.type === 'ping') this.write({ type: 'pong', timestamp: frame.timestamp });
+    } else {
+      this.onMessage(frame);
+    }
+  }
+
+  onMessage(m) {
+    if (m.type === 'tether.welcome') {
+      this.onWelcome(m.payload);
+      return;
+    }
+    if (typeof m.seq === 'number') {
+      this.scheduleAck();
+      if (m.seq <= this.lastSeq) {
+        this.stats.duplicates++; // a redelivery of what was processed
+        return;
+      }
+      this.lastSeq = m.seq;
+    }
+    if (this.seenIds.has(m.id)) {
+      this.stats.duplicates++; // the same message again under a new seq
+      return;
+    }
+    this.remember(m.id);
+    switch (m.type) {
+      case 'tether.gap':
+        this.emit('gap', m.payload);
+        return;
+      case 'tether.presence.snapshot':
+        this.onSnapshot(m.payload);
+        return;
+      case 'tether.presence.diff':
+        this.onDiff(m.payload);
+        return;
+      default:
+        this.stats.delivered++;
+        this.emit('message', m);
+    }
+  }
+
+  remember(id) {
+    this.seenIds.add(id);
+    if (this.seenIds.size > this.options.dedupCapacity) this.seenIds.delete(this.seenIds.values().next().value);
+  }
+
+  scheduleAck() {
+    if (this.ackTimer) return;
+    this.ackTimer = this.later(this.options.ackDelayMs, () => {
+      this.ackTimer = null;
+      this.flushAck();
+    });
+  }
+
+  flushAck() {
+    if (this.state !== 'open' || this.lastSeq <= this.ackedSeq) return;
+    this.ackedSeq = this.lastSeq;
+    this.write({ messageId: '', status: 'received', timestamp: Date.now(), seq: this.lastSeq });
+  }
+
+  onWelcome(w) {
+    const first = !this.identity;
+    this.identity = { userId: w.userId, deviceId: w.deviceId, deviceType: w.deviceType, sessionId: w.sessionId };
+    if (w.resumed) this.stats.resumes++;
+    if (!w.resumed && this.resumeToken && this.resumeToken !== w.resumeToken) {
+      // Another queue incarnation: its seqs start afresh.
+      this.lastSeq = 0;
+    }
+    this.ackedSeq = Math.min(this.ackedSeq, this.lastSeq);
+    this.resumeToken = w.resumeToken;
+    this.welcome = w;
+    this.state = 'open';
+    this.attempt = 0;
+    this.stats.connects++;
+    this.heartbeat(w.heartbeatIntervalMs || 20000, w.pongTimeoutMs || 10000);
+    for (const [room, payload] of this.rooms) this.request('tether.join', payload).catch((e) => this.emit('error', e));
+    // Unacked messages first (oldest first), then what was never sent.
+    for (const p of this.pending.values()) {
+      this.stats.resent++;
+      this.transmit(p.envelope);
+    }
+    const outbox = this.outbox;
+    this.outbox = [];
+    for (const o of outbox) this.dispatch(o);
+    this.emit('open', w);
+    if (first || this.readyResolve) {
+      this.readyResolve?.(w);
+      this.readyResolve = null;
+      this.readyReject = null;
+    }
+  }
+
+  onAck(a) {
+    this.emit('ack', a);
+    const p = this.pending.get(a.messageId);
+    if (!p) {
+      if (a.status === 'failed') this.emit('error', new TetherError(a.error?.code || 'FAILED', a.error?.message || 'failed', a.error?.details));
+      return;
+    }
+    this.pending.delete(a.messageId);
+    if (a.status === 'failed') p.reject(new TetherError(a.error?.code || 'FAILED', a.error?.message || 'failed', a.error?.details));
+    else p.resolve(a);
+  }
+
+  // Any frame shows the link alive; a ping every interval checks it.
+  heartbeat(intervalMs, timeoutMs) {
+    this.heartbeatMs = { intervalMs, timeoutMs };
+    this.later(intervalMs, () => {
+      if (this.state !== 'open') return;
+      this.write({ type: 'ping', timestamp: Date.now() });
+      this.pongTimer = this.later(timeoutMs, () => {
+        if (this.socket) {
+          this.emit('error', new TetherError('HEARTBEAT_TIMEOUT', 'no answer from the server'));
+          this.dropLinkForTesting();
+        }
+      });
+      this.heartbeat(intervalMs, timeoutMs);
+    });
+  }
+
+  alive() {
+    if (this.pongTimer) {
+      clearTimeout(this.pongTimer);
+      this.timers.delete(this.pongTimer);
+      this.pongTimer = null;
+    }
+  }
+
+  // -- presence ------------------------------------------------------------
+
+  onSnapshot(p) {
+    let room = this.members.get(p.room);
+    if (!room || p.page === 0) {
+      room = new Map();
+      this.members.set(p.room, room);
+    }
+    for (const m of p.members || []) room.set(`${m.userId}/${m.deviceId}`, m);
+    this.emit('presence', p.room, room, { snapshot: p });
+  }
+
+  onDiff(p) {
+    let room = this.members.get(p.room);
+    if (!room) {
+      room = new Map();
+      this.members.set(p.room, room);
+    }
+    for (const c of p.changes || []) {
+      const key = `${c.userId}/${c.deviceId}`;
+      if (c.event === 'leave') room.delete(key);
+      else room.set(key, c);
+    }
+    this.emit('presence', p.room, room, { diff: p });
+  }
+
+  /** The members of `room` as the last snapshot and diffs tell (a Map). */
+  presence(room) {
+    return this.members.get(room) || new Map();
+  }
+
+  // -- frames out ----------------------------------------------------------
+
+  write(obj) {
+    if (!this.socket || this.socket.readyState !== 1) return false;
+    this.socket.send(this.options.codec === 'msgpack' ? msgpack.encode(obj) : JSON.stringify(obj));
+    return true;
+  }
+
+  transmit(envelope) {
+    const now = Date.now();
+    envelope.source = { ...this.identity, timestamp: now };
+    if (!envelope.source.sessionId) delete envelope.source.sessionId;
+    return this.write(envelope);
+  }
+
+  dispatch(o) {
+    if (this.state !== 'open') {
+      if (this.outbox.length >= this.options.outboxLimit) {
+        o.reject(new TetherError('OUTBOX_FULL', `more than ${this.options.outboxLimit} messages wait for the link`));
+        return;
+      }
+      this.outbox.push(o);
+      return;
+    }
+    if (o.wantsAck) this.pending.set(o.envelope.id, o);
+    const written = this.transmit(o.envelope);
+    if (!o.wantsAck) {
+      if (written) o.resolve({ messageId: o.envelope.id, status: 'sent' });
+      else this.outbox.push(o);
+    }
+  }
+
+  /**
+   * Sends a message. `destination` is SPEC §3.1.2's object; options:
+   * priority ('normal'), requiresAck (false), ttl (ms), offlineCapable,
+   * id. Resolves with the server's ack (requiresAck) or once written.
+   */
+  send(destination, type, payload, options = {}) {
+    const envelope = {
+      id: options.id || newId('m'),
+      timestamp: Date.now(),
+      protocolVersion: PROTOCOL_VERSION,
+      destination,
+      type,
+      optimization: { priority: options.priority || 'normal' },
+    };
+    if (payload !== undefined) envelope.payload = payload;
+    if (options.requiresAck) envelope.optimization.requiresAck = true;
+    if (options.offlineCapable) envelope.optimization.offlineCapable = true;
+    if (options.ttl !== undefined) envelope.optimization.ttl = options.ttl;
+    return new Promise((resolve, reject) => {
+      if (this.state === 'closed') {
+        reject(new TetherError('CLOSED', 'the client was closed'));
+        return;
+      }
+      this.dispatch({ envelope, resolve, reject, wantsAck: !!options.requiresAck });
+    });
+  }
+
+  sendToDevice(deviceId, type, payload, options) {
+    return this.send({ target: 'device', deviceId }, type, payload, options);
+  }
+
+  sendToExtension(type, payload, options) {
+    return this.send({ target: 'extension' }, type, payload, options);
+  }
+
+  /** To every other device of the user. */
+  broadcast(type, payload, options) {
+    return this.send({ target: 'broadcast', broadcast: { scope: 'user' } }, type, payload, options);
+  }
+
+  publish(room, type, payload, options) {
+    return this.send({ target: 'broadcast', broadcast: { scope: 'room', room } }, type, payload, options);
+  }
+
+  /** A request to the server (SPEC §6.2); resolves with its `processed` ack. */
+  request(type, payload) {
+    return this.send({ target: 'cloud' }, type, payload, { requiresAck: true, priority: 'high' });
+  }
+
+  /** Joins `room` (again after every reconnect). */
+  join(room, { presence = false, filter } = {}) {
+    const payload = { room, presence };
+    if (filter) payload.filter = filter;
+    this.rooms.set(room, payload);
+    return this.request('tether.join', payload);
+  }
+
+  leave(room) {
+    this.rooms.delete(room);
+    this.members.delete(room);
+    return this.request('tether.leave', { room });
+  }
+
+  /** online, away or busy; `custom` {text, emoji, expiresAt} or null. */
+  setStatus(status, custom) {
+    const payload = {};
+    if (status) payload.status = status;
+    if (custom !== undefined) payload.custom = custom;
+    return this.request('tether.presence.set', payload);
+  }
+
+  getPresence(room, page = 0, pageSize = 100) {
+    return this.request('tether.presence.get', { room, page, pageSize });
+  }
+}

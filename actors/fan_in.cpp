@@ -33,8 +33,8 @@ fan_in::fan_in(caf::typed_response_promise<uint32_t> rp, size_t waiting,
   // nop
 }
 
-void fan_in::accepted() {
-  ++accepted_;
+void fan_in::accepted(uint32_t n) {
+  accepted_ += n;
   done();
 }
 
@@ -59,6 +59,23 @@ void fan_in::done() {
   for (auto& f : failures_)
     reason += "; " + f;
   done_(make_tether_error(first_error_, std::move(reason)));
+}
+
+void remote_groups::add(const cluster_actor& node, std::string device) {
+  for (auto& [n, devices] : groups_) {
+    if (n == node) {
+      devices.push_back(std::move(device));
+      return;
+    }
+  }
+  groups_.emplace_back(node, std::vector<std::string>{std::move(device)});
+}
+
+std::string remote_groups::names(const std::vector<std::string>& devices) {
+  std::string out;
+  for (auto& d : devices)
+    out += (out.empty() ? "" : ",") + d;
+  return out;
 }
 
 } // namespace tether::actors

@@ -6,15 +6,19 @@
 // others keep their copy). Used by the directory (direct routes) and the
 // room (durable publishes), or calls back (the connection's direct routes).
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
+#include "protocol/codec.hpp"
 
 namespace tether::actors {
 
@@ -33,8 +37,8 @@ public:
   fan_in(caf::typed_response_promise<uint32_t> rp, size_t waiting,
          std::function<void(uint32_t)> on_success = {});
 
-  /// One queue took the message.
-  void accepted();
+  /// One queue took the message (or `n` queues: another node's reply).
+  void accepted(uint32_t n = 1);
 
   /// One queue (of `who`) refused it.
   void failed(const std::string& who, protocol::errc code,
@@ -55,5 +59,40 @@ caf::error make_tether_error(protocol::errc code, std::string reason);
 
 /// The reason of a Tether error, or CAF's rendering of any other error.
 std::string reason_of(caf::actor_system& sys, const caf::error& err);
+
+/// Recipients of one message on other nodes (a cluster), by node: one
+/// forward per node (the message encoded once), each reply one part of a
+/// fan_in worth the number of queues that took it there.
+class remote_groups {
+public:
+  void add(const cluster_actor& node, std::string device);
+
+  /// Nodes to forward to (parts of the fan_in).
+  size_t size() const noexcept { return groups_.size(); }
+
+  /// Forwards `msg` from `sender` to each node; a node that does not answer
+  /// within `timeout` (it died, the link is cut) fails its part.
+  template <class Self>
+  void forward(Self* self, const device_identity& sender,
+               const protocol::message_ptr& msg,
+               std::chrono::milliseconds timeout,
+               const std::shared_ptr<fan_in>& fi) const {
+    if (groups_.empty())
+      return;
+    auto bytes = protocol::encode(protocol::codec::json, *msg);
+    for (auto& [node, devices] : groups_)
+      self->request(node, timeout, atom::forward_v, sender, devices, bytes)
+        .then([fi](uint32_t n) { fi->accepted(n); },
+              [self, fi, who = names(devices)](caf::error& err) {
+                fi->failed(who, to_errc(err), reason_of(self->system(), err));
+              });
+  }
+
+private:
+  static std::string names(const std::vector<std::string>& devices);
+
+  std::vector<std::pair<cluster_actor, std::vector<std::string>>> groups_;
+};
+
 
 } // namespace tether::actors

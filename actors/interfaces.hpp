@@ -94,9 +94,60 @@ using queue_actor = delivery_source::extend<
 /// facts (what plan_route reads) and, at the same index, each device's
 /// queue while that runs and the device is connected (else null: messages
 /// for it go through the directory, which starts the queue).
+/// CLUSTER: one per node of a cluster, published on cluster.port (CAF's
+/// middleman): this node's membership view. Its own peer links and the
+/// peer links of other nodes talk to it.
+using cluster_actor = caf::typed_actor<
+  // A peer introduces itself; answers with this node and the members alive
+  // to it (an error if the peer is refused: another protocol, a taken id).
+  caf::replies_to<atom::hello, member_info>::with<member_info,
+                                                  std::vector<member_info>>,
+  // This node's link at this address completed its hello with that peer
+  // (its cluster actor) and its view (an error if it is a second link to a
+  // linked node).
+  caf::replies_to<atom::linked, std::string, member_info,
+                  std::vector<member_info>, caf::actor>::with<atom::ok>,
+  // The link at this address to this node id ended.
+  caf::reacts_to<atom::unlinked, std::string, std::string>,
+  // A directory shard of this node: this device connected (true) or left.
+  caf::reacts_to<atom::attach, device_identity, bool>,
+  // At a user's home node: the device connected to (true) or left the node
+  // of this id.
+  caf::reacts_to<atom::devices, std::string, device_identity, bool>,
+  // From a user's home node: the user's devices connected to other nodes.
+  caf::reacts_to<atom::routes, std::string, std::vector<remote_device>>,
+  // A message (JSON) from `sender` for these devices of its user connected
+  // here; replies with how many queues took it.
+  caf::replies_to<atom::forward, device_identity, std::vector<std::string>,
+                  std::string>::with<uint32_t>,
+  // This node and every member it knows, in the view's order.
+  caf::replies_to<atom::get, atom::members>::with<std::vector<member_info>>>;
+
+/// PEER LINK: this node's link to another node's CLUSTER actor (at a
+/// seed's address or a learned member's); it quits when the link ends, and
+/// the orchestrator restarts it after its backoff (the reconnect).
+using peer_link_actor = caf::typed_actor<
+  // End the link (the node stops).
+  caf::reacts_to<atom::stop>>;
+
+/// A device of the user connected to another node, as the directory
+/// shards and route tables hold it: where to forward its messages.
+struct remote_route {
+  device_identity id;
+  cluster_actor node;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, remote_route& x) {
+  return f(caf::meta::type_name("remote_route"), x.id, x.node);
+}
+
 struct user_routes {
   std::vector<device_entry> devices;
+  /// The queue of each connected device here (else empty).
   std::vector<queue_actor> queues;
+  /// The node of each device connected to another node (else empty).
+  std::vector<cluster_actor> remotes;
 };
 
 /// What the directory answers a connection that joined.
@@ -200,32 +251,14 @@ using directory_actor = caf::typed_actor<
   caf::reacts_to<atom::status, presence_update>,
   // A room dropped a member (user, device, room) after its grace period.
   caf::reacts_to<atom::left, std::string, std::string, std::string>,
+  // The user's devices connected to other nodes (cluster), all of them.
+  caf::reacts_to<atom::routes, std::string, std::vector<remote_route>>,
+  // A message another node forwards to these devices of the sender's user
+  // (connected here); replies with how many queues took it.
+  caf::replies_to<atom::forward, device_identity, std::vector<std::string>,
+                  protocol::message_ptr>::with<uint32_t>,
   // INTERNAL: evict users idle for longer than directory.idle_user_ttl.
   caf::reacts_to<atom::tick>>;
-
-/// CLUSTER: one per node of a cluster, published on cluster.port (CAF's
-/// middleman): this node's membership view. Its own peer links and the
-/// peer links of other nodes talk to it.
-using cluster_actor = caf::typed_actor<
-  // A peer introduces itself; answers with this node and the members alive
-  // to it (an error if the peer is refused: another protocol, a taken id).
-  caf::replies_to<atom::hello, member_info>::with<member_info,
-                                                  std::vector<member_info>>,
-  // This node's link at this address completed its hello with that peer
-  // and its view (an error if it is a second link to a linked node).
-  caf::replies_to<atom::linked, std::string, member_info,
-                  std::vector<member_info>>::with<atom::ok>,
-  // The link at this address to this node id ended.
-  caf::reacts_to<atom::unlinked, std::string, std::string>,
-  // This node and every member it knows, in the view's order.
-  caf::replies_to<atom::get, atom::members>::with<std::vector<member_info>>>;
-
-/// PEER LINK: this node's link to another node's CLUSTER actor (at a
-/// seed's address or a learned member's); it quits when the link ends, and
-/// the orchestrator restarts it after its backoff (the reconnect).
-using peer_link_actor = caf::typed_actor<
-  // End the link (the node stops).
-  caf::reacts_to<atom::stop>>;
 
 /// ORCHESTRATOR: spawns and supervises the node's actors.
 using orchestrator_actor = caf::typed_actor<
@@ -303,6 +336,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(tether_types, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::resume_request))
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::resume_info))
   CAF_ADD_TYPE_ID(tether_types, (std::vector<uint64_t>))
+  CAF_ADD_TYPE_ID(tether_types, (std::vector<std::string>))
   CAF_ADD_TYPE_ID(tether_types, (std::vector<uint8_t>))
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::presence_update))
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::room_ask))
@@ -321,6 +355,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(tether_types, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::member_info))
   CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::member_info>))
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::cluster_actor))
+  CAF_ADD_TYPE_ID(tether_types, (tether::actors::remote_device))
+  CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::remote_device>))
+  CAF_ADD_TYPE_ID(tether_types, (tether::actors::remote_route))
+  CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::remote_route>))
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::peer_link_actor))
 
 CAF_END_TYPE_ID_BLOCK(tether_types)

@@ -63,6 +63,18 @@ typename Inspector::result_type inspect(Inspector& f, device_record& x) {
            x.gap_evicted, x.gap_dead, x.last_seen_ms);
 }
 
+/// A user's device connected to a cluster node (what a user's home node
+/// tells the others).
+struct remote_device {
+  device_identity id;
+  std::string node_id;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, remote_device& x) {
+  return f(caf::meta::type_name("remote_device"), x.id, x.node_id);
+}
+
 /// Messages of one device, by queue key.
 struct message_keys {
   std::string user_id;

@@ -250,6 +250,7 @@ struct node::impl {
     if (cluster)
       caf::anon_send_exit(cluster, caf::exit_reason::user_shutdown);
     cluster = nullptr;
+    sys.registry().erase(actors::cluster_name);
     if (orchestrator)
       caf::anon_send_exit(orchestrator, caf::exit_reason::user_shutdown);
     orchestrator = nullptr;
@@ -407,6 +408,10 @@ void node::start_cluster(actors::member_info self) {
                                     impl_->metrics);
   impl_->cluster->attach_functor(
     [i = impl_.get()](const caf::error& reason) { i->actor_ended(reason); });
+  // The directory shards find it by name.
+  impl_->sys.registry().put(actors::cluster_name,
+                            caf::actor_cast<caf::strong_actor_ptr>(
+                              impl_->cluster));
   // reuse: a node restarted at once gets its port back (TIME_WAIT).
   auto port = impl_->sys.middleman().publish(
     impl_->cluster, s.cluster.port, s.cluster.address.c_str(), true);

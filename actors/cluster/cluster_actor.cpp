@@ -1,7 +1,14 @@
 #include "actors/cluster/cluster_actor.hpp"
 
+#include <algorithm>
+#include <set>
+
 #include <caf/actor_system.hpp>
 #include <spdlog/spdlog.h>
+
+#include "actors/directory/placement.hpp"
+#include "actors/fan_in.hpp"
+#include "protocol/codec.hpp"
 
 namespace tether::actors {
 
@@ -55,6 +62,101 @@ void log_event(self_ptr self, const member_event& e, const std::string& addr) {
   }
 }
 
+// -- routing across nodes ------------------------------------------------
+
+cluster_actor handle_of(self_ptr self, const std::string& node_id) {
+  auto& st = self->state;
+  if (node_id == st.params.self.node_id)
+    return caf::actor_cast<cluster_actor>(self);
+  auto i = st.peers.find(node_id);
+  return i != st.peers.end() ? i->second : cluster_actor{};
+}
+
+std::string home_of_user(self_ptr self, const std::string& user) {
+  auto& live = self->state.live;
+  return live[home_of(user_key(user), live)];
+}
+
+// Tells the user's home that `id` connected here or left.
+void tell_home(self_ptr self, const device_identity& id, bool connected) {
+  if (auto h = handle_of(self, home_of_user(self, id.user_id)))
+    self->send(h, atom::devices_v, self->state.params.self.node_id, id,
+               connected);
+}
+
+// At the user's home: tells every node with a device of the user (and
+// `also`, which just lost its last one) where the others are.
+void push(self_ptr self, const std::string& user, const std::string& also) {
+  auto& st = self->state;
+  std::set<std::string> nodes;
+  if (!also.empty())
+    nodes.insert(also);
+  auto i = st.homed.find(user);
+  if (i != st.homed.end())
+    for (auto& [device, r] : i->second)
+      nodes.insert(r.node_id);
+  for (auto& n : nodes) {
+    std::vector<remote_device> others;
+    if (i != st.homed.end())
+      for (auto& [device, r] : i->second)
+        if (r.node_id != n)
+          others.push_back(r);
+    if (auto h = handle_of(self, n))
+      self->send(h, atom::routes_v, user, std::move(others));
+  }
+  if (i != st.homed.end() && i->second.empty())
+    st.homed.erase(i);
+}
+
+// The members changed: homes move, devices of members gone are gone.
+void rehome(self_ptr self) {
+  auto& st = self->state;
+  auto live = st.view.live_ids();
+  if (live == st.live)
+    return;
+  st.live = std::move(live);
+  auto alive = [&](const std::string& n) {
+    return std::binary_search(st.live.begin(), st.live.end(), n);
+  };
+  for (auto i = st.homed.begin(); i != st.homed.end();) {
+    if (home_of_user(self, i->first) != st.params.self.node_id) {
+      i = st.homed.erase(i); // its nodes tell the new home
+      continue;
+    }
+    for (auto d = i->second.begin(); d != i->second.end();)
+      d = alive(d->second.node_id) ? std::next(d) : i->second.erase(d);
+    auto user = (i++)->first;
+    push(self, user, "");
+  }
+  for (auto& [user, devices] : st.local)
+    for (auto& [device, id] : devices)
+      tell_home(self, id, true);
+}
+
+// Hands a message from another node to the shard of its user here.
+void forward_here(self_ptr self, const device_identity& sender,
+                  std::vector<std::string> devices, protocol::message_ptr msg,
+                  caf::typed_response_promise<uint32_t> rp) {
+  self
+    ->request(self->state.params.orchestrator, caf::infinite, atom::get_v,
+              atom::directory_v, sender.user_id)
+    .then(
+      [self, sender, devices = std::move(devices), msg,
+       rp](directory_actor& shard) mutable {
+        if (!shard) {
+          rp.deliver(make_tether_error(protocol::errc::internal_error,
+                                       "the directory is restarting"));
+          return;
+        }
+        self
+          ->request(shard, caf::infinite, atom::forward_v, sender,
+                    std::move(devices), msg)
+          .then([rp](uint32_t n) mutable { rp.deliver(n); },
+                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+}
+
 caf::error refusal(const member_info& peer, peer_verdict v) {
   return make_peer_error(v == peer_verdict::is_self ? peer_exit::redundant
                                                     : peer_exit::refused,
@@ -71,6 +173,7 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
   st.params = std::move(params);
   st.metrics = std::move(metrics);
   st.view = membership{st.params.self};
+  st.live = st.view.live_ids();
   st.clock = wall_clock{self->clock().now(), nullptr};
   spdlog::info("cluster: node {} on {}, {} seeds", st.params.self.node_id,
                st.params.self.address(), st.params.seeds.size());
@@ -99,7 +202,8 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
       return {st.view.self(), st.view.view()};
     },
     [=](atom::linked, const std::string& addr, const member_info& peer,
-        const std::vector<member_info>& their_view) -> caf::result<atom::ok> {
+        const std::vector<member_info>& their_view,
+        const caf::actor& remote) -> caf::result<atom::ok> {
       auto& st = self->state;
       auto v = st.view.check(peer);
       if (v == peer_verdict::accepted) {
@@ -119,10 +223,12 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
         return refusal(peer, v);
       }
       st.link_of[peer.node_id] = addr;
+      st.peers[peer.node_id] = caf::actor_cast<cluster_actor>(remote);
       if (auto e = st.view.link_up(peer, now_ms(self)))
         log_event(self, *e, peer.address());
       learn(self, their_view);
       publish(self);
+      rehome(self);
       return atom::ok_v;
     },
     [=](atom::unlinked, const std::string& addr, const std::string& node_id) {
@@ -131,9 +237,64 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
       if (i == st.link_of.end() || i->second != addr)
         return; // a link that never was this member's
       st.link_of.erase(i);
+      st.peers.erase(node_id);
       if (auto e = st.view.link_down(node_id, now_ms(self)))
         log_event(self, *e, addr);
       publish(self);
+      rehome(self);
+    },
+    [=](atom::attach, const device_identity& id, bool connected) {
+      auto& local = self->state.local;
+      if (connected) {
+        local[id.user_id][id.device_id] = id;
+      } else if (auto u = local.find(id.user_id); u != local.end()) {
+        u->second.erase(id.device_id);
+        if (u->second.empty())
+          local.erase(u);
+      }
+      tell_home(self, id, connected);
+    },
+    [=](atom::devices, const std::string& node, const device_identity& id,
+        bool connected) {
+      auto& devices = self->state.homed[id.user_id];
+      if (connected) {
+        devices[id.device_id] = remote_device{id, node};
+      } else if (auto d = devices.find(id.device_id);
+                 d != devices.end() && d->second.node_id == node) {
+        devices.erase(d); // unless it connected elsewhere meanwhile
+      }
+      push(self, id.user_id, connected ? "" : node);
+    },
+    [=](atom::routes, const std::string& user,
+        const std::vector<remote_device>& devices) {
+      std::vector<remote_route> routes;
+      for (auto& d : devices)
+        if (auto h = handle_of(self, d.node_id))
+          routes.push_back(remote_route{d.id, h});
+      self
+        ->request(self->state.params.orchestrator, caf::infinite, atom::get_v,
+                  atom::directory_v, user)
+        .then(
+          [self, user, routes = std::move(routes)](directory_actor& shard) {
+            if (shard)
+              self->send(shard, atom::routes_v, user, routes);
+          },
+          [](caf::error&) {});
+    },
+    [=](atom::forward, const device_identity& sender,
+        std::vector<std::string>& devices,
+        const std::string& bytes) -> caf::result<uint32_t> {
+      // Validated by the sender's node; decoded again to be routed here.
+      auto frame = protocol::decode(protocol::codec::json, bytes, {});
+      if (!frame.ok() || frame.kind != protocol::frame_kind::message)
+        return make_tether_error(protocol::errc::malformed_frame,
+                                 "a forwarded message could not be read: "
+                                   + frame.error_message);
+      auto msg = std::make_shared<const protocol::mobile_message>(
+        std::move(frame.messages.front().msg));
+      auto rp = self->make_response_promise<uint32_t>();
+      forward_here(self, sender, std::move(devices), std::move(msg), rp);
+      return rp;
     },
     [=](atom::get, atom::members) {
       std::vector<member_info> out{self->state.view.self()};

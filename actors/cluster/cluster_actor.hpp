@@ -4,11 +4,21 @@
 // actor. It asks the orchestrator for a peer link to every seed and every
 // member it learns of, answers other nodes' hellos, logs each member change
 // once, and publishes the view for /healthz and /metrics.
+//
+// Routing across nodes: every user has a home node (rendezvous placement
+// of user_key over the live members). Each node tells a user's home which
+// of the user's devices connect to it and leave; the home tells every node
+// with a device of the user where the others are, and their directory
+// shards put them in the user's route table. A connection then forwards a
+// message for a device on another node to that node's cluster actor, which
+// hands it to its shard (the device's queue there). The registry is soft
+// state: when the members change, every node tells the new homes again.
 
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -21,6 +31,10 @@
 #include "actors/wall_clock.hpp"
 
 namespace tether::actors {
+
+/// The cluster actor's name in the actor system's registry (the directory
+/// shards find it there; absent on a single node).
+inline constexpr caf::atom_value cluster_name = caf::atom("cluster");
 
 struct cluster_params {
   member_info self;
@@ -36,6 +50,17 @@ struct cluster_state {
   membership view{member_info{}};
   /// The address of the link each linked member came up on.
   std::map<std::string, std::string> link_of;
+  /// The cluster actor of each linked member.
+  std::map<std::string, cluster_actor> peers;
+  /// The live ids placement used last (a change re-homes users).
+  std::vector<std::string> live;
+  /// Devices connected to this node, by user: what their homes were told.
+  std::unordered_map<std::string, std::map<std::string, device_identity>>
+    local;
+  /// Users homed here (placement of user_key): their connected devices on
+  /// every node, by device id.
+  std::unordered_map<std::string, std::map<std::string, remote_device>>
+    homed;
   wall_clock clock;
 
   static inline const char* name = "cluster";

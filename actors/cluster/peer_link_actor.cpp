@@ -22,7 +22,7 @@ void linked(self_ptr self, const member_info& peer,
   auto& st = self->state;
   self
     ->request(st.local, caf::infinite, atom::linked_v, st.address(), peer,
-              view)
+              view, caf::actor_cast<caf::actor>(st.remote))
     .then(
       [self, peer](atom::ok) {
         auto& st = self->state;

@@ -440,30 +440,40 @@ void handle_message(self_ptr self, protocol::mobile_message&& m,
   // Straight into the queues when they all run; otherwise the shard starts
   // them. Decided now: the gate may run this later, and the handles of
   // connected devices' queues stay valid that long.
+  // Devices connected to other nodes (a cluster) are reached through
+  // their node, on the same lane: each path is first in, first out.
   std::vector<std::pair<std::string, queue_actor>> targets;
   targets.reserve(plan.recipients.size());
+  remote_groups remote;
+  auto& t = *st.routes;
   for (auto i : plan.recipients) {
-    auto& q = st.routes->queues[i];
-    if (!q) {
+    if (auto& q = t.queues[i]) {
+      targets.emplace_back(t.devices[i].device_id, q);
+    } else if (i < t.remotes.size() && t.remotes[i]) {
+      remote.add(t.remotes[i], t.devices[i].device_id);
+    } else {
       gate_run(self, lane::directory, [self, msg, batch_id] {
         route_via_directory(self, msg, batch_id);
       });
       return;
     }
-    targets.emplace_back(st.routes->devices[i].device_id, q);
   }
   gate_run(self, lane::queues,
-           [self, msg, batch_id, targets = std::move(targets)] {
+           [self, msg, batch_id, targets = std::move(targets),
+            remote = std::move(remote)] {
              if (duplicate(self, *msg, batch_id))
                return;
              auto done = [self, msg, batch_id](caf::expected<uint32_t> r) {
                routed(self, *msg, batch_id, std::move(r));
              };
-             if (targets.empty()) {
+             if (targets.empty() && remote.size() == 0) {
                done(uint32_t{0});
                return;
              }
-             auto fi = std::make_shared<fan_in>(done, targets.size());
+             auto fi = std::make_shared<fan_in>(done, targets.size()
+                                                        + remote.size());
+             remote.forward(self, self->state.me, msg,
+                            self->state.params.request_timeout, fi);
              for (auto& [device, q] : targets)
                // No timeout (a timer per message is costly): a queue answers
                // at once, or after its own store request, which has one; a

@@ -1,5 +1,7 @@
 #include "actors/directory/directory_actor.hpp"
 
+#include "actors/cluster/cluster_actor.hpp"
+
 #include <algorithm>
 
 #include <caf/actor_cast.hpp>
@@ -72,7 +74,38 @@ route_table make_routes(const user_slot& u) {
     // Only a connected device's queue is sure to run for as long as the
     // table is in use.
     t->queues.push_back(d.conn ? d.queue : queue_actor{});
+  t->remotes.resize(t->devices.size());
+  // A device connected to another node is reached there (unless it is
+  // connected here too: then its newer link here wins).
+  for (auto& r : u.remote) {
+    auto i = std::find_if(t->devices.begin(), t->devices.end(),
+                          [&](auto& e) { return e.device_id == r.id.device_id; });
+    if (i == t->devices.end()) {
+      t->devices.push_back(device_entry{r.id.device_id, r.id.type,
+                                        r.id.is_extension(), true});
+      t->queues.emplace_back();
+      t->remotes.push_back(r.node);
+      continue;
+    }
+    auto k = static_cast<size_t>(i - t->devices.begin());
+    if (!i->online) {
+      i->online = true;
+      t->remotes[k] = r.node;
+    }
+  }
   return t;
+}
+
+/// The cluster actor of this node; empty on a single node.
+cluster_actor cluster_of(self_ptr self) {
+  return caf::actor_cast<cluster_actor>(
+    self->system().registry().get(cluster_name));
+}
+
+// The user's home node (cluster) learns where the device is.
+void tell_cluster(self_ptr self, const device_identity& id, bool connected) {
+  if (auto c = cluster_of(self))
+    self->send(c, atom::attach_v, id, connected);
 }
 
 // Gives every connection of the user the new table (but `except`, which
@@ -362,6 +395,7 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
     return;
   if (d->conn && d->conn.address() == dm.source) {
     d->conn = nullptr;
+    tell_cluster(self, d->id, false);
     // Rooms keep the device for their grace period.
     for (auto& [name, r] : d->rooms)
       self->send(r, atom::closed_v, user, device);
@@ -435,6 +469,7 @@ directory(directory_actor::stateful_pointer<directory_state> self,
                      auto& u = st.users[id.user_id];
                      routes_changed(self, u, conn);
                      rp.deliver(joined_info{q, u.routes, slot->dedup});
+                     tell_cluster(self, id, true);
                      // Back within the grace: rooms report nothing.
                      for (auto& [name, r] : slot->rooms)
                        self->send(r, atom::attach_v, id, q);
@@ -458,9 +493,11 @@ directory(directory_actor::stateful_pointer<directory_state> self,
           publish(self, u, sender, msg, rp);
           return;
         }
-        // Offline devices receive too: their queues hold the message.
-        auto plan = plan_route(device_entries(u), sender.user_id,
-                               sender.device_id, msg->destination, true);
+        // Offline devices receive too: their queues hold the message. The
+        // table lists the devices connected to other nodes as well.
+        auto& t = *u.routes;
+        auto plan = plan_route(t.devices, sender.user_id, sender.device_id,
+                               msg->destination, true);
         if (!plan.ok()) {
           rp.deliver(make_tether_error(plan.error, plan.reason));
           return;
@@ -470,8 +507,33 @@ directory(directory_actor::stateful_pointer<directory_state> self,
           return;
         }
         std::vector<std::string> devices;
-        for (auto i : plan.recipients)
-          devices.push_back(u.devices[i].id.device_id);
+        remote_groups remote;
+        for (auto i : plan.recipients) {
+          if (t.remotes[i])
+            remote.add(t.remotes[i], t.devices[i].device_id);
+          else
+            devices.push_back(t.devices[i].device_id);
+        }
+        auto fi = std::make_shared<fan_in>(rp, devices.size()
+                                                 + remote.size());
+        fan_out(self, sender, devices, msg, fi);
+        remote.forward(self, sender, msg, self->state.params.request_timeout,
+                       fi);
+      });
+      return rp;
+    },
+    [=](atom::routes, const std::string& user,
+        std::vector<remote_route>& remote) {
+      with_user(self, user, [=](user_slot& u) mutable {
+        u.remote = std::move(remote);
+        routes_changed(self, u);
+      });
+    },
+    [=](atom::forward, const device_identity& sender,
+        const std::vector<std::string>& devices,
+        const protocol::message_ptr& msg) -> caf::result<uint32_t> {
+      auto rp = self->make_response_promise<uint32_t>();
+      with_user(self, sender.user_id, [=](user_slot&) mutable {
         fan_out(self, sender, devices, msg,
                 std::make_shared<fan_in>(rp, devices.size()));
       });

@@ -84,6 +84,8 @@ struct user_slot {
   bool presence_room = false;
   /// When the user last had no connection and no running queue (-1: busy).
   int64_t idle_since_ms = -1;
+  /// The user's devices connected to other nodes (a cluster).
+  std::vector<remote_route> remote;
 };
 
 struct directory_state {

@@ -48,6 +48,11 @@ std::string device_key(std::string_view user_id, std::string_view device_id) {
   return k;
 }
 
+std::string user_key(std::string_view user_id) {
+  std::string k{"user:"};
+  return k.append(user_id);
+}
+
 std::string room_key(std::string_view room) {
   std::string k{"room:"};
   return k.append(room);

@@ -28,5 +28,6 @@ size_t home_of(std::string_view key,
 std::string shard_key(size_t shard);
 std::string device_key(std::string_view user_id, std::string_view device_id);
 std::string room_key(std::string_view room);
+std::string user_key(std::string_view user_id);
 
 } // namespace tether::actors

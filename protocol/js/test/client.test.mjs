@@ -9,7 +9,12 @@ import { Node, WebSocket, until, next } from './support/tetherd.mjs';
 
 const fast = { baseMs: 20, capMs: 300, multiplier: 2 };
 const nodes = [];
-after(async () => { for (const n of nodes) await n.remove(); });
+const clients = [];
+// Whatever a test left (it failed half-way), nothing keeps the run alive.
+after(async () => {
+  for (const c of clients) c.close();
+  for (const n of nodes) await n.remove();
+});
 
 async function startNode(extra) {
   const n = new Node(extra);
@@ -19,13 +24,18 @@ async function startNode(extra) {
 }
 
 function client(node, user, device, options = {}) {
-  return new TetherClient({
+  return track(new TetherClient({
     url: node.url,
     token: node.token(user, device, options.claims),
     WebSocket,
     backoff: fast,
     ...options,
-  });
+  }));
+}
+
+function track(c) {
+  clients.push(c);
+  return c;
 }
 
 test('backoff is full jitter within the capped window', () => {
@@ -156,7 +166,7 @@ test('a replaced connection (4500) is not retried; a refused token rejects conne
   assert.equal(info.reconnect, false);
   assert.equal(first.state, 'closed');
   second.close();
-  const bad = new TetherClient({ url: node.url, token: 'not-a-token', WebSocket, backoff: fast, tokenIn: 'header' });
+  const bad = track(new TetherClient({ url: node.url, token: 'not-a-token', WebSocket, backoff: fast, tokenIn: 'header' }));
   await assert.rejects(bad.connect(), (e) => e instanceof TetherError && e.code === 'HTTP_401');
 });
 

@@ -3,6 +3,7 @@
 // secret, and bounded waits.
 
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,9 +17,11 @@ if (!tetherd) throw new Error('set TETHERD to the tetherd binary');
 
 /** A tetherd on 127.0.0.1 with its own data dir; `port` 0 picks one. */
 export class Node {
-  constructor(extra = []) {
+  /** `secretFile`: a token secret shared with other nodes (a cluster). */
+  constructor(extra = [], { secretFile } = {}) {
     this.dir = mkdtempSync(join(tmpdir(), 'tether-js-'));
-    this.extra = extra;
+    this.extra = secretFile ? ['--auth.secret_file', secretFile, ...extra] : extra;
+    this.secretFile = secretFile || join(this.dir, 'secret.key');
     this.port = 0;
   }
 
@@ -64,7 +67,7 @@ export class Node {
 
   /** An HS256 token of this node for a device (SPEC §10). */
   token(sub, deviceId, { deviceType = 'mobile', role, ttlSeconds = 3600 } = {}) {
-    const secret = readFileSync(join(this.dir, 'secret.key'), 'utf8').trim();
+    const secret = readFileSync(this.secretFile, 'utf8').trim();
     const b64 = (x) => Buffer.from(JSON.stringify(x)).toString('base64url');
     const now = Math.floor(Date.now() / 1000);
     const claims = { sub, device_id: deviceId, device_type: deviceType, iat: now, exp: now + ttlSeconds };
@@ -74,17 +77,33 @@ export class Node {
   }
 }
 
-/** Resolves once `check()` is true; rejects after `ms` naming `what`. */
+/** Resolves once `check()` (which may return a promise) is true; rejects
+ * after `ms` naming `what`. */
 export function until(check, what, ms = 10000) {
   return new Promise((resolve, reject) => {
     const deadline = Date.now() + ms;
-    const poll = () => {
-      if (check()) { resolve(); return; }
+    const poll = async () => {
+      let ok = false;
+      try { ok = await check(); } catch { ok = false; }
+      if (ok) { resolve(); return; }
       if (Date.now() > deadline) { reject(new Error(`timed out waiting for ${what}`)); return; }
-      setTimeout(poll, 10);
+      setTimeout(poll, 20);
     };
     poll();
   });
+}
+
+/** `n` free TCP ports on 127.0.0.1 (held until all are picked). */
+export async function freePorts(n) {
+  const servers = [];
+  for (let i = 0; i < n; i++) {
+    const s = createServer();
+    await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
+    servers.push(s);
+  }
+  const ports = servers.map((s) => s.address().port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
 }
 
 /** The next `event` of `client` (bounded). */

@@ -1,0 +1,111 @@
+// Three tetherd nodes on 127.0.0.1 joined into a cluster (one seed), one
+// user's devices connected to different nodes, driven by the JS client:
+// direct, extension and user-broadcast messages cross nodes with acks and
+// in order; a killed node's devices leave the routes and reconnect
+// elsewhere. Run: TETHERD=... node --test test/cluster.test.mjs
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TetherClient } from '../tether-client.js';
+import { Node, WebSocket, until, freePorts } from './support/tetherd.mjs';
+
+const fast = { baseMs: 20, capMs: 300, multiplier: 2 };
+const secretDir = mkdtempSync(join(tmpdir(), 'tether-secret-'));
+const secretFile = join(secretDir, 'secret.key');
+writeFileSync(secretFile, 'a'.repeat(64) + '\n', { mode: 0o600 }); // every node signs alike
+const nodes = [];
+const clients = [];
+after(async () => {
+  for (const c of clients) c.close();
+  for (const n of nodes) await n.remove();
+  rmSync(secretDir, { recursive: true, force: true });
+});
+
+async function healthz(node) {
+  const r = await fetch(`http://127.0.0.1:${node.port}/healthz`);
+  return r.json();
+}
+
+function device(node, user, id, claims = {}) {
+  const c = new TetherClient({ url: node.url, token: node.token(user, id, claims), WebSocket, backoff: fast });
+  c.got = [];
+  clients.push(c);
+  c.on('message', (m) => c.got.push(m));
+  return c;
+}
+
+// Routes reach other nodes once the user's home has told them: retried
+// until accepted (bounded), then every later message must pass at once.
+async function sendUntilAccepted(client, send, what) {
+  let ack;
+  await until(async () => {
+    ack = await send().catch(() => null);
+    return ack && ack.status === 'received';
+  }, what, 15000);
+  return ack;
+}
+
+test('a user\'s devices on three nodes reach each other; a killed node\'s device moves', { timeout: 120000 }, async () => {
+  const cports = await freePorts(3);
+  const flags = (i) => ['--cluster.port', String(cports[i]), '--cluster.heartbeat_interval', '200ms',
+    '--cluster.connection_timeout', '1s', '--supervision.backoff_base', '50ms', '--supervision.backoff_cap', '500ms',
+    ...(i === 0 ? [] : ['--cluster.seeds', `127.0.0.1:${cports[0]}`])];
+  for (let i = 0; i < 3; i++) {
+    const n = new Node(flags(i), { secretFile });
+    nodes.push(n);
+    await n.start();
+  }
+  const [a, b, c] = nodes;
+  await until(async () => {
+    for (const n of nodes) {
+      const h = await healthz(n);
+      if (h.members.filter((m) => m.state === 'alive').length !== 2) return false;
+    }
+    return true;
+  }, 'three alive members on every node', 15000);
+
+  const phone = device(a, 'alice', 'phone');
+  const laptop = device(b, 'alice', 'laptop', { deviceType: 'desktop', role: 'extension' });
+  const tablet = device(c, 'alice', 'tablet', { deviceType: 'tablet' });
+  await Promise.all([phone.connect(), laptop.connect(), tablet.connect()]);
+
+  // Direct, A -> B, and back, B -> A.
+  let ack = await sendUntilAccepted(phone, () => phone.sendToDevice('laptop', 'ping', { n: 0 }, { requiresAck: true }), 'phone -> laptop');
+  assert.equal(ack.recipients, 1);
+  ack = await sendUntilAccepted(laptop, () => laptop.sendToDevice('phone', 'pong', {}, { requiresAck: true }), 'laptop -> phone');
+  assert.equal(ack.recipients, 1);
+  // Extension and user broadcast (B and C at once).
+  ack = await phone.sendToExtension('open', { path: 'a.txt' }, { requiresAck: true });
+  assert.equal(ack.recipients, 1);
+  ack = await sendUntilAccepted(phone, () => phone.broadcast('hello', {}, { requiresAck: true }).then((x) => (x.recipients === 2 ? x : null)), 'broadcast to two nodes');
+  assert.equal(ack.recipients, 2);
+  await until(() => laptop.got.some((m) => m.type === 'open') && laptop.got.some((m) => m.type === 'hello')
+    && tablet.got.some((m) => m.type === 'hello') && phone.got.some((m) => m.type === 'pong'), 'the deliveries');
+  const open = laptop.got.find((m) => m.type === 'open');
+  assert.equal(open.source.deviceId, 'phone');
+  assert.deepEqual(open.payload, { path: 'a.txt' });
+
+  // Order across nodes: 200 durable messages A -> C arrive in order.
+  await sendUntilAccepted(phone, () => phone.sendToDevice('tablet', 'warm', {}, { requiresAck: true }), 'phone -> tablet');
+  const sends = [];
+  for (let n = 0; n < 200; n++) sends.push(phone.sendToDevice('tablet', 'seq', { n }, { requiresAck: true }));
+  const acks = await Promise.all(sends);
+  assert.ok(acks.every((x) => x.status === 'received' && x.recipients === 1));
+  await until(() => tablet.got.filter((m) => m.type === 'seq').length === 200, '200 at the tablet');
+  assert.deepEqual(tablet.got.filter((m) => m.type === 'seq').map((m) => m.payload.n), Array.from({ length: 200 }, (_, i) => i));
+
+  // C dies: its device leaves the routes (the broadcast reaches one), and
+  // the tablet, reconnected to B, is reached there.
+  tablet.close();
+  await c.stop('SIGKILL');
+  await until(async () => (await healthz(a)).members.some((m) => m.state === 'down'), 'C down at A');
+  await sendUntilAccepted(phone, () => phone.broadcast('after', {}, { requiresAck: true }).then((x) => (x.recipients === 1 ? x : null)), 'broadcast without C');
+  const moved = device(b, 'alice', 'tablet', { deviceType: 'tablet' });
+  await moved.connect();
+  await sendUntilAccepted(phone, () => phone.sendToDevice('tablet', 'moved', {}, { requiresAck: true }), 'phone -> tablet on B');
+  await until(() => moved.got.some((m) => m.type === 'moved'), 'the tablet on B');
+  for (const x of [phone, laptop, moved]) x.close();
+});

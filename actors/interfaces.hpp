@@ -120,6 +120,14 @@ using cluster_actor = caf::typed_actor<
   // here; replies with how many queues took it.
   caf::replies_to<atom::forward, device_identity, std::vector<std::string>,
                   std::string>::with<uint32_t>,
+  // A shard of this node: relay this room publish (JSON) to every other
+  // member node; replies with the members reached there.
+  caf::replies_to<atom::publish, device_identity, std::string,
+                  std::string>::with<uint32_t>,
+  // Another node relays a room publish (room, JSON): to the room's members
+  // here; replies with how many.
+  caf::replies_to<atom::room, device_identity, std::string,
+                  std::string>::with<uint32_t>,
   // This node and every member it knows, in the view's order.
   caf::replies_to<atom::get, atom::members>::with<std::vector<member_info>>>;
 
@@ -190,6 +198,10 @@ using room_actor = caf::typed_actor<
   // number of recipients (FORBIDDEN for a sender that is not a member).
   caf::replies_to<atom::publish, device_identity, protocol::message_ptr>::with<
     uint32_t>,
+  // The same for a publish another node relays (its sender is a member
+  // there, checked there); replies with the members reached here.
+  caf::replies_to<atom::publish, atom::forward, device_identity,
+                  protocol::message_ptr>::with<uint32_t>,
   // Sends a page of the member list to the asking device.
   caf::reacts_to<atom::get, device_identity, room_ask>,
   // INTERNAL: presence timers of this generation.
@@ -268,6 +280,8 @@ using orchestrator_actor = caf::typed_actor<
   caf::replies_to<atom::queue, device_identity>::with<queue_actor>,
   // The room of this name, spawned (and monitored) if it does not run.
   caf::replies_to<atom::room, std::string>::with<room_actor>,
+  // The room of this name if it runs (else an empty handle).
+  caf::replies_to<atom::get, atom::room, std::string>::with<room_actor>,
   // Returns the directory shard of a user (for tools and tests).
   caf::replies_to<atom::get, atom::directory, std::string>::with<
     directory_actor>,

@@ -404,6 +404,7 @@ void node::start_cluster(actors::member_info self) {
   }
   cp.orchestrator = impl_->orchestrator;
   cp.board = impl_->board;
+  cp.request_timeout = s.node.request_timeout;
   impl_->cluster = impl_->sys.spawn(actors::cluster, std::move(cp),
                                     impl_->metrics);
   impl_->cluster->attach_functor(

@@ -157,6 +157,39 @@ void forward_here(self_ptr self, const device_identity& sender,
       [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
 }
 
+caf::expected<protocol::message_ptr> read_forwarded(const std::string& bytes) {
+  // Validated by the sender's node; decoded again to be routed here.
+  auto frame = protocol::decode(protocol::codec::json, bytes, {});
+  if (!frame.ok() || frame.kind != protocol::frame_kind::message)
+    return make_tether_error(protocol::errc::malformed_frame,
+                             "a forwarded message could not be read: "
+                               + frame.error_message);
+  return std::make_shared<const protocol::mobile_message>(
+    std::move(frame.messages.front().msg));
+}
+
+// Publishes a room message another node relayed to the room's members here.
+void publish_here(self_ptr self, const device_identity& sender,
+                  const std::string& room, protocol::message_ptr msg,
+                  caf::typed_response_promise<uint32_t> rp) {
+  self
+    ->request(self->state.params.orchestrator, caf::infinite, atom::get_v,
+              atom::room_v, room)
+    .then(
+      [self, sender, msg, rp](room_actor& r) mutable {
+        if (!r) {
+          rp.deliver(uint32_t{0}); // no member here
+          return;
+        }
+        self
+          ->request(r, caf::infinite, atom::publish_v, atom::forward_v, sender,
+                    msg)
+          .then([rp](uint32_t n) mutable { rp.deliver(n); },
+                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+}
+
 caf::error refusal(const member_info& peer, peer_verdict v) {
   return make_peer_error(v == peer_verdict::is_self ? peer_exit::redundant
                                                     : peer_exit::refused,
@@ -284,16 +317,44 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
     [=](atom::forward, const device_identity& sender,
         std::vector<std::string>& devices,
         const std::string& bytes) -> caf::result<uint32_t> {
-      // Validated by the sender's node; decoded again to be routed here.
-      auto frame = protocol::decode(protocol::codec::json, bytes, {});
-      if (!frame.ok() || frame.kind != protocol::frame_kind::message)
-        return make_tether_error(protocol::errc::malformed_frame,
-                                 "a forwarded message could not be read: "
-                                   + frame.error_message);
-      auto msg = std::make_shared<const protocol::mobile_message>(
-        std::move(frame.messages.front().msg));
+      auto msg = read_forwarded(bytes);
+      if (!msg)
+        return std::move(msg.error());
       auto rp = self->make_response_promise<uint32_t>();
-      forward_here(self, sender, std::move(devices), std::move(msg), rp);
+      forward_here(self, sender, std::move(devices), std::move(*msg), rp);
+      return rp;
+    },
+    [=](atom::publish, const device_identity& sender, const std::string& room,
+        const std::string& bytes) -> caf::result<uint32_t> {
+      // Every other member node once; those without members answer 0.
+      auto& st = self->state;
+      std::vector<std::pair<std::string, cluster_actor>> others;
+      for (auto& id : st.live)
+        if (id != st.params.self.node_id)
+          if (auto h = handle_of(self, id))
+            others.emplace_back(id, h);
+      if (others.empty())
+        return uint32_t{0};
+      auto rp = self->make_response_promise<uint32_t>();
+      auto fi = std::make_shared<fan_in>(rp, others.size());
+      for (auto& [id, h] : others)
+        self
+          ->request(h, st.params.request_timeout, atom::room_v, sender, room,
+                    bytes)
+          .then([fi](uint32_t n) { fi->accepted(n); },
+                [self, fi, who = "node " + id](caf::error& err) {
+                  fi->failed(who, to_errc(err),
+                             reason_of(self->system(), err));
+                });
+      return rp;
+    },
+    [=](atom::room, const device_identity& sender, const std::string& room,
+        const std::string& bytes) -> caf::result<uint32_t> {
+      auto msg = read_forwarded(bytes);
+      if (!msg)
+        return std::move(msg.error());
+      auto rp = self->make_response_promise<uint32_t>();
+      publish_here(self, sender, room, std::move(*msg), rp);
       return rp;
     },
     [=](atom::get, atom::members) {

@@ -14,6 +14,7 @@
 // hands it to its shard (the device's queue there). The registry is soft
 // state: when the members change, every node tells the new homes again.
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -42,6 +43,8 @@ struct cluster_params {
   std::vector<std::pair<std::string, uint16_t>> seeds;
   orchestrator_actor orchestrator;
   std::shared_ptr<cluster_board> board;
+  /// Bounds a relay to another node (node.request_timeout).
+  std::chrono::milliseconds request_timeout{5000};
 };
 
 struct cluster_state {

@@ -342,9 +342,32 @@ void publish(self_ptr self, user_slot& u, const device_identity& sender,
   }
   // No timeout: the room answers at once, or once every member's queue
   // answered (durable publishes); a dead room bounces the request.
+  auto cluster = cluster_of(self);
+  if (!cluster) {
+    self->request(r->second, caf::infinite, atom::publish_v, sender, msg)
+      .then([rp](uint32_t n) mutable { rp.deliver(n); },
+            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+    return;
+  }
+  // In a cluster the members on other nodes get it through their node (the
+  // cluster actor bounds its relays): one fan-in of this node's room and
+  // the other nodes.
+  auto fi = std::make_shared<fan_in>(rp, 2);
+  auto part = [self, fi](const std::string& who) {
+    return std::make_pair([fi](uint32_t n) { fi->accepted(n); },
+                          [self, fi, who](caf::error& err) {
+                            fi->failed(who, to_errc(err),
+                                       reason_of(self->system(), err));
+                          });
+  };
+  auto [ok, fail] = part("room " + name);
   self->request(r->second, caf::infinite, atom::publish_v, sender, msg)
-    .then([rp](uint32_t n) mutable { rp.deliver(n); },
-          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+    .then(ok, fail);
+  auto [rok, rfail] = part("other nodes");
+  self
+    ->request(cluster, caf::infinite, atom::publish_v, sender, name,
+              protocol::encode(protocol::codec::json, *msg))
+    .then(rok, rfail);
 }
 
 // Forgets users idle for longer than the ttl, and the longest idle beyond
@@ -494,8 +517,10 @@ directory(directory_actor::stateful_pointer<directory_state> self,
           return;
         }
         // Offline devices receive too: their queues hold the message. The
-        // table lists the devices connected to other nodes as well.
-        auto& t = *u.routes;
+        // table (made afresh: a device may have joined since the last
+        // one) lists the devices connected to other nodes as well.
+        auto routes = make_routes(u);
+        auto& t = *routes;
         auto plan = plan_route(t.devices, sender.user_id, sender.device_id,
                                msg->destination, true);
         if (!plan.ok()) {

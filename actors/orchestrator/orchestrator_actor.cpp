@@ -282,6 +282,11 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
       st.rooms_by_name.emplace(name, r);
       return r;
     },
+    [=](atom::get, atom::room, const std::string& name) {
+      auto& rooms = self->state.rooms_by_name;
+      auto i = rooms.find(name);
+      return i != rooms.end() ? i->second : room_actor{};
+    },
     [=](atom::get, atom::directory, const std::string& user) {
       return self->state.shards.empty() ? directory_actor{}
                                         : shard_for(self, user);

@@ -157,6 +157,50 @@ void send_snapshot(self_ptr self, const device_identity& to,
   self->send(q->second.first, atom::publish_v, msg, encoded_ptr{});
 }
 
+// Publishes to every member but the sender's device: each queue gets the
+// message encoded once per codec; durable publishes answer once every
+// member's queue has it on disk.
+caf::result<uint32_t> publish(self_ptr self, const device_identity& sender,
+                              const protocol::message_ptr& msg) {
+  auto& st = self->state;
+  member_key from{sender.user_id, sender.device_id};
+  int codecs = 0;
+  for (auto& [k, q] : st.queues)
+    if (k != from)
+      codecs |= codec_bit(q.second);
+  auto forms = encode_once(*msg, codecs);
+  auto n = static_cast<uint32_t>(st.queues.size()
+                                 - (st.queues.count(from) ? 1 : 0));
+  st.metrics->room_event(room_counter::published, 1);
+  st.metrics->room_event(room_counter::delivered, n);
+  auto& opt = msg->optimization;
+  if (!opt.requires_ack && !opt.offline_capable) {
+    // Nobody waits: a member whose queue is full gets a gap notice.
+    for (auto& [k, q] : st.queues)
+      if (k != from)
+        self->send(q.first, atom::publish_v, msg, forms);
+    return n;
+  }
+  // Durable: the sender's ack waits until every member's queue has the
+  // message on disk, and names the members whose queue refused it.
+  if (n == 0)
+    return uint32_t{0};
+  auto rp = self->make_response_promise<uint32_t>();
+  auto fi = std::make_shared<fan_in>(rp, n);
+  for (auto& [k, q] : st.queues) {
+    if (k == from)
+      continue;
+    auto who = k.first + "/" + k.second;
+    self->request(q.first, caf::infinite, atom::enqueue_v, msg,
+                  forms)
+      .then([fi](uint32_t) { fi->accepted(); },
+            [self, fi, who](caf::error& err) {
+              fi->failed(who, to_errc(err), reason_of(self->system(), err));
+            });
+  }
+  return rp;
+}
+
 void quit_if_empty(self_ptr self) {
   if (self->state.presence.size() == 0) {
     flush_diff(self);
@@ -251,47 +295,16 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
     [=](atom::publish, const device_identity& sender,
         const protocol::message_ptr& msg) -> caf::result<uint32_t> {
       auto& st = self->state;
-      member_key from{sender.user_id, sender.device_id};
-      if (!st.presence.contains(from))
+      if (!st.presence.contains(member_key{sender.user_id, sender.device_id}))
         return caf::error{static_cast<uint8_t>(protocol::errc::forbidden),
                           error_category,
                           caf::make_message("join room '" + st.room_name
                                             + "' before publishing to it")};
-      int codecs = 0;
-      for (auto& [k, q] : st.queues)
-        if (k != from)
-          codecs |= codec_bit(q.second);
-      auto forms = encode_once(*msg, codecs);
-      auto n = static_cast<uint32_t>(st.queues.size()
-                                     - (st.queues.count(from) ? 1 : 0));
-      st.metrics->room_event(room_counter::published, 1);
-      st.metrics->room_event(room_counter::delivered, n);
-      auto& opt = msg->optimization;
-      if (!opt.requires_ack && !opt.offline_capable) {
-        // Nobody waits: a member whose queue is full gets a gap notice.
-        for (auto& [k, q] : st.queues)
-          if (k != from)
-            self->send(q.first, atom::publish_v, msg, forms);
-        return n;
-      }
-      // Durable: the sender's ack waits until every member's queue has the
-      // message on disk, and names the members whose queue refused it.
-      if (n == 0)
-        return uint32_t{0};
-      auto rp = self->make_response_promise<uint32_t>();
-      auto fi = std::make_shared<fan_in>(rp, n);
-      for (auto& [k, q] : st.queues) {
-        if (k == from)
-          continue;
-        auto who = k.first + "/" + k.second;
-        self->request(q.first, caf::infinite, atom::enqueue_v, msg,
-                      forms)
-          .then([fi](uint32_t) { fi->accepted(); },
-                [self, fi, who](caf::error& err) {
-                  fi->failed(who, to_errc(err), reason_of(self->system(), err));
-                });
-      }
-      return rp;
+      return publish(self, sender, msg);
+    },
+    [=](atom::publish, atom::forward, const device_identity& sender,
+        const protocol::message_ptr& msg) -> caf::result<uint32_t> {
+      return publish(self, sender, msg);
     },
     [=](atom::get, const device_identity& to, const room_ask& ask) {
       send_snapshot(self, to, ask);

@@ -48,24 +48,31 @@ async function sendUntilAccepted(client, send, what) {
   return ack;
 }
 
-test('a user\'s devices on three nodes reach each other; a killed node\'s device moves', { timeout: 120000 }, async () => {
+// Three nodes, B and C seeded by A, every one seeing the two others alive.
+async function startCluster() {
   const cports = await freePorts(3);
   const flags = (i) => ['--cluster.port', String(cports[i]), '--cluster.heartbeat_interval', '200ms',
     '--cluster.connection_timeout', '1s', '--supervision.backoff_base', '50ms', '--supervision.backoff_cap', '500ms',
     ...(i === 0 ? [] : ['--cluster.seeds', `127.0.0.1:${cports[0]}`])];
+  const three = [];
   for (let i = 0; i < 3; i++) {
     const n = new Node(flags(i), { secretFile });
     nodes.push(n);
+    three.push(n);
     await n.start();
   }
-  const [a, b, c] = nodes;
   await until(async () => {
-    for (const n of nodes) {
+    for (const n of three) {
       const h = await healthz(n);
       if (h.members.filter((m) => m.state === 'alive').length !== 2) return false;
     }
     return true;
   }, 'three alive members on every node', 15000);
+  return three;
+}
+
+test('a user\'s devices on three nodes reach each other; a killed node\'s device moves', { timeout: 120000 }, async () => {
+  const [a, b, c] = await startCluster();
 
   const phone = device(a, 'alice', 'phone');
   const laptop = device(b, 'alice', 'laptop', { deviceType: 'desktop', role: 'extension' });
@@ -108,4 +115,29 @@ test('a user\'s devices on three nodes reach each other; a killed node\'s device
   await sendUntilAccepted(phone, () => phone.sendToDevice('tablet', 'moved', {}, { requiresAck: true }), 'phone -> tablet on B');
   await until(() => moved.got.some((m) => m.type === 'moved'), 'the tablet on B');
   for (const x of [phone, laptop, moved]) x.close();
+});
+
+test('a room publish reaches the members on every node once', { timeout: 60000 }, async () => {
+  const [a, b, c] = await startCluster();
+  const alice = device(a, 'alice', 'phone');
+  const bob = device(b, 'bob', 'laptop', { deviceType: 'desktop' });
+  const carol = device(c, 'carol', 'tablet', { deviceType: 'tablet' });
+  await Promise.all([alice.connect(), bob.connect(), carol.connect()]);
+  for (const x of [alice, bob, carol]) await x.join('team-x');
+  let ack = await alice.publish('team-x', 'note', { n: 1 }, { requiresAck: true });
+  assert.equal(ack.recipients, 2); // bob on B, carol on C: the durable ack counts both
+  await alice.publish('team-x', 'note', { n: 2 }); // not durable
+  ack = await bob.publish('team-x', 'note', { n: 3 }, { requiresAck: true });
+  assert.equal(ack.recipients, 2);
+  await until(() => bob.got.length === 2 && carol.got.length === 3 && alice.got.length === 1, 'every copy');
+  // Order holds per sender (SPEC §5.5), not between alice and bob.
+  assert.deepEqual(carol.got.filter((m) => m.source.userId === 'alice').map((m) => m.payload.n), [1, 2]);
+  assert.deepEqual(carol.got.filter((m) => m.source.userId === 'bob').map((m) => m.payload.n), [3]);
+  assert.deepEqual(bob.got.map((m) => m.payload.n), [1, 2]);
+  assert.deepEqual(alice.got.map((m) => m.payload.n), [3]);
+  // Not a member: refused on the publisher's node.
+  const dave = device(c, 'dave', 'phone');
+  await dave.connect();
+  await assert.rejects(dave.publish('team-x', 'note', {}, { requiresAck: true }), (e) => e.code === 'FORBIDDEN');
+  for (const x of [alice, bob, carol, dave]) x.close();
 });

@@ -499,6 +499,10 @@ device(device_actor::stateful_pointer<device_state> self, device_spec spec,
                                     ^ (st.memory->connects * 7919u)));
   ++st.memory->connects;
   auto opts = st.params.link;
+  if (st.spec.port != 0) {
+    opts.host = st.spec.host;
+    opts.port = st.spec.port;
+  }
   opts.token = st.spec.token;
   opts.subprotocols = {std::string{protocol::subprotocol(st.spec.codec)}};
   opts.deflate = st.spec.deflate;

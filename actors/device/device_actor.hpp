@@ -42,6 +42,10 @@ struct device_spec {
   std::shared_ptr<const std::vector<std::string>> room_members;
   /// A slow reader stops reading now and then.
   bool slow = false;
+  /// The server this device connects to when not the fleet's (a cluster
+  /// node: tether devices --spread); port 0: the fleet's link.
+  std::string host;
+  uint16_t port = 0;
 
   std::string key() const { return user_id + "/" + device_id; }
 };

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <chrono>
+#include <fstream>
 #include <string>
 
 #include "test/support/cluster_nodes.hpp"
@@ -147,6 +148,38 @@ CAF_TEST(a node joins once its seed comes up and a taken node id is refused) {
   auto h = nodes[0].healthz();
   CAF_CHECK(h.find("127.0.0.1:" + std::to_string(ports[2])) == std::string::npos);
   CAF_CHECK(h.find(member_json(nodes[1].id(), "alive")) != std::string::npos);
+}
+
+CAF_TEST(tether devices spread over three nodes loses nothing) {
+  // One token secret for the cluster (SPEC §14).
+  auto secret = dir.path() + "/shared.key";
+  {
+    std::ofstream out{secret};
+    out << std::string(64, 'c') << "\n";
+  }
+  for (size_t i = 0; i < 3; ++i)
+    CAF_REQUIRE(start(i, {"--auth.secret_file", secret}));
+  for (auto& n : nodes)
+    for (auto& m : nodes)
+      if (&m != &n)
+        CAF_REQUIRE(n.wait_log("cluster: " + m.id() + " joined", 10s));
+  std::vector<std::string> args{"devices", "--spread", "--secret-file", secret,
+                                "--users", "12", "--devices-per-user", "3",
+                                "--rate", "2", "--duration", "4",
+                                "--scenario", "chat", "--seed", "7"};
+  for (auto& n : nodes)
+    args.insert(args.end(),
+                {"--url", "ws://127.0.0.1:" + std::to_string(n.http) + "/ws"});
+  test::child_process cli;
+  CAF_REQUIRE(cli.start(TETHER_CLI_PATH, args));
+  auto out = cli.read_stdout_until("order violations =", 90s);
+  auto rc = cli.wait(30s);
+  CAF_MESSAGE("tether devices exited with " << rc << ":\n" << out);
+  CAF_CHECK_EQUAL(rc, 0);
+  // Device d of user u is on node (u + d) mod 3: a user's three devices
+  // are on three nodes, so every direct message and broadcast crossed.
+  CAF_CHECK(out.find("lost = 0, order violations = 0: OK") != std::string::npos);
+  CAF_CHECK(out.find("refused                   0") != std::string::npos);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

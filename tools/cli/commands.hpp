@@ -22,6 +22,21 @@ struct arg_map {
     auto i = values.find(k);
     return i == values.end() ? fallback : i->second;
   }
+  /// Every value of a flag given several times (--url A --url B).
+  std::vector<std::string> all(const std::string& k) const {
+    std::vector<std::string> out;
+    auto i = values.find(k);
+    if (i == values.end())
+      return out;
+    size_t from = 0;
+    for (;;) {
+      auto nl = i->second.find('\n', from);
+      out.push_back(i->second.substr(from, nl - from));
+      if (nl == std::string::npos)
+        return out;
+      from = nl + 1;
+    }
+  }
 };
 
 /// Accepts the flags in `valued` (take a value) and `switches` (do not);

@@ -42,7 +42,11 @@ bool parse_args(const std::vector<std::string>& args,
         }
         value = args[++i];
       }
-      out.values[key] = value;
+      // A flag given again adds a line (several --url); callers that take
+      // one value read the whole, and refuse it.
+      auto [it, added] = out.values.emplace(key, value);
+      if (!added)
+        it->second += "\n" + value;
     } else {
       problem = "unknown flag --" + key;
       return false;

@@ -18,6 +18,7 @@
 
 #include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
+#include "actors/metrics.hpp"
 #include "protocol/codec.hpp"
 
 namespace tether::actors {
@@ -76,16 +77,19 @@ public:
   void forward(Self* self, const device_identity& sender,
                const protocol::message_ptr& msg,
                std::chrono::milliseconds timeout,
-               const std::shared_ptr<fan_in>& fi) const {
+               const std::shared_ptr<fan_in>& fi,
+               node_metrics& metrics) const {
     if (groups_.empty())
       return;
     auto bytes = protocol::encode(protocol::codec::json, *msg);
-    for (auto& [node, devices] : groups_)
+    for (auto& [node, devices] : groups_) {
+      metrics.cluster_sent(traffic_kind::message, bytes.size());
       self->request(node, timeout, atom::forward_v, sender, devices, bytes)
         .then([fi](uint32_t n) { fi->accepted(n); },
               [self, fi, who = names(devices)](caf::error& err) {
                 fi->failed(who, to_errc(err), reason_of(self->system(), err));
               });
+    }
   }
 
 private:

@@ -161,6 +161,25 @@ void node_metrics::link_restarted() noexcept {
   link_restarts_.fetch_add(1, relaxed);
 }
 
+namespace {
+
+// Cross-node traffic is either a routed message or a room publish.
+size_t cluster_slot(traffic_kind k) noexcept {
+  return k == traffic_kind::batch ? 1 : 0;
+}
+
+} // namespace
+
+void node_metrics::cluster_sent(traffic_kind k, size_t bytes) noexcept {
+  cluster_out_[cluster_slot(k)].fetch_add(1, relaxed);
+  cluster_out_bytes_[cluster_slot(k)].fetch_add(bytes, relaxed);
+}
+
+void node_metrics::cluster_received(traffic_kind k, size_t bytes) noexcept {
+  cluster_in_[cluster_slot(k)].fetch_add(1, relaxed);
+  cluster_in_bytes_[cluster_slot(k)].fetch_add(bytes, relaxed);
+}
+
 void node_metrics::users_evicted(uint64_t n) noexcept {
   users_evicted_.fetch_add(n, relaxed);
 }
@@ -319,6 +338,26 @@ std::string node_metrics::render_prometheus() const {
          "counter");
   sample(out, "tether_cluster_link_restarts_total", "",
          link_restarts_.load(relaxed));
+  static constexpr std::array<std::string_view, 2> cluster_kinds{"route",
+                                                                 "room"};
+  auto cluster_family = [&](std::string_view name, std::string_view help,
+                            const std::array<counter, 2>& sent,
+                            const std::array<counter, 2>& received) {
+    header(out, name, help, "counter");
+    for (size_t i = 0; i < 2; ++i) {
+      auto kind = "kind=\"" + std::string{cluster_kinds[i]} + "\"";
+      sample(out, name, kind + ",direction=\"out\"", sent[i].load(relaxed));
+      sample(out, name, kind + ",direction=\"in\"",
+             received[i].load(relaxed));
+    }
+  };
+  cluster_family("tether_cluster_messages_total",
+                 "Messages forwarded to (out) or from (in) other nodes: "
+                 "route (direct, extension, user broadcast), room (publish).",
+                 cluster_out_, cluster_in_);
+  cluster_family("tether_cluster_bytes_total",
+                 "Bytes of those messages (JSON, as forwarded).",
+                 cluster_out_bytes_, cluster_in_bytes_);
   static constexpr std::array<std::string_view, room_counter_count>
     room_names{"published", "delivered", "diff_sent", "flap_suppressed"};
   header(out, "tether_room_events_total",

@@ -104,6 +104,10 @@ public:
   void member_changed(member_change c) noexcept;
   /// A link to a peer restarted (a reconnect after its backoff).
   void link_restarted() noexcept;
+  /// A message forwarded to (sent) or from (received) another node:
+  /// `message` for direct and user routes, `batch` for a room publish.
+  void cluster_sent(traffic_kind k, size_t bytes) noexcept;
+  void cluster_received(traffic_kind k, size_t bytes) noexcept;
   uint64_t link_restarts() const noexcept {
     return link_restarts_.load(std::memory_order_relaxed);
   }
@@ -174,6 +178,10 @@ private:
   std::atomic<int64_t> cluster_members_{0};
   std::array<counter, member_change_count> member_changes_{};
   counter link_restarts_{0};
+  std::array<counter, 2> cluster_out_{};
+  std::array<counter, 2> cluster_out_bytes_{};
+  std::array<counter, 2> cluster_in_{};
+  std::array<counter, 2> cluster_in_bytes_{};
 };
 
 } // namespace tether::actors

@@ -405,6 +405,7 @@ void node::start_cluster(actors::member_info self) {
   cp.orchestrator = impl_->orchestrator;
   cp.board = impl_->board;
   cp.request_timeout = s.node.request_timeout;
+  cp.limits = s.limits.protocol;
   impl_->cluster = impl_->sys.spawn(actors::cluster, std::move(cp),
                                     impl_->metrics);
   impl_->cluster->attach_functor(

@@ -157,9 +157,13 @@ void forward_here(self_ptr self, const device_identity& sender,
       [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
 }
 
-caf::expected<protocol::message_ptr> read_forwarded(const std::string& bytes) {
+caf::expected<protocol::message_ptr> read_forwarded(self_ptr self,
+                                                    traffic_kind kind,
+                                                    const std::string& bytes) {
+  self->state.metrics->cluster_received(kind, bytes.size());
   // Validated by the sender's node; decoded again to be routed here.
-  auto frame = protocol::decode(protocol::codec::json, bytes, {});
+  auto frame = protocol::decode(protocol::codec::json, bytes,
+                                self->state.params.limits);
   if (!frame.ok() || frame.kind != protocol::frame_kind::message)
     return make_tether_error(protocol::errc::malformed_frame,
                              "a forwarded message could not be read: "
@@ -317,7 +321,7 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
     [=](atom::forward, const device_identity& sender,
         std::vector<std::string>& devices,
         const std::string& bytes) -> caf::result<uint32_t> {
-      auto msg = read_forwarded(bytes);
+      auto msg = read_forwarded(self, traffic_kind::message, bytes);
       if (!msg)
         return std::move(msg.error());
       auto rp = self->make_response_promise<uint32_t>();
@@ -337,7 +341,8 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
         return uint32_t{0};
       auto rp = self->make_response_promise<uint32_t>();
       auto fi = std::make_shared<fan_in>(rp, others.size());
-      for (auto& [id, h] : others)
+      for (auto& [id, h] : others) {
+        st.metrics->cluster_sent(traffic_kind::batch, bytes.size());
         self
           ->request(h, st.params.request_timeout, atom::room_v, sender, room,
                     bytes)
@@ -346,11 +351,12 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
                   fi->failed(who, to_errc(err),
                              reason_of(self->system(), err));
                 });
+      }
       return rp;
     },
     [=](atom::room, const device_identity& sender, const std::string& room,
         const std::string& bytes) -> caf::result<uint32_t> {
-      auto msg = read_forwarded(bytes);
+      auto msg = read_forwarded(self, traffic_kind::batch, bytes);
       if (!msg)
         return std::move(msg.error());
       auto rp = self->make_response_promise<uint32_t>();

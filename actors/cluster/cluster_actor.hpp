@@ -30,6 +30,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/metrics.hpp"
 #include "actors/wall_clock.hpp"
+#include "protocol/codec.hpp"
 
 namespace tether::actors {
 
@@ -45,6 +46,9 @@ struct cluster_params {
   std::shared_ptr<cluster_board> board;
   /// Bounds a relay to another node (node.request_timeout).
   std::chrono::milliseconds request_timeout{5000};
+  /// What a forwarded message may hold (the node's limits.*: the nodes of
+  /// a cluster are configured alike).
+  protocol::limits limits;
 };
 
 struct cluster_state {

@@ -473,7 +473,8 @@ void handle_message(self_ptr self, protocol::mobile_message&& m,
              auto fi = std::make_shared<fan_in>(done, targets.size()
                                                         + remote.size());
              remote.forward(self, self->state.me, msg,
-                            self->state.params.request_timeout, fi);
+                            self->state.params.request_timeout, fi,
+                            *self->state.metrics);
              for (auto& [device, q] : targets)
                // No timeout (a timer per message is costly): a queue answers
                // at once, or after its own store request, which has one; a

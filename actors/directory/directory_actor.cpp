@@ -363,6 +363,7 @@ void publish(self_ptr self, user_slot& u, const device_identity& sender,
   auto [ok, fail] = part("room " + name);
   self->request(r->second, caf::infinite, atom::publish_v, sender, msg)
     .then(ok, fail);
+  // (The cluster actor counts the relay's bytes per node.)
   auto [rok, rfail] = part("other nodes");
   self
     ->request(cluster, caf::infinite, atom::publish_v, sender, name,
@@ -543,7 +544,7 @@ directory(directory_actor::stateful_pointer<directory_state> self,
                                                  + remote.size());
         fan_out(self, sender, devices, msg, fi);
         remote.forward(self, sender, msg, self->state.params.request_timeout,
-                       fi);
+                       fi, *self->state.metrics);
       });
       return rp;
     },

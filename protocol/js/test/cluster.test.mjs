@@ -104,6 +104,15 @@ test('a user\'s devices on three nodes reach each other; a killed node\'s device
   await until(() => tablet.got.filter((m) => m.type === 'seq').length === 200, '200 at the tablet');
   assert.deepEqual(tablet.got.filter((m) => m.type === 'seq').map((m) => m.payload.n), Array.from({ length: 200 }, (_, i) => i));
 
+  // /metrics counts what crossed: A sent routes out, C took them in.
+  const metric = async (node, labels) => {
+    const text = await (await fetch(`http://127.0.0.1:${node.port}/metrics`)).text();
+    const m = new RegExp(`^tether_cluster_messages_total\\{${labels}\\} (\\d+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : -1;
+  };
+  assert.ok(await metric(a, 'kind="route",direction="out"') >= 201);
+  assert.ok(await metric(c, 'kind="route",direction="in"') >= 201);
+
   // C dies: its device leaves the routes (the broadcast reaches one), and
   // the tablet, reconnected to B, is reached there.
   tablet.close();
@@ -135,6 +144,8 @@ test('a room publish reaches the members on every node once', { timeout: 60000 }
   assert.deepEqual(carol.got.filter((m) => m.source.userId === 'bob').map((m) => m.payload.n), [3]);
   assert.deepEqual(bob.got.map((m) => m.payload.n), [1, 2]);
   assert.deepEqual(alice.got.map((m) => m.payload.n), [3]);
+  const text = await (await fetch(`http://127.0.0.1:${a.port}/metrics`)).text();
+  assert.match(text, /^tether_cluster_messages_total\{kind="room",direction="out"\} [1-9]/m);
   // Not a member: refused on the publisher's node.
   const dave = device(c, 'dave', 'phone');
   await dave.connect();

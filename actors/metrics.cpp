@@ -37,13 +37,24 @@ void sample(std::string& out, std::string_view name, std::string_view labels,
   out.append(" ").append(std::to_string(value)).append("\n");
 }
 
+// A counter family with one label over a fixed set of names:
+// name{label="names[i]"} values[i].
 template <size_t N>
-void per_kind(std::string& out, std::string_view name, std::string_view help,
+void labelled(std::string& out, std::string_view name, std::string_view help,
+              std::string_view label,
+              const std::array<std::string_view, N>& names,
               const std::array<std::atomic<uint64_t>, N>& values) {
   header(out, name, help, "counter");
   for (size_t i = 0; i < N; ++i)
-    sample(out, name, "kind=\"" + std::string{kind_names[i]} + "\"",
+    sample(out, name,
+           std::string{label} + "=\"" + std::string{names[i]} + "\"",
            values[i].load(relaxed));
+}
+
+template <size_t N>
+void per_kind(std::string& out, std::string_view name, std::string_view help,
+              const std::array<std::atomic<uint64_t>, N>& values) {
+  labelled(out, name, help, "kind", kind_names, values);
 }
 
 } // namespace
@@ -226,13 +237,9 @@ std::string node_metrics::render_prometheus() const {
     sample(out, "tether_connections_closed_total", "code=\"" + code + "\"",
            closes_[i].load(relaxed));
   }
-  header(out, "tether_handshakes_rejected_total",
-         "Upgrade requests refused before the WebSocket handshake.",
-         "counter");
-  for (size_t i = 0; i < reject_reason_count; ++i)
-    sample(out, "tether_handshakes_rejected_total",
-           "reason=\"" + std::string{reject_names[i]} + "\"",
-           rejected_[i].load(relaxed));
+  labelled(out, "tether_handshakes_rejected_total",
+           "Upgrade requests refused before the WebSocket handshake.",
+           "reason", reject_names, rejected_);
   per_kind(out, "tether_messages_received_total",
            "Messages received, by frame kind.", messages_in_);
   per_kind(out, "tether_bytes_received_total",
@@ -267,15 +274,11 @@ std::string node_metrics::render_prometheus() const {
     .append(seconds_text(rtt_sum_us_.load(relaxed)))
     .append("\n");
   sample(out, "tether_rtt_seconds_count", "", rtt_count_.load(relaxed));
-  header(out, "tether_queue_events_total",
-         "Device queue events: enqueued, delivered, redelivered, retired, "
-         "expired, evicted, dead_lettered, overflow, slow_consumer, "
-         "duplicate.",
-         "counter");
-  for (size_t i = 0; i < queue_counter_count; ++i)
-    sample(out, "tether_queue_events_total",
-           "event=\"" + std::string{queue_names[i]} + "\"",
-           queue_[i].load(relaxed));
+  labelled(out, "tether_queue_events_total",
+           "Device queue events: enqueued, delivered, redelivered, retired, "
+           "expired, evicted, dead_lettered, overflow, slow_consumer, "
+           "duplicate.",
+           "event", queue_names, queue_);
   header(out, "tether_store_commits_total",
          "Durable store transactions (group commits).", "counter");
   sample(out, "tether_store_commits_total", "", store_commits_.load(relaxed));
@@ -325,14 +328,10 @@ std::string node_metrics::render_prometheus() const {
            std::max<int64_t>(0, cluster_members_.load(relaxed))));
   static constexpr std::array<std::string_view, member_change_count>
     change_names{"joined", "rejoined", "restarted", "down"};
-  header(out, "tether_cluster_member_changes_total",
-         "Members that joined, came back (rejoined: the same process; "
-         "restarted: a new one) or went down, as this node saw them.",
-         "counter");
-  for (size_t i = 0; i < member_change_count; ++i)
-    sample(out, "tether_cluster_member_changes_total",
-           "event=\"" + std::string{change_names[i]} + "\"",
-           member_changes_[i].load(relaxed));
+  labelled(out, "tether_cluster_member_changes_total",
+           "Members that joined, came back (rejoined: the same process; "
+           "restarted: a new one) or went down, as this node saw them.",
+           "event", change_names, member_changes_);
   header(out, "tether_cluster_link_restarts_total",
          "Links to peers restarted after their backoff (reconnects).",
          "counter");
@@ -360,14 +359,10 @@ std::string node_metrics::render_prometheus() const {
                  cluster_out_bytes_, cluster_in_bytes_);
   static constexpr std::array<std::string_view, room_counter_count>
     room_names{"published", "delivered", "diff_sent", "flap_suppressed"};
-  header(out, "tether_room_events_total",
-         "Room events: published, delivered (copies), diff_sent, "
-         "flap_suppressed.",
-         "counter");
-  for (size_t i = 0; i < room_counter_count; ++i)
-    sample(out, "tether_room_events_total",
-           "event=\"" + std::string{room_names[i]} + "\"",
-           room_[i].load(relaxed));
+  labelled(out, "tether_room_events_total",
+           "Room events: published, delivered (copies), diff_sent, "
+           "flap_suppressed.",
+           "event", room_names, room_);
   header(out, "tether_compression_bytes_total",
          "App-level compression: bytes before (in) and after (out).",
          "counter");

@@ -61,10 +61,7 @@ struct cluster_fixture {
     for (size_t i = 0; i < 3; ++i)
       CAF_REQUIRE(start(i));
     // Each learns of the other two: B and C through the seed A.
-    for (auto& n : nodes)
-      for (auto& m : nodes)
-        if (&m != &n)
-          CAF_REQUIRE(n.wait_log("cluster: " + m.id() + " joined", 10s));
+    CAF_REQUIRE_EQUAL(test::missing_joins(nodes, 10s), "");
     check_converged();
   }
 };
@@ -159,10 +156,7 @@ CAF_TEST(tether devices spread over three nodes loses nothing) {
   }
   for (size_t i = 0; i < 3; ++i)
     CAF_REQUIRE(start(i, {"--auth.secret_file", secret}));
-  for (auto& n : nodes)
-    for (auto& m : nodes)
-      if (&m != &n)
-        CAF_REQUIRE(n.wait_log("cluster: " + m.id() + " joined", 10s));
+  CAF_REQUIRE_EQUAL(test::missing_joins(nodes, 10s), "");
   std::vector<std::string> args{"devices", "--spread", "--secret-file", secret,
                                 "--users", "12", "--devices-per-user", "3",
                                 "--rate", "2", "--duration", "4",

@@ -144,11 +144,9 @@ struct hosts_fixture {
         CAF_CHECK_EQUAL(i, 3u); // node i did not start
         return false;
       }
-    for (auto& n : nodes)
-      for (auto& m : nodes)
-        if (&m != &n && !expect(n, "cluster: " + m.id() + " joined", 15s))
-          return false;
-    return true;
+    auto missing = test::missing_joins(nodes, 15s);
+    CAF_CHECK_EQUAL(missing, "");
+    return missing.empty();
   }
 };
 

@@ -118,6 +118,17 @@ inline std::string member_json(const std::string& id,
          + state + R"("})";
 }
 
+/// Waits until every node logged every other as joined; returns what is
+/// missing ("" when all joined).
+template <class Nodes>
+std::string missing_joins(Nodes& nodes, std::chrono::milliseconds limit) {
+  for (auto& n : nodes)
+    for (auto& m : nodes)
+      if (&m != &n && !n.wait_log("cluster: " + m.id() + " joined", limit))
+        return n.id() + " did not see " + m.id() + " join:\n" + n.log;
+  return {};
+}
+
 inline std::chrono::milliseconds since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
     std::chrono::steady_clock::now() - t);

@@ -81,7 +81,11 @@ test('a receiver whose link drops twice mid-stream gets every message once, in o
   const acks = [];
   for (let n = 0; n < total; n++) {
     acks.push(a.sendToDevice('receiver', 'seq', { n }, { requiresAck: true }));
-    if (n === 60 || n === 180) b.dropLinkForTesting();
+    if (n === 60 || n === 180) {
+      // A drop while it is still reconnecting would drop nothing.
+      await until(() => b.state === 'open', 'the receiver open before a drop');
+      b.dropLinkForTesting();
+    }
     if (n % 20 === 0) await new Promise((r) => setTimeout(r, 5));
   }
   await Promise.all(acks);

@@ -61,6 +61,14 @@ caf::error make_tether_error(protocol::errc code, std::string reason);
 /// The reason of a Tether error, or CAF's rendering of any other error.
 std::string reason_of(caf::actor_system& sys, const caf::error& err);
 
+/// A message as it crosses to another node: in the codec its payload is
+/// held in (so that a msgpack bin stays bin and JSON stays byte-exact).
+std::string forwarded_form(const protocol::mobile_message& msg);
+
+/// Reads forwarded_form(); a JSON text starts with '{', a msgpack map not.
+protocol::decoded_frame read_forwarded_form(const std::string& bytes,
+                                            const protocol::limits& limits);
+
 /// Recipients of one message on other nodes (a cluster), by node: one
 /// forward per node (the message encoded once), each reply one part of a
 /// fan_in worth the number of queues that took it there.
@@ -81,7 +89,7 @@ public:
                node_metrics& metrics) const {
     if (groups_.empty())
       return;
-    auto bytes = protocol::encode(protocol::codec::json, *msg);
+    auto bytes = forwarded_form(*msg);
     for (auto& [node, devices] : groups_) {
       metrics.cluster_sent(traffic_kind::message, bytes.size());
       self->request(node, timeout, atom::forward_v, sender, devices, bytes)

@@ -111,20 +111,22 @@ using cluster_actor = caf::typed_actor<
   caf::reacts_to<atom::unlinked, std::string, std::string>,
   // A directory shard of this node: this device connected (true) or left.
   caf::reacts_to<atom::attach, device_identity, bool>,
+  // The directory restarted: every device connected here has left.
+  caf::reacts_to<atom::closed>,
   // At a user's home node: the device connected to (true) or left the node
   // of this id.
   caf::reacts_to<atom::devices, std::string, device_identity, bool>,
   // From a user's home node: the user's devices connected to other nodes.
   caf::reacts_to<atom::routes, std::string, std::vector<remote_device>>,
-  // A message (JSON) from `sender` for these devices of its user connected
+  // A message (forwarded_form) from `sender` for these devices of its user connected
   // here; replies with how many queues took it.
   caf::replies_to<atom::forward, device_identity, std::vector<std::string>,
                   std::string>::with<uint32_t>,
-  // A shard of this node: relay this room publish (JSON) to every other
+  // A shard of this node: relay this room publish (forwarded_form) to every other
   // member node; replies with the members reached there.
   caf::replies_to<atom::publish, device_identity, std::string,
                   std::string>::with<uint32_t>,
-  // Another node relays a room publish (room, JSON): to the room's members
+  // Another node relays a room publish (room, forwarded_form): to the room's members
   // here; replies with how many.
   caf::replies_to<atom::room, device_identity, std::string,
                   std::string>::with<uint32_t>,

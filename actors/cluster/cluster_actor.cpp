@@ -96,8 +96,9 @@ void push(self_ptr self, const std::string& user, const std::string& also) {
     for (auto& [device, r] : i->second)
       nodes.insert(r.node_id);
   for (auto& n : nodes) {
+    // A node without devices of the user any more needs no routes.
     std::vector<remote_device> others;
-    if (i != st.homed.end())
+    if (i != st.homed.end() && n != also)
       for (auto& [device, r] : i->second)
         if (r.node_id != n)
           others.push_back(r);
@@ -162,8 +163,7 @@ caf::expected<protocol::message_ptr> read_forwarded(self_ptr self,
                                                     const std::string& bytes) {
   self->state.metrics->cluster_received(kind, bytes.size());
   // Validated by the sender's node; decoded again to be routed here.
-  auto frame = protocol::decode(protocol::codec::json, bytes,
-                                self->state.params.limits);
+  auto frame = read_forwarded_form(bytes, self->state.params.limits);
   if (!frame.ok() || frame.kind != protocol::frame_kind::message)
     return make_tether_error(protocol::errc::malformed_frame,
                              "a forwarded message could not be read: "
@@ -290,6 +290,13 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
           local.erase(u);
       }
       tell_home(self, id, connected);
+    },
+    [=](atom::closed) {
+      auto local = std::move(self->state.local);
+      self->state.local.clear();
+      for (auto& [user, devices] : local)
+        for (auto& [device, id] : devices)
+          tell_home(self, id, false);
     },
     [=](atom::devices, const std::string& node, const device_identity& id,
         bool connected) {

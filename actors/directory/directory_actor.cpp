@@ -367,7 +367,7 @@ void publish(self_ptr self, user_slot& u, const device_identity& sender,
   auto [rok, rfail] = part("other nodes");
   self
     ->request(cluster, caf::infinite, atom::publish_v, sender, name,
-              protocol::encode(protocol::codec::json, *msg))
+              forwarded_form(*msg))
     .then(rok, rfail);
 }
 

@@ -5,6 +5,7 @@
 #include <caf/exit_reason.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/cluster/cluster_actor.hpp"
 #include "actors/directory/shard.hpp"
 #include "actors/store/store_actor.hpp"
 
@@ -139,6 +140,10 @@ void on_directory_down(self_ptr self, const caf::error& reason) {
   close_all(self, protocol::close_code::internal_error);
   stop_queues(self);
   stop_shards(self);
+  // The dead shards cannot tell the cluster that their devices left.
+  if (auto c = caf::actor_cast<cluster_actor>(
+        self->system().registry().get(cluster_name)))
+    self->send(c, atom::closed_v);
   auto now = self->clock().now();
   backoff_policy backoff{st.params.backoff};
   if (backoff.stable(std::chrono::duration_cast<std::chrono::milliseconds>(

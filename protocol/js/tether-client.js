@@ -133,10 +133,16 @@ export class TetherClient {
   close() {
     this.state = 'closed';
     this.clearTimers();
-    if (this.socket) {
-      try { this.socket.close(1000); } catch { /* already closing */ }
+    const ws = this.socket;
+    this.socket = null; // nothing it still delivers is read
+    if (ws) {
+      try { ws.close(1000); } catch { /* already closing */ }
     }
-    this.failAll(new TetherError('CLOSED', 'the client was closed'));
+    const err = new TetherError('CLOSED', 'the client was closed');
+    this.failAll(err);
+    this.readyReject?.(err);
+    this.readyResolve = null;
+    this.readyReject = null;
   }
 
   /** TEST SEAM: drops the TCP connection as a failing network would. */
@@ -324,6 +330,7 @@ export class TetherClient {
   }
 
   onWelcome(w) {
+    if (this.state === 'closed') return;
     const first = !this.identity;
     this.identity = { userId: w.userId, deviceId: w.deviceId, deviceType: w.deviceType, sessionId: w.sessionId };
     if (w.resumed) this.stats.resumes++;
@@ -338,12 +345,13 @@ export class TetherClient {
     this.attempt = 0;
     this.stats.connects++;
     this.heartbeat(w.heartbeatIntervalMs || 20000, w.pongTimeoutMs || 10000);
-    for (const [room, payload] of this.rooms) this.request('tether.join', payload).catch((e) => this.emit('error', e));
-    // Unacked messages first (oldest first), then what was never sent.
-    for (const p of this.pending.values()) {
+    // Unacked messages first (oldest first), then the rooms again, then
+    // what was never sent.
+    for (const p of [...this.pending.values()]) {
       this.stats.resent++;
       this.transmit(p.envelope);
     }
+    for (const [, payload] of this.rooms) this.request('tether.join', payload).catch((e) => this.emit('error', e));
     const outbox = this.outbox;
     this.outbox = [];
     for (const o of outbox) this.dispatch(o);

@@ -91,6 +91,9 @@ CAF_TEST(three nodes converge and a killed node is seen down then restarted) {
   CAF_REQUIRE(start(2));
   CAF_REQUIRE(a.wait_log("cluster: " + c.id() + " restarted", 10s));
   CAF_REQUIRE(b.wait_log("cluster: " + c.id() + " restarted", 10s));
+  // The new process links to both on its own.
+  CAF_REQUIRE(c.wait_log("cluster: " + a.id() + " joined", 10s));
+  CAF_REQUIRE(c.wait_log("cluster: " + b.id() + " joined", 10s));
   check_converged();
   auto m = test::http_get(a.http, "/metrics").body;
   CAF_CHECK(m.find("tether_cluster_members 3\n") != std::string::npos);

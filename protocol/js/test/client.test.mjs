@@ -174,6 +174,17 @@ test('a replaced connection (4500) is not retried; a refused token rejects conne
   await assert.rejects(bad.connect(), (e) => e instanceof TetherError && e.code === 'HTTP_401');
 });
 
+test('close before the welcome rejects connect and never reconnects', { timeout: 30000 }, async () => {
+  const node = await startNode();
+  const c = client(node, 'erin', 'phone');
+  const pending = c.connect();
+  c.close();
+  await assert.rejects(pending, (e) => e instanceof TetherError && e.code === 'CLOSED');
+  await new Promise((r) => setTimeout(r, 300)); // a late welcome, a retry timer
+  assert.equal(c.state, 'closed');
+  assert.equal(c.stats.connects, 0);
+});
+
 test('messages sent before the link is up wait in the outbox', { timeout: 30000 }, async () => {
   const node = await startNode();
   const c = client(node, 'dave', 'phone');

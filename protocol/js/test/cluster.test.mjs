@@ -29,8 +29,8 @@ async function healthz(node) {
   return r.json();
 }
 
-function device(node, user, id, claims = {}) {
-  const c = new TetherClient({ url: node.url, token: node.token(user, id, claims), WebSocket, backoff: fast });
+function device(node, user, id, claims = {}, codec = 'json') {
+  const c = new TetherClient({ url: node.url, token: node.token(user, id, claims), WebSocket, backoff: fast, codec });
   c.got = [];
   clients.push(c);
   c.on('message', (m) => c.got.push(m));
@@ -146,6 +146,21 @@ test('a room publish reaches the members on every node once', { timeout: 60000 }
   assert.deepEqual(alice.got.map((m) => m.payload.n), [3]);
   const text = await (await fetch(`http://127.0.0.1:${a.port}/metrics`)).text();
   assert.match(text, /^tether_cluster_messages_total\{kind="room",direction="out"\} [1-9]/m);
+  // Bytes stay bytes across nodes between msgpack devices (the message
+  // crosses in its payload's codec), and reach a JSON device as base64.
+  const mp1 = device(a, 'erin', 'a', {}, 'msgpack');
+  const mp2 = device(b, 'erin', 'b', {}, 'msgpack');
+  const js3 = device(c, 'erin', 'c');
+  await Promise.all([mp1.connect(), mp2.connect(), js3.connect()]);
+  const bytes = new Uint8Array([0, 1, 2, 250, 255]);
+  await sendUntilAccepted(mp1, () => mp1.broadcast('blob', { data: bytes }, { requiresAck: true })
+    .then((x) => (x.recipients === 2 ? x : null)), 'msgpack broadcast to two nodes');
+  await until(() => mp2.got.length > 0 && js3.got.length > 0, 'the blob on B and C');
+  assert.ok(mp2.got[0].payload.data instanceof Uint8Array);
+  assert.deepEqual([...mp2.got[0].payload.data], [...bytes]);
+  assert.equal(js3.got[0].payload.data, Buffer.from(bytes).toString('base64'));
+  for (const x of [mp1, mp2, js3]) x.close();
+
   // Not a member: refused on the publisher's node.
   const dave = device(c, 'dave', 'phone');
   await dave.connect();

@@ -87,7 +87,11 @@ membership::learn(const std::vector<member_info>& view, int64_t now_ms) {
     if (m.node_id == self_.node_id || check(m) != peer_verdict::accepted)
       continue;
     auto [i, added] = members_.try_emplace(m.node_id);
-    if (!added)
+    // A member that is not alive here but answers elsewhere (it moved:
+    // a new address) is dialled there; otherwise known ones stay as they are.
+    if (!added
+        && (i->second.state == node_state::alive
+            || i->second.info.address() == m.address()))
       continue;
     i->second.info = m;
     i->second.state = node_state::joining;

@@ -80,8 +80,9 @@ public:
   std::optional<member_event> link_down(const std::string& node_id,
                                         int64_t now_ms);
 
-  /// Members named in a peer's view that this node did not know: to be
-  /// linked to. Known ones keep their state (it is this node's own view).
+  /// Members named in a peer's view that this node did not know, or knew
+  /// (not alive) at another address: to be linked to. Others keep their
+  /// state (it is this node's own view).
   std::vector<member_info> learn(const std::vector<member_info>& view,
                                  int64_t now_ms);
 

@@ -87,6 +87,16 @@ CAF_TEST(the view of a peer names the members to link to) {
   auto old = node("z", 7409);
   old.protocol = 0;
   CAF_CHECK(m.learn({old}, 300).empty());
+  // a is down here, and a peer's view has it at a new address: dial that.
+  auto moved = m.learn({node("a", 7501)}, 400);
+  CAF_REQUIRE_EQUAL(moved.size(), 1u);
+  CAF_CHECK_EQUAL(moved[0].address(), "127.0.0.1:7501");
+  CAF_CHECK_EQUAL(m.members().at("a").info.port, 7501);
+  CAF_CHECK_EQUAL(m.members().at("a").state, node_state::joining);
+  // An alive member is not moved by what a peer says.
+  m.link_up(node("b", 7402), 500);
+  CAF_CHECK(m.learn({node("b", 7999)}, 600).empty());
+  CAF_CHECK_EQUAL(m.members().at("b").info.port, 7402);
 }
 
 CAF_TEST(the view and the live ids hold this node and its alive members) {

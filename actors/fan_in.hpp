@@ -106,5 +106,4 @@ private:
   std::vector<std::pair<cluster_actor, std::vector<std::string>>> groups_;
 };
 
-
 } // namespace tether::actors

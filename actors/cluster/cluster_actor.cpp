@@ -12,6 +12,10 @@
 
 namespace tether::actors {
 
+cluster_actor cluster_of(caf::actor_system& sys) {
+  return caf::actor_cast<cluster_actor>(sys.registry().get(cluster_name));
+}
+
 namespace {
 
 using self_ptr = cluster_actor::stateful_pointer<cluster_state>;
@@ -134,28 +138,37 @@ void rehome(self_ptr self) {
       tell_home(self, id, true);
 }
 
+// Runs `f` with the directory shard of `user` on this node (empty while
+// the directory restarts).
+template <class F>
+void with_shard(self_ptr self, const std::string& user, F f) {
+  self
+    ->request(self->state.params.orchestrator, caf::infinite, atom::get_v,
+              atom::directory_v, user)
+    .then([f](directory_actor& shard) mutable { f(shard); },
+          [f](caf::error&) mutable { f(directory_actor{}); });
+}
+
 // Hands a message from another node to the shard of its user here.
 void forward_here(self_ptr self, const device_identity& sender,
                   std::vector<std::string> devices, protocol::message_ptr msg,
                   caf::typed_response_promise<uint32_t> rp) {
-  self
-    ->request(self->state.params.orchestrator, caf::infinite, atom::get_v,
-              atom::directory_v, sender.user_id)
-    .then(
-      [self, sender, devices = std::move(devices), msg,
-       rp](directory_actor& shard) mutable {
-        if (!shard) {
-          rp.deliver(make_tether_error(protocol::errc::internal_error,
-                                       "the directory is restarting"));
-          return;
-        }
-        self
-          ->request(shard, caf::infinite, atom::forward_v, sender,
-                    std::move(devices), msg)
-          .then([rp](uint32_t n) mutable { rp.deliver(n); },
-                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      },
-      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  with_shard(self, sender.user_id,
+             [self, sender, devices = std::move(devices), msg,
+              rp](const directory_actor& shard) mutable {
+               if (!shard) {
+                 rp.deliver(make_tether_error(protocol::errc::internal_error,
+                                              "the directory is restarting"));
+                 return;
+               }
+               self
+                 ->request(shard, caf::infinite, atom::forward_v, sender,
+                           std::move(devices), msg)
+                 .then([rp](uint32_t n) mutable { rp.deliver(n); },
+                       [rp](caf::error& err) mutable {
+                         rp.deliver(std::move(err));
+                       });
+             });
 }
 
 caf::expected<protocol::message_ptr> read_forwarded(self_ptr self,
@@ -315,15 +328,12 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
       for (auto& d : devices)
         if (auto h = handle_of(self, d.node_id))
           routes.push_back(remote_route{d.id, h});
-      self
-        ->request(self->state.params.orchestrator, caf::infinite, atom::get_v,
-                  atom::directory_v, user)
-        .then(
-          [self, user, routes = std::move(routes)](directory_actor& shard) {
-            if (shard)
-              self->send(shard, atom::routes_v, user, routes);
-          },
-          [](caf::error&) {});
+      with_shard(self, user,
+                 [self, user, routes = std::move(routes)](
+                   const directory_actor& shard) {
+                   if (shard)
+                     self->send(shard, atom::routes_v, user, routes);
+                 });
     },
     [=](atom::forward, const device_identity& sender,
         std::vector<std::string>& devices,

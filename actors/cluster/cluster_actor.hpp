@@ -38,6 +38,9 @@ namespace tether::actors {
 /// shards find it there; absent on a single node).
 inline constexpr caf::atom_value cluster_name = caf::atom("cluster");
 
+/// This node's cluster actor; empty on a single node.
+cluster_actor cluster_of(caf::actor_system& sys);
+
 struct cluster_params {
   member_info self;
   /// host, port of each seed (one reachable seed is enough).

@@ -96,15 +96,9 @@ route_table make_routes(const user_slot& u) {
   return t;
 }
 
-/// The cluster actor of this node; empty on a single node.
-cluster_actor cluster_of(self_ptr self) {
-  return caf::actor_cast<cluster_actor>(
-    self->system().registry().get(cluster_name));
-}
-
 // The user's home node (cluster) learns where the device is.
 void tell_cluster(self_ptr self, const device_identity& id, bool connected) {
-  if (auto c = cluster_of(self))
+  if (auto c = cluster_of(self->system()))
     self->send(c, atom::attach_v, id, connected);
 }
 
@@ -342,7 +336,7 @@ void publish(self_ptr self, user_slot& u, const device_identity& sender,
   }
   // No timeout: the room answers at once, or once every member's queue
   // answered (durable publishes); a dead room bounces the request.
-  auto cluster = cluster_of(self);
+  auto cluster = cluster_of(self->system());
   if (!cluster) {
     self->request(r->second, caf::infinite, atom::publish_v, sender, msg)
       .then([rp](uint32_t n) mutable { rp.deliver(n); },

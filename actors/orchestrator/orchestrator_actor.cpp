@@ -59,6 +59,24 @@ void stop_queues(self_ptr self) {
   st.rooms_by_name.clear();
 }
 
+// After `child` failed: the delay of its next restart, or none when the
+// backoff's attempts or (`limited`) the restart budget are used up. A child
+// that stayed up long enough starts again at attempt 0.
+std::optional<std::chrono::milliseconds>
+next_restart(self_ptr self, permanent_child& child, bool limited) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  backoff_policy backoff{st.params.backoff};
+  if (backoff.stable(std::chrono::duration_cast<std::chrono::milliseconds>(
+        now - child.started)))
+    child.attempts = 0;
+  if (limited
+      && (!backoff.allows(child.attempts) || !child.budget.charge(now)))
+    return std::nullopt;
+  std::uniform_real_distribution<double> uniform{0.0, 1.0};
+  return backoff.delay(child.attempts++, uniform(st.rng));
+}
+
 void spawn_peer(self_ptr self, const std::string& addr) {
   auto& st = self->state;
   auto& p = st.peers.at(addr);
@@ -66,7 +84,7 @@ void spawn_peer(self_ptr self, const std::string& addr) {
   params.host = p.host;
   params.port = p.port;
   p.link = self->spawn(peer_link, std::move(params), p.cluster);
-  p.started = self->clock().now();
+  p.restarts.started = self->clock().now();
   self->monitor(p.link);
   st.peer_addrs.emplace(p.link.address(), addr);
 }
@@ -85,19 +103,13 @@ void on_peer_down(self_ptr self, const std::string& addr,
     st.peers.erase(i);
     return;
   }
-  auto& p = i->second;
-  auto now = self->clock().now();
-  backoff_policy backoff{st.params.backoff};
-  if (backoff.stable(std::chrono::duration_cast<std::chrono::milliseconds>(
-        now - p.started)))
-    p.attempts = 0;
-  std::uniform_real_distribution<double> uniform{0.0, 1.0};
-  auto delay = backoff.delay(p.attempts++, uniform(st.rng));
+  auto& r = i->second.restarts;
+  auto delay = *next_restart(self, r, false);
   // The first failure of a run is worth a line; the retries are not.
-  auto level = p.attempts == 1 ? spdlog::level::info : spdlog::level::debug;
+  auto level = r.attempts == 1 ? spdlog::level::info : spdlog::level::debug;
   spdlog::log(level, "cluster: link to {} ended ({}); dialling again in {} ms",
               addr, self->system().render(reason), delay.count());
-  self->delayed_send(self, delay, atom::restart_v, addr, ++p.generation);
+  self->delayed_send(self, delay, atom::restart_v, addr, ++r.generation);
 }
 
 void stop_children(self_ptr self) {
@@ -141,26 +153,19 @@ void on_directory_down(self_ptr self, const caf::error& reason) {
   stop_queues(self);
   stop_shards(self);
   // The dead shards cannot tell the cluster that their devices left.
-  if (auto c = caf::actor_cast<cluster_actor>(
-        self->system().registry().get(cluster_name)))
+  if (auto c = cluster_of(self->system()))
     self->send(c, atom::closed_v);
-  auto now = self->clock().now();
-  backoff_policy backoff{st.params.backoff};
-  if (backoff.stable(std::chrono::duration_cast<std::chrono::milliseconds>(
-        now - child.started)))
-    child.attempts = 0;
-  if (!backoff.allows(child.attempts) || !child.budget.charge(now)) {
+  auto delay = next_restart(self, child, true);
+  if (!delay) {
     spdlog::error("directory failed too often ({}); stopping the node",
                      self->system().render(reason));
     stop_children(self);
     self->quit(reason);
     return;
   }
-  std::uniform_real_distribution<double> uniform{0.0, 1.0};
-  auto delay = backoff.delay(child.attempts++, uniform(st.rng));
   spdlog::error("directory failed ({}); restart {} in {} ms",
-                self->system().render(reason), child.attempts, delay.count());
-  self->delayed_send(self, delay, atom::restart_v, std::string{"directory"},
+                self->system().render(reason), child.attempts, delay->count());
+  self->delayed_send(self, *delay, atom::restart_v, std::string{"directory"},
                      ++child.generation);
 }
 
@@ -325,7 +330,7 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
     [=](atom::restart, const std::string& name, uint64_t generation) {
       auto& st = self->state;
       if (auto p = st.peers.find(name); p != st.peers.end()) {
-        if (!st.stopping && generation == p->second.generation) {
+        if (!st.stopping && generation == p->second.restarts.generation) {
           st.metrics->link_restarted();
           spawn_peer(self, name);
         }

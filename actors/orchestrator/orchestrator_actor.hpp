@@ -82,9 +82,8 @@ struct peer_child {
   uint16_t port = 0;
   cluster_actor cluster;
   peer_link_actor link;
-  uint64_t generation = 0;
-  uint32_t attempts = 0;
-  caf::actor_clock::time_point started;
+  /// Its restarts (the budget unused: a peer may stay away for long).
+  permanent_child restarts;
 };
 
 struct orchestrator_state {

@@ -94,8 +94,7 @@ CAF_TEST(three nodes converge and a killed node is seen down then restarted) {
   auto& a = nodes[0];
   auto& b = nodes[1];
   auto& c = nodes[2];
-  for (auto& n : nodes)
-    n.mark();
+  test::mark_all(nodes);
   auto t0 = std::chrono::steady_clock::now();
   c.p.signal(SIGKILL);
   CAF_CHECK_EQUAL(c.p.wait(5s), 128 + SIGKILL);
@@ -129,8 +128,7 @@ CAF_TEST(a hung node is seen down by heartbeat and is back when it resumes) {
   join_all();
   auto& a = nodes[0];
   auto& b = nodes[1];
-  for (auto& n : nodes)
-    n.mark();
+  test::mark_all(nodes);
   auto t0 = std::chrono::steady_clock::now();
   b.p.signal(SIGSTOP);
   CAF_REQUIRE(a.wait_log("cluster: " + b.id() + " is down",
@@ -143,8 +141,7 @@ CAF_TEST(a hung node is seen down by heartbeat and is back when it resumes) {
                                             .count());
   CAF_REQUIRE(nodes[2].wait_log("cluster: " + b.id() + " is down",
                                 detection_bound));
-  for (auto& n : nodes)
-    n.mark();
+  test::mark_all(nodes);
   b.p.signal(SIGCONT);
   // The same process again: its links are dialled again after backoff.
   CAF_REQUIRE(a.wait_log("cluster: " + b.id() + " is back", 10s));

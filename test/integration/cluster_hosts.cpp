@@ -160,8 +160,7 @@ CAF_TEST(nodes on three hosts converge and survive a partition and its heal) {
   auto& a = nodes[0];
   auto& b = nodes[1];
   auto& c = nodes[2];
-  for (auto& n : nodes)
-    n.mark();
+  test::mark_all(nodes);
   auto t0 = std::chrono::steady_clock::now();
   if (!net.partition(2, true)) {
     CAF_CHECK(false); // iptables failed
@@ -180,8 +179,7 @@ CAF_TEST(nodes on three hosts converge and survive a partition and its heal) {
                                                     << " ms");
   // The majority side keeps its own link.
   CAF_CHECK(a.log.find("cluster: " + b.id() + " is down") == std::string::npos);
-  for (auto& n : nodes)
-    n.mark();
+  test::mark_all(nodes);
   t0 = std::chrono::steady_clock::now();
   if (!net.partition(2, false)) {
     CAF_CHECK(false); // iptables failed
@@ -199,8 +197,7 @@ CAF_TEST(nodes on three hosts converge and survive a partition and its heal) {
   CAF_MESSAGE("healed after " << since(t0).count() << " ms");
   // A node killed on its host: its peers see it at once; restarted on its
   // data dir, it rejoins as a new incarnation.
-  for (auto& n : nodes)
-    n.mark();
+  test::mark_all(nodes);
   t0 = std::chrono::steady_clock::now();
   b.p.signal(SIGKILL);
   CAF_CHECK_EQUAL(b.p.wait(5s), 128 + SIGKILL);

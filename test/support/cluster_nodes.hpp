@@ -118,6 +118,13 @@ inline std::string member_json(const std::string& id,
          + state + R"("})";
 }
 
+/// mark() on every node: later waits see only what is logged from now on.
+template <class Nodes>
+void mark_all(Nodes& nodes) {
+  for (auto& n : nodes)
+    n.mark();
+}
+
 /// Waits until every node logged every other as joined; returns what is
 /// missing ("" when all joined).
 template <class Nodes>

@@ -63,6 +63,51 @@ using connection_actor = caf::typed_actor<
   // INTERNAL: the token's expiry passed.
   caf::reacts_to<atom::expire>>;
 
+/// CLUSTER: one per node of a cluster, published on cluster.port (CAF's
+/// middleman): this node's membership view. Its own peer links and the
+/// peer links of other nodes talk to it.
+using cluster_actor = caf::typed_actor<
+  // A peer introduces itself; answers with this node and the members alive
+  // to it (an error if the peer is refused: another protocol, a taken id).
+  caf::replies_to<atom::hello, member_info>::with<member_info,
+                                                  std::vector<member_info>>,
+  // This node's link at this address completed its hello with that peer
+  // (its cluster actor) and its view (an error if it is a second link to a
+  // linked node).
+  caf::replies_to<atom::linked, std::string, member_info,
+                  std::vector<member_info>, caf::actor>::with<atom::ok>,
+  // The link at this address to this node id ended.
+  caf::reacts_to<atom::unlinked, std::string, std::string>,
+  // A directory shard of this node: this device connected (true) or left.
+  caf::reacts_to<atom::attach, device_identity, bool>,
+  // The directory restarted: every device connected here has left.
+  caf::reacts_to<atom::closed>,
+  // At a user's home node: where a device of the user is (a node says it
+  // connected there, left, or that its queue is there).
+  caf::reacts_to<atom::devices, remote_device>,
+  // From a user's home node: where the user's devices held by other nodes
+  // are.
+  caf::reacts_to<atom::routes, std::string, std::vector<remote_device>>,
+  // Another node hands over the queue of a device now here (its messages,
+  // forwarded_form, in order); replies once this node's queue took them
+  // (durable ones on disk).
+  caf::replies_to<atom::handover, device_identity,
+                  std::vector<std::string>>::with<uint32_t>,
+  // A message (forwarded_form) from `sender` for these devices of its user connected
+  // here; replies with how many queues took it.
+  caf::replies_to<atom::forward, device_identity, std::vector<std::string>,
+                  std::string>::with<uint32_t>,
+  // A shard of this node: relay this room publish (forwarded_form) to every other
+  // member node; replies with the members reached there.
+  caf::replies_to<atom::publish, device_identity, std::string,
+                  std::string>::with<uint32_t>,
+  // Another node relays a room publish (room, forwarded_form): to the room's members
+  // here; replies with how many.
+  caf::replies_to<atom::room, device_identity, std::string,
+                  std::string>::with<uint32_t>,
+  // This node and every member it knows, in the view's order.
+  caf::replies_to<atom::get, atom::members>::with<std::vector<member_info>>>;
+
 /// QUEUE: one per device, outliving its connections; owns the device's
 /// device_queue, persists durable messages through the STORE, hands
 /// messages to the attached BATCHER and retires them on acks.
@@ -87,51 +132,13 @@ using queue_actor = delivery_source::extend<
   // INTERNAL: write the gap counters to the store (once for every change
   // queued before it).
   caf::reacts_to<atom::gaps>,
+  // The device is connected to another node now (a cluster): hand every
+  // message over to that node's cluster actor while detached.
+  caf::reacts_to<atom::handover, cluster_actor>,
+  // INTERNAL: retry the handover.
+  caf::reacts_to<atom::handover>,
   // INTERNAL: timers (TTL, ack timeouts, idle exit) of this generation.
   caf::reacts_to<atom::tick, uint64_t>>;
-
-/// A user's devices as that user's connections route to them: the routing
-/// facts (what plan_route reads) and, at the same index, each device's
-/// queue while that runs and the device is connected (else null: messages
-/// for it go through the directory, which starts the queue).
-/// CLUSTER: one per node of a cluster, published on cluster.port (CAF's
-/// middleman): this node's membership view. Its own peer links and the
-/// peer links of other nodes talk to it.
-using cluster_actor = caf::typed_actor<
-  // A peer introduces itself; answers with this node and the members alive
-  // to it (an error if the peer is refused: another protocol, a taken id).
-  caf::replies_to<atom::hello, member_info>::with<member_info,
-                                                  std::vector<member_info>>,
-  // This node's link at this address completed its hello with that peer
-  // (its cluster actor) and its view (an error if it is a second link to a
-  // linked node).
-  caf::replies_to<atom::linked, std::string, member_info,
-                  std::vector<member_info>, caf::actor>::with<atom::ok>,
-  // The link at this address to this node id ended.
-  caf::reacts_to<atom::unlinked, std::string, std::string>,
-  // A directory shard of this node: this device connected (true) or left.
-  caf::reacts_to<atom::attach, device_identity, bool>,
-  // The directory restarted: every device connected here has left.
-  caf::reacts_to<atom::closed>,
-  // At a user's home node: the device connected to (true) or left the node
-  // of this id.
-  caf::reacts_to<atom::devices, std::string, device_identity, bool>,
-  // From a user's home node: the user's devices connected to other nodes.
-  caf::reacts_to<atom::routes, std::string, std::vector<remote_device>>,
-  // A message (forwarded_form) from `sender` for these devices of its user connected
-  // here; replies with how many queues took it.
-  caf::replies_to<atom::forward, device_identity, std::vector<std::string>,
-                  std::string>::with<uint32_t>,
-  // A shard of this node: relay this room publish (forwarded_form) to every other
-  // member node; replies with the members reached there.
-  caf::replies_to<atom::publish, device_identity, std::string,
-                  std::string>::with<uint32_t>,
-  // Another node relays a room publish (room, forwarded_form): to the room's members
-  // here; replies with how many.
-  caf::replies_to<atom::room, device_identity, std::string,
-                  std::string>::with<uint32_t>,
-  // This node and every member it knows, in the view's order.
-  caf::replies_to<atom::get, atom::members>::with<std::vector<member_info>>>;
 
 /// PEER LINK: this node's link to another node's CLUSTER actor (at a
 /// seed's address or a learned member's); it quits when the link ends, and
@@ -144,20 +151,31 @@ using peer_link_actor = caf::typed_actor<
 /// shards and route tables hold it: where to forward its messages.
 struct remote_route {
   device_identity id;
+  /// The cluster actor of the node holding its queue; empty while that
+  /// node is down (its messages then fail with NODE_UNAVAILABLE).
   cluster_actor node;
+  std::string node_id;
+  bool connected = true;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, remote_route& x) {
-  return f(caf::meta::type_name("remote_route"), x.id, x.node);
+  return f(caf::meta::type_name("remote_route"), x.id, x.node, x.node_id,
+           x.connected);
 }
 
+/// A user's devices as that user's connections route to them: the routing
+/// facts (what plan_route reads) and, at the same index, each device's
+/// queue while that runs and the device is connected (else null: messages
+/// for it go through the directory, which starts the queue).
 struct user_routes {
   std::vector<device_entry> devices;
   /// The queue of each connected device here (else empty).
   std::vector<queue_actor> queues;
-  /// The node of each device connected to another node (else empty).
+  /// The node of each device whose queue is on another node (else empty).
   std::vector<cluster_actor> remotes;
+  /// For such a device whose node is down: that node's id (else empty).
+  std::vector<std::string> down;
 };
 
 /// What the directory answers a connection that joined.
@@ -232,6 +250,8 @@ using store_actor = caf::typed_actor<
   // Lists a user's known devices.
   caf::replies_to<atom::get, atom::devices, std::string>::with<
     std::vector<device_record>>,
+  // Lists the devices with stored messages.
+  caf::replies_to<atom::get, atom::backlog>::with<std::vector<device_record>>,
   // Lists a user's dead letters.
   caf::replies_to<atom::get, atom::dead, std::string>::with<
     std::vector<stored_message>>,
@@ -271,6 +291,13 @@ using directory_actor = caf::typed_actor<
   // (connected here); replies with how many queues took it.
   caf::replies_to<atom::forward, device_identity, std::vector<std::string>,
                   protocol::message_ptr>::with<uint32_t>,
+  // The device's queue here is to go to the node of that cluster actor,
+  // where the device is now (from this node's cluster actor).
+  caf::reacts_to<atom::handover, device_identity, cluster_actor>,
+  // The messages of a device's queue on another node, in order, for its
+  // queue here; replies once it took them.
+  caf::replies_to<atom::handover, device_identity, message_list>::with<
+    uint32_t>,
   // INTERNAL: evict users idle for longer than directory.idle_user_ttl.
   caf::reacts_to<atom::tick>>;
 
@@ -287,6 +314,8 @@ using orchestrator_actor = caf::typed_actor<
   // Returns the directory shard of a user (for tools and tests).
   caf::replies_to<atom::get, atom::directory, std::string>::with<
     directory_actor>,
+  // Lists the devices with stored messages (the store's).
+  caf::replies_to<atom::get, atom::backlog>::with<std::vector<device_record>>,
   // Makes every queue re-check its timers now (after a test moved the clock).
   caf::reacts_to<atom::tick>,
   // Keeps a peer link to this cluster address (host, port) for this

@@ -63,16 +63,23 @@ typename Inspector::result_type inspect(Inspector& f, device_record& x) {
            x.gap_evicted, x.gap_dead, x.last_seen_ms);
 }
 
-/// A user's device connected to a cluster node (what a user's home node
-/// tells the others).
+/// Where a user's device is in a cluster (what nodes tell a user's home
+/// node, and the home tells them): the node that holds its queue, where it
+/// is connected or was last.
 struct remote_device {
   device_identity id;
   std::string node_id;
+  /// Connected there now (else its queue waits there).
+  bool connected = true;
+  /// When that connection began (epoch ms on that node): of two nodes
+  /// claiming a device, the later connection wins.
+  int64_t since_ms = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, remote_device& x) {
-  return f(caf::meta::type_name("remote_device"), x.id, x.node_id);
+  return f(caf::meta::type_name("remote_device"), x.id, x.node_id,
+           x.connected, x.since_ms);
 }
 
 /// Messages of one device, by queue key.
@@ -148,6 +155,9 @@ typename Inspector::result_type inspect(Inspector& f, resume_info& x) {
 
 /// A message encoded once per codec, shared by all recipients.
 using encoded_ptr = std::shared_ptr<const protocol::encoded_forms>;
+
+/// Messages of one queue, in order (node-local: a queue handed over).
+using message_list = std::vector<protocol::message_ptr>;
 
 /// One message handed from a queue to a batcher, with the seq assigned.
 struct queued_delivery {
@@ -258,6 +268,7 @@ inline caf::error make_error(errc x) {
 // Local-only types: pointers to immutable data shared between actors of one
 // node. They never cross nodes (the cluster sends encoded bytes instead).
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::protocol::message_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::message_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::shared_bytes)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<tether::actors::session_port>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::delivery_list)

@@ -14,7 +14,8 @@ constexpr std::array<std::string_view, reject_reason_count> reject_names{
 
 constexpr std::array<std::string_view, queue_counter_count> queue_names{
   "enqueued", "delivered",     "redelivered", "retired",       "expired",
-  "evicted",  "dead_lettered", "overflow",    "slow_consumer", "duplicate"};
+  "evicted",  "dead_lettered", "overflow",    "slow_consumer", "duplicate",
+  "handed_over"};
 
 constexpr auto relaxed = std::memory_order_relaxed;
 
@@ -277,7 +278,7 @@ std::string node_metrics::render_prometheus() const {
   labelled(out, "tether_queue_events_total",
            "Device queue events: enqueued, delivered, redelivered, retired, "
            "expired, evicted, dead_lettered, overflow, slow_consumer, "
-           "duplicate.",
+           "duplicate, handed_over (to another node).",
            "event", queue_names, queue_);
   header(out, "tether_store_commits_total",
          "Durable store transactions (group commits).", "counter");

@@ -52,9 +52,10 @@ enum class queue_counter : uint8_t {
   overflow,      // refused with QUEUE_OVERFLOW
   slow_consumer, // closed with 4002
   duplicate,     // resent message id suppressed
+  handed_over,   // moved to the node the device connected to (cluster)
 };
 
-inline constexpr size_t queue_counter_count = 10;
+inline constexpr size_t queue_counter_count = 11;
 
 /// What happened in rooms.
 enum class room_counter : uint8_t {

@@ -38,6 +38,8 @@ std::string_view to_code(errc x) noexcept {
       return "INTERNAL_ERROR";
     case errc::shutting_down:
       return "SHUTTING_DOWN";
+    case errc::node_unavailable:
+      return "NODE_UNAVAILABLE";
   }
   return "INTERNAL_ERROR";
 }
@@ -51,6 +53,7 @@ bool retryable(errc x) noexcept {
     case errc::timeout:
     case errc::internal_error:
     case errc::shutting_down:
+    case errc::node_unavailable:
       return true;
     default:
       return false;

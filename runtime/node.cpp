@@ -71,6 +71,7 @@ make_orchestrator_params(const config::settings& s,
   p.log = std::move(log);
   p.queue.queue = s.queue.queue;
   p.queue.resume_window = s.queue.resume_window;
+  p.queue.handover_timeout = s.node.request_timeout;
   p.queue.clock_skew = skew;
   p.store.clock_skew = std::move(skew);
   p.store.dead_letter_retention = s.store.dead_letter_retention;

@@ -81,39 +81,27 @@ std::string home_of_user(self_ptr self, const std::string& user) {
   return live[home_of(user_key(user), live)];
 }
 
-// Tells the user's home that `id` connected here or left.
-void tell_home(self_ptr self, const device_identity& id, bool connected) {
-  if (auto h = handle_of(self, home_of_user(self, id.user_id)))
-    self->send(h, atom::devices_v, self->state.params.self.node_id, id,
-               connected);
+// Tells the device's home where it is.
+void tell_home(self_ptr self, const remote_device& d) {
+  if (auto h = handle_of(self, home_of_user(self, d.id.user_id)))
+    self->send(h, atom::devices_v, d);
 }
 
-// At the user's home: tells every node with a device of the user (and
-// `also`, which just lost its last one) where the others are.
-void push(self_ptr self, const std::string& user, const std::string& also) {
+// At the user's home: gives each of these nodes the user's devices that
+// other nodes hold.
+void push(self_ptr self, const std::string& user,
+          const std::set<std::string>& nodes) {
   auto& st = self->state;
-  std::set<std::string> nodes;
-  if (!also.empty())
-    nodes.insert(also);
-  auto i = st.homed.find(user);
-  if (i != st.homed.end())
-    for (auto& [device, r] : i->second)
-      nodes.insert(r.node_id);
   for (auto& n : nodes) {
-    // A node without devices of the user any more needs no routes.
-    std::vector<remote_device> others;
-    if (i != st.homed.end() && n != also)
-      for (auto& [device, r] : i->second)
-        if (r.node_id != n)
-          others.push_back(r);
     if (auto h = handle_of(self, n))
-      self->send(h, atom::routes_v, user, std::move(others));
+      self->send(h, atom::routes_v, user, st.homed.routes_for(user, n));
+    else
+      st.unsent[n].insert(user);
   }
-  if (i != st.homed.end() && i->second.empty())
-    st.homed.erase(i);
 }
 
-// The members changed: homes move, devices of members gone are gone.
+// The members changed: homes move; devices of members gone are not
+// connected any more, their queues wait there.
 void rehome(self_ptr self) {
   auto& st = self->state;
   auto live = st.view.live_ids();
@@ -123,19 +111,41 @@ void rehome(self_ptr self) {
   auto alive = [&](const std::string& n) {
     return std::binary_search(st.live.begin(), st.live.end(), n);
   };
-  for (auto i = st.homed.begin(); i != st.homed.end();) {
-    if (home_of_user(self, i->first) != st.params.self.node_id) {
-      i = st.homed.erase(i); // its nodes tell the new home
-      continue;
-    }
-    for (auto d = i->second.begin(); d != i->second.end();)
-      d = alive(d->second.node_id) ? std::next(d) : i->second.erase(d);
-    auto user = (i++)->first;
-    push(self, user, "");
+  std::set<std::string> changed;
+  for (auto& user : st.homed.nodes_down(alive))
+    changed.insert(user);
+  for (auto& user : st.homed.users()) {
+    if (home_of_user(self, user) != st.params.self.node_id)
+      st.homed.forget(user); // its nodes tell the new home
+    else
+      changed.insert(user); // routes name the nodes that are gone
   }
+  for (auto& user : changed)
+    push(self, user, st.homed.nodes_of(user));
   for (auto& [user, devices] : st.local)
-    for (auto& [device, id] : devices)
-      tell_home(self, id, true);
+    for (auto& [device, d] : devices)
+      tell_home(self, d);
+  for (auto& [user, devices] : st.heard)
+    for (auto d : devices)
+      if (!alive(d.node_id)) {
+        d.connected = false;
+        tell_home(self, d);
+      }
+}
+
+// This node holds a queue of the device (with messages another node handed
+// over, or stored before a restart); its home says whether it is elsewhere.
+void hold(self_ptr self, const device_identity& id) {
+  auto& st = self->state;
+  auto& devices = st.local[id.user_id];
+  if (devices.count(id.device_id) > 0)
+    return;
+  auto& d = devices[id.device_id];
+  d.id = id;
+  d.node_id = st.params.self.node_id;
+  d.connected = false;
+  d.since_ms = 0; // older than any connection
+  tell_home(self, d);
 }
 
 // Runs `f` with the directory shard of `user` on this node (empty while
@@ -234,6 +244,30 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
     link_to(self, seed);
   }
   publish(self);
+  // Stored messages of devices that may be elsewhere now (this node
+  // restarted): their homes say where, and the queues follow.
+  self
+    ->request(st.params.orchestrator, caf::infinite, atom::get_v,
+              atom::backlog_v)
+      .then(
+        [self](std::vector<device_record>& records) {
+          for (auto& r : records) {
+            device_identity id;
+            id.user_id = r.user_id;
+            id.device_id = r.device_id;
+            id.type = static_cast<protocol::device_type>(
+              std::min<uint8_t>(r.type, 3));
+            id.role = r.role;
+            hold(self, id);
+          }
+          if (!records.empty())
+            spdlog::info("cluster: {} devices have stored messages here",
+                         records.size());
+        },
+        [self](caf::error& err) {
+          spdlog::error("cluster: cannot list the stored messages: {}",
+                        self->system().render(err));
+        });
   return {
     [=](atom::hello, const member_info& peer)
       -> caf::result<member_info, std::vector<member_info>> {
@@ -279,6 +313,13 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
       learn(self, their_view);
       publish(self);
       rehome(self);
+      if (auto i = st.unsent.find(peer.node_id); i != st.unsent.end()) {
+        auto users = std::move(i->second);
+        st.unsent.erase(i);
+        for (auto& user : users)
+          if (home_of_user(self, user) == st.params.self.node_id)
+            push(self, user, {peer.node_id});
+      }
       return atom::ok_v;
     },
     [=](atom::unlinked, const std::string& addr, const std::string& node_id) {
@@ -294,46 +335,94 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
       rehome(self);
     },
     [=](atom::attach, const device_identity& id, bool connected) {
-      auto& local = self->state.local;
-      if (connected) {
-        local[id.user_id][id.device_id] = id;
-      } else if (auto u = local.find(id.user_id); u != local.end()) {
-        u->second.erase(id.device_id);
-        if (u->second.empty())
-          local.erase(u);
-      }
-      tell_home(self, id, connected);
+      auto& st = self->state;
+      auto& d = st.local[id.user_id][id.device_id];
+      d.id = id;
+      d.node_id = st.params.self.node_id;
+      d.connected = connected;
+      if (connected)
+        d.since_ms = now_ms(self);
+      tell_home(self, d);
     },
     [=](atom::closed) {
-      auto local = std::move(self->state.local);
-      self->state.local.clear();
-      for (auto& [user, devices] : local)
-        for (auto& [device, id] : devices)
-          tell_home(self, id, false);
+      for (auto& [user, devices] : self->state.local)
+        for (auto& [device, d] : devices)
+          if (d.connected) {
+            d.connected = false;
+            tell_home(self, d);
+          }
     },
-    [=](atom::devices, const std::string& node, const device_identity& id,
-        bool connected) {
-      auto& devices = self->state.homed[id.user_id];
-      if (connected) {
-        devices[id.device_id] = remote_device{id, node};
-      } else if (auto d = devices.find(id.device_id);
-                 d != devices.end() && d->second.node_id == node) {
-        devices.erase(d); // unless it connected elsewhere meanwhile
-      }
-      push(self, id.user_id, connected ? "" : node);
+    [=](atom::devices, const remote_device& d) {
+      push(self, d.id.user_id, self->state.homed.report(d));
     },
     [=](atom::routes, const std::string& user,
         const std::vector<remote_device>& devices) {
+      auto& st = self->state;
+      if (devices.empty())
+        st.heard.erase(user);
+      else
+        st.heard[user] = devices;
       std::vector<remote_route> routes;
-      for (auto& d : devices)
-        if (auto h = handle_of(self, d.node_id))
-          routes.push_back(remote_route{d.id, h});
+      std::vector<std::pair<device_identity, cluster_actor>> moved;
+      auto mine = st.local.find(user);
+      for (auto& d : devices) {
+        auto h = handle_of(self, d.node_id);
+        routes.push_back(remote_route{d.id, h, d.node_id, d.connected});
+        if (mine == st.local.end())
+          continue;
+        auto i = mine->second.find(d.id.device_id);
+        if (i == mine->second.end() || d.since_ms < i->second.since_ms)
+          continue; // not here, or here since later (the home learns it)
+        // Its queue is there now: the one here goes there.
+        mine->second.erase(i);
+        if (h)
+          moved.emplace_back(d.id, h);
+      }
+      if (mine != st.local.end() && mine->second.empty())
+        st.local.erase(mine);
       with_shard(self, user,
-                 [self, user, routes = std::move(routes)](
-                   const directory_actor& shard) {
-                   if (shard)
-                     self->send(shard, atom::routes_v, user, routes);
+                 [self, user, routes = std::move(routes),
+                  moved = std::move(moved)](const directory_actor& shard) {
+                   if (!shard)
+                     return;
+                   self->send(shard, atom::routes_v, user, routes);
+                   for (auto& [id, h] : moved)
+                     self->send(shard, atom::handover_v, id, h);
                  });
+    },
+    [=](atom::handover, const device_identity& id,
+        const std::vector<std::string>& forms) -> caf::result<uint32_t> {
+      message_list msgs;
+      msgs.reserve(forms.size());
+      for (auto& bytes : forms) {
+        auto msg = read_forwarded(self, traffic_kind::message, bytes);
+        if (!msg)
+          return std::move(msg.error());
+        msgs.push_back(std::move(*msg));
+      }
+      auto rp = self->make_response_promise<uint32_t>();
+      with_shard(self, id.user_id,
+                 [self, id, msgs = std::move(msgs),
+                  rp](const directory_actor& shard) mutable {
+                   if (!shard) {
+                     rp.deliver(make_tether_error(
+                       protocol::errc::internal_error,
+                       "the directory is restarting"));
+                     return;
+                   }
+                   self
+                     ->request(shard, caf::infinite, atom::handover_v, id,
+                               std::move(msgs))
+                     .then(
+                       [self, id, rp](uint32_t n) mutable {
+                         rp.deliver(n);
+                         hold(self, id);
+                       },
+                       [rp](caf::error& err) mutable {
+                         rp.deliver(std::move(err));
+                       });
+                 });
+      return rp;
     },
     [=](atom::forward, const device_identity& sender,
         std::vector<std::string>& devices,

@@ -7,17 +7,21 @@
 //
 // Routing across nodes: every user has a home node (rendezvous placement
 // of user_key over the live members). Each node tells a user's home which
-// of the user's devices connect to it and leave; the home tells every node
-// with a device of the user where the others are, and their directory
-// shards put them in the user's route table. A connection then forwards a
-// message for a device on another node to that node's cluster actor, which
-// hands it to its shard (the device's queue there). The registry is soft
-// state: when the members change, every node tells the new homes again.
+// of the user's devices connect to it and leave (their queues stay), and
+// which devices it holds stored messages for after a restart; the home's
+// device_registry decides where each device is and tells every node with a
+// device of the user, and their directory shards put the others in the
+// user's route table. A connection then forwards a message for a device on
+// another node to that node's cluster actor, which hands it to its shard
+// (the device's queue there). A node told that a device it holds a queue
+// of is elsewhere now hands that queue over. The registry is soft state:
+// when the members change, every node tells the new homes again.
 
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -26,6 +30,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/cluster/device_registry.hpp"
 #include "actors/cluster/membership.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/metrics.hpp"
@@ -64,13 +69,19 @@ struct cluster_state {
   std::map<std::string, cluster_actor> peers;
   /// The live ids placement used last (a change re-homes users).
   std::vector<std::string> live;
-  /// Devices connected to this node, by user: what their homes were told.
-  std::unordered_map<std::string, std::map<std::string, device_identity>>
-    local;
-  /// Users homed here (placement of user_key): their connected devices on
-  /// every node, by device id.
+  /// Devices whose queue is on this node (connected here, or were last),
+  /// by user: what their homes were told.
   std::unordered_map<std::string, std::map<std::string, remote_device>>
-    homed;
+    local;
+  /// Users homed here (placement of user_key): where their devices are.
+  device_registry homed;
+  /// Users whose routes are for a node not linked from here yet (its own
+  /// link may be up first): given once this node's link to it is.
+  std::map<std::string, std::set<std::string>> unsent;
+  /// The routes each user's home gave this node last: when a home dies
+  /// with a node, what they say of devices on dead nodes goes to the new
+  /// home (senders then learn those devices are unavailable).
+  std::unordered_map<std::string, std::vector<remote_device>> heard;
   wall_clock clock;
 
   static inline const char* name = "cluster";

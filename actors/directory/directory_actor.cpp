@@ -75,23 +75,30 @@ route_table make_routes(const user_slot& u) {
     // table is in use.
     t->queues.push_back(d.conn ? d.queue : queue_actor{});
   t->remotes.resize(t->devices.size());
-  // A device connected to another node is reached there (unless it is
-  // connected here too: then its newer link here wins).
+  t->down.resize(t->devices.size());
+  // A device whose queue is on another node (it is connected there, or was
+  // last) is reached there, unless it is connected here: then its link here
+  // is the newer one (the user's home would not list it otherwise).
   for (auto& r : u.remote) {
     auto i = std::find_if(t->devices.begin(), t->devices.end(),
                           [&](auto& e) { return e.device_id == r.id.device_id; });
+    size_t k;
     if (i == t->devices.end()) {
+      k = t->devices.size();
       t->devices.push_back(device_entry{r.id.device_id, r.id.type,
-                                        r.id.is_extension(), true});
+                                        r.id.is_extension(), false});
       t->queues.emplace_back();
-      t->remotes.push_back(r.node);
-      continue;
+      t->remotes.emplace_back();
+      t->down.emplace_back();
+    } else {
+      k = static_cast<size_t>(i - t->devices.begin());
+      if (i->online)
+        continue;
     }
-    auto k = static_cast<size_t>(i - t->devices.begin());
-    if (!i->online) {
-      i->online = true;
-      t->remotes[k] = r.node;
-    }
+    t->devices[k].online = r.connected && r.node;
+    t->remotes[k] = r.node;
+    if (!r.node)
+      t->down[k] = r.node_id;
   }
   return t;
 }
@@ -527,15 +534,24 @@ directory(directory_actor::stateful_pointer<directory_state> self,
           return;
         }
         std::vector<std::string> devices;
+        std::vector<size_t> unreachable;
         remote_groups remote;
         for (auto i : plan.recipients) {
           if (t.remotes[i])
             remote.add(t.remotes[i], t.devices[i].device_id);
+          else if (!t.down[i].empty())
+            unreachable.push_back(i);
           else
             devices.push_back(t.devices[i].device_id);
         }
-        auto fi = std::make_shared<fan_in>(rp, devices.size()
-                                                 + remote.size());
+        auto fi = std::make_shared<fan_in>(rp, devices.size() + remote.size()
+                                                 + unreachable.size());
+        // Its queue is on a node that is down: it comes back with that node
+        // (same data dir); what is sent meanwhile is refused, not lost.
+        for (auto i : unreachable)
+          fi->failed(t.devices[i].device_id, protocol::errc::node_unavailable,
+                     "its queue is on node '" + t.down[i]
+                       + "', which is down");
         fan_out(self, sender, devices, msg, fi);
         remote.forward(self, sender, msg, self->state.params.request_timeout,
                        fi, *self->state.metrics);
@@ -556,6 +572,51 @@ directory(directory_actor::stateful_pointer<directory_state> self,
       with_user(self, sender.user_id, [=](user_slot&) mutable {
         fan_out(self, sender, devices, msg,
                 std::make_shared<fan_in>(rp, devices.size()));
+      });
+      return rp;
+    },
+    [=](atom::handover, const device_identity& id, cluster_actor& target) {
+      with_user(self, id.user_id, [=](user_slot& u) mutable {
+        auto* d = find_device(u, id.device_id);
+        if (!d || d->conn)
+          return; // nothing of it here, or it is back here
+        with_queue(self, id.user_id, id.device_id,
+                   [self, target](queue_actor q) {
+                     if (q)
+                       self->send(q, atom::handover_v, target);
+                   });
+      });
+    },
+    [=](atom::handover, const device_identity& id,
+        const message_list& msgs) -> caf::result<uint32_t> {
+      auto rp = self->make_response_promise<uint32_t>();
+      with_user(self, id.user_id, [=](user_slot& u) mutable {
+        if (!find_device(u, id.device_id)) {
+          // Known to the node it comes from; its queue here registers it.
+          device_slot slot;
+          slot.id = id;
+          u.devices.push_back(std::move(slot));
+        }
+        with_queue(self, id.user_id, id.device_id,
+                   [self, rp, msgs, id](queue_actor q) mutable {
+                     if (msgs.empty()) {
+                       rp.deliver(uint32_t{0});
+                       return;
+                     }
+                     if (!q) {
+                       rp.deliver(make_tether_error(
+                         protocol::errc::internal_error, "queue unavailable"));
+                       return;
+                     }
+                     auto fi = std::make_shared<fan_in>(rp, msgs.size());
+                     for (auto& m : msgs)
+                       self->request(q, caf::infinite, atom::enqueue_v, m)
+                         .then([fi](uint32_t) { fi->accepted(); },
+                               [self, fi, id](caf::error& err) {
+                                 fi->failed(id.device_id, to_errc(err),
+                                            reason_of(self->system(), err));
+                               });
+                   });
       });
       return rp;
     },

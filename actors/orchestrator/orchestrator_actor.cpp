@@ -301,6 +301,18 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
       return self->state.shards.empty() ? directory_actor{}
                                         : shard_for(self, user);
     },
+    [=](atom::get, atom::backlog)
+      -> caf::result<std::vector<device_record>> {
+      auto rp = self->make_response_promise<std::vector<device_record>>();
+      self->request(self->state.store, caf::infinite, atom::get_v,
+                    atom::backlog_v)
+        .then(
+          [rp](std::vector<device_record>& r) mutable {
+            rp.deliver(std::move(r));
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
     [=](atom::tick) {
       for (auto& [addr, q] : self->state.queues)
         self->send(q, atom::tick_v, uint64_t{0});

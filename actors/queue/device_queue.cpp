@@ -278,6 +278,23 @@ std::optional<int64_t> device_queue::next_deadline() const {
   return result;
 }
 
+std::vector<queue_entry> device_queue::take_all() {
+  std::vector<queue_entry> out;
+  out.reserve(count_);
+  while (!inflight_.empty())
+    out.push_back(take_inflight(inflight_.begin()));
+  for (size_t p = 4; p-- > 0;) {
+    auto& q = waiting_[p];
+    while (!q.empty()) {
+      account_remove(q.front());
+      out.push_back(std::move(q.front()));
+      q.pop_front();
+    }
+  }
+  redeliver_.clear();
+  return out;
+}
+
 std::vector<const queue_entry*> device_queue::entries() const {
   std::vector<const queue_entry*> out;
   for (auto& [seq, e] : inflight_)

@@ -167,6 +167,10 @@ public:
   uint64_t next_seq() const noexcept { return next_seq_; }
   const queue_params& params() const noexcept { return params_; }
 
+  /// Removes every message, delivered ones first (by seq), then waiting
+  /// ones by priority, FIFO within one: a queue handed to another node.
+  std::vector<queue_entry> take_all();
+
   /// Every message, delivered ones first (for snapshots and tests).
   std::vector<const queue_entry*> entries() const;
 

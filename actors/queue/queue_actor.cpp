@@ -8,6 +8,7 @@
 #include <caf/send.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/fan_in.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/control.hpp"
 
@@ -249,6 +250,66 @@ void on_tick(self_ptr self) {
   schedule_tick(self);
 }
 
+// While the device is connected to another node (and not here), hands
+// every message to that node's queue of the device, then quits once empty:
+// the device's queue is there now. Messages leave this node's store only
+// after the other node took them (durable ones on its disk).
+void hand_over(self_ptr self) {
+  auto& st = self->state;
+  if (!st.handover_to || attached(self) || st.in_handover)
+    return;
+  auto all = st.q.take_all();
+  std::vector<std::string> forms;
+  forms.reserve(all.size());
+  for (auto& e : all)
+    // Notices tell of this node's drops; the counters stay with it.
+    if (e.msg && e.msg->type != "tether.gap")
+      forms.push_back(forwarded_form(*e.msg));
+  if (forms.empty()) {
+    retire(self, all);
+    if (st.gaps_pending)
+      write_gaps(self);
+    self->quit();
+    return;
+  }
+  st.in_handover = true;
+  st.handing = std::move(all);
+  auto n = forms.size();
+  self
+    ->request(st.handover_to, st.params.handover_timeout, atom::handover_v,
+              st.owner, std::move(forms))
+    .then(
+      [self, n](uint32_t) {
+        auto& st = self->state;
+        st.in_handover = false;
+        st.handover_retry = milliseconds{0};
+        auto done = std::move(st.handing);
+        st.handing.clear();
+        retire(self, done);
+        st.metrics->queue_event(queue_counter::handed_over, n);
+        spdlog::info("queue {}/{}: handed {} messages over to the node of "
+                     "the device",
+                     st.owner.user_id, st.owner.device_id, n);
+        hand_over(self); // what came meanwhile, or quit
+      },
+      [self](caf::error& err) {
+        auto& st = self->state;
+        st.in_handover = false;
+        for (auto& e : st.handing)
+          st.q.offer(std::move(e));
+        st.handing.clear();
+        st.handover_retry = std::min(
+          milliseconds{30000},
+          std::max(milliseconds{500}, st.handover_retry * 2));
+        spdlog::warn("queue {}/{}: handover failed ({}); retrying in {} ms",
+                     st.owner.user_id, st.owner.device_id,
+                     reason_of(self->system(), err),
+                     st.handover_retry.count());
+        self->delayed_send(self, st.handover_retry, atom::handover_v);
+        pump(self);
+      });
+}
+
 struct admission {
   caf::error error;
   uint32_t evicted = 0;
@@ -307,6 +368,8 @@ admission admit(self_ptr self, const protocol::message_ptr& msg,
   forget(self, result.evicted, "evicted");
   pump(self);
   schedule_tick(self);
+  if (a.row.qid == 0)
+    hand_over(self); // (a durable one goes once it is on disk)
   return a;
 }
 
@@ -332,8 +395,12 @@ caf::result<uint32_t> enqueue(self_ptr self, const protocol::message_ptr& msg,
   self
     ->request(self->state.store, caf::infinite,
               atom::append_v, std::move(a.row))
-    .then([rp, n = a.evicted](atom::ok) mutable { rp.deliver(n); },
-          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+    .then(
+      [self, rp, n = a.evicted](atom::ok) mutable {
+        rp.deliver(n);
+        hand_over(self);
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
   return rp;
 }
 
@@ -446,6 +513,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       st.conn = std::move(c);
       st.demand = 0;
       st.detached_since_ms.reset();
+      st.handover_to = nullptr; // the device is back here
       self->monitor(st.batcher);
       info.backlog = st.q.size();
       // The connection starts the batcher once its welcome is out.
@@ -481,6 +549,12 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       retire(self, done);
       pump(self);
     },
+    [=](atom::handover, cluster_actor& target) {
+      self->state.handover_to = std::move(target);
+      self->state.handover_retry = milliseconds{0};
+      hand_over(self);
+    },
+    [=](atom::handover) { hand_over(self); },
     [=](atom::gaps) { write_gaps(self); },
     [=](atom::tick, uint64_t generation) {
       // Generation 0 is an explicit sweep (the clock was moved).

@@ -32,6 +32,9 @@ struct queue_actor_params {
   std::chrono::milliseconds resume_window{300000};
   /// Sequence numbers reserved on disk per write; bounds the write rate.
   uint64_t seq_block = 4096;
+  /// Bounds a handover to another node (node.request_timeout); a failed
+  /// one is retried with backoff while the device stays there.
+  std::chrono::milliseconds handover_timeout{5000};
   /// Test hook: milliseconds added to the wall clock (moved by tests that
   /// exercise TTLs without waiting); null in production.
   std::shared_ptr<std::atomic<int64_t>> clock_skew;
@@ -62,6 +65,12 @@ struct queue_state {
   uint64_t gap_in_flight[3] = {0, 0, 0};
   /// A write of the counters is on its way (atom::gaps to itself).
   bool gaps_pending = false;
+  // -- handover (cluster): the device is connected to another node --
+  cluster_actor handover_to;
+  /// Messages on their way there (put back if that fails).
+  std::vector<queue_entry> handing;
+  bool in_handover = false;
+  std::chrono::milliseconds handover_retry{0};
   // -- timers --
   uint64_t tick_generation = 0;
   std::optional<int64_t> tick_at_ms;

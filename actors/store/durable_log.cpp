@@ -243,6 +243,12 @@ void durable_log::open() {
   devices_ = prepare(
     ("SELECT " + dcols + " FROM devices WHERE user_id=? ORDER BY device_id")
       .c_str());
+  backlog_ = prepare(
+    ("SELECT " + dcols
+     + " FROM devices AS d WHERE EXISTS (SELECT 1 FROM messages AS m WHERE "
+       "m.user_id=d.user_id AND m.device_id=d.device_id AND m.dead=0) "
+       "ORDER BY user_id, device_id")
+      .c_str());
   dead_ = prepare(("SELECT " + cols
                    + " FROM messages WHERE user_id=? AND dead<>0 ORDER BY "
                      "enqueued_ms LIMIT ?")
@@ -405,6 +411,17 @@ std::vector<device_record> durable_log::devices(const std::string& user) {
     out.push_back(read_device(devices_));
   if (rc != SQLITE_DONE)
     fail("cannot list devices");
+  return out;
+}
+
+std::vector<device_record> durable_log::devices_with_backlog() {
+  std::vector<device_record> out;
+  binder b{backlog_};
+  int rc;
+  while ((rc = b.step()) == SQLITE_ROW)
+    out.push_back(read_device(backlog_));
+  if (rc != SQLITE_DONE)
+    fail("cannot list the devices with stored messages");
   return out;
 }
 

@@ -125,6 +125,9 @@ public:
   std::vector<stored_message> load(const std::string& user,
                                    const std::string& device);
   std::vector<device_record> devices(const std::string& user);
+  /// The devices with live messages (a node that restarts hands them over
+  /// to where their devices are now).
+  std::vector<device_record> devices_with_backlog();
   std::vector<stored_message> dead_letters(const std::string& user,
                                            size_t limit);
   store_stats stats();
@@ -155,6 +158,7 @@ private:
   sqlite3_stmt* reset_gaps_ = nullptr;
   sqlite3_stmt* load_ = nullptr;
   sqlite3_stmt* devices_ = nullptr;
+  sqlite3_stmt* backlog_ = nullptr;
   sqlite3_stmt* dead_ = nullptr;
 };
 

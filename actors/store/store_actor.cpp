@@ -245,6 +245,14 @@ store(store_actor::stateful_pointer<store_state> self,
         return protocol::make_error(protocol::errc::internal_error);
       }
     },
+    [=](atom::get, atom::backlog) -> caf::result<std::vector<device_record>> {
+      try {
+        return self->state.log->devices_with_backlog();
+      } catch (const std::exception& e) {
+        spdlog::error("store: {}", e.what());
+        return protocol::make_error(protocol::errc::internal_error);
+      }
+    },
     [=](atom::get, atom::dead, const std::string& user)
       -> caf::result<std::vector<stored_message>> {
       try {

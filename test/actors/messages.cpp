@@ -191,16 +191,19 @@ CAF_TEST(every registered message type round trips with all its fields) {
             && mi2.port == 7400 && mi2.protocol == 3 && mi2.incarnation == 5);
   CAF_CHECK(round_trips(sys, std::vector<member_info>{mi, mi}, "members"));
   remote_device rd2;
-  CAF_REQUIRE(round_trips(sys, remote_device{id, "east-1"}, "remote_device",
-                          rd2));
-  CAF_CHECK(rd2.id.device_id == "phone" && rd2.node_id == "east-1");
+  CAF_REQUIRE(round_trips(sys, remote_device{id, "east-1", false, 1234},
+                          "remote_device", rd2));
+  CAF_CHECK(rd2.id.device_id == "phone" && rd2.node_id == "east-1"
+            && !rd2.connected && rd2.since_ms == 1234);
   CAF_CHECK(round_trips(sys, std::vector<remote_device>{rd2}, "remotes"));
   // A route carries a handle: a real one, of an actor of this system.
   auto target = sys.spawn([]() -> caf::behavior { return {[](int) {}}; });
-  remote_route rr{id, caf::actor_cast<cluster_actor>(target)};
+  remote_route rr{id, caf::actor_cast<cluster_actor>(target), "east-1",
+                  false};
   remote_route rr2;
   CAF_REQUIRE(round_trips(sys, rr, "remote_route", rr2));
-  CAF_CHECK(rr2.id.device_id == "phone" && rr2.node == rr.node);
+  CAF_CHECK(rr2.id.device_id == "phone" && rr2.node == rr.node
+            && rr2.node_id == "east-1" && !rr2.connected);
   CAF_CHECK(round_trips(sys, std::vector<remote_route>{rr}, "routes"));
   caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
 }

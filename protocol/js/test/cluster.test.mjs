@@ -2,7 +2,8 @@
 // user's devices connected to different nodes, driven by the JS client:
 // direct, extension and user-broadcast messages cross nodes with acks and
 // in order; a killed node's devices leave the routes and reconnect
-// elsewhere. Run: TETHERD=... node --test test/cluster.test.mjs
+// elsewhere; an offline device's queue follows it to the node it connects
+// to, and comes back with a killed node restarted on its data dir. Run: TETHERD=... node --test test/cluster.test.mjs
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +21,7 @@ const nodes = [];
 const clients = [];
 after(async () => {
   for (const c of clients) c.close();
+  if (process.env.TETHER_LOG) for (const n of nodes) console.error(`--- node ${n.port}\n${n.stderr}`);
   for (const n of nodes) await n.remove();
   rmSync(secretDir, { recursive: true, force: true });
 });
@@ -53,6 +55,7 @@ async function startCluster() {
   const cports = await freePorts(3);
   const flags = (i) => ['--cluster.port', String(cports[i]), '--cluster.heartbeat_interval', '200ms',
     '--cluster.connection_timeout', '1s', '--supervision.backoff_base', '50ms', '--supervision.backoff_cap', '500ms',
+    '--node.request_timeout', '2s',
     ...(i === 0 ? [] : ['--cluster.seeds', `127.0.0.1:${cports[0]}`])];
   const three = [];
   for (let i = 0; i < 3; i++) {
@@ -113,16 +116,24 @@ test('a user\'s devices on three nodes reach each other; a killed node\'s device
   assert.ok(await metric(a, 'kind="route",direction="out"') >= 201);
   assert.ok(await metric(c, 'kind="route",direction="in"') >= 201);
 
-  // C dies: its device leaves the routes (the broadcast reaches one), and
-  // the tablet, reconnected to B, is reached there.
+  // C dies with the tablet's queue: a broadcast reaches the laptop and is
+  // refused for the tablet, by name; the tablet, reconnected to B, is
+  // reached there.
   tablet.close();
   await c.stop('SIGKILL');
   await until(async () => (await healthz(a)).members.some((m) => m.state === 'down'), 'C down at A');
-  await sendUntilAccepted(phone, () => phone.broadcast('after', {}, { requiresAck: true }).then((x) => (x.recipients === 1 ? x : null)), 'broadcast without C');
+  let refused;
+  await until(async () => {
+    refused = await phone.broadcast('after', {}, { requiresAck: true }).then(() => null, (e) => e);
+    return refused && refused.code === 'NODE_UNAVAILABLE';
+  }, 'the broadcast refused for the tablet', 30000);
+  assert.match(refused.message, /queued for 1 of 2 devices; device 'tablet'/);
   const moved = device(b, 'alice', 'tablet', { deviceType: 'tablet' });
   await moved.connect();
   await sendUntilAccepted(phone, () => phone.sendToDevice('tablet', 'moved', {}, { requiresAck: true }), 'phone -> tablet on B');
   await until(() => moved.got.some((m) => m.type === 'moved'), 'the tablet on B');
+  ack = await phone.broadcast('again', {}, { requiresAck: true });
+  assert.equal(ack.recipients, 2);
   for (const x of [phone, laptop, moved]) x.close();
 });
 
@@ -166,4 +177,63 @@ test('a room publish reaches the members on every node once', { timeout: 60000 }
   await dave.connect();
   await assert.rejects(dave.publish('team-x', 'note', {}, { requiresAck: true }), (e) => e.code === 'FORBIDDEN');
   for (const x of [alice, bob, carol, dave]) x.close();
+});
+
+test('an offline device\'s queue follows it to another node and comes back with a killed node', { timeout: 120000 }, async () => {
+  const [a, b, c] = await startCluster();
+  const phone = device(b, 'zoe', 'phone');
+  let tablet = device(a, 'zoe', 'tablet', { deviceType: 'tablet' });
+  await Promise.all([phone.connect(), tablet.connect()]);
+  await sendUntilAccepted(phone, () => phone.sendToDevice('tablet', 'warm', {}, { requiresAck: true }), 'phone -> tablet on A');
+  await until(() => tablet.got.length === 1, 'warm on A');
+  const kinds = (client, type) => client.got.filter((m) => m.type === type).map((m) => m.payload.n);
+  const range = (n) => Array.from({ length: n }, (_, i) => i);
+
+  // Offline: its queue on A takes what the phone on B sends (on disk).
+  tablet.close();
+  for (let n = 0; n < 50; n++) {
+    const ack = await phone.sendToDevice('tablet', 'q1', { n }, { requiresAck: true });
+    assert.equal(ack.status, 'received');
+    assert.equal(ack.recipients, 1);
+  }
+  // It connects to C: A hands its queue over, in order, once.
+  tablet = device(c, 'zoe', 'tablet', { deviceType: 'tablet' });
+  await tablet.connect();
+  await until(() => kinds(tablet, 'q1').length === 50, '50 handed over to C');
+  assert.deepEqual(kinds(tablet, 'q1'), range(50));
+  const handed = async (node) => {
+    const text = await (await fetch(`http://127.0.0.1:${node.port}/metrics`)).text();
+    const m = /^tether_queue_events_total\{event="handed_over"\} (\d+)$/m.exec(text);
+    return m ? Number(m[1]) : -1;
+  };
+  assert.ok(await handed(a) >= 50); // and what the tablet had not acked
+
+  // Offline again, on C; C dies with 30 durable messages on its disk.
+  tablet.close();
+  for (let n = 0; n < 30; n++) {
+    const ack = await phone.sendToDevice('tablet', 'q2', { n }, { requiresAck: true });
+    assert.equal(ack.recipients, 1);
+  }
+  await c.stop('SIGKILL');
+  await until(async () => (await healthz(b)).members.some((m) => m.state === 'down'), 'C down at B');
+  // Meanwhile a send to it is refused, naming why: not a silent loss.
+  let refused;
+  await until(async () => {
+    refused = await phone.sendToDevice('tablet', 'q3', {}, { requiresAck: true }).then(() => null, (e) => e);
+    return refused && refused.code === 'NODE_UNAVAILABLE';
+  }, 'NODE_UNAVAILABLE for the tablet', 30000);
+  assert.match(refused.message, /down/);
+  // The tablet comes back on A; C restarts on its data dir and rejoins,
+  // and what it stored reaches the tablet there: lost = 0.
+  tablet = device(a, 'zoe', 'tablet', { deviceType: 'tablet' });
+  await tablet.connect();
+  await c.start();
+  await until(() => kinds(tablet, 'q2').length === 30, 'the 30 stored on C at the tablet on A', 30000);
+  assert.deepEqual(kinds(tablet, 'q2'), range(30));
+  assert.ok(await handed(c) >= 30);
+  // And sends reach it at once again.
+  const ack = await phone.sendToDevice('tablet', 'q4', {}, { requiresAck: true });
+  assert.equal(ack.recipients, 1);
+  await until(() => tablet.got.some((m) => m.type === 'q4'), 'q4');
+  for (const x of [phone, tablet]) x.close();
 });

@@ -264,3 +264,25 @@ CAF_TEST(the cached next deadline always equals a full count) {
     CAF_REQUIRE_EQUAL(q.next_deadline(), brute());
   }
 }
+
+CAF_TEST(take_all empties the queue delivered first then by priority) {
+  device_queue q;
+  q.offer(entry("a"));
+  q.offer(entry("b", priority::high));
+  q.offer(entry("c", priority::low));
+  q.offer(entry("d"));
+  auto first = q.next(0); // b in flight
+  CAF_REQUIRE_EQUAL(first->msg->id, "b");
+  q.redeliver_all();
+  auto all = q.take_all();
+  CAF_CHECK_EQUAL(ids(all), (std::vector<std::string>{"b", "a", "d", "c"}));
+  CAF_CHECK_EQUAL(q.size(), 0u);
+  CAF_CHECK_EQUAL(q.bytes(), 0u);
+  CAF_CHECK_EQUAL(q.inflight(), 0u);
+  CAF_CHECK(!q.redelivery_due());
+  CAF_CHECK(!q.next(0));
+  CAF_CHECK(!q.ack_id("b"));
+  // It takes new messages as before.
+  q.offer(entry("e"));
+  CAF_CHECK_EQUAL(drain(q), std::vector<std::string>{"e"});
+}

@@ -28,7 +28,7 @@ export class Node {
   start() {
     return new Promise((resolve, reject) => {
       const args = ['--address', '127.0.0.1', '--port', String(this.port), '--data-dir', this.dir,
-        '--log-level', 'warn', ...this.extra];
+        '--log-level', process.env.TETHER_LOG || 'warn', ...this.extra];
       const p = spawn(tetherd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       this.proc = p;
       this.stderr = '';

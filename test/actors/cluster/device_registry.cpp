@@ -1,0 +1,93 @@
+#define CAF_SUITE actors.device_registry
+#include <caf/test/unit_test.hpp>
+
+#include "actors/cluster/device_registry.hpp"
+
+using namespace tether::actors;
+
+namespace {
+
+remote_device at(std::string node, std::string device, bool connected,
+                 int64_t since, std::string user = "alice") {
+  remote_device r;
+  r.id.user_id = std::move(user);
+  r.id.device_id = std::move(device);
+  r.node_id = std::move(node);
+  r.connected = connected;
+  r.since_ms = since;
+  return r;
+}
+
+using nodes = std::set<std::string>;
+
+} // namespace
+
+CAF_TEST(a device that connects is placed at its node and the nodes of its user are told) {
+  device_registry reg;
+  CAF_CHECK_EQUAL(reg.report(at("a", "phone", true, 100)), nodes{"a"});
+  CAF_CHECK_EQUAL(reg.report(at("b", "laptop", true, 110)), (nodes{"a", "b"}));
+  auto r = reg.routes_for("alice", "a");
+  CAF_REQUIRE_EQUAL(r.size(), 1u);
+  CAF_CHECK_EQUAL(r[0].id.device_id, "laptop");
+  CAF_CHECK_EQUAL(r[0].node_id, "b");
+  CAF_CHECK(r[0].connected);
+  CAF_CHECK(reg.routes_for("bob", "a").empty());
+}
+
+CAF_TEST(a device that leaves stays at its node with its queue) {
+  device_registry reg;
+  reg.report(at("a", "phone", true, 100));
+  reg.report(at("b", "laptop", true, 110));
+  CAF_CHECK_EQUAL(reg.report(at("a", "phone", false, 100)), (nodes{"a", "b"}));
+  auto r = reg.routes_for("alice", "b");
+  CAF_REQUIRE_EQUAL(r.size(), 1u);
+  CAF_CHECK_EQUAL(r[0].node_id, "a");
+  CAF_CHECK(!r[0].connected);
+  // Said twice: nobody needs telling.
+  CAF_CHECK(reg.report(at("a", "phone", false, 100)).empty());
+}
+
+CAF_TEST(a device that moves is at its new node and the old one is told to hand over) {
+  device_registry reg;
+  reg.report(at("a", "phone", true, 100));
+  reg.report(at("a", "phone", false, 100));
+  CAF_CHECK_EQUAL(reg.report(at("b", "phone", true, 200)), (nodes{"a", "b"}));
+  CAF_CHECK_EQUAL(reg.find("alice")->at("phone").node_id, "b");
+  // Node a's delayed word of the old connection does not move it back.
+  CAF_CHECK_EQUAL(reg.report(at("a", "phone", false, 100)), nodes{"a"});
+  CAF_CHECK_EQUAL(reg.report(at("a", "phone", true, 100)), nodes{"a"});
+  CAF_CHECK_EQUAL(reg.find("alice")->at("phone").node_id, "b");
+  CAF_CHECK(reg.find("alice")->at("phone").connected);
+  // Node b's delayed word of an older connection there is ignored too.
+  CAF_CHECK(reg.report(at("b", "phone", false, 150)).empty());
+  CAF_CHECK(reg.find("alice")->at("phone").connected);
+  // A node that restarts with a stored backlog (since 0) learns where the
+  // device is.
+  CAF_CHECK_EQUAL(reg.report(at("c", "phone", false, 0)), nodes{"c"});
+  CAF_CHECK_EQUAL(reg.find("alice")->at("phone").node_id, "b");
+}
+
+CAF_TEST(a backlog reported first places an unknown device at its node) {
+  device_registry reg;
+  CAF_CHECK_EQUAL(reg.report(at("a", "phone", false, 0)), nodes{"a"});
+  CAF_CHECK_EQUAL(reg.report(at("b", "phone", true, 50)), (nodes{"a", "b"}));
+  CAF_CHECK_EQUAL(reg.find("alice")->at("phone").node_id, "b");
+}
+
+CAF_TEST(devices of a node that is down are not connected but stay there) {
+  device_registry reg;
+  reg.report(at("a", "phone", true, 100));
+  reg.report(at("b", "laptop", true, 110));
+  reg.report(at("b", "tablet", true, 120, "bob"));
+  auto changed = reg.nodes_down([](const std::string& n) { return n != "a"; });
+  CAF_CHECK_EQUAL(changed, std::vector<std::string>{"alice"});
+  auto& phone = reg.find("alice")->at("phone");
+  CAF_CHECK_EQUAL(phone.node_id, "a");
+  CAF_CHECK(!phone.connected);
+  CAF_CHECK(reg.find("bob")->at("tablet").connected);
+  CAF_CHECK(reg.nodes_down([](const std::string& n) { return n != "a"; })
+              .empty());
+  reg.forget("alice");
+  CAF_CHECK(reg.find("alice") == nullptr);
+  CAF_CHECK_EQUAL(reg.users(), std::vector<std::string>{"bob"});
+}

@@ -105,6 +105,13 @@ using cluster_actor = caf::typed_actor<
   // here; replies with how many.
   caf::replies_to<atom::room, device_identity, std::string,
                   std::string>::with<uint32_t>,
+  // A room of this node: its members changed (these rows), or all of them
+  // (full), for the room's other nodes; `ask`: they answer with theirs.
+  caf::reacts_to<atom::presence, std::string, std::vector<presence_row>,
+                 bool, bool>,
+  // Another node (id) tells of its members of a room (name): the same.
+  caf::reacts_to<atom::presence, std::string, std::string,
+                 std::vector<presence_row>, bool, bool>,
   // This node and every member it knows, in the view's order.
   caf::replies_to<atom::get, atom::members>::with<std::vector<member_info>>>;
 
@@ -224,6 +231,15 @@ using room_actor = caf::typed_actor<
                   protocol::message_ptr>::with<uint32_t>,
   // Sends a page of the member list to the asking device.
   caf::reacts_to<atom::get, device_identity, room_ask>,
+  // A cluster: another node (id) tells of its members here (changes, or
+  // all of them: full); `ask`: answer with this node's members.
+  caf::reacts_to<atom::presence, std::string, std::vector<presence_row>,
+                 bool, bool>,
+  // A cluster: this node's link to the node (id) is up: tell it (and the
+  // others) this node's members; or it is down: its members leave after
+  // the grace.
+  caf::reacts_to<atom::linked, std::string>,
+  caf::reacts_to<atom::unlinked, std::string>,
   // INTERNAL: presence timers of this generation.
   caf::reacts_to<atom::tick, uint64_t>,
   // INTERNAL: write the pending presence diff.
@@ -321,6 +337,10 @@ using orchestrator_actor = caf::typed_actor<
   // Keeps a peer link to this cluster address (host, port) for this
   // node's cluster actor: spawned unless one runs, restarted with backoff.
   caf::reacts_to<atom::link, cluster_actor, std::string, uint16_t>,
+  // A cluster: the link to this node (id) is up, or down: every room is
+  // told (cluster-wide presence).
+  caf::reacts_to<atom::linked, std::string>,
+  caf::reacts_to<atom::unlinked, std::string>,
   // Closes every connection with 1001; replies once all are gone.
   caf::replies_to<atom::stop>::with<atom::ok>,
   // INTERNAL: respawns a permanent child (the directory, or the peer link
@@ -405,6 +425,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(tether_types, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::remote_route))
   CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::remote_route>))
   CAF_ADD_TYPE_ID(tether_types, (tether::actors::peer_link_actor))
+  CAF_ADD_TYPE_ID(tether_types, (tether::actors::presence_row))
+  CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::presence_row>))
 
 CAF_END_TYPE_ID_BLOCK(tether_types)
 

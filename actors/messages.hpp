@@ -170,6 +170,29 @@ struct queued_delivery {
   encoded_ptr encoded;
 };
 
+/// One member of a room as a node tells the room's other nodes (a
+/// protocol::presence_entry in CAF's serializable types).
+struct presence_row {
+  std::string user_id;
+  std::string device_id;
+  uint8_t type = 0;
+  uint8_t status = 3; // presence_status: 0 offline .. 3 online
+  bool has_custom = false;
+  std::string custom_text;
+  std::string custom_emoji;
+  int64_t custom_expires_ms = 0;
+  int64_t last_seen_ms = 0;
+  /// "join", "update", "leave", or empty in a full set.
+  std::string event;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, presence_row& x) {
+  return f(caf::meta::type_name("presence_row"), x.user_id, x.device_id,
+           x.type, x.status, x.has_custom, x.custom_text, x.custom_emoji,
+           x.custom_expires_ms, x.last_seen_ms, x.event);
+}
+
 /// A device's presence change sent to its rooms: a declared status and/or
 /// custom status, or only application activity.
 struct presence_update {

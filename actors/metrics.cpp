@@ -175,9 +175,10 @@ void node_metrics::link_restarted() noexcept {
 
 namespace {
 
-// Cross-node traffic is either a routed message or a room publish.
+// Cross-node traffic is a routed message, a room publish or a room's
+// presence (control).
 size_t cluster_slot(traffic_kind k) noexcept {
-  return k == traffic_kind::batch ? 1 : 0;
+  return k == traffic_kind::batch ? 1 : k == traffic_kind::control ? 2 : 0;
 }
 
 } // namespace
@@ -338,13 +339,13 @@ std::string node_metrics::render_prometheus() const {
          "counter");
   sample(out, "tether_cluster_link_restarts_total", "",
          link_restarts_.load(relaxed));
-  static constexpr std::array<std::string_view, 2> cluster_kinds{"route",
-                                                                 "room"};
+  static constexpr std::array<std::string_view, 3> cluster_kinds{
+    "route", "room", "presence"};
   auto cluster_family = [&](std::string_view name, std::string_view help,
-                            const std::array<counter, 2>& sent,
-                            const std::array<counter, 2>& received) {
+                            const std::array<counter, 3>& sent,
+                            const std::array<counter, 3>& received) {
     header(out, name, help, "counter");
-    for (size_t i = 0; i < 2; ++i) {
+    for (size_t i = 0; i < cluster_kinds.size(); ++i) {
       auto kind = "kind=\"" + std::string{cluster_kinds[i]} + "\"";
       sample(out, name, kind + ",direction=\"out\"", sent[i].load(relaxed));
       sample(out, name, kind + ",direction=\"in\"",
@@ -353,10 +354,12 @@ std::string node_metrics::render_prometheus() const {
   };
   cluster_family("tether_cluster_messages_total",
                  "Messages forwarded to (out) or from (in) other nodes: "
-                 "route (direct, extension, user broadcast), room (publish).",
+                 "route (direct, extension, user broadcast), room (publish), "
+                 "presence (a room's members, in entries).",
                  cluster_out_, cluster_in_);
   cluster_family("tether_cluster_bytes_total",
-                 "Bytes of those messages (JSON, as forwarded).",
+                 "Bytes of those messages (as forwarded; presence: the "
+                 "entries' ids and texts).",
                  cluster_out_bytes_, cluster_in_bytes_);
   static constexpr std::array<std::string_view, room_counter_count>
     room_names{"published", "delivered", "diff_sent", "flap_suppressed"};

@@ -179,10 +179,10 @@ private:
   std::atomic<int64_t> cluster_members_{0};
   std::array<counter, member_change_count> member_changes_{};
   counter link_restarts_{0};
-  std::array<counter, 2> cluster_out_{};
-  std::array<counter, 2> cluster_out_bytes_{};
-  std::array<counter, 2> cluster_in_{};
-  std::array<counter, 2> cluster_in_bytes_{};
+  std::array<counter, 3> cluster_out_{};
+  std::array<counter, 3> cluster_out_bytes_{};
+  std::array<counter, 3> cluster_in_{};
+  std::array<counter, 3> cluster_in_bytes_{};
 };
 
 } // namespace tether::actors

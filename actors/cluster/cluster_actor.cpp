@@ -217,6 +217,16 @@ void publish_here(self_ptr self, const device_identity& sender,
       [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
 }
 
+// What a room's presence rows weigh (ids, texts, fixed fields).
+size_t presence_bytes(const std::string& room,
+                      const std::vector<presence_row>& rows) {
+  size_t n = room.size();
+  for (auto& r : rows)
+    n += r.user_id.size() + r.device_id.size() + r.custom_text.size()
+         + r.custom_emoji.size() + r.event.size() + 20;
+  return n;
+}
+
 caf::error refusal(const member_info& peer, peer_verdict v) {
   return make_peer_error(v == peer_verdict::is_self ? peer_exit::redundant
                                                     : peer_exit::refused,
@@ -308,8 +318,11 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
       }
       st.link_of[peer.node_id] = addr;
       st.peers[peer.node_id] = caf::actor_cast<cluster_actor>(remote);
-      if (auto e = st.view.link_up(peer, now_ms(self)))
+      if (auto e = st.view.link_up(peer, now_ms(self))) {
         log_event(self, *e, peer.address());
+        // Rooms tell it their members (and ask for its).
+        self->send(st.params.orchestrator, atom::linked_v, peer.node_id);
+      }
       learn(self, their_view);
       publish(self);
       rehome(self);
@@ -329,8 +342,11 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
         return; // a link that never was this member's
       st.link_of.erase(i);
       st.peers.erase(node_id);
-      if (auto e = st.view.link_down(node_id, now_ms(self)))
+      if (auto e = st.view.link_down(node_id, now_ms(self))) {
         log_event(self, *e, addr);
+        // Its room members leave after the grace.
+        self->send(st.params.orchestrator, atom::unlinked_v, node_id);
+      }
       publish(self);
       rehome(self);
     },
@@ -468,6 +484,34 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
       auto rp = self->make_response_promise<uint32_t>();
       publish_here(self, sender, room, std::move(*msg), rp);
       return rp;
+    },
+    [=](atom::presence, const std::string& room,
+        const std::vector<presence_row>& rows, bool full, bool ask) {
+      auto& st = self->state;
+      auto bytes = presence_bytes(room, rows);
+      for (auto& id : st.live)
+        if (id != st.params.self.node_id)
+          if (auto h = handle_of(self, id)) {
+            st.metrics->cluster_sent(traffic_kind::control, bytes);
+            self->send(h, atom::presence_v, st.params.self.node_id, room,
+                       rows, full, ask);
+          }
+    },
+    [=](atom::presence, const std::string& from, const std::string& room,
+        const std::vector<presence_row>& rows, bool full, bool ask) {
+      auto& st = self->state;
+      st.metrics->cluster_received(traffic_kind::control,
+                                   presence_bytes(room, rows));
+      self
+        ->request(st.params.orchestrator, caf::infinite, atom::get_v,
+                  atom::room_v, room)
+        .then(
+          [self, from, rows, full, ask](room_actor& r) {
+            // No room here: no member here to tell; it asks once it runs.
+            if (r)
+              self->send(r, atom::presence_v, from, rows, full, ask);
+          },
+          [](caf::error&) {});
     },
     [=](atom::get, atom::members) {
       std::vector<member_info> out{self->state.view.self()};

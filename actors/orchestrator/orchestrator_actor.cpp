@@ -313,6 +313,14 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
+    [=](atom::linked, const std::string& node) {
+      for (auto& [addr, r] : self->state.rooms)
+        self->send(r.first, atom::linked_v, node);
+    },
+    [=](atom::unlinked, const std::string& node) {
+      for (auto& [addr, r] : self->state.rooms)
+        self->send(r.first, atom::unlinked_v, node);
+    },
     [=](atom::tick) {
       for (auto& [addr, q] : self->state.queues)
         self->send(q, atom::tick_v, uint64_t{0});

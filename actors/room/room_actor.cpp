@@ -7,6 +7,7 @@
 #include <caf/make_message.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/cluster/cluster_actor.hpp"
 #include "actors/directory/shard.hpp"
 #include "actors/fan_in.hpp"
 #include "protocol/codec.hpp"
@@ -50,6 +51,64 @@ void note(self_ptr self, protocol::presence_entry e) {
   schedule_diff(self);
 }
 
+presence_row to_row(const protocol::presence_entry& e) {
+  presence_row r;
+  r.user_id = e.user_id;
+  r.device_id = e.device_id;
+  r.type = static_cast<uint8_t>(e.type);
+  r.status = static_cast<uint8_t>(e.status);
+  if (e.custom) {
+    r.has_custom = true;
+    r.custom_text = e.custom->text;
+    r.custom_emoji = e.custom->emoji;
+    r.custom_expires_ms = e.custom->expires_ms;
+  }
+  r.last_seen_ms = e.last_seen_ms;
+  r.event = e.event;
+  return r;
+}
+
+protocol::presence_entry from_row(const presence_row& r) {
+  protocol::presence_entry e;
+  e.user_id = r.user_id;
+  e.device_id = r.device_id;
+  e.type = static_cast<protocol::device_type>(std::min<uint8_t>(r.type, 3));
+  e.status = static_cast<protocol::presence_status>(
+    std::min<uint8_t>(r.status, 3));
+  if (r.has_custom)
+    e.custom = protocol::custom_status{r.custom_text, r.custom_emoji,
+                                       r.custom_expires_ms};
+  e.last_seen_ms = r.last_seen_ms;
+  e.event = r.event;
+  return e;
+}
+
+// A change of this node's members: told to the room's other nodes with the
+// next diff, and shown if the room's view (all nodes) changed.
+void local_change(self_ptr self, protocol::presence_entry e) {
+  auto& st = self->state;
+  if (st.cluster) {
+    st.outbox.push_back(to_row(e));
+    schedule_diff(self);
+  }
+  if (auto shown = st.view.local(e))
+    note(self, std::move(*shown));
+}
+
+// Tells the room's other nodes all of this node's members (`ask`: and
+// have them answer with theirs).
+void tell_all(self_ptr self, bool ask) {
+  auto& st = self->state;
+  if (!st.cluster)
+    return;
+  std::vector<presence_row> rows;
+  for (auto& e : st.view.local_members())
+    rows.push_back(to_row(e));
+  st.outbox.clear(); // the full set says it all
+  self->send(st.cluster, atom::presence_v, st.room_name, std::move(rows),
+             true, ask);
+}
+
 std::vector<protocol::user_presence>
 aggregates(self_ptr self, const std::vector<protocol::presence_entry>& es) {
   std::set<std::string> users;
@@ -57,7 +116,7 @@ aggregates(self_ptr self, const std::vector<protocol::presence_entry>& es) {
     users.insert(e.user_id);
   std::vector<protocol::user_presence> out;
   for (auto& u : users)
-    out.push_back(self->state.presence.user(u));
+    out.push_back(self->state.view.user(u));
   return out;
 }
 
@@ -78,6 +137,11 @@ int codec_bit(protocol::codec c) {
 void flush_diff(self_ptr self) {
   auto& st = self->state;
   st.diff_scheduled = false;
+  if (!st.outbox.empty()) {
+    self->send(st.cluster, atom::presence_v, st.room_name,
+               std::move(st.outbox), false, false);
+    st.outbox.clear();
+  }
   if (st.pending.empty())
     return;
   auto now = wall_ms(self);
@@ -131,6 +195,8 @@ void flush_diff(self_ptr self) {
 void schedule_tick(self_ptr self) {
   auto& st = self->state;
   auto at = st.presence.next_deadline();
+  if (auto v = st.view.next_deadline(); v && (!at || *v < *at))
+    at = v;
   auto now = wall_ms(self);
   if (!at || (st.tick_at_ms && *st.tick_at_ms <= *at && *st.tick_at_ms > now))
     return;
@@ -146,9 +212,9 @@ void send_snapshot(self_ptr self, const device_identity& to,
   if (q == st.queues.end())
     return;
   auto size = std::clamp<uint32_t>(ask.page_size, 1, st.params.max_page_size);
-  auto total = st.presence.size();
+  auto total = st.view.size();
   auto pages = static_cast<uint32_t>((total + size - 1) / size);
-  auto members = st.presence.page(ask.page, size);
+  auto members = st.view.page(ask.page, size);
   auto msg = std::make_shared<const protocol::mobile_message>(
     protocol::make_presence_snapshot(to.user_id, to.device_id, st.room_name, members,
                                      aggregates(self, members), ask.page,
@@ -222,8 +288,12 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
   st.params = params;
   st.metrics = std::move(metrics);
   st.presence = presence_set{params.presence};
+  st.view = cluster_presence{params.presence.grace};
+  st.cluster = cluster_of(self->system());
   st.clock = wall_clock{self->clock().now(), std::move(clock_skew)};
   st.metrics->room_opened();
+  // A room new here: the room's other nodes tell their members.
+  tell_all(self, true);
   return {
     [=](atom::join, room_member& m) -> uint32_t {
       auto& st = self->state;
@@ -241,18 +311,18 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
         st.metrics->room_members(1);
       st.queues[k] = {m.queue, m.id.codec};
       if (event)
-        note(self, std::move(*event));
+        local_change(self, std::move(*event));
       if (m.ask.presence)
         send_snapshot(self, m.id, m.ask);
       schedule_tick(self);
-      return static_cast<uint32_t>(st.presence.size());
+      return static_cast<uint32_t>(st.view.size());
     },
     [=](atom::leave, const std::string& user, const std::string& device) {
       auto& st = self->state;
       member_key k{user, device};
       if (auto e = st.presence.leave(k, wall_ms(self))) {
         st.metrics->room_members(-1);
-        note(self, std::move(*e));
+        local_change(self, std::move(*e));
       }
       st.queues.erase(k);
       quit_if_empty(self);
@@ -289,7 +359,7 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
         e = st.presence.set_status(k, r, now);
       }
       if (e)
-        note(self, std::move(*e));
+        local_change(self, std::move(*e));
       schedule_tick(self);
     },
     [=](atom::publish, const device_identity& sender,
@@ -323,10 +393,29 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
             self->send(st.shards[shard_of(e.user_id, st.shards.size())],
                        atom::left_v, e.user_id, e.device_id, st.room_name);
         }
-        note(self, std::move(e));
+        local_change(self, std::move(e));
       }
+      for (auto& e : st.view.sweep(wall_ms(self)))
+        note(self, std::move(e));
       schedule_tick(self);
       quit_if_empty(self);
+    },
+    [=](atom::presence, const std::string& node,
+        const std::vector<presence_row>& rows, bool full, bool ask) {
+      std::vector<protocol::presence_entry> entries;
+      entries.reserve(rows.size());
+      for (auto& r : rows)
+        entries.push_back(from_row(r));
+      for (auto& e : self->state.view.remote(node, entries, full))
+        note(self, std::move(e));
+      if (ask)
+        tell_all(self, false);
+      schedule_tick(self);
+    },
+    [=](atom::linked, const std::string&) { tell_all(self, true); },
+    [=](atom::unlinked, const std::string& node) {
+      self->state.view.node_down(node, wall_ms(self));
+      schedule_tick(self);
     },
     [=](atom::flush) { flush_diff(self); },
   };

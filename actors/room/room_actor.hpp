@@ -18,6 +18,7 @@
 
 #include "actors/interfaces.hpp"
 #include "actors/metrics.hpp"
+#include "actors/room/cluster_presence.hpp"
 #include "actors/room/presence_set.hpp"
 #include "actors/wall_clock.hpp"
 
@@ -39,6 +40,13 @@ struct room_state {
   std::vector<directory_actor> shards;
   std::shared_ptr<node_metrics> metrics;
   presence_set presence;
+  /// What every member sees: this node's members and, in a cluster, those
+  /// of the room on the other nodes.
+  cluster_presence view;
+  /// This node's cluster actor (empty on a single node).
+  cluster_actor cluster;
+  /// This node's changes not yet told to the room's other nodes.
+  std::vector<presence_row> outbox;
   /// Where each member's messages go, and in which codec.
   std::map<member_key, std::pair<queue_actor, protocol::codec>> queues;
   /// Changes not yet sent, latest per member.

@@ -161,6 +161,17 @@ CAF_TEST(every registered message type round trips with all its fields) {
             && pu2.status == 2 && pu2.has_custom && pu2.clear_custom
             && pu2.custom_text == "In a meeting" && pu2.custom_emoji == "x"
             && pu2.custom_expires_ms == 99 && pu2.activity_only);
+  presence_row row{"alice", "phone", 2, 1, true, "Away", "z", 77, 1234,
+                   "update"};
+  presence_row row2;
+  CAF_REQUIRE(round_trips(sys, row, "presence_row", row2));
+  CAF_CHECK(row2.user_id == "alice" && row2.device_id == "phone"
+            && row2.type == 2 && row2.status == 1 && row2.has_custom
+            && row2.custom_text == "Away" && row2.custom_emoji == "z"
+            && row2.custom_expires_ms == 77 && row2.last_seen_ms == 1234
+            && row2.event == "update");
+  CAF_CHECK(round_trips(sys, std::vector<presence_row>{row, row},
+                        "presence rows"));
   room_ask ask{"team-1", true, {0, 2}, {1}, 3, 50};
   room_ask ask2;
   CAF_REQUIRE(round_trips(sys, ask, "room_ask", ask2));

@@ -3,7 +3,10 @@
 // direct, extension and user-broadcast messages cross nodes with acks and
 // in order; a killed node's devices leave the routes and reconnect
 // elsewhere; an offline device's queue follows it to the node it connects
-// to, and comes back with a killed node restarted on its data dir. Run: TETHERD=... node --test test/cluster.test.mjs
+// to, and comes back with a killed node restarted on its data dir; a
+// room's presence is one view on every node, and a killed node's members
+// leave it once after the grace (those that reconnected elsewhere stay).
+// Run: TETHERD=... node --test test/cluster.test.mjs
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -51,9 +54,9 @@ async function sendUntilAccepted(client, send, what) {
 }
 
 // Three nodes, B and C seeded by A, every one seeing the two others alive.
-async function startCluster() {
+async function startCluster(extra = []) {
   const cports = await freePorts(3);
-  const flags = (i) => ['--cluster.port', String(cports[i]), '--cluster.heartbeat_interval', '200ms',
+  const flags = (i) => [...extra, '--cluster.port', String(cports[i]), '--cluster.heartbeat_interval', '200ms',
     '--cluster.connection_timeout', '1s', '--supervision.backoff_base', '50ms', '--supervision.backoff_cap', '500ms',
     '--node.request_timeout', '2s',
     ...(i === 0 ? [] : ['--cluster.seeds', `127.0.0.1:${cports[0]}`])];
@@ -236,4 +239,55 @@ test('an offline device\'s queue follows it to another node and comes back with 
   assert.equal(ack.recipients, 1);
   await until(() => tablet.got.some((m) => m.type === 'q4'), 'q4');
   for (const x of [phone, tablet]) x.close();
+});
+
+test('a room\'s presence is the same on every node; a killed node\'s members leave once', { timeout: 120000 }, async () => {
+  const [a, b, c] = await startCluster(['--presence.grace', '2s']);
+  const keys = (client) => [...client.presence('ops').keys()].sort();
+  const watch = (client) => {
+    client.changes = [];
+    client.on('presence', (room, members, update) => {
+      if (room === 'ops' && update.diff) for (const x of update.diff.changes) client.changes.push(`${x.userId}/${x.deviceId}:${x.event}`);
+    });
+    return client;
+  };
+  const alice = watch(device(a, 'alice', 'phone'));
+  const bob = watch(device(b, 'bob', 'laptop', { deviceType: 'desktop' }));
+  let carol = watch(device(c, 'carol', 'tablet', { deviceType: 'tablet' }));
+  const dave = watch(device(c, 'dave', 'phone'));
+  await Promise.all([alice.connect(), bob.connect(), carol.connect(), dave.connect()]);
+  for (const x of [alice, bob, carol, dave]) await x.join('ops', { presence: true });
+  const all = ['alice/phone', 'bob/laptop', 'carol/tablet', 'dave/phone'];
+  for (const x of [alice, bob, carol, dave]) await until(() => keys(x).join() === all.join(), "all four on every node");
+  // A status set on one node shows on the others.
+  await bob.setStatus('busy');
+  await until(() => alice.presence('ops').get('bob/laptop')?.status === 'busy'
+    && dave.presence('ops').get('bob/laptop')?.status === 'busy', 'busy on A and C');
+
+  // C dies. Carol reconnects to A within the grace; dave does not.
+  alice.changes.length = 0;
+  bob.changes.length = 0;
+  await c.stop('SIGKILL');
+  carol.close();
+  dave.close();
+  carol = watch(device(a, 'carol', 'tablet', { deviceType: 'tablet' }));
+  await carol.connect();
+  await carol.join('ops', { presence: true });
+  const three = ['alice/phone', 'bob/laptop', 'carol/tablet'];
+  for (const x of [alice, bob, carol]) await until(() => keys(x).join() === three.join(), 'dave gone after the grace', 15000);
+  // Dave left once; carol never left (no flap, no ghost).
+  await new Promise((r) => setTimeout(r, 500));
+  for (const x of [alice, bob]) {
+    assert.deepEqual(x.changes.filter((e) => e.startsWith('dave/')), ['dave/phone:leave']);
+    assert.deepEqual(x.changes.filter((e) => e.startsWith('carol/')), []);
+  }
+  // C restarts: no ghost comes back; a member joining there sees everyone.
+  await c.start();
+  await until(async () => (await healthz(a)).members.filter((m) => m.state === 'alive').length === 2, 'C back at A', 15000);
+  const erin = watch(device(c, 'erin', 'phone'));
+  await erin.connect();
+  await erin.join('ops', { presence: true });
+  const four = ['alice/phone', 'bob/laptop', 'carol/tablet', 'erin/phone'];
+  for (const x of [alice, bob, carol, erin]) await until(() => keys(x).join() === four.join(), 'erin and the others everywhere');
+  for (const x of [alice, bob, carol, erin]) x.close();
 });

@@ -227,6 +227,51 @@ size_t presence_bytes(const std::string& room,
   return n;
 }
 
+// Gives the user's shard here the routes its home sent (with this node's
+// handles of the nodes named: empty for a node not linked, whose devices
+// are then unavailable), and hands over the queues of devices that are
+// elsewhere now.
+void apply_routes(self_ptr self, const std::string& user,
+                  const std::vector<remote_device>& devices) {
+  auto& st = self->state;
+  std::vector<remote_route> routes;
+  std::vector<std::pair<device_identity, cluster_actor>> moved;
+  auto mine = st.local.find(user);
+  for (auto& d : devices) {
+    auto h = handle_of(self, d.node_id);
+    routes.push_back(remote_route{d.id, h, d.node_id, d.connected});
+    if (mine == st.local.end())
+      continue;
+    auto i = mine->second.find(d.id.device_id);
+    if (i == mine->second.end() || d.since_ms < i->second.since_ms)
+      continue; // not here, or here since later (the home learns it)
+    // Its queue is there now: the one here goes there.
+    mine->second.erase(i);
+    if (h)
+      moved.emplace_back(d.id, h);
+  }
+  if (mine != st.local.end() && mine->second.empty())
+    st.local.erase(mine);
+  with_shard(self, user,
+             [self, user, routes = std::move(routes),
+              moved = std::move(moved)](const directory_actor& shard) {
+               if (!shard)
+                 return;
+               self->send(shard, atom::routes_v, user, routes);
+               for (auto& [id, h] : moved)
+                 self->send(shard, atom::handover_v, id, h);
+             });
+}
+
+// This node's link to `node` came up or ended: the routes naming it get
+// its handle, or lose it (its devices are unavailable at once).
+void relink_routes(self_ptr self, const std::string& node) {
+  for (auto& [user, devices] : self->state.heard)
+    if (std::any_of(devices.begin(), devices.end(),
+                    [&](auto& d) { return d.node_id == node; }))
+      apply_routes(self, user, devices);
+}
+
 caf::error refusal(const member_info& peer, peer_verdict v) {
   return make_peer_error(v == peer_verdict::is_self ? peer_exit::redundant
                                                     : peer_exit::refused,
@@ -326,6 +371,7 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
       learn(self, their_view);
       publish(self);
       rehome(self);
+      relink_routes(self, peer.node_id);
       if (auto i = st.unsent.find(peer.node_id); i != st.unsent.end()) {
         auto users = std::move(i->second);
         st.unsent.erase(i);
@@ -349,6 +395,7 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
       }
       publish(self);
       rehome(self);
+      relink_routes(self, node_id);
     },
     [=](atom::attach, const device_identity& id, bool connected) {
       auto& st = self->state;
@@ -378,33 +425,7 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
         st.heard.erase(user);
       else
         st.heard[user] = devices;
-      std::vector<remote_route> routes;
-      std::vector<std::pair<device_identity, cluster_actor>> moved;
-      auto mine = st.local.find(user);
-      for (auto& d : devices) {
-        auto h = handle_of(self, d.node_id);
-        routes.push_back(remote_route{d.id, h, d.node_id, d.connected});
-        if (mine == st.local.end())
-          continue;
-        auto i = mine->second.find(d.id.device_id);
-        if (i == mine->second.end() || d.since_ms < i->second.since_ms)
-          continue; // not here, or here since later (the home learns it)
-        // Its queue is there now: the one here goes there.
-        mine->second.erase(i);
-        if (h)
-          moved.emplace_back(d.id, h);
-      }
-      if (mine != st.local.end() && mine->second.empty())
-        st.local.erase(mine);
-      with_shard(self, user,
-                 [self, user, routes = std::move(routes),
-                  moved = std::move(moved)](const directory_actor& shard) {
-                   if (!shard)
-                     return;
-                   self->send(shard, atom::routes_v, user, routes);
-                   for (auto& [id, h] : moved)
-                     self->send(shard, atom::handover_v, id, h);
-                 });
+      apply_routes(self, user, devices);
     },
     [=](atom::handover, const device_identity& id,
         const std::vector<std::string>& forms) -> caf::result<uint32_t> {

@@ -15,21 +15,27 @@ export { WebSocket };
 const tetherd = process.env.TETHERD;
 if (!tetherd) throw new Error('set TETHERD to the tetherd binary');
 
-/** A tetherd on 127.0.0.1 with its own data dir; `port` 0 picks one. */
+/** A tetherd on 127.0.0.1 (or `host`) with its own data dir; `port` 0
+ * picks one. `netns`: the network namespace to run it in (`ip netns exec`
+ * execs tetherd, so the pid is tetherd's). */
 export class Node {
   /** `secretFile`: a token secret shared with other nodes (a cluster). */
-  constructor(extra = [], { secretFile } = {}) {
+  constructor(extra = [], { secretFile, host = '127.0.0.1', netns } = {}) {
     this.dir = mkdtempSync(join(tmpdir(), 'tether-js-'));
     this.extra = secretFile ? ['--auth.secret_file', secretFile, ...extra] : extra;
     this.secretFile = secretFile || join(this.dir, 'secret.key');
+    this.host = host;
+    this.netns = netns;
     this.port = 0;
   }
 
   start() {
     return new Promise((resolve, reject) => {
-      const args = ['--address', '127.0.0.1', '--port', String(this.port), '--data-dir', this.dir,
+      const args = ['--address', this.host, '--port', String(this.port), '--data-dir', this.dir,
         '--log-level', process.env.TETHER_LOG || 'warn', ...this.extra];
-      const p = spawn(tetherd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = this.netns
+        ? spawn('/usr/sbin/ip', ['netns', 'exec', this.netns, tetherd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn(tetherd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       this.proc = p;
       this.stderr = '';
       p.stderr.on('data', (d) => { this.stderr += d; });
@@ -48,7 +54,13 @@ export class Node {
     });
   }
 
-  get url() { return `ws://127.0.0.1:${this.port}/ws`; }
+  get url() { return `ws://${this.host}:${this.port}/ws`; }
+
+  /** GET `path` of this node's HTTP side, as JSON or text. */
+  async get(path, json = true) {
+    const r = await fetch(`http://${this.host}:${this.port}${path}`);
+    return json ? r.json() : r.text();
+  }
 
   /** Ends the process (by its pid) with `signal` and waits for it. */
   stop(signal = 'SIGTERM') {

@@ -1,0 +1,121 @@
+// "Several hosts" with traffic: three tetherd nodes, each in a network
+// namespace of its own, the clients in the switch namespace between them
+// (test/integration/hosts_traffic.sh makes them: TETHER_NETNS names the
+// three). A user's devices on the three nodes exchange durable messages
+// while node C is cut off with iptables DROP and healed: every message
+// acked `received` arrives (lost = 0), and the room's presence converges
+// on every node after the heal.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TetherClient } from '../tether-client.js';
+import { Node, WebSocket, until } from './support/tetherd.mjs';
+
+const netns = (process.env.TETHER_NETNS || '').split(' ').filter(Boolean);
+if (netns.length !== 3) throw new Error('run through test/integration/hosts_traffic.sh (TETHER_NETNS)');
+const address = (i) => `10.201.0.${i + 1}`;
+const clusterPort = 7400; // the same on every "host"
+const fast = { baseMs: 50, capMs: 500, multiplier: 2 };
+const secretDir = mkdtempSync(join(tmpdir(), 'tether-secret-'));
+const secretFile = join(secretDir, 'secret.key');
+writeFileSync(secretFile, 'b'.repeat(64) + '\n', { mode: 0o600 });
+const nodes = [];
+const clients = [];
+after(async () => {
+  for (const c of clients) c.close();
+  for (const n of nodes) {
+    if (process.env.TETHER_LOG) console.error(`--- ${n.host}\n${n.stderr}`);
+    await n.remove();
+  }
+  rmSync(secretDir, { recursive: true, force: true });
+});
+
+// Cuts namespace i off (both directions), or heals it.
+function partition(i, on) {
+  for (const [chain, dir] of [['INPUT', '-i'], ['OUTPUT', '-o']])
+    execFileSync('/usr/sbin/ip', ['netns', 'exec', netns[i], 'iptables', on ? '-A' : '-D', chain, dir, 'eth0', '-j', 'DROP']);
+}
+
+function device(node, user, id, claims = {}) {
+  const c = new TetherClient({ url: node.url, token: node.token(user, id, claims), WebSocket, backoff: fast });
+  c.got = new Map();
+  c.on('message', (m) => c.got.set(m.id, m));
+  clients.push(c);
+  return c;
+}
+
+const alive = async (node) => (await node.get('/healthz')).members.filter((m) => m.state === 'alive').length;
+
+test('three hosts: no acked loss across a partition and its heal, presence converges', { timeout: 180000 }, async () => {
+  for (let i = 0; i < 3; i++) {
+    const seeds = [0, 1, 2].filter((j) => j !== i).map((j) => `${address(j)}:${clusterPort}`).join(',');
+    const n = new Node(['--cluster.address', address(i), '--cluster.port', String(clusterPort), '--cluster.seeds', seeds,
+      '--cluster.heartbeat_interval', '200ms', '--cluster.connection_timeout', '1s', '--node.request_timeout', '2s',
+      '--presence.grace', '2s', '--supervision.backoff_base', '50ms', '--supervision.backoff_cap', '500ms'],
+    { secretFile, host: address(i), netns: netns[i] });
+    nodes.push(n);
+    await n.start();
+  }
+  const [a, b, c] = nodes;
+  for (const n of nodes) await until(async () => (await alive(n)) === 2, `two peers alive at ${n.host}`, 20000);
+
+  const phone = device(a, 'alice', 'phone');
+  const laptop = device(b, 'alice', 'laptop', { deviceType: 'desktop' });
+  const tablet = device(c, 'alice', 'tablet', { deviceType: 'tablet' });
+  const bob = device(c, 'bob', 'desk', { deviceType: 'desktop' });
+  const everyone = [phone, laptop, tablet, bob];
+  await Promise.all(everyone.map((x) => x.connect()));
+  for (const x of everyone) await x.join('ops', { presence: true });
+  const four = ['alice/laptop', 'alice/phone', 'alice/tablet', 'bob/desk'].join();
+  const keys = (x) => [...x.presence('ops').keys()].sort().join();
+  for (const x of everyone) await until(() => keys(x) === four, 'four members on every node', 15000);
+  // Routes to B and C are in place once a first message passes.
+  for (const to of ['laptop', 'tablet'])
+    await until(() => phone.sendToDevice(to, 'warm', {}, { requiresAck: true }).then((k) => k.status === 'received', () => false), `warm ${to}`, 15000);
+
+  // Durable messages from A to B and to C, every 15 ms; C is cut off after
+  // the first 60 and healed 3 s later (past detection and grace).
+  const acked = { laptop: [], tablet: [] };
+  const refused = { laptop: {}, tablet: {} };
+  const last = { laptop: -1, tablet: -1 };
+  const send = async (to, n) => {
+    try {
+      const k = await phone.sendToDevice(to, 'seq', { n }, { requiresAck: true });
+      if (k.status === 'received') { acked[to].push(k.messageId); last[to] = Math.max(last[to], n); }
+    } catch (e) {
+      refused[to][e.code] = (refused[to][e.code] || 0) + 1;
+      refused[to].last = `${n}: ${e.message}`;
+      refused[to].lastN = n;
+    }
+  };
+  const pending = [];
+  let cutAt = 0;
+  let healedAt = 0;
+  for (let n = 0; n < 400; n++) {
+    if (n === 60) { partition(2, true); cutAt = Date.now(); }
+    if (cutAt && !healedAt && Date.now() - cutAt > 3000) { partition(2, false); healedAt = Date.now(); }
+    pending.push(send('laptop', n), send('tablet', n));
+    await new Promise((r) => setTimeout(r, 15));
+  }
+  if (!healedAt) { await new Promise((r) => setTimeout(r, Math.max(0, 3000 - (Date.now() - cutAt)))); partition(2, false); healedAt = Date.now(); }
+  await Promise.all(pending);
+  console.log(`acked laptop ${acked.laptop.length}, tablet ${acked.tablet.length}; refused laptop ${JSON.stringify(refused.laptop)}, tablet ${JSON.stringify(refused.tablet)}`);
+  assert.equal(acked.laptop.length, 400); // B stayed with A: nothing refused
+  // C's part: refused while cut off, with a reason (TIMEOUT until the cut
+  // is detected, NODE_UNAVAILABLE after), accepted again after the heal.
+  assert.ok(refused.tablet.NODE_UNAVAILABLE > 0);
+  assert.deepEqual(Object.keys(refused.tablet).filter((k) => !['TIMEOUT', 'NODE_UNAVAILABLE', 'last', 'lastN'].includes(k)), []);
+  assert.equal(last.tablet, 399);
+  assert.ok(refused.tablet.lastN < 399);
+  // lost = 0: every message acked `received` arrives, once reconnected.
+  await until(() => acked.laptop.every((id) => laptop.got.has(id)), 'every acked message at the laptop', 60000);
+  await until(() => acked.tablet.every((id) => tablet.got.has(id)), 'every acked message at the tablet', 90000)
+    .catch((e) => { console.log(`tablet missing ${acked.tablet.filter((id) => !tablet.got.has(id)).length}`); throw e; });
+  // Presence converges on every node after the heal.
+  for (const x of everyone) await until(() => keys(x) === four, 'four members on every node after the heal', 60000);
+  for (const n of nodes) assert.equal(await alive(n), 2);
+});

@@ -112,6 +112,10 @@ using cluster_actor = caf::typed_actor<
   // Another node (id) tells of its members of a room (name): the same.
   caf::reacts_to<atom::presence, std::string, std::string,
                  std::vector<presence_row>, bool, bool>,
+  // A peer's ping (its node id): it is alive (for the detection time).
+  caf::reacts_to<atom::tick, std::string>,
+  // INTERNAL: ping every linked peer (cluster.heartbeat_interval).
+  caf::reacts_to<atom::tick>,
   // This node and every member it knows, in the view's order.
   caf::replies_to<atom::get, atom::members>::with<std::vector<member_info>>>;
 

@@ -1,5 +1,6 @@
 #include "actors/metrics.hpp"
 
+#include <algorithm>
 #include <string_view>
 
 namespace tether::actors {
@@ -167,6 +168,13 @@ void node_metrics::cluster_members(int64_t n) noexcept {
 
 void node_metrics::member_changed(member_change c) noexcept {
   member_changes_[static_cast<size_t>(c)].fetch_add(1, relaxed);
+}
+
+void node_metrics::member_detected(int64_t silent_ms) noexcept {
+  auto ms = static_cast<uint64_t>(std::max<int64_t>(0, silent_ms));
+  detections_.fetch_add(1, relaxed);
+  detection_ms_sum_.fetch_add(ms, relaxed);
+  last_detection_ms_.store(ms, relaxed);
 }
 
 void node_metrics::link_restarted() noexcept {
@@ -339,6 +347,20 @@ std::string node_metrics::render_prometheus() const {
          "counter");
   sample(out, "tether_cluster_link_restarts_total", "",
          link_restarts_.load(relaxed));
+  header(out, "tether_cluster_detection_seconds",
+         "Time from the last word of a member (a ping every "
+         "cluster.heartbeat_interval) to it being found down.",
+         "summary");
+  out.append("tether_cluster_detection_seconds_sum ")
+    .append(seconds_text(detection_ms_sum_.load(relaxed) * 1000))
+    .append("\n");
+  sample(out, "tether_cluster_detection_seconds_count", "",
+         detections_.load(relaxed));
+  header(out, "tether_cluster_last_detection_seconds",
+         "The latest of those times.", "gauge");
+  out.append("tether_cluster_last_detection_seconds ")
+    .append(seconds_text(last_detection_ms_.load(relaxed) * 1000))
+    .append("\n");
   static constexpr std::array<std::string_view, 3> cluster_kinds{
     "route", "room", "presence"};
   auto cluster_family = [&](std::string_view name, std::string_view help,

@@ -105,6 +105,9 @@ public:
   void member_changed(member_change c) noexcept;
   /// A link to a peer restarted (a reconnect after its backoff).
   void link_restarted() noexcept;
+  /// A member was found down `silent_ms` after this node last heard from
+  /// it (the detection time, within one ping interval).
+  void member_detected(int64_t silent_ms) noexcept;
   /// A message forwarded to (sent) or from (received) another node:
   /// `message` for direct and user routes, `batch` for a room publish.
   void cluster_sent(traffic_kind k, size_t bytes) noexcept;
@@ -179,6 +182,9 @@ private:
   std::atomic<int64_t> cluster_members_{0};
   std::array<counter, member_change_count> member_changes_{};
   counter link_restarts_{0};
+  counter detections_{0};
+  counter detection_ms_sum_{0};
+  counter last_detection_ms_{0};
   std::array<counter, 3> cluster_out_{};
   std::array<counter, 3> cluster_out_bytes_{};
   std::array<counter, 3> cluster_in_{};

@@ -406,6 +406,7 @@ void node::start_cluster(actors::member_info self) {
   cp.orchestrator = impl_->orchestrator;
   cp.board = impl_->board;
   cp.request_timeout = s.node.request_timeout;
+  cp.heartbeat_interval = s.cluster.heartbeat_interval;
   cp.limits = s.limits.protocol;
   impl_->cluster = impl_->sys.spawn(actors::cluster, std::move(cp),
                                     impl_->metrics);

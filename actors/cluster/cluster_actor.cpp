@@ -299,6 +299,7 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
     link_to(self, seed);
   }
   publish(self);
+  self->delayed_send(self, st.params.heartbeat_interval, atom::tick_v);
   // Stored messages of devices that may be elsewhere now (this node
   // restarted): their homes say where, and the queues follow.
   self
@@ -363,6 +364,7 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
       }
       st.link_of[peer.node_id] = addr;
       st.peers[peer.node_id] = caf::actor_cast<cluster_actor>(remote);
+      st.last_heard[peer.node_id] = now_ms(self);
       if (auto e = st.view.link_up(peer, now_ms(self))) {
         log_event(self, *e, peer.address());
         // Rooms tell it their members (and ask for its).
@@ -388,11 +390,16 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
         return; // a link that never was this member's
       st.link_of.erase(i);
       st.peers.erase(node_id);
+      auto heard = st.last_heard.find(node_id);
       if (auto e = st.view.link_down(node_id, now_ms(self))) {
         log_event(self, *e, addr);
+        if (heard != st.last_heard.end())
+          st.metrics->member_detected(now_ms(self) - heard->second);
         // Its room members leave after the grace.
         self->send(st.params.orchestrator, atom::unlinked_v, node_id);
       }
+      if (heard != st.last_heard.end())
+        st.last_heard.erase(heard);
       publish(self);
       rehome(self);
       relink_routes(self, node_id);
@@ -533,6 +540,17 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
               self->send(r, atom::presence_v, from, rows, full, ask);
           },
           [](caf::error&) {});
+    },
+    [=](atom::tick, const std::string& from) {
+      auto& heard = self->state.last_heard;
+      if (auto i = heard.find(from); i != heard.end())
+        i->second = now_ms(self);
+    },
+    [=](atom::tick) {
+      auto& st = self->state;
+      for (auto& [id, h] : st.peers)
+        self->send(h, atom::tick_v, st.params.self.node_id);
+      self->delayed_send(self, st.params.heartbeat_interval, atom::tick_v);
     },
     [=](atom::get, atom::members) {
       std::vector<member_info> out{self->state.view.self()};

@@ -52,6 +52,9 @@ struct cluster_params {
   std::vector<std::pair<std::string, uint16_t>> seeds;
   orchestrator_actor orchestrator;
   std::shared_ptr<cluster_board> board;
+  /// How often this node pings its peers (cluster.heartbeat_interval):
+  /// the grain of the detection time in /metrics.
+  std::chrono::milliseconds heartbeat_interval{1000};
   /// Bounds a relay to another node (node.request_timeout).
   std::chrono::milliseconds request_timeout{5000};
   /// What a forwarded message may hold (the node's limits.*: the nodes of
@@ -67,6 +70,8 @@ struct cluster_state {
   std::map<std::string, std::string> link_of;
   /// The cluster actor of each linked member.
   std::map<std::string, cluster_actor> peers;
+  /// When each linked member was heard from last (epoch ms).
+  std::map<std::string, int64_t> last_heard;
   /// The live ids placement used last (a change re-homes users).
   std::vector<std::string> live;
   /// Devices whose queue is on this node (connected here, or were last),

@@ -125,6 +125,9 @@ test('a user\'s devices on three nodes reach each other; a killed node\'s device
   tablet.close();
   await c.stop('SIGKILL');
   await until(async () => (await healthz(a)).members.some((m) => m.state === 'down'), 'C down at A');
+  // Its detection time: since its last ping (every 200 ms) to the link loss.
+  const detection = /^tether_cluster_last_detection_seconds ([0-9.]+)$/m.exec(await (await fetch(`http://127.0.0.1:${a.port}/metrics`)).text());
+  assert.ok(detection && Number(detection[1]) < 1.0, `detection ${detection && detection[1]} s`);
   let refused;
   await until(async () => {
     refused = await phone.broadcast('after', {}, { requiresAck: true }).then(() => null, (e) => e);

@@ -4,7 +4,9 @@
 // three). A user's devices on the three nodes exchange durable messages
 // while node C is cut off with iptables DROP and healed: every message
 // acked `received` arrives (lost = 0), and the room's presence converges
-// on every node after the heal.
+// on every node after the heal; C killed with messages for an offline
+// device on its disk delivers them once restarted, to the node the device
+// moved to.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -103,6 +105,10 @@ test('three hosts: no acked loss across a partition and its heal, presence conve
   }
   if (!healedAt) { await new Promise((r) => setTimeout(r, Math.max(0, 3000 - (Date.now() - cutAt)))); partition(2, false); healedAt = Date.now(); }
   await Promise.all(pending);
+  const detection = Number(/^tether_cluster_last_detection_seconds ([0-9.]+)$/m.exec(await a.get('/metrics', false))[1]);
+  console.log(`partition detected at A after ${detection} s of silence`);
+  // Within cluster.connection_timeout (1 s) plus a heartbeat (0.2 s) or so.
+  assert.ok(detection >= 0.5 && detection <= 3, `detection ${detection} s`);
   console.log(`acked laptop ${acked.laptop.length}, tablet ${acked.tablet.length}; refused laptop ${JSON.stringify(refused.laptop)}, tablet ${JSON.stringify(refused.tablet)}`);
   assert.equal(acked.laptop.length, 400); // B stayed with A: nothing refused
   // C's part: refused while cut off, with a reason (TIMEOUT until the cut
@@ -118,4 +124,27 @@ test('three hosts: no acked loss across a partition and its heal, presence conve
   // Presence converges on every node after the heal.
   for (const x of everyone) await until(() => keys(x) === four, 'four members on every node after the heal', 60000);
   for (const n of nodes) assert.equal(await alive(n), 2);
+
+  // C killed on its host with 40 messages for the offline tablet on its
+  // disk; the tablet comes back on B, C restarts on its data dir: they
+  // arrive there, and the room shows the tablet once, from B.
+  tablet.close();
+  bob.close();
+  const stored = [];
+  for (let n = 0; n < 40; n++) {
+    const k = await phone.sendToDevice('tablet', 'stored', { n }, { requiresAck: true });
+    assert.equal(k.recipients, 1);
+    stored.push(k.messageId);
+  }
+  await c.stop('SIGKILL');
+  for (const n of [a, b]) await until(async () => (await alive(n)) === 1, `C down at ${n.host}`, 10000);
+  const moved = device(b, 'alice', 'tablet', { deviceType: 'tablet' });
+  await moved.connect();
+  await moved.join('ops', { presence: true });
+  await c.start();
+  for (const n of nodes) await until(async () => (await alive(n)) === 2, `C back at ${n.host}`, 20000);
+  await until(() => stored.every((id) => moved.got.has(id)), 'the 40 stored on C at the tablet on B', 30000);
+  assert.deepEqual(stored.map((id) => moved.got.get(id).payload.n), Array.from({ length: 40 }, (_, i) => i));
+  const three = ['alice/laptop', 'alice/phone', 'alice/tablet'].join();
+  for (const x of [phone, laptop, moved]) await until(() => keys(x) === three, 'bob gone, the tablet shown once', 20000);
 });

@@ -67,6 +67,12 @@ actors::device_spec bench_device(const server_target& t, std::string user,
   s.type = protocol::device_type::mobile;
   s.codec = c;
   s.token = mint_token(t, s);
+  if (!t.spread.empty()) {
+    // --spread: the devices of a run go round the nodes in turn.
+    auto& node = t.spread[t.spread_next++ % t.spread.size()];
+    s.host = node.first;
+    s.port = node.second;
+  }
   return s;
 }
 

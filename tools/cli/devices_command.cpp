@@ -102,7 +102,7 @@ int devices_command(const std::vector<std::string>& args) {
                    "storms", "slow-share", "background-every",
                    "background-for", "status-every", "backoff-base",
                    "backoff-cap", "max-attempts", "seed", "json"},
-                  {TETHER_TARGET_SWITCHES, "no-extension", "deflate", "help", "spread"}, a, problem)) {
+                  {TETHER_TARGET_SWITCHES, "no-extension", "deflate", "help"}, a, problem)) {
     std::cerr << "tether devices: " << problem << "\n";
     return usage();
   }
@@ -147,27 +147,8 @@ int devices_command(const std::vector<std::string>& args) {
     std::cerr << "tether devices: " << problem << "\n";
     return usage();
   }
-  // Several --url (a cluster): the first is the target, every URL a node.
-  auto urls = a.all("url");
-  std::vector<server_target> nodes;
-  auto first = a;
-  if (urls.size() > 1) {
-    if (!a.has("spread")) {
-      std::cerr << "tether devices: several --url need --spread\n";
-      return 2;
-    }
-    first.values["url"] = urls.front();
-    for (auto& u : urls) {
-      server_target t;
-      if (!parse_url(u, t, problem)) {
-        std::cerr << "tether devices: --url " << u << ": " << problem << "\n";
-        return 2;
-      }
-      nodes.push_back(std::move(t));
-    }
-  }
   server_target target;
-  if (!open_target(first, target, problem)) {
+  if (!open_target(a, target, problem)) {
     std::cerr << "tether devices: " << problem << "\n";
     return 2;
   }
@@ -210,12 +191,12 @@ int devices_command(const std::vector<std::string>& args) {
           s.peers.push_back(other);
       s.room = "team-" + std::to_string(room_no);
       s.slow = std::uniform_real_distribution<double>{0, 1}(rng) < slow_share;
-      if (!nodes.empty()) {
+      if (auto& nodes = target.spread; !nodes.empty()) {
         // Device d of user u on node (u + d) mod n: every user's devices
         // meet on different nodes, and every node has every kind.
         auto& node = nodes[(u + d) % nodes.size()];
-        s.host = node.host;
-        s.port = node.port;
+        s.host = node.first;
+        s.port = node.second;
       }
       s.token = mint_token(target, s);
       rooms[room_no]->push_back(s.key());

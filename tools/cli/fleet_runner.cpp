@@ -250,9 +250,24 @@ bool open_target(const arg_map& a, server_target& out, std::string& problem) {
               "--secret-file), or --spawn";
     return false;
   }
-  if (!parse_url(a.get("url"), out, problem)
+  auto urls = a.all("url");
+  if (urls.size() > 1 && !a.has("spread")) {
+    problem = "several --url need --spread (devices spread over the nodes "
+              "of one cluster)";
+    return false;
+  }
+  if (!parse_url(urls.front(), out, problem)
       || !read_tls_flags(a, out, problem))
     return false;
+  if (a.has("spread"))
+    for (auto& u : urls) {
+      server_target node;
+      if (!parse_url(u, node, problem)) {
+        problem = "--url " + u + ": " + problem;
+        return false;
+      }
+      out.spread.emplace_back(node.host, node.port);
+    }
   out.pid = static_cast<int>(number_flag(a, "pid", 0, problem));
   std::string path;
   if (a.has("secret-file"))

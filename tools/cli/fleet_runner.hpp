@@ -36,6 +36,10 @@ struct server_target {
   std::string spawned_dir;
   /// The CPU the spawned server is pinned to (-1: not pinned).
   int cpu = -1;
+  /// --url A --url B ... --spread (a cluster): every node's host and port;
+  /// devices are spread over them (the first is the target above).
+  std::vector<std::pair<std::string, uint16_t>> spread;
+  mutable size_t spread_next = 0;
   /// With --spawn --baseline: a tether-baseline beside the tetherd, on the
   /// same CPU, for the same workload.
   std::unique_ptr<server_target> baseline;
@@ -55,7 +59,7 @@ struct server_target {
     "cpu-client", "server-config", "tether-baseline", "ca"
 
 /// The switches of open_target().
-#define TETHER_TARGET_SWITCHES "spawn", "insecure", "tls"
+#define TETHER_TARGET_SWITCHES "spawn", "insecure", "tls", "spread"
 
 /// Connects the flags to a server: --url ws://HOST:PORT/PATH with
 /// --data-dir DIR or --secret-file F (the server's token secret), and
@@ -65,6 +69,8 @@ struct server_target {
 /// process on --cpu-client (1), as `taskset -c` would. With --spawn and
 /// --baseline, also starts tools/baseline's server (--tether-baseline PATH,
 /// default: beside this binary) on the same CPU, into `out.baseline`.
+/// Several --url need --spread: every URL is a node of one cluster, into
+/// `out.spread`.
 bool open_target(const arg_map& a, server_target& out, std::string& problem);
 
 /// Reads ws://HOST[:PORT][/PATH] or wss://... into `t`.

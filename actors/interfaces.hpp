@@ -90,9 +90,9 @@ using cluster_actor = caf::typed_actor<
   caf::reacts_to<atom::routes, std::string, std::vector<remote_device>>,
   // Another node hands over the queue of a device now here (its messages,
   // forwarded_form, in order); replies once this node's queue took them
-  // (durable ones on disk).
+  // (durable ones on disk) with the ids of those it refused (full).
   caf::replies_to<atom::handover, device_identity,
-                  std::vector<std::string>>::with<uint32_t>,
+                  std::vector<std::string>>::with<std::vector<std::string>>,
   // A message (forwarded_form) from `sender` for these devices of its user connected
   // here; replies with how many queues took it.
   caf::replies_to<atom::forward, device_identity, std::vector<std::string>,
@@ -315,9 +315,9 @@ using directory_actor = caf::typed_actor<
   // where the device is now (from this node's cluster actor).
   caf::reacts_to<atom::handover, device_identity, cluster_actor>,
   // The messages of a device's queue on another node, in order, for its
-  // queue here; replies once it took them.
+  // queue here; replies once it took them, with the ids it refused.
   caf::replies_to<atom::handover, device_identity, message_list>::with<
-    uint32_t>,
+    std::vector<std::string>>,
   // INTERNAL: evict users idle for longer than directory.idle_user_ttl.
   caf::reacts_to<atom::tick>>;
 

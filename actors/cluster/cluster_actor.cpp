@@ -235,7 +235,7 @@ void apply_routes(self_ptr self, const std::string& user,
                   const std::vector<remote_device>& devices) {
   auto& st = self->state;
   std::vector<remote_route> routes;
-  std::vector<std::pair<device_identity, cluster_actor>> moved;
+  std::vector<std::pair<remote_device, cluster_actor>> moved;
   auto mine = st.local.find(user);
   for (auto& d : devices) {
     auto h = handle_of(self, d.node_id);
@@ -243,23 +243,34 @@ void apply_routes(self_ptr self, const std::string& user,
     if (mine == st.local.end())
       continue;
     auto i = mine->second.find(d.id.device_id);
-    if (i == mine->second.end() || d.since_ms < i->second.since_ms)
-      continue; // not here, or here since later (the home learns it)
-    // Its queue is there now: the one here goes there.
-    mine->second.erase(i);
+    if (i == mine->second.end()
+        || (i->second.connected && d.since_ms < i->second.since_ms))
+      continue; // not here, or connected here since later (the home learns)
+    // Its queue is there now: the one here goes there (once that node is
+    // linked from here: until then the entry stays, and a relink retries).
     if (h)
-      moved.emplace_back(d.id, h);
+      moved.emplace_back(i->second, h);
   }
-  if (mine != st.local.end() && mine->second.empty())
-    st.local.erase(mine);
   with_shard(self, user,
              [self, user, routes = std::move(routes),
               moved = std::move(moved)](const directory_actor& shard) {
                if (!shard)
                  return;
                self->send(shard, atom::routes_v, user, routes);
-               for (auto& [id, h] : moved)
-                 self->send(shard, atom::handover_v, id, h);
+               auto& local = self->state.local;
+               for (auto& [d, h] : moved) {
+                 self->send(shard, atom::handover_v, d.id, h);
+                 auto u = local.find(d.id.user_id);
+                 if (u == local.end())
+                   continue;
+                 // Unless it connected here again meanwhile.
+                 if (auto i = u->second.find(d.id.device_id);
+                     i != u->second.end() && i->second.since_ms == d.since_ms
+                     && i->second.connected == d.connected)
+                   u->second.erase(i);
+                 if (u->second.empty())
+                   local.erase(u);
+               }
              });
 }
 
@@ -435,16 +446,24 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
       apply_routes(self, user, devices);
     },
     [=](atom::handover, const device_identity& id,
-        const std::vector<std::string>& forms) -> caf::result<uint32_t> {
+        const std::vector<std::string>& forms)
+      -> caf::result<std::vector<std::string>> {
       message_list msgs;
       msgs.reserve(forms.size());
       for (auto& bytes : forms) {
         auto msg = read_forwarded(self, traffic_kind::message, bytes);
-        if (!msg)
-          return std::move(msg.error());
+        if (!msg) {
+          // Its node encoded it: unreadable here is a bug, and sending it
+          // again would not help.
+          spdlog::error("cluster: dropped a message handed over for {}/{}: "
+                        "{}",
+                        id.user_id, id.device_id,
+                        reason_of(self->system(), msg.error()));
+          continue;
+        }
         msgs.push_back(std::move(*msg));
       }
-      auto rp = self->make_response_promise<uint32_t>();
+      auto rp = self->make_response_promise<std::vector<std::string>>();
       with_shard(self, id.user_id,
                  [self, id, msgs = std::move(msgs),
                   rp](const directory_actor& shard) mutable {
@@ -458,8 +477,8 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
                      ->request(shard, caf::infinite, atom::handover_v, id,
                                std::move(msgs))
                      .then(
-                       [self, id, rp](uint32_t n) mutable {
-                         rp.deliver(n);
+                       [self, id, rp](std::vector<std::string>& refused) mutable {
+                         rp.deliver(std::move(refused));
                          hold(self, id);
                        },
                        [rp](caf::error& err) mutable {

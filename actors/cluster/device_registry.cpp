@@ -20,7 +20,11 @@ std::set<std::string> device_registry::report(const remote_device& r) {
     e = r;
     return nodes_of(r.id.user_id);
   }
-  if (r.connected && r.since_ms >= e.since_ms) {
+  // Another node: a connection beats a queue held without one; of two
+  // connections, or two queues, the later one wins.
+  bool wins = r.connected == e.connected ? r.since_ms >= e.since_ms
+                                         : r.connected;
+  if (wins) {
     // It moved: the node it left hands its queue over.
     auto old = e.node_id;
     e = r;

@@ -3,7 +3,8 @@
 // Where a user's devices are, as the user's home node keeps it: for each
 // device the node holding its queue (where it is connected, or was last)
 // and whether it is connected there. Nodes report in any order; of two
-// nodes claiming a device, the later connection (since_ms) wins, so a
+// nodes claiming a device, one where it is connected beats one holding its
+// queue without, and of two alike the later one (since_ms) wins, so a
 // delayed report of an older connection never moves a device back. Pure.
 //
 // A node whose report loses (it holds a queue of a device that is now

@@ -197,6 +197,13 @@ void with_queue(self_ptr self, const std::string& user,
         st.by_addr.emplace(q.address(), std::make_pair(user, device));
         self->monitor(q);
         auto& u = st.users[user];
+        // A device whose queue is on another node now (a message reached
+        // the old one late, or a restart found stored ones): what this
+        // queue holds goes there.
+        if (!s->conn)
+          for (auto& r : u.remote)
+            if (r.id.device_id == device && r.node)
+              self->send(q, atom::handover_v, r.node);
         if (s->conn)
           routes_changed(self, u);
         auto waiting = std::move(s->queue_waiting);
@@ -588,8 +595,9 @@ directory(directory_actor::stateful_pointer<directory_state> self,
       });
     },
     [=](atom::handover, const device_identity& id,
-        const message_list& msgs) -> caf::result<uint32_t> {
-      auto rp = self->make_response_promise<uint32_t>();
+        const message_list& msgs) -> caf::result<std::vector<std::string>> {
+      using refusals = std::vector<std::string>;
+      auto rp = self->make_response_promise<refusals>();
       with_user(self, id.user_id, [=](user_slot& u) mutable {
         if (!find_device(u, id.device_id)) {
           // Known to the node it comes from; its queue here registers it.
@@ -598,23 +606,33 @@ directory(directory_actor::stateful_pointer<directory_state> self,
           u.devices.push_back(std::move(slot));
         }
         with_queue(self, id.user_id, id.device_id,
-                   [self, rp, msgs, id](queue_actor q) mutable {
-                     if (msgs.empty()) {
-                       rp.deliver(uint32_t{0});
-                       return;
-                     }
+                   [self, rp, msgs](queue_actor q) mutable {
                      if (!q) {
                        rp.deliver(make_tether_error(
                          protocol::errc::internal_error, "queue unavailable"));
                        return;
                      }
-                     auto fi = std::make_shared<fan_in>(rp, msgs.size());
+                     if (msgs.empty()) {
+                       rp.deliver(refusals{});
+                       return;
+                     }
+                     // In order into the queue; the refused (a full queue)
+                     // stay with the node they come from.
+                     struct tally {
+                       size_t waiting;
+                       refusals refused;
+                     };
+                     auto t = std::make_shared<tally>(tally{msgs.size(), {}});
+                     auto done = [t, rp]() mutable {
+                       if (--t->waiting == 0)
+                         rp.deliver(std::move(t->refused));
+                     };
                      for (auto& m : msgs)
                        self->request(q, caf::infinite, atom::enqueue_v, m)
-                         .then([fi](uint32_t) { fi->accepted(); },
-                               [self, fi, id](caf::error& err) {
-                                 fi->failed(id.device_id, to_errc(err),
-                                            reason_of(self->system(), err));
+                         .then([done](uint32_t) mutable { done(); },
+                               [t, done, id = m->id](caf::error&) mutable {
+                                 t->refused.push_back(id);
+                                 done();
                                });
                    });
       });

@@ -295,6 +295,15 @@ std::vector<queue_entry> device_queue::take_all() {
   return out;
 }
 
+void device_queue::restore(std::vector<queue_entry> entries) {
+  for (auto i = entries.rbegin(); i != entries.rend(); ++i) {
+    i->seq = 0;
+    i->attempts = 0;
+    i->retry_ms = 0;
+    offer_notice(std::move(*i));
+  }
+}
+
 std::vector<const queue_entry*> device_queue::entries() const {
   std::vector<const queue_entry*> out;
   for (auto& [seq, e] : inflight_)

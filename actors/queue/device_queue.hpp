@@ -171,6 +171,11 @@ public:
   /// ones by priority, FIFO within one: a queue handed to another node.
   std::vector<queue_entry> take_all();
 
+  /// Puts back what take_all() took (a handover that failed), ahead of
+  /// what came meanwhile and regardless of the caps, in the same order;
+  /// they are delivered as new (seq and attempts reset).
+  void restore(std::vector<queue_entry> entries);
+
   /// Every message, delivered ones first (for snapshots and tests).
   std::vector<const queue_entry*> entries() const;
 

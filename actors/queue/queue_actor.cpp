@@ -240,7 +240,7 @@ void on_tick(self_ptr self) {
   }
   if (!attached(self) && st.detached_since_ms
       && now - *st.detached_since_ms >= st.params.resume_window.count()
-      && st.q.memory_only() == 0) {
+      && st.q.memory_only() == 0 && !st.handover_to) {
     if (st.gaps_pending)
       write_gaps(self);
     self->quit();
@@ -250,62 +250,93 @@ void on_tick(self_ptr self) {
   schedule_tick(self);
 }
 
+// Messages handed over per request: bounds the reply time (the request
+// times out after node.request_timeout).
+constexpr size_t handover_batch = 256;
+
+void retry_handover(self_ptr self) {
+  auto& st = self->state;
+  st.handover_retry = std::min(milliseconds{30000},
+                               std::max(milliseconds{500},
+                                        st.handover_retry * 2));
+  self->delayed_send(self, st.handover_retry, atom::handover_v);
+}
+
 // While the device is connected to another node (and not here), hands
 // every message to that node's queue of the device, then quits once empty:
 // the device's queue is there now. Messages leave this node's store only
-// after the other node took them (durable ones on its disk).
+// after the other node took them (durable ones on its disk); what it
+// refused (its queue was full) or what a failed request carried is put
+// back first, in order, and tried again after a backoff.
 void hand_over(self_ptr self) {
   auto& st = self->state;
   if (!st.handover_to || attached(self) || st.in_handover)
     return;
   auto all = st.q.take_all();
-  std::vector<std::string> forms;
-  forms.reserve(all.size());
-  for (auto& e : all)
-    // Notices tell of this node's drops; the counters stay with it.
-    if (e.msg && e.msg->type != "tether.gap")
-      forms.push_back(forwarded_form(*e.msg));
-  if (forms.empty()) {
-    retire(self, all);
+  std::vector<queue_entry> batch;
+  std::vector<queue_entry> rest;
+  for (auto& e : all) {
+    // Notices tell of this node's drops; they and their counters stay.
+    if (!e.msg || e.msg->type == "tether.gap" || batch.size() >= handover_batch)
+      rest.push_back(std::move(e));
+    else
+      batch.push_back(std::move(e));
+  }
+  st.q.restore(std::move(rest));
+  if (batch.empty()) {
     if (st.gaps_pending)
       write_gaps(self);
     self->quit();
     return;
   }
+  std::vector<std::string> forms;
+  forms.reserve(batch.size());
+  for (auto& e : batch)
+    forms.push_back(forwarded_form(*e.msg));
   st.in_handover = true;
-  st.handing = std::move(all);
-  auto n = forms.size();
+  st.handing = std::move(batch);
   self
     ->request(st.handover_to, st.params.handover_timeout, atom::handover_v,
               st.owner, std::move(forms))
     .then(
-      [self, n](uint32_t) {
+      [self](std::vector<std::string>& refused) {
         auto& st = self->state;
         st.in_handover = false;
-        st.handover_retry = milliseconds{0};
-        auto done = std::move(st.handing);
+        auto sent = std::move(st.handing);
         st.handing.clear();
+        std::vector<queue_entry> done;
+        std::vector<queue_entry> back;
+        for (auto& e : sent)
+          (std::find(refused.begin(), refused.end(), e.msg->id) != refused.end()
+             ? back
+             : done)
+            .push_back(std::move(e));
         retire(self, done);
-        st.metrics->queue_event(queue_counter::handed_over, n);
+        st.metrics->queue_event(queue_counter::handed_over, done.size());
         spdlog::info("queue {}/{}: handed {} messages over to the node of "
-                     "the device",
-                     st.owner.user_id, st.owner.device_id, n);
-        hand_over(self); // what came meanwhile, or quit
+                     "the device{}",
+                     st.owner.user_id, st.owner.device_id, done.size(),
+                     back.empty() ? ""
+                                  : fmt::format(" ({} refused there, kept)",
+                                                back.size()));
+        if (back.empty()) {
+          st.handover_retry = milliseconds{0};
+          hand_over(self); // the rest, what came meanwhile, or quit
+          return;
+        }
+        st.q.restore(std::move(back));
+        retry_handover(self);
       },
       [self](caf::error& err) {
         auto& st = self->state;
         st.in_handover = false;
-        for (auto& e : st.handing)
-          st.q.offer(std::move(e));
+        st.q.restore(std::move(st.handing));
         st.handing.clear();
-        st.handover_retry = std::min(
-          milliseconds{30000},
-          std::max(milliseconds{500}, st.handover_retry * 2));
+        retry_handover(self);
         spdlog::warn("queue {}/{}: handover failed ({}); retrying in {} ms",
                      st.owner.user_id, st.owner.device_id,
                      reason_of(self->system(), err),
                      st.handover_retry.count());
-        self->delayed_send(self, st.handover_retry, atom::handover_v);
         pump(self);
       });
 }

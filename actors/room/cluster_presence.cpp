@@ -76,7 +76,10 @@ cluster_presence::remote(const std::string& node,
                          const std::vector<presence_entry>& entries,
                          bool full) {
   auto& n = remote_[node];
-  n.down_since_ms.reset();
+  // Only its full list says it is back: a change sent before it went down
+  // may arrive after its down mark.
+  if (full)
+    n.down_since_ms.reset();
   std::set<member_key> touched;
   if (full) {
     for (auto& [k, e] : n.members)

@@ -33,7 +33,7 @@ public:
   local(const protocol::presence_entry& e);
 
   /// What node `node` says of its members: changes (`leave` removes), or
-  /// with `full` all of them (the others left). Clears its down mark.
+  /// with `full` all of them (the others left; this clears its down mark).
   std::vector<protocol::presence_entry>
   remote(const std::string& node,
          const std::vector<protocol::presence_entry>& entries, bool full);

@@ -91,3 +91,17 @@ CAF_TEST(devices of a node that is down are not connected but stay there) {
   CAF_CHECK(reg.find("alice") == nullptr);
   CAF_CHECK_EQUAL(reg.users(), std::vector<std::string>{"bob"});
 }
+
+CAF_TEST(of two queues held without a connection the later wins) {
+  device_registry reg;
+  // A new home hears first of a restarted node's stored queue (since 0),
+  // then of the queue of the node the device left last.
+  reg.report(at("c", "phone", false, 0));
+  CAF_CHECK_EQUAL(reg.report(at("y", "phone", false, 300)), (nodes{"c", "y"}));
+  CAF_CHECK_EQUAL(reg.find("alice")->at("phone").node_id, "y");
+  // A connection beats a later queue held without one.
+  reg.report(at("b", "phone", true, 200));
+  CAF_CHECK_EQUAL(reg.find("alice")->at("phone").node_id, "b");
+  CAF_CHECK_EQUAL(reg.report(at("y", "phone", false, 300)), nodes{"y"});
+  CAF_CHECK_EQUAL(reg.find("alice")->at("phone").node_id, "b");
+}

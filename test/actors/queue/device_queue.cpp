@@ -286,3 +286,20 @@ CAF_TEST(take_all empties the queue delivered first then by priority) {
   q.offer(entry("e"));
   CAF_CHECK_EQUAL(drain(q), std::vector<std::string>{"e"});
 }
+
+CAF_TEST(restore puts taken messages back first in their order) {
+  queue_params p;
+  p.max_items = 3;
+  device_queue q{p};
+  q.offer(entry("a"));
+  q.offer(entry("b", priority::high));
+  q.offer(entry("c"));
+  auto taken = q.take_all();
+  q.offer(entry("d")); // came during the handover
+  q.offer(entry("e"));
+  q.offer(entry("f"));
+  q.restore(std::move(taken)); // over the cap: nothing is lost
+  CAF_CHECK_EQUAL(q.size(), 6u);
+  CAF_CHECK_EQUAL(drain(q),
+                  (std::vector<std::string>{"b", "a", "c", "d", "e", "f"}));
+}

@@ -123,3 +123,13 @@ CAF_TEST(a node back within the grace shows no change) {
   CAF_CHECK(p.sweep(9000).empty());
   CAF_CHECK_EQUAL(p.size(), 1u);
 }
+
+CAF_TEST(a change that arrives after the down mark does not clear it) {
+  cluster_presence p{std::chrono::milliseconds{1000}};
+  p.remote("b", {ev("bob", "laptop", "join")}, false);
+  p.node_down("b", 5000);
+  p.remote("b", {ev("bob", "laptop", "update", presence_status::away)},
+           false);
+  CAF_CHECK_EQUAL(p.next_deadline(), 6000);
+  CAF_CHECK_EQUAL(events(p.sweep(6000)), strings{"bob/laptop:leave"});
+}

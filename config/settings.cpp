@@ -424,6 +424,9 @@ const std::vector<binding>& table() {
          [](settings& s) -> auto& { return s.auth.secret_file; });
     add_key(t, "auth.leeway", "clock skew tolerated on exp and nbf",
          [](settings& s) -> auto& { return s.auth.leeway; });
+    add_key(t, "auth.api_keys_file",
+         "keys of the server API, one per line (empty: the API is off)",
+         [](settings& s) -> auto& { return s.auth.api_keys_file; });
     // node
     add_key(t, "node.data_dir", "directory for the secret and durable state",
          [](settings& s) -> auto& { return s.node.data_dir; });

@@ -107,6 +107,9 @@ struct store_settings {
 struct auth_settings {
   std::string secret_file; // empty: <data_dir>/secret.key, made on first run
   seconds leeway{30};      // tolerated clock skew for exp/nbf
+  /// Keys of the server API (/api/v1), one per line ("name key" or "key");
+  /// empty: the API is off.
+  std::string api_keys_file;
 };
 
 struct node_settings {

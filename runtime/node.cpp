@@ -1,4 +1,5 @@
 #include "runtime/node.hpp"
+#include "runtime/server_api.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -376,12 +377,32 @@ uint16_t node::start() {
   sp.close_timeout = s.heartbeat.close_timeout;
   sp.secret = std::move(secret);
   sp.token_leeway = s.auth.leeway;
+  if (!s.auth.api_keys_file.empty()) {
+    try {
+      sp.api_keys = load_api_keys(s.auth.api_keys_file);
+    } catch (const std::exception& e) {
+      caf::anon_send_exit(impl_->orchestrator,
+                          caf::exit_reason::user_shutdown);
+      throw startup_error(e.what());
+    }
+    spdlog::info("server API on /api/v1 with {} keys", sp.api_keys.size());
+  }
   server_hooks hooks;
   hooks.open = [orch = impl_->orchestrator](
                  std::shared_ptr<actors::session_port> port) {
     caf::anon_send(orch, atom::open_v, std::move(port));
   };
   hooks.healthz = [i = impl_.get()] { return i->healthz(); };
+  api_context api;
+  api.sys = &impl_->sys;
+  api.orchestrator = impl_->orchestrator;
+  api.limits = s.limits.protocol;
+  api.timeout = s.node.request_timeout;
+  api.stats = hooks.healthz;
+  hooks.api = [api](std::string method, std::string path, std::string body,
+                    std::function<void(unsigned, std::string)> reply) {
+    serve_api(api, method, path, body, std::move(reply));
+  };
   impl_->server = std::make_unique<ws_server>(std::move(sp), std::move(hooks),
                                               impl_->metrics, impl_->loop);
   try {

@@ -52,6 +52,15 @@ std::string json_error(std::string_view error, std::string_view message) {
   return out;
 }
 
+// Compares every byte of both (a key's content does not change the time).
+bool same_secret(std::string_view given, std::string_view key) {
+  unsigned char diff = given.size() != key.size() ? 1 : 0;
+  for (size_t i = 0; i < key.size(); ++i)
+    diff |= static_cast<unsigned char>(
+      (i < given.size() ? given[i] : 0) ^ key[i]);
+  return diff == 0;
+}
+
 int64_t now_seconds() {
   using namespace std::chrono;
   return duration_cast<seconds>(system_clock::now().time_since_epoch())
@@ -112,7 +121,8 @@ private:
         shared_->params.handshake_timeout);
     parser_.emplace();
     parser_->header_limit(8 * 1024);
-    parser_->body_limit(4 * 1024);
+    // A server API body holds one message.
+    parser_->body_limit(shared_->params.max_message_bytes + 16 * 1024);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&http_session::on_read,
                                                this->shared_from_this()));
@@ -149,6 +159,10 @@ private:
       upgrade(std::move(req), query);
       return;
     }
+    if (path.substr(0, 5) == "/api/") {
+      api(std::move(req), path);
+      return;
+    }
     if (req.method() != http::verb::get && req.method() != http::verb::head) {
       reply(http::status::method_not_allowed,
             json_error("method_not_allowed", "only GET is served"));
@@ -165,6 +179,49 @@ private:
             json_error("not_found", "no such path; see /healthz, /metrics, "
                                       + shared_->params.ws_path));
     }
+  }
+
+  // The server API: `Authorization: Bearer <key>` of auth.api_keys_file,
+  // then the node's hook answers (on an actor's thread: the reply comes
+  // back to this session's executor).
+  void api(request req, std::string_view path) {
+    auto& keys = shared_->params.api_keys;
+    if (keys.empty()) {
+      reply(http::status::not_found,
+            json_error("not_found",
+                       "the server API is off: set auth.api_keys_file"),
+            keep_alive_);
+      return;
+    }
+    auto auth = req[http::field::authorization];
+    std::string_view given{auth.data(), auth.size()};
+    constexpr std::string_view bearer = "Bearer ";
+    bool ok = false;
+    if (given.substr(0, bearer.size()) == bearer) {
+      given.remove_prefix(bearer.size());
+      for (auto& k : keys) // every key, to the end of each: constant time
+        ok |= same_secret(given, k);
+    }
+    if (!ok) {
+      reply(http::status::unauthorized,
+            json_error("unauthorized",
+                       "give a key of auth.api_keys_file as "
+                       "'Authorization: Bearer <key>'"),
+            keep_alive_);
+      return;
+    }
+    auto method = req.method_string();
+    shared_->hooks.api(
+      std::string{method.data(), method.size()}, std::string{path},
+      std::move(req.body()),
+      [self = this->shared_from_this(), ka = keep_alive_](unsigned status,
+                                                        std::string body) {
+        net::post(self->stream_.get_executor(),
+                  [self, ka, status, body = std::move(body)]() mutable {
+                    self->reply(static_cast<http::status>(status),
+                                std::move(body), ka);
+                  });
+      });
   }
 
   void reject(actors::reject_reason reason, http::status status,

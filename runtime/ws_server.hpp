@@ -52,6 +52,9 @@ struct server_params {
   std::string echo_path;
   /// HMAC secret for device tokens.
   std::string secret;
+  /// Keys of the server API (/api/v1; empty: off), compared in constant
+  /// time, never logged.
+  std::vector<std::string> api_keys;
   std::chrono::seconds token_leeway{30};
 };
 
@@ -61,6 +64,11 @@ struct server_hooks {
   std::function<void(std::shared_ptr<actors::session_port>)> open;
   /// Body of GET /healthz (JSON).
   std::function<std::string()> healthz;
+  /// An authenticated server API request (method, path, body): answer with
+  /// `reply(http status, JSON body)`, from any thread.
+  std::function<void(std::string, std::string, std::string,
+                     std::function<void(unsigned, std::string)>)>
+    api;
 };
 
 class io_loop;

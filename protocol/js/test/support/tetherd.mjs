@@ -50,7 +50,12 @@ export class Node {
           resolve(this.port);
         }
       });
-      p.on('exit', (code) => { clearTimeout(timer); this.exited = code; });
+      p.on('exit', (code) => {
+        clearTimeout(timer);
+        this.exited = code;
+        // Before it listened: a refused start (reject is a no-op after).
+        reject(new Error(`tetherd exited with ${code}: ${this.stderr}`));
+      });
     });
   }
 

@@ -1,0 +1,134 @@
+// The server API for backends (SPEC §15) against a real tetherd: keys from
+// auth.api_keys_file, sends to a user's devices with the socket path's
+// validation and codes, durable sends acked after disk (a SIGKILL right
+// after the ack loses nothing), stats, and the API off without keys.
+// Run: TETHERD=... node --test test/api.test.mjs
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TetherClient } from '../tether-client.js';
+import { Node, WebSocket, until } from './support/tetherd.mjs';
+
+const fast = { baseMs: 20, capMs: 300, multiplier: 2 };
+const key = 'k3y-' + 'x'.repeat(40);
+const nodes = [];
+const clients = [];
+after(async () => {
+  for (const c of clients) c.close();
+  for (const n of nodes) await n.remove();
+});
+
+function device(node, user, id, claims = {}) {
+  const c = new TetherClient({ url: node.url, token: node.token(user, id, claims), WebSocket, backoff: fast });
+  c.got = [];
+  c.on('message', (m) => c.got.push(m));
+  clients.push(c);
+  return c;
+}
+
+async function api(node, path, { method = 'POST', body, auth = `Bearer ${key}` } = {}) {
+  const headers = { 'content-type': 'application/json' };
+  if (auth) headers.authorization = auth;
+  const r = await fetch(`http://127.0.0.1:${node.port}${path}`, {
+    method, headers, body: typeof body === 'string' ? body : body && JSON.stringify(body),
+  });
+  return { status: r.status, json: await r.json() };
+}
+
+const toUser = (type, payload, optimization) => ({ type, payload, destination: { target: 'broadcast', broadcast: { scope: 'user' } }, ...(optimization ? { optimization } : {}) });
+
+test('a backend reaches a user\'s devices with an API key, with the socket path\'s errors', { timeout: 60000 }, async () => {
+  const n = new Node(['--log-level', 'debug']);
+  nodes.push(n);
+  const keys = join(n.dir, 'api.keys');
+  writeFileSync(keys, `# backends\nbilling ${key}\n`, { mode: 0o600 });
+  n.extra.push('--auth.api_keys_file', keys);
+  await n.start();
+  const phone = device(n, 'alice', 'phone');
+  const laptop = device(n, 'alice', 'laptop', { deviceType: 'desktop', role: 'extension' });
+  await Promise.all([phone.connect(), laptop.connect()]);
+
+  // Every device of the user, durable: acked once in both queues.
+  let r = await api(n, '/api/v1/users/alice/messages', { body: toUser('invoice', { n: 1 }, { requiresAck: true }) });
+  assert.equal(r.status, 200);
+  assert.equal(r.json.status, 'received');
+  assert.equal(r.json.recipients, 2);
+  await until(() => phone.got.length === 1 && laptop.got.length === 1, 'both devices');
+  assert.deepEqual(phone.got[0].payload, { n: 1 });
+  assert.equal(phone.got[0].source.userId, 'system');
+  assert.equal(phone.got[0].source.deviceId, 'server');
+  assert.equal(phone.got[0].id, r.json.messageId);
+  // The extension, and one device by id (an id given is kept).
+  r = await api(n, '/api/v1/users/alice/messages', { body: { type: 'open', payload: {}, destination: { target: 'extension' } } });
+  assert.equal(r.json.recipients, 1);
+  r = await api(n, '/api/v1/users/alice/messages', { body: { id: 'b-1', type: 'ping', payload: {}, destination: { target: 'device', deviceId: 'phone' } } });
+  assert.equal(r.json.messageId, 'b-1');
+  await until(() => laptop.got.some((m) => m.type === 'open') && phone.got.some((m) => m.id === 'b-1'), 'extension and direct');
+
+  // Keys: none, wrong, a prefix of the right one, the wrong scheme.
+  for (const auth of [null, 'Bearer nope', `Bearer ${key.slice(0, -1)}`, `Bearer ${key}x`, `Basic ${key}`]) {
+    r = await api(n, '/api/v1/stats', { method: 'GET', auth });
+    assert.equal(r.status, 401, String(auth));
+    assert.equal(r.json.error, 'unauthorized');
+  }
+  // Bad input gets the socket path's codes; nothing is delivered.
+  const before = phone.got.length;
+  r = await api(n, '/api/v1/users/alice/messages', { body: '{not json' });
+  assert.equal(r.status, 400);
+  assert.equal(r.json.error.code, 'MALFORMED_FRAME');
+  r = await api(n, '/api/v1/users/alice/messages', { body: { payload: {}, destination: { target: 'extension' } } });
+  assert.equal(r.status, 400);
+  assert.equal(r.json.error.code, 'VALIDATION_ERROR');
+  assert.ok(r.json.error.details.errors.some((e) => e.field === 'type'));
+  r = await api(n, '/api/v1/users/alice/messages', { body: { type: 'tether.gap', payload: {}, destination: { target: 'extension' } } });
+  assert.equal(r.json.error.code, 'VALIDATION_ERROR');
+  r = await api(n, '/api/v1/users/alice/messages', { body: { type: 'x', payload: {}, destination: { target: 'broadcast', broadcast: { scope: 'room', room: 'r' } } } });
+  assert.equal(r.status, 400);
+  assert.equal(r.json.error.code, 'UNSUPPORTED_TARGET');
+  r = await api(n, '/api/v1/users/alice/messages', { body: { type: 'x', payload: {}, destination: { target: 'device', deviceId: 'toaster' } } });
+  assert.equal(r.status, 404);
+  assert.equal(r.json.error.code, 'UNKNOWN_DEVICE');
+  r = await api(n, '/api/v1/users/system/messages', { body: toUser('x', {}) });
+  assert.equal(r.status, 400);
+  r = await api(n, '/api/v1/users/alice/messages', { method: 'GET' });
+  assert.equal(r.status, 405);
+  r = await api(n, '/api/v1/nothing', { method: 'GET' });
+  assert.equal(r.status, 404);
+  assert.equal(phone.got.length, before);
+
+  // Stats.
+  r = await api(n, '/api/v1/stats', { method: 'GET' });
+  assert.equal(r.status, 200);
+  assert.equal(r.json.connections, 2);
+
+  // Durable means on disk: the phone is offline, the node is killed right
+  // after the ack and restarted: the phone gets it.
+  phone.close();
+  await until(async () => (await api(n, '/api/v1/stats', { method: 'GET' })).json.connections === 1, 'phone gone');
+  r = await api(n, '/api/v1/users/alice/messages', { body: { id: 'durable-1', type: 'invoice', payload: { n: 2 }, destination: { target: 'device', deviceId: 'phone' }, optimization: { requiresAck: true } } });
+  assert.equal(r.json.status, 'received');
+  await n.stop('SIGKILL');
+  assert.ok(!n.stderr.includes(key), 'the key is never logged');
+  await n.start();
+  const back = device(n, 'alice', 'phone');
+  await back.connect();
+  await until(() => back.got.some((m) => m.id === 'durable-1'), 'the durable send after the restart');
+  back.close();
+  laptop.close();
+});
+
+test('without auth.api_keys_file the API is off; a bad keys file stops the start', { timeout: 30000 }, async () => {
+  const n = new Node();
+  nodes.push(n);
+  await n.start();
+  const r = await api(n, '/api/v1/stats', { method: 'GET' });
+  assert.equal(r.status, 404);
+  assert.match(r.json.message, /api_keys_file/);
+  const bad = new Node();
+  nodes.push(bad);
+  writeFileSync(join(bad.dir, 'api.keys'), 'short\n');
+  bad.extra.push('--auth.api_keys_file', join(bad.dir, 'api.keys'));
+  await assert.rejects(bad.start(), /at least 16 characters/);
+});

@@ -1,0 +1,343 @@
+#include "runtime/server_api.hpp"
+
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+#include <caf/event_based_actor.hpp>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "actors/fan_in.hpp"
+#include "protocol/errc.hpp"
+#include "protocol/validate.hpp"
+
+namespace tether::runtime {
+
+namespace {
+
+using protocol::errc;
+using writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+unsigned http_status(errc e) {
+  switch (e) {
+    case errc::malformed_frame:
+    case errc::validation_error:
+    case errc::unsupported_version:
+    case errc::unsupported_target:
+      return 400;
+    case errc::forbidden:
+    case errc::source_mismatch:
+      return 403;
+    case errc::unknown_device:
+    case errc::no_recipients:
+    case errc::device_offline:
+      return 404;
+    case errc::message_too_large:
+      return 413;
+    case errc::rate_limited:
+      return 429;
+    case errc::queue_overflow:
+    case errc::shutting_down:
+    case errc::node_unavailable:
+      return 503;
+    case errc::timeout:
+      return 504;
+    default:
+      return 500;
+  }
+}
+
+// {"status":"failed","error":{"code":..,"message":..,"details":{"errors":[..]}}}
+std::string failure(errc e, const std::string& message,
+                    const std::vector<protocol::field_error>& errors = {}) {
+  rapidjson::StringBuffer buf;
+  writer w{buf};
+  w.StartObject();
+  w.Key("status");
+  w.String("failed");
+  w.Key("error");
+  w.StartObject();
+  w.Key("code");
+  auto code = protocol::to_code(e);
+  w.String(code.data(), static_cast<rapidjson::SizeType>(code.size()));
+  w.Key("message");
+  w.String(message.c_str(), static_cast<rapidjson::SizeType>(message.size()));
+  w.Key("retryable");
+  w.Bool(protocol::retryable(e));
+  if (!errors.empty()) {
+    w.Key("details");
+    w.StartObject();
+    w.Key("errors");
+    w.StartArray();
+    for (auto& fe : errors) {
+      w.StartObject();
+      w.Key("field");
+      w.String(fe.field.c_str(), static_cast<rapidjson::SizeType>(fe.field.size()));
+      w.Key("message");
+      w.String(fe.message.c_str(),
+               static_cast<rapidjson::SizeType>(fe.message.size()));
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndObject();
+  w.EndObject();
+  return buf.GetString();
+}
+
+std::string received(const std::string& id, uint32_t recipients) {
+  rapidjson::StringBuffer buf;
+  writer w{buf};
+  w.StartObject();
+  w.Key("status");
+  w.String("received");
+  w.Key("messageId");
+  w.String(id.c_str(), static_cast<rapidjson::SizeType>(id.size()));
+  w.Key("recipients");
+  w.Uint(recipients);
+  w.EndObject();
+  return buf.GetString();
+}
+
+std::string random_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out = "api-";
+  for (int i = 0; i < 2; ++i) {
+    auto v = rng();
+    for (int j = 0; j < 16; ++j, v >>= 4)
+      out += hex[v & 15];
+  }
+  return out;
+}
+
+int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+    .count();
+}
+
+// "%41" -> "A"; false for a bad escape.
+bool percent_decode(const std::string& in, std::string& out) {
+  out.clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out += in[i];
+      continue;
+    }
+    if (i + 2 >= in.size())
+      return false;
+    auto hex = [](char c) -> int {
+      if (c >= '0' && c <= '9')
+        return c - '0';
+      if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+      return -1;
+    };
+    auto h = hex(in[i + 1]);
+    auto l = hex(in[i + 2]);
+    if (h < 0 || l < 0)
+      return false;
+    out += static_cast<char>(h * 16 + l);
+    i += 2;
+  }
+  return true;
+}
+
+// The body as the envelope of a message from the server to `user`'s
+// devices: source, timestamp, protocolVersion and (if absent) id filled in;
+// then the socket path's decoding and validation.
+bool read_message(const std::string& body, const protocol::limits& limits,
+                  protocol::mobile_message& out, errc& error,
+                  std::string& why, std::vector<protocol::field_error>& errors) {
+  rapidjson::Document doc;
+  doc.Parse(body.data(), body.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    error = errc::malformed_frame;
+    why = "the body is not a JSON object";
+    return false;
+  }
+  auto& a = doc.GetAllocator();
+  rapidjson::Value source{rapidjson::kObjectType};
+  source.AddMember("userId", "system", a);
+  source.AddMember("deviceId", "server", a);
+  source.AddMember("deviceType", "desktop", a);
+  source.AddMember("timestamp", now_ms(), a);
+  doc.RemoveMember("source");
+  doc.AddMember("source", source, a);
+  if (!doc.HasMember("id")) {
+    auto id = random_id();
+    doc.AddMember("id", rapidjson::Value{id.c_str(), a}, a);
+  }
+  if (!doc.HasMember("timestamp"))
+    doc.AddMember("timestamp", now_ms(), a);
+  if (!doc.HasMember("optimization"))
+    doc.AddMember("optimization", rapidjson::Value{rapidjson::kObjectType}, a);
+  if (auto& opt = doc["optimization"]; opt.IsObject() && !opt.HasMember("priority"))
+    opt.AddMember("priority", "normal", a);
+  if (!doc.HasMember("protocolVersion"))
+    doc.AddMember("protocolVersion", "1.1.0", a);
+  rapidjson::StringBuffer buf;
+  writer w{buf};
+  doc.Accept(w);
+  auto frame = protocol::decode(protocol::codec::json, buf.GetString(), limits);
+  if (!frame.ok()) {
+    error = frame.error;
+    why = frame.error_message;
+    return false;
+  }
+  if (frame.kind != protocol::frame_kind::message) {
+    error = errc::malformed_frame;
+    why = "the body is not a message";
+    return false;
+  }
+  auto& dm = frame.messages.front();
+  if (!dm.ok()) {
+    error = dm.error;
+    errors = dm.errors;
+    why = dm.error == errc::unsupported_version ? dm.errors.front().message
+                                                : "invalid message: see "
+                                                  "details.errors";
+    return false;
+  }
+  auto& dst = dm.msg.destination;
+  if (dm.msg.type.rfind("tether.", 0) == 0) {
+    error = errc::validation_error;
+    errors.push_back({"type", "types tether.* are the server's own"});
+    why = "invalid message: see details.errors";
+    return false;
+  }
+  if (dst.to == protocol::target::cloud
+      || (dst.to == protocol::target::broadcast && dst.broadcast
+          && dst.broadcast->scope == protocol::broadcast_scope::room)) {
+    error = errc::unsupported_target;
+    why = "the server API sends to a user's devices: target device, "
+          "extension or broadcast scope user or device_type";
+    return false;
+  }
+  out = std::move(dm.msg);
+  return true;
+}
+
+void send_message(const api_context& ctx, const std::string& user,
+                  protocol::message_ptr msg,
+                  std::function<void(unsigned, std::string)> reply) {
+  actors::device_identity sender;
+  sender.user_id = user;
+  sender.device_id = "server";
+  sender.type = protocol::device_type::desktop;
+  auto orch = ctx.orchestrator;
+  auto timeout = ctx.timeout;
+  ctx.sys->spawn([=](caf::event_based_actor* self) -> caf::behavior {
+    auto fail = [self, reply](const caf::error& err) {
+      reply(http_status(actors::to_errc(err)),
+            failure(actors::to_errc(err), actors::reason_of(self->system(), err)));
+      self->quit();
+    };
+    self->request(orch, timeout, atom::get_v, atom::directory_v, user)
+      .then(
+        [=](actors::directory_actor& shard) {
+          if (!shard) {
+            reply(503, failure(errc::internal_error,
+                               "the directory is restarting"));
+            self->quit();
+            return;
+          }
+          self->request(shard, timeout, atom::route_v, sender, msg)
+            .then(
+              [=](uint32_t n) {
+                reply(200, received(msg->id, n));
+                self->quit();
+              },
+              fail);
+        },
+        fail);
+    return {[](int) {}};
+  });
+}
+
+} // namespace
+
+void serve_api(const api_context& ctx, const std::string& method,
+               const std::string& path, const std::string& body,
+               std::function<void(unsigned, std::string)> reply) {
+  static const std::string users = "/api/v1/users/";
+  static const std::string messages = "/messages";
+  if (path == "/api/v1/stats") {
+    if (method != "GET") {
+      reply(405, failure(errc::validation_error, "GET /api/v1/stats"));
+      return;
+    }
+    reply(200, ctx.stats());
+    return;
+  }
+  if (path.size() > users.size() + messages.size()
+      && path.compare(0, users.size(), users) == 0
+      && path.compare(path.size() - messages.size(), messages.size(), messages)
+           == 0) {
+    if (method != "POST") {
+      reply(405, failure(errc::validation_error,
+                         "POST /api/v1/users/<userId>/messages"));
+      return;
+    }
+    std::string user;
+    auto raw = path.substr(users.size(),
+                           path.size() - users.size() - messages.size());
+    if (raw.find('/') != std::string::npos || !percent_decode(raw, user)
+        || user.empty() || user == "system") {
+      reply(400, failure(errc::validation_error,
+                         "the path names no valid user id"));
+      return;
+    }
+    protocol::mobile_message m;
+    errc error = errc::none;
+    std::string why;
+    std::vector<protocol::field_error> errors;
+    if (!read_message(body, ctx.limits, m, error, why, errors)) {
+      reply(http_status(error), failure(error, why, errors));
+      return;
+    }
+    send_message(ctx, user,
+                 std::make_shared<const protocol::mobile_message>(std::move(m)),
+                 std::move(reply));
+    return;
+  }
+  reply(404, failure(errc::validation_error,
+                     "no such endpoint: see SPEC §15 (POST "
+                     "/api/v1/users/<userId>/messages, GET /api/v1/stats)"));
+}
+
+std::vector<std::string> load_api_keys(const std::string& path) {
+  std::ifstream in{path};
+  if (!in)
+    throw std::runtime_error("auth.api_keys_file: cannot read '" + path + "'");
+  std::vector<std::string> keys;
+  std::string line;
+  size_t no = 0;
+  while (std::getline(in, line)) {
+    ++no;
+    std::istringstream words{line};
+    std::vector<std::string> w;
+    for (std::string x; words >> x;)
+      w.push_back(x);
+    if (w.empty() || w[0][0] == '#')
+      continue;
+    if (w.size() > 2 || w.back().size() < 16)
+      throw std::runtime_error("auth.api_keys_file '" + path + "' line "
+                               + std::to_string(no)
+                               + ": want 'name key' or 'key', a key of at "
+                                 "least 16 characters");
+    keys.push_back(w.back());
+  }
+  if (keys.empty())
+    throw std::runtime_error("auth.api_keys_file '" + path + "' has no key");
+  return keys;
+}
+
+} // namespace tether::runtime

@@ -239,6 +239,8 @@ using room_actor = caf::typed_actor<
   // all of them: full); `ask`: answer with this node's members.
   caf::reacts_to<atom::presence, std::string, std::vector<presence_row>,
                  bool, bool>,
+  // Every member shown (all nodes), for the server API.
+  caf::replies_to<atom::get, atom::presence>::with<std::vector<presence_row>>,
   // A cluster: this node's link to the node (id) is up: tell it (and the
   // others) this node's members; or it is down: its members leave after
   // the grace.
@@ -311,6 +313,9 @@ using directory_actor = caf::typed_actor<
   // (connected here); replies with how many queues took it.
   caf::replies_to<atom::forward, device_identity, std::vector<std::string>,
                   protocol::message_ptr>::with<uint32_t>,
+  // Closes the connection of (user, device) here with 4502 (server API);
+  // replies whether it was connected here.
+  caf::replies_to<atom::close, std::string, std::string>::with<bool>,
   // The device's queue here is to go to the node of that cluster actor,
   // where the device is now (from this node's cluster actor).
   caf::reacts_to<atom::handover, device_identity, cluster_actor>,

@@ -90,6 +90,8 @@ std::string_view reason(close_code x) noexcept {
       return "replaced by a newer connection";
     case close_code::token_expired:
       return "token expired";
+    case close_code::disconnected:
+      return "disconnected by the server";
   }
   return "closed";
 }

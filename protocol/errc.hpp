@@ -55,6 +55,7 @@ enum class close_code : uint16_t {
   slow_consumer = 4002,     // outbound backlog above its budget
   replaced = 4500,          // a newer connection of the same device won
   token_expired = 4501,     // the token's exp passed; get a new token
+  disconnected = 4502,      // a backend disconnected the device (server API)
 };
 
 /// The numeric code of `x`.

@@ -10,8 +10,10 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "actors/cluster/cluster_actor.hpp"
 #include "actors/fan_in.hpp"
 #include "protocol/errc.hpp"
+#include "protocol/presence.hpp"
 #include "protocol/validate.hpp"
 
 namespace tether::runtime {
@@ -153,9 +155,12 @@ bool percent_decode(const std::string& in, std::string& out) {
 // The body as the envelope of a message from the server to `user`'s
 // devices: source, timestamp, protocolVersion and (if absent) id filled in;
 // then the socket path's decoding and validation.
+// With `room`, the message is a publish to that room: its destination is
+// set, and it must not have another.
 bool read_message(const std::string& body, const protocol::limits& limits,
-                  protocol::mobile_message& out, errc& error,
-                  std::string& why, std::vector<protocol::field_error>& errors) {
+                  const std::string& room, protocol::mobile_message& out,
+                  errc& error, std::string& why,
+                  std::vector<protocol::field_error>& errors) {
   rapidjson::Document doc;
   doc.Parse(body.data(), body.size());
   if (doc.HasParseError() || !doc.IsObject()) {
@@ -171,6 +176,21 @@ bool read_message(const std::string& body, const protocol::limits& limits,
   source.AddMember("timestamp", now_ms(), a);
   doc.RemoveMember("source");
   doc.AddMember("source", source, a);
+  if (!room.empty()) {
+    if (doc.HasMember("destination")) {
+      error = errc::validation_error;
+      errors.push_back({"destination", "is the room of the path"});
+      why = "invalid message: see details.errors";
+      return false;
+    }
+    rapidjson::Value bc{rapidjson::kObjectType};
+    bc.AddMember("scope", "room", a);
+    bc.AddMember("room", rapidjson::Value{room.c_str(), a}, a);
+    rapidjson::Value dst{rapidjson::kObjectType};
+    dst.AddMember("target", "broadcast", a);
+    dst.AddMember("broadcast", bc, a);
+    doc.AddMember("destination", dst, a);
+  }
   if (!doc.HasMember("id")) {
     auto id = random_id();
     doc.AddMember("id", rapidjson::Value{id.c_str(), a}, a);
@@ -213,12 +233,13 @@ bool read_message(const std::string& body, const protocol::limits& limits,
     why = "invalid message: see details.errors";
     return false;
   }
-  if (dst.to == protocol::target::cloud
-      || (dst.to == protocol::target::broadcast && dst.broadcast
-          && dst.broadcast->scope == protocol::broadcast_scope::room)) {
+  bool to_room = dst.to == protocol::target::broadcast && dst.broadcast
+                 && dst.broadcast->scope == protocol::broadcast_scope::room;
+  if (room.empty() && (dst.to == protocol::target::cloud || to_room)) {
     error = errc::unsupported_target;
-    why = "the server API sends to a user's devices: target device, "
-          "extension or broadcast scope user or device_type";
+    why = "a user's devices are target device, extension or broadcast "
+          "scope user or device_type; a room's members are "
+          "POST /api/v1/rooms/<room>/messages";
     return false;
   }
   out = std::move(dm.msg);
@@ -262,55 +283,268 @@ void send_message(const api_context& ctx, const std::string& user,
   });
 }
 
+// A room publish from the server: the room's members here and, in a
+// cluster, on every other node (as a publish relayed by a node).
+void publish_message(const api_context& ctx, const std::string& room,
+                     protocol::message_ptr msg,
+                     std::function<void(unsigned, std::string)> reply) {
+  actors::device_identity sender;
+  sender.user_id = "system";
+  sender.device_id = "server";
+  sender.type = protocol::device_type::desktop;
+  auto orch = ctx.orchestrator;
+  auto timeout = ctx.timeout;
+  auto cluster = actors::cluster_of(*ctx.sys);
+  ctx.sys->spawn([=](caf::event_based_actor* self) -> caf::behavior {
+    auto fi = std::make_shared<actors::fan_in>(
+      [self, reply, msg](caf::expected<uint32_t> r) {
+        if (r)
+          reply(200, received(msg->id, *r));
+        else
+          reply(http_status(actors::to_errc(r.error())),
+                failure(actors::to_errc(r.error()),
+                        actors::reason_of(self->system(), r.error())));
+        self->quit();
+      },
+      cluster ? 2 : 1);
+    auto part = [self, fi](const std::string& who) {
+      return std::make_pair([fi](uint32_t n) { fi->accepted(n); },
+                            [self, fi, who](caf::error& err) {
+                              fi->failed(who, actors::to_errc(err),
+                                         actors::reason_of(self->system(),
+                                                           err));
+                            });
+    };
+    self->request(orch, timeout, atom::get_v, atom::room_v, room)
+      .then(
+        [=](actors::room_actor& r) {
+          if (!r) {
+            fi->accepted(0); // no member here
+            return;
+          }
+          auto [ok, fail] = part("room " + room);
+          self->request(r, timeout, atom::publish_v, atom::forward_v, sender,
+                        msg)
+            .then(ok, fail);
+        },
+        part("room " + room).second);
+    if (cluster) {
+      auto [ok, fail] = part("other nodes");
+      self->request(cluster, timeout, atom::publish_v, sender, room,
+                    actors::forwarded_form(*msg))
+        .then(ok, fail);
+    }
+    return {[](int) {}};
+  });
+}
+
+std::string presence_json(const std::string& room,
+                          const std::vector<actors::presence_row>& rows) {
+  rapidjson::StringBuffer buf;
+  writer w{buf};
+  auto str = [&w](std::string_view x) {
+    w.String(x.data(), static_cast<rapidjson::SizeType>(x.size()));
+  };
+  w.StartObject();
+  w.Key("room");
+  str(room);
+  w.Key("members");
+  w.StartArray();
+  for (auto& r : rows) {
+    w.StartObject();
+    w.Key("userId");
+    str(r.user_id);
+    w.Key("deviceId");
+    str(r.device_id);
+    w.Key("deviceType");
+    str(protocol::to_string(
+      static_cast<protocol::device_type>(std::min<uint8_t>(r.type, 3))));
+    w.Key("status");
+    str(protocol::to_string(
+      static_cast<protocol::presence_status>(std::min<uint8_t>(r.status, 3))));
+    if (r.has_custom) {
+      w.Key("customStatus");
+      w.StartObject();
+      w.Key("text");
+      str(r.custom_text);
+      w.Key("emoji");
+      str(r.custom_emoji);
+      w.Key("expiresAt");
+      w.Int64(r.custom_expires_ms);
+      w.EndObject();
+    }
+    w.Key("lastSeen");
+    w.Int64(r.last_seen_ms);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return buf.GetString();
+}
+
+void room_presence(const api_context& ctx, const std::string& room,
+                   std::function<void(unsigned, std::string)> reply) {
+  auto orch = ctx.orchestrator;
+  auto timeout = ctx.timeout;
+  ctx.sys->spawn([=](caf::event_based_actor* self) -> caf::behavior {
+    auto fail = [self, reply](const caf::error& err) {
+      reply(http_status(actors::to_errc(err)),
+            failure(actors::to_errc(err),
+                    actors::reason_of(self->system(), err)));
+      self->quit();
+    };
+    self->request(orch, timeout, atom::get_v, atom::room_v, room)
+      .then(
+        [=](actors::room_actor& r) {
+          if (!r) {
+            reply(200, presence_json(room, {}));
+            self->quit();
+            return;
+          }
+          self->request(r, timeout, atom::get_v, atom::presence_v)
+            .then(
+              [=](std::vector<actors::presence_row>& rows) {
+                reply(200, presence_json(room, rows));
+                self->quit();
+              },
+              fail);
+        },
+        fail);
+    return {[](int) {}};
+  });
+}
+
+void disconnect(const api_context& ctx, const std::string& user,
+                const std::string& device,
+                std::function<void(unsigned, std::string)> reply) {
+  auto orch = ctx.orchestrator;
+  auto timeout = ctx.timeout;
+  ctx.sys->spawn([=](caf::event_based_actor* self) -> caf::behavior {
+    auto fail = [self, reply](const caf::error& err) {
+      reply(http_status(actors::to_errc(err)),
+            failure(actors::to_errc(err),
+                    actors::reason_of(self->system(), err)));
+      self->quit();
+    };
+    self->request(orch, timeout, atom::get_v, atom::directory_v, user)
+      .then(
+        [=](actors::directory_actor& shard) {
+          if (!shard) {
+            reply(503, failure(errc::internal_error,
+                               "the directory is restarting"));
+            self->quit();
+            return;
+          }
+          self->request(shard, timeout, atom::close_v, user, device)
+            .then(
+              [=](bool was) {
+                if (was)
+                  reply(200, R"({"status":"disconnected"})");
+                else
+                  reply(404, failure(errc::device_offline,
+                                     "device '" + device
+                                       + "' is not connected to this node"));
+                self->quit();
+              },
+              fail);
+        },
+        fail);
+    return {[](int) {}};
+  });
+}
+
+// The path's segments after /api/v1/, percent-decoded; false for a bad one.
+bool segments(const std::string& path, std::vector<std::string>& out) {
+  static const std::string prefix = "/api/v1/";
+  out.clear();
+  if (path.compare(0, prefix.size(), prefix) != 0)
+    return false;
+  size_t i = prefix.size();
+  while (i <= path.size()) {
+    auto j = path.find('/', i);
+    if (j == std::string::npos)
+      j = path.size();
+    std::string seg;
+    if (!percent_decode(path.substr(i, j - i), seg) || seg.empty())
+      return false;
+    out.push_back(std::move(seg));
+    i = j + 1;
+  }
+  return true;
+}
+
 } // namespace
 
 void serve_api(const api_context& ctx, const std::string& method,
                const std::string& path, const std::string& body,
                std::function<void(unsigned, std::string)> reply) {
-  static const std::string users = "/api/v1/users/";
-  static const std::string messages = "/messages";
-  if (path == "/api/v1/stats") {
-    if (method != "GET") {
-      reply(405, failure(errc::validation_error, "GET /api/v1/stats"));
-      return;
-    }
-    reply(200, ctx.stats());
-    return;
-  }
-  if (path.size() > users.size() + messages.size()
-      && path.compare(0, users.size(), users) == 0
-      && path.compare(path.size() - messages.size(), messages.size(), messages)
-           == 0) {
-    if (method != "POST") {
-      reply(405, failure(errc::validation_error,
-                         "POST /api/v1/users/<userId>/messages"));
-      return;
-    }
-    std::string user;
-    auto raw = path.substr(users.size(),
-                           path.size() - users.size() - messages.size());
-    if (raw.find('/') != std::string::npos || !percent_decode(raw, user)
-        || user.empty() || user == "system") {
-      reply(400, failure(errc::validation_error,
-                         "the path names no valid user id"));
-      return;
-    }
-    protocol::mobile_message m;
+  std::vector<std::string> seg;
+  auto bad = [&](std::string why) {
+    reply(400, failure(errc::validation_error, why));
+  };
+  auto wrong_method = [&](const char* want) {
+    reply(405, failure(errc::validation_error,
+                       std::string{"this endpoint is "} + want));
+  };
+  auto message = [&](const std::string& room, protocol::mobile_message& m) {
     errc error = errc::none;
     std::string why;
     std::vector<protocol::field_error> errors;
-    if (!read_message(body, ctx.limits, m, error, why, errors)) {
-      reply(http_status(error), failure(error, why, errors));
-      return;
-    }
-    send_message(ctx, user,
-                 std::make_shared<const protocol::mobile_message>(std::move(m)),
-                 std::move(reply));
+    if (read_message(body, ctx.limits, room, m, error, why, errors))
+      return true;
+    reply(http_status(error), failure(error, why, errors));
+    return false;
+  };
+  if (!segments(path, seg)) {
+    bad("the path has an empty or badly escaped segment");
+    return;
+  }
+  if (seg.size() == 1 && seg[0] == "stats") {
+    if (method != "GET")
+      return wrong_method("GET /api/v1/stats");
+    reply(200, ctx.stats());
+    return;
+  }
+  if (seg.size() == 3 && seg[0] == "users" && seg[2] == "messages") {
+    if (method != "POST")
+      return wrong_method("POST /api/v1/users/<userId>/messages");
+    if (seg[1] == "system")
+      return bad("'system' is the server's user id");
+    protocol::mobile_message m;
+    if (message("", m))
+      send_message(ctx, seg[1],
+                   std::make_shared<const protocol::mobile_message>(
+                     std::move(m)),
+                   std::move(reply));
+    return;
+  }
+  if (seg.size() == 5 && seg[0] == "users" && seg[2] == "devices"
+      && seg[4] == "disconnect") {
+    if (method != "POST")
+      return wrong_method(
+        "POST /api/v1/users/<userId>/devices/<deviceId>/disconnect");
+    disconnect(ctx, seg[1], seg[3], std::move(reply));
+    return;
+  }
+  if (seg.size() == 3 && seg[0] == "rooms" && seg[2] == "messages") {
+    if (method != "POST")
+      return wrong_method("POST /api/v1/rooms/<room>/messages");
+    protocol::mobile_message m;
+    if (message(seg[1], m))
+      publish_message(ctx, seg[1],
+                      std::make_shared<const protocol::mobile_message>(
+                        std::move(m)),
+                      std::move(reply));
+    return;
+  }
+  if (seg.size() == 3 && seg[0] == "rooms" && seg[2] == "presence") {
+    if (method != "GET")
+      return wrong_method("GET /api/v1/rooms/<room>/presence");
+    room_presence(ctx, seg[1], std::move(reply));
     return;
   }
   reply(404, failure(errc::validation_error,
-                     "no such endpoint: see SPEC §15 (POST "
-                     "/api/v1/users/<userId>/messages, GET /api/v1/stats)"));
+                     "no such endpoint: see SPEC §15"));
 }
 
 std::vector<std::string> load_api_keys(const std::string& path) {

@@ -582,6 +582,14 @@ directory(directory_actor::stateful_pointer<directory_state> self,
       });
       return rp;
     },
+    [=](atom::close, const std::string& user, const std::string& device) {
+      auto* d = find_device(self, user, device);
+      if (!d || !d->conn)
+        return false;
+      self->send(d->conn, atom::close_v,
+                 protocol::to_int(protocol::close_code::disconnected));
+      return true;
+    },
     [=](atom::handover, const device_identity& id, cluster_actor& target) {
       with_user(self, id.user_id, [=](user_slot& u) mutable {
         auto* d = find_device(u, id.device_id);

@@ -412,6 +412,13 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
         tell_all(self, false);
       schedule_tick(self);
     },
+    [=](atom::get, atom::presence) {
+      auto& v = self->state.view;
+      std::vector<presence_row> rows;
+      for (auto& e : v.page(0, static_cast<uint32_t>(v.size())))
+        rows.push_back(to_row(e));
+      return rows;
+    },
     [=](atom::linked, const std::string&) { tell_all(self, true); },
     [=](atom::unlinked, const std::string& node) {
       self->state.view.node_down(node, wall_ms(self));

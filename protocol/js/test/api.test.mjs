@@ -1,7 +1,8 @@
 // The server API for backends (SPEC §15) against a real tetherd: keys from
 // auth.api_keys_file, sends to a user's devices with the socket path's
-// validation and codes, durable sends acked after disk (a SIGKILL right
-// after the ack loses nothing), stats, and the API off without keys.
+// validation and codes, room publishes and presence, a device's
+// disconnect, durable sends acked after disk (a SIGKILL right after the
+// ack loses nothing), stats, and the API off without keys.
 // Run: TETHERD=... node --test test/api.test.mjs
 
 import { test, after } from 'node:test';
@@ -103,10 +104,41 @@ test('a backend reaches a user\'s devices with an API key, with the socket path\
   assert.equal(r.status, 200);
   assert.equal(r.json.connections, 2);
 
+  // A room: publish to its members (durable: acked once both have it on
+  // disk), and read its presence.
+  await phone.join('ops', { presence: true });
+  await laptop.join('ops');
+  r = await api(n, '/api/v1/rooms/ops/messages', { body: { type: 'deploy', payload: { v: 7 }, optimization: { requiresAck: true } } });
+  assert.equal(r.status, 200);
+  assert.equal(r.json.recipients, 2);
+  await until(() => phone.got.some((m) => m.type === 'deploy') && laptop.got.some((m) => m.type === 'deploy'), 'the room publish');
+  assert.equal(laptop.got.find((m) => m.type === 'deploy').destination.broadcast.room, 'ops');
+  r = await api(n, '/api/v1/rooms/ops/messages', { body: { type: 'x', payload: {}, destination: { target: 'extension' } } });
+  assert.equal(r.json.error.code, 'VALIDATION_ERROR');
+  r = await api(n, '/api/v1/rooms/ops/presence', { method: 'GET' });
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.json.members.map((m) => `${m.userId}/${m.deviceId}:${m.status}`), ['alice/laptop:online', 'alice/phone:online']);
+  r = await api(n, '/api/v1/rooms/nobody/presence', { method: 'GET' });
+  assert.deepEqual(r.json.members, []);
+  r = await api(n, '/api/v1/rooms/nobody/messages', { body: { type: 'x', payload: {} } });
+  assert.equal(r.json.recipients, 0);
+
+  // Disconnect: the laptop is closed with 4502 and does not come back.
+  const closed = new Promise((resolve) => laptop.on('close', (info) => resolve(info)));
+  r = await api(n, '/api/v1/users/alice/devices/laptop/disconnect');
+  assert.equal(r.status, 200);
+  const info = await closed;
+  assert.equal(info.code, 4502);
+  assert.equal(info.reconnect, false);
+  await until(async () => (await api(n, '/api/v1/stats', { method: 'GET' })).json.connections === 1, 'laptop gone');
+  r = await api(n, '/api/v1/users/alice/devices/laptop/disconnect');
+  assert.equal(r.status, 404);
+  assert.equal(r.json.error.code, 'DEVICE_OFFLINE');
+
   // Durable means on disk: the phone is offline, the node is killed right
   // after the ack and restarted: the phone gets it.
   phone.close();
-  await until(async () => (await api(n, '/api/v1/stats', { method: 'GET' })).json.connections === 1, 'phone gone');
+  await until(async () => (await api(n, '/api/v1/stats', { method: 'GET' })).json.connections === 0, 'phone gone');
   r = await api(n, '/api/v1/users/alice/messages', { body: { id: 'durable-1', type: 'invoice', payload: { n: 2 }, destination: { target: 'device', deviceId: 'phone' }, optimization: { requiresAck: true } } });
   assert.equal(r.json.status, 'received');
   await n.stop('SIGKILL');

@@ -246,6 +246,16 @@ bool read_message(const std::string& body, const protocol::limits& limits,
   return true;
 }
 
+// Answers with the error's code and reason, and ends the asking actor.
+void reply_error(caf::event_based_actor* self,
+                 const std::function<void(unsigned, std::string)>& reply,
+                 const caf::error& err) {
+  auto code = actors::to_errc(err);
+  reply(http_status(code),
+        failure(code, actors::reason_of(self->system(), err)));
+  self->quit();
+}
+
 void send_message(const api_context& ctx, const std::string& user,
                   protocol::message_ptr msg,
                   std::function<void(unsigned, std::string)> reply) {
@@ -257,9 +267,7 @@ void send_message(const api_context& ctx, const std::string& user,
   auto timeout = ctx.timeout;
   ctx.sys->spawn([=](caf::event_based_actor* self) -> caf::behavior {
     auto fail = [self, reply](const caf::error& err) {
-      reply(http_status(actors::to_errc(err)),
-            failure(actors::to_errc(err), actors::reason_of(self->system(), err)));
-      self->quit();
+      reply_error(self, reply, err);
     };
     self->request(orch, timeout, atom::get_v, atom::directory_v, user)
       .then(
@@ -298,12 +306,11 @@ void publish_message(const api_context& ctx, const std::string& room,
   ctx.sys->spawn([=](caf::event_based_actor* self) -> caf::behavior {
     auto fi = std::make_shared<actors::fan_in>(
       [self, reply, msg](caf::expected<uint32_t> r) {
-        if (r)
-          reply(200, received(msg->id, *r));
-        else
-          reply(http_status(actors::to_errc(r.error())),
-                failure(actors::to_errc(r.error()),
-                        actors::reason_of(self->system(), r.error())));
+        if (!r) {
+          reply_error(self, reply, r.error());
+          return;
+        }
+        reply(200, received(msg->id, *r));
         self->quit();
       },
       cluster ? 2 : 1);
@@ -388,10 +395,7 @@ void room_presence(const api_context& ctx, const std::string& room,
   auto timeout = ctx.timeout;
   ctx.sys->spawn([=](caf::event_based_actor* self) -> caf::behavior {
     auto fail = [self, reply](const caf::error& err) {
-      reply(http_status(actors::to_errc(err)),
-            failure(actors::to_errc(err),
-                    actors::reason_of(self->system(), err)));
-      self->quit();
+      reply_error(self, reply, err);
     };
     self->request(orch, timeout, atom::get_v, atom::room_v, room)
       .then(
@@ -421,10 +425,7 @@ void disconnect(const api_context& ctx, const std::string& user,
   auto timeout = ctx.timeout;
   ctx.sys->spawn([=](caf::event_based_actor* self) -> caf::behavior {
     auto fail = [self, reply](const caf::error& err) {
-      reply(http_status(actors::to_errc(err)),
-            failure(actors::to_errc(err),
-                    actors::reason_of(self->system(), err)));
-      self->quit();
+      reply_error(self, reply, err);
     };
     self->request(orch, timeout, atom::get_v, atom::directory_v, user)
       .then(

@@ -53,5 +53,6 @@ int bench_client_command(const std::string& what,
                          const std::vector<std::string>& args);
 int devices_command(const std::vector<std::string>& args);
 int send_command(const std::vector<std::string>& args);
+int api_command(const std::vector<std::string>& args);
 
 } // namespace tether::cli

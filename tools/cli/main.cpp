@@ -66,6 +66,8 @@ int main(int argc, char** argv) {
                  "  cert     write a self-signed development certificate "
                  "(wss)\n"
                  "  send     send one message and print the server's ack\n"
+                 "  api      the server API for backends: send, publish, "
+                 "presence, disconnect, stats\n"
                  "  devices  simulated devices running a scenario; checks "
                  "that nothing is lost\n"
                  "  bench    echo | fanout | connect | idle (against a "
@@ -86,6 +88,8 @@ int main(int argc, char** argv) {
     return tether::cli::devices_command(args);
   if (cmd == "send")
     return tether::cli::send_command(args);
+  if (cmd == "api")
+    return tether::cli::api_command(args);
   std::cerr << "tether: unknown command '" << cmd << "' (see tether --help)\n";
   return 2;
 }

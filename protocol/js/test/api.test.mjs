@@ -8,7 +8,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { execFile } from 'node:child_process';
 import { TetherClient } from '../tether-client.js';
 import { Node, WebSocket, until } from './support/tetherd.mjs';
 
@@ -163,4 +164,46 @@ test('without auth.api_keys_file the API is off; a bad keys file stops the start
   writeFileSync(join(bad.dir, 'api.keys'), 'short\n');
   bad.extra.push('--auth.api_keys_file', join(bad.dir, 'api.keys'));
   await assert.rejects(bad.start(), /at least 16 characters/);
+});
+
+// `tether api` (beside tetherd in the build's bin/): the same endpoints.
+function tetherApi(args, env = {}) {
+  return new Promise((resolve) => {
+    execFile(join(dirname(process.env.TETHERD), 'tether'), ['api', ...args], { env: { ...process.env, ...env }, timeout: 20000 },
+      (err, stdout, stderr) => resolve({ code: err ? err.code : 0, out: stdout.trim(), err: stderr }));
+  });
+}
+
+test('tether api drives the endpoints from the shell', { timeout: 60000 }, async () => {
+  const n = new Node();
+  nodes.push(n);
+  const keys = join(n.dir, 'api.keys');
+  writeFileSync(keys, `cli ${key}\n`, { mode: 0o600 });
+  n.extra.push('--auth.api_keys_file', keys);
+  await n.start();
+  const phone = device(n, 'bob', 'phone');
+  await phone.connect();
+  await phone.join('ops', { presence: true });
+  const url = `http://127.0.0.1:${n.port}`;
+  let r = await tetherApi(['send', '--url', url, '--key-file', keys, '--user', 'bob', '--to', 'phone', '--type', 'hi', '--payload', '{"a":1}', '--durable', '--id', 'cli-1']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).recipients, 1);
+  await until(() => phone.got.some((m) => m.id === 'cli-1' && m.payload.a === 1), 'the CLI send');
+  r = await tetherApi(['publish', '--url', url, '--key-file', keys, '--room', 'ops', '--type', 'deploy']);
+  assert.equal(JSON.parse(r.out).recipients, 1);
+  r = await tetherApi(['presence', '--url', url, '--key-file', keys, '--room', 'ops']);
+  assert.deepEqual(JSON.parse(r.out).members.map((m) => m.deviceId), ['phone']);
+  r = await tetherApi(['stats', '--url', url], { TETHER_API_KEY: key });
+  assert.equal(JSON.parse(r.out).connections, 1);
+  // Refusals exit 1 with the server's answer; bad flags exit 2.
+  r = await tetherApi(['send', '--url', url, '--key-file', keys, '--user', 'bob', '--to', 'toaster']);
+  assert.equal(r.code, 1);
+  assert.equal(JSON.parse(r.out).error.code, 'UNKNOWN_DEVICE');
+  r = await tetherApi(['stats', '--url', url], { TETHER_API_KEY: 'x'.repeat(20) });
+  assert.equal(r.code, 1);
+  r = await tetherApi(['send', '--url', url, '--key-file', keys]);
+  assert.equal(r.code, 2);
+  r = await tetherApi(['disconnect', '--url', url, '--key-file', keys, '--user', 'bob', '--device', 'phone']);
+  assert.equal(r.code, 0);
+  phone.close();
 });

@@ -203,11 +203,13 @@ private:
         ok |= same_secret(given, k);
     }
     if (!ok) {
-      reply(http::status::unauthorized,
-            json_error("unauthorized",
-                       "give a key of auth.api_keys_file as "
-                       "'Authorization: Bearer <key>'"),
-            keep_alive_);
+      response res;
+      res.result(http::status::unauthorized);
+      res.set(http::field::www_authenticate, "Bearer");
+      res.body() = json_error("unauthorized",
+                              "give a key of auth.api_keys_file as "
+                              "'Authorization: Bearer <key>'");
+      send(std::move(res), keep_alive_, "application/json");
       return;
     }
     auto method = req.method_string();

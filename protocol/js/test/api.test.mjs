@@ -36,7 +36,7 @@ async function api(node, path, { method = 'POST', body, auth = `Bearer ${key}` }
   const r = await fetch(`http://127.0.0.1:${node.port}${path}`, {
     method, headers, body: typeof body === 'string' ? body : body && JSON.stringify(body),
   });
-  return { status: r.status, json: await r.json() };
+  return { status: r.status, json: await r.json(), headers: r.headers };
 }
 
 const toUser = (type, payload, optimization) => ({ type, payload, destination: { target: 'broadcast', broadcast: { scope: 'user' } }, ...(optimization ? { optimization } : {}) });
@@ -74,6 +74,7 @@ test('a backend reaches a user\'s devices with an API key, with the socket path\
     r = await api(n, '/api/v1/stats', { method: 'GET', auth });
     assert.equal(r.status, 401, String(auth));
     assert.equal(r.json.error, 'unauthorized');
+    assert.equal(r.headers.get('www-authenticate'), 'Bearer');
   }
   // Bad input gets the socket path's codes; nothing is delivered.
   const before = phone.got.length;

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include <sched.h>
@@ -226,6 +227,18 @@ bool read_context_switches(int pid, uint64_t& out) {
   }
   out = sum;
   return true;
+}
+
+std::string random_hex_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 2; ++i) {
+    auto v = rng();
+    for (int j = 0; j < 16; ++j, v >>= 4)
+      out += hex[v & 15];
+  }
+  return out;
 }
 
 } // namespace tether::runtime

@@ -68,6 +68,9 @@ uint16_t start_tetherd(child_process& p, const std::string& path,
 /// Pins the calling process to CPU `cpu`; false if that is not possible.
 bool pin_to_cpu(int cpu);
 
+/// 128 random bits as 32 hex digits (session ids, generated message ids).
+std::string random_hex_id();
+
 /// Number of CPUs this process may run on.
 int usable_cpus();
 

@@ -1,7 +1,6 @@
 #include "runtime/server_api.hpp"
 
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <stdexcept>
 
@@ -12,9 +11,11 @@
 
 #include "actors/cluster/cluster_actor.hpp"
 #include "actors/fan_in.hpp"
+#include "protocol/base64.hpp"
 #include "protocol/errc.hpp"
 #include "protocol/presence.hpp"
 #include "protocol/validate.hpp"
+#include "runtime/process.hpp"
 
 namespace tether::runtime {
 
@@ -105,18 +106,6 @@ std::string received(const std::string& id, uint32_t recipients) {
   return buf.GetString();
 }
 
-std::string random_id() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out = "api-";
-  for (int i = 0; i < 2; ++i) {
-    auto v = rng();
-    for (int j = 0; j < 16; ++j, v >>= 4)
-      out += hex[v & 15];
-  }
-  return out;
-}
-
 int64_t now_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
@@ -133,17 +122,8 @@ bool percent_decode(const std::string& in, std::string& out) {
     }
     if (i + 2 >= in.size())
       return false;
-    auto hex = [](char c) -> int {
-      if (c >= '0' && c <= '9')
-        return c - '0';
-      if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-      return -1;
-    };
-    auto h = hex(in[i + 1]);
-    auto l = hex(in[i + 2]);
+    auto h = protocol::hex_digit(in[i + 1]);
+    auto l = protocol::hex_digit(in[i + 2]);
     if (h < 0 || l < 0)
       return false;
     out += static_cast<char>(h * 16 + l);
@@ -192,7 +172,7 @@ bool read_message(const std::string& body, const protocol::limits& limits,
     doc.AddMember("destination", dst, a);
   }
   if (!doc.HasMember("id")) {
-    auto id = random_id();
+    auto id = "api-" + random_hex_id();
     doc.AddMember("id", rapidjson::Value{id.c_str(), a}, a);
   }
   if (!doc.HasMember("timestamp"))
@@ -256,13 +236,11 @@ void reply_error(caf::event_based_actor* self,
   self->quit();
 }
 
-void send_message(const api_context& ctx, const std::string& user,
-                  protocol::message_ptr msg,
-                  std::function<void(unsigned, std::string)> reply) {
-  actors::device_identity sender;
-  sender.user_id = user;
-  sender.device_id = "server";
-  sender.type = protocol::device_type::desktop;
+// Spawns an actor that asks for `user`'s directory shard and calls
+// `f(self, shard, fail)`; a failure answers through reply_error.
+template <class F>
+void with_user_shard(const api_context& ctx, const std::string& user,
+                     std::function<void(unsigned, std::string)> reply, F f) {
   auto orch = ctx.orchestrator;
   auto timeout = ctx.timeout;
   ctx.sys->spawn([=](caf::event_based_actor* self) -> caf::behavior {
@@ -278,17 +256,32 @@ void send_message(const api_context& ctx, const std::string& user,
             self->quit();
             return;
           }
-          self->request(shard, timeout, atom::route_v, sender, msg)
-            .then(
-              [=](uint32_t n) {
-                reply(200, received(msg->id, n));
-                self->quit();
-              },
-              fail);
+          f(self, shard, fail);
         },
         fail);
     return {[](int) {}};
   });
+}
+
+void send_message(const api_context& ctx, const std::string& user,
+                  protocol::message_ptr msg,
+                  std::function<void(unsigned, std::string)> reply) {
+  actors::device_identity sender;
+  sender.user_id = user;
+  sender.device_id = "server";
+  sender.type = protocol::device_type::desktop;
+  auto timeout = ctx.timeout;
+  with_user_shard(ctx, user, reply,
+                  [=](caf::event_based_actor* self,
+                      const actors::directory_actor& shard, auto fail) {
+                    self->request(shard, timeout, atom::route_v, sender, msg)
+                      .then(
+                        [=](uint32_t n) {
+                          reply(200, received(msg->id, n));
+                          self->quit();
+                        },
+                        fail);
+                  });
 }
 
 // A room publish from the server: the room's members here and, in a
@@ -421,37 +414,24 @@ void room_presence(const api_context& ctx, const std::string& room,
 void disconnect(const api_context& ctx, const std::string& user,
                 const std::string& device,
                 std::function<void(unsigned, std::string)> reply) {
-  auto orch = ctx.orchestrator;
   auto timeout = ctx.timeout;
-  ctx.sys->spawn([=](caf::event_based_actor* self) -> caf::behavior {
-    auto fail = [self, reply](const caf::error& err) {
-      reply_error(self, reply, err);
-    };
-    self->request(orch, timeout, atom::get_v, atom::directory_v, user)
-      .then(
-        [=](actors::directory_actor& shard) {
-          if (!shard) {
-            reply(503, failure(errc::internal_error,
-                               "the directory is restarting"));
+  with_user_shard(
+    ctx, user, reply,
+    [=](caf::event_based_actor* self, const actors::directory_actor& shard,
+        auto fail) {
+      self->request(shard, timeout, atom::close_v, user, device)
+        .then(
+          [=](bool was) {
+            if (was)
+              reply(200, R"({"status":"disconnected"})");
+            else
+              reply(404, failure(errc::device_offline,
+                                 "device '" + device
+                                   + "' is not connected to this node"));
             self->quit();
-            return;
-          }
-          self->request(shard, timeout, atom::close_v, user, device)
-            .then(
-              [=](bool was) {
-                if (was)
-                  reply(200, R"({"status":"disconnected"})");
-                else
-                  reply(404, failure(errc::device_offline,
-                                     "device '" + device
-                                       + "' is not connected to this node"));
-                self->quit();
-              },
-              fail);
-        },
-        fail);
-    return {[](int) {}};
-  });
+          },
+          fail);
+    });
 }
 
 // The path's segments after /api/v1/, percent-decoded; false for a bad one.

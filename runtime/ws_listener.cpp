@@ -2,7 +2,6 @@
 // /metrics, and the WebSocket upgrade on server.ws_path, which is refused
 // with 401/403/400/426/503 before any WebSocket byte is exchanged.
 
-#include <random>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
@@ -10,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "runtime/io_scheduler.hpp"
+#include "runtime/process.hpp"
 #include "runtime/upgrade_check.hpp"
 #include "runtime/ws_detail.hpp"
 
@@ -19,17 +19,6 @@ namespace detail {
 
 namespace {
 
-std::string make_session_id() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < 2; ++i) {
-    auto v = rng();
-    for (int j = 0; j < 16; ++j, v >>= 4)
-      out += hex[v & 15];
-  }
-  return out;
-}
 
 std::string json_error(std::string_view error, std::string_view message) {
   std::string out = R"({"error":")";
@@ -265,7 +254,7 @@ private:
       return;
     }
     auto info = std::move(d.info);
-    info.session_id = make_session_id();
+    info.session_id = random_hex_id();
     beast::error_code ec;
     auto remote = socket().remote_endpoint(ec);
     if (!ec)

@@ -260,8 +260,7 @@ std::string node_metrics::render_prometheus() const {
            bytes_out_);
   header(out, "tether_errors_total",
          "Refused messages and frames, by protocol error code.", "counter");
-  for (size_t i = 1; i <= static_cast<size_t>(protocol::errc::shutting_down);
-       ++i)
+  for (size_t i = 1; i <= static_cast<size_t>(protocol::errc_last); ++i)
     sample(out, "tether_errors_total",
            "code=\""
              + std::string{protocol::to_code(static_cast<protocol::errc>(i))}

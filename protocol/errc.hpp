@@ -32,6 +32,10 @@ enum class errc : uint8_t {
   node_unavailable,     // the recipient's queue is on a cluster node that is down
 };
 
+/// The last code: every code is in [1, errc_last] (a new one goes before
+/// this line and becomes it).
+inline constexpr errc errc_last = errc::node_unavailable;
+
 /// The wire spelling, e.g. "VALIDATION_ERROR".
 std::string_view to_code(errc x) noexcept;
 

@@ -23,6 +23,7 @@ CAF_TEST(counters render in the prometheus text format) {
   m.received(traffic_kind::message, 3, 300);
   m.sent(traffic_kind::ack, 1, 40);
   m.error(tether::protocol::errc::validation_error);
+  m.error(tether::protocol::errc::node_unavailable); // the last code
   m.rtt(120);
   m.rtt(3000);
   auto text = m.render_prometheus();
@@ -37,6 +38,7 @@ CAF_TEST(counters render in the prometheus text format) {
   CAF_CHECK(contains(text, R"(tether_bytes_received_total{kind="message"} 300)"));
   CAF_CHECK(contains(text, R"(tether_messages_sent_total{kind="ack"} 1)"));
   CAF_CHECK(contains(text, R"(tether_errors_total{code="VALIDATION_ERROR"} 1)"));
+  CAF_CHECK(contains(text, R"(tether_errors_total{code="NODE_UNAVAILABLE"} 1)"));
   // Histogram buckets are cumulative.
   CAF_CHECK(contains(text, R"(tether_rtt_seconds_bucket{le="0.000100"} 0)"));
   CAF_CHECK(contains(text, R"(tether_rtt_seconds_bucket{le="0.000250"} 1)"));

@@ -68,3 +68,5 @@ CAF_ADD_ATOM(tether_types, tether::atom, members, "members")
 CAF_ADD_ATOM(tether_types, tether::atom, forward, "forward")
 CAF_ADD_ATOM(tether_types, tether::atom, handover, "handover")
 CAF_ADD_ATOM(tether_types, tether::atom, backlog, "backlog")
+// A node's overview for the dashboard (SPEC §15).
+CAF_ADD_ATOM(tether_types, tether::atom, overview, "overview")

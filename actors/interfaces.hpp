@@ -16,6 +16,7 @@
 #include "actors/directory/dedup_window.hpp"
 #include "actors/directory/routing.hpp"
 #include "actors/messages.hpp"
+#include "actors/orchestrator/overview.hpp"
 
 namespace tether::actors {
 
@@ -117,7 +118,12 @@ using cluster_actor = caf::typed_actor<
   // INTERNAL: ping every linked peer (cluster.heartbeat_interval).
   caf::reacts_to<atom::tick>,
   // This node and every member it knows, in the view's order.
-  caf::replies_to<atom::get, atom::members>::with<std::vector<member_info>>>;
+  caf::replies_to<atom::get, atom::members>::with<std::vector<member_info>>,
+  // The server API: the overview (JSON) of every other member, in the
+  // view's order; a member down or silent is named with its state only.
+  caf::replies_to<atom::get, atom::overview>::with<std::vector<std::string>>,
+  // Another node asks for this node's overview (JSON).
+  caf::replies_to<atom::overview>::with<std::string>>;
 
 /// QUEUE: one per device, outliving its connections; owns the device's
 /// device_queue, persists durable messages through the STORE, hands
@@ -149,7 +155,9 @@ using queue_actor = delivery_source::extend<
   // INTERNAL: retry the handover.
   caf::reacts_to<atom::handover>,
   // INTERNAL: timers (TTL, ack timeouts, idle exit) of this generation.
-  caf::reacts_to<atom::tick, uint64_t>>;
+  caf::reacts_to<atom::tick, uint64_t>,
+  // Its depth and whether its device keeps up (the dashboard).
+  caf::replies_to<atom::get, atom::queue>::with<queue_summary>>;
 
 /// PEER LINK: this node's link to another node's CLUSTER actor (at a
 /// seed's address or a learned member's); it quits when the link ends, and
@@ -241,6 +249,8 @@ using room_actor = caf::typed_actor<
                  bool, bool>,
   // Every member shown (all nodes), for the server API.
   caf::replies_to<atom::get, atom::presence>::with<std::vector<presence_row>>,
+  // Its member counts (the dashboard).
+  caf::replies_to<atom::get, atom::room>::with<room_summary>,
   // A cluster: this node's link to the node (id) is up: tell it (and the
   // others) this node's members; or it is down: its members leave after
   // the grace.
@@ -341,6 +351,10 @@ using orchestrator_actor = caf::typed_actor<
     directory_actor>,
   // Lists the devices with stored messages (the store's).
   caf::replies_to<atom::get, atom::backlog>::with<std::vector<device_record>>,
+  // This node's overview for the dashboard (JSON, SPEC §15): its counters,
+  // its deepest and slow queues, its largest rooms. Requests that arrive
+  // while one is being gathered share its answer.
+  caf::replies_to<atom::get, atom::overview>::with<std::string>,
   // Makes every queue re-check its timers now (after a test moved the clock).
   caf::reacts_to<atom::tick>,
   // Keeps a peer link to this cluster address (host, port) for this
@@ -442,3 +456,6 @@ CAF_END_TYPE_ID_BLOCK(tether_types)
 // Node-local: shared pointers to state of this process.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::route_table)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::joined_info)
+// Node-local: summaries rendered to JSON on their node (the dashboard).
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::queue_summary)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::room_summary)

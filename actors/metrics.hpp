@@ -131,6 +131,16 @@ public:
   uint64_t store_commits() const noexcept {
     return store_commits_.load(std::memory_order_relaxed);
   }
+  uint64_t store_operations() const noexcept {
+    return store_operations_.load(std::memory_order_relaxed);
+  }
+  /// Time spent committing, summed over every commit.
+  uint64_t store_commit_ns() const noexcept {
+    return store_commit_ns_.load(std::memory_order_relaxed);
+  }
+  uint64_t connections_total() const noexcept {
+    return connections_total_.load(std::memory_order_relaxed);
+  }
   uint64_t users_evicted() const noexcept {
     return users_evicted_.load(std::memory_order_relaxed);
   }

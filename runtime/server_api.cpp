@@ -434,6 +434,46 @@ void disconnect(const api_context& ctx, const std::string& user,
     });
 }
 
+// {"time":..,"nodes":[this node, then the other members in the view's
+// order]} (SPEC §15).
+void overview(const api_context& ctx,
+              std::function<void(unsigned, std::string)> reply) {
+  auto orch = ctx.orchestrator;
+  auto timeout = ctx.timeout;
+  auto cluster = actors::cluster_of(*ctx.sys);
+  ctx.sys->spawn([=](caf::event_based_actor* self) -> caf::behavior {
+    auto fail = [self, reply](const caf::error& err) {
+      reply_error(self, reply, err);
+    };
+    auto answer = [self, reply](const std::string& local,
+                                const std::vector<std::string>& others) {
+      std::string out = R"({"time":)" + std::to_string(now_ms())
+                        + R"(,"nodes":[)" + local;
+      for (auto& n : others)
+        out.append(",").append(n);
+      out += "]}";
+      reply(200, std::move(out));
+      self->quit();
+    };
+    self->request(orch, timeout, atom::get_v, atom::overview_v)
+      .then(
+        [=](std::string& local) {
+          if (!cluster) {
+            answer(local, {});
+            return;
+          }
+          self->request(cluster, timeout, atom::get_v, atom::overview_v)
+            .then(
+              [=](std::vector<std::string>& others) {
+                answer(local, others);
+              },
+              fail);
+        },
+        fail);
+    return {[](int) {}};
+  });
+}
+
 // The path's segments after /api/v1/, percent-decoded; false for a bad one.
 bool segments(const std::string& path, std::vector<std::string>& out) {
   static const std::string prefix = "/api/v1/";
@@ -484,6 +524,12 @@ void serve_api(const api_context& ctx, const std::string& method,
     if (method != "GET")
       return wrong_method("GET /api/v1/stats");
     reply(200, ctx.stats());
+    return;
+  }
+  if (seg.size() == 1 && seg[0] == "overview") {
+    if (method != "GET")
+      return wrong_method("GET /api/v1/overview");
+    overview(ctx, std::move(reply));
     return;
   }
   if (seg.size() == 3 && seg[0] == "users" && seg[2] == "messages") {

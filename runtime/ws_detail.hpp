@@ -199,6 +199,10 @@ struct server_shared {
   std::shared_ptr<actors::node_metrics> metrics;
   /// Open WebSocket sessions (from upgrade to destruction).
   std::atomic<size_t> sessions{0};
+  /// Open event streams (GET /api/v1/stream).
+  std::atomic<size_t> streams{0};
+  /// Set when the server stops accepting: event streams end.
+  std::atomic<bool> stopping{false};
   /// Actor runs waiting on the loop (0 while actors run elsewhere).
   const std::atomic<int64_t>* backlog = nullptr;
   /// The TLS context of new connections (null: no TLS); replaced on reload,

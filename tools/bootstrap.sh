@@ -15,6 +15,9 @@ packages=(
   iptables
   # the JavaScript client's tests (Node's test runner; npm installs ws)
   nodejs
+  # the dashboard's browser test (headless, driven by npm's playwright-core,
+  # which downloads no browser of its own)
+  chromium
 )
 
 missing=()

@@ -577,6 +577,52 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
         out.push_back(e.info);
       return out;
     },
+    [=](atom::get, atom::overview)
+      -> caf::result<std::vector<std::string>> {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<std::vector<std::string>>();
+      auto& members = st.view.members();
+      // One slot per member in the view's order; an unanswered ask leaves
+      // the member's state.
+      auto out = std::make_shared<std::vector<std::string>>();
+      auto pending = std::make_shared<size_t>(1);
+      // Half the asker's bound: a silent member is named, not a timeout.
+      auto timeout = st.params.request_timeout / 2;
+      auto done = [rp, out, pending]() mutable {
+        if (--*pending == 0)
+          rp.deliver(std::move(*out));
+      };
+      for (auto& [id, e] : members) {
+        auto slot = out->size();
+        out->push_back(render_absent_node(id, to_string(e.state)));
+        auto peer = st.peers.find(id);
+        if (e.state != node_state::alive || peer == st.peers.end())
+          continue;
+        ++*pending;
+        self->request(peer->second, timeout, atom::overview_v)
+          .then(
+            [out, slot, done](std::string& json) mutable {
+              (*out)[slot] = std::move(json);
+              done();
+            },
+            [out, slot, id = id, done](const caf::error&) mutable {
+              (*out)[slot] = render_absent_node(id, "unreachable");
+              done();
+            });
+      }
+      done();
+      return rp;
+    },
+    [=](atom::overview) -> caf::result<std::string> {
+      auto rp = self->make_response_promise<std::string>();
+      self
+        ->request(self->state.params.orchestrator,
+                  self->state.params.request_timeout, atom::get_v,
+                  atom::overview_v)
+        .then([rp](std::string& json) mutable { rp.deliver(std::move(json)); },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
   };
 }
 

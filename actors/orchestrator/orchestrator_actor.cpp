@@ -169,6 +169,50 @@ void on_directory_down(self_ptr self, const caf::error& reason) {
                      ++child.generation);
 }
 
+// Asks every queue and room for its summary (each within
+// overview_timeout), then answers every waiting request with the overview.
+void gather_overview(self_ptr self) {
+  auto& st = self->state;
+  auto o = std::make_shared<node_overview>();
+  o->node_id = st.params.peer.self.node_id;
+  o->started_ms = st.params.peer.self.incarnation;
+  auto pending = std::make_shared<size_t>(st.queues.size() + st.rooms.size());
+  auto done = [self, o, pending] {
+    if (--*pending > 0)
+      return;
+    auto json = render_overview(std::move(*o), *self->state.metrics);
+    for (auto& rp : self->state.overview_waiters)
+      rp.deliver(json);
+    self->state.overview_waiters.clear();
+  };
+  auto missed = [o, done](const caf::error&) {
+    ++o->unanswered;
+    done();
+  };
+  if (*pending == 0) {
+    ++*pending;
+    done();
+    return;
+  }
+  auto timeout = st.params.overview_timeout;
+  for (auto& [addr, q] : st.queues)
+    self->request(q, timeout, atom::get_v, atom::queue_v)
+      .then(
+        [o, done](queue_summary& s) {
+          o->queues.push_back(std::move(s));
+          done();
+        },
+        missed);
+  for (auto& [addr, r] : st.rooms)
+    self->request(r.first, timeout, atom::get_v, atom::room_v)
+      .then(
+        [o, done](room_summary& s) {
+          o->rooms.push_back(std::move(s));
+          done();
+        },
+        missed);
+}
+
 } // namespace
 
 orchestrator_state::~orchestrator_state() {
@@ -311,6 +355,14 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
             rp.deliver(std::move(r));
           },
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](atom::get, atom::overview) -> caf::result<std::string> {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<std::string>();
+      st.overview_waiters.push_back(rp);
+      if (st.overview_waiters.size() == 1)
+        gather_overview(self);
       return rp;
     },
     [=](atom::linked, const std::string& node) {

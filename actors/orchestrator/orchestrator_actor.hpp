@@ -66,6 +66,8 @@ struct orchestrator_params {
   store_params store;
   /// This node's hello and the dial timeout of its peer links (cluster).
   peer_link_params peer;
+  /// How long the overview waits for each queue and room to answer.
+  std::chrono::milliseconds overview_timeout{1000};
 };
 
 /// A child that is respawned when it fails.
@@ -107,6 +109,8 @@ struct orchestrator_state {
   /// Answered once the last connection is gone.
   std::optional<caf::typed_response_promise<atom::ok>> stop_promise;
   std::minstd_rand rng{std::random_device{}()};
+  /// Waiting for the overview being gathered (empty: none is).
+  std::vector<caf::typed_response_promise<std::string>> overview_waiters;
 
   orchestrator_state() = default;
   orchestrator_state(const orchestrator_state&) = delete;

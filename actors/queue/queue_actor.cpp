@@ -592,6 +592,21 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       if (generation == 0 || generation == self->state.tick_generation)
         on_tick(self);
     },
+    [=](atom::get, atom::queue) {
+      auto& st = self->state;
+      auto now = wall_ms(self);
+      queue_summary s;
+      s.user_id = st.owner.user_id;
+      s.device_id = st.owner.device_id;
+      s.waiting = static_cast<uint32_t>(st.q.waiting());
+      s.unacked = static_cast<uint32_t>(st.q.inflight());
+      s.bytes = st.q.bytes();
+      if (auto oldest = st.q.oldest_waiting_ms())
+        s.oldest_age_ms = std::max<int64_t>(0, now - *oldest);
+      s.connected = attached(self);
+      s.slow = s.connected && st.q.slow(now);
+      return s;
+    },
   };
 }
 

@@ -419,6 +419,14 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
         rows.push_back(to_row(e));
       return rows;
     },
+    [=](atom::get, atom::room) {
+      auto& st = self->state;
+      room_summary s;
+      s.name = st.room_name;
+      s.members = static_cast<uint32_t>(st.view.size());
+      s.local = static_cast<uint32_t>(st.presence.size());
+      return s;
+    },
     [=](atom::linked, const std::string&) { tell_all(self, true); },
     [=](atom::unlinked, const std::string& node) {
       self->state.view.node_down(node, wall_ms(self));

@@ -1,0 +1,407 @@
+#pragma once
+
+// Internal to runtime/ws_listener.cpp: HTTP on one accepted connection
+// (plain or TLS): GET /healthz and /metrics, the dashboard's files, the
+// server API behind its key (and its event stream), and the checks before
+// the WebSocket upgrade, which hands the connection to a session.
+
+#include <spdlog/spdlog.h>
+
+#include "runtime/dashboard_assets.hpp"
+#include "runtime/process.hpp"
+#include "runtime/upgrade_check.hpp"
+#include "runtime/ws_detail.hpp"
+#include "runtime/ws_event_stream.hpp"
+
+namespace tether::runtime::detail {
+
+// Included by one file only (ws_listener.cpp).
+namespace {
+
+std::string json_error(std::string_view error, std::string_view message) {
+  std::string out = R"({"error":")";
+  out.append(error).append(R"(","message":")");
+  static constexpr char hex[] = "0123456789abcdef";
+  for (auto c : message) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      out += "\\u00";
+      out += hex[u >> 4];
+      out += hex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  out += "\"}";
+  return out;
+}
+
+// Compares every byte of both (a key's content does not change the time).
+bool same_secret(std::string_view given, std::string_view key) {
+  unsigned char diff = given.size() != key.size() ? 1 : 0;
+  for (size_t i = 0; i < key.size(); ++i)
+    diff |= static_cast<unsigned char>(
+      (i < given.size() ? given[i] : 0) ^ key[i]);
+  return diff == 0;
+}
+
+/// Event streams open at once (each asks for an overview every interval).
+constexpr size_t max_streams = 16;
+
+// ?interval=<ms> of GET /api/v1/stream: 1000 when absent; 0 if invalid.
+std::chrono::milliseconds stream_interval(std::string_view query) {
+  constexpr std::string_view name = "interval=";
+  for (size_t i = 0; i <= query.size();) {
+    auto j = query.find('&', i);
+    if (j == std::string_view::npos)
+      j = query.size();
+    auto param = query.substr(i, j - i);
+    if (param.substr(0, name.size()) == name) {
+      auto v = param.substr(name.size());
+      uint64_t ms = 0;
+      if (v.empty() || v.size() > 6)
+        return std::chrono::milliseconds{0};
+      for (auto c : v) {
+        if (c < '0' || c > '9')
+          return std::chrono::milliseconds{0};
+        ms = ms * 10 + static_cast<uint64_t>(c - '0');
+      }
+      if (ms < 250 || ms > 60000)
+        return std::chrono::milliseconds{0};
+      return std::chrono::milliseconds{ms};
+    }
+    i = j + 1;
+  }
+  return std::chrono::milliseconds{1000};
+}
+
+int64_t now_seconds() {
+  using namespace std::chrono;
+  return duration_cast<seconds>(system_clock::now().time_since_epoch())
+    .count();
+}
+
+/// HTTP on a plain (beast::tcp_stream) or TLS (tls_stream) connection:
+/// the endpoints and the checks before the upgrade. `buffer` holds what was
+/// read while detecting TLS.
+template <class Stream>
+class http_session
+  : public std::enable_shared_from_this<http_session<Stream>> {
+public:
+  http_session(std::shared_ptr<server_shared> shared, Stream stream,
+               beast::flat_buffer buffer)
+    : shared_(std::move(shared)),
+      stream_(std::move(stream)),
+      buffer_(std::move(buffer)) {
+    // nop
+  }
+
+  void run() {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&http_session::start,
+                                            this->shared_from_this()));
+  }
+
+private:
+  using request = http::request<http::string_body>;
+  using response = http::response<http::string_body>;
+
+  void start() {
+    if constexpr (std::is_same_v<Stream, tls_stream>) {
+      // Under the deadline set at accept: detection, TLS handshake and the
+      // upgrade request share one heartbeat.handshake_timeout.
+      stream_.async_handshake(
+        net::ssl::stream_base::server, buffer_.data(),
+        [self = this->shared_from_this()](beast::error_code ec, size_t used) {
+          if (ec) {
+            spdlog::debug("tls handshake failed: {}", ec.message());
+            return;
+          }
+          self->buffer_.consume(used);
+          self->do_read();
+        });
+    } else {
+      do_read();
+    }
+  }
+
+  tcp::socket& socket() { return beast::get_lowest_layer(stream_).socket(); }
+
+  void do_read() {
+    // The first request keeps the deadline set at accept; each keep-alive
+    // request after it gets its own.
+    if (served_++ > 0)
+      beast::get_lowest_layer(stream_).expires_after(
+        shared_->params.handshake_timeout);
+    parser_.emplace();
+    parser_->header_limit(8 * 1024);
+    // A server API body holds one message.
+    parser_->body_limit(shared_->params.max_message_bytes + 16 * 1024);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&http_session::on_read,
+                                               this->shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, size_t) {
+    if (ec == http::error::end_of_stream) {
+      socket().shutdown(tcp::socket::shutdown_send, ec);
+      return;
+    }
+    if (ec) {
+      if (ec != beast::error::timeout && ec != net::error::operation_aborted)
+        reply(http::status::bad_request,
+              json_error("bad_request", "malformed HTTP request"), false);
+      return;
+    }
+    route(parser_->release());
+  }
+
+  void route(request req) {
+    auto target = std::string_view{req.target().data(), req.target().size()};
+    auto qmark = target.find('?');
+    auto path = target.substr(0, qmark);
+    auto query = qmark == std::string_view::npos ? std::string_view{}
+                                                 : target.substr(qmark + 1);
+    keep_alive_ = req.keep_alive();
+    if (!shared_->params.echo_path.empty()
+        && path == shared_->params.echo_path && websocket::is_upgrade(req)) {
+      // Test-only (test/conformance/): no token, no actor.
+      start_echo_session(shared_, std::move(stream_), std::move(req));
+      return;
+    }
+    if (path == shared_->params.ws_path) {
+      upgrade(std::move(req), query);
+      return;
+    }
+    if (path.substr(0, 5) == "/api/") {
+      api(std::move(req), path, query);
+      return;
+    }
+    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+      reply(http::status::method_not_allowed,
+            json_error("method_not_allowed", "only GET is served"));
+      return;
+    }
+    if (path == "/healthz") {
+      reply(http::status::ok, shared_->hooks.healthz(), keep_alive_,
+            "application/json");
+    } else if (path == "/metrics") {
+      reply(http::status::ok, shared_->metrics->render_prometheus(),
+            keep_alive_, "text/plain; version=0.0.4");
+    } else if (path == "/dashboard" || path.substr(0, 11) == "/dashboard/") {
+      dashboard(path);
+    } else {
+      reply(http::status::not_found,
+            json_error("not_found", "no such path; see /healthz, /metrics, "
+                                      + shared_->params.ws_path));
+    }
+  }
+
+  // The server API: `Authorization: Bearer <key>` of auth.api_keys_file,
+  // then the node's hook answers (on an actor's thread: the reply comes
+  // back to this session's executor).
+  // The dashboard's files. They hold no data: the page asks for a key and
+  // reads the server API with it (so the dashboard is off with the API).
+  void dashboard(std::string_view path) {
+    if (shared_->params.api_keys.empty()) {
+      reply(http::status::not_found,
+            json_error("not_found", "the dashboard reads the server API, "
+                                    "which is off: set auth.api_keys_file"),
+            keep_alive_);
+      return;
+    }
+    response res;
+    if (path == "/dashboard") {
+      res.result(http::status::moved_permanently);
+      res.set(http::field::location, "/dashboard/");
+      send(std::move(res), keep_alive_, "text/plain");
+      return;
+    }
+    auto name = path.substr(11);
+    auto asset = find_dashboard_asset(name.empty() ? "index.html" : name);
+    if (!asset) {
+      reply(http::status::not_found,
+            json_error("not_found", "no such file of the dashboard"),
+            keep_alive_);
+      return;
+    }
+    res.result(http::status::ok);
+    res.set(http::field::cache_control, "no-cache");
+    res.set("Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; "
+            "connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+            "base-uri 'none'; form-action 'none'");
+    res.set("X-Content-Type-Options", "nosniff");
+    res.set("Referrer-Policy", "no-referrer");
+    res.body().assign(asset->body.data(), asset->body.size());
+    auto type = std::string{asset->content_type} + "; charset=utf-8";
+    send(std::move(res), keep_alive_, type.c_str());
+  }
+
+  void api(request req, std::string_view path, std::string_view query) {
+    auto& keys = shared_->params.api_keys;
+    if (keys.empty()) {
+      reply(http::status::not_found,
+            json_error("not_found",
+                       "the server API is off: set auth.api_keys_file"),
+            keep_alive_);
+      return;
+    }
+    auto auth = req[http::field::authorization];
+    std::string_view given{auth.data(), auth.size()};
+    constexpr std::string_view bearer = "Bearer ";
+    bool ok = false;
+    if (given.substr(0, bearer.size()) == bearer) {
+      given.remove_prefix(bearer.size());
+      for (auto& k : keys) // every key, to the end of each: constant time
+        ok |= same_secret(given, k);
+    }
+    if (!ok) {
+      response res;
+      res.result(http::status::unauthorized);
+      res.set(http::field::www_authenticate, "Bearer");
+      res.body() = json_error("unauthorized",
+                              "give a key of auth.api_keys_file as "
+                              "'Authorization: Bearer <key>'");
+      send(std::move(res), keep_alive_, "application/json");
+      return;
+    }
+    if (path == "/api/v1/stream") {
+      stream(req, query);
+      return;
+    }
+    auto method = req.method_string();
+    shared_->hooks.api(
+      std::string{method.data(), method.size()}, std::string{path},
+      std::move(req.body()),
+      [self = this->shared_from_this(), ka = keep_alive_](unsigned status,
+                                                        std::string body) {
+        net::post(self->stream_.get_executor(),
+                  [self, ka, status, body = std::move(body)]() mutable {
+                    self->reply(static_cast<http::status>(status),
+                                std::move(body), ka);
+                  });
+      });
+  }
+
+  // GET /api/v1/stream: the connection becomes an event stream.
+  void stream(const request& req, std::string_view query) {
+    if (req.method() != http::verb::get) {
+      reply(http::status::method_not_allowed,
+            json_error("method_not_allowed", "this endpoint is GET "
+                                             "/api/v1/stream"),
+            keep_alive_);
+      return;
+    }
+    auto interval = stream_interval(query);
+    if (interval.count() == 0) {
+      reply(http::status::bad_request,
+            json_error("bad_request", "interval is milliseconds from 250 "
+                                      "to 60000"),
+            keep_alive_);
+      return;
+    }
+    if (shared_->streams.load() >= max_streams) {
+      response res;
+      res.result(http::status::service_unavailable);
+      res.set(http::field::retry_after, "10");
+      res.body() = json_error("busy", "too many event streams are open ("
+                                        + std::to_string(max_streams) + ")");
+      send(std::move(res), false, "application/json");
+      return;
+    }
+    std::make_shared<event_stream<Stream>>(shared_, std::move(stream_),
+                                           interval)
+      ->run();
+  }
+
+  void reject(actors::reject_reason reason, http::status status,
+              std::string body, response extra = {}) {
+    shared_->metrics->handshake_rejected(reason);
+    extra.result(status);
+    extra.body() = std::move(body);
+    send(std::move(extra), false, "application/json");
+  }
+
+  void upgrade(request req, std::string_view query) {
+    auto& p = shared_->params;
+    auto field = [&req](http::field f) {
+      auto v = req[f];
+      return std::string_view{v.data(), v.size()};
+    };
+    upgrade_request r;
+    auto method = req.method_string();
+    r.method = {method.data(), method.size()};
+    r.is_upgrade = websocket::is_upgrade(req);
+    r.version = field(http::field::sec_websocket_version);
+    r.key = field(http::field::sec_websocket_key);
+    r.origin = field(http::field::origin);
+    r.authorization = field(http::field::authorization);
+    r.protocols = field(http::field::sec_websocket_protocol);
+    r.query = query;
+    upgrade_policy policy{p.allowed_origins, p.max_connections, p.secret,
+                          p.token_leeway.count()};
+    auto d = check_upgrade(r, policy, shared_->sessions.load(), now_seconds());
+    if (d.refusal) {
+      auto& no = *d.refusal;
+      if (no.reason == actors::reject_reason::unauthorized)
+        spdlog::info("refused upgrade: {}", no.message);
+      response res;
+      for (auto& [name, value] : no.headers)
+        res.set(name, value);
+      reject(no.reason, static_cast<http::status>(no.status),
+             json_error(no.error, no.message), std::move(res));
+      return;
+    }
+    auto info = std::move(d.info);
+    info.session_id = random_hex_id();
+    beast::error_code ec;
+    auto remote = socket().remote_endpoint(ec);
+    if (!ec)
+      info.remote_address = remote.address().to_string() + ":"
+                            + std::to_string(remote.port());
+    start_ws_session(shared_, std::move(stream_), std::move(req),
+                     std::move(info));
+  }
+
+  void reply(http::status status, std::string body, bool keep_alive = false,
+             const char* content_type = "application/json") {
+    response res;
+    res.result(status);
+    res.body() = std::move(body);
+    send(std::move(res), keep_alive, content_type);
+  }
+
+  void send(response res, bool keep_alive, const char* content_type) {
+    res.version(11);
+    res.set(http::field::server, "tether/" TETHER_VERSION);
+    res.set(http::field::content_type, content_type);
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    auto sp = std::make_shared<response>(std::move(res));
+    http::async_write(stream_, *sp,
+                      [self = this->shared_from_this(), sp](beast::error_code ec,
+                                                      size_t) {
+                        if (!ec && sp->keep_alive()) {
+                          self->do_read();
+                          return;
+                        }
+                        self->socket().shutdown(
+                          tcp::socket::shutdown_send, ec);
+                      });
+  }
+
+  std::shared_ptr<server_shared> shared_;
+  Stream stream_;
+  beast::flat_buffer buffer_;
+  size_t served_ = 0;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  bool keep_alive_ = false;
+};
+
+} // namespace
+
+} // namespace tether::runtime::detail

@@ -18,10 +18,20 @@ public:
 
   wall_clock() = default;
 
-  wall_clock(steady::time_point now, std::shared_ptr<std::atomic<int64_t>> skew)
-    : base_ms_(std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count()),
+  /// Epoch milliseconds of the system clock: the one reading of real wall
+  /// time in actors/ (an actor anchors its clock to it once, code outside
+  /// actors, like the store's migration at open, reads it directly).
+  static int64_t system_ms() noexcept {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+  }
+
+  /// Anchored at `now` of the actor's clock; `skew` is the test seam
+  /// (node::advance_clock), null in production.
+  wall_clock(steady::time_point now,
+             std::shared_ptr<std::atomic<int64_t>> skew = nullptr)
+    : base_ms_(system_ms()),
       steady_base_(now),
       skew_(std::move(skew)) {
     // nop

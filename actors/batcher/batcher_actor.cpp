@@ -13,10 +13,8 @@ namespace {
 
 using self_ptr = batcher_actor::stateful_pointer<batcher_state>;
 
-int64_t wall_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
-    .count();
+int64_t wall_ms(self_ptr self) {
+  return self->state.clock.at(self->clock().now());
 }
 
 // The session reports the end of a round as a write of this frame id.
@@ -60,7 +58,7 @@ void write_frame(self_ptr self, uint32_t take) {
       estimated += d.bytes;
     }
     auto id = "b-" + st.session_id + "-" + std::to_string(st.next_frame);
-    bytes = protocol::encode_batch(st.codec, id, wall_ms(), views);
+    bytes = protocol::encode_batch(st.codec, id, wall_ms(self), views);
   }
   st.pending.erase(st.pending.begin(), st.pending.begin() + take);
   auto binary = st.codec == protocol::codec::msgpack;
@@ -116,6 +114,7 @@ batcher(batcher_actor::stateful_pointer<batcher_state> self,
   st.compress = port->info().compress;
   st.params = params;
   st.policy = batch_policy{params.batch};
+  st.clock = wall_clock{self->clock().now()};
   st.metrics = std::move(metrics);
   return {
     [=](atom::start, delivery_source& source) {

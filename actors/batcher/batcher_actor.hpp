@@ -20,6 +20,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/metrics.hpp"
 #include "actors/lazy_deque.hpp"
+#include "actors/wall_clock.hpp"
 
 namespace tether::actors {
 
@@ -38,6 +39,8 @@ struct batcher_state {
   std::string session_id;
   batcher_params params;
   batch_policy policy;
+  /// Batch frames' timestamps: the actor clock as wall time.
+  wall_clock clock;
   delivery_source source;
   lazy_deque<queued_delivery> pending;
   /// 0: off, 1: deflate, 2: gzip (protocol::zip_format).

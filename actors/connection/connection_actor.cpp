@@ -21,10 +21,8 @@ namespace {
 using self_ptr = connection_actor::stateful_pointer<connection_state>;
 using protocol::errc;
 
-int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
-    .count();
+int64_t now_ms(self_ptr self) {
+  return self->state.clock.at(self->clock().now());
 }
 
 /// Forwards session events as messages: frames and the close to the
@@ -99,7 +97,7 @@ void refuse(self_ptr self, std::string message_id,
             const std::vector<protocol::field_error>& errors = {}) {
   self->state.metrics->error(code);
   auto ack = protocol::make_failed_ack(std::move(message_id), code,
-                                       std::move(reason), errors, now_ms());
+                                       std::move(reason), errors, now_ms(self));
   ack.batch_id = batch_id;
   send_ack(self, ack);
   violation(self);
@@ -127,7 +125,8 @@ void ack_processed(self_ptr self, const std::string& id, bool wants_ack,
                    const std::optional<std::string>& batch_id) {
   if (!wants_ack)
     return;
-  auto ack = protocol::make_ack(id, protocol::ack_status::processed, now_ms());
+  auto ack = protocol::make_ack(id, protocol::ack_status::processed,
+                                now_ms(self));
   ack.batch_id = batch_id;
   send_ack(self, ack);
 }
@@ -139,7 +138,7 @@ void ack_received(self_ptr self, const protocol::mobile_message& m,
   if (!m.optimization.requires_ack)
     return;
   auto ack = protocol::make_ack(m.id, protocol::ack_status::received,
-                                now_ms());
+                                now_ms(self));
   ack.batch_id = batch_id;
   ack.recipients = recipients;
   send_ack(self, ack);
@@ -149,51 +148,15 @@ void fail_request(self_ptr self, const std::string& id,
                   const std::optional<std::string>& batch_id,
                   const caf::error& err) {
   auto code = to_errc(err);
-  std::string reason;
-  if (err.category() == error_category
-      && err.context().match_elements<std::string>())
-    reason = err.context().get_as<std::string>(0);
-  else
-    reason = self->system().render(err);
   self->state.metrics->error(code);
-  auto ack = protocol::make_failed_ack(id, code, std::move(reason),
+  auto ack = protocol::make_failed_ack(id, code, reason_of(self->system(), err),
                                        std::vector<protocol::field_error>{},
-                                       now_ms());
+                                       now_ms(self));
   ack.batch_id = batch_id;
   send_ack(self, ack);
 }
 
-using lane = connection_state::route_gate::lane_t;
-
-/// Runs `run` now if no request of another lane is in flight, else once
-/// they completed. `run` must call gate_done() when its request completed.
-void gate_run(self_ptr self, lane l, std::function<void()> run) {
-  auto& g = self->state.gate;
-  if (g.waiting.empty() && (g.in_flight == 0 || g.lane == l)) {
-    g.lane = l;
-    ++g.in_flight;
-    run();
-    return;
-  }
-  g.waiting.emplace_back(l, std::move(run));
-}
-
-void gate_done(self_ptr self) {
-  auto& g = self->state.gate;
-  --g.in_flight;
-  if (g.draining)
-    return; // the loop below continues
-  g.draining = true;
-  while (!g.waiting.empty()
-         && (g.in_flight == 0 || g.waiting.front().first == g.lane)) {
-    auto next = std::move(g.waiting.front());
-    g.waiting.pop_front();
-    g.lane = next.first;
-    ++g.in_flight;
-    next.second();
-  }
-  g.draining = false;
-}
+using lane = route_gate::lane;
 
 int64_t steady_ms(self_ptr self) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -215,7 +178,7 @@ bool duplicate(self_ptr self, const protocol::mobile_message& m,
     return false;
   st.metrics->queue_event(queue_counter::duplicate, 1);
   ack_received(self, m, batch_id, *n);
-  gate_done(self);
+  self->state.gate.done();
   return true;
 }
 
@@ -233,7 +196,7 @@ void routed(self_ptr self, const protocol::mobile_message& m,
     }
     ack_received(self, m, batch_id, *result);
   }
-  gate_done(self);
+  self->state.gate.done();
 }
 
 // Routes through the user's directory shard (room publishes, devices whose
@@ -276,12 +239,12 @@ void handle_room(self_ptr self, const protocol::mobile_message& m,
       u.custom_expires_ms = r.custom->expires_ms;
     }
     u.clear_custom = r.clear_custom;
-    gate_run(self, lane::control,
+    self->state.gate.run(lane::control,
              [self, u = std::move(u), id = m.id,
               wants_ack = m.optimization.requires_ack, batch_id]() mutable {
                self->send(self->state.directory, atom::status_v, std::move(u));
                ack_processed(self, id, wants_ack, batch_id);
-               gate_done(self);
+               self->state.gate.done();
              });
     return;
   }
@@ -303,24 +266,24 @@ void handle_room(self_ptr self, const protocol::mobile_message& m,
   auto id = m.id;
   auto wants_ack = m.optimization.requires_ack;
   if (m.type == "tether.leave") {
-    gate_run(self, lane::control, [=] {
+    self->state.gate.run(lane::control, [=] {
       self->send(self->state.directory, atom::room_v, atom::leave_v,
                  self->state.me, r.room);
       ack_processed(self, id, wants_ack, batch_id);
-      gate_done(self);
+      self->state.gate.done();
     });
     return;
   }
   auto ok = [=](auto&&...) {
     ack_processed(self, id, wants_ack, batch_id);
-    gate_done(self);
+    self->state.gate.done();
   };
   auto fail = [=](caf::error& err) {
     fail_request(self, id, batch_id, err);
-    gate_done(self);
+    self->state.gate.done();
   };
   auto join = m.type == "tether.join";
-  gate_run(self, lane::control, [=]() mutable {
+  self->state.gate.run(lane::control, [=]() mutable {
     auto& st = self->state;
     if (join)
       self
@@ -338,12 +301,7 @@ void handle_room(self_ptr self, const protocol::mobile_message& m,
 void handle_cloud(self_ptr self, const protocol::mobile_message& m,
                   const std::optional<std::string>& batch_id) {
   if (m.type == "heartbeat") {
-    if (m.optimization.requires_ack) {
-      auto ack = protocol::make_ack(m.id, protocol::ack_status::processed,
-                                    now_ms());
-      ack.batch_id = batch_id;
-      send_ack(self, ack);
-    }
+    ack_processed(self, m.id, m.optimization.requires_ack, batch_id);
     return;
   }
   if (m.type == "device_registration") {
@@ -367,12 +325,7 @@ void handle_cloud(self_ptr self, const protocol::mobile_message& m,
       }
     }
     self->send(self->state.batcher, atom::compress_v, algo);
-    if (m.optimization.requires_ack) {
-      auto ack = protocol::make_ack(m.id, protocol::ack_status::processed,
-                                    now_ms());
-      ack.batch_id = batch_id;
-      send_ack(self, ack);
-    }
+    ack_processed(self, m.id, m.optimization.requires_ack, batch_id);
     return;
   }
   if (m.type == "tether.join" || m.type == "tether.leave"
@@ -423,7 +376,7 @@ void handle_message(self_ptr self, protocol::mobile_message&& m,
   auto msg = std::make_shared<const protocol::mobile_message>(std::move(m));
   if (to_room) {
     // Membership and rules are the shard's, members the room's.
-    gate_run(self, lane::room, [self, msg, batch_id] {
+    self->state.gate.run(lane::room, [self, msg, batch_id] {
       route_via_directory(self, msg, batch_id);
     });
     return;
@@ -452,13 +405,13 @@ void handle_message(self_ptr self, protocol::mobile_message&& m,
     } else if (i < t.remotes.size() && t.remotes[i]) {
       remote.add(t.remotes[i], t.devices[i].device_id);
     } else {
-      gate_run(self, lane::directory, [self, msg, batch_id] {
+      self->state.gate.run(lane::directory, [self, msg, batch_id] {
         route_via_directory(self, msg, batch_id);
       });
       return;
     }
   }
-  gate_run(self, lane::queues,
+  self->state.gate.run(lane::queues,
            [self, msg, batch_id, targets = std::move(targets),
             remote = std::move(remote)] {
              if (duplicate(self, *msg, batch_id))
@@ -529,7 +482,8 @@ void handle_frame(self_ptr self, const std::string& raw, bool binary) {
       if (!frame.hb.pong)
         write(self,
               protocol::encode(codec,
-                               protocol::make_pong(frame.hb.timestamp, now_ms())),
+                               protocol::make_pong(frame.hb.timestamp,
+                                                   now_ms(self))),
               traffic_kind::heartbeat, 1);
       return;
     case protocol::frame_kind::ack: {
@@ -602,7 +556,8 @@ void send_welcome(self_ptr self, const session_info& info,
   w.frame_compression = info.compress == 1   ? "deflate"
                         : info.compress == 2 ? "gzip"
                                              : "none";
-  write(self, protocol::encode(info.codec, protocol::make_welcome(w, now_ms())),
+  write(self,
+        protocol::encode(info.codec, protocol::make_welcome(w, now_ms(self))),
         traffic_kind::control, 1);
 }
 
@@ -623,6 +578,7 @@ connection(connection_actor::stateful_pointer<connection_state> self,
   st.deflate = info.deflate;
   st.params = params;
   st.guard = inbound_guard{params.guard, self->clock().now()};
+  st.clock = wall_clock{self->clock().now()};
   st.metrics = std::move(metrics);
   auto fail = [self](const char* what, caf::error& err) {
     spdlog::error("user={} device={}: {} failed: {}", self->state.me.user_id,
@@ -658,9 +614,8 @@ connection(connection_actor::stateful_pointer<connection_state> self,
             [fail](caf::error& err) mutable { fail("queue attach", err); });
       },
       [fail](caf::error& err) mutable { fail("directory join", err); });
-  auto remaining = std::chrono::seconds{info.session_expires_at}
-                   - std::chrono::duration_cast<std::chrono::seconds>(
-                     std::chrono::system_clock::now().time_since_epoch());
+  auto remaining = std::chrono::milliseconds{info.session_expires_at * 1000
+                                             - now_ms(self)};
   if (remaining.count() > 0)
     self->delayed_send(self, remaining, atom::expire_v);
   else

@@ -19,10 +19,12 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/connection/inbound_guard.hpp"
+#include "actors/connection/route_gate.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/metrics.hpp"
 #include "protocol/codec.hpp"
 #include "actors/lazy_deque.hpp"
+#include "actors/wall_clock.hpp"
 
 namespace tether::actors {
 
@@ -60,23 +62,13 @@ struct connection_state {
   inbound_guard guard{inbound_guard_params{}};
   caf::actor_clock::time_point activity_reported;
   std::shared_ptr<node_metrics> metrics;
+  /// Timestamps on the wire and the token's expiry: the actor clock as
+  /// wall time.
+  wall_clock clock;
   bool closing = false;
 
-  /// A device's messages take different paths through the node (straight
-  /// into queues, through the directory shard where a queue does not run,
-  /// room publishes via the shard and the room actor, room requests):
-  /// requests on one path are pipelined, a request on another path waits
-  /// until those in flight completed. So a sender's messages reach each
-  /// recipient's queue in the order sent, and a publish right after a join
-  /// finds the device a member.
-  struct route_gate {
-    enum lane_t : uint8_t { queues, directory, room, control };
-    lane_t lane = queues;
-    size_t in_flight = 0;
-    bool draining = false;
-    /// Bounded by the inbound guard's rate and burst.
-    lazy_deque<std::pair<lane_t, std::function<void()>>> waiting;
-  } gate;
+  /// The order of this device's requests across paths (SPEC §5.5).
+  route_gate gate;
 
   static inline const char* name = "connection";
 };

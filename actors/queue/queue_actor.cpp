@@ -50,37 +50,34 @@ void persist_gaps(self_ptr self) {
 void write_gaps(self_ptr self) {
   auto& st = self->state;
   st.gaps_pending = false;
+  auto c = st.gaps.persisted();
   self->send(st.store, atom::gaps_v,
-             gap_counts{st.owner.user_id, st.owner.device_id,
-                        st.gap_expired + st.gap_in_flight[0],
-                        st.gap_evicted + st.gap_in_flight[1],
-                        st.gap_dead + st.gap_in_flight[2], true});
+             gap_counts{st.owner.user_id, st.owner.device_id, c[0], c[1], c[2],
+                        true});
 }
 
 void forget(self_ptr self, std::vector<queue_entry>& entries,
-            const char* reason) {
+            gap_cause cause) {
   auto& st = self->state;
   message_keys keys{st.owner.user_id, st.owner.device_id, {}};
+  uint64_t n = 0;
   for (auto& e : entries) {
     if (e.durable)
       keys.qids.push_back(e.key);
-    if (e.msg && e.msg->type == "tether.gap")
+    if (e.msg && e.msg->type == "tether.gap") {
+      st.gaps.notice_dropped(); // its counts go in the next one
       continue;
-    if (st.gap_ids.size() < 100 && e.msg)
-      st.gap_ids.push_back(e.msg->id);
+    }
+    st.gaps.dropped(cause, e.msg ? e.msg->id : std::string{});
+    ++n;
   }
   if (!keys.qids.empty())
     self->send(st.store, atom::remove_v, std::move(keys));
-  auto n = static_cast<uint64_t>(entries.size());
-  if (n == 0)
+  if (entries.empty())
     return;
-  if (std::string_view{reason} == "expired") {
-    st.gap_expired += n;
-    st.metrics->queue_event(queue_counter::expired, n);
-  } else {
-    st.gap_evicted += n;
-    st.metrics->queue_event(queue_counter::evicted, n);
-  }
+  st.metrics->queue_event(cause == gap_cause::expired ? queue_counter::expired
+                                                      : queue_counter::evicted,
+                          n);
   persist_gaps(self);
 }
 
@@ -91,7 +88,7 @@ void retire(self_ptr self, std::vector<queue_entry>& entries) {
     if (e.durable)
       keys.qids.push_back(e.key);
     if (e.msg && e.msg->type == "tether.gap") {
-      std::fill(std::begin(st.gap_in_flight), std::end(st.gap_in_flight), 0);
+      st.gaps.retired();
       persist_gaps(self);
     }
   }
@@ -103,16 +100,9 @@ void retire(self_ptr self, std::vector<queue_entry>& entries) {
 // Offers a tether.gap notice once the device is attached and drops happened.
 void notify_gaps(self_ptr self) {
   auto& st = self->state;
-  auto total = st.gap_expired + st.gap_evicted + st.gap_dead;
-  if (!attached(self) || total == 0
-      || st.gap_in_flight[0] + st.gap_in_flight[1] + st.gap_in_flight[2] > 0)
+  if (!attached(self) || !st.gaps.due())
     return;
-  protocol::gap_info gap;
-  gap.reason = st.gap_dead > 0      ? "dead_letter"
-               : st.gap_evicted > 0 ? "evicted"
-                                    : "expired";
-  gap.count = total;
-  gap.message_ids = st.gap_ids;
+  auto gap = st.gaps.take();
   auto now = wall_ms(self);
   queue_entry e;
   e.msg = std::make_shared<const protocol::mobile_message>(
@@ -122,11 +112,6 @@ void notify_gaps(self_ptr self) {
   e.enqueued_ms = now;
   e.expires_ms = now + st.params.queue.default_ttl[3].count();
   st.q.offer_notice(std::move(e));
-  st.gap_in_flight[0] = st.gap_expired;
-  st.gap_in_flight[1] = st.gap_evicted;
-  st.gap_in_flight[2] = st.gap_dead;
-  st.gap_expired = st.gap_evicted = st.gap_dead = 0;
-  st.gap_ids.clear();
 }
 
 void reserve_seqs(self_ptr self) {
@@ -178,7 +163,7 @@ void pump(self_ptr self) {
     --st.demand;
   }
   auto expired = st.q.take_expired();
-  forget(self, expired, "expired");
+  forget(self, expired, gap_cause::expired);
   if (st.q.next_seq() + st.params.seq_block / 2 > st.seq_reserved)
     reserve_seqs(self);
   if (!out.empty())
@@ -211,19 +196,17 @@ void on_tick(self_ptr self) {
   st.tick_at_ms.reset();
   auto now = wall_ms(self);
   auto expired = st.q.expire(now);
-  forget(self, expired, "expired");
+  forget(self, expired, gap_cause::expired);
   auto timeouts = st.q.check_timeouts(now);
   if (!timeouts.dead.empty()) {
     message_keys keys{st.owner.user_id, st.owner.device_id, {}};
     for (auto& e : timeouts.dead) {
       if (e.durable)
         keys.qids.push_back(e.key);
-      if (st.gap_ids.size() < 100 && e.msg)
-        st.gap_ids.push_back(e.msg->id);
+      st.gaps.dropped(gap_cause::dead, e.msg ? e.msg->id : std::string{});
     }
     if (!keys.qids.empty())
       self->send(st.store, atom::bury_v, std::move(keys));
-    st.gap_dead += timeouts.dead.size();
     st.metrics->queue_event(queue_counter::dead_lettered, timeouts.dead.size());
     spdlog::warn("queue {}/{}: {} messages dead-lettered after {} attempts",
                  st.owner.user_id, st.owner.device_id, timeouts.dead.size(),
@@ -396,7 +379,7 @@ admission admit(self_ptr self, const protocol::message_ptr& msg,
   }
   st.metrics->queue_event(queue_counter::enqueued, 1);
   a.evicted = static_cast<uint32_t>(result.evicted.size());
-  forget(self, result.evicted, "evicted");
+  forget(self, result.evicted, gap_cause::evicted);
   pump(self);
   schedule_tick(self);
   if (a.row.qid == 0)
@@ -456,9 +439,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
         auto& st = self->state;
         st.epoch = rec.epoch;
         st.seq_reserved = rec.seq_reserved;
-        st.gap_expired = rec.gap_expired;
-        st.gap_evicted = rec.gap_evicted;
-        st.gap_dead = rec.gap_dead;
+        st.gaps.restore({rec.gap_expired, rec.gap_evicted, rec.gap_dead});
         // Seqs up to the reservation may have been used before a restart.
         st.q = device_queue{st.params.queue, rec.seq_reserved + 1};
         // Evictions while reloading: the caps may have been lowered.
@@ -487,7 +468,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
           for (auto& x : r.evicted)
             evicted.push_back(std::move(x));
         }
-        forget(self, evicted, "evicted");
+        forget(self, evicted, gap_cause::evicted);
         if (!backlog.empty())
           spdlog::info("queue {}/{}: recovered {} stored messages",
                        st.owner.user_id, st.owner.device_id, backlog.size());
@@ -520,9 +501,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       // Nobody waits for this one: if it does not fit, the device is told.
       if (admit(self, msg, encoded).error) {
         auto& st = self->state;
-        st.gap_evicted += 1;
-        if (st.gap_ids.size() < 100)
-          st.gap_ids.push_back(msg->id);
+        st.gaps.dropped(gap_cause::evicted, msg->id);
         persist_gaps(self);
         pump(self);
       }

@@ -21,6 +21,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/metrics.hpp"
 #include "actors/queue/device_queue.hpp"
+#include "actors/queue/gap_ledger.hpp"
 #include "actors/wall_clock.hpp"
 
 namespace tether::actors {
@@ -56,13 +57,8 @@ struct queue_state {
   connection_actor conn;
   uint32_t demand = 0;
   std::optional<int64_t> detached_since_ms;
-  // -- unreported drops (tether.gap) --
-  uint64_t gap_expired = 0;
-  uint64_t gap_evicted = 0;
-  uint64_t gap_dead = 0;
-  std::vector<std::string> gap_ids;
-  /// Counts carried by a gap notice not yet written.
-  uint64_t gap_in_flight[3] = {0, 0, 0};
+  // -- drops the device is told about (tether.gap) --
+  gap_ledger gaps;
   /// A write of the counters is on its way (atom::gaps to itself).
   bool gaps_pending = false;
   // -- handover (cluster): the device is connected to another node --

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <random>
 
+#include "actors/wall_clock.hpp"
+
 namespace tether::actors {
 
 namespace {
@@ -50,12 +52,6 @@ std::string make_epoch(std::mt19937_64& rng) {
     bits >>= 4;
   }
   return out;
-}
-
-int64_t wall_now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
-    .count();
 }
 
 std::string column_text(sqlite3_stmt* s, int i) {
@@ -204,7 +200,7 @@ void durable_log::open() {
   // Dead letters carry their burial time (dead_letter_retention). Rows
   // buried before that (dead=1) count from now rather than from 1970, and
   // the purge finds them without scanning the live rows.
-  exec(("UPDATE messages SET dead=" + std::to_string(wall_now_ms())
+  exec(("UPDATE messages SET dead=" + std::to_string(wall_clock::system_ms())
         + " WHERE dead=1")
          .c_str());
   exec("CREATE INDEX IF NOT EXISTS messages_dead ON messages(dead) "

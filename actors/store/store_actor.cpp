@@ -15,11 +15,7 @@ namespace {
 using self_ptr = store_actor::stateful_pointer<store_state>;
 
 int64_t wall_ms(self_ptr self) {
-  using namespace std::chrono;
-  auto& skew = self->state.params.clock_skew;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
-           .count()
-         + (skew ? skew->load() : 0);
+  return self->state.clock.at(self->clock().now());
 }
 
 void schedule_purge(self_ptr self) {
@@ -142,6 +138,8 @@ store(store_actor::stateful_pointer<store_state> self,
   self->state.log = std::move(log);
   self->state.metrics = std::move(metrics);
   self->state.params = std::move(params);
+  self->state.clock = wall_clock{self->clock().now(),
+                                 self->state.params.clock_skew};
   schedule_purge(self);
   // Commit what is pending before going away.
   self->set_exit_handler([self](const caf::exit_msg& msg) {

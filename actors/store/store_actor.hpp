@@ -21,6 +21,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/metrics.hpp"
 #include "actors/store/durable_log.hpp"
+#include "actors/wall_clock.hpp"
 
 namespace tether::actors {
 
@@ -44,6 +45,8 @@ struct store_state {
   /// Called after the commit with its outcome (empty string: success).
   std::vector<std::function<void(const std::string& error)>> done;
   bool flush_scheduled = false;
+  /// Burial and purge times: the actor clock as wall time.
+  wall_clock clock;
 
   static inline const char* name = "store";
 };

@@ -176,7 +176,9 @@ void gather_overview(self_ptr self) {
   auto o = std::make_shared<node_overview>();
   o->node_id = st.params.peer.self.node_id;
   o->started_ms = st.params.peer.self.incarnation;
-  auto pending = std::make_shared<size_t>(st.queues.size() + st.rooms.size());
+  // One more than the asks: the last done() below answers if none is left.
+  auto pending = std::make_shared<size_t>(st.queues.size() + st.rooms.size()
+                                          + 1);
   auto done = [self, o, pending] {
     if (--*pending > 0)
       return;
@@ -189,11 +191,6 @@ void gather_overview(self_ptr self) {
     ++o->unanswered;
     done();
   };
-  if (*pending == 0) {
-    ++*pending;
-    done();
-    return;
-  }
   auto timeout = st.params.overview_timeout;
   for (auto& [addr, q] : st.queues)
     self->request(q, timeout, atom::get_v, atom::queue_v)
@@ -211,6 +208,7 @@ void gather_overview(self_ptr self) {
           done();
         },
         missed);
+  done();
 }
 
 } // namespace

@@ -10,10 +10,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { execFile } from 'node:child_process';
-import { TetherClient } from '../tether-client.js';
-import { Node, WebSocket, until } from './support/tetherd.mjs';
+import { Node, until, trackedDevice } from './support/tetherd.mjs';
 
-const fast = { baseMs: 20, capMs: 300, multiplier: 2 };
 const key = 'k3y-' + 'x'.repeat(40);
 const nodes = [];
 const clients = [];
@@ -22,13 +20,7 @@ after(async () => {
   for (const n of nodes) await n.remove();
 });
 
-function device(node, user, id, claims = {}) {
-  const c = new TetherClient({ url: node.url, token: node.token(user, id, claims), WebSocket, backoff: fast });
-  c.got = [];
-  c.on('message', (m) => c.got.push(m));
-  clients.push(c);
-  return c;
-}
+const device = (...args) => trackedDevice(clients, ...args);
 
 async function api(node, path, { method = 'POST', body, auth = `Bearer ${key}` } = {}) {
   const headers = { 'content-type': 'application/json' };

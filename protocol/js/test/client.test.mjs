@@ -5,9 +5,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { TetherClient, TetherError, backoffDelay, isTerminalClose } from '../tether-client.js';
-import { Node, WebSocket, until, next } from './support/tetherd.mjs';
+import { Node, WebSocket, until, next, fastBackoff as fast } from './support/tetherd.mjs';
 
-const fast = { baseMs: 20, capMs: 300, multiplier: 2 };
 const nodes = [];
 const clients = [];
 // Whatever a test left (it failed half-way), nothing keeps the run alive.

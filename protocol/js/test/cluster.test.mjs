@@ -13,10 +13,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TetherClient } from '../tether-client.js';
-import { Node, WebSocket, until, freePorts } from './support/tetherd.mjs';
+import { Node, until, freePorts, trackedDevice } from './support/tetherd.mjs';
 
-const fast = { baseMs: 20, capMs: 300, multiplier: 2 };
 const secretDir = mkdtempSync(join(tmpdir(), 'tether-secret-'));
 const secretFile = join(secretDir, 'secret.key');
 writeFileSync(secretFile, 'a'.repeat(64) + '\n', { mode: 0o600 }); // every node signs alike
@@ -34,13 +32,7 @@ async function healthz(node) {
   return r.json();
 }
 
-function device(node, user, id, claims = {}, codec = 'json') {
-  const c = new TetherClient({ url: node.url, token: node.token(user, id, claims), WebSocket, backoff: fast, codec });
-  c.got = [];
-  clients.push(c);
-  c.on('message', (m) => c.got.push(m));
-  return c;
-}
+const device = (...args) => trackedDevice(clients, ...args);
 
 // Routes reach other nodes once the user's home has told them: retried
 // until accepted (bounded), then every later message must pass at once.

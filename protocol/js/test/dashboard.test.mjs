@@ -13,10 +13,8 @@ import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { TetherClient } from '../tether-client.js';
-import { Node, WebSocket, until, freePorts } from './support/tetherd.mjs';
+import { Node, until, freePorts, trackedDevice } from './support/tetherd.mjs';
 
-const fast = { baseMs: 20, capMs: 300, multiplier: 2 };
 const key = 'dash-' + 'k'.repeat(32);
 const shared = mkdtempSync(join(tmpdir(), 'tether-dash-'));
 const secretFile = join(shared, 'secret.key');
@@ -35,13 +33,7 @@ after(async () => {
   rmSync(shared, { recursive: true, force: true });
 });
 
-function device(node, user, id, claims = {}) {
-  const c = new TetherClient({ url: node.url, token: node.token(user, id, claims), WebSocket, backoff: fast });
-  c.got = [];
-  c.on('message', (m) => c.got.push(m));
-  clients.push(c);
-  return c;
-}
+const device = (...args) => trackedDevice(clients, ...args);
 
 function authed(node, path, init = {}) {
   return fetch(`http://127.0.0.1:${node.port}${path}`, {

@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
+import { TetherClient } from '../../tether-client.js';
 
 export { WebSocket };
 
@@ -130,4 +131,18 @@ export function next(client, event, ms = 10000) {
     const fn = (...args) => { clearTimeout(timer); client.off(event, fn); resolve(args); };
     client.on(event, fn);
   });
+}
+
+/** Reconnect quickly: the tests' links drop on purpose. */
+export const fastBackoff = { baseMs: 20, capMs: 300, multiplier: 2 };
+
+/** A client of `node` for device `id` of `user` (token claims as
+ * Node.token), its messages collected in `got`, added to `clients` (the
+ * test's after() closes them). */
+export function trackedDevice(clients, node, user, id, claims = {}, codec = 'json') {
+  const c = new TetherClient({ url: node.url, token: node.token(user, id, claims), WebSocket, backoff: fastBackoff, codec });
+  c.got = [];
+  c.on('message', (m) => c.got.push(m));
+  clients.push(c);
+  return c;
 }

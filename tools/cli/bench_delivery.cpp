@@ -99,7 +99,10 @@ int bench_store(const arg_map& a) {
                      .num("commits", commits, 0)
                      .num("appends_per_commit", static_cast<double>(n) / commits,
                           1));
+    // The store closes the database when it ends: wait for that before
+    // the next run (or the removal of the directory) touches its files.
     self->send_exit(st, caf::exit_reason::user_shutdown);
+    self->wait_for(st);
   }
   report("durable appends (SQLite WAL, synchronous=FULL, group commit)", rows,
          a.get("json"));

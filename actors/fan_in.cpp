@@ -4,18 +4,6 @@
 
 namespace tether::actors {
 
-caf::error make_tether_error(protocol::errc code, std::string reason) {
-  return caf::error{static_cast<uint8_t>(code), error_category,
-                    caf::make_message(std::move(reason))};
-}
-
-std::string reason_of(caf::actor_system& sys, const caf::error& err) {
-  if (err.category() == error_category
-      && err.context().match_elements<std::string>())
-    return err.context().get_as<std::string>(0);
-  return sys.render(err);
-}
-
 fan_in::fan_in(caf::typed_response_promise<uint32_t> rp, size_t waiting,
                std::function<void(uint32_t)> on_success)
   : fan_in(

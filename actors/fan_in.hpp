@@ -55,12 +55,6 @@ private:
   std::vector<std::string> failures_;
 };
 
-/// A Tether error (error_category) with a reason for humans.
-caf::error make_tether_error(protocol::errc code, std::string reason);
-
-/// The reason of a Tether error, or CAF's rendering of any other error.
-std::string reason_of(caf::actor_system& sys, const caf::error& err);
-
 /// A message as it crosses to another node: in the codec its payload is
 /// held in (so that a msgpack bin stays bin and JSON stays byte-exact).
 std::string forwarded_form(const protocol::mobile_message& msg);

@@ -14,9 +14,10 @@
 #include <caf/meta/type_name.hpp>
 
 #include "actors/cluster/membership.hpp"
+#include "actors/errors.hpp"
 #include "actors/connection/session_port.hpp"
-#include "actors/device/link_port.hpp"
-#include "actors/store/durable_log.hpp"
+#include "actors/device/link_opened.hpp"
+#include "actors/store/stored_records.hpp"
 #include "protocol/errc.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/model.hpp"
@@ -241,52 +242,8 @@ typename Inspector::result_type inspect(Inspector& f, link_opened& x) {
            x.subprotocol, x.deflate, x.retry_after_ms, x.error);
 }
 
-/// The error category of Tether errors inside caf::error.
-inline constexpr caf::atom_value error_category = caf::atom("tether");
-
-/// The category of a simulated device's exit: why its link ended. The
-/// context carries (uint16_t close code, int64_t retry-after ms, int32_t
-/// HTTP status).
-inline constexpr caf::atom_value link_category = caf::atom("link");
-
-/// Exit codes of a device actor (link_category).
-enum class link_exit : uint8_t {
-  closed = 1,     // the link ended (close code in the context)
-  refused = 2,    // the upgrade was refused (HTTP status in the context)
-  background = 3, // the app went to background (retry-after: its length)
-};
-
-/// The category of a peer link's exit (peer_link_actor.hpp): why this node's link
-/// to another node ended. The context carries a sentence for the log.
-inline constexpr caf::atom_value peer_category = caf::atom("peer");
-
-enum class peer_exit : uint8_t {
-  unreachable = 1, // no connection, or nothing published at the address
-  refused = 2,     // refused (another protocol version, a taken node id)
-  redundant = 3,   // the address is this node, or that node is linked
-                   // already: the link is not restarted
-  lost = 4,        // the link was up and went down
-};
-
-caf::error make_peer_error(peer_exit code, std::string why);
-
-/// Whether a peer link that ended with `err` should be dialled again.
-bool peer_link_retries(const caf::error& err) noexcept;
-
-/// Extracts a protocol error from a caf::error; CAF's own errors (timeouts,
-/// dead receivers) map to `timeout` and `internal_error`.
-protocol::errc to_errc(const caf::error& err) noexcept;
-
 } // namespace tether::actors
 
-namespace tether::protocol {
-
-/// Lets `caf::error{errc::x}` and `make_error(errc::x)` work (found by ADL).
-inline caf::error make_error(errc x) {
-  return caf::error{static_cast<uint8_t>(x), actors::error_category};
-}
-
-} // namespace tether::protocol
 
 // Local-only types: pointers to immutable data shared between actors of one
 // node. They never cross nodes (the cluster sends encoded bytes instead).

@@ -2,8 +2,8 @@
 
 // Wall-clock milliseconds derived from an actor's clock, so that actors that
 // persist or report wall times (queues: TTLs; rooms: last seen) follow the
-// test clock in tests. `skew` is a test hook shared by a node's actors
-// (node::advance_clock); null in production. Pure.
+// test clock in tests. `skew` is a test seam shared by a node's actors
+// (node::advance_clock); zero or null in production. Pure.
 
 #include <atomic>
 #include <chrono>
@@ -11,6 +11,11 @@
 #include <memory>
 
 namespace tether::actors {
+
+/// TEST SEAM: milliseconds a test adds to the wall clock of a node's
+/// actors (node::advance_clock) to exercise TTLs and retention without
+/// waiting. Zero (or null) in production: only tests move it.
+using test_clock_skew_ptr = std::shared_ptr<std::atomic<int64_t>>;
 
 class wall_clock {
 public:
@@ -28,9 +33,9 @@ public:
   }
 
   /// Anchored at `now` of the actor's clock; `skew` is the test seam
-  /// (node::advance_clock), null in production.
+  /// (node::advance_clock).
   wall_clock(steady::time_point now,
-             std::shared_ptr<std::atomic<int64_t>> skew = nullptr)
+             test_clock_skew_ptr skew = nullptr)
     : base_ms_(system_ms()),
       steady_base_(now),
       skew_(std::move(skew)) {
@@ -49,7 +54,23 @@ public:
 private:
   int64_t base_ms_ = 0;
   steady::time_point steady_base_;
-  std::shared_ptr<std::atomic<int64_t>> skew_;
+  test_clock_skew_ptr skew_;
 };
+
+/// Epoch milliseconds now on the clock of an actor whose state keeps its
+/// wall_clock as `clock`.
+template <class Self>
+int64_t wall_ms(Self* self) {
+  return self->state.clock.at(self->clock().now());
+}
+
+/// Milliseconds on an actor's own (monotonic) clock: for durations and
+/// deadlines that never leave the node.
+template <class Self>
+int64_t steady_ms(Self* self) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           self->clock().now().time_since_epoch())
+    .count();
+}
 
 } // namespace tether::actors

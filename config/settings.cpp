@@ -1,6 +1,7 @@
 #include "config/settings.hpp"
 
 #include "actors/directory/room_rules.hpp"
+#include "protocol/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -19,11 +20,7 @@ namespace detail {
 // -- value parsing and printing ---------------------------------------------------
 
 std::string trim(std::string_view s) {
-  auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos)
-    return {};
-  auto e = s.find_last_not_of(" \t\r\n");
-  return std::string{s.substr(b, e - b + 1)};
+  return std::string{protocol::trim(s)};
 }
 
 template <class T>

@@ -23,6 +23,7 @@
 
 #include "actors/cluster/cluster_actor.hpp"
 #include "actors/orchestrator/orchestrator_actor.hpp"
+#include "protocol/text.hpp"
 #include "protocol/token.hpp"
 #include "runtime/io_scheduler.hpp"
 #include "runtime/process.hpp"
@@ -66,15 +67,15 @@ public:
 actors::orchestrator_params
 make_orchestrator_params(const config::settings& s,
                          std::shared_ptr<actors::durable_log> log,
-                         std::shared_ptr<std::atomic<int64_t>> skew,
+                         actors::test_clock_skew_ptr skew,
                          const actors::member_info& self) {
   actors::orchestrator_params p;
   p.log = std::move(log);
   p.queue.queue = s.queue.queue;
   p.queue.resume_window = s.queue.resume_window;
   p.queue.handover_timeout = s.node.request_timeout;
-  p.queue.clock_skew = skew;
-  p.store.clock_skew = std::move(skew);
+  p.queue.test_clock_skew = skew;
+  p.store.test_clock_skew = std::move(skew);
   p.store.dead_letter_retention = s.store.dead_letter_retention;
   p.batcher.batch = s.batch.batch;
   p.batcher.compress_threshold = s.batch.compress_threshold;
@@ -119,12 +120,6 @@ actors::member_info cluster_self(const config::settings& s) {
   return m;
 }
 
-std::string trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-    s.pop_back();
-  return s;
-}
-
 } // namespace
 
 std::string load_or_create_secret(const std::string& path) {
@@ -156,7 +151,7 @@ std::string load_or_create_secret(const std::string& path) {
     throw startup_error("cannot read secret file '" + path + "'");
   std::stringstream buf;
   buf << in.rdbuf();
-  auto secret = trim(buf.str());
+  auto secret = std::string{protocol::trim(buf.str())};
   if (secret.size() < 32)
     throw startup_error("secret file '" + path
                         + "' holds fewer than 32 bytes; delete it to have a "
@@ -200,7 +195,7 @@ private:
 struct node::impl {
   config::settings settings;
   std::unique_ptr<data_dir_lock> lock;
-  std::shared_ptr<std::atomic<int64_t>> clock_skew
+  actors::test_clock_skew_ptr test_clock_skew
     = std::make_shared<std::atomic<int64_t>>(0);
   std::shared_ptr<actors::node_metrics> metrics
     = std::make_shared<actors::node_metrics>();
@@ -338,7 +333,7 @@ uint16_t node::start() {
   auto self = cluster_self(s);
   impl_->orchestrator = impl_->sys.spawn(
     actors::orchestrator,
-    make_orchestrator_params(s, std::move(log), impl_->clock_skew, self),
+    make_orchestrator_params(s, std::move(log), impl_->test_clock_skew, self),
     impl_->metrics);
   // Watched: if it ends without stop(), the node has failed.
   impl_->orchestrator->attach_functor(
@@ -504,7 +499,7 @@ std::string node::failure() const {
 }
 
 void node::advance_clock(std::chrono::milliseconds by) {
-  impl_->clock_skew->fetch_add(by.count());
+  impl_->test_clock_skew->fetch_add(by.count());
   caf::anon_send(impl_->orchestrator, atom::tick_v);
 }
 

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "protocol/base64.hpp"
+#include "protocol/text.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/compression.hpp"
 #include "protocol/token.hpp"
@@ -12,14 +13,6 @@
 namespace tether::runtime {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
 
 // A header value fit to quote in an error: printable ASCII, at most 200
 // characters (an Origin may be 8 KB of anything).
@@ -102,7 +95,7 @@ upgrade_decision check_upgrade(const upgrade_request& req,
     return refuse(reject_reason::bad_request, 426, "upgrade_required",
                   "this path serves WebSocket upgrades only",
                   {{"Upgrade", "websocket"}, {"Sec-WebSocket-Version", "13"}});
-  if (auto key = protocol::base64_decode(trim(req.key));
+  if (auto key = protocol::base64_decode(protocol::trim(req.key));
       !key || key->size() != 16)
     return refuse(reject_reason::bad_request, 400, "bad_request",
                   "Sec-WebSocket-Key must be the base64 of 16 bytes "
@@ -122,7 +115,7 @@ upgrade_decision check_upgrade(const upgrade_request& req,
   std::string token;
   auto auth = req.authorization;
   if (auth.size() > 7 && iequals(auth.substr(0, 7), "Bearer "))
-    token = std::string{trim(auth.substr(7))};
+    token = std::string{protocol::trim(auth.substr(7))};
   else if (auto t = query_param(req.query, "token"))
     token = *t;
   if (token.empty())
@@ -140,7 +133,7 @@ upgrade_decision check_upgrade(const upgrade_request& req,
     auto rest = req.protocols;
     while (!rest.empty() && !chosen) {
       auto comma = rest.find(',');
-      chosen = protocol::from_subprotocol(trim(rest.substr(0, comma)),
+      chosen = protocol::from_subprotocol(protocol::trim(rest.substr(0, comma)),
                                           info.codec);
       rest = comma == std::string_view::npos ? std::string_view{}
                                              : rest.substr(comma + 1);

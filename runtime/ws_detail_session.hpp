@@ -160,14 +160,7 @@ private:
     accepted_ = true;
     // Until its connection actor attaches, this pending wait owns the
     // session (the actor holds a weak reference only) and bounds the wait.
-    timer_.expires_after(shared_->params.handshake_timeout);
-    timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
-      if (!ec && !self->events_ && !self->finished_) {
-        spdlog::warn("session {}: no connection actor attached; closing",
-                     self->info_.session_id);
-        self->hard_close(protocol::to_int(close_code::internal_error));
-      }
-    });
+    arm(timer_role::attach, shared_->params.handshake_timeout);
     shared_->metrics->connection_opened();
     spdlog::info("connected user={} device={} type={} session={} codec={} "
                  "deflate={} from {}",
@@ -294,11 +287,7 @@ private:
     close_reason_ = reason;
     // A peer that does not answer the close (or does not even read) must not
     // hold the session: cut the TCP connection after close_timeout.
-    timer_.expires_after(shared_->params.close_timeout);
-    timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
-      if (!ec && !self->finished_)
-        self->hard_close(self->local_close_);
-    });
+    arm(timer_role::close, shared_->params.close_timeout);
     // Let queued frames (e.g. the failed ack explaining the close) go first.
     if (writing_ || !queue_.empty())
       pending_close_ = true;
@@ -387,12 +376,49 @@ private:
 
   // -- liveness -------------------------------------------------------------------
 
+  // -- the session's timer ------------------------------------------------------
+  // One timer per session (a steady_timer is ~100 bytes of every idle
+  // connection), in one role at a time, in the order of a session's life:
+  // waiting for its connection actor to attach, then the heartbeat (ping,
+  // pong), then the close deadline. Arming a role replaces the one before;
+  // a wait that fires after its role was replaced does nothing.
+  enum class timer_role : uint8_t { attach, ping, pong, close };
+
+  void arm(timer_role role, std::chrono::milliseconds after) {
+    timer_role_ = role;
+    timer_.expires_after(after);
+    timer_.async_wait(
+      [self = this->shared_from_this(), role](beast::error_code ec) {
+        if (!ec && self->timer_role_ == role)
+          self->on_timer(role);
+      });
+  }
+
+  void on_timer(timer_role role) {
+    switch (role) {
+      case timer_role::attach:
+        // Until its connection actor attaches, this wait owns the session.
+        if (!events_ && !finished_) {
+          spdlog::warn("session {}: no connection actor attached; closing",
+                       info_.session_id);
+          hard_close(protocol::to_int(close_code::internal_error));
+        }
+        return;
+      case timer_role::ping:
+        send_ping();
+        return;
+      case timer_role::pong:
+        check_pong();
+        return;
+      case timer_role::close:
+        if (!finished_)
+          hard_close(local_close_);
+        return;
+    }
+  }
+
   void schedule_ping() {
-    timer_.expires_after(shared_->params.ping_interval);
-    timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
-      if (!ec)
-        self->send_ping();
-    });
+    arm(timer_role::ping, shared_->params.ping_interval);
   }
 
   void send_ping() {
@@ -419,11 +445,7 @@ private:
                          self->send_raw_close();
                      }
                    });
-    timer_.expires_after(shared_->params.pong_timeout);
-    timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
-      if (!ec)
-        self->check_pong();
-    });
+    arm(timer_role::pong, shared_->params.pong_timeout);
   }
 
   void check_pong() {
@@ -437,12 +459,8 @@ private:
                std::string{protocol::reason(close_code::heartbeat_timeout)});
       return;
     }
-    auto rest = shared_->params.ping_interval - shared_->params.pong_timeout;
-    timer_.expires_after(rest);
-    timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
-      if (!ec)
-        self->send_ping();
-    });
+    arm(timer_role::ping,
+        shared_->params.ping_interval - shared_->params.pong_timeout);
   }
 
   void on_control(websocket::frame_type kind, beast::string_view payload) {
@@ -462,6 +480,7 @@ private:
   std::shared_ptr<server_shared> shared_;
   websocket::stream<Stream> ws_;
   net::steady_timer timer_;
+  timer_role timer_role_ = timer_role::attach;
   lean_buffer buffer_;
   /// The upgrade request, until the handshake completed.
   http::request<http::string_body> req_;

@@ -5,13 +5,15 @@
 // latency); while one is being written, messages coalesce until that write
 // completes, for at most `max_delay` (sooner when `max_items`/`max_bytes`
 // are reached, at once for priorities at or above `flush_priority`). So
-// frames grow exactly when the socket is the bottleneck. Write credit bounds
-// the frames in flight. Pure: time is passed in.
+// frames grow exactly when the socket is the bottleneck. A frame holds at
+// most `max_items` messages and `max_bytes` of them (a larger message goes
+// alone). Write credit bounds the frames in flight. Pure: time is passed in.
 
 #include <chrono>
 #include <cstdint>
 #include <optional>
 
+#include "actors/lazy_deque.hpp"
 #include "protocol/model.hpp"
 
 namespace tether::actors {
@@ -19,7 +21,9 @@ namespace tether::actors {
 struct batch_params {
   /// Messages per frame; one frame per 32 messages cuts syscalls ~30x.
   uint32_t max_items = 32;
-  /// Frame bytes before compression; stays well under max_message_bytes.
+  /// Bytes of the messages of one frame (before compression) at most; a
+  /// message larger than this goes alone. Stays well under
+  /// max_message_bytes.
   uint64_t max_bytes = 64 * 1024;
   /// Longest a message waits for the frame being written; invisible to
   /// people (< 1 frame of a 60 Hz display).
@@ -44,7 +48,8 @@ public:
   void add(time_point now, uint64_t bytes, protocol::priority prio);
 
   struct decision {
-    /// Write a frame now with up to `take` pending messages.
+    /// Write a frame now with the first `take` pending messages (>= 1,
+    /// within max_items and max_bytes).
     bool flush = false;
     uint32_t take = 0;
     /// Otherwise, when to ask again (nullopt: wait for input or credit).
@@ -54,8 +59,9 @@ public:
   /// What to do at `now`. Each flush must be followed by flushed().
   decision decide(time_point now) const;
 
-  /// A frame with `items` messages of `bytes` was handed to the socket.
-  void flushed(time_point now, uint32_t items, uint64_t bytes);
+  /// A frame with the first `items` pending messages was handed to the
+  /// socket.
+  void flushed(time_point now, uint32_t items);
 
   /// A frame's write completed (credit returned).
   void written() noexcept;
@@ -77,6 +83,8 @@ private:
   batch_params params_;
   uint32_t pending_ = 0;
   uint64_t pending_bytes_ = 0;
+  /// The size of each pending message, oldest first.
+  lazy_deque<uint64_t> sizes_;
   protocol::priority max_prio_ = protocol::priority::low;
   uint32_t in_flight_ = 0;
   std::optional<time_point> last_flush_;

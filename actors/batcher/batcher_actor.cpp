@@ -13,10 +13,6 @@ namespace {
 
 using self_ptr = batcher_actor::stateful_pointer<batcher_state>;
 
-int64_t wall_ms(self_ptr self) {
-  return self->state.clock.at(self->clock().now());
-}
-
 // The session reports the end of a round as a write of this frame id.
 constexpr uint64_t round_end = ~uint64_t{0};
 
@@ -33,7 +29,6 @@ void write_frame(self_ptr self, uint32_t take) {
   std::vector<uint64_t> seqs;
   seqs.reserve(take);
   std::string bytes;
-  uint64_t estimated = 0;
   // A broadcast was encoded once for all recipients: only the seq is added.
   auto encoded = [&](const queued_delivery& d) -> const std::string* {
     if (!d.encoded)
@@ -47,7 +42,6 @@ void write_frame(self_ptr self, uint32_t take) {
     if (!pre || !protocol::splice_seq(st.codec, *pre, d.seq, bytes))
       protocol::encode_to(st.codec, *d.msg, d.seq, bytes);
     seqs.push_back(d.seq);
-    estimated = d.bytes;
   } else {
     std::vector<protocol::delivery_view> views;
     views.reserve(take);
@@ -55,7 +49,6 @@ void write_frame(self_ptr self, uint32_t take) {
       auto& d = st.pending[i];
       views.push_back({d.msg.get(), d.seq, encoded(d)});
       seqs.push_back(d.seq);
-      estimated += d.bytes;
     }
     auto id = "b-" + st.session_id + "-" + std::to_string(st.next_frame);
     bytes = protocol::encode_batch(st.codec, id, wall_ms(self), views);
@@ -71,7 +64,7 @@ void write_frame(self_ptr self, uint32_t take) {
     st.metrics->compressed(raw_size, bytes.size());
   }
   auto frame = st.next_frame++;
-  st.policy.flushed(self->clock().now(), take, estimated);
+  st.policy.flushed(self->clock().now(), take);
   st.metrics->frame_sent(take, bytes.size());
   st.metrics->sent(take == 1 ? traffic_kind::message : traffic_kind::batch,
                    take, bytes.size());

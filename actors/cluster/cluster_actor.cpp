@@ -20,10 +20,6 @@ namespace {
 
 using self_ptr = cluster_actor::stateful_pointer<cluster_state>;
 
-int64_t now_ms(self_ptr self) {
-  return self->state.clock.at(self->clock().now());
-}
-
 void publish(self_ptr self) {
   auto& st = self->state;
   if (st.params.board)
@@ -37,7 +33,7 @@ void link_to(self_ptr self, const member_info& m) {
 }
 
 void learn(self_ptr self, const std::vector<member_info>& view) {
-  for (auto& m : self->state.view.learn(view, now_ms(self))) {
+  for (auto& m : self->state.view.learn(view, wall_ms(self))) {
     spdlog::info("cluster: learned of {} at {}", m.node_id, m.address());
     link_to(self, m);
   }
@@ -375,8 +371,8 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
       }
       st.link_of[peer.node_id] = addr;
       st.peers[peer.node_id] = caf::actor_cast<cluster_actor>(remote);
-      st.last_heard[peer.node_id] = now_ms(self);
-      if (auto e = st.view.link_up(peer, now_ms(self))) {
+      st.last_heard[peer.node_id] = wall_ms(self);
+      if (auto e = st.view.link_up(peer, wall_ms(self))) {
         log_event(self, *e, peer.address());
         // Rooms tell it their members (and ask for its).
         self->send(st.params.orchestrator, atom::linked_v, peer.node_id);
@@ -402,10 +398,10 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
       st.link_of.erase(i);
       st.peers.erase(node_id);
       auto heard = st.last_heard.find(node_id);
-      if (auto e = st.view.link_down(node_id, now_ms(self))) {
+      if (auto e = st.view.link_down(node_id, wall_ms(self))) {
         log_event(self, *e, addr);
         if (heard != st.last_heard.end())
-          st.metrics->member_detected(now_ms(self) - heard->second);
+          st.metrics->member_detected(wall_ms(self) - heard->second);
         // Its room members leave after the grace.
         self->send(st.params.orchestrator, atom::unlinked_v, node_id);
       }
@@ -422,7 +418,7 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
       d.node_id = st.params.self.node_id;
       d.connected = connected;
       if (connected)
-        d.since_ms = now_ms(self);
+        d.since_ms = wall_ms(self);
       tell_home(self, d);
     },
     [=](atom::closed) {
@@ -563,7 +559,7 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
     [=](atom::tick, const std::string& from) {
       auto& heard = self->state.last_heard;
       if (auto i = heard.find(from); i != heard.end())
-        i->second = now_ms(self);
+        i->second = wall_ms(self);
     },
     [=](atom::tick) {
       auto& st = self->state;

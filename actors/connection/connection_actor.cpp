@@ -1,4 +1,5 @@
 #include "actors/connection/connection_actor.hpp"
+#include "actors/connection/connection_detail.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -16,14 +17,9 @@
 
 namespace tether::actors {
 
-namespace {
+namespace connection_detail {
 
-using self_ptr = connection_actor::stateful_pointer<connection_state>;
 using protocol::errc;
-
-int64_t now_ms(self_ptr self) {
-  return self->state.clock.at(self->clock().now());
-}
 
 /// Forwards session events as messages: frames and the close to the
 /// connection, write completions to the batcher.
@@ -94,10 +90,10 @@ void violation(self_ptr self) {
 void refuse(self_ptr self, std::string message_id,
             const std::optional<std::string>& batch_id, errc code,
             std::string reason,
-            const std::vector<protocol::field_error>& errors = {}) {
+            const std::vector<protocol::field_error>& errors) {
   self->state.metrics->error(code);
   auto ack = protocol::make_failed_ack(std::move(message_id), code,
-                                       std::move(reason), errors, now_ms(self));
+                                       std::move(reason), errors, wall_ms(self));
   ack.batch_id = batch_id;
   send_ack(self, ack);
   violation(self);
@@ -126,7 +122,7 @@ void ack_processed(self_ptr self, const std::string& id, bool wants_ack,
   if (!wants_ack)
     return;
   auto ack = protocol::make_ack(id, protocol::ack_status::processed,
-                                now_ms(self));
+                                wall_ms(self));
   ack.batch_id = batch_id;
   send_ack(self, ack);
 }
@@ -138,7 +134,7 @@ void ack_received(self_ptr self, const protocol::mobile_message& m,
   if (!m.optimization.requires_ack)
     return;
   auto ack = protocol::make_ack(m.id, protocol::ack_status::received,
-                                now_ms(self));
+                                wall_ms(self));
   ack.batch_id = batch_id;
   ack.recipients = recipients;
   send_ack(self, ack);
@@ -151,18 +147,12 @@ void fail_request(self_ptr self, const std::string& id,
   self->state.metrics->error(code);
   auto ack = protocol::make_failed_ack(id, code, reason_of(self->system(), err),
                                        std::vector<protocol::field_error>{},
-                                       now_ms(self));
+                                       wall_ms(self));
   ack.batch_id = batch_id;
   send_ack(self, ack);
 }
 
 using lane = route_gate::lane;
-
-int64_t steady_ms(self_ptr self) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           self->clock().now().time_since_epoch())
-    .count();
-}
 
 // A message id the device sent before (within the window) is acked again
 // with its first recipient count and not routed twice.
@@ -214,129 +204,6 @@ void route_via_directory(self_ptr self, const protocol::message_ptr& msg,
       [self, msg, batch_id](caf::error& err) {
         routed(self, *msg, batch_id, std::move(err));
       });
-}
-
-void handle_room(self_ptr self, const protocol::mobile_message& m,
-                 const std::optional<std::string>& batch_id) {
-  auto& st = self->state;
-  std::vector<protocol::field_error> errors;
-  if (m.type == "tether.presence.set") {
-    protocol::status_request r;
-    if (!protocol::read_status_request(m.payload, r, errors)) {
-      refuse(self, m.id, batch_id, errc::validation_error,
-             "invalid presence: see details.errors", errors);
-      return;
-    }
-    presence_update u;
-    u.user_id = st.me.user_id;
-    u.device_id = st.me.device_id;
-    if (r.status)
-      u.status = static_cast<uint8_t>(*r.status);
-    if (r.custom) {
-      u.has_custom = true;
-      u.custom_text = r.custom->text;
-      u.custom_emoji = r.custom->emoji;
-      u.custom_expires_ms = r.custom->expires_ms;
-    }
-    u.clear_custom = r.clear_custom;
-    self->state.gate.run(lane::control,
-             [self, u = std::move(u), id = m.id,
-              wants_ack = m.optimization.requires_ack, batch_id]() mutable {
-               self->send(self->state.directory, atom::status_v, std::move(u));
-               ack_processed(self, id, wants_ack, batch_id);
-               self->state.gate.done();
-             });
-    return;
-  }
-  protocol::room_request r;
-  if (!protocol::read_room_request(m.payload, r, errors)) {
-    refuse(self, m.id, batch_id, errc::validation_error,
-           "invalid room request: see details.errors", errors);
-    return;
-  }
-  room_ask ask;
-  ask.room = r.room;
-  ask.presence = r.presence;
-  for (auto x : r.status_filter)
-    ask.status_filter.push_back(static_cast<uint8_t>(x));
-  for (auto x : r.type_filter)
-    ask.type_filter.push_back(static_cast<uint8_t>(x));
-  ask.page = r.page;
-  ask.page_size = r.page_size;
-  auto id = m.id;
-  auto wants_ack = m.optimization.requires_ack;
-  if (m.type == "tether.leave") {
-    self->state.gate.run(lane::control, [=] {
-      self->send(self->state.directory, atom::room_v, atom::leave_v,
-                 self->state.me, r.room);
-      ack_processed(self, id, wants_ack, batch_id);
-      self->state.gate.done();
-    });
-    return;
-  }
-  auto ok = [=](auto&&...) {
-    ack_processed(self, id, wants_ack, batch_id);
-    self->state.gate.done();
-  };
-  auto fail = [=](caf::error& err) {
-    fail_request(self, id, batch_id, err);
-    self->state.gate.done();
-  };
-  auto join = m.type == "tether.join";
-  self->state.gate.run(lane::control, [=]() mutable {
-    auto& st = self->state;
-    if (join)
-      self
-        ->request(st.directory, st.params.request_timeout, atom::room_v,
-                  atom::join_v, st.me, std::move(ask))
-        .then([ok](uint32_t) { ok(); }, fail);
-    else
-      self
-        ->request(st.directory, st.params.request_timeout, atom::room_v,
-                  atom::get_v, st.me, std::move(ask))
-        .then([ok](atom::ok) { ok(); }, fail);
-  });
-}
-
-void handle_cloud(self_ptr self, const protocol::mobile_message& m,
-                  const std::optional<std::string>& batch_id) {
-  if (m.type == "heartbeat") {
-    ack_processed(self, m.id, m.optimization.requires_ack, batch_id);
-    return;
-  }
-  if (m.type == "device_registration") {
-    std::vector<protocol::compression> algorithms;
-    std::vector<protocol::field_error> errors;
-    if (!protocol::read_capabilities(m.payload, algorithms, errors)) {
-      refuse(self, m.id, batch_id, errc::validation_error,
-             "invalid device registration: see details.errors", errors);
-      return;
-    }
-    // App-level compression only where permessage-deflate is off; deflate
-    // (zlib) is preferred over gzip for its smaller header.
-    uint8_t algo = 0;
-    if (!self->state.deflate) {
-      for (auto want : {protocol::compression::deflate,
-                        protocol::compression::gzip}) {
-        if (algo == 0
-            && std::find(algorithms.begin(), algorithms.end(), want)
-                 != algorithms.end())
-          algo = want == protocol::compression::deflate ? 1 : 2;
-      }
-    }
-    self->send(self->state.batcher, atom::compress_v, algo);
-    ack_processed(self, m.id, m.optimization.requires_ack, batch_id);
-    return;
-  }
-  if (m.type == "tether.join" || m.type == "tether.leave"
-      || m.type == "tether.presence.get" || m.type == "tether.presence.set") {
-    handle_room(self, m, batch_id);
-    return;
-  }
-  refuse(self, m.id, batch_id, errc::unsupported_target,
-         "target 'cloud' serves heartbeat, device_registration, tether.join, "
-         "tether.leave, tether.presence.set and tether.presence.get; got '"
-           + m.type + "'");
 }
 
 void handle_message(self_ptr self, protocol::mobile_message&& m,
@@ -483,7 +350,7 @@ void handle_frame(self_ptr self, const std::string& raw, bool binary) {
         write(self,
               protocol::encode(codec,
                                protocol::make_pong(frame.hb.timestamp,
-                                                   now_ms(self))),
+                                                   wall_ms(self))),
               traffic_kind::heartbeat, 1);
       return;
     case protocol::frame_kind::ack: {
@@ -557,11 +424,13 @@ void send_welcome(self_ptr self, const session_info& info,
                         : info.compress == 2 ? "gzip"
                                              : "none";
   write(self,
-        protocol::encode(info.codec, protocol::make_welcome(w, now_ms(self))),
+        protocol::encode(info.codec, protocol::make_welcome(w, wall_ms(self))),
         traffic_kind::control, 1);
 }
 
-} // namespace
+} // namespace connection_detail
+
+using namespace connection_detail;
 
 connection_actor::behavior_type
 connection(connection_actor::stateful_pointer<connection_state> self,
@@ -615,7 +484,7 @@ connection(connection_actor::stateful_pointer<connection_state> self,
       },
       [fail](caf::error& err) mutable { fail("directory join", err); });
   auto remaining = std::chrono::milliseconds{info.session_expires_at * 1000
-                                             - now_ms(self)};
+                                             - wall_ms(self)};
   if (remaining.count() > 0)
     self->delayed_send(self, remaining, atom::expire_v);
   else

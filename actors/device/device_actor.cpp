@@ -17,24 +17,10 @@ using self_ptr = device_actor::stateful_pointer<device_state>;
 using steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// Timers of a device (the first element of atom::tick).
-enum tick_kind : uint8_t {
-  tick_send = 1,
-  tick_ack,
-  tick_drop,
-  tick_background,
-  tick_status,
-  tick_slow,
-  tick_unslow,
-  tick_welcome,
-  tick_give_up,
-};
+using timer = device_script::timer;
 
 // How long a deliberate close may take before the link is dropped.
 constexpr milliseconds close_grace{2000};
-
-// Bursts a late sender may catch up with per tick.
-constexpr int max_catch_up = 64;
 
 /// Posts the link's events to the device; holds it weakly (the device owns
 /// the link, the link owns this).
@@ -66,39 +52,17 @@ private:
   caf::weak_actor_ptr device_;
 };
 
-caf::error link_error(link_exit why, uint16_t code, int64_t retry_after_ms,
-                      int32_t status) {
-  return caf::error{static_cast<uint8_t>(why), link_category,
-                    caf::make_message(code, retry_after_ms, status)};
-}
-
-int64_t epoch_ms() {
-  return std::chrono::duration_cast<milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
-
 uint64_t steady_ns(steady::time_point t) {
   return static_cast<uint64_t>(
     std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch())
       .count());
 }
 
-double uniform(std::minstd_rand& rng) {
-  return std::uniform_real_distribution<double>{0.0, 1.0}(rng);
-}
-
-// `d` scaled by a random factor in [0.5, 1.5).
-steady::duration jittered(milliseconds d, std::minstd_rand& rng) {
-  return std::chrono::duration_cast<steady::duration>(
-    d * (0.5 + uniform(rng)));
-}
-
 bool flag(const std::shared_ptr<std::atomic<bool>>& f, bool fallback) {
   return f ? f->load(std::memory_order_relaxed) : fallback;
 }
 
-void tick_after(self_ptr self, steady::duration d, tick_kind k) {
+void tick_after(self_ptr self, steady::duration d, timer k) {
   self->delayed_send(self, std::max(d, steady::duration::zero()), atom::tick_v,
                      static_cast<uint8_t>(k), uint64_t{0});
 }
@@ -123,7 +87,7 @@ void flush_ack(self_ptr self) {
   st.acked_seq = st.memory->last_seq;
   st.need_ack = false;
   write(self, protocol::encode(st.spec.codec, protocol::make_delivery_ack(
-                                                st.acked_seq, epoch_ms())));
+                                                st.acked_seq, wall_ms(self))));
 }
 
 void request(self_ptr self, const std::string& type, std::string payload_json,
@@ -133,7 +97,7 @@ void request(self_ptr self, const std::string& type, std::string payload_json,
     id = st.spec.key() + "~" + st.params.run + "~"
          + std::to_string(st.memory->next_order++);
   auto m = protocol::make_request(st.source, std::move(id), type,
-                                  std::move(payload_json), true, epoch_ms());
+                                  std::move(payload_json), true, wall_ms(self));
   write(self, protocol::encode(st.spec.codec, m));
 }
 
@@ -151,39 +115,25 @@ void join_room(self_ptr self) {
   st.in_room = true;
 }
 
-protocol::priority pick_priority(device_state& st) {
-  if (!st.params.mixed_priorities)
-    return protocol::priority::normal;
-  auto u = uniform(st.rng);
-  if (u < 0.10)
-    return protocol::priority::low;
-  if (u < 0.70)
-    return protocol::priority::normal;
-  if (u < 0.95)
-    return protocol::priority::high;
-  return protocol::priority::critical;
-}
-
 void send_one(self_ptr self, steady::time_point intended) {
   auto& st = self->state;
   auto& mem = *st.memory;
   auto order = mem.next_order++;
   protocol::mobile_message m;
   m.id = make_message_id(st.spec.key(), st.params.run, order);
-  m.timestamp = epoch_ms();
+  m.timestamp = wall_ms(self);
   m.source = st.source;
   m.source.timestamp = m.timestamp;
   m.type = "chat";
   m.payload = protocol::make_probe_payload(steady_ns(intended),
                                            st.params.payload_bytes);
-  m.optimization.prio = pick_priority(st);
+  m.optimization.prio = st.script->next_priority();
   m.optimization.requires_ack = st.params.requires_ack;
   device_ledger::sent_record rec;
   rec.id = m.id;
   rec.prio = m.optimization.prio;
   uint32_t recipients = 1;
-  if (!st.params.echo && !st.spec.room.empty() && st.spec.room_members
-      && uniform(st.rng) < st.params.room_share) {
+  if (st.spec.room_members && st.script->next_to_room()) {
     protocol::broadcast_info b;
     b.scope = protocol::broadcast_scope::room;
     b.room = st.spec.room;
@@ -213,24 +163,13 @@ void send_one(self_ptr self, steady::time_point intended) {
 
 void on_send_tick(self_ptr self) {
   auto& st = self->state;
-  auto interval = st.params.send_interval;
-  auto now = steady::now();
   if (!st.welcomed)
     return;
-  if (!flag(st.params.go, true) || flag(st.params.quiet, false)) {
-    // Not sending: the schedule starts afresh when sending resumes.
-    st.next_send = now + interval;
-  } else {
-    // Every message carries its intended send time: a late sender (a
-    // stalled process, a full pool) shows up in the latency figures
-    // instead of hiding (coordinated omission).
-    int n = 0;
-    while (st.next_send <= now && n++ < max_catch_up) {
-      send_one(self, st.next_send);
-      st.next_send += interval;
-    }
-  }
-  tick_after(self, st.next_send - now, tick_send);
+  auto sending = flag(st.params.go, true) && !flag(st.params.quiet, false);
+  auto step = st.script->on_send(self->clock().now(), sending);
+  for (auto intended : step.intended)
+    send_one(self, intended);
+  tick_after(self, step.next, timer::send);
 }
 
 void on_server_ack(self_ptr self, const protocol::message_ack& a) {
@@ -268,7 +207,6 @@ void on_server_ack(self_ptr self, const protocol::message_ack& a) {
 
 void start_scenario(self_ptr self) {
   auto& st = self->state;
-  auto& p = st.params;
   // Unacked messages of the last incarnation go again, oldest first, before
   // anything new: per-sender order holds across reconnects.
   for (auto& [order, ps] : st.memory->pending) {
@@ -276,27 +214,8 @@ void start_scenario(self_ptr self) {
     st.counters->resent.fetch_add(1, std::memory_order_relaxed);
   }
   join_room(self);
-  tick_after(self, p.ack_interval, tick_ack);
-  if (p.send_interval.count() > 0) {
-    // Start at a random phase so that devices do not send in lockstep.
-    auto phase = std::chrono::duration_cast<steady::duration>(
-      p.send_interval * uniform(st.rng));
-    st.next_send = steady::now() + phase;
-    tick_after(self, phase, tick_send);
-  }
-  if (p.drops_per_minute > 0) {
-    // Drops are a Poisson process: exponential gaps.
-    auto mean_ms = 60000.0 / p.drops_per_minute;
-    auto gap = std::exponential_distribution<double>{1.0 / mean_ms}(st.rng);
-    tick_after(self, milliseconds{static_cast<int64_t>(gap)}, tick_drop);
-  }
-  if (p.background_every.count() > 0)
-    tick_after(self, jittered(p.background_every, st.rng),
-               tick_background);
-  if (p.status_every.count() > 0)
-    tick_after(self, jittered(p.status_every, st.rng), tick_status);
-  if (st.spec.slow)
-    tick_after(self, jittered(p.slow_every, st.rng), tick_slow);
+  for (auto& a : st.script->start(self->clock().now()))
+    tick_after(self, a.after, a.which);
 }
 
 void on_control(self_ptr self, const protocol::mobile_message& m) {
@@ -353,7 +272,7 @@ void on_message(self_ptr self, const protocol::mobile_message& m) {
   c.received.fetch_add(1, std::memory_order_relaxed);
   uint64_t t = 0;
   if (protocol::read_probe_time(m.payload, t)) {
-    auto now = steady_ns(steady::now());
+    auto now = steady_ns(self->clock().now());
     c.latency.record(now > t ? (now - t) / 1000 : 0);
   }
 }
@@ -404,22 +323,23 @@ void on_frame(self_ptr self, std::string& bytes) {
 void on_tick(self_ptr self, uint8_t which) {
   auto& st = self->state;
   auto& p = st.params;
-  switch (which) {
-    case tick_send:
+  auto& script = *st.script;
+  switch (static_cast<timer>(which)) {
+    case timer::send:
       on_send_tick(self);
       return;
-    case tick_ack:
+    case timer::ack:
       flush_ack(self);
-      tick_after(self, p.ack_interval, tick_ack);
+      tick_after(self, p.ack_interval, timer::ack);
       return;
-    case tick_drop:
+    case timer::drop:
       if (flag(p.quiet, false))
         return; // the network calms down for the drain
       st.counters->drops.fetch_add(1, std::memory_order_relaxed);
       if (st.link)
         st.link->abort();
       return;
-    case tick_background:
+    case timer::background:
       if (flag(p.quiet, false))
         return;
       // The OS suspends the app: it closes its link and comes back later.
@@ -427,49 +347,52 @@ void on_tick(self_ptr self, uint8_t which) {
       st.backgrounding = true;
       if (st.link)
         st.link->close(1001);
-      tick_after(self, close_grace, tick_give_up);
+      tick_after(self, close_grace, timer::give_up);
       return;
-    case tick_status: {
-      auto n = st.status_ticks++;
-      if (st.in_room && uniform(st.rng) < p.leave_share) {
-        request(self, "tether.leave", "{\"room\":\"" + st.spec.room + "\"}");
-        st.in_room = false;
-        st.counters->room_changes.fetch_add(1, std::memory_order_relaxed);
-      } else if (!st.in_room) {
-        join_room(self);
-        st.counters->room_changes.fetch_add(1, std::memory_order_relaxed);
-      } else {
-        static const char* states[] = {"away", "busy", "online"};
-        request(self, "tether.presence.set",
-                std::string{"{\"status\":\""} + states[n % 3] + "\"}");
+    case timer::status: {
+      auto step = script.on_status(st.in_room);
+      switch (step.action) {
+        case device_script::status_action::leave:
+          request(self, "tether.leave",
+                  "{\"room\":\"" + st.spec.room + "\"}");
+          st.in_room = false;
+          st.counters->room_changes.fetch_add(1, std::memory_order_relaxed);
+          break;
+        case device_script::status_action::join:
+          join_room(self);
+          st.counters->room_changes.fetch_add(1, std::memory_order_relaxed);
+          break;
+        case device_script::status_action::set:
+          request(self, "tether.presence.set",
+                  std::string{"{\"status\":\""}
+                    + std::string{protocol::to_string(step.status)} + "\"}");
+          break;
       }
-      tick_after(self, jittered(p.status_every, st.rng), tick_status);
+      tick_after(self, step.next, timer::status);
       return;
     }
-    case tick_slow:
+    case timer::slow:
       if (flag(p.quiet, false))
         return; // reads at full speed for the drain
       if (st.link)
         st.link->pause(true);
-      tick_after(self, p.slow_for, tick_unslow);
+      tick_after(self, script.slow_for(), timer::unslow);
       return;
-    case tick_unslow:
+    case timer::unslow:
       if (st.link)
         st.link->pause(false);
-      tick_after(self, jittered(p.slow_every, st.rng), tick_slow);
+      tick_after(self, script.next_slow(), timer::slow);
       return;
-    case tick_welcome:
+    case timer::welcome:
       if (!st.welcomed && st.link) {
         st.counters->errors.fetch_add(1, std::memory_order_relaxed);
         st.link->abort();
       }
       return;
-    case tick_give_up:
+    case timer::give_up:
       // The peer did not answer the close in time.
       if (st.link)
         st.link->abort();
-      return;
-    default:
       return;
   }
 }
@@ -492,11 +415,14 @@ device(device_actor::stateful_pointer<device_state> self, device_spec spec,
   st.params = std::move(params);
   st.memory = std::move(memory);
   st.counters = std::move(counters);
+  st.clock = wall_clock{self->clock().now()};
   st.source.user_id = st.spec.user_id;
   st.source.device_id = st.spec.device_id;
   st.source.type = st.spec.type;
-  st.rng.seed(static_cast<uint32_t>(std::hash<std::string>{}(st.spec.key())
-                                    ^ (st.memory->connects * 7919u)));
+  st.script.emplace(st.params, !st.spec.room.empty(), st.spec.slow,
+                    static_cast<uint32_t>(
+                      std::hash<std::string>{}(st.spec.key())
+                      ^ (st.memory->connects * 7919u)));
   ++st.memory->connects;
   auto opts = st.params.link;
   if (st.spec.port != 0) {
@@ -515,7 +441,7 @@ device(device_actor::stateful_pointer<device_state> self, device_spec spec,
       auto& st = self->state;
       if (!r.ok) {
         st.memory->last_close = 1006;
-        self->quit(link_error(link_exit::refused, 1006, r.retry_after_ms,
+        self->quit(make_link_error(link_exit::refused, 1006, r.retry_after_ms,
                               r.status));
         return;
       }
@@ -525,7 +451,7 @@ device(device_actor::stateful_pointer<device_state> self, device_spec spec,
       }
       st.open = true;
       st.counters->connected.fetch_add(1, std::memory_order_relaxed);
-      tick_after(self, st.params.link.timeout, tick_welcome);
+      tick_after(self, st.params.link.timeout, timer::welcome);
     },
     [=](atom::frame, std::string& bytes, bool) { on_frame(self, bytes); },
     [=](atom::closed, uint16_t code) {
@@ -539,10 +465,10 @@ device(device_actor::stateful_pointer<device_state> self, device_spec spec,
       if (st.stopping) {
         self->quit();
       } else if (st.backgrounding) {
-        self->quit(link_error(link_exit::background, code,
+        self->quit(make_link_error(link_exit::background, code,
                               st.params.background_for.count(), 101));
       } else {
-        self->quit(link_error(link_exit::closed, code, 0, 101));
+        self->quit(make_link_error(link_exit::closed, code, 0, 101));
       }
     },
     [=](atom::drop) {
@@ -565,7 +491,7 @@ device(device_actor::stateful_pointer<device_state> self, device_spec spec,
         st.link->close(1000);
       else
         st.link->abort(); // still connecting
-      tick_after(self, close_grace, tick_give_up);
+      tick_after(self, close_grace, timer::give_up);
     },
     [=](atom::tick, uint8_t which, uint64_t) { on_tick(self, which); },
     // Handlers run one at a time: a send that began before this is done.

@@ -12,8 +12,8 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -22,71 +22,13 @@
 
 #include "actors/device/delivery_checker.hpp"
 #include "actors/device/latency_histogram.hpp"
+#include "actors/device/device_params.hpp"
+#include "actors/device/device_script.hpp"
+#include "actors/device/link_port.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/wall_clock.hpp"
 
 namespace tether::actors {
-
-struct device_spec {
-  std::string user_id;
-  std::string device_id;
-  protocol::device_type type = protocol::device_type::mobile;
-  std::string role;
-  protocol::codec codec = protocol::codec::json;
-  bool deflate = false;
-  std::string token;
-  /// Other devices of the same user (direct message targets).
-  std::vector<std::string> peers;
-  /// Room to join ("" for none).
-  std::string room;
-  /// The keys of the room's members, for the checker (shared by all).
-  std::shared_ptr<const std::vector<std::string>> room_members;
-  /// A slow reader stops reading now and then.
-  bool slow = false;
-  /// The server this device connects to when not the fleet's (a cluster
-  /// node: tether devices --spread); port 0: the fleet's link.
-  std::string host;
-  uint16_t port = 0;
-
-  std::string key() const { return user_id + "/" + device_id; }
-};
-
-/// What the scenario makes a device do.
-struct device_params {
-  link_options link;
-  /// A nonce of this run, part of every message id.
-  std::string run;
-  /// Interval between messages; 0: the device does not send.
-  std::chrono::microseconds send_interval{0};
-  /// Send to itself (echo latency) instead of to peers.
-  bool echo = false;
-  /// Share of messages that go to the room instead of a peer.
-  double room_share = 0.0;
-  bool requires_ack = true;
-  /// Mix priorities (else all normal).
-  bool mixed_priorities = true;
-  size_t payload_bytes = 64;
-  /// Cumulative ack cadence.
-  std::chrono::milliseconds ack_interval{100};
-  /// Flaky network: mean link drops per device per minute.
-  double drops_per_minute = 0;
-  /// Background cycles: every ~this long, leave for `background_for`.
-  std::chrono::milliseconds background_every{0};
-  std::chrono::milliseconds background_for{0};
-  /// Presence churn: join the room with presence and change status this
-  /// often (0: never).
-  std::chrono::milliseconds status_every{0};
-  /// Slow readers pause reading for this long every `slow_every`.
-  std::chrono::milliseconds slow_every{2000};
-  std::chrono::milliseconds slow_for{8000};
-  /// Presence churn: share of status ticks that leave and rejoin the room.
-  double leave_share = 0.0;
-  /// Join with presence (snapshot and diffs); also on when status_every is.
-  bool presence = false;
-  /// Devices send only while `go` is set (all joined) and `quiet` is not
-  /// (the drain phase). Unset pointers mean "always".
-  std::shared_ptr<std::atomic<bool>> go;
-  std::shared_ptr<std::atomic<bool>> quiet;
-};
 
 /// Live counters of a fleet, read by the CLI's progress line.
 struct fleet_counters {
@@ -161,6 +103,8 @@ struct device_state {
   std::shared_ptr<fleet_counters> counters;
   std::shared_ptr<link_port> link;
   protocol::source_info source;
+  /// Wire timestamps (the actor clock's, anchored at spawn).
+  wall_clock clock;
   /// The link is up (counted in `connected`).
   bool open = false;
   bool welcomed = false;
@@ -171,12 +115,12 @@ struct device_state {
   uint64_t acked_seq = 0;
   /// A requiresAck message arrived since the last ack.
   bool need_ack = false;
-  std::chrono::steady_clock::time_point next_send;
+  /// The scenario (timers, send schedule, churn, priorities); refers to
+  /// `params`.
+  std::optional<device_script> script;
   size_t next_peer = 0;
-  uint32_t status_ticks = 0;
   bool in_room = false;
   std::string join_id;
-  std::minstd_rand rng;
 
   ~device_state();
 

@@ -3,6 +3,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include "actors/messages.hpp"
+#include "actors/wall_clock.hpp"
 
 namespace tether::actors {
 
@@ -24,7 +25,7 @@ void spawn_device(self_ptr self, uint32_t i) {
   auto& s = st.slots[i];
   s.handle = self->spawn<caf::monitored>(device, p.devices[i], p.params,
                                          p.memories[i], p.counters, p.connect);
-  s.started = steady::now();
+  s.started = self->clock().now();
   s.live = true;
   ++st.live;
   st.by_addr[s.handle.address()] = i;
@@ -78,7 +79,7 @@ void on_device_down(self_ptr self, uint32_t i, const caf::error& reason) {
   }
   if (!reason || reason == caf::exit_reason::user_shutdown)
     return; // stopped on purpose
-  auto now = steady::now();
+  auto now = self->clock().now();
   auto uptime = std::chrono::duration_cast<milliseconds>(now - s.started);
   auto u = std::uniform_real_distribution<double>{0.0, 1.0}(st.rng);
   auto d = s.policy.next(outcome_of(reason, uptime), u);
@@ -123,7 +124,7 @@ fleet_actor::behavior_type fleet(fleet_actor::stateful_pointer<fleet_state> self
   if (st.plan->params.run.empty()) {
     // Distinct per fleet, also for fleets started in the same millisecond.
     static std::atomic<uint32_t> fleets{0};
-    auto now = std::chrono::system_clock::now().time_since_epoch().count();
+    auto now = wall_clock::system_ms();
     st.plan->params.run = std::to_string(static_cast<uint64_t>(now) % 1000000007u)
                           + "." + std::to_string(fleets++);
   }

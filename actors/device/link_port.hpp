@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "actors/connection/session_port.hpp"
+#include "actors/device/link_opened.hpp"
 
 namespace tether::actors {
 
@@ -31,18 +32,6 @@ struct link_options {
   bool tls = false;
   std::string ca_file;
   bool insecure = false;
-};
-
-/// The outcome of connecting and upgrading.
-struct link_opened {
-  bool ok = false;
-  /// HTTP status of the upgrade response (101 on success, 0 if none).
-  int status = 0;
-  std::string subprotocol;
-  bool deflate = false;
-  /// Retry-After of a 503 in milliseconds, if any.
-  int64_t retry_after_ms = 0;
-  std::string error;
 };
 
 class link_events {

@@ -12,18 +12,13 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/fan_in.hpp"
+#include "actors/wall_clock.hpp"
 
 namespace tether::actors {
 
 namespace {
 
 using self_ptr = directory_actor::stateful_pointer<directory_state>;
-
-int64_t steady_ms(self_ptr self) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           self->clock().now().time_since_epoch())
-    .count();
-}
 
 device_slot* find_device(user_slot& u, const std::string& device) {
   for (auto& d : u.devices)

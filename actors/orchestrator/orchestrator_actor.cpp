@@ -15,6 +15,10 @@ namespace {
 
 using self_ptr = orchestrator_actor::stateful_pointer<orchestrator_state>;
 
+// The name atom::restart carries for the directory shards (peer links go
+// by their address).
+constexpr const char* directory_child_name = "directory";
+
 void spawn_directory(self_ptr self) {
   auto& st = self->state;
   st.shards.clear();
@@ -165,7 +169,8 @@ void on_directory_down(self_ptr self, const caf::error& reason) {
   }
   spdlog::error("directory failed ({}); restart {} in {} ms",
                 self->system().render(reason), child.attempts, delay->count());
-  self->delayed_send(self, *delay, atom::restart_v, std::string{"directory"},
+  self->delayed_send(self, *delay, atom::restart_v,
+                     std::string{directory_child_name},
                      ++child.generation);
 }
 
@@ -328,7 +333,7 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
       if (auto i = st.rooms_by_name.find(name); i != st.rooms_by_name.end())
         return i->second;
       auto r = self->spawn(room, name, st.shards, st.params.room, st.metrics,
-                           st.params.queue.clock_skew);
+                           st.params.queue.test_clock_skew);
       self->monitor(r);
       st.rooms.emplace(r.address(), std::make_pair(r, name));
       st.rooms_by_name.emplace(name, r);
@@ -406,8 +411,9 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
         }
         return;
       }
-      if (st.stopping || generation != st.directory_child.generation)
-        return;
+      if (name != directory_child_name || st.stopping
+          || generation != st.directory_child.generation)
+        return; // a peer link dropped meanwhile, or a superseded restart
       spawn_directory(self);
     },
     [=](atom::deadline) {

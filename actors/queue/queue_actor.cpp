@@ -20,10 +20,6 @@ using self_ptr = queue_actor::stateful_pointer<queue_state>;
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
-int64_t wall_ms(self_ptr self) {
-  return self->state.clock.at(self->clock().now());
-}
-
 bool attached(self_ptr self) {
   return self->state.batcher != nullptr;
 }
@@ -368,13 +364,12 @@ admission admit(self_ptr self, const protocol::message_ptr& msg,
   if (!result.accepted) {
     st.metrics->queue_event(queue_counter::overflow, 1);
     a.row = stored_message{};
-    a.error = caf::error{static_cast<uint8_t>(protocol::errc::queue_overflow),
-                         error_category,
-                         caf::make_message(
-                           "the queue of device '" + st.owner.device_id
-                           + "' is full (" + std::to_string(st.q.size())
-                           + " messages, " + std::to_string(st.q.bytes())
-                           + " bytes) and nothing in it may be evicted")};
+    a.error = make_tether_error(
+      protocol::errc::queue_overflow,
+      "the queue of device '" + st.owner.device_id + "' is full ("
+        + std::to_string(st.q.size()) + " messages, "
+        + std::to_string(st.q.bytes())
+        + " bytes) and nothing in it may be evicted");
     return a;
   }
   st.metrics->queue_event(queue_counter::enqueued, 1);
@@ -430,7 +425,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
   st.params = params;
   st.metrics = std::move(metrics);
   st.q = device_queue{params.queue};
-  st.clock = wall_clock{self->clock().now(), params.clock_skew};
+  st.clock = wall_clock{self->clock().now(), params.test_clock_skew};
   st.detached_since_ms = wall_ms(self);
   // Nothing else is handled before the backlog is loaded.
   self->request(st.store, caf::infinite, atom::open_v, st.owner)

@@ -36,9 +36,8 @@ struct queue_actor_params {
   /// Bounds a handover to another node (node.request_timeout); a failed
   /// one is retried with backoff while the device stays there.
   std::chrono::milliseconds handover_timeout{5000};
-  /// Test hook: milliseconds added to the wall clock (moved by tests that
-  /// exercise TTLs without waiting); null in production.
-  std::shared_ptr<std::atomic<int64_t>> clock_skew;
+  /// TEST SEAM (wall_clock.hpp): zero or null in production.
+  test_clock_skew_ptr test_clock_skew;
 };
 
 struct queue_state {

@@ -10,6 +10,7 @@
 #include "actors/cluster/cluster_actor.hpp"
 #include "actors/directory/shard.hpp"
 #include "actors/fan_in.hpp"
+#include "actors/room/diff_groups.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/presence.hpp"
 
@@ -19,10 +20,6 @@ namespace {
 
 using self_ptr = room_actor::stateful_pointer<room_state>;
 using std::chrono::milliseconds;
-
-int64_t wall_ms(self_ptr self) {
-  return self->state.clock.at(self->clock().now());
-}
 
 template <class Enum>
 std::vector<Enum> to_enums(const std::vector<uint8_t>& xs, uint8_t max) {
@@ -150,45 +147,27 @@ void flush_diff(self_ptr self) {
   for (auto& [k, e] : st.pending)
     changes.push_back(std::move(e));
   st.pending.clear();
-  // One message per distinct set of changes (filters; a device is not told
-  // about itself), encoded once per codec.
-  struct group {
+  // One message per distinct set of changes (diff_groups), encoded once
+  // per codec its members speak.
+  for (auto& g : group_diffs(changes, st.presence.subscribers())) {
     std::vector<queue_actor> queues;
     int codecs = 0;
-    std::vector<protocol::presence_entry> changes;
-  };
-  std::map<std::string, group> groups;
-  for (auto* s : st.presence.subscribers()) {
-    auto q = st.queues.find(member_key{s->user_id, s->device_id});
-    if (q == st.queues.end())
-      continue;
-    std::string key(changes.size(), '0');
-    for (size_t i = 0; i < changes.size(); ++i) {
-      auto& e = changes[i];
-      if ((e.user_id != s->user_id || e.device_id != s->device_id)
-          && presence_set::wants(*s, e))
-        key[i] = '1';
+    for (auto* s : g.subscribers) {
+      auto q = st.queues.find(member_key{s->user_id, s->device_id});
+      if (q == st.queues.end())
+        continue;
+      queues.push_back(q->second.first);
+      codecs |= codec_bit(q->second.second);
     }
-    if (key.find('1') == std::string::npos)
-      continue;
-    auto [g, added] = groups.try_emplace(key);
-    if (added)
-      for (size_t i = 0; i < changes.size(); ++i)
-        if (key[i] == '1')
-          g->second.changes.push_back(changes[i]);
-    g->second.queues.push_back(q->second.first);
-    g->second.codecs |= codec_bit(q->second.second);
-  }
-  for (auto& [key, g] : groups) {
-    if (g.queues.empty())
+    if (queues.empty())
       continue;
     auto msg = std::make_shared<const protocol::mobile_message>(
-      protocol::make_presence_diff(st.room_name, g.changes, aggregates(self, g.changes),
-                                   now));
-    auto forms = encode_once(*msg, g.codecs);
-    for (auto& q : g.queues)
+      protocol::make_presence_diff(st.room_name, g.changes,
+                                   aggregates(self, g.changes), now));
+    auto forms = encode_once(*msg, codecs);
+    for (auto& q : queues)
       self->send(q, atom::publish_v, msg, forms);
-    st.metrics->room_event(room_counter::diff_sent, g.queues.size());
+    st.metrics->room_event(room_counter::diff_sent, queues.size());
   }
 }
 
@@ -281,7 +260,7 @@ room_actor::behavior_type
 room(room_actor::stateful_pointer<room_state> self, std::string name,
      std::vector<directory_actor> shards, room_params params,
      std::shared_ptr<node_metrics> metrics,
-     std::shared_ptr<std::atomic<int64_t>> clock_skew) {
+     test_clock_skew_ptr test_clock_skew) {
   auto& st = self->state;
   st.room_name = std::move(name);
   st.shards = std::move(shards);
@@ -290,7 +269,7 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
   st.presence = presence_set{params.presence};
   st.view = cluster_presence{params.presence.grace};
   st.cluster = cluster_of(self->system());
-  st.clock = wall_clock{self->clock().now(), std::move(clock_skew)};
+  st.clock = wall_clock{self->clock().now(), std::move(test_clock_skew)};
   st.metrics->room_opened();
   // A room new here: the room's other nodes tell their members.
   tell_all(self, true);
@@ -366,10 +345,9 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
         const protocol::message_ptr& msg) -> caf::result<uint32_t> {
       auto& st = self->state;
       if (!st.presence.contains(member_key{sender.user_id, sender.device_id}))
-        return caf::error{static_cast<uint8_t>(protocol::errc::forbidden),
-                          error_category,
-                          caf::make_message("join room '" + st.room_name
-                                            + "' before publishing to it")};
+        return make_tether_error(protocol::errc::forbidden,
+                                 "join room '" + st.room_name
+                                   + "' before publishing to it");
       return publish(self, sender, msg);
     },
     [=](atom::publish, atom::forward, const device_identity& sender,

@@ -64,6 +64,6 @@ room_actor::behavior_type
 room(room_actor::stateful_pointer<room_state> self, std::string name,
      std::vector<directory_actor> shards, room_params params,
      std::shared_ptr<node_metrics> metrics,
-     std::shared_ptr<std::atomic<int64_t>> clock_skew);
+     test_clock_skew_ptr test_clock_skew);
 
 } // namespace tether::actors

@@ -14,10 +14,6 @@ namespace {
 
 using self_ptr = store_actor::stateful_pointer<store_state>;
 
-int64_t wall_ms(self_ptr self) {
-  return self->state.clock.at(self->clock().now());
-}
-
 void schedule_purge(self_ptr self) {
   auto retention = self->state.params.dead_letter_retention;
   if (retention.count() > 0)
@@ -74,9 +70,8 @@ bool flush(self_ptr self) {
     // the store fails, and with it the node; a restart recovers from what
     // is on disk (acked writes were answered with an error, so nothing
     // acknowledged is missing).
-    self->quit(caf::error{static_cast<uint8_t>(protocol::errc::internal_error),
-                          error_category,
-                          caf::make_message("store commit failed: " + error)});
+    self->quit(make_tether_error(protocol::errc::internal_error,
+                                 "store commit failed: " + error));
     return false;
   }
   return true;
@@ -139,7 +134,7 @@ store(store_actor::stateful_pointer<store_state> self,
   self->state.metrics = std::move(metrics);
   self->state.params = std::move(params);
   self->state.clock = wall_clock{self->clock().now(),
-                                 self->state.params.clock_skew};
+                                 self->state.params.test_clock_skew};
   schedule_purge(self);
   // Commit what is pending before going away.
   self->set_exit_handler([self](const caf::exit_msg& msg) {

@@ -28,8 +28,8 @@ namespace tether::actors {
 struct store_params {
   /// How long dead letters are kept before they are purged (0: forever).
   std::chrono::milliseconds dead_letter_retention{7 * 24 * 3600 * 1000LL};
-  /// Added to the wall clock (the node's test hook that moves time).
-  std::shared_ptr<std::atomic<int64_t>> clock_skew;
+  /// TEST SEAM (wall_clock.hpp): zero or null in production.
+  test_clock_skew_ptr test_clock_skew;
 };
 
 struct store_state {

@@ -2,7 +2,8 @@
 # Checks the include rules of the layers (HOUSE_RULES.md #12):
 #   protocol/        no caf/, no boost/ (pure wire format)
 #   pure models      no caf/ (actors/**/ files that are not *_actor.*,
-#                    messages.*, interfaces.hpp, atoms.hpp, fan_in.*)
+#                    messages.*, interfaces.hpp, atoms.hpp, fan_in.*,
+#                    errors.*)
 #   Beast            only in runtime/ws_*.cpp and runtime/ws_detail*.hpp (and
 #                    tools/baseline/, the bare Beast reference server, and
 #                    the session fuzz target)
@@ -20,7 +21,7 @@ while IFS= read -r f; do report "$f includes CAF or Boost (protocol is pure)"; d
 
 while IFS= read -r f; do
   case "$f" in
-    *_actor.hpp|*_actor.cpp|actors/messages.*|actors/interfaces.hpp|actors/atoms.hpp|actors/fan_in.*) ;;
+    *_actor.hpp|*_actor.cpp|actors/messages.*|actors/interfaces.hpp|actors/atoms.hpp|actors/fan_in.*|actors/errors.*) ;;
     *) report "$f is a pure model but includes caf/" ;;
   esac
 done < <(grep -lE '#include <caf/' actors -r --include='*.hpp' --include='*.cpp')

@@ -27,7 +27,7 @@ CAF_TEST(under load messages coalesce until the write completes) {
   p.max_delay = 10ms;
   batch_policy b{p};
   b.add(t0, 100, priority::normal);
-  b.flushed(t0, 1, 100);
+  b.flushed(t0, 1);
   // A frame is being written: new messages wait for it, at most max_delay.
   b.add(t0 + 1ms, 100, priority::normal);
   b.add(t0 + 2ms, 100, priority::normal);
@@ -47,7 +47,7 @@ CAF_TEST(a slow write delays a message by max_delay at most) {
   p.max_delay = 10ms;
   batch_policy b{p};
   b.add(t0, 100, priority::normal);
-  b.flushed(t0, 1, 100);
+  b.flushed(t0, 1);
   b.add(t0 + 1ms, 100, priority::normal);
   CAF_CHECK(!b.decide(t0 + 9ms).flush);
   auto d = b.decide(t0 + 10ms);
@@ -61,16 +61,16 @@ CAF_TEST(counts bytes and priority flush early) {
   p.max_bytes = 1000;
   p.max_delay = 10ms;
   batch_policy b{p};
-  b.flushed(t0, 0, 0); // a frame in flight: the link is busy
+  b.flushed(t0, 0); // a frame in flight: the link is busy
   for (int i = 0; i < 3; ++i)
     b.add(t0, 10, priority::normal);
   CAF_CHECK(b.decide(t0).flush);
   batch_policy big{p};
-  big.flushed(t0, 0, 0);
+  big.flushed(t0, 0);
   big.add(t0, 1000, priority::low);
   CAF_CHECK(big.decide(t0).flush);
   batch_policy urgent{p};
-  urgent.flushed(t0, 0, 0);
+  urgent.flushed(t0, 0);
   urgent.add(t0, 10, priority::low);
   CAF_CHECK(!urgent.decide(t0).flush);
   urgent.add(t0, 10, priority::critical);
@@ -85,7 +85,7 @@ CAF_TEST(write credit bounds frames in flight) {
   batch_policy b{p};
   b.add(t0, 10, priority::critical);
   CAF_CHECK(b.decide(t0).flush);
-  b.flushed(t0, 1, 10);
+  b.flushed(t0, 1);
   b.add(t0, 10, priority::critical);
   auto d = b.decide(t0);
   CAF_CHECK(!d.flush);
@@ -120,7 +120,7 @@ CAF_TEST(no message waits longer than max_delay) {
       for (uint32_t k = 0; k < d.take; ++k)
         worst = std::max(worst, std::chrono::duration_cast<std::chrono::milliseconds>(now - waiting[k]));
       waiting.erase(waiting.begin(), waiting.begin() + d.take);
-      b.flushed(now, d.take, 10 * d.take);
+      b.flushed(now, d.take);
       writes_done.push_back(now + 4ms);
       ++frames;
     }
@@ -150,8 +150,42 @@ CAF_TEST(a loaded node holds messages for the round unless they are urgent) {
   CAF_CHECK(!b.hold_for_round(true)); // critical goes at once
   auto d = b.decide(t0);
   CAF_REQUIRE(d.flush);
-  b.flushed(t0, d.take, 200);
+  b.flushed(t0, d.take);
   b.add(t0, 100, priority::normal);
   // A frame is being written: the write completion is the round already.
   CAF_CHECK(!b.hold_for_round(true));
+}
+
+CAF_TEST(a frame carries at most max_bytes of messages and a larger one alone) {
+  batch_params p;
+  p.max_items = 10;
+  p.max_bytes = 1000;
+  batch_policy b{p};
+  b.flushed(t0, 0); // a frame in flight: messages coalesce
+  b.add(t0, 400, priority::normal);
+  b.add(t0, 400, priority::normal);
+  b.add(t0, 400, priority::normal); // 1200 bytes pending: flush
+  b.add(t0, 5000, priority::normal);
+  b.add(t0, 10, priority::normal);
+  auto d = b.decide(t0);
+  CAF_REQUIRE(d.flush);
+  CAF_CHECK_EQUAL(d.take, 2u); // 800 bytes; a third would make 1200
+  b.flushed(t0, d.take);
+  b.written();
+  d = b.decide(t0);
+  CAF_REQUIRE(d.flush);
+  CAF_CHECK_EQUAL(d.take, 1u); // 400, then the 5000-byte one does not fit
+  b.flushed(t0, d.take);
+  b.written();
+  b.written();
+  d = b.decide(t0);
+  CAF_REQUIRE(d.flush);
+  CAF_CHECK_EQUAL(d.take, 1u); // larger than max_bytes: alone
+  b.flushed(t0, d.take);
+  b.written();
+  d = b.decide(t0);
+  CAF_REQUIRE(d.flush);
+  CAF_CHECK_EQUAL(d.take, 1u);
+  b.flushed(t0, d.take);
+  CAF_CHECK_EQUAL(b.pending(), 0u);
 }

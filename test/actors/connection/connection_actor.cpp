@@ -237,8 +237,12 @@ CAF_TEST(device acks retire messages and a device registration sets compression)
 
 CAF_TEST(the actor and its batcher quit when the session closes) {
   auto p = open("alice", "phone");
+  auto running = sys.registry().running();
   p->events->on_closed(1000);
   run_messages();
+  // Two actors fewer: the connection and its batcher (the queue stays for
+  // the resume window).
+  CAF_CHECK_EQUAL(sys.registry().running(), running - 2);
   // The directory saw it go: the device is offline now, but still known.
   auto d = directory_handle();
   self->send(d, atom::get_v, std::string{"alice"});

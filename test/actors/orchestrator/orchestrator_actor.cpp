@@ -24,6 +24,7 @@ CAF_TEST(open spawns a supervised connection with its batcher) {
 CAF_TEST(stop closes every connection with 1001 and answers once they end) {
   auto a = open("alice", "phone");
   auto b = open("alice", "laptop");
+  auto running = sys.registry().running();
   self->send(orch, atom::stop_v);
   run_messages();
   CAF_CHECK_EQUAL(a->closes, std::vector<uint16_t>{1001});
@@ -34,6 +35,9 @@ CAF_TEST(stop closes every connection with 1001 and answers once they end) {
   b->events->on_closed(1001);
   run_messages();
   self->receive([](atom::ok) {});
+  // Both connections and their batchers are gone (queues end with the
+  // orchestrator).
+  CAF_CHECK_EQUAL(sys.registry().running(), running - 4);
   // New sessions during a stop are turned away.
   auto late = open("alice", "tablet");
   CAF_CHECK_EQUAL(late->closes, std::vector<uint16_t>{1001});
@@ -41,11 +45,15 @@ CAF_TEST(stop closes every connection with 1001 and answers once they end) {
 
 CAF_TEST(stop kills connections that do not confirm within the deadline) {
   auto a = open("alice", "phone");
+  auto running = sys.registry().running();
   self->send(orch, atom::stop_v);
   run_messages();
+  CAF_CHECK_EQUAL(a->closes, std::vector<uint16_t>{1001});
   advance_time(5s);
   run_messages();
   self->receive([](atom::ok) {});
+  // Killed: the connection and its batcher are gone.
+  CAF_CHECK_EQUAL(sys.registry().running(), running - 2);
 }
 
 CAF_TEST(a failed directory closes connections and restarts after backoff) {

@@ -164,8 +164,20 @@ CAF_TEST(a publish reaches every member but the sender) {
   frame(a, to_room("hello", "alice", "phone", "team"));
   settle();
   CAF_CHECK_EQUAL(received(a, "chat").size(), 0u);
-  CAF_CHECK_EQUAL(received(b, "chat").size(), 1u);
-  CAF_CHECK_EQUAL(received(c, "chat").size(), 1u);
+  for (auto& p : {b, c}) {
+    auto got = received(p, "chat");
+    CAF_REQUIRE_EQUAL(got.size(), 1u);
+    auto& m = got[0];
+    // The sender's message as sent, with the sender the server verified
+    // and a seq of the recipient's queue.
+    CAF_CHECK_EQUAL(m.id, "hello");
+    CAF_CHECK_EQUAL(m.source.user_id, "alice");
+    CAF_CHECK_EQUAL(m.source.device_id, "phone");
+    CAF_CHECK_EQUAL(m.payload.raw, R"({"text":"hi"})");
+    CAF_REQUIRE(m.destination.broadcast.has_value());
+    CAF_CHECK_EQUAL(m.destination.broadcast->room, "team");
+    CAF_CHECK(m.seq.has_value());
+  }
   CAF_CHECK_EQUAL(metrics->room_events(room_counter::delivered), 2u);
   // A device that did not join cannot publish.
   auto d = device("dave", "phone");
@@ -187,7 +199,10 @@ CAF_TEST(the own user room starts when a device asks and holds all its devices) 
   // Publishing to the own room needs no join: every device is in it.
   frame(tablet, to_room("hi-me", "alice", "tablet", "user:alice"));
   settle();
-  CAF_CHECK_EQUAL(received(phone, "chat").size(), 1u);
+  auto got = received(phone, "chat");
+  CAF_REQUIRE_EQUAL(got.size(), 1u);
+  CAF_CHECK_EQUAL(got[0].id, "hi-me");
+  CAF_CHECK_EQUAL(got[0].source.device_id, "tablet");
   CAF_CHECK_EQUAL(received(tablet, "chat").size(), 0u);
   frame(tablet, cloud("g", "alice", "tablet", "tether.presence.get",
                       R"({"room":"user:alice"})"));

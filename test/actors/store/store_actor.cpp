@@ -56,7 +56,7 @@ CAF_TEST(dead letters are purged after their retention and counted) {
   auto metrics = std::make_shared<node_metrics>();
   store_params params;
   params.dead_letter_retention = std::chrono::seconds{10};
-  params.clock_skew = std::make_shared<std::atomic<int64_t>>(0);
+  params.test_clock_skew = std::make_shared<std::atomic<int64_t>>(0);
   auto st = sys.spawn(store, log, metrics, params);
   self->send(st, atom::append_v, row(1));
   self->send(st, atom::append_v, row(2));
@@ -73,7 +73,7 @@ CAF_TEST(dead letters are purged after their retention and counted) {
   sched.run();
   CAF_CHECK_EQUAL(log->dead_letters("alice", 10).size(), 1u);
   // Past it (the wall clock moved on by 11 s), the next purge deletes it.
-  params.clock_skew->store(11000);
+  params.test_clock_skew->store(11000);
   advance_time(std::chrono::seconds{1});
   sched.run();
   CAF_CHECK(log->dead_letters("alice", 10).empty());

@@ -1,0 +1,145 @@
+// The connection's answers to messages for the server itself (target
+// `cloud`): heartbeats, device registration (app-level compression), and
+// the room and presence requests it forwards to the directory in the
+// control lane of its route gate.
+
+#include <algorithm>
+
+#include "actors/connection/connection_detail.hpp"
+#include "protocol/compression.hpp"
+#include "protocol/control.hpp"
+#include "protocol/presence.hpp"
+
+namespace tether::actors::connection_detail {
+
+namespace {
+
+using protocol::errc;
+using lane = route_gate::lane;
+
+void handle_room(self_ptr self, const protocol::mobile_message& m,
+                 const std::optional<std::string>& batch_id) {
+  auto& st = self->state;
+  std::vector<protocol::field_error> errors;
+  if (m.type == "tether.presence.set") {
+    protocol::status_request r;
+    if (!protocol::read_status_request(m.payload, r, errors)) {
+      refuse(self, m.id, batch_id, errc::validation_error,
+             "invalid presence: see details.errors", errors);
+      return;
+    }
+    presence_update u;
+    u.user_id = st.me.user_id;
+    u.device_id = st.me.device_id;
+    if (r.status)
+      u.status = static_cast<uint8_t>(*r.status);
+    if (r.custom) {
+      u.has_custom = true;
+      u.custom_text = r.custom->text;
+      u.custom_emoji = r.custom->emoji;
+      u.custom_expires_ms = r.custom->expires_ms;
+    }
+    u.clear_custom = r.clear_custom;
+    self->state.gate.run(lane::control,
+             [self, u = std::move(u), id = m.id,
+              wants_ack = m.optimization.requires_ack, batch_id]() mutable {
+               self->send(self->state.directory, atom::status_v, std::move(u));
+               ack_processed(self, id, wants_ack, batch_id);
+               self->state.gate.done();
+             });
+    return;
+  }
+  protocol::room_request r;
+  if (!protocol::read_room_request(m.payload, r, errors)) {
+    refuse(self, m.id, batch_id, errc::validation_error,
+           "invalid room request: see details.errors", errors);
+    return;
+  }
+  room_ask ask;
+  ask.room = r.room;
+  ask.presence = r.presence;
+  for (auto x : r.status_filter)
+    ask.status_filter.push_back(static_cast<uint8_t>(x));
+  for (auto x : r.type_filter)
+    ask.type_filter.push_back(static_cast<uint8_t>(x));
+  ask.page = r.page;
+  ask.page_size = r.page_size;
+  auto id = m.id;
+  auto wants_ack = m.optimization.requires_ack;
+  if (m.type == "tether.leave") {
+    self->state.gate.run(lane::control, [=] {
+      self->send(self->state.directory, atom::room_v, atom::leave_v,
+                 self->state.me, r.room);
+      ack_processed(self, id, wants_ack, batch_id);
+      self->state.gate.done();
+    });
+    return;
+  }
+  auto ok = [=](auto&&...) {
+    ack_processed(self, id, wants_ack, batch_id);
+    self->state.gate.done();
+  };
+  auto fail = [=](caf::error& err) {
+    fail_request(self, id, batch_id, err);
+    self->state.gate.done();
+  };
+  auto join = m.type == "tether.join";
+  self->state.gate.run(lane::control, [=]() mutable {
+    auto& st = self->state;
+    if (join)
+      self
+        ->request(st.directory, st.params.request_timeout, atom::room_v,
+                  atom::join_v, st.me, std::move(ask))
+        .then([ok](uint32_t) { ok(); }, fail);
+    else
+      self
+        ->request(st.directory, st.params.request_timeout, atom::room_v,
+                  atom::get_v, st.me, std::move(ask))
+        .then([ok](atom::ok) { ok(); }, fail);
+  });
+}
+
+} // namespace
+
+void handle_cloud(self_ptr self, const protocol::mobile_message& m,
+                  const std::optional<std::string>& batch_id) {
+  if (m.type == "heartbeat") {
+    ack_processed(self, m.id, m.optimization.requires_ack, batch_id);
+    return;
+  }
+  if (m.type == "device_registration") {
+    std::vector<protocol::compression> algorithms;
+    std::vector<protocol::field_error> errors;
+    if (!protocol::read_capabilities(m.payload, algorithms, errors)) {
+      refuse(self, m.id, batch_id, errc::validation_error,
+             "invalid device registration: see details.errors", errors);
+      return;
+    }
+    // App-level compression only where permessage-deflate is off; deflate
+    // (zlib) is preferred over gzip for its smaller header.
+    uint8_t algo = 0;
+    if (!self->state.deflate) {
+      for (auto want : {protocol::compression::deflate,
+                        protocol::compression::gzip}) {
+        if (algo == 0
+            && std::find(algorithms.begin(), algorithms.end(), want)
+                 != algorithms.end())
+          algo = want == protocol::compression::deflate ? 1 : 2;
+      }
+    }
+    self->send(self->state.batcher, atom::compress_v, algo);
+    ack_processed(self, m.id, m.optimization.requires_ack, batch_id);
+    return;
+  }
+  if (m.type == "tether.join" || m.type == "tether.leave"
+      || m.type == "tether.presence.get" || m.type == "tether.presence.set") {
+    handle_room(self, m, batch_id);
+    return;
+  }
+  refuse(self, m.id, batch_id, errc::unsupported_target,
+         "target 'cloud' serves heartbeat, device_registration, tether.join, "
+         "tether.leave, tether.presence.set and tether.presence.get; got '"
+           + m.type + "'");
+}
+
+} // namespace tether::actors::connection_detail

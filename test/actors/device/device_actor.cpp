@@ -1,0 +1,377 @@
+#define CAF_SUITE actors.device_actor
+#include "test/support/actor_fixture.hpp"
+
+#include <caf/after.hpp>
+
+#include "actors/device/fleet_actor.hpp"
+#include "protocol/client.hpp"
+#include "protocol/control.hpp"
+
+// The simulated device and its fleet under the deterministic scheduler: the
+// test clock drives their timers (no sleeps), and a recording link stands
+// where the client WebSocket session is (the seam of link_port.hpp).
+
+using namespace tether;
+using namespace tether::actors;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Records what a device asks of its link; the test plays the server
+/// through `events`.
+struct recording_link : link_port {
+  link_options opts;
+  std::shared_ptr<link_events> events;
+  std::vector<std::string> sent;
+  std::vector<uint16_t> closes;
+  int aborts = 0;
+  std::vector<bool> pauses;
+
+  void send(shared_bytes bytes, bool) override { sent.push_back(*bytes); }
+  void close(uint16_t code) override { closes.push_back(code); }
+  void abort() override { ++aborts; }
+  void pause(bool paused) override { pauses.push_back(paused); }
+
+  /// The messages sent, decoded (acks and requests included).
+  std::vector<protocol::mobile_message> messages() const {
+    std::vector<protocol::mobile_message> out;
+    for (auto& s : sent) {
+      auto f = protocol::decode(protocol::codec::json, s, protocol::limits{});
+      for (auto& d : f.messages)
+        if (d.ok())
+          out.push_back(d.msg);
+    }
+    return out;
+  }
+};
+
+struct fixture : test::fixture_base {
+  std::vector<std::shared_ptr<recording_link>> links;
+  link_factory connect = [this](const link_options& o,
+                                std::shared_ptr<link_events> ev) {
+    auto l = std::make_shared<recording_link>();
+    l->opts = o;
+    l->events = std::move(ev);
+    links.push_back(l);
+    return l;
+  };
+  std::shared_ptr<fleet_counters> counters
+    = std::make_shared<fleet_counters>();
+  std::shared_ptr<device_memory> memory = std::make_shared<device_memory>();
+
+  device_spec spec() {
+    device_spec s;
+    s.user_id = "alice";
+    s.device_id = "phone";
+    s.token = "tok";
+    s.peers = {"laptop"};
+    return s;
+  }
+
+  device_params params() {
+    device_params p;
+    p.run = "r";
+    p.send_interval = 100ms;
+    p.mixed_priorities = false;
+    p.ack_interval = 100ms;
+    return p;
+  }
+
+  /// Devices and fleets spawned: held here as the fleet holds its devices
+  /// (an actor whose last handle is gone ends), and ended before the
+  /// fixture's own teardown, which fires timers until none is left (a live
+  /// device always has the next one armed).
+  std::vector<caf::actor> spawned;
+
+  template <class Handle>
+  Handle keep(Handle h) {
+    spawned.push_back(caf::actor_cast<caf::actor>(h));
+    return h;
+  }
+
+  ~fixture() override {
+    for (auto& a : spawned)
+      caf::anon_send_exit(a, caf::exit_reason::kill);
+    sched.run();
+  }
+
+  device_actor spawn_device(device_params p, device_spec s) {
+    auto d = keep(sys.spawn(device, std::move(s), std::move(p), memory,
+                            counters, connect));
+    sched.run();
+    return d;
+  }
+
+  device_actor spawn_device(device_params p) {
+    return spawn_device(std::move(p), spec());
+  }
+
+  void open(recording_link& l) {
+    link_opened r;
+    r.ok = true;
+    r.status = 101;
+    l.events->on_open(r);
+    sched.run();
+  }
+
+  void welcome(recording_link& l, const std::string& token, bool resumed) {
+    protocol::welcome_info w;
+    w.session_id = "s";
+    w.user_id = "alice";
+    w.device_id = "phone";
+    w.resume_token = token;
+    w.resumed = resumed;
+    l.events->on_frame(protocol::encode(protocol::codec::json,
+                                        protocol::make_welcome(w, 0)),
+                       false);
+    sched.run();
+  }
+
+  /// Moves the test clock by `d` in `step`s, running what each step fires.
+  void advance(caf::timespan d, caf::timespan step = 10ms) {
+    for (auto t = caf::timespan{0}; t < d; t += step) {
+      sched.advance_time(step);
+      sched.run();
+    }
+  }
+
+  std::vector<protocol::mobile_message> chats(const recording_link& l) {
+    std::vector<protocol::mobile_message> out;
+    for (auto& m : l.messages())
+      if (m.type == "chat")
+        out.push_back(m);
+    return out;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(device_actor_tests, fixture)
+
+CAF_TEST(a device connects with its token and waits for the welcome) {
+  spawn_device(params());
+  CAF_REQUIRE_EQUAL(links.size(), 1u);
+  CAF_CHECK_EQUAL(links[0]->opts.token, "tok");
+  CAF_CHECK_EQUAL(links[0]->opts.target, "/ws");
+  CAF_REQUIRE_EQUAL(links[0]->opts.subprotocols.size(), 1u);
+  CAF_CHECK_EQUAL(links[0]->opts.subprotocols[0], "tether.v1.json");
+  open(*links[0]);
+  CAF_CHECK_EQUAL(counters->connected.load(), 1);
+  advance(1s);
+  CAF_CHECK(chats(*links[0]).empty()); // nothing before the welcome
+}
+
+CAF_TEST(a welcomed device sends on schedule with intended times) {
+  spawn_device(params());
+  open(*links[0]);
+  welcome(*links[0], "r1", false);
+  CAF_CHECK_EQUAL(counters->welcomes.load(), 1u);
+  CAF_CHECK_EQUAL(memory->resume_token, "r1");
+  advance(1s);
+  auto sent = chats(*links[0]);
+  // A random phase within the first interval, then one per 100 ms.
+  CAF_REQUIRE(sent.size() >= 9u && sent.size() <= 10u);
+  uint64_t last = 0;
+  for (size_t i = 0; i < sent.size(); ++i) {
+    auto& m = sent[i];
+    CAF_CHECK_EQUAL(m.destination.device_id, "laptop");
+    CAF_CHECK_EQUAL(m.source.user_id, "alice");
+    CAF_CHECK_EQUAL(m.source.device_id, "phone");
+    CAF_CHECK(m.optimization.prio == protocol::priority::normal);
+    CAF_CHECK(m.optimization.requires_ack);
+    std::string sender;
+    uint64_t order = 0;
+    CAF_REQUIRE(parse_message_id(m.id, sender, order));
+    CAF_CHECK_EQUAL(sender, "alice/phone");
+    uint64_t t = 0;
+    CAF_REQUIRE(protocol::read_probe_time(m.payload, t));
+    if (i > 0)
+      CAF_CHECK_EQUAL(t - last, 100'000'000u); // exactly the interval, in ns
+    last = t;
+  }
+  CAF_CHECK_EQUAL(counters->sent.load(), sent.size());
+  CAF_CHECK_EQUAL(memory->pending.size(), sent.size());
+}
+
+CAF_TEST(server acks retire sends and a reconnect resends the rest first) {
+  auto dev = spawn_device(params());
+  open(*links[0]);
+  welcome(*links[0], "r1", false);
+  advance(500ms);
+  auto sent = chats(*links[0]);
+  CAF_REQUIRE(sent.size() >= 4u);
+  for (size_t i = 0; i < 2; ++i) {
+    auto a = protocol::make_ack(sent[i].id, protocol::ack_status::received, 0);
+    a.recipients = 1;
+    links[0]->events->on_frame(protocol::encode(protocol::codec::json, a),
+                               false);
+  }
+  sched.run();
+  CAF_CHECK_EQUAL(counters->accepted.load(), 2u);
+  CAF_CHECK_EQUAL(counters->expected.load(), 2u);
+  CAF_CHECK_EQUAL(memory->pending.size(), sent.size() - 2);
+  // A delivery with seq 7 to this device, acked cumulatively on the timer.
+  auto in = sent[0];
+  in.id = "from-laptop";
+  in.seq = 7;
+  links[0]->events->on_frame(protocol::encode(protocol::codec::json, in),
+                             false);
+  sched.run();
+  CAF_CHECK_EQUAL(counters->received.load(), 1u);
+  advance(100ms);
+  bool acked = false;
+  auto f = protocol::decode(protocol::codec::json, links[0]->sent.back(),
+                            protocol::limits{});
+  acked = f.kind == protocol::frame_kind::ack && f.ack.seq == 7u;
+  CAF_CHECK(acked);
+  // The link drops: the device ends with the close code for its fleet.
+  self->monitor(dev);
+  links[0]->events->on_closed(1006);
+  sched.run();
+  bool down = false;
+  self->receive(
+    [&](caf::down_msg& dm) {
+      down = dm.reason.category() == link_category
+             && dm.reason.code() == static_cast<uint8_t>(link_exit::closed);
+    },
+    caf::after(0s) >> [] {});
+  CAF_CHECK(down);
+  CAF_CHECK_EQUAL(memory->last_close, 1006u);
+  CAF_CHECK_EQUAL(counters->connected.load(), 0);
+  // The next incarnation resumes, and resends the unacked ones, oldest
+  // first and under their ids, before anything new.
+  std::vector<std::string> unacked;
+  for (auto& [order, ps] : memory->pending)
+    unacked.push_back(ps.id);
+  CAF_CHECK_EQUAL(unacked.front(), sent[2].id);
+  auto pending = unacked.size();
+  spawn_device(params());
+  CAF_REQUIRE_EQUAL(links.size(), 2u);
+  CAF_CHECK_EQUAL(links[1]->opts.target, "/ws?resume=r1&lastSeq=7");
+  open(*links[1]);
+  welcome(*links[1], "r1", true);
+  CAF_CHECK_EQUAL(counters->resumed.load(), 1u);
+  auto again = chats(*links[1]);
+  CAF_REQUIRE(again.size() >= pending);
+  for (size_t i = 0; i < pending; ++i)
+    CAF_CHECK_EQUAL(again[i].id, unacked[i]);
+  CAF_CHECK_EQUAL(counters->resent.load(), pending);
+}
+
+CAF_TEST(a flaky device drops its link on its Poisson timer) {
+  auto p = params();
+  p.send_interval = 0us;
+  p.drops_per_minute = 600; // one per 100 ms on average
+  spawn_device(p);
+  open(*links[0]);
+  welcome(*links[0], "r1", false);
+  advance(3s);
+  CAF_CHECK_EQUAL(links[0]->aborts, 1); // once: the incarnation then ends
+  CAF_CHECK_EQUAL(counters->drops.load(), 1u);
+}
+
+CAF_TEST(a slow reader pauses and resumes reading) {
+  auto p = params();
+  p.send_interval = 0us;
+  p.slow_every = 1000ms;
+  p.slow_for = 500ms;
+  auto s = spec();
+  s.slow = true;
+  spawn_device(p, s);
+  open(*links[0]);
+  welcome(*links[0], "r1", false);
+  advance(4s);
+  CAF_REQUIRE(links[0]->pauses.size() >= 2u);
+  for (size_t i = 0; i < links[0]->pauses.size(); ++i)
+    CAF_CHECK_EQUAL(links[0]->pauses[i], i % 2 == 0); // pause, resume, ...
+}
+
+CAF_TEST(a device without a welcome gives up on its link) {
+  auto p = params();
+  p.link.timeout = 2000ms;
+  spawn_device(p);
+  open(*links[0]);
+  advance(1900ms, 100ms);
+  CAF_CHECK_EQUAL(links[0]->aborts, 0);
+  advance(200ms, 100ms);
+  CAF_CHECK_EQUAL(links[0]->aborts, 1);
+  CAF_CHECK_EQUAL(counters->errors.load(), 1u);
+}
+
+CAF_TEST(the fleet restarts a refused device after its Retry-After) {
+  auto plan = std::make_shared<fleet_plan>();
+  plan->devices = {spec()};
+  plan->params = params();
+  plan->counters = counters;
+  plan->connect = connect;
+  plan->backoff.base = 100ms;
+  plan->backoff.cap = 1000ms;
+  auto f = keep(sys.spawn(fleet, plan));
+  sched.run();
+  CAF_REQUIRE_EQUAL(links.size(), 1u);
+  link_opened refused;
+  refused.status = 503;
+  refused.retry_after_ms = 3000;
+  links[0]->events->on_open(refused);
+  sched.run();
+  auto& mem = *plan->memories[0];
+  CAF_REQUIRE_EQUAL(mem.restart_delays_ms.size(), 1u);
+  CAF_CHECK(mem.restart_delays_ms[0] >= 3000); // Retry-After honoured
+  advance(caf::timespan{std::chrono::milliseconds{mem.restart_delays_ms[0]}}
+            - 100ms,
+          100ms);
+  CAF_CHECK_EQUAL(links.size(), 1u); // not before the delay
+  advance(200ms, 100ms);
+  CAF_REQUIRE_EQUAL(links.size(), 2u);
+  CAF_CHECK_EQUAL(counters->reconnects.load(), 1u);
+  // A terminal close is never retried.
+  open(*links[1]);
+  welcome(*links[1], "r1", false);
+  links[1]->events->on_closed(4500);
+  sched.run();
+  advance(5s, 500ms);
+  CAF_CHECK_EQUAL(links.size(), 2u);
+  CAF_CHECK_EQUAL(counters->gave_up.load(), 1u);
+  CAF_CHECK_EQUAL(counters->terminal.load(), 1u);
+  CAF_CHECK(!mem.gave_up.empty());
+  // Stopping a fleet with nothing live answers at once.
+  self->send(f, atom::stop_v);
+  sched.run();
+  bool stopped = false;
+  self->receive([&](atom::ok) { stopped = true; }, caf::after(0s) >> [] {});
+  CAF_CHECK(stopped);
+}
+
+CAF_TEST(stopping the fleet closes every link with 1000) {
+  auto plan = std::make_shared<fleet_plan>();
+  auto s = spec();
+  plan->devices = {s};
+  s.device_id = "tablet";
+  plan->devices.push_back(s);
+  plan->params = params();
+  plan->counters = counters;
+  plan->connect = connect;
+  auto f = keep(sys.spawn(fleet, plan));
+  sched.run();
+  CAF_REQUIRE_EQUAL(links.size(), 2u);
+  for (auto& l : links) {
+    open(*l);
+    welcome(*l, "r", false);
+  }
+  self->send(f, atom::stop_v);
+  sched.run();
+  for (auto& l : links) {
+    CAF_REQUIRE_EQUAL(l->closes.size(), 1u);
+    CAF_CHECK_EQUAL(l->closes[0], 1000u);
+    l->events->on_closed(1000);
+  }
+  sched.run();
+  bool stopped = false;
+  self->receive([&](atom::ok) { stopped = true; }, caf::after(0s) >> [] {});
+  CAF_CHECK(stopped);
+  CAF_CHECK_EQUAL(counters->connected.load(), 0);
+  advance(10s, 1s);
+  CAF_CHECK_EQUAL(links.size(), 2u); // nobody reconnects
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

@@ -30,8 +30,7 @@ std::string reason_of(caf::actor_system& sys, const caf::error& err) {
 caf::error make_link_error(link_exit why, uint16_t close_code,
                            int64_t retry_after_ms, int32_t http_status) {
   return caf::error{static_cast<uint8_t>(why), link_category,
-                    caf::make_message(close_code, retry_after_ms,
-                                      http_status)};
+                    caf::make_message(close_code, retry_after_ms, http_status)};
 }
 
 caf::error make_peer_error(peer_exit code, std::string why) {

@@ -79,8 +79,7 @@ public:
   void forward(Self* self, const device_identity& sender,
                const protocol::message_ptr& msg,
                std::chrono::milliseconds timeout,
-               const std::shared_ptr<fan_in>& fi,
-               node_metrics& metrics) const {
+               const std::shared_ptr<fan_in>& fi, node_metrics& metrics) const {
     if (groups_.empty())
       return;
     auto bytes = forwarded_form(*msg);

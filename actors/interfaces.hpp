@@ -94,22 +94,22 @@ using cluster_actor = caf::typed_actor<
   // (durable ones on disk) with the ids of those it refused (full).
   caf::replies_to<atom::handover, device_identity,
                   std::vector<std::string>>::with<std::vector<std::string>>,
-  // A message (forwarded_form) from `sender` for these devices of its user connected
-  // here; replies with how many queues took it.
+  // A message (forwarded_form) from `sender` for these devices of its user
+  // connected here; replies with how many queues took it.
   caf::replies_to<atom::forward, device_identity, std::vector<std::string>,
                   std::string>::with<uint32_t>,
-  // A shard of this node: relay this room publish (forwarded_form) to every other
-  // member node; replies with the members reached there.
+  // A shard of this node: relay this room publish (forwarded_form) to every
+  // other member node; replies with the members reached there.
   caf::replies_to<atom::publish, device_identity, std::string,
                   std::string>::with<uint32_t>,
-  // Another node relays a room publish (room, forwarded_form): to the room's members
-  // here; replies with how many.
+  // Another node relays a room publish (room, forwarded_form): to the room's
+  // members here; replies with how many.
   caf::replies_to<atom::room, device_identity, std::string,
                   std::string>::with<uint32_t>,
   // A room of this node: its members changed (these rows), or all of them
   // (full), for the room's other nodes; `ask`: they answer with theirs.
-  caf::reacts_to<atom::presence, std::string, std::vector<presence_row>,
-                 bool, bool>,
+  caf::reacts_to<atom::presence, std::string, std::vector<presence_row>, bool,
+                 bool>,
   // Another node (id) tells of its members of a room (name): the same.
   caf::reacts_to<atom::presence, std::string, std::string,
                  std::vector<presence_row>, bool, bool>,
@@ -235,8 +235,8 @@ using room_actor = caf::typed_actor<
   caf::reacts_to<atom::status, presence_update>,
   // Publishes to every member but the sender's device; replies with the
   // number of recipients (FORBIDDEN for a sender that is not a member).
-  caf::replies_to<atom::publish, device_identity, protocol::message_ptr>::with<
-    uint32_t>,
+  caf::replies_to<atom::publish, device_identity,
+                  protocol::message_ptr>::with<uint32_t>,
   // The same for a publish another node relays (its sender is a member
   // there, checked there); replies with the members reached here.
   caf::replies_to<atom::publish, atom::forward, device_identity,
@@ -245,8 +245,8 @@ using room_actor = caf::typed_actor<
   caf::reacts_to<atom::get, device_identity, room_ask>,
   // A cluster: another node (id) tells of its members here (changes, or
   // all of them: full); `ask`: answer with this node's members.
-  caf::reacts_to<atom::presence, std::string, std::vector<presence_row>,
-                 bool, bool>,
+  caf::reacts_to<atom::presence, std::string, std::vector<presence_row>, bool,
+                 bool>,
   // Every member shown (all nodes), for the server API.
   caf::replies_to<atom::get, atom::presence>::with<std::vector<presence_row>>,
   // Its member counts (the dashboard).
@@ -273,20 +273,20 @@ using store_actor = caf::typed_actor<
   // INTERNAL (timer): purges dead letters past their retention.
   caf::reacts_to<atom::remove, atom::dead>,
   // Registers a device; replies with its record and its backlog.
-  caf::replies_to<atom::open, device_identity>::with<device_record,
-                                                     std::vector<stored_message>>,
+  caf::replies_to<atom::open, device_identity>::with<
+    device_record, std::vector<stored_message>>,
   // Persists high-water marks; replies once on disk.
   caf::replies_to<atom::reserve, reservation>::with<atom::ok>,
   // Records (or resets) unreported gap counters.
   caf::reacts_to<atom::gaps, gap_counts>,
   // Lists a user's known devices.
-  caf::replies_to<atom::get, atom::devices, std::string>::with<
-    std::vector<device_record>>,
+  caf::replies_to<atom::get, atom::devices,
+                  std::string>::with<std::vector<device_record>>,
   // Lists the devices with stored messages.
   caf::replies_to<atom::get, atom::backlog>::with<std::vector<device_record>>,
   // Lists a user's dead letters.
-  caf::replies_to<atom::get, atom::dead, std::string>::with<
-    std::vector<stored_message>>,
+  caf::replies_to<atom::get, atom::dead,
+                  std::string>::with<std::vector<stored_message>>,
   // INTERNAL: commits what is pending.
   caf::reacts_to<atom::flush>>;
 
@@ -297,8 +297,8 @@ using store_actor = caf::typed_actor<
 using directory_actor = caf::typed_actor<
   // Registers a connected device; replies with its queue, the user's route
   // table and the device's dedup window.
-  caf::replies_to<atom::join, device_identity, connection_actor>::with<
-    joined_info>,
+  caf::replies_to<atom::join, device_identity,
+                  connection_actor>::with<joined_info>,
   // Routes a validated message; replies with the number of recipients.
   caf::replies_to<atom::route, device_identity,
                   protocol::message_ptr>::with<uint32_t>,
@@ -306,13 +306,13 @@ using directory_actor = caf::typed_actor<
   caf::replies_to<atom::get, std::string>::with<std::vector<device_identity>>,
   // A device joins a room (rules and private rooms checked); replies with
   // the member count.
-  caf::replies_to<atom::room, atom::join, device_identity, room_ask>::with<
-    uint32_t>,
+  caf::replies_to<atom::room, atom::join, device_identity,
+                  room_ask>::with<uint32_t>,
   // A device leaves a room.
   caf::reacts_to<atom::room, atom::leave, device_identity, std::string>,
   // A device asks for a page of a room's presence.
-  caf::replies_to<atom::room, atom::get, device_identity, room_ask>::with<
-    atom::ok>,
+  caf::replies_to<atom::room, atom::get, device_identity,
+                  room_ask>::with<atom::ok>,
   // A device's presence change or activity, for all its rooms.
   caf::reacts_to<atom::status, presence_update>,
   // A room dropped a member (user, device, room) after its grace period.
@@ -331,8 +331,8 @@ using directory_actor = caf::typed_actor<
   caf::reacts_to<atom::handover, device_identity, cluster_actor>,
   // The messages of a device's queue on another node, in order, for its
   // queue here; replies once it took them, with the ids it refused.
-  caf::replies_to<atom::handover, device_identity, message_list>::with<
-    std::vector<std::string>>,
+  caf::replies_to<atom::handover, device_identity,
+                  message_list>::with<std::vector<std::string>>,
   // INTERNAL: evict users idle for longer than directory.idle_user_ttl.
   caf::reacts_to<atom::tick>>;
 
@@ -347,8 +347,8 @@ using orchestrator_actor = caf::typed_actor<
   // The room of this name if it runs (else an empty handle).
   caf::replies_to<atom::get, atom::room, std::string>::with<room_actor>,
   // Returns the directory shard of a user (for tools and tests).
-  caf::replies_to<atom::get, atom::directory, std::string>::with<
-    directory_actor>,
+  caf::replies_to<atom::get, atom::directory,
+                  std::string>::with<directory_actor>,
   // Lists the devices with stored messages (the store's).
   caf::replies_to<atom::get, atom::backlog>::with<std::vector<device_record>>,
   // This node's overview for the dashboard (JSON, SPEC §15): its counters,
@@ -412,44 +412,44 @@ using fleet_actor = caf::typed_actor<
 
 CAF_BEGIN_TYPE_ID_BLOCK(tether_types, caf::first_custom_type_id)
 
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::device_identity))
-  CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::device_identity>))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::stored_message))
-  CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::stored_message>))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::device_record))
-  CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::device_record>))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::message_keys))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::reservation))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::gap_counts))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::resume_request))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::resume_info))
-  CAF_ADD_TYPE_ID(tether_types, (std::vector<uint64_t>))
-  CAF_ADD_TYPE_ID(tether_types, (std::vector<std::string>))
-  CAF_ADD_TYPE_ID(tether_types, (std::vector<uint8_t>))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::presence_update))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::room_ask))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::room_member))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::delivery_source))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::batcher_actor))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::connection_actor))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::queue_actor))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::store_actor))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::room_actor))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::link_opened))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::device_actor))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::fleet_actor))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::directory_actor))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::orchestrator_actor))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::member_info))
-  CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::member_info>))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::cluster_actor))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::remote_device))
-  CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::remote_device>))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::remote_route))
-  CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::remote_route>))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::peer_link_actor))
-  CAF_ADD_TYPE_ID(tether_types, (tether::actors::presence_row))
-  CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::presence_row>))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::device_identity))
+CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::device_identity>))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::stored_message))
+CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::stored_message>))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::device_record))
+CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::device_record>))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::message_keys))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::reservation))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::gap_counts))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::resume_request))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::resume_info))
+CAF_ADD_TYPE_ID(tether_types, (std::vector<uint64_t>))
+CAF_ADD_TYPE_ID(tether_types, (std::vector<std::string>))
+CAF_ADD_TYPE_ID(tether_types, (std::vector<uint8_t>))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::presence_update))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::room_ask))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::room_member))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::delivery_source))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::batcher_actor))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::connection_actor))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::queue_actor))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::store_actor))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::room_actor))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::link_opened))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::device_actor))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::fleet_actor))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::directory_actor))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::orchestrator_actor))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::member_info))
+CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::member_info>))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::cluster_actor))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::remote_device))
+CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::remote_device>))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::remote_route))
+CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::remote_route>))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::peer_link_actor))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::presence_row))
+CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::presence_row>))
 
 CAF_END_TYPE_ID_BLOCK(tether_types)
 

@@ -14,12 +14,12 @@
 #include <caf/meta/type_name.hpp>
 
 #include "actors/cluster/membership.hpp"
-#include "actors/errors.hpp"
 #include "actors/connection/session_port.hpp"
 #include "actors/device/link_opened.hpp"
+#include "actors/errors.hpp"
 #include "actors/store/stored_records.hpp"
-#include "protocol/errc.hpp"
 #include "protocol/codec.hpp"
+#include "protocol/errc.hpp"
 #include "protocol/model.hpp"
 
 namespace tether::actors {
@@ -79,8 +79,8 @@ struct remote_device {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, remote_device& x) {
-  return f(caf::meta::type_name("remote_device"), x.id, x.node_id,
-           x.connected, x.since_ms);
+  return f(caf::meta::type_name("remote_device"), x.id, x.node_id, x.connected,
+           x.since_ms);
 }
 
 /// Messages of one device, by queue key.
@@ -150,8 +150,7 @@ struct resume_info {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, resume_info& x) {
-  return f(caf::meta::type_name("resume_info"), x.token, x.resumed,
-           x.backlog);
+  return f(caf::meta::type_name("resume_info"), x.token, x.resumed, x.backlog);
 }
 
 /// A message encoded once per codec, shared by all recipients.
@@ -189,8 +188,8 @@ struct presence_row {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, presence_row& x) {
-  return f(caf::meta::type_name("presence_row"), x.user_id, x.device_id,
-           x.type, x.status, x.has_custom, x.custom_text, x.custom_emoji,
+  return f(caf::meta::type_name("presence_row"), x.user_id, x.device_id, x.type,
+           x.status, x.has_custom, x.custom_text, x.custom_emoji,
            x.custom_expires_ms, x.last_seen_ms, x.event);
 }
 
@@ -238,12 +237,11 @@ using delivery_list = std::vector<queued_delivery>;
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, link_opened& x) {
-  return f(caf::meta::type_name("link_opened"), x.ok, x.status,
-           x.subprotocol, x.deflate, x.retry_after_ms, x.error);
+  return f(caf::meta::type_name("link_opened"), x.ok, x.status, x.subprotocol,
+           x.deflate, x.retry_after_ms, x.error);
 }
 
 } // namespace tether::actors
-
 
 // Local-only types: pointers to immutable data shared between actors of one
 // node. They never cross nodes (the cluster sends encoded bytes instead).

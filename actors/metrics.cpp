@@ -14,9 +14,9 @@ constexpr std::array<std::string_view, reject_reason_count> reject_names{
   "unauthorized", "forbidden", "capacity", "bad_request"};
 
 constexpr std::array<std::string_view, queue_counter_count> queue_names{
-  "enqueued", "delivered",     "redelivered", "retired",       "expired",
-  "evicted",  "dead_lettered", "overflow",    "slow_consumer", "duplicate",
-  "handed_over"};
+  "enqueued",      "delivered", "redelivered",   "retired",
+  "expired",       "evicted",   "dead_lettered", "overflow",
+  "slow_consumer", "duplicate", "handed_over"};
 
 constexpr auto relaxed = std::memory_order_relaxed;
 
@@ -48,8 +48,7 @@ void labelled(std::string& out, std::string_view name, std::string_view help,
               const std::array<std::atomic<uint64_t>, N>& values) {
   header(out, name, help, "counter");
   for (size_t i = 0; i < N; ++i)
-    sample(out, name,
-           std::string{label} + "=\"" + std::string{names[i]} + "\"",
+    sample(out, name, std::string{label} + "=\"" + std::string{names[i]} + "\"",
            values[i].load(relaxed));
 }
 
@@ -248,8 +247,8 @@ std::string node_metrics::render_prometheus() const {
            closes_[i].load(relaxed));
   }
   labelled(out, "tether_handshakes_rejected_total",
-           "Upgrade requests refused before the WebSocket handshake.",
-           "reason", reject_names, rejected_);
+           "Upgrade requests refused before the WebSocket handshake.", "reason",
+           reject_names, rejected_);
   per_kind(out, "tether_messages_received_total",
            "Messages received, by frame kind.", messages_in_);
   per_kind(out, "tether_bytes_received_total",
@@ -315,9 +314,9 @@ std::string node_metrics::render_prometheus() const {
   sample(out, "tether_rooms", "",
          static_cast<uint64_t>(std::max<int64_t>(0, rooms_.load(relaxed))));
   header(out, "tether_room_members", "Memberships across rooms.", "gauge");
-  sample(out, "tether_room_members", "",
-         static_cast<uint64_t>(
-           std::max<int64_t>(0, room_members_.load(relaxed))));
+  sample(
+    out, "tether_room_members", "",
+    static_cast<uint64_t>(std::max<int64_t>(0, room_members_.load(relaxed))));
   header(out, "tether_directory_users",
          "Users whose devices the directory shards hold in memory.", "gauge");
   sample(out, "tether_directory_users", "",
@@ -369,8 +368,7 @@ std::string node_metrics::render_prometheus() const {
     for (size_t i = 0; i < cluster_kinds.size(); ++i) {
       auto kind = "kind=\"" + std::string{cluster_kinds[i]} + "\"";
       sample(out, name, kind + ",direction=\"out\"", sent[i].load(relaxed));
-      sample(out, name, kind + ",direction=\"in\"",
-             received[i].load(relaxed));
+      sample(out, name, kind + ",direction=\"in\"", received[i].load(relaxed));
     }
   };
   cluster_family("tether_cluster_messages_total",
@@ -382,8 +380,8 @@ std::string node_metrics::render_prometheus() const {
                  "Bytes of those messages (as forwarded; presence: the "
                  "entries' ids and texts).",
                  cluster_out_bytes_, cluster_in_bytes_);
-  static constexpr std::array<std::string_view, room_counter_count>
-    room_names{"published", "delivered", "diff_sent", "flap_suppressed"};
+  static constexpr std::array<std::string_view, room_counter_count> room_names{
+    "published", "delivered", "diff_sent", "flap_suppressed"};
   labelled(out, "tether_room_events_total",
            "Room events: published, delivered (copies), diff_sent, "
            "flap_suppressed.",

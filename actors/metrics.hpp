@@ -43,9 +43,9 @@ inline constexpr size_t reject_reason_count = 4;
 /// What happened to queued messages.
 enum class queue_counter : uint8_t {
   enqueued,
-  delivered,     // first delivery
-  redelivered,   // after a reconnect or an ack timeout
-  retired,       // acked or written
+  delivered,   // first delivery
+  redelivered, // after a reconnect or an ack timeout
+  retired,     // acked or written
   expired,
   evicted,
   dead_lettered,
@@ -71,8 +71,8 @@ class node_metrics {
 public:
   /// Upper bounds of the RTT histogram buckets, in microseconds.
   static constexpr std::array<uint64_t, 12> rtt_bounds_us{
-    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 250000, 1000000,
-    5000000};
+    100,   250,   500,    1000,   2500,    5000,
+    10000, 25000, 100000, 250000, 1000000, 5000000};
 
   void connection_opened() noexcept;
   void connection_closed(uint16_t close_code) noexcept;
@@ -158,9 +158,10 @@ private:
   using counter = std::atomic<uint64_t>;
 
   // Close codes worth a label; everything else is counted as "other".
-  static constexpr std::array<uint16_t, 14> close_codes_{
-    1000, 1001, 1002, 1003, 1006, 1007, 1008, 1009, 1011, 1013,
-    4000, 4001, 4002, 4500};
+  static constexpr std::array<uint16_t, 14> close_codes_{1000, 1001, 1002, 1003,
+                                                         1006, 1007, 1008, 1009,
+                                                         1011, 1013, 4000, 4001,
+                                                         4002, 4500};
 
   std::atomic<int64_t> connections_current_{0};
   counter connections_total_{0};

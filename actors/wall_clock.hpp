@@ -34,11 +34,8 @@ public:
 
   /// Anchored at `now` of the actor's clock; `skew` is the test seam
   /// (node::advance_clock).
-  wall_clock(steady::time_point now,
-             test_clock_skew_ptr skew = nullptr)
-    : base_ms_(system_ms()),
-      steady_base_(now),
-      skew_(std::move(skew)) {
+  wall_clock(steady::time_point now, test_clock_skew_ptr skew = nullptr)
+    : base_ms_(system_ms()), steady_base_(now), skew_(std::move(skew)) {
     // nop
   }
 

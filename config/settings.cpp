@@ -17,7 +17,8 @@ namespace tether::config {
 // Value parsers and printers, found by overload resolution from the table.
 namespace detail {
 
-// -- value parsing and printing ---------------------------------------------------
+// -- value parsing and printing
+// ---------------------------------------------------
 
 std::string trim(std::string_view s) {
   return std::string{protocol::trim(s)};
@@ -98,15 +99,16 @@ bool parse_value(const std::string& text,
                  std::chrono::duration<Rep, Period>& out, std::string& err) {
   using target = std::chrono::duration<Rep, Period>;
   size_t digits = 0;
-  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits])))
+  while (digits < text.size()
+         && std::isdigit(static_cast<unsigned char>(text[digits])))
     ++digits;
   uint64_t n = 0;
   auto unit = text.substr(digits);
   if (digits == 0
       || std::from_chars(text.data(), text.data() + digits, n).ec
            != std::errc{}) {
-    err = "expected a duration such as 500ms, 20s, 5m, 1h or 30d, got '"
-          + text + "'";
+    err = "expected a duration such as 500ms, 20s, 5m, 1h or 30d, got '" + text
+          + "'";
     return false;
   }
   using namespace std::chrono;
@@ -168,14 +170,18 @@ bool parse_value(const std::string& text, std::vector<std::string>& out,
   return true;
 }
 
-std::string print(const std::string& x) { return x; }
+std::string print(const std::string& x) {
+  return x;
+}
 std::string print(actors::overflow_policy x) {
   return std::string{actors::to_string(x)};
 }
 std::string print(protocol::priority x) {
   return std::string{protocol::to_string(x)};
 }
-std::string print(bool x) { return x ? "true" : "false"; }
+std::string print(bool x) {
+  return x ? "true" : "false";
+}
 std::string print(double x) {
   std::ostringstream out;
   out << x;
@@ -190,9 +196,8 @@ std::string print(const std::vector<std::string>& xs) {
 // In the largest unit that is exact: 7d, 5m, 30s, 250ms.
 std::string print(std::chrono::milliseconds x) {
   auto n = x.count();
-  static constexpr std::pair<int64_t, const char*> units[]
-    = {{24 * 3600 * 1000, "d"}, {3600 * 1000, "h"}, {60 * 1000, "m"},
-       {1000, "s"}};
+  static constexpr std::pair<int64_t, const char*> units[] = {
+    {24 * 3600 * 1000, "d"}, {3600 * 1000, "h"}, {60 * 1000, "m"}, {1000, "s"}};
   for (auto& [per, name] : units)
     if (n != 0 && n % per == 0)
       return std::to_string(n / per) + name;
@@ -212,7 +217,8 @@ namespace {
 
 using detail::trim;
 
-// -- the table of keys ----------------------------------------------------------------
+// -- the table of keys
+// ----------------------------------------------------------------
 
 struct binding {
   std::string key;
@@ -223,263 +229,330 @@ struct binding {
 
 template <class Access>
 void add_key(std::vector<binding>& table, std::string key, std::string help,
-          Access access) {
-  table.push_back(binding{
-    std::move(key), std::move(help),
-    [access](settings& s, const std::string& text, std::string& err) {
-      return detail::parse_value(text, access(s), err);
-    },
-    [access](const settings& s) {
-      return detail::print(access(const_cast<settings&>(s)));
-    }});
+             Access access) {
+  table.push_back(
+    binding{std::move(key), std::move(help),
+            [access](settings& s, const std::string& text, std::string& err) {
+              return detail::parse_value(text, access(s), err);
+            },
+            [access](const settings& s) {
+              return detail::print(access(const_cast<settings&>(s)));
+            }});
 }
 
 const std::vector<binding>& table() {
   static const std::vector<binding> result = [] {
     std::vector<binding> t;
     // server
-    add_key(t, "server.address", "IP address to listen on",
-         [](settings& s) -> auto& { return s.server.address; });
-    add_key(t, "server.port", "TCP port for WebSocket and HTTP (0: any free port)",
-         [](settings& s) -> auto& { return s.server.port; });
-    add_key(t, "server.ws_path", "HTTP path of the WebSocket endpoint",
-         [](settings& s) -> auto& { return s.server.ws_path; });
-    add_key(t, "server.echo_path",
-         "TESTS ONLY: unauthenticated echo route of the conformance suite "
-         "(empty: off)",
-         [](settings& s) -> auto& { return s.server.echo_path; });
-    add_key(t, "server.max_connections",
-         "open connections before new upgrades get HTTP 503",
-         [](settings& s) -> auto& { return s.server.max_connections; });
-    add_key(t, "server.io_threads",
-         "Asio threads running the sockets (0: one per CPU with "
-         "caf.scheduler_policy io, else 1)",
-         [](settings& s) -> auto& { return s.server.io_threads; });
-    add_key(t, "server.allowed_origins",
-         "comma-separated Origin allow-list for browsers (empty: no check)",
-         [](settings& s) -> auto& { return s.server.allowed_origins; });
-    add_key(t, "server.permessage_deflate",
-         "negotiate permessage-deflate when a client offers it",
-         [](settings& s) -> auto& { return s.server.permessage_deflate; });
-    add_key(t, "server.deflate_level", "zlib level for permessage-deflate (1-9)",
-         [](settings& s) -> auto& { return s.server.deflate_level; });
-    add_key(t, "server.deflate_window_bits",
-         "permessage-deflate server_max_window_bits (9-15): window per session",
-         [](settings& s) -> auto& { return s.server.deflate_window_bits; });
-    add_key(t, "server.deflate_mem_level",
-         "zlib memLevel (1-9) of a session's deflate stream",
-         [](settings& s) -> auto& { return s.server.deflate_mem_level; });
-    add_key(t, "server.tls_cert",
-         "PEM certificate chain for wss (empty: no TLS; tether cert makes one)",
-         [](settings& s) -> auto& { return s.server.tls_cert; });
-    add_key(t, "server.tls_key", "PEM private key of server.tls_cert",
-         [](settings& s) -> auto& { return s.server.tls_key; });
-    add_key(t, "server.tls_only",
-         "server.port accepts TLS only (no plain ws/http beside it)",
-         [](settings& s) -> auto& { return s.server.tls_only; });
-    add_key(t, "server.tls_port",
-         "TLS-only port (0: TLS and plain share server.port)",
-         [](settings& s) -> auto& { return s.server.tls_port; });
-    add_key(t, "server.deflate_no_context_takeover",
-         "both sides reset the deflate context per message (no kept window)",
-         [](settings& s) -> auto& {
-           return s.server.deflate_no_context_takeover;
-         });
+    add_key(
+      t, "server.address", "IP address to listen on",
+      [](settings & s) -> auto& { return s.server.address; });
+    add_key(
+      t, "server.port", "TCP port for WebSocket and HTTP (0: any free port)",
+      [](settings & s) -> auto& { return s.server.port; });
+    add_key(
+      t, "server.ws_path", "HTTP path of the WebSocket endpoint",
+      [](settings & s) -> auto& { return s.server.ws_path; });
+    add_key(
+      t, "server.echo_path",
+      "TESTS ONLY: unauthenticated echo route of the conformance suite "
+      "(empty: off)",
+      [](settings & s) -> auto& { return s.server.echo_path; });
+    add_key(
+      t, "server.max_connections",
+      "open connections before new upgrades get HTTP 503",
+      [](settings & s) -> auto& { return s.server.max_connections; });
+    add_key(
+      t, "server.io_threads",
+      "Asio threads running the sockets (0: one per CPU with "
+      "caf.scheduler_policy io, else 1)",
+      [](settings & s) -> auto& { return s.server.io_threads; });
+    add_key(
+      t, "server.allowed_origins",
+      "comma-separated Origin allow-list for browsers (empty: no check)",
+      [](settings & s) -> auto& { return s.server.allowed_origins; });
+    add_key(
+      t, "server.permessage_deflate",
+      "negotiate permessage-deflate when a client offers it",
+      [](settings & s) -> auto& { return s.server.permessage_deflate; });
+    add_key(
+      t, "server.deflate_level", "zlib level for permessage-deflate (1-9)",
+      [](settings & s) -> auto& { return s.server.deflate_level; });
+    add_key(
+      t, "server.deflate_window_bits",
+      "permessage-deflate server_max_window_bits (9-15): window per session",
+      [](settings & s) -> auto& { return s.server.deflate_window_bits; });
+    add_key(
+      t, "server.deflate_mem_level",
+      "zlib memLevel (1-9) of a session's deflate stream",
+      [](settings & s) -> auto& { return s.server.deflate_mem_level; });
+    add_key(
+      t, "server.tls_cert",
+      "PEM certificate chain for wss (empty: no TLS; tether cert makes one)",
+      [](settings & s) -> auto& { return s.server.tls_cert; });
+    add_key(
+      t, "server.tls_key", "PEM private key of server.tls_cert",
+      [](settings & s) -> auto& { return s.server.tls_key; });
+    add_key(
+      t, "server.tls_only",
+      "server.port accepts TLS only (no plain ws/http beside it)",
+      [](settings & s) -> auto& { return s.server.tls_only; });
+    add_key(
+      t, "server.tls_port",
+      "TLS-only port (0: TLS and plain share server.port)",
+      [](settings & s) -> auto& { return s.server.tls_port; });
+    add_key(
+      t, "server.deflate_no_context_takeover",
+      "both sides reset the deflate context per message (no kept window)",
+      [](settings & s) -> auto& {
+        return s.server.deflate_no_context_takeover;
+      });
     // limits
-    add_key(t, "limits.max_message_bytes",
-         "largest inbound WebSocket message; larger ones close with 1009",
-         [](settings& s) -> auto& { return s.limits.max_message_bytes; });
-    add_key(t, "limits.max_batch_messages", "messages per inbound BatchMessage",
-         [](settings& s) -> auto& {
-           return s.limits.protocol.max_batch_messages;
-         });
-    add_key(t, "limits.max_depth", "nesting depth of payloads",
-         [](settings& s) -> auto& { return s.limits.protocol.max_depth; });
-    add_key(t, "limits.max_payload_bytes", "encoded payload size per message",
-         [](settings& s) -> auto& {
-           return s.limits.protocol.max_payload_bytes;
-         });
-    add_key(t, "limits.max_ttl", "longest optimization.ttl accepted",
-         [](settings& s) -> auto& { return s.limits.protocol.max_ttl; });
-    add_key(t, "limits.rate_per_second", "sustained inbound messages/s per connection",
-         [](settings& s) -> auto& { return s.limits.guard.rate_per_second; });
-    add_key(t, "limits.rate_burst", "inbound burst per connection",
-         [](settings& s) -> auto& { return s.limits.guard.burst; });
-    add_key(t, "limits.max_violations",
-         "rejected frames per window before close 1008",
-         [](settings& s) -> auto& { return s.limits.guard.max_violations; });
-    add_key(t, "limits.violation_window", "window for counting violations",
-         [](settings& s) -> auto& {
-           return s.limits.guard.violation_window;
-         });
+    add_key(
+      t, "limits.max_message_bytes",
+      "largest inbound WebSocket message; larger ones close with 1009",
+      [](settings & s) -> auto& { return s.limits.max_message_bytes; });
+    add_key(
+      t, "limits.max_batch_messages", "messages per inbound BatchMessage",
+      [](settings & s) -> auto& {
+        return s.limits.protocol.max_batch_messages;
+      });
+    add_key(
+      t, "limits.max_depth", "nesting depth of payloads",
+      [](settings & s) -> auto& { return s.limits.protocol.max_depth; });
+    add_key(
+      t, "limits.max_payload_bytes", "encoded payload size per message", [
+      ](settings & s) -> auto& { return s.limits.protocol.max_payload_bytes; });
+    add_key(
+      t, "limits.max_ttl", "longest optimization.ttl accepted",
+      [](settings & s) -> auto& { return s.limits.protocol.max_ttl; });
+    add_key(
+      t, "limits.rate_per_second",
+      "sustained inbound messages/s per connection",
+      [](settings & s) -> auto& { return s.limits.guard.rate_per_second; });
+    add_key(
+      t, "limits.rate_burst", "inbound burst per connection",
+      [](settings & s) -> auto& { return s.limits.guard.burst; });
+    add_key(
+      t, "limits.max_violations",
+      "rejected frames per window before close 1008",
+      [](settings & s) -> auto& { return s.limits.guard.max_violations; });
+    add_key(
+      t, "limits.violation_window", "window for counting violations",
+      [](settings & s) -> auto& { return s.limits.guard.violation_window; });
     // heartbeat
-    add_key(t, "heartbeat.ping_interval", "WebSocket ping interval",
-         [](settings& s) -> auto& { return s.heartbeat.ping_interval; });
-    add_key(t, "heartbeat.pong_timeout",
-         "close with 4000 if a ping is not answered within this",
-         [](settings& s) -> auto& { return s.heartbeat.pong_timeout; });
-    add_key(t, "heartbeat.handshake_timeout",
-         "time to send the upgrade request and finish the handshake",
-         [](settings& s) -> auto& { return s.heartbeat.handshake_timeout; });
-    add_key(t, "heartbeat.close_timeout",
-         "wait for the peer's close frame before cutting the TCP connection",
-         [](settings& s) -> auto& { return s.heartbeat.close_timeout; });
+    add_key(
+      t, "heartbeat.ping_interval", "WebSocket ping interval",
+      [](settings & s) -> auto& { return s.heartbeat.ping_interval; });
+    add_key(
+      t, "heartbeat.pong_timeout",
+      "close with 4000 if a ping is not answered within this",
+      [](settings & s) -> auto& { return s.heartbeat.pong_timeout; });
+    add_key(
+      t, "heartbeat.handshake_timeout",
+      "time to send the upgrade request and finish the handshake",
+      [](settings & s) -> auto& { return s.heartbeat.handshake_timeout; });
+    add_key(
+      t, "heartbeat.close_timeout",
+      "wait for the peer's close frame before cutting the TCP connection",
+      [](settings & s) -> auto& { return s.heartbeat.close_timeout; });
     // queue
-    add_key(t, "queue.max_items", "messages queued per device",
-         [](settings& s) -> auto& { return s.queue.queue.max_items; });
-    add_key(t, "queue.max_bytes", "bytes queued per device",
-         [](settings& s) -> auto& { return s.queue.queue.max_bytes; });
-    add_key(t, "queue.overflow",
-         "evict_lowest (oldest lowest-priority first, never critical) or "
-         "refuse_new",
-         [](settings& s) -> auto& { return s.queue.queue.overflow; });
-    add_key(t, "queue.ttl_low", "default TTL of low-priority messages",
-         [](settings& s) -> auto& { return s.queue.queue.default_ttl[0]; });
-    add_key(t, "queue.ttl_normal", "default TTL of normal-priority messages",
-         [](settings& s) -> auto& { return s.queue.queue.default_ttl[1]; });
-    add_key(t, "queue.ttl_high", "default TTL of high-priority messages",
-         [](settings& s) -> auto& { return s.queue.queue.default_ttl[2]; });
-    add_key(t, "queue.ttl_critical",
-         "default TTL of critical-priority messages",
-         [](settings& s) -> auto& { return s.queue.queue.default_ttl[3]; });
-    add_key(t, "queue.ack_timeout",
-         "wait for a device ack before the first redelivery",
-         [](settings& s) -> auto& { return s.queue.queue.ack_timeout; });
-    add_key(t, "queue.ack_backoff", "growth of that wait per attempt",
-         [](settings& s) -> auto& { return s.queue.queue.ack_backoff; });
-    add_key(t, "queue.max_attempts",
-         "deliveries before an unacked message is dead-lettered",
-         [](settings& s) -> auto& { return s.queue.queue.max_attempts; });
-    add_key(t, "queue.max_inflight",
-         "delivered but unacked messages per device",
-         [](settings& s) -> auto& { return s.queue.queue.max_inflight; });
-    add_key(t, "queue.slow_after",
-         "oldest waiting message age that closes a connected device (4002)",
-         [](settings& s) -> auto& { return s.queue.queue.slow_after; });
-    add_key(t, "queue.resume_window",
-         "how long an idle queue stays in memory after its device left",
-         [](settings& s) -> auto& { return s.queue.resume_window; });
-    add_key(t, "queue.dedup_window",
-         "a resent message id within this is not delivered again",
-         [](settings& s) -> auto& { return s.queue.dedup_window; });
-    add_key(t, "queue.dedup_capacity",
-         "message ids remembered for dedup per sender device",
-         [](settings& s) -> auto& { return s.queue.dedup_capacity; });
+    add_key(
+      t, "queue.max_items", "messages queued per device",
+      [](settings & s) -> auto& { return s.queue.queue.max_items; });
+    add_key(
+      t, "queue.max_bytes", "bytes queued per device",
+      [](settings & s) -> auto& { return s.queue.queue.max_bytes; });
+    add_key(
+      t, "queue.overflow",
+      "evict_lowest (oldest lowest-priority first, never critical) or "
+      "refuse_new",
+      [](settings & s) -> auto& { return s.queue.queue.overflow; });
+    add_key(
+      t, "queue.ttl_low", "default TTL of low-priority messages",
+      [](settings & s) -> auto& { return s.queue.queue.default_ttl[0]; });
+    add_key(
+      t, "queue.ttl_normal", "default TTL of normal-priority messages",
+      [](settings & s) -> auto& { return s.queue.queue.default_ttl[1]; });
+    add_key(
+      t, "queue.ttl_high", "default TTL of high-priority messages",
+      [](settings & s) -> auto& { return s.queue.queue.default_ttl[2]; });
+    add_key(
+      t, "queue.ttl_critical", "default TTL of critical-priority messages",
+      [](settings & s) -> auto& { return s.queue.queue.default_ttl[3]; });
+    add_key(
+      t, "queue.ack_timeout",
+      "wait for a device ack before the first redelivery",
+      [](settings & s) -> auto& { return s.queue.queue.ack_timeout; });
+    add_key(
+      t, "queue.ack_backoff", "growth of that wait per attempt",
+      [](settings & s) -> auto& { return s.queue.queue.ack_backoff; });
+    add_key(
+      t, "queue.max_attempts",
+      "deliveries before an unacked message is dead-lettered",
+      [](settings & s) -> auto& { return s.queue.queue.max_attempts; });
+    add_key(
+      t, "queue.max_inflight", "delivered but unacked messages per device",
+      [](settings & s) -> auto& { return s.queue.queue.max_inflight; });
+    add_key(
+      t, "queue.slow_after",
+      "oldest waiting message age that closes a connected device (4002)",
+      [](settings & s) -> auto& { return s.queue.queue.slow_after; });
+    add_key(
+      t, "queue.resume_window",
+      "how long an idle queue stays in memory after its device left",
+      [](settings & s) -> auto& { return s.queue.resume_window; });
+    add_key(
+      t, "queue.dedup_window",
+      "a resent message id within this is not delivered again",
+      [](settings & s) -> auto& { return s.queue.dedup_window; });
+    add_key(
+      t, "queue.dedup_capacity",
+      "message ids remembered for dedup per sender device",
+      [](settings & s) -> auto& { return s.queue.dedup_capacity; });
     // directory
-    add_key(t, "directory.shards",
-         "directory actors; a user's devices live in one by hash",
-         [](settings& s) -> auto& { return s.directory.shards; });
-    add_key(t, "directory.idle_user_ttl",
-         "a user without connections or queues is forgotten after this",
-         [](settings& s) -> auto& { return s.directory.idle_user_ttl; });
-    add_key(t, "directory.max_users",
-         "users one shard holds; past it the longest idle are forgotten",
-         [](settings& s) -> auto& { return s.directory.max_users; });
+    add_key(
+      t, "directory.shards",
+      "directory actors; a user's devices live in one by hash",
+      [](settings & s) -> auto& { return s.directory.shards; });
+    add_key(
+      t, "directory.idle_user_ttl",
+      "a user without connections or queues is forgotten after this",
+      [](settings & s) -> auto& { return s.directory.idle_user_ttl; });
+    add_key(
+      t, "directory.max_users",
+      "users one shard holds; past it the longest idle are forgotten",
+      [](settings & s) -> auto& { return s.directory.max_users; });
     // batch
-    add_key(t, "batch.enabled", "coalesce deliveries into BatchMessage frames",
-         [](settings& s) -> auto& { return s.batch.batch.enabled; });
-    add_key(t, "batch.max_items", "messages per frame",
-         [](settings& s) -> auto& { return s.batch.batch.max_items; });
-    add_key(t, "batch.max_bytes", "frame bytes before compression",
-         [](settings& s) -> auto& { return s.batch.batch.max_bytes; });
-    add_key(t, "batch.max_delay", "longest a message waits for the frame being written",
-         [](settings& s) -> auto& { return s.batch.batch.max_delay; });
-    add_key(t, "batch.flush_priority",
-         "messages at or above this priority are written at once",
-         [](settings& s) -> auto& { return s.batch.batch.flush_priority; });
-    add_key(t, "batch.max_frames_in_flight", "write credit per connection",
-         [](settings& s) -> auto& {
-           return s.batch.batch.max_frames_in_flight;
-         });
-    add_key(t, "batch.compress_threshold",
-         "frames at least this large are compressed (app-level zlib)",
-         [](settings& s) -> auto& { return s.batch.compress_threshold; });
-    add_key(t, "batch.compress_level", "zlib level of app-level compression",
-         [](settings& s) -> auto& { return s.batch.compress_level; });
+    add_key(
+      t, "batch.enabled", "coalesce deliveries into BatchMessage frames",
+      [](settings & s) -> auto& { return s.batch.batch.enabled; });
+    add_key(
+      t, "batch.max_items", "messages per frame",
+      [](settings & s) -> auto& { return s.batch.batch.max_items; });
+    add_key(
+      t, "batch.max_bytes", "frame bytes before compression",
+      [](settings & s) -> auto& { return s.batch.batch.max_bytes; });
+    add_key(
+      t, "batch.max_delay",
+      "longest a message waits for the frame being written",
+      [](settings & s) -> auto& { return s.batch.batch.max_delay; });
+    add_key(
+      t, "batch.flush_priority",
+      "messages at or above this priority are written at once",
+      [](settings & s) -> auto& { return s.batch.batch.flush_priority; });
+    add_key(
+      t, "batch.max_frames_in_flight", "write credit per connection",
+      [](settings & s) -> auto& { return s.batch.batch.max_frames_in_flight; });
+    add_key(
+      t, "batch.compress_threshold",
+      "frames at least this large are compressed (app-level zlib)",
+      [](settings & s) -> auto& { return s.batch.compress_threshold; });
+    add_key(
+      t, "batch.compress_level", "zlib level of app-level compression",
+      [](settings & s) -> auto& { return s.batch.compress_level; });
     // presence
-    add_key(t, "presence.away_after",
-         "idle time before a device shows as away",
-         [](settings& s) -> auto& { return s.presence.presence.away_after; });
-    add_key(t, "presence.grace",
-         "a device reconnecting within this causes no leave/join",
-         [](settings& s) -> auto& { return s.presence.presence.grace; });
-    add_key(t, "presence.diff_interval",
-         "presence diffs per room at most this often (coalesced)",
-         [](settings& s) -> auto& { return s.presence.diff_interval; });
-    add_key(t, "presence.max_page_size", "largest presence snapshot page",
-         [](settings& s) -> auto& { return s.presence.max_page_size; });
-    add_key(t, "presence.rules",
-         "room rules: action:pattern[@role], action join or publish",
-         [](settings& s) -> auto& { return s.presence.rules; });
+    add_key(
+      t, "presence.away_after", "idle time before a device shows as away",
+      [](settings & s) -> auto& { return s.presence.presence.away_after; });
+    add_key(
+      t, "presence.grace",
+      "a device reconnecting within this causes no leave/join",
+      [](settings & s) -> auto& { return s.presence.presence.grace; });
+    add_key(
+      t, "presence.diff_interval",
+      "presence diffs per room at most this often (coalesced)",
+      [](settings & s) -> auto& { return s.presence.diff_interval; });
+    add_key(
+      t, "presence.max_page_size", "largest presence snapshot page",
+      [](settings & s) -> auto& { return s.presence.max_page_size; });
+    add_key(
+      t, "presence.rules",
+      "room rules: action:pattern[@role], action join or publish",
+      [](settings & s) -> auto& { return s.presence.rules; });
     // store
-    add_key(t, "store.dead_letter_retention",
-         "how long dead letters are kept before they are purged (0: forever)",
-         [](settings& s) -> auto& { return s.store.dead_letter_retention; });
+    add_key(
+      t, "store.dead_letter_retention",
+      "how long dead letters are kept before they are purged (0: forever)",
+      [](settings & s) -> auto& { return s.store.dead_letter_retention; });
     // auth
-    add_key(t, "auth.secret_file",
-         "HMAC secret for tokens (empty: <data_dir>/secret.key)",
-         [](settings& s) -> auto& { return s.auth.secret_file; });
-    add_key(t, "auth.leeway", "clock skew tolerated on exp and nbf",
-         [](settings& s) -> auto& { return s.auth.leeway; });
-    add_key(t, "auth.api_keys_file",
-         "keys of the server API, one per line (empty: the API is off)",
-         [](settings& s) -> auto& { return s.auth.api_keys_file; });
+    add_key(
+      t, "auth.secret_file",
+      "HMAC secret for tokens (empty: <data_dir>/secret.key)",
+      [](settings & s) -> auto& { return s.auth.secret_file; });
+    add_key(
+      t, "auth.leeway", "clock skew tolerated on exp and nbf",
+      [](settings & s) -> auto& { return s.auth.leeway; });
+    add_key(
+      t, "auth.api_keys_file",
+      "keys of the server API, one per line (empty: the API is off)",
+      [](settings & s) -> auto& { return s.auth.api_keys_file; });
     // node
-    add_key(t, "node.data_dir", "directory for the secret and durable state",
-         [](settings& s) -> auto& { return s.node.data_dir; });
-    add_key(t, "node.log_level", "trace, debug, info, warn, error or critical",
-         [](settings& s) -> auto& { return s.node.log_level; });
-    add_key(t, "node.request_timeout",
-         "bound on a join and the requests that may wait on the network",
-         [](settings& s) -> auto& { return s.node.request_timeout; });
-    add_key(t, "node.stop_timeout", "graceful shutdown drain time",
-         [](settings& s) -> auto& { return s.node.stop_timeout; });
+    add_key(
+      t, "node.data_dir", "directory for the secret and durable state",
+      [](settings & s) -> auto& { return s.node.data_dir; });
+    add_key(
+      t, "node.log_level", "trace, debug, info, warn, error or critical",
+      [](settings & s) -> auto& { return s.node.log_level; });
+    add_key(
+      t, "node.request_timeout",
+      "bound on a join and the requests that may wait on the network",
+      [](settings & s) -> auto& { return s.node.request_timeout; });
+    add_key(
+      t, "node.stop_timeout", "graceful shutdown drain time",
+      [](settings & s) -> auto& { return s.node.stop_timeout; });
     // caf
-    add_key(t, "caf.scheduler_policy",
-         "where actors run: io (the I/O threads), sharing or stealing",
-         [](settings& s) -> auto& { return s.caf.scheduler_policy; });
-    add_key(t, "caf.max_threads",
-         "CAF worker threads (0: one per CPU the process may use)",
-         [](settings& s) -> auto& { return s.caf.max_threads; });
+    add_key(
+      t, "caf.scheduler_policy",
+      "where actors run: io (the I/O threads), sharing or stealing",
+      [](settings & s) -> auto& { return s.caf.scheduler_policy; });
+    add_key(
+      t, "caf.max_threads",
+      "CAF worker threads (0: one per CPU the process may use)",
+      [](settings & s) -> auto& { return s.caf.max_threads; });
     // supervision
-    add_key(t, "supervision.backoff_base", "first restart window",
-         [](settings& s) -> auto& { return s.supervision.backoff.base; });
-    add_key(t, "supervision.backoff_cap", "longest restart window",
-         [](settings& s) -> auto& { return s.supervision.backoff.cap; });
-    add_key(t, "supervision.backoff_multiplier", "window growth per attempt",
-         [](settings& s) -> auto& {
-           return s.supervision.backoff.multiplier;
-         });
-    add_key(t, "supervision.backoff_reset_after",
-         "uptime after which a child counts as stable again",
-         [](settings& s) -> auto& {
-           return s.supervision.backoff.reset_after;
-         });
-    add_key(t, "supervision.max_restarts", "restarts allowed per period",
-         [](settings& s) -> auto& {
-           return s.supervision.budget.max_restarts;
-         });
-    add_key(t, "supervision.restart_period", "window of max_restarts",
-         [](settings& s) -> auto& { return s.supervision.budget.period; });
+    add_key(
+      t, "supervision.backoff_base", "first restart window",
+      [](settings & s) -> auto& { return s.supervision.backoff.base; });
+    add_key(
+      t, "supervision.backoff_cap", "longest restart window",
+      [](settings & s) -> auto& { return s.supervision.backoff.cap; });
+    add_key(
+      t, "supervision.backoff_multiplier", "window growth per attempt",
+      [](settings & s) -> auto& { return s.supervision.backoff.multiplier; });
+    add_key(
+      t, "supervision.backoff_reset_after",
+      "uptime after which a child counts as stable again",
+      [](settings & s) -> auto& { return s.supervision.backoff.reset_after; });
+    add_key(
+      t, "supervision.max_restarts", "restarts allowed per period",
+      [](settings & s) -> auto& { return s.supervision.budget.max_restarts; });
+    add_key(
+      t, "supervision.restart_period", "window of max_restarts",
+      [](settings & s) -> auto& { return s.supervision.budget.period; });
     // cluster
-    add_key(t, "cluster.node_id",
-         "unique name of this node (empty: cluster.address:cluster.port)",
-         [](settings& s) -> auto& { return s.cluster.node_id; });
-    add_key(t, "cluster.address",
-         "address the cluster port listens on and peers dial",
-         [](settings& s) -> auto& { return s.cluster.address; });
-    add_key(t, "cluster.port",
-         "TCP port of this node's CAF middleman (0: single node)",
-         [](settings& s) -> auto& { return s.cluster.port; });
-    add_key(t, "cluster.seeds",
-         "host:port of other nodes' cluster ports, comma-separated",
-         [](settings& s) -> auto& { return s.cluster.seeds; });
-    add_key(t, "cluster.heartbeat_interval",
-         "middleman heartbeat to every peer",
-         [](settings& s) -> auto& { return s.cluster.heartbeat_interval; });
-    add_key(t, "cluster.connection_timeout",
-         "a peer silent this long is down",
-         [](settings& s) -> auto& { return s.cluster.connection_timeout; });
+    add_key(
+      t, "cluster.node_id",
+      "unique name of this node (empty: cluster.address:cluster.port)",
+      [](settings & s) -> auto& { return s.cluster.node_id; });
+    add_key(
+      t, "cluster.address",
+      "address the cluster port listens on and peers dial",
+      [](settings & s) -> auto& { return s.cluster.address; });
+    add_key(
+      t, "cluster.port",
+      "TCP port of this node's CAF middleman (0: single node)",
+      [](settings & s) -> auto& { return s.cluster.port; });
+    add_key(
+      t, "cluster.seeds",
+      "host:port of other nodes' cluster ports, comma-separated",
+      [](settings & s) -> auto& { return s.cluster.seeds; });
+    add_key(
+      t, "cluster.heartbeat_interval", "middleman heartbeat to every peer",
+      [](settings & s) -> auto& { return s.cluster.heartbeat_interval; });
+    add_key(
+      t, "cluster.connection_timeout", "a peer silent this long is down",
+      [](settings & s) -> auto& { return s.cluster.connection_timeout; });
     return t;
   }();
   return result;
@@ -504,8 +577,8 @@ std::string settings::node_id() const {
   return cluster.address + ":" + std::to_string(cluster.port);
 }
 
-bool parse_endpoint(const std::string& text, std::string& host,
-                    uint16_t& port, std::string& problem) {
+bool parse_endpoint(const std::string& text, std::string& host, uint16_t& port,
+                    std::string& problem) {
   auto colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
     problem = "'" + text + "' is not host:port";
@@ -513,7 +586,8 @@ bool parse_endpoint(const std::string& text, std::string& host,
   }
   auto digits = text.substr(colon + 1);
   uint32_t n = 0;
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(),
+                                   n);
   if (ec != std::errc{} || end != digits.data() + digits.size() || n == 0
       || n > 65535) {
     problem = "'" + text + "': the port must be 1-65535";
@@ -626,8 +700,8 @@ load_result load(const std::vector<std::string>& args) {
       continue;
     }
     static const std::pair<const char*, const char*> shortcuts[] = {
-      {"port", "server.port"},       {"address", "server.address"},
-      {"data-dir", "node.data_dir"}, {"data_dir", "node.data_dir"},
+      {"port", "server.port"},         {"address", "server.address"},
+      {"data-dir", "node.data_dir"},   {"data_dir", "node.data_dir"},
       {"log-level", "node.log_level"}, {"log_level", "node.log_level"},
     };
     for (auto& [flag, full] : shortcuts)
@@ -707,7 +781,8 @@ std::vector<std::string> validate(const settings& s) {
        "limits.max_batch_messages must be between 1 and 10000");
   rule(s.limits.protocol.max_depth >= 2 && s.limits.protocol.max_depth <= 128,
        "limits.max_depth must be between 2 and 128");
-  rule(s.limits.protocol.max_ttl.count() > 0, "limits.max_ttl must be positive");
+  rule(s.limits.protocol.max_ttl.count() > 0,
+       "limits.max_ttl must be positive");
   rule(s.limits.guard.rate_per_second > 0,
        "limits.rate_per_second must be positive");
   rule(s.limits.guard.burst >= 1, "limits.rate_burst must be >= 1");
@@ -761,9 +836,8 @@ std::vector<std::string> validate(const settings& s) {
   for (auto& p_ : rule_problems)
     p.push_back("presence.rules: " + p_);
   rule(!s.node.data_dir.empty(), "node.data_dir must not be empty");
-  static const std::vector<std::string> levels{"trace", "debug", "info",
-                                               "warn",  "error", "critical",
-                                               "off"};
+  static const std::vector<std::string> levels{
+    "trace", "debug", "info", "warn", "error", "critical", "off"};
   rule(std::find(levels.begin(), levels.end(), s.node.log_level)
          != levels.end(),
        "node.log_level must be one of trace, debug, info, warn, error, "

@@ -11,10 +11,10 @@
 
 #include "actors/batcher/batch_policy.hpp"
 #include "actors/connection/inbound_guard.hpp"
-#include "actors/queue/device_queue.hpp"
-#include "actors/room/presence_set.hpp"
 #include "actors/orchestrator/backoff_policy.hpp"
 #include "actors/orchestrator/restart_budget.hpp"
+#include "actors/queue/device_queue.hpp"
+#include "actors/room/presence_set.hpp"
 #include "protocol/codec.hpp"
 
 namespace tether::config {
@@ -23,18 +23,18 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 struct server_settings {
-  std::string address = "0.0.0.0"; // all interfaces; dev.ini uses loopback
-  uint16_t port = 8080;            // the customary alternative HTTP port
-  std::string ws_path = "/ws";     // one path; /healthz and /metrics beside it
-  std::string echo_path;           // TESTS ONLY: an unauthenticated echo
-                                   // route for test/conformance/ (empty: off)
+  std::string address = "0.0.0.0";  // all interfaces; dev.ini uses loopback
+  uint16_t port = 8080;             // the customary alternative HTTP port
+  std::string ws_path = "/ws";      // one path; /healthz and /metrics beside it
+  std::string echo_path;            // TESTS ONLY: an unauthenticated echo
+                                    // route for test/conformance/ (empty: off)
   uint32_t max_connections = 20000; // below the default fd limit (ulimit -n)
   uint32_t io_threads = 0; // 0: one per CPU the process may run on when
                            // actors run on them (caf.scheduler_policy io),
                            // else one: it keeps up with a core of traffic
   std::vector<std::string> allowed_origins; // empty: no check (native apps)
-  bool permessage_deflate = true; // most browsers and stacks offer it
-  uint32_t deflate_level = 6;     // zlib's default speed/ratio balance
+  bool permessage_deflate = true;           // most browsers and stacks offer it
+  uint32_t deflate_level = 6; // zlib's default speed/ratio balance
   // Measured (README, "permessage-deflate"): a 1 KiB window compresses
   // 500-byte envelopes as well as 32 KiB does (ratio 0.243 vs 0.254) and
   // an idle session holds 36 KB instead of 108 KB.
@@ -67,7 +67,7 @@ struct heartbeat_settings {
 };
 
 struct queue_settings {
-  actors::queue_params queue; // see device_queue.hpp
+  actors::queue_params queue;         // see device_queue.hpp
   milliseconds resume_window{300000}; // a phone switching networks is back
                                       // within minutes
   milliseconds dedup_window{600000};  // a sender retries within minutes
@@ -84,15 +84,15 @@ struct directory_settings {
 };
 
 struct batch_settings {
-  actors::batch_params batch;       // see batch_policy.hpp
+  actors::batch_params batch;         // see batch_policy.hpp
   uint64_t compress_threshold = 1024; // smaller frames barely shrink
   uint32_t compress_level = 6;        // zlib's speed/ratio balance
 };
 
 struct presence_settings {
-  actors::presence_params presence;      // see presence_set.hpp
-  milliseconds diff_interval{250};       // at most 4 diffs/s per room
-  uint32_t max_page_size = 1000;         // bounds one snapshot message
+  actors::presence_params presence; // see presence_set.hpp
+  milliseconds diff_interval{250};  // at most 4 diffs/s per room
+  uint32_t max_page_size = 1000;    // bounds one snapshot message
   /// Room rules (room_rules.hpp): any device may join and publish to
   /// non-private rooms unless the operator narrows it.
   std::vector<std::string> rules{"join:*", "publish:*"};
@@ -148,8 +148,8 @@ struct cluster_settings {
 };
 
 struct supervision_settings {
-  actors::backoff_params backoff;        // see backoff_policy.hpp
-  actors::restart_budget_params budget;  // see restart_budget.hpp
+  actors::backoff_params backoff;       // see backoff_policy.hpp
+  actors::restart_budget_params budget; // see restart_budget.hpp
 };
 
 struct settings {

@@ -163,11 +163,20 @@ bool read_probe_time(const raw_value& payload, uint64_t& t) {
     return true;
   }
   switch (tag) {
-    case 0xcc: case 0xd0: return take(1);
-    case 0xcd: case 0xd1: return take(2);
-    case 0xce: case 0xd2: return take(4);
-    case 0xcf: case 0xd3: return take(8);
-    default: return false;
+    case 0xcc:
+    case 0xd0:
+      return take(1);
+    case 0xcd:
+    case 0xd1:
+      return take(2);
+    case 0xce:
+    case 0xd2:
+      return take(4);
+    case 0xcf:
+    case 0xd3:
+      return take(8);
+    default:
+      return false;
   }
 }
 

@@ -30,7 +30,6 @@ mobile_message server_message(const std::string& user_id,
   return m;
 }
 
-
 namespace {
 
 /// `s` cut to at most `max` bytes, at a UTF-8 character boundary.
@@ -57,10 +56,9 @@ message_ack make_ack(std::string message_id, ack_status status,
   return ack;
 }
 
-message_ack make_failed_ack(std::string message_id, errc code,
-                            std::string message,
-                            const std::vector<field_error>& errors,
-                            int64_t now_ms) {
+message_ack
+make_failed_ack(std::string message_id, errc code, std::string message,
+                const std::vector<field_error>& errors, int64_t now_ms) {
   std::string details;
   if (!errors.empty()) {
     rapidjson::StringBuffer buf;
@@ -137,10 +135,9 @@ mobile_message make_welcome(const welcome_info& info, int64_t now_ms) {
 mobile_message make_gap(const std::string& user_id,
                         const std::string& device_id, const gap_info& gap,
                         int64_t now_ms) {
-  auto m = server_message(user_id, device_id, "tether.gap",
-                          "gap-" + std::to_string(now_ms) + "-"
-                            + std::to_string(gap.count),
-                          now_ms);
+  auto m = server_message(
+    user_id, device_id, "tether.gap",
+    "gap-" + std::to_string(now_ms) + "-" + std::to_string(gap.count), now_ms);
   rapidjson::StringBuffer buf;
   json_writer w{buf};
   w.StartObject();
@@ -186,8 +183,7 @@ bool read_capabilities(const raw_value& payload,
                 "must be an array of algorithm names");
   for (auto& x : list->value.GetArray()) {
     compression c;
-    if (x.IsString()
-        && from_string({x.GetString(), x.GetStringLength()}, c))
+    if (x.IsString() && from_string({x.GetString(), x.GetStringLength()}, c))
       algorithms.push_back(c);
     else
       return fail("payload.deviceInfo.capabilities.compression",

@@ -27,8 +27,7 @@ mobile_message server_message(const std::string& user_id,
                               const std::string& device_id, std::string type,
                               std::string id, int64_t now_ms);
 
-message_ack make_ack(std::string message_id, ack_status status,
-                     int64_t now_ms);
+message_ack make_ack(std::string message_id, ack_status status, int64_t now_ms);
 
 /// Field errors listed in one failed ack; the rest are counted in
 /// `details.omitted` (a hostile message must not buy a megabyte answer).
@@ -37,10 +36,9 @@ inline constexpr size_t max_listed_errors = 20;
 /// A failed ack carrying `code`, a message and, if `errors` is non-empty,
 /// `details.errors` = [{field, message}, ...]: at most `max_listed_errors`,
 /// each field and message cut to 255 bytes.
-message_ack make_failed_ack(std::string message_id, errc code,
-                            std::string message,
-                            const std::vector<field_error>& errors,
-                            int64_t now_ms);
+message_ack
+make_failed_ack(std::string message_id, errc code, std::string message,
+                const std::vector<field_error>& errors, int64_t now_ms);
 
 /// A failed ack whose details is an arbitrary JSON object text.
 message_ack make_failed_ack(std::string message_id, errc code,
@@ -85,8 +83,9 @@ struct gap_info {
 
 /// The notice a device gets about messages it will never receive (type
 /// `tether.gap`).
-mobile_message make_gap(const std::string& user_id, const std::string& device_id,
-                        const gap_info& gap, int64_t now_ms);
+mobile_message make_gap(const std::string& user_id,
+                        const std::string& device_id, const gap_info& gap,
+                        int64_t now_ms);
 
 /// Reads payload.deviceInfo.capabilities.compression of a
 /// `device_registration` message (the original client's capability

@@ -29,7 +29,7 @@ enum class errc : uint8_t {
   timeout,              // an internal request did not complete in time
   internal_error,       // a server fault; the message was not accepted
   shutting_down,        // the node is draining; reconnect elsewhere
-  node_unavailable,     // the recipient's queue is on a cluster node that is down
+  node_unavailable, // the recipient's queue is on a cluster node that is down
 };
 
 /// The last code: every code is in [1, errc_last] (a new one goes before

@@ -8,22 +8,22 @@ namespace {
 
 // One table per enum, indexed by the enumerator value.
 constexpr std::array<std::string_view, 2> codec_names{"json", "msgpack"};
-constexpr std::array<std::string_view, 4> device_type_names{
-  "mobile", "desktop", "web", "tablet"};
+constexpr std::array<std::string_view, 4> device_type_names{"mobile", "desktop",
+                                                            "web", "tablet"};
 constexpr std::array<std::string_view, 4> priority_names{"low", "normal",
                                                          "high", "critical"};
 constexpr std::array<std::string_view, 4> target_names{"extension", "device",
                                                        "broadcast", "cloud"};
-constexpr std::array<std::string_view, 4> compression_names{"none", "gzip",
-                                                            "brotli", "deflate"};
+constexpr std::array<std::string_view, 4> compression_names{
+  "none", "gzip", "brotli", "deflate"};
 constexpr std::array<std::string_view, 4> scope_names{"user", "device_type",
                                                       "all", "room"};
 constexpr std::array<std::string_view, 4> ack_status_names{
   "received", "processed", "failed", "expired"};
 
 template <class Enum, size_t N>
-std::string_view name_of(const std::array<std::string_view, N>& names,
-                         Enum x) noexcept {
+std::string_view
+name_of(const std::array<std::string_view, N>& names, Enum x) noexcept {
   auto i = static_cast<size_t>(x);
   return i < N ? names[i] : std::string_view{"?"};
 }

@@ -2,8 +2,8 @@
 
 // The wire model of Tether protocol 1.x: the original "mobile message format"
 // (MobileMessage, BatchMessage, MessageAck, DeviceInfo) plus the server's
-// control frames. Pure data; encoding lives in codec.hpp, rules in validate.hpp.
-// Every field is specified in protocol/SPEC.md.
+// control frames. Pure data; encoding lives in codec.hpp, rules in
+// validate.hpp. Every field is specified in protocol/SPEC.md.
 
 #include <cstdint>
 #include <memory>
@@ -15,7 +15,8 @@
 
 namespace tether::protocol {
 
-// -- enumerations ---------------------------------------------------------------
+// -- enumerations
+// ---------------------------------------------------------------
 
 /// Which encoding a peer speaks; chosen by WebSocket subprotocol.
 enum class codec : uint8_t { json, msgpack };
@@ -49,7 +50,8 @@ bool from_string(std::string_view s, compression& x) noexcept;
 bool from_string(std::string_view s, broadcast_scope& x) noexcept;
 bool from_string(std::string_view s, ack_status& x) noexcept;
 
-// -- opaque values ----------------------------------------------------------------
+// -- opaque values
+// ----------------------------------------------------------------
 
 /// A value the server carries but does not interpret (payload, filter,
 /// unknown fields), kept as the encoded bytes of one JSON or msgpack value
@@ -68,7 +70,8 @@ struct extra_field {
   raw_value value;
 };
 
-// -- MobileMessage ----------------------------------------------------------------
+// -- MobileMessage
+// ----------------------------------------------------------------
 
 struct source_info {
   std::string device_id;
@@ -126,7 +129,8 @@ struct mobile_message {
 
 using message_ptr = std::shared_ptr<const mobile_message>;
 
-// -- BatchMessage -------------------------------------------------------------------
+// -- BatchMessage
+// -------------------------------------------------------------------
 
 struct batch_metadata {
   uint64_t total_size = 0;
@@ -143,7 +147,8 @@ struct batch_message {
   batch_metadata metadata;
 };
 
-// -- MessageAck -------------------------------------------------------------------
+// -- MessageAck
+// -------------------------------------------------------------------
 
 struct ack_error {
   std::string code;
@@ -165,7 +170,8 @@ struct message_ack {
   std::optional<uint32_t> recipients;
 };
 
-// -- DeviceInfo ---------------------------------------------------------------------
+// -- DeviceInfo
+// ---------------------------------------------------------------------
 
 struct device_capabilities {
   std::vector<compression> algorithms; // wire key: compression
@@ -184,7 +190,8 @@ struct device_info {
   device_capabilities capabilities;
 };
 
-// -- app-level heartbeat ----------------------------------------------------------------
+// -- app-level heartbeat
+// ----------------------------------------------------------------
 
 /// The original client's heartbeat `{"type":"ping","timestamp":ms}`; the
 /// server answers with `{"type":"pong","timestamp":ms,"serverTime":ms}`.

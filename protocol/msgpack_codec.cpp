@@ -46,8 +46,8 @@ public:
   bool to_int64(int64_t& out) const {
     switch (o_->type) {
       case msgpack::type::POSITIVE_INTEGER:
-        if (o_->via.u64 > static_cast<uint64_t>(
-              std::numeric_limits<int64_t>::max()))
+        if (o_->via.u64
+            > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
           return false;
         out = static_cast<int64_t>(o_->via.u64);
         return true;
@@ -230,8 +230,9 @@ void decode_msgpack(std::string_view bytes, const limits& lim,
   // Without limits a 5-byte array32 header claiming 2^32 elements makes
   // msgpack-c attempt a huge allocation; ext types are refused (limit 0).
   constexpr size_t max_container = 65536;
-  msgpack::unpack_limit limit{max_container, max_container, bytes.size(),
-                              bytes.size(), 0, lim.max_depth + 4};
+  msgpack::unpack_limit limit{
+    max_container,    max_container, bytes.size(), bytes.size(), 0,
+    lim.max_depth + 4};
   msgpack::object_handle oh;
   std::size_t offset = 0;
   try {
@@ -272,8 +273,8 @@ void encode_msgpack(const mobile_message& x, uint64_t seq, std::string& out) {
 }
 
 void encode_msgpack_batch(std::string_view id, int64_t timestamp,
-                       const std::vector<delivery_view>& items,
-                       std::string& out) {
+                          const std::vector<delivery_view>& items,
+                          std::string& out) {
   mp_emitter e{out};
   emit_deliveries(e, id, timestamp, items);
 }

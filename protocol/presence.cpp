@@ -116,10 +116,11 @@ bool read_room_request(const raw_value& payload, room_request& out,
     return false;
   auto room = doc.FindMember("room");
   if (room == doc.MemberEnd() || !room->value.IsString()
-      || !valid_room_name({room->value.GetString(),
-                           room->value.GetStringLength()})) {
-    errors.push_back({"payload.room",
-                      "is required: 1-200 characters of A-Z a-z 0-9 _ - . : @"});
+      || !valid_room_name(
+        {room->value.GetString(), room->value.GetStringLength()})) {
+    errors.push_back(
+      {"payload.room",
+       "is required: 1-200 characters of A-Z a-z 0-9 _ - . : @"});
     return false;
   }
   out.room.assign(room->value.GetString(), room->value.GetStringLength());
@@ -166,8 +167,7 @@ bool read_status_request(const raw_value& payload, status_request& out,
   if (auto s = doc.FindMember("status"); s != doc.MemberEnd()) {
     presence_status st;
     if (!s->value.IsString()
-        || !from_string({s->value.GetString(), s->value.GetStringLength()},
-                        st)
+        || !from_string({s->value.GetString(), s->value.GetStringLength()}, st)
         || st == presence_status::offline) {
       errors.push_back({"payload.status", "must be online, away or busy"});
       return false;
@@ -187,16 +187,16 @@ bool read_status_request(const raw_value& payload, status_request& out,
       auto expires = c->value.FindMember("expiresAt");
       if (text != c->value.MemberEnd()) {
         if (!text->value.IsString() || text->value.GetStringLength() > 256) {
-          errors.push_back({"payload.custom.text",
-                            "must be a string of at most 256 bytes"});
+          errors.push_back(
+            {"payload.custom.text", "must be a string of at most 256 bytes"});
           return false;
         }
         cs.text.assign(text->value.GetString(), text->value.GetStringLength());
       }
       if (emoji != c->value.MemberEnd()) {
         if (!emoji->value.IsString() || emoji->value.GetStringLength() > 32) {
-          errors.push_back({"payload.custom.emoji",
-                            "must be a string of at most 32 bytes"});
+          errors.push_back(
+            {"payload.custom.emoji", "must be a string of at most 32 bytes"});
           return false;
         }
         cs.emoji.assign(emoji->value.GetString(),
@@ -204,8 +204,8 @@ bool read_status_request(const raw_value& payload, status_request& out,
       }
       if (expires != c->value.MemberEnd()) {
         if (!expires->value.IsInt64() || expires->value.GetInt64() < 0) {
-          errors.push_back({"payload.custom.expiresAt",
-                            "must be epoch milliseconds"});
+          errors.push_back(
+            {"payload.custom.expiresAt", "must be epoch milliseconds"});
           return false;
         }
         cs.expires_ms = expires->value.GetInt64();
@@ -220,13 +220,12 @@ bool read_status_request(const raw_value& payload, status_request& out,
   return true;
 }
 
-mobile_message make_presence_snapshot(const std::string& user_id,
-                                      const std::string& device_id,
-                                      const std::string& room,
-                                      const std::vector<presence_entry>& members,
-                                      const std::vector<user_presence>& users,
-                                      uint32_t page, uint32_t pages,
-                                      uint64_t total, int64_t now_ms) {
+mobile_message
+make_presence_snapshot(const std::string& user_id, const std::string& device_id,
+                       const std::string& room,
+                       const std::vector<presence_entry>& members,
+                       const std::vector<user_presence>& users, uint32_t page,
+                       uint32_t pages, uint64_t total, int64_t now_ms) {
   auto m = server_message(user_id, device_id, "tether.presence.snapshot",
                           "presence-" + room + "-" + std::to_string(now_ms)
                             + "-" + std::to_string(page),

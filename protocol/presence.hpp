@@ -77,13 +77,12 @@ bool read_status_request(const raw_value& payload, status_request& out,
                          std::vector<field_error>& errors);
 
 /// A page of a room's members with the aggregates of their users.
-mobile_message make_presence_snapshot(const std::string& user_id,
-                                      const std::string& device_id,
-                                      const std::string& room,
-                                      const std::vector<presence_entry>& members,
-                                      const std::vector<user_presence>& users,
-                                      uint32_t page, uint32_t pages,
-                                      uint64_t total, int64_t now_ms);
+mobile_message
+make_presence_snapshot(const std::string& user_id, const std::string& device_id,
+                       const std::string& room,
+                       const std::vector<presence_entry>& members,
+                       const std::vector<user_presence>& users, uint32_t page,
+                       uint32_t pages, uint64_t total, int64_t now_ms);
 
 /// Changes since the last diff (coalesced: the latest per member).
 mobile_message make_presence_diff(const std::string& room,

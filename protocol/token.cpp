@@ -19,7 +19,8 @@ namespace tether::protocol {
 namespace {
 
 // base64url({"alg":"HS256","typ":"JWT"})
-constexpr std::string_view hs256_header = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
+constexpr std::string_view hs256_header
+  = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
 
 std::string hmac_sha256(std::string_view secret, std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -139,10 +140,10 @@ token_error verify_token(std::string_view token, std::string_view secret,
   std::string type;
   if (!read_string(body, "sub", c.user_id)
       || !read_string(body, "device_id", c.device_id)
-      || !read_string(body, "device_type", type)
-      || !from_string(type, c.type) || !read_int(body, "exp", c.expires_at)
-      || c.user_id.empty() || c.user_id.size() > max_id_length
-      || c.device_id.empty() || c.device_id.size() > max_id_length)
+      || !read_string(body, "device_type", type) || !from_string(type, c.type)
+      || !read_int(body, "exp", c.expires_at) || c.user_id.empty()
+      || c.user_id.size() > max_id_length || c.device_id.empty()
+      || c.device_id.size() > max_id_length)
     return token_error::bad_claims;
   if (c.user_id == server_user_id || c.device_id == server_device_id)
     return token_error::reserved_identity;

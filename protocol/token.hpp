@@ -30,12 +30,12 @@ struct token_claims {
 
 enum class token_error : uint8_t {
   none,
-  malformed,     // not three base64url parts of JSON objects
-  bad_algorithm, // header alg other than HS256 (including "none")
-  bad_signature, // signature does not match the secret
-  expired,       // exp (plus leeway) is in the past
-  not_yet_valid, // nbf (minus leeway) is in the future
-  bad_claims,    // a required claim is missing or invalid
+  malformed,         // not three base64url parts of JSON objects
+  bad_algorithm,     // header alg other than HS256 (including "none")
+  bad_signature,     // signature does not match the secret
+  expired,           // exp (plus leeway) is in the past
+  not_yet_valid,     // nbf (minus leeway) is in the future
+  bad_claims,        // a required claim is missing or invalid
   reserved_identity, // sub "system" or device_id "server": the server's
                      // own identity on the wire (SPEC §9)
 };

@@ -14,9 +14,9 @@ void check_length(std::vector<field_error>& errors, std::string_view field,
   if (value.empty())
     errors.push_back({std::string{field}, "must not be empty"});
   else if (value.size() > max)
-    errors.push_back({std::string{field}, "must be at most "
-                                            + std::to_string(max)
-                                            + " characters"});
+    errors.push_back(
+      {std::string{field},
+       "must be at most " + std::to_string(max) + " characters"});
 }
 
 void check_length(std::vector<field_error>& errors, std::string_view field,
@@ -36,11 +36,9 @@ bool is_digits(std::string_view s) {
 errc check_version(std::string_view version, std::string& message) {
   // Pattern: ^\d+\.\d+\.\d+$ (as the original schema required).
   auto first = version.find('.');
-  auto second = first == std::string_view::npos
-                  ? std::string_view::npos
-                  : version.find('.', first + 1);
-  if (second == std::string_view::npos
-      || !is_digits(version.substr(0, first))
+  auto second = first == std::string_view::npos ? std::string_view::npos
+                                                : version.find('.', first + 1);
+  if (second == std::string_view::npos || !is_digits(version.substr(0, first))
       || !is_digits(version.substr(first + 1, second - first - 1))
       || !is_digits(version.substr(second + 1))) {
     message = "must look like MAJOR.MINOR.PATCH (e.g. 1.0.0)";
@@ -74,16 +72,14 @@ void validate(const mobile_message& m, const limits& lim,
   // source
   check_length(errors, "source.deviceId", m.source.device_id, max_id_length);
   check_length(errors, "source.userId", m.source.user_id, max_id_length);
-  check_length(errors, "source.sessionId", m.source.session_id,
-               max_id_length);
+  check_length(errors, "source.sessionId", m.source.session_id, max_id_length);
   if (m.source.timestamp < 0)
     errors.push_back({"source.timestamp", "must not be negative"});
   // destination, with its conditional rules
   const auto& dst = m.destination;
   check_length(errors, "destination.deviceId", dst.device_id, max_id_length);
   check_length(errors, "destination.userId", dst.user_id, max_id_length);
-  check_length(errors, "destination.sessionId", dst.session_id,
-               max_id_length);
+  check_length(errors, "destination.sessionId", dst.session_id, max_id_length);
   switch (dst.to) {
     case target::device:
       if (!dst.device_id)
@@ -101,7 +97,8 @@ void validate(const mobile_message& m, const limits& lim,
                           "is required when destination.broadcast.scope is "
                           "device_type"});
       else if (dst.broadcast->scope == broadcast_scope::room
-               && (!dst.broadcast->room || !valid_room_name(*dst.broadcast->room)))
+               && (!dst.broadcast->room
+                   || !valid_room_name(*dst.broadcast->room)))
         errors.push_back({"destination.broadcast.room",
                           "is required when destination.broadcast.scope is "
                           "room: 1-200 characters of A-Z a-z 0-9 _ - . : @"});
@@ -113,10 +110,10 @@ void validate(const mobile_message& m, const limits& lim,
   // optimization
   const auto& opt = m.optimization;
   if (opt.ttl_ms && (*opt.ttl_ms < 0 || *opt.ttl_ms > lim.max_ttl.count()))
-    errors.push_back({"optimization.ttl",
-                      "must be between 0 and "
-                        + std::to_string(lim.max_ttl.count())
-                        + " milliseconds"});
+    errors.push_back(
+      {"optimization.ttl", "must be between 0 and "
+                             + std::to_string(lim.max_ttl.count())
+                             + " milliseconds"});
   check_length(errors, "optimization.batchId", opt.batch_id, max_id_length);
   if (opt.retry_count && *opt.retry_count < 0)
     errors.push_back({"optimization.retryCount", "must not be negative"});
@@ -138,7 +135,8 @@ void validate(const device_info& d, std::string_view prefix,
   // suffixes such as "1.2.3-beta" pass.
   auto v = std::string_view{d.version};
   auto ok = false;
-  if (auto a = v.find('.'); a != std::string_view::npos && is_digits(v.substr(0, a))) {
+  if (auto a = v.find('.');
+      a != std::string_view::npos && is_digits(v.substr(0, a))) {
     if (auto b = v.find('.', a + 1);
         b != std::string_view::npos && is_digits(v.substr(a + 1, b - a - 1))) {
       auto rest = v.substr(b + 1);
@@ -148,8 +146,8 @@ void validate(const device_info& d, std::string_view prefix,
   if (!ok)
     errors.push_back({path("version"), "must start with MAJOR.MINOR.PATCH"});
   if (d.capabilities.max_message_size && *d.capabilities.max_message_size <= 0)
-    errors.push_back({path("capabilities.maxMessageSize"),
-                      "must be a positive number"});
+    errors.push_back(
+      {path("capabilities.maxMessageSize"), "must be a positive number"});
 }
 
 bool is_server_type(std::string_view type) noexcept {

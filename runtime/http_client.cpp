@@ -13,8 +13,8 @@ namespace {
 template <class Stream>
 http_reply exchange(Stream& stream, const client_options& o,
                     const std::string& method, const std::string& body) {
-  http::request<http::string_body> req{http::string_to_verb(method),
-                                       o.target, 11};
+  http::request<http::string_body> req{http::string_to_verb(method), o.target,
+                                       11};
   req.set(http::field::host, o.host);
   req.set(http::field::user_agent, "tether/" TETHER_VERSION);
   if (!o.token.empty())

@@ -91,8 +91,8 @@ int main(int argc, char** argv) {
         return 1;
       }
     }
-    spdlog::info("received {}; shutting down", sig == SIGTERM ? "SIGTERM"
-                                                               : "SIGINT");
+    spdlog::info("received {}; shutting down",
+                 sig == SIGTERM ? "SIGTERM" : "SIGINT");
     n.stop();
   } catch (const std::exception& e) {
     spdlog::critical("tetherd: {}", e.what());

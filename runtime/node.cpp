@@ -56,8 +56,7 @@ public:
                                 : caf::atom("stealing"));
       auto threads = s.max_threads != 0 ? s.max_threads
                                         : static_cast<uint32_t>(usable_cpus());
-      set("scheduler.max-threads",
-          static_cast<size_t>(std::max(1u, threads)));
+      set("scheduler.max-threads", static_cast<size_t>(std::max(1u, threads)));
     }
     // CAF prints to stderr otherwise; Tether logs through spdlog.
     set("logger.console", caf::atom("none"));
@@ -172,13 +171,13 @@ public:
     auto path = dir + "/tetherd.lock";
     fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd_ < 0)
-      throw startup_error("cannot open '" + path + "': "
-                          + std::strerror(errno));
+      throw startup_error("cannot open '" + path
+                          + "': " + std::strerror(errno));
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
       ::close(fd_);
       throw startup_error("data dir '" + dir
-                          + "' is in use by another tetherd (lock "
-                          + path + ")");
+                          + "' is in use by another tetherd (lock " + path
+                          + ")");
     }
   }
   ~data_dir_lock() {
@@ -219,9 +218,7 @@ struct node::impl {
   std::function<void(const std::string&)> on_failure;
 
   explicit impl(config::settings s)
-    : settings(std::move(s)),
-      loop(start_loop(settings)),
-      cfg(settings, loop),
+    : settings(std::move(s)), loop(start_loop(settings)), cfg(settings, loop),
       sys(cfg) {
     // nop
   }
@@ -289,7 +286,9 @@ struct node::impl {
                     .count();
     std::ostringstream out;
     out << R"({"status":")"
-        << (!failed().empty() ? "failed" : stopped ? "stopping" : "ok")
+        << (!failed().empty() ? "failed"
+            : stopped         ? "stopping"
+                              : "ok")
         << R"(","version":")" TETHER_VERSION R"(","protocolVersion":")"
         << protocol::protocol_version << R"(","uptimeSeconds":)" << uptime
         << R"(,"connections":)" << metrics->connections();
@@ -325,8 +324,7 @@ uint16_t node::start() {
   auto secret = load_or_create_secret(s.secret_path());
   std::shared_ptr<actors::durable_log> log;
   try {
-    log = std::make_shared<actors::durable_log>(s.node.data_dir
-                                                + "/tether.db");
+    log = std::make_shared<actors::durable_log>(s.node.data_dir + "/tether.db");
   } catch (const actors::store_error& e) {
     throw startup_error(e.what());
   }
@@ -339,9 +337,9 @@ uint16_t node::start() {
   impl_->orchestrator->attach_functor(
     [i = impl_.get()](const caf::error& reason) { i->actor_ended(reason); });
   // Named, for whoever must reach it (the cluster's peers, tests).
-  impl_->sys.registry().put(orchestrator_name,
-                            caf::actor_cast<caf::strong_actor_ptr>(
-                              impl_->orchestrator));
+  impl_->sys.registry().put(
+    orchestrator_name,
+    caf::actor_cast<caf::strong_actor_ptr>(impl_->orchestrator));
   if (s.cluster.port != 0)
     start_cluster(std::move(self));
   server_params sp;
@@ -376,17 +374,16 @@ uint16_t node::start() {
     try {
       sp.api_keys = load_api_keys(s.auth.api_keys_file);
     } catch (const std::exception& e) {
-      caf::anon_send_exit(impl_->orchestrator,
-                          caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(impl_->orchestrator, caf::exit_reason::user_shutdown);
       throw startup_error(e.what());
     }
     spdlog::info("server API on /api/v1 with {} keys", sp.api_keys.size());
   }
   server_hooks hooks;
-  hooks.open = [orch = impl_->orchestrator](
-                 std::shared_ptr<actors::session_port> port) {
-    caf::anon_send(orch, atom::open_v, std::move(port));
-  };
+  hooks.open
+    = [orch = impl_->orchestrator](std::shared_ptr<actors::session_port> port) {
+        caf::anon_send(orch, atom::open_v, std::move(port));
+      };
   hooks.healthz = [i = impl_.get()] { return i->healthz(); };
   api_context api;
   api.sys = &impl_->sys;
@@ -429,17 +426,16 @@ void node::start_cluster(actors::member_info self) {
   impl_->cluster->attach_functor(
     [i = impl_.get()](const caf::error& reason) { i->actor_ended(reason); });
   // The directory shards find it by name.
-  impl_->sys.registry().put(actors::cluster_name,
-                            caf::actor_cast<caf::strong_actor_ptr>(
-                              impl_->cluster));
+  impl_->sys.registry().put(
+    actors::cluster_name,
+    caf::actor_cast<caf::strong_actor_ptr>(impl_->cluster));
   // reuse: a node restarted at once gets its port back (TIME_WAIT).
-  auto port = impl_->sys.middleman().publish(
-    impl_->cluster, s.cluster.port, s.cluster.address.c_str(), true);
+  auto port = impl_->sys.middleman().publish(impl_->cluster, s.cluster.port,
+                                             s.cluster.address.c_str(), true);
   if (!port) {
     caf::anon_send_exit(impl_->orchestrator, caf::exit_reason::user_shutdown);
-    throw startup_error("cannot listen on cluster port "
-                        + s.cluster.address + ":"
-                        + std::to_string(s.cluster.port) + ": "
+    throw startup_error("cannot listen on cluster port " + s.cluster.address
+                        + ":" + std::to_string(s.cluster.port) + ": "
                         + impl_->sys.render(port.error()));
   }
   spdlog::info("cluster: listening on {}:{} as {}", s.cluster.address, *port,
@@ -471,8 +467,10 @@ void node::stop() {
                });
   }
   // Sessions finish their close handshakes on the I/O threads.
-  auto deadline = std::chrono::steady_clock::now() + i.settings.node.stop_timeout;
-  while (i.server->sessions() > 0 && std::chrono::steady_clock::now() < deadline)
+  auto deadline = std::chrono::steady_clock::now()
+                  + i.settings.node.stop_timeout;
+  while (i.server->sessions() > 0
+         && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
   i.end();
   spdlog::info("stopped");

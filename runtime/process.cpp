@@ -126,8 +126,9 @@ int child_process::wait(std::chrono::milliseconds limit) {
 uint16_t start_tetherd(child_process& p, const std::string& path,
                        const std::string& data_dir,
                        std::vector<std::string> extra, int cpu) {
-  std::vector<std::string> args{"--port", "0", "--address", "127.0.0.1",
-                                "--data-dir", data_dir, "--log-level", "warn"};
+  std::vector<std::string> args{"--port",      "0",          "--address",
+                                "127.0.0.1",   "--data-dir", data_dir,
+                                "--log-level", "warn"};
   args.insert(args.end(), extra.begin(), extra.end());
   return start_server(p, path, args, cpu);
 }

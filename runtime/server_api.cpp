@@ -78,7 +78,8 @@ std::string failure(errc e, const std::string& message,
     for (auto& fe : errors) {
       w.StartObject();
       w.Key("field");
-      w.String(fe.field.c_str(), static_cast<rapidjson::SizeType>(fe.field.size()));
+      w.String(fe.field.c_str(),
+               static_cast<rapidjson::SizeType>(fe.field.size()));
       w.Key("message");
       w.String(fe.message.c_str(),
                static_cast<rapidjson::SizeType>(fe.message.size()));
@@ -179,7 +180,8 @@ bool read_message(const std::string& body, const protocol::limits& limits,
     doc.AddMember("timestamp", now_ms(), a);
   if (!doc.HasMember("optimization"))
     doc.AddMember("optimization", rapidjson::Value{rapidjson::kObjectType}, a);
-  if (auto& opt = doc["optimization"]; opt.IsObject() && !opt.HasMember("priority"))
+  if (auto& opt = doc["optimization"];
+      opt.IsObject() && !opt.HasMember("priority"))
     opt.AddMember("priority", "normal", a);
   if (!doc.HasMember("protocolVersion"))
     doc.AddMember("protocolVersion", "1.1.0", a);
@@ -251,8 +253,8 @@ void with_user_shard(const api_context& ctx, const std::string& user,
       .then(
         [=](actors::directory_actor& shard) {
           if (!shard) {
-            reply(503, failure(errc::internal_error,
-                               "the directory is restarting"));
+            reply(503,
+                  failure(errc::internal_error, "the directory is restarting"));
             self->quit();
             return;
           }
@@ -323,15 +325,16 @@ void publish_message(const api_context& ctx, const std::string& room,
             return;
           }
           auto [ok, fail] = part("room " + room);
-          self->request(r, timeout, atom::publish_v, atom::forward_v, sender,
-                        msg)
+          self
+            ->request(r, timeout, atom::publish_v, atom::forward_v, sender, msg)
             .then(ok, fail);
         },
         part("room " + room).second);
     if (cluster) {
       auto [ok, fail] = part("other nodes");
-      self->request(cluster, timeout, atom::publish_v, sender, room,
-                    actors::forwarded_form(*msg))
+      self
+        ->request(cluster, timeout, atom::publish_v, sender, room,
+                  actors::forwarded_form(*msg))
         .then(ok, fail);
     }
     return {[](int) {}};
@@ -464,9 +467,7 @@ void overview(const api_context& ctx,
           }
           self->request(cluster, timeout, atom::get_v, atom::overview_v)
             .then(
-              [=](std::vector<std::string>& others) {
-                answer(local, others);
-              },
+              [=](std::vector<std::string>& others) { answer(local, others); },
               fail);
         },
         fail);
@@ -539,10 +540,10 @@ void serve_api(const api_context& ctx, const std::string& method,
       return bad("'system' is the server's user id");
     protocol::mobile_message m;
     if (message("", m))
-      send_message(ctx, seg[1],
-                   std::make_shared<const protocol::mobile_message>(
-                     std::move(m)),
-                   std::move(reply));
+      send_message(
+        ctx, seg[1],
+        std::make_shared<const protocol::mobile_message>(std::move(m)),
+        std::move(reply));
     return;
   }
   if (seg.size() == 5 && seg[0] == "users" && seg[2] == "devices"
@@ -558,10 +559,10 @@ void serve_api(const api_context& ctx, const std::string& method,
       return wrong_method("POST /api/v1/rooms/<room>/messages");
     protocol::mobile_message m;
     if (message(seg[1], m))
-      publish_message(ctx, seg[1],
-                      std::make_shared<const protocol::mobile_message>(
-                        std::move(m)),
-                      std::move(reply));
+      publish_message(
+        ctx, seg[1],
+        std::make_shared<const protocol::mobile_message>(std::move(m)),
+        std::move(reply));
     return;
   }
   if (seg.size() == 3 && seg[0] == "rooms" && seg[2] == "presence") {
@@ -570,8 +571,7 @@ void serve_api(const api_context& ctx, const std::string& method,
     room_presence(ctx, seg[1], std::move(reply));
     return;
   }
-  reply(404, failure(errc::validation_error,
-                     "no such endpoint: see SPEC §15"));
+  reply(404, failure(errc::validation_error, "no such endpoint: see SPEC §15"));
 }
 
 std::vector<std::string> load_api_keys(const std::string& path) {

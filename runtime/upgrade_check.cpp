@@ -5,9 +5,9 @@
 #include <strings.h>
 
 #include "protocol/base64.hpp"
-#include "protocol/text.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/compression.hpp"
+#include "protocol/text.hpp"
 #include "protocol/token.hpp"
 
 namespace tether::runtime {
@@ -38,7 +38,8 @@ std::string url_decode(std::string_view in) {
       out += ' ';
     } else if (c == '%' && i + 2 < in.size() && hex_digit(in[i + 1]) >= 0
                && hex_digit(in[i + 2]) >= 0) {
-      out += static_cast<char>(hex_digit(in[i + 1]) * 16 + hex_digit(in[i + 2]));
+      out
+        += static_cast<char>(hex_digit(in[i + 1]) * 16 + hex_digit(in[i + 2]));
       i += 2;
     } else {
       out += c;
@@ -47,10 +48,10 @@ std::string url_decode(std::string_view in) {
   return out;
 }
 
-upgrade_decision refuse(actors::reject_reason reason, int status,
-                        std::string error, std::string message,
-                        std::vector<std::pair<std::string, std::string>>
-                          headers = {}) {
+upgrade_decision
+refuse(actors::reject_reason reason, int status, std::string error,
+       std::string message,
+       std::vector<std::pair<std::string, std::string>> headers = {}) {
   upgrade_decision d;
   d.refusal = upgrade_refusal{reason, status, std::move(error),
                               std::move(message), std::move(headers)};
@@ -58,11 +59,11 @@ upgrade_decision refuse(actors::reject_reason reason, int status,
 }
 
 upgrade_decision unauthorized(const std::string& why) {
-  return refuse(actors::reject_reason::unauthorized, 401, "unauthorized", why,
-                {{"WWW-Authenticate",
-                  "Bearer realm=\"tether\", error=\"invalid_token\", "
-                  "error_description=\""
-                    + why + "\""}});
+  return refuse(
+    actors::reject_reason::unauthorized, 401, "unauthorized", why,
+    {{"WWW-Authenticate", "Bearer realm=\"tether\", error=\"invalid_token\", "
+                          "error_description=\""
+                            + why + "\""}});
 }
 
 } // namespace

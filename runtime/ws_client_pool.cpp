@@ -22,31 +22,27 @@ public:
               actors::link_options opts,
               std::shared_ptr<actors::link_events> events,
               std::shared_ptr<net::ssl::context> tls)
-    : ws_(net::make_strand(ioc)),
-      tls_(std::move(tls)),
-      count_(count),
-      opts_(std::move(opts)),
-      events_(std::move(events)) {
+    : ws_(net::make_strand(ioc)), tls_(std::move(tls)), count_(count),
+      opts_(std::move(opts)), events_(std::move(events)) {
     count_.fetch_add(1);
   }
 
   ~client_link() override { count_.fetch_sub(1); }
 
   void start() {
-    net::dispatch(ws_.get_executor(), [self = shared_from_this()] {
-      self->do_connect();
-    });
+    net::dispatch(ws_.get_executor(),
+                  [self = shared_from_this()] { self->do_connect(); });
   }
 
   void send(actors::shared_bytes bytes, bool binary) override {
-    net::post(ws_.get_executor(), [self = shared_from_this(),
-                                   bytes = std::move(bytes), binary] {
-      if (self->done_ || !self->open_)
-        return;
-      self->queue_.emplace_back(std::move(bytes), binary);
-      if (!self->writing_)
-        self->do_write();
-    });
+    net::post(ws_.get_executor(),
+              [self = shared_from_this(), bytes = std::move(bytes), binary] {
+                if (self->done_ || !self->open_)
+                  return;
+                self->queue_.emplace_back(std::move(bytes), binary);
+                if (!self->writing_)
+                  self->do_write();
+              });
   }
 
   void close(uint16_t code) override {
@@ -129,8 +125,8 @@ private:
     ws_.read_message_max(64 * 1024 * 1024);
     ws_.auto_fragment(false);
     ws_.set_option(websocket::stream_base::decorator(
-      [token = opts_.token, protocols = opts_.subprotocols](
-        websocket::request_type& req) {
+      [token = opts_.token,
+       protocols = opts_.subprotocols](websocket::request_type& req) {
         if (!token.empty())
           req.set(http::field::authorization, "Bearer " + token);
         std::string list;
@@ -184,10 +180,10 @@ private:
     if (paused_)
       return;
     reading_ = true;
-    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec,
-                                                       size_t) {
-      self->on_read(ec);
-    });
+    ws_.async_read(buffer_,
+                   [self = shared_from_this()](beast::error_code ec, size_t) {
+                     self->on_read(ec);
+                   });
   }
 
   void on_read(beast::error_code ec) {
@@ -265,7 +261,8 @@ struct client_pool::impl {
 
   explicit impl(uint32_t n) : io(n) { io.run(); }
 
-  std::shared_ptr<net::ssl::context> tls_context(const actors::link_options& o) {
+  std::shared_ptr<net::ssl::context>
+  tls_context(const actors::link_options& o) {
     if (!o.tls)
       return nullptr;
     std::lock_guard<std::mutex> guard{tls_mutex};

@@ -118,8 +118,8 @@ ws_client::connect_result ws_client::connect(const client_options& opts) {
   if (opts.token_in_query && !opts.token.empty())
     target += (target.find('?') == std::string::npos ? "?token=" : "&token=")
               + opts.token;
-  i.ws->set_option(websocket::stream_base::decorator(
-    [&opts](websocket::request_type& req) {
+  i.ws->set_option(
+    websocket::stream_base::decorator([&opts](websocket::request_type& req) {
       if (!opts.token_in_query && !opts.token.empty())
         req.set(http::field::authorization, "Bearer " + opts.token);
       std::string protocols;
@@ -209,11 +209,9 @@ void ws_client::close(uint16_t code) {
   if (!i.ws || i.closed)
     return;
   bool done = false;
-  i.ws->async_close(websocket::close_reason{code}, [&](beast::error_code) {
-    done = true;
-  });
-  i.run_until([&] { return done && (!i.reading || i.read_done); },
-              i.timeout);
+  i.ws->async_close(websocket::close_reason{code},
+                    [&](beast::error_code) { done = true; });
+  i.run_until([&] { return done && (!i.reading || i.read_done); }, i.timeout);
   i.closed = code;
 }
 

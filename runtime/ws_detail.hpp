@@ -19,10 +19,10 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
@@ -102,8 +102,8 @@ public:
   }
 
   template <class Handler>
-  friend void async_teardown(beast::role_type role, client_stream& s,
-                             Handler&& h) {
+  friend void
+  async_teardown(beast::role_type role, client_stream& s, Handler&& h) {
     using websocket::async_teardown;
     if (s.tls_)
       async_teardown(role, *s.tls_, std::forward<Handler>(h));
@@ -305,8 +305,8 @@ void start_ws_session(std::shared_ptr<server_shared> shared,
                       beast::tcp_stream stream,
                       http::request<http::string_body> req,
                       actors::session_info info);
-void start_ws_session(std::shared_ptr<server_shared> shared,
-                      tls_stream stream, http::request<http::string_body> req,
+void start_ws_session(std::shared_ptr<server_shared> shared, tls_stream stream,
+                      http::request<http::string_body> req,
                       actors::session_info info);
 
 } // namespace tether::runtime::detail

@@ -49,10 +49,8 @@ class ws_session final
 public:
   ws_session(std::shared_ptr<server_shared> shared, Stream stream,
              actors::session_info info)
-    : shared_(std::move(shared)),
-      ws_(std::move(stream)),
-      timer_(ws_.get_executor()),
-      info_(std::move(info)) {
+    : shared_(std::move(shared)), ws_(std::move(stream)),
+      timer_(ws_.get_executor()), info_(std::move(info)) {
     shared_->sessions.fetch_add(1);
   }
 
@@ -70,8 +68,7 @@ public:
         on_control(kind, payload);
       });
     ws_.set_option(websocket::stream_base::decorator(
-      [this, protocol = echoed_subprotocol()](
-        websocket::response_type& res) {
+      [this, protocol = echoed_subprotocol()](websocket::response_type& res) {
         res.set(http::field::server, "tether/" TETHER_VERSION);
         if (!protocol.empty())
           res.set(http::field::sec_websocket_protocol, protocol);
@@ -82,7 +79,8 @@ public:
                                                      this->shared_from_this()));
   }
 
-  // -- session_port -------------------------------------------------------------
+  // -- session_port
+  // -------------------------------------------------------------
 
   void attach(std::shared_ptr<actors::session_events> events) override {
     net::post(ws_.get_executor(),
@@ -98,17 +96,15 @@ public:
   }
 
   void send(actors::shared_bytes bytes, bool binary, uint64_t tag) override {
-    net::post(ws_.get_executor(), [self = this->shared_from_this(),
-                                   bytes = std::move(bytes), binary, tag] {
-      self->enqueue(std::move(bytes), binary, tag);
-    });
+    net::post(ws_.get_executor(),
+              [self = this->shared_from_this(), bytes = std::move(bytes),
+               binary, tag] { self->enqueue(std::move(bytes), binary, tag); });
   }
 
   void close(uint16_t code, std::string reason) override {
-    net::post(ws_.get_executor(), [self = this->shared_from_this(), code,
-                                   reason = std::move(reason)] {
-      self->do_close(code, reason);
-    });
+    net::post(ws_.get_executor(),
+              [self = this->shared_from_this(), code,
+               reason = std::move(reason)] { self->do_close(code, reason); });
   }
 
   void consumed(size_t n) override {
@@ -175,8 +171,8 @@ private:
     if (finished_ || reading_)
       return;
     reading_ = true;
-    ws_.async_read(buffer_, beast::bind_front_handler(&ws_session::on_read,
-                                                      this->shared_from_this()));
+    ws_.async_read(buffer_, beast::bind_front_handler(
+                              &ws_session::on_read, this->shared_from_this()));
   }
 
   // The close code a failed read ends the session with.
@@ -374,14 +370,16 @@ private:
       });
   }
 
-  // -- liveness -------------------------------------------------------------------
+  // -- liveness
+  // -------------------------------------------------------------------
 
-  // -- the session's timer ------------------------------------------------------
-  // One timer per session (a steady_timer is ~100 bytes of every idle
-  // connection), in one role at a time, in the order of a session's life:
-  // waiting for its connection actor to attach, then the heartbeat (ping,
-  // pong), then the close deadline. Arming a role replaces the one before;
-  // a wait that fires after its role was replaced does nothing.
+  // -- the session's timer
+  // ------------------------------------------------------ One timer per
+  // session (a steady_timer is ~100 bytes of every idle connection), in one
+  // role at a time, in the order of a session's life: waiting for its
+  // connection actor to attach, then the heartbeat (ping, pong), then the close
+  // deadline. Arming a role replaces the one before; a wait that fires after
+  // its role was replaced does nothing.
   enum class timer_role : uint8_t { attach, ping, pong, close };
 
   void arm(timer_role role, std::chrono::milliseconds after) {
@@ -417,9 +415,7 @@ private:
     }
   }
 
-  void schedule_ping() {
-    arm(timer_role::ping, shared_->params.ping_interval);
-  }
+  void schedule_ping() { arm(timer_role::ping, shared_->params.ping_interval); }
 
   void send_ping() {
     if (finished_ || local_close_)

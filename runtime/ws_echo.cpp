@@ -13,8 +13,7 @@ namespace tether::runtime::detail {
 namespace {
 
 template <class Stream>
-class echo_session
-  : public std::enable_shared_from_this<echo_session<Stream>> {
+class echo_session : public std::enable_shared_from_this<echo_session<Stream>> {
 public:
   echo_session(std::shared_ptr<server_shared> shared, Stream stream)
     : shared_(std::move(shared)), ws_(std::move(stream)) {}
@@ -26,37 +25,38 @@ public:
     // after the handshake time.
     set_server_options(ws_, p, p.handshake_timeout);
     req_ = std::move(req);
-    ws_.async_accept(req_, [self = this->shared_from_this()](
-                             beast::error_code ec) {
-      self->req_ = {};
-      if (!ec)
-        self->read();
-    });
+    ws_.async_accept(req_,
+                     [self = this->shared_from_this()](beast::error_code ec) {
+                       self->req_ = {};
+                       if (!ec)
+                         self->read();
+                     });
   }
 
 private:
   void read() {
-    ws_.async_read(buffer_, [self = this->shared_from_this()](
-                              beast::error_code ec, size_t) {
-      // As a device session does: corrupt deflate data gets a close frame.
-      if (is_inflate_error(ec)) {
-        beast::get_lowest_layer(self->ws_).expires_after(
-          self->shared_->params.close_timeout);
-        write_close_frame(self->ws_.next_layer(),
-                          protocol::to_int(protocol::close_code::invalid_payload),
-                          [self] { self->linger(); });
-        return;
-      }
-      if (ec)
-        return; // Beast answered the close or failed the connection
-      self->ws_.text(self->ws_.got_text());
-      self->ws_.async_write(self->buffer_.data(),
-                            [self](beast::error_code ec, size_t) {
-                              self->buffer_.consume(self->buffer_.size());
-                              if (!ec)
-                                self->read();
-                            });
-    });
+    ws_.async_read(
+      buffer_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+        // As a device session does: corrupt deflate data gets a close frame.
+        if (is_inflate_error(ec)) {
+          beast::get_lowest_layer(self->ws_).expires_after(
+            self->shared_->params.close_timeout);
+          write_close_frame(
+            self->ws_.next_layer(),
+            protocol::to_int(protocol::close_code::invalid_payload),
+            [self] { self->linger(); });
+          return;
+        }
+        if (ec)
+          return; // Beast answered the close or failed the connection
+        self->ws_.text(self->ws_.got_text());
+        self->ws_.async_write(self->buffer_.data(),
+                              [self](beast::error_code ec, size_t) {
+                                self->buffer_.consume(self->buffer_.size());
+                                if (!ec)
+                                  self->read();
+                              });
+      });
   }
 
   // Stop sending, read what the peer still sends (until the deadline), then

@@ -18,10 +18,8 @@ public:
 
   event_stream(std::shared_ptr<server_shared> shared, Stream stream,
                std::chrono::milliseconds interval)
-    : shared_(std::move(shared)),
-      stream_(std::move(stream)),
-      timer_(stream_.get_executor()),
-      interval_(interval) {
+    : shared_(std::move(shared)), stream_(std::move(stream)),
+      timer_(stream_.get_executor()), interval_(interval) {
     ++shared_->streams;
   }
 
@@ -67,18 +65,17 @@ private:
     shared_->hooks.api(
       "GET", "/api/v1/overview", "",
       [self = this->shared_from_this()](unsigned status, std::string body) {
-        net::post(self->stream_.get_executor(),
-                  [self, status, body = std::move(body)] {
-                    if (self->ended_)
-                      return;
-                    // The response's header goes with the first event.
-                    auto event = std::exchange(self->header_, {});
-                    event += status == 200 ? "event: overview\n"
-                                           : "event: error\n";
-                    event.append("data: ").append(body).append("\n\n");
-                    self->write(std::move(event));
-                    self->schedule();
-                  });
+        net::post(self->stream_.get_executor(), [self, status,
+                                                 body = std::move(body)] {
+          if (self->ended_)
+            return;
+          // The response's header goes with the first event.
+          auto event = std::exchange(self->header_, {});
+          event += status == 200 ? "event: overview\n" : "event: error\n";
+          event.append("data: ").append(body).append("\n\n");
+          self->write(std::move(event));
+          self->schedule();
+        });
       });
   }
 
@@ -110,8 +107,8 @@ private:
     ended_ = true;
     timer_.cancel();
     beast::error_code ignored;
-    beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both,
-                                                       ignored);
+    beast::get_lowest_layer(stream_).socket().shutdown(
+      tcp::socket::shutdown_both, ignored);
     beast::get_lowest_layer(stream_).socket().close(ignored);
   }
 

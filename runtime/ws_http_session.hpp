@@ -43,8 +43,8 @@ std::string json_error(std::string_view error, std::string_view message) {
 bool same_secret(std::string_view given, std::string_view key) {
   unsigned char diff = given.size() != key.size() ? 1 : 0;
   for (size_t i = 0; i < key.size(); ++i)
-    diff |= static_cast<unsigned char>(
-      (i < given.size() ? given[i] : 0) ^ key[i]);
+    diff
+      |= static_cast<unsigned char>((i < given.size() ? given[i] : 0) ^ key[i]);
   return diff == 0;
 }
 
@@ -80,21 +80,18 @@ std::chrono::milliseconds stream_interval(std::string_view query) {
 
 int64_t now_seconds() {
   using namespace std::chrono;
-  return duration_cast<seconds>(system_clock::now().time_since_epoch())
-    .count();
+  return duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
 }
 
 /// HTTP on a plain (beast::tcp_stream) or TLS (tls_stream) connection:
 /// the endpoints and the checks before the upgrade. `buffer` holds what was
 /// read while detecting TLS.
 template <class Stream>
-class http_session
-  : public std::enable_shared_from_this<http_session<Stream>> {
+class http_session : public std::enable_shared_from_this<http_session<Stream>> {
 public:
   http_session(std::shared_ptr<server_shared> shared, Stream stream,
                beast::flat_buffer buffer)
-    : shared_(std::move(shared)),
-      stream_(std::move(stream)),
+    : shared_(std::move(shared)), stream_(std::move(stream)),
       buffer_(std::move(buffer)) {
     // nop
   }
@@ -166,8 +163,8 @@ private:
     auto query = qmark == std::string_view::npos ? std::string_view{}
                                                  : target.substr(qmark + 1);
     keep_alive_ = req.keep_alive();
-    if (!shared_->params.echo_path.empty()
-        && path == shared_->params.echo_path && websocket::is_upgrade(req)) {
+    if (!shared_->params.echo_path.empty() && path == shared_->params.echo_path
+        && websocket::is_upgrade(req)) {
       // Test-only (test/conformance/): no token, no actor.
       start_echo_session(shared_, std::move(stream_), std::move(req));
       return;
@@ -278,7 +275,7 @@ private:
       std::string{method.data(), method.size()}, std::string{path},
       std::move(req.body()),
       [self = this->shared_from_this(), ka = keep_alive_](unsigned status,
-                                                        std::string body) {
+                                                          std::string body) {
         net::post(self->stream_.get_executor(),
                   [self, ka, status, body = std::move(body)]() mutable {
                     self->reply(static_cast<http::status>(status),
@@ -383,14 +380,13 @@ private:
     res.prepare_payload();
     auto sp = std::make_shared<response>(std::move(res));
     http::async_write(stream_, *sp,
-                      [self = this->shared_from_this(), sp](beast::error_code ec,
-                                                      size_t) {
+                      [self = this->shared_from_this(),
+                       sp](beast::error_code ec, size_t) {
                         if (!ec && sp->keep_alive()) {
                           self->do_read();
                           return;
                         }
-                        self->socket().shutdown(
-                          tcp::socket::shutdown_send, ec);
+                        self->socket().shutdown(tcp::socket::shutdown_send, ec);
                       });
   }
 

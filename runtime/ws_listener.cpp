@@ -43,9 +43,9 @@ public:
   void run() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
       self->stream_.expires_after(self->shared_->params.handshake_timeout);
-      beast::async_detect_ssl(self->stream_, self->buffer_,
-                              beast::bind_front_handler(
-                                &detect_session::on_detect, self));
+      beast::async_detect_ssl(
+        self->stream_, self->buffer_,
+        beast::bind_front_handler(&detect_session::on_detect, self));
     });
   }
 
@@ -84,8 +84,7 @@ struct ws_server::impl {
     mode serves;
 
     port(net::io_context& ioc, mode m)
-      : acceptor(net::make_strand(ioc)),
-        retry_timer(acceptor.get_executor()),
+      : acceptor(net::make_strand(ioc)), retry_timer(acceptor.get_executor()),
         serves(m) {}
   };
 
@@ -194,8 +193,8 @@ uint16_t ws_server::start() {
   if (tls)
     impl_->shared->tls = make_server_context(p.tls_cert, p.tls_key);
   auto port = impl_->listen(p.address, p.port,
-                            !tls             ? mode::plain
-                            : p.tls_only     ? mode::tls
+                            !tls              ? mode::plain
+                            : p.tls_only      ? mode::tls
                             : p.tls_port == 0 ? mode::detect
                                               : mode::plain);
   if (tls && p.tls_port != 0)

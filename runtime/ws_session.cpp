@@ -24,8 +24,8 @@ void start_ws_session(std::shared_ptr<server_shared> shared,
   start(std::move(shared), std::move(stream), std::move(req), std::move(info));
 }
 
-void start_ws_session(std::shared_ptr<server_shared> shared,
-                      tls_stream stream, http::request<http::string_body> req,
+void start_ws_session(std::shared_ptr<server_shared> shared, tls_stream stream,
+                      http::request<http::string_body> req,
                       actors::session_info info) {
   start(std::move(shared), std::move(stream), std::move(req), std::move(info));
 }

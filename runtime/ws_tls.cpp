@@ -3,8 +3,8 @@
 #include <sys/stat.h>
 
 #include <cstdio>
-#include <functional>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 
@@ -26,7 +26,8 @@ struct openssl_deleter {
   void operator()(T* p) const noexcept { Free(p); }
 };
 
-using pkey_ptr = std::unique_ptr<EVP_PKEY, openssl_deleter<EVP_PKEY, EVP_PKEY_free>>;
+using pkey_ptr
+  = std::unique_ptr<EVP_PKEY, openssl_deleter<EVP_PKEY, EVP_PKEY_free>>;
 using x509_ptr = std::unique_ptr<X509, openssl_deleter<X509, X509_free>>;
 using ext_ptr
   = std::unique_ptr<X509_EXTENSION,
@@ -89,9 +90,9 @@ void write_dev_certificate(const std::string& dir) {
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), 365L * 24 * 3600);
   X509_set_pubkey(cert.get(), key.get());
   auto name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("localhost"),
-                             -1, -1, 0);
+  X509_NAME_add_entry_by_txt(
+    name, "CN", MBSTRING_ASC,
+    reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
   X509_NAME_add_entry_by_txt(
     name, "O", MBSTRING_ASC,
     reinterpret_cast<const unsigned char*>("Tether development"), -1, -1, 0);

@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain (clang-14 and its runtime: the libFuzzer targets, tools/fuzz.sh)
   g++ cmake ninja-build ccache pkg-config clang-14 libclang-rt-14-dev
+  # the house checks of tools/test.sh (tools/lint/check_format.sh, check_tidy.sh)
+  clang-format-14 clang-tidy-14
   # libraries (the fixed stack)
   libcaf-dev libboost-dev libboost-system-dev libmsgpack-cxx-dev zlib1g-dev
   libssl-dev libsqlite3-dev rapidjson-dev libspdlog-dev

@@ -84,8 +84,9 @@ void decide(self_ptr self) {
       continue;
     }
     // One flush timer at a time: re-arm only for an earlier wake-up.
-    if (d.wake_at && (!st.flush_at || *d.wake_at < *st.flush_at
-                      || *st.flush_at <= self->clock().now())) {
+    if (d.wake_at
+        && (!st.flush_at || *d.wake_at < *st.flush_at
+            || *st.flush_at <= self->clock().now())) {
       st.flush_at = *d.wake_at;
       auto delay = *d.wake_at - self->clock().now();
       self->delayed_send(self, delay, atom::flush_v, ++st.flush_generation);

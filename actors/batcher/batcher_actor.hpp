@@ -18,8 +18,8 @@
 
 #include "actors/batcher/batch_policy.hpp"
 #include "actors/interfaces.hpp"
-#include "actors/metrics.hpp"
 #include "actors/lazy_deque.hpp"
+#include "actors/metrics.hpp"
 #include "actors/wall_clock.hpp"
 
 namespace tether::actors {

@@ -177,9 +177,8 @@ void forward_here(self_ptr self, const device_identity& sender,
              });
 }
 
-caf::expected<protocol::message_ptr> read_forwarded(self_ptr self,
-                                                    traffic_kind kind,
-                                                    const std::string& bytes) {
+caf::expected<protocol::message_ptr>
+read_forwarded(self_ptr self, traffic_kind kind, const std::string& bytes) {
   self->state.metrics->cluster_received(kind, bytes.size());
   // Validated by the sender's node; decoded again to be routed here.
   auto frame = read_forwarded_form(bytes, self->state.params.limits);
@@ -280,10 +279,9 @@ void relink_routes(self_ptr self, const std::string& node) {
 }
 
 caf::error refusal(const member_info& peer, peer_verdict v) {
-  return make_peer_error(v == peer_verdict::is_self ? peer_exit::redundant
-                                                    : peer_exit::refused,
-                         "refused " + peer.node_id + " at " + peer.address()
-                           + ": " + to_string(v));
+  return make_peer_error(
+    v == peer_verdict::is_self ? peer_exit::redundant : peer_exit::refused,
+    "refused " + peer.node_id + " at " + peer.address() + ": " + to_string(v));
 }
 
 } // namespace
@@ -312,25 +310,25 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
   self
     ->request(st.params.orchestrator, caf::infinite, atom::get_v,
               atom::backlog_v)
-      .then(
-        [self](std::vector<device_record>& records) {
-          for (auto& r : records) {
-            device_identity id;
-            id.user_id = r.user_id;
-            id.device_id = r.device_id;
-            id.type = static_cast<protocol::device_type>(
-              std::min<uint8_t>(r.type, 3));
-            id.role = r.role;
-            hold(self, id);
-          }
-          if (!records.empty())
-            spdlog::info("cluster: {} devices have stored messages here",
-                         records.size());
-        },
-        [self](caf::error& err) {
-          spdlog::error("cluster: cannot list the stored messages: {}",
-                        self->system().render(err));
-        });
+    .then(
+      [self](std::vector<device_record>& records) {
+        for (auto& r : records) {
+          device_identity id;
+          id.user_id = r.user_id;
+          id.device_id = r.device_id;
+          id.type
+            = static_cast<protocol::device_type>(std::min<uint8_t>(r.type, 3));
+          id.role = r.role;
+          hold(self, id);
+        }
+        if (!records.empty())
+          spdlog::info("cluster: {} devices have stored messages here",
+                       records.size());
+      },
+      [self](caf::error& err) {
+        spdlog::error("cluster: cannot list the stored messages: {}",
+                      self->system().render(err));
+      });
   return {
     [=](atom::hello, const member_info& peer)
       -> caf::result<member_info, std::vector<member_info>> {
@@ -359,8 +357,8 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
           auto& e = st.view.members().at(peer.node_id);
           if (e.state == node_state::alive)
             return make_peer_error(peer_exit::redundant,
-                                   peer.node_id + " is linked at "
-                                     + i->second + " already");
+                                   peer.node_id + " is linked at " + i->second
+                                     + " already");
         }
       }
       if (v != peer_verdict::accepted) {
@@ -460,27 +458,25 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
         msgs.push_back(std::move(*msg));
       }
       auto rp = self->make_response_promise<std::vector<std::string>>();
-      with_shard(self, id.user_id,
-                 [self, id, msgs = std::move(msgs),
-                  rp](const directory_actor& shard) mutable {
-                   if (!shard) {
-                     rp.deliver(make_tether_error(
-                       protocol::errc::internal_error,
-                       "the directory is restarting"));
-                     return;
-                   }
-                   self
-                     ->request(shard, caf::infinite, atom::handover_v, id,
-                               std::move(msgs))
-                     .then(
-                       [self, id, rp](std::vector<std::string>& refused) mutable {
-                         rp.deliver(std::move(refused));
-                         hold(self, id);
-                       },
-                       [rp](caf::error& err) mutable {
-                         rp.deliver(std::move(err));
-                       });
-                 });
+      with_shard(
+        self, id.user_id,
+        [self, id, msgs = std::move(msgs),
+         rp](const directory_actor& shard) mutable {
+          if (!shard) {
+            rp.deliver(make_tether_error(protocol::errc::internal_error,
+                                         "the directory is restarting"));
+            return;
+          }
+          self
+            ->request(shard, caf::infinite, atom::handover_v, id,
+                      std::move(msgs))
+            .then(
+              [self, id, rp](std::vector<std::string>& refused) mutable {
+                rp.deliver(std::move(refused));
+                hold(self, id);
+              },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        });
       return rp;
     },
     [=](atom::forward, const device_identity& sender,
@@ -513,8 +509,7 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
                     bytes)
           .then([fi](uint32_t n) { fi->accepted(n); },
                 [self, fi, who = "node " + id](caf::error& err) {
-                  fi->failed(who, to_errc(err),
-                             reason_of(self->system(), err));
+                  fi->failed(who, to_errc(err), reason_of(self->system(), err));
                 });
       }
       return rp;
@@ -536,8 +531,8 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
         if (id != st.params.self.node_id)
           if (auto h = handle_of(self, id)) {
             st.metrics->cluster_sent(traffic_kind::control, bytes);
-            self->send(h, atom::presence_v, st.params.self.node_id, room,
-                       rows, full, ask);
+            self->send(h, atom::presence_v, st.params.self.node_id, room, rows,
+                       full, ask);
           }
     },
     [=](atom::presence, const std::string& from, const std::string& room,
@@ -573,8 +568,7 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
         out.push_back(e.info);
       return out;
     },
-    [=](atom::get, atom::overview)
-      -> caf::result<std::vector<std::string>> {
+    [=](atom::get, atom::overview) -> caf::result<std::vector<std::string>> {
       auto& st = self->state;
       auto rp = self->make_response_promise<std::vector<std::string>>();
       auto& members = st.view.members();

@@ -76,8 +76,7 @@ struct cluster_state {
   std::vector<std::string> live;
   /// Devices whose queue is on this node (connected here, or were last),
   /// by user: what their homes were told.
-  std::unordered_map<std::string, std::map<std::string, remote_device>>
-    local;
+  std::unordered_map<std::string, std::map<std::string, remote_device>> local;
   /// Users homed here (placement of user_key): where their devices are.
   device_registry homed;
   /// Users whose routes are for a node not linked from here yet (its own

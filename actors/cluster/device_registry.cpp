@@ -14,8 +14,8 @@ std::set<std::string> device_registry::report(const remote_device& r) {
   if (e.node_id == r.node_id) {
     // The same node: its newer word about its own connection counts (an
     // older one is a connection that was replaced meanwhile).
-    if (r.since_ms < e.since_ms || (e.connected == r.connected
-                                    && e.since_ms == r.since_ms))
+    if (r.since_ms < e.since_ms
+        || (e.connected == r.connected && e.since_ms == r.since_ms))
       return tell;
     e = r;
     return nodes_of(r.id.user_id);

@@ -53,8 +53,7 @@ public:
   size_t size() const noexcept { return users_.size(); }
 
 private:
-  std::unordered_map<std::string, std::map<std::string, remote_device>>
-    users_;
+  std::unordered_map<std::string, std::map<std::string, remote_device>> users_;
 };
 
 } // namespace tether::actors

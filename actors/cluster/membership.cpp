@@ -44,8 +44,8 @@ peer_verdict membership::check(const member_info& peer) const {
                && peer.incarnation == self_.incarnation
              ? peer_verdict::is_self
              : peer_verdict::duplicate_id;
-  if (auto i = members_.find(peer.node_id); i != members_.end()
-      && i->second.state == node_state::alive
+  if (auto i = members_.find(peer.node_id);
+      i != members_.end() && i->second.state == node_state::alive
       && i->second.info.address() != peer.address())
     return peer_verdict::duplicate_id;
   return peer_verdict::accepted;
@@ -58,8 +58,7 @@ std::optional<member_event> membership::link_up(const member_info& peer,
   auto was = e.state;
   auto old_incarnation = e.info.incarnation;
   e.info = peer;
-  if (!added && was == node_state::alive
-      && old_incarnation == peer.incarnation)
+  if (!added && was == node_state::alive && old_incarnation == peer.incarnation)
     return std::nullopt;
   e.state = node_state::alive;
   e.since_ms = now_ms;
@@ -80,8 +79,8 @@ std::optional<member_event> membership::link_down(const std::string& node_id,
   return member_event{member_event::down, node_id};
 }
 
-std::vector<member_info>
-membership::learn(const std::vector<member_info>& view, int64_t now_ms) {
+std::vector<member_info> membership::learn(const std::vector<member_info>& view,
+                                           int64_t now_ms) {
   std::vector<member_info> fresh;
   for (auto& m : view) {
     if (m.node_id == self_.node_id || check(m) != peer_verdict::accepted)

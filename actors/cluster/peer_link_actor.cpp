@@ -21,18 +21,17 @@ void linked(self_ptr self, const member_info& peer,
             const std::vector<member_info>& view) {
   auto& st = self->state;
   self
-    ->request(st.local, caf::infinite, atom::linked_v, st.address(), peer,
-              view, caf::actor_cast<caf::actor>(st.remote))
+    ->request(st.local, caf::infinite, atom::linked_v, st.address(), peer, view,
+              caf::actor_cast<caf::actor>(st.remote))
     .then(
       [self, peer](atom::ok) {
         auto& st = self->state;
         self->monitor(st.remote);
         // However the link ends, the view learns it once.
-        self->attach_functor(
-          [local = st.local, addr = st.address(),
-           id = peer.node_id](const caf::error&) {
-            caf::anon_send(local, atom::unlinked_v, addr, id);
-          });
+        self->attach_functor([local = st.local, addr = st.address(),
+                              id = peer.node_id](const caf::error&) {
+          caf::anon_send(local, atom::unlinked_v, addr, id);
+        });
       },
       [self](caf::error& err) { self->quit(std::move(err)); });
 }
@@ -40,18 +39,16 @@ void linked(self_ptr self, const member_info& peer,
 void hello(self_ptr self) {
   auto& st = self->state;
   self->request(st.remote, st.params.timeout, atom::hello_v, st.params.self)
-    .then(
-      [self](member_info& peer, std::vector<member_info>& view) {
-        linked(self, peer, view);
-      },
-      [self](caf::error& err) {
-        if (err.category() == peer_category) {
-          self->quit(std::move(err));
-          return;
-        }
-        fail(self, peer_exit::unreachable,
-             "no answer to hello: " + self->system().render(err));
-      });
+    .then([self](member_info& peer,
+                 std::vector<member_info>& view) { linked(self, peer, view); },
+          [self](caf::error& err) {
+            if (err.category() == peer_category) {
+              self->quit(std::move(err));
+              return;
+            }
+            fail(self, peer_exit::unreachable,
+                 "no answer to hello: " + self->system().render(err));
+          });
 }
 
 } // namespace

@@ -81,7 +81,8 @@ void violation(self_ptr self) {
   if (st.guard.violation(self->clock().now())) {
     spdlog::warn("closing user={} device={}: more than {} rejected frames "
                  "within {}s",
-                 st.me.user_id, st.me.device_id, st.guard.params().max_violations,
+                 st.me.user_id, st.me.device_id,
+                 st.guard.params().max_violations,
                  st.guard.params().violation_window.count());
     close_connection(self, protocol::close_code::policy_violation);
   }
@@ -92,8 +93,8 @@ void refuse(self_ptr self, std::string message_id,
             std::string reason,
             const std::vector<protocol::field_error>& errors) {
   self->state.metrics->error(code);
-  auto ack = protocol::make_failed_ack(std::move(message_id), code,
-                                       std::move(reason), errors, wall_ms(self));
+  auto ack = protocol::make_failed_ack(
+    std::move(message_id), code, std::move(reason), errors, wall_ms(self));
   ack.batch_id = batch_id;
   send_ack(self, ack);
   violation(self);
@@ -105,11 +106,11 @@ source_mismatches(const device_identity& me,
                   const protocol::mobile_message& m) {
   std::vector<protocol::field_error> out;
   if (m.source.user_id != me.user_id)
-    out.push_back({"source.userId", "must be the authenticated user '"
-                                      + me.user_id + "'"});
+    out.push_back(
+      {"source.userId", "must be the authenticated user '" + me.user_id + "'"});
   if (m.source.device_id != me.device_id)
-    out.push_back({"source.deviceId", "must be the authenticated device '"
-                                        + me.device_id + "'"});
+    out.push_back({"source.deviceId",
+                   "must be the authenticated device '" + me.device_id + "'"});
   if (m.source.type != me.type)
     out.push_back({"source.deviceType",
                    "must be the authenticated device type '"
@@ -199,11 +200,11 @@ void route_via_directory(self_ptr self, const protocol::message_ptr& msg,
   // No timeout: the shard always answers (every queue and room answers
   // it), and if it dies the orchestrator closes this connection.
   self->request(st.directory, caf::infinite, atom::route_v, st.me, msg)
-    .then(
-      [self, msg, batch_id](uint32_t n) { routed(self, *msg, batch_id, n); },
-      [self, msg, batch_id](caf::error& err) {
-        routed(self, *msg, batch_id, std::move(err));
-      });
+    .then([self, msg,
+           batch_id](uint32_t n) { routed(self, *msg, batch_id, n); },
+          [self, msg, batch_id](caf::error& err) {
+            routed(self, *msg, batch_id, std::move(err));
+          });
 }
 
 void handle_message(self_ptr self, protocol::mobile_message&& m,
@@ -236,10 +237,9 @@ void handle_message(self_ptr self, protocol::mobile_message&& m,
   }
   // Sequence numbers are the server's: whatever the device wrote is dropped.
   m.seq.reset();
-  auto to_room = m.destination.to == protocol::target::broadcast
-                 && m.destination.broadcast
-                 && m.destination.broadcast->scope
-                      == protocol::broadcast_scope::room;
+  auto to_room
+    = m.destination.to == protocol::target::broadcast && m.destination.broadcast
+      && m.destination.broadcast->scope == protocol::broadcast_scope::room;
   auto msg = std::make_shared<const protocol::mobile_message>(std::move(m));
   if (to_room) {
     // Membership and rules are the shard's, members the room's.
@@ -278,34 +278,33 @@ void handle_message(self_ptr self, protocol::mobile_message&& m,
       return;
     }
   }
-  self->state.gate.run(lane::queues,
-           [self, msg, batch_id, targets = std::move(targets),
-            remote = std::move(remote)] {
-             if (duplicate(self, *msg, batch_id))
-               return;
-             auto done = [self, msg, batch_id](caf::expected<uint32_t> r) {
-               routed(self, *msg, batch_id, std::move(r));
-             };
-             if (targets.empty() && remote.size() == 0) {
-               done(uint32_t{0});
-               return;
-             }
-             auto fi = std::make_shared<fan_in>(done, targets.size()
-                                                        + remote.size());
-             remote.forward(self, self->state.me, msg,
-                            self->state.params.request_timeout, fi,
-                            *self->state.metrics);
-             for (auto& [device, q] : targets)
-               // No timeout (a timer per message is costly): a queue answers
-               // at once, or after its own store request, which has one; a
-               // dead queue bounces the request.
-               self->request(q, caf::infinite, atom::enqueue_v, msg)
-                 .then([fi](uint32_t) { fi->accepted(); },
-                       [self, fi, device = device](caf::error& err) {
-                         fi->failed(device, to_errc(err),
-                                    reason_of(self->system(), err));
-                       });
-           });
+  self->state.gate.run(lane::queues, [self, msg, batch_id,
+                                      targets = std::move(targets),
+                                      remote = std::move(remote)] {
+    if (duplicate(self, *msg, batch_id))
+      return;
+    auto done = [self, msg, batch_id](caf::expected<uint32_t> r) {
+      routed(self, *msg, batch_id, std::move(r));
+    };
+    if (targets.empty() && remote.size() == 0) {
+      done(uint32_t{0});
+      return;
+    }
+    auto fi = std::make_shared<fan_in>(done, targets.size() + remote.size());
+    remote.forward(self, self->state.me, msg,
+                   self->state.params.request_timeout, fi,
+                   *self->state.metrics);
+    for (auto& [device, q] : targets)
+      // No timeout (a timer per message is costly): a queue answers
+      // at once, or after its own store request, which has one; a
+      // dead queue bounces the request.
+      self->request(q, caf::infinite, atom::enqueue_v, msg)
+        .then([fi](uint32_t) { fi->accepted(); },
+              [self, fi, device = device](caf::error& err) {
+                fi->failed(device, to_errc(err),
+                           reason_of(self->system(), err));
+              });
+  });
 }
 
 void handle_frame(self_ptr self, const std::string& raw, bool binary) {
@@ -339,18 +338,16 @@ void handle_frame(self_ptr self, const std::string& raw, bool binary) {
     refuse(self, "", std::nullopt, frame.error, frame.error_message);
     return;
   }
-  st.metrics->received(traffic_kind_of(frame.kind),
-                       frame.kind == protocol::frame_kind::batch
-                         ? frame.messages.size()
-                         : 1,
-                       bytes.size());
+  st.metrics->received(
+    traffic_kind_of(frame.kind),
+    frame.kind == protocol::frame_kind::batch ? frame.messages.size() : 1,
+    bytes.size());
   switch (frame.kind) {
     case protocol::frame_kind::heartbeat:
       if (!frame.hb.pong)
         write(self,
-              protocol::encode(codec,
-                               protocol::make_pong(frame.hb.timestamp,
-                                                   wall_ms(self))),
+              protocol::encode(codec, protocol::make_pong(frame.hb.timestamp,
+                                                          wall_ms(self))),
               traffic_kind::heartbeat, 1);
       return;
     case protocol::frame_kind::ack: {
@@ -440,7 +437,7 @@ connection(connection_actor::stateful_pointer<connection_state> self,
   auto& st = self->state;
   auto info = port->info();
   st.port = port;
-  st.me = device_identity{info.user_id, info.device_id, info.type,
+  st.me = device_identity{info.user_id, info.device_id,  info.type,
                           info.role,    info.session_id, info.codec};
   st.directory = std::move(directory);
   st.batcher = std::move(batcher);
@@ -483,8 +480,8 @@ connection(connection_actor::stateful_pointer<connection_state> self,
             [fail](caf::error& err) mutable { fail("queue attach", err); });
       },
       [fail](caf::error& err) mutable { fail("directory join", err); });
-  auto remaining = std::chrono::milliseconds{info.session_expires_at * 1000
-                                             - wall_ms(self)};
+  auto remaining
+    = std::chrono::milliseconds{info.session_expires_at * 1000 - wall_ms(self)};
   if (remaining.count() > 0)
     self->delayed_send(self, remaining, atom::expire_v);
   else
@@ -496,9 +493,9 @@ connection(connection_actor::stateful_pointer<connection_state> self,
     caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
     if (why && why != caf::exit_reason::normal)
       if (auto p = port.lock())
-        p->close(protocol::to_int(protocol::close_code::internal_error),
-                 std::string{
-                   protocol::reason(protocol::close_code::internal_error)});
+        p->close(
+          protocol::to_int(protocol::close_code::internal_error),
+          std::string{protocol::reason(protocol::close_code::internal_error)});
   });
   return {
     [=](atom::frame, const std::string& bytes, bool binary) {

@@ -21,10 +21,10 @@
 #include "actors/connection/inbound_guard.hpp"
 #include "actors/connection/route_gate.hpp"
 #include "actors/interfaces.hpp"
-#include "actors/metrics.hpp"
-#include "protocol/codec.hpp"
 #include "actors/lazy_deque.hpp"
+#include "actors/metrics.hpp"
 #include "actors/wall_clock.hpp"
+#include "protocol/codec.hpp"
 
 namespace tether::actors {
 

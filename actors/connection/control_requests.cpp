@@ -40,13 +40,14 @@ void handle_room(self_ptr self, const protocol::mobile_message& m,
       u.custom_expires_ms = r.custom->expires_ms;
     }
     u.clear_custom = r.clear_custom;
-    self->state.gate.run(lane::control,
-             [self, u = std::move(u), id = m.id,
-              wants_ack = m.optimization.requires_ack, batch_id]() mutable {
-               self->send(self->state.directory, atom::status_v, std::move(u));
-               ack_processed(self, id, wants_ack, batch_id);
-               self->state.gate.done();
-             });
+    self->state.gate.run(
+      lane::control,
+      [self, u = std::move(u), id = m.id,
+       wants_ack = m.optimization.requires_ack, batch_id]() mutable {
+        self->send(self->state.directory, atom::status_v, std::move(u));
+        ack_processed(self, id, wants_ack, batch_id);
+        self->state.gate.done();
+      });
     return;
   }
   protocol::room_request r;
@@ -119,8 +120,8 @@ void handle_cloud(self_ptr self, const protocol::mobile_message& m,
     // (zlib) is preferred over gzip for its smaller header.
     uint8_t algo = 0;
     if (!self->state.deflate) {
-      for (auto want : {protocol::compression::deflate,
-                        protocol::compression::gzip}) {
+      for (auto want :
+           {protocol::compression::deflate, protocol::compression::gzip}) {
         if (algo == 0
             && std::find(algorithms.begin(), algorithms.end(), want)
                  != algorithms.end())

@@ -65,7 +65,8 @@ check_report check(const std::vector<const device_ledger*>& ledgers) {
           ++r.delivered;
         } else if (rec != by_key.end() && rec->second->gapped.count(s.id)) {
           ++r.gapped;
-        } else if (auto u = unnamed.find(to); u != unnamed.end() && u->second > 0) {
+        } else if (auto u = unnamed.find(to);
+                   u != unnamed.end() && u->second > 0) {
           --u->second;
           ++r.gapped;
         } else {

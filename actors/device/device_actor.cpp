@@ -109,8 +109,8 @@ void join_room(self_ptr self) {
                + std::to_string(st.memory->connects);
   bool presence = st.params.presence || st.params.status_every.count() > 0;
   request(self, "tether.join",
-          "{\"room\":\"" + st.spec.room + "\",\"presence\":"
-            + (presence ? "true" : "false") + "}",
+          "{\"room\":\"" + st.spec.room
+            + "\",\"presence\":" + (presence ? "true" : "false") + "}",
           st.join_id);
   st.in_room = true;
 }
@@ -149,15 +149,16 @@ void send_one(self_ptr self, steady::time_point intended) {
     m.destination.device_id = to;
     rec.to = st.spec.user_id + "/" + to;
   }
-  auto frame = std::make_shared<const std::string>(
-    protocol::encode(st.spec.codec, m));
+  auto frame
+    = std::make_shared<const std::string>(protocol::encode(st.spec.codec, m));
   // Counted before it leaves: a drain that compares acks with this count
   // (on another thread) must never see the ack before the send.
   st.counters->sent.fetch_add(1, std::memory_order_relaxed);
   send_shared(self, frame);
   if (st.params.requires_ack) {
     mem.ledger.sent.push_back(std::move(rec));
-    mem.pending.emplace(order, pending_send{m.id, std::move(frame), recipients});
+    mem.pending.emplace(order,
+                        pending_send{m.id, std::move(frame), recipients});
   }
 }
 
@@ -353,8 +354,7 @@ void on_tick(self_ptr self, uint8_t which) {
       auto step = script.on_status(st.in_room);
       switch (step.action) {
         case device_script::status_action::leave:
-          request(self, "tether.leave",
-                  "{\"room\":\"" + st.spec.room + "\"}");
+          request(self, "tether.leave", "{\"room\":\"" + st.spec.room + "\"}");
           st.in_room = false;
           st.counters->room_changes.fetch_add(1, std::memory_order_relaxed);
           break;
@@ -419,10 +419,10 @@ device(device_actor::stateful_pointer<device_state> self, device_spec spec,
   st.source.user_id = st.spec.user_id;
   st.source.device_id = st.spec.device_id;
   st.source.type = st.spec.type;
-  st.script.emplace(st.params, !st.spec.room.empty(), st.spec.slow,
-                    static_cast<uint32_t>(
-                      std::hash<std::string>{}(st.spec.key())
-                      ^ (st.memory->connects * 7919u)));
+  st.script.emplace(
+    st.params, !st.spec.room.empty(), st.spec.slow,
+    static_cast<uint32_t>(std::hash<std::string>{}(st.spec.key())
+                          ^ (st.memory->connects * 7919u)));
   ++st.memory->connects;
   auto opts = st.params.link;
   if (st.spec.port != 0) {
@@ -442,7 +442,7 @@ device(device_actor::stateful_pointer<device_state> self, device_spec spec,
       if (!r.ok) {
         st.memory->last_close = 1006;
         self->quit(make_link_error(link_exit::refused, 1006, r.retry_after_ms,
-                              r.status));
+                                   r.status));
         return;
       }
       if (st.stopping) {
@@ -466,7 +466,7 @@ device(device_actor::stateful_pointer<device_state> self, device_spec spec,
         self->quit();
       } else if (st.backgrounding) {
         self->quit(make_link_error(link_exit::background, code,
-                              st.params.background_for.count(), 101));
+                                   st.params.background_for.count(), 101));
       } else {
         self->quit(make_link_error(link_exit::closed, code, 0, 101));
       }

@@ -12,8 +12,8 @@
 #include <atomic>
 #include <chrono>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,9 +21,9 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/device/delivery_checker.hpp"
-#include "actors/device/latency_histogram.hpp"
 #include "actors/device/device_params.hpp"
 #include "actors/device/device_script.hpp"
+#include "actors/device/latency_histogram.hpp"
 #include "actors/device/link_port.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/wall_clock.hpp"

@@ -29,8 +29,8 @@ std::vector<device_script::arm> device_script::start(time_point now) {
   out.push_back({timer::ack, p.ack_interval});
   if (p.send_interval.count() > 0) {
     // A random phase, so that devices do not send in lockstep.
-    auto phase = std::chrono::duration_cast<duration>(p.send_interval
-                                                      * uniform());
+    auto phase
+      = std::chrono::duration_cast<duration>(p.send_interval * uniform());
     next_send_ = now + phase;
     out.push_back({timer::send, phase});
   }
@@ -45,8 +45,7 @@ std::vector<device_script::arm> device_script::start(time_point now) {
   return out;
 }
 
-device_script::send_step device_script::on_send(time_point now,
-                                                bool sending) {
+device_script::send_step device_script::on_send(time_point now, bool sending) {
   send_step out;
   auto interval = std::chrono::duration_cast<duration>(params_.send_interval);
   if (!sending) {

@@ -116,8 +116,9 @@ void fleet_plan::make_memories() {
   }
 }
 
-fleet_actor::behavior_type fleet(fleet_actor::stateful_pointer<fleet_state> self,
-                                 std::shared_ptr<fleet_plan> plan) {
+fleet_actor::behavior_type
+fleet(fleet_actor::stateful_pointer<fleet_state> self,
+      std::shared_ptr<fleet_plan> plan) {
   auto& st = self->state;
   st.plan = std::move(plan);
   st.rng.seed(st.plan->seed);
@@ -125,8 +126,9 @@ fleet_actor::behavior_type fleet(fleet_actor::stateful_pointer<fleet_state> self
     // Distinct per fleet, also for fleets started in the same millisecond.
     static std::atomic<uint32_t> fleets{0};
     auto now = wall_clock::system_ms();
-    st.plan->params.run = std::to_string(static_cast<uint64_t>(now) % 1000000007u)
-                          + "." + std::to_string(fleets++);
+    st.plan->params.run
+      = std::to_string(static_cast<uint64_t>(now) % 1000000007u) + "."
+        + std::to_string(fleets++);
   }
   if (st.plan->memories.size() != st.plan->devices.size())
     st.plan->make_memories();

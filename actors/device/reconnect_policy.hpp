@@ -16,8 +16,8 @@ namespace tether::actors {
 /// How one link incarnation ended.
 struct link_outcome {
   enum kind_t : uint8_t {
-    closed,     // the link was up and ended: `close_code`
-    refused,    // connecting or the upgrade failed: `http_status` (0: no answer)
+    closed,  // the link was up and ended: `close_code`
+    refused, // connecting or the upgrade failed: `http_status` (0: no answer)
     background, // the app went to background for `retry_after`
     crashed,    // the device actor failed
   };

@@ -16,9 +16,9 @@ void dedup_window::remember(std::string id, uint32_t recipients,
     return;
   // The oldest go first: expired ones, and as many as the capacity needs.
   // An entry of `order_` whose id was remembered again later is stale.
-  while (!order_.empty()
-         && (now_ms - order_.front().first >= window_
-             || ids_.size() >= capacity_)) {
+  while (
+    !order_.empty()
+    && (now_ms - order_.front().first >= window_ || ids_.size() >= capacity_)) {
     auto& [at, key] = order_.front();
     if (auto i = ids_.find(key); i != ids_.end() && i->second.at_ms == at)
       ids_.erase(i);

@@ -19,7 +19,8 @@ namespace tether::actors {
 
 class dedup_window {
 public:
-  explicit dedup_window(std::chrono::milliseconds window = std::chrono::minutes{10},
+  explicit dedup_window(std::chrono::milliseconds window
+                        = std::chrono::minutes{10},
                         size_t capacity = 4096)
     : window_(window.count()), capacity_(capacity) {}
 

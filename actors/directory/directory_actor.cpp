@@ -75,13 +75,14 @@ route_table make_routes(const user_slot& u) {
   // last) is reached there, unless it is connected here: then its link here
   // is the newer one (the user's home would not list it otherwise).
   for (auto& r : u.remote) {
-    auto i = std::find_if(t->devices.begin(), t->devices.end(),
-                          [&](auto& e) { return e.device_id == r.id.device_id; });
+    auto i = std::find_if(t->devices.begin(), t->devices.end(), [&](auto& e) {
+      return e.device_id == r.id.device_id;
+    });
     size_t k;
     if (i == t->devices.end()) {
       k = t->devices.size();
-      t->devices.push_back(device_entry{r.id.device_id, r.id.type,
-                                        r.id.is_extension(), false});
+      t->devices.push_back(
+        device_entry{r.id.device_id, r.id.type, r.id.is_extension(), false});
       t->queues.emplace_back();
       t->remotes.emplace_back();
       t->down.emplace_back();
@@ -138,8 +139,8 @@ void with_user(self_ptr self, const std::string& user,
       device_slot slot;
       slot.id.user_id = r.user_id;
       slot.id.device_id = r.device_id;
-      slot.id.type = static_cast<protocol::device_type>(
-        std::min<uint8_t>(r.type, 3));
+      slot.id.type
+        = static_cast<protocol::device_type>(std::min<uint8_t>(r.type, 3));
       slot.id.role = r.role;
       u.devices.push_back(std::move(slot));
     }
@@ -152,16 +153,16 @@ void with_user(self_ptr self, const std::string& user,
       g(u);
     note_idle(self, u);
   };
-  self
-    ->request(st.store, caf::infinite, atom::get_v, atom::devices_v, user)
-    .then([loaded](std::vector<device_record>& records) mutable {
-            loaded(std::move(records));
-          },
-          [self, user, loaded](caf::error& err) mutable {
-            spdlog::error("directory: cannot load the devices of {}: {}",
-                          user, self->system().render(err));
-            loaded({});
-          });
+  self->request(st.store, caf::infinite, atom::get_v, atom::devices_v, user)
+    .then(
+      [loaded](std::vector<device_record>& records) mutable {
+        loaded(std::move(records));
+      },
+      [self, user, loaded](caf::error& err) mutable {
+        spdlog::error("directory: cannot load the devices of {}: {}", user,
+                      self->system().render(err));
+        loaded({});
+      });
 }
 
 // Runs `f` with the device's queue, asking the orchestrator to start it
@@ -227,13 +228,14 @@ void join_room(self_ptr self, const device_identity& id, const room_ask& ask,
                bool retry = true) {
   with_queue(self, id.user_id, id.device_id, [=](queue_actor q) mutable {
     if (!q) {
-      done(make_tether_error(protocol::errc::internal_error,
-                             "queue unavailable"));
+      done(
+        make_tether_error(protocol::errc::internal_error, "queue unavailable"));
       return;
     }
     auto& st = self->state;
-    self->request(st.orchestrator, st.params.request_timeout, atom::room_v,
-                  ask.room)
+    self
+      ->request(st.orchestrator, st.params.request_timeout, atom::room_v,
+                ask.room)
       .then(
         [=](room_actor& r) mutable {
           self
@@ -262,9 +264,10 @@ void join_room(self_ptr self, const device_identity& id, const room_ask& ask,
 
 // Puts the device into its user's presence room (without asking for
 // presence diffs).
-void join_user_room(self_ptr self, const device_identity& id,
-                    std::function<void(caf::expected<uint32_t>)> done =
-                      [](caf::expected<uint32_t>) {}) {
+void join_user_room(
+  self_ptr self, const device_identity& id,
+  std::function<void(caf::expected<uint32_t>)> done
+  = [](caf::expected<uint32_t>) {}) {
   room_ask ask;
   ask.room = user_room(id.user_id);
   join_room(self, id, ask, std::move(done));
@@ -321,15 +324,14 @@ void publish(self_ptr self, user_slot& u, const device_identity& sender,
   if (slot && r == slot->rooms.end() && name == user_room(sender.user_id)) {
     // The user's own room is the device's even before it runs.
     start_user_room(self, u, sender.device_id);
-    join_user_room(self, sender,
-                   [=](caf::expected<uint32_t> joined) mutable {
-                     auto i = self->state.users.find(sender.user_id);
-                     if (!joined || i == self->state.users.end()) {
-                       rp.deliver(not_a_member(name));
-                       return;
-                     }
-                     publish(self, i->second, sender, msg, rp);
-                   });
+    join_user_room(self, sender, [=](caf::expected<uint32_t> joined) mutable {
+      auto i = self->state.users.find(sender.user_id);
+      if (!joined || i == self->state.users.end()) {
+        rp.deliver(not_a_member(name));
+        return;
+      }
+      publish(self, i->second, sender, msg, rp);
+    });
     return;
   }
   if (!slot || r == slot->rooms.end()) {
@@ -449,9 +451,8 @@ directory(directory_actor::stateful_pointer<directory_state> self,
   st.metrics = std::move(metrics);
   self->set_down_handler([=](const caf::down_msg& dm) { on_down(self, dm); });
   // The users gauge forgets this shard's users when it ends.
-  self->attach_functor([m = st.metrics, held = st.held] {
-    m->directory_users(-*held);
-  });
+  self->attach_functor(
+    [m = st.metrics, held = st.held] { m->directory_users(-*held); });
   schedule_sweep(self);
   return {
     [=](atom::join, device_identity& id,
@@ -552,8 +553,7 @@ directory(directory_actor::stateful_pointer<directory_state> self,
         // (same data dir); what is sent meanwhile is refused, not lost.
         for (auto i : unreachable)
           fi->failed(t.devices[i].device_id, protocol::errc::node_unavailable,
-                     "its queue is on node '" + t.down[i]
-                       + "', which is down");
+                     "its queue is on node '" + t.down[i] + "', which is down");
         fan_out(self, sender, devices, msg, fi);
         remote.forward(self, sender, msg, self->state.params.request_timeout,
                        fi, *self->state.metrics);
@@ -643,8 +643,7 @@ directory(directory_actor::stateful_pointer<directory_state> self,
     },
     [=](atom::get, const std::string& user) {
       std::vector<device_identity> result;
-      if (auto u = self->state.users.find(user);
-          u != self->state.users.end())
+      if (auto u = self->state.users.find(user); u != self->state.users.end())
         for (auto& d : u->second.devices)
           if (d.conn)
             result.push_back(d.id);

@@ -17,11 +17,10 @@ route_plan fail(errc code, std::string reason) {
 
 } // namespace
 
-route_plan plan_route(const std::vector<device_entry>& devices,
-                      std::string_view sender_user,
-                      std::string_view sender_device,
-                      const protocol::destination_info& dst,
-                      bool include_offline) {
+route_plan
+plan_route(const std::vector<device_entry>& devices,
+           std::string_view sender_user, std::string_view sender_device,
+           const protocol::destination_info& dst, bool include_offline) {
   if (dst.user_id && *dst.user_id != sender_user)
     return fail(errc::forbidden,
                 "destination.userId must be your own user; devices can only "
@@ -36,9 +35,8 @@ route_plan plan_route(const std::vector<device_entry>& devices,
         return d.device_id == *dst.device_id;
       });
       if (i == devices.end())
-        return fail(errc::unknown_device,
-                    "device '" + *dst.device_id
-                      + "' is not a device of this user");
+        return fail(errc::unknown_device, "device '" + *dst.device_id
+                                            + "' is not a device of this user");
       if (!reachable(*i))
         return fail(errc::device_offline,
                     "device '" + *dst.device_id + "' is not connected");

@@ -35,10 +35,9 @@ struct route_plan {
 /// Resolves `dst` for a message from `sender_device` of `sender_user`.
 /// With `include_offline` false, offline devices never receive; a `device`
 /// target that is offline is then an error (device_offline).
-route_plan plan_route(const std::vector<device_entry>& devices,
-                      std::string_view sender_user,
-                      std::string_view sender_device,
-                      const protocol::destination_info& dst,
-                      bool include_offline);
+route_plan
+plan_route(const std::vector<device_entry>& devices,
+           std::string_view sender_user, std::string_view sender_device,
+           const protocol::destination_info& dst, bool include_offline);
 
 } // namespace tether::actors

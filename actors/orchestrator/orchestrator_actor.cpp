@@ -26,8 +26,7 @@ void spawn_directory(self_ptr self) {
   for (uint32_t i = 0; i < n; ++i) {
     st.shards.push_back(self->spawn(directory,
                                     caf::actor_cast<orchestrator_actor>(self),
-                                    st.store, st.params.directory,
-                                    st.metrics));
+                                    st.store, st.params.directory, st.metrics));
     self->monitor(st.shards.back());
   }
   st.directory_child.started = self->clock().now();
@@ -74,8 +73,7 @@ next_restart(self_ptr self, permanent_child& child, bool limited) {
   if (backoff.stable(std::chrono::duration_cast<std::chrono::milliseconds>(
         now - child.started)))
     child.attempts = 0;
-  if (limited
-      && (!backoff.allows(child.attempts) || !child.budget.charge(now)))
+  if (limited && (!backoff.allows(child.attempts) || !child.budget.charge(now)))
     return std::nullopt;
   std::uniform_real_distribution<double> uniform{0.0, 1.0};
   return backoff.delay(child.attempts++, uniform(st.rng));
@@ -162,7 +160,7 @@ void on_directory_down(self_ptr self, const caf::error& reason) {
   auto delay = next_restart(self, child, true);
   if (!delay) {
     spdlog::error("directory failed too often ({}); stopping the node",
-                     self->system().render(reason));
+                  self->system().render(reason));
     stop_children(self);
     self->quit(reason);
     return;
@@ -170,8 +168,7 @@ void on_directory_down(self_ptr self, const caf::error& reason) {
   spdlog::error("directory failed ({}); restart {} in {} ms",
                 self->system().render(reason), child.attempts, delay->count());
   self->delayed_send(self, *delay, atom::restart_v,
-                     std::string{directory_child_name},
-                     ++child.generation);
+                     std::string{directory_child_name}, ++child.generation);
 }
 
 // Asks every queue and room for its summary (each within
@@ -182,8 +179,8 @@ void gather_overview(self_ptr self) {
   o->node_id = st.params.peer.self.node_id;
   o->started_ms = st.params.peer.self.incarnation;
   // One more than the asks: the last done() below answers if none is left.
-  auto pending = std::make_shared<size_t>(st.queues.size() + st.rooms.size()
-                                          + 1);
+  auto pending
+    = std::make_shared<size_t>(st.queues.size() + st.rooms.size() + 1);
   auto done = [self, o, pending] {
     if (--*pending > 0)
       return;
@@ -239,7 +236,8 @@ orchestrator_state::~orchestrator_state() {
 
 orchestrator_actor::behavior_type
 orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
-             orchestrator_params params, std::shared_ptr<node_metrics> metrics) {
+             orchestrator_params params,
+             std::shared_ptr<node_metrics> metrics) {
   auto& st = self->state;
   st.params = std::move(params);
   st.metrics = std::move(metrics);
@@ -273,7 +271,7 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
         // The durable log is in an unknown state: stop, let the service
         // manager restart the node, recover from disk.
         spdlog::error("store failed ({}); stopping the node",
-                         self->system().render(dm.reason));
+                      self->system().render(dm.reason));
         stop_children(self);
         self->quit(dm.reason);
       }
@@ -301,17 +299,17 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
     [=](atom::open, std::shared_ptr<session_port>& port) {
       auto& st = self->state;
       if (st.stopping) {
-        port->close(protocol::to_int(protocol::close_code::going_away),
-                    std::string{protocol::reason(
-                      protocol::close_code::going_away)});
+        port->close(
+          protocol::to_int(protocol::close_code::going_away),
+          std::string{protocol::reason(protocol::close_code::going_away)});
         return;
       }
       auto b = self->spawn(batcher, port, st.params.batcher, st.metrics);
       if (st.shards.empty()) {
         // The directory is being restarted: the device retries later.
-        port->close(protocol::to_int(protocol::close_code::internal_error),
-                    std::string{protocol::reason(
-                      protocol::close_code::internal_error)});
+        port->close(
+          protocol::to_int(protocol::close_code::internal_error),
+          std::string{protocol::reason(protocol::close_code::internal_error)});
         return;
       }
       auto user = port->info().user_id;
@@ -348,11 +346,11 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
       return self->state.shards.empty() ? directory_actor{}
                                         : shard_for(self, user);
     },
-    [=](atom::get, atom::backlog)
-      -> caf::result<std::vector<device_record>> {
+    [=](atom::get, atom::backlog) -> caf::result<std::vector<device_record>> {
       auto rp = self->make_response_promise<std::vector<device_record>>();
-      self->request(self->state.store, caf::infinite, atom::get_v,
-                    atom::backlog_v)
+      self
+        ->request(self->state.store, caf::infinite, atom::get_v,
+                  atom::backlog_v)
         .then(
           [rp](std::vector<device_record>& r) mutable {
             rp.deliver(std::move(r));
@@ -390,8 +388,7 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
       self->delayed_send(self, st.params.stop_timeout, atom::deadline_v);
       return rp;
     },
-    [=](atom::link, cluster_actor& cluster, std::string& host,
-        uint16_t port) {
+    [=](atom::link, cluster_actor& cluster, std::string& host, uint16_t port) {
       auto& st = self->state;
       auto addr = host + ":" + std::to_string(port);
       if (st.stopping || st.peers.count(addr) != 0)

@@ -39,13 +39,13 @@
 #include "actors/connection/connection_actor.hpp"
 #include "actors/directory/directory_actor.hpp"
 #include "actors/interfaces.hpp"
-#include "actors/store/store_actor.hpp"
 #include "actors/metrics.hpp"
 #include "actors/orchestrator/backoff_policy.hpp"
 #include "actors/orchestrator/restart_budget.hpp"
 #include "actors/queue/queue_actor.hpp"
 #include "actors/room/room_actor.hpp"
 #include "actors/store/durable_log.hpp"
+#include "actors/store/store_actor.hpp"
 
 namespace tether::actors {
 
@@ -98,8 +98,7 @@ struct orchestrator_state {
   std::unordered_map<caf::actor_addr, connection_actor> connections;
   std::unordered_map<caf::actor_addr, queue_actor> queues;
   /// Running rooms, and the registry of their names.
-  std::unordered_map<caf::actor_addr, std::pair<room_actor, std::string>>
-    rooms;
+  std::unordered_map<caf::actor_addr, std::pair<room_actor, std::string>> rooms;
   std::unordered_map<std::string, room_actor> rooms_by_name;
   /// Peer links by cluster address (host:port), and the address of each.
   std::unordered_map<std::string, peer_child> peers;

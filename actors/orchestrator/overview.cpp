@@ -40,8 +40,8 @@ void queues(writer& w, std::vector<queue_summary>& qs, const node_metrics& m,
   // listing.
   auto shown = std::min(limit, qs.size());
   std::partial_sort(qs.begin(), qs.begin() + static_cast<ptrdiff_t>(shown),
-                    qs.end(), [](const queue_summary& a,
-                                 const queue_summary& b) {
+                    qs.end(),
+                    [](const queue_summary& a, const queue_summary& b) {
                       if (a.slow != b.slow)
                         return a.slow;
                       auto da = uint64_t{a.waiting} + a.unacked;
@@ -102,8 +102,7 @@ void rooms(writer& w, std::vector<room_summary>& rs, size_t limit) {
     members += r.local;
   auto shown = std::min(limit, rs.size());
   std::partial_sort(rs.begin(), rs.begin() + static_cast<ptrdiff_t>(shown),
-                    rs.end(),
-                    [](const room_summary& a, const room_summary& b) {
+                    rs.end(), [](const room_summary& a, const room_summary& b) {
                       if (a.members != b.members)
                         return a.members > b.members;
                       return a.name < b.name;

@@ -42,8 +42,8 @@ bool device_queue::fits(protocol::priority prio, uint64_t bytes) const {
   if (params_.overflow == overflow_policy::refuse_new)
     return false;
   // Evictable: waiting messages of lower or equal priority, never critical.
-  for (size_t p = 0; p <= index(prio) && p < index(protocol::priority::critical);
-       ++p) {
+  for (size_t p = 0;
+       p <= index(prio) && p < index(protocol::priority::critical); ++p) {
     for (auto& e : waiting_[p]) {
       --items;
       total -= e.bytes;
@@ -58,7 +58,8 @@ device_queue::offer_result device_queue::offer(queue_entry e) {
   offer_result r;
   if (!fits(e.prio, e.bytes))
     return r;
-  while (count_ + 1 > params_.max_items || bytes_ + e.bytes > params_.max_bytes) {
+  while (count_ + 1 > params_.max_items
+         || bytes_ + e.bytes > params_.max_bytes) {
     // fits() guarantees an evictable message exists.
     for (auto& q : waiting_) {
       if (!q.empty()) {
@@ -122,10 +123,10 @@ const queue_entry* device_queue::next(int64_t now_ms) {
     ++e.attempts;
     if (e.needs_ack)
       deadline_removed(e.retry_ms);
-    e.retry_ms = now_ms
-                 + static_cast<int64_t>(
-                   static_cast<double>(params_.ack_timeout.count())
-                   * std::pow(params_.ack_backoff, e.attempts - 1));
+    e.retry_ms
+      = now_ms
+        + static_cast<int64_t>(static_cast<double>(params_.ack_timeout.count())
+                               * std::pow(params_.ack_backoff, e.attempts - 1));
     if (e.needs_ack)
       deadline_added(e.retry_ms);
     return &e;

@@ -18,9 +18,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "actors/lazy_deque.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/model.hpp"
-#include "actors/lazy_deque.hpp"
 
 namespace tether::actors {
 
@@ -45,9 +45,10 @@ struct queue_params {
   overflow_policy overflow = overflow_policy::evict_lowest;
   /// TTL when a message has none, by priority (low, normal, high, critical):
   /// stale low-priority chatter goes first, commands last a day.
-  std::array<std::chrono::milliseconds, 4> default_ttl{
-    std::chrono::hours{1}, std::chrono::hours{12}, std::chrono::hours{24},
-    std::chrono::hours{24}};
+  std::array<std::chrono::milliseconds, 4> default_ttl{std::chrono::hours{1},
+                                                       std::chrono::hours{12},
+                                                       std::chrono::hours{24},
+                                                       std::chrono::hours{24}};
   /// First wait for a device ack before redelivering.
   std::chrono::milliseconds ack_timeout{10000};
   /// Growth of that wait per attempt.

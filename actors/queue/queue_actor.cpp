@@ -52,8 +52,7 @@ void write_gaps(self_ptr self) {
                         true});
 }
 
-void forget(self_ptr self, std::vector<queue_entry>& entries,
-            gap_cause cause) {
+void forget(self_ptr self, std::vector<queue_entry>& entries, gap_cause cause) {
   auto& st = self->state;
   message_keys keys{st.owner.user_id, st.owner.device_id, {}};
   uint64_t n = 0;
@@ -235,9 +234,8 @@ constexpr size_t handover_batch = 256;
 
 void retry_handover(self_ptr self) {
   auto& st = self->state;
-  st.handover_retry = std::min(milliseconds{30000},
-                               std::max(milliseconds{500},
-                                        st.handover_retry * 2));
+  st.handover_retry = std::min(
+    milliseconds{30000}, std::max(milliseconds{500}, st.handover_retry * 2));
   self->delayed_send(self, st.handover_retry, atom::handover_v);
 }
 
@@ -295,9 +293,9 @@ void hand_over(self_ptr self) {
         spdlog::info("queue {}/{}: handed {} messages over to the node of "
                      "the device{}",
                      st.owner.user_id, st.owner.device_id, done.size(),
-                     back.empty() ? ""
-                                  : fmt::format(" ({} refused there, kept)",
-                                                back.size()));
+                     back.empty()
+                       ? ""
+                       : fmt::format(" ({} refused there, kept)", back.size()));
         if (back.empty()) {
           st.handover_retry = milliseconds{0};
           hand_over(self); // the rest, what came meanwhile, or quit
@@ -314,8 +312,7 @@ void hand_over(self_ptr self) {
         retry_handover(self);
         spdlog::warn("queue {}/{}: handover failed ({}); retrying in {} ms",
                      st.owner.user_id, st.owner.device_id,
-                     reason_of(self->system(), err),
-                     st.handover_retry.count());
+                     reason_of(self->system(), err), st.handover_retry.count());
         pump(self);
       });
 }
@@ -340,9 +337,9 @@ admission admit(self_ptr self, const protocol::message_ptr& msg,
   e.enqueued_ms = now;
   e.expires_ms
     = now
-      + (opt.ttl_ms ? *opt.ttl_ms
-                    : st.params.queue.default_ttl[static_cast<size_t>(e.prio)]
-                        .count());
+      + (opt.ttl_ms
+           ? *opt.ttl_ms
+           : st.params.queue.default_ttl[static_cast<size_t>(e.prio)].count());
   e.needs_ack = opt.requires_ack;
   e.durable = opt.requires_ack || opt.offline_capable;
   admission a;
@@ -364,12 +361,11 @@ admission admit(self_ptr self, const protocol::message_ptr& msg,
   if (!result.accepted) {
     st.metrics->queue_event(queue_counter::overflow, 1);
     a.row = stored_message{};
-    a.error = make_tether_error(
-      protocol::errc::queue_overflow,
-      "the queue of device '" + st.owner.device_id + "' is full ("
-        + std::to_string(st.q.size()) + " messages, "
-        + std::to_string(st.q.bytes())
-        + " bytes) and nothing in it may be evicted");
+    a.error = make_tether_error(protocol::errc::queue_overflow,
+                                "the queue of device '" + st.owner.device_id
+                                  + "' is full (" + std::to_string(st.q.size())
+                                  + " messages, " + std::to_string(st.q.bytes())
+                                  + " bytes) and nothing in it may be evicted");
     return a;
   }
   st.metrics->queue_event(queue_counter::enqueued, 1);
@@ -402,8 +398,8 @@ caf::result<uint32_t> enqueue(self_ptr self, const protocol::message_ptr& msg,
     return a.evicted;
   auto rp = self->make_response_promise<uint32_t>();
   self
-    ->request(self->state.store, caf::infinite,
-              atom::append_v, std::move(a.row))
+    ->request(self->state.store, caf::infinite, atom::append_v,
+              std::move(a.row))
     .then(
       [self, rp, n = a.evicted](atom::ok) mutable {
         rp.deliver(n);
@@ -453,7 +449,8 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
           e.key = m.qid;
           e.msg = std::make_shared<const protocol::mobile_message>(
             std::move(f.messages.front().msg));
-          e.prio = static_cast<protocol::priority>(std::min<uint8_t>(m.priority, 3));
+          e.prio
+            = static_cast<protocol::priority>(std::min<uint8_t>(m.priority, 3));
           e.bytes = estimate_bytes(*e.msg);
           e.enqueued_ms = m.enqueued_ms;
           e.expires_ms = m.expires_ms;
@@ -548,7 +545,8 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       // batcher of an earlier connection's).
       auto& st = self->state;
       if (st.batcher
-          && self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(st.batcher))
+          && self->current_sender()
+               == caf::actor_cast<caf::strong_actor_ptr>(st.batcher))
         st.demand += static_cast<uint32_t>(seqs.size());
       auto done = self->state.q.written(seqs);
       retire(self, done);

@@ -61,8 +61,7 @@ std::optional<presence_entry> cluster_presence::refresh(const member_key& k) {
   return e;
 }
 
-std::optional<presence_entry>
-cluster_presence::local(const presence_entry& e) {
+std::optional<presence_entry> cluster_presence::local(const presence_entry& e) {
   auto k = key_of(e);
   if (e.event == "leave")
     local_.erase(k);
@@ -104,7 +103,8 @@ cluster_presence::remote(const std::string& node,
 }
 
 void cluster_presence::node_down(const std::string& node, int64_t now_ms) {
-  if (auto i = remote_.find(node); i != remote_.end() && !i->second.down_since_ms)
+  if (auto i = remote_.find(node);
+      i != remote_.end() && !i->second.down_since_ms)
     i->second.down_since_ms = now_ms;
 }
 

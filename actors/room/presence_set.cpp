@@ -113,12 +113,12 @@ presence_set::set_status(const member_key& k, const protocol::status_request& r,
   m.last_activity_ms = now_ms;
   m.last_seen_ms = now_ms;
   auto after = entry(m, "update");
-  auto same_custom = (!before.custom && !after.custom)
-                     || (before.custom && after.custom
-                         && before.custom->text == after.custom->text
-                         && before.custom->emoji == after.custom->emoji
-                         && before.custom->expires_ms
-                              == after.custom->expires_ms);
+  auto same_custom
+    = (!before.custom && !after.custom)
+      || (before.custom && after.custom
+          && before.custom->text == after.custom->text
+          && before.custom->emoji == after.custom->emoji
+          && before.custom->expires_ms == after.custom->expires_ms);
   if (before.status == after.status && same_custom)
     return std::nullopt;
   return after;

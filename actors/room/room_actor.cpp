@@ -35,8 +35,7 @@ void schedule_diff(self_ptr self) {
   if (st.diff_scheduled)
     return;
   st.diff_scheduled = true;
-  auto wait = st.last_diff_ms + st.params.diff_interval.count()
-              - wall_ms(self);
+  auto wait = st.last_diff_ms + st.params.diff_interval.count() - wall_ms(self);
   self->delayed_send(self, milliseconds{std::max<int64_t>(0, wait)},
                      atom::flush_v);
 }
@@ -70,8 +69,8 @@ protocol::presence_entry from_row(const presence_row& r) {
   e.user_id = r.user_id;
   e.device_id = r.device_id;
   e.type = static_cast<protocol::device_type>(std::min<uint8_t>(r.type, 3));
-  e.status = static_cast<protocol::presence_status>(
-    std::min<uint8_t>(r.status, 3));
+  e.status
+    = static_cast<protocol::presence_status>(std::min<uint8_t>(r.status, 3));
   if (r.has_custom)
     e.custom = protocol::custom_status{r.custom_text, r.custom_emoji,
                                        r.custom_expires_ms};
@@ -102,8 +101,8 @@ void tell_all(self_ptr self, bool ask) {
   for (auto& e : st.view.local_members())
     rows.push_back(to_row(e));
   st.outbox.clear(); // the full set says it all
-  self->send(st.cluster, atom::presence_v, st.room_name, std::move(rows),
-             true, ask);
+  self->send(st.cluster, atom::presence_v, st.room_name, std::move(rows), true,
+             ask);
 }
 
 std::vector<protocol::user_presence>
@@ -135,8 +134,8 @@ void flush_diff(self_ptr self) {
   auto& st = self->state;
   st.diff_scheduled = false;
   if (!st.outbox.empty()) {
-    self->send(st.cluster, atom::presence_v, st.room_name,
-               std::move(st.outbox), false, false);
+    self->send(st.cluster, atom::presence_v, st.room_name, std::move(st.outbox),
+               false, false);
     st.outbox.clear();
   }
   if (st.pending.empty())
@@ -195,10 +194,10 @@ void send_snapshot(self_ptr self, const device_identity& to,
   auto pages = static_cast<uint32_t>((total + size - 1) / size);
   auto members = st.view.page(ask.page, size);
   auto msg = std::make_shared<const protocol::mobile_message>(
-    protocol::make_presence_snapshot(to.user_id, to.device_id, st.room_name, members,
-                                     aggregates(self, members), ask.page,
-                                     std::max<uint32_t>(pages, 1), total,
-                                     wall_ms(self)));
+    protocol::make_presence_snapshot(to.user_id, to.device_id, st.room_name,
+                                     members, aggregates(self, members),
+                                     ask.page, std::max<uint32_t>(pages, 1),
+                                     total, wall_ms(self)));
   self->send(q->second.first, atom::publish_v, msg, encoded_ptr{});
 }
 
@@ -214,8 +213,8 @@ caf::result<uint32_t> publish(self_ptr self, const device_identity& sender,
     if (k != from)
       codecs |= codec_bit(q.second);
   auto forms = encode_once(*msg, codecs);
-  auto n = static_cast<uint32_t>(st.queues.size()
-                                 - (st.queues.count(from) ? 1 : 0));
+  auto n
+    = static_cast<uint32_t>(st.queues.size() - (st.queues.count(from) ? 1 : 0));
   st.metrics->room_event(room_counter::published, 1);
   st.metrics->room_event(room_counter::delivered, n);
   auto& opt = msg->optimization;
@@ -236,8 +235,7 @@ caf::result<uint32_t> publish(self_ptr self, const device_identity& sender,
     if (k == from)
       continue;
     auto who = k.first + "/" + k.second;
-    self->request(q.first, caf::infinite, atom::enqueue_v, msg,
-                  forms)
+    self->request(q.first, caf::infinite, atom::enqueue_v, msg, forms)
       .then([fi](uint32_t) { fi->accepted(); },
             [self, fi, who](caf::error& err) {
               fi->failed(who, to_errc(err), reason_of(self->system(), err));
@@ -282,7 +280,8 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
       ms.device_id = m.id.device_id;
       ms.type = m.id.type;
       ms.subscribed = m.ask.presence;
-      ms.status_filter = to_enums<protocol::presence_status>(m.ask.status_filter, 3);
+      ms.status_filter
+        = to_enums<protocol::presence_status>(m.ask.status_filter, 3);
       ms.type_filter = to_enums<protocol::device_type>(m.ask.type_filter, 3);
       auto before = st.presence.size();
       auto event = st.presence.join(std::move(ms), wall_ms(self));

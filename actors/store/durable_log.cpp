@@ -162,10 +162,9 @@ void durable_log::close() noexcept {
 }
 
 void durable_log::open() {
-  auto rc = sqlite3_open_v2(path_.c_str(), &db_,
-                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-                              | SQLITE_OPEN_NOMUTEX,
-                            nullptr);
+  auto rc = sqlite3_open_v2(
+    path_.c_str(), &db_,
+    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK)
     fail("cannot open");
   // Never wait on a lock: a second writer is a configuration error.
@@ -211,14 +210,14 @@ void durable_log::open() {
     "INSERT OR REPLACE INTO messages (user_id, device_id, qid, priority, "
     "enqueued_ms, expires_ms, needs_ack, msg_id, sender_device, body) "
     "VALUES (?,?,?,?,?,?,?,?,?,?)");
-  delete_ = prepare(
-    "DELETE FROM messages WHERE user_id=? AND device_id=? AND qid=?");
+  delete_
+    = prepare("DELETE FROM messages WHERE user_id=? AND device_id=? AND qid=?");
   bury_ = prepare("UPDATE messages SET dead=max(?, 1) WHERE user_id=? AND "
                   "device_id=? AND qid=?");
   purge_ = prepare("DELETE FROM messages WHERE dead<>0 AND dead<=?");
-  find_device_ = prepare(("SELECT " + dcols
-                          + " FROM devices WHERE user_id=? AND device_id=?")
-                           .c_str());
+  find_device_ = prepare(
+    ("SELECT " + dcols + " FROM devices WHERE user_id=? AND device_id=?")
+      .c_str());
   insert_device_ = prepare(
     "INSERT INTO devices (user_id, device_id, device_type, role, epoch, "
     "last_seen_ms) VALUES (?,?,?,?,?,?)");
@@ -369,8 +368,8 @@ device_record durable_log::insert_device(const std::string& user,
 void durable_log::reserve(const std::string& user, const std::string& device,
                           uint64_t seq_reserved, uint64_t next_qid) {
   binder b{reserve_};
-  b(static_cast<int64_t>(seq_reserved))(static_cast<int64_t>(next_qid))(user)(
-    device);
+  b(static_cast<int64_t>(seq_reserved))(static_cast<int64_t>(next_qid))(
+    user)(device);
   if (b.step() != SQLITE_DONE)
     fail("cannot reserve sequence numbers");
 }

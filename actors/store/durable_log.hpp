@@ -51,11 +51,11 @@ public:
   void commit();
   void rollback() noexcept;
 
-  // -- writes (inside begin/commit) --------------------------------------------
+  // -- writes (inside begin/commit)
+  // --------------------------------------------
 
   void append(const stored_message& m);
-  void remove(const std::string& user, const std::string& device,
-              uint64_t qid);
+  void remove(const std::string& user, const std::string& device, uint64_t qid);
   /// Moves a message to the dead letters, stamped with `now_ms`.
   void mark_dead(const std::string& user, const std::string& device,
                  uint64_t qid, int64_t now_ms);
@@ -75,7 +75,8 @@ public:
   void set_gaps(const std::string& user, const std::string& device,
                 uint64_t expired, uint64_t evicted, uint64_t dead, bool reset);
 
-  // -- reads --------------------------------------------------------------------
+  // -- reads
+  // --------------------------------------------------------------------
 
   /// The device's record, if it is known.
   std::optional<device_record> find_device(const std::string& user,

@@ -162,7 +162,8 @@ store(store_actor::stateful_pointer<store_state> self,
       });
     },
     [=](atom::remove, atom::dead) {
-      auto cutoff = wall_ms(self) - self->state.params.dead_letter_retention.count();
+      auto cutoff = wall_ms(self)
+                    - self->state.params.dead_letter_retention.count();
       auto metrics = self->state.metrics;
       write(self, [cutoff, metrics](durable_log& log) {
         if (auto n = log.purge_dead(cutoff))
@@ -229,8 +230,8 @@ store(store_actor::stateful_pointer<store_state> self,
                      g.reset);
       });
     },
-    [=](atom::get, atom::devices, const std::string& user)
-      -> caf::result<std::vector<device_record>> {
+    [=](atom::get, atom::devices,
+        const std::string& user) -> caf::result<std::vector<device_record>> {
       try {
         return self->state.log->devices(user);
       } catch (const std::exception& e) {
@@ -246,8 +247,8 @@ store(store_actor::stateful_pointer<store_state> self,
         return protocol::make_error(protocol::errc::internal_error);
       }
     },
-    [=](atom::get, atom::dead, const std::string& user)
-      -> caf::result<std::vector<stored_message>> {
+    [=](atom::get, atom::dead,
+        const std::string& user) -> caf::result<std::vector<stored_message>> {
       try {
         return self->state.log->dead_letters(user, 1000);
       } catch (const std::exception& e) {

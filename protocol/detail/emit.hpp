@@ -121,8 +121,8 @@ void emit(E& e, const optimization_info& o) {
 template <class E>
 void emit(E& e, const mobile_message& m, std::optional<uint64_t> seq) {
   e.begin_object(7 + (m.correlation_id ? 1 : 0) + (m.payload.empty() ? 0 : 1)
-                 + (m.checksum ? 1 : 0) + (m.signature ? 1 : 0)
-                 + (seq ? 1 : 0) + m.extra.size());
+                 + (m.checksum ? 1 : 0) + (m.signature ? 1 : 0) + (seq ? 1 : 0)
+                 + m.extra.size());
   e.key("id");
   e.string(m.id);
   if (m.correlation_id) {
@@ -172,8 +172,8 @@ void emit(E& e, const mobile_message& m) {
 
 template <class E>
 void emit(E& e, const message_ack& a) {
-  e.begin_object(3 + (a.batch_id ? 1 : 0) + (a.error ? 1 : 0)
-                 + (a.seq ? 1 : 0) + (a.recipients ? 1 : 0));
+  e.begin_object(3 + (a.batch_id ? 1 : 0) + (a.error ? 1 : 0) + (a.seq ? 1 : 0)
+                 + (a.recipients ? 1 : 0));
   e.key("messageId");
   e.string(a.message_id);
   if (a.batch_id) {
@@ -262,7 +262,8 @@ void emit_deliveries(E& e, std::string_view id, int64_t timestamp,
     else
       emit(e, *d.msg, d.seq);
     md.prio = std::max(md.prio, d.msg->optimization.prio);
-    if (auto ttl = d.msg->optimization.ttl_ms; ttl && (!md.ttl_ms || *ttl < *md.ttl_ms))
+    if (auto ttl = d.msg->optimization.ttl_ms;
+        ttl && (!md.ttl_ms || *ttl < *md.ttl_ms))
       md.ttl_ms = ttl;
   }
   e.end_array();

@@ -28,7 +28,8 @@ public:
     // nop
   }
 
-  // -- whole frames -------------------------------------------------------------
+  // -- whole frames
+  // -------------------------------------------------------------
 
   void read_message(const Node& obj, mobile_message& m) {
     if (!obj.is_object()) {

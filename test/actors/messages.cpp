@@ -33,7 +33,8 @@ bool round_trips(caf::actor_system& sys, T x, const char* name, T& y) {
   if (auto err = inspect(again, y))
     return false;
   if (first != second || first.size() < 2) {
-    CAF_MESSAGE(name << ": " << first.size() << " bytes, then " << second.size());
+    CAF_MESSAGE(name << ": " << first.size() << " bytes, then "
+                     << second.size());
     return false;
   }
   return true;
@@ -82,8 +83,8 @@ CAF_TEST(peer link exits say whether to dial again) {
 // checked after the round trip: what crosses nodes, or the store's thread,
 // must survive the serializer.
 CAF_TEST(every registered message type round trips with all its fields) {
-  device_identity id{"alice", "phone", protocol::device_type::tablet,
-                     "extension", "s1", protocol::codec::msgpack};
+  device_identity id{"alice",     "phone", protocol::device_type::tablet,
+                     "extension", "s1",    protocol::codec::msgpack};
   device_identity id2;
   CAF_REQUIRE(round_trips(sys, id, "device_identity", id2));
   CAF_CHECK(id2.user_id == "alice" && id2.device_id == "phone"
@@ -91,8 +92,10 @@ CAF_TEST(every registered message type round trips with all its fields) {
             && id2.role == "extension" && id2.session_id == "s1"
             && id2.codec == protocol::codec::msgpack);
   CAF_CHECK(round_trips(sys, std::vector<device_identity>{id, id}, "devices"));
-  stored_message sm{"alice", "phone", 7, 3, 1000, 2000, true, "m1", "laptop",
-                    std::string("\x81\xa1k\x01", 4), true};
+  stored_message sm{
+    "alice", "phone", 7,    3,        1000,
+    2000,    true,    "m1", "laptop", std::string("\x81\xa1k\x01", 4),
+    true};
   stored_message sm2;
   CAF_REQUIRE(round_trips(sys, sm, "stored_message", sm2));
   CAF_CHECK(sm2.user_id == "alice" && sm2.device_id == "phone" && sm2.qid == 7
@@ -118,8 +121,8 @@ CAF_TEST(every registered message type round trips with all its fields) {
   CAF_CHECK(dr2.user_id == "alice" && dr2.device_id == "phone" && dr2.type == 2
             && dr2.role == "extension" && dr2.epoch == "e1"
             && dr2.seq_reserved == 9 && dr2.next_qid == 11
-            && dr2.gap_expired == 1 && dr2.gap_evicted == 2
-            && dr2.gap_dead == 3 && dr2.last_seen_ms == 12345);
+            && dr2.gap_expired == 1 && dr2.gap_evicted == 2 && dr2.gap_dead == 3
+            && dr2.last_seen_ms == 12345);
   CAF_CHECK(round_trips(sys, std::vector<device_record>{dr}, "records"));
   message_keys mk;
   CAF_REQUIRE(round_trips(sys, message_keys{"alice", "phone", {1, 2, 3}},
@@ -127,8 +130,8 @@ CAF_TEST(every registered message type round trips with all its fields) {
   CAF_CHECK(mk.user_id == "alice" && mk.device_id == "phone"
             && mk.qids == (std::vector<uint64_t>{1, 2, 3}));
   reservation rv;
-  CAF_REQUIRE(round_trips(sys, reservation{"alice", "phone", 100, 7},
-                          "reservation", rv));
+  CAF_REQUIRE(
+    round_trips(sys, reservation{"alice", "phone", 100, 7}, "reservation", rv));
   CAF_CHECK(rv.user_id == "alice" && rv.device_id == "phone"
             && rv.seq_reserved == 100 && rv.next_qid == 7);
   gap_counts gc;
@@ -137,7 +140,8 @@ CAF_TEST(every registered message type round trips with all its fields) {
   CAF_CHECK(gc.user_id == "alice" && gc.device_id == "phone" && gc.expired == 1
             && gc.evicted == 2 && gc.dead == 3 && gc.reset);
   resume_request rq;
-  CAF_REQUIRE(round_trips(sys, resume_request{"tok", 42}, "resume_request", rq));
+  CAF_REQUIRE(
+    round_trips(sys, resume_request{"tok", 42}, "resume_request", rq));
   CAF_CHECK(rq.token == "tok" && rq.last_seq == 42);
   resume_info ri;
   CAF_REQUIRE(round_trips(sys, resume_info{"tok", true, 5}, "resume_info", ri));
@@ -161,8 +165,8 @@ CAF_TEST(every registered message type round trips with all its fields) {
             && pu2.status == 2 && pu2.has_custom && pu2.clear_custom
             && pu2.custom_text == "In a meeting" && pu2.custom_emoji == "x"
             && pu2.custom_expires_ms == 99 && pu2.activity_only);
-  presence_row row{"alice", "phone", 2, 1, true, "Away", "z", 77, 1234,
-                   "update"};
+  presence_row row{"alice", "phone", 2,  1,    true,
+                   "Away",  "z",     77, 1234, "update"};
   presence_row row2;
   CAF_REQUIRE(round_trips(sys, row, "presence_row", row2));
   CAF_CHECK(row2.user_id == "alice" && row2.device_id == "phone"
@@ -170,8 +174,8 @@ CAF_TEST(every registered message type round trips with all its fields) {
             && row2.custom_text == "Away" && row2.custom_emoji == "z"
             && row2.custom_expires_ms == 77 && row2.last_seen_ms == 1234
             && row2.event == "update");
-  CAF_CHECK(round_trips(sys, std::vector<presence_row>{row, row},
-                        "presence rows"));
+  CAF_CHECK(
+    round_trips(sys, std::vector<presence_row>{row, row}, "presence rows"));
   room_ask ask{"team-1", true, {0, 2}, {1}, 3, 50};
   room_ask ask2;
   CAF_REQUIRE(round_trips(sys, ask, "room_ask", ask2));
@@ -189,7 +193,8 @@ CAF_TEST(every registered message type round trips with all its fields) {
   link_opened lo2;
   CAF_REQUIRE(round_trips(sys, lo, "link_opened", lo2));
   CAF_CHECK(lo2.ok && lo2.status == 101 && lo2.subprotocol == "tether.v1.json"
-            && lo2.deflate && lo2.retry_after_ms == 5000 && lo2.error == "none");
+            && lo2.deflate && lo2.retry_after_ms == 5000
+            && lo2.error == "none");
   member_info mi;
   mi.node_id = "east-1";
   mi.host = "10.200.0.1";
@@ -209,8 +214,7 @@ CAF_TEST(every registered message type round trips with all its fields) {
   CAF_CHECK(round_trips(sys, std::vector<remote_device>{rd2}, "remotes"));
   // A route carries a handle: a real one, of an actor of this system.
   auto target = sys.spawn([]() -> caf::behavior { return {[](int) {}}; });
-  remote_route rr{id, caf::actor_cast<cluster_actor>(target), "east-1",
-                  false};
+  remote_route rr{id, caf::actor_cast<cluster_actor>(target), "east-1", false};
   remote_route rr2;
   CAF_REQUIRE(round_trips(sys, rr, "remote_route", rr2));
   CAF_CHECK(rr2.id.device_id == "phone" && rr2.node == rr.node

@@ -30,15 +30,21 @@ CAF_TEST(counters render in the prometheus text format) {
   CAF_CHECK(contains(text, "# TYPE tether_connections gauge"));
   CAF_CHECK(contains(text, "tether_connections 0"));
   CAF_CHECK(contains(text, "tether_connections_total 2"));
-  CAF_CHECK(contains(text, R"(tether_connections_closed_total{code="1000"} 1)"));
-  CAF_CHECK(contains(text, R"(tether_connections_closed_total{code="other"} 1)"));
-  CAF_CHECK(contains(text,
-                     R"(tether_handshakes_rejected_total{reason="unauthorized"} 1)"));
-  CAF_CHECK(contains(text, R"(tether_messages_received_total{kind="message"} 3)"));
-  CAF_CHECK(contains(text, R"(tether_bytes_received_total{kind="message"} 300)"));
+  CAF_CHECK(
+    contains(text, R"(tether_connections_closed_total{code="1000"} 1)"));
+  CAF_CHECK(
+    contains(text, R"(tether_connections_closed_total{code="other"} 1)"));
+  CAF_CHECK(contains(
+    text, R"(tether_handshakes_rejected_total{reason="unauthorized"} 1)"));
+  CAF_CHECK(
+    contains(text, R"(tether_messages_received_total{kind="message"} 3)"));
+  CAF_CHECK(
+    contains(text, R"(tether_bytes_received_total{kind="message"} 300)"));
   CAF_CHECK(contains(text, R"(tether_messages_sent_total{kind="ack"} 1)"));
-  CAF_CHECK(contains(text, R"(tether_errors_total{code="VALIDATION_ERROR"} 1)"));
-  CAF_CHECK(contains(text, R"(tether_errors_total{code="NODE_UNAVAILABLE"} 1)"));
+  CAF_CHECK(
+    contains(text, R"(tether_errors_total{code="VALIDATION_ERROR"} 1)"));
+  CAF_CHECK(
+    contains(text, R"(tether_errors_total{code="NODE_UNAVAILABLE"} 1)"));
   // Histogram buckets are cumulative.
   CAF_CHECK(contains(text, R"(tether_rtt_seconds_bucket{le="0.000100"} 0)"));
   CAF_CHECK(contains(text, R"(tether_rtt_seconds_bucket{le="0.000250"} 1)"));

@@ -18,9 +18,9 @@ CAF_TEST(the embedded defaults are valid) {
 }
 
 CAF_TEST(flags override with space or equals and shortcuts) {
-  auto r = load({"--port", "9000", "--data-dir=/tmp/x", "--server.io-threads",
-                 "2", "--heartbeat.ping_interval", "30s", "--limits.max_ttl",
-                 "1h"});
+  auto r
+    = load({"--port", "9000", "--data-dir=/tmp/x", "--server.io-threads", "2",
+            "--heartbeat.ping_interval", "30s", "--limits.max_ttl", "1h"});
   CAF_CHECK(r.problems.empty());
   CAF_CHECK_EQUAL(r.values.server.port, 9000);
   CAF_CHECK_EQUAL(r.values.node.data_dir, "/tmp/x");

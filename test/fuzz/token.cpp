@@ -17,7 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(!out.user_id.empty() && !out.device_id.empty());
     FUZZ_CHECK(out.expires_at + 30 > 1500);
     token_claims again;
-    FUZZ_CHECK(verify_token(text, secret, 1500, 30, again) == token_error::none);
+    FUZZ_CHECK(verify_token(text, secret, 1500, 30, again)
+               == token_error::none);
   }
   // The same claims signed here always verify.
   if (size >= 2) {

@@ -39,8 +39,8 @@ struct cluster_fixture {
     n.reset_log();
     auto args = test::cluster_flags("127.0.0.1", ports[i]);
     if (i != 0)
-      args.insert(args.end(), {"--cluster.seeds",
-                               "127.0.0.1:" + std::to_string(ports[0])});
+      args.insert(args.end(),
+                  {"--cluster.seeds", "127.0.0.1:" + std::to_string(ports[0])});
     args.insert(args.end(), extra.begin(), extra.end());
     n.http = test::start_tetherd(n.p, dir.path() + "/" + std::to_string(i),
                                  args);
@@ -131,16 +131,14 @@ CAF_TEST(a hung node is seen down by heartbeat and is back when it resumes) {
   test::mark_all(nodes);
   auto t0 = std::chrono::steady_clock::now();
   b.p.signal(SIGSTOP);
-  CAF_REQUIRE(a.wait_log("cluster: " + b.id() + " is down",
-                         detection_bound));
+  CAF_REQUIRE(a.wait_log("cluster: " + b.id() + " is down", detection_bound));
   auto took = since(t0);
   CAF_MESSAGE("a stopped process seen down after " << took.count() << " ms");
   // Not before the peer went quiet for connection_timeout.
-  CAF_CHECK_GREATER_OR_EQUAL(took.count(), (test::cluster_timeout
-                                           - test::cluster_heartbeat)
-                                            .count());
-  CAF_REQUIRE(nodes[2].wait_log("cluster: " + b.id() + " is down",
-                                detection_bound));
+  CAF_CHECK_GREATER_OR_EQUAL(
+    took.count(), (test::cluster_timeout - test::cluster_heartbeat).count());
+  CAF_REQUIRE(
+    nodes[2].wait_log("cluster: " + b.id() + " is down", detection_bound));
   test::mark_all(nodes);
   b.p.signal(SIGCONT);
   // The same process again: its links are dialled again after backoff.
@@ -169,7 +167,8 @@ CAF_TEST(a node joins once its seed comes up and a taken node id is refused) {
                                   + "127.0.0.1:" + std::to_string(ports[2]),
                                 10s));
   auto h = nodes[0].healthz();
-  CAF_CHECK(h.find("127.0.0.1:" + std::to_string(ports[2])) == std::string::npos);
+  CAF_CHECK(h.find("127.0.0.1:" + std::to_string(ports[2]))
+            == std::string::npos);
   CAF_CHECK(h.find(member_json(nodes[1].id(), "alive")) != std::string::npos);
 }
 
@@ -183,10 +182,22 @@ CAF_TEST(tether devices spread over three nodes loses nothing) {
   for (size_t i = 0; i < 3; ++i)
     CAF_REQUIRE(start(i, {"--auth.secret_file", secret}));
   CAF_REQUIRE_EQUAL(test::missing_joins(nodes, 10s), "");
-  std::vector<std::string> args{"devices", "--spread", "--secret-file", secret,
-                                "--users", "12", "--devices-per-user", "3",
-                                "--rate", "2", "--duration", "4",
-                                "--scenario", "chat", "--seed", "7"};
+  std::vector<std::string> args{"devices",
+                                "--spread",
+                                "--secret-file",
+                                secret,
+                                "--users",
+                                "12",
+                                "--devices-per-user",
+                                "3",
+                                "--rate",
+                                "2",
+                                "--duration",
+                                "4",
+                                "--scenario",
+                                "chat",
+                                "--seed",
+                                "7"};
   for (auto& n : nodes)
     args.insert(args.end(),
                 {"--url", "ws://127.0.0.1:" + std::to_string(n.http) + "/ws"});
@@ -198,7 +209,8 @@ CAF_TEST(tether devices spread over three nodes loses nothing) {
   CAF_CHECK_EQUAL(rc, 0);
   // Device d of user u is on node (u + d) mod 3: a user's three devices
   // are on three nodes, so every direct message and broadcast crossed.
-  CAF_CHECK(out.find("lost = 0, order violations = 0: OK") != std::string::npos);
+  CAF_CHECK(out.find("lost = 0, order violations = 0: OK")
+            != std::string::npos);
   CAF_CHECK(out.find("refused                   0") != std::string::npos);
 }
 

@@ -58,15 +58,15 @@ struct hosts {
          && ip({"-n", sw, "link", "set", "br0", "up"});
     for (size_t i = 0; ok && i < 3; ++i) {
       auto up = "v" + std::to_string(i) + "s";
-      ok = ip({"netns", "add", ns[i]})
-           && ip({"-n", sw, "link", "add", up, "type", "veth", "peer", "name",
-                  "eth0", "netns", ns[i]})
-           && ip({"-n", sw, "link", "set", up, "master", "br0"})
-           && ip({"-n", sw, "link", "set", up, "up"})
-           && ip({"-n", ns[i], "addr", "add", address(i) + "/24", "dev",
-                  "eth0"})
-           && ip({"-n", ns[i], "link", "set", "eth0", "up"})
-           && ip({"-n", ns[i], "link", "set", "lo", "up"});
+      ok
+        = ip({"netns", "add", ns[i]})
+          && ip({"-n", sw, "link", "add", up, "type", "veth", "peer", "name",
+                 "eth0", "netns", ns[i]})
+          && ip({"-n", sw, "link", "set", up, "master", "br0"})
+          && ip({"-n", sw, "link", "set", up, "up"})
+          && ip({"-n", ns[i], "addr", "add", address(i) + "/24", "dev", "eth0"})
+          && ip({"-n", ns[i], "link", "set", "eth0", "up"})
+          && ip({"-n", ns[i], "link", "set", "lo", "up"});
     }
   }
 
@@ -114,12 +114,13 @@ struct hosts_fixture {
       if (j != i)
         seeds += (seeds.empty() ? "" : ",") + hosts::address(j) + ":"
                  + std::to_string(cluster_port);
-    std::vector<std::string> args{"netns",     "exec",
-                                  net.ns[i],   TETHERD_PATH,
-                                  "--port",    "0",
-                                  "--address", n.host,
-                                  "--data-dir", dir.path() + "/" + std::to_string(i),
-                                  "--cluster.seeds", seeds};
+    std::vector<std::string> args{
+      "netns",           "exec",
+      net.ns[i],         TETHERD_PATH,
+      "--port",          "0",
+      "--address",       n.host,
+      "--data-dir",      dir.path() + "/" + std::to_string(i),
+      "--cluster.seeds", seeds};
     auto flags = test::cluster_flags(n.host, cluster_port);
     args.insert(args.end(), flags.begin(), flags.end());
     // `ip netns exec` execs the command: the pid is tetherd's.
@@ -133,8 +134,8 @@ struct hosts_fixture {
     auto found = n.wait_log(needle, limit);
     CAF_CHECK(found);
     if (!found)
-      CAF_MESSAGE("missing '" << needle << "' in the log of " << n.id()
-                              << ":\n" << n.log);
+      CAF_MESSAGE("missing '" << needle << "' in the log of " << n.id() << ":\n"
+                              << n.log);
     return found;
   }
 

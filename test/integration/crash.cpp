@@ -97,21 +97,23 @@ CAF_TEST(SIGKILL between accept and delivery loses nothing that was acked) {
   size_t sent = 0;
   for (int k = 0; k < kills; ++k) {
     child_process p;
-    auto port = start_tetherd(p, h.dir, {"--limits.rate_per_second", "100000",
-                                         "--limits.rate_burst", "100000"});
+    auto port = start_tetherd(p, h.dir,
+                              {"--limits.rate_per_second", "100000",
+                               "--limits.rate_burst", "100000"});
     CAF_REQUIRE(port != 0);
     if (k == 0)
       h.make_known(port, "laptop", device_type::desktop);
     runtime::ws_client phone;
-    CAF_REQUIRE(phone.connect(h.options(port, "phone", device_type::mobile)).ok);
+    CAF_REQUIRE(
+      phone.connect(h.options(port, "phone", device_type::mobile)).ok);
     phone.receive(3s); // welcome
     // Every other round the recipient is online, receiving and acking, so
     // kills also land between delivery and ack.
     std::unique_ptr<runtime::ws_client> laptop;
     if (k % 2 == 1) {
       laptop = std::make_unique<runtime::ws_client>();
-      CAF_REQUIRE(laptop->connect(h.options(port, "laptop",
-                                            device_type::desktop)).ok);
+      CAF_REQUIRE(
+        laptop->connect(h.options(port, "laptop", device_type::desktop)).ok);
     }
     auto burst = 20 + rng() % 40;
     auto kill_after = rng() % burst;
@@ -137,7 +139,8 @@ CAF_TEST(SIGKILL between accept and delivery loses nothing that was acked) {
   auto port = start_tetherd(p, h.dir);
   CAF_REQUIRE(port != 0);
   runtime::ws_client laptop;
-  CAF_REQUIRE(laptop.connect(h.options(port, "laptop", device_type::desktop)).ok);
+  CAF_REQUIRE(
+    laptop.connect(h.options(port, "laptop", device_type::desktop)).ok);
   laptop.receive(3s); // welcome
   for (int round = 0; round < 50 && h.drain(laptop, 1500ms) > 0; ++round) {
   }
@@ -158,7 +161,8 @@ CAF_TEST(SIGKILL between accept and delivery loses nothing that was acked) {
   CAF_CHECK_EQUAL(p.wait(10s), 0);
 }
 
-CAF_TEST(a failing store stops tetherd with status 1 and a restart delivers every ack) {
+CAF_TEST(a failing store stops tetherd with status 1
+         and a restart delivers every ack) {
   harness h;
   size_t sent = 0;
   auto send_burst = [&](runtime::ws_client& phone, const std::string& prefix,
@@ -201,7 +205,8 @@ CAF_TEST(a failing store stops tetherd with status 1 and a restart delivers ever
   port = start_tetherd(again, h.dir);
   CAF_REQUIRE(port != 0);
   runtime::ws_client laptop;
-  CAF_REQUIRE(laptop.connect(h.options(port, "laptop", device_type::desktop)).ok);
+  CAF_REQUIRE(
+    laptop.connect(h.options(port, "laptop", device_type::desktop)).ok);
   laptop.receive(3s); // welcome
   for (int round = 0; round < 20 && h.drain(laptop, 1500ms) > 0; ++round) {
   }

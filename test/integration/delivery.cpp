@@ -65,8 +65,9 @@ CAF_TEST(an offline device gets its backlog in priority order) {
   register_device(n, "laptop");
   auto phone = connect_device(n, "alice", "phone", device_type::mobile);
   auto sends = std::vector<std::pair<std::string, priority>>{
-    {"l1", priority::low},    {"n1", priority::normal}, {"c1", priority::critical},
-    {"h1", priority::high},   {"n2", priority::normal}, {"l2", priority::low},
+    {"l1", priority::low},      {"n1", priority::normal},
+    {"c1", priority::critical}, {"h1", priority::high},
+    {"n2", priority::normal},   {"l2", priority::low},
     {"c2", priority::critical}};
   for (auto& [id, p] : sends)
     CAF_CHECK(send_acked(*phone, to(id, "laptop", p)));
@@ -74,7 +75,7 @@ CAF_TEST(an offline device gets its backlog in priority order) {
   CAF_REQUIRE(laptop->result.ok);
   auto r = read_messages(laptop->client, sends.size());
   CAF_CHECK_EQUAL(ids(r), (std::vector<std::string>{"c1", "c2", "h1", "n1",
-                                                     "n2", "l1", "l2"}));
+                                                    "n2", "l1", "l2"}));
   for (size_t i = 1; i < r.messages.size(); ++i)
     CAF_CHECK_EQUAL(r.messages[i].seq, r.messages[i - 1].seq + 1);
 }
@@ -239,8 +240,8 @@ CAF_TEST(app level compression for a client without permessage deflate) {
   CAF_CHECK(welcome->data.find(R"("frameCompression":"deflate")")
             != std::string::npos);
   auto m = to("big", "laptop");
-  m.payload = protocol::json_value(
-    R"({"log":")" + std::string(20000, 'a') + R"("})");
+  m.payload
+    = protocol::json_value(R"({"log":")" + std::string(20000, 'a') + R"("})");
   CAF_CHECK(send_acked(*phone, m));
   auto f = laptop.receive(3s);
   CAF_REQUIRE(f.has_value());
@@ -272,7 +273,8 @@ CAF_TEST(decompression bombs are refused on both layers) {
   auto phone = connect_device(n, "alice", "phone", device_type::mobile);
   // App level: 64 MiB of zeros in a small frame.
   std::string zeros(64 << 20, '\0');
-  auto bomb = protocol::make_compressed_frame(zeros, protocol::zip_format::deflate, 9);
+  auto bomb = protocol::make_compressed_frame(zeros,
+                                              protocol::zip_format::deflate, 9);
   CAF_REQUIRE(phone->client.send(bomb, true));
   auto f = protocol::decode(codec::json, phone->next(), protocol::limits{});
   CAF_REQUIRE(f.kind == protocol::frame_kind::ack);

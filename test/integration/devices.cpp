@@ -49,7 +49,8 @@ struct tetherd_fixture {
     auto deadline = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < deadline) {
       auto r = http_get(port, "/metrics");
-      if (auto i = r.body.find(key); i != std::string::npos
+      if (auto i = r.body.find(key);
+          i != std::string::npos
           && std::strtoull(r.body.c_str() + i + key.size(), nullptr, 10) >= n)
         return true;
       std::this_thread::sleep_for(50ms); // poll interval, bounded above
@@ -72,8 +73,9 @@ struct tetherd_fixture {
   }
 
   bool start_devices(child_process& cli, std::vector<std::string> args) {
-    std::vector<std::string> all{"devices", "--url", url(), "--data-dir", dir,
-                                 "--json", dir + "/report.json"};
+    std::vector<std::string> all{"devices",           "--url", url(),
+                                 "--data-dir",        dir,     "--json",
+                                 dir + "/report.json"};
     all.insert(all.end(), args.begin(), args.end());
     return cli.start(TETHER_CLI_PATH, all);
   }
@@ -93,7 +95,8 @@ struct tetherd_fixture {
 
 uint64_t num(const rapidjson::Document& d, const char* key) {
   auto i = d.FindMember(key);
-  return i != d.MemberEnd() && i->value.IsUint64() ? i->value.GetUint64() : ~0ull;
+  return i != d.MemberEnd() && i->value.IsUint64() ? i->value.GetUint64()
+                                                   : ~0ull;
 }
 
 } // namespace
@@ -103,10 +106,10 @@ CAF_TEST_FIXTURE_SCOPE(devices_cli, tetherd_fixture)
 CAF_TEST(200 devices chat with lost 0 and order intact) {
   CAF_REQUIRE(port != 0);
   rapidjson::Document r;
-  auto rc = run_devices({"--users", "50", "--devices-per-user", "4",
-                         "--duration", "4", "--rate", "2", "--room-share",
-                         "0.3"},
-                        r);
+  auto rc
+    = run_devices({"--users", "50", "--devices-per-user", "4", "--duration",
+                   "4", "--rate", "2", "--room-share", "0.3"},
+                  r);
   CAF_REQUIRE(r.IsObject());
   CAF_CHECK_EQUAL(rc, 0);
   CAF_CHECK_EQUAL(num(r, "devices"), 200u);
@@ -125,9 +128,8 @@ CAF_TEST(a reconnect storm ends with every device resumed and lost 0) {
   // Base 600 ms: the first retry of each device waits a uniform draw in
   // [0, 600) ms.
   auto rc = run_devices({"--scenario", "storm", "--users", "25",
-                         "--devices-per-user", "4", "--duration", "4",
-                         "--rate", "2", "--backoff-base", "600",
-                         "--backoff-cap", "5000"},
+                         "--devices-per-user", "4", "--duration", "4", "--rate",
+                         "2", "--backoff-base", "600", "--backoff-cap", "5000"},
                         r);
   CAF_REQUIRE(r.IsObject());
   CAF_CHECK_EQUAL(rc, 0);
@@ -154,15 +156,15 @@ CAF_TEST(a reconnect storm ends with every device resumed and lost 0) {
   CAF_CHECK(distinct.size() > 40);
 }
 
-CAF_TEST(a node restart mid-run recovers with lost 0) {
+CAF_TEST(a node restart mid - run recovers with lost 0) {
   CAF_REQUIRE(port != 0);
   child_process cli;
   // Direct messages only: room memberships live in memory and are rebuilt
   // as devices rejoin, so a room message in that window reaches fewer.
-  CAF_REQUIRE(start_devices(cli, {"--users", "20", "--devices-per-user", "3",
-                                  "--duration", "8", "--rate", "5",
-                                  "--room-share", "0", "--backoff-base", "200",
-                                  "--backoff-cap", "1000"}));
+  CAF_REQUIRE(
+    start_devices(cli, {"--users", "20", "--devices-per-user", "3",
+                        "--duration", "8", "--rate", "5", "--room-share", "0",
+                        "--backoff-base", "200", "--backoff-cap", "1000"}));
   // Mid-run: once the server has taken 300 messages.
   CAF_REQUIRE(wait_for_messages(300, 30s));
   server.signal(SIGKILL);
@@ -184,8 +186,9 @@ CAF_TEST(tether send prints the ack and exits by its status) {
   CAF_REQUIRE(port != 0);
   auto send = [&](std::vector<std::string> extra, std::string& out) {
     child_process cli;
-    std::vector<std::string> args{"send", "--url", url(), "--data-dir", dir,
-                                  "--user", "alice", "--device", "phone"};
+    std::vector<std::string> args{"send",       "--url",    url(),
+                                  "--data-dir", dir,        "--user",
+                                  "alice",      "--device", "phone"};
     args.insert(args.end(), extra.begin(), extra.end());
     if (!cli.start(TETHER_CLI_PATH, args))
       return -1;
@@ -237,8 +240,9 @@ struct fleet_fixture {
     actors::device_spec s;
     s.user_id = user;
     s.device_id = id;
-    s.token = token.empty() ? node.token(user, id, protocol::device_type::mobile)
-                            : std::move(token);
+    s.token = token.empty()
+                ? node.token(user, id, protocol::device_type::mobile)
+                : std::move(token);
     return s;
   }
 

@@ -13,7 +13,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-runtime::ws_client::connect_result try_connect(const runtime::client_options& o) {
+runtime::ws_client::connect_result
+try_connect(const runtime::client_options& o) {
   runtime::ws_client c;
   return c.connect(o);
 }
@@ -51,8 +52,9 @@ CAF_TEST(missing bad and expired tokens get 401 before the upgrade) {
   q.token_in_query = true;
   CAF_CHECK(try_connect(q).ok);
   auto metrics = http_get(n.port(), "/metrics").body;
-  CAF_CHECK(metrics.find(R"(tether_handshakes_rejected_total{reason="unauthorized"} 4)")
-            != std::string::npos);
+  CAF_CHECK(
+    metrics.find(R"(tether_handshakes_rejected_total{reason="unauthorized"} 4)")
+    != std::string::npos);
 }
 
 CAF_TEST(a token accepted within the leeway after exp ends with 4501) {
@@ -127,7 +129,8 @@ CAF_TEST(the welcome names session codec compression and heartbeat) {
   CAF_REQUIRE(f.ok());
   auto& p = f.messages.front().msg.payload.raw;
   CAF_CHECK(p.find(R"("codec":"tether.v1.json")") != std::string::npos);
-  CAF_CHECK(p.find(R"("compression":"permessage-deflate")") != std::string::npos);
+  CAF_CHECK(p.find(R"("compression":"permessage-deflate")")
+            != std::string::npos);
   CAF_CHECK(p.find(R"("heartbeatIntervalMs":20000)") != std::string::npos);
   CAF_CHECK(p.find(R"("serverVersion":")") != std::string::npos);
   CAF_CHECK_EQUAL(json_field(p, "userId"), "alice");
@@ -185,14 +188,16 @@ CAF_TEST(upgrades need GET a version 13 and a key of 16 bytes) {
   CAF_CHECK_EQUAL(r.status, 405);
   CAF_CHECK(r.headers.find("Allow: GET") != std::string::npos);
   // §4.2.1: a key that is not the base64 of 16 bytes is 400.
-  for (auto key : {"", "abc", "dGhlIHNhbXBsZSBub25jZQ", "dGhlIHNhbXBsZQ==",
-                   "dGhlIHNhbXBsZSBub25jZSEhIQ==", "!!!!IHNhbXBsZSBub25jZQ=="}) {
+  for (auto key :
+       {"", "abc", "dGhlIHNhbXBsZSBub25jZQ", "dGhlIHNhbXBsZQ==",
+        "dGhlIHNhbXBsZSBub25jZSEhIQ==", "!!!!IHNhbXBsZSBub25jZQ=="}) {
     r = http_request(n.port(), "GET", "/ws", upgrade_headers(token, key));
     CAF_CHECK_EQUAL(r.status, 400);
     CAF_CHECK(r.body.find("Sec-WebSocket-Key") != std::string::npos);
   }
   // §4.4: another version is 426 naming the one served.
-  r = http_request(n.port(), "GET", "/ws", upgrade_headers(token, good_key, "8"));
+  r = http_request(n.port(), "GET", "/ws",
+                   upgrade_headers(token, good_key, "8"));
   CAF_CHECK_EQUAL(r.status, 426);
   CAF_CHECK(r.headers.find("Sec-WebSocket-Version: 13") != std::string::npos);
   // The same request with the right key and version upgrades.
@@ -202,7 +207,8 @@ CAF_TEST(upgrades need GET a version 13 and a key of 16 bytes) {
   CAF_CHECK_EQUAL(parse_response(s.read("\r\n\r\n")).status, 101);
 }
 
-CAF_TEST(corrupt permessage-deflate data is closed with 1007 and a close frame) {
+CAF_TEST(corrupt permessage - deflate data is closed with 1007
+         and a close frame) {
   test_node n;
   auto token = n.token("alice", "phone", device_type::mobile);
   raw_socket s{n.port()};

@@ -62,13 +62,15 @@ CAF_TEST(tetherd refuses a bad configuration listing every problem) {
   auto ini = dir + "/bad.ini";
   {
     auto fd = ::open(ini.c_str(), O_WRONLY | O_CREAT, 0600);
-    std::string text = "[server]\nport = none\n[heartbeat]\nping_interval = 1s\n"
-                       "pong_timeout = 5s\n";
+    std::string text
+      = "[server]\nport = none\n[heartbeat]\nping_interval = 1s\n"
+        "pong_timeout = 5s\n";
     CAF_REQUIRE(::write(fd, text.data(), text.size()) > 0);
     ::close(fd);
   }
   child_process p;
-  CAF_REQUIRE(p.start(TETHERD_PATH, {"--config", ini, "--server.io_threads", "65"}));
+  CAF_REQUIRE(
+    p.start(TETHERD_PATH, {"--config", ini, "--server.io_threads", "65"}));
   CAF_CHECK_EQUAL(p.wait(10s), 2);
   auto err = p.read_stderr(1s);
   CAF_CHECK(err.find("3 problem(s)") != std::string::npos);

@@ -20,10 +20,9 @@ void quick(config::settings& s) {
   s.presence.diff_interval = 50ms;
 }
 
-protocol::mobile_message cloud(const std::string& id, const std::string& user,
-                               const std::string& device, device_type type,
-                               const std::string& kind,
-                               const std::string& payload) {
+protocol::mobile_message
+cloud(const std::string& id, const std::string& user, const std::string& device,
+      device_type type, const std::string& kind, const std::string& payload) {
   auto m = make_message(id, user, device, protocol::target::cloud, type);
   m.type = kind;
   m.payload = protocol::json_value(payload);
@@ -77,15 +76,15 @@ size_t count(const reading& seen, const std::string& type,
 
 // A device connected and joined to room "team", with presence (snapshot and
 // diffs) or without.
-std::unique_ptr<test_device> join_team(const test_node& n,
-                                       const std::string& user,
-                                       const std::string& device,
-                                       device_type type, bool presence,
-                                       reading& seen) {
+std::unique_ptr<test_device>
+join_team(const test_node& n, const std::string& user,
+          const std::string& device, device_type type, bool presence,
+          reading& seen) {
   auto d = connect_device(n, user, device, type);
-  request(*d, cloud("j", user, device, type, "tether.join",
-                    presence ? R"({"room":"team","presence":true})"
-                             : R"({"room":"team"})"),
+  request(*d,
+          cloud("j", user, device, type, "tether.join",
+                presence ? R"({"room":"team","presence":true})"
+                         : R"({"room":"team"})"),
           codec::json, seen);
   return d;
 }
@@ -96,9 +95,9 @@ CAF_TEST(members see joins and leaves of others) {
   test_node n{quick};
   auto alice = connect_device(n, "alice", "phone", device_type::mobile);
   reading seen;
-  auto ack = request(*alice, cloud("j", "alice", "phone", device_type::mobile,
-                                   "tether.join",
-                                   R"({"room":"team","presence":true})"),
+  auto ack = request(*alice,
+                     cloud("j", "alice", "phone", device_type::mobile,
+                           "tether.join", R"({"room":"team","presence":true})"),
                      codec::json, seen);
   CAF_CHECK(ack.status == protocol::ack_status::processed);
   CAF_CHECK(wait_for(*alice, "tether.presence.snapshot", R"("total":1)", seen));
@@ -109,8 +108,9 @@ CAF_TEST(members see joins and leaves of others) {
                          seen);
   CAF_REQUIRE(joined.has_value());
   CAF_CHECK(joined->payload.find(R"("userId":"bob")") != std::string::npos);
-  request(*bob, cloud("l", "bob", "laptop", device_type::desktop,
-                      "tether.leave", R"({"room":"team"})"),
+  request(*bob,
+          cloud("l", "bob", "laptop", device_type::desktop, "tether.leave",
+                R"({"room":"team"})"),
           codec::json, bob_seen);
   auto left = wait_for(*alice, "tether.presence.diff", R"("event":"leave")",
                        seen);
@@ -140,8 +140,8 @@ CAF_TEST(a killed connection goes offline after the grace with no ghost) {
     reading bob_seen;
     auto bob = join_team(n, "bob", "laptop", device_type::desktop, false,
                          bob_seen);
-    CAF_CHECK(wait_for(*alice, "tether.presence.diff", R"("event":"join")",
-                       seen));
+    CAF_CHECK(
+      wait_for(*alice, "tether.presence.diff", R"("event":"join")", seen));
     bob->client.abort(); // the network drops: no close frame
   }
   auto gone = wait_for(*alice, "tether.presence.diff", R"("event":"leave")",
@@ -149,8 +149,9 @@ CAF_TEST(a killed connection goes offline after the grace with no ghost) {
   CAF_REQUIRE(gone.has_value());
   CAF_CHECK(gone->payload.find(R"("status":"offline")") != std::string::npos);
   // No ghost: the room lists alice only.
-  request(*alice, cloud("g", "alice", "phone", device_type::mobile,
-                        "tether.presence.get", R"({"room":"team"})"),
+  request(*alice,
+          cloud("g", "alice", "phone", device_type::mobile,
+                "tether.presence.get", R"({"room":"team"})"),
           codec::json, seen);
   CAF_CHECK(wait_for(*alice, "tether.presence.snapshot", R"("total":1)", seen));
 }
@@ -166,14 +167,15 @@ CAF_TEST(a flap within the grace emits nothing) {
   reading bob_seen;
   auto bob = join_team(n, "bob", "laptop", device_type::desktop, false,
                        bob_seen);
-  CAF_CHECK(wait_for(*alice, "tether.presence.diff", R"("event":"join")", seen));
+  CAF_CHECK(
+    wait_for(*alice, "tether.presence.diff", R"("event":"join")", seen));
   auto joins = count(seen, "tether.presence.diff", R"("userId":"bob")");
   bob->client.abort();
   // Back within the grace: bob is still in the room, nothing reported.
   auto again = connect_device(n, "bob", "laptop", device_type::desktop);
   CAF_REQUIRE(again->result.ok);
-  CAF_CHECK(!wait_for(*alice, "tether.presence.diff", R"("event":"leave")",
-                      seen, 1s));
+  CAF_CHECK(
+    !wait_for(*alice, "tether.presence.diff", R"("event":"leave")", seen, 1s));
   CAF_CHECK_EQUAL(count(seen, "tether.presence.diff", R"("userId":"bob")"),
                   joins);
   // bob can still publish to the room without joining again.
@@ -202,8 +204,9 @@ CAF_TEST(a publish reaches every member once in its own codec) {
   for (auto& m : members) {
     m.d = connect_device(n, m.user, m.device, device_type::mobile, "", m.c);
     CAF_REQUIRE(m.d->result.ok);
-    auto ack = request(*m.d, cloud("j", m.user, m.device, device_type::mobile,
-                                   "tether.join", R"({"room":"lounge"})"),
+    auto ack = request(*m.d,
+                       cloud("j", m.user, m.device, device_type::mobile,
+                             "tether.join", R"({"room":"lounge"})"),
                        m.c, m.seen);
     CAF_CHECK(ack.status == protocol::ack_status::processed);
   }
@@ -234,33 +237,35 @@ CAF_TEST(another user cannot join a private room or see its presence) {
   auto alice = connect_device(n, "alice", "phone", device_type::mobile);
   auto bob = connect_device(n, "bob", "laptop", device_type::desktop);
   reading seen;
-  auto a = request(*bob, cloud("j", "bob", "laptop", device_type::desktop,
-                               "tether.join",
-                               R"({"room":"user:alice","presence":true})"),
-                   codec::json, seen);
+  auto a
+    = request(*bob,
+              cloud("j", "bob", "laptop", device_type::desktop, "tether.join",
+                    R"({"room":"user:alice","presence":true})"),
+              codec::json, seen);
   CAF_CHECK(a.status == protocol::ack_status::failed);
   CAF_CHECK(a.error && a.error->code == "FORBIDDEN");
-  auto g = request(*bob, cloud("g", "bob", "laptop", device_type::desktop,
-                               "tether.presence.get",
-                               R"({"room":"user:alice"})"),
+  auto g = request(*bob,
+                   cloud("g", "bob", "laptop", device_type::desktop,
+                         "tether.presence.get", R"({"room":"user:alice"})"),
                    codec::json, seen);
   CAF_CHECK(g.error && g.error->code == "FORBIDDEN");
   CAF_CHECK_EQUAL(count(seen, "tether.presence.snapshot", "alice"), 0u);
   // Alice's other device sees her phone in her room.
   auto tablet = connect_device(n, "alice", "tablet", device_type::tablet);
   reading tseen;
-  request(*tablet, cloud("j", "alice", "tablet", device_type::tablet,
-                         "tether.join",
-                         R"({"room":"user:alice","presence":true})"),
+  request(*tablet,
+          cloud("j", "alice", "tablet", device_type::tablet, "tether.join",
+                R"({"room":"user:alice","presence":true})"),
           codec::json, tseen);
-  CAF_CHECK(wait_for(*tablet, "tether.presence.snapshot", R"("deviceId":"phone")",
-                     tseen));
+  CAF_CHECK(wait_for(*tablet, "tether.presence.snapshot",
+                     R"("deviceId":"phone")", tseen));
 }
 
 CAF_TEST(a member cannot forge acks batches or server messages to others) {
   test_node n{quick};
   reading aseen, mseen;
-  auto alice = join_team(n, "alice", "phone", device_type::mobile, false, aseen);
+  auto alice = join_team(n, "alice", "phone", device_type::mobile, false,
+                         aseen);
   auto mallory = join_team(n, "mallory", "laptop", device_type::desktop, false,
                            mseen);
   auto to_team = [](const std::string& id, const std::string& type) {
@@ -283,7 +288,7 @@ CAF_TEST(a member cannot forge acks batches or server messages to others) {
                + "," + to_team("f3", "tether.presence.diff") + "]}";
   CAF_REQUIRE(mallory->client.send(batch));
   auto r = read_messages(mallory->client, 100, 1s); // acks, until quiet
-  std::map<std::string, std::string> refused; // id -> first field named
+  std::map<std::string, std::string> refused;       // id -> first field named
   for (auto& a : r.acks) {
     CAF_CHECK(a.status == protocol::ack_status::failed);
     CAF_CHECK(a.error && a.error->code == "VALIDATION_ERROR");

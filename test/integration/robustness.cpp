@@ -34,8 +34,7 @@ bool still_works(test_device& d, const std::string& id) {
   auto seen = 0;
   for (int i = 0; i < 2; ++i) {
     auto f = protocol::decode(codec::json, d.next(), protocol::limits{});
-    if (f.ok() && f.kind == protocol::frame_kind::ack
-        && f.ack.message_id == id
+    if (f.ok() && f.kind == protocol::frame_kind::ack && f.ack.message_id == id
         && f.ack.status == protocol::ack_status::received)
       ++seen;
     else if (f.ok() && f.kind == protocol::frame_kind::message
@@ -58,7 +57,8 @@ CAF_TEST(malformed json gets a failed ack and the connection keeps working) {
   CAF_CHECK(still_works(*d, "after-malformed"));
 }
 
-CAF_TEST(an invalid envelope gets field errors and the connection keeps working) {
+CAF_TEST(
+  an invalid envelope gets field errors and the connection keeps working) {
   test_node n;
   auto d = connect_device(n, "alice", "phone", device_type::mobile);
   CAF_REQUIRE(d->client.send(
@@ -70,8 +70,8 @@ CAF_TEST(an invalid envelope gets field errors and the connection keeps working)
   CAF_CHECK_EQUAL(a.message_id, "bad1");
   CAF_CHECK_EQUAL(a.error->code, "VALIDATION_ERROR");
   auto& details = a.error->details.raw;
-  for (auto field : {"source.deviceType", "destination.deviceId",
-                     "optimization.priority"})
+  for (auto field :
+       {"source.deviceType", "destination.deviceId", "optimization.priority"})
     CAF_CHECK(details.find(field) != std::string::npos);
   // Unsupported major version: a clear code naming the range.
   auto v2 = self_message("v2");

@@ -78,7 +78,7 @@ CAF_TEST(two devices of one user exchange a direct message with ack) {
   exchange_direct(n);
 }
 
-CAF_TEST(actors may run on the I/O threads beside the sockets) {
+CAF_TEST(actors may run on the I / O threads beside the sockets) {
   test_node n{[](config::settings& s) { s.caf.scheduler_policy = "io"; }};
   exchange_direct(n);
 }
@@ -109,7 +109,8 @@ CAF_TEST(user broadcast reaches the other devices and device_type filters) {
   CAF_CHECK_EQUAL(id_of(decode(tablet->next())), "b1");
   auto t = make_message("b2", "alice", "phone", target::broadcast);
   t.destination.broadcast = protocol::broadcast_info{
-    protocol::broadcast_scope::device_type, std::nullopt,
+    protocol::broadcast_scope::device_type,
+    std::nullopt,
     protocol::json_value(R"({"deviceType":"tablet"})"),
     {device_type::tablet}};
   ack = decode(send(*phone, t));

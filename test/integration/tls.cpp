@@ -69,7 +69,8 @@ CAF_TEST(with tls_only plain connections get no answer) {
   tls_node t{true};
   runtime::ws_client ok;
   CAF_CHECK(ok.connect(t.wss("phone")).ok);
-  auto plain = t.n->options(t.n->token("alice", "laptop", device_type::desktop));
+  auto plain
+    = t.n->options(t.n->token("alice", "laptop", device_type::desktop));
   plain.timeout = 2s;
   runtime::ws_client c;
   auto r = c.connect(plain);

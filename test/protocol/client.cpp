@@ -8,7 +8,8 @@ using namespace tether::protocol;
 
 CAF_TEST(session targets carry the resume token and last seq) {
   CAF_CHECK_EQUAL(session_target("/ws", "", 7), "/ws");
-  CAF_CHECK_EQUAL(session_target("/ws", "ab12", 7), "/ws?resume=ab12&lastSeq=7");
+  CAF_CHECK_EQUAL(session_target("/ws", "ab12", 7),
+                  "/ws?resume=ab12&lastSeq=7");
   CAF_CHECK_EQUAL(session_target("/ws?x=1", "ab12", 0),
                   "/ws?x=1&resume=ab12&lastSeq=0");
   CAF_CHECK_EQUAL(subprotocol(codec::json), "tether.v1.json");
@@ -55,8 +56,8 @@ CAF_TEST(welcome and gap notices read back in both codecs) {
 }
 
 CAF_TEST(probe times survive both codecs and transcoding) {
-  for (uint64_t t : {0ull, 5ull, 200ull, 70000ull, 5000000000ull,
-                     18446744073709551615ull}) {
+  for (uint64_t t :
+       {0ull, 5ull, 200ull, 70000ull, 5000000000ull, 18446744073709551615ull}) {
     auto p = make_probe_payload(t, 64);
     CAF_CHECK_EQUAL(p.raw.size(), 64u);
     uint64_t got = 1;
@@ -77,8 +78,9 @@ CAF_TEST(probe times survive both codecs and transcoding) {
 
 CAF_TEST(device acks and requests are well formed) {
   auto ack = make_delivery_ack(42, 1);
-  CAF_CHECK_EQUAL(encode(codec::json, ack),
-                  R"({"messageId":"","status":"received","timestamp":1,"seq":42})");
+  CAF_CHECK_EQUAL(
+    encode(codec::json, ack),
+    R"({"messageId":"","status":"received","timestamp":1,"seq":42})");
   auto f = decode(codec::json, encode(codec::json, ack), limits{});
   CAF_REQUIRE(f.ok());
   CAF_CHECK(f.kind == frame_kind::ack);
@@ -86,7 +88,8 @@ CAF_TEST(device acks and requests are well formed) {
   source_info src;
   src.user_id = "alice";
   src.device_id = "phone";
-  auto m = make_request(src, "r1", "tether.join", R"({"room":"team"})", true, 9);
+  auto m = make_request(src, "r1", "tether.join", R"({"room":"team"})", true,
+                        9);
   auto rf = decode(codec::msgpack, encode(codec::msgpack, m), limits{});
   CAF_REQUIRE(rf.ok());
   CAF_REQUIRE(rf.messages.size() == 1 && rf.messages[0].ok());

@@ -22,24 +22,24 @@ constexpr std::string_view example_json
 // The same envelope packed by an independent implementation (python-msgpack
 // 1.0.4: msgpack.packb(m).hex()), annotated:
 constexpr std::string_view example_msgpack
-  = "88"                                           // map, 8 keys
-    "a2 6964 a2 6d31"                              // "id": "m1"
-    "a9 74696d657374616d70 cf 0000018bcfe56800"    // "timestamp": uint64
+  = "88"                                              // map, 8 keys
+    "a2 6964 a2 6d31"                                 // "id": "m1"
+    "a9 74696d657374616d70 cf 0000018bcfe56800"       // "timestamp": uint64
     "af 70726f746f636f6c56657273696f6e a5 312e302e30" // "protocolVersion"
-    "a6 736f75726365 84"                           // "source": map 4
-    "a8 6465766963654964 a1 70"                    //   "deviceId": "p"
-    "a6 757365724964 a1 61"                        //   "userId": "a"
-    "aa 64657669636554797065 a6 6d6f62696c65"      //   "deviceType": "mobile"
-    "a9 74696d657374616d70 01"                     //   "timestamp": 1
-    "ab 64657374696e6174696f6e 82"                 // "destination": map 2
-    "a6 746172676574 a6 646576696365"              //   "target": "device"
-    "a8 6465766963654964 a1 6c"                    //   "deviceId": "l"
-    "a4 74797065 a1 74"                            // "type": "t"
-    "a7 7061796c6f6164 81 a1 6b"                   // "payload": {"k":
-    "95 01 ff c3 c0 cb 3ff8000000000000"           //   [1,-1,true,nil,1.5]}
-    "ac 6f7074696d697a6174696f6e 82"               // "optimization": map 2
-    "a8 7072696f72697479 a4 68696768"              //   "priority": "high"
-    "ab 726571756972657341636b c3";                //   "requiresAck": true
+    "a6 736f75726365 84"                              // "source": map 4
+    "a8 6465766963654964 a1 70"                       //   "deviceId": "p"
+    "a6 757365724964 a1 61"                           //   "userId": "a"
+    "aa 64657669636554797065 a6 6d6f62696c65" //   "deviceType": "mobile"
+    "a9 74696d657374616d70 01"                //   "timestamp": 1
+    "ab 64657374696e6174696f6e 82"            // "destination": map 2
+    "a6 746172676574 a6 646576696365"         //   "target": "device"
+    "a8 6465766963654964 a1 6c"               //   "deviceId": "l"
+    "a4 74797065 a1 74"                       // "type": "t"
+    "a7 7061796c6f6164 81 a1 6b"              // "payload": {"k":
+    "95 01 ff c3 c0 cb 3ff8000000000000"      //   [1,-1,true,nil,1.5]}
+    "ac 6f7074696d697a6174696f6e 82"          // "optimization": map 2
+    "a8 7072696f72697479 a4 68696768"         //   "priority": "high"
+    "ab 726571756972657341636b c3";           //   "requiresAck": true
 
 decoded_frame decode_json(std::string_view text) {
   return decode(codec::json, text, limits{});
@@ -196,8 +196,8 @@ CAF_TEST(a batch over the message cap is refused as a whole) {
 }
 
 CAF_TEST(malformed input is an error not an exception) {
-  for (auto text : {"", "not json", "[1,2]", "{\"id\":", "{} trailing", "42",
-                    "\"str\""}) {
+  for (auto text :
+       {"", "not json", "[1,2]", "{\"id\":", "{} trailing", "42", "\"str\""}) {
     auto f = decode_json(text);
     CAF_CHECK(!f.ok());
     CAF_CHECK(f.error == errc::malformed_frame);
@@ -219,8 +219,8 @@ CAF_TEST(a lone surrogate escape is not unicode and is refused) {
                        R"("optimization":{"priority":"normal"},"payload":)"}
            + text + "}";
   };
-  for (auto bad : {R"("\udc80")", R"({"k\uDFFF":1})", R"(["a\ud83d\ude00\udc00"])",
-                   R"("\ud83dx\ude00")"}) {
+  for (auto bad : {R"("\udc80")", R"({"k\uDFFF":1})",
+                   R"(["a\ud83d\ude00\udc00"])", R"("\ud83dx\ude00")"}) {
     auto f = decode_json(with(bad));
     CAF_CHECK(!f.ok());
     CAF_CHECK(f.error == errc::malformed_frame);
@@ -353,8 +353,8 @@ CAF_TEST(splicing a seq equals encoding with it in both codecs) {
   // A map that grows from 15 to 16 keys switches to map16.
   auto big = m;
   while (big.extra.size() < 7)
-    big.extra.push_back({"x" + std::to_string(big.extra.size()),
-                         json_value("1")});
+    big.extra.push_back(
+      {"x" + std::to_string(big.extra.size()), json_value("1")});
   auto plain = encode(codec::msgpack, big);
   CAF_REQUIRE_EQUAL(static_cast<unsigned char>(plain[0]), 0x8f);
   std::string spliced;

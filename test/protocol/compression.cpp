@@ -63,6 +63,5 @@ CAF_TEST(corrupt and malformed frames are errors) {
   auto truncated = make_compressed_frame("hello hello hello",
                                          zip_format::deflate);
   truncated.resize(truncated.size() - 4);
-  CAF_CHECK(open_compressed_frame(truncated, 100, out)
-            != inflate_error::none);
+  CAF_CHECK(open_compressed_frame(truncated, 100, out) != inflate_error::none);
 }

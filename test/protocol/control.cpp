@@ -52,13 +52,15 @@ CAF_TEST(device registrations declare compression capabilities) {
   std::vector<compression> algos;
   std::vector<field_error> errors;
   CAF_CHECK(read_capabilities(
-    json_value(R"({"deviceInfo":{"deviceId":"p","capabilities":)"
-               R"({"compression":["gzip","deflate"],"supportsBatching":true}}})"),
+    json_value(
+      R"({"deviceInfo":{"deviceId":"p","capabilities":)"
+      R"({"compression":["gzip","deflate"],"supportsBatching":true}}})"),
     algos, errors));
   CAF_CHECK_EQUAL(algos.size(), 2u);
   CAF_CHECK(algos[0] == compression::gzip);
   algos.clear();
-  CAF_CHECK(!read_capabilities(json_value(R"({"deviceInfo":5})"), algos, errors));
+  CAF_CHECK(
+    !read_capabilities(json_value(R"({"deviceInfo":5})"), algos, errors));
   CAF_CHECK_EQUAL(errors.back().field, "payload.deviceInfo");
   CAF_CHECK(!read_capabilities(
     json_value(R"({"deviceInfo":{"capabilities":{"compression":["zstd"]}}})"),
@@ -101,7 +103,8 @@ CAF_TEST(room and presence requests are read with field errors) {
   CAF_CHECK_EQUAL(r.page, 2u);
   CAF_CHECK_EQUAL(r.page_size, 50u);
   room_request bad;
-  CAF_CHECK(!read_room_request(json_value(R"({"room":"has space"})"), bad, errors));
+  CAF_CHECK(
+    !read_room_request(json_value(R"({"room":"has space"})"), bad, errors));
   CAF_CHECK_EQUAL(errors.back().field, "payload.room");
   CAF_CHECK(!read_room_request(json_value(R"({"room":"x","pageSize":0})"), bad,
                                errors));
@@ -114,11 +117,12 @@ CAF_TEST(room and presence requests are read with field errors) {
   CAF_REQUIRE(s.custom.has_value());
   CAF_CHECK_EQUAL(s.custom->expires_ms, 5);
   status_request clear;
-  CAF_CHECK(read_status_request(json_value(R"({"custom":null})"), clear, errors));
+  CAF_CHECK(
+    read_status_request(json_value(R"({"custom":null})"), clear, errors));
   CAF_CHECK(clear.clear_custom);
   status_request off;
-  CAF_CHECK(!read_status_request(json_value(R"({"status":"offline"})"), off,
-                                 errors));
+  CAF_CHECK(
+    !read_status_request(json_value(R"({"status":"offline"})"), off, errors));
   CAF_CHECK(!read_status_request(json_value(R"({})"), off, errors));
 }
 
@@ -129,7 +133,8 @@ CAF_TEST(presence diffs and snapshots carry entries and aggregates) {
   e.status = presence_status::away;
   e.last_seen_ms = 9;
   e.event = "update";
-  auto d = make_presence_diff("team-1", {e}, {{"alice", presence_status::away, 9}}, 10);
+  auto d = make_presence_diff("team-1", {e},
+                              {{"alice", presence_status::away, 9}}, 10);
   CAF_CHECK_EQUAL(d.type, "tether.presence.diff");
   CAF_CHECK_EQUAL(d.payload.raw,
                   R"({"room":"team-1","changes":[{"userId":"alice",)"
@@ -147,8 +152,8 @@ CAF_TEST(presence diffs and snapshots carry entries and aggregates) {
 CAF_TEST(failed acks list at most twenty errors and clip what they echo) {
   std::vector<field_error> errors;
   for (int i = 0; i < 500; ++i)
-    errors.push_back({std::string(1000, 'k') + std::to_string(i),
-                      "too many unknown fields"});
+    errors.push_back(
+      {std::string(1000, 'k') + std::to_string(i), "too many unknown fields"});
   auto ack = make_failed_ack(std::string(300000, 'i'), errc::validation_error,
                              "invalid", errors, 5);
   auto text = encode(codec::json, ack);
@@ -159,6 +164,7 @@ CAF_TEST(failed acks list at most twenty errors and clip what they echo) {
   CAF_CHECK(text.find(R"("messageId":")" + std::string(255, 'i') + "\"")
             != std::string::npos);
   // A cut never splits a UTF-8 character: 254 ASCII bytes, then "é".
-  auto utf8 = make_ack(std::string(254, 'a') + "\xc3\xa9", ack_status::failed, 1);
+  auto utf8 = make_ack(std::string(254, 'a') + "\xc3\xa9", ack_status::failed,
+                       1);
   CAF_CHECK_EQUAL(utf8.message_id, std::string(254, 'a'));
 }

@@ -41,8 +41,8 @@ CAF_TEST(tokens are standard HS256 JWTs) {
   auto t = issue_token(claims(), secret);
   CAF_CHECK_EQUAL(t.substr(0, t.find('.')),
                   "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9");
-  auto body = base64url_decode(t.substr(t.find('.') + 1,
-                                        t.rfind('.') - t.find('.') - 1));
+  auto body = base64url_decode(
+    t.substr(t.find('.') + 1, t.rfind('.') - t.find('.') - 1));
   CAF_REQUIRE(body.has_value());
   CAF_CHECK_EQUAL(*body,
                   R"({"sub":"alice","device_id":"phone","device_type":)"
@@ -109,8 +109,8 @@ CAF_TEST(generated secrets are 64 hex characters and differ) {
 CAF_TEST(the server identity cannot be claimed by a token) {
   // Messages from user "system" device "server" are the server's (SPEC §9);
   // a device holding such a token could speak as the server.
-  for (auto [user, device] : {std::pair{"system", "phone"},
-                              std::pair{"alice", "server"}}) {
+  for (auto [user, device] :
+       {std::pair{"system", "phone"}, std::pair{"alice", "server"}}) {
     auto c = claims();
     c.user_id = user;
     c.device_id = device;

@@ -14,10 +14,8 @@ namespace {
 
 std::string envelope(std::string_view type, std::string_view version = "1.0.0",
                      std::string_view extra_source = "",
-                     std::string_view destination
-                     = R"({"target":"extension"})",
-                     std::string_view optimization
-                     = R"({"priority":"high"})") {
+                     std::string_view destination = R"({"target":"extension"})",
+                     std::string_view optimization = R"({"priority":"high"})") {
   std::string s = R"({"id":"msg-123","timestamp":1750000000000,)";
   s += R"("protocolVersion":")" + std::string{version} + R"(",)";
   s += R"("source":{"deviceId":"device-1","userId":"user-1",)";
@@ -47,7 +45,7 @@ bool has_error(const decoded_message& dm, const std::string& field) {
 
 } // namespace
 
-CAF_TEST(scenario 17: a well formed envelope is valid whatever its type) {
+CAF_TEST(scenario 17 : a well formed envelope is valid whatever its type) {
   for (auto type : {"mobile_message", "command", "user_input",
                     "presence_update", "file_operation"}) {
     auto dm = check(envelope(type));
@@ -56,7 +54,8 @@ CAF_TEST(scenario 17: a well formed envelope is valid whatever its type) {
   }
 }
 
-CAF_TEST(scenario 18: a message with only a timestamp names every missing field) {
+CAF_TEST(scenario 18
+         : a message with only a timestamp names every missing field) {
   auto dm = check(R"({"timestamp":1})");
   CAF_CHECK(dm.error == errc::validation_error);
   for (auto field : {"id", "protocolVersion", "source", "destination", "type",
@@ -64,8 +63,9 @@ CAF_TEST(scenario 18: a message with only a timestamp names every missing field)
     CAF_CHECK(has_error(dm, field));
 }
 
-CAF_TEST(scenario 19: bad enums are reported on their own fields) {
-  auto dm = check(envelope("command", "1.0.0", R"("deviceType":"invalid-type")"));
+CAF_TEST(scenario 19 : bad enums are reported on their own fields) {
+  auto dm
+    = check(envelope("command", "1.0.0", R"("deviceType":"invalid-type")"));
   CAF_CHECK(has_error(dm, "source.deviceType"));
   auto dm2 = check(envelope("command", "1.0.0", "", R"({"target":"extension"})",
                             R"({"priority":"invalid-priority"})"));
@@ -73,7 +73,7 @@ CAF_TEST(scenario 19: bad enums are reported on their own fields) {
   CAF_CHECK_EQUAL(dm2.errors.size(), 1u);
 }
 
-CAF_TEST(scenario 22: versions 1.x are accepted and others refused by range) {
+CAF_TEST(scenario 22 : versions 1.x are accepted and others refused by range) {
   CAF_CHECK(check(envelope("t", "1.0.0")).ok());
   CAF_CHECK(check(envelope("t", "1.0.1")).ok());
   CAF_CHECK(check(envelope("t", "1.9.0")).ok());
@@ -89,7 +89,7 @@ CAF_TEST(scenario 22: versions 1.x are accepted and others refused by range) {
   CAF_CHECK(has_error(bad, "protocolVersion"));
 }
 
-CAF_TEST(scenario 23: an empty object is invalid with a list of errors) {
+CAF_TEST(scenario 23 : an empty object is invalid with a list of errors) {
   auto dm = check("{}");
   CAF_CHECK(!dm.ok());
   CAF_CHECK(dm.errors.size() >= 6u);
@@ -165,10 +165,10 @@ CAF_TEST(the original device registration scenario validates device info) {
 CAF_TEST(utf8 validation) {
   CAF_CHECK(valid_utf8("plain"));
   CAF_CHECK(valid_utf8("gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x98\x80"));
-  CAF_CHECK(!valid_utf8("\xc0\xaf"));          // overlong '/'
-  CAF_CHECK(!valid_utf8("\xed\xa0\x80"));      // surrogate
-  CAF_CHECK(!valid_utf8("\xe2\x82"));          // truncated
-  CAF_CHECK(!valid_utf8("\xf4\x90\x80\x80"));  // > U+10FFFF
+  CAF_CHECK(!valid_utf8("\xc0\xaf"));         // overlong '/'
+  CAF_CHECK(!valid_utf8("\xed\xa0\x80"));     // surrogate
+  CAF_CHECK(!valid_utf8("\xe2\x82"));         // truncated
+  CAF_CHECK(!valid_utf8("\xf4\x90\x80\x80")); // > U+10FFFF
   CAF_CHECK(!valid_utf8("\xff"));
 }
 

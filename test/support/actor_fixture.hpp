@@ -17,9 +17,7 @@
 namespace tether::test {
 
 struct test_config : caf::actor_system_config {
-  test_config() {
-    add_message_types<caf::id_block::tether_types>();
-  }
+  test_config() { add_message_types<caf::id_block::tether_types>(); }
 };
 
 using fixture_base = test_coordinator_fixture<test_config>;
@@ -54,9 +52,7 @@ struct recording_port : actors::session_port {
   /// after_round() tags (a test reports them as written).
   std::vector<uint64_t> rounds;
 
-  const actors::session_info& info() const noexcept override {
-    return session;
-  }
+  const actors::session_info& info() const noexcept override { return session; }
 
   /// Reports every tagged frame as written (as the socket would).
   void confirm_writes() {
@@ -71,8 +67,8 @@ struct recording_port : actors::session_port {
   std::vector<protocol::decoded_frame> decoded(size_t from = 0) const {
     std::vector<protocol::decoded_frame> out;
     for (size_t i = from; i < sent.size(); ++i)
-      out.push_back(protocol::decode(session.codec, sent[i].bytes,
-                                     protocol::limits{}));
+      out.push_back(
+        protocol::decode(session.codec, sent[i].bytes, protocol::limits{}));
     return out;
   }
 };

@@ -34,13 +34,19 @@ constexpr std::chrono::milliseconds detection_bound
 /// redial, and info logs (member changes are logged at info).
 inline std::vector<std::string> cluster_flags(const std::string& address,
                                               uint16_t port) {
-  return {"--log-level", "info", "--cluster.address", address,
-          "--cluster.port", std::to_string(port),
+  return {"--log-level",
+          "info",
+          "--cluster.address",
+          address,
+          "--cluster.port",
+          std::to_string(port),
           "--cluster.heartbeat_interval",
           std::to_string(cluster_heartbeat.count()) + "ms",
           "--cluster.connection_timeout",
           std::to_string(cluster_timeout.count()) + "ms",
-          "--supervision.backoff_base", "50ms", "--supervision.backoff_cap",
+          "--supervision.backoff_base",
+          "50ms",
+          "--supervision.backoff_cap",
           "500ms"};
 }
 
@@ -114,8 +120,8 @@ struct cluster_node {
 /// How /healthz lists a member.
 inline std::string member_json(const std::string& id,
                                const std::string& state) {
-  return R"({"id":")" + id + R"(","address":")" + id + R"(","state":")"
-         + state + R"("})";
+  return R"({"id":")" + id + R"(","address":")" + id + R"(","state":")" + state
+         + R"("})";
 }
 
 /// mark() on every node: later waits see only what is logged from now on.
@@ -136,7 +142,8 @@ std::string missing_joins(Nodes& nodes, std::chrono::milliseconds limit) {
   return {};
 }
 
-inline std::chrono::milliseconds since(std::chrono::steady_clock::time_point t) {
+inline std::chrono::milliseconds
+since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
     std::chrono::steady_clock::now() - t);
 }

@@ -79,8 +79,8 @@ http_response http_request(uint16_t port, const std::string& method,
   auto close = headers.find("Connection:") == std::string::npos
                  ? "Connection: close\r\n"
                  : "";
-  if (!s.send(method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-              + headers + close + "\r\n"))
+  if (!s.send(method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers
+              + close + "\r\n"))
     return {};
   return parse_response(s.read());
 }

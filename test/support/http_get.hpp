@@ -31,9 +31,9 @@ public:
 
   /// Reads until `until` occurs in what was read (empty: until the peer
   /// closes), at most `limit`; returns everything read.
-  std::string read(const std::string& until = {},
-                   std::chrono::milliseconds limit
-                   = std::chrono::milliseconds{5000});
+  std::string
+  read(const std::string& until = {},
+       std::chrono::milliseconds limit = std::chrono::milliseconds{5000});
 
 private:
   int fd_ = -1;
@@ -51,7 +51,6 @@ http_response http_get(uint16_t port, const std::string& path,
 /// `Connection: close` is added unless they name a Connection) and reads
 /// the response until the server closes.
 http_response http_request(uint16_t port, const std::string& method,
-                           const std::string& path,
-                           const std::string& headers);
+                           const std::string& path, const std::string& headers);
 
 } // namespace tether::test

@@ -58,8 +58,7 @@ void test_node::stop() {
     node_->stop();
 }
 
-std::string test_node::token(const std::string& user,
-                             const std::string& device,
+std::string test_node::token(const std::string& user, const std::string& device,
                              protocol::device_type type,
                              const std::string& role,
                              std::chrono::seconds ttl) const {
@@ -101,11 +100,10 @@ connect_device(const test_node& n, const std::string& user,
   return d;
 }
 
-protocol::mobile_message make_message(const std::string& id,
-                                      const std::string& user,
-                                      const std::string& device,
-                                      protocol::target to,
-                                      protocol::device_type type) {
+protocol::mobile_message
+make_message(const std::string& id, const std::string& user,
+             const std::string& device, protocol::target to,
+             protocol::device_type type) {
   protocol::mobile_message m;
   m.id = id;
   m.timestamp = now_ms();
@@ -157,8 +155,8 @@ reading read_messages(runtime::ws_client& c, size_t count,
         continue;
       bytes = std::move(raw);
     }
-    auto d = protocol::decode(codec, bytes, protocol::limits{1000, 64,
-                                                             1 << 20});
+    auto d = protocol::decode(codec, bytes,
+                              protocol::limits{1000, 64, 1 << 20});
     if (!d.ok())
       continue;
     if (d.kind == protocol::frame_kind::ack) {

@@ -58,19 +58,16 @@ struct test_device {
   std::string welcome;
 
   /// Next frame within `timeout`, or an empty string.
-  std::string next(std::chrono::milliseconds timeout
-                   = std::chrono::milliseconds{3000});
+  std::string
+  next(std::chrono::milliseconds timeout = std::chrono::milliseconds{3000});
 };
 
 /// Connects a device and reads its welcome message.
-std::unique_ptr<test_device> connect_device(const test_node& n,
-                                            const std::string& user,
-                                            const std::string& device,
-                                            protocol::device_type type,
-                                            const std::string& role = {},
-                                            protocol::codec c
-                                            = protocol::codec::json,
-                                            bool deflate = false);
+std::unique_ptr<test_device>
+connect_device(const test_node& n, const std::string& user,
+               const std::string& device, protocol::device_type type,
+               const std::string& role = {},
+               protocol::codec c = protocol::codec::json, bool deflate = false);
 
 /// A valid message from user/device (type mobile unless given).
 protocol::mobile_message
@@ -104,9 +101,9 @@ struct reading {
 
 /// Reads frames (single messages, batches, compressed frames) until `count`
 /// messages arrived or `limit` passed without progress.
-reading read_messages(runtime::ws_client& c, size_t count,
-                      std::chrono::milliseconds limit
-                      = std::chrono::milliseconds{5000},
-                      protocol::codec codec = protocol::codec::json);
+reading
+read_messages(runtime::ws_client& c, size_t count,
+              std::chrono::milliseconds limit = std::chrono::milliseconds{5000},
+              protocol::codec codec = protocol::codec::json);
 
 } // namespace tether::test

@@ -137,12 +137,24 @@ bool read_msgpack(const uint8_t*& p, const uint8_t* end, json& v,
   if ((tag & 0xe0) == 0xa0)
     return str(tag & 0x1f);
   switch (tag) {
-    case 0xc0: v.SetNull(); return true;
-    case 0xc2: v.SetBool(false); return true;
-    case 0xc3: v.SetBool(true); return true;
-    case 0xc4: case 0xd9: return left() >= 1 && str(take_be(p, 1));
-    case 0xc5: case 0xda: return left() >= 2 && str(take_be(p, 2));
-    case 0xc6: case 0xdb: return left() >= 4 && str(take_be(p, 4));
+    case 0xc0:
+      v.SetNull();
+      return true;
+    case 0xc2:
+      v.SetBool(false);
+      return true;
+    case 0xc3:
+      v.SetBool(true);
+      return true;
+    case 0xc4:
+    case 0xd9:
+      return left() >= 1 && str(take_be(p, 1));
+    case 0xc5:
+    case 0xda:
+      return left() >= 2 && str(take_be(p, 2));
+    case 0xc6:
+    case 0xdb:
+      return left() >= 4 && str(take_be(p, 4));
     case 0xca: {
       if (left() < 4)
         return false;
@@ -161,19 +173,32 @@ bool read_msgpack(const uint8_t*& p, const uint8_t* end, json& v,
       v.SetDouble(d);
       return true;
     }
-    case 0xcc: return uint(1);
-    case 0xcd: return uint(2);
-    case 0xce: return uint(4);
-    case 0xcf: return uint(8);
-    case 0xd0: return sint(1);
-    case 0xd1: return sint(2);
-    case 0xd2: return sint(4);
-    case 0xd3: return sint(8);
-    case 0xdc: return left() >= 2 && arr(take_be(p, 2));
-    case 0xdd: return left() >= 4 && arr(take_be(p, 4));
-    case 0xde: return left() >= 2 && map(take_be(p, 2));
-    case 0xdf: return left() >= 4 && map(take_be(p, 4));
-    default: return false;
+    case 0xcc:
+      return uint(1);
+    case 0xcd:
+      return uint(2);
+    case 0xce:
+      return uint(4);
+    case 0xcf:
+      return uint(8);
+    case 0xd0:
+      return sint(1);
+    case 0xd1:
+      return sint(2);
+    case 0xd2:
+      return sint(4);
+    case 0xd3:
+      return sint(8);
+    case 0xdc:
+      return left() >= 2 && arr(take_be(p, 2));
+    case 0xdd:
+      return left() >= 4 && arr(take_be(p, 4));
+    case 0xde:
+      return left() >= 2 && map(take_be(p, 2));
+    case 0xdf:
+      return left() >= 4 && map(take_be(p, 4));
+    default:
+      return false;
   }
 }
 
@@ -248,7 +273,8 @@ frame_ptr encode(codec c, const json& v) {
   return std::make_shared<const std::string>(buf.GetString(), buf.GetSize());
 }
 
-// -- the protocol, as far as the baseline reads it ------------------------------
+// -- the protocol, as far as the baseline reads it
+// ------------------------------
 
 const json* member(const json* obj, const char* key) {
   if (!obj || !obj->IsObject())
@@ -258,9 +284,9 @@ const json* member(const json* obj, const char* key) {
 }
 
 std::string_view text(const json* v) {
-  return v && v->IsString() ? std::string_view{v->GetString(),
-                                               v->GetStringLength()}
-                            : std::string_view{};
+  return v && v->IsString()
+           ? std::string_view{v->GetString(), v->GetStringLength()}
+           : std::string_view{};
 }
 
 /// What the baseline does with one inbound frame.
@@ -313,8 +339,8 @@ frame_ptr make_ack(codec c, std::string_view id, const char* status) {
   rapidjson::Document d;
   auto& a = d.GetAllocator();
   d.SetObject();
-  d.AddMember("messageId",
-              json{id.data(), static_cast<unsigned>(id.size()), a}, a);
+  d.AddMember("messageId", json{id.data(), static_cast<unsigned>(id.size()), a},
+              a);
   d.AddMember("status", json{rapidjson::StringRef(status)}, a);
   d.AddMember("timestamp", json{now_ms()}, a);
   return encode(c, d);
@@ -339,7 +365,8 @@ frame_ptr make_welcome(codec c) {
   return encode(c, d);
 }
 
-// -- the server ------------------------------------------------------------------
+// -- the server
+// ------------------------------------------------------------------
 
 class session;
 
@@ -542,19 +569,18 @@ private:
     if (ec)
       return;
     auto target = std::string_view{req_.target().data(), req_.target().size()};
-    if (!websocket::is_upgrade(req_) || target.substr(0, target.find('?'))
-                                          != "/ws") {
+    if (!websocket::is_upgrade(req_)
+        || target.substr(0, target.find('?')) != "/ws") {
       auto res = std::make_shared<http::response<http::string_body>>(
         http::status::not_found, req_.version());
       res->set(http::field::server, "tether-baseline");
       res->body() = "WebSocket upgrades on /ws only\n";
       res->prepare_payload();
-      http::async_write(stream_, *res,
-                        [self = shared_from_this(), res](beast::error_code e,
-                                                         size_t) {
-                          self->stream_.socket().shutdown(
-                            tcp::socket::shutdown_send, e);
-                        });
+      http::async_write(
+        stream_, *res,
+        [self = shared_from_this(), res](beast::error_code e, size_t) {
+          self->stream_.socket().shutdown(tcp::socket::shutdown_send, e);
+        });
       return;
     }
     // The first of ours that the client offers, else JSON and no name

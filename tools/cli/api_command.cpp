@@ -60,8 +60,7 @@ std::string message_body(const arg_map& a, const std::string& destination) {
   w.RawValue(payload.c_str(), payload.size(), rapidjson::kObjectType);
   if (!destination.empty()) {
     w.Key("destination");
-    w.RawValue(destination.c_str(), destination.size(),
-               rapidjson::kObjectType);
+    w.RawValue(destination.c_str(), destination.size(), rapidjson::kObjectType);
   }
   if (a.has("id")) {
     w.Key("id");
@@ -105,8 +104,8 @@ int api_command(const std::vector<std::string>& args) {
   }
   runtime::client_options o;
   auto url = a.get("url");
-  for (auto [scheme, tls, port] : {std::tuple{"https://", true, 443},
-                                   std::tuple{"http://", false, 80}}) {
+  for (auto [scheme, tls, port] :
+       {std::tuple{"https://", true, 443}, std::tuple{"http://", false, 80}}) {
     std::string s = scheme;
     if (url.compare(0, s.size(), s) != 0)
       continue;

@@ -125,9 +125,10 @@ int bench_client_command(const std::string& what,
   if (!parse_args(args,
                   {TETHER_TARGET_FLAGS, "connections", "rate", "duration",
                    "warmup", "payload", "codec", "subscribers", "publishers",
-                   "concurrency", "rounds", "settle", "start-rate",
-                   "churners", "json"},
-                  {TETHER_TARGET_SWITCHES, "durable", "baseline", "deflate"}, a, problem)) {
+                   "concurrency", "rounds", "settle", "start-rate", "churners",
+                   "json"},
+                  {TETHER_TARGET_SWITCHES, "durable", "baseline", "deflate"}, a,
+                  problem)) {
     std::cerr << "tether bench " << what << ": " << problem << "\n";
     return 2;
   }

@@ -30,8 +30,12 @@ struct usage_window {
   void begin(int server_pid);
   void end();
   double seconds() const { return secs(t1 - t0); }
-  double server_cpu() const { return server1.cpu_seconds - server0.cpu_seconds; }
-  double client_cpu() const { return client1.cpu_seconds - client0.cpu_seconds; }
+  double server_cpu() const {
+    return server1.cpu_seconds - server0.cpu_seconds;
+  }
+  double client_cpu() const {
+    return client1.cpu_seconds - client0.cpu_seconds;
+  }
   double server_switches() const {
     return static_cast<double>(switches1 - std::min(switches1, switches0));
   }

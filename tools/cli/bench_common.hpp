@@ -142,7 +142,8 @@ inline void report_compared(const std::string& name,
     auto w = static_cast<int>(width);
     std::cout << "  " << std::left << std::setw(w) << "figure" << std::right
               << std::setw(14) << "tether" << std::setw(14) << "baseline"
-              << std::setw(10) << "ratio" << "\n";
+              << std::setw(10) << "ratio"
+              << "\n";
     result_row r;
     for (size_t j = 0; j < t.fields.size(); ++j) {
       auto& [key, text] = t.fields[j];
@@ -151,8 +152,8 @@ inline void report_compared(const std::string& name,
       auto q = ratio_of(t.values[j], found ? b.values[k] : std::nan(""));
       std::cout << "  " << std::left << std::setw(w) << key << std::right
                 << std::setw(14) << unquote(text) << std::setw(14)
-                << (found ? unquote(b.fields[k].second) : "-")
-                << std::setw(10) << fmt(q, 2) << "\n";
+                << (found ? unquote(b.fields[k].second) : "-") << std::setw(10)
+                << fmt(q, 2) << "\n";
       // A string (a row's label) goes to the ratios as it is.
       r.fields.emplace_back(key, std::isnan(t.values[j])
                                    ? text

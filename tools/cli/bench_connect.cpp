@@ -102,8 +102,8 @@ void connect_round(const server_target& t,
   pool.stop();
   r.num("connections", static_cast<double>(n), 0)
     .num("concurrency", static_cast<double>(window), 0)
-    .num("handshakes_per_s",
-         static_cast<double>(done - failed) / w.seconds(), 0)
+    .num("handshakes_per_s", static_cast<double>(done - failed) / w.seconds(),
+         0)
     .num("failed", static_cast<double>(failed + (n - done)), 0);
   add_latency(r, s->latency);
   w.add_server_costs(r, "handshake", done - failed, 1);
@@ -114,7 +114,8 @@ void connect_round(const server_target& t,
 int bench_connect(const arg_map& a, server_target& t) {
   std::string problem;
   auto n = static_cast<size_t>(number_flag(a, "connections", 10000, problem));
-  auto window = static_cast<size_t>(number_flag(a, "concurrency", 128, problem));
+  auto window
+    = static_cast<size_t>(number_flag(a, "concurrency", 128, problem));
   auto rounds = static_cast<int>(number_flag(a, "rounds", 2, problem));
   auto codec = codec_flag(a, problem);
   if (!problem.empty() || n == 0 || window == 0 || rounds < 1) {
@@ -135,7 +136,8 @@ int bench_connect(const arg_map& a, server_target& t) {
       // durably); later rounds reconnect known devices, the everyday case.
       for (int i = 0; i < rounds; ++i) {
         if (i > 0)
-          std::this_thread::sleep_for(std::chrono::seconds{2}); // old links gone
+          std::this_thread::sleep_for(
+            std::chrono::seconds{2}); // old links gone
         result_row r;
         r.str("devices", i == 0 ? "new" : "known");
         connect_round(s, tokens, window, codec, r);

@@ -42,12 +42,11 @@ std::string temp_dir() {
   return p.string();
 }
 
-// -- store -------------------------------------------------------------------------
+// -- store
+// -------------------------------------------------------------------------
 
 struct bench_config : caf::actor_system_config {
-  bench_config() {
-    add_message_types<caf::id_block::tether_types>();
-  }
+  bench_config() { add_message_types<caf::id_block::tether_types>(); }
 };
 
 int bench_store(const arg_map& a) {
@@ -84,21 +83,20 @@ int bench_store(const arg_map& a) {
     while (sent < n && sent < window)
       send_one();
     while (done < n) {
-      self->receive([&](atom::ok) { ++done; },
-                    [&](caf::error&) { ++done; });
+      self->receive([&](atom::ok) { ++done; }, [&](caf::error&) { ++done; });
       if (sent < n)
         send_one();
     }
     auto secs = seconds_since(started);
     auto commits = static_cast<double>(metrics->store_commits());
-    rows.push_back(result_row{}
-                     .num("in_flight", static_cast<double>(window), 0)
-                     .num("appends", static_cast<double>(n), 0)
-                     .num("seconds", secs, 3)
-                     .num("appends_per_s", static_cast<double>(n) / secs, 0)
-                     .num("commits", commits, 0)
-                     .num("appends_per_commit", static_cast<double>(n) / commits,
-                          1));
+    rows.push_back(
+      result_row{}
+        .num("in_flight", static_cast<double>(window), 0)
+        .num("appends", static_cast<double>(n), 0)
+        .num("seconds", secs, 3)
+        .num("appends_per_s", static_cast<double>(n) / secs, 0)
+        .num("commits", commits, 0)
+        .num("appends_per_commit", static_cast<double>(n) / commits, 1));
     // The store closes the database when it ends: wait for that before
     // the next run (or the removal of the directory) touches its files.
     self->send_exit(st, caf::exit_reason::user_shutdown);
@@ -111,7 +109,8 @@ int bench_store(const arg_map& a) {
   return 0;
 }
 
-// -- compression ---------------------------------------------------------------
+// -- compression
+// ---------------------------------------------------------------
 
 /// Messages shaped like the original system's traffic between a phone and
 /// the editor extension: commands, task progress, file contents, presence.
@@ -219,11 +218,12 @@ int bench_compression(const arg_map& a) {
             .num("level", level, 0)
             .num("raw_bytes", static_cast<double>(raw), 0)
             .num("compressed_bytes", static_cast<double>(packed), 0)
-            .num("ratio", static_cast<double>(packed) / static_cast<double>(raw),
-                 3)
+            .num("ratio",
+                 static_cast<double>(packed) / static_cast<double>(raw), 3)
             .num("saved_pct",
-                 100.0 * (1.0 - static_cast<double>(packed)
-                                  / static_cast<double>(raw)),
+                 100.0
+                   * (1.0
+                      - static_cast<double>(packed) / static_cast<double>(raw)),
                  1)
             .num("compress_MB_s", mb / tc, 1)
             .num("inflate_MB_s", mb / td, 1));
@@ -235,7 +235,8 @@ int bench_compression(const arg_map& a) {
   return 0;
 }
 
-// -- batching --------------------------------------------------------------------
+// -- batching
+// --------------------------------------------------------------------
 
 struct batching_run {
   size_t frames = 0;
@@ -288,8 +289,8 @@ batching_run run_batching(bool enabled, size_t total, double rate) {
       for (auto& m : d.messages) {
         ++result.messages;
         auto sent_ns = std::stoll(m.msg.id.substr(m.msg.id.find('-') + 1));
-        result.latency_ms.push_back(
-          static_cast<double>(now.count() - sent_ns) / 1e6);
+        result.latency_ms.push_back(static_cast<double>(now.count() - sent_ns)
+                                    / 1e6);
       }
     }
     done = true;
@@ -304,8 +305,9 @@ batching_run run_batching(bool enabled, size_t total, double rate) {
   for (size_t i = 0; i < total; ++i) {
     // Paced by sleeping until the message is due (a busy wait would take
     // the core the receiver needs on a small machine).
-    auto due = start + std::chrono::duration_cast<clock_type::duration>(
-                         interval * static_cast<double>(i));
+    auto due = start
+               + std::chrono::duration_cast<clock_type::duration>(
+                 interval * static_cast<double>(i));
     if (due > clock_type::now())
       std::this_thread::sleep_until(due);
     protocol::mobile_message m;
@@ -336,17 +338,18 @@ int bench_batching(const arg_map& a) {
     auto r = run_batching(enabled, total, rate);
     auto p50 = percentile(r.latency_ms, 50);
     auto p99 = percentile(r.latency_ms, 99);
-    rows.push_back(result_row{}
-                     .str("batching", enabled ? "on" : "off")
-                     .num("rate_msgs_s", rate, 0)
-                     .num("messages", static_cast<double>(r.messages), 0)
-                     .num("frames", static_cast<double>(r.frames), 0)
-                     .num("msgs_per_frame",
-                          static_cast<double>(r.messages)
-                            / static_cast<double>(std::max<size_t>(1, r.frames)),
-                          1)
-                     .num("p50_ms", p50, 3)
-                     .num("p99_ms", p99, 3));
+    rows.push_back(
+      result_row{}
+        .str("batching", enabled ? "on" : "off")
+        .num("rate_msgs_s", rate, 0)
+        .num("messages", static_cast<double>(r.messages), 0)
+        .num("frames", static_cast<double>(r.frames), 0)
+        .num("msgs_per_frame",
+             static_cast<double>(r.messages)
+               / static_cast<double>(std::max<size_t>(1, r.frames)),
+             1)
+        .num("p50_ms", p50, 3)
+        .num("p99_ms", p99, 3));
   }
   auto off = std::stod(rows[0].fields[3].second);
   auto on = std::stod(rows[1].fields[3].second);
@@ -362,32 +365,33 @@ int bench_batching(const arg_map& a) {
 int bench_command(const std::vector<std::string>& args) {
   spdlog::set_level(spdlog::level::warn);
   if (args.empty()) {
-    std::cerr << "usage: tether bench <benchmark> [flags]\n"
-                 "against a server (--url ws[s]://HOST:PORT/ws --data-dir DIR "
-                 "[--pid N] [--ca FILE | --insecure],\n"
-                 "or --spawn [--tls]: a tetherd with a dev certificate, wss):\n"
-                 "  echo     [--connections 100] [--rate 10000] [--duration 10]"
-                 " [--payload 64] [--codec json] [--durable]\n"
-                 "  fanout   [--subscribers 1000] [--publishers 1] [--rate 100]"
-                 " [--duration 10] [--durable]\n"
-                 "  presence [--subscribers 1000] [--churners 100] [--rate 200]"
-                 " (joins+leaves/s) [--duration 10]\n"
-                 "  connect  [--connections 10000] [--concurrency 128] [--rounds 2]\n"
-                 "  idle     [--connections 10000] [--settle 3]\n"
-                 "  with --spawn, --baseline runs echo|fanout|connect|idle "
-                 "against tetherd, then\n"
-                 "  against tether-baseline (bare Beast) on the same CPU, and "
-                 "prints the ratios\n"
-                 "in process:\n"
-                 "  store        [--messages N] [--data-dir DIR] [--json F]\n"
-                 "  compression  [--messages N] [--json F]\n"
-                 "  batching     [--messages N] [--rate R] [--json F]\n";
+    std::cerr
+      << "usage: tether bench <benchmark> [flags]\n"
+         "against a server (--url ws[s]://HOST:PORT/ws --data-dir DIR "
+         "[--pid N] [--ca FILE | --insecure],\n"
+         "or --spawn [--tls]: a tetherd with a dev certificate, wss):\n"
+         "  echo     [--connections 100] [--rate 10000] [--duration 10]"
+         " [--payload 64] [--codec json] [--durable]\n"
+         "  fanout   [--subscribers 1000] [--publishers 1] [--rate 100]"
+         " [--duration 10] [--durable]\n"
+         "  presence [--subscribers 1000] [--churners 100] [--rate 200]"
+         " (joins+leaves/s) [--duration 10]\n"
+         "  connect  [--connections 10000] [--concurrency 128] [--rounds 2]\n"
+         "  idle     [--connections 10000] [--settle 3]\n"
+         "  with --spawn, --baseline runs echo|fanout|connect|idle "
+         "against tetherd, then\n"
+         "  against tether-baseline (bare Beast) on the same CPU, and "
+         "prints the ratios\n"
+         "in process:\n"
+         "  store        [--messages N] [--data-dir DIR] [--json F]\n"
+         "  compression  [--messages N] [--json F]\n"
+         "  batching     [--messages N] [--rate R] [--json F]\n";
     return 2;
   }
   auto what = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
-  if (what == "echo" || what == "fanout" || what == "connect"
-      || what == "idle" || what == "presence")
+  if (what == "echo" || what == "fanout" || what == "connect" || what == "idle"
+      || what == "presence")
     return bench_client_command(what, rest);
   arg_map a;
   std::string problem;

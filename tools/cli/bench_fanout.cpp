@@ -102,8 +102,7 @@ int bench_fanout(const arg_map& a, server_target& t) {
       run.stop();
       result_row r;
       r.num("subscribers", static_cast<double>(subs), 0)
-        .num("publishes_per_s", static_cast<double>(published) / w.seconds(),
-             0)
+        .num("publishes_per_s", static_cast<double>(published) / w.seconds(), 0)
         .num("deliveries_per_s", static_cast<double>(received) / w.seconds(),
              0);
       add_latency(r, c.latency);

@@ -12,7 +12,8 @@ using std::chrono::milliseconds;
 
 int bench_presence(const arg_map& a, server_target& t) {
   std::string problem;
-  auto members = static_cast<size_t>(number_flag(a, "subscribers", 1000, problem));
+  auto members
+    = static_cast<size_t>(number_flag(a, "subscribers", 1000, problem));
   auto churners = static_cast<size_t>(number_flag(a, "churners", 100, problem));
   auto rate = number_flag(a, "rate", 200, problem); // joins+leaves per second
   auto warmup = seconds_flag(a, "warmup", 2, problem);

@@ -18,7 +18,8 @@ struct arg_map {
   bool has(const std::string& k) const {
     return values.count(k) > 0 || switches.count(k) > 0;
   }
-  std::string get(const std::string& k, const std::string& fallback = {}) const {
+  std::string get(const std::string& k,
+                  const std::string& fallback = {}) const {
     auto i = values.find(k);
     return i == values.end() ? fallback : i->second;
   }

@@ -57,8 +57,8 @@ bool apply_scenario(const std::string& name, const arg_map& a,
     // Direct messages only: a device that left a room misses its messages
     // by design, which is not a loss.
     p.room_share = 0;
-    p.status_every = milliseconds{static_cast<int64_t>(
-      1000 * number_flag(a, "status-every", 2, problem))};
+    p.status_every = milliseconds{
+      static_cast<int64_t>(1000 * number_flag(a, "status-every", 2, problem))};
     p.leave_share = 0.2;
     return true;
   }
@@ -96,13 +96,31 @@ int devices_command(const std::vector<std::string>& args) {
   arg_map a;
   std::string problem;
   if (!parse_args(args,
-                  {TETHER_TARGET_FLAGS, "scenario", "users", "devices-per-user",
-                   "rate", "duration", "room-size", "room-share", "codec",
-                   "payload", "start-rate", "drain", "drops-per-minute",
-                   "storms", "slow-share", "background-every",
-                   "background-for", "status-every", "backoff-base",
-                   "backoff-cap", "max-attempts", "seed", "json"},
-                  {TETHER_TARGET_SWITCHES, "no-extension", "deflate", "help"}, a, problem)) {
+                  {TETHER_TARGET_FLAGS,
+                   "scenario",
+                   "users",
+                   "devices-per-user",
+                   "rate",
+                   "duration",
+                   "room-size",
+                   "room-share",
+                   "codec",
+                   "payload",
+                   "start-rate",
+                   "drain",
+                   "drops-per-minute",
+                   "storms",
+                   "slow-share",
+                   "background-every",
+                   "background-for",
+                   "status-every",
+                   "backoff-base",
+                   "backoff-cap",
+                   "max-attempts",
+                   "seed",
+                   "json"},
+                  {TETHER_TARGET_SWITCHES, "no-extension", "deflate", "help"},
+                  a, problem)) {
     std::cerr << "tether devices: " << problem << "\n";
     return usage();
   }
@@ -113,9 +131,8 @@ int devices_command(const std::vector<std::string>& args) {
     = static_cast<uint32_t>(number_flag(a, "devices-per-user", 4, problem));
   auto rate = number_flag(a, "rate", 1, problem);
   auto duration = number_flag(a, "duration", 10, problem);
-  auto room_size
-    = std::max<uint32_t>(1, static_cast<uint32_t>(
-                              number_flag(a, "room-size", 10, problem)));
+  auto room_size = std::max<uint32_t>(
+    1, static_cast<uint32_t>(number_flag(a, "room-size", 10, problem)));
   auto drain = number_flag(a, "drain", 30, problem);
   auto storms = static_cast<int>(number_flag(a, "storms", 1, problem));
   auto scenario = a.get("scenario", "chat");
@@ -129,8 +146,8 @@ int devices_command(const std::vector<std::string>& args) {
   params.payload_bytes
     = static_cast<size_t>(number_flag(a, "payload", 64, problem));
   if (rate > 0)
-    params.send_interval = std::chrono::microseconds{
-      static_cast<int64_t>(1e6 / rate)};
+    params.send_interval
+      = std::chrono::microseconds{static_cast<int64_t>(1e6 / rate)};
   double slow_share = 0;
   if (problem.empty())
     apply_scenario(scenario, a, params, slow_share, problem);
@@ -182,9 +199,10 @@ int devices_command(const std::vector<std::string>& args) {
         s.type = protocol::device_type::desktop;
         s.role = "extension";
       }
-      s.codec = codec_name == "msgpack"                          ? protocol::codec::msgpack
-                : codec_name == "json" || (u + d) % 2 == 0 ? protocol::codec::json
-                                                           : protocol::codec::msgpack;
+      s.codec = codec_name == "msgpack" ? protocol::codec::msgpack
+                : codec_name == "json" || (u + d) % 2 == 0
+                  ? protocol::codec::json
+                  : protocol::codec::msgpack;
       s.deflate = a.has("deflate");
       for (auto& other : ids)
         if (other != s.device_id)
@@ -218,8 +236,9 @@ int devices_command(const std::vector<std::string>& args) {
       return static_cast<size_t>(c.connected.load()) == n
              && c.joined.load() >= n;
     },
-    std::chrono::seconds{60} + milliseconds{static_cast<int64_t>(
-      1000.0 * static_cast<double>(n) / std::max(plan->start_rate, 1.0))},
+    std::chrono::seconds{60}
+      + milliseconds{static_cast<int64_t>(1000.0 * static_cast<double>(n)
+                                          / std::max(plan->start_rate, 1.0))},
     "connect");
   auto connect_secs = secs(steady::now() - t0);
   runtime::process_usage connected_usage;
@@ -249,8 +268,7 @@ int devices_command(const std::vector<std::string>& args) {
     [&] {
       return c.accepted.load() + c.failed.load() >= c.sent.load()
              && c.received.load() + c.gaps.load() >= c.expected.load()
-             && static_cast<size_t>(c.connected.load()) + c.gave_up.load()
-                  >= n;
+             && static_cast<size_t>(c.connected.load()) + c.gave_up.load() >= n;
     },
     milliseconds{static_cast<int64_t>(drain * 1000)}, "drain");
   auto drain_secs = secs(steady::now() - t2);
@@ -274,11 +292,12 @@ int devices_command(const std::vector<std::string>& args) {
   auto& lat = c.latency;
   runtime::process_usage after;
   runtime::read_usage(::getpid(), after);
-  auto per_device = n == 0 ? 0.0
-                           : static_cast<double>(connected_usage.rss_bytes
-                                                 - std::min(connected_usage.rss_bytes,
-                                                            before.rss_bytes))
-                               / static_cast<double>(n);
+  auto per_device
+    = n == 0 ? 0.0
+             : static_cast<double>(
+                 connected_usage.rss_bytes
+                 - std::min(connected_usage.rss_bytes, before.rss_bytes))
+                 / static_cast<double>(n);
   bool ok = r.ok() && r.in_doubt == 0 && c.errors.load() == 0 && ready;
 
   std::vector<std::pair<std::string, std::string>> rows = {
@@ -322,28 +341,30 @@ int devices_command(const std::vector<std::string>& args) {
     std::cout << "  lost: " << e << "\n";
   for (auto& e : r.order_examples)
     std::cout << "  out of order: " << e << "\n";
-  std::cout << "lost = " << r.lost << ", order violations = "
-            << r.order_violations << ": " << (ok ? "OK" : "FAILED") << "\n";
+  std::cout << "lost = " << r.lost
+            << ", order violations = " << r.order_violations << ": "
+            << (ok ? "OK" : "FAILED") << "\n";
   if (a.has("json")) {
     std::ofstream out{a.get("json")};
     out << "{\"scenario\":\"" << scenario << "\",\"devices\":" << n
         << ",\"users\":" << users << ",\"connect_seconds\":" << connect_secs
-        << ",\"run_seconds\":" << run_secs << ",\"drain_seconds\":"
-        << drain_secs << ",\"sent\":" << r.sent << ",\"accepted\":"
-        << r.accepted << ",\"refused\":" << r.failed << ",\"in_doubt\":"
-        << r.in_doubt << ",\"expected\":" << r.expected << ",\"delivered\":"
-        << r.delivered << ",\"gapped\":" << r.gapped << ",\"lost\":" << r.lost << ",\"duplicates\":"
-        << r.duplicates << ",\"order_violations\":" << r.order_violations
+        << ",\"run_seconds\":" << run_secs
+        << ",\"drain_seconds\":" << drain_secs << ",\"sent\":" << r.sent
+        << ",\"accepted\":" << r.accepted << ",\"refused\":" << r.failed
+        << ",\"in_doubt\":" << r.in_doubt << ",\"expected\":" << r.expected
+        << ",\"delivered\":" << r.delivered << ",\"gapped\":" << r.gapped
+        << ",\"lost\":" << r.lost << ",\"duplicates\":" << r.duplicates
+        << ",\"order_violations\":" << r.order_violations
         << ",\"latency_us\":{\"p50\":" << lat.percentile(50)
-        << ",\"p90\":" << lat.percentile(90) << ",\"p99\":"
-        << lat.percentile(99) << ",\"max\":" << lat.max()
+        << ",\"p90\":" << lat.percentile(90)
+        << ",\"p99\":" << lat.percentile(99) << ",\"max\":" << lat.max()
         << "},\"reconnects\":" << c.reconnects.load()
         << ",\"reconnected_devices\":" << reconnected_devices
-        << ",\"resumed_devices\":" << resumed_devices << ",\"resumes\":"
-        << c.resumed.load() << ",\"drops\":"
-        << c.drops.load() << ",\"resent\":" << c.resent.load()
-        << ",\"gaps\":" << c.gaps.load() << ",\"gave_up\":"
-        << c.gave_up.load() << ",\"errors\":" << c.errors.load()
+        << ",\"resumed_devices\":" << resumed_devices
+        << ",\"resumes\":" << c.resumed.load()
+        << ",\"drops\":" << c.drops.load() << ",\"resent\":" << c.resent.load()
+        << ",\"gaps\":" << c.gaps.load() << ",\"gave_up\":" << c.gave_up.load()
+        << ",\"errors\":" << c.errors.load()
         << ",\"client_bytes_per_device\":" << static_cast<uint64_t>(per_device)
         << ",\"restart_delays_ms\":[";
     for (size_t i = 0; i < delays.size(); ++i)

@@ -32,8 +32,7 @@ std::string self_dir() {
 
 } // namespace
 
-bool parse_url(const std::string& url, server_target& t,
-               std::string& problem) {
+bool parse_url(const std::string& url, server_target& t, std::string& problem) {
   std::string rest;
   if (url.rfind("ws://", 0) == 0) {
     rest = url.substr(5);
@@ -41,7 +40,8 @@ bool parse_url(const std::string& url, server_target& t,
     rest = url.substr(6);
     t.tls = true;
   } else {
-    problem = "--url must look like ws://HOST:PORT/PATH or wss://HOST:PORT/PATH";
+    problem
+      = "--url must look like ws://HOST:PORT/PATH or wss://HOST:PORT/PATH";
     return false;
   }
   auto slash = rest.find('/');
@@ -173,8 +173,8 @@ bool open_baseline(const arg_map& a, server_target& t, std::string& problem) {
   b->secret = t.secret;
   b->cpu = t.cpu;
   b->child = std::make_unique<runtime::child_process>();
-  b->port = runtime::start_server(
-    *b->child, path, {"--host", b->host, "--port", "0"}, b->cpu);
+  b->port = runtime::start_server(*b->child, path,
+                                  {"--host", b->host, "--port", "0"}, b->cpu);
   if (b->port == 0) {
     problem = "tether-baseline did not start: "
               + b->child->read_stderr(std::chrono::milliseconds{500});
@@ -198,9 +198,11 @@ bool open_target(const arg_map& a, server_target& out, std::string& problem) {
     int server_cpu = -1;
     if (runtime::usable_cpus() >= 2) {
       server_cpu = static_cast<int>(number_flag(a, "cpu-server", 0, problem));
-      auto client_cpu = static_cast<int>(number_flag(a, "cpu-client", 1, problem));
+      auto client_cpu
+        = static_cast<int>(number_flag(a, "cpu-client", 1, problem));
       if (!runtime::pin_to_cpu(client_cpu)) {
-        problem = "cannot pin this process to CPU " + std::to_string(client_cpu);
+        problem = "cannot pin this process to CPU "
+                  + std::to_string(client_cpu);
         return false;
       }
     }
@@ -224,8 +226,8 @@ bool open_target(const arg_map& a, server_target& out, std::string& problem) {
       }
       out.tls = true;
       out.ca_file = out.spawned_dir + "/tls/cert.pem";
-      for (auto& x : {"--server.tls_cert", "cert.pem", "--server.tls_key",
-                      "key.pem"})
+      for (auto& x :
+           {"--server.tls_cert", "cert.pem", "--server.tls_key", "key.pem"})
         extra.push_back(x[0] == '-' ? std::string{x}
                                     : out.spawned_dir + "/tls/" + x);
     }
@@ -309,10 +311,8 @@ struct fleet_run::impl {
   bool tty = ::isatty(2) != 0;
 
   explicit impl(const server_target& t)
-    : cfg(static_cast<size_t>(std::max(1, runtime::usable_cpus()))),
-      sys(cfg),
-      pool(1),
-      target(&t) {
+    : cfg(static_cast<size_t>(std::max(1, runtime::usable_cpus()))), sys(cfg),
+      pool(1), target(&t) {
     // nop
   }
 };
@@ -370,7 +370,8 @@ bool fleet_run::stop() {
 }
 
 bool fleet_run::wait(const std::function<bool()>& done,
-                     std::chrono::milliseconds limit, const std::string& phase) {
+                     std::chrono::milliseconds limit,
+                     const std::string& phase) {
   auto deadline = steady::now() + limit;
   auto& c = counters();
   for (;;) {
@@ -390,20 +391,18 @@ bool fleet_run::wait(const std::function<bool()>& done,
     auto rate = static_cast<double>(received - impl_->last_received) / dt;
     impl_->last_received = received;
     impl_->last_tick = now;
-    std::fprintf(stderr,
-                 "\r\033[K%-8s %5.0fs  connected %lld/%zu  sent %llu  "
-                 "delivered %llu  %.0f msg/s  p50 %.2f ms  p99 %.2f ms  "
-                 "reconnects %llu  errors %llu",
-                 phase.c_str(), secs(now - impl_->started),
-                 static_cast<long long>(c.connected.load()),
-                 plan_->devices.size(),
-                 static_cast<unsigned long long>(c.sent.load()),
-                 static_cast<unsigned long long>(received), rate,
-                 c.latency.percentile(50) / 1000.0,
-                 c.latency.percentile(99) / 1000.0,
-                 static_cast<unsigned long long>(c.reconnects.load()),
-                 static_cast<unsigned long long>(c.errors.load()
-                                                 + c.gave_up.load()));
+    std::fprintf(
+      stderr,
+      "\r\033[K%-8s %5.0fs  connected %lld/%zu  sent %llu  "
+      "delivered %llu  %.0f msg/s  p50 %.2f ms  p99 %.2f ms  "
+      "reconnects %llu  errors %llu",
+      phase.c_str(), secs(now - impl_->started),
+      static_cast<long long>(c.connected.load()), plan_->devices.size(),
+      static_cast<unsigned long long>(c.sent.load()),
+      static_cast<unsigned long long>(received), rate,
+      c.latency.percentile(50) / 1000.0, c.latency.percentile(99) / 1000.0,
+      static_cast<unsigned long long>(c.reconnects.load()),
+      static_cast<unsigned long long>(c.errors.load() + c.gave_up.load()));
     std::fflush(stderr);
   }
 }

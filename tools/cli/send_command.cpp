@@ -15,7 +15,8 @@ namespace {
 
 int usage() {
   std::cerr
-    << "usage: tether send --url ws[s]://HOST:PORT/ws [--ca FILE | --insecure]\n"
+    << "usage: tether send --url ws[s]://HOST:PORT/ws [--ca FILE | "
+       "--insecure]\n"
        "         (--token JWT | (--data-dir DIR | --secret-file F) --user U "
        "--device D [--device-type T] [--role R])\n"
        "         (--to DEVICE | --extension | --broadcast | --room ROOM)\n"
@@ -102,8 +103,8 @@ int send_command(const std::vector<std::string>& args) {
   o.insecure = t.insecure;
   auto conn = client.connect(o);
   if (!conn.ok) {
-    std::cerr << "tether send: connect failed (HTTP " << conn.status << "): "
-              << conn.error << " " << conn.body << "\n";
+    std::cerr << "tether send: connect failed (HTTP " << conn.status
+              << "): " << conn.error << " " << conn.body << "\n";
     return 1;
   }
   protocol::limits lim;

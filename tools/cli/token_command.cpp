@@ -24,8 +24,9 @@ int usage() {
 int token_command(const std::vector<std::string>& args) {
   arg_map a;
   std::string problem;
-  if (!parse_args(args, {"user", "device", "type", "role", "ttl", "data-dir",
-                         "secret-file"},
+  if (!parse_args(args,
+                  {"user", "device", "type", "role", "ttl", "data-dir",
+                   "secret-file"},
                   {}, a, problem)) {
     std::cerr << "tether token: " << problem << "\n";
     return usage();

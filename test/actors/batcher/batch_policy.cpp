@@ -118,7 +118,9 @@ CAF_TEST(no message waits longer than max_delay) {
     auto d = b.decide(now);
     if (d.flush) {
       for (uint32_t k = 0; k < d.take; ++k)
-        worst = std::max(worst, std::chrono::duration_cast<std::chrono::milliseconds>(now - waiting[k]));
+        worst = std::max(worst,
+                         std::chrono::duration_cast<std::chrono::milliseconds>(
+                           now - waiting[k]));
       waiting.erase(waiting.begin(), waiting.begin() + d.take);
       b.flushed(now, d.take);
       writes_done.push_back(now + 4ms);

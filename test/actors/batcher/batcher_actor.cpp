@@ -28,7 +28,8 @@ recording_source(delivery_source::pointer, std::shared_ptr<source_log> log) {
   };
 }
 
-queued_delivery item(uint64_t seq, protocol::priority p = protocol::priority::normal,
+queued_delivery item(uint64_t seq,
+                     protocol::priority p = protocol::priority::normal,
                      size_t payload = 10) {
   auto m = std::make_shared<protocol::mobile_message>();
   m->id = "m" + std::to_string(seq);
@@ -139,7 +140,8 @@ CAF_TEST(messages during a write coalesce into one batch frame) {
   CAF_REQUIRE_EQUAL(f.messages.size(), 3u);
   CAF_CHECK_EQUAL(f.messages[0].msg.id, "m2");
   CAF_CHECK(port->sent[1].bytes.find(R"("seq":4)") != std::string::npos);
-  CAF_CHECK(port->sent[1].bytes.find(R"("messageCount":3)") != std::string::npos);
+  CAF_CHECK(port->sent[1].bytes.find(R"("messageCount":3)")
+            != std::string::npos);
   written(2);
   CAF_CHECK_EQUAL(src->written, (std::vector<uint64_t>{1, 2, 3, 4}));
   CAF_CHECK_EQUAL(metrics->frames(), 2u);
@@ -156,7 +158,8 @@ CAF_TEST(a critical message does not wait for the write in flight) {
   // ... a critical one does not, and takes the waiting one along.
   deliver({item(3, protocol::priority::critical)});
   CAF_REQUIRE_EQUAL(port->sent.size(), 2u);
-  CAF_CHECK(port->sent[1].bytes.find(R"("messageCount":2)") != std::string::npos);
+  CAF_CHECK(port->sent[1].bytes.find(R"("messageCount":2)")
+            != std::string::npos);
 }
 
 CAF_TEST(a message waits max_delay at most for a slow write) {

@@ -22,7 +22,8 @@ using nodes = std::set<std::string>;
 
 } // namespace
 
-CAF_TEST(a device that connects is placed at its node and the nodes of its user are told) {
+CAF_TEST(a device that connects is placed at its node and the nodes of its user
+           are told) {
   device_registry reg;
   CAF_CHECK_EQUAL(reg.report(at("a", "phone", true, 100)), nodes{"a"});
   CAF_CHECK_EQUAL(reg.report(at("b", "laptop", true, 110)), (nodes{"a", "b"}));
@@ -47,7 +48,8 @@ CAF_TEST(a device that leaves stays at its node with its queue) {
   CAF_CHECK(reg.report(at("a", "phone", false, 100)).empty());
 }
 
-CAF_TEST(a device that moves is at its new node and the old one is told to hand over) {
+CAF_TEST(
+  a device that moves is at its new node and the old one is told to hand over) {
   device_registry reg;
   reg.report(at("a", "phone", true, 100));
   reg.report(at("a", "phone", false, 100));
@@ -85,8 +87,8 @@ CAF_TEST(devices of a node that is down are not connected but stay there) {
   CAF_CHECK_EQUAL(phone.node_id, "a");
   CAF_CHECK(!phone.connected);
   CAF_CHECK(reg.find("bob")->at("tablet").connected);
-  CAF_CHECK(reg.nodes_down([](const std::string& n) { return n != "a"; })
-              .empty());
+  CAF_CHECK(
+    reg.nodes_down([](const std::string& n) { return n != "a"; }).empty());
   reg.forget("alice");
   CAF_CHECK(reg.find("alice") == nullptr);
   CAF_CHECK_EQUAL(reg.users(), std::vector<std::string>{"bob"});

@@ -18,7 +18,8 @@ member_info node(std::string id, uint16_t port, int64_t incarnation = 1) {
 
 } // namespace
 
-CAF_TEST(a link up makes a member alive once and a link down makes it down once) {
+CAF_TEST(
+  a link up makes a member alive once and a link down makes it down once) {
   membership m{node("a", 7401)};
   auto e = m.link_up(node("b", 7402), 100);
   CAF_REQUIRE(e);
@@ -56,7 +57,8 @@ CAF_TEST(a member that comes back rejoined or restarted) {
   CAF_CHECK_EQUAL(m.members().at("b").info.incarnation, 3);
 }
 
-CAF_TEST(peers of another version and taken ids are refused and so is this node) {
+CAF_TEST(
+  peers of another version and taken ids are refused and so is this node) {
   membership m{node("a", 7401, 5)};
   auto old = node("b", 7402);
   old.protocol = cluster_protocol_version + 1;

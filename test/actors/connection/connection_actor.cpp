@@ -10,12 +10,18 @@ namespace {
 std::string message_to(const std::string& id, const std::string& device,
                        const std::string& from = "phone",
                        const char* extra_optimization = "") {
-  return R"({"id":")" + id + R"(","timestamp":1,"protocolVersion":"1.0.0",)"
-         R"("source":{"deviceId":")" + from + R"(","userId":"alice",)"
-         R"("deviceType":"mobile","timestamp":1},"destination":)"
-         R"({"target":"device","deviceId":")" + device + R"("},)"
-         R"("type":"t","optimization":{"priority":"normal",)"
-         R"("requiresAck":true)" + extra_optimization + "}}";
+  return R"({"id":")" + id
+         + R"(","timestamp":1,"protocolVersion":"1.0.0",)"
+           R"("source":{"deviceId":")"
+         + from
+         + R"(","userId":"alice",)"
+           R"("deviceType":"mobile","timestamp":1},"destination":)"
+           R"({"target":"device","deviceId":")"
+         + device
+         + R"("},)"
+           R"("type":"t","optimization":{"priority":"normal",)"
+           R"("requiresAck":true)"
+         + extra_optimization + "}}";
 }
 
 struct fixture : test::node_fixture {
@@ -87,8 +93,8 @@ CAF_TEST(bad frames get failed acks until the violation budget closes) {
   start();
   auto p = open("alice", "phone");
   frame(p, "nope");
-  frame(p, message_to("m2", "tablet"));           // unknown device: no violation
-  frame(p, message_to("m3", "phone", "laptop"));  // spoofed source
+  frame(p, message_to("m2", "tablet"));          // unknown device: no violation
+  frame(p, message_to("m3", "phone", "laptop")); // spoofed source
   auto out = p->decoded(1);
   CAF_REQUIRE_EQUAL(out.size(), 3u);
   CAF_CHECK_EQUAL(out[0].ack.error->code, "MALFORMED_FRAME");
@@ -203,7 +209,8 @@ CAF_TEST(a session whose expiry has passed closes with 4501 at once) {
   CAF_CHECK_EQUAL(p->closes, std::vector<uint16_t>{4501});
 }
 
-CAF_TEST(device acks retire messages and a device registration sets compression) {
+CAF_TEST(
+  device acks retire messages and a device registration sets compression) {
   auto p = open("alice", "phone");
   frame(p, message_to("m1", "phone"));
   frame(p, R"({"messageId":"m1","status":"processed","timestamp":5})");
@@ -218,7 +225,8 @@ CAF_TEST(device acks retire messages and a device registration sets compression)
   auto out = p->decoded(p->sent.size() - 1);
   CAF_CHECK(out.front().ack.status == protocol::ack_status::processed);
   // A large delivery now arrives as a compressed binary frame.
-  std::string big = R"(,"ttl":60000},"payload":{"text":")" + std::string(4000, 'z') + R"("}})";
+  std::string big = R"(,"ttl":60000},"payload":{"text":")"
+                    + std::string(4000, 'z') + R"("}})";
   auto text = message_to("big", "phone");
   text.replace(text.rfind("}}"), 2, big);
   auto before = p->sent.size();
@@ -229,9 +237,10 @@ CAF_TEST(device acks retire messages and a device registration sets compression)
   run_messages();
   bool compressed = false;
   for (size_t i = before; i < p->sent.size(); ++i)
-    compressed = compressed
-                 || (p->sent[i].binary
-                     && static_cast<unsigned char>(p->sent[i].bytes[0]) == 0xC1);
+    compressed
+      = compressed
+        || (p->sent[i].binary
+            && static_cast<unsigned char>(p->sent[i].bytes[0]) == 0xC1);
   CAF_CHECK(compressed);
 }
 
@@ -247,9 +256,8 @@ CAF_TEST(the actor and its batcher quit when the session closes) {
   auto d = directory_handle();
   self->send(d, atom::get_v, std::string{"alice"});
   run_messages();
-  self->receive([](const std::vector<device_identity>& devs) {
-    CAF_CHECK(devs.empty());
-  });
+  self->receive(
+    [](const std::vector<device_identity>& devs) { CAF_CHECK(devs.empty()); });
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -55,8 +55,7 @@ struct fixture : test::fixture_base {
     links.push_back(l);
     return l;
   };
-  std::shared_ptr<fleet_counters> counters
-    = std::make_shared<fleet_counters>();
+  std::shared_ptr<fleet_counters> counters = std::make_shared<fleet_counters>();
   std::shared_ptr<device_memory> memory = std::make_shared<device_memory>();
 
   device_spec spec() {
@@ -96,8 +95,8 @@ struct fixture : test::fixture_base {
   }
 
   device_actor spawn_device(device_params p, device_spec s) {
-    auto d = keep(sys.spawn(device, std::move(s), std::move(p), memory,
-                            counters, connect));
+    auto d = keep(
+      sys.spawn(device, std::move(s), std::move(p), memory, counters, connect));
     sched.run();
     return d;
   }
@@ -298,7 +297,7 @@ CAF_TEST(a device without a welcome gives up on its link) {
   CAF_CHECK_EQUAL(counters->errors.load(), 1u);
 }
 
-CAF_TEST(the fleet restarts a refused device after its Retry-After) {
+CAF_TEST(the fleet restarts a refused device after its Retry - After) {
   auto plan = std::make_shared<fleet_plan>();
   plan->devices = {spec()};
   plan->params = params();

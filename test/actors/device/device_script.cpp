@@ -131,7 +131,8 @@ CAF_TEST(drops are a Poisson process with the asked mean) {
   device_script s{p, false, false, 5};
   double total_ms = 0;
   for (int i = 0; i < 2000; ++i)
-    total_ms += std::chrono::duration<double, std::milli>(s.next_drop()).count();
+    total_ms
+      += std::chrono::duration<double, std::milli>(s.next_drop()).count();
   auto mean = total_ms / 2000;
   CAF_CHECK(mean > 9000 && mean < 11000);
 }
@@ -147,9 +148,10 @@ CAF_TEST(presence churn cycles statuses and leaves and rejoins) {
     seen.push_back(step.status);
     CAF_CHECK(step.next >= 500ms && step.next < 1500ms);
   }
-  CAF_CHECK(seen == (std::vector<presence_status>{presence_status::away,
-                                                  presence_status::busy,
-                                                  presence_status::online}));
+  CAF_CHECK(seen
+            == (std::vector<presence_status>{presence_status::away,
+                                             presence_status::busy,
+                                             presence_status::online}));
   CAF_CHECK(s.on_status(false).action == device_script::status_action::join);
   p.leave_share = 1.0;
   device_script leaver{p, true, false, 9};

@@ -74,7 +74,7 @@ CAF_TEST(terminal close codes are never retried) {
   }
 }
 
-CAF_TEST(final HTTP refusals stop and overload honours Retry-After) {
+CAF_TEST(final HTTP refusals stop and overload honours Retry - After) {
   reconnect_policy r{params()};
   link_outcome o;
   o.kind = link_outcome::refused;

@@ -7,8 +7,11 @@ using namespace tether::actors;
 namespace {
 
 device_identity id(std::string device, std::string role = {}) {
-  return {"alice", std::move(device), protocol::device_type::mobile,
-          std::move(role), "s-" + std::to_string(std::rand()),
+  return {"alice",
+          std::move(device),
+          protocol::device_type::mobile,
+          std::move(role),
+          "s-" + std::to_string(std::rand()),
           protocol::codec::json};
 }
 

@@ -18,12 +18,16 @@ CAF_TEST(glob patterns) {
 CAF_TEST(private user rooms are for their user only) {
   std::vector<room_rule> everything{{room_action::join, "*", ""},
                                     {room_action::publish, "*", ""}};
-  CAF_CHECK(room_allowed(everything, room_action::join, "user:alice", "alice", ""));
+  CAF_CHECK(
+    room_allowed(everything, room_action::join, "user:alice", "alice", ""));
   CAF_CHECK(room_allowed(everything, room_action::publish, "user:alice:notes",
                          "alice", ""));
-  CAF_CHECK(!room_allowed(everything, room_action::join, "user:alice", "bob", ""));
-  CAF_CHECK(!room_allowed(everything, room_action::join, "user:alice:x", "bob", ""));
-  CAF_CHECK(!room_allowed(everything, room_action::join, "user:alicex", "alice", ""));
+  CAF_CHECK(
+    !room_allowed(everything, room_action::join, "user:alice", "bob", ""));
+  CAF_CHECK(
+    !room_allowed(everything, room_action::join, "user:alice:x", "bob", ""));
+  CAF_CHECK(
+    !room_allowed(everything, room_action::join, "user:alicex", "alice", ""));
   CAF_CHECK(!room_allowed({}, room_action::join, "user:bob", "alice", ""));
 }
 
@@ -37,9 +41,12 @@ CAF_TEST(rules by action pattern role and user placeholder) {
   CAF_CHECK(!room_allowed(rules, room_action::publish, "team-1", "alice", ""));
   CAF_CHECK(room_allowed(rules, room_action::publish, "announce", "alice",
                          "extension"));
-  CAF_CHECK(!room_allowed(rules, room_action::publish, "announce", "alice", ""));
-  CAF_CHECK(room_allowed(rules, room_action::join, "dm:alice:bob", "alice", ""));
-  CAF_CHECK(!room_allowed(rules, room_action::join, "dm:bob:alice", "alice", ""));
+  CAF_CHECK(
+    !room_allowed(rules, room_action::publish, "announce", "alice", ""));
+  CAF_CHECK(
+    room_allowed(rules, room_action::join, "dm:alice:bob", "alice", ""));
+  CAF_CHECK(
+    !room_allowed(rules, room_action::join, "dm:bob:alice", "alice", ""));
   // Default deny: nothing matches.
   CAF_CHECK(!room_allowed(rules, room_action::join, "lobby", "alice", ""));
 }

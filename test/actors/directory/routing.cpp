@@ -44,12 +44,12 @@ CAF_TEST(a device target reaches exactly that device) {
 }
 
 CAF_TEST(unknown and offline devices are errors) {
-  CAF_CHECK(plan_route(alice(), "alice", "phone", to_device("fridge"), false)
-              .error
-            == errc::unknown_device);
-  CAF_CHECK(plan_route(alice(), "alice", "phone", to_device("browser"), false)
-              .error
-            == errc::device_offline);
+  CAF_CHECK(
+    plan_route(alice(), "alice", "phone", to_device("fridge"), false).error
+    == errc::unknown_device);
+  CAF_CHECK(
+    plan_route(alice(), "alice", "phone", to_device("browser"), false).error
+    == errc::device_offline);
   // With offline delivery (queues) the offline device is a recipient.
   auto p = plan_route(alice(), "alice", "phone", to_device("browser"), true);
   CAF_CHECK_EQUAL(p.recipients, std::vector<size_t>{3});

@@ -236,8 +236,7 @@ CAF_TEST(the cached next deadline always equals a full count) {
       case 1:
         q.offer(entry("m" + std::to_string(step),
                       static_cast<priority>(draw(4)), 100,
-                      now + static_cast<int64_t>(draw(20000)),
-                      draw(2) == 0));
+                      now + static_cast<int64_t>(draw(20000)), draw(2) == 0));
         break;
       case 2:
         if (auto e = q.next(now))

@@ -10,10 +10,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-protocol::message_ptr msg(const std::string& id,
-                          protocol::priority p = protocol::priority::normal,
-                          bool requires_ack = true,
-                          std::optional<int64_t> ttl = std::nullopt) {
+protocol::message_ptr
+msg(const std::string& id, protocol::priority p = protocol::priority::normal,
+    bool requires_ack = true, std::optional<int64_t> ttl = std::nullopt) {
   auto m = std::make_shared<protocol::mobile_message>();
   m->id = id;
   m->source.user_id = "alice";
@@ -49,9 +48,9 @@ struct fixture : test::fixture_base {
   }
 
   ~fixture() override {
-    for (auto a : {caf::actor_cast<caf::actor>(q), caf::actor_cast<caf::actor>(b),
-                   caf::actor_cast<caf::actor>(conn),
-                   caf::actor_cast<caf::actor>(st)})
+    for (auto a :
+         {caf::actor_cast<caf::actor>(q), caf::actor_cast<caf::actor>(b),
+          caf::actor_cast<caf::actor>(conn), caf::actor_cast<caf::actor>(st)})
       if (a)
         anon_send_exit(a, caf::exit_reason::user_shutdown);
     sched.run();
@@ -131,8 +130,8 @@ CAF_TEST(acks retire durably and a restart recovers the rest) {
   attach();
   demand(10);
   auto seq_a = seen->deliveries[0].seq;
-  self->send(q, atom::ack_v, seq_a);                  // cumulative: a
-  self->send(q, atom::ack_v, std::string{"c"});       // by id: c
+  self->send(q, atom::ack_v, seq_a);            // cumulative: a
+  self->send(q, atom::ack_v, std::string{"c"}); // by id: c
   sched.run();
   self->send(st, atom::flush_v);
   sched.run();
@@ -201,8 +200,7 @@ CAF_TEST(unacked messages are redelivered with backoff then dead lettered) {
   advance_time(1s); // ack timeout: redeliver (attempt 2)
   sched.run();
   demand(10);
-  CAF_CHECK_EQUAL(seen->delivered,
-                  (std::vector<std::string>{"a", "a"}));
+  CAF_CHECK_EQUAL(seen->delivered, (std::vector<std::string>{"a", "a"}));
   CAF_CHECK_EQUAL(seen->deliveries[1].seq, seen->deliveries[0].seq);
   advance_time(2s); // second timeout: out of attempts
   sched.run();

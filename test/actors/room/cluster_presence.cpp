@@ -49,10 +49,9 @@ CAF_TEST(local and remote members make one view) {
   r = p.remote("b", {ev("bob", "laptop", "update", presence_status::busy)},
                false);
   CAF_CHECK_EQUAL(events(r), strings{"bob/laptop:update"});
-  CAF_CHECK(p.remote("b", {ev("bob", "laptop", "update",
-                              presence_status::busy)},
-                     false)
-              .empty());
+  CAF_CHECK(
+    p.remote("b", {ev("bob", "laptop", "update", presence_status::busy)}, false)
+      .empty());
   r = p.remote("b", {ev("bob", "laptop", "leave")}, false);
   CAF_CHECK_EQUAL(events(r), strings{"bob/laptop:leave"});
   CAF_REQUIRE_EQUAL(r.size(), 1u);
@@ -128,8 +127,7 @@ CAF_TEST(a change that arrives after the down mark does not clear it) {
   cluster_presence p{std::chrono::milliseconds{1000}};
   p.remote("b", {ev("bob", "laptop", "join")}, false);
   p.node_down("b", 5000);
-  p.remote("b", {ev("bob", "laptop", "update", presence_status::away)},
-           false);
+  p.remote("b", {ev("bob", "laptop", "update", presence_status::away)}, false);
   CAF_CHECK_EQUAL(p.next_deadline(), 6000);
   CAF_CHECK_EQUAL(events(p.sweep(6000)), strings{"bob/laptop:leave"});
 }

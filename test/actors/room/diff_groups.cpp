@@ -45,7 +45,8 @@ using strings = std::vector<std::string>;
 
 } // namespace
 
-CAF_TEST(subscribers without filters share one message without their own change) {
+CAF_TEST(
+  subscribers without filters share one message without their own change) {
   auto alice = subscriber("alice", "phone");
   auto bob = subscriber("bob", "laptop");
   auto carol = subscriber("carol", "tablet");
@@ -71,8 +72,7 @@ CAF_TEST(each distinct selection is its own message with the changes in order) {
   auto gs = group_diffs(changes, {&alice, &bob, &only_away, &only_desktop});
   // alice: carol and frank; bob: all three; dave: frank; erin: frank.
   CAF_REQUIRE_EQUAL(gs.size(), 3u);
-  CAF_CHECK_EQUAL(keys(gs[0].changes),
-                  (strings{"carol/tablet", "frank/pc"}));
+  CAF_CHECK_EQUAL(keys(gs[0].changes), (strings{"carol/tablet", "frank/pc"}));
   CAF_CHECK_EQUAL(gs[0].subscribers.size(), 1u);
   CAF_CHECK_EQUAL(gs[0].subscribers[0], &alice);
   CAF_CHECK_EQUAL(keys(gs[1].changes),

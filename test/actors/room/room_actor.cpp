@@ -12,21 +12,27 @@ namespace {
 std::string cloud(const std::string& id, const std::string& user,
                   const std::string& device, const std::string& type,
                   const std::string& payload) {
-  return R"({"id":")" + id + R"(","timestamp":1,"protocolVersion":"1.1.0",)"
-         R"("source":{"deviceId":")" + device + R"(","userId":")" + user
+  return R"({"id":")" + id
+         + R"(","timestamp":1,"protocolVersion":"1.1.0",)"
+           R"("source":{"deviceId":")"
+         + device + R"(","userId":")" + user
          + R"(","deviceType":"mobile","timestamp":1},"destination":)"
-         R"({"target":"cloud"},"type":")" + type + R"(","payload":)" + payload
+           R"({"target":"cloud"},"type":")"
+         + type + R"(","payload":)" + payload
          + R"(,"optimization":{"priority":"high","requiresAck":true}})";
 }
 
 std::string to_room(const std::string& id, const std::string& user,
                     const std::string& device, const std::string& room) {
-  return R"({"id":")" + id + R"(","timestamp":1,"protocolVersion":"1.1.0",)"
-         R"("source":{"deviceId":")" + device + R"(","userId":")" + user
+  return R"({"id":")" + id
+         + R"(","timestamp":1,"protocolVersion":"1.1.0",)"
+           R"("source":{"deviceId":")"
+         + device + R"(","userId":")" + user
          + R"(","deviceType":"mobile","timestamp":1},"destination":)"
-         R"({"target":"broadcast","broadcast":{"scope":"room","room":")"
-         + room + R"("}},"type":"chat","payload":{"text":"hi"},)"
-         R"("optimization":{"priority":"normal"}})";
+           R"({"target":"broadcast","broadcast":{"scope":"room","room":")"
+         + room
+         + R"("}},"type":"chat","payload":{"text":"hi"},)"
+           R"("optimization":{"priority":"normal"}})";
 }
 
 struct fixture : test::node_fixture {
@@ -75,8 +81,8 @@ struct fixture : test::node_fixture {
     return out;
   }
 
-  std::vector<protocol::decoded_frame> acks(
-    const std::shared_ptr<test::recording_port>& p) {
+  std::vector<protocol::decoded_frame>
+  acks(const std::shared_ptr<test::recording_port>& p) {
     std::vector<protocol::decoded_frame> out;
     for (auto& f : p->decoded())
       if (f.kind == protocol::frame_kind::ack)
@@ -98,12 +104,13 @@ CAF_TEST(a subscriber gets a snapshot then batched diffs) {
   CAF_REQUIRE_EQUAL(snaps.size(), 1u);
   CAF_CHECK(snaps[0].payload.raw.find(R"("total":1)") != std::string::npos);
   auto laptop = device("bob", "laptop");
-  frame(laptop, cloud("j2", "bob", "laptop", "tether.join",
-                      R"({"room":"team"})"));
+  frame(laptop,
+        cloud("j2", "bob", "laptop", "tether.join", R"({"room":"team"})"));
   settle();
   auto joined = received(phone, "tether.presence.diff");
   CAF_REQUIRE_EQUAL(joined.size(), 1u);
-  CAF_CHECK(joined[0].payload.raw.find(R"("event":"join")") != std::string::npos);
+  CAF_CHECK(joined[0].payload.raw.find(R"("event":"join")")
+            != std::string::npos);
   // Three changes of bob within one diff interval: one diff, latest state.
   for (auto status : {"busy", "away", "busy"})
     frame(laptop, cloud("s", "bob", "laptop", "tether.presence.set",
@@ -125,8 +132,8 @@ CAF_TEST(a reconnect within the grace is silent and after it a leave follows) {
   frame(phone, cloud("j1", "alice", "phone", "tether.join",
                      R"({"room":"team","presence":true})"));
   auto laptop = device("bob", "laptop");
-  frame(laptop, cloud("j2", "bob", "laptop", "tether.join",
-                      R"({"room":"team"})"));
+  frame(laptop,
+        cloud("j2", "bob", "laptop", "tether.join", R"({"room":"team"})"));
   settle();
   auto before = received(phone, "tether.presence.diff").size();
   laptop->events->on_closed(1006);
@@ -157,9 +164,9 @@ CAF_TEST(a publish reaches every member but the sender) {
   auto a = device("alice", "phone");
   auto b = device("bob", "laptop");
   auto c = device("carol", "tablet");
-  for (auto& [p, u, d] : {std::tuple{a, "alice", "phone"},
-                          std::tuple{b, "bob", "laptop"},
-                          std::tuple{c, "carol", "tablet"}})
+  for (auto& [p, u, d] :
+       {std::tuple{a, "alice", "phone"}, std::tuple{b, "bob", "laptop"},
+        std::tuple{c, "carol", "tablet"}})
     frame(p, cloud("j", u, d, "tether.join", R"({"room":"team"})"));
   frame(a, to_room("hello", "alice", "phone", "team"));
   settle();
@@ -186,7 +193,8 @@ CAF_TEST(a publish reaches every member but the sender) {
   CAF_CHECK(ack.ack.error && ack.ack.error->code == "FORBIDDEN");
 }
 
-CAF_TEST(the own user room starts when a device asks and holds all its devices) {
+CAF_TEST(
+  the own user room starts when a device asks and holds all its devices) {
   auto phone = device("alice", "phone");
   auto tablet = device("alice", "tablet");
   settle();
@@ -244,8 +252,8 @@ CAF_TEST(idle members show away and activity brings them back) {
   frame(phone, cloud("j1", "alice", "phone", "tether.join",
                      R"({"room":"team","presence":true})"));
   auto laptop = device("bob", "laptop");
-  frame(laptop, cloud("j2", "bob", "laptop", "tether.join",
-                      R"({"room":"team"})"));
+  frame(laptop,
+        cloud("j2", "bob", "laptop", "tether.join", R"({"room":"team"})"));
   settle();
   advance_time(11s);
   run_messages();

@@ -179,9 +179,9 @@ CAF_TEST(the store runs in wal mode with full sync) {
   sqlite3_stmt* s = nullptr;
   sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, nullptr);
   sqlite3_step(s);
-  CAF_CHECK_EQUAL(std::string{reinterpret_cast<const char*>(
-                    sqlite3_column_text(s, 0))},
-                  "wal");
+  CAF_CHECK_EQUAL(
+    std::string{reinterpret_cast<const char*>(sqlite3_column_text(s, 0))},
+    "wal");
   sqlite3_finalize(s);
   sqlite3_close(db);
 }
@@ -215,7 +215,6 @@ CAF_TEST(a newer schema is refused) {
     durable_log log{path};
     CAF_FAIL("opened a newer schema");
   } catch (const store_error& e) {
-    CAF_CHECK(std::string{e.what()}.find("newer tetherd")
-              != std::string::npos);
+    CAF_CHECK(std::string{e.what()}.find("newer tetherd") != std::string::npos);
   }
 }

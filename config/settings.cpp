@@ -613,7 +613,9 @@ bool apply(settings& s, const std::string& key, const std::string& value,
       std::string err;
       if (b.set(s, value, err))
         return true;
-      problem = k + ": " + err;
+      problem = k;
+      problem += ": ";
+      problem += err;
       return false;
     }
   }
@@ -661,11 +663,15 @@ void apply_ini(settings& s, const std::string& text, const std::string& origin,
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
       value = value.substr(1, value.size() - 2);
     if (section.empty()) {
-      problems.push_back(where + "'" + key + "' outside of a [section]");
+      problems.push_back(where);
+      problems.back() += "'" + key + "' outside of a [section]";
       continue;
     }
     std::string problem;
-    if (!apply(s, section + "." + key, value, problem))
+    auto full_key = section;
+    full_key += '.';
+    full_key += key;
+    if (!apply(s, full_key, value, problem))
       problems.push_back(where + problem);
   }
 }

@@ -63,6 +63,6 @@ private:
 /// The loop must run from before the actor system spawns its first actor
 /// until all actors are done.
 void run_actors_on(caf::actor_system_config& cfg,
-                   std::shared_ptr<io_loop> loop);
+                   const std::shared_ptr<io_loop>& loop);
 
 } // namespace tether::runtime

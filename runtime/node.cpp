@@ -25,6 +25,7 @@
 #include "actors/orchestrator/orchestrator_actor.hpp"
 #include "protocol/text.hpp"
 #include "protocol/token.hpp"
+#include "runtime/api_request.hpp"
 #include "runtime/io_scheduler.hpp"
 #include "runtime/process.hpp"
 #include "runtime/ws_server.hpp"
@@ -36,7 +37,8 @@ namespace {
 /// The actor system configuration of a node: message types and scheduler.
 class app_config : public caf::actor_system_config {
 public:
-  app_config(const config::settings& all, std::shared_ptr<io_loop> loop) {
+  app_config(const config::settings& all,
+             const std::shared_ptr<io_loop>& loop) {
     auto& s = all.caf;
     add_message_types<caf::id_block::tether_types>();
     if (all.cluster.port != 0) {
@@ -49,7 +51,7 @@ public:
           caf::timespan{all.cluster.connection_timeout});
     }
     if (s.scheduler_policy == "io") {
-      run_actors_on(*this, std::move(loop));
+      run_actors_on(*this, loop);
     } else {
       set("scheduler.policy", s.scheduler_policy == "sharing"
                                 ? caf::atom("sharing")
@@ -391,7 +393,8 @@ uint16_t node::start() {
   api.limits = s.limits.protocol;
   api.timeout = s.node.request_timeout;
   api.stats = hooks.healthz;
-  hooks.api = [api](std::string method, std::string path, std::string body,
+  hooks.api = [api](const std::string& method, const std::string& path,
+                    const std::string& body,
                     std::function<void(unsigned, std::string)> reply) {
     serve_api(api, method, path, body, std::move(reply));
   };

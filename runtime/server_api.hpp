@@ -37,6 +37,5 @@ void serve_api(const api_context& ctx, const std::string& method,
 /// Reads auth.api_keys_file: one key per line ("name key" or "key"), '#'
 /// comments; a key has at least 16 characters. Throws std::runtime_error
 /// naming the file and line (never the key).
-std::vector<std::string> load_api_keys(const std::string& path);
 
 } // namespace tether::runtime

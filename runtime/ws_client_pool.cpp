@@ -39,7 +39,7 @@ public:
               [self = shared_from_this(), bytes = std::move(bytes), binary] {
                 if (self->done_ || !self->open_)
                   return;
-                self->queue_.emplace_back(std::move(bytes), binary);
+                self->queue_.emplace_back(bytes, binary);
                 if (!self->writing_)
                   self->do_write();
               });

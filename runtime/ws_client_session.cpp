@@ -54,7 +54,12 @@ ws_client::ws_client() : impl_(std::make_unique<impl>()) {
 }
 
 ws_client::~ws_client() {
-  abort();
+  try {
+    abort();
+  } catch (...) {
+    // Running the aborted handlers failed: the socket is closed already,
+    // and a destructor must not throw.
+  }
 }
 
 ws_client::connect_result ws_client::connect(const client_options& opts) {

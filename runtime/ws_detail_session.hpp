@@ -98,7 +98,7 @@ public:
   void send(actors::shared_bytes bytes, bool binary, uint64_t tag) override {
     net::post(ws_.get_executor(),
               [self = this->shared_from_this(), bytes = std::move(bytes),
-               binary, tag] { self->enqueue(std::move(bytes), binary, tag); });
+               binary, tag] { self->enqueue(bytes, binary, tag); });
   }
 
   void close(uint16_t code, std::string reason) override {

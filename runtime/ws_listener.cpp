@@ -21,8 +21,8 @@ namespace {
 
 /// Hands a connection to TLS with the current context (the SSL object keeps
 /// the OpenSSL context alive after a reload replaced it).
-void start_tls(std::shared_ptr<server_shared> shared, beast::tcp_stream stream,
-               beast::flat_buffer buffer) {
+void start_tls(const std::shared_ptr<server_shared>& shared,
+               beast::tcp_stream stream, beast::flat_buffer buffer) {
   auto ctx = std::atomic_load(&shared->tls);
   if (!ctx)
     return;

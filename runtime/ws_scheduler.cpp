@@ -154,7 +154,7 @@ void io_loop::close() {
 }
 
 void run_actors_on(caf::actor_system_config& cfg,
-                   std::shared_ptr<io_loop> loop) {
+                   const std::shared_ptr<io_loop>& loop) {
   cfg.module_factories.push_back(
     [loop](caf::actor_system& sys) -> caf::actor_system::module* {
       return new io_coordinator(sys, loop);

@@ -99,7 +99,7 @@ void decide(self_ptr self) {
 
 batcher_actor::behavior_type
 batcher(batcher_actor::stateful_pointer<batcher_state> self,
-        std::shared_ptr<session_port> port, batcher_params params,
+        const std::shared_ptr<session_port>& port, batcher_params params,
         std::shared_ptr<node_metrics> metrics) {
   auto& st = self->state;
   st.port = port;

@@ -61,7 +61,7 @@ struct batcher_state {
 /// Spawned with its connection; quits when `owner` (the connection) ends.
 batcher_actor::behavior_type
 batcher(batcher_actor::stateful_pointer<batcher_state> self,
-        std::shared_ptr<session_port> port, batcher_params params,
+        const std::shared_ptr<session_port>& port, batcher_params params,
         std::shared_ptr<node_metrics> metrics);
 
 } // namespace tether::actors

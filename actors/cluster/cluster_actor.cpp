@@ -157,7 +157,8 @@ void with_shard(self_ptr self, const std::string& user, F f) {
 
 // Hands a message from another node to the shard of its user here.
 void forward_here(self_ptr self, const device_identity& sender,
-                  std::vector<std::string> devices, protocol::message_ptr msg,
+                  std::vector<std::string> devices,
+                  const protocol::message_ptr& msg,
                   caf::typed_response_promise<uint32_t> rp) {
   with_shard(self, sender.user_id,
              [self, sender, devices = std::move(devices), msg,
@@ -192,7 +193,7 @@ read_forwarded(self_ptr self, traffic_kind kind, const std::string& bytes) {
 
 // Publishes a room message another node relayed to the room's members here.
 void publish_here(self_ptr self, const device_identity& sender,
-                  const std::string& room, protocol::message_ptr msg,
+                  const std::string& room, const protocol::message_ptr& msg,
                   caf::typed_response_promise<uint32_t> rp) {
   self
     ->request(self->state.params.orchestrator, caf::infinite, atom::get_v,
@@ -486,7 +487,7 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
       if (!msg)
         return std::move(msg.error());
       auto rp = self->make_response_promise<uint32_t>();
-      forward_here(self, sender, std::move(devices), std::move(*msg), rp);
+      forward_here(self, sender, std::move(devices), *msg, rp);
       return rp;
     },
     [=](atom::publish, const device_identity& sender, const std::string& room,
@@ -520,7 +521,7 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
       if (!msg)
         return std::move(msg.error());
       auto rp = self->make_response_promise<uint32_t>();
-      publish_here(self, sender, room, std::move(*msg), rp);
+      publish_here(self, sender, room, *msg, rp);
       return rp;
     },
     [=](atom::presence, const std::string& room,

@@ -431,7 +431,7 @@ using namespace connection_detail;
 
 connection_actor::behavior_type
 connection(connection_actor::stateful_pointer<connection_state> self,
-           std::shared_ptr<session_port> port, directory_actor directory,
+           const std::shared_ptr<session_port>& port, directory_actor directory,
            batcher_actor batcher, connection_params params,
            std::shared_ptr<node_metrics> metrics) {
   auto& st = self->state;

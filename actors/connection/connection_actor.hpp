@@ -76,7 +76,7 @@ struct connection_state {
 /// Spawned by the orchestrator for an upgraded session, with its batcher.
 connection_actor::behavior_type
 connection(connection_actor::stateful_pointer<connection_state> self,
-           std::shared_ptr<session_port> port, directory_actor directory,
+           const std::shared_ptr<session_port>& port, directory_actor directory,
            batcher_actor batcher, connection_params params,
            std::shared_ptr<node_metrics> metrics);
 

@@ -409,7 +409,7 @@ device_state::~device_state() {
 device_actor::behavior_type
 device(device_actor::stateful_pointer<device_state> self, device_spec spec,
        device_params params, std::shared_ptr<device_memory> memory,
-       std::shared_ptr<fleet_counters> counters, link_factory connect) {
+       std::shared_ptr<fleet_counters> counters, const link_factory& connect) {
   auto& st = self->state;
   st.spec = std::move(spec);
   st.params = std::move(params);

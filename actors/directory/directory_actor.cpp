@@ -10,6 +10,7 @@
 #include <caf/make_message.hpp>
 #include <caf/typed_response_promise.hpp>
 #include <spdlog/spdlog.h>
+#include <utility>
 
 #include "actors/fan_in.hpp"
 #include "actors/wall_clock.hpp"
@@ -131,7 +132,7 @@ void with_user(self_ptr self, const std::string& user,
     return; // already loading
   st.metrics->directory_users(1);
   ++*st.held;
-  auto loaded = [self, user](std::vector<device_record> records) {
+  auto loaded = [self, user](const std::vector<device_record>& records) {
     auto& u = self->state.users[user];
     for (auto& r : records) {
       if (find_device(u, r.device_id))
@@ -154,15 +155,13 @@ void with_user(self_ptr self, const std::string& user,
     note_idle(self, u);
   };
   self->request(st.store, caf::infinite, atom::get_v, atom::devices_v, user)
-    .then(
-      [loaded](std::vector<device_record>& records) mutable {
-        loaded(std::move(records));
-      },
-      [self, user, loaded](caf::error& err) mutable {
-        spdlog::error("directory: cannot load the devices of {}: {}", user,
-                      self->system().render(err));
-        loaded({});
-      });
+    .then([loaded](
+            std::vector<device_record>& records) mutable { loaded(records); },
+          [self, user, loaded](caf::error& err) mutable {
+            spdlog::error("directory: cannot load the devices of {}: {}", user,
+                          self->system().render(err));
+            loaded({});
+          });
 }
 
 // Runs `f` with the device's queue, asking the orchestrator to start it
@@ -226,7 +225,7 @@ void with_queue(self_ptr self, const std::string& user,
 void join_room(self_ptr self, const device_identity& id, const room_ask& ask,
                std::function<void(caf::expected<uint32_t>)> done,
                bool retry = true) {
-  with_queue(self, id.user_id, id.device_id, [=](queue_actor q) mutable {
+  with_queue(self, id.user_id, id.device_id, [=](const queue_actor& q) mutable {
     if (!q) {
       done(
         make_tether_error(protocol::errc::internal_error, "queue unavailable"));
@@ -267,7 +266,7 @@ void join_room(self_ptr self, const device_identity& id, const room_ask& ask,
 void join_user_room(
   self_ptr self, const device_identity& id,
   std::function<void(caf::expected<uint32_t>)> done
-  = [](caf::expected<uint32_t>) {}) {
+  = [](const caf::expected<uint32_t>&) {}) {
   room_ask ask;
   ask.room = user_room(id.user_id);
   join_room(self, id, ask, std::move(done));
@@ -287,10 +286,11 @@ void start_user_room(self_ptr self, user_slot& u, const std::string& except) {
 
 void fan_out(self_ptr self, const device_identity& sender,
              const std::vector<std::string>& devices,
-             const protocol::message_ptr& msg, std::shared_ptr<fan_in> fi) {
+             const protocol::message_ptr& msg,
+             const std::shared_ptr<fan_in>& fi) {
   for (auto& device : devices) {
     with_queue(self, sender.user_id, device,
-               [self, fi, msg, device](queue_actor q) {
+               [self, fi, msg, device](const queue_actor& q) {
                  if (!q) {
                    fi->failed(device, protocol::errc::internal_error,
                               "queue unavailable");
@@ -324,14 +324,15 @@ void publish(self_ptr self, user_slot& u, const device_identity& sender,
   if (slot && r == slot->rooms.end() && name == user_room(sender.user_id)) {
     // The user's own room is the device's even before it runs.
     start_user_room(self, u, sender.device_id);
-    join_user_room(self, sender, [=](caf::expected<uint32_t> joined) mutable {
-      auto i = self->state.users.find(sender.user_id);
-      if (!joined || i == self->state.users.end()) {
-        rp.deliver(not_a_member(name));
-        return;
-      }
-      publish(self, i->second, sender, msg, rp);
-    });
+    join_user_room(self, sender,
+                   [=](const caf::expected<uint32_t>& joined) mutable {
+                     auto i = self->state.users.find(sender.user_id);
+                     if (!joined || i == self->state.users.end()) {
+                       rp.deliver(not_a_member(name));
+                       return;
+                     }
+                     publish(self, i->second, sender, msg, rp);
+                   });
     return;
   }
   if (!slot || r == slot->rooms.end()) {
@@ -447,7 +448,7 @@ directory(directory_actor::stateful_pointer<directory_state> self,
   auto& st = self->state;
   st.orchestrator = std::move(orchestrator);
   st.store = std::move(store);
-  st.params = params;
+  st.params = std::move(params);
   st.metrics = std::move(metrics);
   self->set_down_handler([=](const caf::down_msg& dm) { on_down(self, dm); });
   // The users gauge forgets this shard's users when it ends.
@@ -486,7 +487,7 @@ directory(directory_actor::stateful_pointer<directory_state> self,
         self->monitor(conn);
         u.idle_since_ms = -1;
         with_queue(self, id.user_id, id.device_id,
-                   [self, rp, id, conn](queue_actor q) mutable {
+                   [self, rp, id, conn](const queue_actor& q) mutable {
                      auto& st = self->state;
                      auto* slot = find_device(self, id.user_id, id.device_id);
                      if (!q || !slot || slot->conn != conn) {
@@ -591,7 +592,7 @@ directory(directory_actor::stateful_pointer<directory_state> self,
         if (!d || d->conn)
           return; // nothing of it here, or it is back here
         with_queue(self, id.user_id, id.device_id,
-                   [self, target](queue_actor q) {
+                   [self, target](const queue_actor& q) {
                      if (q)
                        self->send(q, atom::handover_v, target);
                    });
@@ -609,7 +610,7 @@ directory(directory_actor::stateful_pointer<directory_state> self,
           u.devices.push_back(std::move(slot));
         }
         with_queue(self, id.user_id, id.device_id,
-                   [self, rp, msgs](queue_actor q) mutable {
+                   [self, rp, msgs](const queue_actor& q) mutable {
                      if (!q) {
                        rp.deliver(make_tether_error(
                          protocol::errc::internal_error, "queue unavailable"));
@@ -685,7 +686,7 @@ directory(directory_actor::stateful_pointer<directory_state> self,
         // The user's own room is the device's even before it runs: start
         // it, then answer from it.
         start_user_room(self, self->state.users[id.user_id], id.device_id);
-        join_user_room(self, id, [=](caf::expected<uint32_t> r) {
+        join_user_room(self, id, [=](const caf::expected<uint32_t>& r) {
           auto* d = find_device(self, id.user_id, id.device_id);
           if (!r || !d)
             return;

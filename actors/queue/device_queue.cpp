@@ -75,7 +75,8 @@ device_queue::offer_result device_queue::offer(queue_entry e) {
   if (!e.durable)
     ++memory_only_;
   deadline_added(e.expires_ms);
-  waiting_[index(e.prio)].push_back(std::move(e));
+  auto& lane = waiting_[index(e.prio)];
+  lane.push_back(std::move(e));
   r.accepted = true;
   return r;
 }
@@ -87,7 +88,8 @@ void device_queue::offer_notice(queue_entry e) {
     ++memory_only_;
   deadline_added(e.expires_ms);
   // Ahead of its priority: the notice explains what follows it.
-  waiting_[index(e.prio)].push_front(std::move(e));
+  auto& lane = waiting_[index(e.prio)];
+  lane.push_front(std::move(e));
 }
 
 void device_queue::account_remove(const queue_entry& e) noexcept {

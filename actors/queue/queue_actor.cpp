@@ -413,7 +413,7 @@ caf::result<uint32_t> enqueue(self_ptr self, const protocol::message_ptr& msg,
 
 queue_actor::behavior_type
 queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
-      store_actor store, queue_actor_params params,
+      store_actor store, const queue_actor_params& params,
       std::shared_ptr<node_metrics> metrics) {
   auto& st = self->state;
   st.owner = std::move(owner);

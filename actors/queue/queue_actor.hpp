@@ -76,7 +76,7 @@ struct queue_state {
 
 queue_actor::behavior_type
 queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
-      store_actor store, queue_actor_params params,
+      store_actor store, const queue_actor_params& params,
       std::shared_ptr<node_metrics> metrics);
 
 } // namespace tether::actors

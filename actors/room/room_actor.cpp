@@ -81,7 +81,7 @@ protocol::presence_entry from_row(const presence_row& r) {
 
 // A change of this node's members: told to the room's other nodes with the
 // next diff, and shown if the room's view (all nodes) changed.
-void local_change(self_ptr self, protocol::presence_entry e) {
+void local_change(self_ptr self, const protocol::presence_entry& e) {
   auto& st = self->state;
   if (st.cluster) {
     st.outbox.push_back(to_row(e));
@@ -111,6 +111,7 @@ aggregates(self_ptr self, const std::vector<protocol::presence_entry>& es) {
   for (auto& e : es)
     users.insert(e.user_id);
   std::vector<protocol::user_presence> out;
+  out.reserve(users.size());
   for (auto& u : users)
     out.push_back(self->state.view.user(u));
   return out;
@@ -289,7 +290,7 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
         st.metrics->room_members(1);
       st.queues[k] = {m.queue, m.id.codec};
       if (event)
-        local_change(self, std::move(*event));
+        local_change(self, *event);
       if (m.ask.presence)
         send_snapshot(self, m.id, m.ask);
       schedule_tick(self);
@@ -300,7 +301,7 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
       member_key k{user, device};
       if (auto e = st.presence.leave(k, wall_ms(self))) {
         st.metrics->room_members(-1);
-        local_change(self, std::move(*e));
+        local_change(self, *e);
       }
       st.queues.erase(k);
       quit_if_empty(self);
@@ -337,7 +338,7 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
         e = st.presence.set_status(k, r, now);
       }
       if (e)
-        local_change(self, std::move(*e));
+        local_change(self, *e);
       schedule_tick(self);
     },
     [=](atom::publish, const device_identity& sender,
@@ -370,7 +371,7 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
             self->send(st.shards[shard_of(e.user_id, st.shards.size())],
                        atom::left_v, e.user_id, e.device_id, st.room_name);
         }
-        local_change(self, std::move(e));
+        local_change(self, e);
       }
       for (auto& e : st.view.sweep(wall_ms(self)))
         note(self, std::move(e));

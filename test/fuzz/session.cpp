@@ -7,30 +7,9 @@
 // through the session's write path. Properties: no crash, no leak, no UB,
 // the session ends and releases itself.
 
-#include <boost/beast/_experimental/test/stream.hpp>
-
-#include "runtime/ws_detail.hpp"
-
-namespace tether::runtime::detail {
-
-using test_stream = beast::test::stream;
-
-// The transport operations of a session, for the in-memory stream (found
-// by the session template's unqualified calls: declared before it).
-inline void set_deadline(test_stream&, std::chrono::milliseconds) {}
-inline void clear_deadline(test_stream&) {}
-inline bool shutdown_send(test_stream& s) {
-  s.close();
-  return false;
-}
-inline void close_transport(test_stream& s) {
-  s.close();
-}
-
-} // namespace tether::runtime::detail
+#include "test/support/session_test_stream.hpp"
 
 #include "protocol/codec.hpp"
-#include "runtime/ws_detail_session.hpp"
 #include "test/fuzz/fuzz_check.hpp"
 
 namespace {

@@ -384,7 +384,8 @@ public:
 
   ~session() { leave_all(); }
 
-  void run(http::request<http::string_body> req, std::string protocol) {
+  void run(const http::request<http::string_body>& req,
+           const std::string& protocol) {
     ws_.set_option(
       websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws_.set_option(websocket::stream_base::decorator(
@@ -603,7 +604,7 @@ private:
     auto c = chosen == "tether.v1.msgpack" ? codec::msgpack : codec::json;
     stream_.expires_never();
     std::make_shared<session>(stream_.release_socket(), state_, c)
-      ->run(std::move(req_), chosen);
+      ->run(req_, chosen);
   }
 
   beast::tcp_stream stream_;
@@ -614,7 +615,7 @@ private:
 
 class listener {
 public:
-  listener(net::io_context& ioc, tcp::endpoint ep, server_state& state)
+  listener(net::io_context& ioc, const tcp::endpoint& ep, server_state& state)
     : acceptor_(ioc), retry_(ioc), state_(state) {
     acceptor_.open(ep.protocol());
     acceptor_.set_option(net::socket_base::reuse_address(true));
@@ -651,7 +652,7 @@ private:
 
 } // namespace
 
-int main(int argc, char** argv) {
+static int serve(int argc, char** argv) {
   std::string host = "127.0.0.1";
   unsigned long port = 0;
   for (int i = 1; i < argc; ++i) {
@@ -692,4 +693,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return serve(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "tether-baseline: " << e.what() << "\n";
+    return 1;
+  }
 }

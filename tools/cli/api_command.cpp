@@ -5,8 +5,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "runtime/api_request.hpp"
 #include "runtime/http_client.hpp"
-#include "runtime/server_api.hpp"
 #include "tools/cli/commands.hpp"
 
 namespace tether::cli {

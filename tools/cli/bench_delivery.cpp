@@ -388,7 +388,7 @@ int bench_command(const std::vector<std::string>& args) {
          "  batching     [--messages N] [--rate R] [--json F]\n";
     return 2;
   }
-  auto what = args[0];
+  const auto& what = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (what == "echo" || what == "fanout" || what == "connect" || what == "idle"
       || what == "presence")

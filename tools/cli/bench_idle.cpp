@@ -54,8 +54,10 @@ int bench_idle(const arg_map& a, server_target& t) {
       r.num("connections", static_cast<double>(connected), 0)
         .num("seconds_to_connect", up, 2);
       if (s.pid > 0)
-        r.num("server_rss_before_mib", w.server0.rss_bytes / 1048576.0, 1)
-          .num("server_rss_after_mib", w.server1.rss_bytes / 1048576.0, 1)
+        r.num("server_rss_before_mib",
+              static_cast<double>(w.server0.rss_bytes) / 1048576.0, 1)
+          .num("server_rss_after_mib",
+               static_cast<double>(w.server1.rss_bytes) / 1048576.0, 1)
           .num("server_bytes_per_conn",
                per(w.server1.rss_bytes, w.server0.rss_bytes), 0);
       r.num("client_bytes_per_device",

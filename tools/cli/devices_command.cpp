@@ -319,8 +319,9 @@ int devices_command(const std::vector<std::string>& args) {
     {"order violations", std::to_string(r.order_violations)},
     {"delivered/s", fmt(static_cast<double>(c.received.load()) / run_secs, 0)},
     {"latency p50/p90/p99/max",
-     fmt(lat.percentile(50) / 1000.0) + " / " + fmt(lat.percentile(90) / 1000.0)
-       + " / " + fmt(lat.percentile(99) / 1000.0) + " / "
+     fmt(static_cast<double>(lat.percentile(50)) / 1000.0) + " / "
+       + fmt(static_cast<double>(lat.percentile(90)) / 1000.0) + " / "
+       + fmt(static_cast<double>(lat.percentile(99)) / 1000.0) + " / "
        + fmt(static_cast<double>(lat.max()) / 1000.0) + " ms"},
     {"reconnects", std::to_string(c.reconnects.load()) + " (devices: "
                      + std::to_string(reconnected_devices) + ", resumed: "

@@ -265,7 +265,7 @@ bool open_target(const arg_map& a, server_target& out, std::string& problem) {
     for (auto& u : urls) {
       server_target node;
       if (!parse_url(u, node, problem)) {
-        problem = "--url " + u + ": " + problem;
+        problem.insert(0, "--url " + u + ": ");
         return false;
       }
       out.spread.emplace_back(node.host, node.port);
@@ -391,18 +391,20 @@ bool fleet_run::wait(const std::function<bool()>& done,
     auto rate = static_cast<double>(received - impl_->last_received) / dt;
     impl_->last_received = received;
     impl_->last_tick = now;
-    std::fprintf(
-      stderr,
-      "\r\033[K%-8s %5.0fs  connected %lld/%zu  sent %llu  "
-      "delivered %llu  %.0f msg/s  p50 %.2f ms  p99 %.2f ms  "
-      "reconnects %llu  errors %llu",
-      phase.c_str(), secs(now - impl_->started),
-      static_cast<long long>(c.connected.load()), plan_->devices.size(),
-      static_cast<unsigned long long>(c.sent.load()),
-      static_cast<unsigned long long>(received), rate,
-      c.latency.percentile(50) / 1000.0, c.latency.percentile(99) / 1000.0,
-      static_cast<unsigned long long>(c.reconnects.load()),
-      static_cast<unsigned long long>(c.errors.load() + c.gave_up.load()));
+    std::fprintf(stderr,
+                 "\r\033[K%-8s %5.0fs  connected %lld/%zu  sent %llu  "
+                 "delivered %llu  %.0f msg/s  p50 %.2f ms  p99 %.2f ms  "
+                 "reconnects %llu  errors %llu",
+                 phase.c_str(), secs(now - impl_->started),
+                 static_cast<long long>(c.connected.load()),
+                 plan_->devices.size(),
+                 static_cast<unsigned long long>(c.sent.load()),
+                 static_cast<unsigned long long>(received), rate,
+                 static_cast<double>(c.latency.percentile(50)) / 1000.0,
+                 static_cast<double>(c.latency.percentile(99)) / 1000.0,
+                 static_cast<unsigned long long>(c.reconnects.load()),
+                 static_cast<unsigned long long>(c.errors.load())
+                   + static_cast<unsigned long long>(c.gave_up.load()));
     std::fflush(stderr);
   }
 }

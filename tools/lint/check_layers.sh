@@ -6,7 +6,7 @@
 #                    errors.*)
 #   Beast            only in runtime/ws_*.cpp and runtime/ws_detail*.hpp (and
 #                    tools/baseline/, the bare Beast reference server, and
-#                    the session fuzz target)
+#                    the session's fuzz target and test)
 #   msgpack          only in protocol/*.cpp
 #   caf/io/          only in runtime/ and actors/cluster/ (the middleman)
 #   caf/all.hpp      nowhere
@@ -28,7 +28,7 @@ done < <(grep -lE '#include <caf/' actors -r --include='*.hpp' --include='*.cpp'
 
 while IFS= read -r f; do
   case "$f" in
-    runtime/ws_*.cpp|runtime/ws_detail*.hpp|tools/baseline/*.cpp|test/fuzz/session.cpp) ;;
+    runtime/ws_*.cpp|runtime/ws_detail*.hpp|tools/baseline/*.cpp|test/fuzz/session.cpp|test/runtime/ws_session.cpp|test/support/session_test_stream.hpp) ;;
     *) report "$f includes Beast (only runtime/ws_*.cpp may)" ;;
   esac
 done < <(grep -rlE '#include <boost/beast' actors protocol runtime config tools test \

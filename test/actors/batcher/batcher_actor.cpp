@@ -17,7 +17,8 @@ struct source_log {
 };
 
 delivery_source::behavior_type
-recording_source(delivery_source::pointer, std::shared_ptr<source_log> log) {
+recording_source(delivery_source::pointer,
+                 const std::shared_ptr<source_log>& log) {
   return {
     [log](atom::demand, uint32_t n) { log->demand += n; },
     [log](atom::written, const std::vector<uint64_t>& seqs) {

@@ -71,7 +71,7 @@ struct fixture : test::fixture_base {
     return r;
   }
 
-  resume_info attach(resume_request req = {}) {
+  resume_info attach(const resume_request& req = {}) {
     seen = std::make_shared<test::probe_log>();
     b = sys.spawn(test::probe_batcher, seen);
     conn = sys.spawn(test::probe, conn_log);

@@ -152,6 +152,10 @@ CAF_TEST(a peer that does not read is cut off past 8 MiB queued) {
   CAF_REQUIRE_EQUAL(events->closes.size(), 1u);
   CAF_CHECK_EQUAL(events->closes[0],
                   protocol::to_int(protocol::close_code::slow_consumer));
+  // The connection actor lets go of its port on the close: nothing else
+  // holds the session, and it is gone.
+  port.reset();
+  poll();
   CAF_CHECK_EQUAL(shared->sessions.load(), 0u);
 }
 
@@ -172,6 +176,10 @@ CAF_TEST(a close from the client ends the session with its code) {
   poll();
   CAF_CHECK(closed);
   CAF_CHECK_EQUAL(events->closes, std::vector<uint16_t>{1000});
+  // The connection actor lets go of its port on the close: nothing else
+  // holds the session, and it is gone.
+  port.reset();
+  poll();
   CAF_CHECK_EQUAL(shared->sessions.load(), 0u);
 }
 
@@ -189,6 +197,10 @@ CAF_TEST(a server close sends queued frames first then the close frame) {
   CAF_CHECK_EQUAL(client->reason().code, 4002);
   poll();
   CAF_CHECK_EQUAL(events->closes, std::vector<uint16_t>{4002});
+  // The connection actor lets go of its port on the close: nothing else
+  // holds the session, and it is gone.
+  port.reset();
+  poll();
   CAF_CHECK_EQUAL(shared->sessions.load(), 0u);
 }
 

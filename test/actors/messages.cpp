@@ -223,6 +223,49 @@ CAF_TEST(every registered message type round trips with all its fields) {
   caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
 }
 
+// A handle of a local actor serializes as its id and node, and reads back
+// as the same handle (the form in which handles cross nodes).
+template <class Handle>
+bool handle_round_trips(caf::actor_system& sys, const caf::actor& target,
+                        const char* name) {
+  auto h = caf::actor_cast<Handle>(target);
+  std::vector<char> buf;
+  caf::binary_serializer sink{sys, buf};
+  if (sink(h) || buf.empty()) {
+    CAF_MESSAGE(name << ": serialize failed");
+    return false;
+  }
+  Handle back;
+  caf::binary_deserializer source{sys, buf};
+  if (source(back) || back != h) {
+    CAF_MESSAGE(name << ": a different handle after the round trip");
+    return false;
+  }
+  return true;
+}
+
+CAF_TEST(every registered handle type round trips as the same handle) {
+  auto target = sys.spawn([]() -> caf::behavior { return {[](int) {}}; });
+  CAF_CHECK(
+    handle_round_trips<delivery_source>(sys, target, "delivery_source"));
+  CAF_CHECK(handle_round_trips<batcher_actor>(sys, target, "batcher_actor"));
+  CAF_CHECK(
+    handle_round_trips<connection_actor>(sys, target, "connection_actor"));
+  CAF_CHECK(handle_round_trips<queue_actor>(sys, target, "queue_actor"));
+  CAF_CHECK(handle_round_trips<store_actor>(sys, target, "store_actor"));
+  CAF_CHECK(handle_round_trips<room_actor>(sys, target, "room_actor"));
+  CAF_CHECK(handle_round_trips<device_actor>(sys, target, "device_actor"));
+  CAF_CHECK(handle_round_trips<fleet_actor>(sys, target, "fleet_actor"));
+  CAF_CHECK(
+    handle_round_trips<directory_actor>(sys, target, "directory_actor"));
+  CAF_CHECK(
+    handle_round_trips<orchestrator_actor>(sys, target, "orchestrator_actor"));
+  CAF_CHECK(handle_round_trips<cluster_actor>(sys, target, "cluster_actor"));
+  CAF_CHECK(
+    handle_round_trips<peer_link_actor>(sys, target, "peer_link_actor"));
+  caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
+}
+
 CAF_TEST(every registered type has a name in the actor system) {
   auto& names = sys.config().type_names_by_rtti;
   CAF_CHECK(names.count(typeid(device_identity)) == 1);

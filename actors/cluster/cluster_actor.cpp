@@ -155,27 +155,38 @@ void with_shard(self_ptr self, const std::string& user, F f) {
           [f](caf::error&) mutable { f(directory_actor{}); });
 }
 
-// Hands a message from another node to the shard of its user here.
-void forward_here(self_ptr self, const device_identity& sender,
-                  std::vector<std::string> devices,
-                  const protocol::message_ptr& msg,
-                  caf::typed_response_promise<uint32_t> rp) {
-  with_shard(self, sender.user_id,
-             [self, sender, devices = std::move(devices), msg,
-              rp](const directory_actor& shard) mutable {
+// with_shard for a request: while the directory restarts (no shard), `rp`
+// is answered with an internal error instead of calling `f`.
+template <class T, class F>
+void with_shard_or_refuse(self_ptr self, const std::string& user,
+                          caf::typed_response_promise<T> rp, F f) {
+  with_shard(self, user,
+             [rp, f = std::move(f)](const directory_actor& shard) mutable {
                if (!shard) {
                  rp.deliver(make_tether_error(protocol::errc::internal_error,
                                               "the directory is restarting"));
                  return;
                }
-               self
-                 ->request(shard, caf::infinite, atom::forward_v, sender,
-                           std::move(devices), msg)
-                 .then([rp](uint32_t n) mutable { rp.deliver(n); },
-                       [rp](caf::error& err) mutable {
-                         rp.deliver(std::move(err));
-                       });
+               f(shard);
              });
+}
+
+// Hands a message from another node to the shard of its user here.
+void forward_here(self_ptr self, const device_identity& sender,
+                  std::vector<std::string> devices,
+                  const protocol::message_ptr& msg,
+                  caf::typed_response_promise<uint32_t> rp) {
+  with_shard_or_refuse(self, sender.user_id, rp,
+                       [self, sender, devices = std::move(devices), msg,
+                        rp](const directory_actor& shard) mutable {
+                         self
+                           ->request(shard, caf::infinite, atom::forward_v,
+                                     sender, std::move(devices), msg)
+                           .then([rp](uint32_t n) mutable { rp.deliver(n); },
+                                 [rp](caf::error& err) mutable {
+                                   rp.deliver(std::move(err));
+                                 });
+                       });
 }
 
 caf::expected<protocol::message_ptr>
@@ -459,15 +470,10 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
         msgs.push_back(std::move(*msg));
       }
       auto rp = self->make_response_promise<std::vector<std::string>>();
-      with_shard(
-        self, id.user_id,
+      with_shard_or_refuse(
+        self, id.user_id, rp,
         [self, id, msgs = std::move(msgs),
          rp](const directory_actor& shard) mutable {
-          if (!shard) {
-            rp.deliver(make_tether_error(protocol::errc::internal_error,
-                                         "the directory is restarting"));
-            return;
-          }
           self
             ->request(shard, caf::infinite, atom::handover_v, id,
                       std::move(msgs))

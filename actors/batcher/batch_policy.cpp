@@ -11,20 +11,13 @@ void batch_policy::add(time_point, uint64_t bytes, protocol::priority prio) {
     max_prio_ = std::max(max_prio_, prio);
   ++pending_;
   pending_bytes_ += bytes;
-  sizes_.push_back(bytes);
 }
 
-batch_policy::decision batch_policy::decide(time_point now) const {
+batch_policy::decision batch_policy::decide_flush(time_point now) const {
   decision d;
   if (pending_ == 0 || in_flight_ >= params_.max_frames_in_flight)
     return d; // wait for input or credit
-  uint32_t take = 1;
-  if (params_.enabled) {
-    auto most = std::min(pending_, params_.max_items);
-    uint64_t bytes = sizes_[0];
-    while (take < most && bytes + sizes_[take] <= params_.max_bytes)
-      bytes += sizes_[take++];
-  }
+  auto take = params_.enabled ? std::min(pending_, params_.max_items) : 1u;
   auto flush_now = [&] {
     d.flush = true;
     d.take = take;
@@ -42,13 +35,11 @@ batch_policy::decision batch_policy::decide(time_point now) const {
   return d;
 }
 
-void batch_policy::flushed(time_point now, uint32_t items) {
+void batch_policy::flushed(time_point now, uint32_t items, uint64_t bytes) {
   items = std::min(items, pending_);
   pending_ -= items;
-  for (uint32_t i = 0; i < items; ++i) {
-    pending_bytes_ -= sizes_.front();
-    sizes_.pop_front();
-  }
+  pending_bytes_
+    = pending_ == 0 || bytes > pending_bytes_ ? 0 : pending_bytes_ - bytes;
   if (pending_ == 0)
     max_prio_ = protocol::priority::low;
   ++in_flight_;

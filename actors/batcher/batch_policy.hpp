@@ -13,7 +13,6 @@
 #include <cstdint>
 #include <optional>
 
-#include "actors/lazy_deque.hpp"
 #include "protocol/model.hpp"
 
 namespace tether::actors {
@@ -56,12 +55,25 @@ public:
     std::optional<time_point> wake_at;
   };
 
-  /// What to do at `now`. Each flush must be followed by flushed().
-  decision decide(time_point now) const;
+  /// What to do at `now`; `size_of(i)` is the size of the i-th pending
+  /// message, oldest first (the caller holds them): a frame takes messages
+  /// while they fit in max_bytes. Each flush must be followed by flushed().
+  template <class SizeOf>
+  decision decide(time_point now, SizeOf&& size_of) const {
+    auto d = decide_flush(now);
+    if (d.flush) {
+      uint32_t take = 1;
+      uint64_t bytes = size_of(0);
+      while (take < d.take && bytes + size_of(take) <= params_.max_bytes)
+        bytes += size_of(take++);
+      d.take = take;
+    }
+    return d;
+  }
 
-  /// A frame with the first `items` pending messages was handed to the
-  /// socket.
-  void flushed(time_point now, uint32_t items);
+  /// A frame with the first `items` pending messages, of `bytes` in all,
+  /// was handed to the socket.
+  void flushed(time_point now, uint32_t items, uint64_t bytes);
 
   /// A frame's write completed (credit returned).
   void written() noexcept;
@@ -80,11 +92,12 @@ public:
   const batch_params& params() const noexcept { return params_; }
 
 private:
+  /// Whether to flush at `now`, with up to max_items (1 unbatched).
+  decision decide_flush(time_point now) const;
+
   batch_params params_;
   uint32_t pending_ = 0;
   uint64_t pending_bytes_ = 0;
-  /// The size of each pending message, oldest first.
-  lazy_deque<uint64_t> sizes_;
   protocol::priority max_prio_ = protocol::priority::low;
   uint32_t in_flight_ = 0;
   std::optional<time_point> last_flush_;

@@ -29,6 +29,7 @@ void write_frame(self_ptr self, uint32_t take) {
   std::vector<uint64_t> seqs;
   seqs.reserve(take);
   std::string bytes;
+  uint64_t estimated = 0;
   // A broadcast was encoded once for all recipients: only the seq is added.
   auto encoded = [&](const queued_delivery& d) -> const std::string* {
     if (!d.encoded)
@@ -42,6 +43,7 @@ void write_frame(self_ptr self, uint32_t take) {
     if (!pre || !protocol::splice_seq(st.codec, *pre, d.seq, bytes))
       protocol::encode_to(st.codec, *d.msg, d.seq, bytes);
     seqs.push_back(d.seq);
+    estimated = d.bytes;
   } else {
     std::vector<protocol::delivery_view> views;
     views.reserve(take);
@@ -49,6 +51,7 @@ void write_frame(self_ptr self, uint32_t take) {
       auto& d = st.pending[i];
       views.push_back({d.msg.get(), d.seq, encoded(d)});
       seqs.push_back(d.seq);
+      estimated += d.bytes;
     }
     auto id = "b-" + st.session_id + "-" + std::to_string(st.next_frame);
     bytes = protocol::encode_batch(st.codec, id, wall_ms(self), views);
@@ -64,7 +67,7 @@ void write_frame(self_ptr self, uint32_t take) {
     st.metrics->compressed(raw_size, bytes.size());
   }
   auto frame = st.next_frame++;
-  st.policy.flushed(self->clock().now(), take);
+  st.policy.flushed(self->clock().now(), take, estimated);
   st.metrics->frame_sent(take, bytes.size());
   st.metrics->sent(take == 1 ? traffic_kind::message : traffic_kind::batch,
                    take, bytes.size());
@@ -78,7 +81,9 @@ void write_frame(self_ptr self, uint32_t take) {
 void decide(self_ptr self) {
   auto& st = self->state;
   for (;;) {
-    auto d = st.policy.decide(self->clock().now());
+    auto d = st.policy.decide(self->clock().now(), [&st](uint32_t i) {
+      return st.pending[i].bytes;
+    });
     if (d.flush) {
       write_frame(self, d.take);
       continue;

@@ -1,6 +1,8 @@
 #define CAF_SUITE actors.batch_policy
 #include <caf/test/unit_test.hpp>
 
+#include <deque>
+
 #include "actors/batcher/batch_policy.hpp"
 
 using namespace tether::actors;
@@ -12,10 +14,43 @@ namespace {
 using tp = batch_policy::time_point;
 const tp t0 = tp{} + 1h;
 
+// The policy with the pending messages' sizes beside it, as the batcher
+// holds them: decide() reads them, flushed() takes the first ones off.
+struct pending_batch {
+  batch_policy policy;
+  std::deque<uint64_t> sizes;
+
+  explicit pending_batch(batch_params params = {}) : policy(params) {}
+
+  void add(tp now, uint64_t bytes, priority prio) {
+    policy.add(now, bytes, prio);
+    sizes.push_back(bytes);
+  }
+
+  batch_policy::decision decide(tp now) const {
+    return policy.decide(now, [this](uint32_t i) { return sizes[i]; });
+  }
+
+  void flushed(tp now, uint32_t items) {
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < items && !sizes.empty(); ++i) {
+      bytes += sizes.front();
+      sizes.pop_front();
+    }
+    policy.flushed(now, items, bytes);
+  }
+
+  void written() { policy.written(); }
+  bool hold_for_round(bool loaded) const {
+    return policy.hold_for_round(loaded);
+  }
+  uint32_t pending() const { return policy.pending(); }
+};
+
 } // namespace
 
 CAF_TEST(an idle link sends at once) {
-  batch_policy b;
+  pending_batch b;
   b.add(t0, 100, priority::normal);
   auto d = b.decide(t0);
   CAF_CHECK(d.flush);
@@ -25,7 +60,7 @@ CAF_TEST(an idle link sends at once) {
 CAF_TEST(under load messages coalesce until the write completes) {
   batch_params p;
   p.max_delay = 10ms;
-  batch_policy b{p};
+  pending_batch b{p};
   b.add(t0, 100, priority::normal);
   b.flushed(t0, 1);
   // A frame is being written: new messages wait for it, at most max_delay.
@@ -45,7 +80,7 @@ CAF_TEST(under load messages coalesce until the write completes) {
 CAF_TEST(a slow write delays a message by max_delay at most) {
   batch_params p;
   p.max_delay = 10ms;
-  batch_policy b{p};
+  pending_batch b{p};
   b.add(t0, 100, priority::normal);
   b.flushed(t0, 1);
   b.add(t0 + 1ms, 100, priority::normal);
@@ -60,16 +95,16 @@ CAF_TEST(counts bytes and priority flush early) {
   p.max_items = 3;
   p.max_bytes = 1000;
   p.max_delay = 10ms;
-  batch_policy b{p};
+  pending_batch b{p};
   b.flushed(t0, 0); // a frame in flight: the link is busy
   for (int i = 0; i < 3; ++i)
     b.add(t0, 10, priority::normal);
   CAF_CHECK(b.decide(t0).flush);
-  batch_policy big{p};
+  pending_batch big{p};
   big.flushed(t0, 0);
   big.add(t0, 1000, priority::low);
   CAF_CHECK(big.decide(t0).flush);
-  batch_policy urgent{p};
+  pending_batch urgent{p};
   urgent.flushed(t0, 0);
   urgent.add(t0, 10, priority::low);
   CAF_CHECK(!urgent.decide(t0).flush);
@@ -82,7 +117,7 @@ CAF_TEST(counts bytes and priority flush early) {
 CAF_TEST(write credit bounds frames in flight) {
   batch_params p;
   p.max_frames_in_flight = 1;
-  batch_policy b{p};
+  pending_batch b{p};
   b.add(t0, 10, priority::critical);
   CAF_CHECK(b.decide(t0).flush);
   b.flushed(t0, 1);
@@ -102,7 +137,7 @@ CAF_TEST(no message waits longer than max_delay) {
   p.max_delay = 10ms;
   p.max_items = 1000;
   p.max_frames_in_flight = 1;
-  batch_policy b{p};
+  pending_batch b{p};
   std::vector<tp> waiting;
   std::vector<tp> writes_done;
   auto worst = 0ms;
@@ -134,7 +169,7 @@ CAF_TEST(no message waits longer than max_delay) {
 CAF_TEST(batching off sends every message alone) {
   batch_params p;
   p.enabled = false;
-  batch_policy b{p};
+  pending_batch b{p};
   b.add(t0, 10, priority::low);
   b.add(t0, 10, priority::low);
   auto d = b.decide(t0);
@@ -143,7 +178,7 @@ CAF_TEST(batching off sends every message alone) {
 }
 
 CAF_TEST(a loaded node holds messages for the round unless they are urgent) {
-  batch_policy b;
+  pending_batch b;
   CAF_CHECK(!b.hold_for_round(true)); // nothing pending
   b.add(t0, 100, priority::normal);
   CAF_CHECK(!b.hold_for_round(false)); // idle node: at once
@@ -162,7 +197,7 @@ CAF_TEST(a frame carries at most max_bytes of messages and a larger one alone) {
   batch_params p;
   p.max_items = 10;
   p.max_bytes = 1000;
-  batch_policy b{p};
+  pending_batch b{p};
   b.flushed(t0, 0); // a frame in flight: messages coalesce
   b.add(t0, 400, priority::normal);
   b.add(t0, 400, priority::normal);

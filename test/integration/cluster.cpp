@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "test/support/cluster_nodes.hpp"
+#include "test/support/poll.hpp"
 #include "test/support/temp_dir.hpp"
 
 using namespace tether;
@@ -67,12 +68,12 @@ struct cluster_fixture {
   /// a 200 ms heartbeat can time out once and the link comes back.
   void check_converged() {
     std::string missing;
-    for (int i = 0; i < 100; ++i) { // 100 x 50 ms
-      missing = not_converged();
-      if (missing.empty())
-        break;
-      std::this_thread::sleep_for(50ms);
-    }
+    test::poll_until(
+      [&] {
+        missing = not_converged();
+        return missing.empty();
+      },
+      5s, 50ms);
     CAF_CHECK_EQUAL(missing, "");
   }
 

@@ -20,6 +20,7 @@
 #include "protocol/token.hpp"
 #include "runtime/ws_client_pool.hpp"
 #include "test/support/http_get.hpp"
+#include "test/support/poll.hpp"
 #include "test/support/process.hpp"
 #include "test/support/test_node.hpp"
 
@@ -46,16 +47,15 @@ struct tetherd_fixture {
   bool wait_for_messages(uint64_t n, std::chrono::seconds limit) {
     static const std::string key
       = "tether_messages_received_total{kind=\"message\"} ";
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto r = http_get(port, "/metrics");
-      if (auto i = r.body.find(key);
-          i != std::string::npos
-          && std::strtoull(r.body.c_str() + i + key.size(), nullptr, 10) >= n)
-        return true;
-      std::this_thread::sleep_for(50ms); // poll interval, bounded above
-    }
-    return false;
+    return poll_until(
+      [&] {
+        auto r = http_get(port, "/metrics");
+        auto i = r.body.find(key);
+        return i != std::string::npos
+               && std::strtoull(r.body.c_str() + i + key.size(), nullptr, 10)
+                    >= n;
+      },
+      limit, 50ms);
   }
 
   std::string url() const {
@@ -256,14 +256,9 @@ struct fleet_fixture {
     fleet = sys.spawn(actors::fleet, plan);
   }
 
+  // The fleet's counters, moved by device actors on real sockets.
   bool wait_for(const std::function<bool()>& done, std::chrono::seconds limit) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() >= deadline)
-        return false;
-      std::this_thread::sleep_for(20ms);
-    }
-    return true;
+    return poll_until(done, limit, 20ms);
   }
 };
 

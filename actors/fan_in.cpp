@@ -60,7 +60,7 @@ protocol::decoded_frame read_forwarded_form(const std::string& bytes,
   return protocol::decode(c, bytes, limits);
 }
 
-void remote_groups::add(const cluster_actor& node, std::string device) {
+void remote_groups::add(const peer_link_actor& node, std::string device) {
   for (auto& [n, devices] : groups_) {
     if (n == node) {
       devices.push_back(std::move(device));

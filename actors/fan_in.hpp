@@ -68,7 +68,7 @@ protocol::decoded_frame read_forwarded_form(const std::string& bytes,
 /// fan_in worth the number of queues that took it there.
 class remote_groups {
 public:
-  void add(const cluster_actor& node, std::string device);
+  void add(const peer_link_actor& node, std::string device);
 
   /// Nodes to forward to (parts of the fan_in).
   size_t size() const noexcept { return groups_.size(); }
@@ -96,7 +96,7 @@ public:
 private:
   static std::string names(const std::vector<std::string>& devices);
 
-  std::vector<std::pair<cluster_actor, std::vector<std::string>>> groups_;
+  std::vector<std::pair<peer_link_actor, std::vector<std::string>>> groups_;
 };
 
 } // namespace tether::actors

@@ -64,66 +64,59 @@ using connection_actor = caf::typed_actor<
   // INTERNAL: the token's expiry passed.
   caf::reacts_to<atom::expire>>;
 
-/// CLUSTER: one per node of a cluster, published on cluster.port (CAF's
-/// middleman): this node's membership view. Its own peer links and the
-/// peer links of other nodes talk to it.
-using cluster_actor = caf::typed_actor<
-  // A peer introduces itself; answers with this node and the members alive
-  // to it (an error if the peer is refused: another protocol, a taken id).
-  caf::replies_to<atom::hello, member_info>::with<member_info,
-                                                  std::vector<member_info>>,
-  // This node's link at this address completed its hello with that peer
-  // (its cluster actor) and its view (an error if it is a second link to a
-  // linked node).
-  caf::replies_to<atom::linked, std::string, member_info,
-                  std::vector<member_info>, caf::actor>::with<atom::ok>,
-  // The link at this address to this node id ended.
-  caf::reacts_to<atom::unlinked, std::string, std::string>,
-  // A directory shard of this node: this device connected (true) or left.
-  caf::reacts_to<atom::attach, device_identity, bool>,
-  // The directory restarted: every device connected here has left.
-  caf::reacts_to<atom::closed>,
-  // At a user's home node: where a device of the user is (a node says it
-  // connected there, left, or that its queue is there).
+/// What one node asks of another (SPEC §14.2): the messages a GATE takes
+/// from its peers, which a PEER LINK relays to that peer's gate. None names
+/// the node it comes from: the gate knows it from the link's certificate.
+using peer_messages = caf::typed_actor<
+  // At a user's home: where a device of the user is (the sending node says
+  // it connected there, left, or that its queue is there).
   caf::reacts_to<atom::devices, remote_device>,
-  // From a user's home node: where the user's devices held by other nodes
-  // are.
+  // From a user's home: where the user's devices held by other nodes are.
   caf::reacts_to<atom::routes, std::string, std::vector<remote_device>>,
-  // Another node hands over the queue of a device now here (its messages,
-  // forwarded_form, in order); replies once this node's queue took them
-  // (durable ones on disk) with the ids of those it refused (full).
+  // The sending node hands over the queue of a device now here (its
+  // messages, forwarded_form, in order); replies once this node's queue
+  // took them (durable ones on disk) with the ids of those it refused.
   caf::replies_to<atom::handover, device_identity,
                   std::vector<std::string>>::with<std::vector<std::string>>,
   // A message (forwarded_form) from `sender` for these devices of its user
   // connected here; replies with how many queues took it.
   caf::replies_to<atom::forward, device_identity, std::vector<std::string>,
                   std::string>::with<uint32_t>,
-  // A shard of this node: relay this room publish (forwarded_form) to every
-  // other member node; replies with the members reached there.
-  caf::replies_to<atom::publish, device_identity, std::string,
-                  std::string>::with<uint32_t>,
-  // Another node relays a room publish (room, forwarded_form): to the room's
-  // members here; replies with how many.
+  // A room publish (room, forwarded_form) for the room's members here;
+  // replies with how many.
   caf::replies_to<atom::room, device_identity, std::string,
                   std::string>::with<uint32_t>,
-  // A room of this node: its members changed (these rows), or all of them
-  // (full), for the room's other nodes; `ask`: they answer with theirs.
+  // The sending node's members of a room (name): their changes (these
+  // rows), or all of them (full); `ask`: answer with this node's members.
   caf::reacts_to<atom::presence, std::string, std::vector<presence_row>, bool,
                  bool>,
-  // Another node (id) tells of its members of a room (name): the same.
-  caf::reacts_to<atom::presence, std::string, std::string,
-                 std::vector<presence_row>, bool, bool>,
-  // A peer's ping (its node id): it is alive (for the detection time).
-  caf::reacts_to<atom::tick, std::string>,
-  // INTERNAL: ping every linked peer (cluster.heartbeat_interval).
+  // The sending node's ping: it is alive (for the detection time).
   caf::reacts_to<atom::tick>,
-  // This node and every member it knows, in the view's order.
-  caf::replies_to<atom::get, atom::members>::with<std::vector<member_info>>,
-  // The server API: the overview (JSON) of every other member, in the
-  // view's order; a member down or silent is named with its state only.
-  caf::replies_to<atom::get, atom::overview>::with<std::vector<std::string>>,
-  // Another node asks for this node's overview (JSON).
+  // This node's overview (JSON).
   caf::replies_to<atom::overview>::with<std::string>>;
+
+/// GATE: the one actor a node publishes on cluster.port. A peer says hello
+/// first: the gate checks that the id it claims is the one its connection's
+/// certificate names (peer_certificates), then takes the peer's messages,
+/// each handed to this node's CLUSTER actor with the peer's id; anything
+/// from a node that did not say hello, or not of this interface, is refused
+/// and counted.
+using gate_actor = peer_messages::extend<
+  // A peer introduces itself; answers with this node and the members alive
+  // to it (an error if it is refused: another protocol, a taken id, an id
+  // its certificate does not name).
+  caf::replies_to<atom::hello, member_info>::with<member_info,
+                                                  std::vector<member_info>>>;
+
+/// PEER LINK: this node's link to another node's GATE (at a seed's address
+/// or a learned member's), and the only way this node's actors reach that
+/// node: it relays their messages and the answers, so the peer only ever
+/// sees the link. It takes them from this node's own actors only. It quits
+/// when the link ends; the orchestrator restarts it after its backoff (the
+/// reconnect).
+using peer_link_actor = peer_messages::extend<
+  // End the link (the node stops).
+  caf::reacts_to<atom::stop>>;
 
 /// QUEUE: one per device, outliving its connections; owns the device's
 /// device_queue, persists durable messages through the STORE, hands
@@ -150,8 +143,8 @@ using queue_actor = delivery_source::extend<
   // queued before it).
   caf::reacts_to<atom::gaps>,
   // The device is connected to another node now (a cluster): hand every
-  // message over to that node's cluster actor while detached.
-  caf::reacts_to<atom::handover, cluster_actor>,
+  // message over to that node, through the link to it, while detached.
+  caf::reacts_to<atom::handover, peer_link_actor>,
   // INTERNAL: retry the handover.
   caf::reacts_to<atom::handover>,
   // INTERNAL: timers (TTL, ack timeouts, idle exit) of this generation.
@@ -159,20 +152,13 @@ using queue_actor = delivery_source::extend<
   // Its depth and whether its device keeps up (the dashboard).
   caf::replies_to<atom::get, atom::queue>::with<queue_summary>>;
 
-/// PEER LINK: this node's link to another node's CLUSTER actor (at a
-/// seed's address or a learned member's); it quits when the link ends, and
-/// the orchestrator restarts it after its backoff (the reconnect).
-using peer_link_actor = caf::typed_actor<
-  // End the link (the node stops).
-  caf::reacts_to<atom::stop>>;
-
 /// A device of the user connected to another node, as the directory
 /// shards and route tables hold it: where to forward its messages.
 struct remote_route {
   device_identity id;
-  /// The cluster actor of the node holding its queue; empty while that
-  /// node is down (its messages then fail with NODE_UNAVAILABLE).
-  cluster_actor node;
+  /// The link to the node holding its queue; empty while that node is
+  /// down (its messages then fail with NODE_UNAVAILABLE).
+  peer_link_actor node;
   std::string node_id;
   bool connected = true;
 };
@@ -191,8 +177,9 @@ struct user_routes {
   std::vector<device_entry> devices;
   /// The queue of each connected device here (else empty).
   std::vector<queue_actor> queues;
-  /// The node of each device whose queue is on another node (else empty).
-  std::vector<cluster_actor> remotes;
+  /// The link to the node of each device whose queue is on another node
+  /// (else empty).
+  std::vector<peer_link_actor> remotes;
   /// For such a device whose node is down: that node's id (else empty).
   std::vector<std::string> down;
 };
@@ -326,9 +313,9 @@ using directory_actor = caf::typed_actor<
   // Closes the connection of (user, device) here with 4502 (server API);
   // replies whether it was connected here.
   caf::replies_to<atom::close, std::string, std::string>::with<bool>,
-  // The device's queue here is to go to the node of that cluster actor,
-  // where the device is now (from this node's cluster actor).
-  caf::reacts_to<atom::handover, device_identity, cluster_actor>,
+  // The device's queue here is to go to the node of that link, where the
+  // device is now (from this node's cluster actor).
+  caf::reacts_to<atom::handover, device_identity, peer_link_actor>,
   // The messages of a device's queue on another node, in order, for its
   // queue here; replies once it took them, with the ids it refused.
   caf::replies_to<atom::handover, device_identity,
@@ -359,7 +346,7 @@ using orchestrator_actor = caf::typed_actor<
   caf::reacts_to<atom::tick>,
   // Keeps a peer link to this cluster address (host, port) for this
   // node's cluster actor: spawned unless one runs, restarted with backoff.
-  caf::reacts_to<atom::link, cluster_actor, std::string, uint16_t>,
+  caf::reacts_to<atom::link, std::string, uint16_t>,
   // A cluster: the link to this node (id) is up, or down: every room is
   // told (cluster-wide presence).
   caf::reacts_to<atom::linked, std::string>,
@@ -371,6 +358,60 @@ using orchestrator_actor = caf::typed_actor<
   caf::reacts_to<atom::restart, std::string, uint64_t>,
   // INTERNAL: the stop deadline passed; kill what is left.
   caf::reacts_to<atom::deadline>>;
+
+/// CLUSTER: one per node of a cluster: this node's membership view and the
+/// cluster's routing (SPEC §14). Not reachable from other nodes: their
+/// messages come through the GATE, with the id of the node they came from
+/// (`from`), and go out through PEER LINKs.
+using cluster_actor = caf::typed_actor<
+  // The node starts: dial the seeds, report the stored queues.
+  caf::reacts_to<atom::start, orchestrator_actor>,
+  // A peer (`from`, as its link proved) says hello with its member info;
+  // answers with this node and the members alive to it.
+  caf::replies_to<atom::hello, std::string,
+                  member_info>::with<member_info, std::vector<member_info>>,
+  // This node's link at this address completed its hello with that peer
+  // (its view, and the link that reaches it); an error if it is a second
+  // link to a linked node.
+  caf::replies_to<atom::linked, std::string, member_info,
+                  std::vector<member_info>, peer_link_actor>::with<atom::ok>,
+  // The link at this address to this node id ended.
+  caf::reacts_to<atom::unlinked, std::string, std::string>,
+  // A directory shard of this node: this device connected (true) or left.
+  caf::reacts_to<atom::attach, device_identity, bool>,
+  // The directory restarted: every device connected here has left.
+  caf::reacts_to<atom::closed>,
+  // peer_messages, each with the id of the node it came from (this node's
+  // own for what it tells itself as a user's home):
+  caf::reacts_to<atom::devices, std::string, remote_device>,
+  caf::reacts_to<atom::routes, std::string, std::string,
+                 std::vector<remote_device>>,
+  caf::replies_to<atom::handover, std::string, device_identity,
+                  std::vector<std::string>>::with<std::vector<std::string>>,
+  caf::replies_to<atom::forward, std::string, device_identity,
+                  std::vector<std::string>, std::string>::with<uint32_t>,
+  caf::replies_to<atom::room, std::string, device_identity, std::string,
+                  std::string>::with<uint32_t>,
+  caf::reacts_to<atom::presence, std::string, std::string,
+                 std::vector<presence_row>, bool, bool>,
+  caf::reacts_to<atom::tick, std::string>,
+  // A shard of this node: relay this room publish (forwarded_form) to every
+  // other member node; replies with the members reached there.
+  caf::replies_to<atom::publish, device_identity, std::string,
+                  std::string>::with<uint32_t>,
+  // A room of this node: its members changed (these rows), or all of them
+  // (full), for the room's other nodes; `ask`: they answer with theirs.
+  caf::reacts_to<atom::presence, std::string, std::vector<presence_row>, bool,
+                 bool>,
+  // INTERNAL: ping every linked peer (cluster.heartbeat_interval).
+  caf::reacts_to<atom::tick>,
+  // This node and every member it knows, in the view's order.
+  caf::replies_to<atom::get, atom::members>::with<std::vector<member_info>>,
+  // The server API: the overview (JSON) of every other member, in the
+  // view's order; a member down or silent is named with its state only.
+  caf::replies_to<atom::get, atom::overview>::with<std::vector<std::string>>,
+  // This node's overview (JSON), for a peer.
+  caf::replies_to<atom::overview>::with<std::string>>;
 
 /// DEVICE: one link incarnation of a simulated device (the CLI side). It
 /// quits when its link ends; its FLEET restarts it after a backoff
@@ -448,6 +489,7 @@ CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::remote_device>))
 CAF_ADD_TYPE_ID(tether_types, (tether::actors::remote_route))
 CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::remote_route>))
 CAF_ADD_TYPE_ID(tether_types, (tether::actors::peer_link_actor))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::gate_actor))
 CAF_ADD_TYPE_ID(tether_types, (tether::actors::presence_row))
 CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::presence_row>))
 

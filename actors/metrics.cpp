@@ -200,6 +200,26 @@ void node_metrics::cluster_received(traffic_kind k, size_t bytes) noexcept {
   cluster_in_bytes_[cluster_slot(k)].fetch_add(bytes, relaxed);
 }
 
+namespace {
+
+constexpr std::array<std::string_view, peer_refusal_count> refusal_names{
+  "handshake",       "timeout", "busy",   "oversized", "identity",
+  "unauthenticated", "claim",   "forged", "unexpected"};
+
+} // namespace
+
+const char* to_string(peer_refusal r) noexcept {
+  return refusal_names[static_cast<size_t>(r)].data();
+}
+
+void node_metrics::peer_refused(peer_refusal r) noexcept {
+  peer_refused_[static_cast<size_t>(r)].fetch_add(1, relaxed);
+}
+
+uint64_t node_metrics::peer_refusals(peer_refusal r) const noexcept {
+  return peer_refused_[static_cast<size_t>(r)].load(relaxed);
+}
+
 void node_metrics::users_evicted(uint64_t n) noexcept {
   users_evicted_.fetch_add(n, relaxed);
 }
@@ -340,6 +360,13 @@ std::string node_metrics::render_prometheus() const {
            "Members that joined, came back (rejoined: the same process; "
            "restarted: a new one) or went down, as this node saw them.",
            "event", change_names, member_changes_);
+  labelled(out, "tether_cluster_refused_total",
+           "What the cluster port refused, by reason: a failed or slow "
+           "handshake, too many waiting, an oversized message, a node "
+           "claiming another id, a message from a node that did not say "
+           "hello, speaking for another node, a forged forwarded message, a "
+           "message peers may not send (SPEC §14.2).",
+           "reason", refusal_names, peer_refused_);
   header(out, "tether_cluster_link_restarts_total",
          "Links to peers restarted after their backoff (reconnects).",
          "counter");

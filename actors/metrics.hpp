@@ -67,6 +67,26 @@ enum class room_counter : uint8_t {
 
 inline constexpr size_t room_counter_count = 4;
 
+/// Why something from another node, or from what claimed to be one, was
+/// refused on the cluster port (SPEC §14.2).
+enum class peer_refusal : uint8_t {
+  handshake, // TLS failed: no certificate, not the cluster CA's, expired,
+             // naming no node id
+  timeout,   // the handshake did not complete in cluster.handshake_timeout
+  busy,      // cluster.max_pending_handshakes connections were waiting
+  oversized, // a BASP message announced a payload over the cap
+  identity,  // a hello for another node id than its certificate names
+  unauthenticated, // a message from a node that has not said hello
+  claim,      // speaking for another node, or a member change not backed by
+              // the link
+  forged,     // a forwarded message with a forged identity or a tether.* type
+  unexpected, // a message the cluster port does not take
+};
+
+inline constexpr size_t peer_refusal_count = 9;
+
+const char* to_string(peer_refusal r) noexcept;
+
 class node_metrics {
 public:
   /// Upper bounds of the RTT histogram buckets, in microseconds.
@@ -112,6 +132,9 @@ public:
   /// `message` for direct and user routes, `batch` for a room publish.
   void cluster_sent(traffic_kind k, size_t bytes) noexcept;
   void cluster_received(traffic_kind k, size_t bytes) noexcept;
+  /// Something from (what claimed to be) another node was refused.
+  void peer_refused(peer_refusal r) noexcept;
+  uint64_t peer_refusals(peer_refusal r) const noexcept;
   uint64_t link_restarts() const noexcept {
     return link_restarts_.load(std::memory_order_relaxed);
   }
@@ -200,6 +223,7 @@ private:
   std::array<counter, 3> cluster_out_bytes_{};
   std::array<counter, 3> cluster_in_{};
   std::array<counter, 3> cluster_in_bytes_{};
+  std::array<counter, peer_refusal_count> peer_refused_{};
 };
 
 } // namespace tether::actors

@@ -553,6 +553,28 @@ const std::vector<binding>& table() {
     add_key(
       t, "cluster.connection_timeout", "a peer silent this long is down",
       [](settings & s) -> auto& { return s.cluster.connection_timeout; });
+    add_key(
+      t, "cluster.tls_cert",
+      "this node's certificate (tether cert node): mutual TLS between nodes",
+      [](settings & s) -> auto& { return s.cluster.tls_cert; });
+    add_key(
+      t, "cluster.tls_key", "PEM private key of cluster.tls_cert",
+      [](settings & s) -> auto& { return s.cluster.tls_key; });
+    add_key(
+      t, "cluster.tls_ca", "the cluster's CA: peers must show its certificates",
+      [](settings & s) -> auto& { return s.cluster.tls_ca; });
+    add_key(
+      t, "cluster.insecure",
+      "allow plain BASP off loopback (anyone reaching the port is a peer)",
+      [](settings & s) -> auto& { return s.cluster.insecure; });
+    add_key(
+      t, "cluster.handshake_timeout",
+      "a connection that has not completed its TLS handshake by then closes",
+      [](settings & s) -> auto& { return s.cluster.handshake_timeout; });
+    add_key(
+      t, "cluster.max_pending_handshakes",
+      "connections in their handshake at once; more are closed at accept",
+      [](settings & s) -> auto& { return s.cluster.max_pending_handshakes; });
     return t;
   }();
   return result;
@@ -564,6 +586,11 @@ std::string normalize_key(std::string key) {
 }
 
 } // namespace
+
+bool is_loopback(const std::string& address) {
+  return address == "localhost" || address == "::1" || address == "[::1]"
+         || address.rfind("127.", 0) == 0;
+}
 
 std::string settings::secret_path() const {
   if (!auth.secret_file.empty())
@@ -884,6 +911,24 @@ std::vector<std::string> validate(const settings& s) {
          "cluster.connection_timeout");
     rule(s.cluster.port != s.server.port && s.cluster.port != s.server.tls_port,
          "cluster.port must differ from server.port and server.tls_port");
+    auto tls = !s.cluster.tls_cert.empty();
+    rule(tls == !s.cluster.tls_key.empty() && tls == !s.cluster.tls_ca.empty(),
+         "cluster.tls_cert, cluster.tls_key and cluster.tls_ca go together");
+    rule(!tls || !s.cluster.insecure,
+         "cluster.insecure and cluster.tls_* exclude each other");
+    rule(tls || s.cluster.insecure || is_loopback(s.cluster.address),
+         "cluster.address " + s.cluster.address
+           + " is reachable from other hosts: give every node "
+             "cluster.tls_cert, cluster.tls_key and cluster.tls_ca (tether "
+             "cert cluster-ca, tether cert node), or set cluster.insecure = "
+             "true on a network you trust");
+    rule(!tls || s.node_id().size() <= 64,
+         "the node id of a TLS cluster holds at most 64 characters (it is "
+         "its certificate's CN)");
+    rule(s.cluster.handshake_timeout.count() > 0,
+         "cluster.handshake_timeout must be positive");
+    rule(s.cluster.max_pending_handshakes >= 1,
+         "cluster.max_pending_handshakes must be at least 1");
   }
   rule(s.cluster.seeds.empty() || s.cluster.port != 0,
        "cluster.seeds needs cluster.port");

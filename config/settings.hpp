@@ -145,6 +145,19 @@ struct cluster_settings {
   milliseconds heartbeat_interval{1000};
   milliseconds connection_timeout{5000}; // rides out a few lost heartbeats
                                          // and a busy peer's stall
+  // Mutual TLS between nodes (SPEC §14.1): this node's certificate and key
+  // (tether cert node) and the cluster's CA; all three or none. Required
+  // unless cluster.address is loopback or cluster.insecure is set.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+  bool insecure = false; // plain BASP off loopback: anyone who reaches the
+                         // port is a peer; for a network you trust only
+  milliseconds handshake_timeout{5000}; // a connection's TLS handshake;
+                                        // a silent one is closed then
+  uint32_t max_pending_handshakes = 64; // connections in their handshake
+                                        // at once: bounds what strangers
+                                        // cost before they are known
 };
 
 struct supervision_settings {
@@ -214,6 +227,10 @@ bool parse_duration(const std::string& text, std::chrono::seconds& out,
 /// Reads "host:port" (port 1-65535); `problem` says what is wrong.
 bool parse_endpoint(const std::string& text, std::string& host, uint16_t& port,
                     std::string& problem);
+
+/// Whether a cluster address is this host only (127.0.0.0/8, ::1,
+/// localhost): a cluster there may run without TLS.
+bool is_loopback(const std::string& address);
 
 /// Checks the rules between settings; returns every violated rule.
 std::vector<std::string> validate(const settings& s);

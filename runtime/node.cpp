@@ -17,15 +17,19 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/function_view.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/cluster/cluster_actor.hpp"
+#include "actors/cluster/gate_actor.hpp"
 #include "actors/orchestrator/orchestrator_actor.hpp"
 #include "protocol/text.hpp"
 #include "protocol/token.hpp"
 #include "runtime/api_request.hpp"
+#include "runtime/cluster_pki.hpp"
+#include "runtime/cluster_transport.hpp"
 #include "runtime/io_scheduler.hpp"
 #include "runtime/process.hpp"
 #include "runtime/ws_server.hpp"
@@ -205,8 +209,12 @@ struct node::impl {
   app_config cfg;
   caf::actor_system sys;
   actors::orchestrator_actor orchestrator;
-  /// This node's membership view (a cluster only).
+  /// A cluster only: its transport (mutual TLS), the middleman actor over
+  /// it, this node's membership view and its gate.
+  std::shared_ptr<cluster_transport> transport;
+  caf::io::middleman_actor middleman;
   actors::cluster_actor cluster;
+  actors::gate_actor gate;
   std::shared_ptr<actors::cluster_board> board
     = std::make_shared<actors::cluster_board>();
   std::unique_ptr<ws_server> server;
@@ -243,15 +251,17 @@ struct node::impl {
   /// Ends the actors, then the loop (the actors may run on it), then the
   /// server and the sessions left, while the actor system still exists.
   void end() {
-    if (cluster)
-      caf::anon_send_exit(cluster, caf::exit_reason::user_shutdown);
+    for (auto a : {caf::actor_cast<caf::actor>(gate),
+                   caf::actor_cast<caf::actor>(cluster),
+                   caf::actor_cast<caf::actor>(orchestrator)})
+      if (a)
+        caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    gate = nullptr;
     cluster = nullptr;
-    sys.registry().erase(actors::cluster_name);
-    if (orchestrator)
-      caf::anon_send_exit(orchestrator, caf::exit_reason::user_shutdown);
     orchestrator = nullptr;
-    sys.registry().erase(orchestrator_name);
     sys.await_all_actors_done();
+    if (transport)
+      transport->stop();
     loop->stop();
     server.reset();
     loop->close();
@@ -331,19 +341,22 @@ uint16_t node::start() {
     throw startup_error(e.what());
   }
   auto self = cluster_self(s);
-  impl_->orchestrator = impl_->sys.spawn(
-    actors::orchestrator,
-    make_orchestrator_params(s, std::move(log), impl_->test_clock_skew, self),
-    impl_->metrics);
+  if (s.cluster.port != 0)
+    prepare_cluster(self);
+  auto params = make_orchestrator_params(s, std::move(log),
+                                         impl_->test_clock_skew, self);
+  params.cluster = impl_->cluster;
+  params.peer.middleman = impl_->middleman;
+  params.peer.certificates = impl_->transport;
+  params.peer.metrics = impl_->metrics;
+  params.peer.request_timeout = s.node.request_timeout;
+  impl_->orchestrator = impl_->sys.spawn(actors::orchestrator,
+                                         std::move(params), impl_->metrics);
   // Watched: if it ends without stop(), the node has failed.
   impl_->orchestrator->attach_functor(
     [i = impl_.get()](const caf::error& reason) { i->actor_ended(reason); });
-  // Named, for whoever must reach it (the cluster's peers, tests).
-  impl_->sys.registry().put(
-    orchestrator_name,
-    caf::actor_cast<caf::strong_actor_ptr>(impl_->orchestrator));
   if (s.cluster.port != 0)
-    start_cluster(std::move(self));
+    start_cluster();
   server_params sp;
   sp.address = s.server.address;
   sp.port = s.server.port;
@@ -390,6 +403,7 @@ uint16_t node::start() {
   api_context api;
   api.sys = &impl_->sys;
   api.orchestrator = impl_->orchestrator;
+  api.cluster = impl_->cluster;
   api.limits = s.limits.protocol;
   api.timeout = s.node.request_timeout;
   api.stats = hooks.healthz;
@@ -409,40 +423,81 @@ uint16_t node::start() {
   return impl_->port;
 }
 
-void node::start_cluster(actors::member_info self) {
+void node::prepare_cluster(const actors::member_info& self) {
   auto& s = impl_->settings;
+  auto& c = s.cluster;
+  cluster_transport_params tp;
+  if (!c.tls_cert.empty()) {
+    auto problem = check_node_credentials(c.tls_cert, c.tls_key, c.tls_ca,
+                                          self.node_id);
+    if (!problem.empty())
+      throw startup_error("cluster TLS: " + problem);
+    tp.cert_file = c.tls_cert;
+    tp.key_file = c.tls_key;
+    tp.ca_file = c.tls_ca;
+  } else if (c.insecure) {
+    spdlog::warn("cluster.insecure: the cluster port {}:{} takes plain BASP: "
+                 "anyone who reaches it is a peer (SPEC §14.1)",
+                 c.address, c.port);
+  }
+  tp.handshake_timeout = c.handshake_timeout;
+  tp.max_pending = c.max_pending_handshakes;
+  tp.connect_timeout = c.connection_timeout;
+  // The largest message peers exchange: a handover batch or a relayed
+  // message of limits.max_message_bytes, with room for its envelope.
+  tp.max_payload = static_cast<uint32_t>(std::min<uint64_t>(
+    UINT32_MAX, std::max<uint64_t>(16u << 20, 2 * s.limits.max_message_bytes
+                                                + (1u << 20))));
+  impl_->transport = std::make_shared<cluster_transport>(tp, impl_->metrics);
+  if (auto err = impl_->transport->load(); !err.empty())
+    throw startup_error("cluster TLS: " + err);
+  impl_->middleman = impl_->transport->start(impl_->sys);
   actors::cluster_params cp;
-  cp.self = std::move(self);
-  for (auto& seed : s.cluster.seeds) {
+  cp.self = self;
+  for (auto& seed : c.seeds) {
     std::string host, problem;
     uint16_t port = 0;
     if (config::parse_endpoint(seed, host, port, problem))
       cp.seeds.emplace_back(std::move(host), port);
   }
-  cp.orchestrator = impl_->orchestrator;
   cp.board = impl_->board;
   cp.request_timeout = s.node.request_timeout;
-  cp.heartbeat_interval = s.cluster.heartbeat_interval;
+  cp.heartbeat_interval = c.heartbeat_interval;
   cp.limits = s.limits.protocol;
   impl_->cluster = impl_->sys.spawn(actors::cluster, std::move(cp),
                                     impl_->metrics);
   impl_->cluster->attach_functor(
     [i = impl_.get()](const caf::error& reason) { i->actor_ended(reason); });
-  // The directory shards find it by name.
-  impl_->sys.registry().put(
-    actors::cluster_name,
-    caf::actor_cast<caf::strong_actor_ptr>(impl_->cluster));
-  // reuse: a node restarted at once gets its port back (TIME_WAIT).
-  auto port = impl_->sys.middleman().publish(impl_->cluster, s.cluster.port,
-                                             s.cluster.address.c_str(), true);
+}
+
+void node::start_cluster() {
+  auto& s = impl_->settings;
+  auto& i = *impl_;
+  caf::anon_send(i.cluster, atom::start_v, i.orchestrator);
+  actors::gate_params gp;
+  gp.cluster = i.cluster;
+  gp.middleman = i.middleman;
+  gp.certificates = i.transport;
+  gp.metrics = i.metrics;
+  gp.request_timeout = s.node.request_timeout;
+  i.gate = i.sys.spawn(actors::gate, std::move(gp));
+  // What peers reach: the filter in front of the gate (no exit or system
+  // message gets through), through the transport's middleman. reuse: a node
+  // restarted at once gets its port back (TIME_WAIT).
+  auto front = actors::make_gate_filter(i.sys, i.gate, i.metrics);
+  auto publish = caf::make_function_view(i.middleman);
+  auto port = publish(caf::publish_atom_v, s.cluster.port,
+                      caf::actor_cast<caf::strong_actor_ptr>(front),
+                      i.sys.message_types(front), s.cluster.address, true);
   if (!port) {
-    caf::anon_send_exit(impl_->orchestrator, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(i.orchestrator, caf::exit_reason::user_shutdown);
     throw startup_error("cannot listen on cluster port " + s.cluster.address
                         + ":" + std::to_string(s.cluster.port) + ": "
-                        + impl_->sys.render(port.error()));
+                        + i.sys.render(port.error()));
   }
-  spdlog::info("cluster: listening on {}:{} as {}", s.cluster.address, *port,
-               s.node_id());
+  spdlog::info("cluster: listening on {}:{} as {} ({})", s.cluster.address,
+               *port, s.node_id(),
+               i.transport->verifying() ? "mutual TLS" : "plain TCP");
 }
 
 void node::stop() {
@@ -482,12 +537,31 @@ void node::stop() {
 std::string node::reload_tls() {
   if (!impl_->server)
     return "the node is not running";
-  auto err = impl_->server->reload_tls();
-  if (err.empty())
-    spdlog::info("tls: reloaded {}", impl_->settings.server.tls_cert);
-  else
-    spdlog::error("tls: reload failed, keeping the old certificate: {}", err);
-  return err;
+  auto& cfg = impl_->settings;
+  auto& t = impl_->transport;
+  auto cluster_tls = t && t->verifying();
+  if (cfg.server.tls_cert.empty() && !cluster_tls)
+    return "TLS is not configured (server.tls_cert, cluster.tls_cert)";
+  std::string errors;
+  auto outcome = [&errors](const char* what, const std::string& file,
+                           const std::string& err) {
+    if (err.empty()) {
+      spdlog::info("{}: reloaded {}", what, file);
+      return;
+    }
+    spdlog::error("{}: reload failed, keeping the old certificate: {}", what,
+                  err);
+    errors += (errors.empty() ? "" : "; ") + err;
+  };
+  if (!cfg.server.tls_cert.empty())
+    outcome("tls", cfg.server.tls_cert, impl_->server->reload_tls());
+  if (cluster_tls) {
+    auto& c = cfg.cluster;
+    auto err = check_node_credentials(c.tls_cert, c.tls_key, c.tls_ca,
+                                      cfg.node_id());
+    outcome("cluster", c.tls_cert, err.empty() ? t->load() : err);
+  }
+  return errors;
 }
 
 void node::on_failure(std::function<void(const std::string&)> f) {
@@ -506,6 +580,10 @@ void node::advance_clock(std::chrono::milliseconds by) {
 
 uint16_t node::port() const noexcept {
   return impl_->port;
+}
+
+caf::actor node::orchestrator() const {
+  return caf::actor_cast<caf::actor>(impl_->orchestrator);
 }
 
 caf::actor_system& node::system() {

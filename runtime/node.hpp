@@ -12,7 +12,7 @@
 
 #include "config/settings.hpp"
 
-#include <caf/atom.hpp>
+#include <caf/actor.hpp>
 
 namespace caf {
 class actor_system;
@@ -24,9 +24,6 @@ struct member_info;
 } // namespace tether::actors
 
 namespace tether::runtime {
-
-/// The orchestrator's name in the actor system's registry.
-inline constexpr caf::atom_value orchestrator_name = caf::atom("orchestr");
 
 /// A start-up failure with a message fit for the operator.
 class startup_error : public std::runtime_error {
@@ -50,9 +47,10 @@ public:
   /// ("going away"), wait up to node.stop_timeout, stop I/O and actors.
   void stop();
 
-  /// Reads server.tls_cert and server.tls_key again (tetherd does on
-  /// SIGHUP): new connections get them, open sessions are untouched.
-  /// Returns the error (logged), empty on success.
+  /// Reads server.tls_cert and server.tls_key again, and the cluster's
+  /// certificate, key and CA (tetherd does on SIGHUP): new connections get
+  /// them, open sessions and links are untouched. Returns the errors
+  /// (logged), empty on success.
   std::string reload_tls();
 
   /// Calls `f(why)` once, on an actor thread, if the node fails: its
@@ -70,12 +68,16 @@ public:
 
   uint16_t port() const noexcept;
   caf::actor_system& system();
+  /// The orchestrator (tests end it to see the node fail).
+  caf::actor orchestrator() const;
   actors::node_metrics& metrics();
   const config::settings& settings() const noexcept;
 
 private:
-  /// Spawns the cluster actor and publishes it on cluster.port.
-  void start_cluster(actors::member_info self);
+  /// The cluster's transport and its actor, before the orchestrator.
+  void prepare_cluster(const actors::member_info& self);
+  /// Starts the cluster actor and publishes its gate on cluster.port.
+  void start_cluster();
 
   struct impl;
   std::unique_ptr<impl> impl_;

@@ -6,7 +6,6 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "actors/cluster/cluster_actor.hpp"
 #include "actors/fan_in.hpp"
 #include "protocol/errc.hpp"
 #include "protocol/presence.hpp"
@@ -89,7 +88,7 @@ void publish_message(const api_context& ctx, const std::string& room,
   sender.type = protocol::device_type::desktop;
   auto orch = ctx.orchestrator;
   auto timeout = ctx.timeout;
-  auto cluster = actors::cluster_of(*ctx.sys);
+  auto cluster = ctx.cluster;
   ctx.sys->spawn([=](caf::event_based_actor* self) -> caf::behavior {
     auto fi = std::make_shared<actors::fan_in>(
       [self, reply, msg](caf::expected<uint32_t> r) {
@@ -235,7 +234,7 @@ void overview(const api_context& ctx,
               const std::function<void(unsigned, std::string)>& reply) {
   auto orch = ctx.orchestrator;
   auto timeout = ctx.timeout;
-  auto cluster = actors::cluster_of(*ctx.sys);
+  auto cluster = ctx.cluster;
   ctx.sys->spawn([=](caf::event_based_actor* self) -> caf::behavior {
     auto fail = [self, reply](const caf::error& err) {
       reply_error(self, reply, err);

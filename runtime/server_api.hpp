@@ -21,6 +21,8 @@ namespace tether::runtime {
 struct api_context {
   caf::actor_system* sys = nullptr;
   actors::orchestrator_actor orchestrator;
+  /// This node's cluster actor (empty on a single node).
+  actors::cluster_actor cluster;
   protocol::limits limits;
   /// Bounds each request into the actors (node.request_timeout).
   std::chrono::milliseconds timeout{5000};

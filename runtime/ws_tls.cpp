@@ -1,72 +1,21 @@
 #include "runtime/tls.hpp"
 
-#include <sys/stat.h>
-
 #include <cstdio>
 #include <filesystem>
-#include <functional>
 #include <memory>
-#include <stdexcept>
 
-#include <openssl/bn.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "runtime/openssl_util.hpp"
 #include "runtime/ws_detail.hpp"
 
 namespace tether::runtime {
 
-namespace {
-
-template <class T, void (*Free)(T*)>
-struct openssl_deleter {
-  void operator()(T* p) const noexcept { Free(p); }
-};
-
-using pkey_ptr
-  = std::unique_ptr<EVP_PKEY, openssl_deleter<EVP_PKEY, EVP_PKEY_free>>;
-using x509_ptr = std::unique_ptr<X509, openssl_deleter<X509, X509_free>>;
-using ext_ptr
-  = std::unique_ptr<X509_EXTENSION,
-                    openssl_deleter<X509_EXTENSION, X509_EXTENSION_free>>;
-
-// With OpenSSL's reason, e.g. "key values mismatch".
-[[noreturn]] void fail(const std::string& what) {
-  std::string why;
-  if (auto code = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(code, buf, sizeof(buf));
-    why = std::string{" ("} + buf + ")";
-  }
-  ERR_clear_error();
-  throw std::runtime_error("tls: " + what + why);
-}
-
-void add_extension(X509* cert, int nid, const char* value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
-  ext_ptr ext{X509V3_EXT_conf_nid(nullptr, &ctx, nid, value)};
-  if (!ext || X509_add_ext(cert, ext.get(), -1) != 1)
-    fail(std::string{"cannot add extension "} + value);
-}
-
-void write_pem(const std::string& path, mode_t mode,
-               const std::function<int(FILE*)>& write) {
-  auto f = std::fopen(path.c_str(), "w");
-  if (!f)
-    fail("cannot write " + path);
-  ::chmod(path.c_str(), mode);
-  auto ok = write(f) == 1;
-  ok = std::fclose(f) == 0 && ok;
-  if (!ok)
-    fail("cannot write " + path);
-}
-
-} // namespace
+using ossl::fail;
+using ossl::pkey_ptr;
+using ossl::x509_ptr;
 
 void write_dev_certificate(const std::string& dir) {
   std::error_code ec;
@@ -78,14 +27,7 @@ void write_dev_certificate(const std::string& dir) {
     fail("cannot generate a P-256 key");
   x509_ptr cert{X509_new()};
   X509_set_version(cert.get(), 2);
-  // A random serial: browsers refuse two certificates with one serial.
-  unsigned char serial[16];
-  if (RAND_bytes(serial, sizeof(serial)) != 1)
-    fail("no random serial");
-  serial[0] &= 0x7f;
-  auto bn = BN_bin2bn(serial, sizeof(serial), nullptr);
-  BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert.get()));
-  BN_free(bn);
+  ossl::random_serial(cert.get());
   X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), 365L * 24 * 3600);
   X509_set_pubkey(cert.get(), key.get());
@@ -97,27 +39,25 @@ void write_dev_certificate(const std::string& dir) {
     name, "O", MBSTRING_ASC,
     reinterpret_cast<const unsigned char*>("Tether development"), -1, -1, 0);
   X509_set_issuer_name(cert.get(), name);
-  add_extension(cert.get(), NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1");
-  add_extension(cert.get(), NID_basic_constraints, "critical,CA:TRUE");
-  add_extension(cert.get(), NID_key_usage,
-                "critical,digitalSignature,keyCertSign");
-  add_extension(cert.get(), NID_ext_key_usage, "serverAuth");
+  ossl::add_extension(cert.get(), cert.get(), NID_subject_alt_name,
+                      "DNS:localhost,IP:127.0.0.1");
+  ossl::add_extension(cert.get(), cert.get(), NID_basic_constraints,
+                      "critical,CA:TRUE");
+  ossl::add_extension(cert.get(), cert.get(), NID_key_usage,
+                      "critical,digitalSignature,keyCertSign");
+  ossl::add_extension(cert.get(), cert.get(), NID_ext_key_usage, "serverAuth");
   if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0)
     fail("cannot sign the certificate");
-  write_pem(dir + "/key.pem", 0600, [&](FILE* f) {
+  ossl::write_pem(dir + "/key.pem", 0600, [&](FILE* f) {
     return PEM_write_PrivateKey(f, key.get(), nullptr, nullptr, 0, nullptr,
                                 nullptr);
   });
-  write_pem(dir + "/cert.pem", 0644,
-            [&](FILE* f) { return PEM_write_X509(f, cert.get()); });
+  ossl::write_pem(dir + "/cert.pem", 0644,
+                  [&](FILE* f) { return PEM_write_X509(f, cert.get()); });
 }
 
 std::string certificate_fingerprint(const std::string& pem_file) {
-  auto f = std::fopen(pem_file.c_str(), "r");
-  if (!f)
-    return {};
-  x509_ptr cert{PEM_read_X509(f, nullptr, nullptr, nullptr)};
-  std::fclose(f);
+  auto cert = ossl::read_certificate(pem_file);
   if (!cert)
     return {};
   unsigned char md[EVP_MAX_MD_SIZE];

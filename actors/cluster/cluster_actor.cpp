@@ -6,15 +6,13 @@
 #include <caf/actor_system.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/cluster/peer_rules.hpp"
 #include "actors/directory/placement.hpp"
 #include "actors/fan_in.hpp"
 #include "protocol/codec.hpp"
+#include "protocol/validate.hpp"
 
 namespace tether::actors {
-
-cluster_actor cluster_of(caf::actor_system& sys) {
-  return caf::actor_cast<cluster_actor>(sys.registry().get(cluster_name));
-}
 
 namespace {
 
@@ -28,8 +26,15 @@ void publish(self_ptr self) {
 }
 
 void link_to(self_ptr self, const member_info& m) {
-  self->send(self->state.params.orchestrator, atom::link_v,
-             caf::actor_cast<cluster_actor>(self), m.host, m.port);
+  self->send(self->state.orchestrator, atom::link_v, m.host, m.port);
+}
+
+// Counts and logs a peer message refused for what it claims.
+void refuse(self_ptr self, peer_refusal why, const std::string& from,
+            const std::string& detail) {
+  self->state.metrics->peer_refused(why);
+  spdlog::warn("cluster: refused from {}: {} ({})", from, detail,
+               to_string(why));
 }
 
 void learn(self_ptr self, const std::vector<member_info>& view) {
@@ -64,12 +69,15 @@ void log_event(self_ptr self, const member_event& e, const std::string& addr) {
 
 // -- routing across nodes ------------------------------------------------
 
-cluster_actor handle_of(self_ptr self, const std::string& node_id) {
+// The link to another member (empty if it is not linked).
+peer_link_actor link_of_node(self_ptr self, const std::string& node_id) {
   auto& st = self->state;
-  if (node_id == st.params.self.node_id)
-    return caf::actor_cast<cluster_actor>(self);
   auto i = st.peers.find(node_id);
-  return i != st.peers.end() ? i->second : cluster_actor{};
+  return i != st.peers.end() ? i->second : peer_link_actor{};
+}
+
+bool is_self(self_ptr self, const std::string& node_id) {
+  return node_id == self->state.params.self.node_id;
 }
 
 std::string home_of_user(self_ptr self, const std::string& user) {
@@ -77,9 +85,12 @@ std::string home_of_user(self_ptr self, const std::string& user) {
   return live[home_of(user_key(user), live)];
 }
 
-// Tells the device's home where it is.
+// Tells the device's home where it is (this node itself as well).
 void tell_home(self_ptr self, const remote_device& d) {
-  if (auto h = handle_of(self, home_of_user(self, d.id.user_id)))
+  auto home = home_of_user(self, d.id.user_id);
+  if (is_self(self, home))
+    self->send(self, atom::devices_v, home, d);
+  else if (auto h = link_of_node(self, home))
     self->send(h, atom::devices_v, d);
 }
 
@@ -89,7 +100,9 @@ void push(self_ptr self, const std::string& user,
           const std::set<std::string>& nodes) {
   auto& st = self->state;
   for (auto& n : nodes) {
-    if (auto h = handle_of(self, n))
+    if (is_self(self, n))
+      self->send(self, atom::routes_v, n, user, st.homed.routes_for(user, n));
+    else if (auto h = link_of_node(self, n))
       self->send(h, atom::routes_v, user, st.homed.routes_for(user, n));
     else
       st.unsent[n].insert(user);
@@ -149,7 +162,7 @@ void hold(self_ptr self, const device_identity& id) {
 template <class F>
 void with_shard(self_ptr self, const std::string& user, F f) {
   self
-    ->request(self->state.params.orchestrator, caf::infinite, atom::get_v,
+    ->request(self->state.orchestrator, caf::infinite, atom::get_v,
               atom::directory_v, user)
     .then([f](directory_actor& shard) mutable { f(shard); },
           [f](caf::error&) mutable { f(directory_actor{}); });
@@ -207,7 +220,7 @@ void publish_here(self_ptr self, const device_identity& sender,
                   const std::string& room, const protocol::message_ptr& msg,
                   caf::typed_response_promise<uint32_t> rp) {
   self
-    ->request(self->state.params.orchestrator, caf::infinite, atom::get_v,
+    ->request(self->state.orchestrator, caf::infinite, atom::get_v,
               atom::room_v, room)
     .then(
       [self, sender, msg, rp](room_actor& r) mutable {
@@ -242,10 +255,10 @@ void apply_routes(self_ptr self, const std::string& user,
                   const std::vector<remote_device>& devices) {
   auto& st = self->state;
   std::vector<remote_route> routes;
-  std::vector<std::pair<remote_device, cluster_actor>> moved;
+  std::vector<std::pair<remote_device, peer_link_actor>> moved;
   auto mine = st.local.find(user);
   for (auto& d : devices) {
-    auto h = handle_of(self, d.node_id);
+    auto h = link_of_node(self, d.node_id);
     routes.push_back(remote_route{d.id, h, d.node_id, d.connected});
     if (mine == st.local.end())
       continue;
@@ -296,17 +309,10 @@ caf::error refusal(const member_info& peer, peer_verdict v) {
     "refused " + peer.node_id + " at " + peer.address() + ": " + to_string(v));
 }
 
-} // namespace
-
-cluster_actor::behavior_type
-cluster(cluster_actor::stateful_pointer<cluster_state> self,
-        cluster_params params, std::shared_ptr<node_metrics> metrics) {
+// The node starts (its orchestrator runs): dial the seeds, ping, and let
+// the homes of devices with stored messages here say where they are now.
+void start(self_ptr self) {
   auto& st = self->state;
-  st.params = std::move(params);
-  st.metrics = std::move(metrics);
-  st.view = membership{st.params.self};
-  st.live = st.view.live_ids();
-  st.clock = wall_clock{self->clock().now(), nullptr};
   spdlog::info("cluster: node {} on {}, {} seeds", st.params.self.node_id,
                st.params.self.address(), st.params.seeds.size());
   for (auto& [host, port] : st.params.seeds) {
@@ -319,9 +325,7 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
   self->delayed_send(self, st.params.heartbeat_interval, atom::tick_v);
   // Stored messages of devices that may be elsewhere now (this node
   // restarted): their homes say where, and the queues follow.
-  self
-    ->request(st.params.orchestrator, caf::infinite, atom::get_v,
-              atom::backlog_v)
+  self->request(st.orchestrator, caf::infinite, atom::get_v, atom::backlog_v)
     .then(
       [self](std::vector<device_record>& records) {
         for (auto& r : records) {
@@ -341,10 +345,54 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
         spdlog::error("cluster: cannot list the stored messages: {}",
                       self->system().render(err));
       });
+}
+
+// Reads a message another node relayed from device `sender`, checked as if
+// it came from that device's socket (peer_rules); an error if it cannot
+// be read or is forged (refused and counted).
+caf::expected<protocol::message_ptr>
+read_relayed(self_ptr self, const std::string& from, traffic_kind kind,
+             const device_identity& sender, const std::string& bytes,
+             const std::string& room = {}) {
+  auto msg = read_forwarded(self, kind, bytes);
+  if (!msg)
+    return msg;
+  auto why = check_relayed(
+    **msg, sender_claim{sender.user_id, sender.device_id, sender.type},
+    self->state.params.limits, room);
+  if (!why.empty()) {
+    refuse(self, peer_refusal::forged, from,
+           "a relayed message " + (*msg)->id + ": " + why);
+    return make_tether_error(protocol::errc::validation_error,
+                             "refused a relayed message: " + why);
+  }
+  return msg;
+}
+
+} // namespace
+
+cluster_actor::behavior_type
+cluster(cluster_actor::stateful_pointer<cluster_state> self,
+        cluster_params params, std::shared_ptr<node_metrics> metrics) {
+  auto& st = self->state;
+  st.params = std::move(params);
+  st.metrics = std::move(metrics);
+  st.view = membership{st.params.self};
+  st.live = st.view.live_ids();
+  st.clock = wall_clock{self->clock().now(), nullptr};
   return {
-    [=](atom::hello, const member_info& peer)
+    [=](atom::start, orchestrator_actor& orch) {
+      self->state.orchestrator = std::move(orch);
+      start(self);
+    },
+    [=](atom::hello, const std::string& from, const member_info& peer)
       -> caf::result<member_info, std::vector<member_info>> {
       auto& st = self->state;
+      if (peer.node_id != from) { // the gate checked it; stays true here
+        refuse(self, peer_refusal::identity, from,
+               "a hello as " + peer.node_id);
+        return make_peer_error(peer_exit::refused, "a hello as another node");
+      }
       auto v = st.view.check(peer);
       if (v == peer_verdict::wrong_protocol
           || v == peer_verdict::duplicate_id) {
@@ -352,6 +400,8 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
                       peer.address(), to_string(v));
         return refusal(peer, v);
       }
+      // Learned and dialled: it is a member once this node's own link to
+      // it is up, not because it said so.
       if (v == peer_verdict::accepted) {
         learn(self, {peer});
         publish(self);
@@ -360,7 +410,7 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
     },
     [=](atom::linked, const std::string& addr, const member_info& peer,
         const std::vector<member_info>& their_view,
-        const caf::actor& remote) -> caf::result<atom::ok> {
+        peer_link_actor& link) -> caf::result<atom::ok> {
       auto& st = self->state;
       auto v = st.view.check(peer);
       if (v == peer_verdict::accepted) {
@@ -380,12 +430,12 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
         return refusal(peer, v);
       }
       st.link_of[peer.node_id] = addr;
-      st.peers[peer.node_id] = caf::actor_cast<cluster_actor>(remote);
+      st.peers[peer.node_id] = std::move(link);
       st.last_heard[peer.node_id] = wall_ms(self);
       if (auto e = st.view.link_up(peer, wall_ms(self))) {
         log_event(self, *e, peer.address());
         // Rooms tell it their members (and ask for its).
-        self->send(st.params.orchestrator, atom::linked_v, peer.node_id);
+        self->send(st.orchestrator, atom::linked_v, peer.node_id);
       }
       learn(self, their_view);
       publish(self);
@@ -404,7 +454,7 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
       auto& st = self->state;
       auto i = st.link_of.find(node_id);
       if (i == st.link_of.end() || i->second != addr)
-        return; // a link that never was this member's
+        return; // a link that never was this member's (a redundant one)
       st.link_of.erase(i);
       st.peers.erase(node_id);
       auto heard = st.last_heard.find(node_id);
@@ -413,7 +463,7 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
         if (heard != st.last_heard.end())
           st.metrics->member_detected(wall_ms(self) - heard->second);
         // Its room members leave after the grace.
-        self->send(st.params.orchestrator, atom::unlinked_v, node_id);
+        self->send(st.orchestrator, atom::unlinked_v, node_id);
       }
       if (heard != st.last_heard.end())
         st.last_heard.erase(heard);
@@ -439,32 +489,62 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
             tell_home(self, d);
           }
     },
-    [=](atom::devices, const remote_device& d) {
+    [=](atom::devices, const std::string& from, const remote_device& d) {
+      auto& live = self->state.live;
+      auto alive = std::binary_search(live.begin(), live.end(), d.node_id);
+      if (!may_report(from, d.node_id, d.connected, alive)) {
+        refuse(self, peer_refusal::claim, from,
+               "a report of " + d.id.user_id + "/" + d.id.device_id
+                 + " on node " + d.node_id);
+        return;
+      }
       push(self, d.id.user_id, self->state.homed.report(d));
     },
-    [=](atom::routes, const std::string& user,
+    [=](atom::routes, const std::string& from, const std::string& user,
         const std::vector<remote_device>& devices) {
       auto& st = self->state;
+      auto foreign = std::any_of(devices.begin(), devices.end(),
+                                 [&](auto& d) { return d.id.user_id != user; });
+      if (!is_home(from, user, st.live) || foreign) {
+        refuse(self, peer_refusal::claim, from,
+               foreign ? "routes of user " + user + " naming another's device"
+                       : "routes of user " + user + ", whose home it is not");
+        return;
+      }
       if (devices.empty())
         st.heard.erase(user);
       else
         st.heard[user] = devices;
       apply_routes(self, user, devices);
     },
-    [=](atom::handover, const device_identity& id,
+    [=](atom::handover, const std::string& from, const device_identity& id,
         const std::vector<std::string>& forms)
       -> caf::result<std::vector<std::string>> {
+      auto& st = self->state;
+      // Taken by the node the device's home names: its queue is here (it
+      // connected here, or its messages were handed here before), from a
+      // member linked from here.
+      auto mine = st.local.find(id.user_id);
+      if (st.peers.count(from) == 0 || mine == st.local.end()
+          || mine->second.count(id.device_id) == 0) {
+        refuse(self, peer_refusal::claim, from,
+               "the queue of " + id.user_id + "/" + id.device_id
+                 + ", which is not here");
+        return make_peer_error(peer_exit::refused, "the device " + id.user_id
+                                                     + "/" + id.device_id
+                                                     + " is not on this node");
+      }
       message_list msgs;
       msgs.reserve(forms.size());
       for (auto& bytes : forms) {
         auto msg = read_forwarded(self, traffic_kind::message, bytes);
-        if (!msg) {
-          // Its node encoded it: unreadable here is a bug, and sending it
-          // again would not help.
-          spdlog::error("cluster: dropped a message handed over for {}/{}: "
-                        "{}",
-                        id.user_id, id.device_id,
-                        reason_of(self->system(), msg.error()));
+        auto why = msg ? check_handed_over(**msg, st.params.limits)
+                       : reason_of(self->system(), msg.error());
+        if (!why.empty()) {
+          // Its node encoded it: sending it again would not help.
+          refuse(self, peer_refusal::forged, from,
+                 "a message handed over for " + id.user_id + "/" + id.device_id
+                   + ": " + why);
           continue;
         }
         msgs.push_back(std::move(*msg));
@@ -486,10 +566,10 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
         });
       return rp;
     },
-    [=](atom::forward, const device_identity& sender,
+    [=](atom::forward, const std::string& from, const device_identity& sender,
         std::vector<std::string>& devices,
         const std::string& bytes) -> caf::result<uint32_t> {
-      auto msg = read_forwarded(self, traffic_kind::message, bytes);
+      auto msg = read_relayed(self, from, traffic_kind::message, sender, bytes);
       if (!msg)
         return std::move(msg.error());
       auto rp = self->make_response_promise<uint32_t>();
@@ -500,10 +580,10 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
         const std::string& bytes) -> caf::result<uint32_t> {
       // Every other member node once; those without members answer 0.
       auto& st = self->state;
-      std::vector<std::pair<std::string, cluster_actor>> others;
+      std::vector<std::pair<std::string, peer_link_actor>> others;
       for (auto& id : st.live)
-        if (id != st.params.self.node_id)
-          if (auto h = handle_of(self, id))
+        if (!is_self(self, id))
+          if (auto h = link_of_node(self, id))
             others.emplace_back(id, h);
       if (others.empty())
         return uint32_t{0};
@@ -521,9 +601,11 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
       }
       return rp;
     },
-    [=](atom::room, const device_identity& sender, const std::string& room,
+    [=](atom::room, const std::string& from, const device_identity& sender,
+        const std::string& room,
         const std::string& bytes) -> caf::result<uint32_t> {
-      auto msg = read_forwarded(self, traffic_kind::batch, bytes);
+      auto msg = read_relayed(self, from, traffic_kind::batch, sender, bytes,
+                              room);
       if (!msg)
         return std::move(msg.error());
       auto rp = self->make_response_promise<uint32_t>();
@@ -535,11 +617,10 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
       auto& st = self->state;
       auto bytes = presence_bytes(room, rows);
       for (auto& id : st.live)
-        if (id != st.params.self.node_id)
-          if (auto h = handle_of(self, id)) {
+        if (!is_self(self, id))
+          if (auto h = link_of_node(self, id)) {
             st.metrics->cluster_sent(traffic_kind::control, bytes);
-            self->send(h, atom::presence_v, st.params.self.node_id, room, rows,
-                       full, ask);
+            self->send(h, atom::presence_v, room, rows, full, ask);
           }
     },
     [=](atom::presence, const std::string& from, const std::string& room,
@@ -547,9 +628,26 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
       auto& st = self->state;
       st.metrics->cluster_received(traffic_kind::control,
                                    presence_bytes(room, rows));
+      // Rows are the sending node's own members (it cannot name another
+      // node's), each one a device of it could have set.
+      auto why = protocol::valid_room_name(room)
+                   ? std::string{}
+                   : std::string{"an invalid room name"};
+      for (auto& r : rows) {
+        if (!why.empty())
+          break;
+        why
+          = check_member(member_claim{r.user_id, r.device_id, r.type, r.status,
+                                      r.custom_text, r.custom_emoji, r.event});
+      }
+      if (!why.empty()) {
+        refuse(self, peer_refusal::forged, from,
+               "presence of room " + room + ": " + why);
+        return;
+      }
       self
-        ->request(st.params.orchestrator, caf::infinite, atom::get_v,
-                  atom::room_v, room)
+        ->request(st.orchestrator, caf::infinite, atom::get_v, atom::room_v,
+                  room)
         .then(
           [self, from, rows, full, ask](room_actor& r) {
             // No room here: no member here to tell; it asks once it runs.
@@ -566,7 +664,7 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
     [=](atom::tick) {
       auto& st = self->state;
       for (auto& [id, h] : st.peers)
-        self->send(h, atom::tick_v, st.params.self.node_id);
+        self->send(h, atom::tick_v);
       self->delayed_send(self, st.params.heartbeat_interval, atom::tick_v);
     },
     [=](atom::get, atom::members) {
@@ -613,9 +711,8 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
     [=](atom::overview) -> caf::result<std::string> {
       auto rp = self->make_response_promise<std::string>();
       self
-        ->request(self->state.params.orchestrator,
-                  self->state.params.request_timeout, atom::get_v,
-                  atom::overview_v)
+        ->request(self->state.orchestrator, self->state.params.request_timeout,
+                  atom::get_v, atom::overview_v)
         .then([rp](std::string& json) mutable { rp.deliver(std::move(json)); },
               [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;

@@ -3,7 +3,10 @@
 // The CLUSTER actor: this node's membership view (membership.hpp) as an
 // actor. It asks the orchestrator for a peer link to every seed and every
 // member it learns of, answers other nodes' hellos, logs each member change
-// once, and publishes the view for /healthz and /metrics.
+// once, and publishes the view for /healthz and /metrics. Other nodes
+// cannot reach it: their messages come through the GATE with the id of the
+// node they came from, and are checked against what that node may say
+// (peer_rules.hpp); this node's go out through its PEER LINKs.
 //
 // Routing across nodes: every user has a home node (rendezvous placement
 // of user_key over the live members). Each node tells a user's home which
@@ -39,18 +42,10 @@
 
 namespace tether::actors {
 
-/// The cluster actor's name in the actor system's registry (the directory
-/// shards find it there; absent on a single node).
-inline constexpr caf::atom_value cluster_name = caf::atom("cluster");
-
-/// This node's cluster actor; empty on a single node.
-cluster_actor cluster_of(caf::actor_system& sys);
-
 struct cluster_params {
   member_info self;
   /// host, port of each seed (one reachable seed is enough).
   std::vector<std::pair<std::string, uint16_t>> seeds;
-  orchestrator_actor orchestrator;
   std::shared_ptr<cluster_board> board;
   /// How often this node pings its peers (cluster.heartbeat_interval):
   /// the grain of the detection time in /metrics.
@@ -64,12 +59,14 @@ struct cluster_params {
 
 struct cluster_state {
   cluster_params params;
+  /// Given by atom::start (it is spawned after this actor).
+  orchestrator_actor orchestrator;
   std::shared_ptr<node_metrics> metrics;
   membership view{member_info{}};
   /// The address of the link each linked member came up on.
   std::map<std::string, std::string> link_of;
-  /// The cluster actor of each linked member.
-  std::map<std::string, cluster_actor> peers;
+  /// The link to each linked member.
+  std::map<std::string, peer_link_actor> peers;
   /// When each linked member was heard from last (epoch ms).
   std::map<std::string, int64_t> last_heard;
   /// The live ids placement used last (a change re-homes users).

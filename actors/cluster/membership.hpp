@@ -18,7 +18,7 @@ namespace tether::actors {
 
 /// The version of what nodes say to each other (the cluster actor's
 /// messages). A node refuses a peer of another version.
-inline constexpr uint32_t cluster_protocol_version = 3;
+inline constexpr uint32_t cluster_protocol_version = 4;
 
 /// A node as its peers know it.
 struct member_info {

@@ -1,7 +1,5 @@
 #include "actors/directory/directory_actor.hpp"
 
-#include "actors/cluster/cluster_actor.hpp"
-
 #include <algorithm>
 
 #include <caf/actor_cast.hpp>
@@ -102,7 +100,7 @@ route_table make_routes(const user_slot& u) {
 
 // The user's home node (cluster) learns where the device is.
 void tell_cluster(self_ptr self, const device_identity& id, bool connected) {
-  if (auto c = cluster_of(self->system()))
+  if (auto& c = self->state.params.cluster)
     self->send(c, atom::attach_v, id, connected);
 }
 
@@ -348,7 +346,7 @@ void publish(self_ptr self, user_slot& u, const device_identity& sender,
   }
   // No timeout: the room answers at once, or once every member's queue
   // answered (durable publishes); a dead room bounces the request.
-  auto cluster = cluster_of(self->system());
+  auto& cluster = st.params.cluster;
   if (!cluster) {
     self->request(r->second, caf::infinite, atom::publish_v, sender, msg)
       .then([rp](uint32_t n) mutable { rp.deliver(n); },
@@ -586,7 +584,7 @@ directory(directory_actor::stateful_pointer<directory_state> self,
                  protocol::to_int(protocol::close_code::disconnected));
       return true;
     },
-    [=](atom::handover, const device_identity& id, cluster_actor& target) {
+    [=](atom::handover, const device_identity& id, peer_link_actor& target) {
       with_user(self, id.user_id, [=](user_slot& u) mutable {
         auto* d = find_device(u, id.device_id);
         if (!d || d->conn)

@@ -50,6 +50,8 @@ struct directory_params {
   /// config presence.rules, whose default is this.
   std::vector<room_rule> room_rules{{room_action::join, "*", ""},
                                     {room_action::publish, "*", ""}};
+  /// This node's cluster actor (empty on a single node).
+  cluster_actor cluster;
 };
 
 struct device_slot {

@@ -85,7 +85,7 @@ void spawn_peer(self_ptr self, const std::string& addr) {
   auto params = st.params.peer;
   params.host = p.host;
   params.port = p.port;
-  p.link = self->spawn(peer_link, std::move(params), p.cluster);
+  p.link = self->spawn(peer_link, std::move(params), st.params.cluster);
   p.restarts.started = self->clock().now();
   self->monitor(p.link);
   st.peer_addrs.emplace(p.link.address(), addr);
@@ -155,8 +155,8 @@ void on_directory_down(self_ptr self, const caf::error& reason) {
   stop_queues(self);
   stop_shards(self);
   // The dead shards cannot tell the cluster that their devices left.
-  if (auto c = cluster_of(self->system()))
-    self->send(c, atom::closed_v);
+  if (st.params.cluster)
+    self->send(st.params.cluster, atom::closed_v);
   auto delay = next_restart(self, child, true);
   if (!delay) {
     spdlog::error("directory failed too often ({}); stopping the node",
@@ -240,6 +240,9 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
              std::shared_ptr<node_metrics> metrics) {
   auto& st = self->state;
   st.params = std::move(params);
+  // Its children reach the cluster through the handle it was given.
+  st.params.directory.cluster = st.params.cluster;
+  st.params.room.cluster = st.params.cluster;
   st.metrics = std::move(metrics);
   st.directory_child.budget = restart_budget{st.params.budget};
   if (st.params.detached_store)
@@ -388,15 +391,14 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
       self->delayed_send(self, st.params.stop_timeout, atom::deadline_v);
       return rp;
     },
-    [=](atom::link, cluster_actor& cluster, std::string& host, uint16_t port) {
+    [=](atom::link, std::string& host, uint16_t port) {
       auto& st = self->state;
       auto addr = host + ":" + std::to_string(port);
-      if (st.stopping || st.peers.count(addr) != 0)
+      if (st.stopping || !st.params.cluster || st.peers.count(addr) != 0)
         return;
       auto& p = st.peers[addr];
       p.host = std::move(host);
       p.port = port;
-      p.cluster = std::move(cluster);
       spawn_peer(self, addr);
     },
     [=](atom::restart, const std::string& name, uint64_t generation) {

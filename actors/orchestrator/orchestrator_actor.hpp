@@ -64,7 +64,10 @@ struct orchestrator_params {
   /// Spawn the store detached (its own thread); off in deterministic tests.
   bool detached_store = true;
   store_params store;
-  /// This node's hello and the dial timeout of its peer links (cluster).
+  /// This node's cluster actor (empty on a single node); the orchestrator
+  /// gives it to the directory shards and rooms it spawns.
+  cluster_actor cluster;
+  /// What its peer links say, how they dial and through what (cluster).
   peer_link_params peer;
   /// How long the overview waits for each queue and room to answer.
   std::chrono::milliseconds overview_timeout{1000};
@@ -82,7 +85,6 @@ struct permanent_child {
 struct peer_child {
   std::string host;
   uint16_t port = 0;
-  cluster_actor cluster;
   peer_link_actor link;
   /// Its restarts (the budget unused: a peer may stay away for long).
   permanent_child restarts;

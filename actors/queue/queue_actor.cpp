@@ -229,8 +229,10 @@ void on_tick(self_ptr self) {
 }
 
 // Messages handed over per request: bounds the reply time (the request
-// times out after node.request_timeout).
+// times out after node.request_timeout) and the message (peers refuse a
+// BASP message over their cap: 16 MiB or more); at least one goes.
 constexpr size_t handover_batch = 256;
+constexpr size_t handover_batch_bytes = 4u << 20;
 
 void retry_handover(self_ptr self) {
   auto& st = self->state;
@@ -252,12 +254,19 @@ void hand_over(self_ptr self) {
   auto all = st.q.take_all();
   std::vector<queue_entry> batch;
   std::vector<queue_entry> rest;
+  std::vector<std::string> forms;
+  size_t bytes = 0;
   for (auto& e : all) {
     // Notices tell of this node's drops; they and their counters stay.
-    if (!e.msg || e.msg->type == "tether.gap" || batch.size() >= handover_batch)
+    auto full = batch.size() >= handover_batch
+                || (!batch.empty() && bytes >= handover_batch_bytes);
+    if (!e.msg || e.msg->type == "tether.gap" || full) {
       rest.push_back(std::move(e));
-    else
-      batch.push_back(std::move(e));
+      continue;
+    }
+    forms.push_back(forwarded_form(*e.msg));
+    bytes += forms.back().size();
+    batch.push_back(std::move(e));
   }
   st.q.restore(std::move(rest));
   if (batch.empty()) {
@@ -266,10 +275,6 @@ void hand_over(self_ptr self) {
     self->quit();
     return;
   }
-  std::vector<std::string> forms;
-  forms.reserve(batch.size());
-  for (auto& e : batch)
-    forms.push_back(forwarded_form(*e.msg));
   st.in_handover = true;
   st.handing = std::move(batch);
   self
@@ -552,7 +557,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       retire(self, done);
       pump(self);
     },
-    [=](atom::handover, cluster_actor& target) {
+    [=](atom::handover, peer_link_actor& target) {
       self->state.handover_to = std::move(target);
       self->state.handover_retry = milliseconds{0};
       hand_over(self);

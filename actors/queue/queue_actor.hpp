@@ -61,7 +61,7 @@ struct queue_state {
   /// A write of the counters is on its way (atom::gaps to itself).
   bool gaps_pending = false;
   // -- handover (cluster): the device is connected to another node --
-  cluster_actor handover_to;
+  peer_link_actor handover_to;
   /// Messages on their way there (put back if that fails).
   std::vector<queue_entry> handing;
   bool in_handover = false;

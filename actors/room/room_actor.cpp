@@ -7,7 +7,6 @@
 #include <caf/make_message.hpp>
 #include <spdlog/spdlog.h>
 
-#include "actors/cluster/cluster_actor.hpp"
 #include "actors/directory/shard.hpp"
 #include "actors/fan_in.hpp"
 #include "actors/room/diff_groups.hpp"
@@ -83,7 +82,7 @@ protocol::presence_entry from_row(const presence_row& r) {
 // next diff, and shown if the room's view (all nodes) changed.
 void local_change(self_ptr self, const protocol::presence_entry& e) {
   auto& st = self->state;
-  if (st.cluster) {
+  if (st.params.cluster) {
     st.outbox.push_back(to_row(e));
     schedule_diff(self);
   }
@@ -95,14 +94,14 @@ void local_change(self_ptr self, const protocol::presence_entry& e) {
 // have them answer with theirs).
 void tell_all(self_ptr self, bool ask) {
   auto& st = self->state;
-  if (!st.cluster)
+  if (!st.params.cluster)
     return;
   std::vector<presence_row> rows;
   for (auto& e : st.view.local_members())
     rows.push_back(to_row(e));
   st.outbox.clear(); // the full set says it all
-  self->send(st.cluster, atom::presence_v, st.room_name, std::move(rows), true,
-             ask);
+  self->send(st.params.cluster, atom::presence_v, st.room_name, std::move(rows),
+             true, ask);
 }
 
 std::vector<protocol::user_presence>
@@ -135,8 +134,8 @@ void flush_diff(self_ptr self) {
   auto& st = self->state;
   st.diff_scheduled = false;
   if (!st.outbox.empty()) {
-    self->send(st.cluster, atom::presence_v, st.room_name, std::move(st.outbox),
-               false, false);
+    self->send(st.params.cluster, atom::presence_v, st.room_name,
+               std::move(st.outbox), false, false);
     st.outbox.clear();
   }
   if (st.pending.empty())
@@ -267,7 +266,6 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
   st.metrics = std::move(metrics);
   st.presence = presence_set{params.presence};
   st.view = cluster_presence{params.presence.grace};
-  st.cluster = cluster_of(self->system());
   st.clock = wall_clock{self->clock().now(), std::move(test_clock_skew)};
   st.metrics->room_opened();
   // A room new here: the room's other nodes tell their members.

@@ -31,6 +31,8 @@ struct room_params {
   std::chrono::milliseconds diff_interval{250};
   /// Largest snapshot page.
   uint32_t max_page_size = 1000;
+  /// This node's cluster actor (empty on a single node).
+  cluster_actor cluster;
 };
 
 struct room_state {
@@ -43,8 +45,6 @@ struct room_state {
   /// What every member sees: this node's members and, in a cluster, those
   /// of the room on the other nodes.
   cluster_presence view;
-  /// This node's cluster actor (empty on a single node).
-  cluster_actor cluster;
   /// This node's changes not yet told to the room's other nodes.
   std::vector<presence_row> outbox;
   /// Where each member's messages go, and in which codec.

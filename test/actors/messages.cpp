@@ -214,7 +214,8 @@ CAF_TEST(every registered message type round trips with all its fields) {
   CAF_CHECK(round_trips(sys, std::vector<remote_device>{rd2}, "remotes"));
   // A route carries a handle: a real one, of an actor of this system.
   auto target = sys.spawn([]() -> caf::behavior { return {[](int) {}}; });
-  remote_route rr{id, caf::actor_cast<cluster_actor>(target), "east-1", false};
+  remote_route rr{id, caf::actor_cast<peer_link_actor>(target), "east-1",
+                  false};
   remote_route rr2;
   CAF_REQUIRE(round_trips(sys, rr, "remote_route", rr2));
   CAF_CHECK(rr2.id.device_id == "phone" && rr2.node == rr.node
@@ -263,6 +264,7 @@ CAF_TEST(every registered handle type round trips as the same handle) {
   CAF_CHECK(handle_round_trips<cluster_actor>(sys, target, "cluster_actor"));
   CAF_CHECK(
     handle_round_trips<peer_link_actor>(sys, target, "peer_link_actor"));
+  CAF_CHECK(handle_round_trips<gate_actor>(sys, target, "gate_actor"));
   caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
 }
 
@@ -282,6 +284,7 @@ CAF_TEST(every registered type has a name in the actor system) {
   CAF_CHECK(names.count(typeid(orchestrator_actor)) == 1);
   CAF_CHECK(names.count(typeid(cluster_actor)) == 1);
   CAF_CHECK(names.count(typeid(peer_link_actor)) == 1);
+  CAF_CHECK(names.count(typeid(gate_actor)) == 1);
 }
 
 CAF_TEST(protocol errors travel inside caf errors) {

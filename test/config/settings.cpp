@@ -108,7 +108,9 @@ CAF_TEST(durations print in their largest exact unit and read back) {
 
 CAF_TEST(cluster settings name this node and check every seed) {
   auto r = load({"--cluster.port", "7401", "--cluster.address", "10.200.0.1",
-                 "--cluster.seeds", "10.200.0.2:7401, 10.200.0.3:7401"});
+                 "--cluster.seeds", "10.200.0.2:7401, 10.200.0.3:7401",
+                 "--cluster.tls_cert", "n.pem", "--cluster.tls_key", "k.pem",
+                 "--cluster.tls_ca", "ca.pem"});
   CAF_CHECK(r.problems.empty());
   CAF_CHECK_EQUAL(r.values.node_id(), "10.200.0.1:7401");
   CAF_CHECK_EQUAL(r.values.cluster.seeds.size(), 2u);
@@ -119,8 +121,9 @@ CAF_TEST(cluster settings name this node and check every seed) {
   r = load({"--cluster.port", "7401", "--cluster.address", "0.0.0.0",
             "--cluster.seeds", "nohost, b:0, c:70000, :7401, d:7401",
             "--cluster.heartbeat_interval", "5s"});
-  // 0.0.0.0, four bad seeds, a heartbeat not below the timeout.
-  CAF_CHECK_EQUAL(r.problems.size(), 6u);
+  // 0.0.0.0 (also not loopback, without TLS), four bad seeds, a heartbeat
+  // not below the timeout.
+  CAF_CHECK_EQUAL(r.problems.size(), 7u);
   for (auto& p : r.problems)
     CAF_MESSAGE(p);
   r = load({"--cluster.seeds", "a:7401"});
@@ -131,4 +134,47 @@ CAF_TEST(cluster settings name this node and check every seed) {
   CAF_CHECK(parse_endpoint("[::1]:7401", host, port, problem));
   CAF_CHECK_EQUAL(host, "[::1]");
   CAF_CHECK_EQUAL(port, 7401);
+}
+
+CAF_TEST(a cluster off loopback needs mutual TLS or an explicit insecure) {
+  auto one = [](std::vector<std::string> flags) {
+    flags.insert(flags.end(), {"--cluster.port", "7401"});
+    return load(flags).problems;
+  };
+  // Loopback: plain TCP is allowed (one host).
+  CAF_CHECK(one({"--cluster.address", "127.0.0.1"}).empty());
+  CAF_CHECK(one({"--cluster.address", "localhost"}).empty());
+  // Another host's address: refused without certificates...
+  auto p = one({"--cluster.address", "10.200.0.1"});
+  CAF_REQUIRE_EQUAL(p.size(), 1u);
+  CAF_CHECK(p[0].find("cluster.tls_cert, cluster.tls_key and cluster.tls_ca")
+            != std::string::npos);
+  CAF_CHECK(p[0].find("cluster.insecure") != std::string::npos);
+  // ... unless said so.
+  CAF_CHECK(
+    one({"--cluster.address", "10.200.0.1", "--cluster.insecure", "true"})
+      .empty());
+  // The three files go together, and exclude insecure.
+  CAF_CHECK_EQUAL(
+    one({"--cluster.address", "127.0.0.1", "--cluster.tls_cert", "n.pem"})
+      .size(),
+    1u);
+  CAF_CHECK_EQUAL(one({"--cluster.address", "127.0.0.1", "--cluster.tls_cert",
+                       "n.pem", "--cluster.tls_key", "k.pem",
+                       "--cluster.tls_ca", "ca.pem", "--cluster.insecure",
+                       "true"})
+                    .size(),
+                  1u);
+  // The node id is the certificate's CN: 64 characters at most.
+  CAF_CHECK_EQUAL(one({"--cluster.address", "127.0.0.1", "--cluster.node_id",
+                       std::string(65, 'n'), "--cluster.tls_cert", "n.pem",
+                       "--cluster.tls_key", "k.pem", "--cluster.tls_ca",
+                       "ca.pem"})
+                    .size(),
+                  1u);
+  CAF_CHECK_EQUAL(one({"--cluster.address", "127.0.0.1",
+                       "--cluster.handshake_timeout", "0ms",
+                       "--cluster.max_pending_handshakes", "0"})
+                    .size(),
+                  2u);
 }

@@ -28,17 +28,20 @@ namespace {
 
 struct cluster_fixture {
   test::temp_dir dir;
+  test::test_pki pki{dir.path() + "/pki"};
   std::array<cluster_node, 3> nodes;
   std::vector<uint16_t> ports = test::free_ports(3);
 
   cluster_fixture() { CAF_REQUIRE_EQUAL(ports.size(), 3u); }
 
-  /// Starts node `i` (its data dir is dir/i) with node 0 as its seed.
-  bool start(size_t i, std::vector<std::string> extra = {}) {
+  /// Starts node `i` (its data dir is dir/i) with node 0 as its seed, and
+  /// a certificate for node id `id` (its address by default).
+  bool start(size_t i, std::vector<std::string> extra = {},
+             const std::string& id = {}) {
     auto& n = nodes[i];
     n.cluster = ports[i];
     n.reset_log();
-    auto args = test::cluster_flags("127.0.0.1", ports[i]);
+    auto args = test::cluster_flags("127.0.0.1", ports[i], pki, id);
     if (i != 0)
       args.insert(args.end(),
                   {"--cluster.seeds", "127.0.0.1:" + std::to_string(ports[0])});
@@ -162,8 +165,9 @@ CAF_TEST(a node joins once its seed comes up and a taken node id is refused) {
   CAF_REQUIRE(start(0));
   CAF_REQUIRE(nodes[1].wait_log("cluster: " + nodes[0].id() + " joined", 10s));
   CAF_REQUIRE(nodes[0].wait_log("cluster: " + nodes[1].id() + " joined", 10s));
-  // C claims A's node id: both refuse it, nobody lists it.
-  CAF_REQUIRE(start(2, {"--cluster.node_id", nodes[0].id()}));
+  // C claims A's node id (with a certificate for it: a copy of A's
+  // credentials): both refuse it, nobody lists it.
+  CAF_REQUIRE(start(2, {"--cluster.node_id", nodes[0].id()}, nodes[0].id()));
   CAF_REQUIRE(nodes[0].wait_log("cluster: refused " + nodes[0].id() + " at "
                                   + "127.0.0.1:" + std::to_string(ports[2]),
                                 10s));

@@ -92,6 +92,7 @@ struct hosts {
 
 struct hosts_fixture {
   test::temp_dir dir;
+  test::test_pki pki{dir.path() + "/pki"};
   // Declared before the nodes: removed after every process has ended.
   hosts net;
   std::array<cluster_node, 3> nodes;
@@ -121,7 +122,7 @@ struct hosts_fixture {
       "--address",       n.host,
       "--data-dir",      dir.path() + "/" + std::to_string(i),
       "--cluster.seeds", seeds};
-    auto flags = test::cluster_flags(n.host, cluster_port);
+    auto flags = test::cluster_flags(n.host, cluster_port, pki);
     args.insert(args.end(), flags.begin(), flags.end());
     // `ip netns exec` execs the command: the pid is tetherd's.
     return runtime::start_server(n.p, ip_path, args) != 0;

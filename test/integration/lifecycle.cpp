@@ -102,7 +102,7 @@ CAF_TEST(a node whose orchestrator fails closes sessions with 1011) {
     n.node().on_failure([&](const std::string& w) { told.set_value(w); });
     auto d = connect_device(n, "alice", "phone", device_type::mobile);
     CAF_REQUIRE(d->result.ok);
-    auto orch = n.node().system().registry().get(runtime::orchestrator_name);
+    auto orch = n.node().orchestrator();
     CAF_REQUIRE(orch != nullptr);
     caf::anon_send_exit(orch, reason);
     CAF_CHECK(!d->client.receive(5s).has_value());

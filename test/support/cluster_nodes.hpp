@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/cluster_pki.hpp"
 #include "test/support/http_get.hpp"
 #include "test/support/process.hpp"
 
@@ -30,24 +31,73 @@ constexpr std::chrono::milliseconds cluster_slack = 3000ms;
 constexpr std::chrono::milliseconds detection_bound
   = cluster_timeout + cluster_heartbeat + cluster_slack;
 
-/// Cluster flags of a test node: its port, the short timings, a quick
-/// redial, and info logs (member changes are logged at info).
+/// A test cluster's certificates (SPEC §14.1): its CA, made at once, and
+/// one certificate per node id, issued on first use. The nodes of the
+/// cluster tests talk mutual TLS, as production nodes off loopback must.
+class test_pki {
+public:
+  explicit test_pki(std::string dir) : dir_(std::move(dir)) {
+    runtime::write_cluster_ca(dir_ + "/ca", 30);
+  }
+
+  /// The directory of node `id`'s node.pem, node-key.pem and ca.pem.
+  std::string node_dir(const std::string& id, int days = 30,
+                       int backdate_days = 0) {
+    auto out = dir_ + "/node-" + std::to_string(issued_++);
+    runtime::node_certificate_request r;
+    r.node_id = id;
+    r.ca_dir = dir_ + "/ca";
+    r.out_dir = out;
+    r.days = days;
+    r.backdate_days = backdate_days;
+    runtime::write_node_certificate(r);
+    return out;
+  }
+
+  /// The --cluster.tls_* flags of node `id`.
+  std::vector<std::string> flags(const std::string& id) {
+    return flags_of(node_dir(id));
+  }
+
+  /// The flags of the certificate in `dir` (node_dir).
+  static std::vector<std::string> flags_of(const std::string& dir) {
+    return {"--cluster.tls_cert",  dir + "/node.pem",  "--cluster.tls_key",
+            dir + "/node-key.pem", "--cluster.tls_ca", dir + "/ca.pem"};
+  }
+
+  const std::string& dir() const noexcept { return dir_; }
+
+private:
+  std::string dir_;
+  int issued_ = 0;
+};
+
+/// Cluster flags of a test node: its port, its certificate (for node id
+/// `id`, address:port by default), the short timings, a quick redial, and
+/// info logs (member changes are logged at info).
 inline std::vector<std::string> cluster_flags(const std::string& address,
-                                              uint16_t port) {
-  return {"--log-level",
-          "info",
-          "--cluster.address",
-          address,
-          "--cluster.port",
-          std::to_string(port),
-          "--cluster.heartbeat_interval",
-          std::to_string(cluster_heartbeat.count()) + "ms",
-          "--cluster.connection_timeout",
-          std::to_string(cluster_timeout.count()) + "ms",
-          "--supervision.backoff_base",
-          "50ms",
-          "--supervision.backoff_cap",
-          "500ms"};
+                                              uint16_t port, test_pki& pki,
+                                              std::string id = {}) {
+  if (id.empty())
+    id = address + ":" + std::to_string(port);
+  auto out = pki.flags(id);
+  std::vector<std::string> rest{"--log-level",
+                                "info",
+                                "--cluster.address",
+                                address,
+                                "--cluster.port",
+                                std::to_string(port),
+                                "--cluster.heartbeat_interval",
+                                std::to_string(cluster_heartbeat.count())
+                                  + "ms",
+                                "--cluster.connection_timeout",
+                                std::to_string(cluster_timeout.count()) + "ms",
+                                "--supervision.backoff_base",
+                                "50ms",
+                                "--supervision.backoff_cap",
+                                "500ms"};
+  out.insert(out.end(), rest.begin(), rest.end());
+  return out;
 }
 
 /// `n` distinct free TCP ports on 127.0.0.1 (held open until all are

@@ -13,10 +13,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Node, until, freePorts, trackedDevice } from './support/tetherd.mjs';
+import { ClusterPki, Node, until, freePorts, trackedDevice } from './support/tetherd.mjs';
 
 const secretDir = mkdtempSync(join(tmpdir(), 'tether-secret-'));
 const secretFile = join(secretDir, 'secret.key');
+const pki = new ClusterPki();
 writeFileSync(secretFile, 'a'.repeat(64) + '\n', { mode: 0o600 }); // every node signs alike
 const nodes = [];
 const clients = [];
@@ -25,6 +26,7 @@ after(async () => {
   if (process.env.TETHER_LOG) for (const n of nodes) console.error(`--- node ${n.port}\n${n.stderr}`);
   for (const n of nodes) await n.remove();
   rmSync(secretDir, { recursive: true, force: true });
+  pki.remove();
 });
 
 async function healthz(node) {
@@ -48,7 +50,8 @@ async function sendUntilAccepted(client, send, what) {
 // Three nodes, B and C seeded by A, every one seeing the two others alive.
 async function startCluster(extra = []) {
   const cports = await freePorts(3);
-  const flags = (i) => [...extra, '--cluster.port', String(cports[i]), '--cluster.heartbeat_interval', '200ms',
+  const flags = (i) => [...extra, ...pki.flags(`127.0.0.1:${cports[i]}`),
+    '--cluster.port', String(cports[i]), '--cluster.heartbeat_interval', '200ms',
     '--cluster.connection_timeout', '1s', '--supervision.backoff_base', '50ms', '--supervision.backoff_cap', '500ms',
     '--node.request_timeout', '2s',
     ...(i === 0 ? [] : ['--cluster.seeds', `127.0.0.1:${cports[0]}`])];

@@ -15,7 +15,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TetherClient } from '../tether-client.js';
-import { Node, WebSocket, until } from './support/tetherd.mjs';
+import { ClusterPki, Node, WebSocket, until } from './support/tetherd.mjs';
 
 const netns = (process.env.TETHER_NETNS || '').split(' ').filter(Boolean);
 if (netns.length !== 3) throw new Error('run through test/integration/hosts_traffic.sh (TETHER_NETNS)');
@@ -24,6 +24,7 @@ const clusterPort = 7400; // the same on every "host"
 const fast = { baseMs: 50, capMs: 500, multiplier: 2 };
 const secretDir = mkdtempSync(join(tmpdir(), 'tether-secret-'));
 const secretFile = join(secretDir, 'secret.key');
+const pki = new ClusterPki();
 writeFileSync(secretFile, 'b'.repeat(64) + '\n', { mode: 0o600 });
 const nodes = [];
 const clients = [];
@@ -34,6 +35,7 @@ after(async () => {
     await n.remove();
   }
   rmSync(secretDir, { recursive: true, force: true });
+  pki.remove();
 });
 
 // Cuts namespace i off (both directions), or heals it.
@@ -55,7 +57,8 @@ const alive = async (node) => (await node.get('/healthz')).members.filter((m) =>
 test('three hosts: no acked loss across a partition and its heal, presence converges', { timeout: 180000 }, async () => {
   for (let i = 0; i < 3; i++) {
     const seeds = [0, 1, 2].filter((j) => j !== i).map((j) => `${address(j)}:${clusterPort}`).join(',');
-    const n = new Node(['--cluster.address', address(i), '--cluster.port', String(clusterPort), '--cluster.seeds', seeds,
+    const n = new Node([...pki.flags(`${address(i)}:${clusterPort}`),
+      '--cluster.address', address(i), '--cluster.port', String(clusterPort), '--cluster.seeds', seeds,
       '--cluster.heartbeat_interval', '200ms', '--cluster.connection_timeout', '1s', '--node.request_timeout', '2s',
       '--presence.grace', '2s', '--supervision.backoff_base', '50ms', '--supervision.backoff_cap', '500ms'],
     { secretFile, host: address(i), netns: netns[i] });

@@ -2,12 +2,12 @@
 // test runner of tools/test.sh sets it), tokens signed with the node's own
 // secret, and bounded waits.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import WebSocket from 'ws';
 import { TetherClient } from '../../tether-client.js';
 
@@ -15,6 +15,30 @@ export { WebSocket };
 
 const tetherd = process.env.TETHERD;
 if (!tetherd) throw new Error('set TETHERD to the tetherd binary');
+
+const tetherCli = process.env.TETHER_CLI || join(dirname(tetherd), 'tether');
+
+/** A test cluster's certificates (SPEC §14.1), made with `tether cert`: its
+ * CA at once, and a certificate per node id on demand. The cluster tests'
+ * nodes talk mutual TLS, as nodes off loopback must. */
+export class ClusterPki {
+  constructor() {
+    this.dir = mkdtempSync(join(tmpdir(), 'tether-pki-'));
+    this.issued = 0;
+    execFileSync(tetherCli, ['cert', 'cluster-ca', '--out', join(this.dir, 'ca')], { stdio: 'ignore' });
+  }
+
+  /** The --cluster.tls_* flags of node `id` (a certificate issued now). */
+  flags(id) {
+    const out = join(this.dir, `node-${this.issued++}`);
+    execFileSync(tetherCli, ['cert', 'node', '--node-id', id, '--ca', join(this.dir, 'ca'), '--out', out],
+      { stdio: 'ignore' });
+    return ['--cluster.tls_cert', join(out, 'node.pem'), '--cluster.tls_key', join(out, 'node-key.pem'),
+      '--cluster.tls_ca', join(out, 'ca.pem')];
+  }
+
+  remove() { rmSync(this.dir, { recursive: true, force: true }); }
+}
 
 /** A tetherd on 127.0.0.1 (or `host`) with its own data dir; `port` 0
  * picks one. `netns`: the network namespace to run it in (`ip netns exec`

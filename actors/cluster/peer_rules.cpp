@@ -1,0 +1,91 @@
+#include "actors/cluster/peer_rules.hpp"
+
+#include "actors/directory/placement.hpp"
+#include "protocol/control.hpp"
+#include "protocol/validate.hpp"
+
+namespace tether::actors {
+
+namespace {
+
+std::string first_error(const protocol::mobile_message& m,
+                        const protocol::limits& limits) {
+  std::vector<protocol::field_error> errors;
+  protocol::validate(m, limits, errors);
+  if (errors.empty())
+    return {};
+  return errors.front().field + " " + errors.front().message;
+}
+
+bool from_server(const protocol::mobile_message& m) {
+  return m.source.user_id == protocol::server_user_id
+         && m.source.device_id == protocol::server_device_id;
+}
+
+} // namespace
+
+bool is_home(std::string_view from, std::string_view user,
+             const std::vector<std::string>& live) {
+  auto i = home_of(user_key(user), live);
+  return i < live.size() && live[i] == from;
+}
+
+std::string
+check_relayed(const protocol::mobile_message& m, const sender_claim& sender,
+              const protocol::limits& limits, std::string_view room) {
+  if (m.source.user_id != sender.user_id
+      || m.source.device_id != sender.device_id || m.source.type != sender.type)
+    return "its source is " + m.source.user_id + "/" + m.source.device_id
+           + ", not its sender " + std::string{sender.user_id} + "/"
+           + std::string{sender.device_id};
+  if (protocol::is_server_type(m.type))
+    return "type '" + m.type + "' is the server's own";
+  if (auto err = first_error(m, limits); !err.empty())
+    return err;
+  if (!room.empty()) {
+    auto& b = m.destination.broadcast;
+    if (!b || b->scope != protocol::broadcast_scope::room || !b->room
+        || *b->room != room)
+      return "it is not addressed to room '" + std::string{room} + "'";
+  }
+  return {};
+}
+
+std::string check_handed_over(const protocol::mobile_message& m,
+                              const protocol::limits& limits) {
+  if (from_server(m)) {
+    // Of the server's notices only presence ones are queued with messages
+    // (gap notices stay with the node that dropped; SPEC §14.3).
+    if (m.type.rfind("tether.presence.", 0) != 0)
+      return "server notice '" + m.type + "' is not handed over";
+    return {};
+  }
+  if (protocol::is_server_type(m.type))
+    return "type '" + m.type + "' is the server's own";
+  return first_error(m, limits);
+}
+
+std::string check_member(const member_claim& m) {
+  auto id_ok = [](std::string_view s) {
+    return !s.empty() && s.size() <= protocol::max_id_length
+           && protocol::valid_utf8(s);
+  };
+  if (!id_ok(m.user_id) || !id_ok(m.device_id))
+    return "a member's ids are empty, too long or not UTF-8";
+  if (m.user_id == protocol::server_user_id
+      || m.device_id == protocol::server_device_id)
+    return "the server is no member";
+  if (m.type > 3 || m.status > 3)
+    return "a member's type or status is out of range";
+  // The limits of tether.presence.set (SPEC §11).
+  if (m.custom_text.size() > 256 || m.custom_emoji.size() > 32
+      || !protocol::valid_utf8(m.custom_text)
+      || !protocol::valid_utf8(m.custom_emoji))
+    return "a member's custom status is over its limits or not UTF-8";
+  if (!m.event.empty() && m.event != "join" && m.event != "update"
+      && m.event != "leave")
+    return "unknown presence event '" + std::string{m.event} + "'";
+  return {};
+}
+
+} // namespace tether::actors

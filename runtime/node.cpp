@@ -262,6 +262,7 @@ struct node::impl {
     sys.await_all_actors_done();
     if (transport)
       transport->stop();
+    middleman = nullptr; // detached: the system waits for its last handle
     loop->stop();
     server.reset();
     loop->close();

@@ -10,6 +10,7 @@
 #include <rapidjson/writer.h>
 
 #include "protocol/base64.hpp"
+#include "protocol/json.hpp"
 #include "protocol/validate.hpp"
 #include "runtime/process.hpp"
 
@@ -137,10 +138,20 @@ bool read_message(const std::string& body, const protocol::limits& limits,
                   errc& error, std::string& why,
                   std::vector<protocol::field_error>& errors) {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
+  // The socket path's bounds (a frame's depth) and no key twice: the
+  // source replaced below must be the only one (SPEC §9, §15).
+  auto parsed = protocol::parse_json(
+    body, limits.max_depth + protocol::frame_depth_margin, doc);
+  if (parsed.refusal == protocol::json_refusal::duplicate_key) {
+    error = errc::validation_error;
+    errors.push_back({std::move(parsed.field), parsed.message()});
+    why = "invalid message: see details.errors";
+    return false;
+  }
+  if (!parsed.ok() || !doc.IsObject()) {
     error = errc::malformed_frame;
-    why = "the body is not a JSON object";
+    why = parsed.ok() ? "the body is not a JSON object"
+                      : "the body is not a JSON object: " + parsed.message();
     return false;
   }
   auto& a = doc.GetAllocator();
@@ -160,7 +171,11 @@ bool read_message(const std::string& body, const protocol::limits& limits,
     }
     rapidjson::Value bc{rapidjson::kObjectType};
     bc.AddMember("scope", "room", a);
-    bc.AddMember("room", rapidjson::Value{room.c_str(), a}, a);
+    bc.AddMember("room",
+                 rapidjson::Value{room.data(),
+                                  static_cast<rapidjson::SizeType>(room.size()),
+                                  a},
+                 a);
     rapidjson::Value dst{rapidjson::kObjectType};
     dst.AddMember("target", "broadcast", a);
     dst.AddMember("broadcast", bc, a);
@@ -168,7 +183,10 @@ bool read_message(const std::string& body, const protocol::limits& limits,
   }
   if (!doc.HasMember("id")) {
     auto id = "api-" + random_hex_id();
-    doc.AddMember("id", rapidjson::Value{id.c_str(), a}, a);
+    doc.AddMember("id",
+                  rapidjson::Value{
+                    id.data(), static_cast<rapidjson::SizeType>(id.size()), a},
+                  a);
   }
   if (!doc.HasMember("timestamp"))
     doc.AddMember("timestamp", now_ms(), a);

@@ -260,6 +260,28 @@ bool segments(const std::string& path, std::vector<std::string>& out) {
   return true;
 }
 
+bool check_path_id(path_id kind, const std::string& id,
+                   std::vector<protocol::field_error>& errors) {
+  // Never echoed: the field names the segment, not its bytes.
+  switch (kind) {
+    case path_id::room:
+      if (protocol::valid_room_name(id))
+        return true;
+      errors.push_back({"room", "must be 1-200 characters of A-Z a-z 0-9 "
+                                "_ - . : @ (SPEC §6)"});
+      return false;
+    case path_id::user:
+    case path_id::device:
+      if (!id.empty() && id.size() <= protocol::max_id_length
+          && protocol::valid_utf8(id))
+        return true;
+      errors.push_back({kind == path_id::user ? "userId" : "deviceId",
+                        "must be 1-255 bytes of UTF-8"});
+      return false;
+  }
+  return false;
+}
+
 std::vector<std::string> load_api_keys(const std::string& path) {
   std::ifstream in{path};
   if (!in)

@@ -100,3 +100,28 @@ CAF_TEST(a key given twice at any level of a body is refused naming it) {
   CAF_CHECK(o.names("destination.target"));
 }
 
+CAF_TEST(path ids are checked without being echoed) {
+  using runtime::check_path_id;
+  using runtime::path_id;
+  std::vector<protocol::field_error> errors;
+  CAF_CHECK(check_path_id(path_id::user, "alice", errors));
+  CAF_CHECK(check_path_id(path_id::device, "ph\"one\\u00e9", errors));
+  CAF_CHECK(check_path_id(path_id::room, "team-42:doc.7@x", errors));
+  CAF_CHECK(errors.empty());
+  for (auto [kind, id, field] : {
+         std::tuple{path_id::user, std::string{"\xff"}, "userId"},
+         std::tuple{path_id::user, std::string{"\xed\xa0\x80"}, "userId"},
+         std::tuple{path_id::device, std::string(256, 'd'), "deviceId"},
+         std::tuple{path_id::device, std::string{}, "deviceId"},
+         std::tuple{path_id::room, std::string{"\xff\xfe"}, "room"},
+         std::tuple{path_id::room, std::string{"ops\0x", 5}, "room"},
+         std::tuple{path_id::room, std::string{"a b"}, "room"},
+       }) {
+    errors.clear();
+    CAF_CHECK(!check_path_id(kind, id, errors));
+    CAF_REQUIRE_EQUAL(errors.size(), 1u);
+    CAF_CHECK_EQUAL(errors.front().field, field);
+    CAF_CHECK(errors.front().message.find(id) == std::string::npos
+              || id.empty());
+  }
+}

@@ -57,6 +57,11 @@ bool same_secret(std::string_view given, std::string_view key) {
 /// Event streams open at once (each asks for an overview every interval).
 constexpr size_t max_streams = 16;
 
+/// Bytes a connection's read buffer holds at most: a header block (8 KiB)
+/// or a chunk line or trailer the parser needs whole fits many times over;
+/// one that never ends (`1;aaaa...`) is refused instead of buffered.
+constexpr size_t max_buffered_bytes = 64 * 1024;
+
 /// Bytes read and dropped after an answer that closes the connection, so
 /// that the client reads the answer instead of a reset (RFC 9112 §9.6).
 constexpr size_t max_linger_bytes = 64 * 1024;
@@ -146,6 +151,7 @@ private:
     if (served_++ > 0)
       beast::get_lowest_layer(stream_).expires_after(
         shared_->params.handshake_timeout);
+    buffer_.max_size(max_buffered_bytes);
     parser_.emplace();
     parser_->header_limit(8 * 1024);
     // A server API body holds one message.
@@ -206,6 +212,9 @@ private:
     else if (ec == http::error::header_limit)
       refuse(http::status::request_header_fields_too_large,
              "the request's headers are larger than 8 KiB");
+    else if (ec == http::error::buffer_overflow)
+      refuse(http::status::bad_request,
+             "a chunk line or trailer is longer than 64 KiB");
     else
       refuse(http::status::bad_request, "malformed HTTP request");
   }

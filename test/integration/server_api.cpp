@@ -265,6 +265,23 @@ CAF_TEST(malformed framing is refused with 400 and the connection closed) {
   }
 }
 
+CAF_TEST(a chunk line or trailer without end does not fill memory) {
+  // The listener's buffer grew with a chunk extension or a trailer that
+  // never ended (the parser needs the whole line): 10 MiB sent, 26 MiB
+  // more resident, no answer until the deadline. Now the buffer is capped.
+  api_node n;
+  for (auto start : {std::string{"1;"}, std::string{"1\r\na\r\n0\r\nX-T: "}}) {
+    raw_socket s{n.port()};
+    CAF_REQUIRE(s.send(raw_request("POST", "/api/v1/users/alice/messages",
+                                   "Transfer-Encoding: chunked\r\n", start)));
+    // 256 KiB: the server may stop reading (and close) before the end.
+    for (int i = 0; i < 64 && s.send(std::string(4096, 'a')); ++i) {
+      // the kernel's buffers bound what is queued
+    }
+    CAF_CHECK_EQUAL(statuses(s.read()), std::vector<int>{400});
+  }
+}
+
 CAF_TEST(pipelined requests are answered in order) {
   api_node n;
   auto get = raw_request("GET", "/api/v1/stats", "");

@@ -188,3 +188,22 @@ test('a second welcome on a connection closes it; identity and lastSeq stay', { 
   await until(() => s2.connections.length === 2 && c2.state === 'open', 'the reconnect after a batched welcome');
   assert.equal(c2.identity.userId, 'alice');
 });
+
+test('a message before the welcome is a protocol error; it is not taken', { timeout: 20000 }, async () => {
+  const server = await hostile((socket, n) => {
+    if (n === 1) {
+      socket.send(JSON.stringify(message('early', 5)));
+      socket.send(JSON.stringify(welcome('alice', 'phone', 'r1')));
+    } else {
+      socket.send(JSON.stringify(welcome('alice', 'phone', 'r1')));
+      socket.send(JSON.stringify(message('m1', 1)));
+    }
+  });
+  const c = client(server);
+  await c.connect();
+  await until(() => c.got.includes('m1'), 'the message after the reconnect');
+  assert.deepEqual(c.got, ['m1']);
+  assert.equal(c.lastSeq, 1);
+  assert.equal(server.connections.length, 2);
+  assert.ok(c.errors.some((e) => e.code === 'PROTOCOL_ERROR' && /before the tether.welcome/.test(e.message)));
+});

@@ -10,6 +10,7 @@
 #include <rapidjson/writer.h>
 
 #include "protocol/base64.hpp"
+#include "protocol/control.hpp"
 #include "protocol/json.hpp"
 #include "protocol/validate.hpp"
 #include "runtime/process.hpp"
@@ -66,22 +67,12 @@ std::string failure(errc e, const std::string& message,
   w.Key("retryable");
   w.Bool(protocol::retryable(e));
   if (!errors.empty()) {
+    // The ack's details (SPEC §3.3): at most 20 errors, each field and
+    // message cut to 255 bytes at a character boundary, `omitted`.
+    auto ack = protocol::make_failed_ack("", e, message, errors, 0);
+    auto& details = ack.error->details.raw;
     w.Key("details");
-    w.StartObject();
-    w.Key("errors");
-    w.StartArray();
-    for (auto& fe : errors) {
-      w.StartObject();
-      w.Key("field");
-      w.String(fe.field.c_str(),
-               static_cast<rapidjson::SizeType>(fe.field.size()));
-      w.Key("message");
-      w.String(fe.message.c_str(),
-               static_cast<rapidjson::SizeType>(fe.message.size()));
-      w.EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
+    w.RawValue(details.data(), details.size(), rapidjson::kObjectType);
   }
   w.EndObject();
   w.EndObject();

@@ -125,3 +125,29 @@ CAF_TEST(path ids are checked without being echoed) {
               || id.empty());
   }
 }
+
+CAF_TEST(a failure lists its errors as an ack does) {
+  // SPEC §15: the ack's error object (§3.3): at most 20 errors, each field
+  // and message cut to 255 bytes, `omitted` for the rest. A key given
+  // twice is named in full otherwise, however long the body made it.
+  std::vector<protocol::field_error> errors;
+  for (int i = 0; i < 25; ++i)
+    errors.push_back(
+      {std::string(300, 'k') + std::to_string(i), "is given more than once"});
+  auto text = runtime::failure(errc::validation_error,
+                               "invalid message: see details.errors", errors);
+  size_t fields = 0;
+  for (auto i = text.find(R"("field":)"); i != std::string::npos;
+       i = text.find(R"("field":)", i + 1))
+    ++fields;
+  CAF_CHECK_EQUAL(fields, 20u);
+  CAF_CHECK(text.find(R"("omitted":5)") != std::string::npos);
+  CAF_CHECK(text.find(std::string(256, 'k')) == std::string::npos);
+  CAF_CHECK(text.find(std::string(255, 'k')) != std::string::npos);
+  CAF_CHECK_EQUAL(text.rfind(R"({"status":"failed","error":{"code":)"
+                             R"("VALIDATION_ERROR","message":"invalid )"
+                             R"(message: see details.errors","retryable":)"
+                             R"(false,"details":{"errors":[{"field":"kkk)",
+                             0),
+                  0u);
+}

@@ -125,13 +125,20 @@ private:
       out.error = "cannot send the request: " + describe(ec);
       return out;
     }
+    // The parser needs a header block or a chunk line whole: a line that
+    // never ends must not grow the buffer until the deadline.
     beast::flat_buffer buf;
+    buf.max_size(64 * 1024);
     http::response_parser<http::string_body> parser;
     parser.header_limit(16 * 1024);
     parser.body_limit(max_answer_bytes);
     ec = wait([&](auto done) { http::async_read(stream, buf, parser, done); });
     if (ec == http::error::body_limit) {
       out.error = "the answer is larger than 4 MiB (the client's cap)";
+      return out;
+    }
+    if (ec == http::error::buffer_overflow) {
+      out.error = "a line of the answer is longer than 64 KiB";
       return out;
     }
     if (ec) {

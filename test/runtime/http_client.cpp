@@ -174,3 +174,30 @@ CAF_TEST(an answer over the cap is refused with a clear error) {
   CAF_CHECK(r.reply.error.find("4 MiB") != std::string::npos);
   CAF_CHECK(r.reply.body.empty());
 }
+
+CAF_TEST(an answer line without end is refused before the deadline) {
+  // A chunk extension that never ends: the parser needs the line whole,
+  // so an unbounded read buffer would grow until the deadline.
+  stub_server srv;
+  std::thread writer;
+  auto r = call(srv, options(srv.port(), 4000ms), 10s, [&] {
+    auto c = srv.accept_one();
+    CAF_REQUIRE(c >= 0);
+    writer = std::thread{[w = ::dup(c)] {
+      std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         "1;";
+      ::send(w, head.data(), head.size(), MSG_NOSIGNAL);
+      std::string block(64 * 1024, 'a');
+      for (int i = 0; i < 32; ++i)
+        if (::send(w, block.data(), block.size(), MSG_NOSIGNAL) <= 0)
+          break;
+      ::close(w);
+    }};
+  });
+  writer.join();
+  CAF_CHECK(r.returned);
+  CAF_CHECK_LESS(r.took, 3s);
+  CAF_CHECK_EQUAL(r.reply.status, 0);
+  CAF_CHECK(r.reply.error.find("timed out") == std::string::npos);
+  CAF_CHECK(r.reply.error.find("64 KiB") != std::string::npos);
+}

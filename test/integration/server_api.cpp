@@ -291,6 +291,19 @@ CAF_TEST(pipelined requests are answered in order) {
   CAF_CHECK_EQUAL(statuses(raw), (std::vector<int>{200, 200, 404}));
 }
 
+CAF_TEST(folded header lines are joined with a space) {
+  // RFC 9112 §5.2 lets a server join obs-fold (as Beast does) or refuse
+  // it; joined, a folded Transfer-Encoding is still checked whole (see
+  // "malformed framing").
+  api_node n;
+  auto raw = exchange(n.port(), "GET /api/v1/stats HTTP/1.1\r\nHost: x\r\n"
+                                "Authorization: Bearer\r\n "
+                                  + key
+                                  + "\r\nX-A: a\r\n\tb\r\n"
+                                    "Connection: close\r\n\r\n");
+  CAF_CHECK_EQUAL(statuses(raw), std::vector<int>{200});
+}
+
 CAF_TEST(unknown api versions and paths are 404) {
   // SPEC §15: 404 for no such endpoint; the probe got 400 for /api/v2/.
   api_node n;

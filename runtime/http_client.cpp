@@ -132,7 +132,14 @@ private:
     http::response_parser<http::string_body> parser;
     parser.header_limit(16 * 1024);
     parser.body_limit(max_answer_bytes);
-    ec = wait([&](auto done) { http::async_read(stream, buf, parser, done); });
+    // The header alone first: Beast 1.74's eager parse (async_read) goes on
+    // into the body after finish_header reported body_limit for a response
+    // whose first bytes arrive with its header, and reads it whole.
+    ec = wait(
+      [&](auto done) { http::async_read_header(stream, buf, parser, done); });
+    if (!ec && !parser.is_done())
+      ec
+        = wait([&](auto done) { http::async_read(stream, buf, parser, done); });
     if (ec == http::error::body_limit) {
       out.error = "the answer is larger than 4 MiB (the client's cap)";
       return out;

@@ -172,7 +172,10 @@ CAF_TEST(an answer over the cap is refused with a clear error) {
   CAF_CHECK(r.returned);
   CAF_CHECK_EQUAL(r.reply.status, 0);
   CAF_CHECK(r.reply.error.find("4 MiB") != std::string::npos);
-  CAF_CHECK(r.reply.body.empty());
+  // Whatever arrived with the header: Beast 1.74's eager parse read on
+  // past the limit when the body's first bytes came with it (a loaded
+  // machine: 19 of 30 runs beside a second instance).
+  CAF_CHECK_EQUAL(r.reply.body.size(), 0u);
 }
 
 CAF_TEST(an answer line without end is refused before the deadline) {

@@ -632,7 +632,9 @@ private:
 
   beast::tcp_stream stream_;
   server_state& state_;
-  beast::flat_buffer buffer_;
+  // An upgrade request is a header (at most 8 KiB): a chunk line or
+  // trailer without end must not be buffered until the deadline.
+  beast::flat_buffer buffer_{64 * 1024};
   http::request<http::string_body> req_;
 };
 

@@ -36,6 +36,16 @@ struct limits {
   std::chrono::milliseconds max_ttl{30LL * 24 * 3600 * 1000};
 };
 
+/// Levels a frame adds around an opaque value of limits.max_depth levels:
+/// the deepest is a batch's message's destination.broadcast.filter, at
+/// level 6. A frame nested deeper is malformed (SPEC §3, §4).
+inline constexpr size_t frame_depth_margin = 5;
+
+/// No accepted value nests deeper (limits.max_depth is at most 128): the
+/// bound when an opaque value that decode() accepted is read again
+/// (transcoding, control payloads).
+inline constexpr size_t max_value_depth = 128 + frame_depth_margin;
+
 enum class frame_kind : uint8_t { message, batch, ack, heartbeat };
 
 std::string_view to_string(frame_kind x) noexcept;

@@ -161,11 +161,15 @@ bool read_capabilities(const raw_value& payload,
     return false;
   };
   rapidjson::Document doc;
-  switch (detail::read_object(payload, doc)) {
+  std::string twice;
+  switch (detail::read_object(payload, doc, &twice)) {
     case detail::object_read::missing:
       return fail("payload.deviceInfo", "is required");
     case detail::object_read::not_object:
       return fail("payload", "must be an object");
+    case detail::object_read::duplicate_key:
+      errors.push_back({"payload." + twice, "is given more than once"});
+      return false;
     case detail::object_read::ok:
       break;
   }

@@ -1,5 +1,5 @@
-// The JSON codec (subprotocol tether.v1.json): rapidjson is included here and
-// in transcode.cpp only.
+// The JSON codec (subprotocol tether.v1.json) and parse_json, the bounded
+// parse behind every JSON text Tether reads (protocol/json.hpp).
 
 #include <algorithm>
 #include <cmath>
@@ -7,12 +7,17 @@
 #include <string>
 
 #include <rapidjson/document.h>
+#include <rapidjson/encodedstream.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
 #include <rapidjson/writer.h>
 
 #include "protocol/base64.hpp"
 #include "protocol/detail/codecs.hpp"
+#include "protocol/detail/duplicates.hpp"
 #include "protocol/detail/emit.hpp"
 #include "protocol/detail/parse.hpp"
+#include "protocol/json.hpp"
 
 namespace tether::protocol::detail {
 
@@ -211,20 +216,12 @@ bool has_lone_low_surrogate(std::string_view text) {
 void decode_json(std::string_view bytes, const limits& lim,
                  decoded_frame& out) {
   rapidjson::Document doc;
-  // Iterative parsing: nesting depth cannot exhaust the stack.
-  constexpr auto flags = rapidjson::kParseIterativeFlag
-                         | rapidjson::kParseValidateEncodingFlag;
-  doc.Parse<flags>(bytes.data(), bytes.size());
-  if (doc.HasParseError()) {
+  // Duplicate keys are the reader's to report, as field errors of the
+  // message or the batch they are in.
+  auto r = parse_json(bytes, lim.max_depth + frame_depth_margin, doc, false);
+  if (!r.ok()) {
     out.error = errc::malformed_frame;
-    out.error_message = "invalid JSON at offset "
-                        + std::to_string(doc.GetErrorOffset());
-    return;
-  }
-  if (has_lone_low_surrogate(bytes)) {
-    out.error = errc::malformed_frame;
-    out.error_message = "invalid JSON: a \\u escape of a lone surrogate is "
-                        "not Unicode";
+    out.error_message = r.message();
     return;
   }
   read_frame(json_node{&doc}, lim, out);
@@ -259,3 +256,65 @@ void encode_json_batch(std::string_view id, int64_t timestamp,
 }
 
 } // namespace tether::protocol::detail
+
+namespace tether::protocol {
+
+std::string json_parse_result::message() const {
+  switch (refusal) {
+    case json_refusal::none:
+      return "ok";
+    case json_refusal::syntax:
+      return "invalid JSON at offset " + std::to_string(offset);
+    case json_refusal::too_deep:
+      return "invalid JSON: nested deeper than " + std::to_string(max_depth)
+             + " levels";
+    case json_refusal::lone_surrogate:
+      return "invalid JSON: a \\u escape of a lone surrogate is not Unicode";
+    case json_refusal::duplicate_key:
+      return "is given more than once";
+  }
+  return "invalid JSON";
+}
+
+json_parse_result parse_json(std::string_view text, size_t max_depth,
+                             rapidjson::Document& doc, bool refuse_duplicates) {
+  json_parse_result result;
+  json_depth_guard guard{doc, max_depth};
+  rapidjson::Reader reader;
+  // Iterative: no recursion whatever the nesting; UTF-8 validated.
+  constexpr auto flags = rapidjson::kParseIterativeFlag
+                         | rapidjson::kParseValidateEncodingFlag;
+  auto parse = [&](rapidjson::Document&) {
+    rapidjson::MemoryStream ms{text.data(), text.size()};
+    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream>
+      in{ms};
+    return !reader.Parse<flags>(in, guard).IsError();
+  };
+  doc.Populate(parse);
+  if (guard.too_deep()) {
+    doc.SetNull();
+    result.refusal = json_refusal::too_deep;
+    result.max_depth = max_depth;
+    return result;
+  }
+  if (reader.HasParseError()) {
+    doc.SetNull();
+    result.refusal = json_refusal::syntax;
+    result.offset = reader.GetErrorOffset();
+    return result;
+  }
+  if (detail::has_lone_low_surrogate(text)) {
+    doc.SetNull();
+    result.refusal = json_refusal::lone_surrogate;
+    return result;
+  }
+  if (refuse_duplicates
+      && detail::duplicate_finder<detail::json_node>{}.find(
+        detail::json_node{&doc}, result.field)) {
+    doc.SetNull();
+    result.refusal = json_refusal::duplicate_key;
+  }
+  return result;
+}
+
+} // namespace tether::protocol

@@ -229,10 +229,14 @@ void decode_msgpack(std::string_view bytes, const limits& lim,
                     decoded_frame& out) {
   // Without limits a 5-byte array32 header claiming 2^32 elements makes
   // msgpack-c attempt a huge allocation; ext types are refused (limit 0).
+  // The depth bounds every later walk of the tree (reader, duplicates).
   constexpr size_t max_container = 65536;
-  msgpack::unpack_limit limit{
-    max_container,    max_container, bytes.size(), bytes.size(), 0,
-    lim.max_depth + 4};
+  msgpack::unpack_limit limit{max_container,
+                              max_container,
+                              bytes.size(),
+                              bytes.size(),
+                              0,
+                              lim.max_depth + frame_depth_margin};
   msgpack::object_handle oh;
   std::size_t offset = 0;
   try {

@@ -11,7 +11,9 @@
 #include <stdexcept>
 
 #include "protocol/base64.hpp"
+#include "protocol/codec.hpp"
 #include "protocol/control.hpp"
+#include "protocol/json.hpp"
 #include "protocol/validate.hpp"
 
 namespace tether::protocol {
@@ -48,12 +50,14 @@ bool read_string(const rapidjson::Value& obj, const char* key,
   return true;
 }
 
+// A JOSE header or a claims set: one JSON object, UTF-8, nested at most
+// as deep as a payload may be, no member named twice (RFC 7519 §4: a
+// reader that kept the last copy would see another identity).
 bool parse_json_object(std::string_view b64, rapidjson::Document& doc) {
   auto text = base64url_decode(b64);
   if (!text)
     return false;
-  doc.Parse<rapidjson::kParseIterativeFlag>(text->data(), text->size());
-  return !doc.HasParseError() && doc.IsObject();
+  return parse_json(*text, limits{}.max_depth, doc).ok() && doc.IsObject();
 }
 
 } // namespace

@@ -12,6 +12,7 @@
 #include "protocol/base64.hpp"
 #include "protocol/detail/codecs.hpp"
 #include "protocol/detail/string_sink.hpp"
+#include "protocol/json.hpp"
 
 namespace tether::protocol::detail {
 
@@ -24,7 +25,7 @@ struct string_stream {
   void Flush() {}
 };
 
-// Depth is bounded: both inputs passed decode()'s depth check.
+// Depth is bounded: the parsers of both inputs stop at max_value_depth.
 void pack_value(msgpack::packer<string_sink>& pk, const rapidjson::Value& v) {
   switch (v.GetType()) {
     case rapidjson::kNullType:
@@ -109,10 +110,7 @@ bool write(rapidjson::Writer<string_stream>& w, const msgpack::object& o) {
 
 bool json_to_msgpack(std::string_view json, std::string& out) {
   rapidjson::Document doc;
-  constexpr auto flags = rapidjson::kParseIterativeFlag
-                         | rapidjson::kParseValidateEncodingFlag;
-  doc.Parse<flags>(json.data(), json.size());
-  if (doc.HasParseError())
+  if (!parse_json(json, max_value_depth, doc).ok())
     return false;
   string_sink sink{&out};
   msgpack::packer<string_sink> pk{sink};
@@ -123,7 +121,12 @@ bool json_to_msgpack(std::string_view json, std::string& out) {
 bool msgpack_to_json(std::string_view mp, std::string& out) {
   try {
     std::size_t offset = 0;
-    auto oh = msgpack::unpack(mp.data(), mp.size(), offset);
+    // What decode() accepted fits these limits; anything else is refused
+    // before allocation and before write() recurses into it.
+    msgpack::unpack_limit limit{65536,     65536,     mp.size(),
+                                mp.size(), mp.size(), max_value_depth};
+    auto oh = msgpack::unpack(mp.data(), mp.size(), offset, nullptr, nullptr,
+                              limit);
     if (offset != mp.size())
       return false;
     std::string tmp;

@@ -10,6 +10,8 @@
 #include <rapidjson/writer.h>
 
 #include "protocol/base64.hpp"
+#include "protocol/control.hpp"
+#include "protocol/json.hpp"
 #include "protocol/validate.hpp"
 #include "runtime/process.hpp"
 
@@ -65,22 +67,12 @@ std::string failure(errc e, const std::string& message,
   w.Key("retryable");
   w.Bool(protocol::retryable(e));
   if (!errors.empty()) {
+    // The ack's details (SPEC §3.3): at most 20 errors, each field and
+    // message cut to 255 bytes at a character boundary, `omitted`.
+    auto ack = protocol::make_failed_ack("", e, message, errors, 0);
+    auto& details = ack.error->details.raw;
     w.Key("details");
-    w.StartObject();
-    w.Key("errors");
-    w.StartArray();
-    for (auto& fe : errors) {
-      w.StartObject();
-      w.Key("field");
-      w.String(fe.field.c_str(),
-               static_cast<rapidjson::SizeType>(fe.field.size()));
-      w.Key("message");
-      w.String(fe.message.c_str(),
-               static_cast<rapidjson::SizeType>(fe.message.size()));
-      w.EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
+    w.RawValue(details.data(), details.size(), rapidjson::kObjectType);
   }
   w.EndObject();
   w.EndObject();
@@ -137,10 +129,20 @@ bool read_message(const std::string& body, const protocol::limits& limits,
                   errc& error, std::string& why,
                   std::vector<protocol::field_error>& errors) {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
+  // The socket path's bounds (a frame's depth) and no key twice: the
+  // source replaced below must be the only one (SPEC §9, §15).
+  auto parsed = protocol::parse_json(
+    body, limits.max_depth + protocol::frame_depth_margin, doc);
+  if (parsed.refusal == protocol::json_refusal::duplicate_key) {
+    error = errc::validation_error;
+    errors.push_back({std::move(parsed.field), parsed.message()});
+    why = "invalid message: see details.errors";
+    return false;
+  }
+  if (!parsed.ok() || !doc.IsObject()) {
     error = errc::malformed_frame;
-    why = "the body is not a JSON object";
+    why = parsed.ok() ? "the body is not a JSON object"
+                      : "the body is not a JSON object: " + parsed.message();
     return false;
   }
   auto& a = doc.GetAllocator();
@@ -160,7 +162,11 @@ bool read_message(const std::string& body, const protocol::limits& limits,
     }
     rapidjson::Value bc{rapidjson::kObjectType};
     bc.AddMember("scope", "room", a);
-    bc.AddMember("room", rapidjson::Value{room.c_str(), a}, a);
+    bc.AddMember("room",
+                 rapidjson::Value{room.data(),
+                                  static_cast<rapidjson::SizeType>(room.size()),
+                                  a},
+                 a);
     rapidjson::Value dst{rapidjson::kObjectType};
     dst.AddMember("target", "broadcast", a);
     dst.AddMember("broadcast", bc, a);
@@ -168,7 +174,10 @@ bool read_message(const std::string& body, const protocol::limits& limits,
   }
   if (!doc.HasMember("id")) {
     auto id = "api-" + random_hex_id();
-    doc.AddMember("id", rapidjson::Value{id.c_str(), a}, a);
+    doc.AddMember("id",
+                  rapidjson::Value{
+                    id.data(), static_cast<rapidjson::SizeType>(id.size()), a},
+                  a);
   }
   if (!doc.HasMember("timestamp"))
     doc.AddMember("timestamp", now_ms(), a);
@@ -240,6 +249,28 @@ bool segments(const std::string& path, std::vector<std::string>& out) {
     i = j + 1;
   }
   return true;
+}
+
+bool check_path_id(path_id kind, const std::string& id,
+                   std::vector<protocol::field_error>& errors) {
+  // Never echoed: the field names the segment, not its bytes.
+  switch (kind) {
+    case path_id::room:
+      if (protocol::valid_room_name(id))
+        return true;
+      errors.push_back({"room", "must be 1-200 characters of A-Z a-z 0-9 "
+                                "_ - . : @ (SPEC §6)"});
+      return false;
+    case path_id::user:
+    case path_id::device:
+      if (!id.empty() && id.size() <= protocol::max_id_length
+          && protocol::valid_utf8(id))
+        return true;
+      errors.push_back({kind == path_id::user ? "userId" : "deviceId",
+                        "must be 1-255 bytes of UTF-8"});
+      return false;
+  }
+  return false;
 }
 
 std::vector<std::string> load_api_keys(const std::string& path) {

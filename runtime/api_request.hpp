@@ -44,6 +44,16 @@ bool read_message(const std::string& body, const protocol::limits& limits,
 /// The path's segments after /api/v1/, percent-decoded; false for a bad one.
 bool segments(const std::string& path, std::vector<std::string>& out);
 
+/// What a path segment names.
+enum class path_id { user, device, room };
+
+/// Whether a decoded path segment is a valid id of its kind (user and
+/// device ids: 1-255 bytes of UTF-8; rooms: SPEC §6's names); otherwise
+/// appends a field error naming the kind (`userId`, `deviceId`, `room`),
+/// never the id's bytes.
+bool check_path_id(path_id kind, const std::string& id,
+                   std::vector<protocol::field_error>& errors);
+
 /// The keys of `auth.api_keys_file`: one per line (`name key` or `key`,
 /// `#` comments, at least 16 characters); throws std::runtime_error naming
 /// the file and line, never the key.

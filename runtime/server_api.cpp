@@ -288,10 +288,28 @@ void serve_api(const api_context& ctx, const std::string& method,
     reply(http_status(error), failure(error, why, errors));
     return false;
   };
+  auto not_found = [&] {
+    reply(404,
+          failure(errc::validation_error, "no such endpoint: see SPEC §15"));
+  };
+  // Another version (/api/v2/...) is an endpoint that does not exist.
+  if (path.compare(0, 8, "/api/v1/") != 0)
+    return not_found();
   if (!segments(path, seg)) {
     bad("the path has an empty or badly escaped segment");
     return;
   }
+  // Ids from the path are checked before anything uses or echoes them.
+  auto ids = [&](std::initializer_list<std::pair<path_id, size_t>> which) {
+    std::vector<protocol::field_error> errors;
+    for (auto [kind, at] : which)
+      check_path_id(kind, seg[at], errors);
+    if (errors.empty())
+      return true;
+    reply(400, failure(errc::validation_error,
+                       "invalid path: see details.errors", errors));
+    return false;
+  };
   if (seg.size() == 1 && seg[0] == "stats") {
     if (method != "GET")
       return wrong_method("GET /api/v1/stats");
@@ -307,6 +325,8 @@ void serve_api(const api_context& ctx, const std::string& method,
   if (seg.size() == 3 && seg[0] == "users" && seg[2] == "messages") {
     if (method != "POST")
       return wrong_method("POST /api/v1/users/<userId>/messages");
+    if (!ids({{path_id::user, 1}}))
+      return;
     if (seg[1] == "system")
       return bad("'system' is the server's user id");
     protocol::mobile_message m;
@@ -321,12 +341,16 @@ void serve_api(const api_context& ctx, const std::string& method,
     if (method != "POST")
       return wrong_method(
         "POST /api/v1/users/<userId>/devices/<deviceId>/disconnect");
+    if (!ids({{path_id::user, 1}, {path_id::device, 3}}))
+      return;
     disconnect(ctx, seg[1], seg[3], reply);
     return;
   }
   if (seg.size() == 3 && seg[0] == "rooms" && seg[2] == "messages") {
     if (method != "POST")
       return wrong_method("POST /api/v1/rooms/<room>/messages");
+    if (!ids({{path_id::room, 1}}))
+      return;
     protocol::mobile_message m;
     if (message(seg[1], m))
       publish_message(
@@ -337,10 +361,12 @@ void serve_api(const api_context& ctx, const std::string& method,
   if (seg.size() == 3 && seg[0] == "rooms" && seg[2] == "presence") {
     if (method != "GET")
       return wrong_method("GET /api/v1/rooms/<room>/presence");
+    if (!ids({{path_id::room, 1}}))
+      return;
     room_presence(ctx, seg[1], reply);
     return;
   }
-  reply(404, failure(errc::validation_error, "no such endpoint: see SPEC §15"));
+  not_found();
 }
 
 } // namespace tether::runtime

@@ -8,6 +8,8 @@
 #include <spdlog/spdlog.h>
 
 #include "runtime/dashboard_assets.hpp"
+#include "runtime/http_framing.hpp"
+#include "runtime/http_text.hpp"
 #include "runtime/process.hpp"
 #include "runtime/upgrade_check.hpp"
 #include "runtime/ws_detail.hpp"
@@ -18,65 +20,20 @@ namespace tether::runtime::detail {
 // Included by one file only (ws_listener.cpp).
 namespace {
 
-std::string json_error(std::string_view error, std::string_view message) {
-  std::string out = R"({"error":")";
-  out.append(error).append(R"(","message":")");
-  static constexpr char hex[] = "0123456789abcdef";
-  for (auto c : message) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      out += "\\u00";
-      out += hex[u >> 4];
-      out += hex[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  out += "\"}";
-  return out;
-}
-
-// Compares every byte of both (a key's content does not change the time).
-bool same_secret(std::string_view given, std::string_view key) {
-  unsigned char diff = given.size() != key.size() ? 1 : 0;
-  for (size_t i = 0; i < key.size(); ++i)
-    diff
-      |= static_cast<unsigned char>((i < given.size() ? given[i] : 0) ^ key[i]);
-  return diff == 0;
-}
-
 /// Event streams open at once (each asks for an overview every interval).
 constexpr size_t max_streams = 16;
 
-// ?interval=<ms> of GET /api/v1/stream: 1000 when absent; 0 if invalid.
-std::chrono::milliseconds stream_interval(std::string_view query) {
-  constexpr std::string_view name = "interval=";
-  for (size_t i = 0; i <= query.size();) {
-    auto j = query.find('&', i);
-    if (j == std::string_view::npos)
-      j = query.size();
-    auto param = query.substr(i, j - i);
-    if (param.substr(0, name.size()) == name) {
-      auto v = param.substr(name.size());
-      uint64_t ms = 0;
-      if (v.empty() || v.size() > 6)
-        return std::chrono::milliseconds{0};
-      for (auto c : v) {
-        if (c < '0' || c > '9')
-          return std::chrono::milliseconds{0};
-        ms = ms * 10 + static_cast<uint64_t>(c - '0');
-      }
-      if (ms < 250 || ms > 60000)
-        return std::chrono::milliseconds{0};
-      return std::chrono::milliseconds{ms};
-    }
-    i = j + 1;
-  }
-  return std::chrono::milliseconds{1000};
-}
+/// Bytes a connection's read buffer holds at most: a header block (8 KiB)
+/// or a chunk line or trailer the parser needs whole fits many times over;
+/// one that never ends (`1;aaaa...`) is refused instead of buffered.
+constexpr size_t max_buffered_bytes = 64 * 1024;
+
+/// Bytes read and dropped after an answer that closes the connection, so
+/// that the client reads the answer instead of a reset (RFC 9112 §9.6).
+constexpr size_t max_linger_bytes = 64 * 1024;
+
+/// How long the server waits for the client to stop sending then.
+constexpr std::chrono::milliseconds linger_time{1000};
 
 int64_t now_seconds() {
   using namespace std::chrono;
@@ -133,27 +90,82 @@ private:
     if (served_++ > 0)
       beast::get_lowest_layer(stream_).expires_after(
         shared_->params.handshake_timeout);
+    buffer_.max_size(max_buffered_bytes);
     parser_.emplace();
     parser_->header_limit(8 * 1024);
     // A server API body holds one message.
     parser_->body_limit(shared_->params.max_message_bytes + 16 * 1024);
+    // The header first: its framing is checked before any body byte is
+    // read as a body.
+    http::async_read_header(
+      stream_, buffer_, *parser_,
+      beast::bind_front_handler(&http_session::on_header,
+                                this->shared_from_this()));
+  }
+
+  void on_header(beast::error_code ec, size_t) {
+    if (ec) {
+      failed(ec);
+      return;
+    }
+    auto& h = parser_->get();
+    request_framing f;
+    f.version = h.version();
+    for (auto [i, end] = h.equal_range(http::field::transfer_encoding);
+         i != end; ++i)
+      f.transfer_encodings.emplace_back(i->value().data(), i->value().size());
+    f.has_content_length = h.count(http::field::content_length) > 0;
+    if (auto problem = framing_problem(f)) {
+      refuse(http::status::bad_request, *problem);
+      return;
+    }
+    if (parser_->is_done()) {
+      route(parser_->release());
+      return;
+    }
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&http_session::on_read,
                                                this->shared_from_this()));
   }
 
   void on_read(beast::error_code ec, size_t) {
+    if (ec) {
+      failed(ec);
+      return;
+    }
+    route(parser_->release());
+  }
+
+  // A request that could not be read: the connection ends, with an answer
+  // unless the client left or took too long.
+  void failed(beast::error_code ec) {
     if (ec == http::error::end_of_stream) {
       socket().shutdown(tcp::socket::shutdown_send, ec);
       return;
     }
-    if (ec) {
-      if (ec != beast::error::timeout && ec != net::error::operation_aborted)
-        reply(http::status::bad_request,
-              json_error("bad_request", "malformed HTTP request"), false);
+    if (ec == beast::error::timeout || ec == net::error::operation_aborted)
       return;
-    }
-    route(parser_->release());
+    if (ec == http::error::body_limit)
+      refuse(http::status::payload_too_large,
+             "the body is larger than limits.max_message_bytes + 16 KiB");
+    else if (ec == http::error::header_limit)
+      refuse(http::status::request_header_fields_too_large,
+             "the request's headers are larger than 8 KiB");
+    else if (ec == http::error::buffer_overflow)
+      refuse(http::status::bad_request,
+             "a chunk line or trailer is longer than 64 KiB");
+    else
+      refuse(http::status::bad_request, "malformed HTTP request");
+  }
+
+  // Answers and closes: after a request whose end is unknown nothing on
+  // the connection can be trusted to start a request.
+  void refuse(http::status status, std::string_view why) {
+    auto word = status == http::status::payload_too_large ? "too_large"
+                : status == http::status::request_header_fields_too_large
+                  ? "headers_too_large"
+                  : "bad_request";
+    reply(status, json_error(word, why), false);
   }
 
   void route(request req) {
@@ -387,7 +399,29 @@ private:
                           return;
                         }
                         self->socket().shutdown(tcp::socket::shutdown_send, ec);
+                        if (!ec)
+                          self->linger();
                       });
+  }
+
+  // After the last answer: what the client still sends is read and
+  // dropped (bounded in bytes and time) until it closes, so that closing
+  // with unread bytes does not reset the connection before the client
+  // read the answer.
+  void linger() {
+    beast::get_lowest_layer(stream_).expires_after(linger_time);
+    linger_buf_.resize(4096);
+    drain();
+  }
+
+  void drain() {
+    stream_.async_read_some(
+      net::buffer(linger_buf_),
+      [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+        self->lingered_ += n;
+        if (!ec && self->lingered_ < max_linger_bytes)
+          self->drain();
+      });
   }
 
   std::shared_ptr<server_shared> shared_;
@@ -396,6 +430,8 @@ private:
   size_t served_ = 0;
   std::optional<http::request_parser<http::string_body>> parser_;
   bool keep_alive_ = false;
+  std::vector<char> linger_buf_;
+  size_t lingered_ = 0;
 };
 
 } // namespace

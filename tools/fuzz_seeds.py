@@ -103,11 +103,34 @@ def main():
     batch = {"id": "b1", "messages": messages}
     write(f"{out}/decode_json", "batch", json.dumps(batch).encode())
     write(f"{out}/decode_msgpack", "batch", msgpack.packb(batch))
+    # Keys given twice (at the top, nested, escaped alike) and nesting past
+    # the frame's depth: refused, and the reader must stay bounded.
+    message = json.dumps(messages[0], separators=(",", ":")) if messages else "{}"
+    write(f"{out}/decode_json", "dup-source",
+          message[:-1].encode() + b',"source":{"userId":"mallory"}}')
+    write(f"{out}/decode_json", "dup-escaped",
+          message[:-1].encode() + b',"\\u0073ource":{}}')
+    write(f"{out}/decode_json", "dup-nested",
+          message[:-1].encode() + b',"x":{"a":[{"b":1,"b":2}]}}')
+    write(f"{out}/decode_json", "dup-batch",
+          b'{"id":"b1","id":"b2","messages":[' + message.encode() + b"]}")
+    write(f"{out}/decode_json", "deep",
+          message[:-1].encode() + b',"x":' + b"[" * 40 + b"]" * 40 + b"}")
+    write(f"{out}/decode_msgpack", "dup-status", b"\x83" + b"".join(
+        msgpack.packb(x) for x in ["messageId", "m1", "status", "received",
+                                   "status", "failed"]))
+    write(f"{out}/decode_msgpack", "deep",
+          msgpack.packb({"id": "m", "payload": 0})[:-1] + b"\x91" * 40 + b"\x01")
     for i, claims in enumerate(o for o in objects if "sub" in o):
         write(f"{out}/token", f"spec-{i}", token(claims))
     write(f"{out}/token", "valid",
           token({"sub": "alice", "device_id": "phone",
                  "device_type": "mobile", "iat": 1000, "exp": 2000}))
+    head = b64url(b'{"alg":"HS256","typ":"JWT"}')
+    body = b64url(b'{"sub":"alice","sub":"bob","device_id":"phone",'
+                  b'"device_type":"mobile","exp":2000}')
+    sig = hmac.new(b"s" * 32, head + b"." + body, hashlib.sha256).digest()
+    write(f"{out}/token", "dup-sub", head + b"." + body + b"." + b64url(sig))
     write(f"{out}/base64", "rfc6455-key", b"dGhlIHNhbXBsZSBub25jZQ==")
     # upgrade_check: method, version, key, origin, authorization,
     # protocols, query, one per line.

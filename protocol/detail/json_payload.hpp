@@ -12,6 +12,7 @@
 #include <rapidjson/writer.h>
 
 #include "protocol/codec.hpp"
+#include "protocol/json.hpp"
 
 namespace tether::protocol::detail {
 
@@ -31,16 +32,22 @@ inline std::string text(const rapidjson::StringBuffer& buf) {
   return {buf.GetString(), buf.GetSize()};
 }
 
-enum class object_read { ok, missing, not_object };
+enum class object_read { ok, missing, not_object, duplicate_key };
 
-/// Parses an opaque value of either codec as a JSON object into `doc`.
-inline object_read read_object(const raw_value& v, rapidjson::Document& doc) {
+/// Parses an opaque value of either codec as a JSON object into `doc`
+/// (parse_json: bounded, no key twice; `twice` names a key given twice).
+inline object_read read_object(const raw_value& v, rapidjson::Document& doc,
+                               std::string* twice = nullptr) {
   raw_value json;
   if (v.empty() || !convert(v, codec::json, json))
     return object_read::missing;
-  doc.Parse<rapidjson::kParseIterativeFlag>(json.raw.data(), json.raw.size());
-  return !doc.HasParseError() && doc.IsObject() ? object_read::ok
-                                                : object_read::not_object;
+  auto r = parse_json(json.raw, max_value_depth, doc);
+  if (r.refusal == json_refusal::duplicate_key) {
+    if (twice != nullptr)
+      *twice = std::move(r.field);
+    return object_read::duplicate_key;
+  }
+  return r.ok() && doc.IsObject() ? object_read::ok : object_read::not_object;
 }
 
 } // namespace tether::protocol::detail

@@ -8,6 +8,10 @@
 // str(), boolean(), to_int64(int64_t&), to_uint64(uint64_t&), member(key) ->
 // std::optional<Node>, members(f(key, node)), size(), at(i), raw() ->
 // raw_value, and check(max_depth, std::string& why) for opaque values.
+//
+// An object that names a key twice, at any level, is refused with the key's
+// path (SPEC §3): the codecs keep the first copy, other readers the last, and
+// a check of one copy must not let the other through.
 
 #include <optional>
 #include <string>
@@ -15,6 +19,7 @@
 #include <vector>
 
 #include "protocol/codec.hpp"
+#include "protocol/detail/duplicates.hpp"
 #include "protocol/model.hpp"
 #include "protocol/validate.hpp"
 
@@ -36,6 +41,8 @@ public:
       fail("", "message must be an object");
       return;
     }
+    if (std::string twice; duplicate_finder<Node>{}.find(obj, twice))
+      fail(std::move(twice), duplicate_message);
     string(obj, "id", "", m.id, true);
     opt_string(obj, "correlationId", "", m.correlation_id);
     int64(obj, "timestamp", "", m.timestamp, true);
@@ -159,6 +166,9 @@ public:
       dm.error = errc::validation_error;
     }
   }
+
+  /// The field error of a key named twice in one object.
+  static constexpr const char* duplicate_message = "is given more than once";
 
 private:
   static constexpr size_t max_extra_fields = 16;
@@ -373,14 +383,31 @@ void read_frame(const Node& root, const limits& lim, decoded_frame& out) {
     out.error_message = "a frame must be an object";
     return;
   }
+  // Keys named twice: in a batch's own fields the batch is refused, in one
+  // of its messages that message (read_message); elsewhere the frame.
+  std::string twice;
   if (root.member("messages")) {
     out.kind = frame_kind::batch;
+    // Read on all the same: the refusal names the batch id.
+    if (duplicate_finder<Node>{}.find(root, twice, "messages"))
+      out.batch_errors.push_back(
+        {std::move(twice), reader<Node>::duplicate_message});
     reader<Node>{lim, out.batch_errors}.read_batch(root, out);
     dedupe(out.batch_errors);
     return;
   }
+  auto refuse_twice = [&](const char* what) {
+    if (!duplicate_finder<Node>{}.find(root, twice))
+      return false;
+    out.error = errc::validation_error;
+    out.error_message = std::string{what} + twice + " "
+                        + reader<Node>::duplicate_message;
+    return true;
+  };
   if (root.member("messageId") && root.member("status")) {
     out.kind = frame_kind::ack;
+    if (refuse_twice("invalid ack: "))
+      return;
     std::vector<field_error> errors;
     reader<Node>{lim, errors}.read_ack(root, out.ack);
     if (!errors.empty()) {
@@ -394,6 +421,8 @@ void read_frame(const Node& root, const limits& lim, decoded_frame& out) {
       t && t->is_string() && (t->str() == "ping" || t->str() == "pong")
       && !root.member("id")) {
     out.kind = frame_kind::heartbeat;
+    if (refuse_twice("invalid heartbeat: "))
+      return;
     std::vector<field_error> errors;
     reader<Node>{lim, errors}.read_heartbeat(root, out.hb);
     return;

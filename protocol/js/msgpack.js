@@ -14,7 +14,8 @@ export function encode(value) {
   return out.bytes();
 }
 
-/** Decodes one msgpack value; throws MsgpackError on bad or trailing input. */
+/** Decodes one msgpack value; throws MsgpackError on bad or trailing input,
+ * nesting deeper than 100 levels and a map that names a key twice. */
 export function decode(bytes) {
   const buf = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
   const r = { buf, view: new DataView(buf.buffer, buf.byteOffset, buf.byteLength), pos: 0 };
@@ -213,6 +214,8 @@ function map(r, n, depth) {
   for (let k = 0; k < n; k++) {
     const key = read(r, depth + 1);
     if (typeof key !== 'string') throw new MsgpackError('map keys must be strings');
+    // Which copy of a key counts differs between readers (SPEC §4).
+    if (Object.prototype.hasOwnProperty.call(out, key)) throw new MsgpackError(`the key "${key}" is given more than once`);
     const value = read(r, depth + 1);
     if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
     else out[key] = value;

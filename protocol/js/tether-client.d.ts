@@ -124,7 +124,16 @@ export declare class TetherClient {
   on(event: 'gap', fn: (gap: Gap) => void): this;
   on(event: 'presence', fn: (room: string, members: Map<string, Member>, update: unknown) => void): this;
   on(event: 'close', fn: (info: CloseInfo) => void): this;
-  on(event: 'error', fn: (error: Error) => void): this;
+  /**
+   * Problems that do not end the client: a TetherError with code
+   * MALFORMED_FRAME (a frame or batch member from the server that is not an
+   * object of the shape SPEC §3 gives: dropped, never thrown),
+   * PROTOCOL_ERROR (a second tether.welcome on one connection, or anything
+   * before the first: the link is closed and dialled again, identity and
+   * lastSeq unchanged), HEARTBEAT_TIMEOUT, a failed ack of no pending send;
+   * or the Error of a token function or of a listener.
+   */
+  on(event: 'error', fn: (error: TetherError | Error) => void): this;
   off(event: string, fn: (...args: any[]) => void): this;
 
   connect(): Promise<Welcome>;

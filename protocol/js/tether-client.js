@@ -10,7 +10,9 @@
 // outbox, and unacked messages resent after a reconnect (the server drops
 // resends by id); rooms, presence as a live member map; gap notices as
 // events; app-level heartbeats that notice a dead link where the browser
-// cannot see WebSocket pings.
+// cannot see WebSocket pings. A hostile or broken server cannot make it
+// throw: frames of the wrong shape are dropped and reported as `error`
+// events, and a second welcome on a connection closes that link.
 
 import * as msgpack from './msgpack.js';
 
@@ -36,6 +38,25 @@ export function isTerminalClose(code) {
 export function isFinalRefusal(status) {
   return status === 400 || status === 403 || status === 404 || status === 405
     || status === 426;
+}
+
+/** A plain object (not null, an array or bytes): the only frame shape. */
+function isObject(x) {
+  return x !== null && typeof x === 'object' && !Array.isArray(x) && !(x instanceof Uint8Array);
+}
+
+/** A delivery sequence number: a non-negative safe integer. */
+function isSeq(x) {
+  return Number.isSafeInteger(x) && x >= 0;
+}
+
+function hasOwn(x, key) {
+  return Object.prototype.hasOwnProperty.call(x, key);
+}
+
+/** A presence member or change: who it is, at least. */
+function isMember(m) {
+  return isObject(m) && typeof m.userId === 'string' && typeof m.deviceId === 'string';
 }
 
 /** Full-jitter backoff: a draw in [0, min(cap, base * multiplier^attempt)). */
@@ -181,6 +202,7 @@ export class TetherClient {
     }
     ws.binaryType = 'arraybuffer';
     this.socket = ws;
+    this.welcomed = false; // a connection has one welcome, first (SPEC §2.5)
     let refusal = null;
     // `ws` reports the HTTP answer of a refused upgrade; browsers do not.
     if (typeof ws.on === 'function') {
@@ -190,7 +212,16 @@ export class TetherClient {
         ws.terminate?.();
       });
     }
-    ws.onmessage = (ev) => { if (this.socket === ws) this.onFrame(ev.data); };
+    ws.onmessage = (ev) => {
+      if (this.socket !== ws) return;
+      // Nothing the server sends may throw out of here: in Node a throw
+      // from `ws`'s handler ends the process.
+      try {
+        this.onFrame(ev.data, ws);
+      } catch (e) {
+        this.malformed(`it could not be handled: ${e?.message}`);
+      }
+    };
     ws.onerror = () => { /* the close event follows */ };
     ws.onclose = (ev) => {
       if (this.socket !== ws) return;
@@ -256,20 +287,62 @@ export class TetherClient {
     return msgpack.decode(bytes);
   }
 
-  onFrame(data) {
+  /** Reports a frame (or a batch member) that was dropped. */
+  malformed(why) {
+    this.emit('error', new TetherError('MALFORMED_FRAME', `a frame from the server was dropped: ${why}`));
+  }
+
+  /** The server broke the protocol on this link: it is closed (1002) and
+   * dialled again; identity, resume token and lastSeq stay as they were. */
+  protocolError(why) {
+    const ws = this.socket;
+    this.emit('error', new TetherError('PROTOCOL_ERROR', `${why}: the client closes the link and reconnects`));
+    if (!ws) return;
+    const wasOpen = this.state === 'open';
+    this.socket = null; // nothing more it delivers is read; its close is ours
+    this.clearTimers();
+    try {
+      ws.close(1002, 'protocol error');
+    } catch {
+      try { ws.close(); } catch { /* already closing */ }
+    }
+    this.retry({ code: 1002, reason: why, wasOpen });
+  }
+
+  onFrame(data, ws) {
     let frame;
     try {
       frame = this.decode(data);
     } catch (e) {
-      this.emit('error', new TetherError('MALFORMED_FRAME', `a frame from the server could not be read: ${e.message}`));
+      this.malformed(`it could not be read: ${e.message}`);
       return;
     }
     this.alive();
-    if (Array.isArray(frame.messages)) {
-      for (const m of frame.messages) this.onMessage(m);
+    if (!isObject(frame)) {
+      this.malformed('it is not an object');
+      return;
+    }
+    // The kind is decided by the keys, as the server does (SPEC §3).
+    if (hasOwn(frame, 'messages')) {
+      if (!Array.isArray(frame.messages)) {
+        this.malformed('a batch whose messages are not an array');
+        return;
+      }
+      for (const m of frame.messages) {
+        if (this.socket !== ws) return; // a protocol error ended the link
+        this.onMessage(m);
+      }
     } else if (frame.messageId !== undefined && frame.status !== undefined) {
+      if (!this.welcomed) {
+        this.protocolError('an ack before the tether.welcome');
+        return;
+      }
       this.onAck(frame);
     } else if ((frame.type === 'ping' || frame.type === 'pong') && frame.id === undefined) {
+      if (frame.timestamp !== undefined && typeof frame.timestamp !== 'number') {
+        this.malformed(`a ${frame.type} whose timestamp is not a number`);
+        return;
+      }
       if (frame.type === 'ping') this.write({ type: 'pong', timestamp: frame.timestamp });
     } else {
       this.onMessage(frame);
@@ -277,8 +350,24 @@ export class TetherClient {
   }
 
   onMessage(m) {
+    if (!isObject(m)) {
+      this.malformed('a message that is not an object');
+      return;
+    }
+    if (typeof m.id !== 'string' || typeof m.type !== 'string') {
+      this.malformed('a message without a string id and type');
+      return;
+    }
+    if (m.seq !== undefined && !isSeq(m.seq)) {
+      this.malformed(`message ${m.id}: seq is not a non-negative integer`);
+      return;
+    }
     if (m.type === 'tether.welcome') {
       this.onWelcome(m.payload);
+      return;
+    }
+    if (!this.welcomed) {
+      this.protocolError(`message ${m.id} before the tether.welcome`);
       return;
     }
     if (typeof m.seq === 'number') {
@@ -296,7 +385,7 @@ export class TetherClient {
     this.remember(m.id);
     switch (m.type) {
       case 'tether.gap':
-        this.emit('gap', m.payload);
+        this.onGap(m.payload);
         return;
       case 'tether.presence.snapshot':
         this.onSnapshot(m.payload);
@@ -331,6 +420,18 @@ export class TetherClient {
 
   onWelcome(w) {
     if (this.state === 'closed') return;
+    if (this.welcomed) {
+      // Accepted, it would replace the identity and reset lastSeq, so
+      // that messages already seen would be taken again.
+      this.protocolError('a second tether.welcome on one connection');
+      return;
+    }
+    if (!isObject(w) || typeof w.userId !== 'string' || typeof w.deviceId !== 'string'
+      || typeof w.resumeToken !== 'string') {
+      this.protocolError('a tether.welcome without userId, deviceId and resumeToken');
+      return;
+    }
+    this.welcomed = true;
     const first = !this.identity;
     this.identity = { userId: w.userId, deviceId: w.deviceId, deviceType: w.deviceType, sessionId: w.sessionId };
     if (w.resumed) this.stats.resumes++;
@@ -344,7 +445,8 @@ export class TetherClient {
     this.state = 'open';
     this.attempt = 0;
     this.stats.connects++;
-    this.heartbeat(w.heartbeatIntervalMs || 20000, w.pongTimeoutMs || 10000);
+    const ms = (x, fallback) => (Number.isSafeInteger(x) && x > 0 ? x : fallback);
+    this.heartbeat(ms(w.heartbeatIntervalMs, 20000), ms(w.pongTimeoutMs, 10000));
     // Unacked messages first (oldest first), then the rooms again, then
     // what was never sent.
     for (const p of [...this.pending.values()]) {
@@ -364,6 +466,11 @@ export class TetherClient {
   }
 
   onAck(a) {
+    if (typeof a.messageId !== 'string' || typeof a.status !== 'string'
+      || (a.error !== undefined && !isObject(a.error))) {
+      this.malformed('an ack whose messageId, status or error is of the wrong type');
+      return;
+    }
     this.emit('ack', a);
     const p = this.pending.get(a.messageId);
     if (!p) {
@@ -401,7 +508,21 @@ export class TetherClient {
 
   // -- presence ------------------------------------------------------------
 
+  onGap(g) {
+    if (!isObject(g) || typeof g.reason !== 'string' || !isSeq(g.count)
+      || (g.messageIds !== undefined && !(Array.isArray(g.messageIds) && g.messageIds.every((x) => typeof x === 'string')))) {
+      this.malformed('a tether.gap whose payload is not {reason, count, messageIds}');
+      return;
+    }
+    this.emit('gap', g);
+  }
+
   onSnapshot(p) {
+    if (!isObject(p) || typeof p.room !== 'string'
+      || (p.members !== undefined && !(Array.isArray(p.members) && p.members.every(isMember)))) {
+      this.malformed('a tether.presence.snapshot whose payload is not {room, members}');
+      return;
+    }
     let room = this.members.get(p.room);
     if (!room || p.page === 0) {
       room = new Map();
@@ -412,6 +533,11 @@ export class TetherClient {
   }
 
   onDiff(p) {
+    if (!isObject(p) || typeof p.room !== 'string'
+      || (p.changes !== undefined && !(Array.isArray(p.changes) && p.changes.every(isMember)))) {
+      this.malformed('a tether.presence.diff whose payload is not {room, changes}');
+      return;
+    }
     let room = this.members.get(p.room);
     if (!room) {
       room = new Map();

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "protocol/token.hpp"
+#include "protocol/validate.hpp"
 #include "test/fuzz/fuzz_check.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -26,7 +27,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     c.user_id = std::string(text.substr(0, size / 2));
     c.device_id = std::string(text.substr(size / 2));
     c.expires_at = 2000;
+    // Claims are JSON: ids that are not UTF-8 make a token that is not.
     if (c.user_id.size() <= 255 && c.device_id.size() <= 255
+        && valid_utf8(c.user_id) && valid_utf8(c.device_id)
         && c.user_id != "system" && c.device_id != "server") {
       token_claims got;
       FUZZ_CHECK(verify_token(issue_token(c, secret), secret, 1500, 0, got)

@@ -177,3 +177,54 @@ CAF_TEST(a peer that stops answering pings is closed) {
   CAF_CHECK(!answering->client.close_code().has_value());
   CAF_CHECK(metrics.find("tether_rtt_seconds_count 0\n") == std::string::npos);
 }
+
+CAF_TEST(a frame with a key given twice is refused and nothing delivered) {
+  // The attacker probe: which copy of a duplicated key counts differs
+  // between readers (SPEC §3); the server refuses the frame with the
+  // socket path's field errors instead of picking one.
+  test_node n;
+  auto d = connect_device(n, "alice", "phone", device_type::mobile);
+  auto laptop = connect_device(n, "alice", "laptop", device_type::desktop);
+  for (auto [id, member, field] : {
+         std::tuple{"dup1",
+                    R"("destination":{"target":"device","deviceId":"laptop"})",
+                    "destination"},
+         std::tuple{"dup2", R"("trace":{"a":{"b":1,"b":2}})", "trace.a.b"},
+       }) {
+    auto text = self_message(id);
+    text.insert(text.size() - 1, std::string{","} + member);
+    CAF_REQUIRE(d->client.send(text));
+    auto a = ack_of(d->next());
+    CAF_CHECK_EQUAL(a.message_id, id);
+    CAF_REQUIRE(a.error.has_value());
+    CAF_CHECK_EQUAL(a.error->code, "VALIDATION_ERROR");
+    CAF_CHECK(a.error->details.raw.find(R"({"field":")" + std::string{field}
+                                        + R"(","message":"is given more )")
+              != std::string::npos);
+  }
+  // In a batch: that message refused, the other one delivered.
+  auto dup = self_message("dup3");
+  dup.insert(dup.size() - 1, R"(,"type":"u")");
+  CAF_REQUIRE(d->client.send(R"({"id":"b1","messages":[)" + dup + ","
+                             + self_message("ok3") + "]}"));
+  auto acks = 0;
+  auto delivered = std::string{};
+  for (int i = 0; i < 3; ++i) {
+    auto f = protocol::decode(codec::json, d->next(), protocol::limits{});
+    CAF_REQUIRE(f.ok());
+    if (f.kind == protocol::frame_kind::ack) {
+      ++acks;
+      if (f.ack.message_id == "dup3")
+        CAF_CHECK(f.ack.status == protocol::ack_status::failed);
+      else
+        CAF_CHECK(f.ack.status == protocol::ack_status::received);
+    } else {
+      delivered += f.messages.front().msg.id;
+    }
+  }
+  CAF_CHECK_EQUAL(acks, 2);
+  CAF_CHECK_EQUAL(delivered, "ok3");
+  // Neither device got a duplicated message; the phone works on.
+  CAF_CHECK(still_works(*d, "after-dup"));
+  CAF_CHECK(!laptop->client.receive(300ms).has_value());
+}

@@ -2,6 +2,7 @@
 #include <caf/test/unit_test.hpp>
 
 #include "protocol/codec.hpp"
+#include "protocol/validate.hpp"
 #include "test/support/hex.hpp"
 
 using namespace tether::protocol;
@@ -363,4 +364,203 @@ CAF_TEST(splicing a seq equals encoding with it in both codecs) {
   encode_to(codec::msgpack, big, 9, direct);
   CAF_CHECK_EQUAL(hex(spliced), hex(direct));
   CAF_CHECK(!splice_seq(codec::json, "[1]", 1, spliced));
+}
+
+// -- duplicate keys and nesting (attacker probe) ------------------------------
+
+namespace {
+
+// example_json with `insert` placed before the key `before` (at top level or
+// in a nested object: the first occurrence of "<before>":).
+std::string with_before(std::string_view before, std::string_view insert) {
+  std::string text{example_json};
+  auto at = text.find("\"" + std::string{before} + "\":");
+  CAF_REQUIRE(at != std::string::npos);
+  text.insert(at, insert);
+  return text;
+}
+
+const field_error* error_on(const decoded_message& dm,
+                            const std::string& field) {
+  for (auto& e : dm.errors)
+    if (e.field == field)
+      return &e;
+  return nullptr;
+}
+
+} // namespace
+
+CAF_TEST(a key given twice is a validation error naming it) {
+  // Found by the attacker probe: with a second "source" the recipient saw
+  // the sender's second identity; readers disagree on which copy counts.
+  struct probe {
+    std::string text;
+    std::string field;
+  };
+  std::vector<probe> probes{
+    // A second identity, before and after the first.
+    {with_before("source", R"("source":{"deviceId":"p","userId":"mallory",)"
+                           R"("deviceType":"mobile","timestamp":1},)"),
+     "source"},
+    {std::string{example_json}.insert(
+       example_json.size() - 1,
+       R"(,"source":{"deviceId":"p","userId":"mallory",)"
+       R"("deviceType":"mobile","timestamp":1})"),
+     "source"},
+    // Nested: inside source, destination, optimization, the payload, an
+    // array in the payload, an unknown top-level key.
+    {with_before("userId", R"("userId":"mallory",)"), "source.userId"},
+    {with_before("target", R"("target":"extension",)"), "destination.target"},
+    {with_before("priority", R"("priority":"low",)"), "optimization.priority"},
+    {with_before("k", R"("k":1,)"), "payload.k"},
+    {with_before("k", R"("a":[{"x":1},{"y":1,"y":2}],)"), "payload.a[1].y"},
+    {std::string{example_json}.insert(example_json.size() - 1,
+                                      R"(,"trace":{"id":1,"id":2})"),
+     "trace.id"},
+  };
+  for (auto& p : probes) {
+    auto f = decode_json(p.text);
+    CAF_REQUIRE(f.ok());
+    CAF_REQUIRE(f.kind == frame_kind::message);
+    auto& dm = f.messages.front();
+    CAF_CHECK(dm.error == errc::validation_error);
+    auto e = error_on(dm, p.field);
+    CAF_CHECK(e != nullptr);
+    if (e != nullptr)
+      CAF_CHECK_EQUAL(e->message, "is given more than once");
+  }
+  // A key that only looks alike is no duplicate.
+  auto f = decode_json(with_before("k", R"("K":1,"k ":2,)"));
+  CAF_REQUIRE(f.ok());
+  CAF_CHECK(f.messages.front().ok());
+}
+
+CAF_TEST(a key given twice in a large object is found) {
+  // Over 16 keys the finder sorts instead of comparing pairs.
+  std::string payload = "{";
+  for (int i = 0; i < 200; ++i)
+    payload += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  auto unique = payload.substr(0, payload.size() - 1) + "}";
+  payload += "\"k117\":0}";
+  std::string text{example_json};
+  std::string_view old = R"({"k":[1,-1,true,null,1.5]})";
+  auto dup = text;
+  dup.replace(dup.find(old), old.size(), payload);
+  auto f = decode_json(dup);
+  CAF_REQUIRE(f.ok());
+  CAF_CHECK(error_on(f.messages.front(), "payload.k117") != nullptr);
+  text.replace(text.find(old), old.size(), unique);
+  CAF_CHECK(decode_json(text).messages.front().ok());
+}
+
+CAF_TEST(a key given twice in a batch refuses that message or the batch) {
+  // In one message: that message is refused, the others stand.
+  std::string batch = R"({"id":"b1","messages":[)";
+  batch += example_json;
+  batch += ",";
+  batch += with_before("source", R"("source":{},)");
+  batch += "]}";
+  auto f = decode_json(batch);
+  CAF_REQUIRE(f.ok());
+  CAF_REQUIRE(f.kind == frame_kind::batch);
+  CAF_CHECK(f.batch_errors.empty());
+  CAF_REQUIRE_EQUAL(f.messages.size(), 2u);
+  CAF_CHECK(f.messages[0].ok());
+  CAF_CHECK(error_on(f.messages[1], "source") != nullptr);
+  // In the batch's own fields: refused as a whole.
+  for (auto [text, field] :
+       {std::pair{R"({"id":"b1","id":"b2","messages":[]})", "id"},
+        std::pair{R"({"id":"b1","messages":[],"messages":[]})", "messages"},
+        std::pair{R"({"id":"b1","messages":[],"metadata":{"n":1,"n":2}})",
+                  "metadata.n"}}) {
+    auto g = decode_json(text);
+    CAF_REQUIRE(g.ok());
+    CAF_REQUIRE(g.kind == frame_kind::batch);
+    CAF_REQUIRE_EQUAL(g.batch_errors.size(), 1u);
+    CAF_CHECK_EQUAL(g.batch_errors.front().field, field);
+  }
+}
+
+CAF_TEST(a key given twice in an ack or a heartbeat refuses the frame) {
+  for (auto text :
+       {R"({"messageId":"m1","status":"received","seq":1,"seq":99})",
+        R"({"messageId":"m1","status":"received","status":"failed"})",
+        R"({"type":"ping","timestamp":1,"timestamp":2})"}) {
+    auto f = decode_json(text);
+    CAF_CHECK(f.error == errc::validation_error);
+    CAF_CHECK(f.error_message.find("given more than once")
+              != std::string::npos);
+  }
+}
+
+CAF_TEST(a msgpack map with a key twice is a validation error naming it) {
+  // {"messageId":"m1","status":"received","status":"failed"}
+  auto ack = decode_mp(unhex("83 a9 6d 65 73 73 61 67 65 49 64 a2 6d 31"
+                             " a6 73 74 61 74 75 73 a8 72 65 63 65 69 76 65 64"
+                             " a6 73 74 61 74 75 73 a6 66 61 69 6c 65 64"));
+  CAF_CHECK(ack.error == errc::validation_error);
+  CAF_CHECK_EQUAL(ack.error_message,
+                  "invalid ack: status is given more than once");
+  // The example envelope with "userId" of source given twice (the map
+  // grows from 4 to 5 pairs): source.userId named.
+  auto packed = unhex(example_msgpack);
+  auto src = packed.find(unhex("a6 736f75726365 84"));
+  CAF_REQUIRE(src != std::string::npos);
+  auto map_at = src + 7;
+  packed[map_at] = '\x85';
+  packed.insert(map_at + 1, unhex("a6 757365724964 a7 6d616c6c6f7279"));
+  auto f = decode_mp(packed);
+  CAF_REQUIRE(f.ok());
+  CAF_CHECK(error_on(f.messages.front(), "source.userId") != nullptr);
+  // A key that is not UTF-8, twice in the payload: named, not echoed.
+  auto p = unhex(example_msgpack);
+  auto payload = p.find(unhex("81 a1 6b"));
+  CAF_REQUIRE(payload != std::string::npos);
+  p.replace(payload, 3, unhex("82 a1 ff 01 a1 ff"));
+  auto g = decode_mp(p);
+  CAF_REQUIRE(g.ok());
+  auto& dm = g.messages.front();
+  CAF_CHECK(!dm.ok());
+  for (auto& e : dm.errors)
+    CAF_CHECK(valid_utf8(e.field));
+}
+
+CAF_TEST(a json frame nested beyond the frame cap is malformed) {
+  // Depth is bounded for the whole frame, not only for opaque values:
+  // an unknown key of source (dropped, never checked) 1000 levels deep.
+  std::string deep = std::string(1000, '[') + std::string(1000, ']');
+  auto f = decode_json(with_before("userId", "\"x\":" + deep + ","));
+  CAF_CHECK(f.error == errc::malformed_frame);
+  CAF_CHECK(f.error_message.find("deeper") != std::string::npos);
+  // 270,000 levels, as the probe sent: an error, not a crash.
+  CAF_CHECK(decode_json(std::string(270000, '[')).error
+            == errc::malformed_frame);
+  // A filter at the depth limit is accepted in a batch as in a message:
+  // the frame may nest max_depth + 5 levels (batch, messages, message,
+  // destination, broadcast, then the filter's own).
+  limits lim;
+  std::string filter = "{}";
+  for (size_t i = 1; i < lim.max_depth; ++i)
+    filter = R"({"a":)" + filter + "}";
+  std::string msg{example_json};
+  std::string_view old = R"({"target":"device","deviceId":"l"})";
+  msg.replace(msg.find(old), old.size(),
+              R"({"target":"broadcast","broadcast":{"scope":"user",)"
+              R"("filter":)"
+                + filter + "}}");
+  auto one = decode(codec::json, msg, lim);
+  CAF_REQUIRE(one.ok());
+  CAF_CHECK(one.messages.front().ok());
+  auto g = decode(codec::json, R"({"id":"b","messages":[)" + msg + "]}", lim);
+  CAF_REQUIRE(g.ok());
+  CAF_REQUIRE_EQUAL(g.messages.size(), 1u);
+  CAF_CHECK(g.messages.front().ok());
+  // The same in msgpack.
+  auto packed = encode(codec::msgpack, one.messages.front().msg);
+  // {"id":"b","messages":[<the message>]}
+  auto h = decode(codec::msgpack,
+                  unhex("82 a2 6964 a1 62 a8 6d65737361676573 91") + packed,
+                  lim);
+  CAF_REQUIRE(h.ok());
+  CAF_CHECK(h.messages.front().ok());
 }

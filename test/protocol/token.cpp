@@ -1,6 +1,9 @@
 #define CAF_SUITE protocol.token
 #include <caf/test/unit_test.hpp>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "protocol/base64.hpp"
 #include "protocol/token.hpp"
 
@@ -20,6 +23,21 @@ token_claims claims() {
   c.expires_at = 2000;
   return c;
 }
+
+// A token of any header and claims text, signed with `secret` (as another
+// JWT library holding the secret would write it).
+std::string sign(std::string_view header, std::string_view claims) {
+  auto input = base64url_encode(header) + "." + base64url_encode(claims);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(input.data()), input.size(), md,
+       &len);
+  return input + "."
+         + base64url_encode({reinterpret_cast<const char*>(md), len});
+}
+
+constexpr std::string_view hs256 = R"({"alg":"HS256","typ":"JWT"})";
 
 } // namespace
 
@@ -118,4 +136,45 @@ CAF_TEST(the server identity cannot be claimed by a token) {
     CAF_CHECK(verify_token(issue_token(c, secret), secret, 1500, 0, out)
               == token_error::reserved_identity);
   }
+}
+
+CAF_TEST(a claim or header field given twice is refused) {
+  // RFC 7519 §4: claim names are unique; a parser that keeps another copy
+  // than the one checked (the first here, the last in most libraries)
+  // reads another identity from the same signed text.
+  token_claims out;
+  auto valid = sign(hs256, R"({"sub":"alice","device_id":"phone",)"
+                           R"("device_type":"mobile","exp":2000})");
+  CAF_REQUIRE(verify_token(valid, secret, 1500, 0, out) == token_error::none);
+  for (auto claims :
+       {R"({"sub":"alice","sub":"bob","device_id":"phone",)"
+        R"("device_type":"mobile","exp":2000})",
+        R"({"sub":"alice","device_id":"phone","device_type":"mobile",)"
+        R"("exp":2000,"exp":99999999999})",
+        R"({"sub":"alice","device_id":"phone","device_type":"mobile",)"
+        R"("exp":2000,"ext":{"a":1,"a":2}})"})
+    CAF_CHECK(verify_token(sign(hs256, claims), secret, 1500, 0, out)
+              == token_error::malformed);
+  CAF_CHECK(verify_token(sign(R"({"alg":"HS256","alg":"none"})",
+                              R"({"sub":"alice","device_id":"phone",)"
+                              R"("device_type":"mobile","exp":2000})"),
+                         secret, 1500, 0, out)
+            == token_error::malformed);
+}
+
+CAF_TEST(claims nested beyond the depth limit or not utf8 are refused) {
+  token_claims out;
+  // 2000 levels: within the 8 KiB a token may have.
+  std::string deep = std::string(2000, '[') + std::string(2000, ']');
+  CAF_CHECK(verify_token(sign(hs256, R"({"sub":"alice","device_id":"phone",)"
+                                     R"("device_type":"mobile","exp":2000,)"
+                                     R"("x":)"
+                                       + deep + "}"),
+                         secret, 1500, 0, out)
+            == token_error::malformed);
+  CAF_CHECK(verify_token(sign(hs256, "{\"sub\":\"al\xffice\",\"device_id\":"
+                                     "\"phone\",\"device_type\":\"mobile\","
+                                     "\"exp\":2000}"),
+                         secret, 1500, 0, out)
+            == token_error::malformed);
 }

@@ -36,6 +36,11 @@ bool raw_socket::send(const std::string& bytes) {
               == static_cast<ssize_t>(bytes.size());
 }
 
+void raw_socket::shutdown_write() {
+  if (fd_ >= 0)
+    ::shutdown(fd_, SHUT_WR);
+}
+
 std::string raw_socket::read(const std::string& until,
                              std::chrono::milliseconds limit) {
   std::string raw;

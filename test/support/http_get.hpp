@@ -29,6 +29,9 @@ public:
   /// Sends all of `bytes`; false on error.
   bool send(const std::string& bytes);
 
+  /// Ends the sending direction (a half close: the peer reads EOF).
+  void shutdown_write();
+
   /// Reads until `until` occurs in what was read (empty: until the peer
   /// closes), at most `limit`; returns everything read.
   std::string

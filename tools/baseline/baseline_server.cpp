@@ -36,8 +36,14 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <rapidjson/document.h>
+#include <rapidjson/encodedstream.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+
+// Header-only: the depth guard of Tether's own JSON parse (no library).
+#include "protocol/json.hpp"
 
 namespace {
 
@@ -56,6 +62,9 @@ constexpr size_t max_message_bytes = 256 * 1024;
 constexpr size_t max_queued_bytes = 8 * 1024 * 1024;
 // Rooms one session may be in: bounds the work of its destructor.
 constexpr size_t max_rooms_per_session = 64;
+// Nesting of a frame, as for msgpack below (Tether's limits.max_depth
+// 32 plus a frame's own levels, with room to spare).
+constexpr size_t max_depth = 64;
 
 enum class codec { json, msgpack };
 
@@ -73,7 +82,7 @@ uint64_t take_be(const uint8_t*& p, size_t n) {
 bool read_msgpack(const uint8_t*& p, const uint8_t* end, json& v,
                   json::AllocatorType& a, int depth = 0) {
   auto left = [&] { return static_cast<size_t>(end - p); };
-  if (p >= end || depth > 64)
+  if (p >= end || depth > static_cast<int>(max_depth))
     return false;
   auto tag = *p++;
   auto str = [&](uint64_t n) {
@@ -436,14 +445,28 @@ private:
     auto size = buffer_.size();
     rapidjson::Document doc;
     if (codec_ == codec::json) {
-      doc.Parse(data, size);
+      // Iterative and bounded: a deeply nested frame is an error, not a
+      // recursion that exhausts the stack.
+      tether::protocol::json_depth_guard guard{doc, max_depth};
+      rapidjson::Reader reader;
+      auto parse = [&](rapidjson::Document&) {
+        rapidjson::MemoryStream ms{data, size};
+        rapidjson::EncodedInputStream<rapidjson::UTF8<>,
+                                      rapidjson::MemoryStream>
+          in{ms};
+        return !reader.Parse<rapidjson::kParseIterativeFlag>(in, guard)
+                  .IsError();
+      };
+      doc.Populate(parse);
+      if (reader.HasParseError())
+        doc.SetNull(); // ignored
     } else {
       auto p = reinterpret_cast<const uint8_t*>(data);
       auto end = p + size;
       if (!read_msgpack(p, end, doc, doc.GetAllocator()) || p != end)
         doc.SetNull(); // ignored
     }
-    if (!doc.HasParseError())
+    if (!doc.IsNull())
       dispatch(doc, data, size);
     buffer_.consume(size);
     do_read();
@@ -609,7 +632,9 @@ private:
 
   beast::tcp_stream stream_;
   server_state& state_;
-  beast::flat_buffer buffer_;
+  // An upgrade request is a header (at most 8 KiB): a chunk line or
+  // trailer without end must not be buffered until the deadline.
+  beast::flat_buffer buffer_{64 * 1024};
   http::request<http::string_body> req_;
 };
 

@@ -1,6 +1,8 @@
 // `tether api`: the server API for backends (SPEC §15) from the shell.
 
+#include <cstdlib>
 #include <iostream>
+#include <string>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -24,7 +26,9 @@ int usage() {
        "  disconnect --user U --device D\n"
        "  stats\n"
        "--key-file: a file of auth.api_keys_file's form (its first key). "
-       "Prints the response; exit 0 on 2xx, 1 otherwise, 2 on bad flags.\n";
+       "--timeout: seconds for the whole exchange (connect, TLS, request, "
+       "answer). Prints the response (at most 4 MiB); exit 0 on 2xx, 1 "
+       "otherwise, 2 on bad flags.\n";
   return 2;
 }
 
@@ -115,8 +119,16 @@ int api_command(const std::vector<std::string>& args) {
     auto colon = rest.rfind(':');
     o.host = rest.substr(0, colon);
     o.port = static_cast<uint16_t>(port);
-    if (colon != std::string::npos)
-      o.port = static_cast<uint16_t>(std::atoi(rest.c_str() + colon + 1));
+    if (colon != std::string::npos) {
+      // 1-65535 in digits; anything else is no port (65536 is not 0).
+      auto digits = rest.substr(colon + 1);
+      unsigned long p = 0;
+      if (digits.empty() || digits.size() > 5
+          || digits.find_first_not_of("0123456789") != std::string::npos
+          || (p = std::stoul(digits)) > 65535)
+        p = 0;
+      o.port = static_cast<uint16_t>(p);
+    }
   }
   if (o.host.empty() || o.port == 0) {
     std::cerr << "tether api: --url must be http[s]://HOST[:PORT]\n";
@@ -124,8 +136,14 @@ int api_command(const std::vector<std::string>& args) {
   }
   o.ca_file = a.get("ca");
   o.insecure = a.has("insecure");
-  o.timeout = std::chrono::milliseconds{
-    static_cast<int64_t>(1000 * std::atof(a.get("timeout", "5").c_str()))};
+  // Seconds, > 0 and at most an hour: the whole exchange's deadline.
+  auto seconds = std::strtod(a.get("timeout", "5").c_str(), nullptr);
+  if (!(seconds > 0 && seconds <= 3600)) {
+    std::cerr << "tether api: --timeout is seconds, more than 0 and at most "
+                 "3600\n";
+    return usage();
+  }
+  o.timeout = std::chrono::milliseconds{static_cast<int64_t>(1000 * seconds)};
   if (a.has("key-file")) {
     try {
       o.token = runtime::load_api_keys(a.get("key-file")).front();

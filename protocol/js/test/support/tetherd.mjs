@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import WebSocket from 'ws';
 import { TetherClient } from '../../tether-client.js';
+import { until } from './until.mjs';
 
-export { WebSocket };
+export { WebSocket, until };
 
 const tetherd = process.env.TETHERD;
 if (!tetherd) throw new Error('set TETHERD to the tetherd binary');
@@ -117,22 +118,6 @@ export class Node {
     const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
     return `${head}.${createHmac('sha256', secret).update(head).digest('base64url')}`;
   }
-}
-
-/** Resolves once `check()` (which may return a promise) is true; rejects
- * after `ms` naming `what`. */
-export function until(check, what, ms = 10000) {
-  return new Promise((resolve, reject) => {
-    const deadline = Date.now() + ms;
-    const poll = async () => {
-      let ok = false;
-      try { ok = await check(); } catch { ok = false; }
-      if (ok) { resolve(); return; }
-      if (Date.now() > deadline) { reject(new Error(`timed out waiting for ${what}`)); return; }
-      setTimeout(poll, 20);
-    };
-    poll();
-  });
 }
 
 /** `n` free TCP ports on 127.0.0.1 (held until all are picked). */

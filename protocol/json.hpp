@@ -1,0 +1,111 @@
+#pragma once
+
+// The one way Tether reads JSON text (frames, server API bodies, token
+// parts, control payloads): rapidjson's iterative parser (no recursion, so
+// no stack to exhaust), UTF-8 validated, nesting bounded while parsing, lone
+// surrogate escapes refused, and no object that names a key twice (RFC 8259
+// leaves duplicates to the reader; two readers that pick different copies
+// are how an identity or a target is smuggled past a check).
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <rapidjson/document.h>
+
+namespace tether::protocol {
+
+/// Why parse_json refused a text.
+enum class json_refusal : uint8_t {
+  none,
+  syntax,         // not exactly one JSON value, or not UTF-8
+  too_deep,       // objects and arrays nested deeper than allowed
+  lone_surrogate, // a \u escape of a lone surrogate (not Unicode)
+  duplicate_key,  // an object names a key more than once
+};
+
+struct json_parse_result {
+  json_refusal refusal = json_refusal::none;
+  /// syntax: the byte offset of the error.
+  size_t offset = 0;
+  /// too_deep: the limit. duplicate_key: unused.
+  size_t max_depth = 0;
+  /// duplicate_key: the key's path, e.g. `source` or `payload.items[2].k`.
+  std::string field;
+
+  bool ok() const noexcept { return refusal == json_refusal::none; }
+
+  /// What was refused, for humans (the field is not repeated in it).
+  std::string message() const;
+};
+
+/// A document's SAX handler behind a depth count, for rapidjson's
+/// iterative reader (its stack is on the heap, bounded by the text): a
+/// value nested deeper than `max_depth` (the top level is 1) stops the
+/// parse there. Header-only, so that tools without Tether's libraries
+/// (tools/baseline) bound their parse the same way.
+class json_depth_guard {
+public:
+  using Ch = char;
+
+  json_depth_guard(rapidjson::Document& doc, size_t max_depth)
+    : doc_(doc), max_(max_depth) {
+    // nop
+  }
+
+  bool too_deep() const noexcept { return too_deep_; }
+
+  bool Null() { return doc_.Null(); }
+  bool Bool(bool b) { return doc_.Bool(b); }
+  bool Int(int i) { return doc_.Int(i); }
+  bool Uint(unsigned i) { return doc_.Uint(i); }
+  bool Int64(int64_t i) { return doc_.Int64(i); }
+  bool Uint64(uint64_t i) { return doc_.Uint64(i); }
+  bool Double(double d) { return doc_.Double(d); }
+  bool RawNumber(const Ch* s, rapidjson::SizeType n, bool copy) {
+    return doc_.RawNumber(s, n, copy);
+  }
+  bool String(const Ch* s, rapidjson::SizeType n, bool copy) {
+    return doc_.String(s, n, copy);
+  }
+  bool Key(const Ch* s, rapidjson::SizeType n, bool copy) {
+    return doc_.Key(s, n, copy);
+  }
+  bool StartObject() { return enter() && doc_.StartObject(); }
+  bool EndObject(rapidjson::SizeType n) {
+    --depth_;
+    return doc_.EndObject(n);
+  }
+  bool StartArray() { return enter() && doc_.StartArray(); }
+  bool EndArray(rapidjson::SizeType n) {
+    --depth_;
+    return doc_.EndArray(n);
+  }
+
+private:
+  bool enter() {
+    if (++depth_ > max_) {
+      too_deep_ = true;
+      return false;
+    }
+    return true;
+  }
+
+  rapidjson::Document& doc_;
+  size_t max_;
+  size_t depth_ = 0;
+  bool too_deep_ = false;
+};
+
+/// Parses `text` (one JSON value, UTF-8) into `doc`. Objects and arrays
+/// nested deeper than `max_depth` (the top level is 1) stop the parse at
+/// the first level too deep; with `refuse_duplicates`, an object at any
+/// level that names a key twice is refused with the key's path. Never
+/// throws; the parse does not recurse, the duplicate check recurses at most
+/// `max_depth` levels (callers give small limits: a frame's, a token's).
+json_parse_result parse_json(std::string_view text, size_t max_depth,
+                             rapidjson::Document& doc,
+                             bool refuse_duplicates = true);
+
+} // namespace tether::protocol

@@ -456,7 +456,7 @@ private:
 // Sweeps handshakes past their deadline on the multiplexer's thread, a few
 // times per deadline.
 caf::behavior sweeper(caf::event_based_actor* self,
-                      std::weak_ptr<cluster_transport> t,
+                      const std::weak_ptr<cluster_transport>& t,
                       std::chrono::milliseconds every) {
   self->delayed_send(self, every, caf::tick_atom_v);
   return {

@@ -251,9 +251,9 @@ struct node::impl {
   /// Ends the actors, then the loop (the actors may run on it), then the
   /// server and the sessions left, while the actor system still exists.
   void end() {
-    for (auto a : {caf::actor_cast<caf::actor>(gate),
-                   caf::actor_cast<caf::actor>(cluster),
-                   caf::actor_cast<caf::actor>(orchestrator)})
+    for (auto& a : {caf::actor_cast<caf::actor>(gate),
+                    caf::actor_cast<caf::actor>(cluster),
+                    caf::actor_cast<caf::actor>(orchestrator)})
       if (a)
         caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     gate = nullptr;

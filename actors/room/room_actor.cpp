@@ -262,10 +262,10 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
   auto& st = self->state;
   st.room_name = std::move(name);
   st.shards = std::move(shards);
-  st.params = params;
+  st.params = std::move(params);
   st.metrics = std::move(metrics);
-  st.presence = presence_set{params.presence};
-  st.view = cluster_presence{params.presence.grace};
+  st.presence = presence_set{st.params.presence};
+  st.view = cluster_presence{st.params.presence.grace};
   st.clock = wall_clock{self->clock().now(), std::move(test_clock_skew)};
   st.metrics->room_opened();
   // A room new here: the room's other nodes tell their members.

@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include <array>
+#include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -194,11 +196,17 @@ struct trust_fixture {
     std::ofstream{secret_file} << secret << "\n";
   }
 
+  /// Where node i's certificate, key and CA are.
+  std::array<std::string, 2> tls_dirs;
+
   bool start(size_t i) {
     auto& n = nodes[i];
     n.cluster = ports[i];
     n.reset_log();
     auto args = test::cluster_flags("127.0.0.1", ports[i], pki);
+    for (size_t k = 0; k + 1 < args.size(); ++k)
+      if (args[k] == "--cluster.tls_cert")
+        tls_dirs[i] = std::filesystem::path{args[k + 1]}.parent_path();
     args.insert(args.end(), {"--auth.secret_file", secret_file,
                              "--cluster.handshake_timeout", "1s"});
     if (i != 0)
@@ -333,6 +341,31 @@ CAF_TEST(a node with a certificate for another id is refused) {
   CAF_CHECK(x.ask(*gate, atom::overview_v));
   CAF_CHECK(test::poll_until([&] { return refused(a, "unauthenticated") >= 1; },
                              5s, 50ms));
+  CAF_CHECK(only_the_two(0));
+}
+
+CAF_TEST(cluster certificates reload on a hangup and a bad one is not taken) {
+  join_both();
+  auto& a = nodes[0];
+  namespace fs = std::filesystem;
+  // A new certificate for the same node id, from the same CA.
+  auto fresh = pki.node_dir(a.id());
+  for (auto f : {"node.pem", "node-key.pem"})
+    fs::copy_file(fresh + "/" + f, tls_dirs[0] + "/" + f,
+                  fs::copy_options::overwrite_existing);
+  a.mark();
+  a.p.signal(SIGHUP);
+  CAF_CHECK(a.wait_log("cluster: reloaded", 5s));
+  // A key that is no key: refused, the certificate in use kept.
+  std::ofstream{tls_dirs[0] + "/node-key.pem"} << "not a key\n";
+  a.mark();
+  a.p.signal(SIGHUP);
+  CAF_CHECK(a.wait_log("cluster: reload failed", 5s));
+  // New links still complete with what it kept.
+  intruder x{credentials(pki.node_dir("mallory"))};
+  auto gate = x.dial(a.cluster);
+  CAF_REQUIRE(gate);
+  CAF_CHECK_EQUAL(x.hello(*gate, "mallory"), caf::error{});
   CAF_CHECK(only_the_two(0));
 }
 

@@ -17,22 +17,41 @@ namespace tether::cli {
 
 using std::chrono::milliseconds;
 
-void usage_window::begin(int server_pid) {
-  pid = server_pid;
-  if (pid > 0) {
-    runtime::read_usage(pid, server0);
-    runtime::read_context_switches(pid, switches0);
+namespace {
+
+// CPU, RSS and context switches of `pids`, summed.
+void read_all(const std::vector<int>& pids, runtime::process_usage& usage,
+              uint64_t& switches) {
+  usage = {};
+  switches = 0;
+  for (auto p : pids) {
+    runtime::process_usage u;
+    uint64_t s = 0;
+    runtime::read_usage(p, u);
+    runtime::read_context_switches(p, s);
+    usage.cpu_seconds += u.cpu_seconds;
+    usage.rss_bytes += u.rss_bytes;
+    switches += s;
   }
+}
+
+} // namespace
+
+void usage_window::begin(int server_pid) {
+  begin(server_pid > 0 ? std::vector<int>{server_pid} : std::vector<int>{});
+}
+
+void usage_window::begin(std::vector<int> server_pids) {
+  pids = std::move(server_pids);
+  pid = pids.empty() ? 0 : pids.front();
+  read_all(pids, server0, switches0);
   runtime::read_usage(::getpid(), client0);
   t0 = std::chrono::steady_clock::now();
 }
 
 void usage_window::end() {
   t1 = std::chrono::steady_clock::now();
-  if (pid > 0) {
-    runtime::read_usage(pid, server1);
-    runtime::read_context_switches(pid, switches1);
-  }
+  read_all(pids, server1, switches1);
   runtime::read_usage(::getpid(), client1);
 }
 

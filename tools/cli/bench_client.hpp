@@ -24,10 +24,14 @@ namespace tether::cli {
 struct usage_window {
   runtime::process_usage server0, server1, client0, client1;
   uint64_t switches0 = 0, switches1 = 0;
+  /// The server's processes (every node of a spawned cluster); summed.
+  std::vector<int> pids;
+  /// pids.front(), or 0 when the server is not known.
   int pid = 0;
   std::chrono::steady_clock::time_point t0, t1;
 
   void begin(int server_pid);
+  void begin(std::vector<int> server_pids);
   void end();
   double seconds() const { return secs(t1 - t0); }
   double server_cpu() const {

@@ -72,7 +72,7 @@ void connect_round(const server_target& t,
   std::vector<std::shared_ptr<actors::link_port>> links;
   links.reserve(n);
   usage_window w;
-  w.begin(t.pid);
+  w.begin(t.pids());
   auto deadline = steady::now() + std::chrono::seconds{120};
   for (size_t i = 0; i < n && steady::now() < deadline; ++i) {
     {

@@ -59,7 +59,7 @@ int bench_echo(const arg_map& a, server_target& t) {
       auto sent0 = c.sent.load();
       auto recv0 = c.received.load();
       usage_window w;
-      w.begin(s.pid);
+      w.begin(s.pids());
       run.wait([] { return false; }, duration, "echo");
       w.end();
       auto sent = c.sent.load() - sent0;

@@ -87,7 +87,7 @@ int bench_fanout(const arg_map& a, server_target& t) {
       auto recv0 = c.received.load();
       auto pub0 = pub_run.counters().sent.load();
       usage_window w;
-      w.begin(s.pid);
+      w.begin(s.pids());
       run.wait([] { return false; }, duration, "fanout");
       w.end();
       auto received = c.received.load() - recv0;

@@ -27,7 +27,7 @@ int bench_idle(const arg_map& a, server_target& t) {
     a, t, "idle: memory per open, welcomed, idle connection (RSS from /proc)",
     [&](const server_target& s, std::vector<result_row>& rows) {
       usage_window w;
-      w.begin(s.pid);
+      w.begin(s.pids());
       fleet_run run{s};
       auto plan = std::make_shared<actors::fleet_plan>();
       plan->params.link = run.link();

@@ -64,7 +64,7 @@ int bench_presence(const arg_map& a, server_target& t) {
       auto diffs0 = c.presence_diffs.load();
       auto changes0 = cc.room_changes.load();
       usage_window w;
-      w.begin(s.pid);
+      w.begin(s.pids());
       run.wait([] { return false; }, duration, "presence");
       w.end();
       auto diffs = c.presence_diffs.load() - diffs0;

@@ -11,6 +11,7 @@
 
 #include "actors/device/delivery_checker.hpp"
 #include "runtime/process.hpp"
+#include "tools/cli/bench_client.hpp"
 #include "tools/cli/commands.hpp"
 #include "tools/cli/fleet_runner.hpp"
 
@@ -24,7 +25,10 @@ using steady = std::chrono::steady_clock;
 int usage() {
   std::cerr
     << "usage: tether devices (--url ws[s]://HOST:PORT/ws (--data-dir DIR | "
-       "--secret-file F) | --spawn [--tls])\n"
+       "--secret-file F) | --spawn [--tls] [--nodes N [--cluster-tls]])\n"
+       "         (--spawn --nodes N: a cluster of N tetherd on this host, the "
+       "devices\n"
+       "         spread over them; --cluster-tls: mutual TLS between them)\n"
        "         [--url ... --url ... --spread] (a cluster: device i of every "
        "user\n"
        "         connects to url i mod n, so a user's devices meet on "
@@ -243,7 +247,10 @@ int devices_command(const std::vector<std::string>& args) {
   auto connect_secs = secs(steady::now() - t0);
   runtime::process_usage connected_usage;
   runtime::read_usage(::getpid(), connected_usage);
-  // 2. The scenario.
+  // 2. The scenario (the server's CPU over it, every node of a cluster).
+  usage_window w;
+  w.begin(target.pids());
+  auto delivered0 = c.received.load();
   params.go->store(true);
   auto run_for = milliseconds{static_cast<int64_t>(duration * 1000)};
   auto t1 = steady::now();
@@ -257,6 +264,11 @@ int devices_command(const std::vector<std::string>& args) {
     run.wait([] { return false; }, run_for, scenario);
   }
   auto run_secs = secs(steady::now() - t1);
+  w.end();
+  auto delivered_in_run = c.received.load() - delivered0;
+  auto per_delivery_us
+    = 1e6 * w.server_cpu()
+      / std::max<double>(1, static_cast<double>(delivered_in_run));
   // 3. Drain: no new messages; wait for every ack and delivery (and every
   // device that still reconnects).
   params.quiet->store(true);
@@ -334,7 +346,13 @@ int devices_command(const std::vector<std::string>& args) {
     {"gave up", std::to_string(c.gave_up.load())},
     {"errors", std::to_string(c.errors.load())},
     {"client memory/device", fmt(per_device / 1024.0, 1) + " KiB"},
+    {"client CPU", fmt(100 * w.client_cpu() / w.seconds(), 1) + " %"},
   };
+  if (!w.pids.empty())
+    rows.push_back({"server CPU", fmt(100 * w.server_cpu() / w.seconds(), 1)
+                                    + " % (" + std::to_string(w.pids.size())
+                                    + " processes), " + fmt(per_delivery_us, 1)
+                                    + " us per delivery"});
   std::cout << "\ntether devices\n";
   for (auto& [k, v] : rows)
     std::cout << "  " << std::left << std::setw(26) << k << v << "\n";
@@ -367,6 +385,10 @@ int devices_command(const std::vector<std::string>& args) {
         << ",\"gaps\":" << c.gaps.load() << ",\"gave_up\":" << c.gave_up.load()
         << ",\"errors\":" << c.errors.load()
         << ",\"client_bytes_per_device\":" << static_cast<uint64_t>(per_device)
+        << ",\"client_cpu_pct\":" << 100 * w.client_cpu() / w.seconds()
+        << ",\"server_processes\":" << w.pids.size()
+        << ",\"server_cpu_pct\":" << 100 * w.server_cpu() / w.seconds()
+        << ",\"server_cpu_us_per_delivery\":" << per_delivery_us
         << ",\"restart_delays_ms\":[";
     for (size_t i = 0; i < delays.size(); ++i)
       out << (i ? "," : "") << delays[i];

@@ -6,14 +6,19 @@
 #include <random>
 #include <thread>
 
+#include <arpa/inet.h>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <csignal>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "protocol/token.hpp"
+#include "runtime/cluster_pki.hpp"
+#include "runtime/http_client.hpp"
 #include "runtime/node.hpp"
 #include "runtime/tls.hpp"
 #include "runtime/ws_client_pool.hpp"
@@ -127,7 +132,19 @@ server_target::~server_target() {
   stop();
 }
 
+std::vector<int> server_target::pids() const {
+  if (!node_pids.empty())
+    return node_pids;
+  return pid > 0 ? std::vector<int>{pid} : std::vector<int>{};
+}
+
 void server_target::stop() {
+  for (auto& n : more_nodes)
+    n->signal(SIGTERM);
+  for (auto& n : more_nodes)
+    n->wait(std::chrono::seconds{10});
+  more_nodes.clear();
+  node_pids.clear();
   if (child) {
     child->signal(SIGTERM);
     child->wait(std::chrono::seconds{10});
@@ -187,8 +204,134 @@ bool open_baseline(const arg_map& a, server_target& t, std::string& problem) {
 
 } // namespace
 
+namespace {
+
+// `n` free TCP ports on 127.0.0.1 (all held until picked: none repeats).
+std::vector<uint16_t> free_ports(size_t n) {
+  std::vector<int> fds;
+  std::vector<uint16_t> ports;
+  for (size_t i = 0; i < n; ++i) {
+    auto fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (fd < 0
+        || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0
+        || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      if (fd >= 0)
+        ::close(fd);
+      break;
+    }
+    fds.push_back(fd);
+    ports.push_back(ntohs(addr.sin_port));
+  }
+  for (auto fd : fds)
+    ::close(fd);
+  return ports;
+}
+
+// Whether the node on `port` sees `peers` members alive.
+bool sees_alive(uint16_t port, size_t peers) {
+  runtime::client_options o;
+  o.port = port;
+  o.target = "/healthz";
+  o.timeout = std::chrono::milliseconds{2000};
+  auto r = runtime::http_call(o, "GET", "");
+  size_t alive = 0;
+  for (auto at = r.body.find(R"("state":"alive")"); at != std::string::npos;
+       at = r.body.find(R"("state":"alive")", at + 1))
+    ++alive;
+  return r.status == 200 && alive == peers;
+}
+
+// --spawn --nodes N: a cluster of N tetherd on 127.0.0.1, joined through
+// node 0, sharing the token secret of the run's data dir, with mutual TLS
+// if asked; waits until every node sees the others alive.
+bool spawn_cluster(const arg_map& a, const std::string& path,
+                   const std::vector<std::string>& extra, server_target& out,
+                   std::string& problem) {
+  auto n = static_cast<size_t>(number_flag(a, "nodes", 1, problem));
+  auto& dir = out.spawned_dir;
+  auto ports = free_ports(n);
+  if (ports.size() != n) {
+    problem = "no free ports for the cluster";
+    return false;
+  }
+  try {
+    runtime::load_or_create_secret(dir + "/secret.key");
+    if (a.has("cluster-tls"))
+      runtime::write_cluster_ca(dir + "/cluster-ca", 1);
+  } catch (const std::exception& e) {
+    problem = e.what();
+    return false;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    auto node_dir = dir + "/node-" + std::to_string(i);
+    auto id = "127.0.0.1:" + std::to_string(ports[i]);
+    auto args = extra;
+    args.insert(args.end(), {"--auth.secret_file", dir + "/secret.key",
+                             "--cluster.port", std::to_string(ports[i])});
+    if (i > 0)
+      args.insert(args.end(),
+                  {"--cluster.seeds", "127.0.0.1:" + std::to_string(ports[0])});
+    if (a.has("cluster-tls")) {
+      runtime::node_certificate_request r;
+      r.node_id = id;
+      r.ca_dir = dir + "/cluster-ca";
+      r.out_dir = node_dir + "/tls";
+      try {
+        runtime::write_node_certificate(r);
+      } catch (const std::exception& e) {
+        problem = e.what();
+        return false;
+      }
+      args.insert(args.end(), {"--cluster.tls_cert", r.out_dir + "/node.pem",
+                               "--cluster.tls_key", r.out_dir + "/node-key.pem",
+                               "--cluster.tls_ca", r.out_dir + "/ca.pem"});
+    }
+    auto child = std::make_unique<runtime::child_process>();
+    auto port = runtime::start_tetherd(*child, path, node_dir, args, out.cpu);
+    if (port == 0) {
+      problem = "tetherd node " + std::to_string(i) + " did not start: "
+                + child->read_stderr(std::chrono::milliseconds{500});
+      return false;
+    }
+    out.node_pids.push_back(child->pid());
+    out.spread.emplace_back("127.0.0.1", port);
+    if (i == 0) {
+      out.child = std::move(child);
+      out.port = port;
+      out.pid = out.node_pids.front();
+    } else {
+      out.more_nodes.push_back(std::move(child));
+    }
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{30};
+  for (auto& [host, port] : out.spread)
+    while (!sees_alive(port, n - 1)) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        problem = "the cluster of " + std::to_string(n)
+                  + " nodes did not converge within 30 s";
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    }
+  return true;
+}
+
+} // namespace
+
 bool open_target(const arg_map& a, server_target& out, std::string& problem) {
   runtime::raise_fd_limit();
+  if ((a.has("nodes") || a.has("cluster-tls")) && !a.has("spawn")) {
+    problem = "--nodes and --cluster-tls are for --spawn (a cluster it starts)";
+    return false;
+  }
+  if (a.has("cluster-tls") && !a.has("nodes")) {
+    problem = "--cluster-tls needs --nodes N";
+    return false;
+  }
   if (a.has("spawn")) {
     auto path = a.get("tetherd", self_dir() + "/tetherd");
     if (!std::filesystem::exists(path)) {
@@ -230,6 +373,12 @@ bool open_target(const arg_map& a, server_target& out, std::string& problem) {
            {"--server.tls_cert", "cert.pem", "--server.tls_key", "key.pem"})
         extra.push_back(x[0] == '-' ? std::string{x}
                                     : out.spawned_dir + "/tls/" + x);
+    }
+    if (a.has("nodes")) {
+      out.cpu = server_cpu;
+      if (!spawn_cluster(a, path, extra, out, problem))
+        return false;
+      return read_secret(out.spawned_dir + "/secret.key", out.secret, problem);
     }
     out.child = std::make_unique<runtime::child_process>();
     out.port = runtime::start_tetherd(*out.child, path, out.spawned_dir, extra,

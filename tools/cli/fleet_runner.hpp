@@ -33,6 +33,10 @@ struct server_target {
   int pid = 0;
   /// Set when this process started the server itself (--spawn).
   std::unique_ptr<runtime::child_process> child;
+  /// --spawn --nodes N: the other nodes of the cluster it started (the
+  /// first is `child`), and every node's pid.
+  std::vector<std::unique_ptr<runtime::child_process>> more_nodes;
+  std::vector<int> node_pids;
   std::string spawned_dir;
   /// The CPU the spawned server is pinned to (-1: not pinned).
   int cpu = -1;
@@ -51,15 +55,20 @@ struct server_target {
   /// Stops a spawned server (SIGTERM, bounded wait) and removes its data
   /// dir; a no-op for a server this process did not start.
   void stop();
+
+  /// The pids of the server's processes (every node of a spawned
+  /// cluster), for /proc figures; empty if unknown.
+  std::vector<int> pids() const;
 };
 
 /// The flags of open_target().
 #define TETHER_TARGET_FLAGS                                                    \
   "url", "data-dir", "secret-file", "tetherd", "pid", "cpu-server",            \
-    "cpu-client", "server-config", "tether-baseline", "ca"
+    "cpu-client", "server-config", "tether-baseline", "ca", "nodes"
 
 /// The switches of open_target().
-#define TETHER_TARGET_SWITCHES "spawn", "insecure", "tls", "spread"
+#define TETHER_TARGET_SWITCHES                                                 \
+  "spawn", "insecure", "tls", "spread", "cluster-tls"
 
 /// Connects the flags to a server: --url ws://HOST:PORT/PATH with
 /// --data-dir DIR or --secret-file F (the server's token secret), and
@@ -70,7 +79,10 @@ struct server_target {
 /// --baseline, also starts tools/baseline's server (--tether-baseline PATH,
 /// default: beside this binary) on the same CPU, into `out.baseline`.
 /// Several --url need --spread: every URL is a node of one cluster, into
-/// `out.spread`.
+/// `out.spread`. --spawn --nodes N starts a cluster of N tetherd on
+/// 127.0.0.1 (all on --cpu-server), one seed, one token secret, with mutual
+/// TLS between them if --cluster-tls (a CA and node certificates made for
+/// the run), and spreads the devices over them (`out.spread`).
 bool open_target(const arg_map& a, server_target& out, std::string& problem);
 
 /// Reads ws://HOST[:PORT][/PATH] or wss://... into `t`.

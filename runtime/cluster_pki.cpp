@@ -15,8 +15,6 @@ namespace tether::runtime {
 namespace {
 
 using ossl::fail;
-using ossl::pkey_ptr;
-using ossl::x509_ptr;
 
 using store_ptr
   = std::unique_ptr<X509_STORE, ossl::deleter<X509_STORE, X509_STORE_free>>;
@@ -33,18 +31,6 @@ void make_dir(const std::string& dir) {
     fail("cannot create " + dir + ": " + ec.message());
 }
 
-void set_name(X509_NAME* name, const std::string& cn) {
-  auto add = [&](const char* field, const std::string& value) {
-    if (X509_NAME_add_entry_by_txt(
-          name, field, MBSTRING_ASC,
-          reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1, 0)
-        != 1)
-      fail(std::string{"cannot set "} + field + "=" + value);
-  };
-  add("CN", cn);
-  add("O", "Tether cluster");
-}
-
 void write_key(const std::string& path, EVP_PKEY* key) {
   ossl::write_pem(path, 0600, [&](FILE* f) {
     return PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
@@ -53,13 +39,6 @@ void write_key(const std::string& path, EVP_PKEY* key) {
 
 void write_cert(const std::string& path, X509* cert) {
   ossl::write_pem(path, 0644, [&](FILE* f) { return PEM_write_X509(f, cert); });
-}
-
-pkey_ptr new_key() {
-  pkey_ptr key{EVP_EC_gen("P-256")};
-  if (!key)
-    fail("cannot generate a P-256 key");
-  return key;
 }
 
 // The value of the CN of `name` ("" if none or not text).
@@ -89,14 +68,9 @@ void write_cluster_ca(const std::string& dir, int days) {
   auto key_path = dir + "/ca-key.pem";
   if (std::filesystem::exists(key_path))
     fail(key_path + " exists: a cluster has one CA; remove it to start over");
-  auto key = new_key();
-  x509_ptr cert{X509_new()};
-  X509_set_version(cert.get(), 2);
-  ossl::random_serial(cert.get());
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), days * day_seconds);
-  X509_set_pubkey(cert.get(), key.get());
-  set_name(X509_get_subject_name(cert.get()), "Tether cluster CA");
+  auto key = ossl::new_p256_key();
+  auto cert = ossl::new_certificate(key.get(), -3600, days * day_seconds);
+  ossl::set_subject(cert.get(), "Tether cluster CA", "Tether cluster");
   X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get()));
   ossl::add_extension(cert.get(), cert.get(), NID_basic_constraints,
                       "critical,CA:TRUE,pathlen:0");
@@ -104,8 +78,7 @@ void write_cluster_ca(const std::string& dir, int days) {
                       "critical,keyCertSign,cRLSign");
   ossl::add_extension(cert.get(), cert.get(), NID_subject_key_identifier,
                       "hash");
-  if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0)
-    fail("cannot sign the CA certificate");
+  ossl::sign(cert.get(), key.get(), "CA certificate");
   write_key(key_path, key.get());
   write_cert(dir + "/ca.pem", cert.get());
 }
@@ -130,15 +103,11 @@ void write_node_certificate(const node_certificate_request& r) {
   if (X509_check_private_key(ca_cert.get(), ca_key.get()) != 1)
     fail(r.ca_dir + "/ca-key.pem does not match " + r.ca_dir + "/ca.pem");
   make_dir(r.out_dir);
-  auto key = new_key();
-  x509_ptr cert{X509_new()};
-  X509_set_version(cert.get(), 2);
-  ossl::random_serial(cert.get());
+  auto key = ossl::new_p256_key();
   auto start = -r.backdate_days * day_seconds - 3600;
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), start);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), start + r.days * day_seconds);
-  X509_set_pubkey(cert.get(), key.get());
-  set_name(X509_get_subject_name(cert.get()), r.node_id);
+  auto cert = ossl::new_certificate(key.get(), start,
+                                    start + r.days * day_seconds);
+  ossl::set_subject(cert.get(), r.node_id, "Tether cluster");
   X509_set_issuer_name(cert.get(), X509_get_subject_name(ca_cert.get()));
   ossl::add_extension(cert.get(), ca_cert.get(), NID_subject_alt_name,
                       std::string{"URI:"} + node_uri_scheme + r.node_id);
@@ -150,8 +119,7 @@ void write_node_certificate(const node_certificate_request& r) {
                       "serverAuth,clientAuth");
   ossl::add_extension(cert.get(), ca_cert.get(), NID_authority_key_identifier,
                       "keyid:always");
-  if (X509_sign(cert.get(), ca_key.get(), EVP_sha256()) == 0)
-    fail("cannot sign the node certificate");
+  ossl::sign(cert.get(), ca_key.get(), "node certificate");
   write_key(r.out_dir + "/node-key.pem", key.get());
   write_cert(r.out_dir + "/node.pem", cert.get());
   if (std::filesystem::path{r.out_dir} != std::filesystem::path{r.ca_dir})

@@ -47,7 +47,18 @@ void add_extension(X509* cert, X509* issuer, int nid,
     fail("cannot add extension " + value);
 }
 
-void random_serial(X509* cert) {
+pkey_ptr new_p256_key() {
+  pkey_ptr key{EVP_EC_gen("P-256")};
+  if (!key)
+    fail("cannot generate a P-256 key");
+  return key;
+}
+
+x509_ptr new_certificate(EVP_PKEY* key, long from_s, long until_s) {
+  x509_ptr cert{X509_new()};
+  if (!cert)
+    fail("cannot make a certificate");
+  X509_set_version(cert.get(), 2);
   // Random: browsers and OpenSSL's checks refuse two certificates of one
   // issuer with one serial.
   unsigned char serial[16];
@@ -56,10 +67,30 @@ void random_serial(X509* cert) {
   serial[0] &= 0x7f;
   auto bn = BN_bin2bn(serial, sizeof(serial), nullptr);
   auto ok = bn != nullptr
-            && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)) != nullptr;
+            && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert.get()))
+                 != nullptr;
   BN_free(bn);
   if (!ok)
     fail("cannot set the serial");
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), from_s);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), until_s);
+  X509_set_pubkey(cert.get(), key);
+  return cert;
+}
+
+void set_subject(X509* cert, const std::string& cn, const std::string& org) {
+  auto name = X509_get_subject_name(cert);
+  for (auto [field, value] : {std::pair{"CN", &cn}, std::pair{"O", &org}})
+    if (X509_NAME_add_entry_by_txt(
+          name, field, MBSTRING_ASC,
+          reinterpret_cast<const unsigned char*>(value->c_str()), -1, -1, 0)
+        != 1)
+      fail(std::string{"cannot set "} + field + "=" + *value);
+}
+
+void sign(X509* cert, EVP_PKEY* key, const std::string& what) {
+  if (X509_sign(cert, key, EVP_sha256()) == 0)
+    fail("cannot sign the " + what);
 }
 
 void write_pem(const std::string& path, mode_t mode,

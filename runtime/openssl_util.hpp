@@ -36,8 +36,18 @@ std::string last_error();
 /// `issuer` as the issuing certificate (itself for a self-signed one).
 void add_extension(X509* cert, X509* issuer, int nid, const std::string& value);
 
-/// Gives `cert` a random positive 127-bit serial (no two alike).
-void random_serial(X509* cert);
+/// A new ECDSA P-256 key; throws if it cannot be made.
+pkey_ptr new_p256_key();
+
+/// A version-3 certificate of `key` with a random serial (no two alike),
+/// valid from `from_s` to `until_s` seconds from now (negative: past).
+x509_ptr new_certificate(EVP_PKEY* key, long from_s, long until_s);
+
+/// Sets the subject of `cert` to CN=`cn`, O=`org`; throws if it cannot.
+void set_subject(X509* cert, const std::string& cn, const std::string& org);
+
+/// Signs `cert` with `key` (SHA-256); throws naming `what` if it cannot.
+void sign(X509* cert, EVP_PKEY* key, const std::string& what);
 
 /// Writes a PEM file with `mode` (created or truncated); throws on failure.
 void write_pem(const std::string& path, mode_t mode,

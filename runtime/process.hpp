@@ -74,6 +74,10 @@ std::string random_hex_id();
 /// Number of CPUs this process may run on.
 int usable_cpus();
 
+/// `n` distinct free TCP ports on 127.0.0.1 (each held until all are
+/// picked, so none repeats); fewer if the host has none left.
+std::vector<uint16_t> free_ports(size_t n);
+
 /// Raises the soft limit of open files to the hard limit; returns it.
 uint64_t raise_fd_limit();
 

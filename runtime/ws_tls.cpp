@@ -14,31 +14,16 @@
 namespace tether::runtime {
 
 using ossl::fail;
-using ossl::pkey_ptr;
-using ossl::x509_ptr;
 
 void write_dev_certificate(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec)
     fail("cannot create " + dir + ": " + ec.message());
-  pkey_ptr key{EVP_EC_gen("P-256")};
-  if (!key)
-    fail("cannot generate a P-256 key");
-  x509_ptr cert{X509_new()};
-  X509_set_version(cert.get(), 2);
-  ossl::random_serial(cert.get());
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 365L * 24 * 3600);
-  X509_set_pubkey(cert.get(), key.get());
-  auto name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(
-    name, "CN", MBSTRING_ASC,
-    reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
-  X509_NAME_add_entry_by_txt(
-    name, "O", MBSTRING_ASC,
-    reinterpret_cast<const unsigned char*>("Tether development"), -1, -1, 0);
-  X509_set_issuer_name(cert.get(), name);
+  auto key = ossl::new_p256_key();
+  auto cert = ossl::new_certificate(key.get(), -3600, 365L * 24 * 3600);
+  ossl::set_subject(cert.get(), "localhost", "Tether development");
+  X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get()));
   ossl::add_extension(cert.get(), cert.get(), NID_subject_alt_name,
                       "DNS:localhost,IP:127.0.0.1");
   ossl::add_extension(cert.get(), cert.get(), NID_basic_constraints,
@@ -46,8 +31,7 @@ void write_dev_certificate(const std::string& dir) {
   ossl::add_extension(cert.get(), cert.get(), NID_key_usage,
                       "critical,digitalSignature,keyCertSign");
   ossl::add_extension(cert.get(), cert.get(), NID_ext_key_usage, "serverAuth");
-  if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0)
-    fail("cannot sign the certificate");
+  ossl::sign(cert.get(), key.get(), "certificate");
   ossl::write_pem(dir + "/key.pem", 0600, [&](FILE* f) {
     return PEM_write_PrivateKey(f, key.get(), nullptr, nullptr, 0, nullptr,
                                 nullptr);

@@ -21,29 +21,6 @@ protocol::message_ack ack_of(const std::string& text) {
   return f.ack;
 }
 
-std::string self_message(const std::string& id) {
-  auto m = make_message(id, "alice", "phone", target::device);
-  m.destination.device_id = "phone";
-  return protocol::encode(codec::json, m);
-}
-
-// Sends a message to itself and expects the ack (and the delivery).
-bool still_works(test_device& d, const std::string& id) {
-  if (!d.client.send(self_message(id)))
-    return false;
-  auto seen = 0;
-  for (int i = 0; i < 2; ++i) {
-    auto f = protocol::decode(codec::json, d.next(), protocol::limits{});
-    if (f.ok() && f.kind == protocol::frame_kind::ack && f.ack.message_id == id
-        && f.ack.status == protocol::ack_status::received)
-      ++seen;
-    else if (f.ok() && f.kind == protocol::frame_kind::message
-             && f.messages.front().msg.id == id)
-      ++seen;
-  }
-  return seen == 2;
-}
-
 } // namespace
 
 CAF_TEST(malformed json gets a failed ack and the connection keeps working) {

@@ -78,28 +78,6 @@ std::vector<int> statuses(const std::string& raw) {
   return out;
 }
 
-std::string self_message(const std::string& id) {
-  auto m = make_message(id, "alice", "phone", protocol::target::device);
-  m.destination.device_id = "phone";
-  return protocol::encode(codec::json, m);
-}
-
-// The device still sends to itself and gets its ack and the message.
-bool still_works(test_device& d, const std::string& id) {
-  if (!d.client.send(self_message(id)))
-    return false;
-  auto seen = 0;
-  for (int i = 0; i < 2; ++i) {
-    auto f = protocol::decode(codec::json, d.next(), protocol::limits{});
-    if (f.ok() && f.kind == protocol::frame_kind::ack && f.ack.message_id == id)
-      ++seen;
-    else if (f.ok() && f.kind == protocol::frame_kind::message
-             && f.messages.front().msg.id == id)
-      ++seen;
-  }
-  return seen == 2;
-}
-
 constexpr std::string_view smuggled
   = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
 

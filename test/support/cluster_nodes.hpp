@@ -4,16 +4,12 @@
 // comes (waits match events in it, bounded, instead of sleeping) and the
 // cluster flags the tests share.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <string>
 #include <vector>
 
 #include "runtime/cluster_pki.hpp"
+#include "runtime/process.hpp"
 #include "test/support/http_get.hpp"
 #include "test/support/process.hpp"
 
@@ -100,30 +96,7 @@ inline std::vector<std::string> cluster_flags(const std::string& address,
   return out;
 }
 
-/// `n` distinct free TCP ports on 127.0.0.1 (held open until all are
-/// picked, so none repeats).
-inline std::vector<uint16_t> free_ports(size_t n) {
-  std::vector<int> fds;
-  std::vector<uint16_t> ports;
-  for (size_t i = 0; i < n; ++i) {
-    auto fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0
-        || ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-      if (fd >= 0)
-        ::close(fd);
-      break;
-    }
-    fds.push_back(fd);
-    ports.push_back(ntohs(a.sin_port));
-  }
-  for (auto fd : fds)
-    ::close(fd);
-  return ports;
-}
+using runtime::free_ports;
 
 /// One node: its process, HTTP port, cluster address and the log so far.
 struct cluster_node {

@@ -189,4 +189,27 @@ reading read_messages(runtime::ws_client& c, size_t count,
   return r;
 }
 
+std::string self_message(const std::string& id) {
+  auto m = make_message(id, "alice", "phone", protocol::target::device);
+  m.destination.device_id = "phone";
+  return protocol::encode(protocol::codec::json, m);
+}
+
+bool still_works(test_device& d, const std::string& id) {
+  if (!d.client.send(self_message(id)))
+    return false;
+  auto seen = 0;
+  for (int i = 0; i < 2; ++i) {
+    auto f = protocol::decode(protocol::codec::json, d.next(),
+                              protocol::limits{});
+    if (f.ok() && f.kind == protocol::frame_kind::ack && f.ack.message_id == id
+        && f.ack.status == protocol::ack_status::received)
+      ++seen;
+    else if (f.ok() && f.kind == protocol::frame_kind::message
+             && f.messages.front().msg.id == id)
+      ++seen;
+  }
+  return seen == 2;
+}
+
 } // namespace tether::test

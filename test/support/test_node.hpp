@@ -75,6 +75,13 @@ make_message(const std::string& id, const std::string& user,
              const std::string& device, protocol::target to,
              protocol::device_type type = protocol::device_type::mobile);
 
+/// A valid message (JSON) from alice's phone to itself: `id`.
+std::string self_message(const std::string& id);
+
+/// The phone of alice sends itself message `id` and reads both its ack
+/// (`received`) and the delivery: whether the session still works.
+bool still_works(test_device& d, const std::string& id);
+
 /// The value of a top-level string or number field in a JSON text (a
 /// deliberately naive reader for assertions; the codec tests are exact).
 std::string json_field(const std::string& json, const std::string& key);

@@ -206,31 +206,6 @@ bool open_baseline(const arg_map& a, server_target& t, std::string& problem) {
 
 namespace {
 
-// `n` free TCP ports on 127.0.0.1 (all held until picked: none repeats).
-std::vector<uint16_t> free_ports(size_t n) {
-  std::vector<int> fds;
-  std::vector<uint16_t> ports;
-  for (size_t i = 0; i < n; ++i) {
-    auto fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    if (fd < 0
-        || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0
-        || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      if (fd >= 0)
-        ::close(fd);
-      break;
-    }
-    fds.push_back(fd);
-    ports.push_back(ntohs(addr.sin_port));
-  }
-  for (auto fd : fds)
-    ::close(fd);
-  return ports;
-}
-
 // Whether the node on `port` sees `peers` members alive.
 bool sees_alive(uint16_t port, size_t peers) {
   runtime::client_options o;
@@ -253,7 +228,7 @@ bool spawn_cluster(const arg_map& a, const std::string& path,
                    std::string& problem) {
   auto n = static_cast<size_t>(number_flag(a, "nodes", 1, problem));
   auto& dir = out.spawned_dir;
-  auto ports = free_ports(n);
+  auto ports = runtime::free_ports(n);
   if (ports.size() != n) {
     problem = "no free ports for the cluster";
     return false;

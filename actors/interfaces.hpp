@@ -438,6 +438,9 @@ using device_actor = caf::typed_actor<
 using fleet_actor = caf::typed_actor<
   // Drops every link at once (a reconnect storm).
   caf::reacts_to<atom::drop>,
+  // The run ends (the CLI drains): devices waiting out their backoff
+  // reconnect now, unless the server asked for later (Retry-After).
+  caf::reacts_to<atom::drain>,
   // Stops every device; replies once all are down.
   caf::replies_to<atom::stop>::with<atom::ok>,
   // Replies once every live device answered atom::flush.

@@ -71,6 +71,7 @@ check_report check(const std::vector<const device_ledger*>& ledgers) {
           ++r.gapped;
         } else {
           ++r.lost;
+          ++r.lost_to[to];
           if (r.lost_examples.size() < 10)
             r.lost_examples.push_back(s.id + " -> " + to);
         }

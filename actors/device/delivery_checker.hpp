@@ -8,6 +8,7 @@
 // running); check() merges them at the end. Pure.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -81,6 +82,9 @@ struct check_report {
   /// here as far as its notices' counts cover them.
   uint64_t gapped = 0;
   std::vector<std::string> lost_examples;
+  /// Lost messages by recipient (device key), for what the recipient was
+  /// doing when the run ended.
+  std::map<std::string, uint64_t> lost_to;
   std::vector<std::string> order_examples;
 
   bool ok() const noexcept { return lost == 0 && order_violations == 0; }

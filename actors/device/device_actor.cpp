@@ -231,6 +231,10 @@ void on_control(self_ptr self, const protocol::mobile_message& m) {
     if (st.welcomed)
       return;
     st.welcomed = true;
+    st.welcomed_at = self->clock().now();
+    st.memory->welcomed_at = st.welcomed_at;
+    st.memory->online.store(true, std::memory_order_relaxed);
+    st.memory->ever_online.store(true, std::memory_order_relaxed);
     st.memory->resume_token = w.resume_token;
     c.welcomes.fetch_add(1, std::memory_order_relaxed);
     if (w.resumed) {
@@ -274,7 +278,9 @@ void on_message(self_ptr self, const protocol::mobile_message& m) {
   uint64_t t = 0;
   if (protocol::read_probe_time(m.payload, t)) {
     auto now = steady_ns(self->clock().now());
-    c.latency.record(now > t ? (now - t) / 1000 : 0);
+    // Sent before this link was established: it waited for the device.
+    auto& h = t < steady_ns(st.welcomed_at) ? c.offline_wait : c.latency;
+    h.record(now > t ? (now - t) / 1000 : 0);
   }
 }
 
@@ -400,6 +406,8 @@ void on_tick(self_ptr self, uint8_t which) {
 } // namespace
 
 device_state::~device_state() {
+  if (memory)
+    memory->online.store(false, std::memory_order_relaxed);
   if (link)
     link->abort();
   if (open && counters)

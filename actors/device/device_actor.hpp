@@ -63,7 +63,12 @@ struct fleet_counters {
   std::atomic<uint64_t> errors{0};
   /// Devices that stopped reconnecting (terminal close, attempts used up).
   std::atomic<uint64_t> gave_up{0};
+  /// Send to delivery, for messages sent while their recipient's link was
+  /// up (the server's latency)...
   latency_histogram latency;
+  /// ... and for messages that waited for their recipient to connect
+  /// (sent before the link that delivered them was established).
+  latency_histogram offline_wait;
 };
 
 /// A message sent with requiresAck and not acked yet: resent (same id) after
@@ -87,6 +92,13 @@ struct device_memory {
   uint32_t connects = 0;
   /// Welcomes that confirmed a resume.
   uint32_t resumes = 0;
+  /// When the last welcome arrived (the actor clock's): whether the last
+  /// link was established, and for how long (the reconnect rule).
+  std::chrono::steady_clock::time_point welcomed_at{};
+  /// The device's link is established now, and was at least once (read by
+  /// the CLI at any time).
+  std::atomic<bool> online{false};
+  std::atomic<bool> ever_online{false};
   /// Restart delays the fleet applied, in milliseconds.
   std::vector<int64_t> restart_delays_ms;
   /// Why the device stopped reconnecting ("" while it does).
@@ -108,6 +120,8 @@ struct device_state {
   /// The link is up (counted in `connected`).
   bool open = false;
   bool welcomed = false;
+  /// When this link's welcome arrived.
+  std::chrono::steady_clock::time_point welcomed_at{};
   /// Closing on purpose: stop (stay down) or background (come back later).
   bool stopping = false;
   bool backgrounding = false;

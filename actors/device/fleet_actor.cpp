@@ -31,9 +31,12 @@ void spawn_device(self_ptr self, uint32_t i) {
   st.by_addr[s.handle.address()] = i;
 }
 
-link_outcome outcome_of(const caf::error& reason, milliseconds uptime) {
+link_outcome outcome_of(const caf::error& reason, milliseconds uptime,
+                        bool welcomed, milliseconds since_welcome) {
   link_outcome o;
   o.uptime = uptime;
+  o.welcomed = welcomed;
+  o.since_welcome = since_welcome;
   if (reason.category() != link_category) {
     o.kind = link_outcome::crashed;
     return o;
@@ -55,6 +58,11 @@ link_outcome outcome_of(const caf::error& reason, milliseconds uptime) {
       o.kind = link_outcome::closed;
   }
   return o;
+}
+
+// How long from `now` to `t` (0 if it passed).
+milliseconds until(steady::time_point t, steady::time_point now) {
+  return t > now ? std::chrono::ceil<milliseconds>(t - now) : milliseconds{0};
 }
 
 void finish_stop(self_ptr self) {
@@ -80,14 +88,21 @@ void on_device_down(self_ptr self, uint32_t i, const caf::error& reason) {
   if (!reason || reason == caf::exit_reason::user_shutdown)
     return; // stopped on purpose
   auto now = self->clock().now();
-  auto uptime = std::chrono::duration_cast<milliseconds>(now - s.started);
+  auto& mem = *p.memories[i];
+  auto since = [&](auto t) {
+    return std::chrono::duration_cast<milliseconds>(now - t);
+  };
+  // Established in this incarnation: its welcome came after its spawn.
+  auto welcomed = mem.welcomed_at >= s.started;
+  auto outcome = outcome_of(reason, since(s.started), welcomed,
+                            welcomed ? since(mem.welcomed_at)
+                                     : milliseconds{0});
   auto u = std::uniform_real_distribution<double>{0.0, 1.0}(st.rng);
-  auto d = s.policy.next(outcome_of(reason, uptime), u);
+  auto d = s.policy.next(outcome, u);
   if (d.retry && !s.budget.charge(now)) {
     d.retry = false;
     d.why = "restart budget exhausted";
   }
-  auto& mem = *p.memories[i];
   if (!d.retry) {
     mem.gave_up = d.why;
     if (reason.category() == link_category
@@ -101,6 +116,13 @@ void on_device_down(self_ptr self, uint32_t i, const caf::error& reason) {
     p.counters->gave_up.fetch_add(1, std::memory_order_release);
     return;
   }
+  // The server's own time holds, even when the run drains.
+  s.waiting = true;
+  s.not_before = now
+                 + (outcome.kind == link_outcome::refused ? outcome.retry_after
+                                                          : milliseconds{0});
+  if (st.draining)
+    d.delay = until(s.not_before, now);
   mem.restart_delays_ms.push_back(d.delay.count());
   self->delayed_send(self, d.delay, atom::restart_v, i, s.generation);
 }
@@ -134,7 +156,7 @@ fleet(fleet_actor::stateful_pointer<fleet_state> self,
     st.plan->make_memories();
   st.slots.resize(st.plan->devices.size());
   for (auto& s : st.slots) {
-    s.policy = reconnect_policy{st.plan->backoff};
+    s.policy = reconnect_policy{st.plan->reconnect};
     s.budget = restart_budget{st.plan->budget};
   }
   self->set_down_handler([=](const caf::down_msg& dm) {
@@ -166,11 +188,25 @@ fleet(fleet_actor::stateful_pointer<fleet_state> self,
         if (s.live)
           self->send(s.handle, atom::drop_v);
     },
+    [=](atom::drain) {
+      auto& st = self->state;
+      st.draining = true;
+      auto now = self->clock().now();
+      for (uint32_t i = 0; i < st.slots.size(); ++i) {
+        auto& s = st.slots[i];
+        if (!s.waiting)
+          continue;
+        // Sooner than its backoff: the scheduled restart is superseded.
+        self->delayed_send(self, until(s.not_before, now), atom::restart_v, i,
+                           ++s.generation);
+      }
+    },
     [=](atom::restart, uint32_t i, uint64_t generation) {
       auto& st = self->state;
       if (st.stopping || i >= st.slots.size()
           || st.slots[i].generation != generation || st.slots[i].live)
         return;
+      st.slots[i].waiting = false;
       st.plan->counters->reconnects.fetch_add(1, std::memory_order_relaxed);
       spawn_device(self, i);
     },

@@ -30,7 +30,9 @@ struct fleet_plan {
   std::vector<std::shared_ptr<device_memory>> memories;
   std::shared_ptr<fleet_counters> counters;
   link_factory connect;
-  backoff_params backoff;
+  /// How a device reconnects (backoff, and when a link counts as
+  /// established).
+  reconnect_params reconnect;
   /// Restarts allowed per device and period before it gives up.
   restart_budget_params budget{120, std::chrono::seconds{60}};
   /// Devices started per second (0: all at once).
@@ -50,6 +52,9 @@ struct fleet_state {
     /// Bumped whenever a pending restart must not happen any more.
     uint64_t generation = 0;
     bool live = false;
+    /// A restart is pending; not before this (the server's Retry-After).
+    bool waiting = false;
+    std::chrono::steady_clock::time_point not_before;
   };
 
   std::shared_ptr<fleet_plan> plan;
@@ -59,6 +64,8 @@ struct fleet_state {
   size_t live = 0;
   bool stopping = false;
   std::vector<caf::typed_response_promise<atom::ok>> stop_promises;
+  /// The run drains: restarts happen at once (Retry-After still holds).
+  bool draining = false;
   std::minstd_rand rng;
 
   static inline const char* name = "fleet";

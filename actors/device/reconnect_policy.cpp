@@ -20,7 +20,7 @@ bool refusal_is_final(int32_t http_status) noexcept {
 reconnect_decision reconnect_policy::next(const link_outcome& outcome,
                                           double u) {
   reconnect_decision d;
-  if (backoff_.stable(outcome.uptime))
+  if (outcome.welcomed && outcome.since_welcome >= stable_link_)
     attempts_ = 0;
   switch (outcome.kind) {
     case link_outcome::background:

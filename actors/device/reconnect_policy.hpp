@@ -4,6 +4,13 @@
 // backoff (exponential, full jitter, capped), reconnect after exactly the
 // time the server or the scenario asked for, or stay down for good. Pure:
 // the outcome, the uptime and the random draw are passed in.
+//
+// The rule of the shipped clients (SPEC §12, client guidance): a link that
+// was established (its welcome arrived) and then lived `stable_link` is a
+// success, so the next attempt starts from the base delay again; every
+// other ending (no welcome, or a link that dropped sooner after its
+// welcome, as a crash loop does) is one more failed attempt, and the delay
+// grows to its cap.
 
 #include <chrono>
 #include <cstdint>
@@ -28,6 +35,17 @@ struct link_outcome {
   std::chrono::milliseconds retry_after{0};
   /// How long the incarnation lasted.
   std::chrono::milliseconds uptime{0};
+  /// Its welcome arrived (the link was established), and how long before
+  /// the end.
+  bool welcomed = false;
+  std::chrono::milliseconds since_welcome{0};
+};
+
+struct reconnect_params {
+  backoff_params backoff;
+  /// A link that lived this long after its welcome was a success: the next
+  /// reconnect starts from the base delay.
+  std::chrono::milliseconds stable_link{3000};
 };
 
 struct reconnect_decision {
@@ -39,7 +57,8 @@ struct reconnect_decision {
 
 class reconnect_policy {
 public:
-  explicit reconnect_policy(backoff_params params = {}) : backoff_(params) {}
+  explicit reconnect_policy(reconnect_params params = {})
+    : backoff_(params.backoff), stable_link_(params.stable_link) {}
 
   /// Decides after `outcome`, with `u` uniform in [0, 1).
   reconnect_decision next(const link_outcome& outcome, double u);
@@ -51,6 +70,7 @@ public:
 
 private:
   backoff_policy backoff_;
+  std::chrono::milliseconds stable_link_;
   uint32_t attempts_ = 0;
 };
 

@@ -89,6 +89,9 @@ export interface ClientOptions {
   /** 'query' (browsers) or 'header' (the `ws` package). */
   tokenIn?: 'query' | 'header';
   backoff?: Partial<Backoff>;
+  /** A link up this long after its welcome resets the backoff (3000 ms);
+   * a shorter one counts as a failed attempt. */
+  stableMs?: number;
   random?: () => number;
   ackDelayMs?: number;
   dedupCapacity?: number;
@@ -111,6 +114,9 @@ export declare class TetherError extends Error {
 export declare function isTerminalClose(code: number): boolean;
 export declare function isFinalRefusal(status: number): boolean;
 export declare function backoffDelay(attempt: number, backoff: Backoff, u: number): number;
+/** The attempt number of the next delay after a link that stayed up `upMs`
+ * after its welcome (null: never welcomed). */
+export declare function nextAttempt(attempt: number, upMs: number | null, stableMs: number): number;
 
 export declare class TetherClient {
   constructor(options: ClientOptions);

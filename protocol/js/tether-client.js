@@ -59,6 +59,20 @@ function isMember(m) {
   return isObject(m) && typeof m.userId === 'string' && typeof m.deviceId === 'string';
 }
 
+/**
+ * The reconnect rule (SPEC §12, as `tether devices` simulates it): a link
+ * that was established (its welcome arrived) and stayed up `stableMs` was
+ * a success, so the next attempt starts from the base delay (0); any other
+ * ending, no welcome or a drop sooner after it (a crash loop), is one more
+ * failed attempt and the delay keeps growing to its cap.
+ * @param {number} attempt failed attempts so far
+ * @param {number|null} upMs how long the link stayed up after its welcome
+ *   (null: it was never welcomed)
+ */
+export function nextAttempt(attempt, upMs, stableMs) {
+  return upMs !== null && upMs >= stableMs ? 0 : attempt;
+}
+
 /** Full-jitter backoff: a draw in [0, min(cap, base * multiplier^attempt)). */
 export function backoffDelay(attempt, backoff, u) {
   const window = Math.min(backoff.capMs, backoff.baseMs * backoff.multiplier ** attempt);
@@ -69,6 +83,7 @@ const defaults = {
   codec: 'json',
   tokenIn: 'query', // browsers cannot set headers; 'header' with `ws`
   backoff: { baseMs: 250, capMs: 30000, multiplier: 2 },
+  stableMs: 3000, // a link up this long after its welcome resets the backoff
   random: Math.random,
   ackDelayMs: 50, // one cumulative ack covers what arrives meanwhile
   dedupCapacity: 10000,
@@ -89,6 +104,7 @@ export class TetherClient {
    *   function returning one or a promise of one), codec ('json' or
    *   'msgpack'), WebSocket (constructor; default globalThis.WebSocket),
    *   tokenIn ('query' or 'header'), backoff {baseMs, capMs, multiplier},
+   *   stableMs (a link up this long after its welcome resets the backoff),
    *   random (() => [0, 1)), ackDelayMs, dedupCapacity, outboxLimit.
    */
   constructor(options) {
@@ -102,6 +118,7 @@ export class TetherClient {
     this.lastSeq = 0; // highest seq processed
     this.ackedSeq = 0; // highest seq acked to the server
     this.attempt = 0;
+    this.welcomedAt = null; // when the current link's welcome arrived
     this.pending = new Map(); // id -> {envelope, resolve, reject}: sent, awaiting the server's ack
     this.outbox = []; // {envelope, resolve, reject, wantsAck}: not sent yet
     this.seenIds = new Set();
@@ -252,6 +269,9 @@ export class TetherClient {
   retry(info) {
     if (this.state === 'closed') return;
     this.state = 'waiting';
+    const up = this.welcomedAt === null ? null : Date.now() - this.welcomedAt;
+    this.welcomedAt = null;
+    this.attempt = nextAttempt(this.attempt, up, this.options.stableMs);
     let delay = backoffDelay(this.attempt++, this.options.backoff, this.options.random());
     if (info?.retryAfterMs) delay = Math.max(delay, info.retryAfterMs);
     this.emit('close', { ...(info || {}), reconnect: true, delayMs: delay });
@@ -443,7 +463,7 @@ export class TetherClient {
     this.resumeToken = w.resumeToken;
     this.welcome = w;
     this.state = 'open';
-    this.attempt = 0;
+    this.welcomedAt = Date.now(); // the backoff resets once the link lasts
     this.stats.connects++;
     const ms = (x, fallback) => (Number.isSafeInteger(x) && x > 0 ? x : fallback);
     this.heartbeat(ms(w.heartbeatIntervalMs, 20000), ms(w.pongTimeoutMs, 10000));

@@ -39,11 +39,15 @@ int usage() {
        "         [--rate 1] (messages/s per device) [--duration 10] (s)\n"
        "         [--room-size 10] (users per room) [--room-share 0.3]\n"
        "         [--codec json|msgpack|mixed] [--deflate] [--payload 64]\n"
-       "         [--start-rate 500] (devices/s) [--drain 30] (s)\n"
+       "         [--start-rate 500] (devices/s) [--drain S] (s; default: the\n"
+       "         backoff cap plus two link timeouts plus 10 s)\n"
        "         [--drops-per-minute 6] [--storms 1] [--slow-share 0.1]\n"
        "         [--background-every 5] [--background-for 2] (s)\n"
        "         [--status-every 2] (s) [--backoff-base 250] [--backoff-cap "
        "30000] (ms)\n"
+       "         [--stable-link 3000] (ms: a link up this long after its "
+       "welcome\n"
+       "         resets the backoff; a shorter one is a failed attempt)\n"
        "         [--max-attempts 0] [--seed 1] [--json FILE]\n";
   return 2;
 }
@@ -94,35 +98,26 @@ std::string fmt(double v, int precision = 2) {
   return out.str();
 }
 
+// p50 / p90 / p99 / max of a latency histogram, in ms.
+std::string ms_row(const actors::latency_histogram& h) {
+  auto ms = [&](uint64_t us) { return fmt(static_cast<double>(us) / 1000.0); };
+  return ms(h.percentile(50)) + " / " + ms(h.percentile(90)) + " / "
+         + ms(h.percentile(99)) + " / " + ms(h.max()) + " ms";
+}
+
 } // namespace
 
 int devices_command(const std::vector<std::string>& args) {
   arg_map a;
   std::string problem;
-  if (!parse_args(args,
-                  {TETHER_TARGET_FLAGS,
-                   "scenario",
-                   "users",
-                   "devices-per-user",
-                   "rate",
-                   "duration",
-                   "room-size",
-                   "room-share",
-                   "codec",
-                   "payload",
-                   "start-rate",
-                   "drain",
-                   "drops-per-minute",
-                   "storms",
-                   "slow-share",
-                   "background-every",
-                   "background-for",
-                   "status-every",
-                   "backoff-base",
-                   "backoff-cap",
-                   "max-attempts",
-                   "seed",
-                   "json"},
+  if (!parse_args(args, {TETHER_TARGET_FLAGS, "scenario",       "users",
+                         "devices-per-user",  "rate",           "duration",
+                         "room-size",         "room-share",     "codec",
+                         "payload",           "start-rate",     "drain",
+                         "drops-per-minute",  "storms",         "slow-share",
+                         "background-every",  "background-for", "status-every",
+                         "backoff-base",      "backoff-cap",    "stable-link",
+                         "max-attempts",      "seed",           "json"},
                   {TETHER_TARGET_SWITCHES, "no-extension", "deflate", "help"},
                   a, problem)) {
     std::cerr << "tether devices: " << problem << "\n";
@@ -137,7 +132,7 @@ int devices_command(const std::vector<std::string>& args) {
   auto duration = number_flag(a, "duration", 10, problem);
   auto room_size = std::max<uint32_t>(
     1, static_cast<uint32_t>(number_flag(a, "room-size", 10, problem)));
-  auto drain = number_flag(a, "drain", 30, problem);
+  auto drain_flag = number_flag(a, "drain", 0, problem);
   auto storms = static_cast<int>(number_flag(a, "storms", 1, problem));
   auto scenario = a.get("scenario", "chat");
   auto codec_name = a.get("codec", "mixed");
@@ -156,11 +151,13 @@ int devices_command(const std::vector<std::string>& args) {
   if (problem.empty())
     apply_scenario(scenario, a, params, slow_share, problem);
   auto plan = std::make_shared<actors::fleet_plan>();
-  plan->backoff.base = milliseconds{
+  plan->reconnect.backoff.base = milliseconds{
     static_cast<int64_t>(number_flag(a, "backoff-base", 250, problem))};
-  plan->backoff.cap = milliseconds{
+  plan->reconnect.backoff.cap = milliseconds{
     static_cast<int64_t>(number_flag(a, "backoff-cap", 30000, problem))};
-  plan->backoff.max_attempts
+  plan->reconnect.stable_link = milliseconds{
+    static_cast<int64_t>(number_flag(a, "stable-link", 3000, problem))};
+  plan->reconnect.backoff.max_attempts
     = static_cast<uint32_t>(number_flag(a, "max-attempts", 0, problem));
   plan->start_rate = number_flag(a, "start-rate", 500, problem);
   plan->seed = static_cast<uint32_t>(number_flag(a, "seed", 1, problem));
@@ -233,10 +230,21 @@ int devices_command(const std::vector<std::string>& args) {
   run.start(plan);
   auto& c = run.counters();
 
-  // 1. Everyone connected and in their room.
+  // 1. Everyone connected and in their room; where the scenario drops
+  // links on purpose, every device connected at least once (the whole
+  // fleet is rarely connected at one instant then).
+  auto drops_links = params.drops_per_minute > 0;
+  auto all_were_online = [&] {
+    for (auto& m : plan->memories)
+      if (!m->ever_online.load(std::memory_order_relaxed))
+        return false;
+    return true;
+  };
   auto t0 = steady::now();
   bool ready = run.wait(
     [&] {
+      if (drops_links)
+        return all_were_online() && c.joined.load() >= n;
       return static_cast<size_t>(c.connected.load()) == n
              && c.joined.load() >= n;
     },
@@ -269,9 +277,16 @@ int devices_command(const std::vector<std::string>& args) {
   auto per_delivery_us
     = 1e6 * w.server_cpu()
       / std::max<double>(1, static_cast<double>(delivered_in_run));
-  // 3. Drain: no new messages; wait for every ack and delivery (and every
-  // device that still reconnects).
+  // 3. Drain: no new messages, no more drops, devices waiting out a
+  // backoff reconnect now; wait for every ack and delivery (and every
+  // device that still reconnects), as long as a device that fails again
+  // may back off: the backoff cap plus two link timeouts, plus 10 s.
   params.quiet->store(true);
+  run.drain();
+  auto drain = drain_flag > 0
+                 ? drain_flag
+                 : secs(plan->reconnect.backoff.cap + 2 * params.link.timeout)
+                     + 10;
   // A device may have read quiet == false just before: its send must be
   // counted before the counts are compared.
   run.quiesce();
@@ -284,6 +299,11 @@ int devices_command(const std::vector<std::string>& args) {
     },
     milliseconds{static_cast<int64_t>(drain * 1000)}, "drain");
   auto drain_secs = secs(steady::now() - t2);
+  // What each device was doing as the run ended (a lost message's
+  // recipient is named with it).
+  std::map<std::string, bool> online_at_end;
+  for (auto& m : plan->memories)
+    online_at_end[m->ledger.key] = m->online.load(std::memory_order_relaxed);
   run.stop();
 
   // 4. The verdict.
@@ -302,6 +322,19 @@ int devices_command(const std::vector<std::string>& args) {
   }
   auto r = actors::check(ledgers);
   auto& lat = c.latency;
+  auto& waited = c.offline_wait;
+  std::map<std::string, std::string> gave_up;
+  for (auto& m : plan->memories)
+    if (!m->gave_up.empty())
+      gave_up[m->ledger.key] = m->gave_up;
+  auto state_of = [&](const std::string& key) -> std::string {
+    if (auto g = gave_up.find(key); g != gave_up.end())
+      return "gave up: " + g->second;
+    return online_at_end[key] ? "connected" : "backing off";
+  };
+  std::map<std::string, uint64_t> lost_by_state;
+  for (auto& [key, count] : r.lost_to)
+    lost_by_state[state_of(key).substr(0, state_of(key).find(':'))] += count;
   runtime::process_usage after;
   runtime::read_usage(::getpid(), after);
   auto per_device
@@ -330,11 +363,10 @@ int devices_command(const std::vector<std::string>& args) {
     {"duplicates", std::to_string(r.duplicates)},
     {"order violations", std::to_string(r.order_violations)},
     {"delivered/s", fmt(static_cast<double>(c.received.load()) / run_secs, 0)},
-    {"latency p50/p90/p99/max",
-     fmt(static_cast<double>(lat.percentile(50)) / 1000.0) + " / "
-       + fmt(static_cast<double>(lat.percentile(90)) / 1000.0) + " / "
-       + fmt(static_cast<double>(lat.percentile(99)) / 1000.0) + " / "
-       + fmt(static_cast<double>(lat.max()) / 1000.0) + " ms"},
+    {"latency p50/p90/p99/max", ms_row(lat) + " (" + std::to_string(lat.count())
+                                  + " to a connected recipient)"},
+    {"waited offline", ms_row(waited) + " (" + std::to_string(waited.count())
+                         + " sent while the recipient was away)"},
     {"reconnects", std::to_string(c.reconnects.load()) + " (devices: "
                      + std::to_string(reconnected_devices) + ", resumed: "
                      + std::to_string(resumed_devices) + "; resumed "
@@ -356,8 +388,17 @@ int devices_command(const std::vector<std::string>& args) {
   std::cout << "\ntether devices\n";
   for (auto& [k, v] : rows)
     std::cout << "  " << std::left << std::setw(26) << k << v << "\n";
+  if (r.lost > 0) {
+    std::string states;
+    for (auto& [state, count] : lost_by_state)
+      states += (states.empty() ? "" : ", ") + state + " "
+                + std::to_string(count);
+    std::cout << "  " << std::left << std::setw(26) << "lost, by recipient"
+              << states << "\n";
+  }
   for (auto& e : r.lost_examples)
-    std::cout << "  lost: " << e << "\n";
+    std::cout << "  lost: " << e << " (recipient "
+              << state_of(e.substr(e.find(" -> ") + 4)) << ")\n";
   for (auto& e : r.order_examples)
     std::cout << "  out of order: " << e << "\n";
   std::cout << "lost = " << r.lost
@@ -377,7 +418,16 @@ int devices_command(const std::vector<std::string>& args) {
         << ",\"latency_us\":{\"p50\":" << lat.percentile(50)
         << ",\"p90\":" << lat.percentile(90)
         << ",\"p99\":" << lat.percentile(99) << ",\"max\":" << lat.max()
-        << "},\"reconnects\":" << c.reconnects.load()
+        << ",\"count\":" << lat.count()
+        << "},\"offline_wait_us\":{\"p50\":" << waited.percentile(50)
+        << ",\"p99\":" << waited.percentile(99) << ",\"max\":" << waited.max()
+        << ",\"count\":" << waited.count() << "},\"lost_by_recipient_state\":{";
+    auto first = true;
+    for (auto& [state, count] : lost_by_state) {
+      out << (first ? "" : ",") << "\"" << state << "\":" << count;
+      first = false;
+    }
+    out << "},\"reconnects\":" << c.reconnects.load()
         << ",\"reconnected_devices\":" << reconnected_devices
         << ",\"resumed_devices\":" << resumed_devices
         << ",\"resumes\":" << c.resumed.load()

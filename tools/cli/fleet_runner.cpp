@@ -471,6 +471,10 @@ void fleet_run::drop_all() {
   caf::anon_send(impl_->fleet, atom::drop_v);
 }
 
+void fleet_run::drain() {
+  caf::anon_send(impl_->fleet, atom::drain_v);
+}
+
 void fleet_run::quiesce() {
   if (!impl_->fleet)
     return;

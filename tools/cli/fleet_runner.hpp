@@ -114,6 +114,10 @@ public:
   /// Drops every device's link at once.
   void drop_all();
 
+  /// The run ends: devices waiting out a backoff reconnect now (a server's
+  /// Retry-After still holds).
+  void drain();
+
   /// Stops every device (bounded); the memories are then safe to read.
   bool stop();
 

@@ -10,7 +10,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket, { WebSocketServer } from 'ws';
-import { TetherClient } from '../tether-client.js';
+import { TetherClient, nextAttempt } from '../tether-client.js';
 import * as msgpack from '../msgpack.js';
 import { until } from './support/until.mjs';
 
@@ -206,4 +206,30 @@ test('a message before the welcome is a protocol error; it is not taken', { time
   assert.equal(c.lastSeq, 1);
   assert.equal(server.connections.length, 2);
   assert.ok(c.errors.some((e) => e.code === 'PROTOCOL_ERROR' && /before the tether.welcome/.test(e.message)));
+});
+
+test('the backoff resets only after a link that lasted, and a crash loop backs off', { timeout: 20000 }, async () => {
+  assert.equal(nextAttempt(5, null, 3000), 5); // never welcomed
+  assert.equal(nextAttempt(5, 2999, 3000), 5); // dropped right after it
+  assert.equal(nextAttempt(5, 3000, 3000), 0); // established
+
+  // Connections 1-4: welcomed and closed at once (a crash loop); 5: kept
+  // for 300 ms after its welcome, then closed; 6: kept.
+  const server = await hostile((socket, n) => {
+    socket.send(JSON.stringify(welcome('alice', 'phone', `r${n}`)));
+    if (n <= 4) socket.close(1011);
+    else if (n === 5) setTimeout(() => socket.close(1011), 300);
+  });
+  const c = new TetherClient({
+    url: `ws://127.0.0.1:${server.address().port}/ws`, token: 't', WebSocket,
+    backoff: { baseMs: 20, capMs: 1000, multiplier: 2 }, stableMs: 200, random: () => 0.999,
+  });
+  clients.push(c);
+  const delays = [];
+  c.on('close', (e) => { if (e.reconnect) delays.push(e.delayMs); });
+  c.connect().catch(() => {});
+  await until(() => server.connections.length >= 6, 'six connections', 15000);
+  // Windows of 20, 40, 80, 160 ms while each link dies at once, then the
+  // base window again after the one that lasted.
+  assert.deepEqual(delays.slice(0, 5), [19, 39, 79, 159, 19]);
 });

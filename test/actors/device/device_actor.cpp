@@ -303,8 +303,8 @@ CAF_TEST(the fleet restarts a refused device after its Retry - After) {
   plan->params = params();
   plan->counters = counters;
   plan->connect = connect;
-  plan->backoff.base = 100ms;
-  plan->backoff.cap = 1000ms;
+  plan->reconnect.backoff.base = 100ms;
+  plan->reconnect.backoff.cap = 1000ms;
   auto f = keep(sys.spawn(fleet, plan));
   sched.run();
   CAF_REQUIRE_EQUAL(links.size(), 1u);
@@ -339,6 +339,101 @@ CAF_TEST(the fleet restarts a refused device after its Retry - After) {
   bool stopped = false;
   self->receive([&](atom::ok) { stopped = true; }, caf::after(0s) >> [] {});
   CAF_CHECK(stopped);
+}
+
+CAF_TEST(an established link resets the backoff and a crash loop does not ) {
+  auto plan = std::make_shared<fleet_plan>();
+  plan->devices = {spec()};
+  plan->params = params();
+  plan->counters = counters;
+  plan->connect = connect;
+  plan->reconnect.backoff.base = 1000ms;
+  plan->reconnect.backoff.cap = 60000ms;
+  plan->reconnect.stable_link = 3000ms;
+  auto f = keep(sys.spawn(fleet, plan));
+  sched.run();
+  auto& mem = *plan->memories[0];
+  // Three links that drop before their welcome: the window grows (1, 2,
+  // 4 s), a draw may fall anywhere in it.
+  for (size_t i = 0; i < 3; ++i) {
+    CAF_REQUIRE_EQUAL(links.size(), i + 1);
+    links[i]->events->on_closed(1006);
+    sched.run();
+    CAF_REQUIRE_EQUAL(mem.restart_delays_ms.size(), i + 1);
+    CAF_CHECK_LESS(mem.restart_delays_ms[i], 1000 << i);
+    advance(caf::timespan{std::chrono::milliseconds{mem.restart_delays_ms[i]}}
+              + 10ms,
+            10ms);
+  }
+  // Established, up 3 s after its welcome, then dropped (a flaky network):
+  // the next delay is in the base window again.
+  CAF_REQUIRE_EQUAL(links.size(), 4u);
+  open(*links[3]);
+  welcome(*links[3], "r1", false);
+  advance(3s, 500ms);
+  links[3]->events->on_closed(1006);
+  sched.run();
+  CAF_REQUIRE_EQUAL(mem.restart_delays_ms.size(), 4u);
+  CAF_CHECK_LESS(mem.restart_delays_ms[3], 1000);
+  advance(caf::timespan{std::chrono::milliseconds{mem.restart_delays_ms[3]}}
+            + 10ms,
+          10ms);
+  // Welcomed and dropped at once, again and again: that is a failure each
+  // time (the window doubles: 2, 4, 8 s), not a fresh start.
+  for (size_t i = 4; i < 7; ++i) {
+    CAF_REQUIRE_EQUAL(links.size(), i + 1);
+    open(*links[i]);
+    welcome(*links[i], "r1", true);
+    advance(200ms, 100ms);
+    links[i]->events->on_closed(1006);
+    sched.run();
+    CAF_REQUIRE_EQUAL(mem.restart_delays_ms.size(), i + 1);
+    CAF_CHECK_LESS(mem.restart_delays_ms[i], 1000 << (i - 3));
+    advance(caf::timespan{std::chrono::milliseconds{mem.restart_delays_ms[i]}}
+              + 10ms,
+            10ms);
+  }
+  CAF_CHECK_EQUAL(counters->gave_up.load(), 0u);
+  static_cast<void>(f);
+}
+
+CAF_TEST(when the run drains a device waiting out its backoff reconnects now) {
+  auto plan = std::make_shared<fleet_plan>();
+  auto s = spec();
+  plan->devices = {s};
+  s.device_id = "tablet";
+  s.token = "tablet-tok";
+  plan->devices.push_back(s);
+  plan->params = params();
+  plan->counters = counters;
+  plan->connect = connect;
+  plan->reconnect.backoff.base = 30000ms;
+  plan->reconnect.backoff.cap = 30000ms;
+  auto f = keep(sys.spawn(fleet, plan));
+  sched.run();
+  CAF_REQUIRE_EQUAL(links.size(), 2u);
+  // The phone's link drops: it would wait up to 30 s. The tablet is told
+  // to come back in 2 s by the server (503, Retry-After).
+  links[0]->events->on_closed(1006);
+  link_opened refused;
+  refused.status = 503;
+  refused.retry_after_ms = 2000;
+  links[1]->events->on_open(refused);
+  sched.run();
+  self->send(f, atom::drain_v);
+  sched.run();
+  advance(10ms, 10ms);
+  // The phone at once, the tablet only once its Retry-After passed.
+  CAF_REQUIRE_EQUAL(links.size(), 3u);
+  CAF_CHECK_EQUAL(links[2]->opts.token, "tok");
+  advance(1500ms, 100ms);
+  CAF_CHECK_EQUAL(links.size(), 3u);
+  advance(600ms, 100ms);
+  CAF_REQUIRE_EQUAL(links.size(), 4u);
+  CAF_CHECK_EQUAL(links[3]->opts.token, "tablet-tok");
+  // No restart scheduled before the drain happens twice.
+  advance(35s, 1s);
+  CAF_CHECK_EQUAL(links.size(), 4u);
 }
 
 CAF_TEST(stopping the fleet closes every link with 1000) {

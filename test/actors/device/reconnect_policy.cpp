@@ -8,20 +8,29 @@ using namespace std::chrono_literals;
 
 namespace {
 
-backoff_params params() {
-  backoff_params p;
-  p.base = 100ms;
-  p.cap = 1000ms;
-  p.multiplier = 2;
-  p.reset_after = 5000ms;
+reconnect_params params() {
+  reconnect_params p;
+  p.backoff.base = 100ms;
+  p.backoff.cap = 1000ms;
+  p.backoff.multiplier = 2;
+  p.stable_link = 3000ms;
   return p;
 }
 
+// A link that ended before its welcome (a failed attempt to connect).
 link_outcome dropped(std::chrono::milliseconds uptime = 10ms) {
   link_outcome o;
   o.kind = link_outcome::closed;
   o.close_code = 1006;
   o.uptime = uptime;
+  return o;
+}
+
+// A link that was established and dropped `after` its welcome.
+link_outcome established(std::chrono::milliseconds after) {
+  auto o = dropped(after + 20ms);
+  o.welcomed = true;
+  o.since_welcome = after;
   return o;
 }
 
@@ -46,14 +55,41 @@ CAF_TEST(full jitter spreads the delays over the whole window) {
   CAF_CHECK_EQUAL(r.next(dropped(), 0.25).delay.count(), 100);
 }
 
-CAF_TEST(a stable link resets the attempts) {
+CAF_TEST(an established link resets the attempts) {
   reconnect_policy r{params()};
   for (int i = 0; i < 4; ++i)
     r.next(dropped(), 0.5);
   CAF_CHECK_EQUAL(r.attempts(), 4u);
-  auto d = r.next(dropped(6000ms), 0.999);
+  // Up 3 s after its welcome (a flaky network drops it then): the next
+  // attempt starts from the base window again, as the shipped clients do.
+  auto d = r.next(established(3000ms), 0.999);
   CAF_CHECK_EQUAL(d.delay.count(), 99);
   CAF_CHECK_EQUAL(r.attempts(), 1u);
+  // Six drops a minute, each after a welcome: never past the base window.
+  for (int i = 0; i < 20; ++i)
+    CAF_CHECK_EQUAL(r.next(established(10000ms), 0.999).delay.count(), 99);
+}
+
+CAF_TEST(a link that is long but never welcomed is a failed attempt) {
+  reconnect_policy r{params()};
+  for (int i = 0; i < 3; ++i)
+    r.next(dropped(60000ms), 0.5);
+  CAF_CHECK_EQUAL(r.attempts(), 3u);
+  CAF_CHECK_EQUAL(r.next(dropped(60000ms), 0.999).delay.count(), 799);
+}
+
+CAF_TEST(a crash loop right after the welcome still backs off to the cap) {
+  reconnect_policy r{params()};
+  // Welcomed, then dropped within the stable time: each counts as a
+  // failure, so a server that accepts and drops at once is not hammered.
+  std::vector<int64_t> upper{99, 199, 399, 799, 999, 999, 999};
+  for (auto want : upper) {
+    auto d = r.next(established(500ms), 0.999);
+    CAF_REQUIRE(d.retry);
+    CAF_CHECK_EQUAL(d.delay.count(), want);
+  }
+  // One link that lasts: back to the base.
+  CAF_CHECK_EQUAL(r.next(established(3000ms), 0.999).delay.count(), 99);
 }
 
 CAF_TEST(terminal close codes are never retried) {
@@ -110,7 +146,7 @@ CAF_TEST(background returns after its period without counting a failure) {
 
 CAF_TEST(max attempts gives up) {
   auto p = params();
-  p.max_attempts = 2;
+  p.backoff.max_attempts = 2;
   reconnect_policy r{p};
   CAF_CHECK(r.next(dropped(), 0.5).retry);
   CAF_CHECK(r.next(dropped(), 0.5).retry);

@@ -131,11 +131,14 @@ typename Inspector::result_type inspect(Inspector& f, gap_counts& x) {
 struct resume_request {
   std::string token;
   uint64_t last_seq = 0;
+  /// The event loop of the connection's socket (actors/loop_affinity.hpp):
+  /// the queue moves there. -1: none.
+  int32_t loop = -1;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, resume_request& x) {
-  return f(caf::meta::type_name("resume_request"), x.token, x.last_seq);
+  return f(caf::meta::type_name("resume_request"), x.token, x.last_seq, x.loop);
 }
 
 /// What the queue answers an attaching connection.

@@ -264,8 +264,8 @@ const std::vector<binding>& table() {
       [](settings & s) -> auto& { return s.server.max_connections; });
     add_key(
       t, "server.io_threads",
-      "Asio threads running the sockets (0: one per CPU with "
-      "caf.scheduler_policy io, else 1)",
+      "event loops running the sockets and the actors serving them (0: "
+      "one per CPU the process may run on)",
       [](settings & s) -> auto& { return s.server.io_threads; });
     add_key(
       t, "server.allowed_origins",
@@ -501,15 +501,6 @@ const std::vector<binding>& table() {
     add_key(
       t, "node.stop_timeout", "graceful shutdown drain time",
       [](settings & s) -> auto& { return s.node.stop_timeout; });
-    // caf
-    add_key(
-      t, "caf.scheduler_policy",
-      "where actors run: io (the I/O threads), sharing or stealing",
-      [](settings & s) -> auto& { return s.caf.scheduler_policy; });
-    add_key(
-      t, "caf.max_threads",
-      "CAF worker threads (0: one per CPU the process may use)",
-      [](settings & s) -> auto& { return s.caf.max_threads; });
     // supervision
     add_key(
       t, "supervision.backoff_base", "first restart window",
@@ -646,7 +637,12 @@ bool apply(settings& s, const std::string& key, const std::string& value,
       return false;
     }
   }
-  problem = key + ": unknown setting (see --help)";
+  if (k == "caf.scheduler_policy" || k == "caf.max_threads")
+    problem = k
+              + ": removed: actors run on the event loops beside "
+                "their sockets (server.io_threads)";
+  else
+    problem = key + ": unknown setting (see --help)";
   return false;
 }
 
@@ -877,10 +873,6 @@ std::vector<std::string> validate(const settings& s) {
        "critical, off");
   rule(s.node.request_timeout.count() > 0,
        "node.request_timeout must be positive");
-  rule(s.caf.scheduler_policy == "io" || s.caf.scheduler_policy == "sharing"
-         || s.caf.scheduler_policy == "stealing",
-       "caf.scheduler_policy must be io, sharing or stealing");
-  rule(s.caf.max_threads <= 256, "caf.max_threads must be at most 256");
   rule(s.supervision.backoff.base.count() > 0
          && s.supervision.backoff.base <= s.supervision.backoff.cap,
        "supervision.backoff_base must be positive and at most backoff_cap");

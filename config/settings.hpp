@@ -29,9 +29,8 @@ struct server_settings {
   std::string echo_path;            // TESTS ONLY: an unauthenticated echo
                                     // route for test/conformance/ (empty: off)
   uint32_t max_connections = 20000; // below the default fd limit (ulimit -n)
-  uint32_t io_threads = 0; // 0: one per CPU the process may run on when
-                           // actors run on them (caf.scheduler_policy io),
-                           // else one: it keeps up with a core of traffic
+  uint32_t io_threads = 0; // event loops (sockets and the actors serving
+                           // them); 0: one per CPU the process may run on
   std::vector<std::string> allowed_origins; // empty: no check (native apps)
   bool permessage_deflate = true;           // most browsers and stacks offer it
   uint32_t deflate_level = 6; // zlib's default speed/ratio balance
@@ -119,16 +118,6 @@ struct node_settings {
   milliseconds stop_timeout{5000};      // graceful drain before kill
 };
 
-struct caf_settings {
-  // sharing: actors on CAF's worker threads (caf.max_threads); measured
-  // best for fan-out, durable and handshake loads (README "Scheduling").
-  // io: on the I/O threads beside the sockets: fewest context switches
-  // (echo), but frames coalesce less under load. stealing: CAF's other one.
-  std::string scheduler_policy = "sharing";
-  uint32_t max_threads = 0; // 0: one per CPU this process may run on (its
-                            // affinity): more only add context switches
-};
-
 struct cluster_settings {
   std::string node_id; // empty: cluster.address:cluster.port, unique as
                        // long as the addresses are
@@ -176,7 +165,6 @@ struct settings {
   store_settings store;
   auth_settings auth;
   node_settings node;
-  caf_settings caf;
   supervision_settings supervision;
   cluster_settings cluster;
   /// The INI file the settings came from, if any.

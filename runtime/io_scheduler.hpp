@@ -1,19 +1,22 @@
 #pragma once
 
-// The node's I/O loop (an Asio io_context and its threads) as the rest of
-// the runtime sees it, without Asio headers, and the CAF scheduler that runs
-// the node's actors on that loop's threads (caf.scheduler_policy = io).
+// The node's event loops (one Asio io_context and one thread each) as the
+// rest of the runtime sees them, without Asio headers, and the CAF
+// scheduler that runs the node's actors on them (runtime/ws_scheduler.cpp).
 //
 // Why: with actors on CAF's worker threads and sockets on Asio's, every
-// message crosses threads at least three times (frame in, frame out, write
-// done), each a futex wake and a context switch on a busy core; the echo
-// profile spent half its CPU there. On the loop's threads, a session and the
-// actors serving it hand work to each other by posting to the same thread.
+// message crosses threads (a futex wake and a context switch each time a
+// sleeping worker is woken); with every actor run posted to Asio on its
+// own, Asio polls the sockets before each link of a chain of messages. Here
+// a connection's session and the actors serving it share one loop: the
+// actors ready on a loop run in one batch per round (one post per round,
+// not one per message), a message between actors of one loop never
+// crosses a thread, and messages to another loop are handed over in bulk.
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
+#include <vector>
 
 #include <caf/fwd.hpp>
 
@@ -23,10 +26,11 @@ namespace detail {
 class io_pool;
 } // namespace detail
 
-/// An io_context run by `threads` threads between start() and stop().
+/// `loops` event loops, each run by its own thread between start() and
+/// stop(). New connections are spread over them (next()).
 class io_loop {
 public:
-  explicit io_loop(uint32_t threads);
+  explicit io_loop(uint32_t loops);
   ~io_loop();
 
   io_loop(const io_loop&) = delete;
@@ -35,33 +39,42 @@ public:
   void start();
 
   /// Stops and joins the threads; nothing is posted from then on. Objects
-  /// bound to the loop (sockets, timers) may still be destroyed.
+  /// bound to the loops (sockets, timers) may still be destroyed.
   void stop();
 
   /// stop(), then destroys the work that never ran: the handlers that own
   /// sessions, the actors' pending runs (which release their references).
-  /// Before the actor system goes, after every object bound to the loop.
+  /// Before the actor system goes, after every object bound to the loops.
   void close();
 
-  detail::io_pool& pool() noexcept { return *pool_; }
+  uint32_t size() const noexcept;
 
-  /// Actor runs posted and not started yet: the loop's load.
-  const std::atomic<int64_t>& backlog() const noexcept { return backlog_; }
+  /// Loop `i`'s io_context (i < size()).
+  detail::io_pool& pool(uint32_t i) noexcept;
+
+  /// The loop of the next new connection (round robin).
+  uint32_t next() noexcept;
+
+  /// Actor runs waiting on loop `i`: its load.
+  const std::atomic<int64_t>& backlog(uint32_t i) const noexcept;
+
+  /// The loop whose thread calls this, or -1.
+  int32_t current() const noexcept;
+
+  /// Shared with the scheduler (ws_scheduler.cpp).
+  struct lane;
 
 private:
   friend struct io_loop_access;
 
-  std::unique_ptr<detail::io_pool> pool_;
-  /// Guards pool_ against posts from other threads (CAF's clock, the
-  /// store) while stop() destroys it.
-  std::mutex mx_;
-  bool stopped_ = false;
-  std::atomic<int64_t> backlog_{0};
+  std::vector<std::unique_ptr<lane>> lanes_;
+  std::atomic<uint32_t> next_{0};
 };
 
-/// Loads into `cfg` a CAF scheduler that runs actors on `loop`'s threads.
-/// The loop must run from before the actor system spawns its first actor
-/// until all actors are done.
+/// Loads into `cfg` a CAF scheduler that runs actors on `loop`'s event
+/// loops (it implements actors::loop_scheduler). The loops must run from
+/// before the actor system spawns its first actor until all actors are
+/// done.
 void run_actors_on(caf::actor_system_config& cfg,
                    const std::shared_ptr<io_loop>& loop);
 

@@ -43,7 +43,6 @@ class app_config : public caf::actor_system_config {
 public:
   app_config(const config::settings& all,
              const std::shared_ptr<io_loop>& loop) {
-    auto& s = all.caf;
     add_message_types<caf::id_block::tether_types>();
     if (all.cluster.port != 0) {
       // The middleman (CAF's distribution) only for a cluster: its
@@ -54,16 +53,7 @@ public:
       set("middleman.connection-timeout",
           caf::timespan{all.cluster.connection_timeout});
     }
-    if (s.scheduler_policy == "io") {
-      run_actors_on(*this, loop);
-    } else {
-      set("scheduler.policy", s.scheduler_policy == "sharing"
-                                ? caf::atom("sharing")
-                                : caf::atom("stealing"));
-      auto threads = s.max_threads != 0 ? s.max_threads
-                                        : static_cast<uint32_t>(usable_cpus());
-      set("scheduler.max-threads", static_cast<size_t>(std::max(1u, threads)));
-    }
+    run_actors_on(*this, loop);
     // CAF prints to stderr otherwise; Tether logs through spdlog.
     set("logger.console", caf::atom("none"));
   }
@@ -204,7 +194,7 @@ struct node::impl {
     = std::make_shared<std::atomic<int64_t>>(0);
   std::shared_ptr<actors::node_metrics> metrics
     = std::make_shared<actors::node_metrics>();
-  /// The sockets' threads, and the actors' too with caf.scheduler_policy io.
+  /// The event loops: the sockets and the actors.
   std::shared_ptr<io_loop> loop;
   app_config cfg;
   caf::actor_system sys;
@@ -233,15 +223,12 @@ struct node::impl {
     // nop
   }
 
-  // 0 threads: one per CPU when the actors run on them, else one (it keeps
-  // up with a core of socket traffic; CAF's workers take the rest).
+  // 0 loops: one per CPU the process may run on.
   static std::shared_ptr<io_loop> start_loop(const config::settings& s) {
-    auto threads = s.server.io_threads;
-    if (threads == 0)
-      threads = s.caf.scheduler_policy == "io"
-                  ? static_cast<uint32_t>(usable_cpus())
-                  : 1u;
-    auto l = std::make_shared<io_loop>(threads);
+    auto loops = s.server.io_threads;
+    if (loops == 0)
+      loops = static_cast<uint32_t>(usable_cpus());
+    auto l = std::make_shared<io_loop>(loops);
     l->start();
     return l;
   }

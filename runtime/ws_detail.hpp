@@ -28,6 +28,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/zlib/error.hpp>
 
+#include "runtime/io_scheduler.hpp"
 #include "runtime/ws_server.hpp"
 
 namespace tether::runtime::detail {
@@ -127,11 +128,16 @@ public:
 
   ~io_pool() { stop(); }
 
-  /// Starts the threads; they run until stop(), even without work.
-  void run() {
+  /// Starts the threads; they run until stop(), even without work. Each
+  /// calls `on_start` first.
+  template <class F = void (*)()>
+  void run(F on_start = [] {}) {
     work_.emplace(ioc.get_executor());
     for (uint32_t i = 0; i < n_; ++i)
-      threads_.emplace_back([this] { ioc.run(); });
+      threads_.emplace_back([this, on_start] {
+        on_start();
+        ioc.run();
+      });
   }
 
   /// Stops and joins the threads. Handlers not run yet stay in the context
@@ -203,8 +209,9 @@ struct server_shared {
   std::atomic<size_t> streams{0};
   /// Set when the server stops accepting: event streams end.
   std::atomic<bool> stopping{false};
-  /// Actor runs waiting on the loop (0 while actors run elsewhere).
-  const std::atomic<int64_t>* backlog = nullptr;
+  /// The event loops the sessions run on (their backlog: actor runs
+  /// waiting); null for a session without (the fuzz target's).
+  const io_loop* loops = nullptr;
   /// The TLS context of new connections (null: no TLS); replaced on reload,
   /// read with std::atomic_load.
   std::shared_ptr<net::ssl::context> tls;

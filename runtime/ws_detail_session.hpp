@@ -3,9 +3,10 @@
 // Internal to runtime/ (ws_session.cpp and the session fuzz target): the
 // server side of one WebSocket connection, a template over the stream
 // (beast::tcp_stream, tls_stream, or Beast's in-memory test stream). Beast
-// stream on a strand, one write in flight, read credit from the connection
-// actor, ping/pong with RTT. Implements actors::session_port; every method
-// posts to the strand.
+// stream on one event loop, one write in flight, read credit from the
+// connection actor, ping/pong with RTT. Implements actors::session_port; a
+// method called on the session's own loop (by an actor of that loop) runs at
+// once, from anywhere else it is posted there.
 
 #include <array>
 #include <atomic>
@@ -35,8 +36,8 @@ constexpr int read_low_mark = 16;
 // treated as a slow consumer and cut off.
 constexpr size_t max_queued_bytes = 8 * 1024 * 1024;
 
-// Actor runs waiting on the loop above which the node counts as loaded (a
-// room publish to 1000 members queues 1000; an echo keeps it below 4).
+// Actor runs waiting on the session's loop above which it counts as loaded
+// (a room publish to 1000 members readies 1000; an echo keeps it below 4).
 constexpr int64_t loaded_backlog = 32;
 
 // What a lingering close reads (and discards) at a time.
@@ -50,7 +51,9 @@ public:
   ws_session(std::shared_ptr<server_shared> shared, Stream stream,
              actors::session_info info)
     : shared_(std::move(shared)), ws_(std::move(stream)),
-      timer_(ws_.get_executor()), info_(std::move(info)) {
+      timer_(ws_.get_executor()), info_(std::move(info)),
+      // Made on its loop's thread (by the HTTP session's handler).
+      loop_(shared_->loops ? shared_->loops->current() : -1) {
     shared_->sessions.fetch_add(1);
   }
 
@@ -83,47 +86,51 @@ public:
   // -------------------------------------------------------------
 
   void attach(std::shared_ptr<actors::session_events> events) override {
-    net::post(ws_.get_executor(),
-              [self = this->shared_from_this(), events = std::move(events)] {
-                if (self->finished_) {
-                  events->on_closed(self->close_code_);
-                  return;
-                }
-                self->events_ = events;
-                self->do_read();
-                self->schedule_ping();
-              });
+    net::dispatch(ws_.get_executor(), [self = this->shared_from_this(),
+                                       events = std::move(events)] {
+      if (self->finished_) {
+        events->on_closed(self->close_code_);
+        return;
+      }
+      self->events_ = events;
+      self->do_read();
+      self->schedule_ping();
+    });
   }
 
   void send(actors::shared_bytes bytes, bool binary, uint64_t tag) override {
-    net::post(ws_.get_executor(),
-              [self = this->shared_from_this(), bytes = std::move(bytes),
-               binary, tag] { self->enqueue(bytes, binary, tag); });
+    net::dispatch(ws_.get_executor(),
+                  [self = this->shared_from_this(), bytes = std::move(bytes),
+                   binary, tag] { self->enqueue(bytes, binary, tag); });
   }
 
   void close(uint16_t code, std::string reason) override {
-    net::post(ws_.get_executor(),
-              [self = this->shared_from_this(), code,
-               reason = std::move(reason)] { self->do_close(code, reason); });
+    net::dispatch(ws_.get_executor(), [self = this->shared_from_this(), code,
+                                       reason = std::move(reason)] {
+      self->do_close(code, reason);
+    });
   }
 
   void consumed(size_t n) override {
     auto left = inflight_.fetch_sub(static_cast<int>(n)) - static_cast<int>(n);
     if (left <= read_low_mark && paused_.exchange(false))
-      net::post(ws_.get_executor(),
-                [self = this->shared_from_this()] { self->do_read(); });
+      net::dispatch(ws_.get_executor(),
+                    [self = this->shared_from_this()] { self->do_read(); });
   }
 
   const actors::session_info& info() const noexcept override { return info_; }
 
+  int32_t loop() const noexcept override { return loop_; }
+
   bool loaded() const noexcept override {
-    return shared_->backlog
-           && shared_->backlog->load(std::memory_order_relaxed)
+    return loop_ >= 0
+           && shared_->loops->backlog(static_cast<uint32_t>(loop_))
+                  .load(std::memory_order_relaxed)
                 > loaded_backlog;
   }
 
   void after_round(uint64_t tag) override {
-    // Behind everything queued on this thread by now.
+    // Behind everything queued on this loop by now: after the round.
     net::post(ws_.get_executor(), [self = this->shared_from_this(), tag] {
       if (self->events_)
         self->events_->on_written(tag);
@@ -420,6 +427,10 @@ private:
   void send_ping() {
     if (finished_ || local_close_)
       return;
+    // An idle session gives back its write queue's block (freed here, not
+    // after every write: a busy session would allocate it per frame).
+    if (queue_.empty())
+      queue_.clear();
     ++ping_counter_;
     ping_sent_ = clock_type::now();
     awaiting_pong_ = true;
@@ -481,6 +492,7 @@ private:
   /// The upgrade request, until the handshake completed.
   http::request<http::string_body> req_;
   actors::session_info info_;
+  int32_t loop_;
   std::shared_ptr<actors::session_events> events_;
   struct out_frame {
     actors::shared_bytes bytes;

@@ -84,8 +84,7 @@ struct ws_server::impl {
     mode serves;
 
     port(net::io_context& ioc, mode m)
-      : acceptor(net::make_strand(ioc)), retry_timer(acceptor.get_executor()),
-        serves(m) {}
+      : acceptor(ioc), retry_timer(ioc), serves(m) {}
   };
 
   std::shared_ptr<server_shared> shared;
@@ -96,10 +95,10 @@ struct ws_server::impl {
 
   impl(std::shared_ptr<server_shared> s, std::shared_ptr<io_loop> l)
     : shared(std::move(s)),
-      loop(l ? std::move(l)
-             : std::make_shared<io_loop>(shared->params.io_threads)),
+      // (l is read twice: copied, not moved)
+      loop(l ? l : std::make_shared<io_loop>(shared->params.io_threads)),
       own_loop(!l) {
-    shared->backlog = &loop->backlog();
+    shared->loops = loop.get();
   }
 
   uint16_t listen(const std::string& address, uint16_t number, mode m) {
@@ -109,7 +108,8 @@ struct ws_server::impl {
       throw std::runtime_error("invalid server.address '" + address
                                + "': " + ec.message());
     tcp::endpoint ep{addr, number};
-    auto p = std::make_unique<port>(loop->pool().ioc, m);
+    // The acceptors live on the first loop; connections on every loop.
+    auto p = std::make_unique<port>(loop->pool(0).ioc, m);
     auto& acc = p->acceptor;
     acc.open(ep.protocol(), ec);
     if (!ec)
@@ -127,7 +127,7 @@ struct ws_server::impl {
   }
 
   void do_accept(port& p) {
-    p.acceptor.async_accept(net::make_strand(loop->pool().ioc),
+    p.acceptor.async_accept(loop->pool(loop->next()).ioc,
                             [this, &p](beast::error_code ec,
                                        tcp::socket socket) {
                               on_accept(p, ec, std::move(socket));

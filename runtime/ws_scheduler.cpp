@@ -1,134 +1,398 @@
-// The CAF scheduler of a node that runs its actors on the I/O loop's
-// threads (runtime/io_scheduler.hpp). An actor that has messages is posted
-// to the io_context like any handler; Asio runs it on one of the loop's
-// threads, beside the sessions. Timers keep CAF's own clock thread.
+// The node's event loops and the CAF scheduler that runs its actors on them
+// (runtime/io_scheduler.hpp).
+//
+// An actor runs on its home loop: the loop it ran on last (CAF keeps the
+// execution unit of an actor's last run as its context), at first its
+// spawner's, or the loop of the thread that made it ready if it has none.
+// actors/loop_affinity.hpp moves an actor to another loop.
+//
+// Each loop has a ready list. An actor made ready on its own loop's thread
+// joins the list without a lock; from another thread, it joins the loop's
+// inbox under a mutex, and only the first one of a round posts to Asio. A
+// round (one Asio handler) runs the ready actors, and those they make ready,
+// until none is left or the round's budget is spent; then Asio polls the
+// sockets before the next round.
+//
+// CAF's timeouts and delayed messages are kept by a clock that the first
+// loop drives with one Asio timer (no clock thread to wake: a delayed
+// message costs a lock and a map insert, and an Asio timer re-armed only
+// when the earliest deadline moves).
 
 #include "runtime/io_scheduler.hpp"
 
+#include <algorithm>
+#include <deque>
 #include <mutex>
-#include <thread>
+#include <optional>
+#include <vector>
 
 #include <caf/actor_system_config.hpp>
 #include <caf/detail/set_thread_name.hpp>
-#include <caf/detail/thread_safe_actor_clock.hpp>
+#include <caf/detail/simple_actor_clock.hpp>
 #include <caf/execution_unit.hpp>
 #include <caf/resumable.hpp>
+#include <caf/scheduled_actor.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
 
+#include "actors/loop_affinity.hpp"
 #include "runtime/ws_detail.hpp"
 
 namespace tether::runtime {
 
-/// Posts to a loop unless it stopped (then `f` is destroyed unrun).
-struct io_loop_access {
-  template <class F>
-  static void post(io_loop& loop, F&& f) {
-    std::lock_guard<std::mutex> guard{loop.mx_};
-    if (loop.stopped_)
-      return;
-    loop.backlog_.fetch_add(1, std::memory_order_relaxed);
-    detail::net::post(loop.pool_->ioc, std::forward<F>(f));
-  }
+struct io_loop::lane {
+  lane(io_loop& o, uint32_t i)
+    : pool(std::make_unique<detail::io_pool>(1)), timer(pool->ioc), owner(o),
+      index(i) {}
 
-  static void started(io_loop& loop) noexcept {
-    loop.backlog_.fetch_sub(1, std::memory_order_relaxed);
-  }
+  /// Until close().
+  std::unique_ptr<detail::io_pool> pool;
+  /// The actor clock's (on the first loop only), destroyed before the pool.
+  std::optional<detail::net::steady_timer> timer;
+  io_loop& owner;
+  uint32_t index;
+  /// Actors ready here and not run yet (ready list and inbox).
+  std::atomic<int64_t> backlog{0};
+
+  // -- from any thread, under mx
+  std::mutex mx;
+  /// Actors made ready by other threads.
+  std::vector<caf::resumable*> inbox;
+  /// A round is posted or running, and takes the inbox before it ends.
+  bool posted = false;
+  bool stopped = false;
+
+  // -- this loop's thread only
+  std::deque<caf::resumable*> ready;
+  bool in_round = false;
 };
 
 namespace {
 
-/// Owns the reference a scheduled resumable carries until it has run; a
-/// run that never happens (the loop stopped) releases it.
-class job {
+/// The lane whose thread this is.
+thread_local io_loop::lane* this_lane = nullptr;
+
+/// Actor runs per round before Asio polls the sockets again.
+constexpr int round_budget = 1024;
+
+/// Messages an actor handles per run before the others get their turn.
+constexpr size_t run_budget = 256;
+
+/// Posts `f` to lane `l` unless it stopped (then `f` is dropped unrun).
+template <class F>
+bool post_to(io_loop::lane& l, F&& f) {
+  std::lock_guard<std::mutex> guard{l.mx};
+  if (l.stopped)
+    return false;
+  detail::net::post(l.pool->ioc, std::forward<F>(f));
+  return true;
+}
+
+/// CAF's timeouts and delayed messages, driven by an Asio timer of one
+/// loop. Any thread may set or cancel a timeout (under the mutex); the
+/// timer is armed on its loop's thread, from elsewhere by a post.
+class loop_clock final : public caf::detail::simple_actor_clock {
 public:
-  explicit job(caf::resumable* p) noexcept : p_(p) {}
-  job(job&& other) noexcept : p_(other.p_) { other.p_ = nullptr; }
-  job& operator=(job&&) = delete;
-  job(const job&) = delete;
-  ~job() {
-    if (p_)
-      intrusive_ptr_release(p_);
+  using super = caf::detail::simple_actor_clock;
+
+  explicit loop_clock(io_loop::lane& l) : lane_(l) {}
+
+  void set_ordinary_timeout(time_point t, caf::abstract_actor* self,
+                            caf::atom_value type, uint64_t id) override {
+    std::lock_guard<std::mutex> guard{mx_};
+    super::set_ordinary_timeout(t, self, type, id);
+    added(t);
   }
-  caf::resumable* take() noexcept {
-    auto p = p_;
-    p_ = nullptr;
-    return p;
+
+  void set_multi_timeout(time_point t, caf::abstract_actor* self,
+                         caf::atom_value type, uint64_t id) override {
+    std::lock_guard<std::mutex> guard{mx_};
+    super::set_multi_timeout(t, self, type, id);
+    added(t);
+  }
+
+  void set_request_timeout(time_point t, caf::abstract_actor* self,
+                           caf::message_id id) override {
+    std::lock_guard<std::mutex> guard{mx_};
+    super::set_request_timeout(t, self, id);
+    added(t);
+  }
+
+  void cancel_ordinary_timeout(caf::abstract_actor* self,
+                               caf::atom_value type) override {
+    std::lock_guard<std::mutex> guard{mx_};
+    super::cancel_ordinary_timeout(self, type);
+  }
+
+  void cancel_request_timeout(caf::abstract_actor* self,
+                              caf::message_id id) override {
+    std::lock_guard<std::mutex> guard{mx_};
+    super::cancel_request_timeout(self, id);
+  }
+
+  void cancel_timeouts(caf::abstract_actor* self) override {
+    std::lock_guard<std::mutex> guard{mx_};
+    super::cancel_timeouts(self);
+  }
+
+  void schedule_message(time_point t, caf::strong_actor_ptr receiver,
+                        caf::mailbox_element_ptr content) override {
+    std::lock_guard<std::mutex> guard{mx_};
+    super::schedule_message(t, std::move(receiver), std::move(content));
+    added(t);
+  }
+
+  void schedule_message(time_point t, caf::group target,
+                        caf::strong_actor_ptr sender,
+                        caf::message content) override {
+    std::lock_guard<std::mutex> guard{mx_};
+    super::schedule_message(t, std::move(target), std::move(sender),
+                            std::move(content));
+    added(t);
+  }
+
+  void cancel_all() override {
+    schedule_map dropped;
+    {
+      std::lock_guard<std::mutex> guard{mx_};
+      actor_lookup_.clear();
+      dropped.swap(schedule_);
+    }
+    // Destroyed unlocked: a last reference to an actor may call back.
   }
 
 private:
-  caf::resumable* p_;
-};
-
-class io_coordinator final : public caf::scheduler::abstract_coordinator {
-public:
-  io_coordinator(caf::actor_system& sys, std::shared_ptr<io_loop> loop)
-    : abstract_coordinator(sys), loop_(std::move(loop)), unit_(*this, sys) {
-    // nop
+  /// A deadline at `t` was added (under mx_): the timer must wake by then.
+  void added(time_point t) {
+    if (t >= armed_)
+      return;
+    armed_ = t;
+    if (lane_.owner.current() == static_cast<int32_t>(lane_.index)) {
+      arm();
+      return;
+    }
+    if (arm_posted_)
+      return;
+    arm_posted_ = post_to(lane_, [this] {
+      std::lock_guard<std::mutex> guard{mx_};
+      arm_posted_ = false;
+      arm();
+    });
   }
 
-  void enqueue(caf::resumable* what) override { post(what); }
+  /// On the lane's thread, under mx_: the timer wakes at armed_.
+  void arm() {
+    if (armed_ == time_point::max())
+      return;
+    lane_.timer->expires_at(armed_);
+    lane_.timer->async_wait([this](boost::system::error_code ec) {
+      if (!ec)
+        fire();
+    });
+  }
+
+  /// The timer rang: ships what is due, unlocked (a message's receiver, or
+  /// the last reference to an actor that an event held, may call back into
+  /// the clock), then arms for the next deadline.
+  void fire() {
+    std::vector<unique_delayed_event_ptr> due;
+    {
+      std::lock_guard<std::mutex> guard{mx_};
+      auto now = this->now();
+      auto i = schedule_.begin();
+      while (i != schedule_.end() && i->first <= now) {
+        if (i->second->backlink != actor_lookup_.end())
+          actor_lookup_.erase(i->second->backlink);
+        due.push_back(std::move(i->second));
+        i = schedule_.erase(i);
+      }
+      armed_ = schedule_.empty() ? time_point::max() : schedule_.begin()->first;
+      arm();
+    }
+    for (auto& ev : due)
+      ship(*ev);
+  }
+
+  io_loop::lane& lane_;
+  std::mutex mx_;
+  /// The deadline the timer is armed for (max: none).
+  time_point armed_ = time_point::max();
+  bool arm_posted_ = false;
+};
+
+class io_coordinator final : public caf::scheduler::abstract_coordinator,
+                             public actors::loop_scheduler {
+public:
+  io_coordinator(caf::actor_system& sys, std::shared_ptr<io_loop> loop)
+    : abstract_coordinator(sys), loop_(std::move(loop)), clock_(lane_at(0)) {
+    for (uint32_t i = 0; i < loop_->size(); ++i)
+      units_.push_back(std::make_unique<unit>(*this, sys, i));
+  }
+
+  void enqueue(caf::resumable* what) override { schedule(what); }
 
   caf::actor_clock& clock() noexcept override { return clock_; }
 
-  void start() override {
-    clock_thread_ = std::thread{[this] {
-      caf::detail::set_thread_name("caf.clock");
-      clock_.run_dispatch_loop();
-    }};
-    abstract_coordinator::start();
-  }
-
   void stop() override {
     stop_actors();
-    clock_.cancel_dispatch_loop();
-    if (clock_thread_.joinable())
-      clock_thread_.join();
+    clock_.cancel_all();
+  }
+
+  // -- actors::loop_scheduler
+
+  caf::execution_unit* loop_unit(int32_t loop) noexcept override {
+    return loop >= 0 && static_cast<size_t>(loop) < units_.size()
+             ? units_[static_cast<size_t>(loop)].get()
+             : nullptr;
+  }
+
+  int32_t loop_of(const caf::execution_unit* u) const noexcept override {
+    for (size_t i = 0; i < units_.size(); ++i)
+      if (units_[i].get() == u)
+        return static_cast<int32_t>(i);
+    return -1;
+  }
+
+  int32_t loops() const noexcept override {
+    return static_cast<int32_t>(units_.size());
   }
 
 private:
-  /// The execution unit of every actor run on the loop: what an actor
-  /// schedules while it runs goes back to the loop.
+  /// The execution unit of one loop: what an actor running there makes
+  /// ready is scheduled at its own home.
   class unit final : public caf::execution_unit {
   public:
-    unit(io_coordinator& parent, caf::actor_system& sys)
-      : caf::execution_unit(&sys), parent_(parent) {}
-    void exec_later(caf::resumable* ptr) override { parent_.post(ptr); }
+    unit(io_coordinator& parent, caf::actor_system& sys, uint32_t index)
+      : caf::execution_unit(&sys), parent_(parent), index_(index) {}
+    void exec_later(caf::resumable* ptr) override { parent_.schedule(ptr); }
+    uint32_t index() const noexcept { return index_; }
 
   private:
     io_coordinator& parent_;
+    uint32_t index_;
   };
 
-  void post(caf::resumable* ptr) {
-    // A loop that stopped runs nothing more: the job releases its reference.
-    io_loop_access::post(*loop_,
-                         [this, j = job{ptr}]() mutable { run(j.take()); });
+  io_loop::lane& lane_at(uint32_t i) noexcept;
+
+  /// The loop `ptr` runs on: its home, else this thread's, else the next.
+  uint32_t home_of(caf::resumable* ptr) noexcept {
+    if (ptr->subtype() == caf::resumable::scheduled_actor) {
+      auto loop = loop_of(static_cast<caf::scheduled_actor*>(ptr)->context());
+      if (loop >= 0)
+        return static_cast<uint32_t>(loop);
+    }
+    if (this_lane && &this_lane->owner == loop_.get())
+      return this_lane->index;
+    return loop_->next();
   }
 
-  void run(caf::resumable* ptr) {
-    io_loop_access::started(*loop_);
-    switch (ptr->resume(&unit_, max_throughput())) {
-      case caf::resumable::resume_later:
-        post(ptr); // keeps its reference
-        return;
-      case caf::resumable::done:
-      case caf::resumable::awaiting_message:
-      case caf::resumable::shutdown_execution_unit:
+  void schedule(caf::resumable* ptr) {
+    auto& l = lane_at(home_of(ptr));
+    if (this_lane == &l) {
+      // This loop's own thread: no lock; a running round takes it along.
+      l.ready.push_back(ptr);
+      l.backlog.fetch_add(1, std::memory_order_relaxed);
+      if (!l.in_round)
+        wake(l);
+      return;
+    }
+    bool post = false;
+    {
+      std::lock_guard<std::mutex> guard{l.mx};
+      if (l.stopped) {
+        // A loop that stopped runs nothing more.
         intrusive_ptr_release(ptr);
         return;
+      }
+      l.inbox.push_back(ptr);
+      l.backlog.fetch_add(1, std::memory_order_relaxed);
+      post = !l.posted;
+      l.posted = true;
     }
+    if (post)
+      post_round(l);
+  }
+
+  /// Makes sure a round is posted (from the loop's own thread).
+  void wake(io_loop::lane& l) {
+    {
+      std::lock_guard<std::mutex> guard{l.mx};
+      if (l.posted || l.stopped)
+        return;
+      l.posted = true;
+    }
+    post_round(l);
+  }
+
+  void post_round(io_loop::lane& l) {
+    detail::net::post(l.pool->ioc, [this, &l] { round(l); });
+  }
+
+  /// Moves what other threads made ready to the ready list.
+  static void take_inbox(io_loop::lane& l) {
+    std::lock_guard<std::mutex> guard{l.mx};
+    l.ready.insert(l.ready.end(), l.inbox.begin(), l.inbox.end());
+    l.inbox.clear();
+  }
+
+  void round(io_loop::lane& l) {
+    l.in_round = true;
+    take_inbox(l);
+    auto& u = *units_[l.index];
+    auto throughput = std::min(max_throughput(), run_budget);
+    for (int budget = round_budget; budget > 0; --budget) {
+      if (l.ready.empty()) {
+        take_inbox(l);
+        if (l.ready.empty())
+          break;
+      }
+      auto* ptr = l.ready.front();
+      l.ready.pop_front();
+      l.backlog.fetch_sub(1, std::memory_order_relaxed);
+      switch (ptr->resume(&u, throughput)) {
+        case caf::resumable::resume_later:
+          schedule(ptr); // keeps its reference; its home may have moved
+          break;
+        case caf::resumable::done:
+        case caf::resumable::awaiting_message:
+        case caf::resumable::shutdown_execution_unit:
+          intrusive_ptr_release(ptr);
+          break;
+      }
+    }
+    l.in_round = false;
+    {
+      std::lock_guard<std::mutex> guard{l.mx};
+      if (l.ready.empty() && l.inbox.empty()) {
+        l.posted = false;
+        return;
+      }
+      if (l.stopped)
+        return;
+    }
+    post_round(l); // more is ready: after Asio polled the sockets
   }
 
   std::shared_ptr<io_loop> loop_;
-  unit unit_;
-  caf::detail::thread_safe_actor_clock clock_;
-  std::thread clock_thread_;
+  std::vector<std::unique_ptr<unit>> units_;
+  loop_clock clock_;
 };
 
 } // namespace
 
-io_loop::io_loop(uint32_t threads)
-  : pool_(std::make_unique<detail::io_pool>(threads)) {
-  // nop
+/// What the scheduler needs of io_loop's internals.
+struct io_loop_access {
+  static io_loop::lane& lane(io_loop& l, uint32_t i) noexcept {
+    return *l.lanes_[i];
+  }
+};
+
+io_loop::lane& io_coordinator::lane_at(uint32_t i) noexcept {
+  return io_loop_access::lane(*loop_, i);
+}
+
+io_loop::io_loop(uint32_t loops) {
+  for (uint32_t i = 0; i < std::max(loops, 1u); ++i)
+    lanes_.push_back(std::make_unique<lane>(*this, i));
 }
 
 io_loop::~io_loop() {
@@ -136,21 +400,59 @@ io_loop::~io_loop() {
 }
 
 void io_loop::start() {
-  pool_->run();
+  for (auto& l : lanes_)
+    l->pool->run([p = l.get()] {
+      this_lane = p;
+      caf::detail::set_thread_name("tether.loop");
+    });
 }
 
 void io_loop::stop() {
-  {
-    std::lock_guard<std::mutex> guard{mx_};
-    stopped_ = true;
+  for (auto& l : lanes_) {
+    std::lock_guard<std::mutex> guard{l->mx};
+    l->stopped = true;
   }
-  if (pool_)
-    pool_->stop();
+  for (auto& l : lanes_)
+    if (l->pool)
+      l->pool->stop();
 }
 
 void io_loop::close() {
   stop();
-  pool_.reset();
+  for (auto& l : lanes_) {
+    // The threads are gone: release the runs that never happened.
+    for (auto* ptr : l->ready)
+      intrusive_ptr_release(ptr);
+    for (auto* ptr : l->inbox)
+      intrusive_ptr_release(ptr);
+    l->ready.clear();
+    l->inbox.clear();
+    // The lanes stay (a late post finds them stopped); their contexts go.
+    l->timer.reset();
+    l->pool.reset();
+  }
+}
+
+uint32_t io_loop::size() const noexcept {
+  return static_cast<uint32_t>(lanes_.size());
+}
+
+detail::io_pool& io_loop::pool(uint32_t i) noexcept {
+  return *lanes_[i]->pool;
+}
+
+uint32_t io_loop::next() noexcept {
+  return next_.fetch_add(1, std::memory_order_relaxed) % size();
+}
+
+const std::atomic<int64_t>& io_loop::backlog(uint32_t i) const noexcept {
+  return lanes_[i]->backlog;
+}
+
+int32_t io_loop::current() const noexcept {
+  return this_lane && &this_lane->owner == this
+           ? static_cast<int32_t>(this_lane->index)
+           : -1;
 }
 
 void run_actors_on(caf::actor_system_config& cfg,

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/fan_in.hpp"
+#include "actors/loop_affinity.hpp"
 #include "protocol/compression.hpp"
 #include "protocol/control.hpp"
 #include "protocol/presence.hpp"
@@ -466,7 +467,8 @@ connection(connection_actor::stateful_pointer<connection_state> self,
         self
           ->request(q, caf::infinite, atom::attach_v, st.batcher,
                     caf::actor_cast<connection_actor>(self),
-                    resume_request{info.resume_token, info.resume_last_seq})
+                    resume_request{info.resume_token, info.resume_last_seq,
+                                   current_loop(self)})
           .then(
             [self, info, q](resume_info& resume) {
               auto& st = self->state;

@@ -1,10 +1,11 @@
 #pragma once
 
-// The seam between a WebSocket session (runtime/, Asio strand) and its
+// The seam between a WebSocket session (runtime/, on one event loop) and its
 // connection actor (CAF scheduler). Neither side includes the other's
 // framework: the session implements session_port, the actor side implements
-// session_events. Every session_port call only posts to the session's strand;
-// every session_events call only enqueues a message to the actor.
+// session_events. A session_port call runs at once on the session's own
+// loop and is posted there from elsewhere; it never calls back into the
+// caller. Every session_events call only enqueues a message to the actor.
 
 #include <chrono>
 #include <cstdint>
@@ -73,6 +74,10 @@ public:
   /// Returns read credit: the actor finished `n` frames. Reading pauses while
   /// too many frames are unprocessed (CAF mailboxes are unbounded).
   virtual void consumed(size_t n) = 0;
+
+  /// The event loop the session runs on (actors/loop_affinity.hpp), -1 if
+  /// none: the actors serving it live there.
+  virtual int32_t loop() const noexcept { return -1; }
 
   /// Whether the thread serving this session has a backlog (many actors
   /// waiting to run): a batcher then holds its frame until the end of the

@@ -7,6 +7,7 @@
 
 #include "actors/cluster/cluster_actor.hpp"
 #include "actors/directory/shard.hpp"
+#include "actors/loop_affinity.hpp"
 #include "actors/store/store_actor.hpp"
 
 namespace tether::actors {
@@ -23,10 +24,16 @@ void spawn_directory(self_ptr self) {
   auto& st = self->state;
   st.shards.clear();
   auto n = std::max<uint32_t>(1, st.params.directory.shards);
+  // Spread over the event loops (a user's joins and routes go to its
+  // shard from every loop).
+  auto* loops = loops_of(self->system());
+  auto spread = loops ? loops->loops() : 1;
   for (uint32_t i = 0; i < n; ++i) {
-    st.shards.push_back(self->spawn(directory,
-                                    caf::actor_cast<orchestrator_actor>(self),
-                                    st.store, st.params.directory, st.metrics));
+    st.shards.push_back(
+      spawn_on_loop(self, static_cast<int32_t>(i) % spread, [&] {
+        return self->spawn(directory, caf::actor_cast<orchestrator_actor>(self),
+                           st.store, st.params.directory, st.metrics);
+      }));
     self->monitor(st.shards.back());
   }
   st.directory_child.started = self->clock().now();
@@ -307,7 +314,6 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
           std::string{protocol::reason(protocol::close_code::going_away)});
         return;
       }
-      auto b = self->spawn(batcher, port, st.params.batcher, st.metrics);
       if (st.shards.empty()) {
         // The directory is being restarted: the device retries later.
         port->close(
@@ -315,10 +321,13 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
           std::string{protocol::reason(protocol::close_code::internal_error)});
         return;
       }
-      auto user = port->info().user_id;
-      auto conn = self->spawn(connection, std::move(port),
-                              shard_for(self, user), b, st.params.connection,
-                              st.metrics);
+      // The connection and its batcher live on the loop of the socket.
+      auto conn = spawn_on_loop(self, port->loop(), [&] {
+        auto b = self->spawn(batcher, port, st.params.batcher, st.metrics);
+        auto user = port->info().user_id;
+        return self->spawn(connection, std::move(port), shard_for(self, user),
+                           b, st.params.connection, st.metrics);
+      });
       self->monitor(conn);
       st.connections.emplace(conn.address(), conn);
     },

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/fan_in.hpp"
+#include "actors/loop_affinity.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/control.hpp"
 
@@ -506,6 +507,8 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
     [=](atom::attach, batcher_actor& b, connection_actor& c,
         const resume_request& resume) -> resume_info {
       auto& st = self->state;
+      // The queue serves this connection from the loop of its socket.
+      move_to_loop(self, resume.loop);
       resume_info info;
       info.token = st.epoch;
       if (!resume.token.empty() && resume.token == st.epoch) {

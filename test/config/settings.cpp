@@ -38,6 +38,13 @@ CAF_TEST(every problem is listed at once) {
     CAF_MESSAGE(p);
 }
 
+CAF_TEST(a removed scheduler setting is named as removed) {
+  auto r = load({"--caf.scheduler_policy", "io"});
+  CAF_REQUIRE_EQUAL(r.problems.size(), 1u);
+  CAF_CHECK(r.problems[0].find("removed") != std::string::npos);
+  CAF_CHECK(r.problems[0].find("server.io_threads") != std::string::npos);
+}
+
 CAF_TEST(ini files are applied and then overridden by flags) {
   settings s;
   std::vector<std::string> problems;
@@ -65,7 +72,7 @@ CAF_TEST(dumped settings read back to the same values) {
   s.server.port = 1234;
   s.server.allowed_origins = {"https://x.example"};
   s.limits.guard.rate_per_second = 12.5;
-  s.caf.scheduler_policy = "stealing";
+  s.server.io_threads = 3;
   settings t;
   std::vector<std::string> problems;
   apply_ini(t, to_ini(s), "dump", problems);

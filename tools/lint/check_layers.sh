@@ -3,7 +3,7 @@
 #   protocol/        no caf/, no boost/ (pure wire format)
 #   pure models      no caf/ (actors/**/ files that are not *_actor.*,
 #                    messages.*, interfaces.hpp, atoms.hpp, fan_in.*,
-#                    errors.*)
+#                    errors.*, loop_affinity.*)
 #   Beast            only in runtime/ws_*.cpp and runtime/ws_detail*.hpp (and
 #                    tools/baseline/, the bare Beast reference server, and
 #                    the session's fuzz target and test)
@@ -22,7 +22,7 @@ while IFS= read -r f; do report "$f includes CAF or Boost (protocol is pure)"; d
 
 while IFS= read -r f; do
   case "$f" in
-    *_actor.hpp|*_actor.cpp|actors/messages.*|actors/interfaces.hpp|actors/atoms.hpp|actors/fan_in.*|actors/errors.*) ;;
+    *_actor.hpp|*_actor.cpp|actors/messages.*|actors/interfaces.hpp|actors/atoms.hpp|actors/fan_in.*|actors/errors.*|actors/loop_affinity.*) ;;
     *) report "$f is a pure model but includes caf/" ;;
   esac
 done < <(grep -lE '#include <caf/' actors -r --include='*.hpp' --include='*.cpp')

@@ -207,7 +207,9 @@ test('an offline device\'s queue follows it to another node and comes back with 
     const m = /^tether_queue_events_total\{event="handed_over"\} (\d+)$/m.exec(text);
     return m ? Number(m[1]) : -1;
   };
-  assert.ok(await handed(a) >= 50); // and what the tablet had not acked
+  // Counted when the handover's answer is back at A, which may be after the
+  // tablet has the messages.
+  await until(async () => await handed(a) >= 50, 'A counts 50 handed over'); // and what the tablet had not acked
 
   // Offline again, on C; C dies with 30 durable messages on its disk.
   tablet.close();
@@ -231,7 +233,7 @@ test('an offline device\'s queue follows it to another node and comes back with 
   await c.start();
   await until(() => kinds(tablet, 'q2').length === 30, 'the 30 stored on C at the tablet on A', 30000);
   assert.deepEqual(kinds(tablet, 'q2'), range(30));
-  assert.ok(await handed(c) >= 30);
+  await until(async () => await handed(c) >= 30, 'C counts 30 handed over');
   // And sends reach it at once again.
   const ack = await phone.sendToDevice('tablet', 'q4', {}, { requiresAck: true });
   assert.equal(ack.recipients, 1);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <optional>
 #include <string>
 
@@ -215,7 +216,28 @@ bool has_lone_low_surrogate(std::string_view text) {
 
 void decode_json(std::string_view bytes, const limits& lim,
                  decoded_frame& out) {
-  rapidjson::Document doc;
+  // The document's values go to a buffer of this thread while it lasts
+  // (rapidjson would allocate a 64 KiB chunk per frame); what a larger
+  // frame needs beyond it comes from the heap in 16 KiB chunks. A nested
+  // decode on the thread (none today) would take the heap alone.
+  constexpr size_t arena_bytes = 16 * 1024;
+  alignas(std::max_align_t) thread_local char arena[arena_bytes];
+  thread_local bool arena_taken = false;
+  struct arena_use {
+    bool& taken;
+    bool mine = !taken;
+    ~arena_use() {
+      if (mine)
+        taken = false;
+    }
+  } use{arena_taken};
+  arena_taken = true;
+  std::optional<rapidjson::MemoryPoolAllocator<>> pool;
+  if (use.mine)
+    pool.emplace(arena, arena_bytes, arena_bytes);
+  else
+    pool.emplace(arena_bytes);
+  rapidjson::Document doc{&*pool};
   // Duplicate keys are the reader's to report, as field errors of the
   // message or the batch they are in.
   auto r = parse_json(bytes, lim.max_depth + frame_depth_margin, doc, false);

@@ -35,7 +35,7 @@ public:
     if (!r.ok)
       finish(false);
   }
-  void on_frame(std::string, bool) override { finish(true); }
+  void on_frame(std::string_view, bool) override { finish(true); }
   void on_closed(uint16_t) override { finish(false); }
 
 private:

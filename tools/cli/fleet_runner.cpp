@@ -19,6 +19,7 @@
 #include "protocol/token.hpp"
 #include "runtime/cluster_pki.hpp"
 #include "runtime/http_client.hpp"
+#include "runtime/io_scheduler.hpp"
 #include "runtime/node.hpp"
 #include "runtime/tls.hpp"
 #include "runtime/ws_client_pool.hpp"
@@ -118,13 +119,22 @@ bool read_secret(const std::string& path, std::string& out,
   return true;
 }
 
+// The device actors run on the thread of their links' loop (as tetherd's
+// actors do with caf.scheduler_policy = io): a frame reaches its device
+// without a futex wake and a context switch on the CLI's one core.
 struct cli_config : caf::actor_system_config {
-  explicit cli_config(size_t threads) {
+  explicit cli_config(const std::shared_ptr<runtime::io_loop>& loop) {
     add_message_types<caf::id_block::tether_types>();
-    set("scheduler.max-threads", threads);
+    runtime::run_actors_on(*this, loop);
     set("logger.verbosity", caf::atom("quiet"));
   }
 };
+
+std::shared_ptr<runtime::io_loop> start_loop() {
+  auto loop = std::make_shared<runtime::io_loop>(1);
+  loop->start();
+  return loop;
+}
 
 } // namespace
 
@@ -423,6 +433,7 @@ std::string mint_token(const server_target& t, const actors::device_spec& d) {
 }
 
 struct fleet_run::impl {
+  std::shared_ptr<runtime::io_loop> loop;
   cli_config cfg;
   caf::actor_system sys;
   runtime::client_pool pool;
@@ -435,9 +446,17 @@ struct fleet_run::impl {
   bool tty = ::isatty(2) != 0;
 
   explicit impl(const server_target& t)
-    : cfg(static_cast<size_t>(std::max(1, runtime::usable_cpus()))), sys(cfg),
-      pool(1), target(&t) {
+    : loop(start_loop()), cfg(loop), sys(cfg), pool(loop), target(&t) {
     // nop
+  }
+
+  // The actors end while the loop still runs them; then the loop stops
+  // and the links left in it go with the pool.
+  ~impl() {
+    sys.await_all_actors_done();
+    loop->stop();
+    pool.stop();
+    loop->close();
   }
 };
 
@@ -449,7 +468,6 @@ fleet_run::fleet_run(const server_target& target)
 fleet_run::~fleet_run() {
   if (impl_->fleet)
     stop();
-  impl_->pool.stop();
 }
 
 actors::link_options fleet_run::link() const {

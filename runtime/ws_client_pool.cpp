@@ -6,6 +6,9 @@
 #include <mutex>
 #include <optional>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "actors/lazy_deque.hpp"
 #include "runtime/io_scheduler.hpp"
 #include "runtime/ws_client_pool.hpp"
@@ -86,11 +89,34 @@ private:
       return;
     }
     auto& tcp_layer = beast::get_lowest_layer(ws_);
+    if (!opts_.source.empty() && !bind_source(address)) {
+      fail_open(0, "cannot connect from " + opts_.source);
+      return;
+    }
     tcp_layer.expires_after(opts_.timeout);
     tcp_layer.async_connect(tcp::endpoint{address, opts_.port},
                             [self = shared_from_this()](beast::error_code ec) {
                               self->on_connect(ec);
                             });
+  }
+
+  // Binds the socket to opts_.source with the port left to connect(), which
+  // picks one free for the whole 4-tuple (IP_BIND_ADDRESS_NO_PORT): every
+  // source address adds a full ephemeral port range.
+  bool bind_source(const net::ip::address& to) {
+    beast::error_code ec;
+    auto from = net::ip::make_address(opts_.source, ec);
+    if (ec || from.is_v4() != to.is_v4())
+      return false;
+    auto& s = beast::get_lowest_layer(ws_).socket();
+    s.open(from.is_v4() ? tcp::v4() : tcp::v6(), ec);
+    if (ec)
+      return false;
+    int one = 1;
+    ::setsockopt(s.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+                 sizeof(one));
+    s.bind(tcp::endpoint{from, 0}, ec);
+    return !ec;
   }
 
   void on_connect(beast::error_code ec) {

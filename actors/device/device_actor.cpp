@@ -511,6 +511,8 @@ device(device_actor::stateful_pointer<device_state> self, device_spec spec,
     opts.host = st.spec.host;
     opts.port = st.spec.port;
   }
+  if (!st.spec.source.empty())
+    opts.source = st.spec.source;
   opts.token = st.spec.token;
   opts.subprotocols = {std::string{protocol::subprotocol(st.spec.codec)}};
   opts.deflate = st.spec.deflate;

@@ -22,6 +22,10 @@ namespace tether::actors {
 struct link_options {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
+  /// The local address to connect from (empty: the system's choice): a
+  /// client with more connections than ephemeral ports of one address pair
+  /// (about 28,000) spreads them over several, e.g. 127.0.0.1-127.0.0.4.
+  std::string source;
   /// Path and query, e.g. "/ws?resume=...&lastSeq=12".
   std::string target = "/ws";
   /// Sent as Authorization: Bearer.

@@ -81,6 +81,7 @@ void connect_round(const server_target& t,
       ++s->in_flight;
     }
     o.token = tokens[i];
+    o.source = source_address(t, i, n);
     links.push_back(
       pool.open(o, std::make_shared<connect_probe>(s, steady::now())));
   }

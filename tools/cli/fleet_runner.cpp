@@ -1,5 +1,6 @@
 #include "tools/cli/fleet_runner.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -199,9 +200,17 @@ bool open_baseline(const arg_map& a, server_target& t, std::string& problem) {
   b->path = t.path;
   b->secret = t.secret;
   b->cpu = t.cpu;
+  std::vector<std::string> args{"--host", b->host, "--port", "0"};
+  if (t.tls) {
+    // wss against wss: the same development certificate as tetherd's.
+    b->tls = true;
+    b->ca_file = t.ca_file;
+    b->insecure = t.insecure;
+    args.insert(args.end(), {"--tls", "--cert", t.spawned_dir + "/tls/cert.pem",
+                             "--key", t.spawned_dir + "/tls/key.pem"});
+  }
   b->child = std::make_unique<runtime::child_process>();
-  b->port = runtime::start_server(*b->child, path,
-                                  {"--host", b->host, "--port", "0"}, b->cpu);
+  b->port = runtime::start_server(*b->child, path, args, b->cpu);
   if (b->port == 0) {
     problem = "tether-baseline did not start: "
               + b->child->read_stderr(std::chrono::milliseconds{500});
@@ -308,7 +317,12 @@ bool spawn_cluster(const arg_map& a, const std::string& path,
 } // namespace
 
 bool open_target(const arg_map& a, server_target& out, std::string& problem) {
-  runtime::raise_fd_limit();
+  // A descriptor per connection here and in a spawned server (it inherits
+  // the limit), with room for the rest.
+  auto connections = static_cast<uint64_t>(
+    std::max({number_flag(a, "connections", 0, problem),
+              number_flag(a, "subscribers", 0, problem), 0.0}));
+  runtime::raise_fd_limit(std::max<uint64_t>(65536, 2 * connections + 4096));
   if ((a.has("nodes") || a.has("cluster-tls")) && !a.has("spawn")) {
     problem = "--nodes and --cluster-tls are for --spawn (a cluster it starts)";
     return false;
@@ -342,6 +356,12 @@ bool open_target(const arg_map& a, server_target& out, std::string& problem) {
     if (a.has("server-config")) {
       extra.push_back("--config");
       extra.push_back(a.get("server-config"));
+    }
+    // Past tetherd's default server.max_connections (20000), the run's
+    // connections would get 503: allow them (and the publishers).
+    if (connections + 1000 > 20000) {
+      extra.push_back("--server.max_connections");
+      extra.push_back(std::to_string(connections + 1000));
     }
     if (a.has("tls")) {
       // A development certificate for the spawned server; the clients

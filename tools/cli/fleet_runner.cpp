@@ -202,12 +202,27 @@ bool open_baseline(const arg_map& a, server_target& t, std::string& problem) {
   b->cpu = t.cpu;
   std::vector<std::string> args{"--host", b->host, "--port", "0"};
   if (t.tls) {
-    // wss against wss: the same development certificate as tetherd's.
+    // wss against wss: the same development certificate as tetherd's, in a
+    // directory of the baseline's own (tetherd's goes when it stops, and
+    // the clients read the CA when the baseline's run starts).
+    b->spawned_dir = t.spawned_dir + "-baseline";
+    std::error_code ec;
+    std::filesystem::create_directories(b->spawned_dir, ec);
+    for (auto f : {"cert.pem", "key.pem"})
+      if (!ec)
+        std::filesystem::copy_file(
+          t.spawned_dir + "/tls/" + f, b->spawned_dir + "/" + f,
+          std::filesystem::copy_options::overwrite_existing, ec);
+    if (ec) {
+      problem = "cannot copy the certificate for tether-baseline: "
+                + ec.message();
+      return false;
+    }
     b->tls = true;
-    b->ca_file = t.ca_file;
+    b->ca_file = b->spawned_dir + "/cert.pem";
     b->insecure = t.insecure;
-    args.insert(args.end(), {"--tls", "--cert", t.spawned_dir + "/tls/cert.pem",
-                             "--key", t.spawned_dir + "/tls/key.pem"});
+    args.insert(args.end(), {"--tls", "--cert", b->spawned_dir + "/cert.pem",
+                             "--key", b->spawned_dir + "/key.pem"});
   }
   b->child = std::make_unique<runtime::child_process>();
   b->port = runtime::start_server(*b->child, path, args, b->cpu);
@@ -322,7 +337,19 @@ bool open_target(const arg_map& a, server_target& out, std::string& problem) {
   auto connections = static_cast<uint64_t>(
     std::max({number_flag(a, "connections", 0, problem),
               number_flag(a, "subscribers", 0, problem), 0.0}));
-  runtime::raise_fd_limit(std::max<uint64_t>(65536, 2 * connections + 4096));
+  auto files = runtime::raise_fd_limit(
+    std::max<uint64_t>(65536, 2 * connections + 4096));
+  // Without room for its own files (/proc, the certificates) the run would
+  // report zeros: refuse it, and say why.
+  if (connections + 512 > files) {
+    problem = std::to_string(connections) + " connections need "
+              + std::to_string(connections + 512)
+              + " open files here and in the server; the limit is "
+              + std::to_string(files)
+              + " and could not be raised (ulimit -Hn; raising it needs "
+                "CAP_SYS_RESOURCE)";
+    return false;
+  }
   if ((a.has("nodes") || a.has("cluster-tls")) && !a.has("spawn")) {
     problem = "--nodes and --cluster-tls are for --spawn (a cluster it starts)";
     return false;

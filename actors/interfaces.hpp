@@ -419,8 +419,9 @@ using cluster_actor = caf::typed_actor<
 using device_actor = caf::typed_actor<
   // The link's handshake finished (or was refused).
   caf::reacts_to<atom::open, link_opened>,
-  // A frame from the server (bytes, binary opcode).
-  caf::reacts_to<atom::frame, std::string, bool>,
+  // Frames from the server wait in the device's inbox: take them all (one
+  // message per batch the link read, not per frame).
+  caf::reacts_to<atom::frame>,
   // The link ended with this close code.
   caf::reacts_to<atom::closed, uint16_t>,
   // Drop the link now, as a failing network would.

@@ -185,10 +185,15 @@ std::vector<uint16_t> free_ports(size_t n) {
   return ports;
 }
 
-uint64_t raise_fd_limit() {
+uint64_t raise_fd_limit(uint64_t want) {
   rlimit r{};
   if (getrlimit(RLIMIT_NOFILE, &r) != 0)
     return 0;
+  if (want > r.rlim_max) {
+    rlimit up{want, want};
+    if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+      return want;
+  }
   if (r.rlim_cur < r.rlim_max) {
     r.rlim_cur = r.rlim_max;
     setrlimit(RLIMIT_NOFILE, &r);

@@ -78,8 +78,10 @@ int usable_cpus();
 /// picked, so none repeats); fewer if the host has none left.
 std::vector<uint16_t> free_ports(size_t n);
 
-/// Raises the soft limit of open files to the hard limit; returns it.
-uint64_t raise_fd_limit();
+/// Raises the soft limit of open files to the hard limit, and both to
+/// `want` if that is higher and the process may (CAP_SYS_RESOURCE); returns
+/// the soft limit. Children started afterwards inherit it.
+uint64_t raise_fd_limit(uint64_t want = 0);
 
 /// Memory and CPU figures of a process, from /proc/<pid>.
 struct process_usage {

@@ -4,8 +4,13 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <optional>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "actors/lazy_deque.hpp"
+#include "runtime/io_scheduler.hpp"
 #include "runtime/ws_client_pool.hpp"
 #include "runtime/ws_detail.hpp"
 
@@ -15,19 +20,23 @@ using namespace detail;
 
 namespace {
 
+// Read buffer a link keeps between frames: a server's batched frames fit.
+constexpr size_t max_kept_buffer = 64 * 1024;
+
 class client_link final : public actors::link_port,
                           public std::enable_shared_from_this<client_link> {
 public:
-  client_link(net::io_context& ioc, std::atomic<size_t>& count,
+  client_link(net::io_context& ioc, std::shared_ptr<std::atomic<size_t>> count,
               actors::link_options opts,
               std::shared_ptr<actors::link_events> events,
               std::shared_ptr<net::ssl::context> tls)
-    : ws_(net::make_strand(ioc)), tls_(std::move(tls)), count_(count),
-      opts_(std::move(opts)), events_(std::move(events)) {
-    count_.fetch_add(1);
+    : ws_(net::make_strand(ioc)), tls_(std::move(tls)),
+      count_(std::move(count)), opts_(std::move(opts)),
+      events_(std::move(events)) {
+    count_->fetch_add(1);
   }
 
-  ~client_link() override { count_.fetch_sub(1); }
+  ~client_link() override { count_->fetch_sub(1); }
 
   void start() {
     net::dispatch(ws_.get_executor(),
@@ -80,11 +89,34 @@ private:
       return;
     }
     auto& tcp_layer = beast::get_lowest_layer(ws_);
+    if (!opts_.source.empty() && !bind_source(address)) {
+      fail_open(0, "cannot connect from " + opts_.source);
+      return;
+    }
     tcp_layer.expires_after(opts_.timeout);
     tcp_layer.async_connect(tcp::endpoint{address, opts_.port},
                             [self = shared_from_this()](beast::error_code ec) {
                               self->on_connect(ec);
                             });
+  }
+
+  // Binds the socket to opts_.source with the port left to connect(), which
+  // picks one free for the whole 4-tuple (IP_BIND_ADDRESS_NO_PORT): every
+  // source address adds a full ephemeral port range.
+  bool bind_source(const net::ip::address& to) {
+    beast::error_code ec;
+    auto from = net::ip::make_address(opts_.source, ec);
+    if (ec || from.is_v4() != to.is_v4())
+      return false;
+    auto& s = beast::get_lowest_layer(ws_).socket();
+    s.open(from.is_v4() ? tcp::v4() : tcp::v6(), ec);
+    if (ec)
+      return false;
+    int one = 1;
+    ::setsockopt(s.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+                 sizeof(one));
+    s.bind(tcp::endpoint{from, 0}, ec);
+    return !ec;
   }
 
   void on_connect(beast::error_code ec) {
@@ -195,11 +227,18 @@ private:
       finish(code);
       return;
     }
-    if (events_)
-      events_->on_frame(beast::buffers_to_string(buffer_.data()),
+    if (events_) {
+      // One contiguous buffer (flat): handed over as a view, no copy here.
+      auto data = buffer_.data();
+      events_->on_frame(std::string_view{static_cast<const char*>(data.data()),
+                                         data.size()},
                         ws_.got_binary());
+    }
     buffer_.consume(buffer_.size());
-    buffer_.release();
+    // Kept between frames (a client reads many); a large one's storage is
+    // given back.
+    if (buffer_.capacity() > max_kept_buffer)
+      buffer_.release();
     do_read();
   }
 
@@ -235,7 +274,8 @@ private:
 
   websocket::stream<client_stream> ws_;
   std::shared_ptr<net::ssl::context> tls_;
-  std::atomic<size_t>& count_;
+  // Shared: a link left in a stopped loop may outlive its pool.
+  std::shared_ptr<std::atomic<size_t>> count_;
   actors::link_options opts_;
   std::shared_ptr<actors::link_events> events_;
   websocket::response_type res_;
@@ -252,14 +292,24 @@ private:
 } // namespace
 
 struct client_pool::impl {
-  detail::io_pool io;
-  std::atomic<size_t> count{0};
+  /// The pool's own threads, or a loop it shares (with actors running on
+  /// it, so that a link and its device hand work over on one thread).
+  std::optional<detail::io_pool> own;
+  std::shared_ptr<io_loop> loop;
+  detail::io_pool* io = nullptr;
+  std::shared_ptr<std::atomic<size_t>> count
+    = std::make_shared<std::atomic<size_t>>(0);
   /// One TLS context per (CA file, insecure): loading a CA store is costly.
   std::mutex tls_mutex;
   std::map<std::pair<std::string, bool>, std::shared_ptr<net::ssl::context>>
     tls;
 
-  explicit impl(uint32_t n) : io(n) { io.run(); }
+  explicit impl(uint32_t n) : own(std::in_place, n), io(&*own) { io->run(); }
+
+  explicit impl(std::shared_ptr<io_loop> l)
+    : loop(std::move(l)), io(&loop->pool()) {
+    // nop
+  }
 
   std::shared_ptr<net::ssl::context>
   tls_context(const actors::link_options& o) {
@@ -275,6 +325,11 @@ struct client_pool::impl {
 
 client_pool::client_pool(uint32_t threads)
   : impl_(std::make_unique<impl>(std::max<uint32_t>(threads, 1))) {
+  // nop
+}
+
+client_pool::client_pool(std::shared_ptr<io_loop> loop)
+  : impl_(std::make_unique<impl>(std::move(loop))) {
   // nop
 }
 
@@ -296,7 +351,7 @@ client_pool::open(const actors::link_options& opts,
       events->on_open(std::move(r));
     return nullptr;
   }
-  auto link = std::make_shared<client_link>(impl_->io.ioc, impl_->count, opts,
+  auto link = std::make_shared<client_link>(impl_->io->ioc, impl_->count, opts,
                                             std::move(events), std::move(tls));
   link->start();
   return link;
@@ -310,13 +365,14 @@ actors::link_factory client_pool::factory() {
 }
 
 size_t client_pool::links() const noexcept {
-  return impl_ ? impl_->count.load() : 0;
+  return impl_ ? impl_->count->load() : 0;
 }
 
 void client_pool::stop() {
   if (!impl_)
     return;
-  impl_->io.stop();
+  if (impl_->own)
+    impl_->own->stop();
   impl_.reset();
 }
 

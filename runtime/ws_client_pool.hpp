@@ -11,9 +11,17 @@
 
 namespace tether::runtime {
 
+class io_loop;
+
 class client_pool {
 public:
+  /// Links on threads of the pool's own.
   explicit client_pool(uint32_t threads = 1);
+
+  /// Links on `loop`'s threads (started and stopped by its owner, after
+  /// this pool stopped). With the actors of the links' devices on the same
+  /// loop (run_actors_on), frames reach them without crossing threads.
+  explicit client_pool(std::shared_ptr<io_loop> loop);
   ~client_pool();
 
   client_pool(const client_pool&) = delete;
@@ -30,8 +38,9 @@ public:
   /// Links currently open or connecting.
   size_t links() const noexcept;
 
-  /// Stops the threads; pending links are destroyed. Release every link
-  /// this pool opened first: a link must not outlive its pool.
+  /// Stops the threads (its own; a shared loop is stopped by its owner,
+  /// first); pending links are destroyed. Release every link this pool
+  /// opened first.
   void stop();
 
 private:

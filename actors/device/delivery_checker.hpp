@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -29,29 +30,68 @@ struct device_ledger {
     /// ... for a room message: the room's members (the sender excluded).
     std::shared_ptr<const std::vector<std::string>> members;
   };
-  struct receipt {
-    std::string id;
-    std::string sender; // "user/device"
-    uint64_t order = 0;
-    protocol::priority prio = protocol::priority::normal;
-  };
-
   std::string key; // "user/device"
   std::vector<sent_record> sent;
   std::unordered_set<std::string> accepted;
   std::unordered_set<std::string> failed;
-  /// First receipts in arrival order.
-  std::vector<receipt> first;
-  /// id -> times received.
-  std::unordered_map<std::string, uint32_t> received;
   /// Ids named by gap notices (messages this device will never get).
   std::unordered_set<std::string> gapped;
   /// Messages gap notices counted without naming them (a notice names at
   /// most 100).
   uint64_t gapped_unnamed = 0;
 
-  /// Records a receipt; returns false for a duplicate.
-  bool receive(const std::string& id, protocol::priority prio);
+  /// Records a receipt; returns false for a duplicate. A first receipt
+  /// whose order is below one already received from the same sender (and
+  /// run) with the same priority is an order violation.
+  bool receive(std::string_view id, protocol::priority prio);
+
+  /// Whether `id` was received at least once.
+  bool was_received(std::string_view id) const;
+
+  /// Receipts beyond the first of each id.
+  uint64_t duplicates() const noexcept { return duplicates_; }
+
+  uint64_t order_violations() const noexcept { return order_violations_; }
+
+  /// The first few violations: "<id> after #<order> at <key>".
+  const std::vector<std::string>& order_examples() const noexcept {
+    return order_examples_;
+  }
+
+private:
+  // The receipts of one sender's run, the id's part before '#': how often
+  // each order arrived, in a byte per order (orders are dense from 1;
+  // one far beyond the others goes to `sparse`), and the highest order
+  // first received per priority.
+  struct sender_log {
+    std::vector<uint8_t> times;
+    std::unordered_map<uint64_t, uint32_t> sparse;
+    uint64_t last[4] = {0, 0, 0, 0};
+  };
+
+  sender_log* find(std::string_view prefix);
+  const sender_log* find(std::string_view prefix) const;
+
+  // The sender of the last receipt (a run mostly hears few senders); a
+  // copy of the ledger starts without it.
+  struct sender_cache {
+    sender_log* log = nullptr;
+    std::string prefix;
+    sender_cache() = default;
+    sender_cache(const sender_cache&) {}
+    sender_cache& operator=(const sender_cache&) {
+      log = nullptr;
+      return *this;
+    }
+  };
+
+  std::map<std::string, sender_log, std::less<>> senders_;
+  sender_cache last_;
+  /// Ids of other shapes -> times received.
+  std::unordered_map<std::string, uint32_t> other_;
+  uint64_t duplicates_ = 0;
+  uint64_t order_violations_ = 0;
+  std::vector<std::string> order_examples_;
 };
 
 /// Message ids of the checker: "<user>/<device>~<run>#<order>". The run

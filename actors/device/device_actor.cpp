@@ -22,24 +22,35 @@ using timer = device_script::timer;
 // How long a deliberate close may take before the link is dropped.
 constexpr milliseconds close_grace{2000};
 
-/// Posts the link's events to the device; holds it weakly (the device owns
-/// the link, the link owns this).
+/// Posts the link's events to the device; frames go through its inbox.
+/// Holds the device weakly (the device owns the link, the link owns this).
 class link_events_adapter final : public link_events {
 public:
-  explicit link_events_adapter(caf::weak_actor_ptr device)
-    : device_(std::move(device)) {}
+  link_events_adapter(caf::weak_actor_ptr device,
+                      std::shared_ptr<frame_inbox> inbox)
+    : device_(std::move(device)), inbox_(std::move(inbox)) {}
 
   void on_open(link_opened result) override {
     if (auto h = handle())
       caf::anon_send(h, atom::open_v, std::move(result));
   }
 
-  void on_frame(std::string bytes, bool binary) override {
-    if (auto h = handle())
-      caf::anon_send(h, atom::frame_v, std::move(bytes), binary);
+  void on_frame(std::string_view bytes, bool binary) override {
+    bool post = false;
+    {
+      std::lock_guard<std::mutex> guard{inbox_->mtx};
+      inbox_->bytes.append(bytes.data(), bytes.size());
+      inbox_->frames.emplace_back(static_cast<uint32_t>(bytes.size()), binary);
+      post = !inbox_->posted;
+      inbox_->posted = true;
+    }
+    if (post)
+      if (auto h = handle())
+        caf::anon_send(h, atom::frame_v);
   }
 
   void on_closed(uint16_t code) override {
+    // After every frame: the device takes them before this.
     if (auto h = handle())
       caf::anon_send(h, atom::closed_v, code);
   }
@@ -50,6 +61,7 @@ private:
   }
 
   caf::weak_actor_ptr device_;
+  std::shared_ptr<frame_inbox> inbox_;
 };
 
 uint64_t steady_ns(steady::time_point t) {
@@ -78,6 +90,16 @@ void send_shared(self_ptr self, const shared_bytes& bytes) {
   auto& st = self->state;
   if (st.link)
     st.link->send(bytes, st.spec.codec == protocol::codec::msgpack);
+}
+
+// An ack is due: the timer sends it within ack_interval.
+void want_ack(self_ptr self) {
+  auto& st = self->state;
+  st.need_ack = true;
+  if (!st.ack_armed) {
+    st.ack_armed = true;
+    tick_after(self, st.params.ack_interval, timer::ack);
+  }
 }
 
 void flush_ack(self_ptr self) {
@@ -256,38 +278,55 @@ void on_control(self_ptr self, const protocol::mobile_message& m) {
   }
 }
 
-void on_message(self_ptr self, const protocol::mobile_message& m) {
+// A message for this device (not a control message), as either reader
+// found it; `now_ns` is when its frame was taken.
+void on_delivery(self_ptr self, std::string_view id, const uint64_t* seq,
+                 bool requires_ack, protocol::priority prio,
+                 const uint64_t* probe, uint64_t now_ns) {
   auto& st = self->state;
   auto& c = *st.counters;
   auto& mem = *st.memory;
-  if (m.seq) {
-    mem.last_seq = std::max(mem.last_seq, *m.seq);
-    if (m.optimization.requires_ack)
-      st.need_ack = true;
+  if (seq) {
+    mem.last_seq = std::max(mem.last_seq, *seq);
+    if (requires_ack)
+      want_ack(self);
   }
-  if (m.source.user_id == protocol::server_user_id
-      && m.type.rfind(protocol::control_type_prefix, 0) == 0) {
-    on_control(self, m);
-    return;
-  }
-  if (!mem.ledger.receive(m.id, m.optimization.prio)) {
+  if (!mem.ledger.receive(id, prio)) {
     c.duplicates.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   c.received.fetch_add(1, std::memory_order_relaxed);
-  uint64_t t = 0;
-  if (protocol::read_probe_time(m.payload, t)) {
-    auto now = steady_ns(self->clock().now());
+  if (probe) {
+    auto t = *probe;
     // Sent before this link was established: it waited for the device.
     auto& h = t < steady_ns(st.welcomed_at) ? c.offline_wait : c.latency;
-    h.record(now > t ? (now - t) / 1000 : 0);
+    h.record(now_ns > t ? (now_ns - t) / 1000 : 0);
   }
 }
 
-void on_frame(self_ptr self, std::string& bytes) {
+void on_message(self_ptr self, const protocol::mobile_message& m,
+                uint64_t now_ns) {
+  if (m.source.user_id == protocol::server_user_id
+      && m.type.rfind(protocol::control_type_prefix, 0) == 0) {
+    auto& st = self->state;
+    if (m.seq) {
+      st.memory->last_seq = std::max(st.memory->last_seq, *m.seq);
+      if (m.optimization.requires_ack)
+        want_ack(self);
+    }
+    on_control(self, m);
+    return;
+  }
+  uint64_t t = 0;
+  auto probe = protocol::read_probe_time(m.payload, t);
+  on_delivery(self, m.id, m.seq ? &*m.seq : nullptr,
+              m.optimization.requires_ack, m.optimization.prio,
+              probe ? &t : nullptr, now_ns);
+}
+
+void on_frame(self_ptr self, std::string_view bytes, uint64_t now_ns) {
   auto& st = self->state;
   auto& c = *st.counters;
-  c.frames.fetch_add(1, std::memory_order_relaxed);
   static const protocol::limits lim = [] {
     protocol::limits l;
     l.max_batch_messages = 100000;
@@ -304,6 +343,15 @@ void on_frame(self_ptr self, std::string& bytes) {
     }
     view = inflated;
   }
+  // Deliveries, the bulk of what arrives: read in one pass, no DOM.
+  if (st.spec.codec == protocol::codec::json && st.scan.scan(view)) {
+    for (size_t i = 0; i < st.scan.size(); ++i) {
+      auto& d = st.scan[i];
+      on_delivery(self, d.id, d.has_seq ? &d.seq : nullptr, d.requires_ack,
+                  d.prio, d.has_probe ? &d.probe : nullptr, now_ns);
+    }
+    return;
+  }
   auto f = protocol::decode(st.spec.codec, view, lim);
   if (!f.ok()) {
     c.errors.fetch_add(1, std::memory_order_relaxed);
@@ -314,7 +362,7 @@ void on_frame(self_ptr self, std::string& bytes) {
     case protocol::frame_kind::batch:
       for (auto& d : f.messages) {
         if (d.ok())
-          on_message(self, d.msg);
+          on_message(self, d.msg, now_ns);
         else
           c.errors.fetch_add(1, std::memory_order_relaxed);
       }
@@ -327,6 +375,32 @@ void on_frame(self_ptr self, std::string& bytes) {
   }
 }
 
+// Takes every frame of the inbox and reads them in order.
+void take_frames(self_ptr self) {
+  auto& st = self->state;
+  {
+    std::lock_guard<std::mutex> guard{st.inbox->mtx};
+    std::swap(st.inbox->bytes, st.taken_bytes);
+    std::swap(st.inbox->frames, st.taken_frames);
+    st.inbox->posted = false;
+  }
+  if (st.taken_frames.empty())
+    return;
+  st.counters->frames.fetch_add(st.taken_frames.size(),
+                                std::memory_order_relaxed);
+  auto now = steady_ns(self->clock().now());
+  size_t at = 0;
+  for (auto& [size, binary] : st.taken_frames) {
+    on_frame(self, std::string_view{st.taken_bytes}.substr(at, size), now);
+    at += size;
+  }
+  st.taken_frames.clear();
+  st.taken_bytes.clear();
+  // A burst's buffer is not kept for good.
+  if (st.taken_bytes.capacity() > 1024 * 1024)
+    st.taken_bytes.shrink_to_fit();
+}
+
 void on_tick(self_ptr self, uint8_t which) {
   auto& st = self->state;
   auto& p = st.params;
@@ -336,8 +410,8 @@ void on_tick(self_ptr self, uint8_t which) {
       on_send_tick(self);
       return;
     case timer::ack:
+      st.ack_armed = false;
       flush_ack(self);
-      tick_after(self, p.ack_interval, timer::ack);
       return;
     case timer::drop:
       if (flag(p.quiet, false))
@@ -437,13 +511,17 @@ device(device_actor::stateful_pointer<device_state> self, device_spec spec,
     opts.host = st.spec.host;
     opts.port = st.spec.port;
   }
+  if (!st.spec.source.empty())
+    opts.source = st.spec.source;
   opts.token = st.spec.token;
   opts.subprotocols = {std::string{protocol::subprotocol(st.spec.codec)}};
   opts.deflate = st.spec.deflate;
   opts.target = protocol::session_target(opts.target, st.memory->resume_token,
                                          st.memory->last_seq);
-  st.link = connect(opts, std::make_shared<link_events_adapter>(
-                            caf::actor_cast<caf::weak_actor_ptr>(self)));
+  st.inbox = std::make_shared<frame_inbox>();
+  st.link = connect(opts,
+                    std::make_shared<link_events_adapter>(
+                      caf::actor_cast<caf::weak_actor_ptr>(self), st.inbox));
   return {
     [=](atom::open, link_opened& r) {
       auto& st = self->state;
@@ -461,8 +539,9 @@ device(device_actor::stateful_pointer<device_state> self, device_spec spec,
       st.counters->connected.fetch_add(1, std::memory_order_relaxed);
       tick_after(self, st.params.link.timeout, timer::welcome);
     },
-    [=](atom::frame, std::string& bytes, bool) { on_frame(self, bytes); },
+    [=](atom::frame) { take_frames(self); },
     [=](atom::closed, uint16_t code) {
+      take_frames(self);
       auto& st = self->state;
       if (st.open) {
         st.open = false;

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,7 @@
 #include "actors/device/link_port.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/wall_clock.hpp"
+#include "protocol/delivery_scan.hpp"
 
 namespace tether::actors {
 
@@ -69,6 +71,21 @@ struct fleet_counters {
   /// ... and for messages that waited for their recipient to connect
   /// (sent before the link that delivered them was established).
   latency_histogram offline_wait;
+};
+
+/// Frames the link has read and its device has not taken yet. The link's
+/// thread appends under the mutex; the device takes everything at once and
+/// gives its emptied buffers back (swap), so frames cost no allocation and
+/// no actor message each: one message (`frame`) per batch, sent when the
+/// inbox turns non-empty. Unbounded as a mailbox is; a slow reader pauses
+/// its link instead.
+struct frame_inbox {
+  std::mutex mtx;
+  /// The frames back to back, and each one's size and opcode.
+  std::string bytes;
+  std::vector<std::pair<uint32_t, bool>> frames;
+  /// A `frame` message is on its way to the device.
+  bool posted = false;
 };
 
 /// A message sent with requiresAck and not acked yet: resent (same id) after
@@ -114,6 +131,14 @@ struct device_state {
   std::shared_ptr<device_memory> memory;
   std::shared_ptr<fleet_counters> counters;
   std::shared_ptr<link_port> link;
+  /// Shared with the link's event adapter; `taken` holds what the device
+  /// took from it last (its buffers go back on the next take).
+  std::shared_ptr<frame_inbox> inbox;
+  std::string taken_bytes;
+  std::vector<std::pair<uint32_t, bool>> taken_frames;
+  /// Reads delivered JSON messages without a DOM (protocol::decode reads
+  /// everything else).
+  protocol::delivery_scan scan;
   protocol::source_info source;
   /// Wire timestamps (the actor clock's, anchored at spawn).
   wall_clock clock;
@@ -129,6 +154,8 @@ struct device_state {
   uint64_t acked_seq = 0;
   /// A requiresAck message arrived since the last ack.
   bool need_ack = false;
+  /// The ack timer is armed (only while an ack is due).
+  bool ack_armed = false;
   /// The scenario (timers, send schedule, churn, priorities); refers to
   /// `params`.
   std::optional<device_script> script;

@@ -35,6 +35,8 @@ struct device_spec {
   /// node: tether devices --spread); port 0: the fleet's link.
   std::string host;
   uint16_t port = 0;
+  /// The local address it connects from (empty: the fleet's link's).
+  std::string source;
 
   std::string key() const { return user_id + "/" + device_id; }
 };

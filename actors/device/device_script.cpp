@@ -26,7 +26,6 @@ device_script::duration device_script::jittered(milliseconds d) {
 std::vector<device_script::arm> device_script::start(time_point now) {
   auto& p = params_;
   std::vector<arm> out;
-  out.push_back({timer::ack, p.ack_interval});
   if (p.send_interval.count() > 0) {
     // A random phase, so that devices do not send in lockstep.
     auto phase

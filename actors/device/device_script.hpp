@@ -50,7 +50,10 @@ public:
   device_script(const device_params& params, bool has_room, bool slow,
                 uint32_t seed);
 
-  /// The timers to arm once the device is welcomed (in this order).
+  /// The timers to arm once the device is welcomed (in this order). The
+  /// ack timer is not among them: the device arms it when a delivery asks
+  /// for an ack (an idle or fire-and-forget device has no timer per
+  /// interval).
   std::vector<arm> start(time_point now);
 
   struct send_step {

@@ -3,13 +3,15 @@
 // The seam between a simulated device's actor (actors/device) and its
 // client WebSocket session (runtime/ws_client_pool), the mirror image of
 // session_port on the server side. Calls on link_port only post to the
-// session's strand; link_events calls only enqueue messages to the actor.
+// session's strand; link_events calls only hand data to the actor (frames
+// through an inbox it empties in bulk, see device_actor.cpp).
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "actors/connection/session_port.hpp"
@@ -20,6 +22,10 @@ namespace tether::actors {
 struct link_options {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
+  /// The local address to connect from (empty: the system's choice): a
+  /// client with more connections than ephemeral ports of one address pair
+  /// (about 28,000) spreads them over several, e.g. 127.0.0.1-127.0.0.4.
+  std::string source;
   /// Path and query, e.g. "/ws?resume=...&lastSeq=12".
   std::string target = "/ws";
   /// Sent as Authorization: Bearer.
@@ -38,7 +44,8 @@ class link_events {
 public:
   virtual ~link_events();
   virtual void on_open(link_opened result) = 0;
-  virtual void on_frame(std::string bytes, bool binary) = 0;
+  /// A message read; `bytes` is valid during the call only.
+  virtual void on_frame(std::string_view bytes, bool binary) = 0;
   /// The link ended; 1006 if no close frame was received.
   virtual void on_closed(uint16_t code) = 0;
 };

@@ -25,22 +25,26 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <openssl/ssl.h>
 #include <rapidjson/document.h>
 #include <rapidjson/encodedstream.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <sys/resource.h>
 
 // Header-only: the depth guard of Tether's own JSON parse (no library).
 #include "protocol/json.hpp"
@@ -377,21 +381,35 @@ frame_ptr make_welcome(codec c) {
 // -- the server
 // ------------------------------------------------------------------
 
-class session;
+/// A room member, whatever its stream (plain or TLS).
+class room_member {
+public:
+  virtual ~room_member() = default;
+  /// Queues `frame`; one async_write in flight.
+  virtual void send(const frame_ptr& frame) = 0;
+};
 
 /// State of the one thread: rooms and the pre-encoded welcomes.
 struct server_state {
-  std::unordered_map<std::string, std::unordered_set<session*>> rooms;
+  /// Members in join order; a leave swaps the last one in.
+  std::unordered_map<std::string, std::vector<room_member*>> rooms;
   frame_ptr welcome[2] = {make_welcome(codec::json),
                           make_welcome(codec::msgpack)};
+  /// Set with --tls.
+  std::unique_ptr<net::ssl::context> tls;
 };
 
-class session : public std::enable_shared_from_this<session> {
-public:
-  session(tcp::socket&& socket, server_state& state, codec c)
-    : ws_(std::move(socket)), state_(state), codec_(c) {}
+using plain_stream = tcp::socket;
+using tls_stream = net::ssl::stream<tcp::socket>;
 
-  ~session() { leave_all(); }
+template <class Stream>
+class session : public room_member,
+                public std::enable_shared_from_this<session<Stream>> {
+public:
+  session(Stream&& stream, server_state& state, codec c)
+    : ws_(std::move(stream)), state_(state), codec_(c) {}
+
+  ~session() override { leave_all(); }
 
   void run(const http::request<http::string_body>& req,
            const std::string& protocol) {
@@ -405,11 +423,10 @@ public:
       }));
     ws_.read_message_max(max_message_bytes);
     ws_.async_accept(req, beast::bind_front_handler(&session::on_accept,
-                                                    shared_from_this()));
+                                                    this->shared_from_this()));
   }
 
-  /// Queues `frame`; one async_write in flight.
-  void send(const frame_ptr& frame) {
+  void send(const frame_ptr& frame) override {
     if (closed_)
       return;
     if (queued_bytes_ > max_queued_bytes) {
@@ -432,8 +449,8 @@ private:
   }
 
   void do_read() {
-    ws_.async_read(buffer_, beast::bind_front_handler(&session::on_read,
-                                                      shared_from_this()));
+    ws_.async_read(buffer_, beast::bind_front_handler(
+                              &session::on_read, this->shared_from_this()));
   }
 
   void on_read(beast::error_code ec, size_t) {
@@ -486,13 +503,17 @@ private:
           send(make_ack(codec_, r.id, "processed"));
         return;
       case route::publish: {
-        // One buffer for every member, as in chat-multi.
+        // One immutable buffer for every member, as in chat-multi: the
+        // frame as received, copied once.
         auto frame = std::make_shared<const std::string>(data, size);
         if (auto i = state_.rooms.find(std::string{r.room});
-            i != state_.rooms.end())
-          for (auto* s : i->second)
-            if (s != this)
-              s->send(frame);
+            i != state_.rooms.end()) {
+          // A send may close a slow member, which leaves later (posted):
+          // the vector is not changed while it is walked.
+          for (auto* m : i->second)
+            if (m != this)
+              m->send(frame);
+        }
         break;
       }
       case route::echo:
@@ -506,8 +527,11 @@ private:
   void join(std::string room) {
     if (room.empty() || joined_.size() >= max_rooms_per_session)
       return;
-    if (state_.rooms[room].insert(this).second)
-      joined_.push_back(std::move(room));
+    for (auto& r : joined_)
+      if (r == room)
+        return;
+    state_.rooms[room].push_back(this);
+    joined_.push_back(std::move(room));
   }
 
   void leave(const std::string& room) {
@@ -530,15 +554,21 @@ private:
     auto i = state_.rooms.find(room);
     if (i == state_.rooms.end())
       return;
-    i->second.erase(this);
-    if (i->second.empty())
+    auto& v = i->second;
+    for (auto& m : v)
+      if (m == this) {
+        m = v.back();
+        v.pop_back();
+        break;
+      }
+    if (v.empty())
       state_.rooms.erase(i);
   }
 
   void do_write() {
     ws_.async_write(net::buffer(*queue_.front()),
                     beast::bind_front_handler(&session::on_write,
-                                              shared_from_this()));
+                                              this->shared_from_this()));
   }
 
   void on_write(beast::error_code ec, size_t) {
@@ -560,12 +590,12 @@ private:
       return;
     closed_ = true;
     beast::error_code ec;
-    beast::get_lowest_layer(ws_).socket().close(ec);
+    beast::get_lowest_layer(ws_).close(ec);
     net::post(ws_.get_executor(),
-              [self = shared_from_this()] { self->leave_all(); });
+              [self = this->shared_from_this()] { self->leave_all(); });
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<Stream> ws_;
   server_state& state_;
   codec codec_;
   beast::flat_buffer buffer_;
@@ -575,20 +605,51 @@ private:
   bool closed_ = false;
 };
 
-/// Reads the upgrade request; hands `/ws` upgrades to a session.
-class http_session : public std::enable_shared_from_this<http_session> {
+// The upgrade request's socket, plain or TLS, under one deadline (the TLS
+// handshake included): what is not a WebSocket session by then is closed.
+tcp::socket& lowest(plain_stream& s) {
+  return s;
+}
+tcp::socket& lowest(tls_stream& s) {
+  return s.next_layer();
+}
+
+/// Reads the upgrade request (after the TLS handshake, with --tls); hands
+/// `/ws` upgrades to a session.
+template <class Stream>
+class http_session : public std::enable_shared_from_this<http_session<Stream>> {
 public:
-  http_session(tcp::socket&& socket, server_state& state)
-    : stream_(std::move(socket)), state_(state) {}
+  template <class... Args>
+  http_session(server_state& state, Args&&... args)
+    : stream_(std::forward<Args>(args)...), deadline_(stream_.get_executor()),
+      state_(state) {}
 
   void run() {
-    stream_.expires_after(std::chrono::seconds{10});
-    http::async_read(stream_, buffer_, req_,
-                     beast::bind_front_handler(&http_session::on_read,
-                                               shared_from_this()));
+    deadline_.expires_after(std::chrono::seconds{10});
+    deadline_.async_wait([weak = this->weak_from_this()](beast::error_code ec) {
+      if (auto self = weak.lock(); self && !ec && !self->upgraded_) {
+        beast::error_code ignored;
+        lowest(self->stream_).close(ignored);
+      }
+    });
+    if constexpr (std::is_same_v<Stream, tls_stream>)
+      stream_.async_handshake(
+        net::ssl::stream_base::server,
+        [self = this->shared_from_this()](beast::error_code ec) {
+          if (!ec)
+            self->read();
+        });
+    else
+      read();
   }
 
 private:
+  void read() {
+    http::async_read(stream_, buffer_, req_,
+                     beast::bind_front_handler(&http_session::on_read,
+                                               this->shared_from_this()));
+  }
+
   void on_read(beast::error_code ec, size_t) {
     if (ec)
       return;
@@ -602,8 +663,9 @@ private:
       res->prepare_payload();
       http::async_write(
         stream_, *res,
-        [self = shared_from_this(), res](beast::error_code e, size_t) {
-          self->stream_.socket().shutdown(tcp::socket::shutdown_send, e);
+        [self = this->shared_from_this(), res](beast::error_code, size_t) {
+          beast::error_code e;
+          lowest(self->stream_).shutdown(tcp::socket::shutdown_send, e);
         });
       return;
     }
@@ -625,17 +687,20 @@ private:
                                              : rest.substr(comma + 1);
     }
     auto c = chosen == "tether.v1.msgpack" ? codec::msgpack : codec::json;
-    stream_.expires_never();
-    std::make_shared<session>(stream_.release_socket(), state_, c)
+    upgraded_ = true;
+    deadline_.cancel();
+    std::make_shared<session<Stream>>(std::move(stream_), state_, c)
       ->run(req_, chosen);
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
+  net::steady_timer deadline_;
   server_state& state_;
   // An upgrade request is a header (at most 8 KiB): a chunk line or
   // trailer without end must not be buffered until the deadline.
   beast::flat_buffer buffer_{64 * 1024};
   http::request<http::string_body> req_;
+  bool upgraded_ = false;
 };
 
 class listener {
@@ -664,7 +729,13 @@ public:
         return;
       }
       s.set_option(tcp::no_delay{true}, ec);
-      std::make_shared<http_session>(std::move(s), state_)->run();
+      if (state_.tls)
+        std::make_shared<http_session<tls_stream>>(state_, std::move(s),
+                                                   *state_.tls)
+          ->run();
+      else
+        std::make_shared<http_session<plain_stream>>(state_, std::move(s))
+          ->run();
       do_accept();
     });
   }
@@ -675,11 +746,52 @@ private:
   server_state& state_;
 };
 
+// The TLS settings of tetherd's wss (TLS 1.2+, forward-secret AEAD suites,
+// record buffers released while idle), so that the TLS figures compare the
+// servers, not two configurations.
+std::unique_ptr<net::ssl::context> make_tls(const std::string& cert,
+                                            const std::string& key) {
+  auto ctx = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+  auto native = ctx->native_handle();
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION
+                                | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (SSL_CTX_set_cipher_list(
+        native, "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305")
+      != 1)
+    throw std::runtime_error("cannot set the cipher list");
+  SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
+  if (SSL_CTX_use_certificate_chain_file(native, cert.c_str()) != 1)
+    throw std::runtime_error("cannot read the certificate chain " + cert);
+  if (SSL_CTX_use_PrivateKey_file(native, key.c_str(), SSL_FILETYPE_PEM) != 1)
+    throw std::runtime_error("cannot read the private key " + key);
+  if (SSL_CTX_check_private_key(native) != 1)
+    throw std::runtime_error(key + " does not match " + cert);
+  return ctx;
+}
+
+// As many descriptors as the hard limit allows (one per connection).
+void raise_fd_limit() {
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = r.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &r);
+  }
+}
+
+constexpr const char* usage
+  = "usage: tether-baseline [--host 127.0.0.1] [--port 0] "
+    "[--tls --cert FILE --key FILE]\n";
+
 } // namespace
 
 static int serve(int argc, char** argv) {
   std::string host = "127.0.0.1";
   unsigned long port = 0;
+  bool tls = false;
+  std::string cert, key;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     if (a == "--host" && i + 1 < argc) {
@@ -691,17 +803,31 @@ static int serve(int argc, char** argv) {
         std::cerr << "tether-baseline: bad --port\n";
         return 2;
       }
+    } else if (a == "--tls") {
+      tls = true;
+    } else if (a == "--cert" && i + 1 < argc) {
+      cert = argv[++i];
+    } else if (a == "--key" && i + 1 < argc) {
+      key = argv[++i];
     } else {
-      (a == "--help" ? std::cout : std::cerr)
-        << "usage: tether-baseline [--host 127.0.0.1] [--port 0]\n";
+      (a == "--help" ? std::cout : std::cerr) << usage;
       return a == "--help" ? 0 : 2;
     }
   }
+  if (tls != (!cert.empty() && !key.empty()) || cert.empty() != key.empty()) {
+    std::cerr << "tether-baseline: --tls needs --cert and --key (and they "
+                 "need --tls)\n"
+              << usage;
+    return 2;
+  }
+  raise_fd_limit();
   // The state outlives the io_context: sessions destroyed with its pending
   // handlers leave their rooms.
   server_state state;
   net::io_context ioc{1};
   try {
+    if (tls)
+      state.tls = make_tls(cert, key);
     beast::error_code ec;
     auto address = net::ip::make_address(host, ec);
     if (ec)

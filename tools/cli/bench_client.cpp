@@ -78,9 +78,17 @@ void add_latency(result_row& r, const actors::latency_histogram& h) {
     .num("max_us", static_cast<double>(h.max()), 0);
 }
 
+std::string source_address(const server_target& t, size_t i, size_t n) {
+  if (n <= connections_per_source || t.host.rfind("127.", 0) != 0)
+    return {};
+  auto sources = (n + connections_per_source - 1) / connections_per_source;
+  return "127.0.0." + std::to_string(1 + i % sources);
+}
+
 actors::device_spec bench_device(const server_target& t, std::string user,
-                                 protocol::codec c) {
+                                 protocol::codec c, size_t i, size_t n) {
   actors::device_spec s;
+  s.source = source_address(t, i, n);
   s.user_id = std::move(user);
   s.device_id = "d0";
   s.type = protocol::device_type::mobile;

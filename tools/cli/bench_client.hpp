@@ -57,9 +57,19 @@ struct usage_window {
 /// Adds the p50/p90/p99/p99.9/max columns (µs) of `h`.
 void add_latency(result_row& r, const actors::latency_histogram& h);
 
-/// Device "d0" of `user` (a mobile) with a token for `t`.
+/// Device "d0" of `user` (a mobile) with a token for `t`; device `i` of
+/// `n` connects from source_address(t, i, n).
 actors::device_spec bench_device(const server_target& t, std::string user,
-                                 protocol::codec c);
+                                 protocol::codec c, size_t i = 0, size_t n = 0);
+
+/// Connections per local address before a run spreads over several: under
+/// the ~28,000 ephemeral ports of one (source, destination) pair.
+constexpr size_t connections_per_source = 20000;
+
+/// The local address connection `i` of `n` comes from: with more than
+/// connections_per_source to a loopback server, 127.0.0.1, 127.0.0.2, ...
+/// in turn (one per connections_per_source); else "" (the system's choice).
+std::string source_address(const server_target& t, size_t i, size_t n);
 
 /// Waits until all `n` devices are welcomed (and joined, if `rooms`).
 bool wait_ready(fleet_run& run, size_t n, bool rooms);

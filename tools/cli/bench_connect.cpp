@@ -35,7 +35,7 @@ public:
     if (!r.ok)
       finish(false);
   }
-  void on_frame(std::string, bool) override { finish(true); }
+  void on_frame(std::string_view, bool) override { finish(true); }
   void on_closed(uint16_t) override { finish(false); }
 
 private:
@@ -81,6 +81,7 @@ void connect_round(const server_target& t,
       ++s->in_flight;
     }
     o.token = tokens[i];
+    o.source = source_address(t, i, n);
     links.push_back(
       pool.open(o, std::make_shared<connect_probe>(s, steady::now())));
   }

@@ -33,7 +33,7 @@ int bench_idle(const arg_map& a, server_target& t) {
       plan->params.link = run.link();
       for (size_t i = 0; i < n; ++i) {
         plan->devices.push_back(
-          bench_device(s, "idle-" + std::to_string(i), codec));
+          bench_device(s, "idle-" + std::to_string(i), codec, i, n));
         // Offer permessage-deflate (what most browsers do).
         plan->devices.back().deflate = a.has("deflate");
       }

@@ -1,5 +1,6 @@
 #include "tools/cli/fleet_runner.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -19,6 +20,7 @@
 #include "protocol/token.hpp"
 #include "runtime/cluster_pki.hpp"
 #include "runtime/http_client.hpp"
+#include "runtime/io_scheduler.hpp"
 #include "runtime/node.hpp"
 #include "runtime/tls.hpp"
 #include "runtime/ws_client_pool.hpp"
@@ -118,13 +120,22 @@ bool read_secret(const std::string& path, std::string& out,
   return true;
 }
 
+// The device actors run on the thread of their links' loop (as tetherd's
+// actors do with caf.scheduler_policy = io): a frame reaches its device
+// without a futex wake and a context switch on the CLI's one core.
 struct cli_config : caf::actor_system_config {
-  explicit cli_config(size_t threads) {
+  explicit cli_config(const std::shared_ptr<runtime::io_loop>& loop) {
     add_message_types<caf::id_block::tether_types>();
-    set("scheduler.max-threads", threads);
+    runtime::run_actors_on(*this, loop);
     set("logger.verbosity", caf::atom("quiet"));
   }
 };
+
+std::shared_ptr<runtime::io_loop> start_loop() {
+  auto loop = std::make_shared<runtime::io_loop>(1);
+  loop->start();
+  return loop;
+}
 
 } // namespace
 
@@ -189,9 +200,32 @@ bool open_baseline(const arg_map& a, server_target& t, std::string& problem) {
   b->path = t.path;
   b->secret = t.secret;
   b->cpu = t.cpu;
+  std::vector<std::string> args{"--host", b->host, "--port", "0"};
+  if (t.tls) {
+    // wss against wss: the same development certificate as tetherd's, in a
+    // directory of the baseline's own (tetherd's goes when it stops, and
+    // the clients read the CA when the baseline's run starts).
+    b->spawned_dir = t.spawned_dir + "-baseline";
+    std::error_code ec;
+    std::filesystem::create_directories(b->spawned_dir, ec);
+    for (auto f : {"cert.pem", "key.pem"})
+      if (!ec)
+        std::filesystem::copy_file(
+          t.spawned_dir + "/tls/" + f, b->spawned_dir + "/" + f,
+          std::filesystem::copy_options::overwrite_existing, ec);
+    if (ec) {
+      problem = "cannot copy the certificate for tether-baseline: "
+                + ec.message();
+      return false;
+    }
+    b->tls = true;
+    b->ca_file = b->spawned_dir + "/cert.pem";
+    b->insecure = t.insecure;
+    args.insert(args.end(), {"--tls", "--cert", b->spawned_dir + "/cert.pem",
+                             "--key", b->spawned_dir + "/key.pem"});
+  }
   b->child = std::make_unique<runtime::child_process>();
-  b->port = runtime::start_server(*b->child, path,
-                                  {"--host", b->host, "--port", "0"}, b->cpu);
+  b->port = runtime::start_server(*b->child, path, args, b->cpu);
   if (b->port == 0) {
     problem = "tether-baseline did not start: "
               + b->child->read_stderr(std::chrono::milliseconds{500});
@@ -298,7 +332,24 @@ bool spawn_cluster(const arg_map& a, const std::string& path,
 } // namespace
 
 bool open_target(const arg_map& a, server_target& out, std::string& problem) {
-  runtime::raise_fd_limit();
+  // A descriptor per connection here and in a spawned server (it inherits
+  // the limit), with room for the rest.
+  auto connections = static_cast<uint64_t>(
+    std::max({number_flag(a, "connections", 0, problem),
+              number_flag(a, "subscribers", 0, problem), 0.0}));
+  auto files = runtime::raise_fd_limit(
+    std::max<uint64_t>(65536, 2 * connections + 4096));
+  // Without room for its own files (/proc, the certificates) the run would
+  // report zeros: refuse it, and say why.
+  if (connections + 512 > files) {
+    problem = std::to_string(connections) + " connections need "
+              + std::to_string(connections + 512)
+              + " open files here and in the server; the limit is "
+              + std::to_string(files)
+              + " and could not be raised (ulimit -Hn; raising it needs "
+                "CAP_SYS_RESOURCE)";
+    return false;
+  }
   if ((a.has("nodes") || a.has("cluster-tls")) && !a.has("spawn")) {
     problem = "--nodes and --cluster-tls are for --spawn (a cluster it starts)";
     return false;
@@ -332,6 +383,12 @@ bool open_target(const arg_map& a, server_target& out, std::string& problem) {
     if (a.has("server-config")) {
       extra.push_back("--config");
       extra.push_back(a.get("server-config"));
+    }
+    // Past tetherd's default server.max_connections (20000), the run's
+    // connections would get 503: allow them (and the publishers).
+    if (connections + 1000 > 20000) {
+      extra.push_back("--server.max_connections");
+      extra.push_back(std::to_string(connections + 1000));
     }
     if (a.has("tls")) {
       // A development certificate for the spawned server; the clients
@@ -423,6 +480,7 @@ std::string mint_token(const server_target& t, const actors::device_spec& d) {
 }
 
 struct fleet_run::impl {
+  std::shared_ptr<runtime::io_loop> loop;
   cli_config cfg;
   caf::actor_system sys;
   runtime::client_pool pool;
@@ -435,9 +493,17 @@ struct fleet_run::impl {
   bool tty = ::isatty(2) != 0;
 
   explicit impl(const server_target& t)
-    : cfg(static_cast<size_t>(std::max(1, runtime::usable_cpus()))), sys(cfg),
-      pool(1), target(&t) {
+    : loop(start_loop()), cfg(loop), sys(cfg), pool(loop), target(&t) {
     // nop
+  }
+
+  // The actors end while the loop still runs them; then the loop stops
+  // and the links left in it go with the pool.
+  ~impl() {
+    sys.await_all_actors_done();
+    loop->stop();
+    pool.stop();
+    loop->close();
   }
 };
 
@@ -449,7 +515,6 @@ fleet_run::fleet_run(const server_target& target)
 fleet_run::~fleet_run() {
   if (impl_->fleet)
     stop();
-  impl_->pool.stop();
 }
 
 actors::link_options fleet_run::link() const {

@@ -468,4 +468,53 @@ CAF_TEST(stopping the fleet closes every link with 1000) {
   CAF_CHECK_EQUAL(links.size(), 2u); // nobody reconnects
 }
 
+CAF_TEST(deliveries are counted once and duplicates are seen in a batch) {
+  auto p = params();
+  p.send_interval = 0us;
+  spawn_device(p);
+  open(*links[0]);
+  welcome(*links[0], "r1", false);
+  // What a peer sent: read by the scanner (no DOM), one inbox per batch of
+  // frames.
+  auto msg = [](uint64_t order, uint64_t seq) {
+    protocol::mobile_message m;
+    m.id = make_message_id("alice/laptop", "r", order);
+    m.source.user_id = "alice";
+    m.source.device_id = "laptop";
+    m.destination.to = protocol::target::device;
+    m.destination.device_id = "phone";
+    m.type = "chat";
+    m.payload = protocol::make_probe_payload(1, 64);
+    m.optimization.requires_ack = true;
+    m.seq = seq;
+    return protocol::encode(protocol::codec::json, m);
+  };
+  auto& ev = *links[0]->events;
+  ev.on_frame(msg(1, 1), false);
+  ev.on_frame(msg(2, 2), false);
+  ev.on_frame(msg(2, 3), false); // the same message again
+  ev.on_frame(
+    "{\"id\":\"b\",\"messages\":[" + msg(3, 4) + "," + msg(1, 5) + "]}", false);
+  sched.run();
+  CAF_CHECK_EQUAL(counters->frames.load(), 5u);
+  CAF_CHECK_EQUAL(counters->received.load(), 3u);
+  CAF_CHECK_EQUAL(counters->duplicates.load(), 2u);
+  CAF_CHECK_EQUAL(counters->errors.load(), 0u);
+  CAF_CHECK_EQUAL(memory->last_seq, 5u);
+  CAF_CHECK(
+    memory->ledger.was_received(make_message_id("alice/laptop", "r", 3)));
+  CAF_CHECK(
+    !memory->ledger.was_received(make_message_id("alice/laptop", "r", 4)));
+  CAF_CHECK_EQUAL(memory->ledger.duplicates(), 2u);
+  // One cumulative ack, armed by the first delivery that asked for one.
+  advance(100ms);
+  auto f = protocol::decode(protocol::codec::json, links[0]->sent.back(),
+                            protocol::limits{});
+  CAF_CHECK(f.kind == protocol::frame_kind::ack && f.ack.seq == 5u);
+  // A frame the scanner leaves alone still goes to the decoder.
+  ev.on_frame("{not json", false);
+  sched.run();
+  CAF_CHECK_EQUAL(counters->errors.load(), 1u);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

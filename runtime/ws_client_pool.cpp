@@ -307,7 +307,7 @@ struct client_pool::impl {
   explicit impl(uint32_t n) : own(std::in_place, n), io(&*own) { io->run(); }
 
   explicit impl(std::shared_ptr<io_loop> l)
-    : loop(std::move(l)), io(&loop->pool()) {
+    : loop(std::move(l)), io(&loop->pool(0)) {
     // nop
   }
 

@@ -121,7 +121,7 @@ bool read_secret(const std::string& path, std::string& out,
 }
 
 // The device actors run on the thread of their links' loop (as tetherd's
-// actors do with caf.scheduler_policy = io): a frame reaches its device
+// actors run beside their sockets): a frame reaches its device
 // without a futex wake and a context switch on the CLI's one core.
 struct cli_config : caf::actor_system_config {
   explicit cli_config(const std::shared_ptr<runtime::io_loop>& loop) {

@@ -264,8 +264,9 @@ const std::vector<binding>& table() {
       [](settings & s) -> auto& { return s.server.max_connections; });
     add_key(
       t, "server.io_threads",
-      "event loops running the sockets and the actors serving them (0: "
-      "one per CPU the process may run on)",
+      "event loops running the sockets and, with caf.scheduler_policy "
+      "loops, the actors serving them (0: one per CPU the process may run "
+      "on with loops, else 1)",
       [](settings & s) -> auto& { return s.server.io_threads; });
     add_key(
       t, "server.allowed_origins",
@@ -501,6 +502,17 @@ const std::vector<binding>& table() {
     add_key(
       t, "node.stop_timeout", "graceful shutdown drain time",
       [](settings & s) -> auto& { return s.node.stop_timeout; });
+    // caf
+    add_key(
+      t, "caf.scheduler_policy",
+      "where actors run: loops (beside their sockets), or CAF's workers: "
+      "sharing, stealing (see README, Scheduling)",
+      [](settings & s) -> auto& { return s.caf.scheduler_policy; });
+    add_key(
+      t, "caf.max_threads",
+      "CAF worker threads with sharing/stealing (0: one per CPU the "
+      "process may use)",
+      [](settings & s) -> auto& { return s.caf.max_threads; });
     // supervision
     add_key(
       t, "supervision.backoff_base", "first restart window",
@@ -637,12 +649,7 @@ bool apply(settings& s, const std::string& key, const std::string& value,
       return false;
     }
   }
-  if (k == "caf.scheduler_policy" || k == "caf.max_threads")
-    problem = k
-              + ": removed: actors run on the event loops beside "
-                "their sockets (server.io_threads)";
-  else
-    problem = key + ": unknown setting (see --help)";
+  problem = key + ": unknown setting (see --help)";
   return false;
 }
 
@@ -873,6 +880,10 @@ std::vector<std::string> validate(const settings& s) {
        "critical, off");
   rule(s.node.request_timeout.count() > 0,
        "node.request_timeout must be positive");
+  rule(s.caf.scheduler_policy == "loops" || s.caf.scheduler_policy == "sharing"
+         || s.caf.scheduler_policy == "stealing",
+       "caf.scheduler_policy must be loops, sharing or stealing");
+  rule(s.caf.max_threads <= 256, "caf.max_threads must be at most 256");
   rule(s.supervision.backoff.base.count() > 0
          && s.supervision.backoff.base <= s.supervision.backoff.cap,
        "supervision.backoff_base must be positive and at most backoff_cap");

@@ -29,8 +29,10 @@ struct server_settings {
   std::string echo_path;            // TESTS ONLY: an unauthenticated echo
                                     // route for test/conformance/ (empty: off)
   uint32_t max_connections = 20000; // below the default fd limit (ulimit -n)
-  uint32_t io_threads = 0; // event loops (sockets and the actors serving
+  uint32_t io_threads = 0;          // event loops (sockets and, with
+                           // caf.scheduler_policy loops, the actors serving
                            // them); 0: one per CPU the process may run on
+                           // with loops, else one
   std::vector<std::string> allowed_origins; // empty: no check (native apps)
   bool permessage_deflate = true;           // most browsers and stacks offer it
   uint32_t deflate_level = 6; // zlib's default speed/ratio balance
@@ -118,6 +120,16 @@ struct node_settings {
   milliseconds stop_timeout{5000};      // graceful drain before kill
 };
 
+struct caf_settings {
+  // loops: the actors of a connection on the event loop of its socket
+  // (runtime/io_scheduler.hpp): fewest hops and context switches. sharing,
+  // stealing: CAF's worker threads (caf.max_threads) beside one loop; kept
+  // while fan-out under load still costs less there (README, Scheduling).
+  std::string scheduler_policy = "loops";
+  uint32_t max_threads = 0; // 0: one per CPU this process may run on (its
+                            // affinity): more only add context switches
+};
+
 struct cluster_settings {
   std::string node_id; // empty: cluster.address:cluster.port, unique as
                        // long as the addresses are
@@ -166,6 +178,7 @@ struct settings {
   auth_settings auth;
   node_settings node;
   supervision_settings supervision;
+  caf_settings caf;
   cluster_settings cluster;
   /// The INI file the settings came from, if any.
   std::string config_file;

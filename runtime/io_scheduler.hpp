@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -60,6 +61,12 @@ public:
 
   /// The loop whose thread calls this, or -1.
   int32_t current() const noexcept;
+
+  /// Runs `f` on loop `i` at the end of a busy stretch: once the actors
+  /// ready there have all run (or after a few full rounds, if they keep
+  /// coming). What they readied meanwhile for one connection then leaves
+  /// in one frame. From loop `i`'s thread only (else `f` is posted there).
+  void at_round_end(uint32_t i, std::function<void()> f);
 
   /// Shared with the scheduler (ws_scheduler.cpp).
   struct lane;

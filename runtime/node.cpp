@@ -53,7 +53,17 @@ public:
       set("middleman.connection-timeout",
           caf::timespan{all.cluster.connection_timeout});
     }
-    run_actors_on(*this, loop);
+    auto& s = all.caf;
+    if (s.scheduler_policy == "loops") {
+      run_actors_on(*this, loop);
+    } else {
+      set("scheduler.policy", s.scheduler_policy == "sharing"
+                                ? caf::atom("sharing")
+                                : caf::atom("stealing"));
+      auto threads = s.max_threads != 0 ? s.max_threads
+                                        : static_cast<uint32_t>(usable_cpus());
+      set("scheduler.max-threads", static_cast<size_t>(std::max(1u, threads)));
+    }
     // CAF prints to stderr otherwise; Tether logs through spdlog.
     set("logger.console", caf::atom("none"));
   }
@@ -194,7 +204,7 @@ struct node::impl {
     = std::make_shared<std::atomic<int64_t>>(0);
   std::shared_ptr<actors::node_metrics> metrics
     = std::make_shared<actors::node_metrics>();
-  /// The event loops: the sockets and the actors.
+  /// The event loops: the sockets, and the actors with the loops policy.
   std::shared_ptr<io_loop> loop;
   app_config cfg;
   caf::actor_system sys;
@@ -223,11 +233,15 @@ struct node::impl {
     // nop
   }
 
-  // 0 loops: one per CPU the process may run on.
+  // 0 loops: one per CPU the process may run on when the actors run on
+  // them, else one (it keeps up with a core of socket traffic; CAF's
+  // workers take the rest).
   static std::shared_ptr<io_loop> start_loop(const config::settings& s) {
     auto loops = s.server.io_threads;
     if (loops == 0)
-      loops = static_cast<uint32_t>(usable_cpus());
+      loops = s.caf.scheduler_policy == "loops"
+                ? static_cast<uint32_t>(usable_cpus())
+                : 1u;
     auto l = std::make_shared<io_loop>(loops);
     l->start();
     return l;

@@ -130,11 +130,17 @@ public:
   }
 
   void after_round(uint64_t tag) override {
-    // Behind everything queued on this loop by now: after the round.
-    net::post(ws_.get_executor(), [self = this->shared_from_this(), tag] {
+    auto report = [self = this->shared_from_this(), tag] {
       if (self->events_)
         self->events_->on_written(tag);
-    });
+    };
+    // At the end of the loop's busy stretch: what else the actors there
+    // ready for this session meanwhile leaves with it.
+    if (loop_ >= 0)
+      shared_->loops->at_round_end(static_cast<uint32_t>(loop_),
+                                   std::move(report));
+    else
+      net::post(ws_.get_executor(), std::move(report));
   }
 
 private:
@@ -274,8 +280,15 @@ private:
     }
     auto& f = queue_.front();
     queued_bytes_ -= f.bytes->size();
-    if (f.tag != 0 && events_)
-      events_->on_written(f.tag);
+    if (f.tag != 0 && events_) {
+      // On a loaded loop the credit comes back at the end of the busy
+      // stretch: until then the batcher gathers what arrives into one
+      // frame (fan-out coalesces under load on one thread).
+      if (loaded())
+        after_round(f.tag);
+      else
+        events_->on_written(f.tag);
+    }
     queue_.pop_front();
     if (!queue_.empty())
       do_write();

@@ -21,6 +21,7 @@
 #include "runtime/io_scheduler.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -64,6 +65,10 @@ struct io_loop::lane {
   // -- this loop's thread only
   std::deque<caf::resumable*> ready;
   bool in_round = false;
+  /// What waits for the end of the busy stretch (at_round_end), and since
+  /// when the first of it waits.
+  std::vector<std::function<void()>> at_round_end;
+  std::chrono::steady_clock::time_point waiting_since;
 };
 
 namespace {
@@ -76,6 +81,11 @@ constexpr int round_budget = 1024;
 
 /// Messages an actor handles per run before the others get their turn.
 constexpr size_t run_budget = 256;
+
+/// How long what waits for the end of a busy stretch may wait if actors
+/// keep coming (under sustained load: frames then carry what accumulated
+/// meanwhile, at most this much later; a batch's max_delay is 10 ms).
+constexpr auto max_stretch = std::chrono::milliseconds{5};
 
 /// Posts `f` to lane `l` unless it stopped (then `f` is dropped unrun).
 template <class F>
@@ -359,6 +369,7 @@ private:
           break;
       }
     }
+    end_of_round(l);
     l.in_round = false;
     {
       std::lock_guard<std::mutex> guard{l.mx};
@@ -370,6 +381,26 @@ private:
         return;
     }
     post_round(l); // more is ready: after Asio polled the sockets
+  }
+
+  /// Runs what waits for the end of the busy stretch once nothing is ready
+  /// any more, or every few rounds under sustained load. What it makes
+  /// ready runs in the next round.
+  static void end_of_round(io_loop::lane& l) {
+    if (l.at_round_end.empty())
+      return;
+    bool idle = l.ready.empty();
+    if (idle) {
+      std::lock_guard<std::mutex> guard{l.mx};
+      idle = l.inbox.empty();
+    }
+    if (!idle
+        && std::chrono::steady_clock::now() - l.waiting_since < max_stretch)
+      return;
+    auto due = std::move(l.at_round_end);
+    l.at_round_end.clear();
+    for (auto& f : due)
+      f();
   }
 
   std::shared_ptr<io_loop> loop_;
@@ -427,6 +458,7 @@ void io_loop::close() {
       intrusive_ptr_release(ptr);
     l->ready.clear();
     l->inbox.clear();
+    l->at_round_end.clear();
     // The lanes stay (a late post finds them stopped); their contexts go.
     l->timer.reset();
     l->pool.reset();
@@ -447,6 +479,17 @@ uint32_t io_loop::next() noexcept {
 
 const std::atomic<int64_t>& io_loop::backlog(uint32_t i) const noexcept {
   return lanes_[i]->backlog;
+}
+
+void io_loop::at_round_end(uint32_t i, std::function<void()> f) {
+  auto& l = *lanes_[i];
+  if (this_lane == &l) {
+    if (l.at_round_end.empty())
+      l.waiting_since = std::chrono::steady_clock::now();
+    l.at_round_end.push_back(std::move(f));
+    return;
+  }
+  post_to(l, std::move(f));
 }
 
 int32_t io_loop::current() const noexcept {

@@ -78,6 +78,11 @@ CAF_TEST(two devices of one user exchange a direct message with ack) {
   exchange_direct(n);
 }
 
+CAF_TEST(actors may run on CAF worker threads instead of the loops) {
+  test_node n{[](config::settings& s) { s.caf.scheduler_policy = "sharing"; }};
+  exchange_direct(n);
+}
+
 CAF_TEST(devices on different event loops exchange a direct message) {
   // Connections go round the loops: the two devices get different ones.
   test_node n{[](config::settings& s) { s.server.io_threads = 3; }};

@@ -123,21 +123,22 @@ CAF_TEST(messages between loops arrive all and in order per sender) {
   caf::scoped_actor me{*sys};
   constexpr int n = 20000;
   // A counter on loop 0 checks that each sender's numbers come in order.
-  auto counter = sys->spawn([](caf::event_based_actor* self,
-                               caf::actor report) -> caf::behavior {
-    actors::move_to_loop(self, 0);
-    auto next = std::make_shared<std::vector<int>>(2, 0);
-    auto bad = std::make_shared<int>(0);
-    return {
-      [=](int sender, int i) {
-        if ((*next)[static_cast<size_t>(sender)] != i)
-          ++*bad;
-        (*next)[static_cast<size_t>(sender)] = i + 1;
-        if ((*next)[0] == n && (*next)[1] == n)
-          self->send(report, *bad);
-      },
-    };
-  }, caf::actor{me});
+  auto counter = sys->spawn(
+    [](caf::event_based_actor* self, caf::actor report) -> caf::behavior {
+      actors::move_to_loop(self, 0);
+      auto next = std::make_shared<std::vector<int>>(2, 0);
+      auto bad = std::make_shared<int>(0);
+      return {
+        [=](int sender, int i) {
+          if ((*next)[static_cast<size_t>(sender)] != i)
+            ++*bad;
+          (*next)[static_cast<size_t>(sender)] = i + 1;
+          if ((*next)[0] == n && (*next)[1] == n)
+            self->send(report, *bad);
+        },
+      };
+    },
+    caf::actor{me});
   // Two senders, one per loop, each sends n numbers in one burst.
   auto sender = [](caf::event_based_actor* self, int id,
                    caf::actor to) -> caf::behavior {
@@ -221,22 +222,24 @@ CAF_TEST(delayed messages and request timeouts come from the loop clock) {
   CAF_CHECK_EQUAL(got, 6);
   // A request to an actor that never answers times out, from a loop.
   auto silent = sys->spawn([](caf::event_based_actor*) -> caf::behavior {
-    return {[](atom::get) -> caf::result<int> { return caf::delegated<int>(); }};
-  });
-  auto asker = sys->spawn([](caf::event_based_actor* self,
-                             caf::actor target) -> caf::behavior {
     return {
-      [=](atom::ok) -> caf::result<bool> {
-        auto rp = self->make_response_promise<bool>();
-        self->request(target, 50ms, atom::get_v)
-          .then([rp](int) mutable { rp.deliver(false); },
-                [rp](caf::error& err) mutable {
-                  rp.deliver(err == caf::sec::request_timeout);
-                });
-        return rp;
-      },
-    };
-  }, silent);
+      [](atom::get) -> caf::result<int> { return caf::delegated<int>(); }};
+  });
+  auto asker = sys->spawn(
+    [](caf::event_based_actor* self, caf::actor target) -> caf::behavior {
+      return {
+        [=](atom::ok) -> caf::result<bool> {
+          auto rp = self->make_response_promise<bool>();
+          self->request(target, 50ms, atom::get_v)
+            .then([rp](int) mutable { rp.deliver(false); },
+                  [rp](caf::error& err) mutable {
+                    rp.deliver(err == caf::sec::request_timeout);
+                  });
+          return rp;
+        },
+      };
+    },
+    silent);
   me->request(asker, 10s, atom::ok_v)
     .receive([](bool timed_out) { CAF_CHECK(timed_out); },
              [](caf::error& err) { CAF_FAIL(err); });

@@ -198,6 +198,7 @@ private:
   step result_of(int ret, size_t n);
   step closed_step() const;
   void arm_timer();
+  void disarm_timer() noexcept;
   void time_out() noexcept;
 
   ssl_st* ssl_ = nullptr;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <new>
 
 #include <openssl/bio.h>
@@ -351,21 +352,25 @@ bool core::shutdown_send() noexcept {
 
 void core::expires_at(clock_type::time_point t) {
   expiry_ = t;
-  if (timer_armed_ && timer_.expiry() > t) {
-    timer_armed_ = false;
-    ++timer_generation_;
-    timer_.cancel();
-  }
+  if (timer_armed_ && timer_.expiry() > t)
+    disarm_timer();
   if (waiting_ > 0 && !timed_out_)
     arm_timer();
 }
 
 void core::expires_never() {
   expiry_ = clock_type::time_point::max();
-  if (timer_armed_) {
-    timer_armed_ = false;
-    ++timer_generation_;
+  if (timer_armed_)
+    disarm_timer();
+}
+
+void core::disarm_timer() noexcept {
+  timer_armed_ = false;
+  ++timer_generation_; // a wait that completes anyway is stale
+  try {
     timer_.cancel();
+  } catch (const std::exception&) {
+    // Asio's cancel throws only if the reactor fails; the wait is stale.
   }
 }
 
@@ -397,11 +402,8 @@ void core::time_out() noexcept {
 void core::close() noexcept {
   beast::error_code ignored;
   socket.close(ignored);
-  if (timer_armed_) {
-    timer_armed_ = false;
-    ++timer_generation_;
-    timer_.cancel();
-  }
+  if (timer_armed_)
+    disarm_timer();
 }
 
 } // namespace tether::runtime::detail::tls_detail

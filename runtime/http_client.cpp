@@ -39,7 +39,7 @@ public:
       out.error = e.what();
       return out;
     }
-    tls_stream tls{std::move(tcp_), *ctx};
+    client_tls_stream tls{std::move(tcp_), *ctx};
     net::ip::make_address(o_.host, ec);
     if (ec) // SNI names hosts, never IP literals
       SSL_set_tlsext_host_name(tls.native_handle(), o_.host.c_str());

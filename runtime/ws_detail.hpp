@@ -29,6 +29,7 @@
 #include <boost/beast/zlib/error.hpp>
 
 #include "runtime/io_scheduler.hpp"
+#include "runtime/ws_detail_tls.hpp"
 #include "runtime/ws_server.hpp"
 
 namespace tether::runtime::detail {
@@ -38,8 +39,9 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
-/// A TLS connection (wss and https on the same listener).
-using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+/// A client TLS connection (Asio's ssl::stream; the server's connections
+/// are tls_stream, ws_detail_tls.hpp).
+using client_tls_stream = beast::ssl_stream<beast::tcp_stream>;
 
 /// A client connection that is plain (ws://) or TLS (wss://), chosen at
 /// run time: the one stream type of the CLI's and the tests' WebSocket
@@ -69,7 +71,7 @@ public:
     return true;
   }
 
-  tls_stream* tls() noexcept { return tls_ ? &*tls_ : nullptr; }
+  client_tls_stream* tls() noexcept { return tls_ ? &*tls_ : nullptr; }
 
   executor_type get_executor() noexcept { return next_layer().get_executor(); }
 
@@ -114,7 +116,7 @@ public:
 
 private:
   std::optional<beast::tcp_stream> plain_;
-  std::optional<tls_stream> tls_;
+  std::optional<client_tls_stream> tls_;
 };
 
 /// An io_context run by `n` threads from run() until stop(): the server's

@@ -67,14 +67,13 @@ private:
     if constexpr (std::is_same_v<Stream, tls_stream>) {
       // Under the deadline set at accept: detection, TLS handshake and the
       // upgrade request share one heartbeat.handshake_timeout.
+      // The bytes read while detecting TLS are the stream's already.
       stream_.async_handshake(
-        net::ssl::stream_base::server, buffer_.data(),
-        [self = this->shared_from_this()](beast::error_code ec, size_t used) {
+        [self = this->shared_from_this()](beast::error_code ec) {
           if (ec) {
             spdlog::debug("tls handshake failed: {}", ec.message());
             return;
           }
-          self->buffer_.consume(used);
           self->do_read();
         });
     } else {
@@ -140,7 +139,7 @@ private:
   // unless the client left or took too long.
   void failed(beast::error_code ec) {
     if (ec == http::error::end_of_stream) {
-      socket().shutdown(tcp::socket::shutdown_send, ec);
+      shutdown_send(stream_); // with TLS, our close_notify first
       return;
     }
     if (ec == beast::error::timeout || ec == net::error::operation_aborted)
@@ -398,8 +397,8 @@ private:
                           self->do_read();
                           return;
                         }
-                        self->socket().shutdown(tcp::socket::shutdown_send, ec);
-                        if (!ec)
+                        // With TLS, our close_notify first.
+                        if (shutdown_send(self->stream_))
                           self->linger();
                       });
   }

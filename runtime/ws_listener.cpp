@@ -20,14 +20,19 @@ namespace detail {
 namespace {
 
 /// Hands a connection to TLS with the current context (the SSL object keeps
-/// the OpenSSL context alive after a reload replaced it).
-void start_tls(const std::shared_ptr<server_shared>& shared,
-               beast::tcp_stream stream, beast::flat_buffer buffer) {
+/// the OpenSSL context alive after a reload replaced it); `read` holds the
+/// bytes read while detecting TLS, `deadline` ends the handshake and the
+/// first request.
+void start_tls(const std::shared_ptr<server_shared>& shared, tcp::socket socket,
+               const beast::flat_buffer& read,
+               std::chrono::steady_clock::time_point deadline) {
   auto ctx = std::atomic_load(&shared->tls);
   if (!ctx)
     return;
-  std::make_shared<http_session<tls_stream>>(
-    shared, tls_stream{std::move(stream), *ctx}, std::move(buffer))
+  tls_stream stream{std::move(socket), ctx->native_handle(), read.data()};
+  stream.expires_at(deadline);
+  std::make_shared<http_session<tls_stream>>(shared, std::move(stream),
+                                             beast::flat_buffer{})
     ->run();
 }
 
@@ -42,7 +47,9 @@ public:
 
   void run() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      self->stream_.expires_after(self->shared_->params.handshake_timeout);
+      self->deadline_ = std::chrono::steady_clock::now()
+                        + self->shared_->params.handshake_timeout;
+      self->stream_.expires_at(self->deadline_);
       beast::async_detect_ssl(
         self->stream_, self->buffer_,
         beast::bind_front_handler(&detect_session::on_detect, self));
@@ -59,12 +66,13 @@ private:
         ->run();
       return;
     }
-    start_tls(shared_, std::move(stream_), std::move(buffer_));
+    start_tls(shared_, stream_.release_socket(), buffer_, deadline_);
   }
 
   std::shared_ptr<server_shared> shared_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
+  std::chrono::steady_clock::time_point deadline_;
 };
 
 } // namespace
@@ -161,8 +169,9 @@ struct ws_server::impl {
           ->run();
         break;
       case mode::tls:
-        start_tls(shared, with_deadline(std::move(socket)),
-                  beast::flat_buffer{});
+        start_tls(shared, std::move(socket), beast::flat_buffer{},
+                  std::chrono::steady_clock::now()
+                    + shared->params.handshake_timeout);
         break;
       case mode::detect:
         std::make_shared<detect_session>(shared, std::move(socket))->run();

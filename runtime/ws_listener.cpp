@@ -96,16 +96,16 @@ struct ws_server::impl {
   };
 
   std::shared_ptr<server_shared> shared;
-  std::shared_ptr<io_loop> loop;
-  /// Whether the server started and stops the loop itself.
+  /// Whether the server started and stops the loop itself (before `loop`:
+  /// it is read from the argument that `loop` moves from).
   bool own_loop;
+  std::shared_ptr<io_loop> loop;
   std::vector<std::unique_ptr<port>> ports;
 
   impl(std::shared_ptr<server_shared> s, std::shared_ptr<io_loop> l)
-    : shared(std::move(s)),
-      // (l is read twice: copied, not moved)
-      loop(l ? l : std::make_shared<io_loop>(shared->params.io_threads)),
-      own_loop(!l) {
+    : shared(std::move(s)), own_loop(!l),
+      loop(l ? std::move(l)
+             : std::make_shared<io_loop>(shared->params.io_threads)) {
     shared->loops = loop.get();
   }
 

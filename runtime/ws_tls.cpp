@@ -9,6 +9,7 @@
 #include <openssl/x509v3.h>
 
 #include "runtime/openssl_util.hpp"
+#include "runtime/tls_policy.hpp"
 #include "runtime/ws_detail.hpp"
 
 namespace tether::runtime {
@@ -71,28 +72,9 @@ namespace detail {
 std::shared_ptr<net::ssl::context>
 make_server_context(const std::string& cert_file, const std::string& key_file) {
   auto ctx = std::make_shared<net::ssl::context>(net::ssl::context::tls_server);
-  auto native = ctx->native_handle();
-  // TLS 1.2 minimum; 1.3 preferred when the client offers it.
-  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
-  SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION
-                                | SSL_OP_CIPHER_SERVER_PREFERENCE);
-  // Mozilla's "intermediate" TLS 1.2 suites (forward secret AEAD only); the
-  // TLS 1.3 suites are OpenSSL's defaults.
-  if (SSL_CTX_set_cipher_list(
-        native, "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-                "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-                "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305")
-      != 1)
-    fail("cannot set the cipher list");
-  // Idle sessions give their record buffers back (about 34 KB each).
-  SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
-  if (SSL_CTX_use_certificate_chain_file(native, cert_file.c_str()) != 1)
-    fail("cannot read the certificate chain " + cert_file);
-  if (SSL_CTX_use_PrivateKey_file(native, key_file.c_str(), SSL_FILETYPE_PEM)
-      != 1)
-    fail("cannot read the private key " + key_file);
-  if (SSL_CTX_check_private_key(native) != 1)
-    fail(key_file + " does not match " + cert_file);
+  if (auto err = load_server_tls(ctx->native_handle(), cert_file, key_file);
+      !err.empty())
+    fail(err);
   return ctx;
 }
 

@@ -48,6 +48,7 @@
 
 // Header-only: the depth guard of Tether's own JSON parse (no library).
 #include "protocol/json.hpp"
+#include "runtime/tls_policy.hpp"
 
 namespace {
 
@@ -746,29 +747,15 @@ private:
   server_state& state_;
 };
 
-// The TLS settings of tetherd's wss (TLS 1.2+, forward-secret AEAD suites,
-// record buffers released while idle), so that the TLS figures compare the
-// servers, not two configurations.
+// The TLS policy of tetherd's wss (runtime/tls_policy.hpp, header-only),
+// so that the TLS figures compare the servers, not two configurations.
 std::unique_ptr<net::ssl::context> make_tls(const std::string& cert,
                                             const std::string& key) {
   auto ctx = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
-  auto native = ctx->native_handle();
-  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
-  SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION
-                                | SSL_OP_CIPHER_SERVER_PREFERENCE);
-  if (SSL_CTX_set_cipher_list(
-        native, "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-                "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-                "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305")
-      != 1)
-    throw std::runtime_error("cannot set the cipher list");
-  SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
-  if (SSL_CTX_use_certificate_chain_file(native, cert.c_str()) != 1)
-    throw std::runtime_error("cannot read the certificate chain " + cert);
-  if (SSL_CTX_use_PrivateKey_file(native, key.c_str(), SSL_FILETYPE_PEM) != 1)
-    throw std::runtime_error("cannot read the private key " + key);
-  if (SSL_CTX_check_private_key(native) != 1)
-    throw std::runtime_error(key + " does not match " + cert);
+  if (auto err = tether::runtime::load_server_tls(ctx->native_handle(), cert,
+                                                  key);
+      !err.empty())
+    throw std::runtime_error(err);
   return ctx;
 }
 

@@ -79,8 +79,11 @@ private:
     std::string prefix;
     sender_cache() = default;
     sender_cache(const sender_cache&) {}
-    sender_cache& operator=(const sender_cache&) {
-      log = nullptr;
+    sender_cache& operator=(const sender_cache& other) {
+      if (this != &other) {
+        log = nullptr;
+        prefix.clear();
+      }
       return *this;
     }
   };

@@ -27,12 +27,31 @@ namespace detail {
 class io_pool;
 } // namespace detail
 
+/// What a session asks of the loops it runs on; virtual, so that code using
+/// it (the session's fuzz target) links no scheduler.
+class loop_view {
+public:
+  virtual ~loop_view() = default;
+
+  /// The loop whose thread calls this, or -1.
+  virtual int32_t current() const noexcept = 0;
+
+  /// Actor runs waiting on loop `i`: its load.
+  virtual const std::atomic<int64_t>& backlog(uint32_t i) const noexcept = 0;
+
+  /// Runs `f` on loop `i` at the end of a busy stretch: once the actors
+  /// ready there have all run (or after a few milliseconds, if they keep
+  /// coming). What they readied meanwhile for one connection then leaves
+  /// in one frame. From loop `i`'s thread only (else `f` is posted there).
+  virtual void at_round_end(uint32_t i, std::function<void()> f) = 0;
+};
+
 /// `loops` event loops, each run by its own thread between start() and
 /// stop(). New connections are spread over them (next()).
-class io_loop {
+class io_loop final : public loop_view {
 public:
   explicit io_loop(uint32_t loops);
-  ~io_loop();
+  ~io_loop() override;
 
   io_loop(const io_loop&) = delete;
   io_loop& operator=(const io_loop&) = delete;
@@ -56,17 +75,11 @@ public:
   /// The loop of the next new connection (round robin).
   uint32_t next() noexcept;
 
-  /// Actor runs waiting on loop `i`: its load.
-  const std::atomic<int64_t>& backlog(uint32_t i) const noexcept;
+  const std::atomic<int64_t>& backlog(uint32_t i) const noexcept override;
 
-  /// The loop whose thread calls this, or -1.
-  int32_t current() const noexcept;
+  int32_t current() const noexcept override;
 
-  /// Runs `f` on loop `i` at the end of a busy stretch: once the actors
-  /// ready there have all run (or after a few full rounds, if they keep
-  /// coming). What they readied meanwhile for one connection then leaves
-  /// in one frame. From loop `i`'s thread only (else `f` is posted there).
-  void at_round_end(uint32_t i, std::function<void()> f);
+  void at_round_end(uint32_t i, std::function<void()> f) override;
 
   /// Shared with the scheduler (ws_scheduler.cpp).
   struct lane;

@@ -213,7 +213,7 @@ struct server_shared {
   std::atomic<bool> stopping{false};
   /// The event loops the sessions run on (their backlog: actor runs
   /// waiting); null for a session without (the fuzz target's).
-  io_loop* loops = nullptr;
+  loop_view* loops = nullptr;
   /// The TLS context of new connections (null: no TLS); replaced on reload,
   /// read with std::atomic_load.
   std::shared_ptr<net::ssl::context> tls;

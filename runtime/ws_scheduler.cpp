@@ -235,7 +235,7 @@ public:
   io_coordinator(caf::actor_system& sys, std::shared_ptr<io_loop> loop)
     : abstract_coordinator(sys), loop_(std::move(loop)), clock_(lane_at(0)) {
     for (uint32_t i = 0; i < loop_->size(); ++i)
-      units_.push_back(std::make_unique<unit>(*this, sys, i));
+      units_.push_back(std::make_unique<unit>(*this, sys));
   }
 
   void enqueue(caf::resumable* what) override { schedule(what); }
@@ -271,14 +271,12 @@ private:
   /// ready is scheduled at its own home.
   class unit final : public caf::execution_unit {
   public:
-    unit(io_coordinator& parent, caf::actor_system& sys, uint32_t index)
-      : caf::execution_unit(&sys), parent_(parent), index_(index) {}
+    unit(io_coordinator& parent, caf::actor_system& sys)
+      : caf::execution_unit(&sys), parent_(parent) {}
     void exec_later(caf::resumable* ptr) override { parent_.schedule(ptr); }
-    uint32_t index() const noexcept { return index_; }
 
   private:
     io_coordinator& parent_;
-    uint32_t index_;
   };
 
   io_loop::lane& lane_at(uint32_t i) noexcept;

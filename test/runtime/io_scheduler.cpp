@@ -164,15 +164,21 @@ CAF_TEST(messages from foreign threads reach actors on every loop) {
   caf::scoped_actor me{*sys};
   constexpr int actors_n = 200;
   constexpr int per_thread = 50;
+  constexpr int want = 4 * per_thread * actors_n;
+  // The actor that counts the last one tells the test.
   auto seen = std::make_shared<std::atomic<int>>(0);
   std::vector<caf::actor> targets;
   for (int i = 0; i < actors_n; ++i)
     targets.push_back(sys->spawn(
-      [seen](caf::event_based_actor* self, int32_t loop) -> caf::behavior {
+      [seen](caf::event_based_actor* self, int32_t loop,
+             caf::actor report) -> caf::behavior {
         actors::move_to_loop(self, loop);
-        return {[=](atom::ok) { seen->fetch_add(1); }};
+        return {[=](atom::ok) {
+          if (seen->fetch_add(1) + 1 == want)
+            self->send(report, atom::ok_v);
+        }};
       },
-      int32_t{i % 2}));
+      int32_t{i % 2}, caf::actor{me}));
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&] {
@@ -182,9 +188,8 @@ CAF_TEST(messages from foreign threads reach actors on every loop) {
     });
   for (auto& t : threads)
     t.join();
-  auto want = 4 * per_thread * actors_n;
-  for (int i = 0; i < 300 && seen->load() < want; ++i)
-    std::this_thread::sleep_for(10ms);
+  me->receive([](atom::ok) {},
+              caf::after(10s) >> [] { CAF_FAIL("not every message arrived"); });
   CAF_CHECK_EQUAL(seen->load(), want);
   for (auto& a : targets)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);

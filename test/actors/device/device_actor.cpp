@@ -76,6 +76,26 @@ struct fixture : test::fixture_base {
     return p;
   }
 
+  /// A fleet of `devices` with the fixture's params, counters and links.
+  std::shared_ptr<fleet_plan> make_plan(std::vector<device_spec> devices) {
+    auto plan = std::make_shared<fleet_plan>();
+    plan->devices = std::move(devices);
+    plan->params = params();
+    plan->counters = counters;
+    plan->connect = connect;
+    return plan;
+  }
+
+  /// The phone, and a tablet of the same user (token `tablet_token`).
+  std::vector<device_spec> phone_and_tablet(std::string tablet_token) {
+    auto s = spec();
+    std::vector<device_spec> out{s};
+    s.device_id = "tablet";
+    s.token = std::move(tablet_token);
+    out.push_back(std::move(s));
+    return out;
+  }
+
   /// Devices and fleets spawned: held here as the fleet holds its devices
   /// (an actor whose last handle is gone ends), and ended before the
   /// fixture's own teardown, which fires timers until none is left (a live
@@ -298,11 +318,7 @@ CAF_TEST(a device without a welcome gives up on its link) {
 }
 
 CAF_TEST(the fleet restarts a refused device after its Retry - After) {
-  auto plan = std::make_shared<fleet_plan>();
-  plan->devices = {spec()};
-  plan->params = params();
-  plan->counters = counters;
-  plan->connect = connect;
+  auto plan = make_plan({spec()});
   plan->reconnect.backoff.base = 100ms;
   plan->reconnect.backoff.cap = 1000ms;
   auto f = keep(sys.spawn(fleet, plan));
@@ -342,11 +358,7 @@ CAF_TEST(the fleet restarts a refused device after its Retry - After) {
 }
 
 CAF_TEST(an established link resets the backoff and a crash loop does not ) {
-  auto plan = std::make_shared<fleet_plan>();
-  plan->devices = {spec()};
-  plan->params = params();
-  plan->counters = counters;
-  plan->connect = connect;
+  auto plan = make_plan({spec()});
   plan->reconnect.backoff.base = 1000ms;
   plan->reconnect.backoff.cap = 60000ms;
   plan->reconnect.stable_link = 3000ms;
@@ -398,15 +410,7 @@ CAF_TEST(an established link resets the backoff and a crash loop does not ) {
 }
 
 CAF_TEST(when the run drains a device waiting out its backoff reconnects now) {
-  auto plan = std::make_shared<fleet_plan>();
-  auto s = spec();
-  plan->devices = {s};
-  s.device_id = "tablet";
-  s.token = "tablet-tok";
-  plan->devices.push_back(s);
-  plan->params = params();
-  plan->counters = counters;
-  plan->connect = connect;
+  auto plan = make_plan(phone_and_tablet("tablet-tok"));
   plan->reconnect.backoff.base = 30000ms;
   plan->reconnect.backoff.cap = 30000ms;
   auto f = keep(sys.spawn(fleet, plan));
@@ -437,14 +441,7 @@ CAF_TEST(when the run drains a device waiting out its backoff reconnects now) {
 }
 
 CAF_TEST(stopping the fleet closes every link with 1000) {
-  auto plan = std::make_shared<fleet_plan>();
-  auto s = spec();
-  plan->devices = {s};
-  s.device_id = "tablet";
-  plan->devices.push_back(s);
-  plan->params = params();
-  plan->counters = counters;
-  plan->connect = connect;
+  auto plan = make_plan(phone_and_tablet("tok"));
   auto f = keep(sys.spawn(fleet, plan));
   sched.run();
   CAF_REQUIRE_EQUAL(links.size(), 2u);

@@ -88,7 +88,13 @@ public:
       self->request(node, timeout, atom::forward_v, sender, devices, bytes)
         .then([fi](uint32_t n) { fi->accepted(n); },
               [self, fi, who = names(devices)](caf::error& err) {
-                fi->failed(who, to_errc(err), reason_of(self->system(), err));
+                // The link actor is gone (its node went down and the link
+                // is being restarted): the node is unavailable, not broken.
+                if (err == caf::sec::request_receiver_down)
+                  fi->failed(who, protocol::errc::node_unavailable,
+                             "the link to its node is down");
+                else
+                  fi->failed(who, to_errc(err), reason_of(self->system(), err));
               });
     }
   }

@@ -4,6 +4,7 @@
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 
+#include "actors/fan_in.hpp"
 #include "actors/messages.hpp"
 
 using namespace tether;
@@ -141,8 +142,8 @@ CAF_TEST(every registered message type round trips with all its fields) {
             && gc.evicted == 2 && gc.dead == 3 && gc.reset);
   resume_request rq;
   CAF_REQUIRE(
-    round_trips(sys, resume_request{"tok", 42}, "resume_request", rq));
-  CAF_CHECK(rq.token == "tok" && rq.last_seq == 42);
+    round_trips(sys, resume_request{"tok", 42, 3}, "resume_request", rq));
+  CAF_CHECK(rq.token == "tok" && rq.last_seq == 42 && rq.loop == 3);
   resume_info ri;
   CAF_REQUIRE(round_trips(sys, resume_info{"tok", true, 5}, "resume_info", ri));
   CAF_CHECK(ri.token == "tok" && ri.resumed && ri.backlog == 5);
@@ -266,6 +267,32 @@ CAF_TEST(every registered handle type round trips as the same handle) {
     handle_round_trips<peer_link_actor>(sys, target, "peer_link_actor"));
   CAF_CHECK(handle_round_trips<gate_actor>(sys, target, "gate_actor"));
   caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
+}
+
+CAF_TEST(a forward through a link that is gone fails as node unavailable) {
+  // A peer link restarted at a partition: its old handle is dead.
+  auto dead = sys.spawn([](caf::event_based_actor* self) -> caf::behavior {
+    self->quit();
+    return {[](atom::ok) {}};
+  });
+  sched.run();
+  remote_groups remote;
+  remote.add(caf::actor_cast<peer_link_actor>(dead), "tablet");
+  std::optional<caf::expected<uint32_t>> outcome;
+  auto fi = std::make_shared<fan_in>(
+    [&](caf::expected<uint32_t> r) { outcome = std::move(r); }, 1);
+  node_metrics metrics;
+  auto msg = std::make_shared<const protocol::mobile_message>();
+  sys.spawn([&](caf::event_based_actor* self) {
+    remote.forward(self, device_identity{}, msg, std::chrono::seconds{5}, fi,
+                   metrics);
+  });
+  sched.run();
+  CAF_REQUIRE(outcome.has_value());
+  CAF_REQUIRE(!*outcome);
+  CAF_CHECK(to_errc(outcome->error()) == protocol::errc::node_unavailable);
+  CAF_CHECK(reason_of(sys, outcome->error()).find("link to its node is down")
+            != std::string::npos);
 }
 
 CAF_TEST(every registered type has a name in the actor system) {

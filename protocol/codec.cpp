@@ -88,6 +88,12 @@ void encode_to(codec c, const mobile_message& x, uint64_t seq,
 std::string encode_batch(codec c, std::string_view batch_id, int64_t timestamp,
                          const std::vector<delivery_view>& items) {
   std::string out;
+  // Items encoded once for all recipients are copied whole: room for them,
+  // their seqs and the envelope up front.
+  size_t known = 128;
+  for (auto& d : items)
+    known += (d.encoded ? d.encoded->size() : 256) + 32;
+  out.reserve(known);
   if (c == codec::json)
     detail::encode_json_batch(batch_id, timestamp, items, out);
   else

@@ -159,7 +159,10 @@ public:
 
   void raw(const raw_value& v) {
     if (v.format == codec::json) {
-      w_.RawValue(v.raw.data(), v.raw.size(), rapidjson::kObjectType);
+      // The writer places the separator and counts the value; the bytes
+      // are appended whole (its RawValue copies them one char at a time).
+      w_.RawValue(v.raw.data(), 0, rapidjson::kObjectType);
+      os_.out->append(v.raw);
       return;
     }
     std::string tmp;

@@ -77,7 +77,7 @@ namespace {
 thread_local io_loop::lane* this_lane = nullptr;
 
 /// Actor runs per round before Asio polls the sockets again.
-constexpr int round_budget = 1024;
+constexpr int round_budget = 64;
 
 /// Messages an actor handles per run before the others get their turn.
 constexpr size_t run_budget = 256;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <utility>
 
 namespace tether::actors {
@@ -260,25 +261,53 @@ bool device_queue::slow(int64_t now_ms) const {
   return oldest && now_ms - *oldest > params_.slow_after.count();
 }
 
-std::optional<int64_t> device_queue::next_deadline() const {
-  if (!deadline_stale_)
-    return deadline_;
-  std::optional<int64_t> result;
-  auto consider = [&](int64_t t) {
-    if (!result || t < *result)
-      result = t;
-  };
+void device_queue::deadline_added(int64_t t) {
+  deadlines_.push_back(t);
+  std::push_heap(deadlines_.begin(), deadlines_.end(), std::greater<>{});
+}
+
+void device_queue::deadline_removed(int64_t t) {
+  gone_.push_back(t);
+  std::push_heap(gone_.begin(), gone_.end(), std::greater<>{});
+}
+
+void device_queue::recount_deadlines() const {
+  deadlines_.clear();
+  gone_.clear();
   for (auto& q : waiting_)
     for (auto& e : q)
-      consider(e.expires_ms);
+      deadlines_.push_back(e.expires_ms);
   for (auto& [seq, e] : inflight_) {
-    consider(e.expires_ms);
+    deadlines_.push_back(e.expires_ms);
     if (e.needs_ack)
-      consider(e.retry_ms);
+      deadlines_.push_back(e.retry_ms);
   }
-  deadline_ = result;
-  deadline_stale_ = false;
-  return result;
+  std::make_heap(deadlines_.begin(), deadlines_.end(), std::greater<>{});
+}
+
+std::optional<int64_t> device_queue::next_deadline() const {
+  // Gone ones that are not the earliest wait in gone_ until they are: past
+  // half the heap, count again (amortized O(1) per removal; here, between
+  // operations, where the entries are what the heaps describe).
+  if (gone_.size() > 32 && gone_.size() * 2 > deadlines_.size())
+    recount_deadlines();
+  // gone_ is a sub-multiset of deadlines_: its minimum is deadlines_'s iff
+  // that one went.
+  while (!gone_.empty() && gone_.front() == deadlines_.front()) {
+    std::pop_heap(gone_.begin(), gone_.end(), std::greater<>{});
+    gone_.pop_back();
+    std::pop_heap(deadlines_.begin(), deadlines_.end(), std::greater<>{});
+    deadlines_.pop_back();
+  }
+  if (deadlines_.empty()) {
+    // An emptied queue keeps no heap memory.
+    if (deadlines_.capacity() > 16) {
+      deadlines_.shrink_to_fit();
+      gone_.shrink_to_fit();
+    }
+    return std::nullopt;
+  }
+  return deadlines_.front();
 }
 
 std::vector<queue_entry> device_queue::take_all() {

@@ -152,7 +152,9 @@ const queue_entry* device_queue::next(int64_t now_ms) {
     e.retry_ms = now_ms + params_.ack_timeout.count();
     if (e.needs_ack)
       deadline_added(e.retry_ms);
-    if (e.msg)
+    // Only what waits for the device's ack is acked by id; the rest retires
+    // once written (SPEC §5.5), and an id ack of it changes nothing.
+    if (e.msg && e.needs_ack)
       by_id_[e.msg->id] = e.seq;
     auto [pos, added] = inflight_.emplace(e.seq, std::move(e));
     return &pos->second;
@@ -164,7 +166,7 @@ queue_entry
 device_queue::take_inflight(std::map<uint64_t, queue_entry>::iterator i) {
   auto e = std::move(i->second);
   inflight_.erase(i);
-  if (e.msg) {
+  if (e.msg && e.needs_ack) {
     auto j = by_id_.find(e.msg->id);
     if (j != by_id_.end() && j->second == e.seq)
       by_id_.erase(j);

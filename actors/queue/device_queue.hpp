@@ -200,7 +200,8 @@ private:
   std::array<lazy_deque<queue_entry>, 4> waiting_;
   /// Delivered, not retired; by seq.
   std::map<uint64_t, queue_entry> inflight_;
-  /// message id -> seq of delivered messages (for acks by id).
+  /// message id -> seq of delivered messages that need an ack (acks by
+  /// id; a fan-out without acks paid a string hash per delivery here).
   std::unordered_map<std::string, uint64_t> by_id_;
   /// Seqs to deliver again, in order.
   lazy_deque<uint64_t> redeliver_;

@@ -264,6 +264,26 @@ CAF_TEST(the cached next deadline always equals a full count) {
   }
 }
 
+CAF_TEST(messages without requiresAck retire when written not by id) {
+  device_queue q;
+  q.offer(entry("quiet", priority::normal, 100, 1000000, false));
+  q.offer(entry("asks", priority::normal, 100, 1000000, true));
+  auto first = q.next(0);
+  CAF_REQUIRE(first);
+  auto quiet = first->seq;
+  auto second = q.next(0);
+  CAF_REQUIRE(second);
+  auto asks = second->seq;
+  // An id ack of a message that asked none changes nothing.
+  CAF_CHECK(!q.ack_id("quiet"));
+  CAF_CHECK_EQUAL(q.inflight(), 2u);
+  // Written: the one without requiresAck retires, the other waits.
+  CAF_CHECK_EQUAL(ids(q.written({quiet, asks})),
+                  std::vector<std::string>{"quiet"});
+  CAF_CHECK(q.ack_id("asks").has_value());
+  CAF_CHECK_EQUAL(q.size(), 0u);
+}
+
 CAF_TEST(take_all empties the queue delivered first then by priority) {
   device_queue q;
   q.offer(entry("a"));

@@ -62,7 +62,10 @@ using connection_actor = caf::typed_actor<
   // Close the connection with this close code (replaced, shutdown, slow).
   caf::reacts_to<atom::close, uint16_t>,
   // INTERNAL: the token's expiry passed.
-  caf::reacts_to<atom::expire>>;
+  caf::reacts_to<atom::expire>,
+  // A queue refused a message this connection sent it one-way (message id,
+  // batch id or empty, why): the sender gets a failed ack (SPEC §5.4).
+  caf::reacts_to<atom::enqueue, std::string, std::string, caf::error>>;
 
 /// What one node asks of another (SPEC §14.2): the messages a GATE takes
 /// from its peers, which a PEER LINK relays to that peer's gate. None names
@@ -125,6 +128,11 @@ using queue_actor = delivery_source::extend<
   // Queues a routed message; replies with the number of messages evicted to
   // make room (durable ones once on disk) or fails with QUEUE_OVERFLOW.
   caf::replies_to<atom::enqueue, protocol::message_ptr>::with<uint32_t>,
+  // Queues a routed message nobody waits for (neither requiresAck nor
+  // offlineCapable) without a reply; a refusal goes to the sender's
+  // connection, with the batch id (or empty) the message came in.
+  caf::reacts_to<atom::enqueue, protocol::message_ptr, connection_actor,
+                 std::string>,
   // A connection of the device attached; replies with its resume info.
   caf::replies_to<atom::attach, batcher_actor, connection_actor,
                   resume_request>::with<resume_info>,

@@ -174,21 +174,40 @@ bool duplicate(self_ptr self, const protocol::mobile_message& m,
   return true;
 }
 
+// The first acceptance of `id`, by `recipients` queues (SPEC §5.4).
+void remember(self_ptr self, const std::string& id, uint32_t recipients) {
+  auto& st = self->state;
+  std::lock_guard<std::mutex> guard{st.dedup->mx};
+  st.dedup->window.remember(id, recipients, steady_ms(self));
+}
+
 // A routed message's outcome: remembered, acked, and the gate moves on.
 void routed(self_ptr self, const protocol::mobile_message& m,
             const std::optional<std::string>& batch_id,
             caf::expected<uint32_t> result) {
-  auto& st = self->state;
   if (!result) {
     fail_request(self, m.id, batch_id, result.error());
   } else {
-    {
-      std::lock_guard<std::mutex> guard{st.dedup->mx};
-      st.dedup->window.remember(m.id, *result, steady_ms(self));
-    }
+    remember(self, m.id, *result);
     ack_received(self, m, batch_id, *result);
   }
   self->state.gate.done();
+}
+
+// A queue refused a message sent to it one-way: the sender gets the failed
+// ack, and a resend of the id is taken again (the other recipients keep
+// their copy, as when a request fails for some of them).
+void refused(self_ptr self, const std::string& id, const std::string& batch_id,
+             const caf::error& err) {
+  auto& st = self->state;
+  {
+    std::lock_guard<std::mutex> guard{st.dedup->mx};
+    st.dedup->window.forget(id);
+  }
+  fail_request(self, id,
+               batch_id.empty() ? std::nullopt
+                                : std::optional<std::string>{batch_id},
+               err);
 }
 
 // Routes through the user's directory shard (room publishes, devices whose
@@ -284,6 +303,21 @@ void handle_message(self_ptr self, protocol::mobile_message&& m,
                                       remote = std::move(remote)] {
     if (duplicate(self, *msg, batch_id))
       return;
+    auto& opt = msg->optimization;
+    if (!opt.requires_ack && !opt.offline_capable && remote.size() == 0
+        && !targets.empty()) {
+      // Nobody waits for it (not durable, no ack asked): one-way into this
+      // node's queues, without a reply; a queue that refuses it tells this
+      // connection (refused() below). Each mailbox has it as sent, so what
+      // this device routes next, on any lane, reaches a queue after it
+      // (SPEC §5.5 order): nothing is in flight for the gate.
+      remember(self, msg->id, static_cast<uint32_t>(targets.size()));
+      auto me = caf::actor_cast<connection_actor>(self);
+      for (auto& [device, q] : targets)
+        self->send(q, atom::enqueue_v, msg, me, batch_id.value_or(""));
+      self->state.gate.done();
+      return;
+    }
     auto done = [self, msg, batch_id](caf::expected<uint32_t> r) {
       routed(self, *msg, batch_id, std::move(r));
     };
@@ -514,6 +548,8 @@ connection(connection_actor::stateful_pointer<connection_state> self,
     [=](atom::expire) {
       close_connection(self, protocol::close_code::token_expired);
     },
+    [=](atom::enqueue, const std::string& id, const std::string& batch_id,
+        const caf::error& err) { refused(self, id, batch_id, err); },
   };
 }
 

@@ -30,6 +30,9 @@ public:
   /// Records the first acceptance of `id`; the oldest ids make room.
   void remember(std::string id, uint32_t recipients, int64_t now_ms);
 
+  /// Forgets `id`: a resend is taken again (its first try was refused).
+  void forget(const std::string& id) { ids_.erase(id); }
+
   size_t size() const noexcept { return ids_.size(); }
 
 private:

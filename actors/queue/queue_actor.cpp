@@ -494,6 +494,13 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
     },
     [=](atom::enqueue, const protocol::message_ptr& msg,
         const encoded_ptr& encoded) { return enqueue(self, msg, encoded); },
+    [=](atom::enqueue, const protocol::message_ptr& msg,
+        connection_actor& sender, const std::string& batch_id) {
+      // Not durable: nothing to wait for but a refusal.
+      if (auto a = admit(self, msg, nullptr); a.error)
+        self->send(sender, atom::enqueue_v, msg->id, batch_id,
+                   std::move(a.error));
+    },
     [=](atom::publish, const protocol::message_ptr& msg,
         const encoded_ptr& encoded) {
       // Nobody waits for this one: if it does not fit, the device is told.

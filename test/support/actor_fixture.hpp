@@ -34,6 +34,8 @@ struct recording_port : actors::session_port {
   std::shared_ptr<actors::session_events> events;
   std::vector<frame> sent;
   std::vector<uint16_t> closes;
+  /// Ids of one-way messages a queue refused.
+  std::vector<std::string> refused;
   size_t consumed_total = 0;
 
   void attach(std::shared_ptr<actors::session_events> ev) override {
@@ -78,6 +80,8 @@ struct probe_log {
   std::vector<std::string> delivered;
   std::vector<actors::queued_delivery> deliveries;
   std::vector<uint16_t> closes;
+  /// Ids of one-way messages a queue refused.
+  std::vector<std::string> refused;
   /// Route tables received after the join.
   std::vector<actors::route_table> routes;
   actors::delivery_source source;
@@ -94,6 +98,8 @@ probe(actors::connection_actor::pointer self, std::shared_ptr<probe_log> log) {
     },
     [log](atom::close, uint16_t code) { log->closes.push_back(code); },
     [](atom::expire) {},
+    [log](atom::enqueue, const std::string& id, const std::string&,
+          const caf::error&) { log->refused.push_back(id); },
   };
 }
 

@@ -190,6 +190,54 @@ CAF_TEST(connections route by the table their shard keeps current) {
   CAF_CHECK_EQUAL(last.ack.error->code, "UNKNOWN_DEVICE");
 }
 
+CAF_TEST(a refused one way message gets a failed ack and may be resent) {
+  params.queue.queue.max_items = 1;
+  params.queue.queue.overflow = overflow_policy::refuse_new;
+  anon_send_exit(orch, caf::exit_reason::user_shutdown);
+  run_messages();
+  start();
+  auto phone = open("alice", "phone");
+  auto tablet = open("alice", "tablet");
+  // Without requiresAck (nor offlineCapable): sent one way.
+  auto quiet = [](const std::string& id) {
+    auto text = message_to(id, "tablet");
+    std::string ask = R"("requiresAck":true)";
+    return text.replace(text.find(ask), ask.size(), R"("requiresAck":false)");
+  };
+  // q1 fills the tablet's queue (in flight until written); q2 does not fit.
+  frame(phone, quiet("q1"));
+  frame(phone, quiet("q2"));
+  auto acks = [&] {
+    std::vector<protocol::decoded_frame> out;
+    for (auto& f : phone->decoded(1))
+      if (f.kind == protocol::frame_kind::ack)
+        out.push_back(f);
+    return out;
+  };
+  auto first = acks();
+  CAF_REQUIRE_EQUAL(first.size(), 1u);
+  CAF_CHECK_EQUAL(first[0].ack.message_id, "q2");
+  CAF_CHECK(first[0].ack.status == protocol::ack_status::failed);
+  CAF_REQUIRE(first[0].ack.error);
+  CAF_CHECK_EQUAL(first[0].ack.error->code, "QUEUE_OVERFLOW");
+  // Once q1 is written the queue has room, and the resend is taken, not
+  // dropped as a duplicate.
+  tablet->confirm_writes();
+  run_messages();
+  frame(phone, quiet("q2"));
+  tablet->confirm_writes();
+  advance_time(20ms);
+  run_messages();
+  CAF_CHECK_EQUAL(acks().size(), 1u);
+  CAF_CHECK_EQUAL(metrics->queue_events(queue_counter::duplicate), 0u);
+  std::vector<std::string> delivered;
+  for (auto& f : tablet->decoded(1))
+    for (auto& dm : f.messages)
+      if (dm.msg.type == "t")
+        delivered.push_back(dm.msg.id);
+  CAF_CHECK_EQUAL(delivered, (std::vector<std::string>{"q1", "q2"}));
+}
+
 CAF_TEST(the session closes with 4501 when the token expires) {
   auto p = open_expiring(30s);
   run_messages();

@@ -35,6 +35,21 @@ std::string to_room(const std::string& id, const std::string& user,
            R"("optimization":{"priority":"normal"}})";
 }
 
+std::string direct(const std::string& id, const std::string& user,
+                   const std::string& from, const std::string& to,
+                   bool ack) {
+  return R"({"id":")" + id
+         + R"(","timestamp":1,"protocolVersion":"1.1.0",)"
+           R"("source":{"deviceId":")"
+         + from + R"(","userId":")" + user
+         + R"(","deviceType":"mobile","timestamp":1},"destination":)"
+           R"({"target":"device","deviceId":")"
+         + to
+         + R"("},"type":"chat","payload":{"text":"hi"},)"
+           R"("optimization":{"priority":"normal","requiresAck":)"
+         + (ack ? "true" : "false") + "}}";
+}
+
 struct fixture : test::node_fixture {
   std::vector<std::shared_ptr<test::recording_port>> ports;
 
@@ -221,6 +236,35 @@ CAF_TEST(
   auto at = raw.find(R"("deviceId":"phone")");
   CAF_REQUIRE(at != std::string::npos);
   CAF_CHECK(raw.find(R"("status":"busy")") != std::string::npos);
+}
+
+CAF_TEST(one way direct messages keep their order around room publishes) {
+  auto phone = device("alice", "phone");
+  auto tablet = device("alice", "tablet");
+  for (auto& [p, d] : {std::pair{phone, "phone"}, std::pair{tablet, "tablet"}})
+    frame(p, cloud("j", "alice", d, "tether.join", R"({"room":"team"})"));
+  // Queue lane (one way, nothing in flight), room lane (a request through
+  // the shard and the room), queue lane again, one way and with an ack.
+  phone->events->on_frame(direct("d1", "alice", "phone", "tablet", false),
+                          false);
+  phone->events->on_frame(to_room("r1", "alice", "phone", "team"), false);
+  phone->events->on_frame(direct("d2", "alice", "phone", "tablet", false),
+                          false);
+  phone->events->on_frame(to_room("r2", "alice", "phone", "team"), false);
+  phone->events->on_frame(direct("d3", "alice", "phone", "tablet", true),
+                          false);
+  run_messages();
+  settle();
+  std::vector<std::string> got;
+  for (auto& m : received(tablet, "chat"))
+    got.push_back(m.id);
+  CAF_CHECK_EQUAL(got,
+                  (std::vector<std::string>{"d1", "r1", "d2", "r2", "d3"}));
+  // Only d3 asked for an ack (and the join did).
+  std::vector<std::string> acked;
+  for (auto& f : acks(phone))
+    acked.push_back(f.ack.message_id);
+  CAF_CHECK_EQUAL(acked, (std::vector<std::string>{"j", "d3"}));
 }
 
 CAF_TEST(private rooms and their presence are closed to other users) {

@@ -267,9 +267,11 @@ using store_actor = caf::typed_actor<
   caf::reacts_to<atom::bury, message_keys>,
   // INTERNAL (timer): purges dead letters past their retention.
   caf::reacts_to<atom::remove, atom::dead>,
-  // Registers a device; replies with its record and its backlog.
-  caf::replies_to<atom::open, device_identity>::with<
-    device_record, std::vector<stored_message>>,
+  // Registers a device; replies with its record, its backlog and whether
+  // the device is new. A new one's record reserves seqs 1 to the given
+  // number in the same commit (its queue needs no reservation to start).
+  caf::replies_to<atom::open, device_identity, uint64_t>::with<
+    device_record, std::vector<stored_message>, bool>,
   // Persists high-water marks; replies once on disk.
   caf::replies_to<atom::reserve, reservation>::with<atom::ok>,
   // Records (or resets) unreported gap counters.

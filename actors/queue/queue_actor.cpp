@@ -430,15 +430,21 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
   st.clock = wall_clock{self->clock().now(), params.test_clock_skew};
   st.detached_since_ms = wall_ms(self);
   // Nothing else is handled before the backlog is loaded.
-  self->request(st.store, caf::infinite, atom::open_v, st.owner)
+  // A new device's first seqs are reserved with its record.
+  self
+    ->request(st.store, caf::infinite, atom::open_v, st.owner,
+              params.seq_block)
     .await(
-      [self](device_record& rec, std::vector<stored_message>& backlog) {
+      [self](device_record& rec, std::vector<stored_message>& backlog,
+             bool fresh) {
         auto& st = self->state;
         st.epoch = rec.epoch;
         st.seq_reserved = rec.seq_reserved;
         st.gaps.restore({rec.gap_expired, rec.gap_evicted, rec.gap_dead});
-        // Seqs up to the reservation may have been used before a restart.
-        st.q = device_queue{st.params.queue, rec.seq_reserved + 1};
+        // Seqs up to the reservation may have been used before a restart;
+        // a new device's have not.
+        st.q = device_queue{st.params.queue,
+                            fresh ? 1 : rec.seq_reserved + 1};
         // Evictions while reloading: the caps may have been lowered.
         std::vector<queue_entry> evicted;
         for (auto& m : backlog) {
@@ -470,7 +476,10 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
         if (!backlog.empty())
           spdlog::info("queue {}/{}: recovered {} stored messages",
                        st.owner.user_id, st.owner.device_id, backlog.size());
-        reserve_seqs(self);
+        // A known device's seqs continue past its reservation: the next
+        // block is reserved at once (a new device starts inside its first).
+        if (!fresh)
+          reserve_seqs(self);
         schedule_tick(self);
       },
       [self](caf::error& err) {

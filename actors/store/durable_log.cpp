@@ -220,7 +220,7 @@ void durable_log::open() {
       .c_str());
   insert_device_ = prepare(
     "INSERT INTO devices (user_id, device_id, device_type, role, epoch, "
-    "last_seen_ms) VALUES (?,?,?,?,?,?)");
+    "last_seen_ms, seq_reserved) VALUES (?,?,?,?,?,?,?)");
   touch_device_ = prepare("UPDATE devices SET device_type=?, role=?, "
                           "last_seen_ms=? WHERE user_id=? AND device_id=?");
   reserve_ = prepare("UPDATE devices SET seq_reserved=max(seq_reserved,?), "
@@ -350,7 +350,8 @@ void durable_log::touch_device(const std::string& user,
 device_record durable_log::insert_device(const std::string& user,
                                          const std::string& device,
                                          uint8_t type, const std::string& role,
-                                         int64_t now_ms) {
+                                         int64_t now_ms,
+                                         uint64_t seq_reserved) {
   device_record d;
   d.user_id = user;
   d.device_id = device;
@@ -358,8 +359,10 @@ device_record durable_log::insert_device(const std::string& user,
   d.role = role;
   d.epoch = make_epoch(rng_);
   d.last_seen_ms = now_ms;
+  d.seq_reserved = seq_reserved;
   binder b{insert_device_};
-  b(user)(device)(static_cast<int64_t>(type))(role)(d.epoch)(now_ms);
+  b(user)(device)(static_cast<int64_t>(type))(role)(d.epoch)(now_ms)(
+    static_cast<int64_t>(seq_reserved));
   if (b.step() != SQLITE_DONE)
     fail("cannot register a device");
   return d;

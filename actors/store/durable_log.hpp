@@ -65,10 +65,12 @@ public:
   /// Updates a known device's type, role and last_seen.
   void touch_device(const std::string& user, const std::string& device,
                     uint8_t type, const std::string& role, int64_t now_ms);
-  /// Registers a new device with a fresh epoch.
+  /// Registers a new device with a fresh epoch and seqs up to
+  /// `seq_reserved` reserved.
   device_record insert_device(const std::string& user,
                               const std::string& device, uint8_t type,
-                              const std::string& role, int64_t now_ms);
+                              const std::string& role, int64_t now_ms,
+                              uint64_t seq_reserved = 0);
   void reserve(const std::string& user, const std::string& device,
                uint64_t seq_reserved, uint64_t next_qid);
   /// Adds to (or with `reset`, replaces) the unreported gap counters.

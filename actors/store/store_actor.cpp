@@ -171,8 +171,8 @@ store(store_actor::stateful_pointer<store_state> self,
       });
       schedule_purge(self);
     },
-    [=](atom::open, const device_identity& id)
-      -> caf::result<device_record, std::vector<stored_message>> {
+    [=](atom::open, const device_identity& id, uint64_t first_seqs)
+      -> caf::result<device_record, std::vector<stored_message>, bool> {
       auto type = static_cast<uint8_t>(id.type);
       auto now = wall_ms(self);
       try {
@@ -187,22 +187,24 @@ store(store_actor::stateful_pointer<store_state> self,
           rec->type = type;
           rec->role = id.role;
           rec->last_seen_ms = now;
-          return {std::move(*rec), log.load(id.user_id, id.device_id)};
+          return {std::move(*rec), log.load(id.user_id, id.device_id),
+                  false};
         }
-        // A new device: answered once its record is durable, group
-        // committed with whatever else is waiting.
+        // A new device: answered once its record, with its first seqs
+        // reserved, is durable, group committed with whatever else waits.
         auto rec = std::make_shared<device_record>();
-        write(self, [id, type, now, rec](durable_log& log) {
+        write(self, [id, type, now, rec, first_seqs](durable_log& log) {
           *rec = log.insert_device(id.user_id, id.device_id, type, id.role,
-                                   now);
+                                   now, first_seqs);
         });
-        auto rp = self->make_response_promise<device_record,
-                                              std::vector<stored_message>>();
+        auto rp = self->make_response_promise<
+          device_record, std::vector<stored_message>, bool>();
         on_commit(self, [self, rp, rec, id](std::string error) mutable {
           if (error.empty()) {
             try {
               rp.deliver(std::move(*rec),
-                         self->state.log->load(id.user_id, id.device_id));
+                         self->state.log->load(id.user_id, id.device_id),
+                         true);
               return;
             } catch (const std::exception& e) {
               error = e.what();

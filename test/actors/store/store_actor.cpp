@@ -42,11 +42,40 @@ CAF_TEST(appends waiting together share one commit) {
   // Removes are group committed too, and reads see pending writes.
   self->send(st, atom::remove_v, message_keys{"alice", "phone", {1, 2, 3}});
   self->send(st, atom::open_v,
-             device_identity{"alice", "phone", {}, {}, {}, {}});
+             device_identity{"alice", "phone", {}, {}, {}, {}}, uint64_t{64});
   sched.run();
-  self->receive([](device_record&, std::vector<stored_message>& backlog) {
-    CAF_CHECK_EQUAL(backlog.size(), 47u);
-  });
+  self->receive(
+    [](device_record&, std::vector<stored_message>& backlog, bool) {
+      CAF_CHECK_EQUAL(backlog.size(), 47u);
+    });
+  anon_send_exit(st, caf::exit_reason::user_shutdown);
+}
+
+CAF_TEST(a new device is registered with its first seqs reserved) {
+  test::temp_dir dir;
+  auto log = std::make_shared<durable_log>(dir.path() + "/tether.db");
+  auto metrics = std::make_shared<node_metrics>();
+  auto st = sys.spawn(store, log, metrics, store_params{});
+  auto open = [&](bool expect_fresh) {
+    self->send(st, atom::open_v,
+               device_identity{"bob", "watch", {}, {}, {}, {}},
+               uint64_t{4096});
+    sched.run();
+    self->receive([&](device_record& rec, std::vector<stored_message>&,
+                      bool fresh) {
+      CAF_CHECK_EQUAL(fresh, expect_fresh);
+      CAF_CHECK_EQUAL(rec.seq_reserved, 4096u);
+    });
+  };
+  open(true);
+  // One commit holds the record and its reservation, on disk.
+  auto text = metrics->render_prometheus();
+  CAF_CHECK(text.find("tether_store_commits_total 1\n") != std::string::npos);
+  auto rec = log->find_device("bob", "watch");
+  CAF_REQUIRE(rec);
+  CAF_CHECK_EQUAL(rec->seq_reserved, 4096u);
+  // Known now: the reservation stands and the device is not new.
+  open(false);
   anon_send_exit(st, caf::exit_reason::user_shutdown);
 }
 

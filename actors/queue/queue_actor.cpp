@@ -432,8 +432,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
   // Nothing else is handled before the backlog is loaded.
   // A new device's first seqs are reserved with its record.
   self
-    ->request(st.store, caf::infinite, atom::open_v, st.owner,
-              params.seq_block)
+    ->request(st.store, caf::infinite, atom::open_v, st.owner, params.seq_block)
     .await(
       [self](device_record& rec, std::vector<stored_message>& backlog,
              bool fresh) {
@@ -443,8 +442,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
         st.gaps.restore({rec.gap_expired, rec.gap_evicted, rec.gap_dead});
         // Seqs up to the reservation may have been used before a restart;
         // a new device's have not.
-        st.q = device_queue{st.params.queue,
-                            fresh ? 1 : rec.seq_reserved + 1};
+        st.q = device_queue{st.params.queue, fresh ? 1 : rec.seq_reserved + 1};
         // Evictions while reloading: the caps may have been lowered.
         std::vector<queue_entry> evicted;
         for (auto& m : backlog) {

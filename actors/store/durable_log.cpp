@@ -347,11 +347,10 @@ void durable_log::touch_device(const std::string& user,
     fail("cannot update a device");
 }
 
-device_record durable_log::insert_device(const std::string& user,
-                                         const std::string& device,
-                                         uint8_t type, const std::string& role,
-                                         int64_t now_ms,
-                                         uint64_t seq_reserved) {
+device_record
+durable_log::insert_device(const std::string& user, const std::string& device,
+                           uint8_t type, const std::string& role,
+                           int64_t now_ms, uint64_t seq_reserved) {
   device_record d;
   d.user_id = user;
   d.device_id = device;
@@ -361,8 +360,8 @@ device_record durable_log::insert_device(const std::string& user,
   d.last_seen_ms = now_ms;
   d.seq_reserved = seq_reserved;
   binder b{insert_device_};
-  b(user)(device)(static_cast<int64_t>(type))(role)(d.epoch)(now_ms)(
-    static_cast<int64_t>(seq_reserved));
+  b(user)(device)(static_cast<int64_t>(type))(role)(d.epoch)(
+    now_ms)(static_cast<int64_t>(seq_reserved));
   if (b.step() != SQLITE_DONE)
     fail("cannot register a device");
   return d;

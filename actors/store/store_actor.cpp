@@ -187,24 +187,23 @@ store(store_actor::stateful_pointer<store_state> self,
           rec->type = type;
           rec->role = id.role;
           rec->last_seen_ms = now;
-          return {std::move(*rec), log.load(id.user_id, id.device_id),
-                  false};
+          return {std::move(*rec), log.load(id.user_id, id.device_id), false};
         }
         // A new device: answered once its record, with its first seqs
         // reserved, is durable, group committed with whatever else waits.
         auto rec = std::make_shared<device_record>();
         write(self, [id, type, now, rec, first_seqs](durable_log& log) {
-          *rec = log.insert_device(id.user_id, id.device_id, type, id.role,
-                                   now, first_seqs);
+          *rec = log.insert_device(id.user_id, id.device_id, type, id.role, now,
+                                   first_seqs);
         });
-        auto rp = self->make_response_promise<
-          device_record, std::vector<stored_message>, bool>();
+        auto rp
+          = self->make_response_promise<device_record,
+                                        std::vector<stored_message>, bool>();
         on_commit(self, [self, rp, rec, id](std::string error) mutable {
           if (error.empty()) {
             try {
               rp.deliver(std::move(*rec),
-                         self->state.log->load(id.user_id, id.device_id),
-                         true);
+                         self->state.log->load(id.user_id, id.device_id), true);
               return;
             } catch (const std::exception& e) {
               error = e.what();

@@ -36,8 +36,7 @@ std::string to_room(const std::string& id, const std::string& user,
 }
 
 std::string direct(const std::string& id, const std::string& user,
-                   const std::string& from, const std::string& to,
-                   bool ack) {
+                   const std::string& from, const std::string& to, bool ack) {
   return R"({"id":")" + id
          + R"(","timestamp":1,"protocolVersion":"1.1.0",)"
            R"("source":{"deviceId":")"

@@ -44,10 +44,9 @@ CAF_TEST(appends waiting together share one commit) {
   self->send(st, atom::open_v,
              device_identity{"alice", "phone", {}, {}, {}, {}}, uint64_t{64});
   sched.run();
-  self->receive(
-    [](device_record&, std::vector<stored_message>& backlog, bool) {
-      CAF_CHECK_EQUAL(backlog.size(), 47u);
-    });
+  self->receive([](device_record&, std::vector<stored_message>& backlog, bool) {
+    CAF_CHECK_EQUAL(backlog.size(), 47u);
+  });
   anon_send_exit(st, caf::exit_reason::user_shutdown);
 }
 
@@ -58,14 +57,13 @@ CAF_TEST(a new device is registered with its first seqs reserved) {
   auto st = sys.spawn(store, log, metrics, store_params{});
   auto open = [&](bool expect_fresh) {
     self->send(st, atom::open_v,
-               device_identity{"bob", "watch", {}, {}, {}, {}},
-               uint64_t{4096});
+               device_identity{"bob", "watch", {}, {}, {}, {}}, uint64_t{4096});
     sched.run();
-    self->receive([&](device_record& rec, std::vector<stored_message>&,
-                      bool fresh) {
-      CAF_CHECK_EQUAL(fresh, expect_fresh);
-      CAF_CHECK_EQUAL(rec.seq_reserved, 4096u);
-    });
+    self->receive(
+      [&](device_record& rec, std::vector<stored_message>&, bool fresh) {
+        CAF_CHECK_EQUAL(fresh, expect_fresh);
+        CAF_CHECK_EQUAL(rec.seq_reserved, 4096u);
+      });
   };
   open(true);
   // One commit holds the record and its reservation, on disk.

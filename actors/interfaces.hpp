@@ -367,7 +367,10 @@ using orchestrator_actor = caf::typed_actor<
   // of this address) after its backoff (name, generation).
   caf::reacts_to<atom::restart, std::string, uint64_t>,
   // INTERNAL: the stop deadline passed; kill what is left.
-  caf::reacts_to<atom::deadline>>;
+  caf::reacts_to<atom::deadline>,
+  // INTERNAL: the token of the earliest connection to expire (of this
+  // timer generation) may have expired.
+  caf::reacts_to<atom::expire, uint64_t>>;
 
 /// CLUSTER: one per node of a cluster: this node's membership view and the
 /// cluster's routing (SPEC §14). Not reachable from other nodes: their

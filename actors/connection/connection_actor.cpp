@@ -516,11 +516,9 @@ connection(connection_actor::stateful_pointer<connection_state> self,
             [fail](caf::error& err) mutable { fail("queue attach", err); });
       },
       [fail](caf::error& err) mutable { fail("directory join", err); });
-  auto remaining
-    = std::chrono::milliseconds{info.session_expires_at * 1000 - wall_ms(self)};
-  if (remaining.count() > 0)
-    self->delayed_send(self, remaining, atom::expire_v);
-  else
+  // The orchestrator times the token's expiry (one timer for all
+  // connections); one already past closes at once.
+  if (info.session_expires_at * 1000 <= wall_ms(self))
     self->send(self, atom::expire_v);
   // The batcher lives as long as its connection. A connection ended by its
   // supervisor (the node is failing) closes its session with 1011: the

@@ -241,6 +241,27 @@ orchestrator_state::~orchestrator_state() {
     end(store); // last: it commits what the others left in its mailbox
 }
 
+// The connections' token expiries: one timer, armed for the earliest.
+void arm_expiry(orchestrator_actor::stateful_pointer<orchestrator_state> self) {
+  auto& st = self->state;
+  if (st.expiries.empty())
+    return;
+  auto at = st.expiries.begin()->first;
+  if (st.expiry_timer_ms && *st.expiry_timer_ms <= at)
+    return;
+  st.expiry_timer_ms = at;
+  auto delay = std::max<int64_t>(0, at - wall_ms(self));
+  self->delayed_send(self, std::chrono::milliseconds{delay}, atom::expire_v,
+                     ++st.expiry_generation);
+}
+
+void forget_expiry(orchestrator_state& st, const caf::actor_addr& conn) {
+  if (auto i = st.expiry_of.find(conn); i != st.expiry_of.end()) {
+    st.expiries.erase({i->second, conn});
+    st.expiry_of.erase(i);
+  }
+}
+
 orchestrator_actor::behavior_type
 orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
              orchestrator_params params,
@@ -251,6 +272,7 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
   st.params.directory.cluster = st.params.cluster;
   st.params.room.cluster = st.params.cluster;
   st.metrics = std::move(metrics);
+  st.clock = wall_clock{self->clock().now()};
   st.directory_child.budget = restart_budget{st.params.budget};
   if (st.params.detached_store)
     st.store = self->spawn<caf::detached>(store, st.params.log, st.metrics,
@@ -303,6 +325,7 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
       return;
     }
     st.connections.erase(dm.source);
+    forget_expiry(st, dm.source);
     finish_stop_if_done(self);
   });
   return {
@@ -321,6 +344,9 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
           std::string{protocol::reason(protocol::close_code::internal_error)});
         return;
       }
+      // (A session whose token expired already is closed by its connection
+      // at once.)
+      auto expires_ms = port->info().session_expires_at * 1000;
       // The connection and its batcher live on the loop of the socket.
       auto conn = spawn_on_loop(self, port->loop(), [&] {
         auto b = self->spawn(batcher, port, st.params.batcher, st.metrics);
@@ -330,6 +356,26 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
       });
       self->monitor(conn);
       st.connections.emplace(conn.address(), conn);
+      if (expires_ms > wall_ms(self)) {
+        st.expiries.emplace(expires_ms, conn.address());
+        st.expiry_of.emplace(conn.address(), expires_ms);
+        arm_expiry(self);
+      }
+    },
+    [=](atom::expire, uint64_t generation) {
+      auto& st = self->state;
+      if (generation != st.expiry_generation)
+        return;
+      st.expiry_timer_ms.reset();
+      auto now = wall_ms(self);
+      while (!st.expiries.empty() && st.expiries.begin()->first <= now) {
+        auto addr = st.expiries.begin()->second;
+        st.expiries.erase(st.expiries.begin());
+        st.expiry_of.erase(addr);
+        if (auto c = st.connections.find(addr); c != st.connections.end())
+          self->send(c->second, atom::expire_v);
+      }
+      arm_expiry(self);
     },
     [=](atom::queue, const device_identity& id) -> queue_actor {
       auto& st = self->state;

@@ -25,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -46,6 +47,7 @@
 #include "actors/room/room_actor.hpp"
 #include "actors/store/durable_log.hpp"
 #include "actors/store/store_actor.hpp"
+#include "actors/wall_clock.hpp"
 
 namespace tether::actors {
 
@@ -98,6 +100,15 @@ struct orchestrator_state {
   std::vector<directory_actor> shards;
   permanent_child directory_child;
   std::unordered_map<caf::actor_addr, connection_actor> connections;
+  /// When each connection's token expires (epoch ms), earliest first, and
+  /// one timer for them all: a delayed message per connection kept each
+  /// closed connection in CAF's clock, strongly referenced, until its
+  /// token would have expired.
+  std::set<std::pair<int64_t, caf::actor_addr>> expiries;
+  std::unordered_map<caf::actor_addr, int64_t> expiry_of;
+  std::optional<int64_t> expiry_timer_ms;
+  uint64_t expiry_generation = 0;
+  wall_clock clock;
   std::unordered_map<caf::actor_addr, queue_actor> queues;
   /// Running rooms, and the registry of their names.
   std::unordered_map<caf::actor_addr, std::pair<room_actor, std::string>> rooms;

@@ -249,6 +249,29 @@ CAF_TEST(the session closes with 4501 when the token expires) {
   CAF_CHECK_EQUAL(p->closes, std::vector<uint16_t>{4501});
 }
 
+CAF_TEST(closed connections leave no timer behind until their token expires) {
+  // CAF's clock holds the receiver of a delayed message strongly: a timer
+  // per connection kept every closed connection until its token expired.
+  auto timers = [&] { return sched.clock().schedule().size(); };
+  auto cycle = [&] {
+    auto p = open_expiring(3600s);
+    run_messages();
+    p->events->on_closed(1000);
+    run_messages();
+  };
+  cycle();
+  auto after_one = timers();
+  for (int i = 0; i < 5; ++i)
+    cycle();
+  CAF_CHECK_EQUAL(timers(), after_one);
+  // The live ones still close when their token expires.
+  auto p = open_expiring(60s);
+  run_messages();
+  advance_time(61s);
+  run_messages();
+  CAF_CHECK_EQUAL(p->closes, std::vector<uint16_t>{4501});
+}
+
 CAF_TEST(a session whose expiry has passed closes with 4501 at once) {
   // The listener accepts a token up to auth.leeway after its exp; such a
   // session must still end (it once got no timer and stayed open).

@@ -9,44 +9,44 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string cloud(const std::string& id, const std::string& user,
-                  const std::string& device, const std::string& type,
-                  const std::string& payload) {
+// A device's envelope: `destination`, `tail` (type, payload, optimization)
+// as JSON members.
+std::string envelope(const std::string& id, const std::string& user,
+                     const std::string& device, const std::string& destination,
+                     const std::string& tail) {
   return R"({"id":")" + id
          + R"(","timestamp":1,"protocolVersion":"1.1.0",)"
            R"("source":{"deviceId":")"
          + device + R"(","userId":")" + user
          + R"(","deviceType":"mobile","timestamp":1},"destination":)"
-           R"({"target":"cloud"},"type":")"
-         + type + R"(","payload":)" + payload
-         + R"(,"optimization":{"priority":"high","requiresAck":true}})";
+         + destination + "," + tail + "}";
+}
+
+std::string cloud(const std::string& id, const std::string& user,
+                  const std::string& device, const std::string& type,
+                  const std::string& payload) {
+  return envelope(
+    id, user, device, R"({"target":"cloud"})",
+    R"("type":")" + type + R"(","payload":)" + payload
+      + R"(,"optimization":{"priority":"high","requiresAck":true})");
 }
 
 std::string to_room(const std::string& id, const std::string& user,
                     const std::string& device, const std::string& room) {
-  return R"({"id":")" + id
-         + R"(","timestamp":1,"protocolVersion":"1.1.0",)"
-           R"("source":{"deviceId":")"
-         + device + R"(","userId":")" + user
-         + R"(","deviceType":"mobile","timestamp":1},"destination":)"
-           R"({"target":"broadcast","broadcast":{"scope":"room","room":")"
-         + room
-         + R"("}},"type":"chat","payload":{"text":"hi"},)"
-           R"("optimization":{"priority":"normal"}})";
+  return envelope(
+    id, user, device,
+    R"({"target":"broadcast","broadcast":{"scope":"room","room":")" + room
+      + R"("}})",
+    R"("type":"chat","payload":{"text":"hi"},"optimization":{"priority":"normal"})");
 }
 
 std::string direct(const std::string& id, const std::string& user,
                    const std::string& from, const std::string& to, bool ack) {
-  return R"({"id":")" + id
-         + R"(","timestamp":1,"protocolVersion":"1.1.0",)"
-           R"("source":{"deviceId":")"
-         + from + R"(","userId":")" + user
-         + R"(","deviceType":"mobile","timestamp":1},"destination":)"
-           R"({"target":"device","deviceId":")"
-         + to
-         + R"("},"type":"chat","payload":{"text":"hi"},)"
-           R"("optimization":{"priority":"normal","requiresAck":)"
-         + (ack ? "true" : "false") + "}}";
+  return envelope(id, user, from,
+                  R"({"target":"device","deviceId":")" + to + R"("})",
+                  R"("type":"chat","payload":{"text":"hi"},)"
+                  R"("optimization":{"priority":"normal","requiresAck":)"
+                    + std::string{ack ? "true" : "false"} + "}");
 }
 
 struct fixture : test::node_fixture {

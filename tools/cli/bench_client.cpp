@@ -149,13 +149,13 @@ int bench_client_command(const std::string& what,
                          const std::vector<std::string>& args) {
   arg_map a;
   std::string problem;
-  if (!parse_args(args,
-                  {TETHER_TARGET_FLAGS, "connections", "rate", "duration",
-                   "warmup", "payload", "codec", "subscribers", "publishers",
-                   "concurrency", "rounds", "settle", "start-rate", "churners",
-                   "json"},
-                  {TETHER_TARGET_SWITCHES, "durable", "baseline", "deflate"}, a,
-                  problem)) {
+  if (!parse_args(
+        args,
+        {TETHER_TARGET_FLAGS, "connections", "rate", "duration", "warmup",
+         "payload", "codec", "subscribers", "publishers", "concurrency",
+         "rounds", "settle", "start-rate", "churners", "deliveries", "json"},
+        {TETHER_TARGET_SWITCHES, "durable", "baseline", "deflate", "sweep"}, a,
+        problem)) {
     std::cerr << "tether bench " << what << ": " << problem << "\n";
     return 2;
   }

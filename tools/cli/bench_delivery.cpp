@@ -374,6 +374,8 @@ int bench_command(const std::vector<std::string>& args) {
          " [--payload 64] [--codec json] [--durable]\n"
          "  fanout   [--subscribers 1000] [--publishers 1] [--rate 100]"
          " [--duration 10] [--durable]\n"
+         "           [--sweep [--deliveries 30000]]: rooms of 100, 1000, 3000"
+         " and 10000 at that many deliveries/s\n"
          "  presence [--subscribers 1000] [--churners 100] [--rate 200]"
          " (joins+leaves/s) [--duration 10]\n"
          "  connect  [--connections 10000] [--concurrency 128] [--rounds 2]\n"

@@ -130,12 +130,25 @@ public:
   }
 
   void after_round(uint64_t tag) override {
-    auto report = [self = this->shared_from_this(), tag] {
-      if (self->events_)
-        self->events_->on_written(tag);
-    };
     // At the end of the loop's busy stretch: what else the actors there
-    // ready for this session meanwhile leaves with it.
+    // ready for this session meanwhile leaves with it. One callback per
+    // session and round carries all its tags (it captures only the
+    // session: no allocation for the callable).
+    round_end_tags_.push_back(tag);
+    if (round_end_tags_.size() > 1)
+      return;
+    auto report = [self = this->shared_from_this()] {
+      std::vector<uint64_t> tags;
+      tags.swap(self->round_end_tags_);
+      for (auto t : tags)
+        if (self->events_)
+          self->events_->on_written(t);
+      // The buffer stays for the next round unless tags came meanwhile.
+      if (self->round_end_tags_.empty()) {
+        tags.clear();
+        self->round_end_tags_.swap(tags);
+      }
+    };
     if (loop_ >= 0)
       shared_->loops->at_round_end(static_cast<uint32_t>(loop_),
                                    std::move(report));
@@ -515,6 +528,9 @@ private:
   actors::lazy_deque<out_frame> queue_;
   size_t queued_bytes_ = 0;
   std::atomic<int> inflight_{0};
+  /// Write credit and round ends to report at the end of the loop's busy
+  /// stretch (after_round), in order.
+  std::vector<uint64_t> round_end_tags_;
   std::atomic<bool> paused_{false};
   bool reading_ = false;
   bool writing_ = false;

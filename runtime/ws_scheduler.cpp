@@ -68,6 +68,8 @@ struct io_loop::lane {
   /// What waits for the end of the busy stretch (at_round_end), and since
   /// when the first of it waits.
   std::vector<std::function<void()>> at_round_end;
+  /// The callbacks being run (at_round_end's buffer, kept between rounds).
+  std::vector<std::function<void()>> running_round_end;
   std::chrono::steady_clock::time_point waiting_since;
 };
 
@@ -401,10 +403,12 @@ private:
     if (!idle
         && std::chrono::steady_clock::now() - l.waiting_since < max_stretch)
       return;
-    auto due = std::move(l.at_round_end);
-    l.at_round_end.clear();
-    for (auto& f : due)
+    // Swapped, not moved: both buffers keep their capacity (a fan-out
+    // registers a callback per member every round).
+    l.running_round_end.swap(l.at_round_end);
+    for (auto& f : l.running_round_end)
       f();
+    l.running_round_end.clear();
   }
 
   std::shared_ptr<io_loop> loop_;
@@ -463,6 +467,7 @@ void io_loop::close() {
     l->ready.clear();
     l->inbox.clear();
     l->at_round_end.clear();
+    l->running_round_end.clear();
     // The lanes stay (a late post finds them stopped); their contexts go.
     l->timer.reset();
     l->pool.reset();

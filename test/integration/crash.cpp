@@ -195,7 +195,13 @@ CAF_TEST(a failing store stops tetherd with status 1
   send_burst(phone, "after-", 20);
   h.absorb(phone, nullptr, 2s);
   CAF_CHECK_EQUAL(p.wait(15s), 1);
-  CAF_CHECK(!phone.receive(2s).has_value());
+  // Frames written before the failure may still be read (a loaded machine
+  // answers late); then the session ends with 1011. Bounded: 50 frames,
+  // 2 s each.
+  bool closed = false;
+  for (int i = 0; i < 50 && !closed; ++i)
+    closed = !phone.receive(2s).has_value();
+  CAF_CHECK(closed);
   CAF_CHECK_EQUAL(phone.close_code().value_or(0), 1011);
   auto err = p.read_stderr(1s);
   CAF_CHECK(err.find("node failed") != std::string::npos);

@@ -70,6 +70,15 @@ void usage_window::add_server_costs(result_row& r, const std::string& unit,
     .num("server_ctxsw_per_" + unit, server_switches() / events, 3);
 }
 
+void add_outcome(result_row& r, const actors::latency_histogram& h,
+                 uint64_t missing, const usage_window& w,
+                 const std::string& unit, uint64_t n, int precision) {
+  add_latency(r, h);
+  r.num("missing", static_cast<double>(missing), 0);
+  w.add_cpu_pct(r);
+  w.add_server_costs(r, unit, n, precision);
+}
+
 void add_latency(result_row& r, const actors::latency_histogram& h) {
   r.num("p50_us", static_cast<double>(h.percentile(50)), 0)
     .num("p90_us", static_cast<double>(h.percentile(90)), 0)

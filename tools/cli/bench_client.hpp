@@ -57,6 +57,12 @@ struct usage_window {
 /// Adds the p50/p90/p99/p99.9/max columns (µs) of `h`.
 void add_latency(result_row& r, const actors::latency_histogram& h);
 
+/// The columns a delivery benchmark ends with: latency, what never arrived,
+/// both sides' CPU and the server's cost per `unit` (`n` of them in `w`).
+void add_outcome(result_row& r, const actors::latency_histogram& h,
+                 uint64_t missing, const usage_window& w,
+                 const std::string& unit, uint64_t n, int precision);
+
 /// Device "d0" of `user` (a mobile) with a token for `t`; device `i` of
 /// `n` connects from source_address(t, i, n).
 actors::device_spec bench_device(const server_target& t, std::string user,

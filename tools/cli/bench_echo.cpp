@@ -75,10 +75,7 @@ int bench_echo(const arg_map& a, server_target& t) {
         .num("target_msgs_per_s", rate, 0)
         .num("sent_per_s", static_cast<double>(sent) / w.seconds(), 0)
         .num("echoed_per_s", static_cast<double>(received) / w.seconds(), 0);
-      add_latency(r, c.latency);
-      r.num("missing", static_cast<double>(missing), 0);
-      w.add_cpu_pct(r);
-      w.add_server_costs(r, "msg", received, 2);
+      add_outcome(r, c.latency, missing, w, "msg", received, 2);
       rows.push_back(std::move(r));
       return true;
     });

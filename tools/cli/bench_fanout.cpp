@@ -97,10 +97,7 @@ bool run_fanout(const server_target& s, const fanout_load& load,
   r.num("subscribers", static_cast<double>(subs), 0)
     .num("publishes_per_s", static_cast<double>(published) / w.seconds(), 0)
     .num("deliveries_per_s", static_cast<double>(received) / w.seconds(), 0);
-  add_latency(r, c.latency);
-  r.num("missing", static_cast<double>(missing), 0);
-  w.add_cpu_pct(r);
-  w.add_server_costs(r, "delivery", received, 3);
+  add_outcome(r, c.latency, missing, w, "delivery", received, 3);
   rows.push_back(std::move(r));
   return true;
 }

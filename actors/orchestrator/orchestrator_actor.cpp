@@ -241,6 +241,8 @@ orchestrator_state::~orchestrator_state() {
     end(store); // last: it commits what the others left in its mailbox
 }
 
+namespace {
+
 // The connections' token expiries: one timer, armed for the earliest.
 void arm_expiry(orchestrator_actor::stateful_pointer<orchestrator_state> self) {
   auto& st = self->state;
@@ -261,6 +263,8 @@ void forget_expiry(orchestrator_state& st, const caf::actor_addr& conn) {
     st.expiry_of.erase(i);
   }
 }
+
+} // namespace
 
 orchestrator_actor::behavior_type
 orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,

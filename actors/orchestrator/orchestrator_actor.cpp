@@ -129,8 +129,9 @@ void stop_children(self_ptr self) {
   st.peers.clear();
   st.peer_addrs.clear();
   for (auto& [addr, conn] : st.connections)
-    self->send_exit(conn, caf::exit_reason::user_shutdown);
+    self->send_exit(conn.handle, caf::exit_reason::user_shutdown);
   st.connections.clear();
+  st.expiries.clear();
   stop_queues(self);
   stop_shards(self);
   // Last: the store commits what the others left in its mailbox.
@@ -139,7 +140,7 @@ void stop_children(self_ptr self) {
 
 void close_all(self_ptr self, protocol::close_code code) {
   for (auto& [addr, conn] : self->state.connections)
-    self->send(conn, atom::close_v, protocol::to_int(code));
+    self->send(conn.handle, atom::close_v, protocol::to_int(code));
 }
 
 void finish_stop_if_done(self_ptr self) {
@@ -227,7 +228,7 @@ orchestrator_state::~orchestrator_state() {
     caf::anon_send_exit(child, caf::exit_reason::user_shutdown);
   };
   for (auto& [addr, conn] : connections)
-    end(conn);
+    end(conn.handle);
   for (auto& [addr, p] : peers)
     if (p.link)
       end(p.link);
@@ -255,13 +256,6 @@ void arm_expiry(orchestrator_actor::stateful_pointer<orchestrator_state> self) {
   auto delay = std::max<int64_t>(0, at - wall_ms(self));
   self->delayed_send(self, std::chrono::milliseconds{delay}, atom::expire_v,
                      ++st.expiry_generation);
-}
-
-void forget_expiry(orchestrator_state& st, const caf::actor_addr& conn) {
-  if (auto i = st.expiry_of.find(conn); i != st.expiry_of.end()) {
-    st.expiries.erase({i->second, conn});
-    st.expiry_of.erase(i);
-  }
 }
 
 } // namespace
@@ -328,8 +322,10 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
       st.queues.erase(q);
       return;
     }
-    st.connections.erase(dm.source);
-    forget_expiry(st, dm.source);
+    if (auto c = st.connections.find(dm.source); c != st.connections.end()) {
+      st.expiries.erase({c->second.expires_ms, dm.source});
+      st.connections.erase(c);
+    }
     finish_stop_if_done(self);
   });
   return {
@@ -359,10 +355,12 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
                            b, st.params.connection, st.metrics);
       });
       self->monitor(conn);
-      st.connections.emplace(conn.address(), conn);
-      if (expires_ms > wall_ms(self)) {
+      if (expires_ms <= wall_ms(self))
+        expires_ms = 0;
+      st.connections.emplace(
+        conn.address(), orchestrator_state::connection_child{conn, expires_ms});
+      if (expires_ms != 0) {
         st.expiries.emplace(expires_ms, conn.address());
-        st.expiry_of.emplace(conn.address(), expires_ms);
         arm_expiry(self);
       }
     },
@@ -375,9 +373,8 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
       while (!st.expiries.empty() && st.expiries.begin()->first <= now) {
         auto addr = st.expiries.begin()->second;
         st.expiries.erase(st.expiries.begin());
-        st.expiry_of.erase(addr);
         if (auto c = st.connections.find(addr); c != st.connections.end())
-          self->send(c->second, atom::expire_v);
+          self->send(c->second.handle, atom::expire_v);
       }
       arm_expiry(self);
     },
@@ -482,7 +479,7 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
                    st.connections.size(), st.params.stop_timeout.count());
       // Their down messages complete the stop.
       for (auto& [addr, conn] : st.connections)
-        self->send_exit(conn, caf::exit_reason::kill);
+        self->send_exit(conn.handle, caf::exit_reason::kill);
     },
   };
 }

@@ -99,13 +99,16 @@ struct orchestrator_state {
   /// The directory shards; a user's is shards[shard_of(user, size)].
   std::vector<directory_actor> shards;
   permanent_child directory_child;
-  std::unordered_map<caf::actor_addr, connection_actor> connections;
-  /// When each connection's token expires (epoch ms), earliest first, and
-  /// one timer for them all: a delayed message per connection kept each
-  /// closed connection in CAF's clock, strongly referenced, until its
-  /// token would have expired.
+  struct connection_child {
+    connection_actor handle;
+    /// When its token expires (epoch ms; 0: expired at open, no timer).
+    int64_t expires_ms = 0;
+  };
+  std::unordered_map<caf::actor_addr, connection_child> connections;
+  /// The connections' expiries, earliest first, and one timer for them all:
+  /// a delayed message per connection kept each closed connection in CAF's
+  /// clock, strongly referenced, until its token would have expired.
   std::set<std::pair<int64_t, caf::actor_addr>> expiries;
-  std::unordered_map<caf::actor_addr, int64_t> expiry_of;
   std::optional<int64_t> expiry_timer_ms;
   uint64_t expiry_generation = 0;
   wall_clock clock;

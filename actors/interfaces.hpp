@@ -65,7 +65,10 @@ using connection_actor = caf::typed_actor<
   caf::reacts_to<atom::expire>,
   // A queue refused a message this connection sent it one-way (message id,
   // batch id or empty, why): the sender gets a failed ack (SPEC §5.4).
-  caf::reacts_to<atom::enqueue, std::string, std::string, caf::error>>;
+  caf::reacts_to<atom::enqueue, std::string, std::string, caf::error>,
+  // Its queue has messages for the device: start the batcher (a connection
+  // spawns it on first use; an idle device has none).
+  caf::reacts_to<atom::start>>;
 
 /// What one node asks of another (SPEC §14.2): the messages a GATE takes
 /// from its peers, which a PEER LINK relays to that peer's gate. None names
@@ -133,9 +136,13 @@ using queue_actor = delivery_source::extend<
   // connection, with the batch id (or empty) the message came in.
   caf::reacts_to<atom::enqueue, protocol::message_ptr, connection_actor,
                  std::string>,
-  // A connection of the device attached; replies with its resume info.
-  caf::replies_to<atom::attach, batcher_actor, connection_actor,
+  // A connection of the device attached; replies with its resume info. The
+  // queue asks it for a batcher (atom::start) once it has something to
+  // deliver.
+  caf::replies_to<atom::attach, connection_actor,
                   resume_request>::with<resume_info>,
+  // From the attached connection: its batcher, which pulls from now on.
+  caf::reacts_to<atom::start, batcher_actor>,
   // Queues a durable room broadcast with its pre-encoded forms; replies as
   // above.
   caf::replies_to<atom::enqueue, protocol::message_ptr,

@@ -82,9 +82,10 @@ make_orchestrator_params(const config::settings& s,
   p.queue.test_clock_skew = skew;
   p.store.test_clock_skew = std::move(skew);
   p.store.dead_letter_retention = s.store.dead_letter_retention;
-  p.batcher.batch = s.batch.batch;
-  p.batcher.compress_threshold = s.batch.compress_threshold;
-  p.batcher.compress_level = static_cast<int>(s.batch.compress_level);
+  p.connection.batcher.batch = s.batch.batch;
+  p.connection.batcher.compress_threshold = s.batch.compress_threshold;
+  p.connection.batcher.compress_level
+    = static_cast<int>(s.batch.compress_level);
   p.directory.dedup_window = s.queue.dedup_window;
   p.directory.dedup_capacity = s.queue.dedup_capacity;
   p.directory.request_timeout = s.node.request_timeout;

@@ -254,7 +254,11 @@ private:
     if (finished_ || local_close_)
       return;
     queued_bytes_ += bytes->size();
-    queue_.push_back(out_frame{std::move(bytes), binary, tag});
+    out_frame f{std::move(bytes), binary, tag};
+    if (!head_.bytes)
+      head_ = std::move(f);
+    else
+      queue_.push_back(std::move(f));
     if (queued_bytes_ > max_queued_bytes) {
       spdlog::warn("user={} device={}: {} bytes queued for a peer that does "
                    "not read; closing as slow consumer",
@@ -267,12 +271,11 @@ private:
   }
 
   void do_write() {
-    if (queue_.empty() || finished_)
+    if (!head_.bytes || finished_)
       return;
     writing_ = true;
-    auto& f = queue_.front();
-    ws_.binary(f.binary);
-    ws_.async_write(net::buffer(*f.bytes),
+    ws_.binary(head_.binary);
+    ws_.async_write(net::buffer(*head_.bytes),
                     beast::bind_front_handler(&ws_session::on_write,
                                               this->shared_from_this()));
   }
@@ -282,7 +285,7 @@ private:
     if (ec || finished_) {
       // The session ended while this frame was on its way.
       finish(local_close_ ? local_close_ : uint16_t{1006});
-      queue_.clear();
+      drop_frames();
       if (raw_close_ && !raw_close_sent_ && !pinging_) {
         if (ec)
           linger();
@@ -291,7 +294,7 @@ private:
       }
       return;
     }
-    auto& f = queue_.front();
+    auto& f = head_;
     queued_bytes_ -= f.bytes->size();
     if (f.tag != 0 && events_) {
       // On a loaded loop the credit comes back at the end of the busy
@@ -302,8 +305,12 @@ private:
       else
         events_->on_written(f.tag);
     }
-    queue_.pop_front();
-    if (!queue_.empty())
+    head_ = {};
+    if (!queue_.empty()) {
+      head_ = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    if (head_.bytes)
       do_write();
     else if (pending_close_)
       start_close();
@@ -318,7 +325,7 @@ private:
     // hold the session: cut the TCP connection after close_timeout.
     arm(timer_role::close, shared_->params.close_timeout);
     // Let queued frames (e.g. the failed ack explaining the close) go first.
-    if (writing_ || !queue_.empty())
+    if (writing_ || head_.bytes)
       pending_close_ = true;
     else
       start_close();
@@ -364,7 +371,12 @@ private:
       ev->on_closed(code);
     // A frame being written stays alive until its write completes.
     if (!writing_)
-      queue_.clear();
+      drop_frames();
+  }
+
+  void drop_frames() {
+    head_ = {};
+    queue_.clear();
   }
 
   // Writes the close frame Beast did not (a failed stream sends nothing
@@ -525,6 +537,10 @@ private:
     bool binary = false;
     uint64_t tag = 0;
   };
+  /// The frame being written (or next), then the ones waiting behind it:
+  /// a session that writes one frame at a time (the welcome, then a
+  /// message now and then) never allocates the queue.
+  out_frame head_;
   actors::lazy_deque<out_frame> queue_;
   size_t queued_bytes_ = 0;
   std::atomic<int> inflight_{0};

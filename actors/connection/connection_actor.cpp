@@ -2,6 +2,7 @@
 #include "actors/connection/connection_detail.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <mutex>
 
@@ -23,18 +24,25 @@ namespace connection_detail {
 using protocol::errc;
 
 /// Forwards session events as messages: frames and the close to the
-/// connection, write completions to the batcher.
+/// connection, write completions to the batcher (set once, when the
+/// connection spawns it; the session calls from its loop's thread).
 class events_adapter final : public session_events {
 public:
-  events_adapter(connection_actor conn, batcher_actor batcher)
-    : conn_(std::move(conn)), batcher_(std::move(batcher)) {}
+  explicit events_adapter(connection_actor conn) : conn_(std::move(conn)) {}
+
+  void set_batcher(batcher_actor batcher) {
+    batcher_ = std::move(batcher);
+    has_batcher_.store(true, std::memory_order_release);
+  }
 
   void on_frame(std::string bytes, bool binary) override {
     caf::anon_send(conn_, atom::frame_v, std::move(bytes), binary);
   }
 
   void on_written(uint64_t tag) override {
-    caf::anon_send(batcher_, atom::written_v, tag);
+    // Tagged frames are the batcher's: it runs before any is written.
+    if (has_batcher_.load(std::memory_order_acquire))
+      caf::anon_send(batcher_, atom::written_v, tag);
   }
 
   void on_closed(uint16_t code) override {
@@ -44,7 +52,30 @@ public:
 private:
   connection_actor conn_;
   batcher_actor batcher_;
+  std::atomic<bool> has_batcher_{false};
 };
+
+// Spawns the batcher (on this loop), lets it pull from the queue, and ends it
+// with the connection (a batcher that fails ends the connection: linked).
+void start_batcher(self_ptr self) {
+  auto& st = self->state;
+  auto port = st.port.lock();
+  if (st.batcher || st.closing || !st.queue || !port || !st.events)
+    return;
+  auto b = self->spawn(batcher, port, st.params->batcher, st.metrics);
+  self->link_to(b);
+  self->attach_functor([b](const caf::error&) {
+    caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+  });
+  st.batcher = b;
+  static_cast<events_adapter&>(*st.events).set_batcher(b);
+  if (st.compress != 0)
+    self->send(b, atom::compress_v, st.compress);
+  // The queue learns its batcher before the batcher's demand reaches it
+  // (a mailbox has a message once it is sent).
+  self->send(st.queue, atom::start_v, b);
+  self->send(b, atom::start_v, caf::actor_cast<delivery_source>(st.queue));
+}
 
 void write(self_ptr self, std::string bytes, traffic_kind kind,
            size_t messages) {
@@ -69,7 +100,7 @@ void close_connection(self_ptr self, protocol::close_code code) {
   if (auto port = st.port.lock()) {
     port->close(protocol::to_int(code), std::string{protocol::reason(code)});
     // If the session never confirms, quit anyway.
-    self->delayed_send(self, st.params.close_grace, atom::closed_v,
+    self->delayed_send(self, st.params->close_grace, atom::closed_v,
                        uint16_t{1006});
   } else {
     self->quit();
@@ -243,7 +274,7 @@ void handle_message(self_ptr self, protocol::mobile_message&& m,
   }
   // Application activity keeps the device from showing as away.
   if (auto now = self->clock().now();
-      now - st.activity_reported >= st.params.activity_interval) {
+      now - st.activity_reported >= st.params->activity_interval) {
     st.activity_reported = now;
     presence_update u;
     u.user_id = st.me.user_id;
@@ -327,7 +358,7 @@ void handle_message(self_ptr self, protocol::mobile_message&& m,
     }
     auto fi = std::make_shared<fan_in>(done, targets.size() + remote.size());
     remote.forward(self, self->state.me, msg,
-                   self->state.params.request_timeout, fi,
+                   self->state.params->request_timeout, fi,
                    *self->state.metrics);
     for (auto& [device, q] : targets)
       // No timeout (a timer per message is costly): a queue answers
@@ -348,8 +379,8 @@ void handle_frame(self_ptr self, const std::string& raw, bool binary) {
   // App-level compressed frames carry a frame of the session's codec.
   std::string inflated;
   if (binary && protocol::is_compressed_frame(raw)) {
-    auto err = protocol::open_compressed_frame(raw, st.params.max_message_bytes,
-                                               inflated);
+    auto err = protocol::open_compressed_frame(
+      raw, st.params->max_message_bytes, inflated);
     if (err != protocol::inflate_error::none) {
       st.metrics->received(traffic_kind::invalid, 1, raw.size());
       refuse(self, "", std::nullopt, errc::decompression_failed,
@@ -367,7 +398,7 @@ void handle_frame(self_ptr self, const std::string& raw, bool binary) {
              : "this session speaks tether.v1.msgpack: send binary frames");
     return;
   }
-  auto frame = protocol::decode(codec, bytes, st.params.limits);
+  auto frame = protocol::decode(codec, bytes, st.params->limits);
   if (!frame.ok()) {
     st.metrics->received(traffic_kind::invalid, 1, bytes.size());
     refuse(self, "", std::nullopt, frame.error, frame.error_message);
@@ -444,12 +475,12 @@ void send_welcome(self_ptr self, const session_info& info,
   w.type = info.type;
   w.negotiated_codec = info.codec;
   w.compression = info.deflate ? "permessage-deflate" : "none";
-  w.heartbeat_interval_ms = st.params.ping_interval.count();
-  w.pong_timeout_ms = st.params.pong_timeout.count();
+  w.heartbeat_interval_ms = st.params->ping_interval.count();
+  w.pong_timeout_ms = st.params->pong_timeout.count();
   w.server_version = TETHER_VERSION;
-  w.max_message_bytes = st.params.max_message_bytes;
-  w.max_batch_messages = st.params.limits.max_batch_messages;
-  w.rate_per_second = st.params.guard.rate_per_second;
+  w.max_message_bytes = st.params->max_message_bytes;
+  w.max_batch_messages = st.params->limits.max_batch_messages;
+  w.rate_per_second = st.params->guard.rate_per_second;
   w.resume_token = resume.token;
   w.resumed = resume.resumed;
   w.frame_compression = info.compress == 1   ? "deflate"
@@ -467,7 +498,7 @@ using namespace connection_detail;
 connection_actor::behavior_type
 connection(connection_actor::stateful_pointer<connection_state> self,
            const std::shared_ptr<session_port>& port, directory_actor directory,
-           batcher_actor batcher, connection_params params,
+           std::shared_ptr<const connection_params> params,
            std::shared_ptr<node_metrics> metrics) {
   auto& st = self->state;
   auto info = port->info();
@@ -475,10 +506,9 @@ connection(connection_actor::stateful_pointer<connection_state> self,
   st.me = device_identity{info.user_id, info.device_id,  info.type,
                           info.role,    info.session_id, info.codec};
   st.directory = std::move(directory);
-  st.batcher = std::move(batcher);
   st.deflate = info.deflate;
-  st.params = params;
-  st.guard = inbound_guard{params.guard, self->clock().now()};
+  st.params = std::move(params);
+  st.guard = inbound_guard{st.params->guard, self->clock().now()};
   st.clock = wall_clock{self->clock().now()};
   st.metrics = std::move(metrics);
   auto fail = [self](const char* what, caf::error& err) {
@@ -486,10 +516,11 @@ connection(connection_actor::stateful_pointer<connection_state> self,
                   self->state.me.device_id, what, self->system().render(err));
     close_connection(self, protocol::close_code::internal_error);
   };
-  // Join, attach the batcher to the device's queue, welcome, then read: the
-  // welcome is the first frame, and deliveries follow it.
+  // Join, attach to the device's queue, welcome, then read: the welcome is
+  // the first frame, and deliveries follow it (the batcher starts now if
+  // the queue holds a backlog, else when the queue asks).
   self
-    ->request(st.directory, st.params.request_timeout, atom::join_v, st.me,
+    ->request(st.directory, st.params->request_timeout, atom::join_v, st.me,
               caf::actor_cast<connection_actor>(self))
     .then(
       [self, info, fail](joined_info& joined) {
@@ -499,19 +530,21 @@ connection(connection_actor::stateful_pointer<connection_state> self,
         st.dedup = std::move(joined.dedup);
         st.routes = std::move(joined.routes);
         self
-          ->request(q, caf::infinite, atom::attach_v, st.batcher,
+          ->request(q, caf::infinite, atom::attach_v,
                     caf::actor_cast<connection_actor>(self),
                     resume_request{info.resume_token, info.resume_last_seq,
                                    current_loop(self)})
           .then(
-            [self, info, q](resume_info& resume) {
+            [self, info](resume_info& resume) {
               auto& st = self->state;
               send_welcome(self, info, resume);
-              self->send(st.batcher, atom::start_v,
-                         caf::actor_cast<delivery_source>(q));
-              if (auto p = st.port.lock())
-                p->attach(std::make_shared<events_adapter>(
-                  caf::actor_cast<connection_actor>(self), st.batcher));
+              if (auto p = st.port.lock()) {
+                st.events = std::make_shared<events_adapter>(
+                  caf::actor_cast<connection_actor>(self));
+                p->attach(st.events);
+              }
+              if (resume.backlog > 0)
+                start_batcher(self);
             },
             [fail](caf::error& err) mutable { fail("queue attach", err); });
       },
@@ -520,11 +553,10 @@ connection(connection_actor::stateful_pointer<connection_state> self,
   // connections); one already past closes at once.
   if (info.session_expires_at * 1000 <= wall_ms(self))
     self->send(self, atom::expire_v);
-  // The batcher lives as long as its connection. A connection ended by its
-  // supervisor (the node is failing) closes its session with 1011: the
-  // device reconnects with backoff, to this node once it is back.
-  self->attach_functor([b = st.batcher, port = st.port](const caf::error& why) {
-    caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+  // A connection ended by its supervisor (the node is failing) closes its
+  // session with 1011: the device reconnects with backoff, to this node once
+  // it is back.
+  self->attach_functor([port = st.port](const caf::error& why) {
     if (why && why != caf::exit_reason::normal)
       if (auto p = port.lock())
         p->close(
@@ -548,6 +580,7 @@ connection(connection_actor::stateful_pointer<connection_state> self,
     },
     [=](atom::enqueue, const std::string& id, const std::string& batch_id,
         const caf::error& err) { refused(self, id, batch_id, err); },
+    [=](atom::start) { start_batcher(self); },
   };
 }
 

@@ -7,8 +7,10 @@
 // route table its directory shard keeps current (through the shard where a
 // queue does not run yet, and for rooms) and acknowledges them, and
 // forwards the device's delivery acks to its queue.
-// Deliveries reach the session through the connection's BATCHER. It never
-// restarts: the device reconnects and resumes (SPEC.md §Resume).
+// Deliveries reach the session through the connection's BATCHER, which it
+// spawns when its queue first has something to deliver (an idle device has
+// none). It never restarts: the device reconnects and resumes (SPEC.md
+// §Resume).
 
 #include <chrono>
 #include <deque>
@@ -18,6 +20,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/batcher/batcher_actor.hpp"
 #include "actors/connection/inbound_guard.hpp"
 #include "actors/connection/route_gate.hpp"
 #include "actors/interfaces.hpp"
@@ -42,6 +45,8 @@ struct connection_params {
   /// Activity is reported to the device's rooms at most this often (a
   /// fraction of presence.away_after).
   std::chrono::milliseconds activity_interval{30000};
+  /// The batcher's, for the one it spawns.
+  batcher_params batcher;
 };
 
 struct connection_state {
@@ -53,12 +58,19 @@ struct connection_state {
   route_table routes;
   /// The device's recent message ids.
   std::shared_ptr<device_dedup> dedup;
-  batcher_actor batcher;
   /// The device's queue, once joined.
   queue_actor queue;
+  /// Spawned when the queue first has something to deliver.
+  batcher_actor batcher;
+  /// What the session reports (frames, writes, the close) goes through it.
+  std::shared_ptr<session_events> events;
+  /// App-level compression the device chose before its batcher ran (0:
+  /// off, 1: deflate, 2: gzip).
+  uint8_t compress = 0;
   /// Whether permessage-deflate is on (app-level compression is then off).
   bool deflate = false;
-  connection_params params;
+  /// Shared by the node's connections.
+  std::shared_ptr<const connection_params> params;
   inbound_guard guard{inbound_guard_params{}};
   caf::actor_clock::time_point activity_reported;
   std::shared_ptr<node_metrics> metrics;
@@ -73,11 +85,11 @@ struct connection_state {
   static inline const char* name = "connection";
 };
 
-/// Spawned by the orchestrator for an upgraded session, with its batcher.
+/// Spawned by the orchestrator for an upgraded session.
 connection_actor::behavior_type
 connection(connection_actor::stateful_pointer<connection_state> self,
            const std::shared_ptr<session_port>& port, directory_actor directory,
-           batcher_actor batcher, connection_params params,
+           std::shared_ptr<const connection_params> params,
            std::shared_ptr<node_metrics> metrics);
 
 } // namespace tether::actors

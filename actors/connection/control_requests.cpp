@@ -89,12 +89,12 @@ void handle_room(self_ptr self, const protocol::mobile_message& m,
     auto& st = self->state;
     if (join)
       self
-        ->request(st.directory, st.params.request_timeout, atom::room_v,
+        ->request(st.directory, st.params->request_timeout, atom::room_v,
                   atom::join_v, st.me, std::move(ask))
         .then([ok](uint32_t) { ok(); }, fail);
     else
       self
-        ->request(st.directory, st.params.request_timeout, atom::room_v,
+        ->request(st.directory, st.params->request_timeout, atom::room_v,
                   atom::get_v, st.me, std::move(ask))
         .then([ok](atom::ok) { ok(); }, fail);
   });
@@ -128,7 +128,10 @@ void handle_cloud(self_ptr self, const protocol::mobile_message& m,
           algo = want == protocol::compression::deflate ? 1 : 2;
       }
     }
-    self->send(self->state.batcher, atom::compress_v, algo);
+    // Kept for a batcher spawned later.
+    self->state.compress = algo;
+    if (self->state.batcher)
+      self->send(self->state.batcher, atom::compress_v, algo);
     ack_processed(self, m.id, m.optimization.requires_ack, batch_id);
     return;
   }

@@ -266,6 +266,8 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
              std::shared_ptr<node_metrics> metrics) {
   auto& st = self->state;
   st.params = std::move(params);
+  st.shared_connection_params
+    = std::make_shared<const connection_params>(st.params.connection);
   // Its children reach the cluster through the handle it was given.
   st.params.directory.cluster = st.params.cluster;
   st.params.room.cluster = st.params.cluster;
@@ -347,12 +349,12 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
       // (A session whose token expired already is closed by its connection
       // at once.)
       auto expires_ms = port->info().session_expires_at * 1000;
-      // The connection and its batcher live on the loop of the socket.
+      // The connection (and the batcher it spawns) live on the loop of the
+      // socket.
       auto conn = spawn_on_loop(self, port->loop(), [&] {
-        auto b = self->spawn(batcher, port, st.params.batcher, st.metrics);
         auto user = port->info().user_id;
         return self->spawn(connection, std::move(port), shard_for(self, user),
-                           b, st.params.connection, st.metrics);
+                           st.shared_connection_params, st.metrics);
       });
       self->monitor(conn);
       if (expires_ms <= wall_ms(self))

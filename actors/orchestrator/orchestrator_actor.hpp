@@ -10,7 +10,7 @@
 //   |- room*       one per room with members, spawned on demand, transient
 //   |              (the orchestrator keeps the registry of names)
 //   |- connection* one per session, temporary (the device reconnects)
-//   |- batcher*    one per connection, ends with it
+//   |  `- batcher  spawned by its connection on first delivery, linked
 //   `- peer link*  one per cluster address the cluster actor asked for;
 //                  restarted with backoff (a reconnect), without a budget:
 //                  a peer may stay away for long`
@@ -35,7 +35,6 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
-#include "actors/batcher/batcher_actor.hpp"
 #include "actors/cluster/peer_link_actor.hpp"
 #include "actors/connection/connection_actor.hpp"
 #include "actors/directory/directory_actor.hpp"
@@ -52,8 +51,8 @@
 namespace tether::actors {
 
 struct orchestrator_params {
+  /// Its batcher's among them.
   connection_params connection;
-  batcher_params batcher;
   queue_actor_params queue;
   room_params room;
   directory_params directory;
@@ -105,6 +104,8 @@ struct orchestrator_state {
     int64_t expires_ms = 0;
   };
   std::unordered_map<caf::actor_addr, connection_child> connections;
+  /// params.connection, shared by every connection.
+  std::shared_ptr<const connection_params> shared_connection_params;
   /// The connections' expiries, earliest first, and one timer for them all:
   /// a delayed message per connection kept each closed connection in CAF's
   /// clock, strongly referenced, until its token would have expired.

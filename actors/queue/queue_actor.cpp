@@ -21,8 +21,9 @@ using self_ptr = queue_actor::stateful_pointer<queue_state>;
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
+// A connection of the device is attached (its batcher may not run yet).
 bool attached(self_ptr self) {
-  return self->state.batcher != nullptr;
+  return self->state.conn != nullptr;
 }
 
 // A rough encoded size: the envelope's fixed part plus its variable fields.
@@ -142,6 +143,15 @@ void pump(self_ptr self) {
   if (!attached(self))
     return;
   notify_gaps(self);
+  if (!st.batcher) {
+    // An idle connection has no batcher: it is asked for one (once) when
+    // there is something to deliver.
+    if (!st.batcher_asked && st.q.waiting() > 0) {
+      st.batcher_asked = true;
+      self->send(st.conn, atom::start_v);
+    }
+    return;
+  }
   delivery_list out;
   auto now = wall_ms(self);
   while (st.demand > 0) {
@@ -387,6 +397,7 @@ admission admit(self_ptr self, const protocol::message_ptr& msg,
 void detach(self_ptr self) {
   auto& st = self->state;
   st.batcher = nullptr;
+  st.batcher_asked = false;
   st.conn = nullptr;
   st.demand = 0;
   st.detached_since_ms = wall_ms(self);
@@ -492,7 +503,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
     self->quit(msg.reason);
   });
   self->set_down_handler([self](const caf::down_msg& dm) {
-    if (dm.source == self->state.batcher.address())
+    if (dm.source == self->state.conn.address())
       detach(self);
   });
   return {
@@ -518,7 +529,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
         pump(self);
       }
     },
-    [=](atom::attach, batcher_actor& b, connection_actor& c,
+    [=](atom::attach, connection_actor& c,
         const resume_request& resume) -> resume_info {
       auto& st = self->state;
       // The queue serves this connection from the loop of its socket.
@@ -530,19 +541,32 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
         retire(self, acked);
         info.resumed = true;
       }
-      if (st.batcher)
-        self->demonitor(st.batcher.address());
+      if (st.conn)
+        self->demonitor(st.conn.address());
       st.q.redeliver_all();
-      st.batcher = std::move(b);
+      st.batcher = nullptr;
+      st.batcher_asked = false;
       st.conn = std::move(c);
       st.demand = 0;
       st.detached_since_ms.reset();
       st.handover_to = nullptr; // the device is back here
-      self->monitor(st.batcher);
+      self->monitor(st.conn);
       info.backlog = st.q.size();
-      // The connection starts the batcher once its welcome is out.
+      // With a backlog the connection starts its batcher once its welcome
+      // is out; otherwise when asked (pump).
       schedule_tick(self);
       return info;
+    },
+    [=](atom::start, batcher_actor& b) {
+      // Only the attached connection's batcher (not one of a connection
+      // this device replaced).
+      auto& st = self->state;
+      if (!st.conn
+          || self->current_sender()
+               != caf::actor_cast<caf::strong_actor_ptr>(st.conn))
+        return;
+      st.batcher = std::move(b);
+      st.demand = 0;
     },
     [=](atom::demand, uint32_t n) {
       self->state.demand += n;

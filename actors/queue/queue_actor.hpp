@@ -51,9 +51,11 @@ struct queue_state {
   uint64_t seq_reserved = 0;
   bool reserving = false;
   uint64_t next_qid = 1;
-  // -- the attached connection --
-  batcher_actor batcher;
+  // -- the attached connection and its batcher (spawned on first use) --
   connection_actor conn;
+  batcher_actor batcher;
+  /// The connection was asked for its batcher.
+  bool batcher_asked = false;
   uint32_t demand = 0;
   std::optional<int64_t> detached_since_ms;
   // -- drops the device is told about (tether.gap) --

@@ -84,6 +84,8 @@ struct probe_log {
   std::vector<std::string> refused;
   /// Route tables received after the join.
   std::vector<actors::route_table> routes;
+  /// How often a queue asked the connection to start its batcher.
+  size_t batcher_asks = 0;
   actors::delivery_source source;
 };
 
@@ -100,6 +102,7 @@ probe(actors::connection_actor::pointer self, std::shared_ptr<probe_log> log) {
     [](atom::expire) {},
     [log](atom::enqueue, const std::string& id, const std::string&,
           const caf::error&) { log->refused.push_back(id); },
+    [log](atom::start) { ++log->batcher_asks; },
   };
 }
 

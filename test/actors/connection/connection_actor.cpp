@@ -315,14 +315,24 @@ CAF_TEST(
   CAF_CHECK(compressed);
 }
 
-CAF_TEST(the actor and its batcher quit when the session closes) {
+CAF_TEST(the batcher starts with the first delivery and ends with the actor) {
+  auto before = sys.registry().running();
   auto p = open("alice", "phone");
-  auto running = sys.registry().running();
+  // The connection and the device's queue: an idle device has no batcher.
+  CAF_CHECK_EQUAL(sys.registry().running(), before + 2);
+  frame(p, message_to("m1", "phone", "phone"));
+  CAF_CHECK_EQUAL(sys.registry().running(), before + 3);
+  bool delivered = false;
+  for (auto& f : p->decoded(1))
+    delivered = delivered
+                || (f.kind == protocol::frame_kind::message
+                    && f.messages.front().msg.id == "m1");
+  CAF_CHECK(delivered);
   p->events->on_closed(1000);
   run_messages();
-  // Two actors fewer: the connection and its batcher (the queue stays for
-  // the resume window).
-  CAF_CHECK_EQUAL(sys.registry().running(), running - 2);
+  // The connection and its batcher are gone; the queue stays for the
+  // resume window.
+  CAF_CHECK_EQUAL(sys.registry().running(), before + 1);
   // The directory saw it go: the device is offline now, but still known.
   auto d = directory_handle();
   self->send(d, atom::get_v, std::string{"alice"});

@@ -71,17 +71,31 @@ struct fixture : test::fixture_base {
     return r;
   }
 
-  resume_info attach(const resume_request& req = {}) {
-    seen = std::make_shared<test::probe_log>();
-    b = sys.spawn(test::probe_batcher, seen);
+  // A connection attaches without a batcher (an idle device has none).
+  resume_info attach_idle(const resume_request& req = {}) {
     conn = sys.spawn(test::probe, conn_log);
-    self->send(q, atom::attach_v, b, conn, req);
+    self->send(q, atom::attach_v, conn, req);
     sched.run();
     resume_info info;
     self->receive([&](resume_info& i) { info = std::move(i); });
-    // The connection starts the batcher after its welcome.
+    return info;
+  }
+
+  // The connection's batcher: the connection tells the queue, the batcher
+  // pulls.
+  void start_batcher() {
+    seen = std::make_shared<test::probe_log>();
+    b = sys.spawn(test::probe_batcher, seen);
+    caf::send_as(conn, q, atom::start_v, b);
     self->send(b, atom::start_v, caf::actor_cast<delivery_source>(q));
     sched.run();
+  }
+
+  // Attached with a batcher at once (what a connection does after its
+  // welcome when the queue holds a backlog).
+  resume_info attach(const resume_request& req = {}) {
+    auto info = attach_idle(req);
+    start_batcher();
     return info;
   }
 
@@ -140,7 +154,7 @@ CAF_TEST(acks retire durably and a restart recovers the rest) {
   CAF_CHECK_EQUAL(rows[0].msg_id, "b");
   // A new queue actor (a node restart) delivers what is left.
   anon_send_exit(q, caf::exit_reason::kill);
-  anon_send_exit(b, caf::exit_reason::user_shutdown);
+  anon_send_exit(conn, caf::exit_reason::user_shutdown);
   sched.run();
   spawn_queue();
   attach();
@@ -157,14 +171,14 @@ CAF_TEST(a resume with the token retires what the device acknowledged) {
   auto info = attach();
   demand(10);
   auto last = seen->deliveries[1].seq; // the device got a and b
-  anon_send_exit(b, caf::exit_reason::user_shutdown);
+  anon_send_exit(conn, caf::exit_reason::user_shutdown);
   sched.run();
   auto again = attach(resume_request{info.token, last});
   CAF_CHECK(again.resumed);
   demand(10);
   CAF_CHECK_EQUAL(seen->delivered, std::vector<std::string>{"c"});
   // Without the token everything unacked comes again (at least once).
-  anon_send_exit(b, caf::exit_reason::user_shutdown);
+  anon_send_exit(conn, caf::exit_reason::user_shutdown);
   sched.run();
   auto fresh = attach(resume_request{"wrong", last});
   CAF_CHECK(!fresh.resumed);
@@ -227,6 +241,37 @@ CAF_TEST(a full queue refuses with QUEUE_OVERFLOW) {
   CAF_REQUIRE(!r);
   CAF_CHECK(to_errc(r.error()) == protocol::errc::queue_overflow);
   CAF_CHECK_EQUAL(metrics->queue_events(queue_counter::overflow), 1u);
+}
+
+CAF_TEST(an idle connection is asked for its batcher once there is mail) {
+  spawn_queue();
+  attach_idle();
+  CAF_CHECK_EQUAL(conn_log->batcher_asks, 0u);
+  enqueue(msg("a"));
+  enqueue(msg("b"));
+  // Asked once, however much arrives before the batcher runs.
+  CAF_CHECK_EQUAL(conn_log->batcher_asks, 1u);
+  // A batcher of another connection (the one this device replaced) is not
+  // taken: only the attached connection names its batcher.
+  auto stranger = sys.spawn(test::probe_batcher, seen);
+  self->send(q, atom::start_v, stranger);
+  self->send(stranger, atom::start_v, caf::actor_cast<delivery_source>(q));
+  sched.run();
+  demand(10);
+  CAF_CHECK(seen->delivered.empty());
+  start_batcher();
+  demand(10);
+  CAF_CHECK_EQUAL(seen->delivered, (std::vector<std::string>{"a", "b"}));
+  anon_send_exit(stranger, caf::exit_reason::user_shutdown);
+  // The connection ends: the queue is detached. The next one starts its
+  // batcher itself for the backlog (unacked: a and b again), or is asked
+  // once mail comes.
+  anon_send_exit(conn, caf::exit_reason::user_shutdown);
+  sched.run();
+  CAF_CHECK_EQUAL(attach_idle().backlog, 2u);
+  CAF_CHECK_EQUAL(conn_log->batcher_asks, 1u);
+  enqueue(msg("c"));
+  CAF_CHECK_EQUAL(conn_log->batcher_asks, 2u);
 }
 
 CAF_TEST(a slow consumer is closed with 4002 and keeps its queue) {

@@ -71,3 +71,5 @@ CAF_ADD_ATOM(tether_types, tether::atom, handover, "handover")
 CAF_ADD_ATOM(tether_types, tether::atom, backlog, "backlog")
 // A node's overview for the dashboard (SPEC §15).
 CAF_ADD_ATOM(tether_types, tether::atom, overview, "overview")
+// An idle queue gives its memory back (its state kept by the directory).
+CAF_ADD_ATOM(tether_types, tether::atom, release, "release")

@@ -67,8 +67,18 @@ using connection_actor = caf::typed_actor<
   // batch id or empty, why): the sender gets a failed ack (SPEC §5.4).
   caf::reacts_to<atom::enqueue, std::string, std::string, caf::error>,
   // Its queue has messages for the device: start the batcher (a connection
-  // spawns it on first use; an idle device has none).
-  caf::reacts_to<atom::start>>;
+  // spawns it on first use; an idle device has none). The sender is the
+  // device's queue from then on (a released queue comes back as a new
+  // actor, which the batcher then pulls from).
+  caf::reacts_to<atom::start>,
+  // Route by this table from now on (its device's queue, or another's of
+  // the user, is being released); replies once it does.
+  caf::replies_to<atom::release, route_table>::with<atom::ok>>;
+
+/// Where a queue offers its release: its device's directory shard.
+using queue_home = caf::typed_actor<
+  // The sending queue has held nothing for queue.release_after.
+  caf::reacts_to<atom::release>>;
 
 /// What one node asks of another (SPEC §14.2): the messages a GATE takes
 /// from its peers, which a PEER LINK relays to that peer's gate. None names
@@ -141,8 +151,13 @@ using queue_actor = delivery_source::extend<
   // deliver.
   caf::replies_to<atom::attach, connection_actor,
                   resume_request>::with<resume_info>,
-  // From the attached connection: its batcher, which pulls from now on.
-  caf::reacts_to<atom::start, batcher_actor>,
+  // From the attached connection: its batcher, which pulls from now on,
+  // and the connection's event loop (the queue moves there).
+  caf::reacts_to<atom::start, batcher_actor, int32_t>,
+  // From its home, once every connection of the user routes around it:
+  // replies with its state and quits; fails (and stays) if it took mail
+  // meanwhile.
+  caf::replies_to<atom::release>::with<queue_record>,
   // Queues a durable room broadcast with its pre-encoded forms; replies as
   // above.
   caf::replies_to<atom::enqueue, protocol::message_ptr,
@@ -207,6 +222,10 @@ struct joined_info {
   route_table routes;
   /// The device's window of recent message ids (it outlives connections).
   std::shared_ptr<device_dedup> dedup;
+  /// With no queue (the device's would hold nothing: it starts with the
+  /// first message, and asks the connection for its batcher): the resume
+  /// token.
+  std::string epoch;
 };
 
 /// A device joining a room: who, where its messages go, what it wants.
@@ -338,7 +357,7 @@ using directory_actor = caf::typed_actor<
   caf::replies_to<atom::handover, device_identity,
                   message_list>::with<std::vector<std::string>>,
   // INTERNAL: evict users idle for longer than directory.idle_user_ttl.
-  caf::reacts_to<atom::tick>>;
+  caf::reacts_to<atom::tick>>::extend_with<queue_home>;
 
 /// ORCHESTRATOR: spawns and supervises the node's actors.
 using orchestrator_actor = caf::typed_actor<
@@ -346,6 +365,10 @@ using orchestrator_actor = caf::typed_actor<
   caf::reacts_to<atom::open, std::shared_ptr<session_port>>,
   // Spawns (and monitors) the queue of a device.
   caf::replies_to<atom::queue, device_identity>::with<queue_actor>,
+  // Spawns a released queue again from its record, attached to the
+  // device's connection.
+  caf::replies_to<atom::queue, device_identity, queue_record,
+                  connection_actor>::with<queue_actor>,
   // The room of this name, spawned (and monitored) if it does not run.
   caf::replies_to<atom::room, std::string>::with<room_actor>,
   // The room of this name if it runs (else an empty handle).

@@ -156,6 +156,21 @@ typename Inspector::result_type inspect(Inspector& f, resume_info& x) {
   return f(caf::meta::type_name("resume_info"), x.token, x.resumed, x.backlog);
 }
 
+/// The state of a released queue (an attached device's queue that held
+/// nothing for queue.release_after): what its next incarnation continues
+/// from, without reading the store. Kept by the device's directory shard.
+struct queue_record {
+  std::string epoch;
+  /// The next seq to give and the highest reserved on disk.
+  uint64_t next_seq = 1;
+  uint64_t seq_reserved = 0;
+  uint64_t next_qid = 1;
+  /// The gap counters (as persisted: a queue releases none unwritten).
+  uint64_t gap_expired = 0;
+  uint64_t gap_evicted = 0;
+  uint64_t gap_dead = 0;
+};
+
 /// A message encoded once per codec, shared by all recipients.
 using encoded_ptr = std::shared_ptr<const protocol::encoded_forms>;
 
@@ -254,3 +269,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::shared_bytes)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<tether::actors::session_port>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::delivery_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::encoded_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::queue_record)

@@ -14,9 +14,9 @@ constexpr std::array<std::string_view, reject_reason_count> reject_names{
   "unauthorized", "forbidden", "capacity", "bad_request"};
 
 constexpr std::array<std::string_view, queue_counter_count> queue_names{
-  "enqueued",      "delivered", "redelivered",   "retired",
-  "expired",       "evicted",   "dead_lettered", "overflow",
-  "slow_consumer", "duplicate", "handed_over"};
+  "enqueued",    "delivered",     "redelivered", "retired",       "expired",
+  "evicted",     "dead_lettered", "overflow",    "slow_consumer", "duplicate",
+  "handed_over", "released",      "restored"};
 
 constexpr auto relaxed = std::memory_order_relaxed;
 
@@ -305,7 +305,8 @@ std::string node_metrics::render_prometheus() const {
   labelled(out, "tether_queue_events_total",
            "Device queue events: enqueued, delivered, redelivered, retired, "
            "expired, evicted, dead_lettered, overflow, slow_consumer, "
-           "duplicate, handed_over (to another node).",
+           "duplicate, handed_over (to another node); released and "
+           "restored count queues, not messages.",
            "event", queue_names, queue_);
   header(out, "tether_store_commits_total",
          "Durable store transactions (group commits).", "counter");

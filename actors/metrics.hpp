@@ -53,9 +53,11 @@ enum class queue_counter : uint8_t {
   slow_consumer, // closed with 4002
   duplicate,     // resent message id suppressed
   handed_over,   // moved to the node the device connected to (cluster)
+  released,      // queues (not messages): an idle queue gave its memory back
+  restored,      // queues: a released queue started again from its record
 };
 
-inline constexpr size_t queue_counter_count = 11;
+inline constexpr size_t queue_counter_count = 13;
 
 /// What happened in rooms.
 enum class room_counter : uint8_t {

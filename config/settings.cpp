@@ -404,6 +404,11 @@ const std::vector<binding>& table() {
       "how long an idle queue stays in memory after its device left",
       [](settings & s) -> auto& { return s.queue.resume_window; });
     add_key(
+      t, "queue.release_after",
+      "a connected device's queue that held nothing this long gives "
+      "its memory back until the next message (0: never)",
+      [](settings & s) -> auto& { return s.queue.release_after; });
+    add_key(
       t, "queue.dedup_window",
       "a resent message id within this is not delivered again",
       [](settings & s) -> auto& { return s.queue.dedup_window; });

@@ -71,6 +71,8 @@ struct queue_settings {
   actors::queue_params queue;         // see device_queue.hpp
   milliseconds resume_window{300000}; // a phone switching networks is back
                                       // within minutes
+  milliseconds release_after{10000};  // idle devices are most devices; a
+                                      // chat's next message comes sooner
   milliseconds dedup_window{600000};  // a sender retries within minutes
   uint32_t dedup_capacity = 4096;     // ids per sender device (~64 B each):
                                       // 10 min of a chatty device at 7 msg/s

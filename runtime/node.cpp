@@ -78,6 +78,7 @@ make_orchestrator_params(const config::settings& s,
   p.log = std::move(log);
   p.queue.queue = s.queue.queue;
   p.queue.resume_window = s.queue.resume_window;
+  p.queue.release_after = s.queue.release_after;
   p.queue.handover_timeout = s.node.request_timeout;
   p.queue.test_clock_skew = skew;
   p.store.test_clock_skew = std::move(skew);

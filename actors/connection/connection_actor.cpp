@@ -55,6 +55,8 @@ private:
   std::atomic<bool> has_batcher_{false};
 };
 
+void pull_from(self_ptr self, const queue_actor& q);
+
 // Spawns the batcher (on this loop), lets it pull from the queue, and ends it
 // with the connection (a batcher that fails ends the connection: linked).
 void start_batcher(self_ptr self) {
@@ -71,10 +73,32 @@ void start_batcher(self_ptr self) {
   static_cast<events_adapter&>(*st.events).set_batcher(b);
   if (st.compress != 0)
     self->send(b, atom::compress_v, st.compress);
+  pull_from(self, st.queue);
+}
+
+// The batcher pulls from `q` (the device's queue, or its next incarnation
+// after a release: the batcher's window starts afresh there).
+void pull_from(self_ptr self, const queue_actor& q) {
+  auto& st = self->state;
   // The queue learns its batcher before the batcher's demand reaches it
   // (a mailbox has a message once it is sent).
-  self->send(st.queue, atom::start_v, b);
-  self->send(b, atom::start_v, caf::actor_cast<delivery_source>(st.queue));
+  self->send(q, atom::start_v, st.batcher, current_loop(self));
+  self->send(st.batcher, atom::start_v, caf::actor_cast<delivery_source>(q));
+}
+
+// A queue has messages for this device. A queue other than the one joined
+// is its next incarnation (the joined one was released while idle).
+void on_queue_ready(self_ptr self) {
+  auto& st = self->state;
+  auto q = caf::actor_cast<queue_actor>(self->current_sender());
+  if (q && q.address() != st.queue.address()) {
+    st.queue = q;
+    if (st.batcher) {
+      pull_from(self, q);
+      return;
+    }
+  }
+  start_batcher(self);
 }
 
 void write(self_ptr self, std::string bytes, traffic_kind kind,
@@ -525,28 +549,37 @@ connection(connection_actor::stateful_pointer<connection_state> self,
     .then(
       [self, info, fail](joined_info& joined) {
         auto& st = self->state;
-        auto q = joined.queue;
-        st.queue = q;
         st.dedup = std::move(joined.dedup);
         st.routes = std::move(joined.routes);
+        auto welcome = [self, info](const resume_info& resume) {
+          auto& st = self->state;
+          send_welcome(self, info, resume);
+          if (auto p = st.port.lock()) {
+            st.events = std::make_shared<events_adapter>(
+              caf::actor_cast<connection_actor>(self));
+            p->attach(st.events);
+          }
+          if (resume.backlog > 0)
+            start_batcher(self);
+        };
+        if (!joined.queue) {
+          // The device's queue would hold nothing: none runs until a
+          // message comes (it asks this connection for its batcher).
+          resume_info r;
+          r.token = joined.epoch;
+          r.resumed = !info.resume_token.empty()
+                      && info.resume_token == joined.epoch;
+          welcome(r);
+          return;
+        }
+        st.queue = joined.queue;
         self
-          ->request(q, caf::infinite, atom::attach_v,
+          ->request(st.queue, caf::infinite, atom::attach_v,
                     caf::actor_cast<connection_actor>(self),
                     resume_request{info.resume_token, info.resume_last_seq,
                                    current_loop(self)})
-          .then(
-            [self, info](resume_info& resume) {
-              auto& st = self->state;
-              send_welcome(self, info, resume);
-              if (auto p = st.port.lock()) {
-                st.events = std::make_shared<events_adapter>(
-                  caf::actor_cast<connection_actor>(self));
-                p->attach(st.events);
-              }
-              if (resume.backlog > 0)
-                start_batcher(self);
-            },
-            [fail](caf::error& err) mutable { fail("queue attach", err); });
+          .then([welcome](resume_info& resume) { welcome(resume); },
+                [fail](caf::error& err) mutable { fail("queue attach", err); });
       },
       [fail](caf::error& err) mutable { fail("directory join", err); });
   // The orchestrator times the token's expiry (one timer for all
@@ -580,7 +613,13 @@ connection(connection_actor::stateful_pointer<connection_state> self,
     },
     [=](atom::enqueue, const std::string& id, const std::string& batch_id,
         const caf::error& err) { refused(self, id, batch_id, err); },
-    [=](atom::start) { start_batcher(self); },
+    [=](atom::start) { on_queue_ready(self); },
+    [=](atom::release, route_table& t) {
+      // Sent to the old queue before this reply, messages reach it ahead of
+      // the directory's request for its record.
+      self->state.routes = std::move(t);
+      return atom::ok_v;
+    },
   };
 }
 

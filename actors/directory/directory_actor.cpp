@@ -37,7 +37,8 @@ bool busy(const user_slot& u) {
   if (!u.loaded || !u.waiting.empty())
     return true;
   for (auto& d : u.devices)
-    if (d.conn || d.queue || !d.queue_waiting.empty())
+    if (d.conn || d.queue || d.releasing || d.opening
+        || !d.queue_waiting.empty())
       return true;
   return false;
 }
@@ -162,11 +163,60 @@ void with_user(self_ptr self, const std::string& user,
           });
 }
 
+// Asks the orchestrator to start the device's queue (from its record if it
+// was released) and runs what waits for it.
+void start_queue(self_ptr self, const std::string& user,
+                 const std::string& device) {
+  auto& st = self->state;
+  auto* slot = find_device(self, user, device);
+  auto started = slot->record ? self->request(st.orchestrator, caf::infinite,
+                                              atom::queue_v, slot->id,
+                                              *slot->record, slot->conn)
+                              : self->request(st.orchestrator, caf::infinite,
+                                              atom::queue_v, slot->id);
+  slot->record.reset();
+  std::move(started).then(
+    [self, user, device](queue_actor& q) {
+      auto& st = self->state;
+      auto* s = find_device(self, user, device);
+      if (!s)
+        return;
+      s->queue = q;
+      st.by_addr.emplace(q.address(), std::make_pair(user, device));
+      self->monitor(q);
+      auto& u = st.users[user];
+      // A device whose queue is on another node now (a message reached
+      // the old one late, or a restart found stored ones): what this
+      // queue holds goes there.
+      if (!s->conn)
+        for (auto& r : u.remote)
+          if (r.id.device_id == device && r.node)
+            self->send(q, atom::handover_v, r.node);
+      if (s->conn)
+        routes_changed(self, u);
+      auto waiting = std::move(s->queue_waiting);
+      s->queue_waiting.clear();
+      for (auto& g : waiting)
+        g(q);
+      note_idle(self, u);
+    },
+    [self, user, device](caf::error& err) {
+      spdlog::error("directory: cannot start the queue of {}/{}: {}", user,
+                    device, self->system().render(err));
+      auto* s = find_device(self, user, device);
+      if (!s)
+        return;
+      auto waiting = std::move(s->queue_waiting);
+      s->queue_waiting.clear();
+      for (auto& g : waiting)
+        g(queue_actor{});
+    });
+}
+
 // Runs `f` with the device's queue, asking the orchestrator to start it
 // first if it does not run. Calls for one device run in arrival order.
 void with_queue(self_ptr self, const std::string& user,
                 const std::string& device, std::function<void(queue_actor)> f) {
-  auto& st = self->state;
   auto* slot = find_device(self, user, device);
   if (!slot) {
     f(queue_actor{});
@@ -177,45 +227,78 @@ void with_queue(self_ptr self, const std::string& user,
     return;
   }
   slot->queue_waiting.push_back(std::move(f));
-  if (slot->queue_waiting.size() > 1)
-    return; // being started
-  self->request(st.orchestrator, caf::infinite, atom::queue_v, slot->id)
-    .then(
-      [self, user, device](queue_actor& q) {
-        auto& st = self->state;
-        auto* s = find_device(self, user, device);
-        if (!s)
-          return;
-        s->queue = q;
-        st.by_addr.emplace(q.address(), std::make_pair(user, device));
-        self->monitor(q);
-        auto& u = st.users[user];
-        // A device whose queue is on another node now (a message reached
-        // the old one late, or a restart found stored ones): what this
-        // queue holds goes there.
-        if (!s->conn)
-          for (auto& r : u.remote)
-            if (r.id.device_id == device && r.node)
-              self->send(q, atom::handover_v, r.node);
-        if (s->conn)
-          routes_changed(self, u);
-        auto waiting = std::move(s->queue_waiting);
-        s->queue_waiting.clear();
-        for (auto& g : waiting)
-          g(q);
-        note_idle(self, u);
-      },
-      [self, user, device](caf::error& err) {
-        spdlog::error("directory: cannot start the queue of {}/{}: {}", user,
-                      device, self->system().render(err));
-        auto* s = find_device(self, user, device);
-        if (!s)
-          return;
-        auto waiting = std::move(s->queue_waiting);
-        s->queue_waiting.clear();
-        for (auto& g : waiting)
-          g(queue_actor{});
-      });
+  // Being started, or being released (then it runs again, or starts anew).
+  if (slot->queue_waiting.size() > 1 || slot->releasing || slot->opening)
+    return;
+  start_queue(self, user, device);
+}
+
+// The release of `q` ended: with its record, or it stays (it took messages
+// meanwhile), or it is gone (it failed: the next start reads the store).
+void released(self_ptr self, const std::string& user, const std::string& device,
+              const queue_actor& q, caf::expected<queue_record> result) {
+  auto& st = self->state;
+  auto* slot = find_device(self, user, device);
+  if (!slot || slot->releasing.address() != q.address())
+    return;
+  slot->releasing = nullptr;
+  auto& u = st.users[user];
+  if (result) {
+    slot->record = std::make_unique<queue_record>(std::move(*result));
+  } else if (result.error() != caf::sec::request_receiver_down) {
+    slot->queue = q;
+    routes_changed(self, u);
+    auto waiting = std::move(slot->queue_waiting);
+    slot->queue_waiting.clear();
+    for (auto& g : waiting)
+      g(q);
+    note_idle(self, u);
+    return;
+  }
+  if (!slot->queue_waiting.empty())
+    start_queue(self, user, device);
+  note_idle(self, u);
+}
+
+// An idle queue offered its release. Not while it has work waiting, or
+// while rooms hold it (they publish into it directly). The user's
+// connections route around it first, each confirming; what they sent it
+// before is in its mailbox ahead of the request for its record.
+void release_queue(self_ptr self, const caf::actor_addr& from) {
+  auto& st = self->state;
+  auto i = st.by_addr.find(from);
+  if (i == st.by_addr.end())
+    return;
+  auto [user, device] = i->second;
+  auto* slot = find_device(self, user, device);
+  if (!slot || !slot->queue || slot->queue.address() != from || slot->releasing
+      || !slot->queue_waiting.empty() || !slot->rooms.empty())
+    return;
+  auto q = std::move(slot->queue);
+  slot->queue = nullptr;
+  slot->releasing = q;
+  auto& u = st.users[user];
+  u.routes = make_routes(u);
+  auto pending = std::make_shared<size_t>(1);
+  auto done = [self, user = user, device = device, q, pending] {
+    if (--*pending > 0)
+      return;
+    self->request(q, caf::infinite, atom::release_v)
+      .then(
+        [self, user, device, q](queue_record& r) {
+          released(self, user, device, q, std::move(r));
+        },
+        [self, user, device, q](caf::error& err) {
+          released(self, user, device, q, std::move(err));
+        });
+  };
+  for (auto& d : u.devices)
+    if (d.conn) {
+      ++*pending;
+      self->request(d.conn, caf::infinite, atom::release_v, u.routes)
+        .then([done](atom::ok) { done(); }, [done](caf::error&) { done(); });
+    }
+  done();
 }
 
 // Adds the device to a room: `done(count or error)`. A room that ended
@@ -437,6 +520,97 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
   note_idle(self, u->second);
 }
 
+// Answers a join with the device's queue, or, for a device whose queue
+// would hold nothing, with the record to start one from when a message
+// comes (q empty): an idle device costs no queue actor.
+void answer_join(self_ptr self, caf::typed_response_promise<joined_info> rp,
+                 const device_identity& id, const connection_actor& conn,
+                 const queue_actor& q) {
+  auto& st = self->state;
+  auto* slot = find_device(self, id.user_id, id.device_id);
+  if (!slot || slot->conn != conn || (!q && !slot->record)) {
+    rp.deliver(
+      make_tether_error(protocol::errc::internal_error, "queue unavailable"));
+    return;
+  }
+  auto& u = st.users[id.user_id];
+  routes_changed(self, u, conn);
+  joined_info j{q, u.routes, slot->dedup, {}};
+  if (!q)
+    j.epoch = slot->record->epoch;
+  rp.deliver(std::move(j));
+  tell_cluster(self, id, true);
+  // Back within the grace: rooms report nothing.
+  for (auto& [name, r] : slot->rooms)
+    self->send(r, atom::attach_v, id, q);
+  // Once the user's presence room runs, every device of the user is in it;
+  // it gets diffs only once it asks (joins with presence: true).
+  if (u.presence_room && slot->rooms.count(user_room(id.user_id)) == 0)
+    join_user_room(self, id);
+}
+
+// A joining device gets a running queue if it has one, if rooms hold it (they
+// publish into it directly) or if the store holds messages for it; else the
+// record of its queue, read from the store if this shard has none.
+void join_queue(self_ptr self, caf::typed_response_promise<joined_info> rp,
+                const device_identity& id, const connection_actor& conn) {
+  auto& st = self->state;
+  auto* slot = find_device(self, id.user_id, id.device_id);
+  auto with_running = [self, rp, id, conn]() mutable {
+    with_queue(self, id.user_id, id.device_id,
+               [self, rp, id, conn](const queue_actor& q) mutable {
+                 answer_join(self, rp, id, conn, q);
+               });
+  };
+  if (slot->queue || slot->releasing || slot->opening
+      || !slot->queue_waiting.empty() || !slot->rooms.empty()
+      || st.users[id.user_id].presence_room) {
+    with_running();
+    return;
+  }
+  if (slot->record) {
+    answer_join(self, rp, id, conn, queue_actor{});
+    return;
+  }
+  slot->opening = true;
+  self
+    ->request(st.store, caf::infinite, atom::open_v, slot->id,
+              st.params.seq_block)
+    .then(
+      [self, rp, id, conn, with_running](device_record& rec,
+                                         std::vector<stored_message>& backlog,
+                                         bool fresh) mutable {
+        auto* slot = find_device(self, id.user_id, id.device_id);
+        if (!slot)
+          return;
+        slot->opening = false;
+        if (backlog.empty()) {
+          // What the queue would start from (queue_actor.cpp): a known
+          // device's seqs continue past its reservation.
+          auto r = std::make_unique<queue_record>();
+          r->epoch = rec.epoch;
+          r->seq_reserved = rec.seq_reserved;
+          r->next_seq = fresh ? 1 : rec.seq_reserved + 1;
+          r->gap_expired = rec.gap_expired;
+          r->gap_evicted = rec.gap_evicted;
+          r->gap_dead = rec.gap_dead;
+          slot->record = std::move(r);
+        }
+        // Messages came for it meanwhile, or the store holds some.
+        if (!slot->queue_waiting.empty())
+          start_queue(self, id.user_id, id.device_id);
+        if (slot->record && !slot->queue && slot->queue_waiting.empty())
+          answer_join(self, rp, id, conn, queue_actor{});
+        else
+          with_running();
+      },
+      [self, rp, id, conn](caf::error& err) mutable {
+        if (auto* slot = find_device(self, id.user_id, id.device_id))
+          slot->opening = false;
+        rp.deliver(std::move(err));
+      });
+}
+
 } // namespace
 
 directory_actor::behavior_type
@@ -484,29 +658,7 @@ directory(directory_actor::stateful_pointer<directory_state> self,
                            std::make_pair(id.user_id, id.device_id));
         self->monitor(conn);
         u.idle_since_ms = -1;
-        with_queue(self, id.user_id, id.device_id,
-                   [self, rp, id, conn](const queue_actor& q) mutable {
-                     auto& st = self->state;
-                     auto* slot = find_device(self, id.user_id, id.device_id);
-                     if (!q || !slot || slot->conn != conn) {
-                       rp.deliver(make_tether_error(
-                         protocol::errc::internal_error, "queue unavailable"));
-                       return;
-                     }
-                     auto& u = st.users[id.user_id];
-                     routes_changed(self, u, conn);
-                     rp.deliver(joined_info{q, u.routes, slot->dedup});
-                     tell_cluster(self, id, true);
-                     // Back within the grace: rooms report nothing.
-                     for (auto& [name, r] : slot->rooms)
-                       self->send(r, atom::attach_v, id, q);
-                     // Once the user's presence room runs, every device of
-                     // the user is in it; it gets diffs only once it asks
-                     // (joins with presence: true).
-                     if (u.presence_room
-                         && slot->rooms.count(user_room(id.user_id)) == 0)
-                       join_user_room(self, id);
-                   });
+        join_queue(self, rp, id, conn);
       });
       return rp;
     },
@@ -707,7 +859,7 @@ directory(directory_actor::stateful_pointer<directory_state> self,
         if (!u.activity_only) {
           // What the device declared so far, field by field.
           if (!d->status)
-            d->status = u;
+            d->status = std::make_unique<presence_update>(u);
           if (u.status != 255)
             d->status->status = u.status;
           if (u.has_custom || u.clear_custom) {
@@ -726,6 +878,10 @@ directory(directory_actor::stateful_pointer<directory_state> self,
         const std::string& room) {
       if (auto* d = find_device(self, user, device))
         d->rooms.erase(room);
+    },
+    [=](atom::release) {
+      release_queue(self,
+                    caf::actor_cast<caf::actor_addr>(self->current_sender()));
     },
     [=](atom::tick) {
       evict(self);

@@ -41,6 +41,9 @@ struct directory_params {
   /// Remembered message ids per sender device; bounds the dedup memory.
   size_t dedup_capacity = 4096;
   std::chrono::milliseconds request_timeout{5000};
+  /// The queues' (queue_actor_params::seq_block): a new device's record
+  /// reserves its first seqs.
+  uint64_t seq_block = 4096;
   /// A user with no connection and no running queue is forgotten after
   /// this; as long as the dedup window, so that resends stay duplicates.
   std::chrono::milliseconds idle_user_ttl{600000};
@@ -60,6 +63,13 @@ struct device_slot {
   connection_actor conn;
   /// Valid while its queue actor runs.
   queue_actor queue;
+  /// The queue being released (routes go around it; work for it waits).
+  queue_actor releasing;
+  /// The record of the released queue (or of one not started yet: an idle
+  /// device has none), for its next start.
+  std::unique_ptr<queue_record> record;
+  /// Its record is being read from the store (work for its queue waits).
+  bool opening = false;
   /// Waiting for the queue being started (in arrival order).
   std::vector<std::function<void(queue_actor)>> queue_waiting;
   /// Rooms the device is a member of, with their actors.
@@ -67,8 +77,8 @@ struct device_slot {
   /// Created at the device's first connection; shared with its connections.
   std::shared_ptr<device_dedup> dedup;
   /// The device's last declared presence (tether.presence.set), for the
-  /// rooms it joins later.
-  std::optional<presence_update> status;
+  /// rooms it joins later (most devices declare none: boxed).
+  std::unique_ptr<presence_update> status;
 };
 
 struct user_slot {

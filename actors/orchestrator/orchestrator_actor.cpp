@@ -244,6 +244,21 @@ orchestrator_state::~orchestrator_state() {
 
 namespace {
 
+// A device's queue; its home is the user's directory shard (which keeps
+// the record of a released queue).
+queue_actor spawn_queue(self_ptr self, const device_identity& id,
+                        queue_restore restore) {
+  auto& st = self->state;
+  // (No shards: the directory is being restarted; no home, no release.)
+  auto home = st.shards.empty() ? queue_home{}
+                                : queue_home{shard_for(self, id.user_id)};
+  auto q = self->spawn(queue, id, st.store, st.params.queue, st.metrics,
+                       std::move(home), std::move(restore));
+  self->monitor(q);
+  st.queues.emplace(q.address(), q);
+  return q;
+}
+
 // The connections' token expiries: one timer, armed for the earliest.
 void arm_expiry(orchestrator_actor::stateful_pointer<orchestrator_state> self) {
   auto& st = self->state;
@@ -270,6 +285,7 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
     = std::make_shared<const connection_params>(st.params.connection);
   // Its children reach the cluster through the handle it was given.
   st.params.directory.cluster = st.params.cluster;
+  st.params.directory.seq_block = st.params.queue.seq_block;
   st.params.room.cluster = st.params.cluster;
   st.metrics = std::move(metrics);
   st.clock = wall_clock{self->clock().now()};
@@ -380,12 +396,13 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
       }
       arm_expiry(self);
     },
-    [=](atom::queue, const device_identity& id) -> queue_actor {
-      auto& st = self->state;
-      auto q = self->spawn(queue, id, st.store, st.params.queue, st.metrics);
-      self->monitor(q);
-      st.queues.emplace(q.address(), q);
-      return q;
+    [=](atom::queue, const device_identity& id) {
+      return spawn_queue(self, id, queue_restore{});
+    },
+    [=](atom::queue, const device_identity& id, queue_record& record,
+        connection_actor& conn) {
+      return spawn_queue(self, id,
+                         queue_restore{std::move(record), std::move(conn)});
     },
     [=](atom::room, const std::string& name) -> room_actor {
       auto& st = self->state;

@@ -26,6 +26,27 @@ bool attached(self_ptr self) {
   return self->state.conn != nullptr;
 }
 
+// Something happened that a released queue would have to be restarted for.
+void active(self_ptr self) {
+  self->state.active_ms = wall_ms(self);
+  self->state.release_offered = false;
+}
+
+// Whether the queue holds nothing its home's record would not restore: no
+// message, no write or reservation on its way, no notice due, no handover.
+bool holds_nothing(self_ptr self) {
+  auto& st = self->state;
+  return st.q.size() == 0 && !st.reserving && !st.gaps_pending && !st.gaps.due()
+         && !st.in_handover && !st.handover_to;
+}
+
+// An attached queue that may offer its release once idle long enough.
+bool may_offer_release(self_ptr self) {
+  auto& st = self->state;
+  return st.home && st.params.release_after.count() > 0 && attached(self)
+         && !st.release_offered && holds_nothing(self);
+}
+
 // A rough encoded size: the envelope's fixed part plus its variable fields.
 uint64_t estimate_bytes(const protocol::mobile_message& m) {
   uint64_t n = 192 + m.id.size() + m.type.size() + m.payload.raw.size()
@@ -190,6 +211,8 @@ void schedule_tick(self_ptr self) {
   } else if (st.detached_since_ms) {
     consider(*st.detached_since_ms + st.params.resume_window.count());
   }
+  if (may_offer_release(self))
+    consider(st.active_ms + st.params.release_after.count());
   if (!at || (st.tick_at_ms && *st.tick_at_ms <= *at && *st.tick_at_ms > now))
     return;
   st.tick_at_ms = *at;
@@ -236,6 +259,13 @@ void on_tick(self_ptr self) {
     return;
   }
   pump(self);
+  if (may_offer_release(self)
+      && now - st.active_ms >= st.params.release_after.count()) {
+    // The home asks for the record once the user's connections route
+    // around this queue (atom::release below), or keeps it running.
+    st.release_offered = true;
+    self->send(st.home, atom::release_v);
+  }
   schedule_tick(self);
 }
 
@@ -343,6 +373,7 @@ struct admission {
 admission admit(self_ptr self, const protocol::message_ptr& msg,
                 encoded_ptr encoded) {
   auto& st = self->state;
+  active(self);
   auto now = wall_ms(self);
   auto& opt = msg->optimization;
   queue_entry e;
@@ -431,71 +462,96 @@ caf::result<uint32_t> enqueue(self_ptr self, const protocol::message_ptr& msg,
 queue_actor::behavior_type
 queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       store_actor store, const queue_actor_params& params,
-      std::shared_ptr<node_metrics> metrics) {
+      std::shared_ptr<node_metrics> metrics, queue_home home,
+      queue_restore restore) {
   auto& st = self->state;
   st.owner = std::move(owner);
+  st.home = std::move(home);
   st.store = std::move(store);
   st.params = params;
   st.metrics = std::move(metrics);
-  st.q = device_queue{params.queue};
   st.clock = wall_clock{self->clock().now(), params.test_clock_skew};
-  st.detached_since_ms = wall_ms(self);
+  st.active_ms = wall_ms(self);
+  if (restore.record) {
+    // A released queue again: it held nothing, so the record is all there
+    // is (no store read; seqs continue where they were).
+    auto& r = *restore.record;
+    st.epoch = r.epoch;
+    st.seq_reserved = r.seq_reserved;
+    st.next_qid = r.next_qid;
+    st.gaps.restore({r.gap_expired, r.gap_evicted, r.gap_dead});
+    st.q = device_queue{params.queue, r.next_seq};
+    if (restore.conn) {
+      st.conn = std::move(restore.conn);
+      self->monitor(st.conn);
+    } else {
+      st.detached_since_ms = wall_ms(self);
+    }
+    st.metrics->queue_event(queue_counter::restored, 1);
+  } else {
+    st.q = device_queue{params.queue};
+    st.detached_since_ms = wall_ms(self);
+  }
   // Nothing else is handled before the backlog is loaded.
   // A new device's first seqs are reserved with its record.
-  self
-    ->request(st.store, caf::infinite, atom::open_v, st.owner, params.seq_block)
-    .await(
-      [self](device_record& rec, std::vector<stored_message>& backlog,
-             bool fresh) {
-        auto& st = self->state;
-        st.epoch = rec.epoch;
-        st.seq_reserved = rec.seq_reserved;
-        st.gaps.restore({rec.gap_expired, rec.gap_evicted, rec.gap_dead});
-        // Seqs up to the reservation may have been used before a restart;
-        // a new device's have not.
-        st.q = device_queue{st.params.queue, fresh ? 1 : rec.seq_reserved + 1};
-        // Evictions while reloading: the caps may have been lowered.
-        std::vector<queue_entry> evicted;
-        for (auto& m : backlog) {
-          st.next_qid = std::max(st.next_qid, m.qid + 1);
-          auto f = protocol::decode(protocol::codec::msgpack, m.body,
-                                    protocol::limits{});
-          if (!f.ok() || f.messages.size() != 1) {
-            spdlog::error("queue {}/{}: stored message {} is unreadable; "
-                          "dropped",
-                          m.user_id, m.device_id, m.qid);
-            continue;
+  if (!restore.record)
+    self
+      ->request(st.store, caf::infinite, atom::open_v, st.owner,
+                params.seq_block)
+      .await(
+        [self](device_record& rec, std::vector<stored_message>& backlog,
+               bool fresh) {
+          auto& st = self->state;
+          st.epoch = rec.epoch;
+          st.seq_reserved = rec.seq_reserved;
+          st.gaps.restore({rec.gap_expired, rec.gap_evicted, rec.gap_dead});
+          // Seqs up to the reservation may have been used before a restart;
+          // a new device's have not.
+          st.q = device_queue{st.params.queue,
+                              fresh ? 1 : rec.seq_reserved + 1};
+          // Evictions while reloading: the caps may have been lowered.
+          std::vector<queue_entry> evicted;
+          for (auto& m : backlog) {
+            st.next_qid = std::max(st.next_qid, m.qid + 1);
+            auto f = protocol::decode(protocol::codec::msgpack, m.body,
+                                      protocol::limits{});
+            if (!f.ok() || f.messages.size() != 1) {
+              spdlog::error("queue {}/{}: stored message {} is unreadable; "
+                            "dropped",
+                            m.user_id, m.device_id, m.qid);
+              continue;
+            }
+            queue_entry e;
+            e.key = m.qid;
+            e.msg = std::make_shared<const protocol::mobile_message>(
+              std::move(f.messages.front().msg));
+            e.prio = static_cast<protocol::priority>(
+              std::min<uint8_t>(m.priority, 3));
+            e.bytes = estimate_bytes(*e.msg);
+            e.enqueued_ms = m.enqueued_ms;
+            e.expires_ms = m.expires_ms;
+            e.needs_ack = m.needs_ack;
+            e.durable = true;
+            auto r = st.q.offer(std::move(e));
+            for (auto& x : r.evicted)
+              evicted.push_back(std::move(x));
           }
-          queue_entry e;
-          e.key = m.qid;
-          e.msg = std::make_shared<const protocol::mobile_message>(
-            std::move(f.messages.front().msg));
-          e.prio
-            = static_cast<protocol::priority>(std::min<uint8_t>(m.priority, 3));
-          e.bytes = estimate_bytes(*e.msg);
-          e.enqueued_ms = m.enqueued_ms;
-          e.expires_ms = m.expires_ms;
-          e.needs_ack = m.needs_ack;
-          e.durable = true;
-          auto r = st.q.offer(std::move(e));
-          for (auto& x : r.evicted)
-            evicted.push_back(std::move(x));
-        }
-        forget(self, evicted, gap_cause::evicted);
-        if (!backlog.empty())
-          spdlog::info("queue {}/{}: recovered {} stored messages",
-                       st.owner.user_id, st.owner.device_id, backlog.size());
-        // A known device's seqs continue past its reservation: the next
-        // block is reserved at once (a new device starts inside its first).
-        if (!fresh)
-          reserve_seqs(self);
-        schedule_tick(self);
-      },
-      [self](caf::error& err) {
-        spdlog::error("queue {}/{}: cannot load: {}", self->state.owner.user_id,
-                      self->state.owner.device_id, self->system().render(err));
-        self->quit(err);
-      });
+          forget(self, evicted, gap_cause::evicted);
+          if (!backlog.empty())
+            spdlog::info("queue {}/{}: recovered {} stored messages",
+                         st.owner.user_id, st.owner.device_id, backlog.size());
+          // A known device's seqs continue past its reservation: the next
+          // block is reserved at once (a new device starts inside its first).
+          if (!fresh)
+            reserve_seqs(self);
+          schedule_tick(self);
+        },
+        [self](caf::error& err) {
+          spdlog::error("queue {}/{}: cannot load: {}",
+                        self->state.owner.user_id, self->state.owner.device_id,
+                        self->system().render(err));
+          self->quit(err);
+        });
   // Counters not written yet go to the store before the queue does.
   self->set_exit_handler([self](const caf::exit_msg& msg) {
     if (self->state.gaps_pending)
@@ -543,6 +599,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       }
       if (st.conn)
         self->demonitor(st.conn.address());
+      active(self);
       st.q.redeliver_all();
       st.batcher = nullptr;
       st.batcher_asked = false;
@@ -557,7 +614,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       schedule_tick(self);
       return info;
     },
-    [=](atom::start, batcher_actor& b) {
+    [=](atom::start, batcher_actor& b, int32_t loop) {
       // Only the attached connection's batcher (not one of a connection
       // this device replaced).
       auto& st = self->state;
@@ -565,8 +622,36 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
           || self->current_sender()
                != caf::actor_cast<caf::strong_actor_ptr>(st.conn))
         return;
+      // A restored queue was spawned elsewhere: it serves the connection
+      // from the loop of its socket.
+      move_to_loop(self, loop);
       st.batcher = std::move(b);
       st.demand = 0;
+    },
+    [=](atom::release) -> caf::result<queue_record> {
+      // The user's connections route around this queue now: anything they
+      // sent it before is in the mailbox ahead of this request.
+      auto& st = self->state;
+      if (!holds_nothing(self)) {
+        active(self);
+        schedule_tick(self);
+        return make_tether_error(protocol::errc::internal_error,
+                                 "the queue took messages meanwhile");
+      }
+      queue_record r;
+      r.epoch = st.epoch;
+      r.next_seq = st.q.next_seq();
+      r.seq_reserved = st.seq_reserved;
+      r.next_qid = st.next_qid;
+      auto c = st.gaps.persisted();
+      r.gap_expired = c[0];
+      r.gap_evicted = c[1];
+      r.gap_dead = c[2];
+      st.metrics->queue_event(queue_counter::released, 1);
+      auto rp = self->make_response_promise<queue_record>();
+      rp.deliver(std::move(r));
+      self->quit();
+      return rp;
     },
     [=](atom::demand, uint32_t n) {
       self->state.demand += n;
@@ -574,16 +659,20 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       schedule_tick(self);
     },
     [=](atom::ack, uint64_t seq) {
+      active(self);
       auto acked = self->state.q.ack_upto(seq);
       retire(self, acked);
       pump(self);
+      schedule_tick(self); // (empty now: the release timer)
     },
     [=](atom::ack, const std::string& id) {
+      active(self);
       if (auto e = self->state.q.ack_id(id)) {
         std::vector<queue_entry> acked;
         acked.push_back(std::move(*e));
         retire(self, acked);
         pump(self);
+        schedule_tick(self);
       }
     },
     [=](atom::written, const std::vector<uint64_t>& seqs) {
@@ -594,9 +683,11 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
           && self->current_sender()
                == caf::actor_cast<caf::strong_actor_ptr>(st.batcher))
         st.demand += static_cast<uint32_t>(seqs.size());
+      active(self);
       auto done = self->state.q.written(seqs);
       retire(self, done);
       pump(self);
+      schedule_tick(self);
     },
     [=](atom::handover, peer_link_actor& target) {
       self->state.handover_to = std::move(target);

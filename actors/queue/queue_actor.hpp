@@ -31,6 +31,10 @@ struct queue_actor_params {
   /// A detached queue without memory-only messages quits after this (its
   /// durable messages wait in the store).
   std::chrono::milliseconds resume_window{300000};
+  /// An attached queue that held nothing this long offers its release to
+  /// its home (0: never): an idle device then costs no queue actor, and
+  /// the next message starts one again from the record the home keeps.
+  std::chrono::milliseconds release_after{10000};
   /// Sequence numbers reserved on disk per write; bounds the write rate.
   uint64_t seq_block = 4096;
   /// Bounds a handover to another node (node.request_timeout); a failed
@@ -40,8 +44,18 @@ struct queue_actor_params {
   test_clock_skew_ptr test_clock_skew;
 };
 
+/// Where a queue starts from: the store (a device's first queue, a node
+/// restart), or the record of its released predecessor, attached to the
+/// device's connection if there is one.
+struct queue_restore {
+  std::optional<queue_record> record;
+  connection_actor conn;
+};
+
 struct queue_state {
   device_identity owner;
+  /// The device's directory shard, which keeps a released queue's record.
+  queue_home home;
   queue_actor_params params;
   store_actor store;
   std::shared_ptr<node_metrics> metrics;
@@ -56,6 +70,10 @@ struct queue_state {
   batcher_actor batcher;
   /// The connection was asked for its batcher.
   bool batcher_asked = false;
+  /// When the queue last held or took something (wall ms), and whether it
+  /// offered its release since.
+  int64_t active_ms = 0;
+  bool release_offered = false;
   uint32_t demand = 0;
   std::optional<int64_t> detached_since_ms;
   // -- drops the device is told about (tether.gap) --
@@ -79,6 +97,7 @@ struct queue_state {
 queue_actor::behavior_type
 queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       store_actor store, const queue_actor_params& params,
-      std::shared_ptr<node_metrics> metrics);
+      std::shared_ptr<node_metrics> metrics, queue_home home,
+      queue_restore restore);
 
 } // namespace tether::actors

@@ -103,6 +103,10 @@ probe(actors::connection_actor::pointer self, std::shared_ptr<probe_log> log) {
     [log](atom::enqueue, const std::string& id, const std::string&,
           const caf::error&) { log->refused.push_back(id); },
     [log](atom::start) { ++log->batcher_asks; },
+    [log](atom::release, actors::route_table& t) {
+      log->routes.push_back(std::move(t));
+      return atom::ok_v;
+    },
   };
 }
 

@@ -379,7 +379,7 @@ int bench_command(const std::vector<std::string>& args) {
          "  presence [--subscribers 1000] [--churners 100] [--rate 200]"
          " (joins+leaves/s) [--duration 10]\n"
          "  connect  [--connections 10000] [--concurrency 128] [--rounds 2]\n"
-         "  idle     [--connections 10000] [--settle 3]\n"
+         "  idle     [--connections 10000] [--settle 12]\n"
          "  with --spawn, --baseline runs echo|fanout|connect|idle "
          "against tetherd, then\n"
          "  against tether-baseline (bare Beast) on the same CPU, and "

@@ -318,8 +318,9 @@ CAF_TEST(
 CAF_TEST(the batcher starts with the first delivery and ends with the actor) {
   auto before = sys.registry().running();
   auto p = open("alice", "phone");
-  // The connection and the device's queue: an idle device has no batcher.
-  CAF_CHECK_EQUAL(sys.registry().running(), before + 2);
+  // Only the connection: an idle device has neither queue nor batcher.
+  CAF_CHECK_EQUAL(sys.registry().running(), before + 1);
+  // Its first message starts both.
   frame(p, message_to("m1", "phone", "phone"));
   CAF_CHECK_EQUAL(sys.registry().running(), before + 3);
   bool delivered = false;
@@ -339,6 +340,53 @@ CAF_TEST(the batcher starts with the first delivery and ends with the actor) {
   run_messages();
   self->receive(
     [](const std::vector<device_identity>& devs) { CAF_CHECK(devs.empty()); });
+}
+
+CAF_TEST(
+  the queue of an idle device is released and a message starts it again) {
+  params.queue.release_after = 10s;
+  anon_send_exit(orch, caf::exit_reason::user_shutdown);
+  run_messages();
+  start();
+  auto fire = [](std::string text) {
+    auto at = text.find(R"("requiresAck":true)");
+    return text.replace(at, 18, R"("requiresAck":false)");
+  };
+  auto phone = open("alice", "phone");
+  auto laptop = open("alice", "laptop");
+  frame(phone, fire(message_to("m1", "phone", "phone")));
+  phone->confirm_writes();
+  run_messages();
+  auto seq_of = [&](const std::string& id) {
+    for (auto& f : phone->decoded(1))
+      if (f.kind == protocol::frame_kind::message
+          && f.messages.front().msg.id == id)
+        return f.messages.front().msg.seq.value_or(0);
+    return uint64_t{0};
+  };
+  auto s1 = seq_of("m1");
+  CAF_REQUIRE(s1 > 0);
+  // The laptop's queue never ran (nothing came for it); the phone's
+  // started with m1, from the record its join left.
+  CAF_CHECK_EQUAL(metrics->queue_events(queue_counter::restored), 1u);
+  auto running = sys.registry().running();
+  advance_time(11s);
+  run_messages();
+  // The phone's queue held nothing for release_after: it is gone, the
+  // connections route around it.
+  CAF_CHECK_EQUAL(metrics->queue_events(queue_counter::released), 1u);
+  CAF_CHECK_EQUAL(sys.registry().running(), running - 1);
+  // A message from the laptop starts it again, attached to its connection,
+  // from its record: the seqs continue.
+  frame(laptop, message_to("m2", "phone", "laptop"));
+  phone->confirm_writes();
+  run_messages();
+  CAF_CHECK_EQUAL(metrics->queue_events(queue_counter::restored), 2u);
+  CAF_CHECK_EQUAL(seq_of("m2"), s1 + 1);
+  // The phone's ack reaches the queue that runs now: m2 is retired.
+  auto retired = metrics->queue_events(queue_counter::retired);
+  frame(phone, R"({"messageId":"m2","status":"received","timestamp":1})");
+  CAF_CHECK_EQUAL(metrics->queue_events(queue_counter::retired), retired + 1);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

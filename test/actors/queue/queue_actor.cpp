@@ -53,13 +53,33 @@ struct fixture : test::fixture_base {
           caf::actor_cast<caf::actor>(conn), caf::actor_cast<caf::actor>(st)})
       if (a)
         anon_send_exit(a, caf::exit_reason::user_shutdown);
+    if (home)
+      anon_send_exit(home, caf::exit_reason::user_shutdown);
     sched.run();
   }
 
-  void spawn_queue() {
+  /// Release offers the queue's home received.
+  std::shared_ptr<size_t> offers = std::make_shared<size_t>(0);
+  queue_home home;
+
+  void spawn_queue(queue_restore restore = {}) {
+    if (!home)
+      home = sys.spawn([n = offers]() -> queue_home::behavior_type {
+        return {[n](atom::release) { ++*n; }};
+      });
     q = sys.spawn(queue, device_identity{"alice", "phone", {}, {}, {}, {}}, st,
-                  params, metrics);
+                  params, metrics, home, std::move(restore));
     sched.run();
+  }
+
+  /// What the queue answers its home's request for its record.
+  caf::expected<queue_record> release() {
+    self->send(q, atom::release_v);
+    sched.run();
+    caf::expected<queue_record> r = caf::sec::none;
+    self->receive([&](queue_record& x) { r = std::move(x); },
+                  [&](caf::error& e) { r = std::move(e); });
+    return r;
   }
 
   caf::expected<uint32_t> enqueue(protocol::message_ptr m) {
@@ -86,7 +106,7 @@ struct fixture : test::fixture_base {
   void start_batcher() {
     seen = std::make_shared<test::probe_log>();
     b = sys.spawn(test::probe_batcher, seen);
-    caf::send_as(conn, q, atom::start_v, b);
+    caf::send_as(conn, q, atom::start_v, b, int32_t{-1});
     self->send(b, atom::start_v, caf::actor_cast<delivery_source>(q));
     sched.run();
   }
@@ -254,7 +274,7 @@ CAF_TEST(an idle connection is asked for its batcher once there is mail) {
   // A batcher of another connection (the one this device replaced) is not
   // taken: only the attached connection names its batcher.
   auto stranger = sys.spawn(test::probe_batcher, seen);
-  self->send(q, atom::start_v, stranger);
+  self->send(q, atom::start_v, stranger, int32_t{-1});
   self->send(stranger, atom::start_v, caf::actor_cast<delivery_source>(q));
   sched.run();
   demand(10);
@@ -272,6 +292,54 @@ CAF_TEST(an idle connection is asked for its batcher once there is mail) {
   CAF_CHECK_EQUAL(conn_log->batcher_asks, 1u);
   enqueue(msg("c"));
   CAF_CHECK_EQUAL(conn_log->batcher_asks, 2u);
+}
+
+CAF_TEST(an idle queue offers its release and continues from its record) {
+  params.release_after = 10s;
+  spawn_queue();
+  auto info = attach();
+  demand(10);
+  enqueue(msg("a", protocol::priority::normal, false));
+  CAF_REQUIRE_EQUAL(seen->deliveries.size(), 1u);
+  auto first_seq = seen->deliveries[0].seq;
+  // Written: the queue holds nothing from now on.
+  self->send(q, atom::written_v, std::vector<uint64_t>{first_seq});
+  sched.run();
+  advance_time(9s);
+  sched.run();
+  CAF_CHECK_EQUAL(*offers, 0u);
+  advance_time(2s);
+  sched.run();
+  CAF_CHECK_EQUAL(*offers, 1u);
+  // Mail that reaches it before its home asks keeps it: it refuses.
+  enqueue(msg("b", protocol::priority::normal, false));
+  CAF_CHECK(!release());
+  self->send(q, atom::written_v, std::vector<uint64_t>{first_seq + 1});
+  sched.run();
+  advance_time(11s);
+  sched.run();
+  CAF_CHECK_EQUAL(*offers, 2u);
+  auto running = sys.registry().running();
+  auto record = release();
+  CAF_REQUIRE(record);
+  CAF_CHECK_EQUAL(record->epoch, info.token);
+  CAF_CHECK_EQUAL(record->next_seq, first_seq + 2);
+  CAF_CHECK_EQUAL(sys.registry().running(), running - 1);
+  CAF_CHECK_EQUAL(metrics->queue_events(queue_counter::released), 1u);
+  // Its next incarnation starts attached to the connection, without the
+  // store, and asks the connection for its batcher once mail comes.
+  spawn_queue(queue_restore{*record, conn});
+  CAF_CHECK_EQUAL(conn_log->batcher_asks, 0u);
+  enqueue(msg("c", protocol::priority::normal, false));
+  CAF_CHECK_EQUAL(conn_log->batcher_asks, 1u);
+  start_batcher();
+  demand(10);
+  CAF_REQUIRE_EQUAL(seen->deliveries.size(), 1u);
+  CAF_CHECK_EQUAL(seen->deliveries[0].seq, first_seq + 2);
+  // The resume token is the same epoch.
+  anon_send_exit(conn, caf::exit_reason::user_shutdown);
+  sched.run();
+  CAF_CHECK(attach_idle(resume_request{info.token, first_seq + 2}).resumed);
 }
 
 CAF_TEST(a slow consumer is closed with 4002 and keeps its queue) {

@@ -175,7 +175,7 @@ void start_queue(self_ptr self, const std::string& user,
                               : self->request(st.orchestrator, caf::infinite,
                                               atom::queue_v, slot->id);
   slot->record.reset();
-  std::move(started).then(
+  started.then(
     [self, user, device](queue_actor& q) {
       auto& st = self->state;
       auto* s = find_device(self, user, device);

@@ -250,6 +250,20 @@ inline void close_transport(beast::tcp_stream& s) {
   s.socket().shutdown(tcp::socket::shutdown_both, ignored);
   s.socket().close(ignored);
 }
+/// A WebSocket session's own socket (released from the HTTP phase's
+/// tcp_stream: its timers and per-operation bookkeeping are not needed
+/// there, the session's one timer bounds what must be bounded).
+inline void clear_deadline(tcp::socket&) {}
+inline bool shutdown_send(tcp::socket& s) {
+  beast::error_code ec;
+  s.shutdown(tcp::socket::shutdown_send, ec);
+  return !ec && s.is_open();
+}
+inline void close_transport(tcp::socket& s) {
+  beast::error_code ignored;
+  s.shutdown(tcp::socket::shutdown_both, ignored);
+  s.close(ignored);
+}
 
 /// The options every server WebSocket stream gets (device sessions and the
 /// conformance echo route alike, so that the suite tests what devices

@@ -2,7 +2,7 @@
 
 // Internal to runtime/ (ws_session.cpp and the session fuzz target): the
 // server side of one WebSocket connection, a template over the stream
-// (beast::tcp_stream, tls_stream, or Beast's in-memory test stream). Beast
+// (tcp::socket, tls_stream, or Beast's in-memory test stream). Beast
 // stream on one event loop, one write in flight, read credit from the
 // connection actor, ping/pong with RTT. Implements actors::session_port; a
 // method called on the session's own loop (by an actor of that loop) runs at
@@ -361,7 +361,7 @@ private:
     else if (!writing_ && !pinging_)
       send_raw_close();
     else
-      set_deadline(beast::get_lowest_layer(ws_), shared_->params.close_timeout);
+      deadline(shared_->params.close_timeout);
     if (accepted_) {
       shared_->metrics->connection_closed(code);
       spdlog::info("disconnected user={} device={} session={} code={}",
@@ -383,7 +383,7 @@ private:
   // more): FIN + opcode 8, unmasked, the code, no reason. Then lingers.
   void send_raw_close() {
     raw_close_sent_ = true;
-    set_deadline(beast::get_lowest_layer(ws_), shared_->params.close_timeout);
+    deadline(shared_->params.close_timeout);
     write_close_frame(ws_.next_layer(), raw_close_,
                       [self = this->shared_from_this()] { self->linger(); });
   }
@@ -398,7 +398,7 @@ private:
       close_transport(transport);
       return;
     }
-    set_deadline(transport, shared_->params.close_timeout);
+    deadline(shared_->params.close_timeout);
     drain_buffer_ = std::make_unique<char[]>(drain_bytes);
     drain();
   }
@@ -412,7 +412,15 @@ private:
           return;
         }
         close_transport(beast::get_lowest_layer(self->ws_));
+        self->timer_.cancel(); // (the deadline: the session may go now)
       });
+  }
+
+  // Bounds what is left of the connection (a write to a peer that stopped
+  // reading, a lingering close): past it the transport closes, whatever is
+  // pending on it.
+  void deadline(std::chrono::milliseconds after) {
+    arm(timer_role::deadline, after);
   }
 
   // -- liveness
@@ -425,7 +433,7 @@ private:
   // connection actor to attach, then the heartbeat (ping, pong), then the close
   // deadline. Arming a role replaces the one before; a wait that fires after
   // its role was replaced does nothing.
-  enum class timer_role : uint8_t { attach, ping, pong, close };
+  enum class timer_role : uint8_t { attach, ping, pong, close, deadline };
 
   void arm(timer_role role, std::chrono::milliseconds after) {
     timer_role_ = role;
@@ -456,6 +464,9 @@ private:
       case timer_role::close:
         if (!finished_)
           hard_close(local_close_);
+        return;
+      case timer_role::deadline:
+        close_transport(beast::get_lowest_layer(ws_));
         return;
     }
   }

@@ -393,9 +393,8 @@ private:
   // input makes the kernel send a reset that can destroy the close frame we
   // just sent (e.g. 1009 for a message that was too big).
   void linger() {
-    auto& transport = beast::get_lowest_layer(ws_);
-    if (!shutdown_send(transport)) {
-      close_transport(transport);
+    if (!shutdown_send(beast::get_lowest_layer(ws_))) {
+      end_transport();
       return;
     }
     deadline(shared_->params.close_timeout);
@@ -411,9 +410,15 @@ private:
           self->drain();
           return;
         }
-        close_transport(beast::get_lowest_layer(self->ws_));
-        self->timer_.cancel(); // (the deadline: the session may go now)
+        self->end_transport();
       });
+  }
+
+  // The last of the connection: closed, and the deadline no longer holds
+  // the session.
+  void end_transport() {
+    close_transport(beast::get_lowest_layer(ws_));
+    timer_.cancel();
   }
 
   // Bounds what is left of the connection (a write to a peer that stopped

@@ -60,7 +60,7 @@ public:
   ~ws_session() override { shared_->sessions.fetch_sub(1); }
 
   void run(http::request<http::string_body> req) {
-    req_ = std::move(req);
+    req_ = std::make_unique<http::request<http::string_body>>(std::move(req));
     auto& p = shared_->params;
     // The HTTP phase's deadline must not apply to the WebSocket.
     clear_deadline(beast::get_lowest_layer(ws_));
@@ -78,8 +78,9 @@ public:
         deflate_negotiated_
           = !res[http::field::sec_websocket_extensions].empty();
       }));
-    ws_.async_accept(req_, beast::bind_front_handler(&ws_session::on_accept,
-                                                     this->shared_from_this()));
+    ws_.async_accept(*req_,
+                     beast::bind_front_handler(&ws_session::on_accept,
+                                               this->shared_from_this()));
   }
 
   // -- session_port
@@ -160,14 +161,14 @@ private:
   // The listener chose the codec from the offered subprotocols; the response
   // names it (and nothing if the client offered none).
   std::string echoed_subprotocol() const {
-    if (req_[http::field::sec_websocket_protocol].empty())
+    if ((*req_)[http::field::sec_websocket_protocol].empty())
       return {};
     return std::string{protocol::subprotocol(info_.codec)};
   }
 
   void on_accept(beast::error_code ec) {
     // The headers are not needed any more (about 1 KB per session).
-    req_ = {};
+    req_.reset();
     if (ec) {
       spdlog::info("handshake failed user={} device={} from {}: {}",
                    info_.user_id, info_.device_id, info_.remote_address,
@@ -544,7 +545,7 @@ private:
   timer_role timer_role_ = timer_role::attach;
   lean_buffer buffer_;
   /// The upgrade request, until the handshake completed.
-  http::request<http::string_body> req_;
+  std::unique_ptr<http::request<http::string_body>> req_;
   actors::session_info info_;
   int32_t loop_;
   std::shared_ptr<actors::session_events> events_;

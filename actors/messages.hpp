@@ -158,7 +158,8 @@ typename Inspector::result_type inspect(Inspector& f, resume_info& x) {
 
 /// The state of a released queue (an attached device's queue that held
 /// nothing for queue.release_after): what its next incarnation continues
-/// from, without reading the store. Kept by the device's directory shard.
+/// from, without reading the store. Kept by the device's directory shard,
+/// one per idle device: the counters of a device_record without its names.
 struct queue_record {
   std::string epoch;
   /// The next seq to give and the highest reserved on disk.

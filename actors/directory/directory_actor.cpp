@@ -163,6 +163,15 @@ void with_user(self_ptr self, const std::string& user,
           });
 }
 
+// Runs what waits for the device's queue with `q` (empty: it did not
+// start), in arrival order.
+void run_waiting(device_slot& slot, const queue_actor& q) {
+  auto waiting = std::move(slot.queue_waiting);
+  slot.queue_waiting.clear();
+  for (auto& g : waiting)
+    g(q);
+}
+
 // Asks the orchestrator to start the device's queue (from its record if it
 // was released) and runs what waits for it.
 void start_queue(self_ptr self, const std::string& user,
@@ -194,10 +203,7 @@ void start_queue(self_ptr self, const std::string& user,
             self->send(q, atom::handover_v, r.node);
       if (s->conn)
         routes_changed(self, u);
-      auto waiting = std::move(s->queue_waiting);
-      s->queue_waiting.clear();
-      for (auto& g : waiting)
-        g(q);
+      run_waiting(*s, q);
       note_idle(self, u);
     },
     [self, user, device](caf::error& err) {
@@ -206,10 +212,7 @@ void start_queue(self_ptr self, const std::string& user,
       auto* s = find_device(self, user, device);
       if (!s)
         return;
-      auto waiting = std::move(s->queue_waiting);
-      s->queue_waiting.clear();
-      for (auto& g : waiting)
-        g(queue_actor{});
+      run_waiting(*s, queue_actor{});
     });
 }
 
@@ -248,10 +251,7 @@ void released(self_ptr self, const std::string& user, const std::string& device,
   } else if (result.error() != caf::sec::request_receiver_down) {
     slot->queue = q;
     routes_changed(self, u);
-    auto waiting = std::move(slot->queue_waiting);
-    slot->queue_waiting.clear();
-    for (auto& g : waiting)
-      g(q);
+    run_waiting(*slot, q);
     note_idle(self, u);
     return;
   }

@@ -581,8 +581,11 @@ void join_queue(self_ptr self, caf::typed_response_promise<joined_info> rp,
                                          std::vector<stored_message>& backlog,
                                          bool fresh) mutable {
         auto* slot = find_device(self, id.user_id, id.device_id);
-        if (!slot)
+        if (!slot) {
+          rp.deliver(make_tether_error(protocol::errc::internal_error,
+                                       "queue unavailable"));
           return;
+        }
         slot->opening = false;
         if (backlog.empty()) {
           // What the queue would start from (queue_actor.cpp): a known

@@ -186,6 +186,10 @@ void durable_log::open() {
                       + ", written by a newer tetherd (this one reads up "
                         "to "
                       + std::to_string(schema_version) + ")");
+  // One process owns the data dir (tetherd.lock): no file lock taken and
+  // released per transaction, and the WAL index in memory instead of a
+  // shared-memory file.
+  exec("PRAGMA locking_mode=EXCLUSIVE");
   exec("PRAGMA journal_mode=WAL");
   // FULL: every commit fsyncs the WAL, so an ack means "on disk".
   exec("PRAGMA synchronous=FULL");

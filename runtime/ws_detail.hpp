@@ -233,9 +233,6 @@ make_client_context(const std::string& ca_file, bool insecure);
 /// What a session does to the connection under TLS and WebSocket
 /// (overloaded for Beast's in-memory test stream by the session fuzz
 /// target, before it includes ws_detail_session.hpp).
-inline void set_deadline(beast::tcp_stream& s, std::chrono::milliseconds d) {
-  s.expires_after(d);
-}
 inline void clear_deadline(beast::tcp_stream& s) {
   s.expires_never();
 }

@@ -543,9 +543,6 @@ private:
 };
 
 /// The session's transport operations (ws_detail.hpp) for tls_stream.
-inline void set_deadline(tls_stream& s, std::chrono::milliseconds d) {
-  s.expires_after(d);
-}
 inline void clear_deadline(tls_stream& s) {
   s.expires_never();
 }

@@ -13,7 +13,6 @@ namespace tether::runtime::detail {
 
 using test_stream = beast::test::stream;
 
-inline void set_deadline(test_stream&, std::chrono::milliseconds) {}
 inline void clear_deadline(test_stream&) {}
 inline bool shutdown_send(test_stream& s) {
   s.close();

@@ -220,6 +220,14 @@ void schedule_tick(self_ptr self) {
   self->delayed_send(self, delay, atom::tick_v, ++st.tick_generation);
 }
 
+// After a retirement: a queue that holds nothing now gets its release timer
+// (nothing else for the timer changes on this path, and under load, with
+// messages still held, the retirements of every frame skip it).
+void arm_release(self_ptr self) {
+  if (may_offer_release(self))
+    schedule_tick(self);
+}
+
 void on_tick(self_ptr self) {
   auto& st = self->state;
   st.tick_at_ms.reset();
@@ -663,7 +671,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       auto acked = self->state.q.ack_upto(seq);
       retire(self, acked);
       pump(self);
-      schedule_tick(self); // (empty now: the release timer)
+      arm_release(self);
     },
     [=](atom::ack, const std::string& id) {
       active(self);
@@ -672,7 +680,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
         acked.push_back(std::move(*e));
         retire(self, acked);
         pump(self);
-        schedule_tick(self);
+        arm_release(self);
       }
     },
     [=](atom::written, const std::vector<uint64_t>& seqs) {
@@ -687,7 +695,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       auto done = self->state.q.written(seqs);
       retire(self, done);
       pump(self);
-      schedule_tick(self);
+      arm_release(self);
     },
     [=](atom::handover, peer_link_actor& target) {
       self->state.handover_to = std::move(target);

@@ -44,6 +44,34 @@ public:
   /// coming). What they readied meanwhile for one connection then leaves
   /// in one frame. From loop `i`'s thread only (else `f` is posted there).
   virtual void at_round_end(uint32_t i, std::function<void()> f) = 0;
+
+  /// An Asio handler of the calling thread's loop begins / ends: the actors
+  /// it makes ready run when it ends (handler_scope), not in a round posted
+  /// behind it, for which Asio would first poll the sockets again.
+  virtual void handler_begin() noexcept {}
+  virtual void handler_end() {}
+};
+
+/// Marks an Asio handler on a loop (RAII; first in the handler, so that it
+/// ends after the handler's last use of its own state): what the handler
+/// hands to actors of this loop is run as soon as it returns. A session's
+/// read and its write completion then cost one handler each, like bare
+/// Beast's, instead of a handler plus a posted round and a poll.
+class handler_scope {
+public:
+  explicit handler_scope(loop_view* loops) noexcept : loops_(loops) {
+    if (loops_)
+      loops_->handler_begin();
+  }
+  ~handler_scope() {
+    if (loops_)
+      loops_->handler_end();
+  }
+  handler_scope(const handler_scope&) = delete;
+  handler_scope& operator=(const handler_scope&) = delete;
+
+private:
+  loop_view* loops_;
 };
 
 /// `loops` event loops, each run by its own thread between start() and
@@ -80,6 +108,9 @@ public:
   int32_t current() const noexcept override;
 
   void at_round_end(uint32_t i, std::function<void()> f) override;
+
+  void handler_begin() noexcept override;
+  void handler_end() override;
 
   /// Shared with the scheduler (ws_scheduler.cpp).
   struct lane;

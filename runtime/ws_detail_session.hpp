@@ -167,6 +167,7 @@ private:
   }
 
   void on_accept(beast::error_code ec) {
+    handler_scope scope{shared_->loops};
     // The headers are not needed any more (about 1 KB per session).
     req_.reset();
     if (ec) {
@@ -226,6 +227,7 @@ private:
   }
 
   void on_read(beast::error_code ec, size_t) {
+    handler_scope scope{shared_->loops};
     reading_ = false;
     if (ec) {
       if (is_inflate_error(ec) && !local_close_)
@@ -282,6 +284,7 @@ private:
   }
 
   void on_write(beast::error_code ec, size_t) {
+    handler_scope scope{shared_->loops};
     writing_ = false;
     if (ec || finished_) {
       // The session ended while this frame was on its way.

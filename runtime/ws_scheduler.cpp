@@ -11,7 +11,9 @@
 // inbox under a mutex, and only the first one of a round posts to Asio. A
 // round (one Asio handler) runs the ready actors, and those they make ready,
 // until none is left or the round's budget is spent; then Asio polls the
-// sockets before the next round.
+// sockets before the next round. What an Asio handler marked with a
+// handler_scope (a session's read or write completion) makes ready runs in
+// a round right when that handler ends: no post, and no poll in between.
 //
 // CAF's timeouts and delayed messages are kept by a clock that the first
 // loop drives with one Asio timer (no clock thread to wake: a delayed
@@ -65,6 +67,13 @@ struct io_loop::lane {
   // -- this loop's thread only
   std::deque<caf::resumable*> ready;
   bool in_round = false;
+  /// Asio handlers of this loop open (handler_scope), and whether one made
+  /// an actor ready: the round runs when the outermost ends.
+  int handler_depth = 0;
+  bool round_due = false;
+  /// Runs a due round at the end of a handler (the scheduler's).
+  void (*run_due)(void* runner, lane& l) = nullptr;
+  void* runner = nullptr;
   /// What waits for the end of the busy stretch (at_round_end), and since
   /// when the first of it waits.
   std::vector<std::function<void()>> at_round_end;
@@ -242,8 +251,22 @@ class io_coordinator final : public caf::scheduler::abstract_coordinator,
 public:
   io_coordinator(caf::actor_system& sys, std::shared_ptr<io_loop> loop)
     : abstract_coordinator(sys), loop_(std::move(loop)), clock_(lane_at(0)) {
-    for (uint32_t i = 0; i < loop_->size(); ++i)
+    for (uint32_t i = 0; i < loop_->size(); ++i) {
       units_.push_back(std::make_unique<unit>(*this, sys));
+      auto& l = lane_at(i);
+      l.runner = this;
+      l.run_due = [](void* self, io_loop::lane& due) {
+        static_cast<io_coordinator*>(self)->run_due(due);
+      };
+    }
+  }
+
+  ~io_coordinator() override {
+    // The loops' threads are gone by now (io_loop::close comes first).
+    for (uint32_t i = 0; i < loop_->size(); ++i) {
+      lane_at(i).run_due = nullptr;
+      lane_at(i).runner = nullptr;
+    }
   }
 
   void enqueue(caf::resumable* what) override { schedule(what); }
@@ -307,7 +330,11 @@ private:
       // This loop's own thread: no lock; a running round takes it along.
       l.ready.push_back(ptr);
       l.backlog.fetch_add(1, std::memory_order_relaxed);
-      if (!l.in_round)
+      if (l.in_round)
+        return;
+      if (l.handler_depth > 0)
+        l.round_due = true; // run when the handler ends (handler_end)
+      else
         wake(l);
       return;
     }
@@ -350,7 +377,36 @@ private:
     l.inbox.clear();
   }
 
+  /// A posted round.
   void round(io_loop::lane& l) {
+    run_ready(l);
+    {
+      std::lock_guard<std::mutex> guard{l.mx};
+      if (l.ready.empty() && l.inbox.empty()) {
+        l.posted = false;
+        return;
+      }
+      if (l.stopped)
+        return;
+    }
+    post_round(l); // more is ready: after Asio polled the sockets
+  }
+
+  /// A round at the end of the handler that made actors ready; what its
+  /// budget leaves goes to a posted round (unless one is posted already).
+  void run_due(io_loop::lane& l) {
+    run_ready(l);
+    {
+      std::lock_guard<std::mutex> guard{l.mx};
+      if ((l.ready.empty() && l.inbox.empty()) || l.stopped || l.posted)
+        return;
+      l.posted = true;
+    }
+    post_round(l);
+  }
+
+  /// Runs the ready actors (and those they make ready) within the budget.
+  void run_ready(io_loop::lane& l) {
     l.in_round = true;
     take_inbox(l);
     auto& u = *units_[l.index];
@@ -377,16 +433,6 @@ private:
     }
     end_of_round(l);
     l.in_round = false;
-    {
-      std::lock_guard<std::mutex> guard{l.mx};
-      if (l.ready.empty() && l.inbox.empty()) {
-        l.posted = false;
-        return;
-      }
-      if (l.stopped)
-        return;
-    }
-    post_round(l); // more is ready: after Asio polled the sockets
   }
 
   /// Runs what waits for the end of the busy stretch once nothing is ready
@@ -499,6 +545,22 @@ void io_loop::at_round_end(uint32_t i, std::function<void()> f) {
     return;
   }
   post_to(l, std::move(f));
+}
+
+void io_loop::handler_begin() noexcept {
+  if (this_lane && &this_lane->owner == this)
+    ++this_lane->handler_depth;
+}
+
+void io_loop::handler_end() {
+  auto* l = this_lane;
+  if (!l || &l->owner != this || l->handler_depth == 0)
+    return;
+  if (--l->handler_depth > 0 || !l->round_due)
+    return;
+  l->round_due = false;
+  if (l->run_due)
+    l->run_due(l->runner, *l);
 }
 
 int32_t io_loop::current() const noexcept {

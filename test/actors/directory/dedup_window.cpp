@@ -1,6 +1,10 @@
 #define CAF_SUITE actors.dedup_window
 #include <caf/test/unit_test.hpp>
 
+#include <deque>
+#include <optional>
+#include <string>
+
 #include "actors/directory/dedup_window.hpp"
 
 using namespace tether::actors;
@@ -41,4 +45,90 @@ CAF_TEST(expired ids are dropped as new ones come) {
     w.remember("a" + std::to_string(i), 1, 0);
   w.remember("late", 1, 100);
   CAF_CHECK_EQUAL(w.size(), 1u);
+}
+
+CAF_TEST(a forgotten id is new again and the others stay) {
+  dedup_window w{10min, 8};
+  for (int i = 0; i < 6; ++i)
+    w.remember("f" + std::to_string(i), static_cast<uint32_t>(i), i);
+  w.forget("f2");
+  w.forget("absent");
+  CAF_CHECK(!w.seen("f2", 10));
+  CAF_CHECK_EQUAL(w.size(), 5u);
+  for (int i : {0, 1, 3, 4, 5})
+    CAF_CHECK_EQUAL(w.seen("f" + std::to_string(i), 10).value_or(99),
+                    static_cast<uint32_t>(i));
+  w.remember("f2", 42, 11);
+  CAF_CHECK_EQUAL(w.seen("f2", 12).value_or(0), 42u);
+}
+
+// The window against a plain model (a list searched from end to end) over
+// a long random run: remembered, forgotten, expired and evicted ids, the
+// ring wrapping and growing, index cells shifted back on every removal.
+CAF_TEST(the window agrees with a linear model over a random run) {
+  struct model_slot {
+    std::string id;
+    int64_t at = 0;
+    uint32_t recipients = 0;
+    bool live = false;
+  };
+  const int64_t window = 500;
+  const size_t capacity = 37;
+  dedup_window w{std::chrono::milliseconds{window}, capacity};
+  std::deque<model_slot> model;
+  auto model_find = [&](const std::string& id) -> model_slot* {
+    for (auto& s : model)
+      if (s.live && s.id == id)
+        return &s;
+    return nullptr;
+  };
+  uint64_t rng = 0x9e3779b97f4a7c15;
+  auto next = [&rng] {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+  };
+  int64_t now = 0;
+  size_t mismatches = 0;
+  for (int step = 0; step < 20000; ++step) {
+    now += static_cast<int64_t>(next() % 7);
+    // Few distinct ids, so that resends, forgets and re-acceptances happen.
+    auto id = "id-" + std::to_string(next() % 120);
+    auto op = next() % 10;
+    if (op < 6) {
+      auto recipients = static_cast<uint32_t>(next() % 5);
+      while (!model.empty()) {
+        auto& f = model.front();
+        if (model.size() < capacity && f.live && now - f.at < window)
+          break;
+        model.pop_front();
+      }
+      if (auto* s = model_find(id)) {
+        if (now - s->at < window) {
+          w.remember(id, recipients, now);
+          continue;
+        }
+        s->live = false;
+      }
+      model.push_back({id, now, recipients, true});
+      w.remember(id, recipients, now);
+    } else if (op < 7) {
+      if (auto* s = model_find(id))
+        s->live = false;
+      w.forget(id);
+    } else {
+      std::optional<uint32_t> expect;
+      if (auto* s = model_find(id); s && now - s->at < window)
+        expect = s->recipients;
+      if (w.seen(id, now) != expect)
+        ++mismatches;
+    }
+    size_t live = 0;
+    for (auto& s : model)
+      live += s.live ? 1 : 0;
+    if (w.size() != live)
+      ++mismatches;
+  }
+  CAF_CHECK_EQUAL(mismatches, 0u);
 }

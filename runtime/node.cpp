@@ -350,7 +350,7 @@ uint16_t node::start() {
   auto params = make_orchestrator_params(s, std::move(log),
                                          impl_->test_clock_skew, self);
   params.cluster = impl_->cluster;
-  params.peer.middleman = impl_->middleman;
+  params.peer.middleman = caf::actor_cast<caf::actor>(impl_->middleman);
   params.peer.certificates = impl_->transport;
   params.peer.metrics = impl_->metrics;
   params.peer.request_timeout = s.node.request_timeout;
@@ -480,7 +480,7 @@ void node::start_cluster() {
   caf::anon_send(i.cluster, atom::start_v, i.orchestrator);
   actors::gate_params gp;
   gp.cluster = i.cluster;
-  gp.middleman = i.middleman;
+  gp.middleman = caf::actor_cast<caf::actor>(i.middleman);
   gp.certificates = i.transport;
   gp.metrics = i.metrics;
   gp.request_timeout = s.node.request_timeout;

@@ -3,6 +3,7 @@
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/io/middleman_actor.hpp>
 #include <caf/make_actor.hpp>
 #include <caf/sec.hpp>
 #include <caf/system_messages.hpp>
@@ -122,8 +123,8 @@ gate_actor::behavior_type gate(gate_actor::stateful_pointer<gate_state> self,
       }
       // Which connection carries that node, and whose certificate it had.
       self
-        ->request(p.middleman, p.request_timeout, caf::get_atom_v,
-                  sender->node())
+        ->request(caf::actor_cast<caf::io::middleman_actor>(p.middleman),
+                  p.request_timeout, caf::get_atom_v, sender->node())
         .then(
           [self, sender, peer, rp](const caf::node_id&, const std::string& addr,
                                    uint16_t port) mutable {

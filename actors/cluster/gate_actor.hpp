@@ -28,9 +28,9 @@
 #include <set>
 #include <string>
 
+#include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
 #include <caf/actor_system.hpp>
-#include <caf/io/middleman_actor.hpp>
 #include <caf/monitorable_actor.hpp>
 #include <caf/node_id.hpp>
 #include <caf/stateful_actor.hpp>
@@ -44,8 +44,10 @@ namespace tether::actors {
 
 struct gate_params {
   cluster_actor cluster;
-  /// Whose connections carry the cluster (it tells a node's address).
-  caf::io::middleman_actor middleman;
+  /// Whose connections carry the cluster (it tells a node's address): the
+  /// transport's caf::io::middleman_actor, untyped here so that the
+  /// cluster's headers do not bring CAF's io module to their includers.
+  caf::actor middleman;
   std::shared_ptr<peer_certificates> certificates;
   std::shared_ptr<node_metrics> metrics;
   /// Bounds what the gate asks of this node (node.request_timeout).

@@ -2,13 +2,19 @@
 
 #include <set>
 
+#include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/io/middleman_actor.hpp>
 #include <caf/node_id.hpp>
 #include <caf/sec.hpp>
 
 namespace tether::actors {
 
 namespace {
+
+caf::io::middleman_actor middleman_of(const peer_link_params& p) {
+  return caf::actor_cast<caf::io::middleman_actor>(p.middleman);
+}
 
 using self_ptr = peer_link_actor::stateful_pointer<peer_link_state>;
 
@@ -102,7 +108,8 @@ void hello(self_ptr self) {
 // Which node the certificate of the connection names (mutual TLS).
 void certify(self_ptr self, const caf::node_id& node) {
   auto& st = self->state;
-  self->request(st.params.middleman, st.params.timeout, caf::get_atom_v, node)
+  self
+    ->request(middleman_of(st.params), st.params.timeout, caf::get_atom_v, node)
     .then(
       [self](const caf::node_id&, const std::string& addr, uint16_t port) {
         auto& st = self->state;
@@ -128,7 +135,7 @@ peer_link(peer_link_actor::stateful_pointer<peer_link_state> self,
   st.params = std::move(params);
   st.local = std::move(local);
   self
-    ->request(st.params.middleman, st.params.timeout, caf::connect_atom_v,
+    ->request(middleman_of(st.params), st.params.timeout, caf::connect_atom_v,
               st.params.host, st.params.port)
     .then(
       [self](const caf::node_id& node, caf::strong_actor_ptr& ptr,

@@ -17,7 +17,7 @@
 #include <memory>
 #include <string>
 
-#include <caf/io/middleman_actor.hpp>
+#include <caf/actor.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -37,8 +37,9 @@ struct peer_link_params {
   std::chrono::milliseconds timeout{5000};
   /// Bounds a relayed request (node.request_timeout).
   std::chrono::milliseconds request_timeout{5000};
-  /// The cluster's middleman (its transport's), and what it proves.
-  caf::io::middleman_actor middleman;
+  /// The cluster's middleman (its transport's caf::io::middleman_actor,
+  /// untyped as in gate_params), and what it proves.
+  caf::actor middleman;
   std::shared_ptr<peer_certificates> certificates;
   std::shared_ptr<node_metrics> metrics;
 };

@@ -1,59 +1,104 @@
 #!/usr/bin/env bash
-# Checks the include rules of the layers (HOUSE_RULES.md #12):
+# Checks the include rules of the layers (HOUSE_RULES.md #12), following the
+# project's own includes: a file breaks a rule if anything it includes, at
+# any depth, brings in what the rule forbids (the report shows the chain).
 #   protocol/        no caf/, no boost/ (pure wire format)
-#   pure models      no caf/ (actors/**/ files that are not *_actor.*,
-#                    messages.*, interfaces.hpp, atoms.hpp, fan_in.*,
-#                    errors.*, loop_affinity.*)
-#   Beast            only in runtime/ws_*.cpp and runtime/ws_detail*.hpp (and
-#                    tools/baseline/, the bare Beast reference server, and
-#                    the session's fuzz target and tests)
+#   pure models      no caf/ (actors/**/ files that are not actors: see
+#                    `actor_code` below), except through actors/messages.hpp
+#                    (the value types' CAF inspectors; issue 24 moves them)
+#   Beast            only in runtime/ws_* and runtime/http_client.cpp (the
+#                    sessions, listener, TLS stream, HTTP client), and in
+#                    tools/baseline/ (the bare Beast reference server) and
+#                    the session's fuzz target and tests
 #   msgpack          only in protocol/*.cpp
-#   caf/io/          only in runtime/ and actors/cluster/ (the middleman), and
-#                    the cluster port's attack test (an intruder's middleman)
+#   caf/io/          only in runtime/ and actors/cluster/*.cpp (the
+#                    middleman), and the cluster port's attack test (an
+#                    intruder's middleman)
 #   caf/all.hpp      nowhere
+# Usage: check_layers.sh [ROOT] (default: this checkout).
 set -uo pipefail
-root="$(cd "$(dirname "$0")/../.." && pwd)"
-cd "$root"
-fail=0
-report() { echo "layer violation: $1"; fail=1; }
+root="${1:-$(cd "$(dirname "$0")/../.." && pwd)}"
+python3 - "$root" <<'PY'
+import os, re, sys
+from fnmatch import fnmatch
 
-while IFS= read -r f; do report "$f includes CAF or Boost (protocol is pure)"; done \
-  < <(grep -lE '#include <(caf|boost)/' protocol -r --include='*.hpp' --include='*.cpp')
+root = sys.argv[1]
+dirs = ["actors", "protocol", "runtime", "config", "tools", "test"]
+include = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
 
-while IFS= read -r f; do
-  case "$f" in
-    *_actor.hpp|*_actor.cpp|actors/messages.*|actors/interfaces.hpp|actors/atoms.hpp|actors/fan_in.*|actors/errors.*|actors/loop_affinity.*) ;;
-    *) report "$f is a pure model but includes caf/" ;;
-  esac
-done < <(grep -lE '#include <caf/' actors -r --include='*.hpp' --include='*.cpp')
+files = set()
+for d in dirs:
+    for dp, _, names in os.walk(os.path.join(root, d)):
+        for n in names:
+            if n.endswith((".hpp", ".cpp", ".h")):
+                files.add(os.path.relpath(os.path.join(dp, n), root))
 
-while IFS= read -r f; do
-  case "$f" in
-    runtime/ws_*.cpp|runtime/ws_detail*.hpp|tools/baseline/*.cpp|test/fuzz/session.cpp|test/runtime/ws_session.cpp|test/runtime/ws_tls_stream.cpp|test/support/session_test_stream.hpp) ;;
-    *) report "$f includes Beast (only runtime/ws_*.cpp may)" ;;
-  esac
-done < <(grep -rlE '#include <boost/beast' actors protocol runtime config tools test \
-           --include='*.hpp' --include='*.cpp')
+# Each file's includes: project files (by path from the root, or relative to
+# the including file) and the others (system and library headers).
+direct = {}
+for f in files:
+    text = open(os.path.join(root, f), errors="replace").read()
+    project, other = [], []
+    for name in include.findall(text):
+        hit = next((c for c in (name, os.path.normpath(
+            os.path.join(os.path.dirname(f), name))) if c in files), None)
+        (project if hit else other).append(hit or name)
+    direct[f] = (project, other)
 
-while IFS= read -r f; do
-  case "$f" in
-    protocol/*.cpp) ;;
-    *) report "$f includes msgpack (only protocol/*.cpp may)" ;;
-  esac
-done < <(grep -rlE '#include <msgpack' actors protocol runtime config tools test \
-           --include='*.hpp' --include='*.cpp')
+def reach(f, skip=()):
+    """Library headers `f` brings in, each with the chain that does, not
+    looking into the project files in `skip`."""
+    seen, found, todo = {f}, {}, [(f, (f,))]
+    while todo:
+        cur, chain = todo.pop()
+        project, other = direct[cur]
+        for h in other:
+            found.setdefault(h, chain)
+        for p in project:
+            if p not in seen and p not in skip:
+                seen.add(p)
+                todo.append((p, chain + (p,)))
+    return found
 
-while IFS= read -r f; do
-  case "$f" in
-    runtime/*|actors/cluster/*|test/integration/cluster_trust.cpp) ;;
-    *) report "$f includes caf/io (only runtime/ and actors/cluster/ may)" ;;
-  esac
-done < <(grep -rlE '#include <caf/io/' actors protocol config tools test \
-           --include='*.hpp' --include='*.cpp')
+def actor_code(f):
+    return any(fnmatch(f, p) for p in (
+        "actors/*_actor.*", "actors/*/*_actor.*", "actors/messages.*",
+        "actors/interfaces.hpp", "actors/atoms.hpp", "actors/fan_in.*",
+        "actors/errors.*", "actors/loop_affinity.*",
+        # the connection actor's own parts
+        "actors/connection/connection_detail.hpp",
+        "actors/connection/control_requests.cpp"))
 
-while IFS= read -r f; do report "$f includes caf/all.hpp"; done \
-  < <(grep -rlE '#include <caf/all.hpp>' actors protocol runtime config tools test \
-           --include='*.hpp' --include='*.cpp')
+rules = [
+    ("protocol is pure", lambda f: f.startswith("protocol/"),
+     lambda h: h.startswith(("caf/", "boost/")), ()),
+    ("a pure model includes CAF", lambda f: f.startswith("actors/") and not actor_code(f),
+     lambda h: h.startswith("caf/"), ("actors/messages.hpp",)),
+    ("Beast outside the sessions", lambda f: not any(fnmatch(f, p) for p in (
+        "runtime/ws_*", "runtime/http_client.cpp", "tools/baseline/*",
+        "test/fuzz/session.cpp", "test/runtime/ws_session.cpp",
+        "test/runtime/ws_tls_stream.cpp", "test/support/session_test_stream.hpp")),
+     lambda h: h.startswith("boost/beast"), ()),
+    ("msgpack outside protocol/*.cpp", lambda f: not fnmatch(f, "protocol/*.cpp"),
+     lambda h: h.startswith("msgpack"), ()),
+    ("caf/io outside runtime/ and the cluster's sources",
+     lambda f: not (f.startswith("runtime/") or fnmatch(f, "actors/cluster/*.cpp")
+                    or f == "test/integration/cluster_trust.cpp"),
+     lambda h: h.startswith("caf/io/"), ()),
+    ("caf/all.hpp", lambda f: True, lambda h: h == "caf/all.hpp", ()),
+]
 
-if [ "$fail" -ne 0 ]; then exit 1; fi
-echo "layers: ok"
+failed = 0
+for f in sorted(files):
+    for name, applies, forbidden, skip in rules:
+        if not applies(f):
+            continue
+        for h, chain in sorted(reach(f, skip).items()):
+            if forbidden(h):
+                print(f"layer violation ({name}): {' > '.join(chain)} > <{h}>")
+                failed += 1
+                break
+if failed:
+    sys.exit(1)
+print(f"layers: ok ({len(files)} files, includes followed)")
+PY

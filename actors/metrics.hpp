@@ -137,9 +137,6 @@ public:
   /// Something from (what claimed to be) another node was refused.
   void peer_refused(peer_refusal r) noexcept;
   uint64_t peer_refusals(peer_refusal r) const noexcept;
-  uint64_t link_restarts() const noexcept {
-    return link_restarts_.load(std::memory_order_relaxed);
-  }
 
   int64_t connections() const noexcept {
     return connections_current_.load(std::memory_order_relaxed);
@@ -148,9 +145,6 @@ public:
   uint64_t messages_in(traffic_kind k) const noexcept;
   uint64_t messages_out(traffic_kind k) const noexcept;
   uint64_t errors(protocol::errc code) const noexcept;
-  uint64_t rtt_count() const noexcept {
-    return rtt_count_.load(std::memory_order_relaxed);
-  }
   uint64_t queue_events(queue_counter c) const noexcept;
   uint64_t room_events(room_counter c) const noexcept;
   uint64_t store_commits() const noexcept {

@@ -88,8 +88,6 @@ public:
   }
 
   uint32_t pending() const noexcept { return pending_; }
-  uint32_t frames_in_flight() const noexcept { return in_flight_; }
-  const batch_params& params() const noexcept { return params_; }
 
 private:
   /// Whether to flush at `now`, with up to max_items (1 unbatched).

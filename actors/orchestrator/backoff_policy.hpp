@@ -45,8 +45,6 @@ public:
     return uptime >= params_.reset_after;
   }
 
-  const backoff_params& params() const noexcept { return params_; }
-
 private:
   backoff_params params_;
 };

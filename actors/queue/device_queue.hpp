@@ -167,7 +167,6 @@ public:
   size_t waiting() const noexcept;
   size_t inflight() const noexcept { return inflight_.size(); }
   uint64_t next_seq() const noexcept { return next_seq_; }
-  const queue_params& params() const noexcept { return params_; }
 
   /// Removes every message, delivered ones first (by seq), then waiting
   /// ones by priority, FIFO within one: a queue handed to another node.

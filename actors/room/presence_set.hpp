@@ -112,8 +112,6 @@ public:
   /// Flaps suppressed so far.
   uint64_t suppressed_flaps() const noexcept { return flaps_; }
 
-  const presence_params& params() const noexcept { return params_; }
-
 private:
   protocol::presence_entry entry(const member_state& m,
                                  const char* event) const;

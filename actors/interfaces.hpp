@@ -13,14 +13,14 @@
 #include <caf/typed_actor.hpp>
 
 #include "actors/atoms.hpp"
-#include "actors/directory/dedup_window.hpp"
-#include "actors/directory/routing.hpp"
 #include "actors/messages.hpp"
-#include "actors/orchestrator/overview.hpp"
+#include "actors/ports.hpp"
 
 namespace tether::actors {
 
 struct user_routes;
+/// A device's window of recent message ids (actors/directory/dedup_window).
+struct device_dedup;
 
 /// A user's devices as its connections see them (user_routes below):
 /// immutable, shared by all of them, replaced as a whole when anything

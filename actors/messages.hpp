@@ -13,11 +13,9 @@
 #include <caf/error.hpp>
 #include <caf/meta/type_name.hpp>
 
-#include "actors/cluster/membership.hpp"
-#include "actors/connection/session_port.hpp"
-#include "actors/device/link_opened.hpp"
 #include "actors/errors.hpp"
-#include "actors/store/stored_records.hpp"
+#include "actors/ports.hpp"
+#include "actors/records.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/errc.hpp"
 #include "protocol/model.hpp"

@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
-#include "actors/connection/session_port.hpp"
 #include "actors/metrics.hpp"
+#include "actors/ports.hpp"
 
 namespace tether::runtime {
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "actors/device/link_port.hpp"
+#include "actors/ports.hpp"
 
 namespace tether::runtime {
 

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "actors/connection/session_port.hpp"
 #include "actors/metrics.hpp"
+#include "actors/ports.hpp"
 
 namespace tether::runtime {
 

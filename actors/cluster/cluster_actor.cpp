@@ -1,4 +1,5 @@
 #include "actors/cluster/cluster_actor.hpp"
+#include "actors/orchestrator/overview.hpp"
 
 #include <algorithm>
 #include <set>

@@ -14,24 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "actors/records.hpp"
+
 namespace tether::actors {
-
-/// The version of what nodes say to each other (the cluster actor's
-/// messages). A node refuses a peer of another version.
-inline constexpr uint32_t cluster_protocol_version = 4;
-
-/// A node as its peers know it.
-struct member_info {
-  std::string node_id;
-  /// Where its cluster port (CAF's middleman) listens.
-  std::string host;
-  uint16_t port = 0;
-  uint32_t protocol = cluster_protocol_version;
-  /// When the node started (wall ms): a restarted node has a newer one.
-  int64_t incarnation = 0;
-
-  std::string address() const { return host + ":" + std::to_string(port); }
-};
 
 enum class node_state : uint8_t {
   self,

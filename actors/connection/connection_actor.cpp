@@ -1,5 +1,7 @@
 #include "actors/connection/connection_actor.hpp"
 #include "actors/connection/connection_detail.hpp"
+#include "actors/directory/dedup_window.hpp"
+#include "actors/directory/routing.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -25,8 +25,8 @@
 #include "actors/device/device_params.hpp"
 #include "actors/device/device_script.hpp"
 #include "actors/device/latency_histogram.hpp"
-#include "actors/device/link_port.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/ports.hpp"
 #include "actors/wall_clock.hpp"
 #include "protocol/delivery_scan.hpp"
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/device/link_port.hpp"
+#include "actors/ports.hpp"
 #include "protocol/model.hpp"
 
 namespace tether::actors {

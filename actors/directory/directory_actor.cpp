@@ -1,4 +1,5 @@
 #include "actors/directory/directory_actor.hpp"
+#include "actors/directory/dedup_window.hpp"
 
 #include <algorithm>
 

@@ -8,19 +8,11 @@
 #include <string_view>
 #include <vector>
 
+#include "actors/records.hpp"
 #include "protocol/errc.hpp"
 #include "protocol/model.hpp"
 
 namespace tether::actors {
-
-/// One device of a user as routing sees it.
-struct device_entry {
-  std::string device_id;
-  protocol::device_type type = protocol::device_type::mobile;
-  /// Whether the device's token carries role `extension`.
-  bool extension = false;
-  bool online = false;
-};
 
 struct route_plan {
   protocol::errc error = protocol::errc::none;

@@ -1,4 +1,5 @@
 #include "actors/orchestrator/orchestrator_actor.hpp"
+#include "actors/orchestrator/overview.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>

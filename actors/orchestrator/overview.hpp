@@ -11,35 +11,9 @@
 #include <vector>
 
 #include "actors/metrics.hpp"
+#include "actors/records.hpp"
 
 namespace tether::actors {
-
-/// One device queue as the dashboard shows it (node-local: rendered to
-/// JSON on its node).
-struct queue_summary {
-  std::string user_id;
-  std::string device_id;
-  /// Queued, never delivered.
-  uint32_t waiting = 0;
-  /// Delivered, not yet retired.
-  uint32_t unacked = 0;
-  uint64_t bytes = 0;
-  /// Age of the oldest waiting message (0: none waits).
-  int64_t oldest_age_ms = 0;
-  bool connected = false;
-  /// Connected, and its oldest waiting message is older than
-  /// queue.slow_after (a slow consumer).
-  bool slow = false;
-};
-
-/// One room as the dashboard shows it (node-local).
-struct room_summary {
-  std::string name;
-  /// Members in the room's cluster-wide view.
-  uint32_t members = 0;
-  /// Of them, connected to this node.
-  uint32_t local = 0;
-};
 
 struct node_overview {
   std::string node_id;

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/store/stored_records.hpp"
+#include "actors/records.hpp"
 #include "protocol/model.hpp"
 
 struct sqlite3;

@@ -8,9 +8,9 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/test/dsl.hpp>
 
-#include "actors/connection/session_port.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/orchestrator/orchestrator_actor.hpp"
+#include "actors/ports.hpp"
 #include "protocol/codec.hpp"
 #include "test/support/temp_dir.hpp"
 

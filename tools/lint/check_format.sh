@@ -4,7 +4,10 @@
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
-mapfile -t files < <(git ls-files '*.cpp' '*.hpp')
+# Tracked files that exist (a deletion not staged yet is not a finding).
+mapfile -t files < <(git ls-files '*.cpp' '*.hpp' | while IFS= read -r f; do
+  [[ -f "$f" ]] && echo "$f"
+done)
 if [[ "${1:-}" == "--fix" ]]; then
   clang-format-14 -i "${files[@]}"
   exit 0

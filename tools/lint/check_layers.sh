@@ -15,6 +15,8 @@
 #                    middleman), and the cluster port's attack test (an
 #                    intruder's middleman)
 #   caf/all.hpp      nowhere
+#   the kernel       actors/*.hpp reach no header of a component folder
+#                    (actors/<component>/): components depend on the kernel
 # Usage: check_layers.sh [ROOT] (default: this checkout).
 set -uo pipefail
 root="${1:-$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -89,6 +91,24 @@ rules = [
 ]
 
 failed = 0
+# The kernel (actors/*.hpp: atoms, messages, records, ports, interfaces and
+# the shared helpers) depends on no component: components include it.
+for f in sorted(files):
+    if not fnmatch(f, "actors/*.hpp") or f.count("/") != 1:
+        continue
+    seen, todo = {f}, [(f, (f,))]
+    while todo:
+        cur, chain = todo.pop()
+        for p in direct[cur][0]:
+            if p in seen:
+                continue
+            seen.add(p)
+            if p.startswith("actors/") and p.count("/") > 1:
+                print(f"layer violation (the kernel includes a component): {' > '.join(chain + (p,))}")
+                failed += 1
+                todo = []
+                break
+            todo.append((p, chain + (p,)))
 for f in sorted(files):
     for name, applies, forbidden, skip in rules:
         if not applies(f):

@@ -70,6 +70,15 @@ printf '#include "actors/queue/queue_actor.hpp"\n' >"$tree/actors/queue/model.hp
 printf '#include <caf/typed_actor.hpp>\n' >"$tree/actors/queue/queue_actor.hpp"
 expect 1 "layers: a pure model through an actor header" -- \
   "$here/check_layers.sh" "$tree"
+# The kernel (actors/*.hpp) reaching a component through another kernel file.
+rm "$tree/actors/queue/queue_actor.hpp"
+printf '#include <string>\n' >"$tree/actors/queue/model.hpp"
+printf '#include "actors/records.hpp"\n' >"$tree/actors/messages.hpp"
+printf '#include "actors/queue/model.hpp"\n' >"$tree/actors/records.hpp"
+expect 1 "layers: the kernel reaching a component" -- \
+  "$here/check_layers.sh" "$tree"
+printf '#include <string>\n' >"$tree/actors/records.hpp"
+expect 0 "layers: a kernel of its own" -- "$here/check_layers.sh" "$tree"
 
 if [[ $failures -ne 0 ]]; then
   echo "lint checks: $failures failed"

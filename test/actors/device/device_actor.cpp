@@ -9,7 +9,8 @@
 
 // The simulated device and its fleet under the deterministic scheduler: the
 // test clock drives their timers (no sleeps), and a recording link stands
-// where the client WebSocket session is (the seam of link_port.hpp).
+// where the client WebSocket session is (the seam of link_port in
+// actors/ports.hpp).
 
 using namespace tether;
 using namespace tether::actors;

@@ -1,5 +1,4 @@
-#include "actors/connection/session_port.hpp"
-#include "actors/device/link_port.hpp"
+#include "actors/ports.hpp"
 
 namespace tether::actors {
 

@@ -305,6 +305,12 @@ using store_actor = caf::typed_actor<
   // Lists a user's known devices.
   caf::replies_to<atom::get, atom::devices,
                   std::string>::with<std::vector<device_record>>,
+  // Lists a user's known devices (as before the call) and registers one of
+  // them as atom::open does, answering once that is durable: a join that
+  // loads its user costs one trip.
+  caf::replies_to<atom::get, atom::devices, std::string, device_identity,
+                  uint64_t>::with<std::vector<device_record>, device_record,
+                                  std::vector<stored_message>, bool>,
   // Lists the devices with stored messages.
   caf::replies_to<atom::get, atom::backlog>::with<std::vector<device_record>>,
   // Lists a user's dead letters.

@@ -117,9 +117,11 @@ void routes_changed(self_ptr self, user_slot& u,
 }
 
 // Runs `f` with the user's slot once its known devices are loaded; while
-// they load, the shard serves everyone else.
+// they load, the shard serves everyone else. A join that starts the load
+// names its device (`opening`): the store registers it in the same trip.
 void with_user(self_ptr self, const std::string& user,
-               std::function<void(user_slot&)> f) {
+               std::function<void(user_slot&)> f,
+               const device_identity* opening = nullptr) {
   auto& st = self->state;
   auto [i, added] = st.users.try_emplace(user);
   auto& u = i->second;
@@ -154,14 +156,33 @@ void with_user(self_ptr self, const std::string& user,
       g(u);
     note_idle(self, u);
   };
-  self->request(st.store, caf::infinite, atom::get_v, atom::devices_v, user)
-    .then([loaded](
-            std::vector<device_record>& records) mutable { loaded(records); },
-          [self, user, loaded](caf::error& err) mutable {
-            spdlog::error("directory: cannot load the devices of {}: {}", user,
-                          self->system().render(err));
-            loaded({});
-          });
+  auto failed = [self, user, loaded](caf::error& err) mutable {
+    spdlog::error("directory: cannot load the devices of {}: {}", user,
+                  self->system().render(err));
+    loaded({});
+  };
+  if (!opening) {
+    self->request(st.store, caf::infinite, atom::get_v, atom::devices_v, user)
+      .then([loaded](
+              std::vector<device_record>& records) mutable { loaded(records); },
+            std::move(failed));
+    return;
+  }
+  self
+    ->request(st.store, caf::infinite, atom::get_v, atom::devices_v, user,
+              *opening, st.params.seq_block)
+    .then(
+      [self, user, loaded, device = opening->device_id](
+        std::vector<device_record>& records, device_record& rec,
+        std::vector<stored_message>& backlog, bool fresh) mutable {
+        auto& u = self->state.users[user];
+        u.preopened = std::make_unique<preopened_device>(
+          preopened_device{device, std::move(rec), std::move(backlog), fresh});
+        loaded(records);
+        // Only the join that waited takes it, within this run.
+        self->state.users[user].preopened.reset();
+      },
+      std::move(failed));
 }
 
 // Runs what waits for the device's queue with `q` (empty: it did not
@@ -550,6 +571,20 @@ void answer_join(self_ptr self, caf::typed_response_promise<joined_info> rp,
     join_user_room(self, id);
 }
 
+void opened(self_ptr self, caf::typed_response_promise<joined_info> rp,
+            const device_identity& id, const connection_actor& conn,
+            const device_record& rec,
+            const std::vector<stored_message>& backlog, bool fresh);
+
+// Answers the join with the device's running queue (started if need be).
+void join_running(self_ptr self, caf::typed_response_promise<joined_info> rp,
+                  const device_identity& id, const connection_actor& conn) {
+  with_queue(self, id.user_id, id.device_id,
+             [self, rp, id, conn](const queue_actor& q) mutable {
+               answer_join(self, rp, id, conn, q);
+             });
+}
+
 // A joining device gets a running queue if it has one, if rooms hold it (they
 // publish into it directly) or if the store holds messages for it; else the
 // record of its queue, read from the store if this shard has none.
@@ -557,20 +592,20 @@ void join_queue(self_ptr self, caf::typed_response_promise<joined_info> rp,
                 const device_identity& id, const connection_actor& conn) {
   auto& st = self->state;
   auto* slot = find_device(self, id.user_id, id.device_id);
-  auto with_running = [self, rp, id, conn]() mutable {
-    with_queue(self, id.user_id, id.device_id,
-               [self, rp, id, conn](const queue_actor& q) mutable {
-                 answer_join(self, rp, id, conn, q);
-               });
-  };
   if (slot->queue || slot->releasing || slot->opening
       || !slot->queue_waiting.empty() || !slot->rooms.empty()
       || st.users[id.user_id].presence_room) {
-    with_running();
+    join_running(self, rp, id, conn);
     return;
   }
   if (slot->record) {
     answer_join(self, rp, id, conn, queue_actor{});
+    return;
+  }
+  if (auto& pre = st.users[id.user_id].preopened;
+      pre && pre->device_id == id.device_id) {
+    auto p = std::move(pre);
+    opened(self, rp, id, conn, p->record, p->backlog, p->fresh);
     return;
   }
   slot->opening = true;
@@ -578,41 +613,51 @@ void join_queue(self_ptr self, caf::typed_response_promise<joined_info> rp,
     ->request(st.store, caf::infinite, atom::open_v, slot->id,
               st.params.seq_block)
     .then(
-      [self, rp, id, conn, with_running](device_record& rec,
-                                         std::vector<stored_message>& backlog,
-                                         bool fresh) mutable {
-        auto* slot = find_device(self, id.user_id, id.device_id);
-        if (!slot) {
-          rp.deliver(make_tether_error(protocol::errc::internal_error,
-                                       "queue unavailable"));
-          return;
-        }
-        slot->opening = false;
-        if (backlog.empty()) {
-          // What the queue would start from (queue_actor.cpp): a known
-          // device's seqs continue past its reservation.
-          auto r = std::make_unique<queue_record>();
-          r->epoch = rec.epoch;
-          r->seq_reserved = rec.seq_reserved;
-          r->next_seq = fresh ? 1 : rec.seq_reserved + 1;
-          r->gap_expired = rec.gap_expired;
-          r->gap_evicted = rec.gap_evicted;
-          r->gap_dead = rec.gap_dead;
-          slot->record = std::move(r);
-        }
-        // Messages came for it meanwhile, or the store holds some.
-        if (!slot->queue_waiting.empty())
-          start_queue(self, id.user_id, id.device_id);
-        if (slot->record && !slot->queue && slot->queue_waiting.empty())
-          answer_join(self, rp, id, conn, queue_actor{});
-        else
-          with_running();
+      [self, rp, id, conn](device_record& rec,
+                           std::vector<stored_message>& backlog,
+                           bool fresh) mutable {
+        opened(self, rp, id, conn, rec, backlog, fresh);
       },
       [self, rp, id, conn](caf::error& err) mutable {
         if (auto* slot = find_device(self, id.user_id, id.device_id))
           slot->opening = false;
         rp.deliver(std::move(err));
       });
+}
+
+// The store registered the joining device: its queue's record, or its
+// queue started if the store holds messages for it or some came meanwhile.
+void opened(self_ptr self, caf::typed_response_promise<joined_info> rp,
+            const device_identity& id, const connection_actor& conn,
+            const device_record& rec,
+            const std::vector<stored_message>& backlog, bool fresh) {
+  auto* slot = find_device(self, id.user_id, id.device_id);
+  if (!slot) {
+    rp.deliver(
+      make_tether_error(protocol::errc::internal_error, "queue unavailable"));
+    return;
+  }
+  slot->opening = false;
+  if (backlog.empty()) {
+    // What the queue would start from (queue_actor.cpp): a known device's
+    // seqs continue past its reservation.
+    auto r = std::make_unique<queue_record>();
+    r->epoch = rec.epoch;
+    r->seq_reserved = rec.seq_reserved;
+    r->next_seq = fresh ? 1 : rec.seq_reserved + 1;
+    r->gap_expired = rec.gap_expired;
+    r->gap_evicted = rec.gap_evicted;
+    r->gap_dead = rec.gap_dead;
+    slot->record = std::move(r);
+  }
+  // Messages came for it meanwhile, or the store holds some.
+  if (!slot->queue_waiting.empty())
+    start_queue(self, id.user_id, id.device_id);
+  if (slot->record && !slot->queue && slot->queue_waiting.empty()) {
+    answer_join(self, rp, id, conn, queue_actor{});
+    return;
+  }
+  join_running(self, rp, id, conn);
 }
 
 } // namespace
@@ -635,35 +680,38 @@ directory(directory_actor::stateful_pointer<directory_state> self,
     [=](atom::join, device_identity& id,
         connection_actor& conn) -> caf::result<joined_info> {
       auto rp = self->make_response_promise<joined_info>();
-      with_user(self, id.user_id, [=](user_slot& u) mutable {
-        auto& st = self->state;
-        auto* slot = find_device(u, id.device_id);
-        if (!slot) {
-          u.devices.push_back(device_slot{});
-          slot = &u.devices.back();
-        }
-        if (slot->conn) {
-          // The device reconnected while its old link lingered (common on
-          // mobile); the newer connection wins.
-          spdlog::info("user={} device={}: session {} replaced by {}",
-                       id.user_id, id.device_id, slot->id.session_id,
-                       id.session_id);
-          self->send(slot->conn, atom::close_v,
-                     protocol::to_int(protocol::close_code::replaced));
-          st.by_addr.erase(slot->conn.address());
-          self->demonitor(slot->conn.address());
-        }
-        slot->id = id;
-        slot->conn = conn;
-        if (!slot->dedup)
-          slot->dedup = std::make_shared<device_dedup>(
-            dedup_window{st.params.dedup_window, st.params.dedup_capacity});
-        st.by_addr.emplace(conn.address(),
-                           std::make_pair(id.user_id, id.device_id));
-        self->monitor(conn);
-        u.idle_since_ms = -1;
-        join_queue(self, rp, id, conn);
-      });
+      with_user(
+        self, id.user_id,
+        [=](user_slot& u) mutable {
+          auto& st = self->state;
+          auto* slot = find_device(u, id.device_id);
+          if (!slot) {
+            u.devices.push_back(device_slot{});
+            slot = &u.devices.back();
+          }
+          if (slot->conn) {
+            // The device reconnected while its old link lingered (common on
+            // mobile); the newer connection wins.
+            spdlog::info("user={} device={}: session {} replaced by {}",
+                         id.user_id, id.device_id, slot->id.session_id,
+                         id.session_id);
+            self->send(slot->conn, atom::close_v,
+                       protocol::to_int(protocol::close_code::replaced));
+            st.by_addr.erase(slot->conn.address());
+            self->demonitor(slot->conn.address());
+          }
+          slot->id = id;
+          slot->conn = conn;
+          if (!slot->dedup)
+            slot->dedup = std::make_shared<device_dedup>(
+              dedup_window{st.params.dedup_window, st.params.dedup_capacity});
+          st.by_addr.emplace(conn.address(),
+                             std::make_pair(id.user_id, id.device_id));
+          self->monitor(conn);
+          u.idle_since_ms = -1;
+          join_queue(self, rp, id, conn);
+        },
+        &id);
       return rp;
     },
     [=](atom::route, const device_identity& sender,

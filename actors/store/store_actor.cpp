@@ -119,6 +119,61 @@ caf::typed_response_promise<atom::ok> write_acked(self_ptr self, Op op) {
   return rp;
 }
 
+struct opened_device {
+  device_record record;
+  std::vector<stored_message> backlog;
+  /// Registered by this call.
+  bool fresh = false;
+};
+
+// Registers a device (atom::open): a known one is answered at once with its
+// record and backlog (no fsync on the reconnect path; last_seen rides along
+// with the next commit); a new one once its record, with its first seqs
+// reserved, is durable, group committed with whatever else waits.
+void open_device(self_ptr self, const device_identity& id, uint64_t first_seqs,
+                 std::function<void(caf::expected<opened_device>)> done) {
+  auto type = static_cast<uint8_t>(id.type);
+  auto now = wall_ms(self);
+  try {
+    auto& log = *self->state.log;
+    if (auto rec = log.find_device(id.user_id, id.device_id)) {
+      write(self, [id, type, now](durable_log& log) {
+        log.touch_device(id.user_id, id.device_id, type, id.role, now);
+      });
+      rec->type = type;
+      rec->role = id.role;
+      rec->last_seen_ms = now;
+      done(opened_device{std::move(*rec), log.load(id.user_id, id.device_id),
+                         false});
+      return;
+    }
+    auto rec = std::make_shared<device_record>();
+    write(self, [id, type, now, rec, first_seqs](durable_log& log) {
+      *rec = log.insert_device(id.user_id, id.device_id, type, id.role, now,
+                               first_seqs);
+    });
+    on_commit(self, [self, rec, id, done](std::string error) mutable {
+      if (error.empty()) {
+        try {
+          done(opened_device{std::move(*rec),
+                             self->state.log->load(id.user_id, id.device_id),
+                             true});
+          return;
+        } catch (const std::exception& e) {
+          error = e.what();
+        }
+      }
+      spdlog::error("store: cannot register {}/{}: {}", id.user_id,
+                    id.device_id, error);
+      done(protocol::make_error(protocol::errc::internal_error));
+    });
+  } catch (const std::exception& e) {
+    spdlog::error("store: cannot open the queue of {}/{}: {}", id.user_id,
+                  id.device_id, e.what());
+    done(protocol::make_error(protocol::errc::internal_error));
+  }
+}
+
 } // namespace
 
 std::chrono::milliseconds purge_interval(std::chrono::milliseconds retention) {
@@ -173,52 +228,42 @@ store(store_actor::stateful_pointer<store_state> self,
     },
     [=](atom::open, const device_identity& id, uint64_t first_seqs)
       -> caf::result<device_record, std::vector<stored_message>, bool> {
-      auto type = static_cast<uint8_t>(id.type);
-      auto now = wall_ms(self);
+      auto rp
+        = self->make_response_promise<device_record,
+                                      std::vector<stored_message>, bool>();
+      open_device(
+        self, id, first_seqs, [rp](caf::expected<opened_device> r) mutable {
+          if (!r)
+            rp.deliver(std::move(r.error()));
+          else
+            rp.deliver(std::move(r->record), std::move(r->backlog), r->fresh);
+        });
+      return rp;
+    },
+    [=](atom::get, atom::devices, const std::string& user,
+        const device_identity& id, uint64_t first_seqs)
+      -> caf::result<std::vector<device_record>, device_record,
+                     std::vector<stored_message>, bool> {
+      std::vector<device_record> devices;
       try {
-        auto& log = *self->state.log;
-        if (auto rec = log.find_device(id.user_id, id.device_id)) {
-          // A known device: its record and backlog are on disk already, so
-          // the answer does not wait for a commit (no fsync on the
-          // reconnect path); last_seen rides along with the next commit.
-          write(self, [id, type, now](durable_log& log) {
-            log.touch_device(id.user_id, id.device_id, type, id.role, now);
-          });
-          rec->type = type;
-          rec->role = id.role;
-          rec->last_seen_ms = now;
-          return {std::move(*rec), log.load(id.user_id, id.device_id), false};
-        }
-        // A new device: answered once its record, with its first seqs
-        // reserved, is durable, group committed with whatever else waits.
-        auto rec = std::make_shared<device_record>();
-        write(self, [id, type, now, rec, first_seqs](durable_log& log) {
-          *rec = log.insert_device(id.user_id, id.device_id, type, id.role, now,
-                                   first_seqs);
-        });
-        auto rp
-          = self->make_response_promise<device_record,
-                                        std::vector<stored_message>, bool>();
-        on_commit(self, [self, rp, rec, id](std::string error) mutable {
-          if (error.empty()) {
-            try {
-              rp.deliver(std::move(*rec),
-                         self->state.log->load(id.user_id, id.device_id), true);
-              return;
-            } catch (const std::exception& e) {
-              error = e.what();
-            }
-          }
-          spdlog::error("store: cannot register {}/{}: {}", id.user_id,
-                        id.device_id, error);
-          rp.deliver(protocol::make_error(protocol::errc::internal_error));
-        });
-        return rp;
+        devices = self->state.log->devices(user);
       } catch (const std::exception& e) {
-        spdlog::error("store: cannot open the queue of {}/{}: {}", id.user_id,
-                      id.device_id, e.what());
+        spdlog::error("store: {}", e.what());
         return protocol::make_error(protocol::errc::internal_error);
       }
+      auto rp
+        = self->make_response_promise<std::vector<device_record>, device_record,
+                                      std::vector<stored_message>, bool>();
+      open_device(self, id, first_seqs,
+                  [rp, devices = std::move(devices)](
+                    caf::expected<opened_device> r) mutable {
+                    if (!r)
+                      rp.deliver(std::move(r.error()));
+                    else
+                      rp.deliver(std::move(devices), std::move(r->record),
+                                 std::move(r->backlog), r->fresh);
+                  });
+      return rp;
     },
     [=](atom::reserve, reservation& r) -> caf::result<atom::ok> {
       return write_acked(self, [r = std::move(r)](durable_log& log) {

@@ -28,6 +28,54 @@ protocol::message_ptr to_device(std::string id, std::string from,
   return m;
 }
 
+// A store that counts what a directory asks of it: the user's devices, the
+// same with a registration, or a registration alone. It knows nobody.
+struct store_calls {
+  int devices = 0;
+  int devices_and_open = 0;
+  int open = 0;
+};
+
+device_record record_of(const device_identity& id) {
+  device_record r;
+  r.user_id = id.user_id;
+  r.device_id = id.device_id;
+  r.epoch = "epoch-" + id.device_id;
+  return r;
+}
+
+store_actor::behavior_type counting_store(store_actor::pointer,
+                                          std::shared_ptr<store_calls> calls) {
+  return {
+    [](atom::append, const stored_message&) { return atom::ok_v; },
+    [](atom::remove, const message_keys&) {},
+    [](atom::bury, const message_keys&) {},
+    [](atom::remove, atom::dead) {},
+    [calls](atom::open, const device_identity& id, uint64_t) {
+      ++calls->open;
+      return std::make_tuple(record_of(id), std::vector<stored_message>{},
+                             true);
+    },
+    [](atom::reserve, const reservation&) { return atom::ok_v; },
+    [](atom::gaps, const gap_counts&) {},
+    [calls](atom::get, atom::devices, const std::string&) {
+      ++calls->devices;
+      return std::vector<device_record>{};
+    },
+    [calls](atom::get, atom::devices, const std::string&,
+            const device_identity& id, uint64_t) {
+      ++calls->devices_and_open;
+      return std::make_tuple(std::vector<device_record>{}, record_of(id),
+                             std::vector<stored_message>{}, true);
+    },
+    [](atom::get, atom::backlog) { return std::vector<device_record>{}; },
+    [](atom::get, atom::dead, const std::string&) {
+      return std::vector<stored_message>{};
+    },
+    [](atom::flush) {},
+  };
+}
+
 struct fixture : test::node_fixture {
   directory_actor dir;
 
@@ -116,6 +164,89 @@ CAF_TEST(known devices are loaded from the store) {
   CAF_REQUIRE(r);
   CAF_CHECK_EQUAL(log->load("alice", "tablet").size(), 1u);
   anon_send_exit(pa, caf::exit_reason::user_shutdown);
+}
+
+// The join that loads its user has the store list the user's devices and
+// register the joining one in one request (a new device: once durable).
+CAF_TEST(a join that loads its user registers its device) {
+  device_identity who{"bob", "phone", protocol::device_type::mobile,
+                      "",    "s-b",   protocol::codec::json};
+  auto p = sys.spawn(test::probe, std::make_shared<test::probe_log>());
+  self->send(dir, atom::join_v, who, p);
+  run_messages();
+  joined_info joined;
+  self->receive([&](joined_info& j) { joined = std::move(j); });
+  auto rec = log->find_device("bob", "phone");
+  CAF_REQUIRE(rec);
+  // Nothing stored for it: no queue yet, the record's token to resume by.
+  CAF_CHECK(!joined.queue);
+  CAF_CHECK(!joined.epoch.empty());
+  CAF_CHECK_EQUAL(joined.epoch, rec->epoch);
+  anon_send_exit(p, caf::exit_reason::user_shutdown);
+}
+
+// Counted on a stand-in store: the join that loads its user asks once for
+// both; a second device of the loaded user only registers.
+CAF_TEST(a join that loads its user asks the store once) {
+  auto calls = std::make_shared<store_calls>();
+  auto store = sys.spawn(counting_store, calls);
+  auto shard = sys.spawn(directory, orchestrator_actor{}, store,
+                         directory_params{}, metrics);
+  run_messages();
+  auto join_on = [&](const std::string& device) {
+    device_identity who{"dave", device,        protocol::device_type::mobile,
+                        "",     "s-" + device, protocol::codec::json};
+    auto p = sys.spawn(test::probe, std::make_shared<test::probe_log>());
+    self->send(shard, atom::join_v, who, p);
+    run_messages();
+    joined_info joined;
+    self->receive([&](joined_info& j) { joined = std::move(j); });
+    anon_send_exit(p, caf::exit_reason::user_shutdown);
+    return joined;
+  };
+  auto first = join_on("phone");
+  CAF_CHECK_EQUAL(calls->devices_and_open, 1);
+  CAF_CHECK_EQUAL(calls->devices, 0);
+  CAF_CHECK_EQUAL(calls->open, 0);
+  CAF_CHECK_EQUAL(first.epoch, "epoch-phone");
+  auto second = join_on("tablet");
+  CAF_CHECK_EQUAL(calls->devices_and_open, 1);
+  CAF_CHECK_EQUAL(calls->open, 1);
+  CAF_CHECK_EQUAL(second.epoch, "epoch-tablet");
+  anon_send_exit(shard, caf::exit_reason::user_shutdown);
+  anon_send_exit(store, caf::exit_reason::user_shutdown);
+  run_messages();
+}
+
+// A known device with stored messages, of a user not loaded yet (a node
+// that restarted): its queue starts, with them.
+CAF_TEST(a join that loads its user starts a queue with stored messages) {
+  log->begin();
+  log->insert_device("carol", "tablet", 1, "", 1);
+  stored_message m;
+  m.user_id = "carol";
+  m.device_id = "tablet";
+  m.qid = 1;
+  m.priority = 2;
+  m.enqueued_ms = 1;
+  m.expires_ms = 4102444800000;
+  m.needs_ack = true;
+  m.msg_id = "waiting";
+  auto msg = *to_device("waiting", "phone", "tablet");
+  msg.source.user_id = "carol";
+  m.body = protocol::encode(protocol::codec::msgpack, msg);
+  log->append(m);
+  log->commit();
+  device_identity who{"carol", "tablet", protocol::device_type::tablet,
+                      "",      "s-c",    protocol::codec::json};
+  auto p = sys.spawn(test::probe, std::make_shared<test::probe_log>());
+  self->send(dir, atom::join_v, who, p);
+  run_messages();
+  joined_info joined;
+  self->receive([&](joined_info& j) { joined = std::move(j); });
+  CAF_CHECK(joined.queue);
+  CAF_CHECK_EQUAL(log->load("carol", "tablet").size(), 1u);
+  anon_send_exit(p, caf::exit_reason::user_shutdown);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -577,7 +577,8 @@ void opened(self_ptr self, caf::typed_response_promise<joined_info> rp,
             const std::vector<stored_message>& backlog, bool fresh);
 
 // Answers the join with the device's running queue (started if need be).
-void join_running(self_ptr self, caf::typed_response_promise<joined_info> rp,
+void join_running(self_ptr self,
+                  const caf::typed_response_promise<joined_info>& rp,
                   const device_identity& id, const connection_actor& conn) {
   with_queue(self, id.user_id, id.device_id,
              [self, rp, id, conn](const queue_actor& q) mutable {

@@ -130,8 +130,9 @@ struct opened_device {
 // record and backlog (no fsync on the reconnect path; last_seen rides along
 // with the next commit); a new one once its record, with its first seqs
 // reserved, is durable, group committed with whatever else waits.
-void open_device(self_ptr self, const device_identity& id, uint64_t first_seqs,
-                 std::function<void(caf::expected<opened_device>)> done) {
+void open_device(
+  self_ptr self, const device_identity& id, uint64_t first_seqs,
+  const std::function<void(caf::expected<opened_device>)>& done) {
   auto type = static_cast<uint8_t>(id.type);
   auto now = wall_ms(self);
   try {

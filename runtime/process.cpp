@@ -4,6 +4,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <utility>
 
 #include <sched.h>
 #include <sys/resource.h>
@@ -161,24 +162,59 @@ int usable_cpus() {
   return CPU_COUNT(&set);
 }
 
+namespace {
+
+// Binds a TCP socket to 127.0.0.1:`port` (0: the kernel picks); its fd and
+// port, or -1.
+std::pair<int, uint16_t> bind_loopback(uint16_t port) {
+  auto fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  socklen_t len = sizeof(addr);
+  if (fd < 0
+      || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0
+      || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    if (fd >= 0)
+      ::close(fd);
+    return {-1, 0};
+  }
+  return {fd, ntohs(addr.sin_port)};
+}
+
+// The low end of the kernel's ephemeral port range, or 0.
+uint16_t ephemeral_low() {
+  std::ifstream in{"/proc/sys/net/ipv4/ip_local_port_range"};
+  unsigned low = 0;
+  if (!(in >> low) || low > 65535)
+    return 0;
+  return static_cast<uint16_t>(low);
+}
+
+} // namespace
+
 std::vector<uint16_t> free_ports(size_t n) {
   std::vector<int> fds;
   std::vector<uint16_t> ports;
+  // Below the ephemeral range, from 10000 on: random tries, each bound to
+  // check it; the kernel's pick if that range is small or unknown.
+  uint16_t first = 10000;
+  uint16_t low = ephemeral_low();
+  std::mt19937 rng{std::random_device{}()};
   for (size_t i = 0; i < n; ++i) {
-    auto fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    if (fd < 0
-        || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0
-        || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      if (fd >= 0)
-        ::close(fd);
-      break;
+    std::pair<int, uint16_t> got{-1, 0};
+    if (low > first + 1000) {
+      std::uniform_int_distribution<int> pick{first, low - 1};
+      for (int attempt = 0; attempt < 64 && got.first < 0; ++attempt)
+        got = bind_loopback(static_cast<uint16_t>(pick(rng)));
     }
-    fds.push_back(fd);
-    ports.push_back(ntohs(addr.sin_port));
+    if (got.first < 0)
+      got = bind_loopback(0);
+    if (got.first < 0)
+      break;
+    fds.push_back(got.first);
+    ports.push_back(got.second);
   }
   for (auto fd : fds)
     ::close(fd);

@@ -75,7 +75,11 @@ std::string random_hex_id();
 int usable_cpus();
 
 /// `n` distinct free TCP ports on 127.0.0.1 (each held until all are
-/// picked, so none repeats); fewer if the host has none left.
+/// picked, so none repeats); fewer if the host has none left. They lie
+/// below the kernel's ephemeral range (ip_local_port_range) where it can
+/// be read: a port handed out there could be taken before its user binds
+/// it, as the source port of any outgoing connection or by a bind to port
+/// 0 (tests running side by side did).
 std::vector<uint16_t> free_ports(size_t n);
 
 /// Raises the soft limit of open files to the hard limit, and both to

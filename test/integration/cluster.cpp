@@ -5,11 +5,16 @@
 // cluster port, joined by one seed. Waits read the nodes' logs (an event,
 // not a sleep), bounded by the documented detection time plus slack.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
 #include <chrono>
 #include <fstream>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -90,6 +95,31 @@ struct cluster_fixture {
 };
 
 } // namespace
+
+// The ports handed to nodes before they start lie below the kernel's
+// ephemeral range, where no outgoing connection or bind to port 0 of a
+// test running beside this one can take them first, and are free.
+CAF_TEST(free ports lie below the ephemeral range) {
+  std::ifstream range{"/proc/sys/net/ipv4/ip_local_port_range"};
+  unsigned low = 0;
+  range >> low;
+  auto ports = test::free_ports(8);
+  CAF_REQUIRE_EQUAL(ports.size(), 8u);
+  std::set<uint16_t> distinct(ports.begin(), ports.end());
+  CAF_CHECK_EQUAL(distinct.size(), 8u);
+  for (auto p : ports) {
+    if (low > 11000)
+      CAF_CHECK_LESS(p, low);
+    auto fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(p);
+    CAF_CHECK_EQUAL(
+      ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    ::close(fd);
+  }
+}
 
 CAF_TEST_FIXTURE_SCOPE(cluster_tests, cluster_fixture)
 

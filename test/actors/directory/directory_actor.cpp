@@ -93,6 +93,19 @@ struct fixture : test::node_fixture {
     return p;
   }
 
+  /// Joins `who` through `shard` (this node's shard if none) with a
+  /// connection that leaves at once; the shard's answer.
+  joined_info join_answer(const device_identity& who,
+                          directory_actor shard = {}) {
+    auto p = sys.spawn(test::probe, std::make_shared<test::probe_log>());
+    self->send(shard ? shard : dir, atom::join_v, who, p);
+    run_messages();
+    joined_info result;
+    self->receive([&](joined_info& j) { result = std::move(j); });
+    anon_send_exit(p, caf::exit_reason::user_shutdown);
+    return result;
+  }
+
   caf::expected<uint32_t> route(const device_identity& from,
                                 protocol::message_ptr msg) {
     self->send(dir, atom::route_v, from, std::move(msg));
@@ -171,18 +184,13 @@ CAF_TEST(known devices are loaded from the store) {
 CAF_TEST(a join that loads its user registers its device) {
   device_identity who{"bob", "phone", protocol::device_type::mobile,
                       "",    "s-b",   protocol::codec::json};
-  auto p = sys.spawn(test::probe, std::make_shared<test::probe_log>());
-  self->send(dir, atom::join_v, who, p);
-  run_messages();
-  joined_info joined;
-  self->receive([&](joined_info& j) { joined = std::move(j); });
+  auto joined = join_answer(who);
   auto rec = log->find_device("bob", "phone");
   CAF_REQUIRE(rec);
   // Nothing stored for it: no queue yet, the record's token to resume by.
   CAF_CHECK(!joined.queue);
   CAF_CHECK(!joined.epoch.empty());
   CAF_CHECK_EQUAL(joined.epoch, rec->epoch);
-  anon_send_exit(p, caf::exit_reason::user_shutdown);
 }
 
 // Counted on a stand-in store: the join that loads its user asks once for
@@ -194,15 +202,9 @@ CAF_TEST(a join that loads its user asks the store once) {
                          directory_params{}, metrics);
   run_messages();
   auto join_on = [&](const std::string& device) {
-    device_identity who{"dave", device,        protocol::device_type::mobile,
-                        "",     "s-" + device, protocol::codec::json};
-    auto p = sys.spawn(test::probe, std::make_shared<test::probe_log>());
-    self->send(shard, atom::join_v, who, p);
-    run_messages();
-    joined_info joined;
-    self->receive([&](joined_info& j) { joined = std::move(j); });
-    anon_send_exit(p, caf::exit_reason::user_shutdown);
-    return joined;
+    return join_answer({"dave", device, protocol::device_type::mobile, "",
+                        "s-" + device, protocol::codec::json},
+                       shard);
   };
   auto first = join_on("phone");
   CAF_CHECK_EQUAL(calls->devices_and_open, 1);
@@ -237,16 +239,10 @@ CAF_TEST(a join that loads its user starts a queue with stored messages) {
   m.body = protocol::encode(protocol::codec::msgpack, msg);
   log->append(m);
   log->commit();
-  device_identity who{"carol", "tablet", protocol::device_type::tablet,
-                      "",      "s-c",    protocol::codec::json};
-  auto p = sys.spawn(test::probe, std::make_shared<test::probe_log>());
-  self->send(dir, atom::join_v, who, p);
-  run_messages();
-  joined_info joined;
-  self->receive([&](joined_info& j) { joined = std::move(j); });
+  auto joined = join_answer({"carol", "tablet", protocol::device_type::tablet,
+                             "", "s-c", protocol::codec::json});
   CAF_CHECK(joined.queue);
   CAF_CHECK_EQUAL(log->load("carol", "tablet").size(), 1u);
-  anon_send_exit(p, caf::exit_reason::user_shutdown);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -1,8 +1,8 @@
 #pragma once
 
-// The dashboard's static files (dashboard/), built into the binary by
-// dashboard/embed.cmake: tetherd serves them at /dashboard/ with no file
-// beside it.
+// The dashboard's static files (runtime/dashboard/), built into the binary
+// by runtime/dashboard/embed.cmake: tetherd serves them at /dashboard/ with
+// no file beside it.
 
 #include <string_view>
 

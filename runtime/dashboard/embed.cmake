@@ -4,7 +4,7 @@
 set(files index.html app.js style.css)
 # (no ';' in a list element: the listener adds "; charset=utf-8")
 set(types text/html text/javascript text/css)
-set(body "// Generated from dashboard/ by dashboard/embed.cmake: do not edit.\n")
+set(body "// Generated from runtime/dashboard/ by runtime/dashboard/embed.cmake: do not edit.\n")
 string(APPEND body "#include \"runtime/dashboard_assets.hpp\"\n\n")
 string(APPEND body "namespace tether::runtime {\n\nnamespace {\n\n")
 set(table "")

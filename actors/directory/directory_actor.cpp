@@ -175,12 +175,15 @@ void with_user(self_ptr self, const std::string& user,
       [self, user, loaded, device = opening->device_id](
         std::vector<device_record>& records, device_record& rec,
         std::vector<stored_message>& backlog, bool fresh) mutable {
-        auto& u = self->state.users[user];
-        u.preopened = std::make_unique<preopened_device>(
-          preopened_device{device, std::move(rec), std::move(backlog), fresh});
+        if (auto i = self->state.users.find(user); i != self->state.users.end())
+          i->second.preopened = std::make_unique<preopened_device>(
+            preopened_device{device, std::move(rec), std::move(backlog),
+                             fresh});
         loaded(records);
-        // Only the join that waited takes it, within this run.
-        self->state.users[user].preopened.reset();
+        // Only the join that waited takes it, within this run (find: what
+        // ran may have let the user go).
+        if (auto i = self->state.users.find(user); i != self->state.users.end())
+          i->second.preopened.reset();
       },
       std::move(failed));
 }

@@ -116,12 +116,27 @@ void routes_changed(self_ptr self, user_slot& u,
       self->send(d.conn, atom::routes_v, u.routes);
 }
 
+/// What the store answers when it registers a device (atom::open).
+struct registration {
+  device_record record;
+  std::vector<stored_message> backlog;
+  bool fresh = false;
+};
+
+/// A joining device, which the load of its user registers in the same trip
+/// to the store if the join starts that load (then `registered` is set
+/// before the join runs on).
+struct join_load {
+  device_identity id;
+  std::optional<registration> registered;
+};
+
 // Runs `f` with the user's slot once its known devices are loaded; while
 // they load, the shard serves everyone else. A join that starts the load
-// names its device (`opening`): the store registers it in the same trip.
+// gets its device registered with it (`opening`).
 void with_user(self_ptr self, const std::string& user,
                std::function<void(user_slot&)> f,
-               const device_identity* opening = nullptr) {
+               const std::shared_ptr<join_load>& opening = nullptr) {
   auto& st = self->state;
   auto [i, added] = st.users.try_emplace(user);
   auto& u = i->second;
@@ -170,20 +185,14 @@ void with_user(self_ptr self, const std::string& user,
   }
   self
     ->request(st.store, caf::infinite, atom::get_v, atom::devices_v, user,
-              *opening, st.params.seq_block)
+              opening->id, st.params.seq_block)
     .then(
-      [self, user, loaded, device = opening->device_id](
-        std::vector<device_record>& records, device_record& rec,
-        std::vector<stored_message>& backlog, bool fresh) mutable {
-        if (auto i = self->state.users.find(user); i != self->state.users.end())
-          i->second.preopened = std::make_unique<preopened_device>(
-            preopened_device{device, std::move(rec), std::move(backlog),
-                             fresh});
+      [loaded, opening](std::vector<device_record>& records, device_record& rec,
+                        std::vector<stored_message>& backlog,
+                        bool fresh) mutable {
+        opening->registered = registration{std::move(rec), std::move(backlog),
+                                           fresh};
         loaded(records);
-        // Only the join that waited takes it, within this run (find: what
-        // ran may have let the user go).
-        if (auto i = self->state.users.find(user); i != self->state.users.end())
-          i->second.preopened.reset();
       },
       std::move(failed));
 }
@@ -593,7 +602,8 @@ void join_running(self_ptr self,
 // publish into it directly) or if the store holds messages for it; else the
 // record of its queue, read from the store if this shard has none.
 void join_queue(self_ptr self, caf::typed_response_promise<joined_info> rp,
-                const device_identity& id, const connection_actor& conn) {
+                const device_identity& id, const connection_actor& conn,
+                join_load& load) {
   auto& st = self->state;
   auto* slot = find_device(self, id.user_id, id.device_id);
   if (slot->queue || slot->releasing || slot->opening
@@ -606,10 +616,10 @@ void join_queue(self_ptr self, caf::typed_response_promise<joined_info> rp,
     answer_join(self, rp, id, conn, queue_actor{});
     return;
   }
-  if (auto& pre = st.users[id.user_id].preopened;
-      pre && pre->device_id == id.device_id) {
-    auto p = std::move(pre);
-    opened(self, rp, id, conn, p->record, p->backlog, p->fresh);
+  if (load.registered) {
+    auto r = std::move(*load.registered);
+    load.registered.reset();
+    opened(self, rp, id, conn, r.record, r.backlog, r.fresh);
     return;
   }
   slot->opening = true;
@@ -684,6 +694,7 @@ directory(directory_actor::stateful_pointer<directory_state> self,
     [=](atom::join, device_identity& id,
         connection_actor& conn) -> caf::result<joined_info> {
       auto rp = self->make_response_promise<joined_info>();
+      auto load = std::make_shared<join_load>(join_load{id, std::nullopt});
       with_user(
         self, id.user_id,
         [=](user_slot& u) mutable {
@@ -713,9 +724,9 @@ directory(directory_actor::stateful_pointer<directory_state> self,
                              std::make_pair(id.user_id, id.device_id));
           self->monitor(conn);
           u.idle_since_ms = -1;
-          join_queue(self, rp, id, conn);
+          join_queue(self, rp, id, conn, *load);
         },
-        &id);
+        load);
       return rp;
     },
     [=](atom::route, const device_identity& sender,

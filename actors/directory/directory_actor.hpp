@@ -81,19 +81,8 @@ struct device_slot {
   std::unique_ptr<presence_update> status;
 };
 
-/// A device the store registered while loading its user (one trip for a
-/// join that loads its user): its join takes this instead of asking again.
-struct preopened_device {
-  std::string device_id;
-  device_record record;
-  std::vector<stored_message> backlog;
-  bool fresh = false;
-};
-
 struct user_slot {
   bool loaded = false;
-  /// While the user's loaded devices are handed to what waited for them.
-  std::unique_ptr<preopened_device> preopened;
   /// Work for this user that waits for its devices to load (bounded by its
   /// connections' joins: nothing else reaches a user before that).
   std::vector<std::function<void(user_slot&)>> waiting;

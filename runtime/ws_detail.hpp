@@ -233,24 +233,11 @@ make_client_context(const std::string& ca_file, bool insecure);
 /// What a session does to the connection under TLS and WebSocket
 /// (overloaded for Beast's in-memory test stream by the session fuzz
 /// target, before it includes ws_detail_session.hpp).
-inline void clear_deadline(beast::tcp_stream& s) {
-  s.expires_never();
-}
-/// Stops sending; false if the connection is gone already.
-inline bool shutdown_send(beast::tcp_stream& s) {
-  beast::error_code ec;
-  s.socket().shutdown(tcp::socket::shutdown_send, ec);
-  return !ec && s.socket().is_open();
-}
-inline void close_transport(beast::tcp_stream& s) {
-  beast::error_code ignored;
-  s.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  s.socket().close(ignored);
-}
 /// A WebSocket session's own socket (released from the HTTP phase's
 /// tcp_stream: its timers and per-operation bookkeeping are not needed
 /// there, the session's one timer bounds what must be bounded).
 inline void clear_deadline(tcp::socket&) {}
+/// Stops sending; false if the connection is gone already.
 inline bool shutdown_send(tcp::socket& s) {
   beast::error_code ec;
   s.shutdown(tcp::socket::shutdown_send, ec);
@@ -260,6 +247,16 @@ inline void close_transport(tcp::socket& s) {
   beast::error_code ignored;
   s.shutdown(tcp::socket::shutdown_both, ignored);
   s.close(ignored);
+}
+/// The same on the HTTP phase's stream (and the conformance echo route).
+inline void clear_deadline(beast::tcp_stream& s) {
+  s.expires_never();
+}
+inline bool shutdown_send(beast::tcp_stream& s) {
+  return shutdown_send(s.socket());
+}
+inline void close_transport(beast::tcp_stream& s) {
+  close_transport(s.socket());
 }
 
 /// The options every server WebSocket stream gets (device sessions and the

@@ -12,6 +12,11 @@ caf::error make_tether_error(protocol::errc code, std::string reason) {
                     caf::make_message(std::move(reason))};
 }
 
+caf::error not_a_member(const std::string& room) {
+  return make_tether_error(protocol::errc::forbidden,
+                           "join room '" + room + "' before publishing to it");
+}
+
 protocol::errc to_errc(const caf::error& err) noexcept {
   if (err.category() == error_category)
     return static_cast<protocol::errc>(err.code());

@@ -22,6 +22,9 @@ inline constexpr caf::atom_value error_category = caf::atom("tether");
 /// A Tether error (error_category) with a reason for humans.
 caf::error make_tether_error(protocol::errc code, std::string reason);
 
+/// FORBIDDEN: a publish to a room the device is not in.
+caf::error not_a_member(const std::string& room);
+
 /// Extracts a protocol error from a caf::error; CAF's own errors (timeouts,
 /// dead receivers) map to `timeout` and `internal_error`.
 protocol::errc to_errc(const caf::error& err) noexcept;

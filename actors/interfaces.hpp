@@ -254,8 +254,10 @@ using room_actor = caf::typed_actor<
   caf::reacts_to<atom::attach, device_identity, queue_actor>,
   // A presence change or activity of a device.
   caf::reacts_to<atom::status, presence_update>,
-  // Publishes to every member but the sender's device; replies with the
-  // number of recipients (FORBIDDEN for a sender that is not a member).
+  // Publishes to every member but the sender's device, here and (in a
+  // cluster) through the other nodes; replies with the number of
+  // recipients (FORBIDDEN for a sender that is not a member or that the
+  // room rules do not let publish).
   caf::replies_to<atom::publish, device_identity,
                   protocol::message_ptr>::with<uint32_t>,
   // The same for a publish another node relays (its sender is a member
@@ -328,15 +330,26 @@ using directory_actor = caf::typed_actor<
   // table and the device's dedup window.
   caf::replies_to<atom::join, device_identity,
                   connection_actor>::with<joined_info>,
-  // Routes a validated message; replies with the number of recipients.
+  // Routes a validated message for devices (not a room); replies with the
+  // number of recipients.
   caf::replies_to<atom::route, device_identity,
                   protocol::message_ptr>::with<uint32_t>,
   // Lists a user's connected devices.
   caf::replies_to<atom::get, std::string>::with<std::vector<device_identity>>,
   // A device joins a room (rules and private rooms checked); replies with
-  // the member count.
+  // the member count and the room, which its connection publishes to.
   caf::replies_to<atom::room, atom::join, device_identity,
-                  room_ask>::with<uint32_t>,
+                  room_ask>::with<uint32_t, room_actor>,
+  // The room (by name) of a device that is in it, for its connection (the
+  // user's own room started and joined if need be); an empty handle if the
+  // device is in no room of that name here.
+  caf::replies_to<atom::get, atom::room, device_identity,
+                  std::string>::with<room_actor>,
+  // The registry of the rooms whose names this shard owns (shard_of(room
+  // name)): the room of this name, spawned by the orchestrator if it does
+  // not run; or the running one only (else an empty handle).
+  caf::replies_to<atom::room, std::string>::with<room_actor>,
+  caf::replies_to<atom::get, atom::room, std::string>::with<room_actor>,
   // A device leaves a room.
   caf::reacts_to<atom::room, atom::leave, device_identity, std::string>,
   // A device asks for a page of a room's presence.
@@ -375,9 +388,11 @@ using orchestrator_actor = caf::typed_actor<
   // device's connection.
   caf::replies_to<atom::queue, device_identity, queue_record,
                   connection_actor>::with<queue_actor>,
-  // The room of this name, spawned (and monitored) if it does not run.
+  // Spawns (and monitors) a room of this name, for the shard whose
+  // registry holds the name.
   caf::replies_to<atom::room, std::string>::with<room_actor>,
-  // The room of this name if it runs (else an empty handle).
+  // The room of this name if it runs (else an empty handle), from the
+  // shard that registers it.
   caf::replies_to<atom::get, atom::room, std::string>::with<room_actor>,
   // Returns the directory shard of a user (for tools and tests).
   caf::replies_to<atom::get, atom::directory,
@@ -444,7 +459,7 @@ using cluster_actor = caf::typed_actor<
   caf::reacts_to<atom::presence, std::string, std::string,
                  std::vector<presence_row>, bool, bool>,
   caf::reacts_to<atom::tick, std::string>,
-  // A shard of this node: relay this room publish (forwarded_form) to every
+  // A room of this node: relay this room publish (forwarded_form) to every
   // other member node; replies with the members reached there.
   caf::replies_to<atom::publish, device_identity, std::string,
                   std::string>::with<uint32_t>,

@@ -1,6 +1,6 @@
 #include "config/settings.hpp"
 
-#include "actors/directory/room_rules.hpp"
+#include "actors/room/room_rules.hpp"
 #include "protocol/text.hpp"
 
 #include <algorithm>

@@ -94,7 +94,7 @@ make_orchestrator_params(const config::settings& s,
   p.directory.idle_user_ttl = s.directory.idle_user_ttl;
   p.directory.max_users = s.directory.max_users;
   std::vector<std::string> problems; // validated with the settings
-  p.directory.room_rules = actors::parse_room_rules(s.presence.rules, problems);
+  p.room.rules = actors::parse_room_rules(s.presence.rules, problems);
   p.room.presence = s.presence.presence;
   p.room.diff_interval = s.presence.diff_interval;
   p.room.max_page_size = s.presence.max_page_size;

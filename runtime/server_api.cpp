@@ -6,6 +6,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "actors/cluster/relay.hpp"
 #include "actors/fan_in.hpp"
 #include "protocol/errc.hpp"
 #include "protocol/presence.hpp"

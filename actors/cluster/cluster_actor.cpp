@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/cluster/peer_rules.hpp"
+#include "actors/cluster/relay.hpp"
 #include "actors/directory/placement.hpp"
 #include "actors/fan_in.hpp"
 #include "protocol/codec.hpp"

@@ -13,6 +13,7 @@
 #include <caf/send.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/cluster/relay.hpp"
 #include "actors/fan_in.hpp"
 #include "actors/loop_affinity.hpp"
 #include "protocol/compression.hpp"
@@ -267,8 +268,88 @@ void refused(self_ptr self, const std::string& id, const std::string& batch_id,
                err);
 }
 
-// Routes through the user's directory shard (room publishes, devices whose
-// queue does not run).
+room_actor known_room(self_ptr self, const std::string& name) {
+  for (auto& [n, r] : self->state.rooms)
+    if (n == name)
+      return r;
+  return {};
+}
+
+void set_room(self_ptr self, const std::string& name, room_actor r) {
+  auto& rooms = self->state.rooms;
+  auto i = std::find_if(rooms.begin(), rooms.end(),
+                        [&](const auto& e) { return e.first == name; });
+  if (!r) {
+    if (i != rooms.end())
+      rooms.erase(i);
+  } else if (i != rooms.end()) {
+    i->second = std::move(r);
+  } else {
+    rooms.emplace_back(name, std::move(r));
+  }
+}
+
+namespace {
+
+void publish_to_room(self_ptr self, const protocol::message_ptr& msg,
+                     const std::optional<std::string>& batch_id,
+                     bool retry = true);
+
+// Asks the shard for the device's room of that name (one it joined on an
+// earlier connection, or the user's own), then publishes to it.
+void find_room(self_ptr self, const protocol::message_ptr& msg,
+               const std::optional<std::string>& batch_id, bool retry) {
+  auto& st = self->state;
+  auto name = *msg->destination.broadcast->room;
+  self
+    ->request(st.directory, st.params->request_timeout, atom::get_v,
+              atom::room_v, st.me, name)
+    .then(
+      [self, msg, batch_id, retry, name](room_actor& r) {
+        if (!r) {
+          routed(self, *msg, batch_id, not_a_member(name));
+          return;
+        }
+        set_room(self, name, std::move(r));
+        publish_to_room(self, msg, batch_id, retry);
+      },
+      [self, msg, batch_id](caf::error& err) {
+        routed(self, *msg, batch_id, std::move(err));
+      });
+}
+
+// A room publish goes straight to the room, which checks membership and
+// rules and answers with its recipients; a room that ended (it quits when
+// its last member leaves) is looked up once more.
+void publish_to_room(self_ptr self, const protocol::message_ptr& msg,
+                     const std::optional<std::string>& batch_id, bool retry) {
+  auto& st = self->state;
+  auto& name = *msg->destination.broadcast->room;
+  auto r = known_room(self, name);
+  if (!r) {
+    find_room(self, msg, batch_id, retry);
+    return;
+  }
+  // No timeout: the room answers at once, or once every member's queue
+  // answered (durable publishes); a dead room bounces the request.
+  self->request(r, caf::infinite, atom::publish_v, st.me, msg)
+    .then([self, msg,
+           batch_id](uint32_t n) { routed(self, *msg, batch_id, n); },
+          [self, msg, batch_id, retry, r](caf::error& err) {
+            if (retry && err == caf::sec::request_receiver_down) {
+              if (known_room(self, *msg->destination.broadcast->room) == r)
+                set_room(self, *msg->destination.broadcast->room, {});
+              find_room(self, msg, batch_id, false);
+              return;
+            }
+            routed(self, *msg, batch_id, std::move(err));
+          });
+}
+
+} // namespace
+
+// Routes through the user's directory shard (devices whose queue does not
+// run).
 void route_via_directory(self_ptr self, const protocol::message_ptr& msg,
                          const std::optional<std::string>& batch_id) {
   if (duplicate(self, *msg, batch_id))
@@ -319,9 +400,10 @@ void handle_message(self_ptr self, protocol::mobile_message&& m,
       && m.destination.broadcast->scope == protocol::broadcast_scope::room;
   auto msg = std::make_shared<const protocol::mobile_message>(std::move(m));
   if (to_room) {
-    // Membership and rules are the shard's, members the room's.
+    // Membership, rules and members are the room's.
     self->state.gate.run(lane::room, [self, msg, batch_id] {
-      route_via_directory(self, msg, batch_id);
+      if (!duplicate(self, *msg, batch_id))
+        publish_to_room(self, msg, batch_id);
     });
     return;
   }

@@ -60,6 +60,10 @@ struct connection_state {
   std::shared_ptr<device_dedup> dedup;
   /// The device's queue, once joined.
   queue_actor queue;
+  /// The rooms the device publishes to, by name: from its joins' answers,
+  /// or asked of the shard at the first publish (a room joined by an
+  /// earlier connection, the user's own room). A few per device.
+  std::vector<std::pair<std::string, room_actor>> rooms;
   /// Spawned when the queue first has something to deliver.
   batcher_actor batcher;
   /// What the session reports (frames, writes, the close) goes through it.

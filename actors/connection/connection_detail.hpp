@@ -29,6 +29,12 @@ void fail_request(self_ptr self, const std::string& id,
                   const std::optional<std::string>& batch_id,
                   const caf::error& err);
 
+/// The room of this name the device publishes to (empty if unknown).
+room_actor known_room(self_ptr self, const std::string& name);
+
+/// Remembers (a valid handle) or forgets (an empty one) a room's handle.
+void set_room(self_ptr self, const std::string& name, room_actor r);
+
 /// A message for the server itself (target `cloud`).
 void handle_cloud(self_ptr self, const protocol::mobile_message& m,
                   const std::optional<std::string>& batch_id);

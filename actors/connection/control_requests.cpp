@@ -69,6 +69,7 @@ void handle_room(self_ptr self, const protocol::mobile_message& m,
   auto wants_ack = m.optimization.requires_ack;
   if (m.type == "tether.leave") {
     self->state.gate.run(lane::control, [=] {
+      set_room(self, r.room, room_actor{});
       self->send(self->state.directory, atom::room_v, atom::leave_v,
                  self->state.me, r.room);
       ack_processed(self, id, wants_ack, batch_id);
@@ -91,7 +92,12 @@ void handle_room(self_ptr self, const protocol::mobile_message& m,
       self
         ->request(st.directory, st.params->request_timeout, atom::room_v,
                   atom::join_v, st.me, std::move(ask))
-        .then([ok](uint32_t) { ok(); }, fail);
+        .then(
+          [self, ok, name = r.room](uint32_t, room_actor& room) {
+            set_room(self, name, std::move(room));
+            ok();
+          },
+          fail);
     else
       self
         ->request(st.directory, st.params->request_timeout, atom::room_v,

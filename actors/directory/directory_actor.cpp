@@ -1,5 +1,6 @@
 #include "actors/directory/directory_actor.hpp"
 #include "actors/directory/dedup_window.hpp"
+#include "actors/directory/shard.hpp"
 
 #include <algorithm>
 
@@ -11,6 +12,7 @@
 #include <spdlog/spdlog.h>
 #include <utility>
 
+#include "actors/cluster/relay.hpp"
 #include "actors/fan_in.hpp"
 #include "actors/wall_clock.hpp"
 
@@ -335,11 +337,19 @@ void release_queue(self_ptr self, const caf::actor_addr& from) {
   done();
 }
 
-// Adds the device to a room: `done(count or error)`. A room that ended
-// between the lookup and the join is looked up once more.
+// The registry shard of a room's name.
+const directory_actor& registry_of(self_ptr self, const std::string& room) {
+  auto& shards = *self->state.shards;
+  return shards[shard_of(room, shards.size())];
+}
+
+// What a join gives: the member count and the room.
+using joined_room = caf::expected<std::pair<uint32_t, room_actor>>;
+
+// Adds the device to a room: `done(count and room, or error)`. A room that
+// ended between the lookup and the join is looked up once more.
 void join_room(self_ptr self, const device_identity& id, const room_ask& ask,
-               std::function<void(caf::expected<uint32_t>)> done,
-               bool retry = true) {
+               std::function<void(joined_room)> done, bool retry = true) {
   with_queue(self, id.user_id, id.device_id, [=](const queue_actor& q) mutable {
     if (!q) {
       done(
@@ -348,8 +358,8 @@ void join_room(self_ptr self, const device_identity& id, const room_ask& ask,
     }
     auto& st = self->state;
     self
-      ->request(st.orchestrator, st.params.request_timeout, atom::room_v,
-                ask.room)
+      ->request(registry_of(self, ask.room), st.params.request_timeout,
+                atom::room_v, ask.room)
       .then(
         [=](room_actor& r) mutable {
           self
@@ -363,7 +373,7 @@ void join_room(self_ptr self, const device_identity& id, const room_ask& ask,
                   if (d->status)
                     self->send(r, atom::status_v, *d->status);
                 }
-                done(n);
+                done(std::make_pair(n, r));
               },
               [=](caf::error& err) mutable {
                 if (retry && err == caf::sec::request_receiver_down)
@@ -380,8 +390,7 @@ void join_room(self_ptr self, const device_identity& id, const room_ask& ask,
 // presence diffs).
 void join_user_room(
   self_ptr self, const device_identity& id,
-  std::function<void(caf::expected<uint32_t>)> done
-  = [](const caf::expected<uint32_t>&) {}) {
+  std::function<void(joined_room)> done = [](const joined_room&) {}) {
   room_ask ask;
   ask.room = user_room(id.user_id);
   join_room(self, id, ask, std::move(done));
@@ -397,6 +406,40 @@ void start_user_room(self_ptr self, user_slot& u, const std::string& except) {
     if (d.conn && d.id.device_id != except
         && d.rooms.count(user_room(d.id.user_id)) == 0)
       join_user_room(self, d.id);
+}
+
+// The registry: the room of `name` (a name of this shard), asked of the
+// orchestrator once however many joins wait for it.
+void registered_room(self_ptr self, const std::string& name,
+                     std::function<void(caf::expected<room_actor>)> done) {
+  auto& st = self->state;
+  auto& e = st.rooms[name];
+  if (e.room) {
+    done(e.room);
+    return;
+  }
+  e.waiting.push_back(std::move(done));
+  if (e.waiting.size() > 1)
+    return;
+  auto finish = [self, name](caf::expected<room_actor> r) {
+    auto& st = self->state;
+    auto i = st.rooms.find(name);
+    if (i == st.rooms.end())
+      return;
+    auto waiting = std::move(i->second.waiting);
+    if (r) {
+      self->monitor(*r);
+      st.room_names.emplace(r->address(), name);
+      i->second.room = *r;
+    } else {
+      st.rooms.erase(i);
+    }
+    for (auto& w : waiting)
+      w(r);
+  };
+  self->request(st.orchestrator, st.params.request_timeout, atom::room_v, name)
+    .then([finish](room_actor& r) { finish(std::move(r)); },
+          [finish](caf::error& err) { finish(std::move(err)); });
 }
 
 void fan_out(self_ptr self, const device_identity& sender,
@@ -422,74 +465,6 @@ void fan_out(self_ptr self, const device_identity& sender,
                          });
                });
   }
-}
-
-caf::error not_a_member(const std::string& room) {
-  return make_tether_error(protocol::errc::forbidden,
-                           "join room '" + room + "' before publishing to it");
-}
-
-void publish(self_ptr self, user_slot& u, const device_identity& sender,
-             const protocol::message_ptr& msg,
-             caf::typed_response_promise<uint32_t> rp) {
-  auto& st = self->state;
-  auto& name = *msg->destination.broadcast->room;
-  auto* slot = find_device(u, sender.device_id);
-  auto r = slot ? slot->rooms.find(name) : decltype(slot->rooms.end()){};
-  if (slot && r == slot->rooms.end() && name == user_room(sender.user_id)) {
-    // The user's own room is the device's even before it runs.
-    start_user_room(self, u, sender.device_id);
-    join_user_room(self, sender,
-                   [=](const caf::expected<uint32_t>& joined) mutable {
-                     auto i = self->state.users.find(sender.user_id);
-                     if (!joined || i == self->state.users.end()) {
-                       rp.deliver(not_a_member(name));
-                       return;
-                     }
-                     publish(self, i->second, sender, msg, rp);
-                   });
-    return;
-  }
-  if (!slot || r == slot->rooms.end()) {
-    rp.deliver(not_a_member(name));
-    return;
-  }
-  if (!room_allowed(st.params.room_rules, room_action::publish, name,
-                    sender.user_id, sender.role)) {
-    rp.deliver(make_tether_error(protocol::errc::forbidden,
-                                 "publishing to room '" + name
-                                   + "' is not allowed for this device"));
-    return;
-  }
-  // No timeout: the room answers at once, or once every member's queue
-  // answered (durable publishes); a dead room bounces the request.
-  auto& cluster = st.params.cluster;
-  if (!cluster) {
-    self->request(r->second, caf::infinite, atom::publish_v, sender, msg)
-      .then([rp](uint32_t n) mutable { rp.deliver(n); },
-            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-    return;
-  }
-  // In a cluster the members on other nodes get it through their node (the
-  // cluster actor bounds its relays): one fan-in of this node's room and
-  // the other nodes.
-  auto fi = std::make_shared<fan_in>(rp, 2);
-  auto part = [self, fi](const std::string& who) {
-    return std::make_pair([fi](uint32_t n) { fi->accepted(n); },
-                          [self, fi, who](caf::error& err) {
-                            fi->failed(who, to_errc(err),
-                                       reason_of(self->system(), err));
-                          });
-  };
-  auto [ok, fail] = part("room " + name);
-  self->request(r->second, caf::infinite, atom::publish_v, sender, msg)
-    .then(ok, fail);
-  // (The cluster actor counts the relay's bytes per node.)
-  auto [rok, rfail] = part("other nodes");
-  self
-    ->request(cluster, caf::infinite, atom::publish_v, sender, name,
-              forwarded_form(*msg))
-    .then(rok, rfail);
 }
 
 // Forgets users idle for longer than the ttl, and the longest idle beyond
@@ -527,6 +502,13 @@ void schedule_sweep(self_ptr self) {
 
 void on_down(self_ptr self, const caf::down_msg& dm) {
   auto& st = self->state;
+  if (auto n = st.room_names.find(dm.source); n != st.room_names.end()) {
+    if (auto r = st.rooms.find(n->second);
+        r != st.rooms.end() && r->second.room.address() == dm.source)
+      st.rooms.erase(r);
+    st.room_names.erase(n);
+    return;
+  }
   auto i = st.by_addr.find(dm.source);
   if (i == st.by_addr.end())
     return;
@@ -679,8 +661,10 @@ void opened(self_ptr self, caf::typed_response_promise<joined_info> rp,
 directory_actor::behavior_type
 directory(directory_actor::stateful_pointer<directory_state> self,
           orchestrator_actor orchestrator, store_actor store,
-          directory_params params, std::shared_ptr<node_metrics> metrics) {
+          directory_params params, std::shared_ptr<node_metrics> metrics,
+          std::shared_ptr<const std::vector<directory_actor>> shards) {
   auto& st = self->state;
+  st.shards = std::move(shards);
   st.orchestrator = std::move(orchestrator);
   st.store = std::move(store);
   st.params = std::move(params);
@@ -733,12 +717,6 @@ directory(directory_actor::stateful_pointer<directory_state> self,
         const protocol::message_ptr& msg) -> caf::result<uint32_t> {
       auto rp = self->make_response_promise<uint32_t>();
       with_user(self, sender.user_id, [=](user_slot& u) mutable {
-        auto& dst = msg->destination;
-        if (dst.to == protocol::target::broadcast && dst.broadcast
-            && dst.broadcast->scope == protocol::broadcast_scope::room) {
-          publish(self, u, sender, msg, rp);
-          return;
-        }
         // Offline devices receive too: their queues hold the message. The
         // table (made afresh: a device may have joined since the last
         // one) lists the devices connected to other nodes as well.
@@ -868,24 +846,59 @@ directory(directory_actor::stateful_pointer<directory_state> self,
       return result;
     },
     [=](atom::room, atom::join, const device_identity& id,
-        const room_ask& ask) -> caf::result<uint32_t> {
+        const room_ask& ask) -> caf::result<uint32_t, room_actor> {
       if (!room_allowed(self->state.params.room_rules, room_action::join,
                         ask.room, id.user_id, id.role))
         return make_tether_error(protocol::errc::forbidden,
                                  "joining room '" + ask.room
                                    + "' is not allowed for this device");
-      auto rp = self->make_response_promise<uint32_t>();
+      auto rp = self->make_response_promise<uint32_t, room_actor>();
       with_user(self, id.user_id, [=](user_slot& u) mutable {
         if (ask.room == user_room(id.user_id))
           start_user_room(self, u, id.device_id);
-        join_room(self, id, ask, [rp](caf::expected<uint32_t> r) mutable {
+        join_room(self, id, ask, [rp](joined_room r) mutable {
           if (r)
-            rp.deliver(*r);
+            rp.deliver(r->first, std::move(r->second));
           else
             rp.deliver(std::move(r.error()));
         });
       });
       return rp;
+    },
+    [=](atom::get, atom::room, const device_identity& id,
+        const std::string& name) -> caf::result<room_actor> {
+      auto* d = find_device(self, id.user_id, id.device_id);
+      if (!d)
+        return room_actor{};
+      if (auto r = d->rooms.find(name); r != d->rooms.end())
+        return r->second;
+      if (name != user_room(id.user_id))
+        return room_actor{};
+      // The user's own room is the device's even before it runs.
+      start_user_room(self, self->state.users[id.user_id], id.device_id);
+      auto rp = self->make_response_promise<room_actor>();
+      join_user_room(self, id, [rp](joined_room r) mutable {
+        if (r)
+          rp.deliver(std::move(r->second));
+        else
+          rp.deliver(std::move(r.error()));
+      });
+      return rp;
+    },
+    [=](atom::room, const std::string& name) -> caf::result<room_actor> {
+      auto rp = self->make_response_promise<room_actor>();
+      registered_room(self, name, [rp](caf::expected<room_actor> r) mutable {
+        if (r)
+          rp.deliver(std::move(*r));
+        else
+          rp.deliver(std::move(r.error()));
+      });
+      return rp;
+    },
+    [=](atom::get, atom::room, const std::string& name) {
+      auto& rooms = self->state.rooms;
+      auto i = rooms.find(name);
+      return i != rooms.end() ? i->second.room : room_actor{};
     },
     [=](atom::room, atom::leave, const device_identity& id,
         const std::string& name) {
@@ -903,7 +916,7 @@ directory(directory_actor::stateful_pointer<directory_state> self,
         // The user's own room is the device's even before it runs: start
         // it, then answer from it.
         start_user_room(self, self->state.users[id.user_id], id.device_id);
-        join_user_room(self, id, [=](const caf::expected<uint32_t>& r) {
+        join_user_room(self, id, [=](const joined_room& r) {
           auto* d = find_device(self, id.user_id, id.device_id);
           if (!r || !d)
             return;

@@ -25,10 +25,10 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "actors/directory/room_rules.hpp"
 #include "actors/directory/routing.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/metrics.hpp"
+#include "actors/room/room_rules.hpp"
 
 namespace tether::actors {
 
@@ -49,10 +49,9 @@ struct directory_params {
   std::chrono::milliseconds idle_user_ttl{600000};
   /// Users one shard holds at most; past it the longest idle go first.
   size_t max_users = 200000;
-  /// Who may join and publish to non-private rooms (room_rules.hpp);
-  /// config presence.rules, whose default is this.
-  std::vector<room_rule> room_rules{{room_action::join, "*", ""},
-                                    {room_action::publish, "*", ""}};
+  /// Who may join rooms: the rooms' rules (room_params::rules), given by
+  /// the orchestrator.
+  std::vector<room_rule> room_rules;
   /// This node's cluster actor (empty on a single node).
   cluster_actor cluster;
 };
@@ -111,6 +110,18 @@ struct directory_state {
   /// Monitored connection or queue -> (user, device).
   std::unordered_map<caf::actor_addr, std::pair<std::string, std::string>>
     by_addr;
+  /// The node's shards (this one too): a room's name is registered at
+  /// (*shards)[shard_of(name)], users and rooms sharded independently.
+  std::shared_ptr<const std::vector<directory_actor>> shards;
+  /// The registry of the rooms whose names this shard owns: the running
+  /// room, or the joins waiting for the orchestrator to spawn it.
+  struct room_entry {
+    room_actor room;
+    std::vector<std::function<void(caf::expected<room_actor>)>> waiting;
+  };
+  std::unordered_map<std::string, room_entry> rooms;
+  /// Monitored room -> its name.
+  std::unordered_map<caf::actor_addr, std::string> room_names;
 
   static inline const char* name = "directory";
 };
@@ -118,6 +129,7 @@ struct directory_state {
 directory_actor::behavior_type
 directory(directory_actor::stateful_pointer<directory_state> self,
           orchestrator_actor orchestrator, store_actor store,
-          directory_params params, std::shared_ptr<node_metrics> metrics);
+          directory_params params, std::shared_ptr<node_metrics> metrics,
+          std::shared_ptr<const std::vector<directory_actor>> shards);
 
 } // namespace tether::actors

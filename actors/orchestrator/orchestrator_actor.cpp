@@ -29,20 +29,27 @@ void spawn_directory(self_ptr self) {
   // shard from every loop).
   auto* loops = loops_of(self->system());
   auto spread = loops ? loops->loops() : 1;
+  // Each shard learns all of them (rooms are registered by name): filled
+  // before any of them gets a message.
+  auto all = std::make_shared<std::vector<directory_actor>>();
   for (uint32_t i = 0; i < n; ++i) {
     st.shards.push_back(
       spawn_on_loop(self, static_cast<int32_t>(i) % spread, [&] {
-        return self->spawn(directory, caf::actor_cast<orchestrator_actor>(self),
-                           st.store, st.params.directory, st.metrics);
+        return self->spawn(
+          directory, caf::actor_cast<orchestrator_actor>(self), st.store,
+          st.params.directory, st.metrics,
+          std::shared_ptr<const std::vector<directory_actor>>{all});
       }));
     self->monitor(st.shards.back());
   }
+  *all = st.shards;
   st.directory_child.started = self->clock().now();
 }
 
-const directory_actor& shard_for(self_ptr self, const std::string& user) {
+// The shard of a user, or of a room's name.
+const directory_actor& shard_for(self_ptr self, const std::string& key) {
   auto& shards = self->state.shards;
-  return shards[shard_of(user, shards.size())];
+  return shards[shard_of(key, shards.size())];
 }
 
 bool is_shard(self_ptr self, const caf::actor_addr& a) {
@@ -65,9 +72,8 @@ void stop_queues(self_ptr self) {
     self->send_exit(q, caf::exit_reason::user_shutdown);
   st.queues.clear();
   for (auto& [addr, r] : st.rooms)
-    self->send_exit(r.first, caf::exit_reason::user_shutdown);
+    self->send_exit(r, caf::exit_reason::user_shutdown);
   st.rooms.clear();
-  st.rooms_by_name.clear();
 }
 
 // After `child` failed: the delay of its next restart, or none when the
@@ -212,7 +218,7 @@ void gather_overview(self_ptr self) {
         },
         missed);
   for (auto& [addr, r] : st.rooms)
-    self->request(r.first, timeout, atom::get_v, atom::room_v)
+    self->request(r, timeout, atom::get_v, atom::room_v)
       .then(
         [o, done](room_summary& s) {
           o->rooms.push_back(std::move(s));
@@ -236,7 +242,7 @@ orchestrator_state::~orchestrator_state() {
   for (auto& [addr, q] : queues)
     end(q);
   for (auto& [addr, r] : rooms)
-    end(r.first);
+    end(r);
   for (auto& s : shards)
     end(s);
   if (store)
@@ -288,6 +294,7 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
   st.params.directory.cluster = st.params.cluster;
   st.params.directory.seq_block = st.params.queue.seq_block;
   st.params.room.cluster = st.params.cluster;
+  st.params.directory.room_rules = st.params.room.rules;
   st.metrics = std::move(metrics);
   st.clock = wall_clock{self->clock().now()};
   st.directory_child.budget = restart_budget{st.params.budget};
@@ -329,9 +336,6 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
     if (auto r = st.rooms.find(dm.source); r != st.rooms.end()) {
       if (dm.reason && dm.reason != caf::exit_reason::user_shutdown)
         spdlog::error("room failed: {}", self->system().render(dm.reason));
-      if (auto n = st.rooms_by_name.find(r->second.second);
-          n != st.rooms_by_name.end() && n->second.address() == dm.source)
-        st.rooms_by_name.erase(n);
       st.rooms.erase(r);
       return;
     }
@@ -407,19 +411,18 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
     },
     [=](atom::room, const std::string& name) -> room_actor {
       auto& st = self->state;
-      if (auto i = st.rooms_by_name.find(name); i != st.rooms_by_name.end())
-        return i->second;
       auto r = self->spawn(room, name, st.shards, st.params.room, st.metrics,
                            st.params.queue.test_clock_skew);
       self->monitor(r);
-      st.rooms.emplace(r.address(), std::make_pair(r, name));
-      st.rooms_by_name.emplace(name, r);
+      st.rooms.emplace(r.address(), r);
       return r;
     },
-    [=](atom::get, atom::room, const std::string& name) {
-      auto& rooms = self->state.rooms_by_name;
-      auto i = rooms.find(name);
-      return i != rooms.end() ? i->second : room_actor{};
+    [=](atom::get, atom::room,
+        const std::string& name) -> caf::result<room_actor> {
+      if (self->state.shards.empty())
+        return room_actor{};
+      return self->delegate(shard_for(self, name), atom::get_v, atom::room_v,
+                            name);
     },
     [=](atom::get, atom::directory, const std::string& user) {
       return self->state.shards.empty() ? directory_actor{}
@@ -447,11 +450,11 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
     },
     [=](atom::linked, const std::string& node) {
       for (auto& [addr, r] : self->state.rooms)
-        self->send(r.first, atom::linked_v, node);
+        self->send(r, atom::linked_v, node);
     },
     [=](atom::unlinked, const std::string& node) {
       for (auto& [addr, r] : self->state.rooms)
-        self->send(r.first, atom::unlinked_v, node);
+        self->send(r, atom::unlinked_v, node);
     },
     [=](atom::tick) {
       for (auto& [addr, q] : self->state.queues)

@@ -8,7 +8,7 @@
 //   |              with backoff within a budget
 //   |- queue*      one per device, spawned on demand, transient
 //   |- room*       one per room with members, spawned on demand, transient
-//   |              (the orchestrator keeps the registry of names)
+//   |              (the directory shard of its name registers it)
 //   |- connection* one per session, temporary (the device reconnects)
 //   |  `- batcher  spawned by its connection on first delivery, linked
 //   `- peer link*  one per cluster address the cluster actor asked for;
@@ -114,9 +114,8 @@ struct orchestrator_state {
   uint64_t expiry_generation = 0;
   wall_clock clock;
   std::unordered_map<caf::actor_addr, queue_actor> queues;
-  /// Running rooms, and the registry of their names.
-  std::unordered_map<caf::actor_addr, std::pair<room_actor, std::string>> rooms;
-  std::unordered_map<std::string, room_actor> rooms_by_name;
+  /// Running rooms (their names are registered by the directory shards).
+  std::unordered_map<caf::actor_addr, room_actor> rooms;
   /// Peer links by cluster address (host:port), and the address of each.
   std::unordered_map<std::string, peer_child> peers;
   std::unordered_map<caf::actor_addr, std::string> peer_addrs;

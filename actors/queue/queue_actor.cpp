@@ -8,7 +8,7 @@
 #include <caf/send.hpp>
 #include <spdlog/spdlog.h>
 
-#include "actors/fan_in.hpp"
+#include "actors/cluster/relay.hpp"
 #include "actors/loop_affinity.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/control.hpp"

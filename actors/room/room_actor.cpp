@@ -1,12 +1,14 @@
 #include "actors/room/room_actor.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <set>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/make_message.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/cluster/relay.hpp"
 #include "actors/directory/shard.hpp"
 #include "actors/fan_in.hpp"
 #include "actors/room/diff_groups.hpp"
@@ -201,11 +203,17 @@ void send_snapshot(self_ptr self, const device_identity& to,
   self->send(q->second.first, atom::publish_v, msg, encoded_ptr{});
 }
 
-// Publishes to every member but the sender's device: each queue gets the
-// message encoded once per codec; durable publishes answer once every
+// Makes the fan-in that answers a durable publish once `waiting` queues
+// answered.
+using waiter = std::function<std::shared_ptr<fan_in>(size_t waiting)>;
+
+// Publishes to every member here but the sender's device: each queue gets
+// the message encoded once per codec. Returns the number of recipients when
+// nobody waits; a durable publish answers through `wait` once every
 // member's queue has it on disk.
-caf::result<uint32_t> publish(self_ptr self, const device_identity& sender,
-                              const protocol::message_ptr& msg) {
+std::optional<uint32_t>
+publish_here(self_ptr self, const device_identity& sender,
+             const protocol::message_ptr& msg, const waiter& wait) {
   auto& st = self->state;
   member_key from{sender.user_id, sender.device_id};
   int codecs = 0;
@@ -229,8 +237,7 @@ caf::result<uint32_t> publish(self_ptr self, const device_identity& sender,
   // message on disk, and names the members whose queue refused it.
   if (n == 0)
     return uint32_t{0};
-  auto rp = self->make_response_promise<uint32_t>();
-  auto fi = std::make_shared<fan_in>(rp, n);
+  auto fi = wait(n);
   for (auto& [k, q] : st.queues) {
     if (k == from)
       continue;
@@ -241,6 +248,52 @@ caf::result<uint32_t> publish(self_ptr self, const device_identity& sender,
               fi->failed(who, to_errc(err), reason_of(self->system(), err));
             });
   }
+  return std::nullopt;
+}
+
+// The answer to a publish for the members here only.
+caf::result<uint32_t> answer_here(self_ptr self, const device_identity& sender,
+                                  const protocol::message_ptr& msg) {
+  caf::typed_response_promise<uint32_t> rp;
+  auto n = publish_here(self, sender, msg, [self, &rp](size_t waiting) {
+    rp = self->make_response_promise<uint32_t>();
+    return std::make_shared<fan_in>(rp, waiting);
+  });
+  if (n)
+    return *n;
+  return rp;
+}
+
+// A member's publish: here and, in a cluster, through the other nodes (the
+// cluster actor bounds its relays): one answer for both.
+caf::result<uint32_t> publish(self_ptr self, const device_identity& sender,
+                              const protocol::message_ptr& msg) {
+  auto& st = self->state;
+  if (!st.params.cluster)
+    return answer_here(self, sender, msg);
+  auto rp = self->make_response_promise<uint32_t>();
+  auto both = std::make_shared<fan_in>(rp, 2);
+  auto failed = [self, both](const char* who, const caf::error& err) {
+    both->failed(who, to_errc(err), reason_of(self->system(), err));
+  };
+  auto n = publish_here(self, sender, msg, [both, failed](size_t waiting) {
+    return std::make_shared<fan_in>(
+      [both, failed](caf::expected<uint32_t> r) {
+        if (r)
+          both->accepted(*r);
+        else
+          failed("this node", r.error());
+      },
+      waiting);
+  });
+  if (n)
+    both->accepted(*n);
+  // (The cluster actor counts the relay's bytes per node.)
+  self
+    ->request(st.params.cluster, caf::infinite, atom::publish_v, sender,
+              st.room_name, forwarded_form(*msg))
+    .then([both](uint32_t n) { both->accepted(n); },
+          [failed](caf::error& err) { failed("other nodes", err); });
   return rp;
 }
 
@@ -343,14 +396,17 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
         const protocol::message_ptr& msg) -> caf::result<uint32_t> {
       auto& st = self->state;
       if (!st.presence.contains(member_key{sender.user_id, sender.device_id}))
+        return not_a_member(st.room_name);
+      if (!room_allowed(st.params.rules, room_action::publish, st.room_name,
+                        sender.user_id, sender.role))
         return make_tether_error(protocol::errc::forbidden,
-                                 "join room '" + st.room_name
-                                   + "' before publishing to it");
+                                 "publishing to room '" + st.room_name
+                                   + "' is not allowed for this device");
       return publish(self, sender, msg);
     },
     [=](atom::publish, atom::forward, const device_identity& sender,
         const protocol::message_ptr& msg) -> caf::result<uint32_t> {
-      return publish(self, sender, msg);
+      return answer_here(self, sender, msg);
     },
     [=](atom::get, const device_identity& to, const room_ask& ask) {
       send_snapshot(self, to, ask);

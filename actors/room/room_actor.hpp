@@ -1,10 +1,13 @@
 #pragma once
 
 // The ROOM actor: one per room that has members, spawned by the orchestrator
-// when the directory needs it. It applies its presence_set's decisions,
-// batches presence changes into one diff per `diff_interval` (the latest
-// change per member wins) for the members that asked for presence, and
-// publishes messages to every member's queue, encoded once per codec.
+// for the directory shard that registers the room's name. It owns the
+// room's membership: applies its presence_set's decisions, batches presence
+// changes into one diff per `diff_interval` (the latest change per member
+// wins) for the members that asked for presence, and takes its members'
+// publishes straight from their connections (membership and the publish
+// rules checked here), encoded once per codec into every member's queue
+// and relayed to the room's other nodes.
 
 #include <chrono>
 #include <map>
@@ -20,6 +23,7 @@
 #include "actors/metrics.hpp"
 #include "actors/room/cluster_presence.hpp"
 #include "actors/room/presence_set.hpp"
+#include "actors/room/room_rules.hpp"
 #include "actors/wall_clock.hpp"
 
 namespace tether::actors {
@@ -31,6 +35,11 @@ struct room_params {
   std::chrono::milliseconds diff_interval{250};
   /// Largest snapshot page.
   uint32_t max_page_size = 1000;
+  /// Who may join and publish to non-private rooms (room_rules.hpp); config
+  /// presence.rules, whose default is this. The directory checks joins
+  /// with them, the room publishes.
+  std::vector<room_rule> rules{{room_action::join, "*", ""},
+                               {room_action::publish, "*", ""}};
   /// This node's cluster actor (empty on a single node).
   cluster_actor cluster;
 };

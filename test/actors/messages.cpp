@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "actors/cluster/relay.hpp"
 #include "actors/fan_in.hpp"
 #include "actors/messages.hpp"
 

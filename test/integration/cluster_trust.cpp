@@ -30,7 +30,7 @@
 #include <caf/others.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "actors/fan_in.hpp"
+#include "actors/cluster/relay.hpp"
 #include "actors/interfaces.hpp"
 #include "protocol/token.hpp"
 #include "runtime/cluster_transport.hpp"

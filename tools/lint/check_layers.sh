@@ -67,6 +67,8 @@ def actor_code(f):
         "actors/*_actor.*", "actors/*/*_actor.*", "actors/messages.*",
         "actors/interfaces.hpp", "actors/atoms.hpp", "actors/fan_in.*",
         "actors/errors.*", "actors/loop_affinity.*",
+        # a message's relay to other nodes (requests to their links)
+        "actors/cluster/relay.*",
         # the connection actor's own parts
         "actors/connection/connection_detail.hpp",
         "actors/connection/control_requests.cpp"))

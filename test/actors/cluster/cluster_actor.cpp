@@ -12,7 +12,7 @@
 
 #include "actors/cluster/cluster_actor.hpp"
 #include "actors/cluster/gate_actor.hpp"
-#include "actors/fan_in.hpp"
+#include "actors/cluster/relay.hpp"
 
 using namespace tether;
 using namespace tether::actors;

@@ -199,7 +199,8 @@ CAF_TEST(a join that loads its user asks the store once) {
   auto calls = std::make_shared<store_calls>();
   auto store = sys.spawn(counting_store, calls);
   auto shard = sys.spawn(directory, orchestrator_actor{}, store,
-                         directory_params{}, metrics);
+                         directory_params{}, metrics,
+                         std::shared_ptr<const std::vector<directory_actor>>{});
   run_messages();
   auto join_on = [&](const std::string& device) {
     return join_answer({"dave", device, protocol::device_type::mobile, "",

@@ -207,6 +207,26 @@ CAF_TEST(a publish reaches every member but the sender) {
   CAF_CHECK(ack.ack.error && ack.ack.error->code == "FORBIDDEN");
 }
 
+// The sender's side of a publish: its frame into the connection, the
+// publish into the room (membership and rules checked there), the room's
+// answer. Counted with the sender alone in the room, so that nothing else
+// runs; every member more adds its queue's share, not the sender's.
+CAF_TEST(a room publish costs the sender three actor messages) {
+  auto a = device("alice", "phone");
+  frame(a, cloud("j", "alice", "phone", "tether.join", R"({"room":"team"})"));
+  frame(a, to_room("first", "alice", "phone", "team"));
+  settle();
+  a->events->on_frame(to_room("second", "alice", "phone", "team"), false);
+  std::vector<std::string> receivers;
+  for (int i = 0; i < 100 && sched.has_job(); ++i) {
+    receivers.emplace_back(sched.next_job<caf::local_actor>().name());
+    sched.try_run_once();
+  }
+  CAF_CHECK_EQUAL(
+    receivers, (std::vector<std::string>{"connection", "room", "connection"}));
+  CAF_CHECK_EQUAL(metrics->room_events(room_counter::published), 2u);
+}
+
 CAF_TEST(
   the own user room starts when a device asks and holds all its devices) {
   auto phone = device("alice", "phone");

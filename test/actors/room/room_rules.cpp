@@ -1,7 +1,7 @@
 #define CAF_SUITE actors.room_rules
 #include <caf/test/unit_test.hpp>
 
-#include "actors/directory/room_rules.hpp"
+#include "actors/room/room_rules.hpp"
 
 using namespace tether::actors;
 

@@ -1,4 +1,4 @@
-#include "actors/directory/room_rules.hpp"
+#include "actors/room/room_rules.hpp"
 
 namespace tether::actors {
 

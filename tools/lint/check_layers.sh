@@ -71,7 +71,10 @@ def actor_code(f):
         "actors/cluster/relay.*",
         # the connection actor's own parts
         "actors/connection/connection_detail.hpp",
-        "actors/connection/control_requests.cpp"))
+        "actors/connection/control_requests.cpp",
+        # and the cluster actor's
+        "actors/cluster/cluster_detail.hpp",
+        "actors/cluster/cluster_relays.cpp"))
 
 rules = [
     ("protocol is pure", lambda f: f.startswith("protocol/"),

@@ -15,6 +15,7 @@
 #include "actors/orchestrator/restart_budget.hpp"
 #include "actors/queue/device_queue.hpp"
 #include "actors/room/presence_set.hpp"
+#include "actors/room/room_rules.hpp"
 #include "protocol/codec.hpp"
 
 namespace tether::config {
@@ -96,9 +97,9 @@ struct presence_settings {
   actors::presence_params presence; // see presence_set.hpp
   milliseconds diff_interval{250};  // at most 4 diffs/s per room
   uint32_t max_page_size = 1000;    // bounds one snapshot message
-  /// Room rules (room_rules.hpp): any device may join and publish to
-  /// non-private rooms unless the operator narrows it.
-  std::vector<std::string> rules{"join:*", "publish:*"};
+  /// Room rules (room_rules.hpp), read once at load: any device may join
+  /// and publish to non-private rooms unless the operator narrows it.
+  std::vector<actors::room_rule> rules = actors::default_room_rules();
 };
 
 struct store_settings {

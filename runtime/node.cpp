@@ -31,6 +31,7 @@
 #include "runtime/cluster_pki.hpp"
 #include "runtime/cluster_transport.hpp"
 #include "runtime/io_scheduler.hpp"
+#include "runtime/node_params.hpp"
 #include "runtime/process.hpp"
 #include "runtime/ws_server.hpp"
 
@@ -68,53 +69,6 @@ public:
     set("logger.console", caf::atom("none"));
   }
 };
-
-actors::orchestrator_params
-make_orchestrator_params(const config::settings& s,
-                         std::shared_ptr<actors::durable_log> log,
-                         actors::test_clock_skew_ptr skew,
-                         const actors::member_info& self) {
-  actors::orchestrator_params p;
-  p.log = std::move(log);
-  p.queue.queue = s.queue.queue;
-  p.queue.resume_window = s.queue.resume_window;
-  p.queue.release_after = s.queue.release_after;
-  p.queue.handover_timeout = s.node.request_timeout;
-  p.queue.test_clock_skew = skew;
-  p.store.test_clock_skew = std::move(skew);
-  p.store.dead_letter_retention = s.store.dead_letter_retention;
-  p.connection.batcher.batch = s.batch.batch;
-  p.connection.batcher.compress_threshold = s.batch.compress_threshold;
-  p.connection.batcher.compress_level
-    = static_cast<int>(s.batch.compress_level);
-  p.directory.dedup_window = s.queue.dedup_window;
-  p.directory.dedup_capacity = s.queue.dedup_capacity;
-  p.directory.request_timeout = s.node.request_timeout;
-  p.directory.shards = s.directory.shards;
-  p.directory.idle_user_ttl = s.directory.idle_user_ttl;
-  p.directory.max_users = s.directory.max_users;
-  std::vector<std::string> problems; // validated with the settings
-  p.room.rules = actors::parse_room_rules(s.presence.rules, problems);
-  p.room.presence = s.presence.presence;
-  p.room.diff_interval = s.presence.diff_interval;
-  p.room.max_page_size = s.presence.max_page_size;
-  auto& c = p.connection;
-  // Activity reports: often enough to notice idleness within 1/4 of it.
-  c.activity_interval = std::max(std::chrono::milliseconds{250},
-                                 s.presence.presence.away_after / 4);
-  c.limits = s.limits.protocol;
-  c.guard = s.limits.guard;
-  c.request_timeout = s.node.request_timeout;
-  c.ping_interval = s.heartbeat.ping_interval;
-  c.pong_timeout = s.heartbeat.pong_timeout;
-  c.max_message_bytes = s.limits.max_message_bytes;
-  p.backoff = s.supervision.backoff;
-  p.budget = s.supervision.budget;
-  p.stop_timeout = s.node.stop_timeout;
-  p.peer.self = self;
-  p.peer.timeout = s.cluster.connection_timeout;
-  return p;
-}
 
 actors::member_info cluster_self(const config::settings& s) {
   actors::member_info m;
@@ -347,13 +301,15 @@ uint16_t node::start() {
   auto self = cluster_self(s);
   if (s.cluster.port != 0)
     prepare_cluster(self);
-  auto params = make_orchestrator_params(s, std::move(log),
-                                         impl_->test_clock_skew, self);
+  auto params = orchestrator_params_of(s);
+  params.log = std::move(log);
+  params.queue.test_clock_skew = impl_->test_clock_skew;
+  params.store.test_clock_skew = impl_->test_clock_skew;
   params.cluster = impl_->cluster;
+  params.peer.self = self;
   params.peer.middleman = caf::actor_cast<caf::actor>(impl_->middleman);
   params.peer.certificates = impl_->transport;
   params.peer.metrics = impl_->metrics;
-  params.peer.request_timeout = s.node.request_timeout;
   impl_->orchestrator = impl_->sys.spawn(actors::orchestrator,
                                          std::move(params), impl_->metrics);
   // Watched: if it ends without stop(), the node has failed.
@@ -361,34 +317,12 @@ uint16_t node::start() {
     [i = impl_.get()](const caf::error& reason) { i->actor_ended(reason); });
   if (s.cluster.port != 0)
     start_cluster();
-  server_params sp;
-  sp.address = s.server.address;
-  sp.port = s.server.port;
-  sp.ws_path = s.server.ws_path;
-  sp.max_connections = s.server.max_connections;
-  sp.io_threads = s.server.io_threads;
-  sp.allowed_origins = s.server.allowed_origins;
-  sp.permessage_deflate = s.server.permessage_deflate;
-  sp.deflate_level = s.server.deflate_level;
-  sp.deflate_window_bits = s.server.deflate_window_bits;
-  sp.deflate_mem_level = s.server.deflate_mem_level;
-  sp.deflate_no_context_takeover = s.server.deflate_no_context_takeover;
-  sp.max_message_bytes = s.limits.max_message_bytes;
-  sp.tls_cert = s.server.tls_cert;
-  sp.tls_key = s.server.tls_key;
-  sp.tls_port = s.server.tls_port;
-  sp.tls_only = s.server.tls_only;
-  sp.echo_path = s.server.echo_path;
+  auto sp = server_params_of(s);
   if (!sp.echo_path.empty())
     spdlog::warn("server.echo_path {} is on: an unauthenticated echo route "
                  "for conformance tests, not for production",
                  sp.echo_path);
-  sp.handshake_timeout = s.heartbeat.handshake_timeout;
-  sp.ping_interval = s.heartbeat.ping_interval;
-  sp.pong_timeout = s.heartbeat.pong_timeout;
-  sp.close_timeout = s.heartbeat.close_timeout;
   sp.secret = std::move(secret);
-  sp.token_leeway = s.auth.leeway;
   if (!s.auth.api_keys_file.empty()) {
     try {
       sp.api_keys = load_api_keys(s.auth.api_keys_file);
@@ -430,7 +364,7 @@ uint16_t node::start() {
 void node::prepare_cluster(const actors::member_info& self) {
   auto& s = impl_->settings;
   auto& c = s.cluster;
-  cluster_transport_params tp;
+  auto tp = transport_params_of(s);
   if (!c.tls_cert.empty()) {
     auto problem = check_node_credentials(c.tls_cert, c.tls_key, c.tls_ca,
                                           self.node_id);
@@ -444,30 +378,12 @@ void node::prepare_cluster(const actors::member_info& self) {
                  "anyone who reaches it is a peer (SPEC §14.1)",
                  c.address, c.port);
   }
-  tp.handshake_timeout = c.handshake_timeout;
-  tp.max_pending = c.max_pending_handshakes;
-  tp.connect_timeout = c.connection_timeout;
-  // The largest message peers exchange: a handover batch or a relayed
-  // message of limits.max_message_bytes, with room for its envelope.
-  tp.max_payload = static_cast<uint32_t>(std::min<uint64_t>(
-    UINT32_MAX, std::max<uint64_t>(16u << 20, 2 * s.limits.max_message_bytes
-                                                + (1u << 20))));
   impl_->transport = std::make_shared<cluster_transport>(tp, impl_->metrics);
   if (auto err = impl_->transport->load(); !err.empty())
     throw startup_error("cluster TLS: " + err);
   impl_->middleman = impl_->transport->start(impl_->sys);
-  actors::cluster_params cp;
-  cp.self = self;
-  for (auto& seed : c.seeds) {
-    std::string host, problem;
-    uint16_t port = 0;
-    if (config::parse_endpoint(seed, host, port, problem))
-      cp.seeds.emplace_back(std::move(host), port);
-  }
+  auto cp = cluster_params_of(s, self);
   cp.board = impl_->board;
-  cp.request_timeout = s.node.request_timeout;
-  cp.heartbeat_interval = c.heartbeat_interval;
-  cp.limits = s.limits.protocol;
   impl_->cluster = impl_->sys.spawn(actors::cluster, std::move(cp),
                                     impl_->metrics);
   impl_->cluster->attach_functor(

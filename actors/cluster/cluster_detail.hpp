@@ -35,18 +35,17 @@ void with_shard(self_ptr self, const std::string& user,
 // -- the relays (cluster_relays.cpp), one per handler -----------------------
 
 caf::result<std::vector<std::string>>
-take_handover(self_ptr self, const std::string& from,
-              const device_identity& id, const std::vector<std::string>& forms);
+take_handover(self_ptr self, const std::string& from, const device_identity& id,
+              const std::vector<std::string>& forms);
 
 caf::result<uint32_t> take_forward(self_ptr self, const std::string& from,
                                    const device_identity& sender,
                                    std::vector<std::string> devices,
                                    const std::string& bytes);
 
-caf::result<uint32_t> relay_publish(self_ptr self,
-                                    const device_identity& sender,
-                                    const std::string& room,
-                                    const std::string& bytes);
+caf::result<uint32_t>
+relay_publish(self_ptr self, const device_identity& sender,
+              const std::string& room, const std::string& bytes);
 
 caf::result<uint32_t> take_publish(self_ptr self, const std::string& from,
                                    const device_identity& sender,
@@ -54,8 +53,7 @@ caf::result<uint32_t> take_publish(self_ptr self, const std::string& from,
                                    const std::string& bytes);
 
 void relay_presence(self_ptr self, const std::string& room,
-                    const std::vector<presence_row>& rows, bool full,
-                    bool ask);
+                    const std::vector<presence_row>& rows, bool full, bool ask);
 
 void take_presence(self_ptr self, const std::string& from,
                    const std::string& room,

@@ -123,8 +123,7 @@ read_relayed(self_ptr self, const std::string& from, traffic_kind kind,
 } // namespace
 
 caf::result<std::vector<std::string>>
-take_handover(self_ptr self, const std::string& from,
-              const device_identity& id,
+take_handover(self_ptr self, const std::string& from, const device_identity& id,
               const std::vector<std::string>& forms) {
   auto& st = self->state;
   // Taken by the node the device's home names: its queue is here (it
@@ -136,8 +135,8 @@ take_handover(self_ptr self, const std::string& from,
     refuse(self, peer_refusal::claim, from,
            "the queue of " + id.user_id + "/" + id.device_id
              + ", which is not here");
-    return make_peer_error(peer_exit::refused, "the device " + id.user_id
-                                                 + "/" + id.device_id
+    return make_peer_error(peer_exit::refused, "the device " + id.user_id + "/"
+                                                 + id.device_id
                                                  + " is not on this node");
   }
   message_list msgs;
@@ -160,9 +159,7 @@ take_handover(self_ptr self, const std::string& from,
     self, id.user_id, rp,
     [self, id, msgs = std::move(msgs),
      rp](const directory_actor& shard) mutable {
-      self
-        ->request(shard, caf::infinite, atom::handover_v, id,
-                  std::move(msgs))
+      self->request(shard, caf::infinite, atom::handover_v, id, std::move(msgs))
         .then(
           [self, id, rp](std::vector<std::string>& refused) mutable {
             rp.deliver(std::move(refused));
@@ -185,10 +182,9 @@ caf::result<uint32_t> take_forward(self_ptr self, const std::string& from,
   return rp;
 }
 
-caf::result<uint32_t> relay_publish(self_ptr self,
-                                    const device_identity& sender,
-                                    const std::string& room,
-                                    const std::string& bytes) {
+caf::result<uint32_t>
+relay_publish(self_ptr self, const device_identity& sender,
+              const std::string& room, const std::string& bytes) {
   // Every other member node once; those without members answer 0.
   auto& st = self->state;
   std::vector<std::pair<std::string, peer_link_actor>> others;
@@ -203,8 +199,7 @@ caf::result<uint32_t> relay_publish(self_ptr self,
   for (auto& [id, h] : others) {
     st.metrics->cluster_sent(traffic_kind::batch, bytes.size());
     self
-      ->request(h, st.params.request_timeout, atom::room_v, sender, room,
-                bytes)
+      ->request(h, st.params.request_timeout, atom::room_v, sender, room, bytes)
       .then([fi](uint32_t n) { fi->accepted(n); },
             [self, fi, who = "node " + id](caf::error& err) {
               fi->failed(who, to_errc(err), reason_of(self->system(), err));
@@ -217,8 +212,7 @@ caf::result<uint32_t> take_publish(self_ptr self, const std::string& from,
                                    const device_identity& sender,
                                    const std::string& room,
                                    const std::string& bytes) {
-  auto msg = read_relayed(self, from, traffic_kind::batch, sender, bytes,
-                          room);
+  auto msg = read_relayed(self, from, traffic_kind::batch, sender, bytes, room);
   if (!msg)
     return std::move(msg.error());
   auto rp = self->make_response_promise<uint32_t>();
@@ -241,8 +235,7 @@ void relay_presence(self_ptr self, const std::string& room,
 
 void take_presence(self_ptr self, const std::string& from,
                    const std::string& room,
-                   const std::vector<presence_row>& rows, bool full,
-                   bool ask) {
+                   const std::vector<presence_row>& rows, bool full, bool ask) {
   auto& st = self->state;
   st.metrics->cluster_received(traffic_kind::control,
                                presence_bytes(room, rows));
@@ -254,18 +247,15 @@ void take_presence(self_ptr self, const std::string& from,
   for (auto& r : rows) {
     if (!why.empty())
       break;
-    why
-      = check_member(member_claim{r.user_id, r.device_id, r.type, r.status,
-                                  r.custom_text, r.custom_emoji, r.event});
+    why = check_member(member_claim{r.user_id, r.device_id, r.type, r.status,
+                                    r.custom_text, r.custom_emoji, r.event});
   }
   if (!why.empty()) {
     refuse(self, peer_refusal::forged, from,
            "presence of room " + room + ": " + why);
     return;
   }
-  self
-    ->request(st.orchestrator, caf::infinite, atom::get_v, atom::room_v,
-              room)
+  self->request(st.orchestrator, caf::infinite, atom::get_v, atom::room_v, room)
     .then(
       [self, from, rows, full, ask](room_actor& r) {
         // No room here: no member here to tell; it asks once it runs.

@@ -43,8 +43,8 @@ struct connection_params {
   /// How long to wait for the session to confirm a close before quitting.
   std::chrono::milliseconds close_grace{5000};
   /// Activity is reported to the device's rooms at most this often (a
-  /// fraction of presence.away_after).
-  std::chrono::milliseconds activity_interval{30000};
+  /// quarter of presence.away_after, whose default is 5 min).
+  std::chrono::milliseconds activity_interval{75000};
   /// The batcher's, for the one it spawns.
   batcher_params batcher;
 };

@@ -38,8 +38,7 @@ struct room_params {
   /// Who may join and publish to non-private rooms (room_rules.hpp); config
   /// presence.rules, whose default is this. The directory checks joins
   /// with them, the room publishes.
-  std::vector<room_rule> rules{{room_action::join, "*", ""},
-                               {room_action::publish, "*", ""}};
+  std::vector<room_rule> rules = default_room_rules();
   /// This node's cluster actor (empty on a single node).
   cluster_actor cluster;
 };

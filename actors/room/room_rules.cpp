@@ -27,6 +27,18 @@ bool glob_match(std::string_view p, std::string_view t) noexcept {
   return pi == p.size();
 }
 
+std::string to_string(const room_rule& r) {
+  auto out = std::string{r.action == room_action::join ? "join" : "publish"}
+             + ":" + r.pattern;
+  if (!r.role.empty())
+    out += "@" + r.role;
+  return out;
+}
+
+std::vector<room_rule> default_room_rules() {
+  return {{room_action::join, "*", ""}, {room_action::publish, "*", ""}};
+}
+
 std::vector<room_rule> parse_room_rules(const std::vector<std::string>& specs,
                                         std::vector<std::string>& problems) {
   std::vector<room_rule> out;

@@ -32,6 +32,12 @@ struct room_rule {
 std::vector<room_rule> parse_room_rules(const std::vector<std::string>& specs,
                                         std::vector<std::string>& problems);
 
+/// The rule as parse_room_rules reads it ("publish:team-*@extension").
+std::string to_string(const room_rule& r);
+
+/// Any device may join and publish to every non-private room.
+std::vector<room_rule> default_room_rules();
+
 /// Whether `user_id` with `role` may do `action` on `room`.
 bool room_allowed(const std::vector<room_rule>& rules, room_action action,
                   std::string_view room, std::string_view user_id,

@@ -418,7 +418,6 @@ bool apply(settings& s, const std::string& key, const std::string& value,
   return false;
 }
 
-
 void apply_ini(settings& s, const std::string& text, const std::string& origin,
                std::vector<std::string>& problems) {
   std::istringstream in{text};
@@ -467,7 +466,6 @@ void apply_ini(settings& s, const std::string& text, const std::string& origin,
   }
 }
 
-
 std::string to_ini(const settings& s) {
   std::string out;
   std::string section;
@@ -483,6 +481,5 @@ std::string to_ini(const settings& s) {
   }
   return out;
 }
-
 
 } // namespace tether::config

@@ -178,5 +178,4 @@ std::vector<std::string> validate(const settings& s) {
   return p;
 }
 
-
 } // namespace tether::config

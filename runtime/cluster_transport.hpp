@@ -33,27 +33,11 @@
 
 #include "actors/cluster/peer_certificates.hpp"
 #include "actors/metrics.hpp"
+#include "runtime/cluster_transport_params.hpp"
 
 typedef struct ssl_ctx_st SSL_CTX;
 
 namespace tether::runtime {
-
-struct cluster_transport_params {
-  /// This node's certificate, key and the cluster CA: all three for
-  /// mutual TLS, none for plain TCP.
-  std::string cert_file;
-  std::string key_file;
-  std::string ca_file;
-  /// A connection that has not completed its handshake by then is closed.
-  std::chrono::milliseconds handshake_timeout{5000};
-  /// Connections still in their handshake, dialled and accepted together;
-  /// an accept beyond it is closed at once.
-  uint32_t max_pending = 64;
-  /// The largest BASP payload taken from a peer.
-  uint32_t max_payload = 16u << 20;
-  /// Bounds a dial (the TCP connect).
-  std::chrono::milliseconds connect_timeout{5000};
-};
 
 class cluster_transport final
   : public actors::peer_certificates,

@@ -8,7 +8,7 @@
 #include "actors/cluster/cluster_actor.hpp"
 #include "actors/orchestrator/orchestrator_actor.hpp"
 #include "config/settings.hpp"
-#include "runtime/cluster_transport.hpp"
+#include "runtime/cluster_transport_params.hpp"
 #include "runtime/ws_server.hpp"
 
 namespace tether::runtime {

@@ -86,8 +86,8 @@ CAF_TEST(settings reach the params) {
   std::string problem;
   CAF_REQUIRE(config::apply(s, "node.request_timeout", "7s", problem));
   CAF_REQUIRE(config::apply(s, "heartbeat.ping_interval", "15s", problem));
-  CAF_REQUIRE(config::apply(s, "presence.rules", "join:team-*, publish:team-*",
-                            problem));
+  CAF_REQUIRE(
+    config::apply(s, "presence.rules", "join:team-*, publish:team-*", problem));
   auto p = runtime::orchestrator_params_of(s);
   CAF_CHECK_EQUAL(p.connection.request_timeout.count(), 7000);
   CAF_CHECK_EQUAL(p.directory.request_timeout.count(), 7000);

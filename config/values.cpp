@@ -210,6 +210,7 @@ std::string print(const std::vector<std::string>& xs) {
 }
 std::string print(const std::vector<actors::room_rule>& xs) {
   std::vector<std::string> specs;
+  specs.reserve(xs.size());
   for (auto& r : xs)
     specs.push_back(actors::to_string(r));
   return print(specs);

@@ -156,12 +156,12 @@ void hold(self_ptr self, const device_identity& id) {
 // Runs `f` with the directory shard of `user` on this node (empty while
 // the directory restarts).
 void with_shard(self_ptr self, const std::string& user,
-                std::function<void(const directory_actor&)> f) {
+                const std::function<void(const directory_actor&)>& f) {
   self
     ->request(self->state.orchestrator, caf::infinite, atom::get_v,
               atom::directory_v, user)
-    .then([f](directory_actor& shard) mutable { f(shard); },
-          [f](caf::error&) mutable { f(directory_actor{}); });
+    .then([f](directory_actor& shard) { f(shard); },
+          [f](caf::error&) { f(directory_actor{}); });
 }
 
 // Gives the user's shard here the routes its home sent (with this node's

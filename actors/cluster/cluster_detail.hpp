@@ -30,7 +30,7 @@ void hold(self_ptr self, const device_identity& id);
 /// Runs `f` with the directory shard of `user` on this node (empty while
 /// the directory restarts).
 void with_shard(self_ptr self, const std::string& user,
-                std::function<void(const directory_actor&)> f);
+                const std::function<void(const directory_actor&)>& f);
 
 // -- the relays (cluster_relays.cpp), one per handler -----------------------
 

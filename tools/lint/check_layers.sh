@@ -72,9 +72,11 @@ def actor_code(f):
         # the connection actor's own parts
         "actors/connection/connection_detail.hpp",
         "actors/connection/control_requests.cpp",
-        # and the cluster actor's
+        # and the cluster actor's, the directory shard's
         "actors/cluster/cluster_detail.hpp",
-        "actors/cluster/cluster_relays.cpp"))
+        "actors/cluster/cluster_relays.cpp",
+        "actors/directory/directory_detail.hpp",
+        "actors/directory/directory_rooms.cpp"))
 
 rules = [
     ("protocol is pure", lambda f: f.startswith("protocol/"),

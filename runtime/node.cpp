@@ -394,12 +394,11 @@ void node::start_cluster() {
   auto& s = impl_->settings;
   auto& i = *impl_;
   caf::anon_send(i.cluster, atom::start_v, i.orchestrator);
-  actors::gate_params gp;
+  auto gp = gate_params_of(s);
   gp.cluster = i.cluster;
   gp.middleman = caf::actor_cast<caf::actor>(i.middleman);
   gp.certificates = i.transport;
   gp.metrics = i.metrics;
-  gp.request_timeout = s.node.request_timeout;
   i.gate = i.sys.spawn(actors::gate, std::move(gp));
   // What peers reach: the filter in front of the gate (no exit or system
   // message gets through), through the transport's middleman. reuse: a node

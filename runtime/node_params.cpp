@@ -98,6 +98,12 @@ actors::cluster_params cluster_params_of(const config::settings& s,
   return cp;
 }
 
+actors::gate_params gate_params_of(const config::settings& s) {
+  actors::gate_params gp;
+  gp.request_timeout = s.node.request_timeout;
+  return gp;
+}
+
 cluster_transport_params transport_params_of(const config::settings& s) {
   auto& c = s.cluster;
   cluster_transport_params tp;

@@ -14,40 +14,48 @@
 
 #include "actors/metrics.hpp"
 #include "actors/ports.hpp"
+#include "config/settings.hpp"
 
 namespace tether::runtime {
 
 struct server_params {
-  std::string address = "127.0.0.1";
-  uint16_t port = 0;
-  std::string ws_path = "/ws";
-  uint32_t max_connections = 20000;
-  uint32_t io_threads = 1;
+  // The defaults are the settings' (config/settings.hpp, with their
+  // reasons); node_params.cpp maps a node's settings.
+  std::string address = "127.0.0.1"; // tests: loopback, not the setting's
+  uint16_t port = 0;                 // tests: any free port
+  std::string ws_path = config::server_settings{}.ws_path;
+  uint32_t max_connections = config::server_settings{}.max_connections;
+  uint32_t io_threads = 1; // tests: one loop (the setting's 0 means per CPU)
   std::vector<std::string> allowed_origins;
-  bool permessage_deflate = true;
-  uint32_t deflate_level = 6;
+  bool permessage_deflate = config::server_settings{}.permessage_deflate;
+  uint32_t deflate_level = config::server_settings{}.deflate_level;
   /// server_max_window_bits (9-15): the deflate window a session keeps.
-  uint32_t deflate_window_bits = 10;
+  uint32_t deflate_window_bits = config::server_settings{}.deflate_window_bits;
   /// zlib memLevel (1-9) of the deflate stream.
-  uint32_t deflate_mem_level = 2;
+  uint32_t deflate_mem_level = config::server_settings{}.deflate_mem_level;
   /// Both sides reset their compression context per message (no window is
   /// kept between messages; costs ratio on small messages).
-  bool deflate_no_context_takeover = false;
-  uint64_t max_message_bytes = 256 * 1024;
-  std::chrono::milliseconds handshake_timeout{10000};
-  std::chrono::milliseconds ping_interval{20000};
-  std::chrono::milliseconds pong_timeout{10000};
+  bool deflate_no_context_takeover
+    = config::server_settings{}.deflate_no_context_takeover;
+  uint64_t max_message_bytes = config::limits_settings{}.max_message_bytes;
+  std::chrono::milliseconds handshake_timeout
+    = config::heartbeat_settings{}.handshake_timeout;
+  std::chrono::milliseconds ping_interval
+    = config::heartbeat_settings{}.ping_interval;
+  std::chrono::milliseconds pong_timeout
+    = config::heartbeat_settings{}.pong_timeout;
   /// How long a server-initiated close waits for the peer's close frame.
-  std::chrono::milliseconds close_timeout{2000};
+  std::chrono::milliseconds close_timeout
+    = config::heartbeat_settings{}.close_timeout;
   /// TLS: PEM certificate chain and key (empty: no TLS). With tls_port 0
   /// the main port serves TLS and plain connections (the first bytes
   /// decide); else the main port is plain and tls_port TLS only.
   std::string tls_cert;
   std::string tls_key;
-  uint16_t tls_port = 0;
+  uint16_t tls_port = config::server_settings{}.tls_port;
   /// No plain connections: the main port speaks TLS only (tokens never
   /// travel in clear text).
-  bool tls_only = false;
+  bool tls_only = config::server_settings{}.tls_only;
   /// The conformance echo route (empty: off; test/conformance/ only).
   std::string echo_path;
   /// HMAC secret for device tokens.
@@ -55,7 +63,7 @@ struct server_params {
   /// Keys of the server API (/api/v1; empty: off), compared in constant
   /// time, never logged.
   std::vector<std::string> api_keys;
-  std::chrono::seconds token_leeway{30};
+  std::chrono::seconds token_leeway = config::auth_settings{}.leeway;
 };
 
 /// Callbacks into the node (invoked on Asio threads; must not block).

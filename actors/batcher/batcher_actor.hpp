@@ -21,6 +21,7 @@
 #include "actors/lazy_deque.hpp"
 #include "actors/metrics.hpp"
 #include "actors/wall_clock.hpp"
+#include "config/settings.hpp"
 
 namespace tether::actors {
 
@@ -28,9 +29,10 @@ struct batcher_params {
   batch_params batch;
   /// Frames at least this large are compressed when the device asked for
   /// it; below it the header and CPU cost more than they save.
-  uint64_t compress_threshold = 1024;
+  uint64_t compress_threshold = config::batch_settings{}.compress_threshold;
   /// zlib level for app-level compression.
-  int compress_level = 6;
+  int compress_level
+    = static_cast<int>(config::batch_settings{}.compress_level);
 };
 
 struct batcher_state {

@@ -38,6 +38,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/metrics.hpp"
 #include "actors/wall_clock.hpp"
+#include "config/settings.hpp"
 #include "protocol/codec.hpp"
 
 namespace tether::actors {
@@ -49,9 +50,11 @@ struct cluster_params {
   std::shared_ptr<cluster_board> board;
   /// How often this node pings its peers (cluster.heartbeat_interval):
   /// the grain of the detection time in /metrics.
-  std::chrono::milliseconds heartbeat_interval{1000};
+  std::chrono::milliseconds heartbeat_interval
+    = config::cluster_settings{}.heartbeat_interval;
   /// Bounds a relay to another node (node.request_timeout).
-  std::chrono::milliseconds request_timeout{5000};
+  std::chrono::milliseconds request_timeout
+    = config::node_settings{}.request_timeout;
   /// What a forwarded message may hold (the node's limits.*: the nodes of
   /// a cluster are configured alike).
   protocol::limits limits;

@@ -39,6 +39,7 @@
 #include "actors/cluster/peer_certificates.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/metrics.hpp"
+#include "config/settings.hpp"
 
 namespace tether::actors {
 
@@ -51,7 +52,8 @@ struct gate_params {
   std::shared_ptr<peer_certificates> certificates;
   std::shared_ptr<node_metrics> metrics;
   /// Bounds what the gate asks of this node (node.request_timeout).
-  std::chrono::milliseconds request_timeout{5000};
+  std::chrono::milliseconds request_timeout
+    = config::node_settings{}.request_timeout;
 };
 
 /// A node that said hello: its id, and its links that did (monitored: the

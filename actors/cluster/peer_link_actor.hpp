@@ -25,6 +25,7 @@
 #include "actors/cluster/peer_certificates.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/metrics.hpp"
+#include "config/settings.hpp"
 
 namespace tether::actors {
 
@@ -34,9 +35,11 @@ struct peer_link_params {
   /// What this node says in its hello.
   member_info self;
   /// Bounds the dial and the hello (cluster.connection_timeout).
-  std::chrono::milliseconds timeout{5000};
+  std::chrono::milliseconds timeout
+    = config::cluster_settings{}.connection_timeout;
   /// Bounds a relayed request (node.request_timeout).
-  std::chrono::milliseconds request_timeout{5000};
+  std::chrono::milliseconds request_timeout
+    = config::node_settings{}.request_timeout;
   /// The cluster's middleman (its transport's caf::io::middleman_actor,
   /// untyped as in gate_params), and what it proves.
   caf::actor middleman;

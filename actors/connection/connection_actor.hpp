@@ -27,6 +27,7 @@
 #include "actors/lazy_deque.hpp"
 #include "actors/metrics.hpp"
 #include "actors/wall_clock.hpp"
+#include "config/settings.hpp"
 #include "protocol/codec.hpp"
 
 namespace tether::actors {
@@ -35,16 +36,20 @@ struct connection_params {
   protocol::limits limits;
   inbound_guard_params guard;
   /// Bound on every request to another actor (routing, joining).
-  std::chrono::milliseconds request_timeout{5000};
+  std::chrono::milliseconds request_timeout
+    = config::node_settings{}.request_timeout;
   /// Announced in the welcome message.
-  std::chrono::milliseconds ping_interval{20000};
-  std::chrono::milliseconds pong_timeout{10000};
-  uint64_t max_message_bytes = 256 * 1024;
+  std::chrono::milliseconds ping_interval
+    = config::heartbeat_settings{}.ping_interval;
+  std::chrono::milliseconds pong_timeout
+    = config::heartbeat_settings{}.pong_timeout;
+  uint64_t max_message_bytes = config::limits_settings{}.max_message_bytes;
   /// How long to wait for the session to confirm a close before quitting.
   std::chrono::milliseconds close_grace{5000};
   /// Activity is reported to the device's rooms at most this often (a
-  /// quarter of presence.away_after, whose default is 5 min).
-  std::chrono::milliseconds activity_interval{75000};
+  /// quarter of presence.away_after, as the node sets it).
+  std::chrono::milliseconds activity_interval
+    = config::presence_settings{}.presence.away_after / 4;
   /// The batcher's, for the one it spawns.
   batcher_params batcher;
 };

@@ -29,26 +29,30 @@
 #include "actors/interfaces.hpp"
 #include "actors/metrics.hpp"
 #include "actors/room/room_rules.hpp"
+#include "config/settings.hpp"
 
 namespace tether::actors {
 
 struct directory_params {
   /// Directory shards of a node; more spread the work over CAF's threads.
-  uint32_t shards = 8;
+  uint32_t shards = config::directory_settings{}.shards;
   /// A resent message id (same sender device) within this window is
   /// acknowledged again but not delivered twice.
-  std::chrono::milliseconds dedup_window{600000};
+  std::chrono::milliseconds dedup_window
+    = config::queue_settings{}.dedup_window;
   /// Remembered message ids per sender device; bounds the dedup memory.
-  size_t dedup_capacity = 4096;
-  std::chrono::milliseconds request_timeout{5000};
+  size_t dedup_capacity = config::queue_settings{}.dedup_capacity;
+  std::chrono::milliseconds request_timeout
+    = config::node_settings{}.request_timeout;
   /// The queues' (queue_actor_params::seq_block): a new device's record
   /// reserves its first seqs.
   uint64_t seq_block = 4096;
   /// A user with no connection and no running queue is forgotten after
   /// this; as long as the dedup window, so that resends stay duplicates.
-  std::chrono::milliseconds idle_user_ttl{600000};
+  std::chrono::milliseconds idle_user_ttl
+    = config::directory_settings{}.idle_user_ttl;
   /// Users one shard holds at most; past it the longest idle go first.
-  size_t max_users = 200000;
+  size_t max_users = config::directory_settings{}.max_users;
   /// Who may join rooms: the rooms' rules (room_params::rules), given by
   /// the orchestrator.
   std::vector<room_rule> room_rules;

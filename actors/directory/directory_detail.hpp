@@ -48,7 +48,7 @@ void join_user_room(self_ptr self, const device_identity& id,
 
 /// The handlers of the rooms' messages, one each.
 caf::result<uint32_t, room_actor> join(self_ptr self, const device_identity& id,
-                                      const room_ask& ask);
+                                       const room_ask& ask);
 caf::result<room_actor> room_of(self_ptr self, const device_identity& id,
                                 const std::string& name);
 caf::result<room_actor> registered(self_ptr self, const std::string& name);

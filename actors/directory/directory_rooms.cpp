@@ -59,7 +59,6 @@ void join_room(self_ptr self, const device_identity& id, const room_ask& ask,
   });
 }
 
-
 // Starts the user's presence room with every connected device of the user
 // but `except` (which joins by its own request).
 void start_user_room(self_ptr self, user_slot& u, const std::string& except) {
@@ -118,9 +117,9 @@ void join_user_room(self_ptr self, const device_identity& id,
 }
 
 caf::result<uint32_t, room_actor> join(self_ptr self, const device_identity& id,
-                                      const room_ask& ask) {
-  if (!room_allowed(self->state.params.room_rules, room_action::join,
-                    ask.room, id.user_id, id.role))
+                                       const room_ask& ask) {
+  if (!room_allowed(self->state.params.room_rules, room_action::join, ask.room,
+                    id.user_id, id.role))
     return make_tether_error(protocol::errc::forbidden,
                              "joining room '" + ask.room
                                + "' is not allowed for this device");
@@ -187,8 +186,7 @@ void leave(self_ptr self, const device_identity& id, const std::string& name) {
 caf::result<atom::ok> presence_page(self_ptr self, const device_identity& id,
                                     const room_ask& ask) {
   auto* d = find_device(self, id.user_id, id.device_id);
-  if (d && ask.room == user_room(id.user_id)
-      && d->rooms.count(ask.room) == 0) {
+  if (d && ask.room == user_room(id.user_id) && d->rooms.count(ask.room) == 0) {
     // The user's own room is the device's even before it runs: start
     // it, then answer from it.
     start_user_room(self, self->state.users[id.user_id], id.device_id);

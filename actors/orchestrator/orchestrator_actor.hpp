@@ -47,6 +47,7 @@
 #include "actors/store/durable_log.hpp"
 #include "actors/store/store_actor.hpp"
 #include "actors/wall_clock.hpp"
+#include "config/settings.hpp"
 
 namespace tether::actors {
 
@@ -59,7 +60,7 @@ struct orchestrator_params {
   backoff_params backoff;
   restart_budget_params budget;
   /// How long a graceful stop waits for connections to close.
-  std::chrono::milliseconds stop_timeout{5000};
+  std::chrono::milliseconds stop_timeout = config::node_settings{}.stop_timeout;
   /// The opened store; the orchestrator's store actor owns it.
   std::shared_ptr<durable_log> log;
   /// Spawn the store detached (its own thread); off in deterministic tests.

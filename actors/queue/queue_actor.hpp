@@ -23,6 +23,7 @@
 #include "actors/queue/device_queue.hpp"
 #include "actors/queue/gap_ledger.hpp"
 #include "actors/wall_clock.hpp"
+#include "config/settings.hpp"
 
 namespace tether::actors {
 
@@ -30,16 +31,19 @@ struct queue_actor_params {
   queue_params queue;
   /// A detached queue without memory-only messages quits after this (its
   /// durable messages wait in the store).
-  std::chrono::milliseconds resume_window{300000};
+  std::chrono::milliseconds resume_window
+    = config::queue_settings{}.resume_window;
   /// An attached queue that held nothing this long offers its release to
   /// its home (0: never): an idle device then costs no queue actor, and
   /// the next message starts one again from the record the home keeps.
-  std::chrono::milliseconds release_after{10000};
+  std::chrono::milliseconds release_after
+    = config::queue_settings{}.release_after;
   /// Sequence numbers reserved on disk per write; bounds the write rate.
   uint64_t seq_block = 4096;
   /// Bounds a handover to another node (node.request_timeout); a failed
   /// one is retried with backoff while the device stays there.
-  std::chrono::milliseconds handover_timeout{5000};
+  std::chrono::milliseconds handover_timeout
+    = config::node_settings{}.request_timeout;
   /// TEST SEAM (wall_clock.hpp): zero or null in production.
   test_clock_skew_ptr test_clock_skew;
 };

@@ -25,6 +25,7 @@
 #include "actors/room/presence_set.hpp"
 #include "actors/room/room_rules.hpp"
 #include "actors/wall_clock.hpp"
+#include "config/settings.hpp"
 
 namespace tether::actors {
 
@@ -32,13 +33,14 @@ struct room_params {
   presence_params presence;
   /// Presence diffs are sent at most this often per room; changes in
   /// between are coalesced (a member's latest state wins).
-  std::chrono::milliseconds diff_interval{250};
+  std::chrono::milliseconds diff_interval
+    = config::presence_settings{}.diff_interval;
   /// Largest snapshot page.
-  uint32_t max_page_size = 1000;
+  uint32_t max_page_size = config::presence_settings{}.max_page_size;
   /// Who may join and publish to non-private rooms (room_rules.hpp); config
   /// presence.rules, whose default is this. The directory checks joins
   /// with them, the room publishes.
-  std::vector<room_rule> rules = default_room_rules();
+  std::vector<room_rule> rules = config::presence_settings{}.rules;
   /// This node's cluster actor (empty on a single node).
   cluster_actor cluster;
 };

@@ -22,12 +22,14 @@
 #include "actors/metrics.hpp"
 #include "actors/store/durable_log.hpp"
 #include "actors/wall_clock.hpp"
+#include "config/settings.hpp"
 
 namespace tether::actors {
 
 struct store_params {
   /// How long dead letters are kept before they are purged (0: forever).
-  std::chrono::milliseconds dead_letter_retention{7 * 24 * 3600 * 1000LL};
+  std::chrono::milliseconds dead_letter_retention
+    = config::store_settings{}.dead_letter_retention;
   /// TEST SEAM (wall_clock.hpp): zero or null in production.
   test_clock_skew_ptr test_clock_skew;
 };

@@ -1,10 +1,10 @@
-// The settings' defaults and the params' defaults of the node's parts say
-// the same: a node started on default settings runs its parts as their
-// own defaults describe them (what the actor and session tests exercise).
-// A setting whose default changes on one side only fails here. Values a
-// setting embeds whole (queue_params, batch_params, presence_params, the
-// protocol limits, the guard, backoff and budget) have one definition and
-// are not listed.
+// The mapping of settings to the params of a node's parts. The params'
+// defaults are the settings' defaults (config/settings.hpp is the one place
+// a value is written); so default settings must give every part its
+// default params, and a field mapped from the wrong setting, or a default
+// written again beside the settings, fails here. Values a setting embeds
+// whole (queue_params, batch_params, presence_params, the protocol limits,
+// the guard, backoff and budget) are one definition and are not listed.
 #define CAF_SUITE runtime.node_params
 
 #include <caf/test/unit_test.hpp>
@@ -73,6 +73,8 @@ CAF_TEST(default settings give the cluster its default params) {
   auto cp = runtime::cluster_params_of(s, actors::member_info{});
   CHECK_SAME(cp, heartbeat_interval);
   CHECK_SAME(cp, request_timeout);
+  auto gp = runtime::gate_params_of(s);
+  CHECK_SAME(gp, request_timeout);
   auto tp = runtime::transport_params_of(s);
   CHECK_SAME(tp, handshake_timeout);
   CHECK_SAME(tp, max_pending);
@@ -93,6 +95,10 @@ CAF_TEST(settings reach the params) {
   CAF_CHECK_EQUAL(p.directory.request_timeout.count(), 7000);
   CAF_CHECK_EQUAL(p.queue.handover_timeout.count(), 7000);
   CAF_CHECK_EQUAL(p.peer.request_timeout.count(), 7000);
+  CAF_CHECK_EQUAL(runtime::gate_params_of(s).request_timeout.count(), 7000);
+  CAF_CHECK_EQUAL(runtime::cluster_params_of(s, actors::member_info{})
+                    .request_timeout.count(),
+                  7000);
   CAF_CHECK_EQUAL(p.connection.ping_interval.count(), 15000);
   CAF_REQUIRE_EQUAL(p.room.rules.size(), 2u);
   CAF_CHECK_EQUAL(actors::to_string(p.room.rules[1]), "publish:team-*");

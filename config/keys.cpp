@@ -271,6 +271,9 @@ const std::vector<binding>& table() {
       t, "presence.max_page_size", "largest presence snapshot page",
       [](settings & s) -> auto& { return s.presence.max_page_size; });
     add_key(
+      t, "presence.max_rooms", "rooms one device may be in at once",
+      [](settings & s) -> auto& { return s.presence.max_rooms; });
+    add_key(
       t, "presence.rules",
       "room rules: action:pattern[@role], action join or publish",
       [](settings & s) -> auto& { return s.presence.rules; });

@@ -97,6 +97,9 @@ struct presence_settings {
   actors::presence_params presence; // see presence_set.hpp
   milliseconds diff_interval{250};  // at most 4 diffs/s per room
   uint32_t max_page_size = 1000;    // bounds one snapshot message
+  uint32_t max_rooms = 256;         // rooms one device is in at once: an app's
+                                    // channels fit, a bot cannot grow a shard's
+                                    // and the rooms' memory without bound
   /// Room rules (room_rules.hpp), read once at load: any device may join
   /// and publish to non-private rooms unless the operator narrows it.
   std::vector<actors::room_rule> rules = actors::default_room_rules();

@@ -105,6 +105,7 @@ std::vector<std::string> validate(const settings& s) {
   rule(s.presence.diff_interval.count() > 0,
        "presence.diff_interval must be positive");
   rule(s.presence.max_page_size >= 1, "presence.max_page_size must be >= 1");
+  rule(s.presence.max_rooms >= 1, "presence.max_rooms must be >= 1");
   rule(!s.node.data_dir.empty(), "node.data_dir must not be empty");
   static const std::vector<std::string> levels{
     "trace", "debug", "info", "warn", "error", "critical", "off"};

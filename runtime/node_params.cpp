@@ -31,6 +31,7 @@ actors::orchestrator_params orchestrator_params_of(const config::settings& s) {
   p.directory.shards = s.directory.shards;
   p.directory.idle_user_ttl = s.directory.idle_user_ttl;
   p.directory.max_users = s.directory.max_users;
+  p.directory.max_rooms = s.presence.max_rooms;
   p.room.rules = s.presence.rules;
   p.room.presence = s.presence.presence;
   p.room.diff_interval = s.presence.diff_interval;

@@ -56,6 +56,8 @@ struct directory_params {
   /// Who may join rooms: the rooms' rules (room_params::rules), given by
   /// the orchestrator.
   std::vector<room_rule> room_rules;
+  /// Rooms one device may be in at once (its own user room included).
+  uint32_t max_rooms = config::presence_settings{}.max_rooms;
   /// This node's cluster actor (empty on a single node).
   cluster_actor cluster;
 };

@@ -125,6 +125,16 @@ caf::result<uint32_t, room_actor> join(self_ptr self, const device_identity& id,
                                + "' is not allowed for this device");
   auto rp = self->make_response_promise<uint32_t, room_actor>();
   with_user(self, id.user_id, [=](user_slot& u) mutable {
+    auto& st = self->state;
+    if (auto* d = find_device(u, id.device_id);
+        d && d->rooms.count(ask.room) == 0
+        && d->rooms.size() >= st.params.max_rooms) {
+      rp.deliver(make_tether_error(
+        protocol::errc::forbidden,
+        "a device may be in at most " + std::to_string(st.params.max_rooms)
+          + " rooms (presence.max_rooms); leave one first"));
+      return;
+    }
     if (ask.room == user_room(id.user_id))
       start_user_room(self, u, id.device_id);
     join_room(self, id, ask, [rp](joined_room r) mutable {

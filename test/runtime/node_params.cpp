@@ -30,6 +30,7 @@ CAF_TEST(default settings give the orchestrator its default params) {
   CHECK_SAME(p.directory, shards);
   CHECK_SAME(p.directory, idle_user_ttl);
   CHECK_SAME(p.directory, max_users);
+  CHECK_SAME(p.directory, max_rooms);
   CHECK_SAME(p.room, diff_interval);
   CHECK_SAME(p.room, max_page_size);
   CAF_CHECK_EQUAL(p.room.rules.size(), actors::room_params{}.rules.size());

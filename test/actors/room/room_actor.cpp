@@ -56,6 +56,7 @@ struct fixture : test::node_fixture {
     params.room.presence.away_after = 10s;
     params.room.presence.grace = 2s;
     params.room.diff_interval = 100ms;
+    params.directory.max_rooms = 4;
     start();
   }
 
@@ -284,6 +285,37 @@ CAF_TEST(one way direct messages keep their order around room publishes) {
   for (auto& f : acks(phone))
     acked.push_back(f.ack.message_id);
   CAF_CHECK_EQUAL(acked, (std::vector<std::string>{"j", "d3"}));
+}
+
+// A device's rooms are bounded (presence.max_rooms, 4 here): a join beyond
+// is refused with the reason, a refreshed join of a room it is in and a
+// join after a leave are not.
+CAF_TEST(a device is in at most max_rooms rooms) {
+  auto a = device("alice", "phone");
+  auto join = [&](const std::string& id, const std::string& room) {
+    frame(a, cloud(id, "alice", "phone", "tether.join",
+                   R"({"room":")" + room + R"("})"));
+    return acks(a).back();
+  };
+  for (int i = 0; i < 4; ++i)
+    CAF_CHECK(
+      !join("j" + std::to_string(i), "r" + std::to_string(i)).ack.error);
+  auto refused = join("j4", "r4");
+  CAF_REQUIRE(refused.ack.error);
+  CAF_CHECK_EQUAL(refused.ack.error->code, "FORBIDDEN");
+  CAF_CHECK(refused.ack.error->message.find("at most 4 rooms")
+            != std::string::npos);
+  CAF_CHECK(!join("j5", "r3").ack.error); // already in it
+  frame(a, cloud("l", "alice", "phone", "tether.leave", R"({"room":"r0"})"));
+  CAF_CHECK(!join("j6", "r4").ack.error);
+  // It is no member of the room it left.
+  frame(a, to_room("p", "alice", "phone", "r0"));
+  auto p = acks(a).back();
+  CAF_CHECK_EQUAL(p.ack.message_id, "p");
+  CAF_CHECK(p.ack.error && p.ack.error->code == "FORBIDDEN");
+  settle();
+  auto text = metrics->render_prometheus();
+  CAF_CHECK(text.find("tether_rooms 4\n") != std::string::npos);
 }
 
 CAF_TEST(private rooms and their presence are closed to other users) {

@@ -153,21 +153,37 @@ std::vector<presence_entry> presence_set::sweep(int64_t now_ms) {
   return out;
 }
 
+namespace {
+
+// The earliest time sweep() changes `m`, if ever.
+std::optional<int64_t> member_deadline(const member_state& m,
+                                       const presence_params& p) {
+  std::optional<int64_t> at;
+  if (!m.connected)
+    at = m.disconnected_ms + p.grace.count();
+  else if (!m.idle)
+    at = m.last_activity_ms + p.away_after.count();
+  if (m.custom && m.custom->expires_ms > 0
+      && (!at || m.custom->expires_ms < *at))
+    at = m.custom->expires_ms;
+  return at;
+}
+
+} // namespace
+
 std::optional<int64_t> presence_set::next_deadline() const {
   std::optional<int64_t> at;
-  auto consider = [&](int64_t t) {
-    if (!at || t < *at)
+  for (auto& [k, m] : members_)
+    if (auto t = member_deadline(m, params_); t && (!at || *t < *at))
       at = t;
-  };
-  for (auto& [k, m] : members_) {
-    if (!m.connected)
-      consider(m.disconnected_ms + params_.grace.count());
-    else if (!m.idle)
-      consider(m.last_activity_ms + params_.away_after.count());
-    if (m.custom && m.custom->expires_ms > 0)
-      consider(m.custom->expires_ms);
-  }
   return at;
+}
+
+std::optional<int64_t> presence_set::deadline_of(const member_key& k) const {
+  auto i = members_.find(k);
+  if (i == members_.end())
+    return std::nullopt;
+  return member_deadline(i->second, params_);
 }
 
 const member_state* presence_set::find(const member_key& k) const {

@@ -85,8 +85,13 @@ public:
   /// Applies time: idleness, expired custom statuses, grace expiry.
   std::vector<protocol::presence_entry> sweep(int64_t now_ms);
 
-  /// When sweep() has something to do next, if ever.
+  /// When sweep() has something to do next, if ever (every member: O(n)).
   std::optional<int64_t> next_deadline() const;
+
+  /// When sweep() has something to do for this member, if ever (O(log n)):
+  /// after a change of one member, the only deadline that can have come
+  /// earlier.
+  std::optional<int64_t> deadline_of(const member_key& k) const;
 
   /// The status shown for a member.
   protocol::presence_status shown(const member_state& m) const noexcept;

@@ -172,17 +172,32 @@ void flush_diff(self_ptr self) {
   }
 }
 
-void schedule_tick(self_ptr self) {
+// Arms the presence timer for `at` unless one is armed no later.
+void arm_tick(self_ptr self, std::optional<int64_t> at) {
   auto& st = self->state;
-  auto at = st.presence.next_deadline();
-  if (auto v = st.view.next_deadline(); v && (!at || *v < *at))
-    at = v;
   auto now = wall_ms(self);
   if (!at || (st.tick_at_ms && *st.tick_at_ms <= *at && *st.tick_at_ms > now))
     return;
   st.tick_at_ms = *at;
   self->delayed_send(self, milliseconds{std::max<int64_t>(0, *at - now)},
                      atom::tick_v, ++st.tick_generation);
+}
+
+// The timer for the earliest deadline of every member and node: O(members),
+// so only when a tick fired. A tick that comes early (a member was active
+// since) finds nothing and arms the next one.
+void schedule_tick(self_ptr self) {
+  auto& st = self->state;
+  auto at = st.presence.next_deadline();
+  if (auto v = st.view.next_deadline(); v && (!at || *v < *at))
+    at = v;
+  arm_tick(self, at);
+}
+
+// After one member changed, its own deadline is the only one that can have
+// come earlier (a join in a room of n members costs O(log n), not O(n)).
+void schedule_tick_for(self_ptr self, const member_key& k) {
+  arm_tick(self, self->state.presence.deadline_of(k));
 }
 
 void send_snapshot(self_ptr self, const device_identity& to,
@@ -344,7 +359,7 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
         local_change(self, *event);
       if (m.ask.presence)
         send_snapshot(self, m.id, m.ask);
-      schedule_tick(self);
+      schedule_tick_for(self, k);
       return static_cast<uint32_t>(st.view.size());
     },
     [=](atom::leave, const std::string& user, const std::string& device) {
@@ -358,9 +373,9 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
       quit_if_empty(self);
     },
     [=](atom::closed, const std::string& user, const std::string& device) {
-      self->state.presence.disconnected(member_key{user, device},
-                                        wall_ms(self));
-      schedule_tick(self);
+      member_key k{user, device};
+      self->state.presence.disconnected(k, wall_ms(self));
+      schedule_tick_for(self, k);
     },
     [=](atom::attach, const device_identity& id, queue_actor& q) {
       auto& st = self->state;
@@ -390,7 +405,7 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
       }
       if (e)
         local_change(self, *e);
-      schedule_tick(self);
+      schedule_tick_for(self, k);
     },
     [=](atom::publish, const device_identity& sender,
         const protocol::message_ptr& msg) -> caf::result<uint32_t> {
@@ -442,7 +457,7 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
         note(self, std::move(e));
       if (ask)
         tell_all(self, false);
-      schedule_tick(self);
+      arm_tick(self, self->state.view.next_deadline());
     },
     [=](atom::get, atom::presence) {
       auto& v = self->state.view;
@@ -462,7 +477,7 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
     [=](atom::linked, const std::string&) { tell_all(self, true); },
     [=](atom::unlinked, const std::string& node) {
       self->state.view.node_down(node, wall_ms(self));
-      schedule_tick(self);
+      arm_tick(self, self->state.view.next_deadline());
     },
     [=](atom::flush) { flush_diff(self); },
   };

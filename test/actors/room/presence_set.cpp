@@ -153,3 +153,55 @@ CAF_TEST(pages and subscriber filters) {
   e.status = presence_status::away;
   CAF_CHECK(!presence_set::wants(sub, e));
 }
+
+// The room arms its timer from the changed member's deadline alone
+// (deadline_of) and scans every member only when the timer fires: the
+// earliest of the members' own deadlines must be next_deadline(), whatever
+// happened to them. Random operations on a few members, checked after each.
+CAF_TEST(the earliest member deadline is the next deadline) {
+  presence_set p{params()};
+  std::vector<member_key> keys{
+    {"alice", "phone"}, {"alice", "laptop"}, {"bob", "tablet"}, {"carol", "x"}};
+  uint64_t seed = 42;
+  auto next = [&seed](uint64_t n) {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<size_t>((seed >> 33) % n);
+  };
+  int64_t now = 0;
+  for (int step = 0; step < 2000; ++step) {
+    now += static_cast<int64_t>(next(300));
+    auto& k = keys[next(keys.size())];
+    switch (next(6)) {
+      case 0:
+        p.join(member(k.first, k.second), now);
+        break;
+      case 1:
+        p.disconnected(k, now);
+        break;
+      case 2:
+        p.reconnected(k, now);
+        break;
+      case 3:
+        p.activity(k, now);
+        break;
+      case 4: {
+        tether::protocol::status_request r;
+        r.custom = tether::protocol::custom_status{
+          "busy", "", now + 1 + int64_t(next(900))};
+        p.set_status(k, r, now);
+        break;
+      }
+      default:
+        p.sweep(now);
+    }
+    std::optional<int64_t> earliest;
+    for (auto& key : keys)
+      if (auto t = p.deadline_of(key); t && (!earliest || *t < *earliest))
+        earliest = t;
+    auto scanned = p.next_deadline();
+    auto want = earliest.value_or(-1);
+    auto got = scanned.value_or(-1);
+    CAF_REQUIRE_EQUAL(want, got);
+  }
+  CAF_CHECK(!p.deadline_of({"dave", "none"}).has_value());
+}

@@ -5,8 +5,9 @@
 // and the identity check, drops resent message ids (the device's dedup
 // window), routes messages straight into the recipients' queues with the
 // route table its directory shard keeps current (through the shard where a
-// queue does not run yet, and for rooms) and acknowledges them, and
-// forwards the device's delivery acks to its queue.
+// queue does not run yet) and room publishes straight to the room (the
+// handle from the join's answer), acknowledges them, and forwards the
+// device's delivery acks to its queue.
 // Deliveries reach the session through the connection's BATCHER, which it
 // spawns when its queue first has something to deliver (an idle device has
 // none). It never restarts: the device reconnects and resumes (SPEC.md

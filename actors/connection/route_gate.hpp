@@ -3,7 +3,8 @@
 // The ordering rule behind SPEC §5.5 for one connection. A device's
 // messages take different paths through the node: straight into queues,
 // through the directory shard where a queue does not run, room publishes
-// via the shard and the room actor, and room requests. Requests on one path
+// straight to the room actor, and room requests (through the shard).
+// Requests on one path
 // (lane) are pipelined; a request on another lane waits until those in
 // flight completed, and so does everything after it. So a sender's messages
 // reach each recipient's queue in the order sent, and a publish right after

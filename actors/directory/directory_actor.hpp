@@ -7,7 +7,9 @@
 // shard gives them at join and updates whenever a device, connection or
 // queue of the user changes. Through the shard go what needs it: a message
 // for a device whose queue does not run (the shard starts it), room joins
-// and publishes (rules, memberships), presence changes. A user being loaded
+// (the join rules; which rooms each device is in), presence changes. It
+// also registers the rooms whose names hash to it (directory_rooms.cpp).
+// A user being loaded
 // waits alone: the shard keeps serving others. Users idle for
 // `idle_user_ttl` (no connection, no running queue) are forgotten; they
 // reload from the store on next use.

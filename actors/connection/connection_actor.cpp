@@ -268,17 +268,24 @@ void refused(self_ptr self, const std::string& id, const std::string& batch_id,
                err);
 }
 
+namespace {
+
+auto room_entry(self_ptr self, const std::string& name) {
+  auto& rooms = self->state.rooms;
+  return std::find_if(rooms.begin(), rooms.end(),
+                      [&](const auto& e) { return e.first == name; });
+}
+
+} // namespace
+
 room_actor known_room(self_ptr self, const std::string& name) {
-  for (auto& [n, r] : self->state.rooms)
-    if (n == name)
-      return r;
-  return {};
+  auto i = room_entry(self, name);
+  return i != self->state.rooms.end() ? i->second : room_actor{};
 }
 
 void set_room(self_ptr self, const std::string& name, room_actor r) {
   auto& rooms = self->state.rooms;
-  auto i = std::find_if(rooms.begin(), rooms.end(),
-                        [&](const auto& e) { return e.first == name; });
+  auto i = room_entry(self, name);
   if (!r) {
     if (i != rooms.end())
       rooms.erase(i);

@@ -26,6 +26,7 @@
 #include <caf/actor_addr.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "actors/directory/routing.hpp"
 #include "actors/interfaces.hpp"
@@ -125,7 +126,7 @@ struct directory_state {
   /// room, or the joins waiting for the orchestrator to spawn it.
   struct room_entry {
     room_actor room;
-    std::vector<std::function<void(caf::expected<room_actor>)>> waiting;
+    std::vector<caf::typed_response_promise<room_actor>> waiting;
   };
   std::unordered_map<std::string, room_entry> rooms;
   /// Monitored room -> its name.

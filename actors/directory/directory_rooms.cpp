@@ -71,40 +71,6 @@ void start_user_room(self_ptr self, user_slot& u, const std::string& except) {
       join_user_room(self, d.id);
 }
 
-// The registry: the room of `name` (a name of this shard), asked of the
-// orchestrator once however many joins wait for it.
-void registered_room(self_ptr self, const std::string& name,
-                     std::function<void(caf::expected<room_actor>)> done) {
-  auto& st = self->state;
-  auto& e = st.rooms[name];
-  if (e.room) {
-    done(e.room);
-    return;
-  }
-  e.waiting.push_back(std::move(done));
-  if (e.waiting.size() > 1)
-    return;
-  auto finish = [self, name](caf::expected<room_actor> r) {
-    auto& st = self->state;
-    auto i = st.rooms.find(name);
-    if (i == st.rooms.end())
-      return;
-    auto waiting = std::move(i->second.waiting);
-    if (r) {
-      self->monitor(*r);
-      st.room_names.emplace(r->address(), name);
-      i->second.room = *r;
-    } else {
-      st.rooms.erase(i);
-    }
-    for (auto& w : waiting)
-      w(r);
-  };
-  self->request(st.orchestrator, st.params.request_timeout, atom::room_v, name)
-    .then([finish](room_actor& r) { finish(std::move(r)); },
-          [finish](caf::error& err) { finish(std::move(err)); });
-}
-
 } // namespace
 
 void join_user_room(self_ptr self, const device_identity& id,
@@ -169,13 +135,38 @@ caf::result<room_actor> room_of(self_ptr self, const device_identity& id,
 }
 
 caf::result<room_actor> registered(self_ptr self, const std::string& name) {
+  auto& st = self->state;
+  auto& e = st.rooms[name];
+  if (e.room)
+    return e.room;
+  // Asked of the orchestrator once however many joins wait for it.
   auto rp = self->make_response_promise<room_actor>();
-  registered_room(self, name, [rp](caf::expected<room_actor> r) mutable {
-    if (r)
-      rp.deliver(std::move(*r));
-    else
-      rp.deliver(std::move(r.error()));
-  });
+  e.waiting.push_back(rp);
+  if (e.waiting.size() == 1) {
+    auto finish = [self, name](caf::expected<room_actor> r) {
+      auto& st = self->state;
+      auto i = st.rooms.find(name);
+      if (i == st.rooms.end())
+        return;
+      auto waiting = std::move(i->second.waiting);
+      if (r) {
+        self->monitor(*r);
+        st.room_names.emplace(r->address(), name);
+        i->second.room = *r;
+      } else {
+        st.rooms.erase(i);
+      }
+      for (auto& w : waiting)
+        if (r)
+          w.deliver(*r);
+        else
+          w.deliver(r.error());
+    };
+    self
+      ->request(st.orchestrator, st.params.request_timeout, atom::room_v, name)
+      .then([finish](room_actor& r) { finish(std::move(r)); },
+            [finish](caf::error& err) { finish(std::move(err)); });
+  }
   return rp;
 }
 

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "protocol/model.hpp"
 
@@ -67,6 +68,14 @@ struct device_record {
   uint64_t gap_evicted = 0;
   uint64_t gap_dead = 0;
   int64_t last_seen_ms = 0;
+};
+
+/// What the store answers when it registers a device (atom::open): its
+/// record, the messages stored for it, and whether this call registered it.
+struct registration {
+  device_record record;
+  std::vector<stored_message> backlog;
+  bool fresh = false;
 };
 
 struct store_stats {

@@ -35,13 +35,6 @@ device_slot* find_device(self_ptr self, const std::string& user,
                                       : find_device(i->second, device);
 }
 
-/// What the store answers when it registers a device (atom::open).
-struct registration {
-  device_record record;
-  std::vector<stored_message> backlog;
-  bool fresh = false;
-};
-
 /// A joining device, which the load of its user registers in the same trip
 /// to the store if the join starts that load (then `registered` is set
 /// before the join runs on).
@@ -483,8 +476,7 @@ void answer_join(self_ptr self, caf::typed_response_promise<joined_info> rp,
 
 void opened(self_ptr self, caf::typed_response_promise<joined_info> rp,
             const device_identity& id, const connection_actor& conn,
-            const device_record& rec,
-            const std::vector<stored_message>& backlog, bool fresh);
+            const registration& r);
 
 // Answers the join with the device's running queue (started if need be).
 void join_running(self_ptr self,
@@ -517,7 +509,7 @@ void join_queue(self_ptr self, caf::typed_response_promise<joined_info> rp,
   if (load.registered) {
     auto r = std::move(*load.registered);
     load.registered.reset();
-    opened(self, rp, id, conn, r.record, r.backlog, r.fresh);
+    opened(self, rp, id, conn, r);
     return;
   }
   slot->opening = true;
@@ -528,7 +520,8 @@ void join_queue(self_ptr self, caf::typed_response_promise<joined_info> rp,
       [self, rp, id, conn](device_record& rec,
                            std::vector<stored_message>& backlog,
                            bool fresh) mutable {
-        opened(self, rp, id, conn, rec, backlog, fresh);
+        opened(self, rp, id, conn,
+               registration{std::move(rec), std::move(backlog), fresh});
       },
       [self, rp, id, conn](caf::error& err) mutable {
         if (auto* slot = find_device(self, id.user_id, id.device_id))
@@ -541,8 +534,8 @@ void join_queue(self_ptr self, caf::typed_response_promise<joined_info> rp,
 // queue started if the store holds messages for it or some came meanwhile.
 void opened(self_ptr self, caf::typed_response_promise<joined_info> rp,
             const device_identity& id, const connection_actor& conn,
-            const device_record& rec,
-            const std::vector<stored_message>& backlog, bool fresh) {
+            const registration& reg) {
+  auto& rec = reg.record;
   auto* slot = find_device(self, id.user_id, id.device_id);
   if (!slot) {
     rp.deliver(
@@ -550,13 +543,13 @@ void opened(self_ptr self, caf::typed_response_promise<joined_info> rp,
     return;
   }
   slot->opening = false;
-  if (backlog.empty()) {
+  if (reg.backlog.empty()) {
     // What the queue would start from (queue_actor.cpp): a known device's
     // seqs continue past its reservation.
     auto r = std::make_unique<queue_record>();
     r->epoch = rec.epoch;
     r->seq_reserved = rec.seq_reserved;
-    r->next_seq = fresh ? 1 : rec.seq_reserved + 1;
+    r->next_seq = reg.fresh ? 1 : rec.seq_reserved + 1;
     r->gap_expired = rec.gap_expired;
     r->gap_evicted = rec.gap_evicted;
     r->gap_dead = rec.gap_dead;

@@ -119,20 +119,12 @@ caf::typed_response_promise<atom::ok> write_acked(self_ptr self, Op op) {
   return rp;
 }
 
-struct opened_device {
-  device_record record;
-  std::vector<stored_message> backlog;
-  /// Registered by this call.
-  bool fresh = false;
-};
-
 // Registers a device (atom::open): a known one is answered at once with its
 // record and backlog (no fsync on the reconnect path; last_seen rides along
 // with the next commit); a new one once its record, with its first seqs
 // reserved, is durable, group committed with whatever else waits.
-void open_device(
-  self_ptr self, const device_identity& id, uint64_t first_seqs,
-  const std::function<void(caf::expected<opened_device>)>& done) {
+void open_device(self_ptr self, const device_identity& id, uint64_t first_seqs,
+                 const std::function<void(caf::expected<registration>)>& done) {
   auto type = static_cast<uint8_t>(id.type);
   auto now = wall_ms(self);
   try {
@@ -144,8 +136,8 @@ void open_device(
       rec->type = type;
       rec->role = id.role;
       rec->last_seen_ms = now;
-      done(opened_device{std::move(*rec), log.load(id.user_id, id.device_id),
-                         false});
+      done(registration{std::move(*rec), log.load(id.user_id, id.device_id),
+                        false});
       return;
     }
     auto rec = std::make_shared<device_record>();
@@ -156,9 +148,9 @@ void open_device(
     on_commit(self, [self, rec, id, done](std::string error) mutable {
       if (error.empty()) {
         try {
-          done(opened_device{std::move(*rec),
-                             self->state.log->load(id.user_id, id.device_id),
-                             true});
+          done(registration{std::move(*rec),
+                            self->state.log->load(id.user_id, id.device_id),
+                            true});
           return;
         } catch (const std::exception& e) {
           error = e.what();
@@ -233,7 +225,7 @@ store(store_actor::stateful_pointer<store_state> self,
         = self->make_response_promise<device_record,
                                       std::vector<stored_message>, bool>();
       open_device(
-        self, id, first_seqs, [rp](caf::expected<opened_device> r) mutable {
+        self, id, first_seqs, [rp](caf::expected<registration> r) mutable {
           if (!r)
             rp.deliver(std::move(r.error()));
           else
@@ -257,7 +249,7 @@ store(store_actor::stateful_pointer<store_state> self,
                                       std::vector<stored_message>, bool>();
       open_device(self, id, first_seqs,
                   [rp, devices = std::move(devices)](
-                    caf::expected<opened_device> r) mutable {
+                    caf::expected<registration> r) mutable {
                     if (!r)
                       rp.deliver(std::move(r.error()));
                     else

@@ -15,6 +15,7 @@
 #include "actors/atoms.hpp"
 #include "actors/messages.hpp"
 #include "actors/ports.hpp"
+#include "actors/write_progress.hpp"
 
 namespace tether::actors {
 
@@ -29,11 +30,13 @@ using route_table = std::shared_ptr<const user_routes>;
 
 /// What a batcher pulls from: the delivery side of a QUEUE.
 using delivery_source = caf::typed_actor<
-  // The batcher can take `n` more messages (its initial window).
-  caf::reacts_to<atom::demand, uint32_t>,
-  // The frames carrying these seqs were written to the socket; the batcher
-  // can take as many more.
-  caf::reacts_to<atom::written, std::vector<uint64_t>>>;
+  // The batcher can take `n` messages (its window), and had sent `base`
+  // before this queue's: the write_progress counts from there. Each
+  // written message returns one (read from the counter, not sent).
+  caf::reacts_to<atom::demand, uint32_t, uint64_t>,
+  // The write_progress moved on while the queue waited for it (or the
+  // queue woke itself): read it and hand out what the credit allows.
+  caf::reacts_to<atom::written>>;
 
 /// BATCHER: one per connection; coalesces deliveries into frames under its
 /// batch_policy, compresses them when the device asked for it, and writes
@@ -43,7 +46,8 @@ using batcher_actor = caf::typed_actor<
   caf::reacts_to<atom::start, delivery_source>,
   // Messages to deliver, in order, each with its seq.
   caf::reacts_to<atom::deliver, delivery_list>,
-  // The frame with this id was written (write credit returns).
+  // The write_progress moved on while the batcher waited for it (the tag
+  // written), or round_end_tag: the round it held its frame for ended.
   caf::reacts_to<atom::written, uint64_t>,
   // Compress frames above the threshold (0: off, 1: deflate, 2: gzip).
   caf::reacts_to<atom::compress, uint8_t>,
@@ -152,8 +156,9 @@ using queue_actor = delivery_source::extend<
   caf::replies_to<atom::attach, connection_actor,
                   resume_request>::with<resume_info>,
   // From the attached connection: its batcher, which pulls from now on,
-  // and the connection's event loop (the queue moves there).
-  caf::reacts_to<atom::start, batcher_actor, int32_t>,
+  // the connection's event loop (the queue moves there) and the batcher's
+  // write_progress (its credit and written messages).
+  caf::reacts_to<atom::start, batcher_actor, int32_t, write_progress_ptr>,
   // From its home, once every connection of the user routes around it:
   // replies with its state and quits; fails (and stays) if it took mail
   // meanwhile.
@@ -565,6 +570,7 @@ CAF_END_TYPE_ID_BLOCK(tether_types)
 
 // Node-local: shared pointers to state of this process.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::route_table)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::write_progress_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::joined_info)
 // Node-local: summaries rendered to JSON on their node (the dashboard).
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::queue_summary)

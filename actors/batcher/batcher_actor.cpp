@@ -13,21 +13,26 @@ namespace {
 
 using self_ptr = batcher_actor::stateful_pointer<batcher_state>;
 
-// The session reports the end of a round as a write of this frame id.
-constexpr uint64_t round_end = ~uint64_t{0};
-
 // Messages the batcher may hold: a full frame in the making plus one more
 // frame per write in flight. A frame's messages return their demand once
-// written (one message to the queue per frame: `written` is the credit).
+// written (the queue reads the write_progress).
 uint32_t window(const batch_params& p) {
   return p.max_items * (p.max_frames_in_flight + 1);
+}
+
+// Takes in the frames written since the last look: their credit returns.
+void absorb(self_ptr self) {
+  auto& st = self->state;
+  st.seen = st.progress->written();
+  while (!st.frame_ends.empty() && st.frame_ends.front() <= st.seen) {
+    st.frame_ends.pop_front();
+    st.policy.written();
+  }
 }
 
 void write_frame(self_ptr self, uint32_t take) {
   auto& st = self->state;
   auto port = st.port.lock();
-  std::vector<uint64_t> seqs;
-  seqs.reserve(take);
   std::string bytes;
   uint64_t estimated = 0;
   // A broadcast was encoded once for all recipients: only the seq is added.
@@ -42,7 +47,6 @@ void write_frame(self_ptr self, uint32_t take) {
     auto pre = encoded(d);
     if (!pre || !protocol::splice_seq(st.codec, *pre, d.seq, bytes))
       protocol::encode_to(st.codec, *d.msg, d.seq, bytes);
-    seqs.push_back(d.seq);
     estimated = d.bytes;
   } else {
     std::vector<protocol::delivery_view> views;
@@ -50,10 +54,9 @@ void write_frame(self_ptr self, uint32_t take) {
     for (uint32_t i = 0; i < take; ++i) {
       auto& d = st.pending[i];
       views.push_back({d.msg.get(), d.seq, encoded(d)});
-      seqs.push_back(d.seq);
       estimated += d.bytes;
     }
-    auto id = "b-" + st.session_id + "-" + std::to_string(st.next_frame);
+    auto id = "b-" + st.session_id + "-" + std::to_string(st.next_frame++);
     bytes = protocol::encode_batch(st.codec, id, wall_ms(self), views);
   }
   st.pending.erase(st.pending.begin(), st.pending.begin() + take);
@@ -66,21 +69,22 @@ void write_frame(self_ptr self, uint32_t take) {
     binary = true;
     st.metrics->compressed(raw_size, bytes.size());
   }
-  auto frame = st.next_frame++;
   st.policy.flushed(self->clock().now(), take, estimated);
   st.metrics->frame_sent(take, bytes.size());
   st.metrics->sent(take == 1 ? traffic_kind::message : traffic_kind::batch,
                    take, bytes.size());
   if (port) {
-    st.frames.emplace(frame, std::move(seqs));
+    st.sent += take;
+    st.frame_ends.push_back(st.sent);
     port->send(std::make_shared<const std::string>(std::move(bytes)), binary,
-               frame);
+               st.sent);
   }
 }
 
 void decide(self_ptr self) {
   auto& st = self->state;
   for (;;) {
+    absorb(self);
     auto d = st.policy.decide(self->clock().now(), [&st](uint32_t i) {
       return st.pending[i].bytes;
     });
@@ -96,6 +100,11 @@ void decide(self_ptr self) {
       auto delay = *d.wake_at - self->clock().now();
       self->delayed_send(self, delay, atom::flush_v, ++st.flush_generation);
     }
+    // Messages wait for a frame in flight: be told when it is written
+    // (unless it was meanwhile).
+    if (st.policy.pending() > 0 && !st.frame_ends.empty()
+        && !st.progress->wait(write_progress::batcher, st.seen))
+      continue;
     return;
   }
 }
@@ -105,8 +114,9 @@ void decide(self_ptr self) {
 batcher_actor::behavior_type
 batcher(batcher_actor::stateful_pointer<batcher_state> self,
         const std::shared_ptr<session_port>& port, batcher_params params,
-        std::shared_ptr<node_metrics> metrics) {
+        std::shared_ptr<node_metrics> metrics, write_progress_ptr progress) {
   auto& st = self->state;
+  st.progress = std::move(progress);
   st.port = port;
   st.codec = port->info().codec;
   st.session_id = port->info().session_id;
@@ -119,7 +129,7 @@ batcher(batcher_actor::stateful_pointer<batcher_state> self,
     [=](atom::start, delivery_source& source) {
       auto& st = self->state;
       st.source = std::move(source);
-      self->send(st.source, atom::demand_v, window(st.params.batch));
+      self->send(st.source, atom::demand_v, window(st.params.batch), st.sent);
     },
     [=](atom::deliver, delivery_list& items) {
       auto& st = self->state;
@@ -135,24 +145,17 @@ batcher(batcher_actor::stateful_pointer<batcher_state> self,
       if (auto port = st.port.lock();
           port && st.policy.hold_for_round(port->loaded())) {
         st.round_pending = true;
-        port->after_round(round_end);
+        port->after_round(round_end_tag);
         return;
       }
       decide(self);
     },
-    [=](atom::written, uint64_t frame) {
+    [=](atom::written, uint64_t tag) {
       auto& st = self->state;
-      if (frame == round_end) {
+      if (tag == round_end_tag)
         st.round_pending = false;
-        decide(self);
-        return;
-      }
-      st.policy.written();
-      if (auto i = st.frames.find(frame); i != st.frames.end()) {
-        if (st.source)
-          self->send(st.source, atom::written_v, std::move(i->second));
-        st.frames.erase(i);
-      }
+      else if (st.progress->take_queue_wait() && st.source)
+        self->send(st.source, atom::written_v);
       decide(self);
     },
     [=](atom::compress, uint8_t algo) {

@@ -5,12 +5,12 @@
 // batch_policy decide when to write, builds one frame per flush (a message,
 // or a BatchMessage of several), compresses it when the device asked for
 // app-level compression, and writes it to the session within the write
-// credit. Write completions go back to the queue (retiring no-ack messages).
+// credit. Write completions come back as a write_progress counter that it
+// and the queue read (the queue retires no-ack messages by it).
 
 #include <deque>
 #include <memory>
 #include <optional>
-#include <unordered_map>
 #include <vector>
 
 #include <caf/stateful_actor.hpp>
@@ -47,9 +47,16 @@ struct batcher_state {
   lazy_deque<queued_delivery> pending;
   /// 0: off, 1: deflate, 2: gzip (protocol::zip_format).
   uint8_t compress = 0;
+  /// Batch frames' ids.
   uint64_t next_frame = 1;
-  /// frame id -> seqs it carried (reported to the queue when written).
-  std::unordered_map<uint64_t, std::vector<uint64_t>> frames;
+  /// Shared with the session's completions and the queue.
+  write_progress_ptr progress;
+  /// Messages handed to the session, and the count at the end of each
+  /// frame in flight (its write tag), oldest first.
+  uint64_t sent = 0;
+  lazy_deque<uint64_t> frame_ends;
+  /// progress->written() when last read.
+  uint64_t seen = 0;
   uint64_t flush_generation = 0;
   /// When the pending flush timer fires, if one is pending.
   std::optional<caf::actor_clock::time_point> flush_at;
@@ -64,6 +71,6 @@ struct batcher_state {
 batcher_actor::behavior_type
 batcher(batcher_actor::stateful_pointer<batcher_state> self,
         const std::shared_ptr<session_port>& port, batcher_params params,
-        std::shared_ptr<node_metrics> metrics);
+        std::shared_ptr<node_metrics> metrics, write_progress_ptr progress);
 
 } // namespace tether::actors

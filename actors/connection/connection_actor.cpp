@@ -27,14 +27,17 @@ namespace connection_detail {
 using protocol::errc;
 
 /// Forwards session events as messages: frames and the close to the
-/// connection, write completions to the batcher (set once, when the
-/// connection spawns it; the session calls from its loop's thread).
+/// connection; write completions advance the batcher's write_progress, and
+/// reach the batcher as a message only when it (or its queue) waits for one
+/// (both set once, when the connection spawns the batcher; the session
+/// calls from its loop's thread).
 class events_adapter final : public session_events {
 public:
   explicit events_adapter(connection_actor conn) : conn_(std::move(conn)) {}
 
-  void set_batcher(batcher_actor batcher) {
+  void set_batcher(batcher_actor batcher, write_progress_ptr progress) {
     batcher_ = std::move(batcher);
+    progress_ = std::move(progress);
     has_batcher_.store(true, std::memory_order_release);
   }
 
@@ -44,7 +47,9 @@ public:
 
   void on_written(uint64_t tag) override {
     // Tagged frames are the batcher's: it runs before any is written.
-    if (has_batcher_.load(std::memory_order_acquire))
+    if (!has_batcher_.load(std::memory_order_acquire))
+      return;
+    if (tag == round_end_tag || progress_->advance(tag))
       caf::anon_send(batcher_, atom::written_v, tag);
   }
 
@@ -55,6 +60,7 @@ public:
 private:
   connection_actor conn_;
   batcher_actor batcher_;
+  write_progress_ptr progress_;
   std::atomic<bool> has_batcher_{false};
 };
 
@@ -67,13 +73,15 @@ void start_batcher(self_ptr self) {
   auto port = st.port.lock();
   if (st.batcher || st.closing || !st.queue || !port || !st.events)
     return;
-  auto b = self->spawn(batcher, port, st.params->batcher, st.metrics);
+  st.progress = std::make_shared<write_progress>();
+  auto b = self->spawn(batcher, port, st.params->batcher, st.metrics,
+                       st.progress);
   self->link_to(b);
   self->attach_functor([b](const caf::error&) {
     caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
   });
   st.batcher = b;
-  static_cast<events_adapter&>(*st.events).set_batcher(b);
+  static_cast<events_adapter&>(*st.events).set_batcher(b, st.progress);
   if (st.compress != 0)
     self->send(b, atom::compress_v, st.compress);
   pull_from(self, st.queue);
@@ -85,7 +93,7 @@ void pull_from(self_ptr self, const queue_actor& q) {
   auto& st = self->state;
   // The queue learns its batcher before the batcher's demand reaches it
   // (a mailbox has a message once it is sent).
-  self->send(q, atom::start_v, st.batcher, current_loop(self));
+  self->send(q, atom::start_v, st.batcher, current_loop(self), st.progress);
   self->send(st.batcher, atom::start_v, caf::actor_cast<delivery_source>(q));
 }
 

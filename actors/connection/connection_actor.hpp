@@ -72,6 +72,8 @@ struct connection_state {
   std::vector<std::pair<std::string, room_actor>> rooms;
   /// Spawned when the queue first has something to deliver.
   batcher_actor batcher;
+  /// The batcher's write credit, shared with the session and the queue.
+  write_progress_ptr progress;
   /// What the session reports (frames, writes, the close) goes through it.
   std::shared_ptr<session_events> events;
   /// App-level compression the device chose before its batcher ran (0:

@@ -147,7 +147,7 @@ void reserve_seqs(self_ptr self) {
         self->state.reserving = false;
         self->state.seq_reserved = std::max(self->state.seq_reserved, upto);
         // pump is declared below; a message keeps the order simple.
-        self->send(self, atom::demand_v, uint32_t{0});
+        self->send(self, atom::written_v);
       },
       [self](caf::error& err) {
         self->state.reserving = false;
@@ -155,6 +155,47 @@ void reserve_seqs(self_ptr self) {
                       self->state.owner.user_id, self->state.owner.device_id,
                       self->system().render(err));
       });
+}
+
+// Takes in what the batcher's session wrote since the last look: as much
+// demand returns, and the no-ack messages among them retire.
+void absorb(self_ptr self) {
+  auto& st = self->state;
+  if (!st.progress)
+    return;
+  auto w = st.progress->written();
+  if (w <= st.absorbed)
+    return;
+  auto n = w - st.absorbed;
+  st.absorbed = w;
+  st.demand += static_cast<uint32_t>(n);
+  std::vector<uint64_t> seqs;
+  for (; n > 0 && !st.handed.empty(); --n) {
+    seqs.push_back(st.handed.front());
+    st.handed.pop_front();
+  }
+  auto done = st.q.written(seqs);
+  retire(self, done);
+}
+
+// The batcher is gone or replaced: what its session wrote counts, the rest
+// is delivered again to the next one.
+void drop_batcher(self_ptr self) {
+  auto& st = self->state;
+  absorb(self);
+  st.batcher = nullptr;
+  st.batcher_asked = false;
+  st.demand = 0;
+  st.progress = nullptr;
+  st.handed.clear();
+}
+
+// Whether more could go out but the batcher's credit is spent (or the
+// delivered window is full, which written messages may free).
+bool stalled(self_ptr self) {
+  auto& st = self->state;
+  return (st.q.waiting() > 0 || st.q.redelivery_due())
+         && (st.demand == 0 || st.q.inflight() >= st.params.queue.max_inflight);
 }
 
 // Hands deliverable messages to the attached batcher, within its demand and
@@ -175,19 +216,28 @@ void pump(self_ptr self) {
   }
   delivery_list out;
   auto now = wall_ms(self);
-  while (st.demand > 0) {
-    if (st.q.next_seq() > st.seq_reserved && !st.q.redelivery_due())
+  for (;;) {
+    absorb(self);
+    while (st.demand > 0) {
+      if (st.q.next_seq() > st.seq_reserved && !st.q.redelivery_due())
+        break;
+      auto e = st.q.next(now);
+      if (!e)
+        break;
+      out.push_back(
+        queued_delivery{e->seq, e->msg, e->prio, e->bytes, e->encoded});
+      st.handed.push_back(e->seq);
+      if (e->attempts > 1)
+        st.metrics->queue_event(queue_counter::redelivered, 1);
+      else
+        st.metrics->queue_event(queue_counter::delivered, 1);
+      --st.demand;
+    }
+    // Waiting for credit: be told when frames are written (unless some
+    // were meanwhile: then take them in and go on).
+    if (!st.progress || !stalled(self)
+        || st.progress->wait(write_progress::queue, st.absorbed))
       break;
-    auto e = st.q.next(now);
-    if (!e)
-      break;
-    out.push_back(
-      queued_delivery{e->seq, e->msg, e->prio, e->bytes, e->encoded});
-    if (e->attempts > 1)
-      st.metrics->queue_event(queue_counter::redelivered, 1);
-    else
-      st.metrics->queue_event(queue_counter::delivered, 1);
-    --st.demand;
   }
   auto expired = st.q.take_expired();
   forget(self, expired, gap_cause::expired);
@@ -196,6 +246,10 @@ void pump(self_ptr self) {
   if (!out.empty())
     self->send(st.batcher, atom::deliver_v, std::move(out));
 }
+
+// How long a written no-ack message may wait for its retirement when
+// nothing else wakes its queue.
+constexpr int64_t written_sweep_ms = 1000;
 
 void schedule_tick(self_ptr self) {
   auto& st = self->state;
@@ -213,6 +267,10 @@ void schedule_tick(self_ptr self) {
   }
   if (may_offer_release(self))
     consider(st.active_ms + st.params.release_after.count());
+  // Messages handed to the batcher are taken in when the queue next runs;
+  // a queue that is not woken again takes them in by this sweep.
+  if (!st.handed.empty())
+    consider(now + written_sweep_ms);
   if (!at || (st.tick_at_ms && *st.tick_at_ms <= *at && *st.tick_at_ms > now))
     return;
   st.tick_at_ms = *at;
@@ -231,6 +289,7 @@ void arm_release(self_ptr self) {
 void on_tick(self_ptr self) {
   auto& st = self->state;
   st.tick_at_ms.reset();
+  absorb(self);
   auto now = wall_ms(self);
   auto expired = st.q.expire(now);
   forget(self, expired, gap_cause::expired);
@@ -382,6 +441,8 @@ admission admit(self_ptr self, const protocol::message_ptr& msg,
                 encoded_ptr encoded) {
   auto& st = self->state;
   active(self);
+  // Messages written meanwhile leave room.
+  absorb(self);
   auto now = wall_ms(self);
   auto& opt = msg->optimization;
   queue_entry e;
@@ -435,10 +496,8 @@ admission admit(self_ptr self, const protocol::message_ptr& msg,
 
 void detach(self_ptr self) {
   auto& st = self->state;
-  st.batcher = nullptr;
-  st.batcher_asked = false;
+  drop_batcher(self);
   st.conn = nullptr;
-  st.demand = 0;
   st.detached_since_ms = wall_ms(self);
   st.q.redeliver_all();
   schedule_tick(self);
@@ -608,11 +667,9 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       if (st.conn)
         self->demonitor(st.conn.address());
       active(self);
+      drop_batcher(self);
       st.q.redeliver_all();
-      st.batcher = nullptr;
-      st.batcher_asked = false;
       st.conn = std::move(c);
-      st.demand = 0;
       st.detached_since_ms.reset();
       st.handover_to = nullptr; // the device is back here
       self->monitor(st.conn);
@@ -622,7 +679,8 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       schedule_tick(self);
       return info;
     },
-    [=](atom::start, batcher_actor& b, int32_t loop) {
+    [=](atom::start, batcher_actor& b, int32_t loop,
+        write_progress_ptr& progress) {
       // Only the attached connection's batcher (not one of a connection
       // this device replaced).
       auto& st = self->state;
@@ -633,13 +691,17 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       // A restored queue was spawned elsewhere: it serves the connection
       // from the loop of its socket.
       move_to_loop(self, loop);
+      drop_batcher(self);
       st.batcher = std::move(b);
-      st.demand = 0;
+      st.progress = std::move(progress);
+      // Nothing counts before the batcher's demand says from where.
+      st.absorbed = ~uint64_t{0};
     },
     [=](atom::release) -> caf::result<queue_record> {
       // The user's connections route around this queue now: anything they
       // sent it before is in the mailbox ahead of this request.
       auto& st = self->state;
+      absorb(self);
       if (!holds_nothing(self)) {
         active(self);
         schedule_tick(self);
@@ -661,8 +723,10 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       self->quit();
       return rp;
     },
-    [=](atom::demand, uint32_t n) {
-      self->state.demand += n;
+    [=](atom::demand, uint32_t n, uint64_t base) {
+      auto& st = self->state;
+      st.demand = n;
+      st.absorbed = base;
       pump(self);
       schedule_tick(self);
     },
@@ -683,17 +747,9 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
         arm_release(self);
       }
     },
-    [=](atom::written, const std::vector<uint64_t>& seqs) {
-      // Written messages are the attached batcher's credit back (not a
-      // batcher of an earlier connection's).
-      auto& st = self->state;
-      if (st.batcher
-          && self->current_sender()
-               == caf::actor_cast<caf::strong_actor_ptr>(st.batcher))
-        st.demand += static_cast<uint32_t>(seqs.size());
-      active(self);
-      auto done = self->state.q.written(seqs);
-      retire(self, done);
+    [=](atom::written) {
+      // The batcher's credit moved on (pump takes it in), or a
+      // reservation completed.
       pump(self);
       arm_release(self);
     },
@@ -711,6 +767,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
     },
     [=](atom::get, atom::queue) {
       auto& st = self->state;
+      absorb(self);
       auto now = wall_ms(self);
       queue_summary s;
       s.user_id = st.owner.user_id;

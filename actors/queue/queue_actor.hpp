@@ -19,6 +19,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/interfaces.hpp"
+#include "actors/lazy_deque.hpp"
 #include "actors/metrics.hpp"
 #include "actors/queue/device_queue.hpp"
 #include "actors/queue/gap_ledger.hpp"
@@ -78,7 +79,14 @@ struct queue_state {
   /// offered its release since.
   int64_t active_ms = 0;
   bool release_offered = false;
+  /// Messages the batcher can take now.
   uint32_t demand = 0;
+  /// The batcher's write credit: the messages handed to it since its
+  /// count stood at `absorbed` (their seqs, in order) are written as far
+  /// as progress->written() says.
+  write_progress_ptr progress;
+  uint64_t absorbed = 0;
+  lazy_deque<uint64_t> handed;
   std::optional<int64_t> detached_since_ms;
   // -- drops the device is told about (tether.gap) --
   gap_ledger gaps;

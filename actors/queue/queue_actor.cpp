@@ -76,6 +76,8 @@ void write_gaps(self_ptr self) {
 }
 
 void forget(self_ptr self, std::vector<queue_entry>& entries, gap_cause cause) {
+  if (entries.empty())
+    return;
   auto& st = self->state;
   message_keys keys{st.owner.user_id, st.owner.device_id, {}};
   uint64_t n = 0;
@@ -91,8 +93,6 @@ void forget(self_ptr self, std::vector<queue_entry>& entries, gap_cause cause) {
   }
   if (!keys.qids.empty())
     self->send(st.store, atom::remove_v, std::move(keys));
-  if (entries.empty())
-    return;
   st.metrics->queue_event(cause == gap_cause::expired ? queue_counter::expired
                                                       : queue_counter::evicted,
                           n);
@@ -100,6 +100,8 @@ void forget(self_ptr self, std::vector<queue_entry>& entries, gap_cause cause) {
 }
 
 void retire(self_ptr self, std::vector<queue_entry>& entries) {
+  if (entries.empty())
+    return;
   auto& st = self->state;
   message_keys keys{st.owner.user_id, st.owner.device_id, {}};
   for (auto& e : entries) {

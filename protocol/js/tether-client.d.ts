@@ -96,6 +96,15 @@ export interface ClientOptions {
   ackDelayMs?: number;
   dedupCapacity?: number;
   outboxLimit?: number;
+  /** How long checkLink waits for an answer before it takes the link for
+   * dead (1500 ms). */
+  probeTimeoutMs?: number;
+  /** Fires `online` and `offline`, each a checkLink (default: the window in
+   * a browser; false: none). */
+  networkEvents?: EventTarget | false;
+  /** Its `visibilitychange` to visible is a checkLink (default:
+   * globalThis.document). */
+  visibility?: { visibilityState: string; addEventListener: EventTarget['addEventListener']; removeEventListener: EventTarget['removeEventListener'] } | false;
 }
 
 export interface SendOptions {
@@ -122,7 +131,8 @@ export declare class TetherClient {
   constructor(options: ClientOptions);
   readonly state: 'idle' | 'connecting' | 'open' | 'waiting' | 'closed';
   readonly lastSeq: number;
-  readonly stats: { connects: number; resumes: number; duplicates: number; delivered: number; resent: number };
+  /** deadLinks: links given up for want of an answer (heartbeat or checkLink). */
+  readonly stats: { connects: number; resumes: number; duplicates: number; delivered: number; resent: number; deadLinks: number };
 
   on(event: 'open', fn: (welcome: Welcome) => void): this;
   on(event: 'message', fn: (message: MobileMessage) => void): this;
@@ -144,6 +154,14 @@ export declare class TetherClient {
 
   connect(): Promise<Welcome>;
   close(): void;
+  /**
+   * Checks the link now (the network changed: the client does it itself on
+   * `online`, `offline` and the page becoming visible): a ping answered
+   * within probeTimeoutMs, or the link is given up and dialled again at
+   * once, resuming; while waiting to reconnect it dials at once. True if
+   * the link answered.
+   */
+  checkLink(): Promise<boolean>;
   /** TEST SEAM: drops the TCP connection as a failing network would. */
   dropLinkForTesting(): void;
 

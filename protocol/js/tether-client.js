@@ -10,7 +10,10 @@
 // outbox, and unacked messages resent after a reconnect (the server drops
 // resends by id); rooms, presence as a live member map; gap notices as
 // events; app-level heartbeats that notice a dead link where the browser
-// cannot see WebSocket pings. A hostile or broken server cannot make it
+// cannot see WebSocket pings, and a quick check of the link whenever the
+// platform says the network changed (a half-open link after a switch from
+// Wi-Fi to cellular is redialled at once, not after the next heartbeat).
+// A hostile or broken server cannot make it
 // throw: frames of the wrong shape are dropped and reported as `error`
 // events, and a second welcome on a connection closes that link.
 
@@ -86,6 +89,7 @@ const defaults = {
   stableMs: 3000, // a link up this long after its welcome resets the backoff
   random: Math.random,
   ackDelayMs: 50, // one cumulative ack covers what arrives meanwhile
+  probeTimeoutMs: 1500, // checkLink: a link silent this long is dead
   dedupCapacity: 10000,
   outboxLimit: 1000,
 };
@@ -105,7 +109,12 @@ export class TetherClient {
    *   'msgpack'), WebSocket (constructor; default globalThis.WebSocket),
    *   tokenIn ('query' or 'header'), backoff {baseMs, capMs, multiplier},
    *   stableMs (a link up this long after its welcome resets the backoff),
-   *   random (() => [0, 1)), ackDelayMs, dedupCapacity, outboxLimit.
+   *   random (() => [0, 1)), ackDelayMs, dedupCapacity, outboxLimit,
+   *   probeTimeoutMs (checkLink's wait), networkEvents (an EventTarget
+   *   firing `online`/`offline`, each a checkLink; default: globalThis in a
+   *   browser, false: none), visibility (a Document whose
+   *   `visibilitychange` to visible is a checkLink; default:
+   *   globalThis.document).
    */
   constructor(options) {
     this.options = { ...defaults, ...options, backoff: { ...defaults.backoff, ...(options.backoff || {}) } };
@@ -126,7 +135,9 @@ export class TetherClient {
     this.members = new Map(); // room -> Map(userId/deviceId -> member)
     this.timers = new Set();
     this.socket = null;
-    this.stats = { connects: 0, resumes: 0, duplicates: 0, delivered: 0, resent: 0 };
+    this.probe = null; // checkLink's {timer, resolvers} while a ping waits
+    this.unwatch = null; // removes the network and visibility listeners
+    this.stats = { connects: 0, resumes: 0, duplicates: 0, delivered: 0, resent: 0, deadLinks: 0 };
   }
 
   // -- events: open, message, ack, gap, presence, close, error -------------
@@ -163,13 +174,83 @@ export class TetherClient {
         this.readyReject = reject;
       });
     }
-    if (this.state === 'idle') this.dial();
+    if (this.state === 'idle') {
+      this.watchNetwork();
+      this.dial();
+    }
     return this.ready;
+  }
+
+  /**
+   * Checks the link now, for when the platform says the network changed:
+   * a ping that must be answered (by any frame) within probeTimeoutMs, or
+   * the link is taken for dead (a half-open TCP connection sends nothing
+   * back and may never close) and dialled again at once, resuming. While
+   * waiting to reconnect it dials at once. Resolves true if the link
+   * answered, false otherwise.
+   */
+  checkLink() {
+    if (this.state === 'waiting') {
+      clearTimeout(this.retryTimer);
+      this.timers.delete(this.retryTimer);
+      this.dial();
+      return Promise.resolve(false);
+    }
+    if (this.state !== 'open' || !this.socket) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      if (this.probe) {
+        this.probe.resolvers.push(resolve);
+        return;
+      }
+      this.probe = { resolvers: [resolve] };
+      this.write({ type: 'ping', timestamp: Date.now() });
+      this.probe.timer = this.later(this.options.probeTimeoutMs, () => {
+        this.stats.deadLinks++;
+        this.emit('error', new TetherError('HEARTBEAT_TIMEOUT', 'no answer to the link check'));
+        this.giveUp(1006, 'no answer to the link check', undefined, true);
+      });
+    });
+  }
+
+  // Any answer ends a link check.
+  endProbe(answered) {
+    const probe = this.probe;
+    if (!probe) return;
+    this.probe = null;
+    if (probe.timer) {
+      clearTimeout(probe.timer);
+      this.timers.delete(probe.timer);
+    }
+    for (const resolve of probe.resolvers) resolve(answered);
+  }
+
+  // online / offline / the page visible again: check the link.
+  watchNetwork() {
+    if (this.unwatch) return;
+    const g = globalThis;
+    const net = this.options.networkEvents ?? (typeof g.window === 'object' ? g : null);
+    const doc = this.options.visibility ?? g.document;
+    const check = () => { this.checkLink(); };
+    const visible = () => { if (doc.visibilityState !== 'hidden') this.checkLink(); };
+    const canListen = (t) => t && typeof t.addEventListener === 'function';
+    if (canListen(net)) {
+      net.addEventListener('online', check);
+      net.addEventListener('offline', check);
+    }
+    if (canListen(doc)) doc.addEventListener('visibilitychange', visible);
+    this.unwatch = () => {
+      if (canListen(net)) {
+        net.removeEventListener('online', check);
+        net.removeEventListener('offline', check);
+      }
+      if (canListen(doc)) doc.removeEventListener('visibilitychange', visible);
+    };
   }
 
   /** Closes the link for good; unsent and unacked messages are rejected. */
   close() {
     this.state = 'closed';
+    this.unwatch?.();
     this.clearTimers();
     const ws = this.socket;
     this.socket = null; // nothing it still delivers is read
@@ -273,9 +354,12 @@ export class TetherClient {
     this.welcomedAt = null;
     this.attempt = nextAttempt(this.attempt, up, this.options.stableMs);
     let delay = backoffDelay(this.attempt++, this.options.backoff, this.options.random());
+    // A link found dead by a check is dialled again at once (the network
+    // changed under it); if that fails, the backoff goes on from here.
+    if (info?.now) delay = 0;
     if (info?.retryAfterMs) delay = Math.max(delay, info.retryAfterMs);
     this.emit('close', { ...(info || {}), reconnect: true, delayMs: delay });
-    this.later(delay, () => this.dial());
+    this.retryTimer = this.later(delay, () => this.dial());
   }
 
   later(ms, fn) {
@@ -289,6 +373,7 @@ export class TetherClient {
     this.timers.clear();
     this.pongTimer = null;
     this.ackTimer = null;
+    this.endProbe(false);
   }
 
   failAll(err) {
@@ -315,18 +400,27 @@ export class TetherClient {
   /** The server broke the protocol on this link: it is closed (1002) and
    * dialled again; identity, resume token and lastSeq stay as they were. */
   protocolError(why) {
-    const ws = this.socket;
     this.emit('error', new TetherError('PROTOCOL_ERROR', `${why}: the client closes the link and reconnects`));
+    this.giveUp(1002, why, 1002);
+  }
+
+  /** Gives the link up now and dials again: it broke the protocol
+   * (`closeCode` 1002), or it is dead and its close may never come (no
+   * `closeCode`: the TCP connection is dropped where the platform allows);
+   * `now`: without waiting out a backoff delay. */
+  giveUp(code, why, closeCode, now = false) {
+    const ws = this.socket;
     if (!ws) return;
     const wasOpen = this.state === 'open';
     this.socket = null; // nothing more it delivers is read; its close is ours
     this.clearTimers();
     try {
-      ws.close(1002, 'protocol error');
+      if (closeCode === undefined && ws.terminate) ws.terminate();
+      else ws.close(closeCode ?? 4000, closeCode === 1002 ? 'protocol error' : 'no answer');
     } catch {
       try { ws.close(); } catch { /* already closing */ }
     }
-    this.retry({ code: 1002, reason: why, wasOpen });
+    this.retry({ code, reason: why, wasOpen, now });
   }
 
   onFrame(data, ws) {
@@ -510,8 +604,9 @@ export class TetherClient {
       this.write({ type: 'ping', timestamp: Date.now() });
       this.pongTimer = this.later(timeoutMs, () => {
         if (this.socket) {
+          this.stats.deadLinks++;
           this.emit('error', new TetherError('HEARTBEAT_TIMEOUT', 'no answer from the server'));
-          this.dropLinkForTesting();
+          this.giveUp(1006, 'no answer from the server');
         }
       });
       this.heartbeat(intervalMs, timeoutMs);
@@ -519,6 +614,7 @@ export class TetherClient {
   }
 
   alive() {
+    this.endProbe(true);
     if (this.pongTimer) {
       clearTimeout(this.pongTimer);
       this.timers.delete(this.pongTimer);

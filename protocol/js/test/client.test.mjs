@@ -5,6 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { TetherClient, TetherError, backoffDelay, isTerminalClose } from '../tether-client.js';
+import { connect as tcpConnect, createServer as tcpServer } from 'node:net';
 import { Node, WebSocket, until, next, fastBackoff as fast } from './support/tetherd.mjs';
 
 const nodes = [];
@@ -197,4 +198,119 @@ test('messages sent before the link is up wait in the outbox', { timeout: 30000 
   await until(() => got.length === 2, 'both outbox messages');
   assert.deepEqual(got.map((p) => p.n).sort(), [1, 2]);
   c.close();
+});
+
+/** A TCP proxy to `port` on 127.0.0.1 whose `freeze()` stops forwarding on
+ * the connections it has (both ways: their bytes are read and dropped, the
+ * sockets stay open), as a network that lost a link without closing it;
+ * new connections are forwarded unless it refuses them. */
+async function frozenProxy(port) {
+  const pairs = new Set();
+  let refusing = false;
+  const server = tcpServer((down) => {
+    if (refusing) {
+      down.destroy();
+      return;
+    }
+    const up = tcpConnect(port, '127.0.0.1');
+    const pair = { down, up, frozen: false };
+    pairs.add(pair);
+    down.on('data', (d) => { if (!pair.frozen) up.write(d); });
+    up.on('data', (d) => { if (!pair.frozen) down.write(d); });
+    const end = () => { down.destroy(); up.destroy(); pairs.delete(pair); };
+    down.on('close', end).on('error', end);
+    up.on('close', end).on('error', end);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: server.address().port,
+    freeze() { for (const p of pairs) p.frozen = true; },
+    /** New connections are cut at once (no network) / forwarded again. */
+    refuse() { refusing = true; },
+    accept() { refusing = false; },
+    close() {
+      for (const p of pairs) { p.down.destroy(); p.up.destroy(); }
+      server.close();
+    },
+  };
+}
+
+test('a link gone dead without a close is redialled at once when the network changes, nothing lost', { timeout: 30000 }, async (t) => {
+  const node = await startNode();
+  const proxy = await frozenProxy(node.port);
+  t.after(() => proxy.close());
+  const network = new EventTarget();
+  // The client's own backoff (not the tests' fast one): the heartbeat (20 s)
+  // is far off, so only the link check can find the dead link in time.
+  const phone = client(node, 'alice', 'phone', {
+    url: `ws://127.0.0.1:${proxy.port}/ws`, networkEvents: network, backoff: { baseMs: 250, capMs: 30000, multiplier: 2 },
+  });
+  const laptop = client(node, 'alice', 'laptop');
+  const got = [];
+  phone.on('message', (m) => got.push(m.payload.n));
+  await phone.connect();
+  await laptop.connect();
+  // A live link answers the check and stays.
+  assert.equal(await phone.checkLink(), true);
+  assert.equal(phone.stats.connects, 1);
+  await laptop.sendToDevice('phone', 'n', { n: 0 }, { requiresAck: true });
+  await until(() => got.length === 1, 'the first message at the phone');
+  // The link dies silently; what the laptop sends meanwhile goes into it.
+  proxy.freeze();
+  for (let n = 1; n <= 5; n++) await laptop.sendToDevice('phone', 'n', { n }, { requiresAck: true });
+  const reopened = next(phone, 'open', 5000);
+  const t0 = Date.now();
+  network.dispatchEvent(new Event('online'));
+  await reopened;
+  const ms = Date.now() - t0;
+  t.diagnostic(`redialled ${ms} ms after the online event`);
+  assert.ok(ms < 2000, `reconnected after ${ms} ms`);
+  await until(() => got.length >= 6, `6 messages at the phone (got ${got.length})`);
+  assert.deepEqual(got, [0, 1, 2, 3, 4, 5]);
+  assert.equal(phone.stats.deadLinks, 1);
+  assert.equal(phone.stats.resumes, 1);
+  phone.close();
+  laptop.close();
+});
+
+test('while it waits out its backoff, a network change dials at once', { timeout: 30000 }, async () => {
+  const node = await startNode();
+  const proxy = await frozenProxy(node.port);
+  const network = new EventTarget();
+  const phone = client(node, 'alice', 'phone', {
+    url: `ws://127.0.0.1:${proxy.port}/ws`, networkEvents: network,
+    backoff: { baseMs: 20000, capMs: 30000, multiplier: 2 }, random: () => 0.99,
+  });
+  try {
+    await phone.connect();
+    proxy.freeze();
+    const waiting = next(phone, 'close');
+    assert.equal(await phone.checkLink(), false);
+    // Dialled at once: the proxy forwards new connections.
+    const [info] = await waiting;
+    assert.equal(info.delayMs, 0);
+    await until(() => phone.state === 'open', 'the phone open again');
+    // Now the network is gone: the link check fails again, and the next
+    // dial waits out the backoff...
+    const refused = next(phone, 'close');
+    proxy.freeze();
+    proxy.refuse();
+    assert.equal(await phone.checkLink(), false);
+    await refused;
+    const [later] = await next(phone, 'close');
+    assert.ok(later.reconnect && later.delayMs > 10000, `waits ${later.delayMs} ms`);
+    assert.equal(phone.state, 'waiting');
+    // ... until the network is back.
+    proxy.accept();
+    const reopened = next(phone, 'open', 5000);
+    const t0 = Date.now();
+    network.dispatchEvent(new Event('online'));
+    await reopened;
+    assert.ok(Date.now() - t0 < 2000);
+    assert.equal(phone.stats.resumes, 2);
+    assert.equal(phone.stats.deadLinks, 2);
+  } finally {
+    phone.close();
+    proxy.close();
+  }
 });

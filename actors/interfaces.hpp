@@ -65,6 +65,9 @@ using connection_actor = caf::typed_actor<
   caf::reacts_to<atom::routes, route_table>,
   // Close the connection with this close code (replaced, shutdown, slow).
   caf::reacts_to<atom::close, uint16_t>,
+  // The node drains: close with 1012, telling the device to come back
+  // after this many milliseconds, resuming (SPEC §12).
+  caf::reacts_to<atom::drain, uint32_t>,
   // INTERNAL: the token's expiry passed.
   caf::reacts_to<atom::expire>,
   // A queue refused a message this connection sent it one-way (message id,
@@ -419,6 +422,13 @@ using orchestrator_actor = caf::typed_actor<
   caf::reacts_to<atom::unlinked, std::string>,
   // Closes every connection with 1001; replies once all are gone.
   caf::replies_to<atom::stop>::with<atom::ok>,
+  // Drains: closes the connections with 1012 (each told when to come
+  // back), at `rate` per second (0: no pace) or faster to be done within
+  // the window (ms); sessions opened meanwhile are closed at once. Replies
+  // once all are gone.
+  caf::replies_to<atom::drain, uint32_t, uint32_t>::with<atom::ok>,
+  // INTERNAL: the drain's next slot.
+  caf::reacts_to<atom::drain>,
   // INTERNAL: respawns a permanent child (the directory, or the peer link
   // of this address) after its backoff (name, generation).
   caf::reacts_to<atom::restart, std::string, uint64_t>,
@@ -491,8 +501,9 @@ using device_actor = caf::typed_actor<
   // Frames from the server wait in the device's inbox: take them all (one
   // message per batch the link read, not per frame).
   caf::reacts_to<atom::frame>,
-  // The link ended with this close code.
-  caf::reacts_to<atom::closed, uint16_t>,
+  // The link ended with this close code, and a drain's (1012) time to come
+  // back in ms (0: none).
+  caf::reacts_to<atom::closed, uint16_t, uint32_t>,
   // Drop the link now, as a failing network would.
   caf::reacts_to<atom::drop>,
   // Close the link and stay down.

@@ -11,7 +11,7 @@ constexpr std::array<std::string_view, traffic_kind_count> kind_names{
   "message", "batch", "ack", "heartbeat", "control", "invalid"};
 
 constexpr std::array<std::string_view, reject_reason_count> reject_names{
-  "unauthorized", "forbidden", "capacity", "bad_request"};
+  "unauthorized", "forbidden", "capacity", "bad_request", "paced", "draining"};
 
 constexpr std::array<std::string_view, queue_counter_count> queue_names{
   "enqueued",    "delivered",     "redelivered", "retired",       "expired",

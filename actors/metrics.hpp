@@ -36,9 +36,11 @@ enum class reject_reason : uint8_t {
   forbidden,    // 403: Origin not allowed
   capacity,     // 503: max_connections reached
   bad_request,  // 400/404/426: not a valid WebSocket request for /ws
+  paced,        // 503: beyond server.handshake_rate (a reconnect storm)
+  draining,     // 503: the node is draining (SIGTERM, POST /api/v1/drain)
 };
 
-inline constexpr size_t reject_reason_count = 4;
+inline constexpr size_t reject_reason_count = 6;
 
 /// What happened to queued messages.
 enum class queue_counter : uint8_t {
@@ -177,10 +179,10 @@ private:
   using counter = std::atomic<uint64_t>;
 
   // Close codes worth a label; everything else is counted as "other".
-  static constexpr std::array<uint16_t, 14> close_codes_{1000, 1001, 1002, 1003,
+  static constexpr std::array<uint16_t, 15> close_codes_{1000, 1001, 1002, 1003,
                                                          1006, 1007, 1008, 1009,
-                                                         1011, 1013, 4000, 4001,
-                                                         4002, 4500};
+                                                         1011, 1012, 1013, 4000,
+                                                         4001, 4002, 4500};
 
   std::atomic<int64_t> connections_current_{0};
   counter connections_total_{0};

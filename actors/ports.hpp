@@ -131,8 +131,9 @@ public:
   virtual void on_open(link_opened result) = 0;
   /// A message read; `bytes` is valid during the call only.
   virtual void on_frame(std::string_view bytes, bool binary) = 0;
-  /// The link ended; 1006 if no close frame was received.
-  virtual void on_closed(uint16_t code) = 0;
+  /// The link ended; 1006 if no close frame was received. `retry_after_ms`:
+  /// when to come back, as a drain's close (1012) said (0: not said).
+  virtual void on_closed(uint16_t code, uint32_t retry_after_ms) = 0;
 };
 
 class link_port {

@@ -61,6 +61,20 @@ const std::vector<binding>& table() {
       "open connections before new upgrades get HTTP 503",
       [](settings & s) -> auto& { return s.server.max_connections; });
     add_key(
+      t, "server.handshake_rate",
+      "handshakes admitted per second (0: no limit); beyond it HTTP 503 "
+      "with a Retry-After spread at this rate",
+      [](settings & s) -> auto& { return s.server.handshake_rate; });
+    add_key(
+      t, "server.handshake_burst",
+      "handshakes admitted at once before handshake_rate applies",
+      [](settings & s) -> auto& { return s.server.handshake_burst; });
+    add_key(
+      t, "server.drain_window",
+      "on SIGTERM or POST /api/v1/drain: close the sessions with 1012 "
+      "within this time (at most handshake_rate per second), then stop",
+      [](settings & s) -> auto& { return s.server.drain_window; });
+    add_key(
       t, "server.io_threads",
       "event loops running the sockets and, with caf.scheduler_policy "
       "loops, the actors serving them (0: one per CPU the process may run "

@@ -30,7 +30,17 @@ struct server_settings {
   std::string echo_path;            // TESTS ONLY: an unauthenticated echo
                                     // route for test/conformance/ (empty: off)
   uint32_t max_connections = 20000; // below the default fd limit (ulimit -n)
-  uint32_t io_threads = 0;          // event loops (sockets and, with
+  // Handshakes admitted per second, and at once (0: no limit). Beyond
+  // them: 503 with a Retry-After spread at this rate (a reconnect storm
+  // drains at the rate instead of timing out in the accept backlog). Above
+  // what a small node sustains (about 6,000 new devices/s on 2 cores, 13,000
+  // known), so benchmarks are not paced: set it to what yours sustains.
+  uint32_t handshake_rate = 10000;
+  uint32_t handshake_burst = 20000;
+  // On SIGTERM or POST /api/v1/drain: sessions are closed with 1012 within
+  // this window, at most handshake_rate per second, and the node stops.
+  milliseconds drain_window{30000};
+  uint32_t io_threads = 0; // event loops (sockets and, with
                            // caf.scheduler_policy loops, the actors serving
                            // them); 0: one per CPU the process may run on
                            // with loops, else one

@@ -20,6 +20,11 @@ std::vector<std::string> validate(const settings& s) {
   rule(s.server.ws_path != "/healthz" && s.server.ws_path != "/metrics",
        "server.ws_path must not be /healthz or /metrics");
   rule(s.server.max_connections >= 1, "server.max_connections must be >= 1");
+  rule(s.server.handshake_rate == 0 || s.server.handshake_burst >= 1,
+       "server.handshake_burst must be >= 1 when handshake_rate is set");
+  rule(s.server.drain_window <= std::chrono::minutes{10},
+       "server.drain_window must be at most 10 minutes (node.stop_timeout "
+       "follows it)");
   rule(s.server.io_threads <= 64, "server.io_threads must be at most 64");
   rule(s.server.deflate_level >= 1 && s.server.deflate_level <= 9,
        "server.deflate_level must be between 1 and 9");

@@ -1,5 +1,7 @@
 #include "protocol/errc.hpp"
 
+#include <algorithm>
+
 namespace tether::protocol {
 
 std::string_view to_code(errc x) noexcept {
@@ -78,6 +80,8 @@ std::string_view reason(close_code x) noexcept {
       return "message too big";
     case close_code::internal_error:
       return "internal error";
+    case close_code::service_restart:
+      return "service restart";
     case close_code::try_again_later:
       return "try again later";
     case close_code::heartbeat_timeout:
@@ -106,6 +110,32 @@ bool is_terminal(uint16_t code) noexcept {
     default:
       return code >= 4500 && code <= 4999;
   }
+}
+
+std::string drain_reason(uint32_t retry_after_ms) {
+  return R"({"retryAfterMs":)" + std::to_string(retry_after_ms)
+         + R"(,"resume":true})";
+}
+
+std::optional<uint32_t> drain_retry_after(std::string_view reason) {
+  // A client waits at most this long whatever a server says.
+  constexpr uint64_t cap_ms = 600000;
+  constexpr std::string_view key = R"("retryAfterMs":)";
+  auto at = reason.find(key);
+  if (reason.empty() || reason.front() != '{' || at == std::string_view::npos)
+    return std::nullopt;
+  uint64_t ms = 0;
+  auto digits = 0;
+  for (auto i = at + key.size(); i < reason.size() && digits < 10; ++i) {
+    auto c = reason[i];
+    if (c < '0' || c > '9')
+      break;
+    ms = ms * 10 + static_cast<uint64_t>(c - '0');
+    ++digits;
+  }
+  if (digits == 0)
+    return std::nullopt;
+  return static_cast<uint32_t>(std::min(ms, cap_ms));
 }
 
 } // namespace tether::protocol

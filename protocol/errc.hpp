@@ -4,6 +4,7 @@
 // that maps an error to a close code. Wire spellings are in protocol/SPEC.md.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -53,6 +54,8 @@ enum class close_code : uint16_t {
   policy_violation = 1008,  // too many rejected frames; terminal
   too_big = 1009,           // frame above limits.max_message_bytes
   internal_error = 1011,    // server fault; reconnect with backoff
+  service_restart = 1012,   // node draining; reconnect after the reason's
+                            // retryAfterMs, resuming (SPEC §12)
   try_again_later = 1013,   // node at capacity; reconnect with backoff
   heartbeat_timeout = 4000, // no pong within heartbeat.pong_timeout
   idle_timeout = 4001,      // nothing received within heartbeat.idle_timeout
@@ -72,5 +75,11 @@ std::string_view reason(close_code x) noexcept;
 
 /// Whether a client must not reconnect automatically after this close code.
 bool is_terminal(uint16_t code) noexcept;
+
+/// The close reason of a drain (1012): `{"retryAfterMs":N,"resume":true}`.
+std::string drain_reason(uint32_t retry_after_ms);
+
+/// The retryAfterMs of a drain's close reason, if it is one.
+std::optional<uint32_t> drain_retry_after(std::string_view reason);
 
 } // namespace tether::protocol

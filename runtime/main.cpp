@@ -67,6 +67,9 @@ int main(int argc, char** argv) {
     n.on_failure([main_thread = pthread_self()](const std::string&) {
       pthread_kill(main_thread, SIGUSR1);
     });
+    // POST /api/v1/drain: as SIGTERM.
+    n.on_stop_request(
+      [main_thread = pthread_self()] { pthread_kill(main_thread, SIGTERM); });
     auto port = n.start();
     auto& s = n.settings();
     spdlog::info("tetherd {} listening on {}:{} (ws path {}, data dir {})",
@@ -91,8 +94,9 @@ int main(int argc, char** argv) {
         return 1;
       }
     }
-    spdlog::info("received {}; shutting down",
+    spdlog::info("received {}; draining, then shutting down",
                  sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    n.drain();
     n.stop();
   } catch (const std::exception& e) {
     spdlog::critical("tetherd: {}", e.what());

@@ -178,6 +178,8 @@ struct node::impl {
   std::chrono::steady_clock::time_point started
     = std::chrono::steady_clock::now();
   std::atomic<bool> stopped{false};
+  std::atomic<bool> draining{false};
+  std::function<void()> on_stop_request;
   /// Set once if the orchestrator ended without being stopped.
   mutable std::mutex failure_mutex;
   std::string failure;
@@ -258,6 +260,7 @@ struct node::impl {
     out << R"({"status":")"
         << (!failed().empty() ? "failed"
             : stopped         ? "stopping"
+            : draining        ? "draining"
                               : "ok")
         << R"(","version":")" TETHER_VERSION R"(","protocolVersion":")"
         << protocol::protocol_version << R"(","uptimeSeconds":)" << uptime
@@ -345,6 +348,13 @@ uint16_t node::start() {
   api.limits = s.limits.protocol;
   api.timeout = s.node.request_timeout;
   api.stats = hooks.healthz;
+  if (impl_->on_stop_request)
+    api.drain = [i = impl_.get()] {
+      i->on_stop_request();
+      return std::string{R"({"draining":true,"windowMs":)"}
+             + std::to_string(i->settings.server.drain_window.count())
+             + R"(,"sessions":)" + std::to_string(i->server->sessions()) + "}";
+    };
   hooks.api = [api](const std::string& method, const std::string& path,
                     const std::string& body,
                     std::function<void(unsigned, std::string)> reply) {
@@ -417,6 +427,29 @@ void node::start_cluster() {
   spdlog::info("cluster: listening on {}:{} as {} ({})", s.cluster.address,
                *port, s.node_id(),
                i.transport->verifying() ? "mutual TLS" : "plain TCP");
+}
+
+void node::drain() {
+  auto& i = *impl_;
+  if (i.stopped || !i.server || i.draining.exchange(true))
+    return;
+  auto window = i.settings.server.drain_window;
+  spdlog::info("draining {} sessions within {} ms", i.server->sessions(),
+               window.count());
+  i.server->drain(window);
+  caf::scoped_actor self{i.sys};
+  self
+    ->request(i.orchestrator, window + i.settings.node.stop_timeout,
+              atom::drain_v, static_cast<uint32_t>(window.count()),
+              i.settings.server.handshake_rate)
+    .receive([](atom::ok) {},
+             [](caf::error& err) {
+               spdlog::warn("drain: {}", to_string(err));
+             });
+}
+
+void node::on_stop_request(std::function<void()> f) {
+  impl_->on_stop_request = std::move(f);
 }
 
 void node::stop() {

@@ -47,6 +47,18 @@ public:
   /// ("going away"), wait up to node.stop_timeout, stop I/O and actors.
   void stop();
 
+  /// Drains before a stop (tetherd on SIGTERM): new sessions are refused
+  /// (503, come back after the drain), the open ones closed with 1012 and
+  /// a time to come back (SPEC §12), at server.handshake_rate per second or
+  /// faster to be done within server.drain_window. Returns once they are
+  /// gone, or after the window and node.stop_timeout; stop() follows.
+  void drain();
+
+  /// What POST /api/v1/drain calls, on an I/O thread: the owner should
+  /// drain() and stop() (tetherd raises SIGTERM to itself). Without it the
+  /// endpoint answers 501. Set before start().
+  void on_stop_request(std::function<void()> f);
+
   /// Reads server.tls_cert and server.tls_key again, and the cluster's
   /// certificate, key and CA (tetherd does on SIGHUP): new connections get
   /// them, open sessions and links are untouched. Returns the errors

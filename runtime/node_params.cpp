@@ -61,6 +61,8 @@ server_params server_params_of(const config::settings& s) {
   sp.port = s.server.port;
   sp.ws_path = s.server.ws_path;
   sp.max_connections = s.server.max_connections;
+  sp.handshake_rate = s.server.handshake_rate;
+  sp.handshake_burst = s.server.handshake_burst;
   sp.io_threads = s.server.io_threads;
   sp.allowed_origins = s.server.allowed_origins;
   sp.permessage_deflate = s.server.permessage_deflate;

@@ -298,8 +298,21 @@ bool read_context_switches(int pid, uint64_t& out) {
   return true;
 }
 
-std::string random_hex_id() {
+namespace {
+
+std::mt19937_64& thread_rng() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
+  return rng;
+}
+
+} // namespace
+
+double random_unit() {
+  return std::uniform_real_distribution<double>{0.0, 1.0}(thread_rng());
+}
+
+std::string random_hex_id() {
+  auto& rng = thread_rng();
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
   for (int i = 0; i < 2; ++i) {

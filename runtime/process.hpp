@@ -71,6 +71,9 @@ bool pin_to_cpu(int cpu);
 /// 128 random bits as 32 hex digits (session ids, generated message ids).
 std::string random_hex_id();
 
+/// A uniform draw in [0, 1) (jitter).
+double random_unit();
+
 /// Number of CPUs this process may run on.
 int usable_cpus();
 

@@ -317,6 +317,18 @@ void serve_api(const api_context& ctx, const std::string& method,
     reply(200, ctx.stats());
     return;
   }
+  if (seg.size() == 1 && seg[0] == "drain") {
+    if (method != "POST")
+      return wrong_method("POST /api/v1/drain");
+    if (!ctx.drain) {
+      reply(501, failure(errc::internal_error,
+                         "this node cannot be drained through the API (it "
+                         "is not run by tetherd)"));
+      return;
+    }
+    reply(202, ctx.drain());
+    return;
+  }
   if (seg.size() == 1 && seg[0] == "overview") {
     if (method != "GET")
       return wrong_method("GET /api/v1/overview");

@@ -28,6 +28,9 @@ struct api_context {
   std::chrono::milliseconds timeout{5000};
   /// The node's stats (JSON object).
   std::function<std::string()> stats;
+  /// Starts the node's drain and stop; the answer's body (empty: the node
+  /// cannot, answered 501).
+  std::function<std::string()> drain;
 };
 
 /// Answers one authenticated request: `reply(http status, JSON body)`,

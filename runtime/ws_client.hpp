@@ -70,6 +70,9 @@ public:
   /// ended without one), once the connection is gone.
   std::optional<uint16_t> close_code() const;
 
+  /// The reason of the server's close frame (empty if none).
+  std::string close_reason() const;
+
   /// Starts the close handshake and waits for it (bounded).
   void close(uint16_t code = 1000);
 

@@ -222,9 +222,14 @@ private:
     reading_ = false;
     if (ec) {
       uint16_t code = 1006;
-      if (ws_.reason().code != websocket::close_code::none)
+      uint32_t back = 0;
+      if (ws_.reason().code != websocket::close_code::none) {
         code = static_cast<uint16_t>(ws_.reason().code);
-      finish(code);
+        auto& r = ws_.reason().reason;
+        if (code == protocol::to_int(protocol::close_code::service_restart))
+          back = protocol::drain_retry_after({r.data(), r.size()}).value_or(0);
+      }
+      finish(code, back);
       return;
     }
     if (events_) {
@@ -261,7 +266,7 @@ private:
                     });
   }
 
-  void finish(uint16_t code) {
+  void finish(uint16_t code, uint32_t retry_after_ms = 0) {
     if (done_)
       return;
     done_ = true;
@@ -269,7 +274,7 @@ private:
     if (!writing_)
       queue_.clear();
     if (auto ev = std::move(events_))
-      ev->on_closed(code);
+      ev->on_closed(code, retry_after_ms);
   }
 
   websocket::stream<client_stream> ws_;

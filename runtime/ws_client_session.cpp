@@ -18,6 +18,7 @@ struct ws_client::impl {
   bool read_done = false;
   beast::error_code read_ec;
   std::optional<uint16_t> closed;
+  std::string close_reason;
   std::chrono::milliseconds timeout{5000};
 
   // Runs the io_context until `done` or the deadline; false on timeout.
@@ -40,9 +41,11 @@ struct ws_client::impl {
       return;
     // A received close frame counts even if answering it failed (the server
     // may already have dropped the TCP connection).
-    if (ws && ws->reason().code != websocket::close_code::none)
+    if (ws && ws->reason().code != websocket::close_code::none) {
       closed = static_cast<uint16_t>(ws->reason().code);
-    else if (ec == websocket::error::closed)
+      auto& r = ws->reason().reason;
+      close_reason.assign(r.data(), r.size());
+    } else if (ec == websocket::error::closed)
       closed = 1005;
     else
       closed = 1006;
@@ -207,6 +210,10 @@ ws_client::receive(std::chrono::milliseconds timeout) {
 
 std::optional<uint16_t> ws_client::close_code() const {
   return impl_->closed;
+}
+
+std::string ws_client::close_reason() const {
+  return impl_->close_reason;
 }
 
 void ws_client::close(uint16_t code) {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -28,6 +29,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/zlib/error.hpp>
 
+#include "runtime/admission.hpp"
 #include "runtime/io_scheduler.hpp"
 #include "runtime/ws_detail_tls.hpp"
 #include "runtime/ws_server.hpp"
@@ -211,6 +213,14 @@ struct server_shared {
   std::atomic<size_t> streams{0};
   /// Set when the server stops accepting: event streams end.
   std::atomic<bool> stopping{false};
+  /// Handshakes admitted (server.handshake_rate; set up by the server
+  /// from its params, else off), under its mutex.
+  std::mutex admission_mutex;
+  admission handshakes{0, 0, {}};
+  /// Draining: upgrades are refused until the node stops (the end of the
+  /// drain window, steady clock nanoseconds since its epoch; 0: not
+  /// draining).
+  std::atomic<int64_t> drain_ends{0};
   /// The event loops the sessions run on (their backlog: actor runs
   /// waiting); null for a session without (the fuzz target's).
   loop_view* loops = nullptr;

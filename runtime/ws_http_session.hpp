@@ -364,6 +364,8 @@ private:
              json_error(no.error, no.message), std::move(res));
       return;
     }
+    if (refuse_paced())
+      return;
     auto info = std::move(d.info);
     info.session_id = random_hex_id();
     beast::error_code ec;
@@ -373,6 +375,47 @@ private:
                             + std::to_string(remote.port());
     start_ws_session(shared_, std::move(stream_), std::move(req),
                      std::move(info));
+  }
+
+  /// A valid upgrade waits while the node drains (until it is over, spread
+  /// over as long again) or beyond server.handshake_rate (at its slot):
+  /// 503 with Retry-After in seconds and `retryAfterMs` in the body.
+  bool refuse_paced() {
+    using namespace std::chrono;
+    auto now = steady_clock::now();
+    milliseconds wait{0};
+    auto reason = actors::reject_reason::draining;
+    if (auto ends = shared_->drain_ends.load(); ends != 0) {
+      auto left = duration_cast<milliseconds>(
+        std::max(nanoseconds{ends} - now.time_since_epoch(), nanoseconds{0}));
+      wait = left
+             + milliseconds{static_cast<int64_t>(
+               random_unit() * std::max<int64_t>(left.count(), 1000))};
+    } else {
+      admission::verdict v;
+      {
+        std::lock_guard<std::mutex> guard{shared_->admission_mutex};
+        v = shared_->handshakes.admit(now, random_unit());
+      }
+      if (v.admitted)
+        return false;
+      wait = v.retry_after;
+      reason = actors::reject_reason::paced;
+    }
+    response res;
+    res.set(http::field::retry_after,
+            std::to_string((wait.count() + 999) / 1000));
+    auto body = json_error(
+      reason == actors::reject_reason::draining ? "draining" : "paced",
+      reason == actors::reject_reason::draining
+        ? "the node is draining; come back after Retry-After (elsewhere if "
+          "you can), resuming"
+        : "too many handshakes at once; come back after Retry-After");
+    body.pop_back();
+    body += ",\"retryAfterMs\":" + std::to_string(wait.count()) + "}";
+    reject(reason, http::status::service_unavailable, std::move(body),
+           std::move(res));
+    return true;
   }
 
   void reply(http::status status, std::string body, bool keep_alive = false,

@@ -186,6 +186,9 @@ ws_server::ws_server(server_params params, server_hooks hooks,
                      std::shared_ptr<io_loop> loop) {
   auto shared = std::make_shared<server_shared>();
   shared->params = std::move(params);
+  shared->handshakes = admission{shared->params.handshake_rate,
+                                 shared->params.handshake_burst,
+                                 std::chrono::steady_clock::now()};
   shared->hooks = std::move(hooks);
   shared->metrics = std::move(metrics);
   impl_ = std::make_unique<impl>(std::move(shared), std::move(loop));
@@ -238,6 +241,15 @@ void ws_server::stop_accepting() {
       l->acceptor.close(ec);
       l->retry_timer.cancel();
     });
+}
+
+void ws_server::drain(std::chrono::milliseconds window) {
+  auto ends = std::chrono::steady_clock::now() + window;
+  // 0 means "not draining": a drain ends one nanosecond later at worst.
+  impl_->shared->drain_ends.store(
+    std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           ends.time_since_epoch())
+                           .count()));
 }
 
 size_t ws_server::sessions() const noexcept {

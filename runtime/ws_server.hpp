@@ -25,6 +25,9 @@ struct server_params {
   uint16_t port = 0;                 // tests: any free port
   std::string ws_path = config::server_settings{}.ws_path;
   uint32_t max_connections = config::server_settings{}.max_connections;
+  /// Handshakes admitted per second (0: all) and at once (admission.hpp).
+  uint32_t handshake_rate = config::server_settings{}.handshake_rate;
+  uint32_t handshake_burst = config::server_settings{}.handshake_burst;
   uint32_t io_threads = 1; // tests: one loop (the setting's 0 means per CPU)
   std::vector<std::string> allowed_origins;
   bool permessage_deflate = config::server_settings{}.permessage_deflate;
@@ -107,6 +110,10 @@ public:
 
   /// Stops accepting new connections; open sessions continue.
   void stop_accepting();
+
+  /// Draining: valid upgrades get 503 with a Retry-After past `window`
+  /// (spread over as long again) from now on.
+  void drain(std::chrono::milliseconds window);
 
   /// WebSocket sessions that are still open.
   size_t sessions() const noexcept;

@@ -127,19 +127,24 @@ void send_ack(self_ptr self, const protocol::message_ack& ack) {
         1);
 }
 
-void close_connection(self_ptr self, protocol::close_code code) {
+void close_connection(self_ptr self, protocol::close_code code,
+                      std::string reason) {
   auto& st = self->state;
   if (st.closing)
     return;
   st.closing = true;
   if (auto port = st.port.lock()) {
-    port->close(protocol::to_int(code), std::string{protocol::reason(code)});
+    port->close(protocol::to_int(code), std::move(reason));
     // If the session never confirms, quit anyway.
     self->delayed_send(self, st.params->close_grace, atom::closed_v,
                        uint16_t{1006});
   } else {
     self->quit();
   }
+}
+
+void close_connection(self_ptr self, protocol::close_code code) {
+  close_connection(self, code, std::string{protocol::reason(code)});
 }
 
 /// Counts a rejected frame or message; closes with 1008 past the budget.
@@ -706,6 +711,10 @@ connection(connection_actor::stateful_pointer<connection_state> self,
     [=](atom::routes, route_table& t) { self->state.routes = std::move(t); },
     [=](atom::close, uint16_t code) {
       close_connection(self, static_cast<protocol::close_code>(code));
+    },
+    [=](atom::drain, uint32_t retry_after_ms) {
+      close_connection(self, protocol::close_code::service_restart,
+                       protocol::drain_reason(retry_after_ms));
     },
     [=](atom::expire) {
       close_connection(self, protocol::close_code::token_expired);

@@ -49,10 +49,10 @@ public:
         caf::anon_send(h, atom::frame_v);
   }
 
-  void on_closed(uint16_t code) override {
+  void on_closed(uint16_t code, uint32_t retry_after_ms) override {
     // After every frame: the device takes them before this.
     if (auto h = handle())
-      caf::anon_send(h, atom::closed_v, code);
+      caf::anon_send(h, atom::closed_v, code, retry_after_ms);
   }
 
 private:
@@ -527,6 +527,8 @@ device(device_actor::stateful_pointer<device_state> self, device_spec spec,
       auto& st = self->state;
       if (!r.ok) {
         st.memory->last_close = 1006;
+        if (r.status == 503 && r.retry_after_ms > 0)
+          st.counters->paced.fetch_add(1, std::memory_order_relaxed);
         self->quit(make_link_error(link_exit::refused, 1006, r.retry_after_ms,
                                    r.status));
         return;
@@ -540,7 +542,7 @@ device(device_actor::stateful_pointer<device_state> self, device_spec spec,
       tick_after(self, st.params.link.timeout, timer::welcome);
     },
     [=](atom::frame) { take_frames(self); },
-    [=](atom::closed, uint16_t code) {
+    [=](atom::closed, uint16_t code, uint32_t retry_after_ms) {
       take_frames(self);
       auto& st = self->state;
       if (st.open) {
@@ -555,7 +557,11 @@ device(device_actor::stateful_pointer<device_state> self, device_spec spec,
         self->quit(make_link_error(link_exit::background, code,
                                    st.params.background_for.count(), 101));
       } else {
-        self->quit(make_link_error(link_exit::closed, code, 0, 101));
+        // A drain's time to come back holds like a refusal's Retry-After.
+        if (retry_after_ms > 0)
+          st.counters->drained.fetch_add(1, std::memory_order_relaxed);
+        self->quit(
+          make_link_error(link_exit::closed, code, retry_after_ms, 101));
       }
     },
     [=](atom::drop) {

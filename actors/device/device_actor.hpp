@@ -43,6 +43,10 @@ struct fleet_counters {
   std::atomic<uint64_t> frames{0};
   std::atomic<uint64_t> reconnects{0};
   std::atomic<uint64_t> refused{0};
+  /// Links closed by a drain (1012) with a time to come back, and upgrades
+  /// refused with 503 and a Retry-After: each waited that long.
+  std::atomic<uint64_t> drained{0};
+  std::atomic<uint64_t> paced{0};
   std::atomic<uint64_t> terminal{0};
   std::atomic<uint64_t> gaps{0};
   std::atomic<uint64_t> presence_diffs{0};

@@ -119,8 +119,10 @@ void on_device_down(self_ptr self, uint32_t i, const caf::error& reason) {
   // The server's own time holds, even when the run drains.
   s.waiting = true;
   s.not_before = now
-                 + (outcome.kind == link_outcome::refused ? outcome.retry_after
-                                                          : milliseconds{0});
+                 + (outcome.kind == link_outcome::refused
+                        || outcome.kind == link_outcome::closed
+                      ? outcome.retry_after
+                      : milliseconds{0});
   if (st.draining)
     d.delay = until(s.not_before, now);
   mem.restart_delays_ms.push_back(d.delay.count());

@@ -1,6 +1,8 @@
 #include "actors/orchestrator/orchestrator_actor.hpp"
 #include "actors/orchestrator/overview.hpp"
 
+#include <algorithm>
+
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
@@ -152,10 +154,52 @@ void close_all(self_ptr self, protocol::close_code code) {
 
 void finish_stop_if_done(self_ptr self) {
   auto& st = self->state;
-  if (st.stop_promise && st.connections.empty()) {
+  if (!st.connections.empty())
+    return;
+  if (st.stop_promise) {
     st.stop_promise->deliver(atom::ok_v);
     st.stop_promise.reset();
   }
+  // What is left to tell has gone by itself.
+  st.drain_queue.clear();
+  for (auto& rp : st.drain_promises)
+    rp.deliver(atom::ok_v);
+  st.drain_promises.clear();
+}
+
+// A drain closes this many connections every drain_slot.
+constexpr std::chrono::milliseconds drain_slot{100};
+
+// A device closed by a drain comes back within this (spread), resuming.
+constexpr uint32_t drain_return_ms = 1000;
+
+// `n` connections closed at `rate` per second, or faster if that would
+// take longer than `window`.
+size_t drain_per_slot(size_t n, std::chrono::milliseconds window,
+                      uint32_t rate) {
+  auto slots = static_cast<size_t>(
+    std::max<int64_t>(1, window.count() / drain_slot.count()));
+  auto within_window = (n + slots - 1) / slots;
+  auto at_rate = (static_cast<size_t>(rate) * drain_slot.count() + 999) / 1000;
+  return std::max<size_t>({1, within_window, rate == 0 ? 0 : at_rate});
+}
+
+void close_for_drain(self_ptr self, const connection_actor& c) {
+  auto& st = self->state;
+  auto back
+    = std::uniform_int_distribution<uint32_t>{0, drain_return_ms - 1}(st.rng);
+  self->send(c, atom::drain_v, back);
+}
+
+void drain_slot_now(self_ptr self) {
+  auto& st = self->state;
+  for (size_t i = 0; i < st.drain_per_slot && !st.drain_queue.empty(); ++i) {
+    close_for_drain(self, st.drain_queue.back());
+    st.drain_queue.pop_back();
+  }
+  if (!st.drain_queue.empty())
+    self->delayed_send(self, drain_slot, atom::drain_v);
+  finish_stop_if_done(self);
 }
 
 void on_directory_down(self_ptr self, const caf::error& reason) {
@@ -354,6 +398,12 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
   return {
     [=](atom::open, std::shared_ptr<session_port>& port) {
       auto& st = self->state;
+      if (st.draining && !st.stopping) {
+        // Its upgrade raced the start of the drain.
+        port->close(protocol::to_int(protocol::close_code::service_restart),
+                    protocol::drain_reason(drain_return_ms));
+        return;
+      }
       if (st.stopping) {
         port->close(
           protocol::to_int(protocol::close_code::going_away),
@@ -470,6 +520,28 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
       self->delayed_send(self, st.params.stop_timeout, atom::deadline_v);
       return rp;
     },
+    [=](atom::drain, uint32_t window_ms,
+        uint32_t rate) -> caf::result<atom::ok> {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<atom::ok>();
+      st.drain_promises.push_back(rp);
+      if (st.draining) {
+        finish_stop_if_done(self);
+        return rp;
+      }
+      st.draining = true;
+      for (auto& [addr, c] : st.connections)
+        st.drain_queue.push_back(c.handle);
+      std::shuffle(st.drain_queue.begin(), st.drain_queue.end(), st.rng);
+      st.drain_per_slot = drain_per_slot(
+        st.drain_queue.size(), std::chrono::milliseconds{window_ms}, rate);
+      spdlog::info("draining: closing {} sessions with 1012, {} every {} ms",
+                   st.drain_queue.size(), st.drain_per_slot,
+                   drain_slot.count());
+      drain_slot_now(self);
+      return rp;
+    },
+    [=](atom::drain) { drain_slot_now(self); },
     [=](atom::link, std::string& host, uint16_t port) {
       auto& st = self->state;
       auto addr = host + ":" + std::to_string(port);

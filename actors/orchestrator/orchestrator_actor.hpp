@@ -124,6 +124,12 @@ struct orchestrator_state {
   bool stopping = false;
   /// Answered once the last connection is gone.
   std::optional<caf::typed_response_promise<atom::ok>> stop_promise;
+  /// Draining: the connections still to be told (closed a slot at a time,
+  /// `drain_per_slot` each), and who waits for the last to go.
+  bool draining = false;
+  std::vector<connection_actor> drain_queue;
+  size_t drain_per_slot = 0;
+  std::vector<caf::typed_response_promise<atom::ok>> drain_promises;
   std::minstd_rand rng{std::random_device{}()};
   /// Waiting for the overview being gathered (empty: none is).
   std::vector<caf::typed_response_promise<std::string>> overview_waiters;

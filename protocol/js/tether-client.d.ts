@@ -74,6 +74,8 @@ export interface CloseInfo {
   status?: number;
   reconnect: boolean;
   delayMs?: number;
+  /** The server's time to come back (a drain's 1012, a 503's Retry-After). */
+  retryAfterMs?: number;
 }
 
 export interface Backoff { baseMs: number; capMs: number; multiplier: number }
@@ -122,6 +124,8 @@ export declare class TetherError extends Error {
 
 export declare function isTerminalClose(code: number): boolean;
 export declare function isFinalRefusal(status: number): boolean;
+/** The time to come back a drain's close reason (1012) names, or null. */
+export declare function drainRetryAfter(reason: string): number | null;
 export declare function backoffDelay(attempt: number, backoff: Backoff, u: number): number;
 /** The attempt number of the next delay after a link that stayed up `upMs`
  * after its welcome (null: never welcomed). */
@@ -132,7 +136,9 @@ export declare class TetherClient {
   readonly state: 'idle' | 'connecting' | 'open' | 'waiting' | 'closed';
   readonly lastSeq: number;
   /** deadLinks: links given up for want of an answer (heartbeat or checkLink). */
-  readonly stats: { connects: number; resumes: number; duplicates: number; delivered: number; resent: number; deadLinks: number };
+  /** drained: links closed by a drain (1012) that named a time to come
+   * back; paced: upgrades refused with 503 and a Retry-After. */
+  readonly stats: { connects: number; resumes: number; duplicates: number; delivered: number; resent: number; deadLinks: number; drained: number; paced: number };
 
   on(event: 'open', fn: (welcome: Welcome) => void): this;
   on(event: 'message', fn: (message: MobileMessage) => void): this;

@@ -76,6 +76,20 @@ export function nextAttempt(attempt, upMs, stableMs) {
   return upMs !== null && upMs >= stableMs ? 0 : attempt;
 }
 
+/** The time to come back a drain's close reason (1012) names:
+ * `{"retryAfterMs":N,"resume":true}` (SPEC §12); null if it names none.
+ * At most 10 minutes whatever a server says. */
+export function drainRetryAfter(reason) {
+  let r;
+  try {
+    r = JSON.parse(reason);
+  } catch {
+    return null;
+  }
+  const ms = isObject(r) ? r.retryAfterMs : undefined;
+  return Number.isSafeInteger(ms) && ms >= 0 ? Math.min(ms, 600000) : null;
+}
+
 /** Full-jitter backoff: a draw in [0, min(cap, base * multiplier^attempt)). */
 export function backoffDelay(attempt, backoff, u) {
   const window = Math.min(backoff.capMs, backoff.baseMs * backoff.multiplier ** attempt);
@@ -137,7 +151,7 @@ export class TetherClient {
     this.socket = null;
     this.probe = null; // checkLink's {timer, resolvers} while a ping waits
     this.unwatch = null; // removes the network and visibility listeners
-    this.stats = { connects: 0, resumes: 0, duplicates: 0, delivered: 0, resent: 0, deadLinks: 0 };
+    this.stats = { connects: 0, resumes: 0, duplicates: 0, delivered: 0, resent: 0, deadLinks: 0, drained: 0, paced: 0 };
   }
 
   // -- events: open, message, ack, gap, presence, close, error -------------
@@ -344,7 +358,16 @@ export class TetherClient {
       this.readyReject?.(err);
       return;
     }
-    this.retry({ code, reason, status: refusal?.status, retryAfterMs: (refusal?.retryAfter || 0) * 1000, wasOpen });
+    // The server paces its returns: a drain's close (1012) and a 503 name
+    // the time to come back; the backoff never dials sooner.
+    let retryAfterMs = (refusal?.retryAfter || 0) * 1000;
+    if (refusal?.status === 503 && retryAfterMs > 0) this.stats.paced++;
+    const back = code === 1012 ? drainRetryAfter(reason) : null;
+    if (back !== null) {
+      retryAfterMs = back;
+      this.stats.drained++;
+    }
+    this.retry({ code, reason, status: refusal?.status, retryAfterMs, wasOpen });
   }
 
   retry(info) {

@@ -5,11 +5,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <future>
 
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
 
+#include "protocol/errc.hpp"
 #include "protocol/token.hpp"
 #include "runtime/node.hpp"
 #include "test/support/http_get.hpp"
@@ -32,7 +34,7 @@ CAF_TEST(a graceful stop closes sessions with going away) {
   CAF_CHECK_EQUAL(d->client.close_code().value_or(0), 1001);
 }
 
-CAF_TEST(tetherd exits 0 on SIGTERM after closing sessions with 1001) {
+CAF_TEST(tetherd drains when told to stop and exits 0) {
   auto dir = make_temp_dir();
   child_process p;
   auto port = start_tetherd(p, dir);
@@ -52,9 +54,131 @@ CAF_TEST(tetherd exits 0 on SIGTERM after closing sessions with 1001) {
   CAF_REQUIRE(client.receive(3s).has_value()); // welcome
   p.signal(SIGTERM);
   CAF_CHECK(!client.receive(5s).has_value());
-  CAF_CHECK_EQUAL(client.close_code().value_or(0), 1001);
+  // Closed by the drain: come back within a second, resuming.
+  CAF_CHECK_EQUAL(client.close_code().value_or(0), 1012);
+  auto back = protocol::drain_retry_after(client.close_reason());
+  CAF_CHECK(back && *back < 1000);
   CAF_CHECK_EQUAL(p.wait(10s), 0);
   remove_tree(dir);
+}
+
+CAF_TEST(POST api v1 drain drains tetherd and it exits 0) {
+  auto dir = make_temp_dir();
+  const std::string key = "k3y-" + std::string(40, 'd');
+  std::ofstream{dir + "/api.keys"} << "ops " << key << "\n";
+  child_process p;
+  auto port = start_tetherd(p, dir,
+                            {"--auth.api_keys_file", dir + "/api.keys"});
+  CAF_REQUIRE(port != 0);
+  protocol::token_claims c;
+  c.user_id = "alice";
+  c.device_id = "phone";
+  c.issued_at = now_ms() / 1000;
+  c.expires_at = c.issued_at + 600;
+  runtime::ws_client client;
+  runtime::client_options o;
+  o.port = port;
+  o.token = protocol::issue_token(
+    c, runtime::load_or_create_secret(dir + "/secret.key"));
+  CAF_REQUIRE(client.connect(o).ok);
+  CAF_REQUIRE(client.receive(3s).has_value()); // welcome
+  // Without the key: refused, nothing happens.
+  auto anon = http_request(port, "POST", "/api/v1/drain",
+                           "Content-Length: 0\r\n");
+  CAF_CHECK_EQUAL(anon.status, 401);
+  auto r = http_request(port, "POST", "/api/v1/drain",
+                        "Authorization: Bearer " + key
+                          + "\r\nContent-Length: 0\r\n");
+  CAF_CHECK_EQUAL(r.status, 202);
+  CAF_CHECK(r.body.find(R"("draining":true)") != std::string::npos);
+  CAF_CHECK(!client.receive(5s).has_value());
+  CAF_CHECK_EQUAL(client.close_code().value_or(0), 1012);
+  CAF_CHECK_EQUAL(p.wait(10s), 0);
+  remove_tree(dir);
+}
+
+namespace {
+
+// A valid upgrade request for alice's `device`, raw: the answer's headers
+// are read as sent.
+http_response raw_upgrade(test_node& n, const std::string& device) {
+  return http_request(n.port(), "GET", "/ws",
+                      "Connection: Upgrade\r\nUpgrade: websocket\r\n"
+                      "Sec-WebSocket-Version: 13\r\n"
+                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      "Authorization: Bearer "
+                        + n.token("alice", device, device_type::mobile)
+                        + "\r\n");
+}
+
+// Retry-After's seconds, or -1.
+int retry_after_s(const http_response& r) {
+  auto at = r.headers.find("Retry-After: ");
+  return at == std::string::npos ? -1 : std::atoi(r.headers.c_str() + at + 13);
+}
+
+} // namespace
+
+CAF_TEST(a drain closes sessions with 1012 and turns new ones away) {
+  test_node n{[](config::settings& s) { s.server.drain_window = 3s; }};
+  auto a = connect_device(n, "alice", "phone", device_type::mobile);
+  auto b = connect_device(n, "alice", "laptop", device_type::mobile);
+  CAF_REQUIRE(a->result.ok && b->result.ok);
+  auto drained = std::async(std::launch::async, [&n] { n.node().drain(); });
+  for (auto* d : {a.get(), b.get()}) {
+    CAF_CHECK(!d->client.receive(5s).has_value());
+    CAF_CHECK_EQUAL(d->client.close_code().value_or(0), 1012);
+    auto back = protocol::drain_retry_after(d->client.close_reason());
+    CAF_CHECK(back && *back < 1000);
+  }
+  CAF_REQUIRE(drained.wait_for(10s) == std::future_status::ready);
+  // Until the node stops, devices are told to come back after the window
+  // (spread over as long again).
+  auto r = raw_upgrade(n, "tablet");
+  CAF_CHECK_EQUAL(r.status, 503);
+  CAF_CHECK(r.body.find(R"("error":"draining")") != std::string::npos);
+  auto s = retry_after_s(r);
+  CAF_CHECK(s >= 1 && s <= 7);
+  CAF_CHECK(r.body.find(R"("retryAfterMs":)") != std::string::npos);
+  CAF_CHECK(http_get(n.port(), "/healthz").body.find(R"("status":"draining")")
+            != std::string::npos);
+  CAF_CHECK(
+    http_get(n.port(), "/metrics")
+      .body.find(R"(tether_handshakes_rejected_total{reason="draining"} 1)")
+    != std::string::npos);
+  CAF_CHECK(http_get(n.port(), "/metrics")
+              .body.find(R"(tether_connections_closed_total{code="1012"} 2)")
+            != std::string::npos);
+  n.stop();
+}
+
+CAF_TEST(handshakes beyond the rate get 503 with their slot) {
+  test_node n{[](config::settings& s) {
+    s.server.handshake_rate = 1;
+    s.server.handshake_burst = 2;
+  }};
+  auto a = connect_device(n, "alice", "a", device_type::mobile);
+  auto b = connect_device(n, "alice", "b", device_type::mobile);
+  CAF_REQUIRE(a->result.ok && b->result.ok);
+  // The third within the second: paced, each later one a slot further.
+  auto r1 = raw_upgrade(n, "c");
+  auto r2 = raw_upgrade(n, "d");
+  CAF_CHECK_EQUAL(r1.status, 503);
+  CAF_CHECK(r1.body.find(R"("error":"paced")") != std::string::npos);
+  CAF_CHECK_EQUAL(r2.status, 503);
+  CAF_CHECK(retry_after_s(r1) >= 1);
+  CAF_CHECK(retry_after_s(r2) > retry_after_s(r1) - 1);
+  CAF_CHECK(
+    http_get(n.port(), "/metrics")
+      .body.find(R"(tether_handshakes_rejected_total{reason="paced"} 2)")
+    != std::string::npos);
+  // Pacing counts devices with a valid token only: junk is refused first.
+  auto junk = http_request(n.port(), "GET", "/ws",
+                           "Connection: Upgrade\r\nUpgrade: websocket\r\n"
+                           "Sec-WebSocket-Version: 13\r\n"
+                           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                           "Authorization: Bearer nonsense\r\n");
+  CAF_CHECK_EQUAL(junk.status, 401);
 }
 
 CAF_TEST(tetherd refuses a bad configuration listing every problem) {

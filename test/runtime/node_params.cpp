@@ -53,6 +53,8 @@ CAF_TEST(default settings give the server its default params) {
   auto sp = runtime::server_params_of(s);
   CHECK_SAME(sp, ws_path);
   CHECK_SAME(sp, max_connections);
+  CHECK_SAME(sp, handshake_rate);
+  CHECK_SAME(sp, handshake_burst);
   CHECK_SAME(sp, permessage_deflate);
   CHECK_SAME(sp, deflate_level);
   CHECK_SAME(sp, deflate_window_bits);

@@ -34,6 +34,7 @@ struct recording_port : actors::session_port {
   std::shared_ptr<actors::session_events> events;
   std::vector<frame> sent;
   std::vector<uint16_t> closes;
+  std::vector<std::string> close_reasons;
   /// Ids of one-way messages a queue refused.
   std::vector<std::string> refused;
   size_t consumed_total = 0;
@@ -44,7 +45,10 @@ struct recording_port : actors::session_port {
   void send(actors::shared_bytes bytes, bool binary, uint64_t tag) override {
     sent.push_back(frame{*bytes, binary, tag});
   }
-  void close(uint16_t code, std::string) override { closes.push_back(code); }
+  void close(uint16_t code, std::string reason) override {
+    closes.push_back(code);
+    close_reasons.push_back(std::move(reason));
+  }
   void consumed(size_t n) override { consumed_total += n; }
   bool loaded() const noexcept override { return busy; }
   void after_round(uint64_t tag) override { rounds.push_back(tag); }
@@ -99,6 +103,7 @@ probe(actors::connection_actor::pointer self, std::shared_ptr<probe_log> log) {
       log->routes.push_back(std::move(t));
     },
     [log](atom::close, uint16_t code) { log->closes.push_back(code); },
+    [log](atom::drain, uint32_t) { log->closes.push_back(1012); },
     [](atom::expire) {},
     [log](atom::enqueue, const std::string& id, const std::string&,
           const caf::error&) { log->refused.push_back(id); },

@@ -36,7 +36,7 @@ public:
       finish(false);
   }
   void on_frame(std::string_view, bool) override { finish(true); }
-  void on_closed(uint16_t) override { finish(false); }
+  void on_closed(uint16_t, uint32_t) override { finish(false); }
 
 private:
   void finish(bool ok) {

@@ -372,6 +372,9 @@ int devices_command(const std::vector<std::string>& args) {
                      + std::to_string(resumed_devices) + "; resumed "
                      + std::to_string(c.resumed.load()) + " times)"},
     {"links dropped", std::to_string(c.drops.load())},
+    {"told to wait", std::to_string(c.drained.load()) + " drained (1012), "
+                       + std::to_string(c.paced.load())
+                       + " paced (503 Retry-After)"},
     {"resent after reconnect", std::to_string(c.resent.load())},
     {"gap notices (messages)", std::to_string(c.gaps.load())},
     {"presence messages", std::to_string(c.presence_diffs.load())},
@@ -432,7 +435,9 @@ int devices_command(const std::vector<std::string>& args) {
         << ",\"resumed_devices\":" << resumed_devices
         << ",\"resumes\":" << c.resumed.load()
         << ",\"drops\":" << c.drops.load() << ",\"resent\":" << c.resent.load()
-        << ",\"gaps\":" << c.gaps.load() << ",\"gave_up\":" << c.gave_up.load()
+        << ",\"drained\":" << c.drained.load()
+        << ",\"paced\":" << c.paced.load() << ",\"gaps\":" << c.gaps.load()
+        << ",\"gave_up\":" << c.gave_up.load()
         << ",\"errors\":" << c.errors.load()
         << ",\"client_bytes_per_device\":" << static_cast<uint64_t>(per_device)
         << ",\"client_cpu_pct\":" << 100 * w.client_cpu() / w.seconds()

@@ -4,7 +4,7 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { TetherClient, TetherError, backoffDelay, isTerminalClose } from '../tether-client.js';
+import { TetherClient, TetherError, backoffDelay, drainRetryAfter, isTerminalClose } from '../tether-client.js';
 import { connect as tcpConnect, createServer as tcpServer } from 'node:net';
 import { Node, WebSocket, until, next, fastBackoff as fast } from './support/tetherd.mjs';
 
@@ -313,4 +313,25 @@ test('while it waits out its backoff, a network change dials at once', { timeout
     phone.close();
     proxy.close();
   }
+});
+
+test('a drained link waits the time its close names, counted; a hostile one is bounded', { timeout: 30000 }, async () => {
+  assert.equal(drainRetryAfter('{"retryAfterMs":250,"resume":true}'), 250);
+  assert.equal(drainRetryAfter('{"retryAfterMs":1.5}'), null);
+  assert.equal(drainRetryAfter('{"retryAfterMs":86400000}'), 600000);
+  assert.equal(drainRetryAfter('service restart'), null);
+  assert.equal(drainRetryAfter('{"retryAfterMs":-1}'), null);
+  assert.ok(!isTerminalClose(1012));
+  const node = await startNode(['--server.drain_window', '5s']);
+  const c = client(node, 'alice', 'phone');
+  await c.connect();
+  const closed = next(c, 'close');
+  node.proc.kill('SIGTERM');
+  const [info] = await closed;
+  assert.equal(info.code, 1012);
+  assert.ok(info.reconnect);
+  assert.ok(Number.isSafeInteger(info.retryAfterMs) && info.retryAfterMs < 1000, `retryAfterMs ${info.retryAfterMs}`);
+  assert.ok(info.delayMs >= info.retryAfterMs);
+  assert.equal(c.stats.drained, 1);
+  c.close();
 });

@@ -246,7 +246,7 @@ CAF_TEST(server acks retire sends and a reconnect resends the rest first) {
   CAF_CHECK(acked);
   // The link drops: the device ends with the close code for its fleet.
   self->monitor(dev);
-  links[0]->events->on_closed(1006);
+  links[0]->events->on_closed(1006, 0);
   sched.run();
   bool down = false;
   self->receive(
@@ -340,13 +340,26 @@ CAF_TEST(the fleet restarts a refused device after its Retry - After) {
   advance(200ms, 100ms);
   CAF_REQUIRE_EQUAL(links.size(), 2u);
   CAF_CHECK_EQUAL(counters->reconnects.load(), 1u);
-  // A terminal close is never retried.
+  CAF_CHECK_EQUAL(counters->paced.load(), 1u);
+  // A drain's close waits out the time it names.
   open(*links[1]);
   welcome(*links[1], "r1", false);
-  links[1]->events->on_closed(4500);
+  links[1]->events->on_closed(1012, 2500);
+  sched.run();
+  CAF_REQUIRE_EQUAL(mem.restart_delays_ms.size(), 2u);
+  CAF_CHECK(mem.restart_delays_ms[1] >= 2500);
+  CAF_CHECK_EQUAL(counters->drained.load(), 1u);
+  advance(2400ms, 100ms);
+  CAF_CHECK_EQUAL(links.size(), 2u);
+  advance(200ms, 100ms);
+  CAF_REQUIRE_EQUAL(links.size(), 3u);
+  // A terminal close is never retried.
+  open(*links[2]);
+  welcome(*links[2], "r1", true);
+  links[2]->events->on_closed(4500, 0);
   sched.run();
   advance(5s, 500ms);
-  CAF_CHECK_EQUAL(links.size(), 2u);
+  CAF_CHECK_EQUAL(links.size(), 3u);
   CAF_CHECK_EQUAL(counters->gave_up.load(), 1u);
   CAF_CHECK_EQUAL(counters->terminal.load(), 1u);
   CAF_CHECK(!mem.gave_up.empty());
@@ -370,7 +383,7 @@ CAF_TEST(an established link resets the backoff and a crash loop does not ) {
   // 4 s), a draw may fall anywhere in it.
   for (size_t i = 0; i < 3; ++i) {
     CAF_REQUIRE_EQUAL(links.size(), i + 1);
-    links[i]->events->on_closed(1006);
+    links[i]->events->on_closed(1006, 0);
     sched.run();
     CAF_REQUIRE_EQUAL(mem.restart_delays_ms.size(), i + 1);
     CAF_CHECK_LESS(mem.restart_delays_ms[i], 1000 << i);
@@ -384,7 +397,7 @@ CAF_TEST(an established link resets the backoff and a crash loop does not ) {
   open(*links[3]);
   welcome(*links[3], "r1", false);
   advance(3s, 500ms);
-  links[3]->events->on_closed(1006);
+  links[3]->events->on_closed(1006, 0);
   sched.run();
   CAF_REQUIRE_EQUAL(mem.restart_delays_ms.size(), 4u);
   CAF_CHECK_LESS(mem.restart_delays_ms[3], 1000);
@@ -398,7 +411,7 @@ CAF_TEST(an established link resets the backoff and a crash loop does not ) {
     open(*links[i]);
     welcome(*links[i], "r1", true);
     advance(200ms, 100ms);
-    links[i]->events->on_closed(1006);
+    links[i]->events->on_closed(1006, 0);
     sched.run();
     CAF_REQUIRE_EQUAL(mem.restart_delays_ms.size(), i + 1);
     CAF_CHECK_LESS(mem.restart_delays_ms[i], 1000 << (i - 3));
@@ -419,7 +432,7 @@ CAF_TEST(when the run drains a device waiting out its backoff reconnects now) {
   CAF_REQUIRE_EQUAL(links.size(), 2u);
   // The phone's link drops: it would wait up to 30 s. The tablet is told
   // to come back in 2 s by the server (503, Retry-After).
-  links[0]->events->on_closed(1006);
+  links[0]->events->on_closed(1006, 0);
   link_opened refused;
   refused.status = 503;
   refused.retry_after_ms = 2000;
@@ -455,7 +468,7 @@ CAF_TEST(stopping the fleet closes every link with 1000) {
   for (auto& l : links) {
     CAF_REQUIRE_EQUAL(l->closes.size(), 1u);
     CAF_CHECK_EQUAL(l->closes[0], 1000u);
-    l->events->on_closed(1000);
+    l->events->on_closed(1000, 0);
   }
   sched.run();
   bool stopped = false;

@@ -1,6 +1,10 @@
 #define CAF_SUITE actors.orchestrator_actor
 #include "test/support/actor_fixture.hpp"
 
+#include <algorithm>
+
+#include "protocol/errc.hpp"
+
 using namespace tether;
 using namespace tether::actors;
 using namespace std::chrono_literals;
@@ -41,6 +45,74 @@ CAF_TEST(stop closes every connection with 1001 and answers once they end) {
   // New sessions during a stop are turned away.
   auto late = open("alice", "tablet");
   CAF_CHECK_EQUAL(late->closes, std::vector<uint16_t>{1001});
+}
+
+CAF_TEST(a drain closes connections with 1012 a slot at a time) {
+  // 20 connections within 1 s and no rate: 2 every 100 ms slot.
+  std::vector<std::shared_ptr<test::recording_port>> ports;
+  for (int i = 0; i < 20; ++i)
+    ports.push_back(open("u" + std::to_string(i), "phone"));
+  auto closed = [&] {
+    size_t n = 0;
+    for (auto& p : ports) {
+      if (p->closes.empty())
+        continue;
+      ++n;
+      CAF_CHECK_EQUAL(p->closes, std::vector<uint16_t>{1012});
+      // Each is told when to come back (within a second), resuming.
+      auto back = protocol::drain_retry_after(p->close_reasons.front());
+      CAF_CHECK(back && *back < 1000);
+      CAF_CHECK(p->close_reasons.front().find(R"("resume":true)")
+                != std::string::npos);
+    }
+    return n;
+  };
+  self->send(orch, atom::drain_v, uint32_t{1000}, uint32_t{0});
+  run_messages();
+  CAF_CHECK_EQUAL(closed(), 2u);
+  advance_time(100ms);
+  run_messages();
+  CAF_CHECK_EQUAL(closed(), 4u);
+  for (int slot = 0; slot < 8; ++slot) {
+    advance_time(100ms);
+    run_messages();
+  }
+  CAF_CHECK_EQUAL(closed(), 20u);
+  // Sessions that open meanwhile are closed at once, told to come back.
+  auto late = open("late", "phone");
+  CAF_CHECK_EQUAL(late->closes, std::vector<uint16_t>{1012});
+  // The answer comes once every connection is gone.
+  for (size_t i = 0; i + 1 < ports.size(); ++i)
+    ports[i]->events->on_closed(1012);
+  run_messages();
+  CAF_CHECK(!self->mailbox().size());
+  ports.back()->events->on_closed(1012);
+  run_messages();
+  self->receive([](atom::ok) {});
+}
+
+CAF_TEST(a drain goes at the handshake rate when that is sooner) {
+  std::vector<std::shared_ptr<test::recording_port>> ports;
+  for (int i = 0; i < 30; ++i)
+    ports.push_back(open("u" + std::to_string(i), "phone"));
+  auto closed = [&] {
+    return std::count_if(ports.begin(), ports.end(),
+                         [](auto& p) { return !p->closes.empty(); });
+  };
+  // 30 s allowed, but 100 per second: 10 a slot.
+  self->send(orch, atom::drain_v, uint32_t{30000}, uint32_t{100});
+  run_messages();
+  CAF_CHECK_EQUAL(closed(), 10);
+  advance_time(100ms);
+  run_messages();
+  CAF_CHECK_EQUAL(closed(), 20);
+  advance_time(100ms);
+  run_messages();
+  CAF_CHECK_EQUAL(closed(), 30);
+  for (auto& p : ports)
+    p->events->on_closed(1012);
+  run_messages();
+  self->receive([](atom::ok) {});
 }
 
 CAF_TEST(stop kills connections that do not confirm within the deadline) {

@@ -26,11 +26,12 @@ admission::verdict admission::admit(time_point now, double jitter) {
   // The slot after the last one given (none in the past, none beyond
   // max_wait).
   using namespace std::chrono;
-  auto step = duration_cast<steady_clock::duration>(
-    duration<double>{1.0 / rate_});
+  auto step
+    = duration_cast<steady_clock::duration>(duration<double>{1.0 / rate_});
   promised_ = std::min(std::max(promised_, now) + step, now + max_wait);
-  auto wait = duration_cast<duration<double, std::milli>>(promised_ - now)
-              + duration<double, std::milli>{1000 * std::clamp(jitter, 0.0, 1.0)};
+  auto wait
+    = duration_cast<duration<double, std::milli>>(promised_ - now)
+      + duration<double, std::milli>{1000 * std::clamp(jitter, 0.0, 1.0)};
   verdict v;
   v.admitted = false;
   v.retry_after = milliseconds{static_cast<int64_t>(std::ceil(wait.count()))};

@@ -434,14 +434,16 @@ void node::drain() {
   if (i.stopped || !i.server || i.draining.exchange(true))
     return;
   auto window = i.settings.server.drain_window;
-  spdlog::info("draining {} sessions within {} ms", i.server->sessions(),
-               window.count());
-  i.server->drain(window);
+  auto rate = i.settings.server.handshake_rate;
+  auto sessions = i.server->sessions();
+  auto takes = actors::drain_duration(sessions, window, rate);
+  spdlog::info("draining {} sessions in about {} ms (at most {} ms)", sessions,
+               takes.count(), window.count());
+  i.server->drain(takes);
   caf::scoped_actor self{i.sys};
   self
     ->request(i.orchestrator, window + i.settings.node.stop_timeout,
-              atom::drain_v, static_cast<uint32_t>(window.count()),
-              i.settings.server.handshake_rate)
+              atom::drain_v, static_cast<uint32_t>(window.count()), rate)
     .receive([](atom::ok) {},
              [](caf::error& err) {
                spdlog::warn("drain: {}", to_string(err));

@@ -377,9 +377,10 @@ private:
                      std::move(info));
   }
 
-  /// A valid upgrade waits while the node drains (until it is over, spread
-  /// over as long again) or beyond server.handshake_rate (at its slot):
-  /// 503 with Retry-After in seconds and `retryAfterMs` in the body.
+  /// A valid upgrade waits while the node drains (until it is over and a
+  /// second or two more, when a restarted node is about back: its
+  /// admission spreads them then) or beyond server.handshake_rate (at its
+  /// slot): 503 with Retry-After in seconds and `retryAfterMs` in the body.
   bool refuse_paced() {
     using namespace std::chrono;
     auto now = steady_clock::now();
@@ -388,9 +389,8 @@ private:
     if (auto ends = shared_->drain_ends.load(); ends != 0) {
       auto left = duration_cast<milliseconds>(
         std::max(nanoseconds{ends} - now.time_since_epoch(), nanoseconds{0}));
-      wait = left
-             + milliseconds{static_cast<int64_t>(
-               random_unit() * std::max<int64_t>(left.count(), 1000))};
+      wait = left + seconds{1}
+             + milliseconds{static_cast<int64_t>(random_unit() * 1000)};
     } else {
       admission::verdict v;
       {

@@ -243,8 +243,8 @@ void ws_server::stop_accepting() {
     });
 }
 
-void ws_server::drain(std::chrono::milliseconds window) {
-  auto ends = std::chrono::steady_clock::now() + window;
+void ws_server::drain(std::chrono::milliseconds takes) {
+  auto ends = std::chrono::steady_clock::now() + takes;
   // 0 means "not draining": a drain ends one nanosecond later at worst.
   impl_->shared->drain_ends.store(
     std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::nanoseconds>(

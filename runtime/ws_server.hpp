@@ -111,9 +111,10 @@ public:
   /// Stops accepting new connections; open sessions continue.
   void stop_accepting();
 
-  /// Draining: valid upgrades get 503 with a Retry-After past `window`
-  /// (spread over as long again) from now on.
-  void drain(std::chrono::milliseconds window);
+  /// Draining, for about `takes`: valid upgrades get 503 with a
+  /// Retry-After past its end (spread over as long again, at least a
+  /// second) from now on.
+  void drain(std::chrono::milliseconds takes);
 
   /// WebSocket sessions that are still open.
   size_t sessions() const noexcept;

@@ -257,6 +257,11 @@ void on_control(self_ptr self, const protocol::mobile_message& m) {
     st.memory->welcomed_at = st.welcomed_at;
     st.memory->online.store(true, std::memory_order_relaxed);
     st.memory->ever_online.store(true, std::memory_order_relaxed);
+    st.memory->welcomed_ns.store(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::steady_clock::now().time_since_epoch())
+        .count(),
+      std::memory_order_relaxed);
     st.memory->resume_token = w.resume_token;
     c.welcomes.fetch_add(1, std::memory_order_relaxed);
     if (w.resumed) {

@@ -120,6 +120,9 @@ struct device_memory {
   /// the CLI at any time).
   std::atomic<bool> online{false};
   std::atomic<bool> ever_online{false};
+  /// When the last welcome arrived, steady clock nanoseconds since its
+  /// epoch (the CLI's time to reconnect after a restart).
+  std::atomic<int64_t> welcomed_ns{0};
   /// Restart delays the fleet applied, in milliseconds.
   std::vector<int64_t> restart_delays_ms;
   /// Why the device stopped reconnecting ("" while it does).

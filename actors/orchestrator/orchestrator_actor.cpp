@@ -167,22 +167,8 @@ void finish_stop_if_done(self_ptr self) {
   st.drain_promises.clear();
 }
 
-// A drain closes this many connections every drain_slot.
-constexpr std::chrono::milliseconds drain_slot{100};
-
 // A device closed by a drain comes back within this (spread), resuming.
 constexpr uint32_t drain_return_ms = 1000;
-
-// `n` connections closed at `rate` per second, or faster if that would
-// take longer than `window`.
-size_t drain_per_slot(size_t n, std::chrono::milliseconds window,
-                      uint32_t rate) {
-  auto slots = static_cast<size_t>(
-    std::max<int64_t>(1, window.count() / drain_slot.count()));
-  auto within_window = (n + slots - 1) / slots;
-  auto at_rate = (static_cast<size_t>(rate) * drain_slot.count() + 999) / 1000;
-  return std::max<size_t>({1, within_window, rate == 0 ? 0 : at_rate});
-}
 
 void close_for_drain(self_ptr self, const connection_actor& c) {
   auto& st = self->state;
@@ -325,6 +311,22 @@ void arm_expiry(orchestrator_actor::stateful_pointer<orchestrator_state> self) {
 }
 
 } // namespace
+
+size_t drain_per_slot(size_t n, std::chrono::milliseconds window,
+                      uint32_t rate) {
+  auto slots = static_cast<size_t>(
+    std::max<int64_t>(1, window.count() / drain_slot.count()));
+  auto within_window = (n + slots - 1) / slots;
+  auto at_rate = (static_cast<size_t>(rate) * drain_slot.count() + 999) / 1000;
+  return std::max<size_t>({1, within_window, rate == 0 ? 0 : at_rate});
+}
+
+std::chrono::milliseconds
+drain_duration(size_t n, std::chrono::milliseconds window, uint32_t rate) {
+  auto per_slot = drain_per_slot(n, window, rate);
+  auto slots = (n + per_slot - 1) / per_slot;
+  return drain_slot * static_cast<int64_t>(slots > 0 ? slots - 1 : 0);
+}
 
 orchestrator_actor::behavior_type
 orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,

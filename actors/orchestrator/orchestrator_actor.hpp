@@ -51,6 +51,17 @@
 
 namespace tether::actors {
 
+/// A drain's pace (SPEC §12): a slot of `drain_slot` at a time, the first
+/// at once, each closing this many of `n` connections: `rate` per second,
+/// or more to be done within `window` (0: all at once).
+inline constexpr std::chrono::milliseconds drain_slot{100};
+size_t drain_per_slot(size_t n, std::chrono::milliseconds window,
+                      uint32_t rate);
+
+/// How long a drain of `n` connections takes at that pace.
+std::chrono::milliseconds
+drain_duration(size_t n, std::chrono::milliseconds window, uint32_t rate);
+
 struct orchestrator_params {
   /// Its batcher's among them.
   connection_params connection;

@@ -34,7 +34,10 @@ int usage() {
        "         connects to url i mod n, so a user's devices meet on "
        "different nodes)\n"
        "         [--ca FILE | --insecure] (wss: the server's CA)\n"
-       "         [--scenario chat|presence|storm|flaky|slow|background]\n"
+       "         [--scenario "
+       "chat|presence|storm|flaky|slow|background|restart]\n"
+       "         (restart: with --spawn, tetherd gets SIGTERM halfway and is\n"
+       "         started again on its data dir; the reconnect is reported)\n"
        "         [--users 50] [--devices-per-user 4] [--no-extension]\n"
        "         [--rate 1] (messages/s per device) [--duration 10] (s)\n"
        "         [--room-size 10] (users per room) [--room-share 0.3]\n"
@@ -70,7 +73,7 @@ bool apply_scenario(const std::string& name, const arg_map& a,
     p.leave_share = 0.2;
     return true;
   }
-  if (name == "storm")
+  if (name == "storm" || name == "restart")
     return true;
   if (name == "flaky") {
     p.drops_per_minute = number_flag(a, "drops-per-minute", 6, problem);
@@ -88,7 +91,7 @@ bool apply_scenario(const std::string& name, const arg_map& a,
     return true;
   }
   problem = "unknown scenario '" + name
-            + "' (chat, presence, storm, flaky, slow, background)";
+            + "' (chat, presence, storm, flaky, slow, background, restart)";
   return false;
 }
 
@@ -96,6 +99,71 @@ std::string fmt(double v, int precision = 2) {
   std::ostringstream out;
   out << std::fixed << std::setprecision(precision) << v;
   return out.str();
+}
+
+// --scenario restart: what the devices saw of tetherd's drain, stop and
+// start again (SIGTERM, then the same data dir and port).
+struct restart_figures {
+  std::string problem;
+  /// SIGTERM to listening again; SIGTERM to the last device's welcome.
+  double down_s = 0;
+  double back_s = 0;
+  /// Devices welcomed again after the SIGTERM.
+  size_t back = 0;
+  /// Welcomes in the busiest second after the start.
+  uint64_t peak_per_s = 0;
+  /// Per device: SIGTERM to its welcome, sorted.
+  std::vector<double> reconnect_ms;
+
+  double percentile(double p) const {
+    if (reconnect_ms.empty())
+      return 0;
+    auto i = static_cast<size_t>(p / 100 * (reconnect_ms.size() - 1));
+    return reconnect_ms[i];
+  }
+};
+
+restart_figures restart_and_watch(server_target& target, fleet_run& run,
+                                  const actors::fleet_plan& plan,
+                                  milliseconds settle) {
+  restart_figures f;
+  auto& c = run.counters();
+  auto t0 = steady::now();
+  auto ns0 = std::chrono::duration_cast<std::chrono::nanoseconds>(
+               t0.time_since_epoch())
+               .count();
+  if (!target.restart(f.problem))
+    return f;
+  f.down_s = secs(steady::now() - t0);
+  auto back = [&] {
+    size_t k = 0;
+    for (auto& m : plan.memories)
+      k += m->welcomed_ns.load(std::memory_order_relaxed) > ns0 ? 1 : 0;
+    return k;
+  };
+  std::vector<std::pair<steady::time_point, uint64_t>> samples;
+  run.wait(
+    [&] {
+      samples.emplace_back(steady::now(), c.welcomes.load());
+      return back() >= plan.memories.size();
+    },
+    settle + std::chrono::seconds{60}, "restart");
+  for (size_t i = 0; i < samples.size(); ++i)
+    for (size_t j = i + 1;
+         j < samples.size()
+         && samples[j].first - samples[i].first <= std::chrono::seconds{1};
+         ++j)
+      f.peak_per_s = std::max(f.peak_per_s,
+                              samples[j].second - samples[i].second);
+  for (auto& m : plan.memories) {
+    auto at = m->welcomed_ns.load(std::memory_order_relaxed);
+    if (at > ns0)
+      f.reconnect_ms.push_back(static_cast<double>(at - ns0) / 1e6);
+  }
+  std::sort(f.reconnect_ms.begin(), f.reconnect_ms.end());
+  f.back = f.reconnect_ms.size();
+  f.back_s = f.reconnect_ms.empty() ? 0 : f.reconnect_ms.back() / 1000;
+  return f;
 }
 
 // p50 / p90 / p99 / max of a latency histogram, in ms.
@@ -262,7 +330,11 @@ int devices_command(const std::vector<std::string>& args) {
   params.go->store(true);
   auto run_for = milliseconds{static_cast<int64_t>(duration * 1000)};
   auto t1 = steady::now();
-  if (scenario == "storm" && storms > 0) {
+  restart_figures restart;
+  if (scenario == "restart") {
+    run.wait([] { return false; }, run_for / 2, scenario);
+    restart = restart_and_watch(target, run, *plan, run_for / 2);
+  } else if (scenario == "storm" && storms > 0) {
     for (int i = 0; i < storms; ++i) {
       run.wait([] { return false; }, run_for / (storms + 1), scenario);
       run.drop_all();
@@ -344,6 +416,8 @@ int devices_command(const std::vector<std::string>& args) {
                  - std::min(connected_usage.rss_bytes, before.rss_bytes))
                  / static_cast<double>(n);
   bool ok = r.ok() && r.in_doubt == 0 && c.errors.load() == 0 && ready;
+  if (scenario == "restart")
+    ok = ok && restart.problem.empty() && restart.back == n;
 
   std::vector<std::pair<std::string, std::string>> rows = {
     {"scenario", scenario},
@@ -383,11 +457,28 @@ int devices_command(const std::vector<std::string>& args) {
     {"client memory/device", fmt(per_device / 1024.0, 1) + " KiB"},
     {"client CPU", fmt(100 * w.client_cpu() / w.seconds(), 1) + " %"},
   };
-  if (!w.pids.empty())
+  // (A restarted server is another process: its CPU is not comparable.)
+  if (!w.pids.empty() && scenario != "restart")
     rows.push_back({"server CPU", fmt(100 * w.server_cpu() / w.seconds(), 1)
                                     + " % (" + std::to_string(w.pids.size())
                                     + " processes), " + fmt(per_delivery_us, 1)
                                     + " us per delivery"});
+  if (scenario == "restart") {
+    if (!restart.problem.empty())
+      rows.push_back({"restart", "FAILED: " + restart.problem});
+    rows.push_back({"restart", "SIGTERM to listening again "
+                                 + fmt(restart.down_s, 1) + " s; devices back "
+                                 + std::to_string(restart.back) + "/"
+                                 + std::to_string(n) + " within "
+                                 + fmt(restart.back_s, 1) + " s"});
+    rows.push_back(
+      {"reconnect after SIGTERM",
+       fmt(restart.percentile(50), 0) + " / " + fmt(restart.percentile(99), 0)
+         + " / " + fmt(restart.percentile(100), 0) + " ms (p50 / p99 / max)"});
+    rows.push_back({"handshakes/s, peak",
+                    std::to_string(restart.peak_per_s)
+                      + " (welcomes in the busiest second after the start)"});
+  }
   std::cout << "\ntether devices\n";
   for (auto& [k, v] : rows)
     std::cout << "  " << std::left << std::setw(26) << k << v << "\n";
@@ -444,6 +535,13 @@ int devices_command(const std::vector<std::string>& args) {
         << ",\"server_processes\":" << w.pids.size()
         << ",\"server_cpu_pct\":" << 100 * w.server_cpu() / w.seconds()
         << ",\"server_cpu_us_per_delivery\":" << per_delivery_us
+        << ",\"restart\":{\"down_seconds\":" << restart.down_s
+        << ",\"back\":" << restart.back
+        << ",\"back_seconds\":" << restart.back_s
+        << ",\"peak_handshakes_per_s\":" << restart.peak_per_s
+        << ",\"reconnect_ms\":{\"p50\":" << restart.percentile(50)
+        << ",\"p99\":" << restart.percentile(99)
+        << ",\"max\":" << restart.percentile(100) << "}}"
         << ",\"restart_delays_ms\":[";
     for (size_t i = 0; i < delays.size(); ++i)
       out << (i ? "," : "") << delays[i];

@@ -169,6 +169,33 @@ void server_target::stop() {
   }
 }
 
+bool server_target::restart(std::string& problem) {
+  if (!child || !more_nodes.empty() || spawned_path.empty()) {
+    problem = "a restart needs one tetherd started by --spawn";
+    return false;
+  }
+  child->signal(SIGTERM);
+  // It drains first (server.drain_window at most, then node.stop_timeout).
+  auto status = child->wait(std::chrono::seconds{120});
+  if (status != 0) {
+    problem = "tetherd exited with " + std::to_string(status)
+              + " on SIGTERM: " + child->read_stderr(std::chrono::seconds{1});
+    return false;
+  }
+  auto args = spawned_args;
+  args.push_back("--port");
+  args.push_back(std::to_string(port));
+  child = std::make_unique<runtime::child_process>();
+  if (runtime::start_tetherd(*child, spawned_path, spawned_dir, args, cpu)
+      != port) {
+    problem = "tetherd did not start again on port " + std::to_string(port)
+              + ": " + child->read_stderr(std::chrono::milliseconds{500});
+    return false;
+  }
+  pid = child->pid();
+  return true;
+}
+
 double number_flag(const arg_map& a, const std::string& key, double fallback,
                    std::string& problem) {
   if (!a.has(key))
@@ -413,6 +440,8 @@ bool open_target(const arg_map& a, server_target& out, std::string& problem) {
       return read_secret(out.spawned_dir + "/secret.key", out.secret, problem);
     }
     out.child = std::make_unique<runtime::child_process>();
+    out.spawned_path = path;
+    out.spawned_args = extra;
     out.port = runtime::start_tetherd(*out.child, path, out.spawned_dir, extra,
                                       server_cpu);
     if (out.port == 0) {

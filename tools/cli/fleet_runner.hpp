@@ -38,6 +38,9 @@ struct server_target {
   std::vector<std::unique_ptr<runtime::child_process>> more_nodes;
   std::vector<int> node_pids;
   std::string spawned_dir;
+  /// A spawned single tetherd: its binary and extra arguments (restart).
+  std::string spawned_path;
+  std::vector<std::string> spawned_args;
   /// The CPU the spawned server is pinned to (-1: not pinned).
   int cpu = -1;
   /// --url A --url B ... --spread (a cluster): every node's host and port;
@@ -55,6 +58,11 @@ struct server_target {
   /// Stops a spawned server (SIGTERM, bounded wait) and removes its data
   /// dir; a no-op for a server this process did not start.
   void stop();
+
+  /// Stops a spawned single tetherd with SIGTERM (it drains), waits for
+  /// it to exit and starts it again on the same data dir and port; false
+  /// with `problem` if that cannot be done.
+  bool restart(std::string& problem);
 
   /// The pids of the server's processes (every node of a spawned
   /// cluster), for /proc figures; empty if unknown.

@@ -2,6 +2,7 @@
 // flags override them (tetherd --help lists every setting).
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <iostream>
@@ -67,9 +68,9 @@ int main(int argc, char** argv) {
     n.on_failure([main_thread = pthread_self()](const std::string&) {
       pthread_kill(main_thread, SIGUSR1);
     });
-    // POST /api/v1/drain: as SIGTERM.
-    n.on_stop_request(
-      [main_thread = pthread_self()] { pthread_kill(main_thread, SIGTERM); });
+    // POST /api/v1/drain: as SIGTERM (to the process: every thread blocks
+    // it, the main thread's sigwait takes it).
+    n.on_stop_request([] { ::kill(::getpid(), SIGTERM); });
     auto port = n.start();
     auto& s = n.settings();
     spdlog::info("tetherd {} listening on {}:{} (ws path {}, data dir {})",

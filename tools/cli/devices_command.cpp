@@ -118,7 +118,8 @@ struct restart_figures {
   double percentile(double p) const {
     if (reconnect_ms.empty())
       return 0;
-    auto i = static_cast<size_t>(p / 100 * (reconnect_ms.size() - 1));
+    auto i = static_cast<size_t>(
+      p / 100 * static_cast<double>(reconnect_ms.size() - 1));
     return reconnect_ms[i];
   }
 };

@@ -296,10 +296,16 @@ async def shutdown(d):
     d.proc.send_signal(signal.SIGTERM)
     try:
         await asyncio.wait_for(ws.recv(), 15)
-        check(False, "SIGTERM closes sessions with 1001")
+        check(False, "SIGTERM drains: sessions close with 1012")
     except websockets.exceptions.ConnectionClosed as e:
-        check(e.code == 1001, "SIGTERM closes sessions with 1001 (got %s)"
-              % e.code)
+        check(e.code == 1012, "SIGTERM drains: sessions close with 1012 "
+              "(got %s)" % e.code)
+        # The reason tells the device when to come back, resuming.
+        reason = json.loads(e.reason)
+        check(isinstance(reason.get("retryAfterMs"), int)
+              and 0 <= reason["retryAfterMs"] < 1000
+              and reason.get("resume") is True,
+              "the drain's close reason: %r" % e.reason)
     rc = d.stop()
     check(rc == 0, "tetherd exits 0 after SIGTERM (got %s)" % rc)
 

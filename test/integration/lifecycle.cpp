@@ -34,24 +34,34 @@ CAF_TEST(a graceful stop closes sessions with going away) {
   CAF_CHECK_EQUAL(d->client.close_code().value_or(0), 1001);
 }
 
-CAF_TEST(tetherd drains when told to stop and exits 0) {
-  auto dir = make_temp_dir();
-  child_process p;
-  auto port = start_tetherd(p, dir);
-  CAF_REQUIRE(port != 0);
-  // Mint a token with the secret the daemon created in its data dir.
+namespace {
+
+// Connects alice's phone to the tetherd of `dir` (a token minted with the
+// secret the daemon created there) and reads its welcome.
+void connect_phone(runtime::ws_client& client, const std::string& dir,
+                   uint16_t port) {
   protocol::token_claims c;
   c.user_id = "alice";
   c.device_id = "phone";
   c.issued_at = now_ms() / 1000;
   c.expires_at = c.issued_at + 600;
-  auto secret = runtime::load_or_create_secret(dir + "/secret.key");
-  runtime::ws_client client;
   runtime::client_options o;
   o.port = port;
-  o.token = protocol::issue_token(c, secret);
+  o.token = protocol::issue_token(
+    c, runtime::load_or_create_secret(dir + "/secret.key"));
   CAF_REQUIRE(client.connect(o).ok);
   CAF_REQUIRE(client.receive(3s).has_value()); // welcome
+}
+
+} // namespace
+
+CAF_TEST(tetherd drains when told to stop and exits 0) {
+  auto dir = make_temp_dir();
+  child_process p;
+  auto port = start_tetherd(p, dir);
+  CAF_REQUIRE(port != 0);
+  runtime::ws_client client;
+  connect_phone(client, dir, port);
   p.signal(SIGTERM);
   CAF_CHECK(!client.receive(5s).has_value());
   // Closed by the drain: come back within a second, resuming.
@@ -70,18 +80,8 @@ CAF_TEST(POST api v1 drain drains tetherd and it exits 0) {
   auto port = start_tetherd(p, dir,
                             {"--auth.api_keys_file", dir + "/api.keys"});
   CAF_REQUIRE(port != 0);
-  protocol::token_claims c;
-  c.user_id = "alice";
-  c.device_id = "phone";
-  c.issued_at = now_ms() / 1000;
-  c.expires_at = c.issued_at + 600;
   runtime::ws_client client;
-  runtime::client_options o;
-  o.port = port;
-  o.token = protocol::issue_token(
-    c, runtime::load_or_create_secret(dir + "/secret.key"));
-  CAF_REQUIRE(client.connect(o).ok);
-  CAF_REQUIRE(client.receive(3s).has_value()); // welcome
+  connect_phone(client, dir, port);
   // Without the key: refused, nothing happens.
   auto anon = http_request(port, "POST", "/api/v1/drain",
                            "Content-Length: 0\r\n");

@@ -217,9 +217,9 @@ struct server_shared {
   /// from its params, else off), under its mutex.
   std::mutex admission_mutex;
   admission handshakes{0, 0, {}};
-  /// Draining: upgrades are refused until the node stops (the end of the
-  /// drain window, steady clock nanoseconds since its epoch; 0: not
-  /// draining).
+  /// Draining: upgrades are refused until the node stops; when the drain
+  /// is expected to end at its pace (steady clock nanoseconds since its
+  /// epoch; 0: not draining).
   std::atomic<int64_t> drain_ends{0};
   /// The event loops the sessions run on (their backlog: actor runs
   /// waiting); null for a session without (the fuzz target's).

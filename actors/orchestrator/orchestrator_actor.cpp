@@ -152,7 +152,7 @@ void close_all(self_ptr self, protocol::close_code code) {
     self->send(conn.handle, atom::close_v, protocol::to_int(code));
 }
 
-void finish_stop_if_done(self_ptr self) {
+void answer_if_all_gone(self_ptr self) {
   auto& st = self->state;
   if (!st.connections.empty())
     return;
@@ -170,11 +170,14 @@ void finish_stop_if_done(self_ptr self) {
 // A device closed by a drain comes back within this (spread), resuming.
 constexpr uint32_t drain_return_ms = 1000;
 
+// When a device closed by the drain is to come back (a draw: spread).
+uint32_t drain_back_ms(self_ptr self) {
+  return std::uniform_int_distribution<uint32_t>{0, drain_return_ms
+                                                      - 1}(self->state.rng);
+}
+
 void close_for_drain(self_ptr self, const connection_actor& c) {
-  auto& st = self->state;
-  auto back
-    = std::uniform_int_distribution<uint32_t>{0, drain_return_ms - 1}(st.rng);
-  self->send(c, atom::drain_v, back);
+  self->send(c, atom::drain_v, drain_back_ms(self));
 }
 
 void drain_slot_now(self_ptr self) {
@@ -185,7 +188,7 @@ void drain_slot_now(self_ptr self) {
   }
   if (!st.drain_queue.empty())
     self->delayed_send(self, drain_slot, atom::drain_v);
-  finish_stop_if_done(self);
+  answer_if_all_gone(self);
 }
 
 void on_directory_down(self_ptr self, const caf::error& reason) {
@@ -395,7 +398,7 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
       st.expiries.erase({c->second.expires_ms, dm.source});
       st.connections.erase(c);
     }
-    finish_stop_if_done(self);
+    answer_if_all_gone(self);
   });
   return {
     [=](atom::open, std::shared_ptr<session_port>& port) {
@@ -403,7 +406,7 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
       if (st.draining && !st.stopping) {
         // Its upgrade raced the start of the drain.
         port->close(protocol::to_int(protocol::close_code::service_restart),
-                    protocol::drain_reason(drain_return_ms));
+                    protocol::drain_reason(drain_back_ms(self)));
         return;
       }
       if (st.stopping) {
@@ -518,7 +521,7 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
       st.stopping = true;
       st.stop_promise = rp;
       close_all(self, protocol::close_code::going_away);
-      finish_stop_if_done(self);
+      answer_if_all_gone(self);
       self->delayed_send(self, st.params.stop_timeout, atom::deadline_v);
       return rp;
     },
@@ -528,7 +531,7 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
       auto rp = self->make_response_promise<atom::ok>();
       st.drain_promises.push_back(rp);
       if (st.draining) {
-        finish_stop_if_done(self);
+        answer_if_all_gone(self);
         return rp;
       }
       st.draining = true;

@@ -12,6 +12,7 @@
 #include "actors/device/delivery_checker.hpp"
 #include "runtime/process.hpp"
 #include "tools/cli/bench_client.hpp"
+#include "tools/cli/bench_common.hpp"
 #include "tools/cli/commands.hpp"
 #include "tools/cli/fleet_runner.hpp"
 
@@ -112,16 +113,8 @@ struct restart_figures {
   size_t back = 0;
   /// Welcomes in the busiest second after the start.
   uint64_t peak_per_s = 0;
-  /// Per device: SIGTERM to its welcome, sorted.
+  /// Per device: SIGTERM to its welcome.
   std::vector<double> reconnect_ms;
-
-  double percentile(double p) const {
-    if (reconnect_ms.empty())
-      return 0;
-    auto i = static_cast<size_t>(
-      p / 100 * static_cast<double>(reconnect_ms.size() - 1));
-    return reconnect_ms[i];
-  }
 };
 
 restart_figures restart_and_watch(server_target& target, fleet_run& run,
@@ -161,9 +154,8 @@ restart_figures restart_and_watch(server_target& target, fleet_run& run,
     if (at > ns0)
       f.reconnect_ms.push_back(static_cast<double>(at - ns0) / 1e6);
   }
-  std::sort(f.reconnect_ms.begin(), f.reconnect_ms.end());
   f.back = f.reconnect_ms.size();
-  f.back_s = f.reconnect_ms.empty() ? 0 : f.reconnect_ms.back() / 1000;
+  f.back_s = percentile(f.reconnect_ms, 100) / 1000;
   return f;
 }
 
@@ -472,10 +464,11 @@ int devices_command(const std::vector<std::string>& args) {
                                  + std::to_string(restart.back) + "/"
                                  + std::to_string(n) + " within "
                                  + fmt(restart.back_s, 1) + " s"});
-    rows.push_back(
-      {"reconnect after SIGTERM",
-       fmt(restart.percentile(50), 0) + " / " + fmt(restart.percentile(99), 0)
-         + " / " + fmt(restart.percentile(100), 0) + " ms (p50 / p99 / max)"});
+    rows.push_back({"reconnect after SIGTERM",
+                    fmt(percentile(restart.reconnect_ms, 50), 0) + " / "
+                      + fmt(percentile(restart.reconnect_ms, 99), 0) + " / "
+                      + fmt(percentile(restart.reconnect_ms, 100), 0)
+                      + " ms (p50 / p99 / max)"});
     rows.push_back({"handshakes/s, peak",
                     std::to_string(restart.peak_per_s)
                       + " (welcomes in the busiest second after the start)"});
@@ -540,9 +533,9 @@ int devices_command(const std::vector<std::string>& args) {
         << ",\"back\":" << restart.back
         << ",\"back_seconds\":" << restart.back_s
         << ",\"peak_handshakes_per_s\":" << restart.peak_per_s
-        << ",\"reconnect_ms\":{\"p50\":" << restart.percentile(50)
-        << ",\"p99\":" << restart.percentile(99)
-        << ",\"max\":" << restart.percentile(100) << "}}"
+        << ",\"reconnect_ms\":{\"p50\":" << percentile(restart.reconnect_ms, 50)
+        << ",\"p99\":" << percentile(restart.reconnect_ms, 99)
+        << ",\"max\":" << percentile(restart.reconnect_ms, 100) << "}}"
         << ",\"restart_delays_ms\":[";
     for (size_t i = 0; i < delays.size(); ++i)
       out << (i ? "," : "") << delays[i];

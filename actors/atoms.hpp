@@ -73,3 +73,6 @@ CAF_ADD_ATOM(tether_types, tether::atom, backlog, "backlog")
 CAF_ADD_ATOM(tether_types, tether::atom, overview, "overview")
 // An idle queue gives its memory back (its state kept by the directory).
 CAF_ADD_ATOM(tether_types, tether::atom, release, "release")
+// A device handled messages: their copies on its user's other devices go.
+CAF_ADD_ATOM(tether_types, tether::atom, handled, "handled")
+CAF_ADD_ATOM(tether_types, tether::atom, withdraw, "withdraw")

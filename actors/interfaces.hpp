@@ -109,6 +109,10 @@ using peer_messages = caf::typed_actor<
   // replies with how many.
   caf::replies_to<atom::room, device_identity, std::string,
                   std::string>::with<uint32_t>,
+  // The device `sender` handled these message ids: withdraw them from the
+  // queues here of these devices of its user (SPEC §5.9).
+  caf::reacts_to<atom::handled, device_identity, std::vector<std::string>,
+                 std::vector<std::string>>,
   // The sending node's members of a room (name): their changes (these
   // rows), or all of them (full); `ask`: answer with this node's members.
   caf::reacts_to<atom::presence, std::string, std::vector<presence_row>, bool,
@@ -177,6 +181,9 @@ using queue_actor = delivery_source::extend<
   caf::reacts_to<atom::ack, uint64_t>,
   // Ack of one delivered message by id.
   caf::reacts_to<atom::ack, std::string>,
+  // Another device of the user handled these message ids: their copies here
+  // go, and the device is told of those it may have (tether.withdrawn).
+  caf::reacts_to<atom::withdraw, std::vector<std::string>>,
   // INTERNAL: write the gap counters to the store (once for every change
   // queued before it).
   caf::reacts_to<atom::gaps>,
@@ -369,6 +376,12 @@ using directory_actor = caf::typed_actor<
   caf::reacts_to<atom::left, std::string, std::string, std::string>,
   // The user's devices connected to other nodes (cluster), all of them.
   caf::reacts_to<atom::routes, std::string, std::vector<remote_route>>,
+  // The device handled these message ids: their copies for the user's
+  // other devices are withdrawn, here and on the nodes holding their queues.
+  caf::reacts_to<atom::handled, device_identity, std::vector<std::string>>,
+  // The same from another node, for these devices whose queues are here.
+  caf::reacts_to<atom::handled, atom::forward, device_identity,
+                 std::vector<std::string>, std::vector<std::string>>,
   // A message another node forwards to these devices of the sender's user
   // (connected here); replies with how many queues took it.
   caf::replies_to<atom::forward, device_identity, std::vector<std::string>,
@@ -471,6 +484,8 @@ using cluster_actor = caf::typed_actor<
                   std::vector<std::string>, std::string>::with<uint32_t>,
   caf::replies_to<atom::room, std::string, device_identity, std::string,
                   std::string>::with<uint32_t>,
+  caf::reacts_to<atom::handled, std::string, device_identity,
+                 std::vector<std::string>, std::vector<std::string>>,
   caf::reacts_to<atom::presence, std::string, std::string,
                  std::vector<presence_row>, bool, bool>,
   caf::reacts_to<atom::tick, std::string>,

@@ -16,7 +16,7 @@ constexpr std::array<std::string_view, reject_reason_count> reject_names{
 constexpr std::array<std::string_view, queue_counter_count> queue_names{
   "enqueued",    "delivered",     "redelivered", "retired",       "expired",
   "evicted",     "dead_lettered", "overflow",    "slow_consumer", "duplicate",
-  "handed_over", "released",      "restored"};
+  "handed_over", "released",      "restored",    "withdrawn"};
 
 constexpr auto relaxed = std::memory_order_relaxed;
 
@@ -305,8 +305,9 @@ std::string node_metrics::render_prometheus() const {
   labelled(out, "tether_queue_events_total",
            "Device queue events: enqueued, delivered, redelivered, retired, "
            "expired, evicted, dead_lettered, overflow, slow_consumer, "
-           "duplicate, handed_over (to another node); released and "
-           "restored count queues, not messages.",
+           "duplicate, handed_over (to another node), withdrawn (handled on "
+           "another device of the user); released and restored count "
+           "queues, not messages.",
            "event", queue_names, queue_);
   header(out, "tether_store_commits_total",
          "Durable store transactions (group commits).", "counter");

@@ -57,9 +57,10 @@ enum class queue_counter : uint8_t {
   handed_over,   // moved to the node the device connected to (cluster)
   released,      // queues (not messages): an idle queue gave its memory back
   restored,      // queues: a released queue started again from its record
+  withdrawn,     // handled on another device of the user (tether.handled)
 };
 
-inline constexpr size_t queue_counter_count = 13;
+inline constexpr size_t queue_counter_count = 14;
 
 /// What happened in rooms.
 enum class room_counter : uint8_t {

@@ -1,6 +1,8 @@
 #include "protocol/control.hpp"
 
 #include <algorithm>
+#include <string_view>
+#include <unordered_set>
 
 #include "protocol/detail/json_payload.hpp"
 #include "protocol/validate.hpp"
@@ -147,6 +149,60 @@ mobile_message make_gap(const std::string& user_id,
   w.StartArray();
   for (size_t i = 0; i < gap.message_ids.size() && i < 100; ++i)
     w.String(gap.message_ids[i]);
+  w.EndArray();
+  w.EndObject();
+  m.payload = json_value(text(buf));
+  return m;
+}
+
+bool read_message_ids(const raw_value& payload, size_t max,
+                      std::vector<std::string>& ids,
+                      std::vector<field_error>& errors) {
+  rapidjson::Document doc;
+  if (!detail::parse_payload(payload, doc, errors))
+    return false;
+  auto list = doc.FindMember("messageIds");
+  if (list == doc.MemberEnd() || !list->value.IsArray() || list->value.Empty()
+      || list->value.Size() > max) {
+    errors.push_back({"payload.messageIds", "is required: an array of 1 to "
+                                              + std::to_string(max)
+                                              + " message ids"});
+    return false;
+  }
+  ids.clear();
+  std::unordered_set<std::string_view> seen;
+  for (auto& x : list->value.GetArray()) {
+    if (!x.IsString() || x.GetStringLength() == 0
+        || x.GetStringLength() > max_id_length) {
+      errors.push_back(
+        {"payload.messageIds", "must hold message ids: strings of 1 to "
+                                 + std::to_string(max_id_length) + " bytes"});
+      return false;
+    }
+    // (The views point into the document, which outlives the loop.)
+    if (seen.emplace(x.GetString(), x.GetStringLength()).second)
+      ids.emplace_back(x.GetString(), x.GetStringLength());
+  }
+  return true;
+}
+
+mobile_message make_withdrawn(const std::string& user_id,
+                              const std::string& device_id,
+                              const std::vector<std::string>& ids,
+                              uint64_t serial, int64_t now_ms) {
+  auto m = server_message(user_id, device_id, "tether.withdrawn",
+                          "withdrawn-" + std::to_string(now_ms) + "-"
+                            + std::to_string(serial),
+                          now_ms);
+  m.optimization.prio = priority::high;
+  m.optimization.offline_capable = true;
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  w.StartObject();
+  w.Key("messageIds");
+  w.StartArray();
+  for (auto& id : ids)
+    w.String(id.data(), static_cast<rapidjson::SizeType>(id.size()));
   w.EndArray();
   w.EndObject();
   m.payload = json_value(text(buf));

@@ -87,6 +87,29 @@ mobile_message make_gap(const std::string& user_id,
                         const std::string& device_id, const gap_info& gap,
                         int64_t now_ms);
 
+/// Message ids one `tether.handled` request names at most (SPEC §5.9).
+inline constexpr size_t max_handled_ids = 100;
+
+/// Message ids one `tether.withdrawn` notice lists at most: a notice still
+/// waiting for its device takes in the next ones up to this, newest kept.
+inline constexpr size_t max_withdrawn_ids = 1000;
+
+/// Reads `{"messageIds": [...]}`: the payload of a `tether.handled` request
+/// (max = max_handled_ids) or of a `tether.withdrawn` notice. 1 to `max`
+/// strings of 1-255 bytes; an id named twice is kept once, in first order.
+/// Returns false and fills `errors` otherwise.
+bool read_message_ids(const raw_value& payload, size_t max,
+                      std::vector<std::string>& ids,
+                      std::vector<field_error>& errors);
+
+/// The notice (type `tether.withdrawn`, priority high, durable) that these
+/// messages, which the device may have received, were handled on another
+/// device of its user. `serial` makes its id unique for the device.
+mobile_message make_withdrawn(const std::string& user_id,
+                              const std::string& device_id,
+                              const std::vector<std::string>& ids,
+                              uint64_t serial, int64_t now_ms);
+
 /// Reads payload.deviceInfo.capabilities.compression of a
 /// `device_registration` message (the original client's capability
 /// declaration). Returns false and fills `errors` if the payload is not a

@@ -108,6 +108,9 @@ struct optimization_info {
   std::optional<int64_t> max_retries;
   bool requires_ack = false;
   bool offline_capable = false;
+  /// false: the copies on the user's other devices stay when one device
+  /// marks the message handled (tether.handled, SPEC §5.9).
+  bool withdrawable = true;
 };
 
 struct mobile_message {

@@ -14,6 +14,7 @@ constexpr std::array<std::string_view, 4> status_names{"offline", "away",
                                                        "busy", "online"};
 
 using detail::json_writer;
+using detail::parse_payload;
 using detail::put;
 
 void write_entry(json_writer& w, const presence_entry& e) {
@@ -50,26 +51,6 @@ void write_users(json_writer& w, const std::vector<user_presence>& users) {
     w.EndObject();
   }
   w.EndArray();
-}
-
-// The payload as a JSON document, or an error on field "payload".
-bool parse_payload(const raw_value& payload, rapidjson::Document& doc,
-                   std::vector<field_error>& errors) {
-  std::string twice;
-  switch (detail::read_object(payload, doc, &twice)) {
-    case detail::object_read::missing:
-      errors.push_back({"payload", "is required"});
-      return false;
-    case detail::object_read::not_object:
-      errors.push_back({"payload", "must be an object"});
-      return false;
-    case detail::object_read::duplicate_key:
-      errors.push_back({"payload." + twice, "is given more than once"});
-      return false;
-    case detail::object_read::ok:
-      break;
-  }
-  return true;
 }
 
 template <class Enum>

@@ -422,6 +422,11 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
         std::vector<std::string>& devices, const std::string& bytes) {
       return take_forward(self, from, sender, std::move(devices), bytes);
     },
+    [=](atom::handled, const std::string& from, const device_identity& by,
+        const std::vector<std::string>& devices,
+        const std::vector<std::string>& ids) {
+      take_handled(self, from, by, devices, ids);
+    },
     [=](atom::publish, const device_identity& sender, const std::string& room,
         const std::string& bytes) {
       return relay_publish(self, sender, room, bytes);

@@ -43,6 +43,11 @@ caf::result<uint32_t> take_forward(self_ptr self, const std::string& from,
                                    std::vector<std::string> devices,
                                    const std::string& bytes);
 
+void take_handled(self_ptr self, const std::string& from,
+                  const device_identity& by,
+                  const std::vector<std::string>& devices,
+                  const std::vector<std::string>& ids);
+
 caf::result<uint32_t>
 relay_publish(self_ptr self, const device_identity& sender,
               const std::string& room, const std::string& bytes);

@@ -182,6 +182,22 @@ caf::result<uint32_t> take_forward(self_ptr self, const std::string& from,
   return rp;
 }
 
+void take_handled(self_ptr self, const std::string& from,
+                  const device_identity& by,
+                  const std::vector<std::string>& devices,
+                  const std::vector<std::string>& ids) {
+  auto why = check_handled(sender_claim{by.user_id, by.device_id, by.type},
+                           devices, ids);
+  if (!why.empty()) {
+    refuse(self, peer_refusal::forged, from, "a handled request: " + why);
+    return;
+  }
+  with_shard(self, by.user_id, [self, by, devices, ids](const auto& shard) {
+    if (shard)
+      self->send(shard, atom::handled_v, atom::forward_v, by, devices, ids);
+  });
+}
+
 caf::result<uint32_t>
 relay_publish(self_ptr self, const device_identity& sender,
               const std::string& room, const std::string& bytes) {

@@ -182,6 +182,13 @@ gate_actor::behavior_type gate(gate_actor::stateful_pointer<gate_state> self,
       return relay<uint32_t>(self, atom::room_v, from, std::move(sender),
                              std::move(room), std::move(bytes));
     },
+    [self](atom::handled, device_identity& by,
+           std::vector<std::string>& devices, std::vector<std::string>& ids) {
+      auto from = sender_id(self, "handled request");
+      if (!from.empty())
+        self->send(self->state.params.cluster, atom::handled_v, from,
+                   std::move(by), std::move(devices), std::move(ids));
+    },
     [self](atom::presence, std::string& room, std::vector<presence_row>& rows,
            bool full, bool ask) {
       auto from = sender_id(self, "presence list");

@@ -200,6 +200,11 @@ peer_link(peer_link_actor::stateful_pointer<peer_link_state> self,
       return relay<uint32_t>(self, atom::room_v, std::move(sender),
                              std::move(room), std::move(bytes));
     },
+    [self](atom::handled, device_identity& by,
+           std::vector<std::string>& devices, std::vector<std::string>& ids) {
+      pass(self, atom::handled_v, std::move(by), std::move(devices),
+           std::move(ids));
+    },
     [self](atom::presence, std::string& room, std::vector<presence_row>& rows,
            bool full, bool ask) {
       pass(self, atom::presence_v, std::move(room), std::move(rows), full, ask);

@@ -17,6 +17,11 @@ std::string first_error(const protocol::mobile_message& m,
   return errors.front().field + " " + errors.front().message;
 }
 
+bool id_ok(std::string_view s) {
+  return !s.empty() && s.size() <= protocol::max_id_length
+         && protocol::valid_utf8(s);
+}
+
 bool from_server(const protocol::mobile_message& m) {
   return m.source.user_id == protocol::server_user_id
          && m.source.device_id == protocol::server_device_id;
@@ -54,9 +59,10 @@ check_relayed(const protocol::mobile_message& m, const sender_claim& sender,
 std::string check_handed_over(const protocol::mobile_message& m,
                               const protocol::limits& limits) {
   if (from_server(m)) {
-    // Of the server's notices only presence ones are queued with messages
-    // (gap notices stay with the node that dropped; SPEC §14.3).
-    if (m.type.rfind("tether.presence.", 0) != 0)
+    // Of the server's notices presence ones are queued with messages, and
+    // withdrawals (gap notices stay with the node that dropped; SPEC §14.3).
+    if (m.type.rfind("tether.presence.", 0) != 0
+        && m.type != "tether.withdrawn")
       return "server notice '" + m.type + "' is not handed over";
     return {};
   }
@@ -65,11 +71,27 @@ std::string check_handed_over(const protocol::mobile_message& m,
   return first_error(m, limits);
 }
 
+std::string check_handled(const sender_claim& by,
+                          const std::vector<std::string>& devices,
+                          const std::vector<std::string>& ids) {
+  if (!id_ok(by.user_id) || !id_ok(by.device_id)
+      || by.user_id == protocol::server_user_id
+      || by.device_id == protocol::server_device_id)
+    return "its sender is not a device";
+  if (devices.empty() || devices.size() > max_handled_devices)
+    return "it names " + std::to_string(devices.size()) + " devices";
+  if (ids.empty() || ids.size() > protocol::max_handled_ids)
+    return "it names " + std::to_string(ids.size()) + " message ids";
+  for (auto& d : devices)
+    if (!id_ok(d) || d == by.device_id)
+      return "a device id is empty, too long, not UTF-8 or the sender";
+  for (auto& id : ids)
+    if (!id_ok(id))
+      return "a message id is empty, too long or not UTF-8";
+  return {};
+}
+
 std::string check_member(const member_claim& m) {
-  auto id_ok = [](std::string_view s) {
-    return !s.empty() && s.size() <= protocol::max_id_length
-           && protocol::valid_utf8(s);
-  };
   if (!id_ok(m.user_id) || !id_ok(m.device_id))
     return "a member's ids are empty, too long or not UTF-8";
   if (m.user_id == protocol::server_user_id

@@ -53,6 +53,19 @@ check_relayed(const protocol::mobile_message& m, const sender_claim& sender,
 std::string check_handed_over(const protocol::mobile_message& m,
                               const protocol::limits& limits);
 
+/// Devices of one user a handled request names at most (more than any user
+/// has; bounds the work a peer message causes).
+inline constexpr size_t max_handled_devices = 1024;
+
+/// Checks a `tether.handled` another node relays (SPEC §5.9, §14.2): ""
+/// if its sender is a device (not the server), it names 1 to
+/// max_handled_devices other devices of that user and 1 to
+/// protocol::max_handled_ids message ids, every id 1-255 bytes of UTF-8;
+/// else why not.
+std::string check_handled(const sender_claim& by,
+                          const std::vector<std::string>& devices,
+                          const std::vector<std::string>& ids);
+
 /// What a node says of one of its members of a room.
 struct member_claim {
   std::string_view user_id;

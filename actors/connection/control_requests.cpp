@@ -1,7 +1,7 @@
 // The connection's answers to messages for the server itself (target
 // `cloud`): heartbeats, device registration (app-level compression), and
-// the room and presence requests it forwards to the directory in the
-// control lane of its route gate.
+// the room, presence and handled requests it forwards to the directory in
+// the control lane of its route gate.
 
 #include <algorithm>
 
@@ -106,6 +106,28 @@ void handle_room(self_ptr self, const protocol::mobile_message& m,
   });
 }
 
+// The device handled these messages: their copies for the user's other
+// devices are withdrawn (SPEC §5.9), in the control lane so that what the
+// device sent before is routed first.
+void handle_handled(self_ptr self, const protocol::mobile_message& m,
+                    const std::optional<std::string>& batch_id) {
+  std::vector<std::string> ids;
+  std::vector<protocol::field_error> errors;
+  if (!protocol::read_message_ids(m.payload, protocol::max_handled_ids, ids,
+                                  errors)) {
+    refuse(self, m.id, batch_id, errc::validation_error,
+           "invalid tether.handled: see details.errors", errors);
+    return;
+  }
+  self->state.gate.run(lane::control, [self, ids = std::move(ids), id = m.id,
+                                       wants_ack = m.optimization.requires_ack,
+                                       batch_id] {
+    self->send(self->state.directory, atom::handled_v, self->state.me, ids);
+    ack_processed(self, id, wants_ack, batch_id);
+    self->state.gate.done();
+  });
+}
+
 } // namespace
 
 void handle_cloud(self_ptr self, const protocol::mobile_message& m,
@@ -146,9 +168,14 @@ void handle_cloud(self_ptr self, const protocol::mobile_message& m,
     handle_room(self, m, batch_id);
     return;
   }
+  if (m.type == "tether.handled") {
+    handle_handled(self, m, batch_id);
+    return;
+  }
   refuse(self, m.id, batch_id, errc::unsupported_target,
          "target 'cloud' serves heartbeat, device_registration, tether.join, "
-         "tether.leave, tether.presence.set and tether.presence.get; got '"
+         "tether.leave, tether.presence.set, tether.presence.get and "
+         "tether.handled; got '"
            + m.type + "'");
 }
 

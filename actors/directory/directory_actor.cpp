@@ -565,6 +565,57 @@ void opened(self_ptr self, caf::typed_response_promise<joined_info> rp,
   join_running(self, rp, id, conn);
 }
 
+// Withdraws `ids` from the queues here of these devices of the user (each
+// started if it does not run: an offline device's copies are in the store).
+void withdraw_here(self_ptr self, const std::string& user,
+                   const std::vector<std::string>& devices,
+                   const std::vector<std::string>& ids) {
+  for (auto& device : devices)
+    with_queue(self, user, device, [self, ids](const queue_actor& q) {
+      if (q)
+        self->send(q, atom::withdraw_v, ids);
+    });
+}
+
+// The device `by` handled `ids` (SPEC §5.9): every other device of its user
+// loses its copies, here or on the node holding its queue (one message per
+// node). A device whose node is down keeps them.
+void handled(self_ptr self, const device_identity& by,
+             const std::vector<std::string>& ids) {
+  with_user(self, by.user_id, [self, by, ids](user_slot& u) {
+    auto routes = make_routes(u);
+    auto& t = *routes;
+    std::vector<std::string> here;
+    std::vector<std::pair<peer_link_actor, std::vector<std::string>>> nodes;
+    for (size_t i = 0; i < t.devices.size(); ++i) {
+      auto& device = t.devices[i].device_id;
+      if (device == by.device_id)
+        continue;
+      if (!t.remotes[i]) {
+        if (t.down[i].empty())
+          here.push_back(device);
+        else
+          spdlog::info("directory: {}/{} keeps the copies of {} messages "
+                       "handled on {}: its node {} is down",
+                       by.user_id, device, ids.size(), by.device_id, t.down[i]);
+        continue;
+      }
+      // A queue of it still here (being handed over) loses them too.
+      if (auto* d = find_device(u, device); d && d->queue)
+        self->send(d->queue, atom::withdraw_v, ids);
+      auto g = std::find_if(nodes.begin(), nodes.end(),
+                            [&](auto& x) { return x.first == t.remotes[i]; });
+      if (g == nodes.end())
+        nodes.emplace_back(t.remotes[i], std::vector{device});
+      else
+        g->second.push_back(device);
+    }
+    withdraw_here(self, by.user_id, here, ids);
+    for (auto& [node, devices] : nodes)
+      self->send(node, atom::handled_v, by, devices, ids);
+  });
+}
+
 } // namespace
 
 directory_actor::behavior_type
@@ -681,6 +732,15 @@ directory(directory_actor::stateful_pointer<directory_state> self,
                 std::make_shared<fan_in>(rp, devices.size()));
       });
       return rp;
+    },
+    [=](atom::handled, const device_identity& by,
+        const std::vector<std::string>& ids) { handled(self, by, ids); },
+    [=](atom::handled, atom::forward, const device_identity& by,
+        const std::vector<std::string>& devices,
+        const std::vector<std::string>& ids) {
+      with_user(self, by.user_id, [=](user_slot&) {
+        withdraw_here(self, by.user_id, devices, ids);
+      });
     },
     [=](atom::close, const std::string& user, const std::string& device) {
       auto* d = find_device(self, user, device);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <unordered_set>
 #include <utility>
 
 namespace tether::actors {
@@ -226,6 +227,63 @@ std::vector<queue_entry> device_queue::expire(int64_t now_ms) {
       out.push_back(take_inflight(i++));
     else
       ++i;
+  }
+  return out;
+}
+
+namespace {
+
+bool is_notice(const queue_entry& e) {
+  return e.msg && e.msg->type.rfind("tether.", 0) == 0;
+}
+
+} // namespace
+
+device_queue::withdraw_result
+device_queue::withdraw(const std::vector<std::string>& ids) {
+  withdraw_result r;
+  std::unordered_set<std::string_view> wanted(ids.begin(), ids.end());
+  // Whether `e` is one of them; a kept one is named once.
+  auto selected = [&](const queue_entry& e) {
+    if (!e.msg || is_notice(e) || wanted.count(e.msg->id) == 0)
+      return false;
+    if (e.msg->optimization.withdrawable)
+      return true;
+    if (std::find(r.kept.begin(), r.kept.end(), e.msg->id) == r.kept.end())
+      r.kept.push_back(e.msg->id);
+    return false;
+  };
+  for (auto& q : waiting_) {
+    auto keep = std::stable_partition(q.begin(), q.end(),
+                                      [&](auto& e) { return !selected(e); });
+    for (auto i = keep; i != q.end(); ++i) {
+      account_remove(*i);
+      r.unsent.push_back(std::move(*i));
+    }
+    q.erase(keep, q.end());
+  }
+  // (A seq left in redeliver_ is skipped by next(), one in the queue
+  // actor's handed list by written().)
+  for (auto i = inflight_.begin(); i != inflight_.end();) {
+    if (selected(i->second))
+      r.delivered.push_back(take_inflight(i++));
+    else
+      ++i;
+  }
+  return r;
+}
+
+std::vector<queue_entry> device_queue::take_waiting(std::string_view type) {
+  std::vector<queue_entry> out;
+  for (auto& q : waiting_) {
+    auto keep = std::stable_partition(q.begin(), q.end(), [&](auto& e) {
+      return !e.msg || e.msg->type != type;
+    });
+    for (auto i = keep; i != q.end(); ++i) {
+      account_remove(*i);
+      out.push_back(std::move(*i));
+    }
+    q.erase(keep, q.end());
   }
   return out;
 }

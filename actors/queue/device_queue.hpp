@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -127,6 +128,24 @@ public:
 
   /// Removes every message whose TTL passed.
   std::vector<queue_entry> expire(int64_t now_ms);
+
+  struct withdraw_result {
+    /// Never delivered: the device did not have them.
+    std::vector<queue_entry> unsent;
+    /// Delivered, not retired yet: the device has a copy.
+    std::vector<queue_entry> delivered;
+    /// Ids found here whose sender said `withdrawable: false` (they stay).
+    std::vector<std::string> kept;
+  };
+
+  /// Removes the messages with these ids (another device of the user
+  /// handled them), unless their sender said `withdrawable: false`. The
+  /// server's own notices (`tether.*`) are never withdrawn.
+  withdraw_result withdraw(const std::vector<std::string>& ids);
+
+  /// Removes the waiting (never delivered) messages of type `type`: a
+  /// notice that a merged one replaces.
+  std::vector<queue_entry> take_waiting(std::string_view type);
 
   struct timeout_result {
     /// Unacked past their retry time: queued for redelivery.

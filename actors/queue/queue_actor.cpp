@@ -526,6 +526,79 @@ caf::result<uint32_t> enqueue(self_ptr self, const protocol::message_ptr& msg,
   return rp;
 }
 
+// Tells the device that messages it may have received were handled on
+// another device of its user: one tether.withdrawn notice (durable) listing
+// `ids`, merged with the ids of one still waiting for it.
+void notify_withdrawn(self_ptr self, const std::vector<std::string>& ids) {
+  auto& st = self->state;
+  std::vector<std::string> all;
+  auto prior = st.q.take_waiting("tether.withdrawn");
+  for (auto& e : prior) {
+    std::vector<std::string> listed;
+    std::vector<protocol::field_error> errors;
+    if (protocol::read_message_ids(e.msg->payload, protocol::max_withdrawn_ids,
+                                   listed, errors))
+      all.insert(all.end(), listed.begin(), listed.end());
+  }
+  retire(self, prior); // replaced by the merged one
+  for (auto& id : ids)
+    if (std::find(all.begin(), all.end(), id) == all.end())
+      all.push_back(id);
+  if (all.size() > protocol::max_withdrawn_ids)
+    all.erase(all.begin(),
+              all.end() - static_cast<ptrdiff_t>(protocol::max_withdrawn_ids));
+  auto msg = std::make_shared<const protocol::mobile_message>(
+    protocol::make_withdrawn(st.owner.user_id, st.owner.device_id, all,
+                             st.next_qid, wall_ms(self)));
+  auto a = admit(self, msg, nullptr);
+  if (a.error) {
+    spdlog::warn("queue {}/{}: no room for a tether.withdrawn notice of {} "
+                 "ids: {}",
+                 st.owner.user_id, st.owner.device_id, all.size(),
+                 self->system().render(a.error));
+    return;
+  }
+  self->request(st.store, caf::infinite, atom::append_v, std::move(a.row))
+    .then([self](atom::ok) { hand_over(self); },
+          [self](caf::error& err) {
+            spdlog::error("queue {}/{}: cannot store a tether.withdrawn "
+                          "notice: {}",
+                          self->state.owner.user_id,
+                          self->state.owner.device_id,
+                          self->system().render(err));
+          });
+}
+
+// Another device of the user handled `ids` (SPEC §5.9): the copies here go,
+// from memory and the store, counted as withdrawn; the device is told of
+// the ids it may have had (delivered, or gone from here: retired), not of
+// those it never got nor of those their sender kept (withdrawable: false).
+void withdraw(self_ptr self, const std::vector<std::string>& ids) {
+  auto& st = self->state;
+  absorb(self);
+  auto r = st.q.withdraw(ids);
+  std::vector<std::string_view> untold(r.kept.begin(), r.kept.end());
+  for (auto& e : r.unsent)
+    untold.emplace_back(e.msg->id);
+  auto n = r.unsent.size() + r.delivered.size();
+  message_keys keys{st.owner.user_id, st.owner.device_id, {}};
+  for (auto* list : {&r.unsent, &r.delivered})
+    for (auto& e : *list)
+      if (e.durable)
+        keys.qids.push_back(e.key);
+  if (!keys.qids.empty())
+    self->send(st.store, atom::remove_v, std::move(keys));
+  st.metrics->queue_event(queue_counter::withdrawn, n);
+  std::vector<std::string> tell;
+  for (auto& id : ids)
+    if (std::find(untold.begin(), untold.end(), id) == untold.end())
+      tell.push_back(id);
+  if (!tell.empty())
+    notify_withdrawn(self, tell);
+  pump(self);
+  schedule_tick(self);
+}
+
 } // namespace
 
 queue_actor::behavior_type
@@ -748,6 +821,9 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
         pump(self);
         arm_release(self);
       }
+    },
+    [=](atom::withdraw, const std::vector<std::string>& ids) {
+      withdraw(self, ids);
     },
     [=](atom::written) {
       // The batcher's credit moved on (pump takes it in), or a

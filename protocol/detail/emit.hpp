@@ -82,7 +82,7 @@ void emit(E& e, const optimization_info& o) {
   e.begin_object(1 + (o.ttl_ms ? 1 : 0) + (o.compress ? 1 : 0)
                  + (o.batch_id ? 1 : 0) + (o.retry_count ? 1 : 0)
                  + (o.max_retries ? 1 : 0) + (o.requires_ack ? 1 : 0)
-                 + (o.offline_capable ? 1 : 0));
+                 + (o.offline_capable ? 1 : 0) + (o.withdrawable ? 0 : 1));
   e.key("priority");
   e.string(to_string(o.prio));
   if (o.ttl_ms) {
@@ -112,6 +112,10 @@ void emit(E& e, const optimization_info& o) {
   if (o.offline_capable) {
     e.key("offlineCapable");
     e.boolean(true);
+  }
+  if (!o.withdrawable) {
+    e.key("withdrawable");
+    e.boolean(false);
   }
   e.end_object();
 }

@@ -50,4 +50,25 @@ inline object_read read_object(const raw_value& v, rapidjson::Document& doc,
   return r.ok() && doc.IsObject() ? object_read::ok : object_read::not_object;
 }
 
+/// A request's payload as a JSON object in `doc`, or false with an error on
+/// field "payload" (or the key given twice) in `errors`.
+inline bool parse_payload(const raw_value& payload, rapidjson::Document& doc,
+                          std::vector<field_error>& errors) {
+  std::string twice;
+  switch (read_object(payload, doc, &twice)) {
+    case object_read::missing:
+      errors.push_back({"payload", "is required"});
+      return false;
+    case object_read::not_object:
+      errors.push_back({"payload", "must be an object"});
+      return false;
+    case object_read::duplicate_key:
+      errors.push_back({"payload." + twice, "is given more than once"});
+      return false;
+    case object_read::ok:
+      break;
+  }
+  return true;
+}
+
 } // namespace tether::protocol::detail

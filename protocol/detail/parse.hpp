@@ -369,6 +369,7 @@ private:
     opt_int64(obj, "maxRetries", "optimization", o.max_retries);
     boolean(obj, "requiresAck", "optimization", o.requires_ack);
     boolean(obj, "offlineCapable", "optimization", o.offline_capable);
+    boolean(obj, "withdrawable", "optimization", o.withdrawable);
   }
 
   const limits& lim_;

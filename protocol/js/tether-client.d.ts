@@ -20,7 +20,7 @@ export interface MobileMessage {
   destination: Destination;
   type: string;
   payload?: unknown;
-  optimization: { priority: Priority; ttl?: number; requiresAck?: boolean; offlineCapable?: boolean };
+  optimization: { priority: Priority; ttl?: number; requiresAck?: boolean; offlineCapable?: boolean; withdrawable?: boolean };
   seq?: number;
   [key: string]: unknown;
 }
@@ -113,6 +113,9 @@ export interface SendOptions {
   priority?: Priority;
   requiresAck?: boolean;
   offlineCapable?: boolean;
+  /** false: the copies on the user's other devices stay when one of them
+   * marks the message handled (default true). */
+  withdrawable?: boolean;
   ttl?: number;
   id?: string;
 }
@@ -137,13 +140,17 @@ export declare class TetherClient {
   readonly lastSeq: number;
   /** deadLinks: links given up for want of an answer (heartbeat or checkLink). */
   /** drained: links closed by a drain (1012) that named a time to come
-   * back; paced: upgrades refused with 503 and a Retry-After. */
-  readonly stats: { connects: number; resumes: number; duplicates: number; delivered: number; resent: number; deadLinks: number; drained: number; paced: number };
+   * back; paced: upgrades refused with 503 and a Retry-After; withdrawn:
+   * message ids the server said were handled on another device. */
+  readonly stats: { connects: number; resumes: number; duplicates: number; delivered: number; resent: number; deadLinks: number; drained: number; paced: number; withdrawn: number };
 
   on(event: 'open', fn: (welcome: Welcome) => void): this;
   on(event: 'message', fn: (message: MobileMessage) => void): this;
   on(event: 'ack', fn: (ack: Ack) => void): this;
   on(event: 'gap', fn: (gap: Gap) => void): this;
+  /** Messages handled on another device of the user (tether.withdrawn):
+   * clear their notifications. Ids this device never had may be named. */
+  on(event: 'withdrawn', fn: (messageIds: string[]) => void): this;
   on(event: 'presence', fn: (room: string, members: Map<string, Member>, update: unknown) => void): this;
   on(event: 'close', fn: (info: CloseInfo) => void): this;
   /**
@@ -182,4 +189,7 @@ export declare class TetherClient {
   setStatus(status?: 'online' | 'away' | 'busy', custom?: { text?: string; emoji?: string; expiresAt?: number } | null): Promise<Ack>;
   getPresence(room: string, page?: number, pageSize?: number): Promise<Ack>;
   presence(room: string): Map<string, Member>;
+  /** This device handled these messages: their copies queued for the
+   * user's other devices are withdrawn (SPEC §5.9). Requests of 100 ids. */
+  markHandled(messageIds: string[]): Promise<Ack[]>;
 }

@@ -145,13 +145,16 @@ export class TetherClient {
     this.pending = new Map(); // id -> {envelope, resolve, reject}: sent, awaiting the server's ack
     this.outbox = []; // {envelope, resolve, reject, wantsAck}: not sent yet
     this.seenIds = new Set();
+    // Received messages whose sender said withdrawable: false (markHandled
+    // leaves them out), as many as seenIds.
+    this.keptIds = new Set();
     this.rooms = new Map(); // room -> join payload, rejoined after a reconnect
     this.members = new Map(); // room -> Map(userId/deviceId -> member)
     this.timers = new Set();
     this.socket = null;
     this.probe = null; // checkLink's {timer, resolvers} while a ping waits
     this.unwatch = null; // removes the network and visibility listeners
-    this.stats = { connects: 0, resumes: 0, duplicates: 0, delivered: 0, resent: 0, deadLinks: 0, drained: 0, paced: 0 };
+    this.stats = { connects: 0, resumes: 0, duplicates: 0, delivered: 0, resent: 0, deadLinks: 0, drained: 0, paced: 0, withdrawn: 0 };
   }
 
   // -- events: open, message, ack, gap, presence, close, error -------------
@@ -520,9 +523,16 @@ export class TetherClient {
       return;
     }
     this.remember(m.id);
+    if (isObject(m.optimization) && m.optimization.withdrawable === false) {
+      this.keptIds.add(m.id);
+      if (this.keptIds.size > this.options.dedupCapacity) this.keptIds.delete(this.keptIds.values().next().value);
+    }
     switch (m.type) {
       case 'tether.gap':
         this.onGap(m.payload);
+        return;
+      case 'tether.withdrawn':
+        this.onWithdrawn(m.payload);
         return;
       case 'tether.presence.snapshot':
         this.onSnapshot(m.payload);
@@ -656,6 +666,15 @@ export class TetherClient {
     this.emit('gap', g);
   }
 
+  onWithdrawn(p) {
+    if (!isObject(p) || !Array.isArray(p.messageIds) || !p.messageIds.every((x) => typeof x === 'string')) {
+      this.malformed('a tether.withdrawn whose payload is not {messageIds}');
+      return;
+    }
+    this.stats.withdrawn += p.messageIds.length;
+    this.emit('withdrawn', p.messageIds);
+  }
+
   onSnapshot(p) {
     if (!isObject(p) || typeof p.room !== 'string'
       || (p.members !== undefined && !(Array.isArray(p.members) && p.members.every(isMember)))) {
@@ -744,6 +763,7 @@ export class TetherClient {
     if (payload !== undefined) envelope.payload = payload;
     if (options.requiresAck) envelope.optimization.requiresAck = true;
     if (options.offlineCapable) envelope.optimization.offlineCapable = true;
+    if (options.withdrawable === false) envelope.optimization.withdrawable = false;
     if (options.ttl !== undefined) envelope.optimization.ttl = options.ttl;
     return new Promise((resolve, reject) => {
       if (this.state === 'closed') {
@@ -800,5 +820,25 @@ export class TetherClient {
 
   getPresence(room, page = 0, pageSize = 100) {
     return this.request('tether.presence.get', { room, page, pageSize });
+  }
+
+  /**
+   * This device handled these messages (SPEC §5.9): their copies still
+   * queued for the user's other devices are withdrawn, and those that had
+   * one get a `withdrawn` event. Messages this client received with
+   * `withdrawable: false` are left out (their copies stay). Requests of 100
+   * ids each; resolves with their `processed` acks.
+   */
+  markHandled(ids) {
+    if (!Array.isArray(ids) || ids.length === 0
+      || !ids.every((x) => typeof x === 'string' && x.length > 0)) {
+      return Promise.reject(new TetherError('VALIDATION_ERROR', 'markHandled takes a non-empty array of message ids'));
+    }
+    const unique = [...new Set(ids)].filter((id) => !this.keptIds.has(id));
+    const requests = [];
+    for (let i = 0; i < unique.length; i += 100) {
+      requests.push(this.request('tether.handled', { messageIds: unique.slice(i, i + 100) }));
+    }
+    return Promise.all(requests);
   }
 }

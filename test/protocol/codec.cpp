@@ -564,3 +564,39 @@ CAF_TEST(a json frame nested beyond the frame cap is malformed) {
   CAF_REQUIRE(h.ok());
   CAF_CHECK(h.messages.front().ok());
 }
+
+CAF_TEST(withdrawable false round trips in both codecs) {
+  const std::string json
+    = R"({"id":"w1","timestamp":1,"protocolVersion":"1.0.0",)"
+      R"("source":{"deviceId":"d","userId":"u","deviceType":"mobile",)"
+      R"("timestamp":1},"destination":{"target":"broadcast",)"
+      R"("broadcast":{"scope":"user"}},"type":"note",)"
+      R"("optimization":{"priority":"high","withdrawable":false}})";
+  auto f = decode(codec::json, json, limits{});
+  CAF_REQUIRE(f.ok());
+  auto& m = f.messages.front().msg;
+  CAF_CHECK(!m.optimization.withdrawable);
+  CAF_CHECK_EQUAL(encode(codec::json, m), json);
+  auto g = decode(codec::msgpack, encode(codec::msgpack, m), limits{});
+  CAF_REQUIRE(g.ok());
+  CAF_CHECK(!g.messages.front().msg.optimization.withdrawable);
+  // Absent means true, and true is not written.
+  auto h = decode(
+    codec::json,
+    R"({"id":"w2","timestamp":1,"source":{"deviceId":"d","userId":"u",)"
+    R"("deviceType":"mobile"},"destination":{"target":"device","deviceId":)"
+    R"("e"},"type":"t","optimization":{"priority":"low","withdrawable":true}})",
+    limits{});
+  CAF_REQUIRE(h.ok());
+  CAF_CHECK(h.messages.front().msg.optimization.withdrawable);
+  CAF_CHECK(encode(codec::json, h.messages.front().msg).find("withdrawable")
+            == std::string::npos);
+  auto bad = decode(
+    codec::json,
+    R"({"id":"w3","timestamp":1,"source":{"deviceId":"d","userId":"u",)"
+    R"("deviceType":"mobile"},"destination":{"target":"device","deviceId":)"
+    R"("e"},"type":"t","optimization":{"priority":"low","withdrawable":"no"}})",
+    limits{});
+  CAF_REQUIRE(bad.ok());
+  CAF_CHECK(!bad.messages.front().ok());
+}

@@ -168,3 +168,56 @@ CAF_TEST(failed acks list at most twenty errors and clip what they echo) {
                        1);
   CAF_CHECK_EQUAL(utf8.message_id, std::string(254, 'a'));
 }
+
+CAF_TEST(handled requests name 1 to 100 message ids) {
+  std::vector<std::string> ids;
+  std::vector<field_error> errors;
+  CAF_CHECK(read_message_ids(json_value(R"({"messageIds":["a","b","a"]})"),
+                             max_handled_ids, ids, errors));
+  CAF_CHECK_EQUAL(ids, (std::vector<std::string>{"a", "b"}));
+  CAF_CHECK(errors.empty());
+  // The same from msgpack: {"messageIds": ["x"]}.
+  std::string mp = "\x81\xaamessageIds\x91\xa1x";
+  raw_value packed;
+  packed.format = codec::msgpack;
+  packed.raw = mp;
+  CAF_CHECK(read_message_ids(packed, max_handled_ids, ids, errors));
+  CAF_CHECK_EQUAL(ids, std::vector<std::string>{"x"});
+  std::string many = R"({"messageIds":[)";
+  for (int i = 0; i <= 100; ++i)
+    many += (i ? ",\"m" : "\"m") + std::to_string(i) + "\"";
+  many += "]}";
+  for (const char* bad :
+       {R"({"messageIds":[]})", R"({"messageIds":"a"})", R"({"ids":["a"]})",
+        R"({"messageIds":[""]})", R"({"messageIds":[7]})", "[1]",
+        R"({"messageIds":["a"],"messageIds":["b"]})"}) {
+    errors.clear();
+    CAF_CHECK(!read_message_ids(json_value(bad), max_handled_ids, ids, errors));
+    CAF_CHECK_EQUAL(errors.size(), 1u);
+  }
+  errors.clear();
+  CAF_CHECK(!read_message_ids(json_value(many), max_handled_ids, ids, errors));
+  CAF_CHECK_EQUAL(errors.front().field, "payload.messageIds");
+  CAF_CHECK(read_message_ids(json_value(many), max_withdrawn_ids, ids, errors));
+  CAF_CHECK_EQUAL(ids.size(), 101u);
+  errors.clear();
+  auto too_long = R"({"messageIds":[")" + std::string(256, 'x') + "\"]}";
+  CAF_CHECK(
+    !read_message_ids(json_value(too_long), max_handled_ids, ids, errors));
+  CAF_CHECK(!read_message_ids(raw_value{}, max_handled_ids, ids, errors));
+}
+
+CAF_TEST(withdrawn notices list the ids and are durable) {
+  auto m = make_withdrawn("alice", "phone", {"m1", "m\"2"}, 9, 7);
+  CAF_CHECK_EQUAL(m.type, "tether.withdrawn");
+  CAF_CHECK_EQUAL(m.id, "withdrawn-7-9");
+  CAF_CHECK(m.optimization.prio == priority::high);
+  CAF_CHECK(m.optimization.offline_capable);
+  CAF_CHECK_EQUAL(m.payload.raw, R"({"messageIds":["m1","m\"2"]})");
+  std::vector<field_error> errors;
+  validate(m, limits{}, errors);
+  CAF_CHECK(errors.empty());
+  std::vector<std::string> ids;
+  CAF_CHECK(read_message_ids(m.payload, max_withdrawn_ids, ids, errors));
+  CAF_CHECK_EQUAL(ids, (std::vector<std::string>{"m1", "m\"2"}));
+}

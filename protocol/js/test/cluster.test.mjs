@@ -4,6 +4,8 @@
 // in order; a killed node's devices leave the routes and reconnect
 // elsewhere; an offline device's queue follows it to the node it connects
 // to, and comes back with a killed node restarted on its data dir; a
+// message handled on one node is withdrawn from the user's devices on the
+// others (an online one told, an offline one's queue emptied); a
 // room's presence is one view on every node, and a killed node's members
 // leave it once after the grace (those that reconnected elsewhere stay).
 // Run: TETHERD=... node --test test/cluster.test.mjs
@@ -178,6 +180,49 @@ test('a room publish reaches the members on every node once', { timeout: 60000 }
   await dave.connect();
   await assert.rejects(dave.publish('team-x', 'note', {}, { requiresAck: true }), (e) => e.code === 'FORBIDDEN');
   for (const x of [alice, bob, carol, dave]) x.close();
+});
+
+test('a message handled on one node is withdrawn from the user\'s devices on the others', { timeout: 120000 }, async () => {
+  const [a, b, c] = await startCluster();
+  const laptop = device(a, 'yan', 'laptop', { deviceType: 'desktop' });
+  const desktop = device(a, 'yan', 'desktop', { deviceType: 'desktop' });
+  const tablet = device(b, 'yan', 'tablet', { deviceType: 'tablet' });
+  let phone = device(c, 'yan', 'phone');
+  const told = new Map();
+  for (const x of [desktop, tablet]) {
+    told.set(x, []);
+    x.on('withdrawn', (ids) => told.get(x).push(...ids));
+  }
+  await Promise.all([laptop, desktop, tablet, phone].map((x) => x.connect()));
+  await sendUntilAccepted(laptop, () => laptop.broadcast('warm', {}, { requiresAck: true }).then((x) => (x.recipients === 3 ? x : null)), 'a broadcast to three nodes');
+  await until(() => phone.got.some((m) => m.type === 'warm'), 'warm at the phone');
+  // The phone leaves: its queue stays on C and takes what comes.
+  phone.close();
+  await until(async () => (await healthz(c)).connections === 0, 'the phone gone from C');
+  await laptop.broadcast('plain', {}, { id: 'x-plain' });
+  const ack = await laptop.broadcast('durable', {}, { requiresAck: true, id: 'x-durable' });
+  assert.equal(ack.recipients, 3);
+  await until(() => ['plain', 'durable'].every((t) => desktop.got.some((m) => m.type === t)
+    && tablet.got.some((m) => m.type === t)), 'the online copies');
+
+  // Handled on A: B's tablet is told, C's queue loses both copies.
+  await desktop.markHandled(['x-plain', 'x-durable']);
+  await until(() => told.get(tablet).length === 2, 'the tablet on B told');
+  assert.deepEqual(told.get(tablet), ['x-plain', 'x-durable']);
+  const withdrawn = async (node) => {
+    const text = await (await fetch(`http://127.0.0.1:${node.port}/metrics`)).text();
+    const m = /^tether_queue_events_total\{event="withdrawn"\} (\d+)$/m.exec(text);
+    return m ? Number(m[1]) : -1;
+  };
+  await until(async () => (await withdrawn(c)) === 2, 'the two copies on C withdrawn');
+  await sendUntilAccepted(laptop, () => laptop.broadcast('marker', {}, { requiresAck: true }), 'the marker');
+  phone = device(c, 'yan', 'phone');
+  await phone.connect();
+  await until(() => phone.got.some((m) => m.type === 'marker'), 'the marker at the phone');
+  // (warm again if its ack had not left when it closed: at least once.)
+  assert.deepEqual(phone.got.map((m) => m.type).filter((t) => t !== 'warm'), ['marker']);
+  assert.deepEqual(told.get(desktop), []);
+  for (const x of [laptop, desktop, tablet, phone]) x.close();
 });
 
 test('an offline device\'s queue follows it to another node and comes back with a killed node', { timeout: 120000 }, async () => {

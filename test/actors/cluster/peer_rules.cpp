@@ -87,11 +87,13 @@ CAF_TEST(a relayed room publish is addressed to that room) {
   CAF_CHECK_NOT_EQUAL(check_relayed(m, alice_phone, lim, "ops"), "");
 }
 
-CAF_TEST(a handed over queue holds devices messages and presence notices) {
+CAF_TEST(a handed over queue holds messages and the notices that travel) {
   protocol::limits lim;
   CAF_CHECK_EQUAL(check_handed_over(chat("alice", "phone"), lim), "");
   auto notice = chat("system", "server");
   notice.type = "tether.presence.diff";
+  CAF_CHECK_EQUAL(check_handed_over(notice, lim), "");
+  notice.type = "tether.withdrawn";
   CAF_CHECK_EQUAL(check_handed_over(notice, lim), "");
   // Gap notices stay with the node that dropped; welcomes are never queued.
   notice.type = "tether.gap";

@@ -246,4 +246,36 @@ CAF_TEST(a join that loads its user starts a queue with stored messages) {
   CAF_CHECK_EQUAL(log->load("carol", "tablet").size(), 1u);
 }
 
+CAF_TEST(a broadcast handled on one device leaves nothing for the others) {
+  auto phone = join(id("phone"), std::make_shared<test::probe_log>());
+  auto laptop = join(id("laptop"), std::make_shared<test::probe_log>());
+  for (auto gone : {"tablet", "watch"})
+    anon_send_exit(join(id(gone), std::make_shared<test::probe_log>()),
+                   caf::exit_reason::user_shutdown);
+  run_messages();
+  // Durable and not, from the phone to the user's three other devices.
+  for (auto [mid, durable] : {std::pair{"b1", true}, std::pair{"b2", false}}) {
+    auto m = to_device(mid, "phone", "", durable);
+    auto& w = const_cast<protocol::mobile_message&>(*m);
+    w.destination.to = protocol::target::broadcast;
+    w.destination.device_id.reset();
+    w.destination.broadcast = protocol::broadcast_info{};
+    auto r = route(id("phone"), m);
+    CAF_REQUIRE(r);
+    CAF_CHECK_EQUAL(*r, 3u);
+  }
+  CAF_CHECK_EQUAL(log->load("alice", "tablet").size(), 1u);
+  // The laptop handled both: the tablet's and the watch's copies go (the
+  // laptop's own stays); each offline queue is started from the store.
+  self->send(dir, atom::handled_v, id("laptop"),
+             std::vector<std::string>{"b1", "b2"});
+  run_messages();
+  CAF_CHECK_EQUAL(metrics->queue_events(queue_counter::withdrawn), 4u);
+  for (auto device : {"tablet", "watch"})
+    CAF_CHECK(log->load("alice", device).empty());
+  CAF_CHECK_EQUAL(log->load("alice", "laptop").size(), 1u);
+  for (auto a : {phone, laptop})
+    anon_send_exit(a, caf::exit_reason::user_shutdown);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -322,3 +322,52 @@ CAF_TEST(restore puts taken messages back first in their order) {
   CAF_CHECK_EQUAL(drain(q),
                   (std::vector<std::string>{"b", "a", "c", "d", "e", "f"}));
 }
+
+CAF_TEST(withdraw removes waiting and delivered copies but not kept ones) {
+  device_queue q;
+  q.offer(entry("sent-acked", priority::high));
+  q.offer(entry("sent-noack", priority::high, 100, 1000000, false));
+  CAF_CHECK_EQUAL(drain(q),
+                  (std::vector<std::string>{"sent-acked", "sent-noack"}));
+  q.offer(entry("waiting"));
+  q.offer(entry("other"));
+  auto kept = entry("kept");
+  auto m = std::make_shared<tether::protocol::mobile_message>(*kept.msg);
+  m->optimization.withdrawable = false;
+  kept.msg = m;
+  q.offer(std::move(kept));
+  auto notice = entry("withdrawn-1-1", priority::high);
+  auto n = std::make_shared<tether::protocol::mobile_message>(*notice.msg);
+  n->type = "tether.withdrawn";
+  notice.msg = n;
+  q.offer(std::move(notice));
+  CAF_CHECK_EQUAL(q.size(), 6u);
+  auto r = q.withdraw({"waiting", "sent-acked", "sent-noack", "kept",
+                       "withdrawn-1-1", "unknown"});
+  CAF_CHECK_EQUAL(ids(r.unsent), std::vector<std::string>{"waiting"});
+  CAF_CHECK_EQUAL(ids(r.delivered),
+                  (std::vector<std::string>{"sent-acked", "sent-noack"}));
+  CAF_CHECK_EQUAL(r.kept, std::vector<std::string>{"kept"});
+  CAF_CHECK_EQUAL(q.size(), 3u);
+  CAF_CHECK_EQUAL(q.inflight(), 0u);
+  CAF_CHECK_EQUAL(q.bytes(), 300u);
+  // What stays is delivered as before; acks and writes of what went are
+  // no-ops, and the deadlines are what remains.
+  CAF_CHECK(q.ack_upto(2).empty());
+  CAF_CHECK(q.written({1, 2}).empty());
+  q.redeliver_all();
+  CAF_CHECK_EQUAL(drain(q),
+                  (std::vector<std::string>{"withdrawn-1-1", "other", "kept"}));
+  CAF_CHECK_EQUAL(q.next_deadline(), std::optional<int64_t>{10000});
+  // The notice of a type is taken out only while it waits.
+  q.offer(entry("later"));
+  CAF_CHECK(q.take_waiting("tether.withdrawn").empty());
+  auto again = entry("withdrawn-2-2");
+  auto a = std::make_shared<tether::protocol::mobile_message>(*again.msg);
+  a->type = "tether.withdrawn";
+  again.msg = a;
+  q.offer(std::move(again));
+  CAF_CHECK_EQUAL(ids(q.take_waiting("tether.withdrawn")),
+                  std::vector<std::string>{"withdrawn-2-2"});
+  CAF_CHECK_EQUAL(q.waiting(), 1u);
+}

@@ -3,6 +3,7 @@
 
 #include "actors/queue/queue_actor.hpp"
 #include "actors/store/store_actor.hpp"
+#include "protocol/control.hpp"
 
 using namespace tether;
 using namespace tether::actors;
@@ -363,6 +364,55 @@ CAF_TEST(a slow consumer is closed with 4002 and keeps its queue) {
   sched.run();
   CAF_CHECK_EQUAL(conn_log->closes, std::vector<uint16_t>{4002});
   CAF_CHECK_EQUAL(log->load("alice", "phone").size(), 1u);
+}
+
+CAF_TEST(copies handled elsewhere are withdrawn and the device told) {
+  spawn_queue();
+  enqueue(msg("had", protocol::priority::high));
+  attach();
+  demand(10);
+  CAF_CHECK_EQUAL(seen->delivered, std::vector<std::string>{"had"});
+  // Waiting (durable and not), one its sender kept, one the device had.
+  anon_send_exit(conn, caf::exit_reason::user_shutdown);
+  sched.run();
+  enqueue(msg("queued"));
+  enqueue(msg("plain", protocol::priority::normal, false));
+  auto kept = std::make_shared<protocol::mobile_message>(*msg("kept"));
+  kept->optimization.withdrawable = false;
+  enqueue(kept);
+  self->send(q, atom::withdraw_v,
+             std::vector<std::string>{"queued", "plain", "kept", "had",
+                                      "gone"});
+  sched.run();
+  CAF_CHECK_EQUAL(metrics->queue_events(queue_counter::withdrawn), 3u);
+  self->send(st, atom::flush_v);
+  sched.run();
+  // On disk: the kept one, and the notice for the device (durable).
+  std::vector<std::string> stored;
+  for (auto& r : log->load("alice", "phone"))
+    stored.push_back(r.msg_id);
+  CAF_REQUIRE_EQUAL(stored.size(), 2u);
+  CAF_CHECK_EQUAL(stored[0], "kept");
+  CAF_CHECK_EQUAL(stored[1].rfind("withdrawn-", 0), 0u);
+  // A second withdrawal while the notice waits merges into it.
+  self->send(q, atom::withdraw_v, std::vector<std::string>{"older", "had"});
+  sched.run();
+  // A restart recovers them; the device gets the kept message and one
+  // notice naming what it may have had.
+  anon_send_exit(q, caf::exit_reason::kill);
+  sched.run();
+  spawn_queue();
+  attach();
+  demand(10);
+  CAF_REQUIRE_EQUAL(seen->deliveries.size(), 2u);
+  auto& notice = *seen->deliveries[0].msg;
+  CAF_CHECK_EQUAL(notice.type, "tether.withdrawn");
+  std::vector<std::string> told;
+  std::vector<protocol::field_error> errors;
+  CAF_CHECK(protocol::read_message_ids(
+    notice.payload, protocol::max_withdrawn_ids, told, errors));
+  CAF_CHECK_EQUAL(told, (std::vector<std::string>{"had", "gone", "older"}));
+  CAF_CHECK_EQUAL(seen->deliveries[1].msg->id, "kept");
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

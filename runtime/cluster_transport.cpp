@@ -8,10 +8,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <future>
 #include <utility>
+#include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/detail/socket_guard.hpp>
@@ -27,6 +30,7 @@
 #include <caf/io/network/stream_impl.hpp>
 #include <caf/io/scribe.hpp>
 #include <caf/policy/tcp.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/sec.hpp>
 #include <caf/send.hpp>
 #include <openssl/err.h>
@@ -543,6 +547,7 @@ std::string cluster_transport::load() {
 caf::io::middleman_actor cluster_transport::start(caf::actor_system& sys) {
   auto broker
     = sys.middleman().named_broker<caf::io::basp_broker>(caf::atom("BASP"));
+  broker_ = broker;
   auto mm = sys.spawn<link_middleman, caf::detached + caf::hidden>(
     std::move(broker), shared_from_this());
   auto every = std::max(std::chrono::milliseconds{50},
@@ -552,12 +557,52 @@ caf::io::middleman_actor cluster_transport::start(caf::actor_system& sys) {
   return caf::actor_cast<caf::io::middleman_actor>(mm);
 }
 
-void cluster_transport::stop() {
-  for (auto& a : {sweeper_, middleman_})
-    if (a)
+void end_and_await(const std::vector<caf::actor>& actors,
+                   std::chrono::milliseconds timeout) {
+  auto first = std::find_if(actors.begin(), actors.end(),
+                            [](const caf::actor& a) { return a != nullptr; });
+  if (first == actors.end())
+    return;
+  caf::scoped_actor self{first->home_system()};
+  size_t alive = 0;
+  for (auto& a : actors)
+    if (a) {
+      self->monitor(a);
       caf::anon_send_exit(a, caf::exit_reason::kill);
+      ++alive;
+    }
+  for (; alive > 0; --alive)
+    self->receive([](const caf::down_msg&) {}, caf::after(timeout) >> [] {});
+}
+
+void cluster_transport::stop() {
+  // Hidden actors are not awaited by the system: they are ended here, so
+  // that none is left to be destroyed in ~actor_system, after its clock
+  // (a crash). The BASP broker goes too, with the helper CAF spawns for
+  // each node it learns of (detached, hidden, registered; it waits for the
+  // peer's spawn server for minutes), read from the broker on its thread.
+  std::vector<caf::actor> all{sweeper_, middleman_};
+  if (broker_) {
+    std::promise<std::vector<caf::actor>> helpers;
+    auto taken = helpers.get_future();
+    broker_.home_system().middleman().backend().dispatch(
+      [&helpers, b = broker_] {
+        auto* basp = static_cast<caf::io::basp_broker*>(
+          caf::actor_cast<caf::abstract_actor*>(b));
+        std::vector<caf::actor> xs;
+        for (auto& kv : basp->spawn_servers)
+          xs.push_back(kv.second);
+        helpers.set_value(std::move(xs));
+      });
+    if (taken.wait_for(std::chrono::seconds{5}) == std::future_status::ready)
+      for (auto& h : taken.get())
+        all.push_back(h);
+    all.push_back(broker_);
+  }
+  end_and_await(all, std::chrono::seconds{5});
   sweeper_ = nullptr;
   middleman_ = nullptr;
+  broker_ = nullptr;
 }
 
 bool cluster_transport::verifying() const noexcept {

@@ -26,6 +26,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
@@ -102,6 +103,14 @@ private:
   uint64_t unlogged_ = 0;
   caf::actor middleman_;
   caf::actor sweeper_;
+  /// CAF's BASP broker (ended with the transport: stop()).
+  caf::actor broker_;
 };
+
+/// Kills these actors (null ones skipped) and waits for each to end, at
+/// most `timeout` per actor: for hidden actors and CAF's own, which the
+/// actor system does not await but would destroy after its clock.
+void end_and_await(const std::vector<caf::actor>& actors,
+                   std::chrono::milliseconds timeout);
 
 } // namespace tether::runtime

@@ -219,8 +219,13 @@ struct node::impl {
     cluster = nullptr;
     orchestrator = nullptr;
     sys.await_all_actors_done();
-    if (transport)
+    if (transport) {
       transport->stop();
+      // CAF's servers, which peers came to know (the registry holds them).
+      end_and_await({caf::actor_cast<caf::actor>(sys.spawn_serv()),
+                     caf::actor_cast<caf::actor>(sys.config_serv())},
+                    std::chrono::seconds{5});
+    }
     middleman = nullptr; // detached: the system waits for its last handle
     loop->stop();
     server.reset();

@@ -158,6 +158,22 @@ CAF_TEST(three nodes converge and a killed node is seen down then restarted) {
             != std::string::npos);
 }
 
+CAF_TEST(a node told to terminate stops cleanly and the others see it leave) {
+  join_all();
+  auto& a = nodes[0];
+  auto& b = nodes[1];
+  test::mark_all(nodes);
+  // It drains (nobody to drain) and exits 0: the helpers CAF keeps for
+  // its peers end before its actor system (they crashed its exit once).
+  b.p.signal(SIGTERM);
+  // (A crash there exits 128 + SIGSEGV, or 1 under the sanitizers.)
+  CAF_CHECK_EQUAL(b.p.wait(20s), 0);
+  CAF_REQUIRE(a.wait_log("cluster: " + b.id() + " is down", detection_bound));
+  // The seed, last, too.
+  a.p.signal(SIGTERM);
+  CAF_CHECK_EQUAL(a.p.wait(20s), 0);
+}
+
 CAF_TEST(a hung node is seen down by heartbeat and is back when it resumes) {
   join_all();
   auto& a = nodes[0];

@@ -238,11 +238,16 @@ void start_queue(self_ptr self, const std::string& user,
       auto& u = st.users[user];
       // A device whose queue is on another node now (a message reached
       // the old one late, or a restart found stored ones): what this
-      // queue holds goes there.
-      if (!s->conn)
+      // queue holds goes there. In a cluster this node holds a queue of
+      // an absent device now (a message its home sent here): the home
+      // learns it, so that if the device connects elsewhere this queue
+      // is handed over (until then nothing tells this node).
+      if (!s->conn) {
+        tell_cluster(self, s->id, false);
         for (auto& r : u.remote)
           if (r.id.device_id == device && r.node)
             self->send(q, atom::handover_v, r.node);
+      }
       if (s->conn)
         routes_changed(self, u);
       run_waiting(*s, q);

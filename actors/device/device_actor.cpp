@@ -1,5 +1,7 @@
 #include "actors/device/device_actor.hpp"
 
+#include <tuple>
+
 #include <caf/actor_cast.hpp>
 #include <caf/send.hpp>
 
@@ -7,6 +9,7 @@
 #include "protocol/client.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/compression.hpp"
+#include "protocol/errc.hpp"
 #include "protocol/presence.hpp"
 
 namespace tether::actors {
@@ -516,6 +519,8 @@ device(device_actor::stateful_pointer<device_state> self, device_spec spec,
     opts.host = st.spec.host;
     opts.port = st.spec.port;
   }
+  if (auto k = st.memory->node_turn % (st.spec.fallbacks.size() + 1); k > 0)
+    std::tie(opts.host, opts.port) = st.spec.fallbacks[k - 1];
   if (!st.spec.source.empty())
     opts.source = st.spec.source;
   opts.token = st.spec.token;
@@ -532,6 +537,8 @@ device(device_actor::stateful_pointer<device_state> self, device_spec spec,
       auto& st = self->state;
       if (!r.ok) {
         st.memory->last_close = 1006;
+        if (r.status == 0)
+          ++st.memory->node_turn; // nobody listens there: the next node
         if (r.status == 503 && r.retry_after_ms > 0)
           st.counters->paced.fetch_add(1, std::memory_order_relaxed);
         self->quit(make_link_error(link_exit::refused, 1006, r.retry_after_ms,
@@ -562,9 +569,12 @@ device(device_actor::stateful_pointer<device_state> self, device_spec spec,
         self->quit(make_link_error(link_exit::background, code,
                                    st.params.background_for.count(), 101));
       } else {
-        // A drain's time to come back holds like a refusal's Retry-After.
+        // A drain's time to come back holds like a refusal's Retry-After;
+        // a cluster's device comes back to its next node.
         if (retry_after_ms > 0)
           st.counters->drained.fetch_add(1, std::memory_order_relaxed);
+        if (code == protocol::to_int(protocol::close_code::service_restart))
+          ++st.memory->node_turn;
         self->quit(
           make_link_error(link_exit::closed, code, retry_after_ms, 101));
       }

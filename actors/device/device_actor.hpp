@@ -128,6 +128,8 @@ struct device_memory {
   /// Why the device stopped reconnecting ("" while it does).
   std::string gave_up;
   uint16_t last_close = 0;
+  /// Which of its nodes it dials (0: its own, k: fallbacks[k - 1]).
+  uint32_t node_turn = 0;
   /// The last failed ack's error code, if any.
   std::string last_error;
 };

@@ -35,6 +35,10 @@ struct device_spec {
   /// node: tether devices --spread); port 0: the fleet's link.
   std::string host;
   uint16_t port = 0;
+  /// The cluster's other nodes, in the order it turns to them when its node
+  /// drains (1012) or refuses the connection: what a load balancer in front
+  /// of the cluster would do for it.
+  std::vector<std::pair<std::string, uint16_t>> fallbacks;
   /// The local address it connects from (empty: the fleet's link's).
   std::string source;
 

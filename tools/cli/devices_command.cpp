@@ -2,10 +2,12 @@
 // scenario, and the delivery invariants checked at the end (exit 1 when one
 // fails).
 
+#include <atomic>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include <unistd.h>
 
@@ -38,7 +40,8 @@ int usage() {
        "         [--scenario "
        "chat|presence|storm|flaky|slow|background|restart]\n"
        "         (restart: with --spawn, tetherd gets SIGTERM halfway and is\n"
-       "         started again on its data dir; the reconnect is reported)\n"
+       "         started again on its data dir; the reconnect is reported;\n"
+       "         with --nodes N it is node 0, its devices moving to the next)\n"
        "         [--users 50] [--devices-per-user 4] [--no-extension]\n"
        "         [--rate 1] (messages/s per device) [--duration 10] (s)\n"
        "         [--room-size 10] (users per room) [--room-share 0.3]\n"
@@ -103,13 +106,16 @@ std::string fmt(double v, int precision = 2) {
 }
 
 // --scenario restart: what the devices saw of tetherd's drain, stop and
-// start again (SIGTERM, then the same data dir and port).
+// start again (SIGTERM, then the same data dir and port). In a cluster
+// (--nodes) node 0 restarts and its devices move to the others.
 struct restart_figures {
   std::string problem;
   /// SIGTERM to listening again; SIGTERM to the last device's welcome.
   double down_s = 0;
   double back_s = 0;
-  /// Devices welcomed again after the SIGTERM.
+  /// Devices of the restarted node, and those welcomed again after the
+  /// SIGTERM.
+  size_t affected = 0;
   size_t back = 0;
   /// Welcomes in the busiest second after the start.
   uint64_t peak_per_s = 0;
@@ -122,16 +128,30 @@ restart_figures restart_and_watch(server_target& target, fleet_run& run,
                                   milliseconds settle) {
   restart_figures f;
   auto& c = run.counters();
+  // The restarted node's devices: all of them, or in a cluster those
+  // placed on node 0.
+  std::vector<const actors::device_memory*> mine;
+  for (size_t i = 0; i < plan.devices.size(); ++i)
+    if (plan.devices[i].port == 0 || plan.devices[i].port == target.port)
+      mine.push_back(plan.memories[i].get());
+  f.affected = mine.size();
   auto t0 = steady::now();
   auto ns0 = std::chrono::duration_cast<std::chrono::nanoseconds>(
                t0.time_since_epoch())
                .count();
-  if (!target.restart(f.problem))
-    return f;
-  f.down_s = secs(steady::now() - t0);
+  // The restart (drain, stop, start) runs beside the sampling: in a
+  // cluster the devices move on while the node still drains.
+  std::atomic<bool> restarted{false};
+  std::atomic<double> down_s{0};
+  bool started = false;
+  std::thread restarter{[&] {
+    started = target.restart(f.problem);
+    down_s = secs(steady::now() - t0);
+    restarted = true;
+  }};
   auto back = [&] {
     size_t k = 0;
-    for (auto& m : plan.memories)
+    for (auto* m : mine)
       k += m->welcomed_ns.load(std::memory_order_relaxed) > ns0 ? 1 : 0;
     return k;
   };
@@ -139,9 +159,13 @@ restart_figures restart_and_watch(server_target& target, fleet_run& run,
   run.wait(
     [&] {
       samples.emplace_back(steady::now(), c.welcomes.load());
-      return back() >= plan.memories.size();
+      return restarted && (!started || back() >= mine.size());
     },
-    settle + std::chrono::seconds{60}, "restart");
+    settle + std::chrono::seconds{180}, "restart");
+  restarter.join();
+  f.down_s = down_s;
+  if (!started)
+    return f;
   for (size_t i = 0; i < samples.size(); ++i)
     for (size_t j = i + 1;
          j < samples.size()
@@ -149,7 +173,7 @@ restart_figures restart_and_watch(server_target& target, fleet_run& run,
          ++j)
       f.peak_per_s = std::max(f.peak_per_s,
                               samples[j].second - samples[i].second);
-  for (auto& m : plan.memories) {
+  for (auto* m : mine) {
     auto at = m->welcomed_ns.load(std::memory_order_relaxed);
     if (at > ns0)
       f.reconnect_ms.push_back(static_cast<double>(at - ns0) / 1e6);
@@ -273,10 +297,13 @@ int devices_command(const std::vector<std::string>& args) {
       s.slow = std::uniform_real_distribution<double>{0, 1}(rng) < slow_share;
       if (auto& nodes = target.spread; !nodes.empty()) {
         // Device d of user u on node (u + d) mod n: every user's devices
-        // meet on different nodes, and every node has every kind.
-        auto& node = nodes[(u + d) % nodes.size()];
-        s.host = node.first;
-        s.port = node.second;
+        // meet on different nodes, and every node has every kind. When its
+        // node drains or is gone it turns to the next ones.
+        auto k = (u + d) % nodes.size();
+        s.host = nodes[k].first;
+        s.port = nodes[k].second;
+        for (size_t j = 1; j < nodes.size(); ++j)
+          s.fallbacks.push_back(nodes[(k + j) % nodes.size()]);
       }
       s.token = mint_token(target, s);
       rooms[room_no]->push_back(s.key());
@@ -410,7 +437,7 @@ int devices_command(const std::vector<std::string>& args) {
                  / static_cast<double>(n);
   bool ok = r.ok() && r.in_doubt == 0 && c.errors.load() == 0 && ready;
   if (scenario == "restart")
-    ok = ok && restart.problem.empty() && restart.back == n;
+    ok = ok && restart.problem.empty() && restart.back == restart.affected;
 
   std::vector<std::pair<std::string, std::string>> rows = {
     {"scenario", scenario},
@@ -462,7 +489,7 @@ int devices_command(const std::vector<std::string>& args) {
     rows.push_back({"restart", "SIGTERM to listening again "
                                  + fmt(restart.down_s, 1) + " s; devices back "
                                  + std::to_string(restart.back) + "/"
-                                 + std::to_string(n) + " within "
+                                 + std::to_string(restart.affected) + " within "
                                  + fmt(restart.back_s, 1) + " s"});
     rows.push_back({"reconnect after SIGTERM",
                     fmt(percentile(restart.reconnect_ms, 50), 0) + " / "
@@ -530,7 +557,7 @@ int devices_command(const std::vector<std::string>& args) {
         << ",\"server_cpu_pct\":" << 100 * w.server_cpu() / w.seconds()
         << ",\"server_cpu_us_per_delivery\":" << per_delivery_us
         << ",\"restart\":{\"down_seconds\":" << restart.down_s
-        << ",\"back\":" << restart.back
+        << ",\"affected\":" << restart.affected << ",\"back\":" << restart.back
         << ",\"back_seconds\":" << restart.back_s
         << ",\"peak_handshakes_per_s\":" << restart.peak_per_s
         << ",\"reconnect_ms\":{\"p50\":" << percentile(restart.reconnect_ms, 50)

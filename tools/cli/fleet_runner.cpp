@@ -170,8 +170,8 @@ void server_target::stop() {
 }
 
 bool server_target::restart(std::string& problem) {
-  if (!child || !more_nodes.empty() || spawned_path.empty()) {
-    problem = "a restart needs one tetherd started by --spawn";
+  if (!child || spawned_path.empty()) {
+    problem = "a restart needs a tetherd started by --spawn";
     return false;
   }
   child->signal(SIGTERM);
@@ -186,13 +186,15 @@ bool server_target::restart(std::string& problem) {
   args.push_back("--port");
   args.push_back(std::to_string(port));
   child = std::make_unique<runtime::child_process>();
-  if (runtime::start_tetherd(*child, spawned_path, spawned_dir, args, cpu)
+  if (runtime::start_tetherd(*child, spawned_path, restart_dir, args, cpu)
       != port) {
     problem = "tetherd did not start again on port " + std::to_string(port)
               + ": " + child->read_stderr(std::chrono::milliseconds{500});
     return false;
   }
   pid = child->pid();
+  if (!node_pids.empty())
+    node_pids.front() = pid;
   return true;
 }
 
@@ -339,6 +341,10 @@ bool spawn_cluster(const arg_map& a, const std::string& path,
       out.child = std::move(child);
       out.port = port;
       out.pid = out.node_pids.front();
+      // Node 0 is the one a restart scenario drains and starts again.
+      out.spawned_path = path;
+      out.spawned_args = args;
+      out.restart_dir = node_dir;
     } else {
       out.more_nodes.push_back(std::move(child));
     }
@@ -442,6 +448,7 @@ bool open_target(const arg_map& a, server_target& out, std::string& problem) {
     out.child = std::make_unique<runtime::child_process>();
     out.spawned_path = path;
     out.spawned_args = extra;
+    out.restart_dir = out.spawned_dir;
     out.port = runtime::start_tetherd(*out.child, path, out.spawned_dir, extra,
                                       server_cpu);
     if (out.port == 0) {

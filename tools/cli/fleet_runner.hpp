@@ -38,9 +38,11 @@ struct server_target {
   std::vector<std::unique_ptr<runtime::child_process>> more_nodes;
   std::vector<int> node_pids;
   std::string spawned_dir;
-  /// A spawned single tetherd: its binary and extra arguments (restart).
+  /// The spawned tetherd that restart() restarts (a single one, or node 0
+  /// of a cluster): its binary, extra arguments and data dir.
   std::string spawned_path;
   std::vector<std::string> spawned_args;
+  std::string restart_dir;
   /// The CPU the spawned server is pinned to (-1: not pinned).
   int cpu = -1;
   /// --url A --url B ... --spread (a cluster): every node's host and port;

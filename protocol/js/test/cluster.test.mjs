@@ -188,24 +188,28 @@ test('a message handled on one node is withdrawn from the user\'s devices on the
   const desktop = device(a, 'yan', 'desktop', { deviceType: 'desktop' });
   const tablet = device(b, 'yan', 'tablet', { deviceType: 'tablet' });
   let phone = device(c, 'yan', 'phone');
+  let watch = device(b, 'yan', 'watch');
   const told = new Map();
   for (const x of [desktop, tablet]) {
     told.set(x, []);
     x.on('withdrawn', (ids) => told.get(x).push(...ids));
   }
-  await Promise.all([laptop, desktop, tablet, phone].map((x) => x.connect()));
-  await sendUntilAccepted(laptop, () => laptop.broadcast('warm', {}, { requiresAck: true }).then((x) => (x.recipients === 3 ? x : null)), 'a broadcast to three nodes');
-  await until(() => phone.got.some((m) => m.type === 'warm'), 'warm at the phone');
-  // The phone leaves: its queue stays on C and takes what comes.
+  await Promise.all([laptop, desktop, tablet, phone, watch].map((x) => x.connect()));
+  await sendUntilAccepted(laptop, () => laptop.broadcast('warm', {}, { requiresAck: true }).then((x) => (x.recipients === 4 ? x : null)), 'a broadcast to three nodes');
+  await until(() => phone.got.some((m) => m.type === 'warm') && watch.got.some((m) => m.type === 'warm'), 'warm at the phone and the watch');
+  // The phone and the watch leave: their queues stay on C and B and take
+  // what comes.
   phone.close();
-  await until(async () => (await healthz(c)).connections === 0, 'the phone gone from C');
+  watch.close();
+  await until(async () => (await healthz(c)).connections === 0 && (await healthz(b)).connections === 1, 'the phone and the watch gone');
   await laptop.broadcast('plain', {}, { id: 'x-plain' });
   const ack = await laptop.broadcast('durable', {}, { requiresAck: true, id: 'x-durable' });
-  assert.equal(ack.recipients, 3);
+  assert.equal(ack.recipients, 4);
   await until(() => ['plain', 'durable'].every((t) => desktop.got.some((m) => m.type === t)
     && tablet.got.some((m) => m.type === t)), 'the online copies');
 
-  // Handled on A: B's tablet is told, C's queue loses both copies.
+  // Handled on A: B's tablet is told, the queues of the watch on B and of
+  // the phone on C lose both copies.
   await desktop.markHandled(['x-plain', 'x-durable']);
   await until(() => told.get(tablet).length === 2, 'the tablet on B told');
   assert.deepEqual(told.get(tablet), ['x-plain', 'x-durable']);
@@ -214,15 +218,16 @@ test('a message handled on one node is withdrawn from the user\'s devices on the
     const m = /^tether_queue_events_total\{event="withdrawn"\} (\d+)$/m.exec(text);
     return m ? Number(m[1]) : -1;
   };
-  await until(async () => (await withdrawn(c)) === 2, 'the two copies on C withdrawn');
+  await until(async () => (await withdrawn(c)) === 2 && (await withdrawn(b)) >= 2, 'the offline copies on B and C withdrawn');
   await sendUntilAccepted(laptop, () => laptop.broadcast('marker', {}, { requiresAck: true }), 'the marker');
   phone = device(c, 'yan', 'phone');
-  await phone.connect();
-  await until(() => phone.got.some((m) => m.type === 'marker'), 'the marker at the phone');
+  watch = device(b, 'yan', 'watch');
+  await Promise.all([phone.connect(), watch.connect()]);
+  await until(() => [phone, watch].every((x) => x.got.some((m) => m.type === 'marker')), 'the marker at the phone and the watch');
   // (warm again if its ack had not left when it closed: at least once.)
-  assert.deepEqual(phone.got.map((m) => m.type).filter((t) => t !== 'warm'), ['marker']);
+  for (const x of [phone, watch]) assert.deepEqual(x.got.map((m) => m.type).filter((t) => t !== 'warm'), ['marker']);
   assert.deepEqual(told.get(desktop), []);
-  for (const x of [laptop, desktop, tablet, phone]) x.close();
+  for (const x of [laptop, desktop, tablet, phone, watch]) x.close();
 });
 
 test('an offline device\'s queue follows it to another node and comes back with a killed node', { timeout: 120000 }, async () => {

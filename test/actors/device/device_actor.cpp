@@ -371,6 +371,56 @@ CAF_TEST(the fleet restarts a refused device after its Retry - After) {
   CAF_CHECK(stopped);
 }
 
+CAF_TEST(a device of a draining or silent node turns to the next node) {
+  auto s = spec();
+  s.host = "10.0.0.1";
+  s.port = 1001;
+  s.fallbacks = {{"10.0.0.2", 1002}, {"10.0.0.3", 1003}};
+  auto plan = make_plan({s});
+  plan->reconnect.backoff.base = 100ms;
+  plan->reconnect.backoff.cap = 100ms;
+  auto f = keep(sys.spawn(fleet, plan));
+  sched.run();
+  CAF_REQUIRE_EQUAL(links.size(), 1u);
+  CAF_CHECK_EQUAL(links[0]->opts.port, 1001);
+  // Its node drains: it comes back to the next one.
+  open(*links[0]);
+  welcome(*links[0], "r1", false);
+  links[0]->events->on_closed(1012, 200);
+  sched.run();
+  advance(1s, 100ms);
+  CAF_REQUIRE_EQUAL(links.size(), 2u);
+  CAF_CHECK_EQUAL(links[1]->opts.host, "10.0.0.2");
+  CAF_CHECK_EQUAL(links[1]->opts.port, 1002);
+  // Nobody answers there (no HTTP status): the next, then round again.
+  links[1]->events->on_open(link_opened{});
+  sched.run();
+  advance(1s, 100ms);
+  CAF_REQUIRE_EQUAL(links.size(), 3u);
+  CAF_CHECK_EQUAL(links[2]->opts.port, 1003);
+  links[2]->events->on_open(link_opened{});
+  sched.run();
+  advance(1s, 100ms);
+  CAF_REQUIRE_EQUAL(links.size(), 4u);
+  CAF_CHECK_EQUAL(links[3]->opts.port, 1001);
+  // A 503 (paced) or another close keeps it where it is.
+  link_opened paced;
+  paced.status = 503;
+  paced.retry_after_ms = 100;
+  links[3]->events->on_open(paced);
+  sched.run();
+  advance(1s, 100ms);
+  CAF_REQUIRE_EQUAL(links.size(), 5u);
+  CAF_CHECK_EQUAL(links[4]->opts.port, 1001);
+  open(*links[4]);
+  welcome(*links[4], "r1", true);
+  links[4]->events->on_closed(1006, 0);
+  sched.run();
+  advance(1s, 100ms);
+  CAF_REQUIRE_EQUAL(links.size(), 6u);
+  CAF_CHECK_EQUAL(links[5]->opts.port, 1001);
+}
+
 CAF_TEST(an established link resets the backoff and a crash loop does not ) {
   auto plan = make_plan({spec()});
   plan->reconnect.backoff.base = 1000ms;

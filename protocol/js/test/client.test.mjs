@@ -2,19 +2,13 @@
 // and a killed node with nothing lost and nothing doubled, rooms and
 // presence, terminal closes, the outbox. Run: TETHERD=... node --test test/
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TetherClient, TetherError, backoffDelay, drainRetryAfter, isTerminalClose } from '../tether-client.js';
 import { connect as tcpConnect, createServer as tcpServer } from 'node:net';
-import { Node, WebSocket, until, next, fastBackoff as fast } from './support/tetherd.mjs';
+import { Node, WebSocket, until, next, fastBackoff as fast, trackedRun } from './support/tetherd.mjs';
 
-const nodes = [];
-const clients = [];
-// Whatever a test left (it failed half-way), nothing keeps the run alive.
-after(async () => {
-  for (const c of clients) c.close();
-  for (const n of nodes) await n.remove();
-});
+const { nodes, clients } = trackedRun();
 
 async function startNode(extra) {
   const n = new Node(extra);

@@ -10,23 +10,18 @@
 // leave it once after the grace (those that reconnected elsewhere stay).
 // Run: TETHERD=... node --test test/cluster.test.mjs
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClusterPki, Node, until, freePorts, trackedDevice } from './support/tetherd.mjs';
+import { ClusterPki, Node, until, freePorts, trackedDevice, trackedRun } from './support/tetherd.mjs';
 
 const secretDir = mkdtempSync(join(tmpdir(), 'tether-secret-'));
 const secretFile = join(secretDir, 'secret.key');
 const pki = new ClusterPki();
 writeFileSync(secretFile, 'a'.repeat(64) + '\n', { mode: 0o600 }); // every node signs alike
-const nodes = [];
-const clients = [];
-after(async () => {
-  for (const c of clients) c.close();
-  if (process.env.TETHER_LOG) for (const n of nodes) console.error(`--- node ${n.port}\n${n.stderr}`);
-  for (const n of nodes) await n.remove();
+const { nodes, clients } = trackedRun(() => {
   rmSync(secretDir, { recursive: true, force: true });
   pki.remove();
 });

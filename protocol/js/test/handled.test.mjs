@@ -5,17 +5,11 @@
 // tether.withdrawn, a message its sender kept (withdrawable: false) stays;
 // the same for a room publish. Run: TETHERD=... node --test test/
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Node, until, trackedDevice } from './support/tetherd.mjs';
+import { Node, until, trackedDevice, trackedRun } from './support/tetherd.mjs';
 
-const nodes = [];
-const clients = [];
-after(async () => {
-  for (const c of clients) c.close();
-  if (process.env.TETHER_LOG) for (const n of nodes) console.error(`--- node ${n.port}\n${n.stderr}`);
-  for (const n of nodes) await n.remove();
-});
+const { nodes, clients } = trackedRun();
 
 async function startNode() {
   // A stop without the drain's wait (the test restarts the node).

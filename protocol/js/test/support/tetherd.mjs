@@ -2,6 +2,7 @@
 // test runner of tools/test.sh sets it), tokens signed with the node's own
 // secret, and bounded waits.
 
+import { after } from 'node:test';
 import { execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createHmac } from 'node:crypto';
@@ -13,6 +14,20 @@ import { TetherClient } from '../../tether-client.js';
 import { until } from './until.mjs';
 
 export { WebSocket, until };
+
+/** The nodes and clients a test file starts (push them), ended after its
+ * last test whatever a failed test left, so that nothing keeps the run
+ * alive; TETHER_LOG=info prints the nodes' logs. `also` runs last. */
+export function trackedRun(also) {
+  const run = { nodes: [], clients: [] };
+  after(async () => {
+    for (const c of run.clients) c.close();
+    if (process.env.TETHER_LOG) for (const n of run.nodes) console.error(`--- node ${n.port}\n${n.stderr}`);
+    for (const n of run.nodes) await n.remove();
+    if (also) await also();
+  });
+  return run;
+}
 
 const tetherd = process.env.TETHERD;
 if (!tetherd) throw new Error('set TETHERD to the tetherd binary');

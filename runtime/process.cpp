@@ -1,5 +1,6 @@
 #include "runtime/process.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -10,6 +11,7 @@
 #include <sys/resource.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -25,8 +27,10 @@ namespace tether::runtime {
 
 namespace {
 
+// A file (`file`) has nothing more at its end yet: waits for more, within
+// the limit, as poll does for a pipe.
 std::string read_fd(int fd, const std::string& needle,
-                    std::chrono::milliseconds limit) {
+                    std::chrono::milliseconds limit, bool file = false) {
   std::string text;
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (needle.empty() || text.find(needle) == std::string::npos) {
@@ -39,6 +43,10 @@ std::string read_fd(int fd, const std::string& needle,
       break;
     char buf[4096];
     auto n = ::read(fd, buf, sizeof(buf));
+    if (n == 0 && file) {
+      ::poll(nullptr, 0, static_cast<int>(std::min<int64_t>(left.count(), 10)));
+      continue;
+    }
     if (n <= 0)
       break;
     text.append(buf, static_cast<size_t>(n));
@@ -60,11 +68,29 @@ child_process::~child_process() {
 }
 
 bool child_process::start(const std::string& path,
-                          const std::vector<std::string>& args, int cpu) {
+                          const std::vector<std::string>& args, int cpu,
+                          const std::string& stderr_file) {
   int outp[2];
   int errp[2];
-  if (::pipe(outp) != 0 || ::pipe(errp) != 0)
+  if (::pipe(outp) != 0)
     return false;
+  if (!stderr_file.empty()) {
+    // Read from the end: what an earlier process appended is not this one's.
+    errp[1] = ::open(stderr_file.c_str(),
+                     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    errp[0] = ::open(stderr_file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (errp[0] >= 0)
+      ::lseek(errp[0], 0, SEEK_END);
+    err_file_ = true;
+  } else if (::pipe(errp) != 0) {
+    errp[0] = errp[1] = -1;
+  }
+  if (errp[0] < 0 || errp[1] < 0) {
+    for (int fd : {outp[0], outp[1], errp[0], errp[1]})
+      if (fd >= 0)
+        ::close(fd);
+    return false;
+  }
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
@@ -99,12 +125,12 @@ std::string child_process::read_stdout_until(const std::string& needle,
 }
 
 std::string child_process::read_stderr(std::chrono::milliseconds limit) {
-  return read_fd(err_, "\x01", limit);
+  return read_fd(err_, "\x01", limit, err_file_);
 }
 
 std::string child_process::read_stderr_until(const std::string& needle,
                                              std::chrono::milliseconds limit) {
-  return read_fd(err_, needle, limit);
+  return read_fd(err_, needle, limit, err_file_);
 }
 
 void child_process::signal(int sig) {
@@ -129,18 +155,29 @@ int child_process::wait(std::chrono::milliseconds limit) {
 
 uint16_t start_tetherd(child_process& p, const std::string& path,
                        const std::string& data_dir,
-                       std::vector<std::string> extra, int cpu) {
+                       std::vector<std::string> extra, int cpu,
+                       bool log_to_file) {
   std::vector<std::string> args{"--port",      "0",          "--address",
                                 "127.0.0.1",   "--data-dir", data_dir,
                                 "--log-level", "warn"};
   args.insert(args.end(), extra.begin(), extra.end());
-  return start_server(p, path, args, cpu);
+  if (!log_to_file)
+    return start_server(p, path, args, cpu);
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (!p.start(path, args, cpu, data_dir + "/tetherd.log"))
+    return 0;
+  return listening_port(p);
 }
 
 uint16_t start_server(child_process& p, const std::string& path,
                       const std::vector<std::string>& args, int cpu) {
   if (!p.start(path, args, cpu))
     return 0;
+  return listening_port(p);
+}
+
+uint16_t listening_port(child_process& p) {
   auto line = p.read_stdout_until("\n", std::chrono::seconds{20});
   auto colon = line.rfind(':');
   if (line.rfind("listening on ", 0) != 0 || colon == std::string::npos)

@@ -22,9 +22,13 @@ public:
   child_process& operator=(const child_process&) = delete;
 
   /// Starts `path` with `args`, on CPU `cpu` only if >= 0 (as `taskset -c`
-  /// would); false if it could not be spawned.
+  /// would); false if it could not be spawned. Its stderr goes to a pipe
+  /// (a child that logs more than the pipe holds blocks until it is read),
+  /// or appended to `stderr_file`, which the read_stderr calls then read
+  /// from where it ended at the start: a child nobody reads while it runs
+  /// (a benchmark's server) never waits on its log.
   bool start(const std::string& path, const std::vector<std::string>& args,
-             int cpu = -1);
+             int cpu = -1, const std::string& stderr_file = {});
 
   /// Reads stdout until `needle` appears or `limit` passes.
   std::string read_stdout_until(const std::string& needle,
@@ -51,6 +55,8 @@ private:
   pid_t pid_ = -1;
   int out_ = -1;
   int err_ = -1;
+  /// err_ reads a file (stderr_file), not a pipe.
+  bool err_file_ = false;
 };
 
 /// Starts the server at `path` with `args` (on CPU `cpu` if >= 0) and
@@ -59,11 +65,18 @@ private:
 uint16_t start_server(child_process& p, const std::string& path,
                       const std::vector<std::string>& args, int cpu = -1);
 
+/// The port of the `listening on ADDRESS:PORT` line a started server prints
+/// first (within 20 s), or 0.
+uint16_t listening_port(child_process& p);
+
 /// Starts the tetherd at `path` on 127.0.0.1 port 0 with `data_dir` and
-/// extra args; returns the port it printed, or 0.
+/// extra args; returns the port it printed, or 0. `log_to_file`: its log
+/// is appended to data_dir/tetherd.log instead of a pipe (a server that
+/// runs unread, as the CLI's spawned ones, must never block on its log).
 uint16_t start_tetherd(child_process& p, const std::string& path,
                        const std::string& data_dir,
-                       std::vector<std::string> extra = {}, int cpu = -1);
+                       std::vector<std::string> extra = {}, int cpu = -1,
+                       bool log_to_file = false);
 
 /// Pins the calling process to CPU `cpu`; false if that is not possible.
 bool pin_to_cpu(int cpu);

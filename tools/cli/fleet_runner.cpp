@@ -186,7 +186,7 @@ bool server_target::restart(std::string& problem) {
   args.push_back("--port");
   args.push_back(std::to_string(port));
   child = std::make_unique<runtime::child_process>();
-  if (runtime::start_tetherd(*child, spawned_path, restart_dir, args, cpu)
+  if (runtime::start_tetherd(*child, spawned_path, restart_dir, args, cpu, true)
       != port) {
     problem = "tetherd did not start again on port " + std::to_string(port)
               + ": " + child->read_stderr(std::chrono::milliseconds{500});
@@ -329,7 +329,8 @@ bool spawn_cluster(const arg_map& a, const std::string& path,
                                "--cluster.tls_ca", r.out_dir + "/ca.pem"});
     }
     auto child = std::make_unique<runtime::child_process>();
-    auto port = runtime::start_tetherd(*child, path, node_dir, args, out.cpu);
+    auto port = runtime::start_tetherd(*child, path, node_dir, args, out.cpu,
+                                       true);
     if (port == 0) {
       problem = "tetherd node " + std::to_string(i) + " did not start: "
                 + child->read_stderr(std::chrono::milliseconds{500});
@@ -450,7 +451,7 @@ bool open_target(const arg_map& a, server_target& out, std::string& problem) {
     out.spawned_args = extra;
     out.restart_dir = out.spawned_dir;
     out.port = runtime::start_tetherd(*out.child, path, out.spawned_dir, extra,
-                                      server_cpu);
+                                      server_cpu, true);
     if (out.port == 0) {
       problem = "tetherd did not start: "
                 + out.child->read_stderr(std::chrono::milliseconds{500});

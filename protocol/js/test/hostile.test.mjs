@@ -1,6 +1,6 @@
 // The client against a hostile server: a WebSocket server of the test's own
 // (the `ws` package, 127.0.0.1 port 0) that sends what no tetherd sends:
-// frames that are not objects, batches of them, malformed presence and gap
+// frames that are not objects, batches of them, malformed presence, gap and withdrawn
 // payloads, bad seqs, msgpack bombs and duplicate keys, a second welcome in
 // the middle of a session. The client reports each as an `error` event and
 // never throws out of its handlers (a throw in `ws`'s message handler ends
@@ -96,15 +96,17 @@ test('frames that are not objects are dropped and reported, never thrown', { tim
     JSON.stringify(message('p4', 5, { type: 'tether.presence.diff', payload: { room: 'r', changes: [null] } })),
     JSON.stringify(message('p5', 6, { type: 'tether.presence.diff', payload: { room: {}, changes: {} } })),
     JSON.stringify(message('g1', 7, { type: 'tether.gap', payload: 'gone' })),
+    JSON.stringify(message('w1', 8, { type: 'tether.withdrawn', payload: { messageIds: 'm1' } })),
+    JSON.stringify(message('w2', 9, { type: 'tether.withdrawn', payload: { messageIds: ['m1', 2] } })),
     // Seqs that are not counts, ids that are not strings.
     JSON.stringify(message('s1', -1)),
     JSON.stringify(message('s2', 1.5)),
     JSON.stringify(message('s3', '9')),
     JSON.stringify(message('s4', 2 ** 60)),
-    JSON.stringify(message(7, 8)),
+    JSON.stringify(message(7, 10)),
     JSON.stringify({ messageId: 5, status: 'received' }),
     JSON.stringify({ type: 'ping', timestamp: {} }),
-    JSON.stringify(message('last', 9)),
+    JSON.stringify(message('last', 11)),
   ];
   const server = await hostile((socket) => {
     socket.send(JSON.stringify(welcome('alice', 'phone', 'r1')));
@@ -116,10 +118,11 @@ test('frames that are not objects are dropped and reported, never thrown', { tim
   assert.deepEqual(c.got, ['ok1', 'last']);
   // One error per bad frame or batch member (the two valid frames aside).
   const malformed = c.errors.filter((e) => e.code === 'MALFORMED_FRAME');
-  assert.equal(malformed.length, 5 + 1 + 5 + 1 + 6 + 5 + 2, c.errors.map((e) => e.message).join('\n'));
+  assert.equal(malformed.length, 5 + 1 + 5 + 1 + 8 + 5 + 2, c.errors.map((e) => e.message).join('\n'));
   assert.equal(c.state, 'open');
   assert.equal(server.connections.length, 1);
-  assert.equal(c.lastSeq, 9);
+  assert.equal(c.lastSeq, 11);
+  assert.equal(c.stats.withdrawn, 0);
   assert.equal(c.presence('r').size, 0);
 });
 

@@ -182,8 +182,10 @@ using queue_actor = delivery_source::extend<
   // Ack of one delivered message by id.
   caf::reacts_to<atom::ack, std::string>,
   // Another device of the user handled these message ids: their copies here
-  // go, and the device is told of those it may have (tether.withdrawn).
-  caf::reacts_to<atom::withdraw, std::vector<std::string>>,
+  // go, and the device is told of those it may have (tether.withdrawn) but
+  // the second list's, which it sent itself.
+  caf::reacts_to<atom::withdraw, std::vector<std::string>,
+                 std::vector<std::string>>,
   // INTERNAL: write the gap counters to the store (once for every change
   // queued before it).
   caf::reacts_to<atom::gaps>,

@@ -4,6 +4,7 @@
 #include "actors/directory/shard.hpp"
 
 #include <algorithm>
+#include <mutex>
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
@@ -570,16 +571,37 @@ void opened(self_ptr self, caf::typed_response_promise<joined_info> rp,
   join_running(self, rp, id, conn);
 }
 
+// Which of `ids` the device sent itself, as far as its window of recent
+// ids here remembers (queue.dedup_window): it is not told of those.
+std::vector<std::string> sent_by(self_ptr self, const device_slot& d,
+                                 const std::vector<std::string>& ids) {
+  std::vector<std::string> out;
+  if (!d.dedup)
+    return out;
+  auto now = steady_ms(self);
+  std::lock_guard<std::mutex> guard{d.dedup->mx};
+  for (auto& id : ids)
+    if (d.dedup->window.seen(id, now))
+      out.push_back(id);
+  return out;
+}
+
 // Withdraws `ids` from the queues here of these devices of the user (each
 // started if it does not run: an offline device's copies are in the store).
 void withdraw_here(self_ptr self, const std::string& user,
                    const std::vector<std::string>& devices,
                    const std::vector<std::string>& ids) {
-  for (auto& device : devices)
-    with_queue(self, user, device, [self, ids](const queue_actor& q) {
-      if (q)
-        self->send(q, atom::withdraw_v, ids);
-    });
+  for (auto& device : devices) {
+    auto* d = find_device(self, user, device);
+    if (!d)
+      continue;
+    with_queue(self, user, device,
+               [self, ids,
+                sent = sent_by(self, *d, ids)](const queue_actor& q) {
+                 if (q)
+                   self->send(q, atom::withdraw_v, ids, sent);
+               });
+  }
 }
 
 // The device `by` handled `ids` (SPEC §5.9): every other device of its user
@@ -607,7 +629,7 @@ void handled(self_ptr self, const device_identity& by,
       }
       // A queue of it still here (being handed over) loses them too.
       if (auto* d = find_device(u, device); d && d->queue)
-        self->send(d->queue, atom::withdraw_v, ids);
+        self->send(d->queue, atom::withdraw_v, ids, sent_by(self, *d, ids));
       auto g = std::find_if(nodes.begin(), nodes.end(),
                             [&](auto& x) { return x.first == t.remotes[i]; });
       if (g == nodes.end())

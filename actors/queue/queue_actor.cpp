@@ -572,12 +572,15 @@ void notify_withdrawn(self_ptr self, const std::vector<std::string>& ids) {
 // Another device of the user handled `ids` (SPEC §5.9): the copies here go,
 // from memory and the store, counted as withdrawn; the device is told of
 // the ids it may have had (delivered, or gone from here: retired), not of
-// those it never got nor of those their sender kept (withdrawable: false).
-void withdraw(self_ptr self, const std::vector<std::string>& ids) {
+// those it never got, those their sender kept (withdrawable: false), nor
+// those it sent itself (`sent`).
+void withdraw(self_ptr self, const std::vector<std::string>& ids,
+              const std::vector<std::string>& sent) {
   auto& st = self->state;
   absorb(self);
   auto r = st.q.withdraw(ids);
   std::vector<std::string_view> untold(r.kept.begin(), r.kept.end());
+  untold.insert(untold.end(), sent.begin(), sent.end());
   for (auto& e : r.unsent)
     untold.emplace_back(e.msg->id);
   auto n = r.unsent.size() + r.delivered.size();
@@ -822,9 +825,8 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
         arm_release(self);
       }
     },
-    [=](atom::withdraw, const std::vector<std::string>& ids) {
-      withdraw(self, ids);
-    },
+    [=](atom::withdraw, const std::vector<std::string>& ids,
+        const std::vector<std::string>& sent) { withdraw(self, ids, sent); },
     [=](atom::written) {
       // The batcher's credit moved on (pump takes it in), or a
       // reservation completed.

@@ -185,7 +185,7 @@ test('a message handled on one node is withdrawn from the user\'s devices on the
   let phone = device(c, 'yan', 'phone');
   let watch = device(b, 'yan', 'watch');
   const told = new Map();
-  for (const x of [desktop, tablet]) {
+  for (const x of [laptop, desktop, tablet]) {
     told.set(x, []);
     x.on('withdrawn', (ids) => told.get(x).push(...ids));
   }
@@ -221,7 +221,9 @@ test('a message handled on one node is withdrawn from the user\'s devices on the
   await until(() => [phone, watch].every((x) => x.got.some((m) => m.type === 'marker')), 'the marker at the phone and the watch');
   // (warm again if its ack had not left when it closed: at least once.)
   for (const x of [phone, watch]) assert.deepEqual(x.got.map((m) => m.type).filter((t) => t !== 'warm'), ['marker']);
+  // Neither the device that handled them nor the one that sent them.
   assert.deepEqual(told.get(desktop), []);
+  assert.deepEqual(told.get(laptop), []);
   for (const x of [laptop, desktop, tablet, phone, watch]) x.close();
 });
 

@@ -85,7 +85,9 @@ test('a broadcast handled on one device is withdrawn from the others', { timeout
   const [phone, got] = await comesBack(node, 'alice', 'phone', 'marker');
   assert.deepEqual(got, ['kept', 'marker']);
   assert.deepEqual(phone.withdrawn, []);
+  // Nor the one that handled them, nor the one that sent them.
   assert.deepEqual(desktop.withdrawn, []);
+  assert.deepEqual(laptop.withdrawn, []);
 
   // A bad request is refused with the field named, and changes nothing.
   await assert.rejects(desktop.request('tether.handled', { messageIds: [] }),

@@ -380,9 +380,11 @@ CAF_TEST(copies handled elsewhere are withdrawn and the device told) {
   auto kept = std::make_shared<protocol::mobile_message>(*msg("kept"));
   kept->optimization.withdrawable = false;
   enqueue(kept);
+  // ("mine": the device sent it itself, so it is not told of it.)
   self->send(q, atom::withdraw_v,
-             std::vector<std::string>{"queued", "plain", "kept", "had",
-                                      "gone"});
+             std::vector<std::string>{"queued", "plain", "kept", "had", "gone",
+                                      "mine"},
+             std::vector<std::string>{"mine"});
   sched.run();
   CAF_CHECK_EQUAL(metrics->queue_events(queue_counter::withdrawn), 3u);
   self->send(st, atom::flush_v);
@@ -395,7 +397,8 @@ CAF_TEST(copies handled elsewhere are withdrawn and the device told) {
   CAF_CHECK_EQUAL(stored[0], "kept");
   CAF_CHECK_EQUAL(stored[1].rfind("withdrawn-", 0), 0u);
   // A second withdrawal while the notice waits merges into it.
-  self->send(q, atom::withdraw_v, std::vector<std::string>{"older", "had"});
+  self->send(q, atom::withdraw_v, std::vector<std::string>{"older", "had"},
+             std::vector<std::string>{});
   sched.run();
   // A restart recovers them; the device gets the kept message and one
   // notice naming what it may have had.

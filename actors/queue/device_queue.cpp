@@ -210,24 +210,34 @@ device_queue::written(const std::vector<uint64_t>& seqs) {
   return out;
 }
 
-std::vector<queue_entry> device_queue::expire(int64_t now_ms) {
-  std::vector<queue_entry> out;
+template <class Pred>
+void device_queue::take_waiting_if(Pred pred, std::vector<queue_entry>& out) {
   for (auto& q : waiting_) {
-    auto keep = std::stable_partition(q.begin(), q.end(), [&](auto& e) {
-      return e.expires_ms > now_ms;
-    });
+    auto keep = std::stable_partition(q.begin(), q.end(),
+                                      [&](auto& e) { return !pred(e); });
     for (auto i = keep; i != q.end(); ++i) {
       account_remove(*i);
       out.push_back(std::move(*i));
     }
     q.erase(keep, q.end());
   }
+}
+
+template <class Pred>
+void device_queue::take_inflight_if(Pred pred, std::vector<queue_entry>& out) {
   for (auto i = inflight_.begin(); i != inflight_.end();) {
-    if (i->second.expires_ms <= now_ms)
+    if (pred(i->second))
       out.push_back(take_inflight(i++));
     else
       ++i;
   }
+}
+
+std::vector<queue_entry> device_queue::expire(int64_t now_ms) {
+  std::vector<queue_entry> out;
+  auto expired = [&](const queue_entry& e) { return e.expires_ms <= now_ms; };
+  take_waiting_if(expired, out);
+  take_inflight_if(expired, out);
   return out;
 }
 
@@ -253,38 +263,17 @@ device_queue::withdraw(const std::vector<std::string>& ids) {
       r.kept.push_back(e.msg->id);
     return false;
   };
-  for (auto& q : waiting_) {
-    auto keep = std::stable_partition(q.begin(), q.end(),
-                                      [&](auto& e) { return !selected(e); });
-    for (auto i = keep; i != q.end(); ++i) {
-      account_remove(*i);
-      r.unsent.push_back(std::move(*i));
-    }
-    q.erase(keep, q.end());
-  }
+  take_waiting_if(selected, r.unsent);
   // (A seq left in redeliver_ is skipped by next(), one in the queue
   // actor's handed list by written().)
-  for (auto i = inflight_.begin(); i != inflight_.end();) {
-    if (selected(i->second))
-      r.delivered.push_back(take_inflight(i++));
-    else
-      ++i;
-  }
+  take_inflight_if(selected, r.delivered);
   return r;
 }
 
 std::vector<queue_entry> device_queue::take_waiting(std::string_view type) {
   std::vector<queue_entry> out;
-  for (auto& q : waiting_) {
-    auto keep = std::stable_partition(q.begin(), q.end(), [&](auto& e) {
-      return !e.msg || e.msg->type != type;
-    });
-    for (auto i = keep; i != q.end(); ++i) {
-      account_remove(*i);
-      out.push_back(std::move(*i));
-    }
-    q.erase(keep, q.end());
-  }
+  take_waiting_if(
+    [&](const queue_entry& e) { return e.msg && e.msg->type == type; }, out);
   return out;
 }
 

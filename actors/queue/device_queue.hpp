@@ -211,6 +211,13 @@ private:
   /// The deadlines of the entries, counted again (when gone ones pile up).
   void recount_deadlines() const;
   queue_entry take_inflight(std::map<uint64_t, queue_entry>::iterator i);
+  /// Moves the waiting messages `pred` selects to `out`, lane by lane in
+  /// their order (defined and used in the .cpp only).
+  template <class Pred>
+  void take_waiting_if(Pred pred, std::vector<queue_entry>& out);
+  /// The same for the delivered, unretired ones, by seq.
+  template <class Pred>
+  void take_inflight_if(Pred pred, std::vector<queue_entry>& out);
 
   queue_params params_;
   uint64_t next_seq_;

@@ -165,19 +165,14 @@ uint16_t start_tetherd(child_process& p, const std::string& path,
     return start_server(p, path, args, cpu);
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
-  if (!p.start(path, args, cpu, data_dir + "/tetherd.log"))
-    return 0;
-  return listening_port(p);
+  return start_server(p, path, args, cpu, data_dir + "/tetherd.log");
 }
 
 uint16_t start_server(child_process& p, const std::string& path,
-                      const std::vector<std::string>& args, int cpu) {
-  if (!p.start(path, args, cpu))
+                      const std::vector<std::string>& args, int cpu,
+                      const std::string& stderr_file) {
+  if (!p.start(path, args, cpu, stderr_file))
     return 0;
-  return listening_port(p);
-}
-
-uint16_t listening_port(child_process& p) {
   auto line = p.read_stdout_until("\n", std::chrono::seconds{20});
   auto colon = line.rfind(':');
   if (line.rfind("listening on ", 0) != 0 || colon == std::string::npos)

@@ -61,13 +61,10 @@ private:
 
 /// Starts the server at `path` with `args` (on CPU `cpu` if >= 0) and
 /// returns the port of the `listening on ADDRESS:PORT` line it prints
-/// first, or 0.
+/// first, or 0. `stderr_file`: as child_process::start.
 uint16_t start_server(child_process& p, const std::string& path,
-                      const std::vector<std::string>& args, int cpu = -1);
-
-/// The port of the `listening on ADDRESS:PORT` line a started server prints
-/// first (within 20 s), or 0.
-uint16_t listening_port(child_process& p);
+                      const std::vector<std::string>& args, int cpu = -1,
+                      const std::string& stderr_file = {});
 
 /// Starts the tetherd at `path` on 127.0.0.1 port 0 with `data_dir` and
 /// extra args; returns the port it printed, or 0. `log_to_file`: its log

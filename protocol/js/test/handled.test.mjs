@@ -29,12 +29,6 @@ function device(node, user, id, claims) {
 
 const types = (c) => c.got.map((m) => m.type);
 
-async function metric(node, event) {
-  const text = await node.get('/metrics', false);
-  const m = new RegExp(`^tether_queue_events_total\\{event="${event}"\\} (\\d+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : -1;
-}
-
 // A device that connects once and leaves: it is known, and offline.
 async function leaves(node, user, id) {
   const c = device(node, user, id);
@@ -77,7 +71,7 @@ test('a broadcast handled on one device is withdrawn from the others', { timeout
   await until(() => tablet.withdrawn.length === 2, 'the tablet told');
   assert.deepEqual(tablet.withdrawn, ['m-plain', 'm-durable']);
   assert.equal(tablet.stats.withdrawn, 2);
-  await until(async () => (await metric(node, 'withdrawn')) >= 4, 'the offline copies withdrawn');
+  await until(async () => (await node.metric('tether_queue_events_total', 'event="withdrawn"')) >= 4, 'the offline copies withdrawn');
   ack = await laptop.broadcast('marker', {}, { requiresAck: true });
   assert.equal(ack.recipients, 4);
 

@@ -108,6 +108,14 @@ export class Node {
     return json ? r.json() : r.text();
   }
 
+  /** The value of `name{labels}` in this node's /metrics (`labels` as
+   * written there, e.g. 'event="retired"'; none: the bare name), or -1. */
+  async metric(name, labels = '') {
+    const key = labels ? `${name}{${labels}}` : name;
+    const line = (await this.get('/metrics', false)).split('\n').find((l) => l.startsWith(`${key} `));
+    return line ? Number(line.slice(key.length + 1)) : -1;
+  }
+
   /** Ends the process (by its pid) with `signal` and waits for it. */
   stop(signal = 'SIGTERM') {
     return new Promise((resolve) => {

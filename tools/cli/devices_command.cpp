@@ -113,14 +113,14 @@ struct restart_figures {
   /// SIGTERM to listening again; SIGTERM to the last device's welcome.
   double down_s = 0;
   double back_s = 0;
-  /// Devices of the restarted node, and those welcomed again after the
-  /// SIGTERM.
+  /// Devices of the restarted node.
   size_t affected = 0;
-  size_t back = 0;
   /// Welcomes in the busiest second after the start.
   uint64_t peak_per_s = 0;
-  /// Per device: SIGTERM to its welcome.
+  /// Per device welcomed again: SIGTERM to its welcome.
   std::vector<double> reconnect_ms;
+
+  size_t back() const noexcept { return reconnect_ms.size(); }
 };
 
 restart_figures restart_and_watch(server_target& target, fleet_run& run,
@@ -178,7 +178,6 @@ restart_figures restart_and_watch(server_target& target, fleet_run& run,
     if (at > ns0)
       f.reconnect_ms.push_back(static_cast<double>(at - ns0) / 1e6);
   }
-  f.back = f.reconnect_ms.size();
   f.back_s = percentile(f.reconnect_ms, 100) / 1000;
   return f;
 }
@@ -437,7 +436,7 @@ int devices_command(const std::vector<std::string>& args) {
                  / static_cast<double>(n);
   bool ok = r.ok() && r.in_doubt == 0 && c.errors.load() == 0 && ready;
   if (scenario == "restart")
-    ok = ok && restart.problem.empty() && restart.back == restart.affected;
+    ok = ok && restart.problem.empty() && restart.back() == restart.affected;
 
   std::vector<std::pair<std::string, std::string>> rows = {
     {"scenario", scenario},
@@ -488,7 +487,7 @@ int devices_command(const std::vector<std::string>& args) {
       rows.push_back({"restart", "FAILED: " + restart.problem});
     rows.push_back({"restart", "SIGTERM to listening again "
                                  + fmt(restart.down_s, 1) + " s; devices back "
-                                 + std::to_string(restart.back) + "/"
+                                 + std::to_string(restart.back()) + "/"
                                  + std::to_string(restart.affected) + " within "
                                  + fmt(restart.back_s, 1) + " s"});
     rows.push_back({"reconnect after SIGTERM",
@@ -557,7 +556,8 @@ int devices_command(const std::vector<std::string>& args) {
         << ",\"server_cpu_pct\":" << 100 * w.server_cpu() / w.seconds()
         << ",\"server_cpu_us_per_delivery\":" << per_delivery_us
         << ",\"restart\":{\"down_seconds\":" << restart.down_s
-        << ",\"affected\":" << restart.affected << ",\"back\":" << restart.back
+        << ",\"affected\":" << restart.affected
+        << ",\"back\":" << restart.back()
         << ",\"back_seconds\":" << restart.back_s
         << ",\"peak_handshakes_per_s\":" << restart.peak_per_s
         << ",\"reconnect_ms\":{\"p50\":" << percentile(restart.reconnect_ms, 50)

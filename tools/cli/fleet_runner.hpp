@@ -61,9 +61,9 @@ struct server_target {
   /// dir; a no-op for a server this process did not start.
   void stop();
 
-  /// Stops a spawned single tetherd with SIGTERM (it drains), waits for
-  /// it to exit and starts it again on the same data dir and port; false
-  /// with `problem` if that cannot be done.
+  /// Stops the spawned tetherd (a single one, or node 0 of a cluster) with
+  /// SIGTERM (it drains), waits for it to exit and starts it again on the
+  /// same data dir and ports; false with `problem` if that cannot be done.
   bool restart(std::string& problem);
 
   /// The pids of the server's processes (every node of a spawned

@@ -108,4 +108,12 @@ json_parse_result parse_json(std::string_view text, size_t max_depth,
                              rapidjson::Document& doc,
                              bool refuse_duplicates = true);
 
+/// parse_json on a copy of `text` in `buffer`, which the parse decodes
+/// strings in (rapidjson's in-situ parse: no string is copied again): the
+/// document's strings point into `buffer`, which must outlive their use.
+/// The cheaper parse, for a frame read once and dropped.
+json_parse_result parse_json_insitu(std::string_view text, std::string& buffer,
+                                    size_t max_depth, rapidjson::Document& doc,
+                                    bool refuse_duplicates = true);
+
 } // namespace tether::protocol

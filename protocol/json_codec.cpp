@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -11,12 +12,12 @@
 #include <rapidjson/encodedstream.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
-#include <rapidjson/writer.h>
 
 #include "protocol/base64.hpp"
 #include "protocol/detail/codecs.hpp"
 #include "protocol/detail/duplicates.hpp"
 #include "protocol/detail/emit.hpp"
+#include "protocol/detail/json_writer.hpp"
 #include "protocol/detail/parse.hpp"
 #include "protocol/json.hpp"
 
@@ -24,16 +25,11 @@ namespace tether::protocol::detail {
 
 namespace {
 
-/// rapidjson output stream appending to a std::string.
-struct string_stream {
-  using Ch = char;
-  std::string* out;
-  void Put(char c) { out->push_back(c); }
-  void Flush() {}
-};
-
 class json_node {
 public:
+  /// parse_json checked the text's UTF-8, keys and strings included.
+  static constexpr bool utf8_checked = true;
+
   explicit json_node(const rapidjson::Value* v) : v_(v) {}
 
   bool is_null() const { return v_->IsNull(); }
@@ -72,14 +68,27 @@ public:
     return true;
   }
 
+  // The reader asks for an object's keys in the order the writers put
+  // them (SPEC's), so each search starts after the last key found and
+  // mostly ends at its first comparison. In an object that names a key
+  // twice (refused, whatever the values) the copy found may be either.
   std::optional<json_node> member(std::string_view key) const {
     if (!v_->IsObject())
       return std::nullopt;
-    rapidjson::Value k{rapidjson::StringRef(key.data(), key.size())};
-    auto i = v_->FindMember(k);
-    if (i == v_->MemberEnd())
-      return std::nullopt;
-    return json_node{&i->value};
+    auto first = v_->MemberBegin();
+    auto n = static_cast<size_t>(v_->MemberCount());
+    auto i = next_ < n ? next_ : 0;
+    for (size_t k = 0; k < n; ++k) {
+      auto& m = first[static_cast<std::ptrdiff_t>(i)];
+      if (m.name.GetStringLength() == key.size()
+          && std::memcmp(m.name.GetString(), key.data(), key.size()) == 0) {
+        next_ = i + 1;
+        return json_node{&m.value};
+      }
+      if (++i == n)
+        i = 0;
+    }
+    return std::nullopt;
   }
 
   template <class F>
@@ -95,12 +104,18 @@ public:
     return json_node{&(*v_)[static_cast<rapidjson::SizeType>(i)]};
   }
 
+  // Written to a buffer of the thread, then copied once at its size: the
+  // value's length is known only when written.
   raw_value raw() const {
+    thread_local std::string scratch;
+    scratch.clear();
+    json_text_writer w{scratch};
+    v_->Accept(w);
     raw_value result;
     result.format = codec::json;
-    string_stream os{&result.raw};
-    rapidjson::Writer<string_stream> w{os};
-    v_->Accept(w);
+    result.raw = scratch;
+    if (scratch.capacity() > 64 * 1024)
+      std::string{}.swap(scratch);
     return result;
   }
 
@@ -132,13 +147,14 @@ private:
   }
 
   const rapidjson::Value* v_;
+  mutable size_t next_ = 0;
 };
 
 class json_emitter {
 public:
   static constexpr codec format = codec::json;
 
-  explicit json_emitter(std::string& out) : os_{&out}, w_{os_} {
+  explicit json_emitter(std::string& out) : w_{out} {
     // nop
   }
 
@@ -146,35 +162,33 @@ public:
   void end_object() { w_.EndObject(); }
   void begin_array(size_t) { w_.StartArray(); }
   void end_array() { w_.EndArray(); }
-  void key(std::string_view k) {
-    w_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+  // emit.hpp's keys are string literals that need no escape: written
+  // whole. A key from the message (an extra field's name) is escaped.
+  template <size_t N>
+  void key(const char (&literal)[N]) {
+    w_.LiteralKey({literal, N - 1});
   }
-  void string(std::string_view s) {
-    w_.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-  }
+  void key(std::string_view k) { w_.Key(k); }
+  void string(std::string_view s) { w_.String(s); }
   void int64(int64_t v) { w_.Int64(v); }
   void uint64(uint64_t v) { w_.Uint64(v); }
   void boolean(bool v) { w_.Bool(v); }
-  size_t size() const { return os_.out->size(); }
+  size_t size() const { return w_.size(); }
 
   void raw(const raw_value& v) {
     if (v.format == codec::json) {
-      // The writer places the separator and counts the value; the bytes
-      // are appended whole (its RawValue copies them one char at a time).
-      w_.RawValue(v.raw.data(), 0, rapidjson::kObjectType);
-      os_.out->append(v.raw);
+      w_.RawValue(v.raw);
       return;
     }
     std::string tmp;
     if (msgpack_to_json(v.raw, tmp))
-      w_.RawValue(tmp.data(), tmp.size(), rapidjson::kObjectType);
+      w_.RawValue(tmp);
     else
       w_.Null();
   }
 
 private:
-  string_stream os_;
-  rapidjson::Writer<string_stream> w_;
+  json_text_writer w_;
 };
 
 template <class T>
@@ -236,6 +250,11 @@ void decode_json(std::string_view bytes, const limits& lim,
   } use{arena_taken};
   arena_taken = true;
   std::optional<rapidjson::MemoryPoolAllocator<>> pool;
+  // The text is parsed in a copy (strings decoded in place, not copied into
+  // the document), kept by the thread like the arena.
+  thread_local std::string text_buffer;
+  std::string own_buffer;
+  auto& text = use.mine ? text_buffer : own_buffer;
   if (use.mine)
     pool.emplace(arena, arena_bytes, arena_bytes);
   else
@@ -243,13 +262,17 @@ void decode_json(std::string_view bytes, const limits& lim,
   rapidjson::Document doc{&*pool};
   // Duplicate keys are the reader's to report, as field errors of the
   // message or the batch they are in.
-  auto r = parse_json(bytes, lim.max_depth + frame_depth_margin, doc, false);
+  auto r = parse_json_insitu(bytes, text, lim.max_depth + frame_depth_margin,
+                             doc, false);
   if (!r.ok()) {
     out.error = errc::malformed_frame;
     out.error_message = r.message();
     return;
   }
   read_frame(json_node{&doc}, lim, out);
+  // A frame of the largest kind does not keep its copy.
+  if (use.mine && text_buffer.capacity() > 256 * 1024)
+    std::string{}.swap(text_buffer);
 }
 
 void encode_json(const mobile_message& x, std::string& out) {
@@ -269,6 +292,9 @@ void encode_json(const batch_message& x, std::string& out) {
 }
 
 void encode_json(const mobile_message& x, uint64_t seq, std::string& out) {
+  // The envelope's fields around the payload fit in this for most messages,
+  // so the frame is allocated once (doubling from empty took five).
+  out.reserve(out.size() + 384 + x.payload.raw.size());
   json_emitter e{out};
   emit(e, x, seq);
 }
@@ -301,19 +327,42 @@ std::string json_parse_result::message() const {
   return "invalid JSON";
 }
 
-json_parse_result parse_json(std::string_view text, size_t max_depth,
-                             rapidjson::Document& doc, bool refuse_duplicates) {
+namespace {
+
+// parse_json over any rapidjson input stream holding `text` (MemoryStream,
+// or an in-situ copy of it).
+template <unsigned Flags, class Stream>
+json_parse_result parse_stream(std::string_view text, Stream& in,
+                               size_t max_depth, rapidjson::Document& doc,
+                               bool refuse_duplicates) {
   json_parse_result result;
+  // UTF-8 checked over the whole text at once, before the parse: rapidjson's
+  // own check (kParseValidateEncodingFlag) runs byte by byte through its
+  // transcoder and was the most expensive part of reading a frame. The
+  // text's bytes outside strings are JSON's ASCII or a syntax error anyway.
+  if (auto valid = utf8_prefix(text); valid != text.size()) {
+    doc.SetNull();
+    result.refusal = json_refusal::syntax;
+    result.offset = valid;
+    return result;
+  }
+  // rapidjson's streams read a NUL as the end of the text, so one after a
+  // value ended it early ("{}\0anything" parsed). JSON text never holds a
+  // NUL (inside a string it is a control character, outside a syntax
+  // error): refused where it is.
+  if (auto* nul = std::memchr(text.data(), 0, text.size())) {
+    doc.SetNull();
+    result.refusal = json_refusal::syntax;
+    result.offset
+      = static_cast<size_t>(static_cast<const char*>(nul) - text.data());
+    return result;
+  }
   json_depth_guard guard{doc, max_depth};
   rapidjson::Reader reader;
-  // Iterative: no recursion whatever the nesting; UTF-8 validated.
-  constexpr auto flags = rapidjson::kParseIterativeFlag
-                         | rapidjson::kParseValidateEncodingFlag;
+  // Iterative: no recursion whatever the nesting.
   auto parse = [&](rapidjson::Document&) {
-    rapidjson::MemoryStream ms{text.data(), text.size()};
-    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream>
-      in{ms};
-    return !reader.Parse<flags>(in, guard).IsError();
+    return !reader.Parse<Flags | rapidjson::kParseIterativeFlag>(in, guard)
+              .IsError();
   };
   doc.Populate(parse);
   if (guard.too_deep()) {
@@ -340,6 +389,29 @@ json_parse_result parse_json(std::string_view text, size_t max_depth,
     result.refusal = json_refusal::duplicate_key;
   }
   return result;
+}
+
+} // namespace
+
+json_parse_result parse_json(std::string_view text, size_t max_depth,
+                             rapidjson::Document& doc, bool refuse_duplicates) {
+  rapidjson::MemoryStream ms{text.data(), text.size()};
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in{
+    ms};
+  return parse_stream<0>(text, in, max_depth, doc, refuse_duplicates);
+}
+
+json_parse_result parse_json_insitu(std::string_view text, std::string& buffer,
+                                    size_t max_depth, rapidjson::Document& doc,
+                                    bool refuse_duplicates) {
+  // A NUL to end it (parse_stream refuses one within the text), then padding
+  // for the SIMD scans, which read aligned blocks of 16 bytes that may reach
+  // past the NUL.
+  buffer.assign(text);
+  buffer.append(16, '\0');
+  rapidjson::InsituStringStream in{buffer.data()};
+  return parse_stream<rapidjson::kParseInsituFlag>(text, in, max_depth, doc,
+                                                   refuse_duplicates);
 }
 
 } // namespace tether::protocol

@@ -20,6 +20,9 @@ namespace {
 
 class mp_node {
 public:
+  /// msgpack's str is any bytes: the reader checks each string it takes.
+  static constexpr bool utf8_checked = false;
+
   explicit mp_node(const msgpack::object* o) : o_(o) {}
 
   bool is_null() const { return o_->type == msgpack::type::NIL; }

@@ -7,23 +7,16 @@
 
 #include <msgpack.hpp>
 #include <rapidjson/document.h>
-#include <rapidjson/writer.h>
 
 #include "protocol/base64.hpp"
 #include "protocol/detail/codecs.hpp"
+#include "protocol/detail/json_writer.hpp"
 #include "protocol/detail/string_sink.hpp"
 #include "protocol/json.hpp"
 
 namespace tether::protocol::detail {
 
 namespace {
-
-struct string_stream {
-  using Ch = char;
-  std::string* out;
-  void Put(char c) { out->push_back(c); }
-  void Flush() {}
-};
 
 // Depth is bounded: the parsers of both inputs stop at max_value_depth.
 void pack_value(msgpack::packer<string_sink>& pk, const rapidjson::Value& v) {
@@ -64,7 +57,7 @@ void pack_value(msgpack::packer<string_sink>& pk, const rapidjson::Value& v) {
   }
 }
 
-bool write(rapidjson::Writer<string_stream>& w, const msgpack::object& o) {
+bool write(json_text_writer& w, const msgpack::object& o) {
   switch (o.type) {
     case msgpack::type::NIL:
       return w.Null();
@@ -81,7 +74,7 @@ bool write(rapidjson::Writer<string_stream>& w, const msgpack::object& o) {
       return w.String(o.via.str.ptr, o.via.str.size);
     case msgpack::type::BIN: {
       auto s = base64_encode({o.via.bin.ptr, o.via.bin.size});
-      return w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+      return w.String(s);
     }
     case msgpack::type::ARRAY:
       if (!w.StartArray())
@@ -130,8 +123,7 @@ bool msgpack_to_json(std::string_view mp, std::string& out) {
     if (offset != mp.size())
       return false;
     std::string tmp;
-    string_stream os{&tmp};
-    rapidjson::Writer<string_stream> w{os};
+    json_text_writer w{tmp};
     if (!write(w, oh.get()))
       return false;
     out += tmp;

@@ -50,4 +50,8 @@ void dedupe(std::vector<field_error>& errors);
 /// Whether `s` is well-formed UTF-8 (no overlongs, no surrogates).
 bool valid_utf8(std::string_view s) noexcept;
 
+/// The length of the longest well-formed UTF-8 prefix of `s`: `s.size()`
+/// if all of it is, else the offset of the first byte that is not.
+size_t utf8_prefix(std::string_view s) noexcept;
+
 } // namespace tether::protocol

@@ -41,8 +41,11 @@ public:
   /// of `node` (if any) is not looked into (a batch's messages are each
   /// checked as a message); its name still counts.
   bool find(const Node& node, std::string& path, std::string_view skip = {}) {
-    keys_.clear();
-    return scan(node, path, skip);
+    auto found = scan(node, path, skip);
+    // An object of thousands of keys does not keep its buffer.
+    if (keys_.empty() && keys_.capacity() > 4096)
+      keys_.shrink_to_fit();
+    return found;
   }
 
 private:
@@ -108,7 +111,15 @@ private:
     return true;
   }
 
-  std::vector<std::string_view> keys_;
+  // The keys of the objects being scanned, outermost first; each scan pops
+  // what it pushed. One buffer per thread, kept between frames: a vector
+  // per finder grew from empty on every frame.
+  static std::vector<std::string_view>& key_buffer() {
+    thread_local std::vector<std::string_view> keys;
+    return keys;
+  }
+
+  std::vector<std::string_view>& keys_ = key_buffer();
 };
 
 } // namespace tether::protocol::detail

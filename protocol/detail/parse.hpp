@@ -4,7 +4,8 @@
 // parsed document and instantiated for JSON (rapidjson) and msgpack
 // (msgpack-c) in json_codec.cpp and msgpack_codec.cpp. Include nowhere else.
 //
-// A Node offers: is_null/is_object/is_array/is_string/is_bool/is_number,
+// A Node offers: utf8_checked (whether its parser checked every string's
+// UTF-8 already), is_null/is_object/is_array/is_string/is_bool/is_number,
 // str(), boolean(), to_int64(int64_t&), to_uint64(uint64_t&), member(key) ->
 // std::optional<Node>, members(f(key, node)), size(), at(i), raw() ->
 // raw_value, and check(max_depth, std::string& why) for opaque values.
@@ -66,7 +67,7 @@ public:
         m.seq = v;
     }
     obj.members([&](std::string_view key, const Node& value) {
-      if (!valid_utf8(key)) {
+      if (!Node::utf8_checked && !valid_utf8(key)) {
         // Not echoed: the failed ack must itself be valid UTF-8.
         fail("(unknown key)", "a top-level key is not valid UTF-8");
         return;
@@ -236,7 +237,7 @@ private:
       fail(path(prefix, key), "is too long");
       return false;
     }
-    if (!valid_utf8(s)) {
+    if (!Node::utf8_checked && !valid_utf8(s)) {
       fail(path(prefix, key), "must be valid UTF-8");
       return false;
     }

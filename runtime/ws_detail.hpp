@@ -4,6 +4,7 @@
 // the WebSocket session and the client pool. Include nowhere else (compile
 // cost).
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -167,9 +168,13 @@ private:
 /// Beast's async_read prepares min(tcp_frame_size, max_size() - size())
 /// bytes before a frame arrives, which every idle connection would hold
 /// (1.5 KB each). While empty this buffer reports a small max_size(), so the
-/// pending read prepares only `idle_bytes`; once bytes arrive the real limit
-/// applies and it grows as the frame needs. release() gives back what a
-/// large message left behind. Message size limits stay with the stream
+/// pending read prepares only `idle_bytes`, or the capacity it has already
+/// (what earlier frames grew it to: a read that prepares less than the
+/// frame ends with the frame's rest in Beast's buffer, and the second read
+/// Beast then needs completes at once, which it posts: a round of the loop
+/// and an epoll_wait per frame); once bytes arrive the real limit applies
+/// and it grows as the frame needs. release() gives back what a large
+/// message left behind. Message size limits stay with the stream
 /// (read_message_max).
 class lean_buffer {
 public:
@@ -182,7 +187,7 @@ public:
 
   size_t size() const noexcept { return b_.size(); }
   size_t max_size() const noexcept {
-    return b_.size() == 0 ? idle_bytes : b_.max_size();
+    return b_.size() == 0 ? std::max(idle_bytes, b_.capacity()) : b_.max_size();
   }
   size_t capacity() const noexcept { return b_.capacity(); }
   const_buffers_type data() const noexcept { return b_.data(); }

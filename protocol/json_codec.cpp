@@ -329,6 +329,10 @@ std::string json_parse_result::message() const {
 
 namespace {
 
+/// The deepest limit parsed by rapidjson's recursive parser (a frame's is
+/// 37 by default; a level is a few hundred bytes of stack).
+constexpr size_t recursive_depth_max = 64;
+
 // parse_json over any rapidjson input stream holding `text` (MemoryStream,
 // or an in-situ copy of it).
 template <unsigned Flags, class Stream>
@@ -358,9 +362,33 @@ json_parse_result parse_stream(std::string_view text, Stream& in,
     return result;
   }
   json_depth_guard guard{doc, max_depth};
-  rapidjson::Reader reader;
-  // Iterative: no recursion whatever the nesting.
+  // The reader's stack (its states and the document's values in making)
+  // is kept by the thread between parses: a reader per parse grew it from
+  // empty, four allocations a frame. A parse within a parse (none today)
+  // takes a reader of its own, and so does a long text (the stack holds
+  // its longest string while not in situ: the thread would keep that).
+  thread_local rapidjson::Reader kept_reader;
+  thread_local bool kept_taken = false;
+  std::optional<rapidjson::Reader> own_reader;
+  auto mine = !kept_taken && text.size() <= 64 * 1024;
+  if (!mine)
+    own_reader.emplace();
+  auto& reader = mine ? kept_reader : *own_reader;
+  kept_taken = true;
+  struct release_reader {
+    bool mine;
+    ~release_reader() {
+      if (mine)
+        kept_taken = false;
+    }
+  } release{mine};
+  // Recursive (rapidjson's faster parser) where the guard keeps the
+  // recursion shallow: it refuses the level past max_depth before the
+  // parser descends into it. Deeper limits parse iteratively: no recursion
+  // whatever the nesting.
   auto parse = [&](rapidjson::Document&) {
+    if (max_depth <= recursive_depth_max)
+      return !reader.Parse<Flags>(in, guard).IsError();
     return !reader.Parse<Flags | rapidjson::kParseIterativeFlag>(in, guard)
               .IsError();
   };

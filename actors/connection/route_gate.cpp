@@ -2,16 +2,6 @@
 
 namespace tether::actors {
 
-void route_gate::run(lane l, std::function<void()> work) {
-  if (waiting_.empty() && (in_flight_ == 0 || lane_ == l)) {
-    lane_ = l;
-    ++in_flight_;
-    work();
-    return;
-  }
-  waiting_.emplace_back(l, std::move(work));
-}
-
 void route_gate::done() {
   if (in_flight_ > 0)
     --in_flight_;

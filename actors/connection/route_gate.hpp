@@ -25,8 +25,19 @@ public:
 
   /// Runs `work` now if nothing waits and no request of another lane is in
   /// flight; else once they completed. `work` sends one request, and its
-  /// completion must call done() (also from inside `work`).
-  void run(lane l, std::function<void()> work);
+  /// completion must call done() (also from inside `work`). Work that runs
+  /// at once, the usual case, is called as it is, never wrapped in a
+  /// std::function (whose captures, a message route's, took an allocation).
+  template <class F>
+  void run(lane l, F&& work) {
+    if (waiting_.empty() && (in_flight_ == 0 || lane_ == l)) {
+      lane_ = l;
+      ++in_flight_;
+      work();
+      return;
+    }
+    waiting_.emplace_back(l, std::function<void()>{std::forward<F>(work)});
+  }
 
   /// A request completed: runs what may go now, in order.
   void done();

@@ -33,6 +33,9 @@ struct json_parse_result {
   size_t max_depth = 0;
   /// duplicate_key: the key's path, e.g. `source` or `payload.items[2].k`.
   std::string field;
+  /// Whether an object of a parsed text may name a key twice (false: none
+  /// does, so a reader that refuses them need not look).
+  bool repeated_keys = true;
 
   bool ok() const noexcept { return refusal == json_refusal::none; }
 

@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <rapidjson/document.h>
 #include <rapidjson/encodedstream.h>
@@ -30,7 +32,12 @@ public:
   /// parse_json checked the text's UTF-8, keys and strings included.
   static constexpr bool utf8_checked = true;
 
-  explicit json_node(const rapidjson::Value* v) : v_(v) {}
+  /// `repeats`: whether an object of the document may name a key twice
+  /// (parse_stream's key_watch saw two equal hashes); false: none does.
+  explicit json_node(const rapidjson::Value* v, bool repeats = true)
+    : v_(v), repeats_(repeats) {}
+
+  bool may_repeat_keys() const noexcept { return repeats_; }
 
   bool is_null() const { return v_->IsNull(); }
   bool is_object() const { return v_->IsObject(); }
@@ -83,7 +90,7 @@ public:
       if (m.name.GetStringLength() == key.size()
           && std::memcmp(m.name.GetString(), key.data(), key.size()) == 0) {
         next_ = i + 1;
-        return json_node{&m.value};
+        return json_node{&m.value, repeats_};
       }
       if (++i == n)
         i = 0;
@@ -95,13 +102,13 @@ public:
   void members(F f) const {
     for (auto i = v_->MemberBegin(); i != v_->MemberEnd(); ++i)
       f(std::string_view{i->name.GetString(), i->name.GetStringLength()},
-        json_node{&i->value});
+        json_node{&i->value, repeats_});
   }
 
   size_t size() const { return v_->IsArray() ? v_->Size() : 0; }
 
   json_node at(size_t i) const {
-    return json_node{&(*v_)[static_cast<rapidjson::SizeType>(i)]};
+    return json_node{&(*v_)[static_cast<rapidjson::SizeType>(i)], repeats_};
   }
 
   // Written to a buffer of the thread, then copied once at its size: the
@@ -147,6 +154,7 @@ private:
   }
 
   const rapidjson::Value* v_;
+  bool repeats_;
   mutable size_t next_ = 0;
 };
 
@@ -269,7 +277,7 @@ void decode_json(std::string_view bytes, const limits& lim,
     out.error_message = r.message();
     return;
   }
-  read_frame(json_node{&doc}, lim, out);
+  read_frame(json_node{&doc, r.repeated_keys}, lim, out);
   // A frame of the largest kind does not keep its copy.
   if (use.mine && text_buffer.capacity() > 256 * 1024)
     std::string{}.swap(text_buffer);
@@ -329,6 +337,95 @@ std::string json_parse_result::message() const {
 
 namespace {
 
+/// Passes a parse's events on to `Handler` and watches the keys of each
+/// object on the way: whether one may name a key twice (two of its keys
+/// hash alike). Most texts have no such object, and then the exact check
+/// (duplicates.hpp), a second walk of the whole tree, is skipped. Keys are
+/// hashed, not kept: outside an in-situ parse rapidjson hands a key over
+/// in a buffer it reuses. The hashes of the objects open at the moment
+/// live in buffers of the thread (each watch pops what it pushed).
+template <class Handler>
+class key_watch {
+public:
+  using Ch = char;
+
+  explicit key_watch(Handler& h)
+    : h_(h), hashes_(hashes()), opens_(opens()), base_(hashes_.size()),
+      open_base_(opens_.size()) {}
+
+  ~key_watch() {
+    hashes_.resize(base_);
+    opens_.resize(open_base_);
+  }
+
+  key_watch(const key_watch&) = delete;
+  key_watch& operator=(const key_watch&) = delete;
+
+  bool repeated() const noexcept { return repeated_; }
+
+  bool Null() { return h_.Null(); }
+  bool Bool(bool b) { return h_.Bool(b); }
+  bool Int(int i) { return h_.Int(i); }
+  bool Uint(unsigned i) { return h_.Uint(i); }
+  bool Int64(int64_t i) { return h_.Int64(i); }
+  bool Uint64(uint64_t i) { return h_.Uint64(i); }
+  bool Double(double d) { return h_.Double(d); }
+  bool RawNumber(const Ch* s, rapidjson::SizeType n, bool copy) {
+    return h_.RawNumber(s, n, copy);
+  }
+  bool String(const Ch* s, rapidjson::SizeType n, bool copy) {
+    return h_.String(s, n, copy);
+  }
+  bool Key(const Ch* s, rapidjson::SizeType n, bool copy) {
+    auto& hs = hashes_;
+    // FNV-1a, 64 bits.
+    uint64_t h = 14695981039346656037ULL;
+    for (rapidjson::SizeType i = 0; i < n; ++i)
+      h = (h ^ static_cast<unsigned char>(s[i])) * 1099511628211ULL;
+    auto first = opens_.empty() ? base_ : opens_.back();
+    // An object of many keys is left to the exact check (which sorts
+    // them) rather than compared pairwise here.
+    if (!repeated_
+        && (hs.size() - first >= pairwise_keys
+            || std::find(hs.begin() + static_cast<std::ptrdiff_t>(first),
+                         hs.end(), h)
+                 != hs.end()))
+      repeated_ = true;
+    hs.push_back(h);
+    return h_.Key(s, n, copy);
+  }
+  bool StartObject() {
+    opens_.push_back(hashes_.size());
+    return h_.StartObject();
+  }
+  bool EndObject(rapidjson::SizeType n) {
+    hashes_.resize(opens_.back());
+    opens_.pop_back();
+    return h_.EndObject(n);
+  }
+  bool StartArray() { return h_.StartArray(); }
+  bool EndArray(rapidjson::SizeType n) { return h_.EndArray(n); }
+
+private:
+  static constexpr size_t pairwise_keys = 16;
+
+  static std::vector<uint64_t>& hashes() {
+    thread_local std::vector<uint64_t> xs;
+    return xs;
+  }
+  static std::vector<size_t>& opens() {
+    thread_local std::vector<size_t> xs;
+    return xs;
+  }
+
+  Handler& h_;
+  std::vector<uint64_t>& hashes_;
+  std::vector<size_t>& opens_;
+  size_t base_;
+  size_t open_base_;
+  bool repeated_ = false;
+};
+
 /// The deepest limit parsed by rapidjson's recursive parser (a frame's is
 /// 37 by default; a level is a few hundred bytes of stack).
 constexpr size_t recursive_depth_max = 64;
@@ -386,10 +483,11 @@ json_parse_result parse_stream(std::string_view text, Stream& in,
   // recursion shallow: it refuses the level past max_depth before the
   // parser descends into it. Deeper limits parse iteratively: no recursion
   // whatever the nesting.
+  key_watch<json_depth_guard> watch{guard};
   auto parse = [&](rapidjson::Document&) {
     if (max_depth <= recursive_depth_max)
-      return !reader.Parse<Flags>(in, guard).IsError();
-    return !reader.Parse<Flags | rapidjson::kParseIterativeFlag>(in, guard)
+      return !reader.Parse<Flags>(in, watch).IsError();
+    return !reader.Parse<Flags | rapidjson::kParseIterativeFlag>(in, watch)
               .IsError();
   };
   doc.Populate(parse);
@@ -410,9 +508,10 @@ json_parse_result parse_stream(std::string_view text, Stream& in,
     result.refusal = json_refusal::lone_surrogate;
     return result;
   }
+  result.repeated_keys = watch.repeated();
   if (refuse_duplicates
       && detail::duplicate_finder<detail::json_node>{}.find(
-        detail::json_node{&doc}, result.field)) {
+        detail::json_node{&doc, result.repeated_keys}, result.field)) {
     doc.SetNull();
     result.refusal = json_refusal::duplicate_key;
   }

@@ -25,6 +25,9 @@ public:
 
   explicit mp_node(const msgpack::object* o) : o_(o) {}
 
+  /// Not known without looking: duplicate_finder looks.
+  bool may_repeat_keys() const noexcept { return true; }
+
   bool is_null() const { return o_->type == msgpack::type::NIL; }
   bool is_object() const { return o_->type == msgpack::type::MAP; }
   bool is_array() const { return o_->type == msgpack::type::ARRAY; }

@@ -41,6 +41,9 @@ public:
   /// of `node` (if any) is not looked into (a batch's messages are each
   /// checked as a message); its name still counts.
   bool find(const Node& node, std::string& path, std::string_view skip = {}) {
+    // The parser saw no object naming a key twice.
+    if (!node.may_repeat_keys())
+      return false;
     auto found = scan(node, path, skip);
     // An object of thousands of keys does not keep its buffer.
     if (keys_.empty() && keys_.capacity() > 4096)

@@ -5,7 +5,8 @@
 // (msgpack-c) in json_codec.cpp and msgpack_codec.cpp. Include nowhere else.
 //
 // A Node offers: utf8_checked (whether its parser checked every string's
-// UTF-8 already), is_null/is_object/is_array/is_string/is_bool/is_number,
+// UTF-8 already), may_repeat_keys() (false: its parser saw no object name
+// a key twice), is_null/is_object/is_array/is_string/is_bool/is_number,
 // str(), boolean(), to_int64(int64_t&), to_uint64(uint64_t&), member(key) ->
 // std::optional<Node>, members(f(key, node)), size(), at(i), raw() ->
 // raw_value, and check(max_depth, std::string& why) for opaque values.

@@ -82,3 +82,31 @@ CAF_TEST(a key given twice among many is found) {
   CAF_CHECK(r.refusal == json_refusal::duplicate_key);
   CAF_CHECK_EQUAL(r.field, "k4321");
 }
+
+CAF_TEST(the parse tells whether an object may name a key twice) {
+  rapidjson::Document doc;
+  // The same key in different objects is no repetition.
+  auto r = parse_json(R"({"a":{"a":1,"b":[{"a":2},{"a":3}]},"b":2})", 32, doc);
+  CAF_REQUIRE(r.ok());
+  CAF_CHECK(!r.repeated_keys);
+  // Repeated: flagged, and the exact check refuses it with its path.
+  r = parse_json(R"({"a":{"x":1,"y":{},"x":2}})", 32, doc);
+  CAF_CHECK(r.refusal == json_refusal::duplicate_key);
+  CAF_CHECK_EQUAL(r.field, "a.x");
+  // Repeated and not refused (the caller reads on): still flagged.
+  r = parse_json(R"([{"k":1,"k":2}])", 32, doc, false);
+  CAF_REQUIRE(r.ok());
+  CAF_CHECK(r.repeated_keys);
+  // Many keys are left to the exact check: flagged, not refused.
+  std::string many = "{";
+  for (int i = 0; i < 40; ++i)
+    many += (i ? ",\"" : "\"") + std::to_string(i) + "\":" + std::to_string(i);
+  many += "}";
+  r = parse_json(many, 32, doc);
+  CAF_REQUIRE(r.ok());
+  CAF_CHECK(r.repeated_keys);
+  // A key of an object that ended does not count against the next one.
+  r = parse_json(R"({"o":{"p":1},"q":{"p":2},"p":3})", 32, doc);
+  CAF_REQUIRE(r.ok());
+  CAF_CHECK(!r.repeated_keys);
+}

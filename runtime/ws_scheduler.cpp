@@ -114,21 +114,22 @@ bool post_to(io_loop::lane& l, F&& f) {
   return true;
 }
 
-/// The time the round running on this thread began (zero outside rounds).
-/// Actors in a round read it as their clock's now(): one clock read per
-/// round instead of one per resume (CAF reads it on each) and several per
-/// message (rate limits, activity, queue times), about 16 per echoed
-/// message. Time stands still within a round, as libuv's loop time does
-/// within an iteration; a round is 64 actor runs, so it lags by at most
-/// what they take.
+/// The time the actor run now running on this thread began (zero outside
+/// rounds). Actors read it as their clock's now(): one clock read per
+/// actor run instead of several per message (CAF on each resume, rate
+/// limits, activity, queue times: about 16 per echoed message). Time
+/// stands still within one actor's run, as libuv's loop time does within
+/// an iteration; read again for the next run, so that a timeout an actor
+/// sets is early by at most its own run, not by a whole round's.
 thread_local caf::actor_clock::time_point round_time{};
 
 class round_clock {
 public:
-  round_clock() noexcept : saved_(round_time) {
-    round_time = std::chrono::steady_clock::now();
-  }
+  round_clock() noexcept : saved_(round_time) { tick(); }
   ~round_clock() { round_time = saved_; }
+
+  /// Before each actor run.
+  static void tick() noexcept { round_time = std::chrono::steady_clock::now(); }
   round_clock(const round_clock&) = delete;
   round_clock& operator=(const round_clock&) = delete;
 
@@ -145,7 +146,8 @@ public:
 
   explicit loop_clock(io_loop::lane& l) : lane_(l) {}
 
-  /// The round's time in a round of a loop (round_time), else the clock.
+  /// The time of the actor run in a round of a loop (round_time), else the
+  /// clock.
   time_point now() const noexcept override {
     if (round_time != time_point{})
       return round_time;
@@ -450,6 +452,7 @@ private:
       auto* ptr = l.ready.front();
       l.ready.pop_front();
       l.backlog.fetch_sub(1, std::memory_order_relaxed);
+      round_clock::tick();
       switch (ptr->resume(&u, throughput)) {
         case caf::resumable::resume_later:
           schedule(ptr); // keeps its reference; its home may have moved

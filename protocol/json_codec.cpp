@@ -21,6 +21,7 @@
 #include "protocol/detail/emit.hpp"
 #include "protocol/detail/json_writer.hpp"
 #include "protocol/detail/parse.hpp"
+#include "protocol/detail/thread_loan.hpp"
 #include "protocol/json.hpp"
 
 namespace tether::protocol::detail {
@@ -237,37 +238,26 @@ bool has_lone_low_surrogate(std::string_view text) {
   return false;
 }
 
+/// What decoding a frame needs besides its result, kept by the thread
+/// (thread_loan).
+struct frame_scratch {
+  alignas(std::max_align_t) char arena[16 * 1024];
+  std::string text;
+};
+
 } // namespace
 
 void decode_json(std::string_view bytes, const limits& lim,
                  decoded_frame& out) {
-  // The document's values go to a buffer of this thread while it lasts
-  // (rapidjson would allocate a 64 KiB chunk per frame); what a larger
-  // frame needs beyond it comes from the heap in 16 KiB chunks. A nested
-  // decode on the thread (none today) would take the heap alone.
-  constexpr size_t arena_bytes = 16 * 1024;
-  alignas(std::max_align_t) thread_local char arena[arena_bytes];
-  thread_local bool arena_taken = false;
-  struct arena_use {
-    bool& taken;
-    bool mine = !taken;
-    ~arena_use() {
-      if (mine)
-        taken = false;
-    }
-  } use{arena_taken};
-  arena_taken = true;
-  std::optional<rapidjson::MemoryPoolAllocator<>> pool;
-  // The text is parsed in a copy (strings decoded in place, not copied into
-  // the document), kept by the thread like the arena.
-  thread_local std::string text_buffer;
-  std::string own_buffer;
-  auto& text = use.mine ? text_buffer : own_buffer;
-  if (use.mine)
-    pool.emplace(arena, arena_bytes, arena_bytes);
-  else
-    pool.emplace(arena_bytes);
-  rapidjson::Document doc{&*pool};
+  // The document's values go to the arena while it lasts (rapidjson would
+  // allocate a 64 KiB chunk per frame); what a larger frame needs beyond it
+  // comes from the heap in 16 KiB chunks. The text is parsed in a copy
+  // (strings decoded in place, not copied into the document).
+  thread_loan<frame_scratch> scratch;
+  rapidjson::MemoryPoolAllocator<> pool{scratch->arena, sizeof scratch->arena,
+                                        sizeof scratch->arena};
+  rapidjson::Document doc{&pool};
+  auto& text = scratch->text;
   // Duplicate keys are the reader's to report, as field errors of the
   // message or the batch they are in.
   auto r = parse_json_insitu(bytes, text, lim.max_depth + frame_depth_margin,
@@ -279,8 +269,8 @@ void decode_json(std::string_view bytes, const limits& lim,
   }
   read_frame(json_node{&doc, r.repeated_keys}, lim, out);
   // A frame of the largest kind does not keep its copy.
-  if (use.mine && text_buffer.capacity() > 256 * 1024)
-    std::string{}.swap(text_buffer);
+  if (text.capacity() > 256 * 1024)
+    std::string{}.swap(text);
 }
 
 void encode_json(const mobile_message& x, std::string& out) {
@@ -461,24 +451,11 @@ json_parse_result parse_stream(std::string_view text, Stream& in,
   json_depth_guard guard{doc, max_depth};
   // The reader's stack (its states and the document's values in making)
   // is kept by the thread between parses: a reader per parse grew it from
-  // empty, four allocations a frame. A parse within a parse (none today)
-  // takes a reader of its own, and so does a long text (the stack holds
-  // its longest string while not in situ: the thread would keep that).
-  thread_local rapidjson::Reader kept_reader;
-  thread_local bool kept_taken = false;
-  std::optional<rapidjson::Reader> own_reader;
-  auto mine = !kept_taken && text.size() <= 64 * 1024;
-  if (!mine)
-    own_reader.emplace();
-  auto& reader = mine ? kept_reader : *own_reader;
-  kept_taken = true;
-  struct release_reader {
-    bool mine;
-    ~release_reader() {
-      if (mine)
-        kept_taken = false;
-    }
-  } release{mine};
+  // empty, four allocations a frame. A long text takes a reader of its own
+  // (the stack holds its longest string while not in situ: the thread
+  // would keep that).
+  detail::thread_loan<rapidjson::Reader> loan{text.size() <= 64 * 1024};
+  auto& reader = *loan;
   // Recursive (rapidjson's faster parser) where the guard keeps the
   // recursion shallow: it refuses the level past max_depth before the
   // parser descends into it. Deeper limits parse iteratively: no recursion

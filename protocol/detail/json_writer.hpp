@@ -12,6 +12,7 @@
 // through its stream, which was a tenth of a delivery's instructions), and
 // the nesting is a bit per level instead of a stack on the heap.
 
+#include <algorithm>
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
@@ -81,14 +82,12 @@ public:
   }
 
   bool String(const char* s, rapidjson::SizeType n, bool = false) {
-    prefix();
-    quoted({s, n});
-    return true;
+    return String(std::string_view{s, n});
   }
 
   bool String(std::string_view s) {
     prefix();
-    quoted(s);
+    quote(s);
     return true;
   }
 
@@ -98,7 +97,7 @@ public:
 
   bool Key(std::string_view s) {
     prefix();
-    quoted(s);
+    quote(s);
     out_->push_back(':');
     after_key_ = true;
     return true;
@@ -106,7 +105,9 @@ public:
 
   /// A key known to need no escape (a literal of the writer's caller).
   bool LiteralKey(std::string_view s) {
-    assert(!needs_escape(s));
+    assert(std::none_of(s.begin(), s.end(), [](char c) {
+      return escaped(static_cast<unsigned char>(c));
+    }));
     prefix();
     out_->push_back('"');
     out_->append(s);
@@ -127,8 +128,32 @@ public:
     return true;
   }
 
+  size_t size() const { return out_->size(); }
+
+private:
+  static constexpr size_t inline_levels = 64 * 4;
+
+  /// Whether JSON writes byte `c` of a string escaped: a control
+  /// character, '"' or '\\'.
+  static bool escaped(unsigned char c) {
+    return c < 0x20 || c == '"' || c == '\\';
+  }
+
+  // Whether a byte of `w` is escaped (the "has a byte less than n" and "has
+  // a zero byte" tests, which are exact for whether any byte is).
+  static bool any_escaped(uint64_t w) {
+    constexpr uint64_t ones = 0x0101010101010101ULL;
+    constexpr uint64_t highs = 0x8080808080808080ULL;
+    auto zero_byte = [](uint64_t v) { return (v - ones) & ~v & highs; };
+    auto below_space = (w - ones * 0x20) & ~w & highs;
+    return (below_space | zero_byte(w ^ (ones * '"'))
+            | zero_byte(w ^ (ones * '\\')))
+           != 0;
+  }
+
   /// Appends `s` as a JSON string (quotes and escapes), with no separator.
-  static void quote(std::string& out, std::string_view s) {
+  void quote(std::string_view s) {
+    auto& out = *out_;
     out.push_back('"');
     auto* p = s.data();
     auto* end = p + s.size();
@@ -138,14 +163,14 @@ public:
       while (end - p >= 8) {
         uint64_t word;
         std::memcpy(&word, p, sizeof word);
-        if (needs_escape(word))
+        if (any_escaped(word))
           break;
         p += 8;
       }
       if (p == end)
         break;
       auto c = static_cast<unsigned char>(*p);
-      if (c >= 0x20 && c != '"' && c != '\\') {
+      if (!escaped(c)) {
         ++p;
         continue;
       }
@@ -184,33 +209,6 @@ public:
     out.push_back('"');
   }
 
-  size_t size() const { return out_->size(); }
-
-private:
-  static constexpr size_t inline_levels = 64 * 4;
-
-  // Whether a byte of `w` is a control character, '"' or '\\' (the "has a
-  // byte less than n" and "has a zero byte" tests, which are exact for
-  // whether any byte is).
-  static bool needs_escape(std::string_view s) {
-    for (auto c : s)
-      if (static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\')
-        return true;
-    return false;
-  }
-
-  static bool needs_escape(uint64_t w) {
-    constexpr uint64_t ones = 0x0101010101010101ULL;
-    constexpr uint64_t highs = 0x8080808080808080ULL;
-    auto zero_byte = [](uint64_t v) { return (v - ones) & ~v & highs; };
-    auto below_space = (w - ones * 0x20) & ~w & highs;
-    return (below_space | zero_byte(w ^ (ones * '"'))
-            | zero_byte(w ^ (ones * '\\')))
-           != 0;
-  }
-
-  void quoted(std::string_view s) { quote(*out_, s); }
-
   // A comma before every value or key but the first of its container; none
   // after a key (its colon is written with it).
   void prefix() {
@@ -220,17 +218,19 @@ private:
     }
     if (depth_ == 0)
       return;
-    if (has_values(depth_))
+    auto& word = level_word(depth_);
+    auto bit = level_bit(depth_);
+    if ((word & bit) != 0)
       out_->push_back(',');
     else
-      set_has_values(depth_, true);
+      word |= bit;
   }
 
   bool open(char c) {
     prefix();
     out_->push_back(c);
     ++depth_;
-    set_has_values(depth_, false);
+    level_word(depth_) &= ~level_bit(depth_);
     return true;
   }
 
@@ -241,27 +241,20 @@ private:
     return true;
   }
 
-  bool has_values(size_t level) const {
-    auto word = level / 64;
-    auto bit = uint64_t{1} << (level % 64);
-    if (word < inline_levels / 64)
-      return (levels_[word] & bit) != 0;
-    return (more_[word - inline_levels / 64] & bit) != 0;
+  // Whether a container holds a value yet: a bit per level, the first
+  // inline_levels in the writer, deeper ones on the heap.
+  static uint64_t level_bit(size_t level) {
+    return uint64_t{1} << (level % 64);
   }
 
-  void set_has_values(size_t level, bool v) {
+  uint64_t& level_word(size_t level) {
     auto word = level / 64;
-    auto bit = uint64_t{1} << (level % 64);
-    uint64_t* w;
-    if (word < inline_levels / 64) {
-      w = &levels_[word];
-    } else {
-      auto i = word - inline_levels / 64;
-      if (more_.size() <= i)
-        more_.resize(i + 1);
-      w = &more_[i];
-    }
-    *w = v ? (*w | bit) : (*w & ~bit);
+    if (word < inline_levels / 64)
+      return levels_[word];
+    auto i = word - inline_levels / 64;
+    if (more_.size() <= i)
+      more_.resize(i + 1);
+    return more_[i];
   }
 
   std::string* out_;

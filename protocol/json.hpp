@@ -1,8 +1,9 @@
 #pragma once
 
 // The one way Tether reads JSON text (frames, server API bodies, token
-// parts, control payloads): rapidjson's iterative parser (no recursion, so
-// no stack to exhaust), UTF-8 validated, nesting bounded while parsing, lone
+// parts, control payloads): rapidjson's parser, recursive only as deep as
+// the nesting limit lets it go (at most 64 levels; iterative beyond, so no
+// stack to exhaust), UTF-8 validated, nesting bounded while parsing, lone
 // surrogate escapes refused, and no object that names a key twice (RFC 8259
 // leaves duplicates to the reader; two readers that pick different copies
 // are how an identity or a target is smuggled past a check).
@@ -43,11 +44,11 @@ struct json_parse_result {
   std::string message() const;
 };
 
-/// A document's SAX handler behind a depth count, for rapidjson's
-/// iterative reader (its stack is on the heap, bounded by the text): a
-/// value nested deeper than `max_depth` (the top level is 1) stops the
-/// parse there. Header-only, so that tools without Tether's libraries
-/// (tools/baseline) bound their parse the same way.
+/// A document's SAX handler behind a depth count, for rapidjson's readers:
+/// a value nested deeper than `max_depth` (the top level is 1) stops the
+/// parse there, before the recursive reader descends into it. Header-only, so
+/// that tools without Tether's libraries (tools/baseline) bound their parse the
+/// same way.
 class json_depth_guard {
 public:
   using Ch = char;
@@ -105,8 +106,9 @@ private:
 /// nested deeper than `max_depth` (the top level is 1) stop the parse at
 /// the first level too deep; with `refuse_duplicates`, an object at any
 /// level that names a key twice is refused with the key's path. Never
-/// throws; the parse does not recurse, the duplicate check recurses at most
-/// `max_depth` levels (callers give small limits: a frame's, a token's).
+/// throws; the parse and the duplicate check recurse at most `max_depth`
+/// levels (the parse not at all past 64; callers give small limits: a
+/// frame's, a token's).
 json_parse_result parse_json(std::string_view text, size_t max_depth,
                              rapidjson::Document& doc,
                              bool refuse_duplicates = true);

@@ -121,17 +121,17 @@ bool post_to(io_loop::lane& l, F&& f) {
 /// stands still within one actor's run, as libuv's loop time does within
 /// an iteration; read again for the next run, so that a timeout an actor
 /// sets is early by at most its own run, not by a whole round's.
-thread_local caf::actor_clock::time_point round_time{};
+thread_local caf::actor_clock::time_point run_time{};
 
-class round_clock {
+class run_clock {
 public:
-  round_clock() noexcept : saved_(round_time) { tick(); }
-  ~round_clock() { round_time = saved_; }
+  run_clock() noexcept : saved_(run_time) { tick(); }
+  ~run_clock() { run_time = saved_; }
 
   /// Before each actor run.
-  static void tick() noexcept { round_time = std::chrono::steady_clock::now(); }
-  round_clock(const round_clock&) = delete;
-  round_clock& operator=(const round_clock&) = delete;
+  static void tick() noexcept { run_time = std::chrono::steady_clock::now(); }
+  run_clock(const run_clock&) = delete;
+  run_clock& operator=(const run_clock&) = delete;
 
 private:
   caf::actor_clock::time_point saved_;
@@ -146,11 +146,11 @@ public:
 
   explicit loop_clock(io_loop::lane& l) : lane_(l) {}
 
-  /// The time of the actor run in a round of a loop (round_time), else the
+  /// The time of the actor run in a round of a loop (run_time), else the
   /// clock.
   time_point now() const noexcept override {
-    if (round_time != time_point{})
-      return round_time;
+    if (run_time != time_point{})
+      return run_time;
     return super::now();
   }
 
@@ -438,7 +438,7 @@ private:
 
   /// Runs the ready actors (and those they make ready) within the budget.
   void run_ready(io_loop::lane& l) {
-    round_clock time;
+    run_clock time;
     l.in_round = true;
     take_inbox(l);
     auto& u = *units_[l.index];
@@ -452,7 +452,7 @@ private:
       auto* ptr = l.ready.front();
       l.ready.pop_front();
       l.backlog.fetch_sub(1, std::memory_order_relaxed);
-      round_clock::tick();
+      run_clock::tick();
       switch (ptr->resume(&u, throughput)) {
         case caf::resumable::resume_later:
           schedule(ptr); // keeps its reference; its home may have moved

@@ -119,6 +119,7 @@ public:
     scratch.clear();
     json_text_writer w{scratch};
     v_->Accept(w);
+    w.finish();
     raw_value result;
     result.format = codec::json;
     result.raw = scratch;
@@ -175,7 +176,7 @@ public:
   // whole. A key from the message (an extra field's name) is escaped.
   template <size_t N>
   void key(const char (&literal)[N]) {
-    w_.LiteralKey({literal, N - 1});
+    w_.LiteralKey(literal);
   }
   void key(std::string_view k) { w_.Key(k); }
   void string(std::string_view s) { w_.String(s); }
@@ -368,10 +369,7 @@ public:
   }
   bool Key(const Ch* s, rapidjson::SizeType n, bool copy) {
     auto& hs = hashes_;
-    // FNV-1a, 64 bits.
-    uint64_t h = 14695981039346656037ULL;
-    for (rapidjson::SizeType i = 0; i < n; ++i)
-      h = (h ^ static_cast<unsigned char>(s[i])) * 1099511628211ULL;
+    auto h = key_hash(s, n);
     auto first = opens_.empty() ? base_ : opens_.back();
     // An object of many keys is left to the exact check (which sorts
     // them) rather than compared pairwise here.
@@ -398,6 +396,24 @@ public:
 
 private:
   static constexpr size_t pairwise_keys = 16;
+
+  // A key's bytes, not all of them read: a key of up to 16 bytes is its
+  // first and last 8 (overlapping), a longer one its first and last 8 and
+  // its length. Keys that hash alike only send their object to the exact
+  // check, so a rare collision costs time, never a wrong answer; reading
+  // every byte (FNV-1a) was two fifths of the parse's key handling.
+  static uint64_t key_hash(const char* s, size_t n) {
+    uint64_t a = 0;
+    uint64_t b = 0;
+    if (n <= 8) {
+      std::memcpy(&a, s, n);
+    } else {
+      std::memcpy(&a, s, 8);
+      std::memcpy(&b, s + n - 8, 8);
+    }
+    return (a ^ (b * 0x9E3779B97F4A7C15ULL) ^ (uint64_t{n} << 58))
+           * 0xC2B2AE3D27D4EB4FULL;
+  }
 
   static std::vector<uint64_t>& hashes() {
     thread_local std::vector<uint64_t> xs;

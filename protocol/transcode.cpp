@@ -126,6 +126,7 @@ bool msgpack_to_json(std::string_view mp, std::string& out) {
     json_text_writer w{tmp};
     if (!write(w, oh.get()))
       return false;
+    w.finish();
     out += tmp;
     return true;
   } catch (const std::exception&) {

@@ -9,8 +9,14 @@
 //
 // What it does differently is the cost: a string's run of bytes that need
 // no escape is appended at once (rapidjson's Writer puts one char at a time
-// through its stream, which was a tenth of a delivery's instructions), and
-// the nesting is a bit per level instead of a stack on the heap.
+// through its stream, which was a tenth of a delivery's instructions), the
+// nesting is a bit per level instead of a stack on the heap, and bytes go
+// into the string's spare room through a cursor of its own: std::string's
+// append and push_back are calls into libstdc++ (an extern template), each
+// checking and updating its size, which was a third of a frame's encoding.
+// So the string holds the spare room, zero-filled, while the writer works:
+// it has the text alone once the writer is finished (finish(), or the
+// writer's end), and is read only then.
 
 #include <algorithm>
 #include <cassert>
@@ -29,20 +35,36 @@ namespace tether::protocol::detail {
 
 class json_text_writer {
 public:
-  explicit json_text_writer(std::string& out) : out_(&out) {}
+  explicit json_text_writer(std::string& out) : out_(&out), len_(out.size()) {
+    out.resize(out.capacity());
+    data_ = out.data();
+    cap_ = out.size();
+  }
+
+  ~json_text_writer() { finish(); }
+
+  json_text_writer(const json_text_writer&) = delete;
+  json_text_writer& operator=(const json_text_writer&) = delete;
+
+  /// Cuts the spare room: the string holds what was written, and more may
+  /// be written after.
+  void finish() {
+    out_->resize(len_);
+    cap_ = len_;
+  }
 
   bool Null() {
     prefix();
-    out_->append("null", 4);
+    put("null", 4);
     return true;
   }
 
   bool Bool(bool b) {
     prefix();
     if (b)
-      out_->append("true", 4);
+      put("true", 4);
     else
-      out_->append("false", 5);
+      put("false", 5);
     return true;
   }
 
@@ -51,17 +73,15 @@ public:
 
   bool Int64(int64_t i) {
     prefix();
-    char buf[24];
-    auto* end = rapidjson::internal::i64toa(i, buf);
-    out_->append(buf, static_cast<size_t>(end - buf));
+    auto* at = room(24);
+    len_ += static_cast<size_t>(rapidjson::internal::i64toa(i, at) - at);
     return true;
   }
 
   bool Uint64(uint64_t u) {
     prefix();
-    char buf[24];
-    auto* end = rapidjson::internal::u64toa(u, buf);
-    out_->append(buf, static_cast<size_t>(end - buf));
+    auto* at = room(24);
+    len_ += static_cast<size_t>(rapidjson::internal::u64toa(u, at) - at);
     return true;
   }
 
@@ -69,15 +89,14 @@ public:
     if (rapidjson::internal::Double(d).IsNanOrInf())
       return false;
     prefix();
-    char buf[25];
-    auto* end = rapidjson::internal::dtoa(d, buf);
-    out_->append(buf, static_cast<size_t>(end - buf));
+    auto* at = room(25);
+    len_ += static_cast<size_t>(rapidjson::internal::dtoa(d, at) - at);
     return true;
   }
 
   bool RawNumber(const char* s, rapidjson::SizeType n, bool = false) {
     prefix();
-    out_->append(s, n);
+    put(s, n);
     return true;
   }
 
@@ -98,20 +117,25 @@ public:
   bool Key(std::string_view s) {
     prefix();
     quote(s);
-    out_->push_back(':');
+    put(':');
     after_key_ = true;
     return true;
   }
 
-  /// A key known to need no escape (a literal of the writer's caller).
-  bool LiteralKey(std::string_view s) {
-    assert(std::none_of(s.begin(), s.end(), [](char c) {
+  /// A key known to need no escape (a string literal of the writer's
+  /// caller: its length is a constant, so is its copy).
+  template <size_t N>
+  bool LiteralKey(const char (&s)[N]) {
+    assert(std::none_of(s, s + N - 1, [](char c) {
       return escaped(static_cast<unsigned char>(c));
     }));
     prefix();
-    out_->push_back('"');
-    out_->append(s);
-    out_->append("\":", 2);
+    auto* at = room(N + 2);
+    at[0] = '"';
+    std::memcpy(at + 1, s, N - 1);
+    at[N] = '"';
+    at[N + 1] = ':';
+    len_ += N + 2;
     after_key_ = true;
     return true;
   }
@@ -124,11 +148,12 @@ public:
   /// A value already encoded as JSON, appended whole.
   bool RawValue(std::string_view json) {
     prefix();
-    out_->append(json);
+    put(json.data(), json.size());
     return true;
   }
 
-  size_t size() const { return out_->size(); }
+  /// The length of the text written.
+  size_t size() const { return len_; }
 
 private:
   static constexpr size_t inline_levels = 64 * 4;
@@ -151,10 +176,33 @@ private:
            != 0;
   }
 
+  /// Room for `n` more bytes at the cursor (the string grows, doubling).
+  char* room(size_t n) {
+    if (cap_ - len_ < n)
+      grow(n);
+    return data_ + len_;
+  }
+
+  void grow(size_t n) {
+    out_->resize(std::max(len_ + n, 2 * cap_));
+    out_->resize(out_->capacity());
+    data_ = out_->data();
+    cap_ = out_->size();
+  }
+
+  void put(char c) {
+    *room(1) = c;
+    ++len_;
+  }
+
+  void put(const char* s, size_t n) {
+    std::memcpy(room(n), s, n);
+    len_ += n;
+  }
+
   /// Appends `s` as a JSON string (quotes and escapes), with no separator.
   void quote(std::string_view s) {
-    auto& out = *out_;
-    out.push_back('"');
+    put('"');
     auto* p = s.data();
     auto* end = p + s.size();
     auto* run = p;
@@ -174,39 +222,39 @@ private:
         ++p;
         continue;
       }
-      out.append(run, static_cast<size_t>(p - run));
+      put(run, static_cast<size_t>(p - run));
       run = p + 1;
-      out.push_back('\\');
+      put('\\');
       switch (c) {
         case '"':
         case '\\':
-          out.push_back(static_cast<char>(c));
+          put(static_cast<char>(c));
           break;
         case '\b':
-          out.push_back('b');
+          put('b');
           break;
         case '\f':
-          out.push_back('f');
+          put('f');
           break;
         case '\n':
-          out.push_back('n');
+          put('n');
           break;
         case '\r':
-          out.push_back('r');
+          put('r');
           break;
         case '\t':
-          out.push_back('t');
+          put('t');
           break;
         default: {
           static constexpr char hex[] = "0123456789ABCDEF";
           char u[5] = {'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
-          out.append(u, sizeof u);
+          put(u, sizeof u);
         }
       }
       ++p;
     }
-    out.append(run, static_cast<size_t>(end - run));
-    out.push_back('"');
+    put(run, static_cast<size_t>(end - run));
+    put('"');
   }
 
   // A comma before every value or key but the first of its container; none
@@ -221,21 +269,21 @@ private:
     auto& word = level_word(depth_);
     auto bit = level_bit(depth_);
     if ((word & bit) != 0)
-      out_->push_back(',');
+      put(',');
     else
       word |= bit;
   }
 
   bool open(char c) {
     prefix();
-    out_->push_back(c);
+    put(c);
     ++depth_;
     level_word(depth_) &= ~level_bit(depth_);
     return true;
   }
 
   bool close(char c) {
-    out_->push_back(c);
+    put(c);
     if (depth_ > 0)
       --depth_;
     return true;
@@ -258,6 +306,10 @@ private:
   }
 
   std::string* out_;
+  /// The string's bytes, the text's length in them, and their size.
+  char* data_ = nullptr;
+  size_t len_ = 0;
+  size_t cap_ = 0;
   size_t depth_ = 0;
   bool after_key_ = false;
   uint64_t levels_[inline_levels / 64] = {};

@@ -34,8 +34,10 @@ std::string with_rapidjson(const rapidjson::Value& v) {
 
 std::string with_ours(const rapidjson::Value& v) {
   std::string out;
-  json_text_writer w{out};
-  v.Accept(w);
+  {
+    json_text_writer w{out};
+    v.Accept(w);
+  }
   return out;
 }
 
@@ -221,6 +223,7 @@ CAF_TEST(escapes and separators) {
   w.StartObject();
   w.EndObject();
   w.EndObject();
+  w.finish();
   CAF_CHECK_EQUAL(out, R"({"a":"q\"b\\s/\u0001\u001F\n\t\r\b\f\u0000z",)"
                        R"("k\"":[-5,18446744073709551615,false,null,)"
                        R"({"x":[1]}],"e":{}})");
@@ -234,7 +237,26 @@ CAF_TEST(nan and infinities are refused and write nothing) {
   CAF_CHECK(!w.Double(std::numeric_limits<double>::infinity()));
   CAF_CHECK(w.Double(2.5));
   w.EndArray();
+  w.finish();
   CAF_CHECK_EQUAL(out, "[2.5]");
+}
+
+CAF_TEST(the text follows what the string held and goes on after finish) {
+  std::string out = "head:";
+  {
+    json_text_writer w{out};
+    w.StartArray();
+    w.Int64(1);
+    // The string holds the text alone once finished, and the writer may
+    // write on: past the string's first room, growing it.
+    w.finish();
+    CAF_CHECK_EQUAL(out, "head:[1");
+    std::string long_text(1000, 'x');
+    w.String(long_text);
+    w.EndArray();
+    CAF_CHECK_EQUAL(w.size(), 5 + 3 + 1002 + 1);
+  }
+  CAF_CHECK_EQUAL(out, "head:[1,\"" + std::string(1000, 'x') + "\"]");
 }
 
 CAF_TEST(nesting deeper than the inline levels keeps its separators) {

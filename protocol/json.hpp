@@ -44,16 +44,26 @@ struct json_parse_result {
   std::string message() const;
 };
 
+/// A frame's document (parse_json_insitu): its values and the stack of
+/// values in the making during its parse both come from memory pools over
+/// the caller's scratch (rapidjson::Document mallocs its stack on every
+/// parse and frees it after, two allocations per frame).
+using frame_document
+  = rapidjson::GenericDocument<rapidjson::UTF8<>,
+                               rapidjson::MemoryPoolAllocator<>,
+                               rapidjson::MemoryPoolAllocator<>>;
+
 /// A document's SAX handler behind a depth count, for rapidjson's readers:
 /// a value nested deeper than `max_depth` (the top level is 1) stops the
 /// parse there, before the recursive reader descends into it. Header-only, so
 /// that tools without Tether's libraries (tools/baseline) bound their parse the
 /// same way.
-class json_depth_guard {
+template <class Document>
+class basic_json_depth_guard {
 public:
   using Ch = char;
 
-  json_depth_guard(rapidjson::Document& doc, size_t max_depth)
+  basic_json_depth_guard(Document& doc, size_t max_depth)
     : doc_(doc), max_(max_depth) {
     // nop
   }
@@ -96,11 +106,13 @@ private:
     return true;
   }
 
-  rapidjson::Document& doc_;
+  Document& doc_;
   size_t max_;
   size_t depth_ = 0;
   bool too_deep_ = false;
 };
+
+using json_depth_guard = basic_json_depth_guard<rapidjson::Document>;
 
 /// Parses `text` (one JSON value, UTF-8) into `doc`. Objects and arrays
 /// nested deeper than `max_depth` (the top level is 1) stop the parse at
@@ -118,7 +130,7 @@ json_parse_result parse_json(std::string_view text, size_t max_depth,
 /// document's strings point into `buffer`, which must outlive their use.
 /// The cheaper parse, for a frame read once and dropped.
 json_parse_result parse_json_insitu(std::string_view text, std::string& buffer,
-                                    size_t max_depth, rapidjson::Document& doc,
+                                    size_t max_depth, frame_document& doc,
                                     bool refuse_duplicates = true);
 
 } // namespace tether::protocol

@@ -243,6 +243,9 @@ bool has_lone_low_surrogate(std::string_view text) {
 /// (thread_loan).
 struct frame_scratch {
   alignas(std::max_align_t) char arena[16 * 1024];
+  /// The document's stack of values in the making (a frame's: about
+  /// 1 KiB; one more deeply nested or larger grows into the heap).
+  alignas(std::max_align_t) char stack[4 * 1024];
   std::string text;
 };
 
@@ -257,7 +260,9 @@ void decode_json(std::string_view bytes, const limits& lim,
   thread_loan<frame_scratch> scratch;
   rapidjson::MemoryPoolAllocator<> pool{scratch->arena, sizeof scratch->arena,
                                         sizeof scratch->arena};
-  rapidjson::Document doc{&pool};
+  rapidjson::MemoryPoolAllocator<> stack_pool{
+    scratch->stack, sizeof scratch->stack, sizeof scratch->stack};
+  frame_document doc{&pool, 1024, &stack_pool};
   auto& text = scratch->text;
   // Duplicate keys are the reader's to report, as field errors of the
   // message or the batch they are in.
@@ -438,9 +443,9 @@ constexpr size_t recursive_depth_max = 64;
 
 // parse_json over any rapidjson input stream holding `text` (MemoryStream,
 // or an in-situ copy of it).
-template <unsigned Flags, class Stream>
+template <unsigned Flags, class Stream, class Document>
 json_parse_result parse_stream(std::string_view text, Stream& in,
-                               size_t max_depth, rapidjson::Document& doc,
+                               size_t max_depth, Document& doc,
                                bool refuse_duplicates) {
   json_parse_result result;
   // UTF-8 checked over the whole text at once, before the parse: rapidjson's
@@ -464,20 +469,19 @@ json_parse_result parse_stream(std::string_view text, Stream& in,
       = static_cast<size_t>(static_cast<const char*>(nul) - text.data());
     return result;
   }
-  json_depth_guard guard{doc, max_depth};
-  // The reader's stack (its states and the document's values in making)
+  basic_json_depth_guard<Document> guard{doc, max_depth};
+  // The reader's stack (its states, and strings copied while not in situ)
   // is kept by the thread between parses: a reader per parse grew it from
-  // empty, four allocations a frame. A long text takes a reader of its own
-  // (the stack holds its longest string while not in situ: the thread
-  // would keep that).
+  // empty. A long text takes a reader of its own (the stack holds its
+  // longest string while not in situ: the thread would keep that).
   detail::thread_loan<rapidjson::Reader> loan{text.size() <= 64 * 1024};
   auto& reader = *loan;
   // Recursive (rapidjson's faster parser) where the guard keeps the
   // recursion shallow: it refuses the level past max_depth before the
   // parser descends into it. Deeper limits parse iteratively: no recursion
   // whatever the nesting.
-  key_watch<json_depth_guard> watch{guard};
-  auto parse = [&](rapidjson::Document&) {
+  key_watch<basic_json_depth_guard<Document>> watch{guard};
+  auto parse = [&](Document&) {
     if (max_depth <= recursive_depth_max)
       return !reader.Parse<Flags>(in, watch).IsError();
     return !reader.Parse<Flags | rapidjson::kParseIterativeFlag>(in, watch)
@@ -522,7 +526,7 @@ json_parse_result parse_json(std::string_view text, size_t max_depth,
 }
 
 json_parse_result parse_json_insitu(std::string_view text, std::string& buffer,
-                                    size_t max_depth, rapidjson::Document& doc,
+                                    size_t max_depth, frame_document& doc,
                                     bool refuse_duplicates) {
   // A NUL to end it (parse_stream refuses one within the text), then padding
   // for the SIMD scans, which read aligned blocks of 16 bytes that may reach

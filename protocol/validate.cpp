@@ -45,7 +45,10 @@ errc check_version(std::string_view version, std::string& message) {
     message = "must look like MAJOR.MINOR.PATCH (e.g. 1.0.0)";
     return errc::validation_error;
   }
-  auto major = std::stoi(std::string{version.substr(0, first)});
+  // At most 9 digits (is_digits): no overflow.
+  int major = 0;
+  for (auto c : version.substr(0, first))
+    major = major * 10 + (c - '0');
   if (major != supported_major) {
     message = "protocolVersion " + std::string{version}
               + " is not supported; this server accepts 1.x (>= 1.0.0, "

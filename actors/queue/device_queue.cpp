@@ -202,12 +202,17 @@ std::optional<queue_entry> device_queue::ack_id(const std::string& message_id) {
 std::vector<queue_entry>
 device_queue::written(const std::vector<uint64_t>& seqs) {
   std::vector<queue_entry> out;
+  written(seqs, out);
+  return out;
+}
+
+void device_queue::written(const std::vector<uint64_t>& seqs,
+                           std::vector<queue_entry>& out) {
   for (auto seq : seqs) {
     auto i = inflight_.find(seq);
     if (i != inflight_.end() && !i->second.needs_ack)
       out.push_back(take_inflight(i));
   }
-  return out;
 }
 
 template <class Pred>

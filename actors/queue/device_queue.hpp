@@ -125,6 +125,9 @@ public:
 
   /// Retires the no-ack messages whose frames were written to the socket.
   std::vector<queue_entry> written(const std::vector<uint64_t>& seqs);
+  /// The same, appended to `out` (a caller's buffer, kept between calls).
+  void written(const std::vector<uint64_t>& seqs,
+               std::vector<queue_entry>& out);
 
   /// Removes every message whose TTL passed.
   std::vector<queue_entry> expire(int64_t now_ms);

@@ -171,13 +171,22 @@ void absorb(self_ptr self) {
   auto n = w - st.absorbed;
   st.absorbed = w;
   st.demand += static_cast<uint32_t>(n);
-  std::vector<uint64_t> seqs;
+  // Buffers of the queue, kept between calls (two allocations a frame).
+  auto& seqs = st.written_seqs;
+  auto& done = st.written_done;
+  seqs.clear();
   for (; n > 0 && !st.handed.empty(); --n) {
     seqs.push_back(st.handed.front());
     st.handed.pop_front();
   }
-  auto done = st.q.written(seqs);
+  st.q.written(seqs, done);
   retire(self, done);
+  done.clear();
+  // A burst's worth is not kept (a queue lives as long as its device).
+  if (done.capacity() > 8) {
+    std::vector<queue_entry>{}.swap(done);
+    std::vector<uint64_t>{}.swap(seqs);
+  }
 }
 
 // The batcher is gone or replaced: what its session wrote counts, the rest

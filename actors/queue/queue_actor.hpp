@@ -87,6 +87,10 @@ struct queue_state {
   write_progress_ptr progress;
   uint64_t absorbed = 0;
   lazy_deque<uint64_t> handed;
+  /// absorb()'s buffers: the seqs written since the last look, the no-ack
+  /// messages among them that retire.
+  std::vector<uint64_t> written_seqs;
+  std::vector<queue_entry> written_done;
   std::optional<int64_t> detached_since_ms;
   // -- drops the device is told about (tether.gap) --
   gap_ledger gaps;

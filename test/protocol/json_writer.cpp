@@ -319,7 +319,7 @@ CAF_TEST(the in situ parse answers as the copying parse) {
   for (size_t i = 0; i < std::size(texts); ++i) {
     auto& text = texts[i];
     rapidjson::Document copying;
-    rapidjson::Document insitu;
+    tether::protocol::frame_document insitu;
     std::string buffer;
     auto a = parse_json(text, 3, copying);
     auto b = parse_json_insitu(text, buffer, 3, insitu);

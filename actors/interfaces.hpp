@@ -49,8 +49,6 @@ using batcher_actor = caf::typed_actor<
   // The write_progress moved on while the batcher waited for it (the tag
   // written), or round_end_tag: the round it held its frame for ended.
   caf::reacts_to<atom::written, uint64_t>,
-  // Compress frames above the threshold (0: off, 1: deflate, 2: gzip).
-  caf::reacts_to<atom::compress, uint8_t>,
   // INTERNAL: the coalescing deadline of this generation passed.
   caf::reacts_to<atom::flush, uint64_t>>;
 

@@ -11,10 +11,20 @@
 // Counts are messages, in the order the batcher took them from its queue
 // (it writes them in that order, one frame at a time): a frame's write tag
 // is the count of messages sent up to and including that frame.
+//
+// It is also what the batcher and the queue share to write: the session,
+// the app-level compression the connection chose, and the count of
+// messages sent. The queue writes a message itself when the batcher holds
+// nothing (everything the queue handed it is written) and the loop is not
+// loaded: the frame the batcher would have written at once, without the
+// hop through it. The batcher then counts that frame as in flight before
+// its own, so coalescing behind a write is kept (take_direct_frame).
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+
+#include "actors/ports.hpp"
 
 namespace tether::actors {
 
@@ -25,6 +35,38 @@ inline constexpr uint64_t round_end_tag = ~uint64_t{0};
 class write_progress {
 public:
   enum side : uint8_t { batcher, queue };
+
+  write_progress() = default;
+
+  /// For a connection's `port`, with app-level compression `compress`
+  /// (session_info::compress).
+  write_progress(std::weak_ptr<session_port> port, uint8_t compress)
+    : port_(std::move(port)), compress_(compress) {}
+
+  /// The session the frames go to (empty in tests of one side).
+  std::shared_ptr<session_port> port() const { return port_.lock(); }
+
+  /// App-level compression of frames above the threshold (0: off, 1:
+  /// deflate, 2: gzip); the connection sets it when the device asks.
+  uint8_t compress() const noexcept { return compress_.load(); }
+  void set_compress(uint8_t algo) noexcept { compress_.store(algo); }
+
+  /// Messages sent so far (by the batcher or the queue).
+  uint64_t sent() const noexcept { return sent_.load(); }
+
+  /// `n` more messages go out in one frame: its tag.
+  uint64_t claim(uint64_t n) noexcept { return sent_.fetch_add(n) + n; }
+
+  /// The queue sent a frame itself, with this tag.
+  uint64_t claim_direct() noexcept {
+    auto tag = claim(1);
+    direct_.store(tag);
+    return tag;
+  }
+
+  /// For the batcher: the tag of a frame the queue sent itself since the
+  /// last call (0: none). Taken once.
+  uint64_t take_direct_frame() noexcept { return direct_.exchange(0); }
 
   /// Messages of the frames written so far.
   uint64_t written() const noexcept { return written_.load(); }
@@ -57,6 +99,10 @@ private:
   // one of the two sees the other and no wake-up is lost.
   std::atomic<uint64_t> written_{0};
   std::atomic<bool> waits_[2] = {false, false};
+  std::weak_ptr<session_port> port_;
+  std::atomic<uint8_t> compress_{0};
+  std::atomic<uint64_t> sent_{0};
+  std::atomic<uint64_t> direct_{0};
 };
 
 using write_progress_ptr = std::shared_ptr<write_progress>;

@@ -115,6 +115,12 @@ bool convert(const raw_value& v, codec to, raw_value& out) {
   return ok;
 }
 
+void encode_delivery(codec c, const delivery_view& d, std::string& out) {
+  if (!d.encoded || d.encoded->empty()
+      || !splice_seq(c, *d.encoded, d.seq, out))
+    encode_to(c, *d.msg, d.seq, out);
+}
+
 bool splice_seq(codec c, std::string_view encoded, uint64_t seq,
                 std::string& out) {
   if (encoded.size() < 2)

@@ -128,6 +128,10 @@ bool splice_seq(codec c, std::string_view encoded, uint64_t seq,
 void encode_to(codec c, const mobile_message& x, uint64_t seq,
                std::string& out);
 
+/// Appends one delivery to `out` as a frame of its own: its encoded form
+/// with the seq spliced in, or the message encoded with it.
+void encode_delivery(codec c, const delivery_view& d, std::string& out);
+
 /// A BatchMessage frame of deliveries (each message with its seq).
 std::string encode_batch(codec c, std::string_view batch_id, int64_t timestamp,
                          const std::vector<delivery_view>& items);

@@ -75,6 +75,14 @@ public:
   /// was handed to the socket.
   void flushed(time_point now, uint32_t items, uint64_t bytes);
 
+  /// A frame of messages this policy did not hold (the queue wrote one
+  /// itself) went to the socket at `now`: in flight as one of its own, so
+  /// messages coalesce behind it as behind any other.
+  void other_flushed(time_point now) noexcept {
+    ++in_flight_;
+    last_flush_ = now;
+  }
+
   /// A frame's write completed (credit returned).
   void written() noexcept;
 

@@ -21,8 +21,13 @@ uint32_t window(const batch_params& p) {
 }
 
 // Takes in the frames written since the last look: their credit returns.
+// A frame the queue wrote itself meanwhile counts as in flight first.
 void absorb(self_ptr self) {
   auto& st = self->state;
+  if (auto tag = st.progress->take_direct_frame(); tag != 0) {
+    st.frame_ends.push_back(tag);
+    st.policy.other_flushed(self->clock().now());
+  }
   st.seen = st.progress->written();
   while (!st.frame_ends.empty() && st.frame_ends.front() <= st.seen) {
     st.frame_ends.pop_front();
@@ -44,9 +49,8 @@ void write_frame(self_ptr self, uint32_t take) {
   };
   if (take == 1) {
     auto& d = st.pending.front();
-    auto pre = encoded(d);
-    if (!pre || !protocol::splice_seq(st.codec, *pre, d.seq, bytes))
-      protocol::encode_to(st.codec, *d.msg, d.seq, bytes);
+    protocol::encode_delivery(st.codec, {d.msg.get(), d.seq, encoded(d)},
+                              bytes);
     estimated = d.bytes;
   } else {
     std::vector<protocol::delivery_view> views;
@@ -62,9 +66,11 @@ void write_frame(self_ptr self, uint32_t take) {
   st.pending.erase(st.pending.begin(), st.pending.begin() + take);
   auto binary = st.codec == protocol::codec::msgpack;
   auto raw_size = bytes.size();
-  if (st.compress != 0 && bytes.size() >= st.params.compress_threshold) {
+  auto compress = st.progress->compress();
+  if (compress != 0 && compress <= 2
+      && bytes.size() >= st.params.compress_threshold) {
     bytes = protocol::make_compressed_frame(
-      bytes, static_cast<protocol::zip_format>(st.compress),
+      bytes, static_cast<protocol::zip_format>(compress),
       st.params.compress_level);
     binary = true;
     st.metrics->compressed(raw_size, bytes.size());
@@ -74,10 +80,10 @@ void write_frame(self_ptr self, uint32_t take) {
   st.metrics->sent(take == 1 ? traffic_kind::message : traffic_kind::batch,
                    take, bytes.size());
   if (port) {
-    st.sent += take;
-    st.frame_ends.push_back(st.sent);
+    auto tag = st.progress->claim(take);
+    st.frame_ends.push_back(tag);
     port->send(std::make_shared<const std::string>(std::move(bytes)), binary,
-               st.sent);
+               tag);
   }
 }
 
@@ -120,7 +126,6 @@ batcher(batcher_actor::stateful_pointer<batcher_state> self,
   st.port = port;
   st.codec = port->info().codec;
   st.session_id = port->info().session_id;
-  st.compress = port->info().compress;
   st.params = params;
   st.policy = batch_policy{params.batch};
   st.clock = wall_clock{self->clock().now()};
@@ -129,10 +134,14 @@ batcher(batcher_actor::stateful_pointer<batcher_state> self,
     [=](atom::start, delivery_source& source) {
       auto& st = self->state;
       st.source = std::move(source);
-      self->send(st.source, atom::demand_v, window(st.params.batch), st.sent);
+      self->send(st.source, atom::demand_v, window(st.params.batch),
+                 st.progress->sent());
     },
     [=](atom::deliver, delivery_list& items) {
       auto& st = self->state;
+      // A frame the queue wrote itself may be in flight: these wait for it
+      // as for one of the batcher's.
+      absorb(self);
       auto now = self->clock().now();
       for (auto& d : items) {
         st.policy.add(now, d.bytes, d.prio);
@@ -157,9 +166,6 @@ batcher(batcher_actor::stateful_pointer<batcher_state> self,
       else if (st.progress->take_queue_wait() && st.source)
         self->send(st.source, atom::written_v);
       decide(self);
-    },
-    [=](atom::compress, uint8_t algo) {
-      self->state.compress = algo <= 2 ? algo : 0;
     },
     [=](atom::flush, uint64_t generation) {
       if (generation == self->state.flush_generation) {

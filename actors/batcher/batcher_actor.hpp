@@ -6,7 +6,9 @@
 // or a BatchMessage of several), compresses it when the device asked for
 // app-level compression, and writes it to the session within the write
 // credit. Write completions come back as a write_progress counter that it
-// and the queue read (the queue retires no-ack messages by it).
+// and the queue read (the queue retires no-ack messages by it). While it
+// holds nothing and the loop is not loaded, the queue writes a message
+// itself (write_progress.hpp): the batcher is the path under load.
 
 #include <deque>
 #include <memory>
@@ -45,15 +47,13 @@ struct batcher_state {
   wall_clock clock;
   delivery_source source;
   lazy_deque<queued_delivery> pending;
-  /// 0: off, 1: deflate, 2: gzip (protocol::zip_format).
-  uint8_t compress = 0;
   /// Batch frames' ids.
   uint64_t next_frame = 1;
-  /// Shared with the session's completions and the queue.
+  /// Shared with the session's completions and the queue: the count of
+  /// messages sent (a frame's tag), the compression in use.
   write_progress_ptr progress;
-  /// Messages handed to the session, and the count at the end of each
-  /// frame in flight (its write tag), oldest first.
-  uint64_t sent = 0;
+  /// The write tag of each frame in flight, oldest first (a frame the
+  /// queue wrote itself among them: take_direct_frame).
   lazy_deque<uint64_t> frame_ends;
   /// progress->written() when last read.
   uint64_t seen = 0;

@@ -73,7 +73,10 @@ void start_batcher(self_ptr self) {
   auto port = st.port.lock();
   if (st.batcher || st.closing || !st.queue || !port || !st.events)
     return;
-  st.progress = std::make_shared<write_progress>();
+  // App-level compression as the device chose it, else as its handshake
+  // asked.
+  st.progress = std::make_shared<write_progress>(
+    port, st.compress != 0 ? st.compress : port->info().compress);
   auto b = self->spawn(batcher, port, st.params->batcher, st.metrics,
                        st.progress);
   self->link_to(b);
@@ -82,8 +85,6 @@ void start_batcher(self_ptr self) {
   });
   st.batcher = b;
   static_cast<events_adapter&>(*st.events).set_batcher(b, st.progress);
-  if (st.compress != 0)
-    self->send(b, atom::compress_v, st.compress);
   pull_from(self, st.queue);
 }
 

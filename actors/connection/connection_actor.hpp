@@ -76,8 +76,8 @@ struct connection_state {
   write_progress_ptr progress;
   /// What the session reports (frames, writes, the close) goes through it.
   std::shared_ptr<session_events> events;
-  /// App-level compression the device chose before its batcher ran (0:
-  /// off, 1: deflate, 2: gzip).
+  /// App-level compression the device chose (0: off, 1: deflate, 2: gzip),
+  /// kept for the write_progress of a batcher spawned later.
   uint8_t compress = 0;
   /// Whether permessage-deflate is on (app-level compression is then off).
   bool deflate = false;

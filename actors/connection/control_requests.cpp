@@ -158,8 +158,8 @@ void handle_cloud(self_ptr self, const protocol::mobile_message& m,
     }
     // Kept for a batcher spawned later.
     self->state.compress = algo;
-    if (self->state.batcher)
-      self->send(self->state.batcher, atom::compress_v, algo);
+    if (self->state.progress)
+      self->state.progress->set_compress(algo);
     ack_processed(self, m.id, m.optimization.requires_ack, batch_id);
     return;
   }

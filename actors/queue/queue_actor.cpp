@@ -209,8 +209,41 @@ bool stalled(self_ptr self) {
          && (st.demand == 0 || st.q.inflight() >= st.params.queue.max_inflight);
 }
 
+// The session, if the queue may write its next message itself: the batcher
+// holds nothing (everything handed to it is written), the queue runs on the
+// session's loop (so the frame is written at once, in order with the
+// batcher's), the loop is not loaded (under load the batcher coalesces) and
+// no app-level compression is on (the batcher's part).
+std::shared_ptr<session_port> direct_port(self_ptr self) {
+  auto& st = self->state;
+  if (!st.batcher || !st.progress || !st.handed.empty()
+      || st.progress->compress() != 0)
+    return nullptr;
+  auto port = st.progress->port();
+  if (!port || port->loop() != current_loop(self) || port->loaded())
+    return nullptr;
+  return port;
+}
+
+// Writes one delivery as its own frame: what the batcher would have
+// written at once to an idle socket.
+void write_direct(self_ptr self, session_port& port, const queue_entry& e) {
+  auto& st = self->state;
+  auto c = port.info().codec;
+  const std::string* pre = nullptr;
+  if (e.encoded && !e.encoded->get(c).empty())
+    pre = &e.encoded->get(c);
+  std::string bytes;
+  protocol::encode_delivery(c, {e.msg.get(), e.seq, pre}, bytes);
+  st.metrics->frame_sent(1, bytes.size());
+  st.metrics->sent(traffic_kind::message, 1, bytes.size());
+  port.send(std::make_shared<const std::string>(std::move(bytes)),
+            c == protocol::codec::msgpack, st.progress->claim_direct());
+}
+
 // Hands deliverable messages to the attached batcher, within its demand and
-// the reserved sequence numbers.
+// the reserved sequence numbers; the first one goes straight to the session
+// while the batcher holds nothing (direct_port).
 void pump(self_ptr self) {
   auto& st = self->state;
   if (!attached(self))
@@ -235,8 +268,11 @@ void pump(self_ptr self) {
       auto e = st.q.next(now);
       if (!e)
         break;
-      out.push_back(
-        queued_delivery{e->seq, e->msg, e->prio, e->bytes, e->encoded});
+      if (auto port = out.empty() ? direct_port(self) : nullptr)
+        write_direct(self, *port, *e);
+      else
+        out.push_back(
+          queued_delivery{e->seq, e->msg, e->prio, e->bytes, e->encoded});
       st.handed.push_back(e->seq);
       if (e->attempts > 1)
         st.metrics->queue_event(queue_counter::redelivered, 1);

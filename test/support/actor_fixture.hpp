@@ -128,7 +128,6 @@ probe_batcher(actors::batcher_actor::pointer, std::shared_ptr<probe_log> log) {
       }
     },
     [](atom::written, uint64_t) {},
-    [](atom::compress, uint8_t) {},
     [](atom::flush, uint64_t) {},
   };
 }

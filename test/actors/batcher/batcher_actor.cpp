@@ -213,8 +213,30 @@ CAF_TEST(a message waits max_delay at most for a slow write) {
   CAF_CHECK_EQUAL(port->sent.size(), 2u);
 }
 
+CAF_TEST(a frame the queue wrote itself holds the next one as one of the batcher
+           would) {
+  start();
+  // The queue wrote message 1 straight to the idle session (tag 1).
+  CAF_CHECK_EQUAL(progress->claim_direct(), 1u);
+  // The batcher's first message waits behind it (one frame in flight).
+  deliver({item(2)});
+  CAF_CHECK(port->sent.empty());
+  written(1);
+  CAF_REQUIRE_EQUAL(port->sent.size(), 1u);
+  CAF_CHECK_EQUAL(port->sent[0].tag, 2u);
+  CAF_CHECK(port->sent[0].bytes.find(R"("seq":2)") != std::string::npos);
+  // Written before the batcher looked: nothing waits for it.
+  written(2);
+  CAF_CHECK_EQUAL(progress->claim_direct(), 3u);
+  written(3);
+  deliver({item(4)});
+  CAF_REQUIRE_EQUAL(port->sent.size(), 2u);
+  CAF_CHECK_EQUAL(port->sent[1].tag, 4u);
+}
+
 CAF_TEST(frames above the threshold are compressed when asked) {
-  port->session.compress = 1;
+  // As the connection starts it for a device that asked (write_progress).
+  progress->set_compress(1);
   params.compress_threshold = 512;
   start();
   deliver({item(1, protocol::priority::normal, 4000)});

@@ -105,10 +105,12 @@ struct fixture : test::fixture_base {
 
   // The connection's batcher: the connection tells the queue, the batcher
   // pulls.
-  void start_batcher() {
+  void start_batcher(std::shared_ptr<test::recording_port> port = nullptr) {
     seen = std::make_shared<test::probe_log>();
     b = sys.spawn(test::probe_batcher, seen);
-    progress = std::make_shared<write_progress>();
+    // With a session the queue may write to itself (write_progress.hpp).
+    progress = port ? std::make_shared<write_progress>(port, uint8_t{0})
+                    : std::make_shared<write_progress>();
     caf::send_as(conn, q, atom::start_v, b, int32_t{-1}, progress);
     self->send(b, atom::start_v, caf::actor_cast<delivery_source>(q));
     sched.run();
@@ -416,6 +418,91 @@ CAF_TEST(copies handled elsewhere are withdrawn and the device told) {
     notice.payload, protocol::max_withdrawn_ids, told, errors));
   CAF_CHECK_EQUAL(told, (std::vector<std::string>{"had", "gone", "older"}));
   CAF_CHECK_EQUAL(seen->deliveries[1].msg->id, "kept");
+}
+
+CAF_TEST(a message goes straight to the session while the batcher holds
+           nothing and behind what it holds otherwise) {
+  auto port = std::make_shared<test::recording_port>();
+  spawn_queue();
+  attach_idle();
+  start_batcher(port);
+  demand(8);
+  auto frame_of = [&](size_t i) {
+    auto f = port->decoded(i);
+    CAF_REQUIRE(!f.empty() && f.front().messages.size() == 1);
+    return f.front().messages.front().msg;
+  };
+  // Nothing held: the queue writes it (the frame's tag counts it).
+  CAF_CHECK(enqueue(msg("a")));
+  CAF_REQUIRE_EQUAL(port->sent.size(), 1u);
+  CAF_CHECK_EQUAL(port->sent[0].tag, 1u);
+  auto a = frame_of(0);
+  CAF_CHECK_EQUAL(a.id, "a");
+  CAF_CHECK(seen->delivered.empty());
+  // Its frame is not written yet: what follows goes through the batcher,
+  // whatever its priority, so it cannot pass it.
+  CAF_CHECK(enqueue(msg("b")));
+  CAF_CHECK(enqueue(msg("c", protocol::priority::critical)));
+  CAF_CHECK_EQUAL(seen->delivered, (std::vector<std::string>{"b", "c"}));
+  // Written; the batcher still holds b and c: d joins them.
+  written(1, false);
+  CAF_CHECK(enqueue(msg("d")));
+  CAF_CHECK_EQUAL(seen->delivered, (std::vector<std::string>{"b", "c", "d"}));
+  CAF_CHECK_EQUAL(port->sent.size(), 1u);
+  // The batcher wrote them (tags 2..4, as it claims them) and the session
+  // too: the next goes straight again, with the next tag and seq.
+  CAF_CHECK_EQUAL(progress->claim(3), 4u);
+  written(4, false);
+  CAF_CHECK(enqueue(msg("e")));
+  CAF_REQUIRE_EQUAL(port->sent.size(), 2u);
+  CAF_CHECK_EQUAL(port->sent[1].tag, 5u);
+  auto e = frame_of(1);
+  CAF_CHECK_EQUAL(e.id, "e");
+  // Seqs follow the order of the wire: a, then the batcher's, then e.
+  CAF_REQUIRE(a.seq && e.seq);
+  CAF_CHECK_EQUAL(seen->deliveries[0].seq, *a.seq + 1);
+  CAF_CHECK_EQUAL(*e.seq, seen->deliveries[2].seq + 1);
+  // Written frames retire their no-ack messages as the batcher's do.
+  written(5, false);
+  CAF_CHECK(enqueue(msg("f", protocol::priority::normal, false)));
+  CAF_CHECK_EQUAL(port->sent.size(), 3u);
+}
+
+CAF_TEST(a backlog starts with its first message straight and the rest through
+           the batcher by priority) {
+  auto port = std::make_shared<test::recording_port>();
+  spawn_queue();
+  enqueue(msg("low", protocol::priority::low));
+  enqueue(msg("n1"));
+  enqueue(msg("crit", protocol::priority::critical));
+  enqueue(msg("high", protocol::priority::high));
+  attach_idle();
+  start_batcher(port);
+  demand(10);
+  CAF_REQUIRE_EQUAL(port->sent.size(), 1u);
+  auto f = port->decoded();
+  CAF_REQUIRE_EQUAL(f.front().messages.size(), 1u);
+  CAF_CHECK_EQUAL(f.front().messages.front().msg.id, "crit");
+  CAF_CHECK_EQUAL(seen->delivered,
+                  (std::vector<std::string>{"high", "n1", "low"}));
+}
+
+CAF_TEST(a loaded loop
+         or app level compression leaves every message to the batcher) {
+  auto port = std::make_shared<test::recording_port>();
+  spawn_queue();
+  attach_idle();
+  start_batcher(port);
+  demand(8);
+  // Under load the batcher coalesces what becomes ready in one round.
+  port->busy = true;
+  CAF_CHECK(enqueue(msg("a")));
+  // Compression is the batcher's part.
+  port->busy = false;
+  progress->set_compress(1);
+  CAF_CHECK(enqueue(msg("b")));
+  CAF_CHECK(port->sent.empty());
+  CAF_CHECK_EQUAL(seen->delivered, (std::vector<std::string>{"a", "b"}));
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -125,6 +125,9 @@ bool splice_seq(codec c, std::string_view encoded, uint64_t seq,
                 std::string& out) {
   if (encoded.size() < 2)
     return false;
+  // Once, at the size with the seq (its key and at most 20 digits, or
+  // msgpack's 13 bytes): appended piece by piece it grew twice.
+  out.reserve(out.size() + encoded.size() + 32);
   if (c == codec::json) {
     if (encoded.front() != '{' || encoded.back() != '}')
       return false;

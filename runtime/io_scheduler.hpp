@@ -27,6 +27,17 @@ namespace detail {
 class io_pool;
 } // namespace detail
 
+/// A call for the end of a round that allocates nothing: run(owner), the
+/// owner (a session) kept alive until then. A std::function holding a
+/// shared_ptr is allocated (it is not trivially copyable), once per session
+/// and round, which a fan-out makes per member.
+struct round_end_call {
+  void (*run)(void* owner) = nullptr;
+  std::shared_ptr<void> owner;
+
+  void operator()() const { run(owner.get()); }
+};
+
 /// What a session asks of the loops it runs on; virtual, so that code using
 /// it (the session's fuzz target) links no scheduler.
 class loop_view {
@@ -43,7 +54,7 @@ public:
   /// ready there have all run (or after a few milliseconds, if they keep
   /// coming). What they readied meanwhile for one connection then leaves
   /// in one frame. From loop `i`'s thread only (else `f` is posted there).
-  virtual void at_round_end(uint32_t i, std::function<void()> f) = 0;
+  virtual void at_round_end(uint32_t i, round_end_call f) = 0;
 
   /// An Asio handler of the calling thread's loop begins / ends: the actors
   /// it makes ready run when it ends (handler_scope), not in a round posted
@@ -107,7 +118,7 @@ public:
 
   int32_t current() const noexcept override;
 
-  void at_round_end(uint32_t i, std::function<void()> f) override;
+  void at_round_end(uint32_t i, round_end_call f) override;
 
   void handler_begin() noexcept override;
   void handler_end() override;

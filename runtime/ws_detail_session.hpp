@@ -132,24 +132,16 @@ public:
 
   void after_round(uint64_t tag) override {
     // At the end of the loop's busy stretch: what else the actors there
-    // ready for this session meanwhile leaves with it. One callback per
-    // session and round carries all its tags (it captures only the
-    // session: no allocation for the callable).
+    // ready for this session meanwhile leaves with it. One call per
+    // session and round carries all its tags (a function pointer and the
+    // session: nothing allocated).
     round_end_tags_.push_back(tag);
     if (round_end_tags_.size() > 1)
       return;
-    auto report = [self = this->shared_from_this()] {
-      std::vector<uint64_t> tags;
-      tags.swap(self->round_end_tags_);
-      for (auto t : tags)
-        if (self->events_)
-          self->events_->on_written(t);
-      // The buffer stays for the next round unless tags came meanwhile.
-      if (self->round_end_tags_.empty()) {
-        tags.clear();
-        self->round_end_tags_.swap(tags);
-      }
-    };
+    round_end_call report{[](void* s) {
+                            static_cast<ws_session*>(s)->report_round_end();
+                          },
+                          this->shared_from_this()};
     if (loop_ >= 0)
       shared_->loops->at_round_end(static_cast<uint32_t>(loop_),
                                    std::move(report));
@@ -158,6 +150,19 @@ public:
   }
 
 private:
+  void report_round_end() {
+    std::vector<uint64_t> tags;
+    tags.swap(round_end_tags_);
+    for (auto t : tags)
+      if (events_)
+        events_->on_written(t);
+    // The buffer stays for the next round unless tags came meanwhile.
+    if (round_end_tags_.empty()) {
+      tags.clear();
+      round_end_tags_.swap(tags);
+    }
+  }
+
   // The listener chose the codec from the offered subprotocols; the response
   // names it (and nothing if the client offered none).
   std::string echoed_subprotocol() const {

@@ -76,9 +76,9 @@ struct io_loop::lane {
   void* runner = nullptr;
   /// What waits for the end of the busy stretch (at_round_end), and since
   /// when the first of it waits.
-  std::vector<std::function<void()>> at_round_end;
+  std::vector<round_end_call> at_round_end;
   /// The callbacks being run (at_round_end's buffer, kept between rounds).
-  std::vector<std::function<void()>> running_round_end;
+  std::vector<round_end_call> running_round_end;
   std::chrono::steady_clock::time_point waiting_since;
 };
 
@@ -569,7 +569,7 @@ const std::atomic<int64_t>& io_loop::backlog(uint32_t i) const noexcept {
   return lanes_[i]->backlog;
 }
 
-void io_loop::at_round_end(uint32_t i, std::function<void()> f) {
+void io_loop::at_round_end(uint32_t i, round_end_call f) {
   auto& l = *lanes_[i];
   if (this_lane == &l) {
     if (l.at_round_end.empty())

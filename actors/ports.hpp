@@ -91,6 +91,11 @@ public:
   /// The event loop the session runs on (actors/loop_affinity.hpp), -1 if
   /// none: the actors serving it live there.
   virtual int32_t loop() const noexcept { return -1; }
+  /// Whether the calling thread is the session's own: a send() from it is
+  /// written at once, before anything posted to the session. (An actor's
+  /// loop_affinity is no proof: move_to_loop changes it while the actor
+  /// still runs on the thread it came from.)
+  virtual bool runs_here() const noexcept { return false; }
 
   /// Whether the thread serving this session has a backlog (many actors
   /// waiting to run): a batcher then holds its frame until the end of the

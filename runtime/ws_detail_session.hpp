@@ -123,6 +123,10 @@ public:
 
   int32_t loop() const noexcept override { return loop_; }
 
+  bool runs_here() const noexcept override {
+    return loop_ >= 0 && shared_->loops && shared_->loops->current() == loop_;
+  }
+
   bool loaded() const noexcept override {
     return loop_ >= 0
            && shared_->loops->backlog(static_cast<uint32_t>(loop_))

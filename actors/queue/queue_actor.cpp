@@ -211,16 +211,17 @@ bool stalled(self_ptr self) {
 
 // The session, if the queue may write its next message itself: the batcher
 // holds nothing (everything handed to it is written), the queue runs on the
-// session's loop (so the frame is written at once, in order with the
-// batcher's), the loop is not loaded (under load the batcher coalesces) and
-// no app-level compression is on (the batcher's part).
+// session's thread (so the frame is written at once, before any frame the
+// batcher sends after it: a send from elsewhere is posted, and the batcher
+// could pass it), the loop is not loaded (under load the batcher coalesces)
+// and no app-level compression is on (the batcher's part).
 std::shared_ptr<session_port> direct_port(self_ptr self) {
   auto& st = self->state;
   if (!st.batcher || !st.progress || !st.handed.empty()
       || st.progress->compress() != 0)
     return nullptr;
   auto port = st.progress->port();
-  if (!port || port->loop() != current_loop(self) || port->loaded())
+  if (!port || !port->runs_here() || port->loaded())
     return nullptr;
   return port;
 }

@@ -51,6 +51,10 @@ struct recording_port : actors::session_port {
   }
   void consumed(size_t n) override { consumed_total += n; }
   bool loaded() const noexcept override { return busy; }
+  /// The test coordinator runs every actor on the test's thread; a test
+  /// may say otherwise (an actor still on another loop).
+  bool here = true;
+  bool runs_here() const noexcept override { return here; }
   void after_round(uint64_t tag) override { rounds.push_back(tag); }
 
   /// Whether loaded() says the node is busy.

@@ -1,6 +1,7 @@
 #include "runtime/process.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -15,8 +16,9 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,9 +72,12 @@ child_process::~child_process() {
 bool child_process::start(const std::string& path,
                           const std::vector<std::string>& args, int cpu,
                           const std::string& stderr_file) {
+  // Every descriptor made here closes at exec in the child; dup2 gives it
+  // the two it keeps.
   int outp[2];
   int errp[2];
-  if (::pipe(outp) != 0)
+  int failp[2];
+  if (::pipe2(outp, O_CLOEXEC) != 0)
     return false;
   if (!stderr_file.empty()) {
     // Read from the end: what an earlier process appended is not this one's.
@@ -82,21 +87,17 @@ bool child_process::start(const std::string& path,
     if (errp[0] >= 0)
       ::lseek(errp[0], 0, SEEK_END);
     err_file_ = true;
-  } else if (::pipe(errp) != 0) {
+  } else if (::pipe2(errp, O_CLOEXEC) != 0) {
     errp[0] = errp[1] = -1;
   }
-  if (errp[0] < 0 || errp[1] < 0) {
+  // The child reports a failed exec through this pipe; it closes unread at
+  // a successful one.
+  if (errp[0] < 0 || errp[1] < 0 || ::pipe2(failp, O_CLOEXEC) != 0) {
     for (int fd : {outp[0], outp[1], errp[0], errp[1]})
       if (fd >= 0)
         ::close(fd);
     return false;
   }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-  posix_spawn_file_actions_addclose(&fa, outp[0]);
-  posix_spawn_file_actions_addclose(&fa, errp[0]);
   std::vector<std::string> copy = args;
   std::vector<char*> argv;
   std::string p = path;
@@ -104,19 +105,60 @@ bool child_process::start(const std::string& path,
   for (auto& a : copy)
     argv.push_back(a.data());
   argv.push_back(nullptr);
-  // The child inherits the affinity: set it around the spawn.
-  cpu_set_t before;
-  auto pinned = cpu >= 0 && sched_getaffinity(0, sizeof(before), &before) == 0
-                && pin_to_cpu(cpu);
-  auto rc = posix_spawn(&pid_, p.c_str(), &fa, nullptr, argv.data(), environ);
-  if (pinned)
-    sched_setaffinity(0, sizeof(before), &before);
-  posix_spawn_file_actions_destroy(&fa);
-  ::close(outp[1]);
-  ::close(errp[1]);
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (cpu >= 0)
+    CPU_SET(cpu, &set);
+  // Tied to this process: a child started from the main thread is killed
+  // when the process ends, however it ends (a test binary that aborts, a
+  // CLI killed with SIGKILL). PR_SET_PDEATHSIG fires when the thread that
+  // forked the child ends, so one started from another thread (`tether
+  // devices --restart`'s restarter) is not tied; its starter ends it.
+  auto parent = ::getpid();
+  auto tie = parent == static_cast<pid_t>(::syscall(SYS_gettid));
+  auto pid = ::fork();
+  if (pid == 0) {
+    // The child: system calls only until exec (another thread of the
+    // parent may have held a lock at the fork).
+    if (tie
+        && (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent))
+      ::_exit(127);
+    // As `taskset -c` would; unpinned if the CPU is not there.
+    if (cpu >= 0)
+      ::sched_setaffinity(0, sizeof(set), &set);
+    int err = 0;
+    if (::dup2(outp[1], 1) < 0 || ::dup2(errp[1], 2) < 0)
+      err = errno;
+    if (err == 0) {
+      ::execve(p.c_str(), argv.data(), environ);
+      err = errno;
+    }
+    if (::write(failp[1], &err, sizeof(err)) < 0)
+      ::_exit(126);
+    ::_exit(127);
+  }
+  for (int fd : {outp[1], errp[1], failp[1]})
+    ::close(fd);
   out_ = outp[0];
   err_ = errp[0];
-  return rc == 0;
+  if (pid < 0) {
+    ::close(failp[0]);
+    return false;
+  }
+  pid_ = pid;
+  int err = 0;
+  ssize_t n = 0;
+  do {
+    n = ::read(failp[0], &err, sizeof(err));
+  } while (n < 0 && errno == EINTR);
+  ::close(failp[0]);
+  if (n > 0) {
+    // The exec failed: the child is gone, nothing runs.
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+    return false;
+  }
+  return true;
 }
 
 std::string child_process::read_stdout_until(const std::string& needle,

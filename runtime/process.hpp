@@ -3,7 +3,9 @@
 // A child process (tetherd, started by a test or by `tether bench`), with
 // its stdout and stderr captured, optionally pinned to one CPU. The
 // destructor kills it (by pid) if it is still running: whoever starts a
-// process ends it, and only that one.
+// process ends it, and only that one. One started from the main thread is
+// also killed when this process ends without its destructors (an aborted
+// test binary, a CLI killed with SIGKILL): PR_SET_PDEATHSIG.
 
 #include <chrono>
 #include <string>

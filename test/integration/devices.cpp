@@ -7,6 +7,7 @@
 
 #include <signal.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -350,3 +351,66 @@ CAF_TEST(a dropped link is restarted and resumes where it stopped) {
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
+
+namespace {
+
+// The pids of `pid`'s children (/proc: the list of each of its threads).
+std::vector<pid_t> children_of(pid_t pid) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  auto dir = "/proc/" + std::to_string(pid) + "/task";
+  for (auto& task : std::filesystem::directory_iterator{dir, ec}) {
+    std::ifstream in{task.path() / "children"};
+    for (pid_t c = 0; in >> c;)
+      out.push_back(c);
+  }
+  return out;
+}
+
+std::string comm_of(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/comm"};
+  std::string name;
+  std::getline(in, name);
+  return name;
+}
+
+// Whether `pid` runs (gone, or a zombie left to init, does not).
+bool running(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string line;
+  if (!std::getline(in, line))
+    return false;
+  auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size()
+         && line[close + 2] != 'Z';
+}
+
+} // namespace
+
+CAF_TEST(a tetherd the CLI spawned ends with the CLI however the CLI ends) {
+  child_process cli;
+  CAF_REQUIRE(
+    cli.start(TETHER_CLI_PATH, {"bench", "echo", "--spawn", "--connections",
+                                "2", "--rate", "10", "--duration", "60"}));
+  pid_t server = 0;
+  poll_until(
+    [&] {
+      for (auto c : children_of(cli.pid()))
+        if (comm_of(c) == "tetherd")
+          server = c;
+      return server != 0;
+    },
+    20s, 50ms);
+  CAF_REQUIRE(server != 0);
+  auto spawned_dir = (std::filesystem::temp_directory_path()
+                      / ("tether-bench-" + std::to_string(cli.pid())))
+                       .string();
+  // No destructor of the CLI runs: its server is killed by the kernel
+  // (PR_SET_PDEATHSIG), not left running without its owner.
+  cli.signal(SIGKILL);
+  CAF_CHECK_EQUAL(cli.wait(10s), 128 + SIGKILL);
+  CAF_CHECK(poll_until([&] { return !running(server); }, 10s, 20ms));
+  if (running(server))
+    ::kill(server, SIGKILL); // the test's own leftover, by pid
+  remove_tree(spawned_dir);
+}

@@ -41,15 +41,16 @@ public:
   /// For a connection's `port`, with app-level compression `compress`
   /// (session_info::compress).
   write_progress(std::weak_ptr<session_port> port, uint8_t compress)
-    : port_(std::move(port)), compress_(compress) {}
+    : port_(std::move(port)), compress_(known(compress)) {}
 
   /// The session the frames go to (empty in tests of one side).
   std::shared_ptr<session_port> port() const { return port_.lock(); }
 
   /// App-level compression of frames above the threshold (0: off, 1:
-  /// deflate, 2: gzip); the connection sets it when the device asks.
+  /// deflate, 2: gzip; anything else is off); the connection sets it when
+  /// the device asks.
   uint8_t compress() const noexcept { return compress_.load(); }
-  void set_compress(uint8_t algo) noexcept { compress_.store(algo); }
+  void set_compress(uint8_t algo) noexcept { compress_.store(known(algo)); }
 
   /// Messages sent so far (by the batcher or the queue).
   uint64_t sent() const noexcept { return sent_.load(); }
@@ -94,6 +95,8 @@ public:
   bool take_queue_wait() noexcept { return waits_[queue].exchange(false); }
 
 private:
+  static uint8_t known(uint8_t algo) noexcept { return algo <= 2 ? algo : 0; }
+
   // Sequentially consistent throughout: a waiter's flag store and the
   // session's count store are each followed by a load of the other's, so
   // one of the two sees the other and no wake-up is lost.

@@ -53,48 +53,66 @@ using frame_document
                                rapidjson::MemoryPoolAllocator<>,
                                rapidjson::MemoryPoolAllocator<>>;
 
+/// A rapidjson SAX handler that passes every event on to `next`: the base
+/// of a handler that watches some events on the way (it declares those
+/// again, calling next_ itself; the reader calls the handler's own type, so
+/// they are the ones it finds).
+template <class Next>
+class json_handler_relay {
+public:
+  using Ch = char;
+
+  explicit json_handler_relay(Next& next) : next_(next) {}
+
+  bool Null() { return next_.Null(); }
+  bool Bool(bool b) { return next_.Bool(b); }
+  bool Int(int i) { return next_.Int(i); }
+  bool Uint(unsigned i) { return next_.Uint(i); }
+  bool Int64(int64_t i) { return next_.Int64(i); }
+  bool Uint64(uint64_t i) { return next_.Uint64(i); }
+  bool Double(double d) { return next_.Double(d); }
+  bool RawNumber(const Ch* s, rapidjson::SizeType n, bool copy) {
+    return next_.RawNumber(s, n, copy);
+  }
+  bool String(const Ch* s, rapidjson::SizeType n, bool copy) {
+    return next_.String(s, n, copy);
+  }
+  bool Key(const Ch* s, rapidjson::SizeType n, bool copy) {
+    return next_.Key(s, n, copy);
+  }
+  bool StartObject() { return next_.StartObject(); }
+  bool EndObject(rapidjson::SizeType n) { return next_.EndObject(n); }
+  bool StartArray() { return next_.StartArray(); }
+  bool EndArray(rapidjson::SizeType n) { return next_.EndArray(n); }
+
+protected:
+  Next& next_;
+};
+
 /// A document's SAX handler behind a depth count, for rapidjson's readers:
 /// a value nested deeper than `max_depth` (the top level is 1) stops the
 /// parse there, before the recursive reader descends into it. Header-only, so
 /// that tools without Tether's libraries (tools/baseline) bound their parse the
 /// same way.
 template <class Document>
-class basic_json_depth_guard {
+class basic_json_depth_guard : public json_handler_relay<Document> {
 public:
-  using Ch = char;
-
   basic_json_depth_guard(Document& doc, size_t max_depth)
-    : doc_(doc), max_(max_depth) {
+    : json_handler_relay<Document>(doc), max_(max_depth) {
     // nop
   }
 
   bool too_deep() const noexcept { return too_deep_; }
 
-  bool Null() { return doc_.Null(); }
-  bool Bool(bool b) { return doc_.Bool(b); }
-  bool Int(int i) { return doc_.Int(i); }
-  bool Uint(unsigned i) { return doc_.Uint(i); }
-  bool Int64(int64_t i) { return doc_.Int64(i); }
-  bool Uint64(uint64_t i) { return doc_.Uint64(i); }
-  bool Double(double d) { return doc_.Double(d); }
-  bool RawNumber(const Ch* s, rapidjson::SizeType n, bool copy) {
-    return doc_.RawNumber(s, n, copy);
-  }
-  bool String(const Ch* s, rapidjson::SizeType n, bool copy) {
-    return doc_.String(s, n, copy);
-  }
-  bool Key(const Ch* s, rapidjson::SizeType n, bool copy) {
-    return doc_.Key(s, n, copy);
-  }
-  bool StartObject() { return enter() && doc_.StartObject(); }
+  bool StartObject() { return enter() && this->next_.StartObject(); }
   bool EndObject(rapidjson::SizeType n) {
     --depth_;
-    return doc_.EndObject(n);
+    return this->next_.EndObject(n);
   }
-  bool StartArray() { return enter() && doc_.StartArray(); }
+  bool StartArray() { return enter() && this->next_.StartArray(); }
   bool EndArray(rapidjson::SizeType n) {
     --depth_;
-    return doc_.EndArray(n);
+    return this->next_.EndArray(n);
   }
 
 private:
@@ -106,7 +124,6 @@ private:
     return true;
   }
 
-  Document& doc_;
   size_t max_;
   size_t depth_ = 0;
   bool too_deep_ = false;

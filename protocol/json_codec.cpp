@@ -341,13 +341,11 @@ namespace {
 /// in a buffer it reuses. The hashes of the objects open at the moment
 /// live in buffers of the thread (each watch pops what it pushed).
 template <class Handler>
-class key_watch {
+class key_watch : public json_handler_relay<Handler> {
 public:
-  using Ch = char;
-
   explicit key_watch(Handler& h)
-    : h_(h), hashes_(hashes()), opens_(opens()), base_(hashes_.size()),
-      open_base_(opens_.size()) {}
+    : json_handler_relay<Handler>(h), hashes_(hashes()), opens_(opens()),
+      base_(hashes_.size()), open_base_(opens_.size()) {}
 
   ~key_watch() {
     hashes_.resize(base_);
@@ -359,20 +357,7 @@ public:
 
   bool repeated() const noexcept { return repeated_; }
 
-  bool Null() { return h_.Null(); }
-  bool Bool(bool b) { return h_.Bool(b); }
-  bool Int(int i) { return h_.Int(i); }
-  bool Uint(unsigned i) { return h_.Uint(i); }
-  bool Int64(int64_t i) { return h_.Int64(i); }
-  bool Uint64(uint64_t i) { return h_.Uint64(i); }
-  bool Double(double d) { return h_.Double(d); }
-  bool RawNumber(const Ch* s, rapidjson::SizeType n, bool copy) {
-    return h_.RawNumber(s, n, copy);
-  }
-  bool String(const Ch* s, rapidjson::SizeType n, bool copy) {
-    return h_.String(s, n, copy);
-  }
-  bool Key(const Ch* s, rapidjson::SizeType n, bool copy) {
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) {
     auto& hs = hashes_;
     auto h = key_hash(s, n);
     auto first = opens_.empty() ? base_ : opens_.back();
@@ -385,19 +370,17 @@ public:
                  != hs.end()))
       repeated_ = true;
     hs.push_back(h);
-    return h_.Key(s, n, copy);
+    return this->next_.Key(s, n, copy);
   }
   bool StartObject() {
     opens_.push_back(hashes_.size());
-    return h_.StartObject();
+    return this->next_.StartObject();
   }
   bool EndObject(rapidjson::SizeType n) {
     hashes_.resize(opens_.back());
     opens_.pop_back();
-    return h_.EndObject(n);
+    return this->next_.EndObject(n);
   }
-  bool StartArray() { return h_.StartArray(); }
-  bool EndArray(rapidjson::SizeType n) { return h_.EndArray(n); }
 
 private:
   static constexpr size_t pairwise_keys = 16;
@@ -429,7 +412,6 @@ private:
     return xs;
   }
 
-  Handler& h_;
   std::vector<uint64_t>& hashes_;
   std::vector<size_t>& opens_;
   size_t base_;

@@ -105,10 +105,6 @@ bool child_process::start(const std::string& path,
   for (auto& a : copy)
     argv.push_back(a.data());
   argv.push_back(nullptr);
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (cpu >= 0)
-    CPU_SET(cpu, &set);
   // Tied to this process: a child started from the main thread is killed
   // when the process ends, however it ends (a test binary that aborts, a
   // CLI killed with SIGKILL). PR_SET_PDEATHSIG fires when the thread that
@@ -125,7 +121,7 @@ bool child_process::start(const std::string& path,
       ::_exit(127);
     // As `taskset -c` would; unpinned if the CPU is not there.
     if (cpu >= 0)
-      ::sched_setaffinity(0, sizeof(set), &set);
+      pin_to_cpu(cpu);
     int err = 0;
     if (::dup2(outp[1], 1) < 0 || ::dup2(errp[1], 2) < 0)
       err = errno;

@@ -67,8 +67,7 @@ void write_frame(self_ptr self, uint32_t take) {
   auto binary = st.codec == protocol::codec::msgpack;
   auto raw_size = bytes.size();
   auto compress = st.progress->compress();
-  if (compress != 0 && compress <= 2
-      && bytes.size() >= st.params.compress_threshold) {
+  if (compress != 0 && bytes.size() >= st.params.compress_threshold) {
     bytes = protocol::make_compressed_frame(
       bytes, static_cast<protocol::zip_format>(compress),
       st.params.compress_level);

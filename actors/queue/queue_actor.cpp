@@ -231,11 +231,9 @@ std::shared_ptr<session_port> direct_port(self_ptr self) {
 void write_direct(self_ptr self, session_port& port, const queue_entry& e) {
   auto& st = self->state;
   auto c = port.info().codec;
-  const std::string* pre = nullptr;
-  if (e.encoded && !e.encoded->get(c).empty())
-    pre = &e.encoded->get(c);
   std::string bytes;
-  protocol::encode_delivery(c, {e.msg.get(), e.seq, pre}, bytes);
+  protocol::encode_delivery(
+    c, {e.msg.get(), e.seq, e.encoded ? &e.encoded->get(c) : nullptr}, bytes);
   st.metrics->frame_sent(1, bytes.size());
   st.metrics->sent(traffic_kind::message, 1, bytes.size());
   port.send(std::make_shared<const std::string>(std::move(bytes)),

@@ -6,7 +6,8 @@
 // behind the requests already in the mailbox commits them all (one fsync),
 // and only then are they answered. A reply to `append` therefore means "on
 // disk". Reads run on the same connection and see the open transaction, so
-// they never wait for a commit.
+// they never wait for a commit. Its thread runs as a batch thread (SCHED_BATCH,
+// store_actor.cpp): it does not preempt the event loops when woken.
 
 #include <atomic>
 #include <chrono>

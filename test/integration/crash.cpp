@@ -1,13 +1,18 @@
 #define CAF_SUITE integration.crash
 #include <caf/test/unit_test.hpp>
 
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <random>
 #include <set>
+#include <sstream>
 
 #include "protocol/codec.hpp"
 #include "protocol/token.hpp"
@@ -112,7 +117,54 @@ struct harness {
   }
 };
 
+// The scheduling policy of each thread of `pid` by its name (/proc stat,
+// field 41), e.g. {"tether.loop": {0}, "caf.actor": {0, 3}}.
+std::map<std::string, std::multiset<int>> thread_policies(pid_t pid) {
+  std::map<std::string, std::multiset<int>> out;
+  std::error_code ec;
+  auto dir = "/proc/" + std::to_string(pid) + "/task";
+  for (auto& task : std::filesystem::directory_iterator{dir, ec}) {
+    std::ifstream in{task.path() / "stat"};
+    std::string line;
+    std::getline(in, line);
+    auto open = line.find('(');
+    auto close = line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos)
+      continue;
+    std::istringstream rest{line.substr(close + 2)};
+    std::string field;
+    // Fields 3 (state) to 40, then 41: the policy.
+    for (int i = 3; i <= 40 && rest >> field; ++i)
+      continue;
+    int policy = -1;
+    if (rest >> policy)
+      out[line.substr(open + 1, close - open - 1)].insert(policy);
+  }
+  return out;
+}
+
 } // namespace
+
+CAF_TEST(the store runs as a batch thread and the event loop does not ) {
+  // SCHED_BATCH: a request to the store does not preempt the loop that
+  // sent it where the two share a core (new devices then register in one
+  // commit together instead of one preemption each).
+  harness h;
+  child_process p;
+  auto port = start_tetherd(p, h.dir);
+  CAF_REQUIRE(port != 0);
+  h.make_known(port, "laptop", device_type::desktop); // the store is up
+  auto policies = thread_policies(p.pid());
+  for (auto& [name, list] : policies)
+    for (auto policy : list)
+      CAF_MESSAGE(name << ": policy " << policy);
+  CAF_CHECK_EQUAL(policies["caf.actor"].count(SCHED_BATCH), 1u);
+  CAF_CHECK(!policies["tether.loop"].empty());
+  CAF_CHECK_EQUAL(policies["tether.loop"].count(SCHED_OTHER),
+                  policies["tether.loop"].size());
+  p.signal(SIGTERM);
+  CAF_CHECK_EQUAL(p.wait(10s), 0);
+}
 
 CAF_TEST(a kill - 9 between accept and delivery loses nothing that was acked) {
   harness h;

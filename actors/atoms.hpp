@@ -75,3 +75,5 @@ CAF_ADD_ATOM(tether_types, tether::atom, release, "release")
 // A device handled messages: their copies on its user's other devices go.
 CAF_ADD_ATOM(tether_types, tether::atom, handled, "handled")
 CAF_ADD_ATOM(tether_types, tether::atom, withdraw, "withdraw")
+// A device's push addresses and pushes (SPEC §5.10).
+CAF_ADD_ATOM(tether_types, tether::atom, push, "push")

@@ -333,6 +333,23 @@ using store_actor = caf::typed_actor<
   // Lists a user's dead letters.
   caf::replies_to<atom::get, atom::dead,
                   std::string>::with<std::vector<stored_message>>,
+  // Registers a device's push address (user, device, address), replacing
+  // its address for that provider; replies once on disk.
+  caf::replies_to<atom::push, atom::append, std::string, std::string,
+                  protocol::push_address>::with<atom::ok>,
+  // Removes a device's push address for a provider (its number), or all
+  // (-1); replies once on disk.
+  caf::replies_to<atom::push, atom::remove, std::string, std::string,
+                  int32_t>::with<atom::ok>,
+  // Removes an address a provider called dead, if it is still the device's.
+  caf::reacts_to<atom::push, atom::dead, std::string, std::string,
+                 protocol::push_address>,
+  // Records a push: the queue key it covered and when (wall ms).
+  caf::reacts_to<atom::push, atom::written, std::string, std::string, uint64_t,
+                 int64_t>,
+  // A device's push addresses.
+  caf::replies_to<atom::push, atom::get, std::string,
+                  std::string>::with<std::vector<protocol::push_address>>,
   // INTERNAL: commits what is pending.
   caf::reacts_to<atom::flush>>;
 
@@ -591,6 +608,8 @@ CAF_ADD_TYPE_ID(tether_types, (tether::actors::peer_link_actor))
 CAF_ADD_TYPE_ID(tether_types, (tether::actors::gate_actor))
 CAF_ADD_TYPE_ID(tether_types, (tether::actors::presence_row))
 CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::presence_row>))
+CAF_ADD_TYPE_ID(tether_types, (tether::protocol::push_address))
+CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::protocol::push_address>))
 
 CAF_END_TYPE_ID_BLOCK(tether_types)
 

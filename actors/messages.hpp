@@ -19,6 +19,17 @@
 #include "protocol/codec.hpp"
 #include "protocol/errc.hpp"
 #include "protocol/model.hpp"
+#include "protocol/push.hpp"
+
+namespace tether::protocol {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, push_address& x) {
+  return f(caf::meta::type_name("push_address"), x.provider, x.token, x.topic,
+           x.sandbox);
+}
+
+} // namespace tether::protocol
 
 namespace tether::actors {
 
@@ -59,7 +70,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, device_record& x) {
   return f(caf::meta::type_name("device_record"), x.user_id, x.device_id,
            x.type, x.role, x.epoch, x.seq_reserved, x.next_qid, x.gap_expired,
-           x.gap_evicted, x.gap_dead, x.last_seen_ms);
+           x.gap_evicted, x.gap_dead, x.last_seen_ms, x.push_covered,
+           x.push_last_ms);
 }
 
 /// Where a user's device is in a cluster (what nodes tell a user's home

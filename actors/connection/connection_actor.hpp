@@ -53,6 +53,8 @@ struct connection_params {
     = config::presence_settings{}.presence.away_after / 4;
   /// The batcher's, for the one it spawns.
   batcher_params batcher;
+  /// Where the device's push addresses are kept (the node's store).
+  store_actor store;
 };
 
 struct connection_state {

@@ -9,6 +9,7 @@
 #include "protocol/compression.hpp"
 #include "protocol/control.hpp"
 #include "protocol/presence.hpp"
+#include "protocol/push.hpp"
 
 namespace tether::actors::connection_detail {
 
@@ -128,6 +129,53 @@ void handle_handled(self_ptr self, const protocol::mobile_message& m,
   });
 }
 
+// A push address registered or removed (SPEC §5.10): acked `processed`
+// once the store has it on disk, in the control lane like the requests
+// before it.
+void handle_push(self_ptr self, const protocol::mobile_message& m,
+                 const std::optional<std::string>& batch_id) {
+  std::vector<protocol::field_error> errors;
+  auto reg = m.type == "tether.push.register";
+  protocol::push_address address;
+  std::optional<protocol::push_provider> which;
+  if (reg ? !protocol::read_push_register(m.payload, address, errors)
+          : !protocol::read_push_unregister(m.payload, which, errors)) {
+    refuse(self, m.id, batch_id, errc::validation_error,
+           "invalid " + m.type + ": see details.errors", errors);
+    return;
+  }
+  auto& st = self->state;
+  if (!st.params->store) {
+    refuse(self, m.id, batch_id, errc::unsupported_target,
+           "this node keeps no push addresses");
+    return;
+  }
+  auto ok = [self, id = m.id, wants_ack = m.optimization.requires_ack,
+             batch_id](atom::ok) {
+    ack_processed(self, id, wants_ack, batch_id);
+    self->state.gate.done();
+  };
+  auto fail = [self, id = m.id, batch_id](caf::error& err) {
+    fail_request(self, id, batch_id, err);
+    self->state.gate.done();
+  };
+  st.gate.run(lane::control, [=]() mutable {
+    auto& st = self->state;
+    if (reg)
+      self
+        ->request(st.params->store, st.params->request_timeout, atom::push_v,
+                  atom::append_v, st.me.user_id, st.me.device_id,
+                  std::move(address))
+        .then(ok, fail);
+    else
+      self
+        ->request(st.params->store, st.params->request_timeout, atom::push_v,
+                  atom::remove_v, st.me.user_id, st.me.device_id,
+                  which ? static_cast<int32_t>(*which) : int32_t{-1})
+        .then(ok, fail);
+  });
+}
+
 } // namespace
 
 void handle_cloud(self_ptr self, const protocol::mobile_message& m,
@@ -172,10 +220,15 @@ void handle_cloud(self_ptr self, const protocol::mobile_message& m,
     handle_handled(self, m, batch_id);
     return;
   }
+  if (m.type == "tether.push.register" || m.type == "tether.push.unregister") {
+    handle_push(self, m, batch_id);
+    return;
+  }
   refuse(self, m.id, batch_id, errc::unsupported_target,
          "target 'cloud' serves heartbeat, device_registration, tether.join, "
-         "tether.leave, tether.presence.set, tether.presence.get and "
-         "tether.handled; got '"
+         "tether.leave, tether.presence.set, tether.presence.get, "
+         "tether.handled, tether.push.register and tether.push.unregister; "
+         "got '"
            + m.type + "'");
 }
 

@@ -337,8 +337,6 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
              std::shared_ptr<node_metrics> metrics) {
   auto& st = self->state;
   st.params = std::move(params);
-  st.shared_connection_params
-    = std::make_shared<const connection_params>(st.params.connection);
   // Its children reach the cluster through the handle it was given.
   st.params.directory.cluster = st.params.cluster;
   st.params.directory.seq_block = st.params.queue.seq_block;
@@ -353,6 +351,9 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
   else
     st.store = self->spawn(store, st.params.log, st.metrics, st.params.store);
   self->monitor(st.store);
+  st.params.connection.store = st.store;
+  st.shared_connection_params
+    = std::make_shared<const connection_params>(st.params.connection);
   spawn_directory(self);
   // Children die with their supervisor (monitors do not propagate exits).
   self->set_exit_handler([=](const caf::exit_msg& msg) {

@@ -40,6 +40,23 @@ CREATE TABLE IF NOT EXISTS messages (
   PRIMARY KEY (user_id, device_id, qid)) WITHOUT ROWID;
 )sql";
 
+// Push addresses (one per device and provider; a token belongs to one
+// device at a time) and each device's push state.
+constexpr const char* schema_v2 = R"sql(
+CREATE TABLE IF NOT EXISTS push_addresses (
+  user_id       TEXT    NOT NULL,
+  device_id     TEXT    NOT NULL,
+  provider      INTEGER NOT NULL,
+  token         TEXT    NOT NULL,
+  topic         TEXT    NOT NULL DEFAULT '',
+  sandbox       INTEGER NOT NULL DEFAULT 0,
+  registered_ms INTEGER NOT NULL,
+  PRIMARY KEY (user_id, device_id, provider)) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS push_tokens ON push_addresses(provider, token);
+ALTER TABLE devices ADD COLUMN push_covered INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN push_last_ms INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 // 64 random bits as 16 hex digits. `rng` is seeded once per store: a
 // random_device draw per epoch cost ~0.2 ms (rdseed in a VM) and showed as
 // half the CPU of registering new devices.
@@ -126,6 +143,8 @@ device_record read_device(sqlite3_stmt* s) {
   d.gap_evicted = static_cast<uint64_t>(sqlite3_column_int64(s, 8));
   d.gap_dead = static_cast<uint64_t>(sqlite3_column_int64(s, 9));
   d.last_seen_ms = sqlite3_column_int64(s, 10);
+  d.push_covered = static_cast<uint64_t>(sqlite3_column_int64(s, 11));
+  d.push_last_ms = sqlite3_column_int64(s, 12);
   return d;
 }
 
@@ -135,7 +154,8 @@ constexpr const char* message_columns
 
 constexpr const char* device_columns
   = "user_id, device_id, device_type, role, epoch, seq_reserved, next_qid, "
-    "gap_expired, gap_evicted, gap_dead, last_seen_ms";
+    "gap_expired, gap_evicted, gap_dead, last_seen_ms, push_covered, "
+    "push_last_ms";
 
 } // namespace
 
@@ -195,9 +215,13 @@ void durable_log::open() {
   exec("PRAGMA synchronous=FULL");
   exec("PRAGMA foreign_keys=OFF");
   if (version < schema_version) {
+    // One transaction from whatever version the file has to this one.
     begin();
-    exec(schema_v1);
-    exec("PRAGMA user_version=1");
+    if (version < 1)
+      exec(schema_v1);
+    if (version < 2)
+      exec(schema_v2);
+    exec(("PRAGMA user_version=" + std::to_string(schema_version)).c_str());
     commit();
   }
   // Dead letters carry their burial time (dead_letter_retention). Rows
@@ -248,6 +272,20 @@ void durable_log::open() {
        "m.user_id=d.user_id AND m.device_id=d.device_id AND m.dead=0) "
        "ORDER BY user_id, device_id")
       .c_str());
+  take_token_ = prepare("DELETE FROM push_addresses WHERE provider=? AND "
+                        "token=? AND NOT (user_id=? AND device_id=?)");
+  put_push_ = prepare(
+    "INSERT OR REPLACE INTO push_addresses (user_id, device_id, provider, "
+    "token, topic, sandbox, registered_ms) VALUES (?,?,?,?,?,?,?)");
+  remove_push_ = prepare("DELETE FROM push_addresses WHERE user_id=? AND "
+                         "device_id=? AND (?<0 OR provider=?)");
+  remove_token_ = prepare("DELETE FROM push_addresses WHERE user_id=? AND "
+                          "device_id=? AND provider=? AND token=?");
+  push_addresses_ = prepare(
+    "SELECT provider, token, topic, sandbox FROM push_addresses WHERE "
+    "user_id=? AND device_id=? ORDER BY provider");
+  push_state_ = prepare("UPDATE devices SET push_covered=max(push_covered,?), "
+                        "push_last_ms=? WHERE user_id=? AND device_id=?");
   dead_ = prepare(("SELECT " + cols
                    + " FROM messages WHERE user_id=? AND dead<>0 ORDER BY "
                      "enqueued_ms LIMIT ?")
@@ -388,6 +426,80 @@ void durable_log::set_gaps(const std::string& user, const std::string& device,
     static_cast<int64_t>(dead))(user)(device);
   if (b.step() != SQLITE_DONE)
     fail("cannot record gaps");
+}
+
+uint64_t durable_log::put_push_address(const std::string& user,
+                                       const std::string& device,
+                                       const protocol::push_address& a,
+                                       int64_t now_ms) {
+  auto provider = static_cast<int64_t>(a.provider);
+  uint64_t taken = 0;
+  {
+    binder b{take_token_};
+    b(provider)(a.token)(user)(device);
+    if (b.step() != SQLITE_DONE)
+      fail("cannot move a push token");
+    taken = static_cast<uint64_t>(sqlite3_changes(db_));
+  }
+  binder b{put_push_};
+  b(user)(device)(provider)(a.token)(a.topic)(int64_t{a.sandbox ? 1 : 0})(
+    now_ms);
+  if (b.step() != SQLITE_DONE)
+    fail("cannot register a push address");
+  return taken;
+}
+
+void durable_log::remove_push_addresses(
+  const std::string& user, const std::string& device,
+  std::optional<protocol::push_provider> provider) {
+  auto p = provider ? static_cast<int64_t>(*provider) : int64_t{-1};
+  binder b{remove_push_};
+  b(user)(device)(p)(p);
+  if (b.step() != SQLITE_DONE)
+    fail("cannot remove push addresses");
+}
+
+bool durable_log::remove_push_token(const std::string& user,
+                                    const std::string& device,
+                                    protocol::push_provider provider,
+                                    const std::string& token) {
+  binder b{remove_token_};
+  b(user)(device)(static_cast<int64_t>(provider))(token);
+  if (b.step() != SQLITE_DONE)
+    fail("cannot remove a push token");
+  return sqlite3_changes(db_) > 0;
+}
+
+void durable_log::set_push_state(const std::string& user,
+                                 const std::string& device, uint64_t covered,
+                                 int64_t last_ms) {
+  binder b{push_state_};
+  b(static_cast<int64_t>(covered))(last_ms)(user)(device);
+  if (b.step() != SQLITE_DONE)
+    fail("cannot record a push");
+}
+
+std::vector<protocol::push_address>
+durable_log::push_addresses(const std::string& user,
+                            const std::string& device) {
+  std::vector<protocol::push_address> out;
+  binder b{push_addresses_};
+  b(user)(device);
+  int rc;
+  while ((rc = b.step()) == SQLITE_ROW) {
+    protocol::push_address a;
+    auto p = sqlite3_column_int(push_addresses_, 0);
+    if (p < 0 || p > static_cast<int>(protocol::push_provider::webhook))
+      continue; // written by a newer tetherd
+    a.provider = static_cast<protocol::push_provider>(p);
+    a.token = column_text(push_addresses_, 1);
+    a.topic = column_text(push_addresses_, 2);
+    a.sandbox = sqlite3_column_int(push_addresses_, 3) != 0;
+    out.push_back(std::move(a));
+  }
+  if (rc != SQLITE_DONE)
+    fail("cannot read push addresses");
+  return out;
 }
 
 std::vector<stored_message> durable_log::load(const std::string& user,

@@ -5,11 +5,15 @@
 // and a power loss. Versioned schema (PRAGMA user_version). Not thread-safe:
 // owned by the store actor. No CAF here.
 //
-// Tables (schema 1):
+// Tables (schema 2):
 //   devices  (user_id, device_id) -> type, role, epoch, seq_reserved,
-//            next_qid, unreported gaps, last_seen
+//            next_qid, unreported gaps, last_seen, push state (the key the
+//            last push covered, when it was sent)
 //   messages (user_id, device_id, qid) -> priority, times, needs_ack,
 //            msg_id, sender_device, body (the envelope, msgpack), dead
+//   push_addresses (user_id, device_id, provider) -> token, topic, sandbox,
+//            registered; (provider, token) unique: a token belongs to one
+//            device (an app reinstalled for another user takes it along)
 
 #include <cstdint>
 #include <memory>
@@ -21,6 +25,7 @@
 
 #include "actors/records.hpp"
 #include "protocol/model.hpp"
+#include "protocol/push.hpp"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -36,7 +41,7 @@ public:
 class durable_log {
 public:
   /// The schema version this code writes.
-  static constexpr int schema_version = 1;
+  static constexpr int schema_version = 2;
 
   /// Opens (creating if needed) the store at `path`. Throws store_error for
   /// a file that is not a database, is corrupt, locked by another process,
@@ -77,8 +82,29 @@ public:
   void set_gaps(const std::string& user, const std::string& device,
                 uint64_t expired, uint64_t evicted, uint64_t dead, bool reset);
 
+  /// Registers a device's address for a provider, replacing the one it
+  /// had there; the token leaves any other device that held it. Returns how
+  /// many other devices lost it.
+  uint64_t put_push_address(const std::string& user, const std::string& device,
+                            const protocol::push_address& a, int64_t now_ms);
+  /// Removes the device's address for `provider`, or all of them.
+  void remove_push_addresses(const std::string& user, const std::string& device,
+                             std::optional<protocol::push_provider> provider);
+  /// Removes the address if it still holds `token` (a provider called it
+  /// dead); false if it changed meanwhile.
+  bool remove_push_token(const std::string& user, const std::string& device,
+                         protocol::push_provider provider,
+                         const std::string& token);
+  /// Records a push: the key it covered (never lowered) and when.
+  void set_push_state(const std::string& user, const std::string& device,
+                      uint64_t covered, int64_t last_ms);
+
   // -- reads
   // --------------------------------------------------------------------
+
+  /// The device's push addresses, by provider.
+  std::vector<protocol::push_address> push_addresses(const std::string& user,
+                                                     const std::string& device);
 
   /// The device's record, if it is known.
   std::optional<device_record> find_device(const std::string& user,
@@ -122,6 +148,12 @@ private:
   sqlite3_stmt* devices_ = nullptr;
   sqlite3_stmt* backlog_ = nullptr;
   sqlite3_stmt* dead_ = nullptr;
+  sqlite3_stmt* take_token_ = nullptr;
+  sqlite3_stmt* put_push_ = nullptr;
+  sqlite3_stmt* remove_push_ = nullptr;
+  sqlite3_stmt* remove_token_ = nullptr;
+  sqlite3_stmt* push_addresses_ = nullptr;
+  sqlite3_stmt* push_state_ = nullptr;
 };
 
 } // namespace tether::actors

@@ -316,6 +316,54 @@ store(store_actor::stateful_pointer<store_state> self,
         return protocol::make_error(protocol::errc::internal_error);
       }
     },
+    [=](atom::push, atom::append, const std::string& user,
+        const std::string& device,
+        protocol::push_address& a) -> caf::result<atom::ok> {
+      auto now = wall_ms(self);
+      return write_acked(self, [user, device, a = std::move(a),
+                                now](durable_log& log) {
+        if (auto n = log.put_push_address(user, device, a, now); n > 0)
+          spdlog::info("push: a {} token of {} other device(s) moved to "
+                       "user={} device={}",
+                       protocol::to_string(a.provider), n, user, device);
+      });
+    },
+    [=](atom::push, atom::remove, const std::string& user,
+        const std::string& device, int32_t provider) -> caf::result<atom::ok> {
+      std::optional<protocol::push_provider> which;
+      if (provider >= 0) {
+        if (provider > static_cast<int32_t>(protocol::push_provider::webhook))
+          return protocol::make_error(protocol::errc::internal_error);
+        which = static_cast<protocol::push_provider>(provider);
+      }
+      return write_acked(self, [user, device, which](durable_log& log) {
+        log.remove_push_addresses(user, device, which);
+      });
+    },
+    [=](atom::push, atom::dead, const std::string& user,
+        const std::string& device, const protocol::push_address& a) {
+      write(self, [user, device, a](durable_log& log) {
+        if (log.remove_push_token(user, device, a.provider, a.token))
+          spdlog::info("push: dropped the dead {} token of user={} device={}",
+                       protocol::to_string(a.provider), user, device);
+      });
+    },
+    [=](atom::push, atom::written, const std::string& user,
+        const std::string& device, uint64_t covered, int64_t at_ms) {
+      write(self, [user, device, covered, at_ms](durable_log& log) {
+        log.set_push_state(user, device, covered, at_ms);
+      });
+    },
+    [=](atom::push, atom::get, const std::string& user,
+        const std::string& device)
+      -> caf::result<std::vector<protocol::push_address>> {
+      try {
+        return self->state.log->push_addresses(user, device);
+      } catch (const std::exception& e) {
+        spdlog::error("store: {}", e.what());
+        return protocol::make_error(protocol::errc::internal_error);
+      }
+    },
     [=](atom::flush) { flush(self); },
   };
 }

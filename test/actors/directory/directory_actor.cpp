@@ -72,6 +72,17 @@ store_actor::behavior_type counting_store(store_actor::pointer,
     [](atom::get, atom::dead, const std::string&) {
       return std::vector<stored_message>{};
     },
+    [](atom::push, atom::append, const std::string&, const std::string&,
+       const protocol::push_address&) { return atom::ok_v; },
+    [](atom::push, atom::remove, const std::string&, const std::string&,
+       int32_t) { return atom::ok_v; },
+    [](atom::push, atom::dead, const std::string&, const std::string&,
+       const protocol::push_address&) {},
+    [](atom::push, atom::written, const std::string&, const std::string&,
+       uint64_t, int64_t) {},
+    [](atom::push, atom::get, const std::string&, const std::string&) {
+      return std::vector<protocol::push_address>{};
+    },
     [](atom::flush) {},
   };
 }

@@ -228,3 +228,136 @@ CAF_TEST(a newer schema is refused) {
     CAF_CHECK(std::string{e.what()}.find("newer tetherd") != std::string::npos);
   }
 }
+
+namespace {
+
+tether::protocol::push_address address(tether::protocol::push_provider p,
+                                       std::string token) {
+  tether::protocol::push_address a;
+  a.provider = p;
+  a.token = std::move(token);
+  return a;
+}
+
+} // namespace
+
+CAF_TEST(push addresses : one per device and provider and a token moves) {
+  using tether::protocol::push_provider;
+  tether::test::temp_dir dir;
+  auto path = dir.path() + "/tether.db";
+  {
+    durable_log log{path};
+    log.begin();
+    log.insert_device("alice", "phone", 0, "", 5);
+    log.insert_device("bob", "phone", 0, "", 5);
+    auto apns = address(push_provider::apns, std::string(64, 'a'));
+    apns.topic = "com.example.app";
+    apns.sandbox = true;
+    CAF_CHECK_EQUAL(log.put_push_address("alice", "phone", apns, 10), 0u);
+    CAF_CHECK_EQUAL(log.put_push_address("alice", "phone",
+                                         address(push_provider::fcm, "f1"), 11),
+                    0u);
+    // A new token for the same provider replaces the old one.
+    CAF_CHECK_EQUAL(log.put_push_address("alice", "phone",
+                                         address(push_provider::fcm, "f2"), 12),
+                    0u);
+    log.commit();
+  }
+  durable_log log{path};
+  auto got = log.push_addresses("alice", "phone");
+  CAF_REQUIRE_EQUAL(got.size(), 2u);
+  CAF_CHECK(got[0].provider == push_provider::apns);
+  CAF_CHECK_EQUAL(got[0].topic, "com.example.app");
+  CAF_CHECK(got[0].sandbox);
+  CAF_CHECK_EQUAL(got[1].token, "f2");
+  // The same app on the same phone, now signed in as bob: the token leaves
+  // alice (her messages must not wake bob's phone).
+  log.begin();
+  CAF_CHECK_EQUAL(log.put_push_address("bob", "phone",
+                                       address(push_provider::fcm, "f2"), 13),
+                  1u);
+  log.commit();
+  CAF_CHECK_EQUAL(log.push_addresses("alice", "phone").size(), 1u);
+  CAF_CHECK_EQUAL(log.push_addresses("bob", "phone").size(), 1u);
+  // A dead token is removed only while it is still the device's.
+  log.begin();
+  CAF_CHECK(!log.remove_push_token("bob", "phone", push_provider::fcm, "f1"));
+  CAF_CHECK(log.remove_push_token("bob", "phone", push_provider::fcm, "f2"));
+  log.remove_push_addresses("alice", "phone", push_provider::fcm);
+  CAF_CHECK_EQUAL(log.push_addresses("alice", "phone").size(), 1u);
+  log.remove_push_addresses("alice", "phone", std::nullopt);
+  log.commit();
+  CAF_CHECK(log.push_addresses("alice", "phone").empty());
+  CAF_CHECK(log.push_addresses("bob", "phone").empty());
+}
+
+CAF_TEST(a push is recorded with the device and never lowers its coverage) {
+  tether::test::temp_dir dir;
+  durable_log log{dir.path() + "/tether.db"};
+  log.begin();
+  log.insert_device("alice", "phone", 0, "", 5);
+  auto fresh = log.find_device("alice", "phone");
+  CAF_REQUIRE(fresh);
+  CAF_CHECK_EQUAL(fresh->push_covered, 0u);
+  CAF_CHECK_EQUAL(fresh->push_last_ms, 0);
+  log.set_push_state("alice", "phone", 9, 1000);
+  log.set_push_state("alice", "phone", 4, 2000);
+  log.commit();
+  auto d = log.find_device("alice", "phone");
+  CAF_REQUIRE(d);
+  CAF_CHECK_EQUAL(d->push_covered, 9u);
+  CAF_CHECK_EQUAL(d->push_last_ms, 2000);
+}
+
+CAF_TEST(a schema 1 store is migrated and keeps its rows) {
+  tether::test::temp_dir dir;
+  auto path = dir.path() + "/tether.db";
+  {
+    // Schema 1 as tetherd wrote it, with a device and a message.
+    sqlite3* db = nullptr;
+    CAF_REQUIRE_EQUAL(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    auto sql = R"sql(
+      CREATE TABLE devices (user_id TEXT NOT NULL, device_id TEXT NOT NULL,
+        device_type INTEGER NOT NULL, role TEXT NOT NULL DEFAULT '',
+        epoch TEXT NOT NULL, seq_reserved INTEGER NOT NULL DEFAULT 0,
+        next_qid INTEGER NOT NULL DEFAULT 1,
+        gap_expired INTEGER NOT NULL DEFAULT 0,
+        gap_evicted INTEGER NOT NULL DEFAULT 0,
+        gap_dead INTEGER NOT NULL DEFAULT 0,
+        last_seen_ms INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (user_id, device_id)) WITHOUT ROWID;
+      CREATE TABLE messages (user_id TEXT NOT NULL, device_id TEXT NOT NULL,
+        qid INTEGER NOT NULL, priority INTEGER NOT NULL,
+        enqueued_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,
+        needs_ack INTEGER NOT NULL, msg_id TEXT NOT NULL,
+        sender_device TEXT NOT NULL, body BLOB NOT NULL,
+        dead INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (user_id, device_id, qid)) WITHOUT ROWID;
+      INSERT INTO devices (user_id, device_id, device_type, epoch,
+        seq_reserved) VALUES ('alice', 'phone', 0, 'e1', 64);
+      INSERT INTO messages VALUES ('alice', 'phone', 1, 2, 5, 99, 1, 'm1',
+        'laptop', x'80', 0);
+      PRAGMA user_version=1;)sql";
+    CAF_REQUIRE_EQUAL(sqlite3_exec(db, sql, nullptr, nullptr, nullptr),
+                      SQLITE_OK);
+    sqlite3_close(db);
+  }
+  {
+    durable_log log{path};
+    auto d = log.find_device("alice", "phone");
+    CAF_REQUIRE(d);
+    CAF_CHECK_EQUAL(d->epoch, "e1");
+    CAF_CHECK_EQUAL(d->seq_reserved, 64u);
+    CAF_CHECK_EQUAL(d->push_covered, 0u);
+    CAF_CHECK_EQUAL(log.load("alice", "phone").size(), 1u);
+    CAF_CHECK(log.push_addresses("alice", "phone").empty());
+  }
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  sqlite3_stmt* s = nullptr;
+  sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, nullptr);
+  CAF_CHECK_EQUAL(sqlite3_step(s), SQLITE_ROW);
+  CAF_CHECK_EQUAL(sqlite3_column_int(s, 0), durable_log::schema_version);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+}

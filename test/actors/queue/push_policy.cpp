@@ -12,7 +12,7 @@ namespace {
 
 struct fixture {
   clock_type::time_point t0 = clock_type::time_point{} + 1000s;
-  push_policy p{push_settings{priority::high, 2s, 60s}};
+  push_policy p{push_params{priority::high, 2s, 60s}};
 };
 
 } // namespace
@@ -27,7 +27,6 @@ CAF_TEST(an offline device gets one push for three high messages) {
   CAF_REQUIRE(p.due());
   CAF_CHECK(*p.due() == t0 + 2s);
   p.pushed(t0 + 2s);
-  CAF_CHECK_EQUAL(p.covered_through(), 3u);
   CAF_CHECK(!p.due()); // all three covered
   CAF_CHECK_EQUAL(p.waiting(), 3u);
 }
@@ -82,7 +81,6 @@ CAF_TEST(new messages after a push wait for the minimum interval) {
   CAF_REQUIRE(p.due());
   CAF_CHECK(*p.due() == t0 + 62s);
   p.pushed(t0 + 62s);
-  CAF_CHECK_EQUAL(p.covered_through(), 2u);
   CAF_CHECK(!p.due());
   // Once it was pushed for, a message being acked changes nothing more.
   p.gone(1);
@@ -93,21 +91,31 @@ CAF_TEST(new messages after a push wait for the minimum interval) {
 
 CAF_TEST(a restart keeps coverage and gives devices the delay to return ) {
   auto start = t0 + 100s;
-  p.restore(5, t0, start);
-  p.entered(4, priority::high, false, t0 - 50s); // covered before
+  p.restore(t0, start);
+  p.entered(4, priority::high, false, t0 - 50s, true); // covered before
   CAF_CHECK(!p.due());
   p.entered(6, priority::high, false, t0 - 10s); // not covered
   CAF_REQUIRE(p.due());
   CAF_CHECK(*p.due() == start + 2s);
+  CAF_CHECK_EQUAL(p.waiting(), 2u);
+  p.gone(4);
+  CAF_CHECK_EQUAL(p.waiting(), 1u);
   // Within the minimum interval of the push before the restart.
-  push_policy q{push_settings{priority::high, 2s, 60s}};
-  q.restore(0, start - 30s, start);
+  push_policy q{push_params{priority::high, 2s, 60s}};
+  q.restore(start - 30s, start);
   q.entered(1, priority::high, false, start - 40s);
   CAF_CHECK(*q.due() == start + 30s);
 }
 
+CAF_TEST(the message waiting longest decides whatever its key) {
+  p.set_available(false, t0);
+  p.entered(9, priority::high, false, t0 + 5s);
+  p.entered(2, priority::high, false, t0 + 1s);
+  CAF_CHECK(*p.due() == t0 + 3s);
+}
+
 CAF_TEST(a minimum priority of low pushes for every message) {
-  push_policy all{push_settings{priority::low, 0s, 0s}};
+  push_policy all{push_params{priority::low, 0s, 0s}};
   all.set_available(false, t0);
   all.entered(1, priority::low, false, t0);
   CAF_REQUIRE(all.due());

@@ -11,6 +11,9 @@ packages=(
   # libraries (the fixed stack)
   libcaf-dev libboost-dev libboost-system-dev libmsgpack-cxx-dev zlib1g-dev
   libssl-dev libsqlite3-dev rapidjson-dev libspdlog-dev
+  # the push providers' client: HTTP/2 (APNs requires it) with reused
+  # connections, driven from one thread without blocking an actor
+  libcurl4-openssl-dev
   # independent clients and tools for the tests (interop, multi-host, sqlite checks)
   python3 python3-websockets python3-msgpack iproute2 procps sqlite3
   # partitions between network namespaces in the cluster tests (iptables DROP)

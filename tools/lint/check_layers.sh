@@ -11,6 +11,8 @@
 #                    tools/baseline/ (the bare Beast reference server) and
 #                    the session's fuzz target and tests
 #   msgpack          only in protocol/*.cpp
+#   libcurl          only in runtime/push_http.cpp (the push providers'
+#                    client; its header is libcurl-free)
 #   caf/io/          only in runtime/ and actors/cluster/*.cpp (the
 #                    middleman), and the cluster port's attack test (an
 #                    intruder's middleman)
@@ -94,6 +96,8 @@ rules = [
      lambda f: not (f.startswith("runtime/") or fnmatch(f, "actors/cluster/*.cpp")
                     or f == "test/integration/cluster_trust.cpp"),
      lambda h: h.startswith("caf/io/"), ()),
+    ("libcurl outside the push client", lambda f: f != "runtime/push_http.cpp",
+     lambda h: h.startswith("curl/"), ()),
     ("caf/all.hpp", lambda f: True, lambda h: h == "caf/all.hpp", ()),
     # The kernel (actors/*.hpp: atoms, messages, records, ports, interfaces
     # and the shared helpers) depends on no component: components include it.

@@ -344,14 +344,24 @@ using store_actor = caf::typed_actor<
   // Removes an address a provider called dead, if it is still the device's.
   caf::reacts_to<atom::push, atom::dead, std::string, std::string,
                  protocol::push_address>,
-  // Records a push: the queue key it covered and when (wall ms).
-  caf::reacts_to<atom::push, atom::written, std::string, std::string, uint64_t,
-                 int64_t>,
+  // Records when a device's last push was sent (wall ms).
+  caf::reacts_to<atom::push, atom::written, std::string, std::string, int64_t>,
   // A device's push addresses.
   caf::replies_to<atom::push, atom::get, std::string,
                   std::string>::with<std::vector<protocol::push_address>>,
   // INTERNAL: commits what is pending.
   caf::reacts_to<atom::flush>>;
+
+/// PUSHER: the node's pushes to devices' addresses (SPEC §5.10), one per
+/// node; queues ask, it reads the addresses from the store and posts to the
+/// providers through the node's push transport, retrying with backoff.
+using pusher_actor = caf::typed_actor<
+  // A queue's push for its device.
+  caf::reacts_to<atom::push, push_request>,
+  // INTERNAL: a provider's answer to the post of this id.
+  caf::reacts_to<atom::push, atom::ack, uint64_t, push_answer>,
+  // INTERNAL (timer): the post of this id is tried again.
+  caf::reacts_to<atom::push, atom::tick, uint64_t>>;
 
 /// DIRECTORY: one shard of the node's directory (a user's devices live in
 /// the shard of shard_of(user id)): the devices of its users, their queues
@@ -609,6 +619,9 @@ CAF_ADD_TYPE_ID(tether_types, (tether::actors::gate_actor))
 CAF_ADD_TYPE_ID(tether_types, (tether::actors::presence_row))
 CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::presence_row>))
 CAF_ADD_TYPE_ID(tether_types, (tether::protocol::push_address))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::push_request))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::push_answer))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::pusher_actor))
 CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::protocol::push_address>))
 
 CAF_END_TYPE_ID_BLOCK(tether_types)

@@ -15,6 +15,7 @@
 
 #include "actors/errors.hpp"
 #include "actors/ports.hpp"
+#include "actors/push_transport.hpp"
 #include "actors/records.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/errc.hpp"
@@ -70,8 +71,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, device_record& x) {
   return f(caf::meta::type_name("device_record"), x.user_id, x.device_id,
            x.type, x.role, x.epoch, x.seq_reserved, x.next_qid, x.gap_expired,
-           x.gap_evicted, x.gap_dead, x.last_seen_ms, x.push_covered,
-           x.push_last_ms);
+           x.gap_evicted, x.gap_dead, x.last_seen_ms, x.push_last_ms);
 }
 
 /// Where a user's device is in a cluster (what nodes tell a user's home
@@ -118,6 +118,29 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, reservation& x) {
   return f(caf::meta::type_name("reservation"), x.user_id, x.device_id,
            x.seq_reserved, x.next_qid);
+}
+
+/// A device's queue asks for a push (SPEC §5.10): the waiting messages
+/// that called for it (ids, at most protocol::max_webhook_ids), how many
+/// wait in all and the highest priority among them.
+struct push_request {
+  std::string user_id;
+  std::string device_id;
+  std::vector<std::string> message_ids;
+  uint8_t top = 0; // protocol::priority
+  uint32_t count = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, push_request& x) {
+  return f(caf::meta::type_name("push_request"), x.user_id, x.device_id,
+           x.message_ids, x.top, x.count);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, push_answer& x) {
+  return f(caf::meta::type_name("push_answer"), x.status, x.version, x.body,
+           x.retry_after, x.error);
 }
 
 /// Dropped messages a device has not been told about yet.
@@ -180,6 +203,8 @@ struct queue_record {
   uint64_t gap_expired = 0;
   uint64_t gap_evicted = 0;
   uint64_t gap_dead = 0;
+  /// When the device's last push was sent (wall ms; 0: never).
+  int64_t push_last_ms = 0;
 };
 
 /// A message encoded once per codec, shared by all recipients.

@@ -220,6 +220,29 @@ uint64_t node_metrics::peer_refusals(peer_refusal r) const noexcept {
   return peer_refused_[static_cast<size_t>(r)].load(relaxed);
 }
 
+namespace {
+
+constexpr std::array<std::string_view, push_outcome_count> push_outcome_names{
+  "sent", "retried", "failed", "dead", "unconfigured"};
+constexpr std::array<std::string_view, push_provider_count> push_provider_names{
+  "apns", "fcm", "webhook"};
+
+size_t push_slot(uint8_t provider, push_outcome o) noexcept {
+  return std::min<size_t>(provider, push_provider_count - 1)
+           * push_outcome_count
+         + static_cast<size_t>(o);
+}
+
+} // namespace
+
+void node_metrics::push_ended(uint8_t provider, push_outcome o) noexcept {
+  pushes_[push_slot(provider, o)].fetch_add(1, relaxed);
+}
+
+uint64_t node_metrics::pushes(uint8_t provider, push_outcome o) const noexcept {
+  return pushes_[push_slot(provider, o)].load(relaxed);
+}
+
 void node_metrics::users_evicted(uint64_t n) noexcept {
   users_evicted_.fetch_add(n, relaxed);
 }
@@ -266,6 +289,14 @@ std::string node_metrics::render_prometheus() const {
     sample(out, "tether_connections_closed_total", "code=\"" + code + "\"",
            closes_[i].load(relaxed));
   }
+  header(out, "tether_push_total",
+         "Pushes to devices' addresses, by provider and outcome.", "counter");
+  for (size_t p = 0; p < push_provider_count; ++p)
+    for (size_t o = 0; o < push_outcome_count; ++o)
+      sample(out, "tether_push_total",
+             "provider=\"" + std::string{push_provider_names[p]}
+               + "\",outcome=\"" + std::string{push_outcome_names[o]} + "\"",
+             pushes_[p * push_outcome_count + o].load(relaxed));
   labelled(out, "tether_handshakes_rejected_total",
            "Upgrade requests refused before the WebSocket handshake.", "reason",
            reject_names, rejected_);

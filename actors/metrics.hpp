@@ -92,6 +92,18 @@ inline constexpr size_t peer_refusal_count = 9;
 
 const char* to_string(peer_refusal r) noexcept;
 
+/// What became of a push to one address (SPEC §5.10), by provider.
+enum class push_outcome : uint8_t {
+  sent,         // the provider took it (2xx)
+  retried,      // 429, 5xx or no answer: tried again after a backoff
+  failed,       // refused otherwise, or out of retries
+  dead,         // the provider called the token dead: the address went
+  unconfigured, // no provider settings on this node for that address
+};
+
+inline constexpr size_t push_outcome_count = 5;
+inline constexpr size_t push_provider_count = 3; // apns, fcm, webhook
+
 class node_metrics {
 public:
   /// Upper bounds of the RTT histogram buckets, in microseconds.
@@ -140,6 +152,9 @@ public:
   /// Something from (what claimed to be) another node was refused.
   void peer_refused(peer_refusal r) noexcept;
   uint64_t peer_refusals(peer_refusal r) const noexcept;
+  /// A push to an address of `provider` (protocol::push_provider) ended so.
+  void push_ended(uint8_t provider, push_outcome o) noexcept;
+  uint64_t pushes(uint8_t provider, push_outcome o) const noexcept;
 
   int64_t connections() const noexcept {
     return connections_current_.load(std::memory_order_relaxed);
@@ -223,6 +238,7 @@ private:
   std::array<counter, 3> cluster_in_{};
   std::array<counter, 3> cluster_in_bytes_{};
   std::array<counter, peer_refusal_count> peer_refused_{};
+  std::array<counter, push_outcome_count * push_provider_count> pushes_{};
 };
 
 } // namespace tether::actors

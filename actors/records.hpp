@@ -68,9 +68,7 @@ struct device_record {
   uint64_t gap_evicted = 0;
   uint64_t gap_dead = 0;
   int64_t last_seen_ms = 0;
-  /// The queue key the device's last push covered, and when it was sent
-  /// (0: never).
-  uint64_t push_covered = 0;
+  /// When the device's last push was sent (wall ms; 0: never).
   int64_t push_last_ms = 0;
 };
 

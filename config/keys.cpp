@@ -291,6 +291,38 @@ const std::vector<binding>& table() {
       t, "presence.rules",
       "room rules: action:pattern[@role], action join or publish",
       [](settings & s) -> auto& { return s.presence.rules; });
+    // push
+    add_key(
+      t, "push.min_priority",
+      "messages at or above this priority call for a push (low, normal, "
+      "high, critical)",
+      [](settings & s) -> auto& { return s.push.push.min_priority; });
+    add_key(
+      t, "push.delay",
+      "how long such a message waits for its device before the push",
+      [](settings & s) -> auto& { return s.push.push.delay; });
+    add_key(
+      t, "push.min_interval", "at most one push per device within this",
+      [](settings & s) -> auto& { return s.push.push.min_interval; });
+    add_key(
+      t, "push.webhook_url",
+      "where webhook pushes are POSTed (http or https; empty: no webhook)",
+      [](settings & s) -> auto& { return s.push.webhook_url; });
+    add_key(
+      t, "push.webhook_secret",
+      "HMAC-SHA256 key of the webhook signature (>= 16 bytes)",
+      [](settings & s) -> auto& { return s.push.webhook_secret; });
+    add_key(
+      t, "push.timeout", "bound on one request to a push provider",
+      [](settings & s) -> auto& { return s.push.timeout; });
+    add_key(
+      t, "push.max_retries",
+      "retries of a push answered 429 or 5xx (backoff or Retry-After)",
+      [](settings & s) -> auto& { return s.push.max_retries; });
+    add_key(
+      t, "push.ca_file",
+      "extra CA certificates for the providers' TLS (empty: the system's)",
+      [](settings & s) -> auto& { return s.push.ca_file; });
     // store
     add_key(
       t, "store.dead_letter_retention",

@@ -14,6 +14,7 @@
 #include "actors/orchestrator/backoff_policy.hpp"
 #include "actors/orchestrator/restart_budget.hpp"
 #include "actors/queue/device_queue.hpp"
+#include "actors/queue/push_policy.hpp"
 #include "actors/room/presence_set.hpp"
 #include "actors/room/room_rules.hpp"
 #include "protocol/codec.hpp"
@@ -115,6 +116,24 @@ struct presence_settings {
   std::vector<actors::room_rule> rules = actors::default_room_rules();
 };
 
+struct push_settings {
+  actors::push_params push; // see push_policy.hpp
+  /// Where pushes for provider `webhook` go (POST, signed); empty: no
+  /// webhook.
+  std::string webhook_url;
+  /// The HMAC-SHA256 key of the webhook's X-Tether-Signature (at least 16
+  /// bytes; required with webhook_url).
+  std::string webhook_secret;
+  /// Bound on one request to a provider, connect included.
+  milliseconds timeout{10000};
+  /// Retries of a push a provider answered 429 or 5xx (or did not answer),
+  /// with backoff from 1 s doubling, or its Retry-After.
+  uint32_t max_retries = 5;
+  /// Extra CA certificates (PEM) the providers' TLS is checked against (a
+  /// proxy's); empty: the system's.
+  std::string ca_file;
+};
+
 struct store_settings {
   // A week: long enough to inspect what failed, bounded so that a device
   // that keeps rejecting messages cannot fill the disk.
@@ -190,6 +209,7 @@ struct settings {
   directory_settings directory;
   batch_settings batch;
   presence_settings presence;
+  push_settings push;
   store_settings store;
   auth_settings auth;
   node_settings node;

@@ -111,6 +111,20 @@ std::vector<std::string> validate(const settings& s) {
        "presence.diff_interval must be positive");
   rule(s.presence.max_page_size >= 1, "presence.max_page_size must be >= 1");
   rule(s.presence.max_rooms >= 1, "presence.max_rooms must be >= 1");
+  rule(s.push.push.delay.count() >= 0, "push.delay must not be negative");
+  rule(s.push.push.min_interval.count() >= 0,
+       "push.min_interval must not be negative");
+  rule(s.push.webhook_url.empty() || s.push.webhook_url.rfind("http://", 0) == 0
+         || s.push.webhook_url.rfind("https://", 0) == 0,
+       "push.webhook_url must be an http:// or https:// URL");
+  rule(s.push.webhook_url.empty() || s.push.webhook_secret.size() >= 16,
+       "push.webhook_secret must have at least 16 bytes when "
+       "push.webhook_url is set");
+  rule(s.push.timeout.count() > 0, "push.timeout must be positive");
+  rule(s.push.push.delay < s.queue.resume_window,
+       "push.delay must be shorter than queue.resume_window (a device's "
+       "queue waits that long for it)");
+  rule(s.push.max_retries <= 20, "push.max_retries must be at most 20");
   rule(!s.node.data_dir.empty(), "node.data_dir must not be empty");
   static const std::vector<std::string> levels{
     "trace", "debug", "info", "warn", "error", "critical", "off"};

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <array>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "protocol/detail/json_payload.hpp"
 
 namespace tether::protocol {
@@ -162,6 +165,43 @@ bool read_push_unregister(const raw_value& payload,
     out = p;
   }
   return true;
+}
+
+std::string webhook_body(const webhook_push& p) {
+  rapidjson::StringBuffer buf;
+  detail::json_writer w{buf};
+  w.StartObject();
+  detail::put(w, "userId", p.user_id);
+  detail::put(w, "deviceId", p.device_id);
+  detail::put(w, "token", p.token);
+  w.Key("messageIds");
+  w.StartArray();
+  for (size_t i = 0; i < p.message_ids.size() && i < max_webhook_ids; ++i)
+    w.String(p.message_ids[i].data(),
+             static_cast<rapidjson::SizeType>(p.message_ids[i].size()));
+  w.EndArray();
+  detail::put(w, "priority", to_string(p.top));
+  detail::put(w, "count", uint64_t{p.count});
+  w.EndObject();
+  return detail::text(buf);
+}
+
+std::string webhook_signature(const std::string& secret, int64_t unix_seconds,
+                              const std::string& body) {
+  auto t = std::to_string(unix_seconds);
+  auto signed_text = t + "." + body;
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(signed_text.data()),
+       signed_text.size(), mac, &len);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out = "t=" + t + ",v1=";
+  for (unsigned int i = 0; i < len; ++i) {
+    out += hex[mac[i] >> 4];
+    out += hex[mac[i] & 15];
+  }
+  return out;
 }
 
 bool read_lifecycle(const raw_value& payload, app_state& out,

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "protocol/codec.hpp"
+#include "protocol/model.hpp"
 #include "protocol/validate.hpp"
 
 namespace tether::protocol {
@@ -48,6 +49,29 @@ bool read_push_register(const raw_value& payload, push_address& out,
 bool read_push_unregister(const raw_value& payload,
                           std::optional<push_provider>& out,
                           std::vector<field_error>& errors);
+
+/// What a webhook push says (SPEC §5.10): the device and its address's
+/// token, the waiting messages that called for it (their ids, at most
+/// max_webhook_ids), how many wait in all and the highest priority among
+/// them.
+struct webhook_push {
+  std::string user_id;
+  std::string device_id;
+  std::string token;
+  std::vector<std::string> message_ids;
+  priority top = priority::normal;
+  uint32_t count = 0;
+};
+
+constexpr size_t max_webhook_ids = 100;
+
+/// The JSON body of a webhook push.
+std::string webhook_body(const webhook_push& p);
+
+/// X-Tether-Signature: "t=<unix seconds>,v1=<hex HMAC-SHA256 of
+/// "<t>.<body>" keyed with `secret`>".
+std::string webhook_signature(const std::string& secret, int64_t unix_seconds,
+                              const std::string& body);
 
 enum class app_state : uint8_t { foreground, background };
 

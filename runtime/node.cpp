@@ -33,6 +33,7 @@
 #include "runtime/io_scheduler.hpp"
 #include "runtime/node_params.hpp"
 #include "runtime/process.hpp"
+#include "runtime/push_http.hpp"
 #include "runtime/ws_server.hpp"
 
 namespace tether::runtime {
@@ -313,6 +314,14 @@ uint16_t node::start() {
   params.log = std::move(log);
   params.queue.test_clock_skew = impl_->test_clock_skew;
   params.store.test_clock_skew = impl_->test_clock_skew;
+  params.pusher.test_clock_skew = impl_->test_clock_skew;
+  // The providers' client, once a provider is configured (its own thread).
+  if (!s.push.webhook_url.empty()) {
+    push_http::options po;
+    po.timeout = s.push.timeout;
+    po.ca_file = s.push.ca_file;
+    params.pushes = std::make_shared<push_http>(po);
+  }
   params.cluster = impl_->cluster;
   params.peer.self = self;
   params.peer.middleman = caf::actor_cast<caf::actor>(impl_->middleman);

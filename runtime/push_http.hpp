@@ -14,29 +14,14 @@
 #include <string>
 #include <vector>
 
+#include "actors/push_transport.hpp"
+
 namespace tether::runtime {
 
-struct http_post {
-  std::string url;
-  /// "Name: value" lines.
-  std::vector<std::string> headers;
-  std::string body;
-};
+using http_post = actors::push_post;
+using http_answer = actors::push_answer;
 
-struct http_answer {
-  /// The HTTP status; 0 when no answer came (`error` says why).
-  long status = 0;
-  /// 2 for HTTP/2, 1 for HTTP/1.x (0: no answer).
-  int version = 0;
-  /// The body, at most push_http::options::max_body bytes of it.
-  std::string body;
-  /// The Retry-After header, if the server sent one.
-  std::string retry_after;
-  /// Why no answer came (connect, TLS, timeout, stopped).
-  std::string error;
-};
-
-class push_http {
+class push_http final : public actors::push_transport {
 public:
   struct options {
     /// Bound on one request, connect and TLS handshake included.
@@ -50,14 +35,14 @@ public:
   explicit push_http(options o);
 
   /// Answers what is still pending with error "stopped", then returns.
-  ~push_http();
+  ~push_http() override;
 
   push_http(const push_http&) = delete;
   push_http& operator=(const push_http&) = delete;
 
   /// Sends `p`; `done` runs once with the answer, on the client's thread
   /// (it must not block: hand the answer to an actor).
-  void post(http_post p, std::function<void(http_answer)> done);
+  void post(http_post p, std::function<void(http_answer)> done) override;
 
   /// Requests sent and not yet answered.
   size_t in_flight() const;

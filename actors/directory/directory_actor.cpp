@@ -559,6 +559,7 @@ void opened(self_ptr self, caf::typed_response_promise<joined_info> rp,
     r->gap_expired = rec.gap_expired;
     r->gap_evicted = rec.gap_evicted;
     r->gap_dead = rec.gap_dead;
+    r->push_last_ms = rec.push_last_ms;
     slot->record = std::move(r);
   }
   // Messages came for it meanwhile, or the store holds some.

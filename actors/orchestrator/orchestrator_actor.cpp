@@ -352,6 +352,11 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
     st.store = self->spawn(store, st.params.log, st.metrics, st.params.store);
   self->monitor(st.store);
   st.params.connection.store = st.store;
+  // One pusher for the node, given to every queue; it dies with the node
+  // (linked), so a queue never pushes into nothing.
+  if (st.params.pushes)
+    st.params.queue.pusher = self->spawn<caf::linked>(
+      pusher, st.params.pushes, st.store, st.metrics, st.params.pusher);
   st.shared_connection_params
     = std::make_shared<const connection_params>(st.params.connection);
   spawn_directory(self);

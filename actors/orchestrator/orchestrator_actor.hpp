@@ -42,6 +42,7 @@
 #include "actors/metrics.hpp"
 #include "actors/orchestrator/backoff_policy.hpp"
 #include "actors/orchestrator/restart_budget.hpp"
+#include "actors/push/pusher_actor.hpp"
 #include "actors/queue/queue_actor.hpp"
 #include "actors/room/room_actor.hpp"
 #include "actors/store/durable_log.hpp"
@@ -84,6 +85,10 @@ struct orchestrator_params {
   peer_link_params peer;
   /// How long the overview waits for each queue and room to answer.
   std::chrono::milliseconds overview_timeout{1000};
+  /// The node's client of the push providers (null: no pushes are sent;
+  /// addresses are still kept) and the pusher's settings.
+  std::shared_ptr<push_transport> pushes;
+  pusher_params pusher;
 };
 
 /// A child that is respawned when it fails.

@@ -6,16 +6,15 @@
 // queue and after the device became unable to take it (offline, or in the
 // background by its own word), and the device's last push is at least
 // push.min_interval ago. One push covers every message waiting when it is
-// sent; a message taken (acked, expired, withdrawn) before its push is due
-// cancels it. The queue keeps which durable messages a push covered and
-// when it was sent, so a restart neither pushes for them again nor sooner
-// than the interval allows. Pure: times are given by the caller.
+// sent: a message that entered at or before the last push calls for no
+// other. A message taken (acked, expired, withdrawn) before its push is due
+// cancels it. Times are the queue's wall milliseconds, so a restarted
+// queue decides from its stored messages and the stored time of the last
+// push. Pure.
 
 #include <chrono>
 #include <cstdint>
-#include <map>
 #include <optional>
-#include <set>
 
 #include "protocol/model.hpp"
 
@@ -30,63 +29,28 @@ struct push_params {
   std::chrono::milliseconds min_interval{60000};
 };
 
-class push_policy {
-public:
-  using time_point = std::chrono::steady_clock::time_point;
-
-  explicit push_policy(push_params p = {}) : p_(p) {}
-
-  /// A restarted queue: its last push was at `last_push` (nullopt: never),
-  /// and the device counts as unable to take messages since `now` (devices
-  /// reconnecting to a restarted node get push.delay to come back, as after
-  /// any disconnect).
-  void restore(std::optional<time_point> last_push, time_point now);
-
-  /// Whether a message of this priority (and `notify` flag) calls for one.
-  bool calls_for_push(protocol::priority p, bool notify) const noexcept {
-    return notify || p >= p_.min_priority;
-  }
-
-  /// A message entered the queue at `at` under `key` (unique in the
-  /// queue); only those that call for a push are remembered. `covered`: a
-  /// push before a restart covered it already.
-  void entered(uint64_t key, protocol::priority p, bool notify, time_point at,
-               bool covered = false);
-
-  /// The message under `key` left the queue (acked, expired, withdrawn).
-  void gone(uint64_t key);
-
-  /// The device can take messages now (connected in the foreground), or
-  /// cannot since `at` (gone, or in the background).
-  void set_available(bool available, time_point at);
-
-  bool available() const noexcept { return available_; }
-
-  /// When the next push is due; nullopt while none is (the device is
-  /// available, or nothing waiting calls for one that a push has not
-  /// covered yet).
-  std::optional<time_point> due() const;
-
-  /// A push was sent at `at`: it covers every message waiting now.
-  void pushed(time_point at);
-
-  std::optional<time_point> last_push() const noexcept { return last_push_; }
-
-  /// Messages waiting that call for a push, covered or not.
-  size_t waiting() const noexcept {
-    return uncovered_.size() + covered_.size();
-  }
-
-private:
-  push_params p_;
-  /// Waiting messages that call for a push and no push covered yet, by key,
-  /// with their entry time.
-  std::map<uint64_t, time_point> uncovered_;
-  /// Those a push covered.
-  std::set<uint64_t> covered_;
-  std::optional<time_point> last_push_;
-  bool available_ = false;
-  time_point unavailable_since_{};
+/// What the queue knows of its device for the decision.
+struct push_state {
+  /// Connected and in the foreground: no push.
+  bool available = false;
+  /// Since when the device cannot take messages (a restarted queue: its
+  /// start, so devices reconnecting to a restarted node get push.delay).
+  int64_t unavailable_since_ms = 0;
+  /// The last push (nullopt: none yet).
+  std::optional<int64_t> last_push_ms;
 };
+
+/// Whether a message of this priority (and `notify` flag) calls for a push.
+constexpr bool calls_for_push(const push_params& p, protocol::priority prio,
+                              bool notify) noexcept {
+  return notify || prio >= p.min_priority;
+}
+
+/// When a push is due for a waiting message that calls for one and entered
+/// at `entered_ms`; nullopt if it calls for none (the device is available,
+/// or the last push covered it). The earliest over the waiting messages is
+/// when the queue pushes.
+std::optional<int64_t> push_due(const push_params& p, const push_state& s,
+                                int64_t entered_ms);
 
 } // namespace tether::actors

@@ -297,6 +297,67 @@ void pump(self_ptr self) {
 // nothing else wakes its queue.
 constexpr int64_t written_sweep_ms = 1000;
 
+// Whether a waiting message calls for a push: the server's own notices
+// (tether.*) never do.
+bool calls_for_push(self_ptr self, const queue_entry& e) {
+  return e.msg && e.msg->type.rfind("tether.", 0) != 0
+         && actors::calls_for_push(self->state.params.push, e.prio, false);
+}
+
+// When the next push is due from the messages waiting now (nullopt: none).
+std::optional<int64_t> next_push(self_ptr self) {
+  auto& st = self->state;
+  if (!st.params.pusher || st.push.available)
+    return std::nullopt;
+  std::optional<int64_t> at;
+  for (auto* e : st.q.entries())
+    if (calls_for_push(self, *e))
+      if (auto t = push_due(st.params.push, st.push, e->enqueued_ms);
+          t && (!at || *t < *at))
+        at = t;
+  return at;
+}
+
+// The device can take messages now (attached), or cannot since now.
+void set_available(self_ptr self, bool available) {
+  auto& st = self->state;
+  if (st.push.available == available && available)
+    return;
+  st.push.available = available;
+  if (!available)
+    st.push.unavailable_since_ms = wall_ms(self);
+  st.push_at_ms = next_push(self);
+}
+
+// Asks for the device's push if one is due: one push for every message
+// waiting now (the pusher reads the addresses).
+void maybe_push(self_ptr self, int64_t now) {
+  auto& st = self->state;
+  if (!st.push_at_ms || *st.push_at_ms > now)
+    return;
+  st.push_at_ms = next_push(self); // exact now: messages may have left
+  if (!st.push_at_ms || *st.push_at_ms > now)
+    return;
+  push_request r;
+  r.user_id = st.owner.user_id;
+  r.device_id = st.owner.device_id;
+  for (auto* e : st.q.entries()) {
+    if (!e->msg || e->msg->type.rfind("tether.", 0) == 0)
+      continue;
+    ++r.count;
+    r.top = std::max(r.top, static_cast<uint8_t>(e->prio));
+    if (calls_for_push(self, *e)
+        && push_due(st.params.push, st.push, e->enqueued_ms)
+        && r.message_ids.size() < protocol::max_webhook_ids)
+      r.message_ids.push_back(e->msg->id);
+  }
+  self->send(st.params.pusher, atom::push_v, std::move(r));
+  st.push.last_push_ms = now;
+  self->send(st.store, atom::push_v, atom::written_v, st.owner.user_id,
+             st.owner.device_id, now);
+  st.push_at_ms = next_push(self);
+}
+
 void schedule_tick(self_ptr self) {
   auto& st = self->state;
   auto now = wall_ms(self);
@@ -305,6 +366,8 @@ void schedule_tick(self_ptr self) {
     if (!at || t < *at)
       at = t;
   };
+  if (st.push_at_ms)
+    consider(*st.push_at_ms);
   if (attached(self)) {
     if (auto oldest = st.q.oldest_waiting_ms())
       consider(*oldest + st.params.queue.slow_after.count() + 1);
@@ -339,6 +402,7 @@ void on_tick(self_ptr self) {
   auto now = wall_ms(self);
   auto expired = st.q.expire(now);
   forget(self, expired, gap_cause::expired);
+  maybe_push(self, now);
   auto timeouts = st.q.check_timeouts(now);
   if (!timeouts.dead.empty()) {
     message_keys keys{st.owner.user_id, st.owner.device_id, {}};
@@ -519,6 +583,7 @@ admission admit(self_ptr self, const protocol::message_ptr& msg,
     row.sender_device = msg->source.device_id;
     row.body = protocol::encode(protocol::codec::msgpack, *msg);
   }
+  auto pushy = st.params.pusher && calls_for_push(self, e);
   auto result = st.q.offer(std::move(e));
   if (!result.accepted) {
     st.metrics->queue_event(queue_counter::overflow, 1);
@@ -531,6 +596,10 @@ admission admit(self_ptr self, const protocol::message_ptr& msg,
     return a;
   }
   st.metrics->queue_event(queue_counter::enqueued, 1);
+  if (pushy && !st.push.available)
+    if (auto t = push_due(st.params.push, st.push, now);
+        t && (!st.push_at_ms || *t < *st.push_at_ms))
+      st.push_at_ms = t;
   a.evicted = static_cast<uint32_t>(result.evicted.size());
   forget(self, result.evicted, gap_cause::evicted);
   pump(self);
@@ -546,6 +615,7 @@ void detach(self_ptr self) {
   st.conn = nullptr;
   st.detached_since_ms = wall_ms(self);
   st.q.redeliver_all();
+  set_available(self, false);
   schedule_tick(self);
 }
 
@@ -661,6 +731,9 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
   st.metrics = std::move(metrics);
   st.clock = wall_clock{self->clock().now(), params.test_clock_skew};
   st.active_ms = wall_ms(self);
+  // Until a connection attaches the device counts as away since now: a
+  // restarted queue gives it push.delay to come back.
+  st.push.unavailable_since_ms = st.active_ms;
   if (restore.record) {
     // A released queue again: it held nothing, so the record is all there
     // is (no store read; seqs continue where they were).
@@ -669,10 +742,13 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
     st.seq_reserved = r.seq_reserved;
     st.next_qid = r.next_qid;
     st.gaps.restore({r.gap_expired, r.gap_evicted, r.gap_dead});
+    if (r.push_last_ms > 0)
+      st.push.last_push_ms = r.push_last_ms;
     st.q = device_queue{params.queue, r.next_seq};
     if (restore.conn) {
       st.conn = std::move(restore.conn);
       self->monitor(st.conn);
+      st.push.available = true;
     } else {
       st.detached_since_ms = wall_ms(self);
     }
@@ -694,6 +770,8 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
           st.epoch = rec.epoch;
           st.seq_reserved = rec.seq_reserved;
           st.gaps.restore({rec.gap_expired, rec.gap_evicted, rec.gap_dead});
+          if (rec.push_last_ms > 0)
+            st.push.last_push_ms = rec.push_last_ms;
           // Seqs up to the reservation may have been used before a restart;
           // a new device's have not.
           st.q = device_queue{st.params.queue,
@@ -733,6 +811,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
           // block is reserved at once (a new device starts inside its first).
           if (!fresh)
             reserve_seqs(self);
+          st.push_at_ms = next_push(self);
           schedule_tick(self);
         },
         [self](caf::error& err) {
@@ -795,6 +874,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       st.detached_since_ms.reset();
       st.handover_to = nullptr; // the device is back here
       self->monitor(st.conn);
+      set_available(self, true);
       info.backlog = st.q.size();
       // With a backlog the connection starts its batcher once its welcome
       // is out; otherwise when asked (pump).
@@ -839,6 +919,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       r.gap_expired = c[0];
       r.gap_evicted = c[1];
       r.gap_dead = c[2];
+      r.push_last_ms = st.push.last_push_ms.value_or(0);
       st.metrics->queue_event(queue_counter::released, 1);
       auto rp = self->make_response_promise<queue_record>();
       rp.deliver(std::move(r));

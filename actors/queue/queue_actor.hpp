@@ -23,6 +23,7 @@
 #include "actors/metrics.hpp"
 #include "actors/queue/device_queue.hpp"
 #include "actors/queue/gap_ledger.hpp"
+#include "actors/queue/push_policy.hpp"
 #include "actors/wall_clock.hpp"
 #include "config/settings.hpp"
 
@@ -45,6 +46,10 @@ struct queue_actor_params {
   /// one is retried with backoff while the device stays there.
   std::chrono::milliseconds handover_timeout
     = config::node_settings{}.request_timeout;
+  /// When waiting messages call for a push (push_policy.hpp), and who sends
+  /// it (none: this node pushes nothing).
+  push_params push = config::push_settings{}.push;
+  pusher_actor pusher;
   /// TEST SEAM (wall_clock.hpp): zero or null in production.
   test_clock_skew_ptr test_clock_skew;
 };
@@ -102,6 +107,10 @@ struct queue_state {
   std::vector<queue_entry> handing;
   bool in_handover = false;
   std::chrono::milliseconds handover_retry{0};
+  // -- pushes (SPEC §5.10) --
+  push_state push;
+  /// When the next push is due at the earliest (checked exactly then).
+  std::optional<int64_t> push_at_ms;
   // -- timers --
   uint64_t tick_generation = 0;
   std::optional<int64_t> tick_at_ms;

@@ -53,7 +53,6 @@ CREATE TABLE IF NOT EXISTS push_addresses (
   registered_ms INTEGER NOT NULL,
   PRIMARY KEY (user_id, device_id, provider)) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS push_tokens ON push_addresses(provider, token);
-ALTER TABLE devices ADD COLUMN push_covered INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE devices ADD COLUMN push_last_ms INTEGER NOT NULL DEFAULT 0;
 )sql";
 
@@ -143,8 +142,7 @@ device_record read_device(sqlite3_stmt* s) {
   d.gap_evicted = static_cast<uint64_t>(sqlite3_column_int64(s, 8));
   d.gap_dead = static_cast<uint64_t>(sqlite3_column_int64(s, 9));
   d.last_seen_ms = sqlite3_column_int64(s, 10);
-  d.push_covered = static_cast<uint64_t>(sqlite3_column_int64(s, 11));
-  d.push_last_ms = sqlite3_column_int64(s, 12);
+  d.push_last_ms = sqlite3_column_int64(s, 11);
   return d;
 }
 
@@ -154,8 +152,7 @@ constexpr const char* message_columns
 
 constexpr const char* device_columns
   = "user_id, device_id, device_type, role, epoch, seq_reserved, next_qid, "
-    "gap_expired, gap_evicted, gap_dead, last_seen_ms, push_covered, "
-    "push_last_ms";
+    "gap_expired, gap_evicted, gap_dead, last_seen_ms, push_last_ms";
 
 } // namespace
 
@@ -284,8 +281,8 @@ void durable_log::open() {
   push_addresses_ = prepare(
     "SELECT provider, token, topic, sandbox FROM push_addresses WHERE "
     "user_id=? AND device_id=? ORDER BY provider");
-  push_state_ = prepare("UPDATE devices SET push_covered=max(push_covered,?), "
-                        "push_last_ms=? WHERE user_id=? AND device_id=?");
+  push_state_ = prepare("UPDATE devices SET push_last_ms=max(push_last_ms,?) "
+                        "WHERE user_id=? AND device_id=?");
   dead_ = prepare(("SELECT " + cols
                    + " FROM messages WHERE user_id=? AND dead<>0 ORDER BY "
                      "enqueued_ms LIMIT ?")
@@ -471,10 +468,9 @@ bool durable_log::remove_push_token(const std::string& user,
 }
 
 void durable_log::set_push_state(const std::string& user,
-                                 const std::string& device, uint64_t covered,
-                                 int64_t last_ms) {
+                                 const std::string& device, int64_t last_ms) {
   binder b{push_state_};
-  b(static_cast<int64_t>(covered))(last_ms)(user)(device);
+  b(last_ms)(user)(device);
   if (b.step() != SQLITE_DONE)
     fail("cannot record a push");
 }

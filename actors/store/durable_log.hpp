@@ -7,8 +7,7 @@
 //
 // Tables (schema 2):
 //   devices  (user_id, device_id) -> type, role, epoch, seq_reserved,
-//            next_qid, unreported gaps, last_seen, push state (the key the
-//            last push covered, when it was sent)
+//            next_qid, unreported gaps, last_seen, the last push
 //   messages (user_id, device_id, qid) -> priority, times, needs_ack,
 //            msg_id, sender_device, body (the envelope, msgpack), dead
 //   push_addresses (user_id, device_id, provider) -> token, topic, sandbox,
@@ -95,9 +94,9 @@ public:
   bool remove_push_token(const std::string& user, const std::string& device,
                          protocol::push_provider provider,
                          const std::string& token);
-  /// Records a push: the key it covered (never lowered) and when.
+  /// Records when the device's last push was sent (never moved back).
   void set_push_state(const std::string& user, const std::string& device,
-                      uint64_t covered, int64_t last_ms);
+                      int64_t last_ms);
 
   // -- reads
   // --------------------------------------------------------------------

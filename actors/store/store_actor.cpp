@@ -349,9 +349,9 @@ store(store_actor::stateful_pointer<store_state> self,
       });
     },
     [=](atom::push, atom::written, const std::string& user,
-        const std::string& device, uint64_t covered, int64_t at_ms) {
-      write(self, [user, device, covered, at_ms](durable_log& log) {
-        log.set_push_state(user, device, covered, at_ms);
+        const std::string& device, int64_t at_ms) {
+      write(self, [user, device, at_ms](durable_log& log) {
+        log.set_push_state(user, device, at_ms);
       });
     },
     [=](atom::push, atom::get, const std::string& user,

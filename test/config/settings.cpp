@@ -47,6 +47,27 @@ CAF_TEST(the scheduler policy is one of three) {
             != std::string::npos);
 }
 
+CAF_TEST(push settings are checked together) {
+  auto ok = load({"--push.webhook_url", "https://hooks.example/push",
+                  "--push.webhook_secret", "0123456789abcdef",
+                  "--push.min_priority", "critical", "--push.delay", "5s"});
+  CAF_CHECK(ok.problems.empty());
+  CAF_CHECK(ok.values.push.push.min_priority
+            == tether::protocol::priority::critical);
+  CAF_CHECK_EQUAL(ok.values.push.push.delay.count(), 5000);
+  for (auto& args : std::vector<std::vector<std::string>>{
+         {"--push.webhook_url", "https://hooks.example/push"},
+         {"--push.webhook_url", "ftp://hooks.example", "--push.webhook_secret",
+          "0123456789abcdef"},
+         {"--push.delay", "10m"},
+         {"--push.min_priority", "urgent"}}) {
+    auto r = load(args);
+    CAF_REQUIRE_EQUAL(r.problems.size(), 1u);
+    CAF_MESSAGE(r.problems[0]);
+    CAF_CHECK(r.problems[0].find("push.") != std::string::npos);
+  }
+}
+
 CAF_TEST(ini files are applied and then overridden by flags) {
   settings s;
   std::vector<std::string> problems;

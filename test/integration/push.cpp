@@ -1,15 +1,23 @@
 #define CAF_SUITE integration.push
 #include <caf/test/unit_test.hpp>
 
+#include <signal.h>
+
+#include <cstdlib>
+
 #include "actors/store/durable_log.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/push.hpp"
+#include "runtime/process.hpp"
+#include "test/support/http_get.hpp"
+#include "test/support/poll.hpp"
 #include "test/support/test_node.hpp"
 
 using namespace tether;
 using namespace tether::test;
 using protocol::device_type;
 using protocol::push_provider;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -129,4 +137,235 @@ CAF_TEST(unregistering without a provider removes every address) {
   n.stop();
   actors::durable_log log{dir + "/tether.db"};
   CAF_CHECK(log.push_addresses("carol", "phone").empty());
+}
+
+namespace {
+
+constexpr const char* secret = "0123456789abcdef-secret";
+
+// The stand-in provider (test/support/push_provider.mjs), plain HTTP: it
+// plays the deployment's webhook.
+struct webhook {
+  runtime::child_process p;
+  uint16_t port = 0;
+  std::string buf;
+
+  webhook() {
+    port = runtime::start_server(
+      p, "/usr/bin/node",
+      {TETHER_SOURCE_DIR "/test/support/push_provider.mjs", "--plain"});
+  }
+
+  ~webhook() {
+    p.signal(SIGTERM);
+    p.wait(5s);
+  }
+
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port) + path;
+  }
+
+  // The requests it got within `limit` (stops early once `n` came).
+  std::vector<std::string> requests(size_t n, std::chrono::milliseconds limit) {
+    std::vector<std::string> out;
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (out.size() < n && std::chrono::steady_clock::now() < deadline) {
+      buf += p.read_stdout_until("\n", 200ms);
+      for (auto nl = buf.find('\n'); nl != std::string::npos;
+           nl = buf.find('\n')) {
+        auto line = buf.substr(0, nl);
+        buf.erase(0, nl + 1);
+        if (line.rfind("REQ ", 0) == 0)
+          out.push_back(line.substr(4));
+      }
+    }
+    return out;
+  }
+};
+
+// A node whose webhook is `url`, pushes after `delay`.
+test_node::tweak_fn push_settings(const std::string& url,
+                                  std::chrono::milliseconds delay,
+                                  uint32_t max_retries = 5) {
+  return [=](config::settings& s) {
+    s.push.webhook_url = url;
+    s.push.webhook_secret = secret;
+    s.push.push.delay = delay;
+    s.push.max_retries = max_retries;
+  };
+}
+
+// alice's laptop sends her phone a message of this priority (durable).
+void send_to_phone(push_client& laptop, const std::string& id,
+                   protocol::priority prio) {
+  auto m = make_message(id, "alice", "laptop", protocol::target::device,
+                        device_type::desktop);
+  m.destination.device_id = "phone";
+  m.optimization.prio = prio;
+  m.optimization.requires_ack = true;
+  CAF_REQUIRE(
+    laptop.d->client.send(protocol::encode(protocol::codec::json, m)));
+  auto f = protocol::decode(protocol::codec::json, laptop.d->next(),
+                            protocol::limits{});
+  CAF_REQUIRE(f.ok() && f.kind == protocol::frame_kind::ack);
+  CAF_CHECK(f.ack.status == protocol::ack_status::received);
+}
+
+push_client connect_laptop(test_node& n) {
+  push_client c{"alice", "laptop",
+                connect_device(n, "alice", "laptop", device_type::desktop)};
+  CAF_REQUIRE(c.d->result.ok);
+  return c;
+}
+
+// A header of a request line: "name":"value".
+std::string header(const std::string& req, const std::string& name) {
+  auto key = "\"" + name + "\":\"";
+  auto at = req.find(key);
+  if (at == std::string::npos)
+    return {};
+  at += key.size();
+  return req.substr(at, req.find('"', at) - at);
+}
+
+// The body of a request line, unescaped enough for these bodies.
+std::string body_of(const std::string& req) {
+  auto key = std::string{"\"body\":\""};
+  auto at = req.find(key);
+  if (at == std::string::npos)
+    return {};
+  at += key.size();
+  std::string out;
+  for (auto i = at; i < req.size() && req[i] != '"'; ++i) {
+    if (req[i] == '\\' && i + 1 < req.size())
+      ++i;
+    out += req[i];
+  }
+  return out;
+}
+
+uint64_t push_count(test_node& n, const char* outcome) {
+  auto m = http_get(n.port(), "/metrics");
+  auto key = std::string{"tether_push_total{provider=\"webhook\",outcome=\""}
+             + outcome + "\"} ";
+  auto at = m.body.find(key);
+  return at == std::string::npos ? 0
+                                 : std::stoull(m.body.substr(at + key.size()));
+}
+
+} // namespace
+
+CAF_TEST(an offline device gets exactly one signed push for three messages) {
+  webhook hook;
+  CAF_REQUIRE(hook.port != 0);
+  test_node n{push_settings(hook.url("/ok"), 500ms)};
+  {
+    auto phone = connect(n, "alice", "phone");
+    CAF_CHECK_EQUAL(phone.ask("r1", "tether.push.register",
+                              R"({"provider":"webhook","token":"phone-tok"})"),
+                    "processed");
+  } // the phone goes away
+  auto laptop = connect_laptop(n);
+  auto sent_at = std::chrono::steady_clock::now();
+  send_to_phone(laptop, "h1", protocol::priority::high);
+  send_to_phone(laptop, "low1", protocol::priority::low);
+  send_to_phone(laptop, "h2", protocol::priority::critical);
+  send_to_phone(laptop, "h3", protocol::priority::high);
+  auto reqs = hook.requests(1, 5s);
+  auto took = std::chrono::steady_clock::now() - sent_at;
+  CAF_REQUIRE_EQUAL(reqs.size(), 1u);
+  CAF_CHECK(took >= 450ms);
+  auto& r = reqs[0];
+  CAF_MESSAGE("webhook got: " << r);
+  auto body = body_of(r);
+  CAF_CHECK_EQUAL(body, R"({"userId":"alice","deviceId":"phone",)"
+                        R"("token":"phone-tok","messageIds":["h2","h1","h3"],)"
+                        R"("priority":"critical","count":4})");
+  // The signature verifies with the secret, over "<t>.<body>".
+  auto sig = header(r, "x-tether-signature");
+  CAF_REQUIRE(sig.rfind("t=", 0) == 0);
+  auto t = std::stoll(sig.substr(2, sig.find(',') - 2));
+  CAF_CHECK_EQUAL(sig, protocol::webhook_signature(secret, t, body));
+  CAF_CHECK(std::abs(t - now_ms() / 1000) < 60);
+  CAF_CHECK_EQUAL(header(r, "content-type"), "application/json");
+  // One push for all of them: nothing more comes.
+  CAF_CHECK(hook.requests(1, 1500ms).empty());
+  CAF_CHECK_EQUAL(push_count(n, "sent"), 1u);
+}
+
+CAF_TEST(a device back within the delay and low messages get no push) {
+  webhook hook;
+  CAF_REQUIRE(hook.port != 0);
+  test_node n{push_settings(hook.url("/ok"), 1500ms)};
+  {
+    auto phone = connect(n, "alice", "phone");
+    CAF_CHECK_EQUAL(phone.ask("r1", "tether.push.register",
+                              R"({"provider":"webhook","token":"tok-2"})"),
+                    "processed");
+  }
+  auto laptop = connect_laptop(n);
+  send_to_phone(laptop, "h1", protocol::priority::high);
+  {
+    // Back at once: it takes the message, no push.
+    auto phone = connect(n, "alice", "phone");
+    auto got = read_messages(phone.d->client, 1, 3s);
+    CAF_CHECK_EQUAL(got.messages.size(), 1u);
+    phone.d->client.send(
+      R"({"messageId":"","status":"received",)"
+      R"("timestamp":0,"seq":)"
+      + std::to_string(got.messages.empty() ? 0 : got.messages[0].seq) + "}");
+    // Connected past the delay: still none.
+    CAF_CHECK(hook.requests(1, 2s).empty());
+  }
+  // Gone again; only low and normal messages: no push either.
+  send_to_phone(laptop, "l1", protocol::priority::low);
+  send_to_phone(laptop, "n1", protocol::priority::normal);
+  CAF_CHECK(hook.requests(1, 2500ms).empty());
+  CAF_CHECK_EQUAL(push_count(n, "sent"), 0u);
+}
+
+CAF_TEST(a webhook that answers 410 loses the address) {
+  webhook hook;
+  CAF_REQUIRE(hook.port != 0);
+  std::string dir;
+  test_node n{push_settings(hook.url("/gone"), 300ms)};
+  dir = n.data_dir();
+  {
+    auto phone = connect(n, "alice", "phone");
+    CAF_CHECK_EQUAL(phone.ask("r1", "tether.push.register",
+                              R"({"provider":"webhook","token":"dead-1"})"),
+                    "processed");
+  }
+  auto laptop = connect_laptop(n);
+  send_to_phone(laptop, "h1", protocol::priority::high);
+  CAF_CHECK_EQUAL(hook.requests(1, 5s).size(), 1u);
+  CAF_CHECK(poll_until([&] { return push_count(n, "dead") == 1; }, 5s, 50ms));
+  n.stop();
+  actors::durable_log log{dir + "/tether.db"};
+  CAF_CHECK(log.push_addresses("alice", "phone").empty());
+}
+
+CAF_TEST(a webhook that answers 429 is tried again after its Retry - After) {
+  webhook hook;
+  CAF_REQUIRE(hook.port != 0);
+  test_node n{push_settings(hook.url("/retry?after=1"), 300ms, 1)};
+  {
+    auto phone = connect(n, "alice", "phone");
+    CAF_CHECK_EQUAL(phone.ask("r1", "tether.push.register",
+                              R"({"provider":"webhook","token":"busy-1"})"),
+                    "processed");
+  }
+  auto laptop = connect_laptop(n);
+  send_to_phone(laptop, "h1", protocol::priority::high);
+  auto first = hook.requests(1, 5s);
+  CAF_REQUIRE_EQUAL(first.size(), 1u);
+  auto at = std::chrono::steady_clock::now();
+  auto second = hook.requests(1, 5s);
+  CAF_REQUIRE_EQUAL(second.size(), 1u);
+  auto waited = std::chrono::steady_clock::now() - at;
+  CAF_CHECK(waited >= 900ms);
+  CAF_CHECK_EQUAL(body_of(first[0]), body_of(second[0]));
+  // Out of retries (push.max_retries 1): failed, counted.
+  CAF_CHECK(poll_until([&] { return push_count(n, "failed") == 1; }, 5s, 50ms));
+  CAF_CHECK_EQUAL(push_count(n, "retried"), 1u);
 }

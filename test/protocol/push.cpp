@@ -131,3 +131,32 @@ CAF_TEST(lifecycle requests name the app state) {
     CAF_CHECK(from_string(to_string(p), back) && back == p);
   }
 }
+
+CAF_TEST(webhook pushes carry the waiting messages and a signature) {
+  webhook_push p;
+  p.user_id = "alice";
+  p.device_id = "phone";
+  p.token = "t\"1";
+  p.message_ids = {"m1", "m2"};
+  p.top = priority::critical;
+  p.count = 3;
+  auto body = webhook_body(p);
+  CAF_CHECK_EQUAL(body,
+                  R"({"userId":"alice","deviceId":"phone","token":"t\"1",)"
+                  R"("messageIds":["m1","m2"],"priority":"critical",)"
+                  R"("count":3})");
+  // The reference value: printf '%s' '1700000000.{"a":1}' |
+  //   openssl dgst -sha256 -hmac 0123456789abcdef
+  CAF_CHECK_EQUAL(
+    webhook_signature("0123456789abcdef", 1700000000, R"({"a":1})"),
+    "t=1700000000,v1="
+    "9eb18f493f8ec135d9eb2dad817c369bb4e9cbfa818657897a7437c1cd8c3a23");
+  std::vector<std::string> many(150, "x");
+  p.message_ids = many;
+  auto capped = webhook_body(p);
+  size_t n = 0;
+  for (auto at = capped.find("\"x\""); at != std::string::npos;
+       at = capped.find("\"x\"", at + 1))
+    ++n;
+  CAF_CHECK_EQUAL(n, max_webhook_ids);
+}

@@ -46,6 +46,11 @@ CAF_TEST(default settings give the orchestrator its default params) {
   CHECK_SAME(p.connection.batcher, compress_level);
   CHECK_SAME(p.peer, timeout);
   CHECK_SAME(p.peer, request_timeout);
+  CHECK_SAME(p.queue.push, min_priority);
+  CHECK_SAME(p.queue.push, delay);
+  CHECK_SAME(p.queue.push, min_interval);
+  CHECK_SAME(p.pusher, webhook_url);
+  CHECK_SAME(p.pusher, max_retries);
 }
 
 CAF_TEST(default settings give the server its default params) {

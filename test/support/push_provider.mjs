@@ -4,7 +4,7 @@
 // line per request it finished reading: "REQ " + JSON {session, version,
 // method, path, headers, body}. What it answers depends on the path:
 //   /ok     200 {"ok":true}          /gone   410 {"reason":"Unregistered"}
-//   /retry  429, Retry-After: 7      /hang   never answers
+//   /retry  429, Retry-After: 7 (or ?after=N)   /hang   never answers
 //   /big    200 with 200,000 bytes   anything else 404
 // Usage: node push_provider.mjs [--plain] --cert CERT.pem --key KEY.pem
 import fs from 'node:fs';
@@ -38,13 +38,14 @@ function handle(req, res) {
       headers,
       body: Buffer.concat(chunks).toString('utf8'),
     }) + '\n');
-    switch (req.url) {
+    const url = new URL(req.url, 'http://x');
+    switch (url.pathname) {
       case '/ok':
         res.writeHead(200, {'content-type': 'application/json'});
         res.end('{"ok":true}');
         break;
       case '/retry':
-        res.writeHead(429, {'retry-after': '7'});
+        res.writeHead(429, {'retry-after': url.searchParams.get('after') ?? '7'});
         res.end('{"reason":"TooManyRequests"}');
         break;
       case '/gone':

@@ -79,7 +79,7 @@ store_actor::behavior_type counting_store(store_actor::pointer,
     [](atom::push, atom::dead, const std::string&, const std::string&,
        const protocol::push_address&) {},
     [](atom::push, atom::written, const std::string&, const std::string&,
-       uint64_t, int64_t) {},
+       int64_t) {},
     [](atom::push, atom::get, const std::string&, const std::string&) {
       return std::vector<protocol::push_address>{};
     },

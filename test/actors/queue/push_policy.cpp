@@ -1,125 +1,97 @@
 #define CAF_SUITE actors.push_policy
 #include <caf/test/unit_test.hpp>
 
+#include <algorithm>
+#include <vector>
+
 #include "actors/queue/push_policy.hpp"
 
 using namespace tether::actors;
 using namespace std::chrono_literals;
 using tether::protocol::priority;
-using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-struct fixture {
-  clock_type::time_point t0 = clock_type::time_point{} + 1000s;
-  push_policy p{push_params{priority::high, 2s, 60s}};
-};
+constexpr int64_t t0 = 1'000'000;
+
+// The queue's rule: the earliest due time over its waiting messages that
+// call for a push.
+std::optional<int64_t> earliest(const push_params& p, const push_state& s,
+                                const std::vector<int64_t>& entered) {
+  std::optional<int64_t> out;
+  for (auto t : entered)
+    if (auto at = push_due(p, s, t); at && (!out || *at < *out))
+      out = at;
+  return out;
+}
+
+push_params params{priority::high, 2s, 60s};
 
 } // namespace
 
-CAF_TEST_FIXTURE_SCOPE(push_policy_tests, fixture)
-
-CAF_TEST(an offline device gets one push for three high messages) {
-  p.set_available(false, t0);
-  p.entered(1, priority::high, false, t0);
-  p.entered(2, priority::critical, false, t0 + 100ms);
-  p.entered(3, priority::high, false, t0 + 200ms);
-  CAF_REQUIRE(p.due());
-  CAF_CHECK(*p.due() == t0 + 2s);
-  p.pushed(t0 + 2s);
-  CAF_CHECK(!p.due()); // all three covered
-  CAF_CHECK_EQUAL(p.waiting(), 3u);
+CAF_TEST(which messages call for a push) {
+  CAF_CHECK(calls_for_push(params, priority::high, false));
+  CAF_CHECK(calls_for_push(params, priority::critical, false));
+  CAF_CHECK(!calls_for_push(params, priority::normal, false));
+  CAF_CHECK(!calls_for_push(params, priority::low, false));
+  CAF_CHECK(calls_for_push(params, priority::low, true));
+  push_params all{priority::low, 0s, 0s};
+  CAF_CHECK(calls_for_push(all, priority::low, false));
 }
 
-CAF_TEST(low and normal messages call for none unless marked notify) {
-  p.set_available(false, t0);
-  p.entered(1, priority::low, false, t0);
-  p.entered(2, priority::normal, false, t0);
-  CAF_CHECK(!p.due());
-  p.entered(3, priority::normal, true, t0 + 1s);
-  CAF_REQUIRE(p.due());
-  CAF_CHECK(*p.due() == t0 + 3s);
+CAF_TEST(an offline device gets one push for three messages) {
+  push_state s{false, t0, std::nullopt};
+  std::vector<int64_t> waiting{t0, t0 + 100, t0 + 200};
+  CAF_CHECK(earliest(params, s, waiting) == t0 + 2000);
+  // The push at t0 + 2000 covers all three.
+  s.last_push_ms = t0 + 2000;
+  CAF_CHECK(!earliest(params, s, waiting));
 }
 
-CAF_TEST(a device that comes back within the delay gets none) {
-  p.set_available(false, t0);
-  p.entered(1, priority::high, false, t0);
-  CAF_CHECK(p.due());
-  p.set_available(true, t0 + 1s);
-  CAF_CHECK(!p.due());
-  // Delivered and acked: gone.
-  p.gone(1);
-  p.set_available(false, t0 + 5s);
-  CAF_CHECK(!p.due());
+CAF_TEST(a device available again calls for none) {
+  push_state s{true, t0, std::nullopt};
+  CAF_CHECK(!push_due(params, s, t0));
 }
 
 CAF_TEST(the delay counts from when the device became unavailable) {
-  p.set_available(true, t0);
-  p.entered(1, priority::high, false, t0); // written, not acked yet
-  CAF_CHECK(!p.due());
-  p.set_available(false, t0 + 10s); // to the background
-  CAF_REQUIRE(p.due());
-  CAF_CHECK(*p.due() == t0 + 12s);
-}
-
-CAF_TEST(a message taken before its push cancels it) {
-  p.set_available(false, t0);
-  p.entered(1, priority::high, false, t0);
-  p.entered(2, priority::high, false, t0 + 1s);
-  CAF_CHECK(*p.due() == t0 + 2s);
-  p.gone(1);
-  CAF_CHECK(*p.due() == t0 + 3s);
-  p.gone(2);
-  CAF_CHECK(!p.due());
+  // Written while the device was in the foreground, not acked; then it
+  // went to the background at t0 + 10 s.
+  push_state s{false, t0 + 10000, std::nullopt};
+  CAF_CHECK(push_due(params, s, t0) == t0 + 12000);
 }
 
 CAF_TEST(new messages after a push wait for the minimum interval) {
-  p.set_available(false, t0);
-  p.entered(1, priority::high, false, t0);
-  p.pushed(t0 + 2s);
-  p.entered(2, priority::high, false, t0 + 3s);
-  CAF_REQUIRE(p.due());
-  CAF_CHECK(*p.due() == t0 + 62s);
-  p.pushed(t0 + 62s);
-  CAF_CHECK(!p.due());
-  // Once it was pushed for, a message being acked changes nothing more.
-  p.gone(1);
-  p.gone(2);
-  CAF_CHECK(!p.due());
-  CAF_CHECK_EQUAL(p.waiting(), 0u);
+  push_state s{false, t0, t0 + 2000};
+  CAF_CHECK(!push_due(params, s, t0));        // covered
+  CAF_CHECK(!push_due(params, s, t0 + 2000)); // entered as it was sent
+  CAF_CHECK(push_due(params, s, t0 + 3000) == t0 + 62000);
+  // Long after the interval: the delay alone.
+  CAF_CHECK(push_due(params, s, t0 + 100000) == t0 + 102000);
 }
 
-CAF_TEST(a restart keeps coverage and gives devices the delay to return ) {
-  auto start = t0 + 100s;
-  p.restore(t0, start);
-  p.entered(4, priority::high, false, t0 - 50s, true); // covered before
-  CAF_CHECK(!p.due());
-  p.entered(6, priority::high, false, t0 - 10s); // not covered
-  CAF_REQUIRE(p.due());
-  CAF_CHECK(*p.due() == start + 2s);
-  CAF_CHECK_EQUAL(p.waiting(), 2u);
-  p.gone(4);
-  CAF_CHECK_EQUAL(p.waiting(), 1u);
+CAF_TEST(a message taken before its push cancels it) {
+  push_state s{false, t0, std::nullopt};
+  std::vector<int64_t> waiting{t0, t0 + 1000};
+  CAF_CHECK(earliest(params, s, waiting) == t0 + 2000);
+  waiting.erase(waiting.begin()); // acked
+  CAF_CHECK(earliest(params, s, waiting) == t0 + 3000);
+  waiting.clear();
+  CAF_CHECK(!earliest(params, s, waiting));
+}
+
+CAF_TEST(a restarted queue gives its device the delay to come back) {
+  auto start = t0 + 100000;
+  // Stored messages from before the restart, one covered by the push then.
+  push_state s{false, start, t0 - 20000};
+  CAF_CHECK(!push_due(params, s, t0 - 50000));
+  CAF_CHECK(push_due(params, s, t0 - 10000) == start + 2000);
   // Within the minimum interval of the push before the restart.
-  push_policy q{push_params{priority::high, 2s, 60s}};
-  q.restore(start - 30s, start);
-  q.entered(1, priority::high, false, start - 40s);
-  CAF_CHECK(*q.due() == start + 30s);
+  push_state r{false, start, start - 30000};
+  CAF_CHECK(push_due(params, r, start - 20000) == start + 30000);
 }
 
-CAF_TEST(the message waiting longest decides whatever its key) {
-  p.set_available(false, t0);
-  p.entered(9, priority::high, false, t0 + 5s);
-  p.entered(2, priority::high, false, t0 + 1s);
-  CAF_CHECK(*p.due() == t0 + 3s);
+CAF_TEST(no delay and no interval push at once) {
+  push_params now{priority::low, 0s, 0s};
+  push_state s{false, t0, std::nullopt};
+  CAF_CHECK(push_due(now, s, t0) == t0);
 }
-
-CAF_TEST(a minimum priority of low pushes for every message) {
-  push_policy all{push_params{priority::low, 0s, 0s}};
-  all.set_available(false, t0);
-  all.entered(1, priority::low, false, t0);
-  CAF_REQUIRE(all.due());
-  CAF_CHECK(*all.due() == t0);
-}
-
-CAF_TEST_FIXTURE_SCOPE_END()

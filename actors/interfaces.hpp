@@ -349,6 +349,10 @@ using store_actor = caf::typed_actor<
   // A device's push addresses.
   caf::replies_to<atom::push, atom::get, std::string,
                   std::string>::with<std::vector<protocol::push_address>>,
+  // The devices with an address and a live message at or above this
+  // priority that entered after their last push.
+  caf::replies_to<atom::push, atom::backlog,
+                  uint8_t>::with<std::vector<device_record>>,
   // INTERNAL: commits what is pending.
   caf::reacts_to<atom::flush>>;
 
@@ -406,6 +410,9 @@ using directory_actor = caf::typed_actor<
   // The device handled these message ids: their copies for the user's
   // other devices are withdrawn, here and on the nodes holding their queues.
   caf::reacts_to<atom::handled, device_identity, std::vector<std::string>>,
+  // Starts the queue of this device (user, device) of a user here: its
+  // stored messages may call for a push (a node that starts).
+  caf::reacts_to<atom::push, std::string, std::string>,
   // The same from another node, for these devices whose queues are here.
   caf::reacts_to<atom::handled, atom::forward, device_identity,
                  std::vector<std::string>, std::vector<std::string>>,

@@ -761,6 +761,11 @@ directory(directory_actor::stateful_pointer<directory_state> self,
       });
       return rp;
     },
+    [=](atom::push, const std::string& user, const std::string& device) {
+      with_user(self, user, [self, user, device](user_slot&) {
+        with_queue(self, user, device, [](const queue_actor&) {});
+      });
+    },
     [=](atom::handled, const device_identity& by,
         const std::vector<std::string>& ids) { handled(self, by, ids); },
     [=](atom::handled, atom::forward, const device_identity& by,

@@ -360,6 +360,28 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
   st.shared_connection_params
     = std::make_shared<const connection_params>(st.params.connection);
   spawn_directory(self);
+  // Stored messages that may call for a push (SPEC §5.10): their devices'
+  // queues start now, so a node that restarts still pushes for them once
+  // push.delay passed without the device.
+  if (st.params.queue.pusher)
+    self
+      ->request(st.store, caf::infinite, atom::push_v, atom::backlog_v,
+                static_cast<uint8_t>(st.params.queue.push.min_priority))
+      .then(
+        [self](std::vector<device_record>& devices) {
+          if (!devices.empty())
+            spdlog::info("push: {} devices have stored messages that may "
+                         "call for a push",
+                         devices.size());
+          for (auto& d : devices)
+            if (!self->state.shards.empty())
+              self->send(shard_for(self, d.user_id), atom::push_v, d.user_id,
+                         d.device_id);
+        },
+        [](caf::error& err) {
+          spdlog::error("push: cannot list stored messages to push for: {}",
+                        caf::to_string(err));
+        });
   // Children die with their supervisor (monitors do not propagate exits).
   self->set_exit_handler([=](const caf::exit_msg& msg) {
     stop_children(self);

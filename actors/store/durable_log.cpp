@@ -283,6 +283,14 @@ void durable_log::open() {
     "user_id=? AND device_id=? ORDER BY provider");
   push_state_ = prepare("UPDATE devices SET push_last_ms=max(push_last_ms,?) "
                         "WHERE user_id=? AND device_id=?");
+  to_push_ = prepare(
+    ("SELECT " + dcols
+     + " FROM devices AS d WHERE EXISTS (SELECT 1 FROM push_addresses AS p "
+       "WHERE p.user_id=d.user_id AND p.device_id=d.device_id) AND EXISTS "
+       "(SELECT 1 FROM messages AS m WHERE m.user_id=d.user_id AND "
+       "m.device_id=d.device_id AND m.dead=0 AND m.priority>=? AND "
+       "m.enqueued_ms>d.push_last_ms) ORDER BY user_id, device_id")
+      .c_str());
   dead_ = prepare(("SELECT " + cols
                    + " FROM messages WHERE user_id=? AND dead<>0 ORDER BY "
                      "enqueued_ms LIMIT ?")
@@ -473,6 +481,18 @@ void durable_log::set_push_state(const std::string& user,
   b(last_ms)(user)(device);
   if (b.step() != SQLITE_DONE)
     fail("cannot record a push");
+}
+
+std::vector<device_record> durable_log::devices_to_push(uint8_t min_priority) {
+  std::vector<device_record> out;
+  binder b{to_push_};
+  b(int64_t{min_priority});
+  int rc;
+  while ((rc = b.step()) == SQLITE_ROW)
+    out.push_back(read_device(to_push_));
+  if (rc != SQLITE_DONE)
+    fail("cannot list the devices to push");
+  return out;
 }
 
 std::vector<protocol::push_address>

@@ -101,6 +101,10 @@ public:
   // -- reads
   // --------------------------------------------------------------------
 
+  /// The devices with a push address and a live message at or above
+  /// `min_priority` that entered after their last push (their queues decide
+  /// whether one is due).
+  std::vector<device_record> devices_to_push(uint8_t min_priority);
   /// The device's push addresses, by provider.
   std::vector<protocol::push_address> push_addresses(const std::string& user,
                                                      const std::string& device);
@@ -153,6 +157,7 @@ private:
   sqlite3_stmt* remove_token_ = nullptr;
   sqlite3_stmt* push_addresses_ = nullptr;
   sqlite3_stmt* push_state_ = nullptr;
+  sqlite3_stmt* to_push_ = nullptr;
 };
 
 } // namespace tether::actors

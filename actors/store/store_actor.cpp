@@ -364,6 +364,15 @@ store(store_actor::stateful_pointer<store_state> self,
         return protocol::make_error(protocol::errc::internal_error);
       }
     },
+    [=](atom::push, atom::backlog,
+        uint8_t min_priority) -> caf::result<std::vector<device_record>> {
+      try {
+        return self->state.log->devices_to_push(min_priority);
+      } catch (const std::exception& e) {
+        spdlog::error("store: {}", e.what());
+        return protocol::make_error(protocol::errc::internal_error);
+      }
+    },
     [=](atom::flush) { flush(self); },
   };
 }

@@ -369,3 +369,43 @@ CAF_TEST(a webhook that answers 429 is tried again after its Retry - After) {
   CAF_CHECK(poll_until([&] { return push_count(n, "failed") == 1; }, 5s, 50ms));
   CAF_CHECK_EQUAL(push_count(n, "retried"), 1u);
 }
+
+CAF_TEST(a node restarted with messages waiting still pushes for them) {
+  webhook hook;
+  CAF_REQUIRE(hook.port != 0);
+  auto dir = make_temp_dir();
+  auto settings = [&](std::chrono::milliseconds delay) {
+    return [&, delay](config::settings& s) {
+      push_settings(hook.url("/ok"), delay)(s);
+      s.node.data_dir = dir;
+    };
+  };
+  {
+    test_node n{settings(10s)};
+    {
+      auto phone = connect(n, "alice", "phone");
+      CAF_CHECK_EQUAL(phone.ask("r1", "tether.push.register",
+                                R"({"provider":"webhook","token":"re-1"})"),
+                      "processed");
+    }
+    auto laptop = connect_laptop(n);
+    send_to_phone(laptop, "h1", protocol::priority::high);
+    send_to_phone(laptop, "l1", protocol::priority::low);
+  } // stopped long before its push was due
+  CAF_CHECK(hook.requests(1, 200ms).empty());
+  {
+    test_node n{settings(500ms)};
+    auto reqs = hook.requests(1, 5s);
+    CAF_REQUIRE_EQUAL(reqs.size(), 1u);
+    CAF_CHECK_EQUAL(body_of(reqs[0]),
+                    R"({"userId":"alice","deviceId":"phone","token":"re-1",)"
+                    R"("messageIds":["h1"],"priority":"high","count":2})");
+    // The push is on disk with the device: the next start does not push.
+    n.stop();
+  }
+  {
+    test_node n{settings(500ms)};
+    CAF_CHECK(hook.requests(1, 1500ms).empty());
+  }
+  remove_tree(dir);
+}

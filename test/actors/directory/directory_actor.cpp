@@ -83,6 +83,9 @@ store_actor::behavior_type counting_store(store_actor::pointer,
     [](atom::push, atom::get, const std::string&, const std::string&) {
       return std::vector<protocol::push_address>{};
     },
+    [](atom::push, atom::backlog, uint8_t) {
+      return std::vector<device_record>{};
+    },
     [](atom::flush) {},
   };
 }

@@ -243,6 +243,23 @@ CAF_TEST(every registered message type round trips with all its fields) {
             && rr2.node_id == "east-1" && !rr2.connected);
   CAF_CHECK(round_trips(sys, std::vector<remote_route>{rr}, "routes"));
   caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
+  protocol::push_address pa{protocol::push_provider::fcm, "tok", "com.x", true};
+  protocol::push_address pa2;
+  CAF_REQUIRE(round_trips(sys, pa, "push_address", pa2));
+  CAF_CHECK(pa2 == pa);
+  CAF_CHECK(round_trips(sys, std::vector<protocol::push_address>{pa, pa},
+                        "push addresses"));
+  push_request pr{"alice", "phone", {"m1", "m2"}, 3, 7};
+  push_request pr2;
+  CAF_REQUIRE(round_trips(sys, pr, "push_request", pr2));
+  CAF_CHECK(pr2.user_id == "alice" && pr2.device_id == "phone"
+            && pr2.message_ids == pr.message_ids && pr2.top == 3
+            && pr2.count == 7);
+  push_answer an{429, 2, "{}", "7", "timeout"};
+  push_answer an2;
+  CAF_REQUIRE(round_trips(sys, an, "push_answer", an2));
+  CAF_CHECK(an2.status == 429 && an2.version == 2 && an2.body == "{}"
+            && an2.retry_after == "7" && an2.error == "timeout");
 }
 
 // A handle of a local actor serializes as its id and node, and reads back
@@ -272,6 +289,7 @@ CAF_TEST(every registered handle type round trips as the same handle) {
   CAF_CHECK(
     handle_round_trips<delivery_source>(sys, target, "delivery_source"));
   CAF_CHECK(handle_round_trips<batcher_actor>(sys, target, "batcher_actor"));
+  CAF_CHECK(handle_round_trips<pusher_actor>(sys, target, "pusher_actor"));
   CAF_CHECK(
     handle_round_trips<connection_actor>(sys, target, "connection_actor"));
   CAF_CHECK(handle_round_trips<queue_actor>(sys, target, "queue_actor"));

@@ -1,22 +1,19 @@
 #define CAF_SUITE integration.push
 #include <caf/test/unit_test.hpp>
 
-#include <signal.h>
-
 #include <cstdlib>
 
 #include "actors/store/durable_log.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/push.hpp"
-#include "runtime/process.hpp"
 #include "test/support/http_get.hpp"
 #include "test/support/poll.hpp"
+#include "test/support/push_provider.hpp"
 #include "test/support/test_node.hpp"
 
 using namespace tether;
 using namespace tether::test;
 using protocol::device_type;
-using protocol::push_provider;
 using namespace std::chrono_literals;
 
 namespace {
@@ -112,13 +109,13 @@ CAF_TEST(push addresses are registered on disk and refused when malformed) {
     actors::durable_log log{dir + "/tether.db"};
     auto a = log.push_addresses("alice", "phone");
     CAF_REQUIRE_EQUAL(a.size(), 1u);
-    CAF_CHECK(a[0].provider == push_provider::apns);
+    CAF_CHECK(a[0].provider == protocol::push_provider::apns);
     CAF_CHECK_EQUAL(a[0].token, hex);
     CAF_CHECK_EQUAL(a[0].topic, "com.example.app");
     CAF_CHECK(a[0].sandbox);
     auto b = log.push_addresses("bob", "phone");
     CAF_REQUIRE_EQUAL(b.size(), 1u);
-    CAF_CHECK(b[0].provider == push_provider::fcm);
+    CAF_CHECK(b[0].provider == protocol::push_provider::fcm);
     CAF_CHECK_EQUAL(b[0].token, "new-1");
   }
 }
@@ -142,46 +139,6 @@ CAF_TEST(unregistering without a provider removes every address) {
 namespace {
 
 constexpr const char* secret = "0123456789abcdef-secret";
-
-// The stand-in provider (test/support/push_provider.mjs), plain HTTP: it
-// plays the deployment's webhook.
-struct webhook {
-  runtime::child_process p;
-  uint16_t port = 0;
-  std::string buf;
-
-  webhook() {
-    port = runtime::start_server(
-      p, "/usr/bin/node",
-      {TETHER_SOURCE_DIR "/test/support/push_provider.mjs", "--plain"});
-  }
-
-  ~webhook() {
-    p.signal(SIGTERM);
-    p.wait(5s);
-  }
-
-  std::string url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(port) + path;
-  }
-
-  // The requests it got within `limit` (stops early once `n` came).
-  std::vector<std::string> requests(size_t n, std::chrono::milliseconds limit) {
-    std::vector<std::string> out;
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (out.size() < n && std::chrono::steady_clock::now() < deadline) {
-      buf += p.read_stdout_until("\n", 200ms);
-      for (auto nl = buf.find('\n'); nl != std::string::npos;
-           nl = buf.find('\n')) {
-        auto line = buf.substr(0, nl);
-        buf.erase(0, nl + 1);
-        if (line.rfind("REQ ", 0) == 0)
-          out.push_back(line.substr(4));
-      }
-    }
-    return out;
-  }
-};
 
 // A node whose webhook is `url`, pushes after `delay`.
 test_node::tweak_fn push_settings(const std::string& url,
@@ -209,6 +166,15 @@ void send_to_phone(push_client& laptop, const std::string& id,
                             protocol::limits{});
   CAF_REQUIRE(f.ok() && f.kind == protocol::frame_kind::ack);
   CAF_CHECK(f.ack.status == protocol::ack_status::received);
+}
+
+// alice's phone registers a webhook address with `token`, then goes away.
+void register_and_leave(test_node& n, const std::string& token) {
+  auto phone = connect(n, "alice", "phone");
+  CAF_CHECK_EQUAL(
+    phone.ask("r1", "tether.push.register",
+              R"({"provider":"webhook","token":")" + token + "\"}"),
+    "processed");
 }
 
 push_client connect_laptop(test_node& n) {
@@ -256,15 +222,10 @@ uint64_t push_count(test_node& n, const char* outcome) {
 } // namespace
 
 CAF_TEST(an offline device gets exactly one signed push for three messages) {
-  webhook hook;
-  CAF_REQUIRE(hook.port != 0);
-  test_node n{push_settings(hook.url("/ok"), 500ms)};
-  {
-    auto phone = connect(n, "alice", "phone");
-    CAF_CHECK_EQUAL(phone.ask("r1", "tether.push.register",
-                              R"({"provider":"webhook","token":"phone-tok"})"),
-                    "processed");
-  } // the phone goes away
+  test::push_provider hook{true};
+  CAF_REQUIRE(hook.port() != 0);
+  test_node n{push_settings(hook.url("/ok", false), 500ms)};
+  register_and_leave(n, "phone-tok");
   auto laptop = connect_laptop(n);
   auto sent_at = std::chrono::steady_clock::now();
   send_to_phone(laptop, "h1", protocol::priority::high);
@@ -294,15 +255,10 @@ CAF_TEST(an offline device gets exactly one signed push for three messages) {
 }
 
 CAF_TEST(a device back within the delay and low messages get no push) {
-  webhook hook;
-  CAF_REQUIRE(hook.port != 0);
-  test_node n{push_settings(hook.url("/ok"), 1500ms)};
-  {
-    auto phone = connect(n, "alice", "phone");
-    CAF_CHECK_EQUAL(phone.ask("r1", "tether.push.register",
-                              R"({"provider":"webhook","token":"tok-2"})"),
-                    "processed");
-  }
+  test::push_provider hook{true};
+  CAF_REQUIRE(hook.port() != 0);
+  test_node n{push_settings(hook.url("/ok", false), 1500ms)};
+  register_and_leave(n, "tok-2");
   auto laptop = connect_laptop(n);
   send_to_phone(laptop, "h1", protocol::priority::high);
   {
@@ -325,17 +281,12 @@ CAF_TEST(a device back within the delay and low messages get no push) {
 }
 
 CAF_TEST(a webhook that answers 410 loses the address) {
-  webhook hook;
-  CAF_REQUIRE(hook.port != 0);
+  test::push_provider hook{true};
+  CAF_REQUIRE(hook.port() != 0);
   std::string dir;
-  test_node n{push_settings(hook.url("/gone"), 300ms)};
+  test_node n{push_settings(hook.url("/gone", false), 300ms)};
   dir = n.data_dir();
-  {
-    auto phone = connect(n, "alice", "phone");
-    CAF_CHECK_EQUAL(phone.ask("r1", "tether.push.register",
-                              R"({"provider":"webhook","token":"dead-1"})"),
-                    "processed");
-  }
+  register_and_leave(n, "dead-1");
   auto laptop = connect_laptop(n);
   send_to_phone(laptop, "h1", protocol::priority::high);
   CAF_CHECK_EQUAL(hook.requests(1, 5s).size(), 1u);
@@ -346,15 +297,10 @@ CAF_TEST(a webhook that answers 410 loses the address) {
 }
 
 CAF_TEST(a webhook that answers 429 is tried again after its Retry - After) {
-  webhook hook;
-  CAF_REQUIRE(hook.port != 0);
-  test_node n{push_settings(hook.url("/retry?after=1"), 300ms, 1)};
-  {
-    auto phone = connect(n, "alice", "phone");
-    CAF_CHECK_EQUAL(phone.ask("r1", "tether.push.register",
-                              R"({"provider":"webhook","token":"busy-1"})"),
-                    "processed");
-  }
+  test::push_provider hook{true};
+  CAF_REQUIRE(hook.port() != 0);
+  test_node n{push_settings(hook.url("/retry?after=1", false), 300ms, 1)};
+  register_and_leave(n, "busy-1");
   auto laptop = connect_laptop(n);
   send_to_phone(laptop, "h1", protocol::priority::high);
   auto first = hook.requests(1, 5s);
@@ -371,23 +317,18 @@ CAF_TEST(a webhook that answers 429 is tried again after its Retry - After) {
 }
 
 CAF_TEST(a node restarted with messages waiting still pushes for them) {
-  webhook hook;
-  CAF_REQUIRE(hook.port != 0);
+  test::push_provider hook{true};
+  CAF_REQUIRE(hook.port() != 0);
   auto dir = make_temp_dir();
   auto settings = [&](std::chrono::milliseconds delay) {
     return [&, delay](config::settings& s) {
-      push_settings(hook.url("/ok"), delay)(s);
+      push_settings(hook.url("/ok", false), delay)(s);
       s.node.data_dir = dir;
     };
   };
   {
     test_node n{settings(10s)};
-    {
-      auto phone = connect(n, "alice", "phone");
-      CAF_CHECK_EQUAL(phone.ask("r1", "tether.push.register",
-                                R"({"provider":"webhook","token":"re-1"})"),
-                      "processed");
-    }
+    register_and_leave(n, "re-1");
     auto laptop = connect_laptop(n);
     send_to_phone(laptop, "h1", protocol::priority::high);
     send_to_phone(laptop, "l1", protocol::priority::low);

@@ -1,71 +1,18 @@
 #define CAF_SUITE runtime.push_http
 #include <caf/test/unit_test.hpp>
 
-#include <signal.h>
-
 #include <condition_variable>
 #include <mutex>
 #include <optional>
 
-#include "runtime/process.hpp"
 #include "runtime/push_http.hpp"
-#include "runtime/tls.hpp"
-#include "test/support/test_node.hpp"
+#include "test/support/push_provider.hpp"
 
 using namespace tether;
 using namespace tether::runtime;
 using namespace std::chrono_literals;
 
 namespace {
-
-// A stand-in provider: Node's http2 server over TLS with a development
-// certificate (or plain HTTP/1.1), started and ended by the test.
-struct provider {
-  std::string dir = test::make_temp_dir();
-  child_process p;
-  uint16_t port = 0;
-
-  explicit provider(bool plain = false) {
-    write_dev_certificate(dir);
-    std::vector<std::string> args{TETHER_SOURCE_DIR
-                                  "/test/support/push_provider.mjs",
-                                  "--cert", dir + "/cert.pem", "--key",
-                                  dir + "/key.pem"};
-    if (plain)
-      args.push_back("--plain");
-    port = start_server(p, "/usr/bin/node", args);
-  }
-
-  ~provider() {
-    p.signal(SIGTERM);
-    p.wait(5s);
-    test::remove_tree(dir);
-  }
-
-  std::string url(const std::string& path, bool tls = true) const {
-    return (tls ? "https://127.0.0.1:" : "http://127.0.0.1:")
-           + std::to_string(port) + path;
-  }
-
-  // The next `n` request lines the provider printed within `limit`.
-  std::vector<std::string> requests(size_t n,
-                                    std::chrono::milliseconds limit = 10s) {
-    std::vector<std::string> out;
-    std::string buf;
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (out.size() < n && std::chrono::steady_clock::now() < deadline) {
-      buf += p.read_stdout_until("\n", 1s);
-      for (auto nl = buf.find('\n'); nl != std::string::npos;
-           nl = buf.find('\n')) {
-        auto line = buf.substr(0, nl);
-        buf.erase(0, nl + 1);
-        if (line.rfind("REQ ", 0) == 0)
-          out.push_back(line.substr(4));
-      }
-    }
-    return out;
-  }
-};
 
 // Answers collected from the client's thread.
 struct answers {
@@ -98,10 +45,10 @@ http_post post(const std::string& url, std::string body = R"({"a":1})") {
 } // namespace
 
 CAF_TEST(posts go over one reused HTTP / 2 connection with checked TLS) {
-  provider srv;
-  CAF_REQUIRE(srv.port != 0);
+  test::push_provider srv;
+  CAF_REQUIRE(srv.port() != 0);
   push_http::options o;
-  o.ca_file = srv.dir + "/cert.pem";
+  o.ca_file = srv.cert();
   push_http client{o};
   answers a;
   client.post(post(srv.url("/ok")), a.sink());
@@ -116,7 +63,7 @@ CAF_TEST(posts go over one reused HTTP / 2 connection with checked TLS) {
     CAF_CHECK_EQUAL(x.body, R"({"ok":true})");
     CAF_CHECK(x.error.empty());
   }
-  auto reqs = srv.requests(5);
+  auto reqs = srv.requests(5, 10s);
   CAF_REQUIRE_EQUAL(reqs.size(), 5u);
   for (auto& r : reqs) {
     CAF_CHECK(r.find(R"("session":1)") != std::string::npos);
@@ -131,8 +78,8 @@ CAF_TEST(posts go over one reused HTTP / 2 connection with checked TLS) {
 }
 
 CAF_TEST(an untrusted certificate is refused) {
-  provider srv;
-  CAF_REQUIRE(srv.port != 0);
+  test::push_provider srv;
+  CAF_REQUIRE(srv.port() != 0);
   push_http client{push_http::options{}}; // the system's CAs only
   answers a;
   client.post(post(srv.url("/ok")), a.sink());
@@ -144,10 +91,10 @@ CAF_TEST(an untrusted certificate is refused) {
 }
 
 CAF_TEST(the status the retry after and a capped body come back) {
-  provider srv;
-  CAF_REQUIRE(srv.port != 0);
+  test::push_provider srv;
+  CAF_REQUIRE(srv.port() != 0);
   push_http::options o;
-  o.ca_file = srv.dir + "/cert.pem";
+  o.ca_file = srv.cert();
   o.max_body = 1000;
   push_http client{o};
   answers a;
@@ -167,10 +114,10 @@ CAF_TEST(the status the retry after and a capped body come back) {
 }
 
 CAF_TEST(a provider that hangs times out without holding the others) {
-  provider srv;
-  CAF_REQUIRE(srv.port != 0);
+  test::push_provider srv;
+  CAF_REQUIRE(srv.port() != 0);
   push_http::options o;
-  o.ca_file = srv.dir + "/cert.pem";
+  o.ca_file = srv.cert();
   o.timeout = 1500ms;
   push_http client{o};
   answers a;
@@ -194,8 +141,8 @@ CAF_TEST(a provider that hangs times out without holding the others) {
 }
 
 CAF_TEST(plain http speaks HTTP 1.1 and pending requests end when stopped) {
-  provider srv{true};
-  CAF_REQUIRE(srv.port != 0);
+  test::push_provider srv{true};
+  CAF_REQUIRE(srv.port() != 0);
   answers a;
   {
     push_http client{push_http::options{}};
@@ -204,14 +151,15 @@ CAF_TEST(plain http speaks HTTP 1.1 and pending requests end when stopped) {
     CAF_CHECK_EQUAL(a.got[0].status, 200);
     CAF_CHECK_EQUAL(a.got[0].version, 1);
     client.post(post(srv.url("/hang", false)), a.sink());
-    CAF_CHECK(!srv.requests(2).empty());
+    CAF_CHECK(!srv.requests(2, 10s).empty());
   } // the client stops with the request pending
   CAF_REQUIRE(a.wait(2, 1s));
   CAF_CHECK_EQUAL(a.got[1].error, "stopped");
   // Not http or https: refused by the client itself.
   push_http client{push_http::options{}};
   client.post(post("file:///etc/passwd"), a.sink());
-  client.post(post("gopher://127.0.0.1:" + std::to_string(srv.port)), a.sink());
+  client.post(post("gopher://127.0.0.1:" + std::to_string(srv.port())),
+              a.sink());
   CAF_REQUIRE(a.wait(4));
   CAF_CHECK_EQUAL(a.got[2].status, 0);
   CAF_CHECK_EQUAL(a.got[3].status, 0);

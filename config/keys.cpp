@@ -309,9 +309,10 @@ const std::vector<binding>& table() {
       "where webhook pushes are POSTed (http or https; empty: no webhook)",
       [](settings & s) -> auto& { return s.push.webhook_url; });
     add_key(
-      t, "push.webhook_secret",
-      "HMAC-SHA256 key of the webhook signature (>= 16 bytes)",
-      [](settings & s) -> auto& { return s.push.webhook_secret; });
+      t, "push.webhook_secret_file",
+      "file holding the HMAC-SHA256 key of the webhook signature (>= 16 "
+      "bytes)",
+      [](settings & s) -> auto& { return s.push.webhook_secret_file; });
     add_key(
       t, "push.timeout", "bound on one request to a push provider",
       [](settings & s) -> auto& { return s.push.timeout; });

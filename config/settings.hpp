@@ -121,9 +121,11 @@ struct push_settings {
   /// Where pushes for provider `webhook` go (POST, signed); empty: no
   /// webhook.
   std::string webhook_url;
-  /// The HMAC-SHA256 key of the webhook's X-Tether-Signature (at least 16
-  /// bytes; required with webhook_url).
-  std::string webhook_secret;
+  /// A file holding the HMAC-SHA256 key of the webhook's
+  /// X-Tether-Signature (at least 16 bytes; a trailing newline is not part
+  /// of it); required with webhook_url. A file, like auth.secret_file: a
+  /// key given as a flag shows in `ps` and in --dump-config.
+  std::string webhook_secret_file;
   /// Bound on one request to a provider, connect included.
   milliseconds timeout{10000};
   /// Retries of a push a provider answered 429 or 5xx (or did not answer),

@@ -117,9 +117,8 @@ std::vector<std::string> validate(const settings& s) {
   rule(s.push.webhook_url.empty() || s.push.webhook_url.rfind("http://", 0) == 0
          || s.push.webhook_url.rfind("https://", 0) == 0,
        "push.webhook_url must be an http:// or https:// URL");
-  rule(s.push.webhook_url.empty() || s.push.webhook_secret.size() >= 16,
-       "push.webhook_secret must have at least 16 bytes when "
-       "push.webhook_url is set");
+  rule(s.push.webhook_url.empty() || !s.push.webhook_secret_file.empty(),
+       "push.webhook_secret_file is required when push.webhook_url is set");
   rule(s.push.timeout.count() > 0, "push.timeout must be positive");
   rule(s.push.push.delay < s.queue.resume_window,
        "push.delay must be shorter than queue.resume_window (a device's "

@@ -40,6 +40,24 @@ namespace tether::runtime {
 
 namespace {
 
+/// The webhook's signing key from push.webhook_secret_file (trailing
+/// newlines and spaces are not part of it).
+std::string read_webhook_secret(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    throw startup_error("cannot read push.webhook_secret_file '" + path + "'");
+  std::string key{std::istreambuf_iterator<char>{in},
+                  std::istreambuf_iterator<char>{}};
+  while (!key.empty()
+         && (key.back() == '\n' || key.back() == '\r' || key.back() == ' '))
+    key.pop_back();
+  if (key.size() < 16)
+    throw startup_error("push.webhook_secret_file '" + path
+                        + "' holds a key of " + std::to_string(key.size())
+                        + " bytes; at least 16 are needed");
+  return key;
+}
+
 /// The actor system configuration of a node: message types and scheduler.
 class app_config : public caf::actor_system_config {
 public:
@@ -317,6 +335,8 @@ uint16_t node::start() {
   params.pusher.test_clock_skew = impl_->test_clock_skew;
   // The providers' client, once a provider is configured (its own thread).
   if (!s.push.webhook_url.empty()) {
+    params.pusher.webhook_secret
+      = read_webhook_secret(s.push.webhook_secret_file);
     push_http::options po;
     po.timeout = s.push.timeout;
     po.ca_file = s.push.ca_file;

@@ -26,7 +26,6 @@ actors::orchestrator_params orchestrator_params_of(const config::settings& s) {
   p.queue.handover_timeout = s.node.request_timeout;
   p.queue.push = s.push.push;
   p.pusher.webhook_url = s.push.webhook_url;
-  p.pusher.webhook_secret = s.push.webhook_secret;
   p.pusher.max_retries = s.push.max_retries;
   p.store.dead_letter_retention = s.store.dead_letter_retention;
   p.directory.dedup_window = s.queue.dedup_window;

@@ -49,7 +49,7 @@ CAF_TEST(the scheduler policy is one of three) {
 
 CAF_TEST(push settings are checked together) {
   auto ok = load({"--push.webhook_url", "https://hooks.example/push",
-                  "--push.webhook_secret", "0123456789abcdef",
+                  "--push.webhook_secret_file", "/etc/tether/webhook.key",
                   "--push.min_priority", "critical", "--push.delay", "5s"});
   CAF_CHECK(ok.problems.empty());
   CAF_CHECK(ok.values.push.push.min_priority
@@ -57,8 +57,8 @@ CAF_TEST(push settings are checked together) {
   CAF_CHECK_EQUAL(ok.values.push.push.delay.count(), 5000);
   for (auto& args : std::vector<std::vector<std::string>>{
          {"--push.webhook_url", "https://hooks.example/push"},
-         {"--push.webhook_url", "ftp://hooks.example", "--push.webhook_secret",
-          "0123456789abcdef"},
+         {"--push.webhook_url", "ftp://hooks.example",
+          "--push.webhook_secret_file", "/etc/tether/webhook.key"},
          {"--push.delay", "10m"},
          {"--push.min_priority", "urgent"}}) {
     auto r = load(args);

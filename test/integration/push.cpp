@@ -2,6 +2,7 @@
 #include <caf/test/unit_test.hpp>
 
 #include <cstdlib>
+#include <fstream>
 
 #include "actors/store/durable_log.hpp"
 #include "protocol/codec.hpp"
@@ -146,7 +147,9 @@ test_node::tweak_fn push_settings(const std::string& url,
                                   uint32_t max_retries = 5) {
   return [=](config::settings& s) {
     s.push.webhook_url = url;
-    s.push.webhook_secret = secret;
+    // The key in a file, as in production (the node's own dir exists).
+    s.push.webhook_secret_file = s.node.data_dir + "/webhook.key";
+    std::ofstream{s.push.webhook_secret_file} << secret << "\n";
     s.push.push.delay = delay;
     s.push.max_retries = max_retries;
   };
@@ -348,5 +351,31 @@ CAF_TEST(a node restarted with messages waiting still pushes for them) {
     test_node n{settings(500ms)};
     CAF_CHECK(hook.requests(1, 1500ms).empty());
   }
+  remove_tree(dir);
+}
+
+CAF_TEST(a webhook key file that is missing or short stops the start) {
+  auto dir = make_temp_dir();
+  auto start = [&](const std::string& key_file) -> std::string {
+    try {
+      test_node n{[&](config::settings& s) {
+        s.push.webhook_url = "http://127.0.0.1:9/hook";
+        s.push.webhook_secret_file = key_file;
+      }};
+      return "started";
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+  };
+  auto missing = start(dir + "/nope.key");
+  CAF_MESSAGE(missing);
+  CAF_CHECK(missing.find("cannot read push.webhook_secret_file")
+            != std::string::npos);
+  std::ofstream{dir + "/short.key"} << "0123456789\n";
+  auto short_key = start(dir + "/short.key");
+  CAF_MESSAGE(short_key);
+  CAF_CHECK(short_key.find("at least 16") != std::string::npos);
+  std::ofstream{dir + "/good.key"} << "0123456789abcdef\n";
+  CAF_CHECK_EQUAL(start(dir + "/good.key"), "started");
   remove_tree(dir);
 }

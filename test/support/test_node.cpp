@@ -39,12 +39,19 @@ test_node::test_node(tweak_fn tweak) : dir_(make_temp_dir()) {
   s.node.stop_timeout = std::chrono::milliseconds{2000};
   if (tweak)
     tweak(s);
-  auto problems = config::validate(s);
-  if (!problems.empty())
-    throw std::runtime_error("test settings invalid: " + problems.front());
-  secret_ = runtime::load_or_create_secret(s.secret_path());
-  node_ = std::make_unique<runtime::node>(s);
-  port_ = node_->start();
+  try {
+    auto problems = config::validate(s);
+    if (!problems.empty())
+      throw std::runtime_error("test settings invalid: " + problems.front());
+    secret_ = runtime::load_or_create_secret(s.secret_path());
+    node_ = std::make_unique<runtime::node>(s);
+    port_ = node_->start();
+  } catch (...) {
+    // No destructor runs for a constructor that throws.
+    node_.reset();
+    remove_tree(dir_);
+    throw;
+  }
 }
 
 test_node::~test_node() {

@@ -6,8 +6,9 @@
 // queue and after the device became unable to take it (offline, or in the
 // background by its own word), and the device's last push is at least
 // push.min_interval ago. One push covers every message waiting when it is
-// sent: a message that entered at or before the last push calls for no
-// other. A message taken (acked, expired, withdrawn) before its push is due
+// sent: a message that entered before the last push calls for no other (one
+// that entered in its millisecond may have come after it, and calls for the
+// next). A message taken (acked, expired, withdrawn) before its push is due
 // cancels it. Times are the queue's wall milliseconds, so a restarted
 // queue decides from its stored messages and the stored time of the last
 // push. Pure.

@@ -518,4 +518,73 @@ CAF_TEST(another thread or a loaded loop
   CAF_CHECK_EQUAL(port->sent.size(), 1u);
 }
 
+// A pusher that records what queues ask of it.
+pusher_actor recording_pusher(caf::actor_system& sys,
+                              std::shared_ptr<std::vector<push_request>> log) {
+  return sys.spawn([log]() -> pusher_actor::behavior_type {
+    return {
+      [log](atom::push, push_request& r) { log->push_back(std::move(r)); },
+      [](atom::push, atom::ack, uint64_t, const push_answer&) {},
+      [](atom::push, atom::tick, uint64_t) {},
+    };
+  });
+}
+
+CAF_TEST(a queue without its device asks for one push per interval) {
+  auto pushes = std::make_shared<std::vector<push_request>>();
+  auto pusher = recording_pusher(sys, pushes);
+  params.pusher = pusher;
+  params.push = push_params{protocol::priority::high, 2s, 60s};
+  params.resume_window = std::chrono::minutes{10};
+  spawn_queue(); // no connection: away since its start
+  enqueue(msg("h1", protocol::priority::high));
+  enqueue(msg("l1", protocol::priority::low));
+  advance_time(1s);
+  sched.run();
+  CAF_CHECK(pushes->empty()); // push.delay not over
+  advance_time(1500ms);
+  sched.run();
+  CAF_REQUIRE_EQUAL(pushes->size(), 1u);
+  CAF_CHECK_EQUAL(pushes->at(0).user_id, "alice");
+  CAF_CHECK_EQUAL(pushes->at(0).device_id, "phone");
+  CAF_CHECK_EQUAL(pushes->at(0).message_ids, std::vector<std::string>{"h1"});
+  CAF_CHECK_EQUAL(pushes->at(0).count, 2u);
+  CAF_CHECK_EQUAL(pushes->at(0).top,
+                  static_cast<uint8_t>(protocol::priority::high));
+  // A new message within the interval waits for it; h1 is covered.
+  enqueue(msg("h2", protocol::priority::critical));
+  advance_time(10s);
+  sched.run();
+  CAF_CHECK_EQUAL(pushes->size(), 1u);
+  advance_time(60s);
+  sched.run();
+  CAF_REQUIRE_EQUAL(pushes->size(), 2u);
+  CAF_CHECK_EQUAL(pushes->at(1).message_ids, std::vector<std::string>{"h2"});
+  // The device is back: nothing more however long messages wait.
+  attach_idle();
+  enqueue(msg("h3", protocol::priority::high));
+  advance_time(std::chrono::minutes{3});
+  sched.run();
+  CAF_CHECK_EQUAL(pushes->size(), 2u);
+  // The time of the last push is on disk with the device.
+  auto rec = log->find_device("alice", "phone");
+  CAF_REQUIRE(rec);
+  CAF_CHECK(rec->push_last_ms > 0);
+  anon_send_exit(pusher, caf::exit_reason::user_shutdown);
+}
+
+CAF_TEST(a message taken before its push is due cancels it) {
+  auto pushes = std::make_shared<std::vector<push_request>>();
+  auto pusher = recording_pusher(sys, pushes);
+  params.pusher = pusher;
+  params.push = push_params{protocol::priority::high, 2s, 60s};
+  params.resume_window = std::chrono::minutes{10};
+  spawn_queue();
+  enqueue(msg("h1", protocol::priority::high, true, 1000)); // expires in 1 s
+  advance_time(3s);
+  sched.run();
+  CAF_CHECK(pushes->empty());
+  anon_send_exit(pusher, caf::exit_reason::user_shutdown);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

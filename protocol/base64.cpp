@@ -44,6 +44,18 @@ std::string encode(std::string_view in, const char* alphabet, bool pad) {
 
 } // namespace
 
+std::string hex_encode(std::string_view bytes) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (auto c : bytes) {
+    auto b = static_cast<unsigned char>(c);
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
 int hex_digit(char c) noexcept {
   if (c >= '0' && c <= '9')
     return c - '0';

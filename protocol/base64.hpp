@@ -19,6 +19,9 @@ std::optional<std::string> base64url_decode(std::string_view text);
 /// The value of a hexadecimal digit, -1 for any other character.
 int hex_digit(char c) noexcept;
 
+/// `bytes` as lowercase hex digits, two per byte.
+std::string hex_encode(std::string_view bytes);
+
 /// Decodes padded base64 (RFC 4648 §4), canonical form only; nullopt
 /// otherwise.
 std::optional<std::string> base64_decode(std::string_view text);

@@ -3,10 +3,9 @@
 #include <algorithm>
 #include <array>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
+#include "protocol/base64.hpp"
 #include "protocol/detail/json_payload.hpp"
+#include "protocol/token.hpp"
 
 namespace tether::protocol {
 
@@ -189,19 +188,7 @@ std::string webhook_body(const webhook_push& p) {
 std::string webhook_signature(const std::string& secret, int64_t unix_seconds,
                               const std::string& body) {
   auto t = std::to_string(unix_seconds);
-  auto signed_text = t + "." + body;
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(signed_text.data()),
-       signed_text.size(), mac, &len);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out = "t=" + t + ",v1=";
-  for (unsigned int i = 0; i < len; ++i) {
-    out += hex[mac[i] >> 4];
-    out += hex[mac[i] & 15];
-  }
-  return out;
+  return "t=" + t + ",v1=" + hex_encode(hmac_sha256(secret, t + "." + body));
 }
 
 bool read_lifecycle(const raw_value& payload, app_state& out,

@@ -24,15 +24,6 @@ namespace {
 constexpr std::string_view hs256_header
   = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
 
-std::string hmac_sha256(std::string_view secret, std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), md,
-       &len);
-  return {reinterpret_cast<const char*>(md), len};
-}
-
 bool read_int(const rapidjson::Value& obj, const char* key, int64_t& out) {
   auto i = obj.FindMember(key);
   if (i == obj.MemberEnd() || !i->value.IsInt64())
@@ -171,14 +162,16 @@ std::string generate_secret() {
   unsigned char bytes[32];
   if (RAND_bytes(bytes, sizeof(bytes)) != 1)
     throw std::runtime_error("the OS random generator failed");
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(64);
-  for (auto b : bytes) {
-    out += hex[b >> 4];
-    out += hex[b & 15];
-  }
-  return out;
+  return hex_encode({reinterpret_cast<const char*>(bytes), sizeof(bytes)});
+}
+
+std::string hmac_sha256(std::string_view secret, std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), md,
+       &len);
+  return {reinterpret_cast<const char*>(md), len};
 }
 
 } // namespace tether::protocol

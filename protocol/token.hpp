@@ -53,4 +53,7 @@ token_error verify_token(std::string_view token, std::string_view secret,
 /// 32 bytes from the OS CSPRNG, hex encoded (64 characters).
 std::string generate_secret();
 
+/// HMAC-SHA256 of `data` keyed with `secret` (32 raw bytes).
+std::string hmac_sha256(std::string_view secret, std::string_view data);
+
 } // namespace tether::protocol

@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "protocol/base64.hpp"
 #include "runtime/openssl_util.hpp"
 #include "runtime/tls_policy.hpp"
 #include "runtime/ws_detail.hpp"
@@ -49,13 +50,7 @@ std::string certificate_fingerprint(const std::string& pem_file) {
   unsigned int n = 0;
   if (X509_digest(cert.get(), EVP_sha256(), md, &n) != 1)
     return {};
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < n; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 15];
-  }
-  return out;
+  return protocol::hex_encode({reinterpret_cast<const char*>(md), n});
 }
 
 std::string check_client_tls(const std::string& ca_file, bool insecure) {

@@ -6,6 +6,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "protocol/validate.hpp"
+
 namespace tether::actors {
 
 std::string_view to_string(overflow_policy x) noexcept {
@@ -249,7 +251,7 @@ std::vector<queue_entry> device_queue::expire(int64_t now_ms) {
 namespace {
 
 bool is_notice(const queue_entry& e) {
-  return e.msg && e.msg->type.rfind("tether.", 0) == 0;
+  return e.msg && protocol::is_server_type(e.msg->type);
 }
 
 } // namespace

@@ -12,6 +12,7 @@
 #include "actors/loop_affinity.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/control.hpp"
+#include "protocol/validate.hpp"
 
 namespace tether::actors {
 
@@ -300,7 +301,7 @@ constexpr int64_t written_sweep_ms = 1000;
 // Whether a waiting message calls for a push: the server's own notices
 // (tether.*) never do.
 bool calls_for_push(self_ptr self, const queue_entry& e) {
-  return e.msg && e.msg->type.rfind("tether.", 0) != 0
+  return e.msg && !protocol::is_server_type(e.msg->type)
          && actors::calls_for_push(self->state.params.push, e.prio, false);
 }
 
@@ -342,7 +343,7 @@ void maybe_push(self_ptr self, int64_t now) {
   r.user_id = st.owner.user_id;
   r.device_id = st.owner.device_id;
   for (auto* e : st.q.entries()) {
-    if (!e->msg || e->msg->type.rfind("tether.", 0) == 0)
+    if (!e->msg || protocol::is_server_type(e->msg->type))
       continue;
     ++r.count;
     r.top = std::max(r.top, static_cast<uint8_t>(e->prio));

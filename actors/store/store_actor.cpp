@@ -138,6 +138,18 @@ caf::typed_response_promise<atom::ok> write_acked(self_ptr self, Op op) {
   return rp;
 }
 
+// A read of the log: its result, or an internal error (logged).
+template <class Read>
+auto read(self_ptr self, Read f)
+  -> caf::result<decltype(f(std::declval<durable_log&>()))> {
+  try {
+    return f(*self->state.log);
+  } catch (const std::exception& e) {
+    spdlog::error("store: {}", e.what());
+    return protocol::make_error(protocol::errc::internal_error);
+  }
+}
+
 // Registers a device (atom::open): a known one is answered at once with its
 // record and backlog (no fsync on the reconnect path; last_seen rides along
 // with the next commit); a new one once its record, with its first seqs
@@ -292,29 +304,17 @@ store(store_actor::stateful_pointer<store_state> self,
     },
     [=](atom::get, atom::devices,
         const std::string& user) -> caf::result<std::vector<device_record>> {
-      try {
-        return self->state.log->devices(user);
-      } catch (const std::exception& e) {
-        spdlog::error("store: {}", e.what());
-        return protocol::make_error(protocol::errc::internal_error);
-      }
+      return read(self, [&](durable_log& log) { return log.devices(user); });
     },
     [=](atom::get, atom::backlog) -> caf::result<std::vector<device_record>> {
-      try {
-        return self->state.log->devices_with_backlog();
-      } catch (const std::exception& e) {
-        spdlog::error("store: {}", e.what());
-        return protocol::make_error(protocol::errc::internal_error);
-      }
+      return read(self,
+                  [&](durable_log& log) { return log.devices_with_backlog(); });
     },
     [=](atom::get, atom::dead,
         const std::string& user) -> caf::result<std::vector<stored_message>> {
-      try {
-        return self->state.log->dead_letters(user, 1000);
-      } catch (const std::exception& e) {
-        spdlog::error("store: {}", e.what());
-        return protocol::make_error(protocol::errc::internal_error);
-      }
+      return read(self, [&](durable_log& log) {
+        return log.dead_letters(user, 1000);
+      });
     },
     [=](atom::push, atom::append, const std::string& user,
         const std::string& device,
@@ -357,21 +357,15 @@ store(store_actor::stateful_pointer<store_state> self,
     [=](atom::push, atom::get, const std::string& user,
         const std::string& device)
       -> caf::result<std::vector<protocol::push_address>> {
-      try {
-        return self->state.log->push_addresses(user, device);
-      } catch (const std::exception& e) {
-        spdlog::error("store: {}", e.what());
-        return protocol::make_error(protocol::errc::internal_error);
-      }
+      return read(self, [&](durable_log& log) {
+        return log.push_addresses(user, device);
+      });
     },
     [=](atom::push, atom::backlog,
         uint8_t min_priority) -> caf::result<std::vector<device_record>> {
-      try {
-        return self->state.log->devices_to_push(min_priority);
-      } catch (const std::exception& e) {
-        spdlog::error("store: {}", e.what());
-        return protocol::make_error(protocol::errc::internal_error);
-      }
+      return read(self, [&](durable_log& log) {
+        return log.devices_to_push(min_priority);
+      });
     },
     [=](atom::flush) { flush(self); },
   };

@@ -20,10 +20,32 @@ export interface MobileMessage {
   destination: Destination;
   type: string;
   payload?: unknown;
-  optimization: { priority: Priority; ttl?: number; requiresAck?: boolean; offlineCapable?: boolean; withdrawable?: boolean };
+  optimization: {
+    priority: Priority; ttl?: number; requiresAck?: boolean; offlineCapable?: boolean; withdrawable?: boolean;
+    notify?: boolean; notification?: NotificationText;
+  };
   seq?: number;
   [key: string]: unknown;
 }
+
+/** The text a push for a message shows (SendOptions.notification). */
+export interface NotificationText { title: string; body: string }
+
+export type PushProvider = 'apns' | 'fcm' | 'webhook';
+
+/** Where the device's pushes go (SPEC §5.10). */
+export interface PushAddress {
+  provider: PushProvider;
+  /** apns: the device token (hex); fcm: the registration token; webhook:
+   * what the deployment's push service knows the device by. */
+  token: string;
+  /** apns only: the app's bundle id (absent: the deployment's). */
+  topic?: string;
+  /** apns only (default production). */
+  environment?: 'production' | 'sandbox';
+}
+
+export type AppState = 'foreground' | 'background';
 
 export interface Ack {
   messageId: string;
@@ -105,8 +127,13 @@ export interface ClientOptions {
    * a browser; false: none). */
   networkEvents?: EventTarget | false;
   /** Its `visibilitychange` to visible is a checkLink (default:
-   * globalThis.document). */
-  visibility?: { visibilityState: string; addEventListener: EventTarget['addEventListener']; removeEventListener: EventTarget['removeEventListener'] } | false;
+   * globalThis.document); with `lifecycle: 'visibility'` also the document
+   * whose `hidden` is followed (tests pass a fake one). */
+  visibility?: { visibilityState: string; hidden?: boolean; addEventListener: EventTarget['addEventListener']; removeEventListener: EventTarget['removeEventListener'] } | false;
+  /** 'visibility': the document hidden is background(), shown again
+   * foreground() (default when there is a globalThis.document); false:
+   * none (React Native, Capacitor's App events: call them yourself). */
+  lifecycle?: 'visibility' | false;
 }
 
 export interface SendOptions {
@@ -117,6 +144,11 @@ export interface SendOptions {
    * marks the message handled (default true). */
   withdrawable?: boolean;
   ttl?: number;
+  /** true: the message calls for a push even below the server's push
+   * priority (push.min_priority). */
+  notify?: boolean;
+  /** The text its push shows. */
+  notification?: NotificationText;
   id?: string;
 }
 
@@ -138,6 +170,8 @@ export declare class TetherClient {
   constructor(options: ClientOptions);
   readonly state: 'idle' | 'connecting' | 'open' | 'waiting' | 'closed';
   readonly lastSeq: number;
+  /** As background()/foreground() last said (initially 'foreground'). */
+  readonly appState: AppState;
   /** deadLinks: links given up for want of an answer (heartbeat or checkLink). */
   /** drained: links closed by a drain (1012) that named a time to come
    * back; paced: upgrades refused with 503 and a Retry-After; withdrawn:
@@ -178,6 +212,7 @@ export declare class TetherClient {
   /** TEST SEAM: drops the TCP connection as a failing network would. */
   dropLinkForTesting(): void;
 
+  /** Throws a TypeError for a `notify` or `notification` of the wrong shape. */
   send(destination: Destination, type: string, payload?: unknown, options?: SendOptions): Promise<Ack>;
   sendToDevice(deviceId: string, type: string, payload?: unknown, options?: SendOptions): Promise<Ack>;
   sendToExtension(type: string, payload?: unknown, options?: SendOptions): Promise<Ack>;
@@ -192,4 +227,17 @@ export declare class TetherClient {
   /** This device handled these messages: their copies queued for the
    * user's other devices are withdrawn (SPEC §5.9). Requests of 100 ids. */
   markHandled(messageIds: string[]): Promise<Ack[]>;
+  /** Where this device's pushes go, one address per provider, registered
+   * again after every reconnect. Resolves with the `processed` ack; the
+   * server's refusal (VALIDATION_ERROR) rejects. Throws a TypeError for a
+   * provider other than apns/fcm/webhook or an empty token. */
+  registerPush(address: PushAddress): Promise<Ack>;
+  /** Removes the address for `provider`, or all of them. */
+  unregisterPush(provider?: PushProvider): Promise<Ack>;
+  /** The app left the screen: the server decides on pushes as if the
+   * device could not take messages and shows it `away`; told again after
+   * every reconnect. Idempotent. */
+  background(): Promise<Ack>;
+  /** The app is on the screen again. Idempotent. */
+  foreground(): Promise<Ack>;
 }

@@ -12,7 +12,9 @@
 // events; app-level heartbeats that notice a dead link where the browser
 // cannot see WebSocket pings, and a quick check of the link whenever the
 // platform says the network changed (a half-open link after a switch from
-// Wi-Fi to cellular is redialled at once, not after the next heartbeat).
+// Wi-Fi to cellular is redialled at once, not after the next heartbeat);
+// push addresses and the app's background/foreground state told to the
+// server, and told again after every reconnect.
 // A hostile or broken server cannot make it
 // throw: frames of the wrong shape are dropped and reported as `error`
 // events, and a second welcome on a connection closes that link.
@@ -60,6 +62,14 @@ function hasOwn(x, key) {
 /** A presence member or change: who it is, at least. */
 function isMember(m) {
   return isObject(m) && typeof m.userId === 'string' && typeof m.deviceId === 'string';
+}
+
+const pushProviders = ['apns', 'fcm', 'webhook'];
+
+function checkProvider(provider, what) {
+  if (!pushProviders.includes(provider)) {
+    throw new TypeError(`${what}: provider must be apns, fcm or webhook, not ${String(provider)}`);
+  }
 }
 
 /**
@@ -128,12 +138,19 @@ export class TetherClient {
    *   firing `online`/`offline`, each a checkLink; default: globalThis in a
    *   browser, false: none), visibility (a Document whose
    *   `visibilitychange` to visible is a checkLink; default:
-   *   globalThis.document).
+   *   globalThis.document), lifecycle ('visibility': the document hidden
+   *   is background(), shown again foreground(); default when there is a
+   *   globalThis.document; false: none. The document is `visibility` if
+   *   that is one, else globalThis.document: tests pass a fake one).
    */
   constructor(options) {
     this.options = { ...defaults, ...options, backoff: { ...defaults.backoff, ...(options.backoff || {}) } };
     this.WebSocket = this.options.WebSocket || globalThis.WebSocket;
     if (!this.WebSocket) throw new TetherError('NO_WEBSOCKET', 'no WebSocket: pass options.WebSocket (e.g. the ws package)');
+    this.options.lifecycle ??= typeof globalThis.document !== 'undefined' ? 'visibility' : false;
+    if (this.options.lifecycle !== 'visibility' && this.options.lifecycle !== false) {
+      throw new TypeError(`lifecycle must be 'visibility' or false, not ${String(this.options.lifecycle)}`);
+    }
     this.listeners = new Map();
     this.state = 'idle'; // connecting, open, waiting (to reconnect), closed
     this.identity = null; // from the welcome: userId, deviceId, deviceType, sessionId
@@ -150,6 +167,9 @@ export class TetherClient {
     this.keptIds = new Set();
     this.rooms = new Map(); // room -> join payload, rejoined after a reconnect
     this.members = new Map(); // room -> Map(userId/deviceId -> member)
+    this.pushAddresses = new Map(); // provider -> register payload, registered again after a reconnect
+    this.app = 'foreground'; // as background()/foreground() last said; background is told again after a reconnect
+    this.appRequest = null; // the last tether.lifecycle request (null: none, or it failed)
     this.timers = new Set();
     this.socket = null;
     this.probe = null; // checkLink's {timer, resolvers} while a ping waits
@@ -241,7 +261,9 @@ export class TetherClient {
     for (const resolve of probe.resolvers) resolve(answered);
   }
 
-  // online / offline / the page visible again: check the link.
+  // online / offline / the page visible again: check the link. With
+  // `lifecycle: 'visibility'`, the page hidden or shown: the app goes to the
+  // background or comes back (and a page hidden already is in the background).
   watchNetwork() {
     if (this.unwatch) return;
     const g = globalThis;
@@ -250,17 +272,26 @@ export class TetherClient {
     const check = () => { this.checkLink(); };
     const visible = () => { if (doc.visibilityState !== 'hidden') this.checkLink(); };
     const canListen = (t) => t && typeof t.addEventListener === 'function';
+    const page = this.options.lifecycle !== 'visibility' ? null
+      : canListen(this.options.visibility) ? this.options.visibility : g.document;
+    const hidden = () => page.hidden ?? page.visibilityState === 'hidden';
+    const follow = () => { this.automatic(hidden() ? this.background() : this.foreground()); };
     if (canListen(net)) {
       net.addEventListener('online', check);
       net.addEventListener('offline', check);
     }
     if (canListen(doc)) doc.addEventListener('visibilitychange', visible);
+    if (canListen(page)) {
+      page.addEventListener('visibilitychange', follow);
+      if (hidden()) follow();
+    }
     this.unwatch = () => {
       if (canListen(net)) {
         net.removeEventListener('online', check);
         net.removeEventListener('offline', check);
       }
       if (canListen(doc)) doc.removeEventListener('visibilitychange', visible);
+      if (canListen(page)) page.removeEventListener('visibilitychange', follow);
     };
   }
 
@@ -601,6 +632,7 @@ export class TetherClient {
       this.transmit(p.envelope);
     }
     for (const [, payload] of this.rooms) this.request('tether.join', payload).catch((e) => this.emit('error', e));
+    this.restoreDevice();
     const outbox = this.outbox;
     this.outbox = [];
     for (const o of outbox) this.dispatch(o);
@@ -610,6 +642,32 @@ export class TetherClient {
       this.readyResolve = null;
       this.readyReject = null;
     }
+  }
+
+  // A new connection starts in the foreground, and in a cluster it may be
+  // on another node than the last: the app's background state and the push
+  // addresses are told again (SPEC §5.10), save what a request still in the
+  // outbox (sent after this) says.
+  restoreDevice() {
+    const waiting = this.outbox.map((o) => o.envelope);
+    if (this.app === 'background' && !waiting.some((e) => e.type === 'tether.lifecycle')) {
+      this.appRequest = null;
+      this.automatic(this.tellAppState('background'));
+    }
+    for (const [provider, payload] of this.pushAddresses) {
+      // A register or unregister of this provider, or an unregister of all.
+      const named = waiting.some((e) => e.type.startsWith('tether.push.') && (e.payload?.provider ?? provider) === provider);
+      if (!named) this.automatic(this.registerAddress(payload));
+    }
+  }
+
+  // A request the client makes on its own: its failure is an `error` event,
+  // except from a server that does not serve it (UNSUPPORTED_TARGET: one
+  // before tether.lifecycle) and after close().
+  automatic(request) {
+    request.catch((e) => {
+      if (e?.code !== 'UNSUPPORTED_TARGET' && e?.code !== 'CLOSED') this.emit('error', e);
+    });
   }
 
   onAck(a) {
@@ -749,9 +807,18 @@ export class TetherClient {
   /**
    * Sends a message. `destination` is SPEC §3.1.2's object; options:
    * priority ('normal'), requiresAck (false), ttl (ms), offlineCapable,
-   * id. Resolves with the server's ack (requiresAck) or once written.
+   * withdrawable, notify (true: a push for it even below the server's push
+   * priority), notification ({title, body}: the push's text), id. Resolves
+   * with the server's ack (requiresAck) or once written; an option of the
+   * wrong shape throws a TypeError.
    */
   send(destination, type, payload, options = {}) {
+    const { notify, notification } = options;
+    if (notify !== undefined && typeof notify !== 'boolean') throw new TypeError('send: notify must be a boolean');
+    if (notification !== undefined
+      && !(isObject(notification) && typeof notification.title === 'string' && typeof notification.body === 'string')) {
+      throw new TypeError('send: notification must be {title, body}, both strings');
+    }
     const envelope = {
       id: options.id || newId('m'),
       timestamp: Date.now(),
@@ -765,6 +832,8 @@ export class TetherClient {
     if (options.offlineCapable) envelope.optimization.offlineCapable = true;
     if (options.withdrawable === false) envelope.optimization.withdrawable = false;
     if (options.ttl !== undefined) envelope.optimization.ttl = options.ttl;
+    if (notify) envelope.optimization.notify = true;
+    if (notification) envelope.optimization.notification = { title: notification.title, body: notification.body };
     return new Promise((resolve, reject) => {
       if (this.state === 'closed') {
         reject(new TetherError('CLOSED', 'the client was closed'));
@@ -840,5 +909,90 @@ export class TetherClient {
       requests.push(this.request('tether.handled', { messageIds: unique.slice(i, i + 100) }));
     }
     return Promise.all(requests);
+  }
+
+  // -- push and app lifecycle (SPEC §5.10) ---------------------------------
+
+  /**
+   * Where this device's pushes go: {provider ('apns', 'fcm' or 'webhook'),
+   * token, topic and environment ('production' or 'sandbox': apns only)}.
+   * One address per provider (a new token replaces the old), registered
+   * again after every reconnect. Resolves with the `processed` ack; a
+   * refusal (VALIDATION_ERROR for a token of the wrong shape) rejects, and
+   * the address it was to replace stays the one registered again.
+   * Arguments of the wrong type throw a TypeError.
+   */
+  registerPush(address) {
+    if (!isObject(address)) throw new TypeError('registerPush takes {provider, token, topic?, environment?}');
+    const { provider, token, topic, environment } = address;
+    checkProvider(provider, 'registerPush');
+    if (typeof token !== 'string' || token.length === 0) throw new TypeError('registerPush: token must be a non-empty string');
+    if ((topic !== undefined || environment !== undefined) && provider !== 'apns') {
+      throw new TypeError('registerPush: topic and environment are for provider apns only');
+    }
+    if (topic !== undefined && (typeof topic !== 'string' || topic.length === 0)) {
+      throw new TypeError('registerPush: topic must be a non-empty string (the bundle id)');
+    }
+    if (environment !== undefined && environment !== 'production' && environment !== 'sandbox') {
+      throw new TypeError('registerPush: environment must be production or sandbox');
+    }
+    const payload = { provider, token };
+    if (topic !== undefined) payload.topic = topic;
+    if (environment !== undefined) payload.environment = environment;
+    const previous = this.pushAddresses.get(provider);
+    this.pushAddresses.set(provider, payload);
+    return this.registerAddress(payload, previous);
+  }
+
+  // Refused, an address is not registered again after a reconnect; the one
+  // it was to replace (`previous`), which the server kept, is.
+  registerAddress(payload, previous) {
+    const sent = this.request('tether.push.register', payload);
+    sent.catch((e) => {
+      if (e?.code !== 'VALIDATION_ERROR' || this.pushAddresses.get(payload.provider) !== payload) return;
+      if (previous) this.pushAddresses.set(payload.provider, previous);
+      else this.pushAddresses.delete(payload.provider);
+    });
+    return sent;
+  }
+
+  /** Removes this device's push address for `provider`, or all of them. */
+  unregisterPush(provider) {
+    if (provider !== undefined) checkProvider(provider, 'unregisterPush');
+    if (provider === undefined) this.pushAddresses.clear();
+    else this.pushAddresses.delete(provider);
+    return this.request('tether.push.unregister', provider === undefined ? {} : { provider });
+  }
+
+  /** 'foreground' or 'background', as background()/foreground() last said. */
+  get appState() {
+    return this.app;
+  }
+
+  /**
+   * The app left the screen: the server counts the device as unable to
+   * take messages when it decides on a push, and shows it `away`. Told
+   * again after every reconnect (a new connection starts in the
+   * foreground). Resolves with the `processed` ack; called again in the
+   * same state, the same promise.
+   */
+  background() {
+    return this.tellAppState('background');
+  }
+
+  /** The app is on the screen again: undoes background(). */
+  foreground() {
+    return this.tellAppState('foreground');
+  }
+
+  tellAppState(state) {
+    if (this.app === state && this.appRequest) return this.appRequest;
+    this.app = state;
+    const sent = this.request('tether.lifecycle', { state });
+    this.appRequest = sent;
+    sent.catch(() => {
+      if (this.appRequest === sent) this.appRequest = null; // the next call asks again
+    });
+    return sent;
   }
 }

@@ -175,6 +175,10 @@ using queue_actor = delivery_source::extend<
   // Queues a room broadcast nobody waits for (not durable); one that does
   // not fit is dropped and reported to the device by a gap notice.
   caf::reacts_to<atom::publish, protocol::message_ptr, encoded_ptr>,
+  // The attached device's app went to the background (true) or came back
+  // (false), by its own word (tether.lifecycle): in the background it
+  // counts as unable to take messages for the push decision.
+  caf::reacts_to<atom::status, bool>,
   // Cumulative ack: every delivered seq <= n arrived.
   caf::reacts_to<atom::ack, uint64_t>,
   // Ack of one delivered message by id.
@@ -364,6 +368,8 @@ using pusher_actor = caf::typed_actor<
   caf::reacts_to<atom::push, push_request>,
   // INTERNAL: a provider's answer to the post of this id.
   caf::reacts_to<atom::push, atom::ack, uint64_t, push_answer>,
+  // INTERNAL: the FCM token endpoint's answer.
+  caf::reacts_to<atom::push, atom::ack, push_answer>,
   // INTERNAL (timer): the post of this id is tried again.
   caf::reacts_to<atom::push, atom::tick, uint64_t>>;
 

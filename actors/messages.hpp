@@ -122,19 +122,23 @@ typename Inspector::result_type inspect(Inspector& f, reservation& x) {
 
 /// A device's queue asks for a push (SPEC §5.10): the waiting messages
 /// that called for it (ids, at most protocol::max_webhook_ids), how many
-/// wait in all and the highest priority among them.
+/// wait in all, the highest priority among them and the notification of
+/// the newest calling message that has one (none: a silent wake-up).
 struct push_request {
   std::string user_id;
   std::string device_id;
   std::vector<std::string> message_ids;
   uint8_t top = 0; // protocol::priority
   uint32_t count = 0;
+  bool has_notification = false;
+  std::string title;
+  std::string body;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, push_request& x) {
   return f(caf::meta::type_name("push_request"), x.user_id, x.device_id,
-           x.message_ids, x.top, x.count);
+           x.message_ids, x.top, x.count, x.has_notification, x.title, x.body);
 }
 
 template <class Inspector>
@@ -260,13 +264,16 @@ struct presence_update {
   std::string custom_emoji;
   int64_t custom_expires_ms = 0;
   bool activity_only = false;
+  /// 255: unchanged; 0: the app came to the foreground, 1: it went to the
+  /// background (tether.lifecycle; shown away while there).
+  uint8_t app_state = 255;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, presence_update& x) {
   return f(caf::meta::type_name("presence_update"), x.user_id, x.device_id,
            x.status, x.has_custom, x.clear_custom, x.custom_text,
-           x.custom_emoji, x.custom_expires_ms, x.activity_only);
+           x.custom_emoji, x.custom_expires_ms, x.activity_only, x.app_state);
 }
 
 /// What a device asks of a room (tether.join, tether.presence.get).

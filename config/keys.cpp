@@ -314,6 +314,38 @@ const std::vector<binding>& table() {
       "bytes)",
       [](settings & s) -> auto& { return s.push.webhook_secret_file; });
     add_key(
+      t, "push.apns_key_file",
+      "APNs token-auth key (.p8, EC P-256) file; empty: no APNs",
+      [](settings & s) -> auto& { return s.push.apns_key_file; });
+    add_key(
+      t, "push.apns_key_id", "the APNs key's id (10 characters, from Apple)",
+      [](settings & s) -> auto& { return s.push.apns_key_id; });
+    add_key(
+      t, "push.apns_team_id", "the Apple developer team id",
+      [](settings & s) -> auto& { return s.push.apns_team_id; });
+    add_key(
+      t, "push.apns_topic",
+      "bundle id for APNs addresses registered without a topic",
+      [](settings & s) -> auto& { return s.push.apns_topic; });
+    add_key(
+      t, "push.apns_url", "APNs production base URL",
+      [](settings & s) -> auto& { return s.push.apns_url; });
+    add_key(
+      t, "push.apns_sandbox_url",
+      "APNs base URL for addresses registered with environment sandbox",
+      [](settings & s) -> auto& { return s.push.apns_sandbox_url; });
+    add_key(
+      t, "push.fcm_service_account_file",
+      "FCM HTTP v1 service account JSON key file; empty: no FCM",
+      [](settings & s) -> auto& { return s.push.fcm_service_account_file; });
+    add_key(
+      t, "push.fcm_url", "FCM base URL",
+      [](settings & s) -> auto& { return s.push.fcm_url; });
+    add_key(
+      t, "push.fcm_token_url",
+      "OAuth token endpoint (empty: the service account's token_uri)",
+      [](settings & s) -> auto& { return s.push.fcm_token_url; });
+    add_key(
       t, "push.timeout", "bound on one request to a push provider",
       [](settings & s) -> auto& { return s.push.timeout; });
     add_key(

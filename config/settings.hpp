@@ -126,6 +126,21 @@ struct push_settings {
   /// of it); required with webhook_url. A file, like auth.secret_file: a
   /// key given as a flag shows in `ps` and in --dump-config.
   std::string webhook_secret_file;
+  /// APNs with token authentication: the .p8 key file Apple gave, its key
+  /// id and the team id (all three, or none: no APNs), and the topic
+  /// (bundle id) of addresses registered without one.
+  std::string apns_key_file;
+  std::string apns_key_id;
+  std::string apns_team_id;
+  std::string apns_topic;
+  std::string apns_url = "https://api.push.apple.com";
+  std::string apns_sandbox_url = "https://api.sandbox.push.apple.com";
+  /// FCM HTTP v1: the service account's JSON key file (empty: no FCM).
+  std::string fcm_service_account_file;
+  std::string fcm_url = "https://fcm.googleapis.com";
+  /// Where the assertion is exchanged for an access token; empty: the
+  /// service account's token_uri (Google's).
+  std::string fcm_token_url;
   /// Bound on one request to a provider, connect included.
   milliseconds timeout{10000};
   /// Retries of a push a provider answered 429 or 5xx (or did not answer),

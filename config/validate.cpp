@@ -119,6 +119,18 @@ std::vector<std::string> validate(const settings& s) {
        "push.webhook_url must be an http:// or https:// URL");
   rule(s.push.webhook_url.empty() || !s.push.webhook_secret_file.empty(),
        "push.webhook_secret_file is required when push.webhook_url is set");
+  auto web = [](const std::string& url) {
+    return url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
+  };
+  rule(web(s.push.apns_url) && web(s.push.apns_sandbox_url)
+         && web(s.push.fcm_url)
+         && (s.push.fcm_token_url.empty() || web(s.push.fcm_token_url)),
+       "push.apns_url, push.apns_sandbox_url, push.fcm_url and "
+       "push.fcm_token_url must be http:// or https:// URLs");
+  rule(s.push.apns_key_file.empty()
+         || (!s.push.apns_key_id.empty() && !s.push.apns_team_id.empty()),
+       "push.apns_key_id and push.apns_team_id are required when "
+       "push.apns_key_file is set");
   rule(s.push.timeout.count() > 0, "push.timeout must be positive");
   rule(s.push.push.delay < s.queue.resume_window,
        "push.delay must be shorter than queue.resume_window (a device's "

@@ -99,6 +99,13 @@ struct destination_info {
   std::optional<broadcast_info> broadcast;
 };
 
+/// What a push shows for a message (SPEC §5.10); without it a push is a
+/// silent background wake-up.
+struct notification_info {
+  std::string title;
+  std::string body;
+};
+
 struct optimization_info {
   priority prio = priority::normal;
   std::optional<int64_t> ttl_ms;
@@ -111,6 +118,10 @@ struct optimization_info {
   /// false: the copies on the user's other devices stay when one device
   /// marks the message handled (tether.handled, SPEC §5.9).
   bool withdrawable = true;
+  /// The message calls for a push whatever its priority (SPEC §5.10).
+  bool notify = false;
+  /// The text a push for it shows.
+  std::optional<notification_info> notification;
 };
 
 struct mobile_message {

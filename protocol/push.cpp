@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include <openssl/evp.h>
+
 #include "protocol/base64.hpp"
 #include "protocol/detail/json_payload.hpp"
 #include "protocol/token.hpp"
@@ -166,23 +168,201 @@ bool read_push_unregister(const raw_value& payload,
   return true;
 }
 
-std::string webhook_body(const webhook_push& p) {
-  rapidjson::StringBuffer buf;
-  detail::json_writer w{buf};
-  w.StartObject();
-  detail::put(w, "userId", p.user_id);
-  detail::put(w, "deviceId", p.device_id);
-  detail::put(w, "token", p.token);
-  w.Key("messageIds");
+std::string push_collapse_id(const std::string& user_id,
+                             const std::string& device_id) {
+  std::string input = user_id;
+  input += '\0';
+  input += device_id;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(input.data(), input.size(), digest, &len, EVP_sha256(), nullptr);
+  return "tether-" + hex_encode({reinterpret_cast<const char*>(digest), 16});
+}
+
+namespace {
+
+using detail::json_writer;
+
+void put_ids(json_writer& w, const push_notice& p) {
   w.StartArray();
   for (size_t i = 0; i < p.message_ids.size() && i < max_webhook_ids; ++i)
     w.String(p.message_ids[i].data(),
              static_cast<rapidjson::SizeType>(p.message_ids[i].size()));
   w.EndArray();
+}
+
+void put_notification(json_writer& w, const notification_info& n) {
+  w.StartObject();
+  detail::put(w, "title", n.title);
+  detail::put(w, "body", n.body);
+  w.EndObject();
+}
+
+// The reason an APNs error names ({"reason": "..."}), or empty.
+std::string apns_reason(std::string_view body) {
+  rapidjson::Document doc;
+  if (parse_json(body, 4, doc).refusal != json_refusal::none || !doc.IsObject())
+    return {};
+  auto r = doc.FindMember("reason");
+  if (r == doc.MemberEnd() || !r->value.IsString())
+    return {};
+  return {r->value.GetString(), r->value.GetStringLength()};
+}
+
+// Whether an FCM error names `code` as its status or as the errorCode of
+// one of its details.
+bool fcm_error_is(std::string_view body, std::string_view code) {
+  rapidjson::Document doc;
+  if (parse_json(body, 8, doc).refusal != json_refusal::none || !doc.IsObject())
+    return false;
+  auto e = doc.FindMember("error");
+  if (e == doc.MemberEnd() || !e->value.IsObject())
+    return false;
+  auto is = [&](const rapidjson::Value& v, const char* key) {
+    auto m = v.FindMember(key);
+    return m != v.MemberEnd() && m->value.IsString()
+           && std::string_view{m->value.GetString(), m->value.GetStringLength()}
+                == code;
+  };
+  if (is(e->value, "status"))
+    return true;
+  auto d = e->value.FindMember("details");
+  if (d != e->value.MemberEnd() && d->value.IsArray())
+    for (auto& x : d->value.GetArray())
+      if (x.IsObject() && is(x, "errorCode"))
+        return true;
+  return false;
+}
+
+} // namespace
+
+std::string webhook_body(const push_notice& p) {
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  w.StartObject();
+  detail::put(w, "userId", p.user_id);
+  detail::put(w, "deviceId", p.device_id);
+  detail::put(w, "token", p.address.token);
+  w.Key("messageIds");
+  put_ids(w, p);
   detail::put(w, "priority", to_string(p.top));
   detail::put(w, "count", uint64_t{p.count});
+  w.Key("notification");
+  if (p.notification)
+    put_notification(w, *p.notification);
+  else
+    w.Null();
   w.EndObject();
   return detail::text(buf);
+}
+
+provider_request apns_request(const push_notice& p,
+                              const std::string& default_topic,
+                              const std::string& bearer, int64_t expires_s) {
+  provider_request r;
+  r.path = "/3/device/" + p.address.token;
+  auto alert = p.notification.has_value();
+  r.headers
+    = {"authorization: bearer " + bearer,
+       "apns-topic: "
+         + (p.address.topic.empty() ? default_topic : p.address.topic),
+       std::string{"apns-push-type: "} + (alert ? "alert" : "background"),
+       std::string{"apns-priority: "} + (alert ? "10" : "5"),
+       "apns-collapse-id: " + push_collapse_id(p.user_id, p.device_id),
+       "apns-expiration: " + std::to_string(expires_s)};
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  w.StartObject();
+  w.Key("aps");
+  w.StartObject();
+  if (alert) {
+    w.Key("alert");
+    put_notification(w, *p.notification);
+    detail::put(w, "sound", "default");
+  } else {
+    detail::put(w, "content-available", uint64_t{1});
+  }
+  w.EndObject();
+  w.Key("tether");
+  w.StartObject();
+  detail::put(w, "count", uint64_t{p.count});
+  detail::put(w, "priority", to_string(p.top));
+  w.EndObject();
+  w.EndObject();
+  r.body = detail::text(buf);
+  return r;
+}
+
+provider_request fcm_request(const push_notice& p,
+                             const std::string& project_id,
+                             const std::string& access_token) {
+  provider_request r;
+  r.path = "/v1/projects/" + project_id + "/messages:send";
+  r.headers = {"authorization: Bearer " + access_token};
+  std::string ids;
+  {
+    rapidjson::StringBuffer b;
+    json_writer w{b};
+    put_ids(w, p);
+    ids = detail::text(b);
+  }
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  w.StartObject();
+  w.Key("message");
+  w.StartObject();
+  detail::put(w, "token", p.address.token);
+  w.Key("data");
+  w.StartObject();
+  detail::put(w, "tether", "1");
+  detail::put(w, "count", std::to_string(p.count));
+  detail::put(w, "priority", to_string(p.top));
+  detail::put(w, "messageIds", ids);
+  w.EndObject();
+  if (p.notification) {
+    w.Key("notification");
+    put_notification(w, *p.notification);
+  }
+  w.Key("android");
+  w.StartObject();
+  detail::put(w, "priority", "HIGH");
+  detail::put(w, "collapse_key", push_collapse_id(p.user_id, p.device_id));
+  w.EndObject();
+  w.EndObject();
+  w.EndObject();
+  r.body = detail::text(buf);
+  return r;
+}
+
+push_verdict judge_answer(push_provider provider, long status,
+                          std::string_view body) {
+  if (status >= 200 && status < 300)
+    return push_verdict::sent;
+  if (status == 0 || status == 429 || status >= 500)
+    return push_verdict::retry;
+  switch (provider) {
+    case push_provider::apns: {
+      auto reason = apns_reason(body);
+      if (status == 410 || reason == "BadDeviceToken"
+          || reason == "DeviceTokenNotForTopic")
+        return push_verdict::dead;
+      if (status == 403
+          && (reason == "ExpiredProviderToken"
+              || reason == "InvalidProviderToken"))
+        return push_verdict::renew;
+      return push_verdict::failed;
+    }
+    case push_provider::fcm:
+      if (fcm_error_is(body, "UNREGISTERED")
+          || fcm_error_is(body, "SENDER_ID_MISMATCH"))
+        return push_verdict::dead;
+      if (status == 401)
+        return push_verdict::renew;
+      return push_verdict::failed;
+    case push_provider::webhook:
+      return status == 410 ? push_verdict::dead : push_verdict::failed;
+  }
+  return push_verdict::failed;
 }
 
 std::string webhook_signature(const std::string& secret, int64_t unix_seconds,

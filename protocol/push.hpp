@@ -50,23 +50,69 @@ bool read_push_unregister(const raw_value& payload,
                           std::optional<push_provider>& out,
                           std::vector<field_error>& errors);
 
-/// What a webhook push says (SPEC §5.10): the device and its address's
-/// token, the waiting messages that called for it (their ids, at most
-/// max_webhook_ids), how many wait in all and the highest priority among
-/// them.
-struct webhook_push {
+/// What a push says (SPEC §5.10): the device and its address, the waiting
+/// messages that called for it (their ids, at most max_webhook_ids), how
+/// many wait in all, the highest priority among them, and the text to show
+/// (none: a silent background wake-up).
+struct push_notice {
   std::string user_id;
   std::string device_id;
-  std::string token;
+  push_address address;
   std::vector<std::string> message_ids;
   priority top = priority::normal;
   uint32_t count = 0;
+  std::optional<notification_info> notification;
 };
 
 constexpr size_t max_webhook_ids = 100;
 
+/// One collapse id per device (APNs apns-collapse-id, FCM collapse_key):
+/// "tether-" and 32 hex digits of SHA-256(user id, device id), so a phone
+/// shows one notification however many pushes came (and no id leaks).
+std::string push_collapse_id(const std::string& user_id,
+                             const std::string& device_id);
+
+/// A provider's request: the path after its base URL, the headers beyond
+/// Content-Type (`Name: value`) and the body.
+struct provider_request {
+  std::string path;
+  std::vector<std::string> headers;
+  std::string body;
+};
+
 /// The JSON body of a webhook push.
-std::string webhook_body(const webhook_push& p);
+std::string webhook_body(const push_notice& p);
+
+/// The APNs request (token authentication, `bearer` the provider token):
+/// POST /3/device/<token>; apns-topic the address's (else
+/// `default_topic`); a notification is an alert (priority 10), otherwise a
+/// background wake-up (content-available, priority 5); apns-collapse-id
+/// per device; apns-expiration `expires_s` (0: deliver now or never).
+provider_request apns_request(const push_notice& p,
+                              const std::string& default_topic,
+                              const std::string& bearer, int64_t expires_s);
+
+/// The FCM HTTP v1 request: POST /v1/projects/<project>/messages:send, a
+/// high-priority Android message with the device's collapse_key, data
+/// {tether, count, priority, messageIds} (strings, as FCM requires) and
+/// the notification, if any.
+provider_request fcm_request(const push_notice& p,
+                             const std::string& project_id,
+                             const std::string& access_token);
+
+/// What a provider's answer means for the push and the address.
+enum class push_verdict : uint8_t {
+  sent,   // 2xx
+  dead,   // the token is gone: APNs 410 or BadDeviceToken, FCM UNREGISTERED,
+          // a webhook's 410
+  retry,  // 429, 5xx or no answer: again after a backoff
+  renew,  // the credential was refused (APNs ExpiredProviderToken, FCM
+          // 401): a new one, then again
+  failed, // anything else
+};
+
+push_verdict judge_answer(push_provider provider, long status,
+                          std::string_view body);
 
 /// X-Tether-Signature: "t=<unix seconds>,v1=<hex HMAC-SHA256 of
 /// "<t>.<body>" keyed with `secret`>".

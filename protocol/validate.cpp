@@ -123,6 +123,17 @@ void validate(const mobile_message& m, const limits& lim,
     errors.push_back({"optimization.retryCount", "must not be negative"});
   if (opt.max_retries && *opt.max_retries < 0)
     errors.push_back({"optimization.maxRetries", "must not be negative"});
+  if (opt.notification) {
+    auto too_long = [&](const char* field, const std::string& s, size_t max) {
+      if (s.size() > max)
+        errors.push_back(
+          {field, "must be at most " + std::to_string(max) + " bytes"});
+    };
+    too_long("optimization.notification.title", opt.notification->title,
+             max_notification_title);
+    too_long("optimization.notification.body", opt.notification->body,
+             max_notification_body);
+  }
   if (m.payload.raw.size() > lim.max_payload_bytes)
     errors.push_back({"payload", "must be at most "
                                    + std::to_string(lim.max_payload_bytes)

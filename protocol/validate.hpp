@@ -17,6 +17,10 @@ namespace tether::protocol {
 inline constexpr size_t max_id_length = 255;
 /// Longest `type`.
 inline constexpr size_t max_type_length = 100;
+/// Longest optimization.notification title and body, in bytes (a push's
+/// payload is at most 4 KB at APNs and FCM).
+inline constexpr size_t max_notification_title = 256;
+inline constexpr size_t max_notification_body = 1024;
 
 /// Appends a {field, message} for every rule `m` breaks: lengths, the
 /// protocolVersion pattern, TTL range and the conditional rules (target

@@ -40,14 +40,34 @@ namespace tether::runtime {
 
 namespace {
 
+/// A whole file the setting `key` names.
+std::string read_file(const std::string& path, const char* key) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    throw startup_error(std::string{"cannot read "} + key + " '" + path + "'");
+  return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+}
+
+/// A push provider's private key of the kind it signs with.
+protocol::private_key read_push_key(const char* key, const std::string& path,
+                                    const std::string& pem,
+                                    protocol::private_key::kind want) {
+  std::string why;
+  auto k = protocol::private_key::read(pem, why);
+  if (!k)
+    throw startup_error(std::string{key} + " '" + path + "' " + why);
+  if (k.type() != want)
+    throw startup_error(std::string{key} + " '" + path + "' holds "
+                        + (want == protocol::private_key::kind::rsa
+                             ? "an EC key; a service account's key is RSA"
+                             : "an RSA key; an APNs key is EC P-256"));
+  return k;
+}
+
 /// The webhook's signing key from push.webhook_secret_file (trailing
 /// newlines and spaces are not part of it).
 std::string read_webhook_secret(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  if (!in)
-    throw startup_error("cannot read push.webhook_secret_file '" + path + "'");
-  std::string key{std::istreambuf_iterator<char>{in},
-                  std::istreambuf_iterator<char>{}};
+  auto key = read_file(path, "push.webhook_secret_file");
   while (!key.empty()
          && (key.back() == '\n' || key.back() == '\r' || key.back() == ' '))
     key.pop_back();
@@ -334,9 +354,30 @@ uint16_t node::start() {
   params.store.test_clock_skew = impl_->test_clock_skew;
   params.pusher.test_clock_skew = impl_->test_clock_skew;
   // The providers' client, once a provider is configured (its own thread).
-  if (!s.push.webhook_url.empty()) {
+  if (!s.push.webhook_url.empty())
     params.pusher.webhook_secret
       = read_webhook_secret(s.push.webhook_secret_file);
+  if (!s.push.apns_key_file.empty())
+    params.pusher.apns.key
+      = read_push_key("push.apns_key_file", s.push.apns_key_file,
+                      read_file(s.push.apns_key_file, "push.apns_key_file"),
+                      protocol::private_key::kind::ec_p256);
+  if (!s.push.fcm_service_account_file.empty()) {
+    auto& f = params.pusher.fcm;
+    auto json = read_file(s.push.fcm_service_account_file,
+                          "push.fcm_service_account_file");
+    std::string why;
+    if (!protocol::read_service_account(json, f.account, why))
+      throw startup_error("push.fcm_service_account_file '"
+                          + s.push.fcm_service_account_file + "' " + why);
+    f.key = read_push_key("push.fcm_service_account_file",
+                          s.push.fcm_service_account_file,
+                          f.account.private_key_pem,
+                          protocol::private_key::kind::rsa);
+    f.account.private_key_pem.clear(); // the key is read; no copy stays
+  }
+  if (!s.push.webhook_url.empty() || params.pusher.apns.key
+      || params.pusher.fcm.key) {
     push_http::options po;
     po.timeout = s.push.timeout;
     po.ca_file = s.push.ca_file;

@@ -27,6 +27,14 @@ actors::orchestrator_params orchestrator_params_of(const config::settings& s) {
   p.queue.push = s.push.push;
   p.pusher.webhook_url = s.push.webhook_url;
   p.pusher.max_retries = s.push.max_retries;
+  // (The keys are read from their files at start: node.cpp.)
+  p.pusher.apns.key_id = s.push.apns_key_id;
+  p.pusher.apns.team_id = s.push.apns_team_id;
+  p.pusher.apns.topic = s.push.apns_topic;
+  p.pusher.apns.url = s.push.apns_url;
+  p.pusher.apns.sandbox_url = s.push.apns_sandbox_url;
+  p.pusher.fcm.url = s.push.fcm_url;
+  p.pusher.fcm.token_url = s.push.fcm_token_url;
   p.store.dead_letter_retention = s.store.dead_letter_retention;
   p.directory.dedup_window = s.queue.dedup_window;
   p.directory.dedup_capacity = s.queue.dedup_capacity;

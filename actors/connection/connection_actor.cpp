@@ -105,6 +105,9 @@ void on_queue_ready(self_ptr self) {
   auto q = caf::actor_cast<queue_actor>(self->current_sender());
   if (q && q.address() != st.queue.address()) {
     st.queue = q;
+    // A queue started since the app went to the background learns it.
+    if (st.background)
+      self->send(q, atom::status_v, true);
     if (st.batcher) {
       pull_from(self, q);
       return;

@@ -68,6 +68,8 @@ struct connection_state {
   std::shared_ptr<device_dedup> dedup;
   /// The device's queue, once joined.
   queue_actor queue;
+  /// The device's app said it is in the background (tether.lifecycle).
+  bool background = false;
   /// The rooms the device publishes to, by name: from its joins' answers,
   /// or asked of the shard at the first publish (a room joined by an
   /// earlier connection, the user's own room). A few per device.

@@ -1,6 +1,6 @@
 // The connection's answers to messages for the server itself (target
 // `cloud`): heartbeats, device registration (app-level compression), and
-// the room, presence and handled requests it forwards to the directory in
+// the room, presence, handled, push and lifecycle requests it forwards in
 // the control lane of its route gate.
 
 #include <algorithm>
@@ -176,6 +176,38 @@ void handle_push(self_ptr self, const protocol::mobile_message& m,
   });
 }
 
+// The app went to the background or came back (SPEC §5.10): its queue
+// counts it as unable to take messages for the push decision, its rooms
+// show it away. In the control lane, after what the device sent before.
+void handle_lifecycle(self_ptr self, const protocol::mobile_message& m,
+                      const std::optional<std::string>& batch_id) {
+  std::vector<protocol::field_error> errors;
+  protocol::app_state state;
+  if (!protocol::read_lifecycle(m.payload, state, errors)) {
+    refuse(self, m.id, batch_id, errc::validation_error,
+           "invalid tether.lifecycle: see details.errors", errors);
+    return;
+  }
+  auto background = state == protocol::app_state::background;
+  self->state.gate.run(lane::control, [self, background, id = m.id,
+                                       wants_ack = m.optimization.requires_ack,
+                                       batch_id] {
+    auto& st = self->state;
+    if (st.background != background) {
+      st.background = background;
+      if (st.queue)
+        self->send(st.queue, atom::status_v, background);
+      presence_update u;
+      u.user_id = st.me.user_id;
+      u.device_id = st.me.device_id;
+      u.app_state = background ? 1 : 0;
+      self->send(st.directory, atom::status_v, std::move(u));
+    }
+    ack_processed(self, id, wants_ack, batch_id);
+    st.gate.done();
+  });
+}
+
 } // namespace
 
 void handle_cloud(self_ptr self, const protocol::mobile_message& m,
@@ -224,10 +256,15 @@ void handle_cloud(self_ptr self, const protocol::mobile_message& m,
     handle_push(self, m, batch_id);
     return;
   }
+  if (m.type == "tether.lifecycle") {
+    handle_lifecycle(self, m, batch_id);
+    return;
+  }
   refuse(self, m.id, batch_id, errc::unsupported_target,
          "target 'cloud' serves heartbeat, device_registration, tether.join, "
          "tether.leave, tether.presence.set, tether.presence.get, "
-         "tether.handled, tether.push.register and tether.push.unregister; "
+         "tether.handled, tether.push.register, tether.push.unregister and "
+         "tether.lifecycle; "
          "got '"
            + m.type + "'");
 }

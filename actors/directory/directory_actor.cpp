@@ -437,6 +437,9 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
     return;
   if (d->conn && d->conn.address() == dm.source) {
     d->conn = nullptr;
+    // Its next connection starts in the foreground.
+    if (d->status)
+      d->status->app_state = 255;
     tell_cluster(self, d->id, false);
     // Rooms keep the device for their grace period.
     for (auto& [name, r] : d->rooms)

@@ -218,6 +218,8 @@ void status(self_ptr self, const presence_update& u) {
         d->status = std::make_unique<presence_update>(u);
       if (u.status != 255)
         d->status->status = u.status;
+      if (u.app_state != 255)
+        d->status->app_state = u.app_state;
       if (u.has_custom || u.clear_custom) {
         d->status->has_custom = u.has_custom;
         d->status->clear_custom = u.clear_custom;

@@ -302,7 +302,8 @@ constexpr int64_t written_sweep_ms = 1000;
 // (tether.*) never do.
 bool calls_for_push(self_ptr self, const queue_entry& e) {
   return e.msg && !protocol::is_server_type(e.msg->type)
-         && actors::calls_for_push(self->state.params.push, e.prio, false);
+         && actors::calls_for_push(self->state.params.push, e.prio,
+                                   e.msg->optimization.notify);
 }
 
 // When the next push is due from the messages waiting now (nullopt: none).
@@ -319,10 +320,12 @@ std::optional<int64_t> next_push(self_ptr self) {
   return at;
 }
 
-// The device can take messages now (attached), or cannot since now.
+// The device can take messages now (attached, in the foreground), or
+// cannot since now (unless it could not already: it went to the
+// background, then lost its connection).
 void set_available(self_ptr self, bool available) {
   auto& st = self->state;
-  if (st.push.available == available && available)
+  if (st.push.available == available)
     return;
   st.push.available = available;
   if (!available)
@@ -342,15 +345,25 @@ void maybe_push(self_ptr self, int64_t now) {
   push_request r;
   r.user_id = st.owner.user_id;
   r.device_id = st.owner.device_id;
+  const queue_entry* shown = nullptr; // the newest calling one with a text
   for (auto* e : st.q.entries()) {
     if (!e->msg || protocol::is_server_type(e->msg->type))
       continue;
     ++r.count;
     r.top = std::max(r.top, static_cast<uint8_t>(e->prio));
-    if (calls_for_push(self, *e)
-        && push_due(st.params.push, st.push, e->enqueued_ms)
-        && r.message_ids.size() < protocol::max_webhook_ids)
+    if (!calls_for_push(self, *e)
+        || !push_due(st.params.push, st.push, e->enqueued_ms))
+      continue;
+    if (r.message_ids.size() < protocol::max_webhook_ids)
       r.message_ids.push_back(e->msg->id);
+    if (e->msg->optimization.notification
+        && (!shown || e->enqueued_ms >= shown->enqueued_ms))
+      shown = e;
+  }
+  if (shown) {
+    r.has_notification = true;
+    r.title = shown->msg->optimization.notification->title;
+    r.body = shown->msg->optimization.notification->body;
   }
   self->send(st.params.pusher, atom::push_v, std::move(r));
   st.push.last_push_ms = now;
@@ -614,6 +627,7 @@ void detach(self_ptr self) {
   auto& st = self->state;
   drop_batcher(self);
   st.conn = nullptr;
+  st.background = false;
   st.detached_since_ms = wall_ms(self);
   st.q.redeliver_all();
   set_available(self, false);
@@ -875,6 +889,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       st.detached_since_ms.reset();
       st.handover_to = nullptr; // the device is back here
       self->monitor(st.conn);
+      st.background = false; // a new connection starts in the foreground
       set_available(self, true);
       info.backlog = st.q.size();
       // With a backlog the connection starts its batcher once its welcome
@@ -932,6 +947,15 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       st.demand = n;
       st.absorbed = base;
       pump(self);
+      schedule_tick(self);
+    },
+    [=](atom::status, bool background) {
+      // Only the attached connection speaks for the device's app.
+      auto& st = self->state;
+      if (!st.conn || self->current_sender() != st.conn.address())
+        return;
+      st.background = background;
+      set_available(self, !background);
       schedule_tick(self);
     },
     [=](atom::ack, uint64_t seq) {

@@ -9,7 +9,7 @@ using protocol::presence_status;
 
 protocol::presence_status
 presence_set::shown(const member_state& m) const noexcept {
-  if (m.idle && m.declared == presence_status::online)
+  if (m.background || (m.idle && m.declared == presence_status::online))
     return presence_status::away;
   return m.declared;
 }
@@ -91,6 +91,26 @@ std::optional<presence_entry> presence_set::activity(const member_key& k,
   if (!m.idle)
     return std::nullopt;
   m.idle = false;
+  return entry(m, "update");
+}
+
+std::optional<presence_entry> presence_set::set_background(const member_key& k,
+                                                           bool background,
+                                                           int64_t now_ms) {
+  auto i = members_.find(k);
+  if (i == members_.end() || i->second.background == background)
+    return std::nullopt;
+  auto& m = i->second;
+  auto before = shown(m);
+  m.background = background;
+  m.last_seen_ms = now_ms;
+  if (!background) {
+    // Coming back is activity.
+    m.idle = false;
+    m.last_activity_ms = now_ms;
+  }
+  if (shown(m) == before)
+    return std::nullopt;
   return entry(m, "update");
 }
 

@@ -6,9 +6,10 @@
 //
 // States: a device declares online, away or busy (and an optional custom
 // status with an expiry). A device without application activity for
-// `away_after` is shown away until it is active again. A device whose
-// connection is gone stays a member, unchanged, for `grace`: if it comes back
-// within it nothing is reported (no leave/join flap); otherwise it leaves
+// `away_after` is shown away until it is active again; one whose app said
+// it is in the background is shown away until it says it is back. A device
+// whose connection is gone stays a member, unchanged, for `grace`: if it comes
+// back within it nothing is reported (no leave/join flap); otherwise it leaves
 // (reported offline). A user's aggregate is their most present device:
 // online > busy > away > offline.
 
@@ -43,6 +44,9 @@ struct member_state {
   protocol::presence_status declared = protocol::presence_status::online;
   /// Shown away because idle.
   bool idle = false;
+  /// Shown away because its app is in the background (tether.lifecycle),
+  /// whatever it declared, until it comes back or reconnects.
+  bool background = false;
   std::optional<protocol::custom_status> custom;
   int64_t last_activity_ms = 0;
   int64_t last_seen_ms = 0;
@@ -77,6 +81,10 @@ public:
   std::optional<protocol::presence_entry> activity(const member_key& k,
                                                    int64_t now_ms);
 
+  /// The member's app went to the background or came back; an event if
+  /// what is shown changed.
+  std::optional<protocol::presence_entry>
+  set_background(const member_key& k, bool background, int64_t now_ms);
   /// A declared status and/or custom status change.
   std::optional<protocol::presence_entry>
   set_status(const member_key& k, const protocol::status_request& r,

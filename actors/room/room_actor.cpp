@@ -384,6 +384,9 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
         return;
       if (st.presence.reconnected(k, wall_ms(self)))
         st.metrics->room_event(room_counter::flap_suppressed, 1);
+      // A new connection starts in the foreground.
+      if (auto e = st.presence.set_background(k, false, wall_ms(self)))
+        local_change(self, *e);
       st.queues[k] = {std::move(q), id.codec};
     },
     [=](atom::status, const presence_update& u) {
@@ -393,7 +396,13 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
       std::optional<protocol::presence_entry> e;
       if (u.activity_only) {
         e = st.presence.activity(k, now);
+      } else if (u.app_state <= 1 && u.status > 3 && !u.has_custom
+                 && !u.clear_custom) {
+        e = st.presence.set_background(k, u.app_state == 1, now);
       } else {
+        if (u.app_state <= 1)
+          if (auto b = st.presence.set_background(k, u.app_state == 1, now))
+            local_change(self, *b);
         protocol::status_request r;
         if (u.status <= 3)
           r.status = static_cast<protocol::presence_status>(u.status);

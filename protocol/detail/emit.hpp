@@ -82,7 +82,8 @@ void emit(E& e, const optimization_info& o) {
   e.begin_object(1 + (o.ttl_ms ? 1 : 0) + (o.compress ? 1 : 0)
                  + (o.batch_id ? 1 : 0) + (o.retry_count ? 1 : 0)
                  + (o.max_retries ? 1 : 0) + (o.requires_ack ? 1 : 0)
-                 + (o.offline_capable ? 1 : 0) + (o.withdrawable ? 0 : 1));
+                 + (o.offline_capable ? 1 : 0) + (o.withdrawable ? 0 : 1)
+                 + (o.notify ? 1 : 0) + (o.notification ? 1 : 0));
   e.key("priority");
   e.string(to_string(o.prio));
   if (o.ttl_ms) {
@@ -116,6 +117,19 @@ void emit(E& e, const optimization_info& o) {
   if (!o.withdrawable) {
     e.key("withdrawable");
     e.boolean(false);
+  }
+  if (o.notify) {
+    e.key("notify");
+    e.boolean(true);
+  }
+  if (o.notification) {
+    e.key("notification");
+    e.begin_object(2);
+    e.key("title");
+    e.string(o.notification->title);
+    e.key("body");
+    e.string(o.notification->body);
+    e.end_object();
   }
   e.end_object();
 }

@@ -372,6 +372,17 @@ private:
     boolean(obj, "requiresAck", "optimization", o.requires_ack);
     boolean(obj, "offlineCapable", "optimization", o.offline_capable);
     boolean(obj, "withdrawable", "optimization", o.withdrawable);
+    boolean(obj, "notify", "optimization", o.notify);
+    if (auto n = object(obj, "notification", "optimization", false)) {
+      // Both strings (either may be empty), as a push shows them.
+      notification_info info;
+      auto title = string(*n, "title", "optimization.notification", info.title,
+                          true);
+      auto body = string(*n, "body", "optimization.notification", info.body,
+                         true);
+      if (title && body)
+        o.notification = std::move(info);
+    }
   }
 
   const limits& lim_;

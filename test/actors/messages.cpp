@@ -180,12 +180,14 @@ CAF_TEST(every registered message type round trips with all its fields) {
   pu.custom_emoji = "x";
   pu.custom_expires_ms = 99;
   pu.activity_only = true;
+  pu.app_state = 1;
   presence_update pu2;
   CAF_REQUIRE(round_trips(sys, pu, "presence_update", pu2));
   CAF_CHECK(pu2.user_id == "alice" && pu2.device_id == "phone"
             && pu2.status == 2 && pu2.has_custom && pu2.clear_custom
             && pu2.custom_text == "In a meeting" && pu2.custom_emoji == "x"
-            && pu2.custom_expires_ms == 99 && pu2.activity_only);
+            && pu2.custom_expires_ms == 99 && pu2.activity_only
+            && pu2.app_state == 1);
   presence_row row{"alice", "phone", 2,  1,    true,
                    "Away",  "z",     77, 1234, "update"};
   presence_row row2;
@@ -249,12 +251,13 @@ CAF_TEST(every registered message type round trips with all its fields) {
   CAF_CHECK(pa2 == pa);
   CAF_CHECK(round_trips(sys, std::vector<protocol::push_address>{pa, pa},
                         "push addresses"));
-  push_request pr{"alice", "phone", {"m1", "m2"}, 3, 7};
+  push_request pr{"alice", "phone", {"m1", "m2"}, 3, 7, true, "Ann", "hi"};
   push_request pr2;
   CAF_REQUIRE(round_trips(sys, pr, "push_request", pr2));
   CAF_CHECK(pr2.user_id == "alice" && pr2.device_id == "phone"
             && pr2.message_ids == pr.message_ids && pr2.top == 3
-            && pr2.count == 7);
+            && pr2.count == 7 && pr2.has_notification && pr2.title == "Ann"
+            && pr2.body == "hi");
   push_answer an{429, 2, "{}", "7", "timeout"};
   push_answer an2;
   CAF_REQUIRE(round_trips(sys, an, "push_answer", an2));

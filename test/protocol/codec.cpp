@@ -565,6 +565,47 @@ CAF_TEST(a json frame nested beyond the frame cap is malformed) {
   CAF_CHECK(h.messages.front().ok());
 }
 
+CAF_TEST(notify and notification round trip in both codecs) {
+  const std::string json
+    = R"({"id":"n1","timestamp":1,"protocolVersion":"1.0.0",)"
+      R"("source":{"deviceId":"d","userId":"u","deviceType":"mobile",)"
+      R"("timestamp":1},"destination":{"target":"device","deviceId":"e"},)"
+      R"("type":"chat","optimization":{"priority":"low","notify":true,)"
+      R"("notification":{"title":"Ann","body":"Lunch?"}}})";
+  auto f = decode(codec::json, json, limits{});
+  CAF_REQUIRE(f.ok() && f.messages.front().ok());
+  auto& m = f.messages.front().msg;
+  CAF_CHECK(m.optimization.notify);
+  CAF_REQUIRE(m.optimization.notification);
+  CAF_CHECK_EQUAL(m.optimization.notification->title, "Ann");
+  CAF_CHECK_EQUAL(encode(codec::json, m), json);
+  auto g = decode(codec::msgpack, encode(codec::msgpack, m), limits{});
+  CAF_REQUIRE(g.ok() && g.messages.front().ok());
+  CAF_CHECK_EQUAL(encode(codec::json, g.messages.front().msg), json);
+  // Refused, with the field named: a title alone, a number, a text too long.
+  auto refused = [](const std::string& notification) {
+    auto h = decode(
+      codec::json,
+      R"({"id":"n2","timestamp":1,"source":{"deviceId":"d","userId":"u",)"
+      R"("deviceType":"mobile"},"destination":{"target":"device",)"
+      R"("deviceId":"e"},"type":"t","optimization":{"priority":"low",)"
+      R"("notification":)"
+        + notification + "}}",
+      limits{});
+    if (!h.ok() || h.messages.front().ok())
+      return std::string{"accepted"};
+    return h.messages.front().errors.front().field;
+  };
+  CAF_CHECK_EQUAL(refused(R"({"title":"Ann"})"),
+                  "optimization.notification.body");
+  CAF_CHECK_EQUAL(refused(R"({"title":1,"body":""})"),
+                  "optimization.notification.title");
+  CAF_CHECK_EQUAL(refused(R"("Ann")"), "optimization.notification");
+  CAF_CHECK_EQUAL(
+    refused(R"({"title":"","body":")" + std::string(1025, 'x') + "\"}"),
+    "optimization.notification.body");
+}
+
 CAF_TEST(withdrawable false round trips in both codecs) {
   const std::string json
     = R"({"id":"w1","timestamp":1,"protocolVersion":"1.0.0",)"

@@ -3,6 +3,9 @@
 // The stand-in push provider of the tests (push_provider.mjs: Node's own
 // http2 server over TLS with a development certificate, or plain
 // HTTP/1.1), started and ended by the test, and the requests it printed.
+// With credentials it also speaks APNs, Google OAuth and FCM HTTP v1 and
+// writes the credentials a node needs to its dir (apns.p8,
+// service-account.json).
 
 #include <signal.h>
 
@@ -18,7 +21,7 @@ namespace tether::test {
 
 class push_provider {
 public:
-  explicit push_provider(bool plain = false) {
+  explicit push_provider(bool plain = false, bool credentials = false) {
     runtime::write_dev_certificate(dir_);
     std::vector<std::string> args{TETHER_SOURCE_DIR
                                   "/test/support/push_provider.mjs",
@@ -26,6 +29,10 @@ public:
                                   dir_ + "/key.pem"};
     if (plain)
       args.push_back("--plain");
+    if (credentials) {
+      args.push_back("--credentials");
+      args.push_back(dir_);
+    }
     port_ = runtime::start_server(p_, "/usr/bin/node", args);
   }
 
@@ -42,6 +49,10 @@ public:
 
   /// Its certificate (the CA a client must trust for https).
   std::string cert() const { return dir_ + "/cert.pem"; }
+
+  /// Where it wrote the provider credentials (apns.p8,
+  /// service-account.json).
+  const std::string& dir() const noexcept { return dir_; }
 
   std::string url(const std::string& path, bool tls = true) const {
     return (tls ? "https://127.0.0.1:" : "http://127.0.0.1:")

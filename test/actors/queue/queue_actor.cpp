@@ -525,6 +525,7 @@ pusher_actor recording_pusher(caf::actor_system& sys,
     return {
       [log](atom::push, push_request& r) { log->push_back(std::move(r)); },
       [](atom::push, atom::ack, uint64_t, const push_answer&) {},
+      [](atom::push, atom::ack, const push_answer&) {},
       [](atom::push, atom::tick, uint64_t) {},
     };
   });

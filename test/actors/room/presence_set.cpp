@@ -73,6 +73,34 @@ CAF_TEST(a declared busy status is not turned away by idleness) {
   CAF_CHECK(!p.set_status({"alice", "phone"}, r, 5001).has_value());
 }
 
+CAF_TEST(an app in the background shows away until it comes back) {
+  presence_set p{params()};
+  p.join(member("alice", "phone"), 0);
+  member_key k{"alice", "phone"};
+  auto e = p.set_background(k, true, 10);
+  CAF_REQUIRE(e.has_value());
+  CAF_CHECK(e->status == presence_status::away);
+  CAF_CHECK_EQUAL(e->event, "update");
+  CAF_CHECK(!p.set_background(k, true, 11).has_value()); // no change
+  // Activity (a heartbeat from the background) does not bring it back.
+  CAF_CHECK(!p.activity(k, 20).has_value());
+  CAF_CHECK(p.shown(*p.find(k)) == presence_status::away);
+  // Busy declared in the background: still away while there.
+  tether::protocol::status_request busy;
+  busy.status = presence_status::busy;
+  CAF_CHECK(!p.set_status(k, busy, 30).has_value());
+  e = p.set_background(k, false, 40);
+  CAF_REQUIRE(e.has_value());
+  CAF_CHECK(e->status == presence_status::busy);
+  // Already away when it left the screen: nothing to report.
+  p.join(member("bob", "phone"), 0);
+  tether::protocol::status_request away;
+  away.status = presence_status::away;
+  p.set_status({"bob", "phone"}, away, 1);
+  CAF_CHECK(!p.set_background({"bob", "phone"}, true, 2).has_value());
+  CAF_CHECK(!p.set_background({"nobody", "x"}, true, 2).has_value());
+}
+
 CAF_TEST(a reconnect within the grace emits nothing) {
   presence_set p{params()};
   p.join(member("alice", "phone"), 0);

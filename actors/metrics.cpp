@@ -235,6 +235,10 @@ size_t push_slot(uint8_t provider, push_outcome o) noexcept {
 
 } // namespace
 
+std::string_view to_string(push_outcome o) noexcept {
+  return push_outcome_names[static_cast<size_t>(o) % push_outcome_count];
+}
+
 void node_metrics::push_ended(uint8_t provider, push_outcome o) noexcept {
   pushes_[push_slot(provider, o)].fetch_add(1, relaxed);
 }

@@ -104,6 +104,9 @@ enum class push_outcome : uint8_t {
 inline constexpr size_t push_outcome_count = 5;
 inline constexpr size_t push_provider_count = 3; // apns, fcm, webhook
 
+/// "sent", "retried", ... as /metrics and the overview name them.
+std::string_view to_string(push_outcome o) noexcept;
+
 class node_metrics {
 public:
   /// Upper bounds of the RTT histogram buckets, in microseconds.

@@ -6,6 +6,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "protocol/push.hpp"
+
 namespace tether::actors {
 
 namespace {
@@ -129,6 +131,23 @@ void rooms(writer& w, std::vector<room_summary>& rs, size_t limit) {
   w.EndObject();
 }
 
+// Pushes by provider and outcome, totals since the start.
+void pushes(writer& w, const node_metrics& m) {
+  w.Key("pushes");
+  w.StartObject();
+  for (uint8_t p = 0; p < push_provider_count; ++p) {
+    str(w, protocol::to_string(static_cast<protocol::push_provider>(p)));
+    w.StartObject();
+    for (size_t o = 0; o < push_outcome_count; ++o) {
+      auto outcome = static_cast<push_outcome>(o);
+      str(w, to_string(outcome));
+      w.Uint64(m.pushes(p, outcome));
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+}
+
 } // namespace
 
 std::string render_overview(node_overview o, const node_metrics& m,
@@ -172,6 +191,7 @@ std::string render_overview(node_overview o, const node_metrics& m,
   w.EndObject();
   queues(w, o.queues, m, limits.queues);
   rooms(w, o.rooms, limits.rooms);
+  pushes(w, m);
   w.Key("unanswered");
   w.Uint(o.unanswered);
   w.EndObject();

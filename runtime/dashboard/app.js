@@ -272,6 +272,27 @@ function update(ov) {
   if (queueRows.length === 0) queueRows.push(row([el('td', 'no queue', { colspan: '9' })]));
   fill('#queues', queueRows);
 
+  // Pushes by provider, summed over the nodes.
+  const outcomes = ['sent', 'retried', 'failed', 'dead', 'unconfigured'];
+  const pushRows = ['apns', 'fcm', 'webhook'].map((provider) => {
+    const total = Object.fromEntries(outcomes.map((o) => [o, 0]));
+    let sentDelta = 0;
+    for (const n of alive) {
+      const p = (n.pushes || {})[provider] || {};
+      for (const o of outcomes) total[o] += p[o] || 0;
+      const was = before.get(n.node);
+      if (was && was.state === 'alive' && was.startedAt === n.startedAt) {
+        sentDelta += (p.sent || 0) - (((was.pushes || {})[provider] || {}).sent || 0);
+      }
+    }
+    return row([
+      cell(provider, 'provider'),
+      ...outcomes.map((o) => cell(total[o], o)),
+      cell(seconds > 0 ? fmt.format(sentDelta / seconds) : '…', 'rate'),
+    ], { 'data-provider': provider });
+  });
+  fill('#pushes', pushRows);
+
   // Errors by code, summed over the nodes.
   const codes = new Map();
   for (const n of alive) {

@@ -19,7 +19,9 @@ const key = 'dash-' + 'k'.repeat(32);
 const shared = mkdtempSync(join(tmpdir(), 'tether-dash-'));
 const secretFile = join(shared, 'secret.key');
 const keysFile = join(shared, 'api.keys');
+const hookKeyFile = join(shared, 'webhook.key');
 writeFileSync(secretFile, 'b'.repeat(64) + '\n', { mode: 0o600 });
+writeFileSync(hookKeyFile, 'w'.repeat(32) + '\n', { mode: 0o600 });
 writeFileSync(keysFile, `ops ${key}\n`, { mode: 0o600 });
 const nodes = [];
 const clients = [];
@@ -80,11 +82,15 @@ async function readEvents(node, count, query = '') {
 }
 
 async function startCluster() {
-  const cports = await freePorts(2);
+  // The third port stays closed: the webhook's.
+  const cports = await freePorts(3);
   const flags = (i) => ['--auth.api_keys_file', keysFile, '--cluster.port', String(cports[i]),
     '--cluster.node_id', i === 0 ? 'node-a' : 'node-b', '--cluster.heartbeat_interval', '200ms',
     '--cluster.connection_timeout', '1s', '--supervision.backoff_base', '50ms', '--supervision.backoff_cap', '500ms',
-    '--node.request_timeout', '2s', ...(i === 0 ? [] : ['--cluster.seeds', `127.0.0.1:${cports[0]}`])];
+    '--node.request_timeout', '2s', ...(i === 0 ? [] : ['--cluster.seeds', `127.0.0.1:${cports[0]}`]),
+    // Webhook pushes to a port where nothing listens: each fails, counted.
+    '--push.webhook_url', `http://127.0.0.1:${cports[2]}/push`, '--push.webhook_secret_file', hookKeyFile,
+    '--push.delay', '200ms', '--push.max_retries', '0'];
   const two = [];
   for (let i = 0; i < 2; i++) {
     const n = new Node(flags(i), { secretFile });
@@ -116,6 +122,7 @@ test('the dashboard shows what the server API reports, for every node', { timeou
   const bob = device(a, 'bob', 'phone');
   const tablet = device(a, 'carol', 'tablet', { deviceType: 'tablet' });
   await Promise.all([phone.connect(), ext.connect(), bob.connect(), tablet.connect()]);
+  await tablet.registerPush({ provider: 'webhook', token: 'carol-tablet' });
   for (const c of [phone, ext, bob]) await c.join('design', { presence: true });
   await until(async () => {
     const p = await (await authed(a, '/api/v1/rooms/design/presence')).json();
@@ -126,7 +133,7 @@ test('the dashboard shows what the server API reports, for every node', { timeou
   for (let i = 0; i < 5; i++) {
     const r = await authed(a, '/api/v1/users/carol/messages', {
       method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ type: 'note', payload: { i }, destination: { target: 'device', deviceId: 'tablet' }, optimization: { requiresAck: true } }),
+      body: JSON.stringify({ type: 'note', payload: { i }, destination: { target: 'device', deviceId: 'tablet' }, optimization: { priority: 'high', requiresAck: true } }),
     });
     assert.equal(r.status, 200);
   }
@@ -220,6 +227,17 @@ test('the dashboard shows what the server API reports, for every node', { timeou
   const e = await cells(page, '#errors tr[data-code="UNKNOWN_DEVICE"]');
   assert.equal(Number(e.total), api.nodes.reduce((s, n) => s + (n.errors.UNKNOWN_DEVICE || 0), 0));
   assert.ok(Number(e.total) >= 1);
+
+  // Pushes by provider, as the API counts them: carol's tablet's one push
+  // failed (nothing listens at the webhook's port).
+  await until(async () => (await overview(a)).nodes[0].pushes.webhook.failed === 1, 'the push failed', 10000);
+  await page.waitForFunction(() => document.querySelector('#pushes tr[data-provider="webhook"] td[data-field="failed"]')?.textContent === '1', null, { timeout: 10000 });
+  for (const provider of ['apns', 'fcm', 'webhook']) {
+    const p = await cells(page, `#pushes tr[data-provider="${provider}"]`);
+    const latest = await overview(a);
+    for (const o of ['sent', 'retried', 'failed', 'dead', 'unconfigured'])
+      assert.equal(Number(p[o]), latest.nodes.reduce((s, n) => s + (n.pushes?.[provider]?.[o] || 0), 0), `${provider} ${o}`);
+  }
 
   // A few more samples on the charts, then the picture.
   const seen = Number(await page.getAttribute('#board', 'data-updates'));

@@ -58,6 +58,9 @@ CAF_TEST(the counters are the node metrics) {
   m.store_committed(3, std::chrono::milliseconds{4});
   m.store_committed(1, std::chrono::milliseconds{2});
   m.queue_event(queue_counter::slow_consumer, 1);
+  m.push_ended(1, push_outcome::sent); // fcm
+  m.push_ended(1, push_outcome::sent);
+  m.push_ended(0, push_outcome::dead); // apns
   node_overview o;
   o.node_id = "a\"b"; // written as JSON, not pasted
   o.started_ms = 1700000000000;
@@ -80,6 +83,13 @@ CAF_TEST(the counters are the node metrics) {
   CAF_CHECK_EQUAL(d["queues"]["slowConsumerCloses"].GetUint64(), 1u);
   CAF_CHECK_EQUAL(d["queues"]["count"].GetUint64(), 0u);
   CAF_CHECK_EQUAL(d["rooms"]["top"].Size(), 0u);
+  auto& pushes = d["pushes"];
+  CAF_CHECK_EQUAL(pushes.MemberCount(), 3u);
+  CAF_CHECK_EQUAL(pushes["fcm"]["sent"].GetUint64(), 2u);
+  CAF_CHECK_EQUAL(pushes["apns"]["dead"].GetUint64(), 1u);
+  CAF_CHECK_EQUAL(pushes["apns"]["sent"].GetUint64(), 0u);
+  CAF_CHECK_EQUAL(pushes["webhook"].MemberCount(), 5u);
+  CAF_CHECK_EQUAL(pushes["webhook"]["unconfigured"].GetUint64(), 0u);
 }
 
 CAF_TEST(slow consumers come first then the deepest queues up to the limit) {

@@ -107,7 +107,8 @@ void want_ack(self_ptr self) {
 
 void flush_ack(self_ptr self) {
   auto& st = self->state;
-  if (!st.open || !st.need_ack || st.memory->last_seq <= st.acked_seq)
+  if (!st.open || !st.need_ack || st.holding_acks
+      || st.memory->last_seq <= st.acked_seq)
     return;
   st.acked_seq = st.memory->last_seq;
   st.need_ack = false;
@@ -240,6 +241,13 @@ void start_scenario(self_ptr self) {
     st.counters->resent.fetch_add(1, std::memory_order_relaxed);
   }
   join_room(self);
+  // The push scenario: the webhook knows the device by its key (each new
+  // connection starts in the foreground).
+  if (st.params.push) {
+    st.holding_acks = false;
+    request(self, "tether.push.register",
+            R"({"provider":"webhook","token":")" + st.spec.key() + "\"}");
+  }
   for (auto& a : st.script->start(self->clock().now()))
     tick_after(self, a.after, a.which);
 }
@@ -299,6 +307,9 @@ void on_delivery(self_ptr self, std::string_view id, const uint64_t* seq,
     if (requires_ack)
       want_ack(self);
   }
+  // The push scenario: what calls for a push (push.min_priority high).
+  if (st.params.push && seq && prio >= protocol::priority::high)
+    mem.push.receipts.push_back({static_cast<int64_t>(now_ns), *seq});
   if (!mem.ledger.receive(id, prio)) {
     c.duplicates.fetch_add(1, std::memory_order_relaxed);
     return;
@@ -431,6 +442,16 @@ void on_tick(self_ptr self, uint8_t which) {
     case timer::background:
       if (flag(p.quiet, false))
         return;
+      if (p.push) {
+        // The app leaves the screen but keeps its link (Android, or iOS's
+        // first seconds): it says so and stops acking until it is back.
+        auto now = static_cast<int64_t>(steady_ns(self->clock().now()));
+        st.memory->push.episodes.push_back({now, 0, st.acked_seq});
+        st.holding_acks = true;
+        request(self, "tether.lifecycle", R"({"state":"background"})");
+        tick_after(self, p.background_for, timer::foreground);
+        return;
+      }
       // The OS suspends the app: it closes its link and comes back later.
       flush_ack(self);
       st.backgrounding = true;
@@ -471,6 +492,20 @@ void on_tick(self_ptr self, uint8_t which) {
         st.link->pause(false);
       tick_after(self, script.next_slow(), timer::slow);
       return;
+    case timer::foreground: {
+      if (!st.holding_acks)
+        return;
+      auto& episodes = st.memory->push.episodes;
+      if (!episodes.empty() && episodes.back().foreground_ns == 0)
+        episodes.back().foreground_ns
+          = static_cast<int64_t>(steady_ns(self->clock().now()));
+      st.holding_acks = false;
+      request(self, "tether.lifecycle", R"({"state":"foreground"})");
+      flush_ack(self);
+      if (!flag(p.quiet, false))
+        tick_after(self, script.next_background(), timer::background);
+      return;
+    }
     case timer::welcome:
       if (!st.welcomed && st.link) {
         st.counters->errors.fetch_add(1, std::memory_order_relaxed);

@@ -25,6 +25,7 @@
 #include "actors/device/device_params.hpp"
 #include "actors/device/device_script.hpp"
 #include "actors/device/latency_histogram.hpp"
+#include "actors/device/push_checker.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/ports.hpp"
 #include "actors/wall_clock.hpp"
@@ -132,6 +133,8 @@ struct device_memory {
   uint32_t node_turn = 0;
   /// The last failed ack's error code, if any.
   std::string last_error;
+  /// The push scenario's record (read once the fleet stopped).
+  push_log push;
 };
 
 struct device_state {
@@ -165,6 +168,8 @@ struct device_state {
   bool need_ack = false;
   /// The ack timer is armed (only while an ack is due).
   bool ack_armed = false;
+  /// The push scenario: the app is in the background and holds its acks.
+  bool holding_acks = false;
   /// The scenario (timers, send schedule, churn, priorities); refers to
   /// `params`.
   std::optional<device_script> script;

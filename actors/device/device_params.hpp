@@ -67,6 +67,12 @@ struct device_params {
   /// Background cycles: every ~this long, leave for `background_for`.
   std::chrono::milliseconds background_every{0};
   std::chrono::milliseconds background_for{0};
+  /// The push scenario: the device registers a webhook address named after
+  /// it at every welcome, and its background cycles keep the link: it says
+  /// tether.lifecycle background, holds its acks, and says foreground
+  /// after `background_for` (its push_log records what the push checker
+  /// needs).
+  bool push = false;
   /// Presence churn: join the room with presence and change status this
   /// often (0: never).
   std::chrono::milliseconds status_every{0};

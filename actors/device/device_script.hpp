@@ -36,6 +36,7 @@ public:
     unslow,
     welcome,
     give_up,
+    foreground,
   };
 
   struct arm {

@@ -414,3 +414,50 @@ CAF_TEST(a tetherd the CLI spawned ends with the CLI however the CLI ends) {
     ::kill(server, SIGKILL); // the test's own leftover, by pid
   remove_tree(spawned_dir);
 }
+
+CAF_TEST(apps in the background get their pushes and no others) {
+  // tether devices --scenario push: the CLI spawns tetherd with a webhook it
+  // serves; apps go to the background (tether.lifecycle, acks held) and
+  // come back; every push is checked against what waited.
+  auto dir = make_temp_dir();
+  child_process cli;
+  CAF_REQUIRE(cli.start(TETHER_CLI_PATH, {"devices",
+                                          "--spawn",
+                                          "--scenario",
+                                          "push",
+                                          "--users",
+                                          "10",
+                                          "--devices-per-user",
+                                          "3",
+                                          "--duration",
+                                          "8",
+                                          "--rate",
+                                          "2",
+                                          "--background-every",
+                                          "2",
+                                          "--background-for",
+                                          "2",
+                                          "--push-delay",
+                                          "500",
+                                          "--push-interval",
+                                          "500",
+                                          "--json",
+                                          dir + "/report.json"}));
+  auto out = cli.read_stdout_until("order violations =", 120s);
+  auto rc = cli.wait(30s);
+  CAF_MESSAGE("tether devices exited with " << rc << ":\n" << out);
+  std::ifstream in{dir + "/report.json"};
+  std::stringstream text;
+  text << in.rdbuf();
+  rapidjson::Document r;
+  r.Parse(text.str().c_str());
+  CAF_REQUIRE(r.IsObject() && r.HasMember("pushes"));
+  auto& p = r["pushes"];
+  CAF_CHECK_EQUAL(rc, 0);
+  CAF_CHECK_GREATER(p["sent"].GetUint64(), 10u);
+  CAF_CHECK_EQUAL(p["missed"].GetUint64(), 0u);
+  CAF_CHECK_EQUAL(p["unnecessary"].GetUint64(), 0u);
+  CAF_CHECK_EQUAL(p["refused"].GetUint64(), 0u);
+  CAF_CHECK_EQUAL(num(r, "lost"), 0u);
+  remove_tree(dir);
+}

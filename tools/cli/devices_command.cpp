@@ -3,6 +3,7 @@
 // fails).
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -12,11 +13,14 @@
 #include <unistd.h>
 
 #include "actors/device/delivery_checker.hpp"
+#include "actors/device/push_checker.hpp"
+#include "protocol/token.hpp"
 #include "runtime/process.hpp"
 #include "tools/cli/bench_client.hpp"
 #include "tools/cli/bench_common.hpp"
 #include "tools/cli/commands.hpp"
 #include "tools/cli/fleet_runner.hpp"
+#include "tools/cli/push_receiver.hpp"
 
 namespace tether::cli {
 
@@ -38,7 +42,7 @@ int usage() {
        "different nodes)\n"
        "         [--ca FILE | --insecure] (wss: the server's CA)\n"
        "         [--scenario "
-       "chat|presence|storm|flaky|slow|background|restart]\n"
+       "chat|presence|storm|flaky|slow|background|push|restart]\n"
        "         (restart: with --spawn, tetherd gets SIGTERM halfway and is\n"
        "         started again on its data dir; the reconnect is reported;\n"
        "         with --nodes N it is node 0, its devices moving to the next)\n"
@@ -50,6 +54,12 @@ int usage() {
        "         backoff cap plus two link timeouts plus 10 s)\n"
        "         [--drops-per-minute 6] [--storms 1] [--slow-share 0.1]\n"
        "         [--background-every 5] [--background-for 2] (s)\n"
+       "         (push: with --spawn, apps go to the background keeping their\n"
+       "         link (tether.lifecycle, acks held) and come back; tetherd\n"
+       "         pushes to a webhook this process serves; reports pushes due\n"
+       "         vs sent, missed and unnecessary)\n"
+       "         [--push-delay 1000] [--push-interval 1000] (ms: tetherd's\n"
+       "         push.delay and push.min_interval)\n"
        "         [--status-every 2] (s) [--backoff-base 250] [--backoff-cap "
        "30000] (ms)\n"
        "         [--stable-link 3000] (ms: a link up this long after its "
@@ -87,15 +97,20 @@ bool apply_scenario(const std::string& name, const arg_map& a,
     slow_share = number_flag(a, "slow-share", 0.1, problem);
     return true;
   }
-  if (name == "background") {
+  if (name == "background" || name == "push") {
+    p.push = name == "push";
     p.background_every = milliseconds{static_cast<int64_t>(
       1000 * number_flag(a, "background-every", 5, problem))};
     p.background_for = milliseconds{static_cast<int64_t>(
-      1000 * number_flag(a, "background-for", 2, problem))};
+      1000 * number_flag(a, "background-for", p.push ? 3 : 2, problem))};
+    if (p.push && !a.has("spawn"))
+      problem = "--scenario push needs --spawn (tetherd must push to this "
+                "process's webhook)";
     return true;
   }
   problem = "unknown scenario '" + name
-            + "' (chat, presence, storm, flaky, slow, background, restart)";
+            + "' (chat, presence, storm, flaky, slow, background, push, "
+              "restart)";
   return false;
 }
 
@@ -201,7 +216,8 @@ int devices_command(const std::vector<std::string>& args) {
                          "drops-per-minute",  "storms",         "slow-share",
                          "background-every",  "background-for", "status-every",
                          "backoff-base",      "backoff-cap",    "stable-link",
-                         "max-attempts",      "seed",           "json"},
+                         "max-attempts",      "seed",           "json",
+                         "push-delay",        "push-interval"},
                   {TETHER_TARGET_SWITCHES, "no-extension", "deflate", "help"},
                   a, problem)) {
     std::cerr << "tether devices: " << problem << "\n";
@@ -249,8 +265,48 @@ int devices_command(const std::vector<std::string>& args) {
     std::cerr << "tether devices: " << problem << "\n";
     return usage();
   }
+  // The push scenario: a webhook here, its key in a file for tetherd.
+  auto push_delay = milliseconds{
+    static_cast<int64_t>(number_flag(a, "push-delay", 1000, problem))};
+  auto push_interval = milliseconds{
+    static_cast<int64_t>(number_flag(a, "push-interval", 1000, problem))};
+  std::unique_ptr<push_receiver> hook;
+  std::vector<std::string> server_extra;
+  std::string hook_dir;
+  if (params.push) {
+    auto key = protocol::generate_secret();
+    hook = std::make_unique<push_receiver>(key);
+    hook_dir = (std::filesystem::temp_directory_path()
+                / ("tether-push-" + std::to_string(::getpid())))
+                 .string();
+    std::filesystem::create_directories(hook_dir);
+    std::ofstream{hook_dir + "/webhook.key"} << key << "\n";
+    if (hook->port() == 0) {
+      std::cerr << "tether devices: cannot listen for the webhook\n";
+      return 2;
+    }
+    server_extra
+      = {"--push.webhook_url",
+         "http://127.0.0.1:" + std::to_string(hook->port()) + "/push",
+         "--push.webhook_secret_file",
+         hook_dir + "/webhook.key",
+         "--push.min_priority",
+         "high",
+         "--push.delay",
+         std::to_string(push_delay.count()) + "ms",
+         "--push.min_interval",
+         std::to_string(push_interval.count()) + "ms"};
+  }
+  struct remove_dir {
+    std::string dir;
+    ~remove_dir() {
+      std::error_code ec;
+      if (!dir.empty())
+        std::filesystem::remove_all(dir, ec);
+    }
+  } hook_dir_guard{hook_dir};
   server_target target;
-  if (!open_target(a, target, problem)) {
+  if (!open_target(a, target, problem, server_extra)) {
     std::cerr << "tether devices: " << problem << "\n";
     return 2;
   }
@@ -390,6 +446,14 @@ int devices_command(const std::vector<std::string>& args) {
     },
     milliseconds{static_cast<int64_t>(drain * 1000)}, "drain");
   auto drain_secs = secs(steady::now() - t2);
+  // The push scenario: every app back in the foreground and the last
+  // pushes arrived before they are checked.
+  if (params.push)
+    run.wait([] { return false; },
+             params.background_for + push_delay + milliseconds{1500}, "pushes");
+  auto end_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                  steady::now().time_since_epoch())
+                  .count();
   // What each device was doing as the run ended (a lost message's
   // recipient is named with it).
   std::map<std::string, bool> online_at_end;
@@ -412,6 +476,22 @@ int devices_command(const std::vector<std::string>& args) {
                   m->restart_delays_ms.end());
   }
   auto r = actors::check(ledgers);
+  actors::push_check_result pushes;
+  if (params.push) {
+    hook->stop();
+    auto got = hook->pushes();
+    actors::push_check_params pp;
+    pp.delay_ns = push_delay.count() * 1'000'000;
+    pp.min_interval_ns = push_interval.count() * 1'000'000;
+    for (auto& m : plan->memories) {
+      auto& key = m->ledger.key;
+      actors::merge(pushes,
+                    actors::check_pushes(key, m->push, got[key], end_ns, pp));
+      got.erase(key);
+    }
+    for (auto& [key, times] : got) // pushes for devices of no one here
+      actors::merge(pushes, actors::check_pushes(key, {}, times, end_ns, pp));
+  }
   auto& lat = c.latency;
   auto& waited = c.offline_wait;
   std::map<std::string, std::string> gave_up;
@@ -437,6 +517,9 @@ int devices_command(const std::vector<std::string>& args) {
   bool ok = r.ok() && r.in_doubt == 0 && c.errors.load() == 0 && ready;
   if (scenario == "restart")
     ok = ok && restart.problem.empty() && restart.back() == restart.affected;
+  if (params.push)
+    ok = ok && pushes.missed == 0 && pushes.unnecessary == 0
+         && hook->refused() == 0;
 
   std::vector<std::pair<std::string, std::string>> rows = {
     {"scenario", scenario},
@@ -482,6 +565,14 @@ int devices_command(const std::vector<std::string>& args) {
                                     + " % (" + std::to_string(w.pids.size())
                                     + " processes), " + fmt(per_delivery_us, 1)
                                     + " us per delivery"});
+  if (params.push)
+    rows.push_back({"pushes", "due " + std::to_string(pushes.due) + ", sent "
+                                + std::to_string(pushes.sent) + ", missed "
+                                + std::to_string(pushes.missed)
+                                + ", unnecessary "
+                                + std::to_string(pushes.unnecessary)
+                                + " (refused at the webhook: "
+                                + std::to_string(hook->refused()) + ")"});
   if (scenario == "restart") {
     if (!restart.problem.empty())
       rows.push_back({"restart", "FAILED: " + restart.problem});
@@ -515,6 +606,8 @@ int devices_command(const std::vector<std::string>& args) {
               << state_of(e.substr(e.find(" -> ") + 4)) << ")\n";
   for (auto& e : r.order_examples)
     std::cout << "  out of order: " << e << "\n";
+  for (auto& e : pushes.examples)
+    std::cout << "  push: " << e << "\n";
   std::cout << "lost = " << r.lost
             << ", order violations = " << r.order_violations << ": "
             << (ok ? "OK" : "FAILED") << "\n";
@@ -566,7 +659,11 @@ int devices_command(const std::vector<std::string>& args) {
         << ",\"restart_delays_ms\":[";
     for (size_t i = 0; i < delays.size(); ++i)
       out << (i ? "," : "") << delays[i];
-    out << "],\"ok\":" << (ok ? "true" : "false") << "}\n";
+    out << "],\"pushes\":{\"due\":" << pushes.due << ",\"sent\":" << pushes.sent
+        << ",\"missed\":" << pushes.missed
+        << ",\"unnecessary\":" << pushes.unnecessary
+        << ",\"refused\":" << (hook ? hook->refused() : 0) << "}";
+    out << ",\"ok\":" << (ok ? "true" : "false") << "}\n";
   }
   return ok ? 0 : 1;
 }

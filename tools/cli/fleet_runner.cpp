@@ -365,7 +365,8 @@ bool spawn_cluster(const arg_map& a, const std::string& path,
 
 } // namespace
 
-bool open_target(const arg_map& a, server_target& out, std::string& problem) {
+bool open_target(const arg_map& a, server_target& out, std::string& problem,
+                 const std::vector<std::string>& server_extra) {
   // A descriptor per connection here and in a spawned server (it inherits
   // the limit), with room for the rest.
   auto connections = static_cast<uint64_t>(
@@ -413,7 +414,7 @@ bool open_target(const arg_map& a, server_target& out, std::string& problem) {
                        / ("tether-bench-" + std::to_string(::getpid())))
                         .string();
     std::filesystem::create_directories(out.spawned_dir);
-    std::vector<std::string> extra;
+    std::vector<std::string> extra = server_extra;
     if (a.has("server-config")) {
       extra.push_back("--config");
       extra.push_back(a.get("server-config"));

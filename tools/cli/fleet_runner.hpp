@@ -93,7 +93,10 @@ struct server_target {
 /// 127.0.0.1 (all on --cpu-server), one seed, one token secret, with mutual
 /// TLS between them if --cluster-tls (a CA and node certificates made for
 /// the run), and spreads the devices over them (`out.spread`).
-bool open_target(const arg_map& a, server_target& out, std::string& problem);
+/// `server_extra`: more flags for a spawned tetherd (every node of a
+/// cluster).
+bool open_target(const arg_map& a, server_target& out, std::string& problem,
+                 const std::vector<std::string>& server_extra = {});
 
 /// Reads ws://HOST[:PORT][/PATH] or wss://... into `t`.
 bool parse_url(const std::string& url, server_target& t, std::string& problem);

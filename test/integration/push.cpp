@@ -520,6 +520,44 @@ CAF_TEST(fcm pushes buy an access token with a verified assertion) {
   CAF_CHECK_EQUAL(pushes(n, "fcm", "sent"), 2u);
 }
 
+CAF_TEST(refused credentials are renewed and the push sent again) {
+  test::push_provider p{false, true};
+  CAF_REQUIRE(p.port() != 0);
+  test_node n{provider_settings(p, 300ms)};
+  register_address(n, "phone",
+                   R"({"provider":"apns","token":"e0e000aa11bb22cc"})");
+  register_address(n, "tablet", R"({"provider":"fcm","token":"revoke-1"})");
+  auto laptop = connect_laptop(n);
+  send_to(laptop, "phone", "h1", protocol::priority::high);
+  send_to(laptop, "tablet", "h2", protocol::priority::high);
+  // APNs: refused as expired, then a new provider token, taken. FCM: a
+  // token bought, revoked at its first use, a new one bought, taken.
+  auto reqs = p.requests(6, 8s);
+  CAF_REQUIRE_EQUAL(reqs.size(), 6u);
+  std::vector<std::string> apns;
+  std::vector<std::string> fcm;
+  for (auto& r : reqs) {
+    auto path = field(r, "path");
+    (path.rfind("/3/device/", 0) == 0 ? apns : fcm).push_back(r);
+  }
+  CAF_REQUIRE_EQUAL(apns.size(), 2u);
+  CAF_CHECK_NOT_EQUAL(header(apns[0], "authorization"),
+                      header(apns[1], "authorization"));
+  CAF_CHECK_EQUAL(field(apns[1], "auth"), "ok");
+  CAF_REQUIRE_EQUAL(fcm.size(), 4u);
+  CAF_CHECK_EQUAL(field(fcm[0], "path"), "/token");
+  CAF_CHECK_EQUAL(field(fcm[2], "path"), "/token");
+  CAF_CHECK_NOT_EQUAL(header(fcm[1], "authorization"),
+                      header(fcm[3], "authorization"));
+  CAF_CHECK(poll_until(
+    [&] {
+      return pushes(n, "apns", "sent") == 1 && pushes(n, "fcm", "sent") == 1;
+    },
+    5s, 50ms));
+  CAF_CHECK_EQUAL(pushes(n, "apns", "retried"), 1u);
+  CAF_CHECK_EQUAL(pushes(n, "fcm", "retried"), 1u);
+}
+
 CAF_TEST(dead tokens lose their address at apns and fcm) {
   test::push_provider p{false, true};
   CAF_REQUIRE(p.port() != 0);

@@ -16,13 +16,16 @@
 //     with the key's public half, kid, iss, iat within the hour) and
 //     apns-topic, apns-push-type, apns-priority, apns-collapse-id; a bad
 //     token 403 InvalidProviderToken. TOKEN starting dead: 410 Unregistered,
-//     bad0: 400 BadDeviceToken, 0ff1: never answered; else 200 + apns-id.
+//     bad0: 400 BadDeviceToken, 0ff1: never answered, e0e0: the first
+//     provider token it comes with is refused as expired (403
+//     ExpiredProviderToken, again if it comes back); else 200 + apns-id.
 //   POST /token             Google OAuth: grant_type jwt-bearer and an RS256
 //     assertion (signature, iss, aud, scope, an hour at most); answers an
 //     access token (expires_in 3599) or 400 invalid_grant.
 //   POST /v1/projects/P/messages:send   FCM: a bearer token /token issued,
 //     else 401 UNAUTHENTICATED; message.token starting dead: 404
-//     UNREGISTERED, hang: never answered, retry: 429 (Retry-After 1); else
+//     UNREGISTERED, hang: never answered, retry: 429 (Retry-After 1),
+//     revoke: the first access token it comes with is revoked (401); else
 //     200 {"name"}.
 // Anything else 404.
 // Usage: node push_provider.mjs [--plain] --cert CERT.pem --key KEY.pem
@@ -49,6 +52,8 @@ const apnsKey = crypto.generateKeyPairSync('ec', {namedCurve: 'P-256'});
 const fcmKey = crypto.generateKeyPairSync('rsa', {modulusLength: 2048});
 let tokenUri = '';
 const accessTokens = new Set();
+let expiredBearer = null; // the provider token refused for e0e0 tokens
+let revoked = false;      // the access token revoked for a revoke token
 let messages = 0;
 
 const b64url = (s) => Buffer.from(s, 'base64url');
@@ -119,6 +124,11 @@ function provider(req, res, path, body, record) {
     if (!req.headers['apns-topic'])
       return json(res, 400, {reason: 'MissingTopic'}), true;
     const token = m[1];
+    const bearer = req.headers.authorization;
+    if (token.startsWith('e0e0') && (expiredBearer ?? bearer) === bearer) {
+      expiredBearer = bearer;
+      return json(res, 403, {reason: 'ExpiredProviderToken'}), true;
+    }
     if (token.startsWith('dead'))
       json(res, 410, {reason: 'Unregistered', timestamp: Date.now()});
     else if (token.startsWith('bad0'))
@@ -156,6 +166,11 @@ function provider(req, res, path, body, record) {
       token = JSON.parse(body).message.token;
     } catch {
       return error(400, 'INVALID_ARGUMENT'), true;
+    }
+    if (token.startsWith('revoke') && !revoked) {
+      revoked = true;
+      accessTokens.delete(bearer[1]);
+      return error(401, 'UNAUTHENTICATED'), true;
     }
     if (token.startsWith('dead')) error(404, 'NOT_FOUND', 'UNREGISTERED');
     else if (token.startsWith('retry'))

@@ -32,7 +32,7 @@ struct push_params {
 
 /// What the queue knows of its device for the decision.
 struct push_state {
-  /// Connected and in the foreground: no push.
+  /// Connected and in the foreground (tether.lifecycle): no push.
   bool available = false;
   /// Since when the device cannot take messages (a restarted queue: its
   /// start, so devices reconnecting to a restarted node get push.delay).

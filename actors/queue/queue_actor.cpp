@@ -627,7 +627,6 @@ void detach(self_ptr self) {
   auto& st = self->state;
   drop_batcher(self);
   st.conn = nullptr;
-  st.background = false;
   st.detached_since_ms = wall_ms(self);
   st.q.redeliver_all();
   set_available(self, false);
@@ -889,8 +888,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       st.detached_since_ms.reset();
       st.handover_to = nullptr; // the device is back here
       self->monitor(st.conn);
-      st.background = false; // a new connection starts in the foreground
-      set_available(self, true);
+      set_available(self, true); // a new connection starts in the foreground
       info.backlog = st.q.size();
       // With a backlog the connection starts its batcher once its welcome
       // is out; otherwise when asked (pump).
@@ -954,7 +952,6 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       auto& st = self->state;
       if (!st.conn || self->current_sender() != st.conn.address())
         return;
-      st.background = background;
       set_available(self, !background);
       schedule_tick(self);
     },

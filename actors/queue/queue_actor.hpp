@@ -109,8 +109,6 @@ struct queue_state {
   std::chrono::milliseconds handover_retry{0};
   // -- pushes (SPEC §5.10) --
   push_state push;
-  /// The attached device's app is in the background (tether.lifecycle).
-  bool background = false;
   /// When the next push is due at the earliest (checked exactly then).
   std::optional<int64_t> push_at_ms;
   // -- timers --

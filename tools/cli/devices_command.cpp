@@ -59,7 +59,9 @@ int usage() {
        "         pushes to a webhook this process serves; reports pushes due\n"
        "         vs sent, missed and unnecessary)\n"
        "         [--push-delay 1000] [--push-interval 1000] (ms: tetherd's\n"
-       "         push.delay and push.min_interval)\n"
+       "         push.delay and push.min_interval) [--push-tolerance 300] "
+       "(ms:\n"
+       "         how late a push may come, how early a request takes effect)\n"
        "         [--status-every 2] (s) [--backoff-base 250] [--backoff-cap "
        "30000] (ms)\n"
        "         [--stable-link 3000] (ms: a link up this long after its "
@@ -209,15 +211,16 @@ std::string ms_row(const actors::latency_histogram& h) {
 int devices_command(const std::vector<std::string>& args) {
   arg_map a;
   std::string problem;
-  if (!parse_args(args, {TETHER_TARGET_FLAGS, "scenario",       "users",
-                         "devices-per-user",  "rate",           "duration",
-                         "room-size",         "room-share",     "codec",
-                         "payload",           "start-rate",     "drain",
-                         "drops-per-minute",  "storms",         "slow-share",
-                         "background-every",  "background-for", "status-every",
-                         "backoff-base",      "backoff-cap",    "stable-link",
-                         "max-attempts",      "seed",           "json",
-                         "push-delay",        "push-interval"},
+  if (!parse_args(args,
+                  {TETHER_TARGET_FLAGS, "scenario",       "users",
+                   "devices-per-user",  "rate",           "duration",
+                   "room-size",         "room-share",     "codec",
+                   "payload",           "start-rate",     "drain",
+                   "drops-per-minute",  "storms",         "slow-share",
+                   "background-every",  "background-for", "status-every",
+                   "backoff-base",      "backoff-cap",    "stable-link",
+                   "max-attempts",      "seed",           "json",
+                   "push-delay",        "push-interval",  "push-tolerance"},
                   {TETHER_TARGET_SWITCHES, "no-extension", "deflate", "help"},
                   a, problem)) {
     std::cerr << "tether devices: " << problem << "\n";
@@ -270,6 +273,8 @@ int devices_command(const std::vector<std::string>& args) {
     static_cast<int64_t>(number_flag(a, "push-delay", 1000, problem))};
   auto push_interval = milliseconds{
     static_cast<int64_t>(number_flag(a, "push-interval", 1000, problem))};
+  auto push_tolerance = milliseconds{
+    static_cast<int64_t>(number_flag(a, "push-tolerance", 300, problem))};
   std::unique_ptr<push_receiver> hook;
   std::vector<std::string> server_extra;
   std::string hook_dir;
@@ -483,6 +488,7 @@ int devices_command(const std::vector<std::string>& args) {
     actors::push_check_params pp;
     pp.delay_ns = push_delay.count() * 1'000'000;
     pp.min_interval_ns = push_interval.count() * 1'000'000;
+    pp.tolerance_ns = push_tolerance.count() * 1'000'000;
     for (auto& m : plan->memories) {
       auto& key = m->ledger.key;
       actors::merge(pushes,

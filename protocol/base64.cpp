@@ -56,6 +56,24 @@ std::string hex_encode(std::string_view bytes) {
   return out;
 }
 
+std::string percent_encode(std::string_view bytes) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (auto ch : bytes) {
+    auto c = static_cast<unsigned char>(ch);
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+        || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'
+        || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
 int hex_digit(char c) noexcept {
   if (c >= '0' && c <= '9')
     return c - '0';

@@ -1,6 +1,7 @@
 #pragma once
 
-// base64 (RFC 4648 §4) and base64url without padding (§5, as JWT uses it).
+// base64 (RFC 4648 §4) and base64url without padding (§5, as JWT uses it);
+// hex and percent-encoding.
 
 #include <optional>
 #include <string>
@@ -21,6 +22,11 @@ int hex_digit(char c) noexcept;
 
 /// `bytes` as lowercase hex digits, two per byte.
 std::string hex_encode(std::string_view bytes);
+
+/// Percent-encoding (RFC 3986 §2.1): the unreserved characters A-Z a-z 0-9
+/// - . _ ~ as they are, every other byte %XX; fit for a URL path segment
+/// and for a form value.
+std::string percent_encode(std::string_view bytes);
 
 /// Decodes padded base64 (RFC 4648 §4), canonical form only; nullopt
 /// otherwise.

@@ -43,25 +43,6 @@ std::string json_string(std::string_view s) {
   return detail::text(buf);
 }
 
-// A form value (application/x-www-form-urlencoded): unreserved characters
-// as they are, every other byte %XX.
-std::string form_escape(std::string_view s) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-        || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'
-        || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 } // namespace
 
 private_key private_key::read(std::string_view pem, std::string& error) {
@@ -193,8 +174,8 @@ std::string google_assertion(const private_key& key,
 
 std::string google_token_request(const std::string& assertion) {
   return "grant_type="
-         + form_escape("urn:ietf:params:oauth:grant-type:jwt-bearer")
-         + "&assertion=" + form_escape(assertion);
+         + percent_encode("urn:ietf:params:oauth:grant-type:jwt-bearer")
+         + "&assertion=" + percent_encode(assertion);
 }
 
 bool read_access_token(std::string_view json, std::string& token,

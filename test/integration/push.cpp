@@ -439,6 +439,21 @@ void register_address(test_node& n, const std::string& device,
                   "processed");
 }
 
+// alice's `device`, connected, with a webhook address `token`, and in the
+// background if `background`.
+push_client webhook_device(test_node& n, const std::string& device,
+                           const std::string& token, bool background) {
+  auto c = connect(n, "alice", device);
+  CAF_CHECK_EQUAL(c.ask("r-" + device, "tether.push.register",
+                        R"({"provider":"webhook","token":")" + token + "\"}"),
+                  "processed");
+  if (background)
+    CAF_CHECK_EQUAL(c.ask("l-" + device, "tether.lifecycle",
+                          R"({"state":"background"})"),
+                    "processed");
+  return c;
+}
+
 uint64_t pushes(test_node& n, const char* provider, const char* outcome) {
   auto m = http_get(n.port(), "/metrics");
   auto key = std::string{"tether_push_total{provider=\""} + provider
@@ -591,17 +606,8 @@ CAF_TEST(a background device gets one push and a foreground one none) {
   CAF_REQUIRE(hook.port() != 0);
   test_node n{push_settings(hook.url("/ok", false), 500ms)};
   // Both stay connected; the phone's app goes to the background.
-  auto phone = connect(n, "alice", "phone");
-  CAF_CHECK_EQUAL(phone.ask("r1", "tether.push.register",
-                            R"({"provider":"webhook","token":"bg-phone"})"),
-                  "processed");
-  auto tablet = connect(n, "alice", "tablet");
-  CAF_CHECK_EQUAL(tablet.ask("r2", "tether.push.register",
-                             R"({"provider":"webhook","token":"fg-tablet"})"),
-                  "processed");
-  CAF_CHECK_EQUAL(phone.ask("l1", "tether.lifecycle",
-                            R"({"state":"background"})"),
-                  "processed");
+  auto phone = webhook_device(n, "phone", "bg-phone", true);
+  auto tablet = webhook_device(n, "tablet", "fg-tablet", false);
   CAF_CHECK_EQUAL(phone.ask("l2", "tether.lifecycle", R"({"state":"later"})"),
                   "failed VALIDATION_ERROR payload.state");
   auto laptop = connect_laptop(n);
@@ -627,13 +633,7 @@ CAF_TEST(a message acked before the delay calls for no push) {
   test::push_provider hook{true};
   CAF_REQUIRE(hook.port() != 0);
   test_node n{push_settings(hook.url("/ok", false), 1s)};
-  auto phone = connect(n, "alice", "phone");
-  CAF_CHECK_EQUAL(phone.ask("r1", "tether.push.register",
-                            R"({"provider":"webhook","token":"ack-phone"})"),
-                  "processed");
-  CAF_CHECK_EQUAL(phone.ask("l1", "tether.lifecycle",
-                            R"({"state":"background"})"),
-                  "processed");
+  auto phone = webhook_device(n, "phone", "ack-phone", true);
   auto laptop = connect_laptop(n);
   send_to_phone(laptop, "h1", protocol::priority::high);
   auto got = read_messages(phone.d->client, 1, 2s);

@@ -34,3 +34,10 @@ CAF_TEST(padded base64 decoding is strict) {
   for (auto bad : {"Zg", "Zg=", "Z===", "====", "Zm9v!A==", "-_8=", "Zh=="})
     CAF_CHECK(!base64_decode(bad).has_value());
 }
+
+CAF_TEST(percent encoding keeps the unreserved characters only) {
+  CAF_CHECK_EQUAL(percent_encode("aZ09-._~"), "aZ09-._~");
+  CAF_CHECK_EQUAL(percent_encode("a b/c:d%"), "a%20b%2Fc%3Ad%25");
+  CAF_CHECK_EQUAL(percent_encode(std::string{"\x00\xff", 2}), "%00%FF");
+  CAF_CHECK_EQUAL(percent_encode(""), "");
+}

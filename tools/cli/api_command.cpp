@@ -7,6 +7,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "protocol/base64.hpp"
 #include "runtime/api_request.hpp"
 #include "runtime/http_client.hpp"
 #include "tools/cli/commands.hpp"
@@ -30,22 +31,6 @@ int usage() {
        "answer). Prints the response (at most 4 MiB); exit 0 on 2xx, 1 "
        "otherwise, 2 on bad flags.\n";
   return 2;
-}
-
-// "abc" -> "abc" escaped for a URL path segment.
-std::string segment(const std::string& x) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : x) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
 }
 
 // The message body: type, payload (raw JSON), destination (raw JSON or
@@ -183,23 +168,27 @@ int api_command(const std::vector<std::string>& args) {
                    "--broadcast\n";
       return 2;
     }
-    o.target = "/api/v1/users/" + segment(a.get("user")) + "/messages";
+    o.target = "/api/v1/users/" + protocol::percent_encode(a.get("user"))
+               + "/messages";
     body = message_body(a, destination);
   } else if (what == "publish") {
     if (!need({"room"}))
       return 2;
-    o.target = "/api/v1/rooms/" + segment(a.get("room")) + "/messages";
+    o.target = "/api/v1/rooms/" + protocol::percent_encode(a.get("room"))
+               + "/messages";
     body = message_body(a, "");
   } else if (what == "presence") {
     if (!need({"room"}))
       return 2;
     method = "GET";
-    o.target = "/api/v1/rooms/" + segment(a.get("room")) + "/presence";
+    o.target = "/api/v1/rooms/" + protocol::percent_encode(a.get("room"))
+               + "/presence";
   } else if (what == "disconnect") {
     if (!need({"user", "device"}))
       return 2;
-    o.target = "/api/v1/users/" + segment(a.get("user")) + "/devices/"
-               + segment(a.get("device")) + "/disconnect";
+    o.target = "/api/v1/users/" + protocol::percent_encode(a.get("user"))
+               + "/devices/" + protocol::percent_encode(a.get("device"))
+               + "/disconnect";
   } else if (what == "stats") {
     method = "GET";
     o.target = "/api/v1/stats";

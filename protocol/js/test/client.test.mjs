@@ -6,16 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TetherClient, TetherError, backoffDelay, drainRetryAfter, isTerminalClose } from '../tether-client.js';
 import { connect as tcpConnect, createServer as tcpServer } from 'node:net';
-import { Node, WebSocket, until, next, fastBackoff as fast, trackedRun } from './support/tetherd.mjs';
+import { WebSocket, until, next, fastBackoff as fast, trackedRun } from './support/tetherd.mjs';
 
-const { nodes, clients } = trackedRun();
-
-async function startNode(extra) {
-  const n = new Node(extra);
-  nodes.push(n);
-  await n.start();
-  return n;
-}
+const { clients, startNode } = trackedRun();
 
 function client(node, user, device, options = {}) {
   return track(new TetherClient({

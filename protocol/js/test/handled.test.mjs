@@ -7,17 +7,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Node, until, trackedDevice, trackedRun } from './support/tetherd.mjs';
+import { until, trackedDevice, trackedRun } from './support/tetherd.mjs';
 
-const { nodes, clients } = trackedRun();
-
-async function startNode() {
-  // A stop without the drain's wait (the test restarts the node).
-  const n = new Node(['--server.drain_window', '0s']);
-  nodes.push(n);
-  await n.start();
-  return n;
-}
+const { clients, startNode: start } = trackedRun();
+// A stop without the drain's wait (the test restarts the node).
+const startNode = () => start(['--server.drain_window', '0s']);
 
 // A device that records its messages and the ids it was told were withdrawn.
 function device(node, user, id, claims) {

@@ -19,14 +19,7 @@ import { TetherClient, TetherError } from '../tether-client.js';
 import { Node, WebSocket, until, next, fastBackoff as fast, trackedRun } from './support/tetherd.mjs';
 
 const hooks = [];
-const { nodes, clients } = trackedRun(() => { for (const h of hooks) h.close(); });
-
-async function startNode(extra) {
-  const n = new Node(extra);
-  nodes.push(n);
-  await n.start();
-  return n;
-}
+const { nodes, clients, startNode } = trackedRun(() => { for (const h of hooks) h.close(); });
 
 // A client that records the frames it writes (`sent`) and the acks it gets.
 function client(node, user, device, options = {}) {

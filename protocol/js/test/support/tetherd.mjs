@@ -15,11 +15,18 @@ import { until } from './until.mjs';
 
 export { WebSocket, until };
 
-/** The nodes and clients a test file starts (push them), ended after its
- * last test whatever a failed test left, so that nothing keeps the run
- * alive; TETHER_LOG=info prints the nodes' logs. `also` runs last. */
+/** The nodes and clients a test file starts (push them, or start a node
+ * with `startNode(flags)`), ended after its last test whatever a failed
+ * test left, so that nothing keeps the run alive; TETHER_LOG=info prints
+ * the nodes' logs. `also` runs last. */
 export function trackedRun(also) {
   const run = { nodes: [], clients: [] };
+  run.startNode = async (flags = []) => {
+    const n = new Node(flags);
+    run.nodes.push(n);
+    await n.start();
+    return n;
+  };
   after(async () => {
     for (const c of run.clients) c.close();
     if (process.env.TETHER_LOG) for (const n of run.nodes) console.error(`--- node ${n.port}\n${n.stderr}`);

@@ -50,10 +50,10 @@ std::string bearer(const push_post& p) {
 
 // The iat claim of a provider token.
 int64_t iat_of(const std::string& jwt) {
-  auto claims = protocol::base64url_decode(
-                  jwt.substr(jwt.find('.') + 1,
-                             jwt.rfind('.') - jwt.find('.') - 1))
-                  .value_or("");
+  auto claims
+    = protocol::base64url_decode(
+        jwt.substr(jwt.find('.') + 1, jwt.rfind('.') - jwt.find('.') - 1))
+        .value_or("");
   auto at = claims.find("\"iat\":");
   return at == std::string::npos ? 0 : std::stoll(claims.substr(at + 6));
 }

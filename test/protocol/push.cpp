@@ -1,17 +1,15 @@
 #define CAF_SUITE protocol.push
 #include <caf/test/unit_test.hpp>
 
-#include <openssl/bio.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-
 #include <algorithm>
 
 #include "protocol/base64.hpp"
 #include "protocol/push.hpp"
 #include "protocol/push_auth.hpp"
+#include "test/support/keys.hpp"
 
 using namespace tether::protocol;
+using tether::test::new_key_pem;
 
 namespace {
 
@@ -277,21 +275,6 @@ CAF_TEST(provider answers decide what becomes of a push and its address) {
 }
 
 namespace {
-
-// A fresh key of `type` ("EC" on P-256, or "RSA" of `bits`) as PEM.
-std::string new_key_pem(const char* type, const char* curve, size_t bits) {
-  EVP_PKEY* key = std::string_view{type} == "EC"
-                    ? EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", curve)
-                    : EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", bits);
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-  char* data = nullptr;
-  auto len = BIO_get_mem_data(bio, &data);
-  std::string pem(data, static_cast<size_t>(len));
-  BIO_free(bio);
-  EVP_PKEY_free(key);
-  return pem;
-}
 
 std::vector<std::string> split_jwt(const std::string& jwt) {
   std::vector<std::string> parts;

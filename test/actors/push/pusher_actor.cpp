@@ -1,13 +1,10 @@
 #define CAF_SUITE actors.pusher_actor
 #include "test/support/actor_fixture.hpp"
 
-#include <openssl/bio.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-
 #include "actors/push/pusher_actor.hpp"
 #include "actors/store/store_actor.hpp"
 #include "protocol/base64.hpp"
+#include "test/support/keys.hpp"
 
 using namespace tether;
 using namespace tether::actors;
@@ -29,16 +26,8 @@ public:
 };
 
 protocol::private_key new_p256_key() {
-  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-  char* data = nullptr;
-  auto len = BIO_get_mem_data(bio, &data);
-  std::string pem(data, static_cast<size_t>(len));
-  BIO_free(bio);
-  EVP_PKEY_free(key);
   std::string why;
-  return protocol::private_key::read(pem, why);
+  return protocol::private_key::read(test::new_key_pem("EC", "P-256", 0), why);
 }
 
 std::string bearer(const push_post& p) {

@@ -23,7 +23,8 @@ constexpr int64_t apns_token_life_ms = 50 * 60 * 1000; // Apple: <= 1 h
 constexpr int64_t fcm_token_margin_ms = 5 * 60 * 1000;
 constexpr int64_t apns_expiration_s = 24 * 3600;
 
-void on_answer(self_ptr self, uint64_t id, const push_answer& a);
+void settle(self_ptr self, uint64_t id, protocol::push_verdict verdict,
+            const push_answer& a);
 
 protocol::push_notice notice_of(const pusher_state::pending& p) {
   protocol::push_notice n;
@@ -150,12 +151,18 @@ void on_fcm_token(self_ptr self, const push_answer& a) {
   spdlog::warn("push: the FCM token endpoint answered {}{}", a.status,
                a.error.empty() ? " " + a.body.substr(0, 200)
                                : " (" + a.error + ")");
-  // Its answer stands for theirs: 5xx/429/none retried, the rest failed.
-  auto as_theirs = a;
-  if (as_theirs.status >= 200 && as_theirs.status < 300)
-    as_theirs.status = 502; // a 2xx without a token: a broken answer
+  // Its answer stands for theirs: none, 429, 5xx or a 2xx without a token
+  // (a broken answer) retried after a backoff; a refusal (the account's
+  // key or assertion) failed: asking again at once would be refused again.
+  // (Judged as a plain HTTP answer: the webhook's rules.)
+  auto verdict = protocol::judge_answer(protocol::push_provider::webhook,
+                                        a.status, a.body);
+  verdict = verdict == protocol::push_verdict::retry
+                || verdict == protocol::push_verdict::sent
+              ? protocol::push_verdict::retry
+              : protocol::push_verdict::failed;
   for (auto id : waiting)
-    on_answer(self, id, as_theirs);
+    settle(self, id, verdict, a);
 }
 
 void on_addresses(self_ptr self, const push_request& r,
@@ -187,14 +194,15 @@ void on_addresses(self_ptr self, const push_request& r,
   }
 }
 
-void on_answer(self_ptr self, uint64_t id, const push_answer& a) {
+// What becomes of the post of `id` by `verdict` on answer `a`.
+void settle(self_ptr self, uint64_t id, protocol::push_verdict verdict,
+            const push_answer& a) {
   auto& st = self->state;
   auto i = st.posts.find(id);
   if (i == st.posts.end())
     return;
   auto& p = i->second;
   auto slot = provider_slot(p.address.provider);
-  auto verdict = protocol::judge_answer(p.address.provider, a.status, a.body);
   switch (verdict) {
     case protocol::push_verdict::sent:
       st.metrics->push_ended(slot, push_outcome::sent);
@@ -288,7 +296,12 @@ pusher(pusher_actor::stateful_pointer<pusher_state> self,
           });
     },
     [=](atom::push, atom::ack, uint64_t id, const push_answer& a) {
-      on_answer(self, id, a);
+      auto& st = self->state;
+      if (auto i = st.posts.find(id); i != st.posts.end())
+        settle(self, id,
+               protocol::judge_answer(i->second.address.provider, a.status,
+                                      a.body),
+               a);
     },
     [=](atom::push, atom::ack, const push_answer& a) { on_fcm_token(self, a); },
     [=](atom::push, atom::tick, uint64_t id) { send_post(self, id); },

@@ -146,12 +146,7 @@ std::string load_or_create_secret(const std::string& path) {
     throw startup_error("cannot create secret file '" + path
                         + "': " + std::strerror(errno));
   }
-  std::ifstream in{path};
-  if (!in)
-    throw startup_error("cannot read secret file '" + path + "'");
-  std::stringstream buf;
-  buf << in.rdbuf();
-  auto secret = std::string{protocol::trim(buf.str())};
+  auto secret = std::string{protocol::trim(read_file(path, "secret file"))};
   if (secret.size() < 32)
     throw startup_error("secret file '" + path
                         + "' holds fewer than 32 bytes; delete it to have a "

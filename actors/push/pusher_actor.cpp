@@ -77,14 +77,15 @@ bool make_post(self_ptr self, uint64_t id, const pusher_state::pending& p,
   auto now = wall_ms(self);
   auto notice = notice_of(p);
   switch (p.address.provider) {
-    case protocol::push_provider::webhook:
-      out.url = st.params.webhook_url;
-      out.body = protocol::webhook_body(notice);
-      out.headers = {"Content-Type: application/json",
-                     "X-Tether-Signature: "
-                       + protocol::webhook_signature(st.params.webhook_secret,
-                                                     now / 1000, out.body)};
+    case protocol::push_provider::webhook: {
+      auto body = protocol::webhook_body(notice);
+      auto signature = protocol::webhook_signature(st.params.webhook_secret,
+                                                   now / 1000, body);
+      out
+        = post_of(st.params.webhook_url,
+                  {"", {"X-Tether-Signature: " + signature}, std::move(body)});
       return true;
+    }
     case protocol::push_provider::apns: {
       auto& a = st.params.apns;
       if (st.apns_token.empty()

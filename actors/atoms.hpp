@@ -77,3 +77,8 @@ CAF_ADD_ATOM(tether_types, tether::atom, handled, "handled")
 CAF_ADD_ATOM(tether_types, tether::atom, withdraw, "withdraw")
 // A device's push addresses and pushes (SPEC §5.10).
 CAF_ADD_ATOM(tether_types, tether::atom, push, "push")
+// Replicated queues (SPEC §14.3): a leader's rows for a follower's copy, a
+// copy taken over, a queue's generation.
+CAF_ADD_ATOM(tether_types, tether::atom, replicate, "replicate")
+CAF_ADD_ATOM(tether_types, tether::atom, promote, "promote")
+CAF_ADD_ATOM(tether_types, tether::atom, generation, "generation")

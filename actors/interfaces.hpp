@@ -5,6 +5,7 @@
 // INTERNAL marks messages an actor sends to itself.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -95,10 +96,19 @@ using peer_messages = caf::typed_actor<
   // From a user's home: where the user's devices held by other nodes are.
   caf::reacts_to<atom::routes, std::string, std::vector<remote_device>>,
   // The sending node hands over the queue of a device now here (its
-  // messages, forwarded_form, in order); replies once this node's queue
-  // took them (durable ones on disk) with the ids of those it refused.
-  caf::replies_to<atom::handover, device_identity,
+  // generation, SPEC §14.3, and its messages, forwarded_form, in order);
+  // replies once this node's queue took them (durable ones on disk) with
+  // the ids of those it refused.
+  caf::replies_to<atom::handover, device_identity, uint64_t,
                   std::vector<std::string>>::with<std::vector<std::string>>,
+  // The sending node leads a device queue this node follows (SPEC §14.3):
+  // rows, retirements, a snapshot or a drop for the copy here; replies once
+  // on disk (false: stale, of an older generation).
+  caf::replies_to<atom::replicate, replica_batch>::with<bool>,
+  // The sending node takes over the queue of (user, device) whose leader
+  // (node id) is gone: this node's copy of it, its rows.
+  caf::replies_to<atom::get, atom::replicate, std::string, std::string,
+                  std::string>::with<std::vector<stored_message>>,
   // A message (forwarded_form) from `sender` for these devices of its user
   // connected here; replies with how many queues took it.
   caf::replies_to<atom::forward, device_identity, std::vector<std::string>,
@@ -191,11 +201,16 @@ using queue_actor = delivery_source::extend<
   // INTERNAL: write the gap counters to the store (once for every change
   // queued before it).
   caf::reacts_to<atom::gaps>,
-  // The device is connected to another node now (a cluster): hand every
-  // message over to that node, through the link to it, while detached.
-  caf::reacts_to<atom::handover, peer_link_actor>,
+  // The device's queue is on another node now (a cluster), of this
+  // generation (SPEC §14.3): hand every message over to that node, through
+  // the link to it, while detached; or, if this queue's own generation is
+  // older (a stale copy: it was taken over meanwhile), drop them and quit.
+  caf::reacts_to<atom::handover, peer_link_actor, uint64_t>,
   // INTERNAL: retry the handover.
   caf::reacts_to<atom::handover>,
+  // The queue was handed over from a node at this generation (SPEC
+  // §14.3): its own rises to it (on disk).
+  caf::reacts_to<atom::generation, uint64_t>,
   // INTERNAL: timers (TTL, ack timeouts, idle exit) of this generation.
   caf::reacts_to<atom::tick, uint64_t>,
   // Its depth and whether its device keeps up (the dashboard).
@@ -210,12 +225,14 @@ struct remote_route {
   peer_link_actor node;
   std::string node_id;
   bool connected = true;
+  /// The generation of the device's queue there (SPEC §14.3).
+  uint64_t gen = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, remote_route& x) {
   return f(caf::meta::type_name("remote_route"), x.id, x.node, x.node_id,
-           x.connected);
+           x.connected, x.gen);
 }
 
 /// A user's devices as that user's connections route to them: the routing
@@ -357,8 +374,49 @@ using store_actor = caf::typed_actor<
   // priority that entered after their last push.
   caf::replies_to<atom::push, atom::backlog,
                   uint8_t>::with<std::vector<device_record>>,
+  // Applies a leader's batch to the copy of its queue here (SPEC §14.3);
+  // replies once on disk: false if it was stale (an older generation).
+  caf::replies_to<atom::replicate, replica_batch>::with<bool>,
+  // The copies of the queues a leader (node id) leads.
+  caf::replies_to<atom::get, atom::replicate,
+                  std::string>::with<std::vector<replica_header>>,
+  // A copy's rows (leader, user, device).
+  caf::replies_to<atom::get, atom::replicate, std::string, std::string,
+                  std::string>::with<std::vector<stored_message>>,
+  // Takes a queue over from the copy (leader, user, device) at this
+  // generation; replies with the device's record once on disk.
+  caf::replies_to<atom::promote, std::string, std::string, std::string,
+                  uint64_t>::with<device_record>,
+  // Raises a device's queue generation (user, device); replies once on
+  // disk.
+  caf::replies_to<atom::generation, std::string, std::string,
+                  uint64_t>::with<atom::ok>,
   // INTERNAL: commits what is pending.
   caf::reacts_to<atom::flush>>;
+
+/// The live members (sorted, this node among them) and this node's links
+/// to them, as the cluster actor saw them last. Node-local.
+struct cluster_links {
+  std::vector<std::string> live;
+  std::map<std::string, peer_link_actor> peers;
+};
+using links_ptr = std::shared_ptr<const cluster_links>;
+
+/// REPLICA (SPEC §14.3; only with cluster.replication_factor above 1): the
+/// STORE as this node's queues and connections see it. It passes every
+/// request on to the store, and for a device queue led here sends each
+/// durable row and retirement to the queue's followers, answering an
+/// append once a majority of the replica set has it on disk. It keeps the
+/// copies of queues other nodes lead, takes a queue over when its leader
+/// is gone and this node is the first live follower, and repairs replica
+/// sets when the members change.
+using replica_actor = store_actor::extend<
+  // From the cluster actor: the members or the links changed.
+  caf::reacts_to<atom::members, links_ptr>,
+  // From the cluster actor: a batch of leader `from` for the copy here.
+  caf::replies_to<atom::replicate, std::string, replica_batch>::with<bool>,
+  // INTERNAL: the next round of the repair.
+  caf::reacts_to<atom::replicate>>;
 
 /// PUSHER: the node's pushes to devices' addresses (SPEC §5.10), one per
 /// node; queues ask, it reads the addresses from the store and posts to the
@@ -430,11 +488,13 @@ using directory_actor = caf::typed_actor<
   // replies whether it was connected here.
   caf::replies_to<atom::close, std::string, std::string>::with<bool>,
   // The device's queue here is to go to the node of that link, where the
-  // device is now (from this node's cluster actor).
-  caf::reacts_to<atom::handover, device_identity, peer_link_actor>,
-  // The messages of a device's queue on another node, in order, for its
-  // queue here; replies once it took them, with the ids it refused.
-  caf::replies_to<atom::handover, device_identity,
+  // device's queue is now at this generation (from this node's cluster
+  // actor; the queue drops itself if it is older).
+  caf::reacts_to<atom::handover, device_identity, peer_link_actor, uint64_t>,
+  // The messages of a device's queue on another node (of this generation),
+  // in order, for its queue here; replies once it took them, with the ids
+  // it refused.
+  caf::replies_to<atom::handover, device_identity, uint64_t,
                   message_list>::with<std::vector<std::string>>,
   // INTERNAL: evict users idle for longer than directory.idle_user_ttl.
   caf::reacts_to<atom::tick>>::extend_with<queue_home>;
@@ -518,8 +578,16 @@ using cluster_actor = caf::typed_actor<
   caf::reacts_to<atom::devices, std::string, remote_device>,
   caf::reacts_to<atom::routes, std::string, std::string,
                  std::vector<remote_device>>,
-  caf::replies_to<atom::handover, std::string, device_identity,
+  caf::replies_to<atom::handover, std::string, device_identity, uint64_t,
                   std::vector<std::string>>::with<std::vector<std::string>>,
+  caf::replies_to<atom::replicate, std::string, replica_batch>::with<bool>,
+  caf::replies_to<atom::get, atom::replicate, std::string, std::string,
+                  std::string, std::string>::with<std::vector<stored_message>>,
+  // This node's REPLICA actor (SPEC §14.3; none: replication factor 1).
+  caf::reacts_to<atom::replicate, replica_actor>,
+  // The replica actor took over the queue of this device at this
+  // generation (its leader is gone): it is held here now.
+  caf::reacts_to<atom::promote, device_identity, uint64_t>,
   caf::replies_to<atom::forward, std::string, device_identity,
                   std::vector<std::string>, std::string>::with<uint32_t>,
   caf::replies_to<atom::room, std::string, device_identity, std::string,
@@ -636,11 +704,16 @@ CAF_ADD_TYPE_ID(tether_types, (tether::actors::push_request))
 CAF_ADD_TYPE_ID(tether_types, (tether::actors::push_answer))
 CAF_ADD_TYPE_ID(tether_types, (tether::actors::pusher_actor))
 CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::protocol::push_address>))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::replica_header))
+CAF_ADD_TYPE_ID(tether_types, (std::vector<tether::actors::replica_header>))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::replica_batch))
+CAF_ADD_TYPE_ID(tether_types, (tether::actors::replica_actor))
 
 CAF_END_TYPE_ID_BLOCK(tether_types)
 
 // Node-local: shared pointers to state of this process.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::route_table)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::links_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::write_progress_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::joined_info)
 // Node-local: summaries rendered to JSON on their node (the dashboard).

@@ -71,7 +71,19 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, device_record& x) {
   return f(caf::meta::type_name("device_record"), x.user_id, x.device_id,
            x.type, x.role, x.epoch, x.seq_reserved, x.next_qid, x.gap_expired,
-           x.gap_evicted, x.gap_dead, x.last_seen_ms, x.push_last_ms);
+           x.gap_evicted, x.gap_dead, x.last_seen_ms, x.push_last_ms, x.gen);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replica_header& x) {
+  return f(caf::meta::type_name("replica_header"), x.leader, x.user_id,
+           x.device_id, x.type, x.role, x.gen, x.followers);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replica_batch& x) {
+  return f(caf::meta::type_name("replica_batch"), x.header, x.rows, x.removed,
+           x.after, x.upto, x.drop);
 }
 
 /// Where a user's device is in a cluster (what nodes tell a user's home
@@ -85,12 +97,15 @@ struct remote_device {
   /// When that connection began (epoch ms on that node): of two nodes
   /// claiming a device, the later connection wins.
   int64_t since_ms = 0;
+  /// The generation of the device's queue there (SPEC §14.3): a node
+  /// holding an older one drops its copy instead of handing it over.
+  uint64_t gen = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, remote_device& x) {
   return f(caf::meta::type_name("remote_device"), x.id, x.node_id, x.connected,
-           x.since_ms);
+           x.since_ms, x.gen);
 }
 
 /// Messages of one device, by queue key.
@@ -209,6 +224,8 @@ struct queue_record {
   uint64_t gap_dead = 0;
   /// When the device's last push was sent (wall ms; 0: never).
   int64_t push_last_ms = 0;
+  /// The queue's generation (SPEC §14.3).
+  uint64_t gen = 0;
 };
 
 /// A message encoded once per codec, shared by all recipients.

@@ -239,6 +239,17 @@ std::string_view to_string(push_outcome o) noexcept {
   return push_outcome_names[static_cast<size_t>(o) % push_outcome_count];
 }
 
+constexpr std::array<std::string_view, replica_event_count> replica_names{
+  "sent", "stored", "failed", "no_quorum", "taken_over", "repaired", "stale"};
+
+void node_metrics::replicated(replica_event e, uint64_t n) noexcept {
+  replica_[static_cast<size_t>(e)].fetch_add(n, relaxed);
+}
+
+uint64_t node_metrics::replica_events(replica_event e) const noexcept {
+  return replica_[static_cast<size_t>(e)].load(relaxed);
+}
+
 void node_metrics::push_ended(uint8_t provider, push_outcome o) noexcept {
   pushes_[push_slot(provider, o)].fetch_add(1, relaxed);
 }
@@ -301,6 +312,11 @@ std::string node_metrics::render_prometheus() const {
              "provider=\"" + std::string{push_provider_names[p]}
                + "\",outcome=\"" + std::string{push_outcome_names[o]} + "\"",
              pushes_[p * push_outcome_count + o].load(relaxed));
+  labelled(out, "tether_replica_total",
+           "Replicated queues (SPEC 14.3): batches sent and stored, "
+           "followers that failed, writes short of a quorum, takeovers, "
+           "repairs, stale batches refused.",
+           "event", replica_names, replica_);
   labelled(out, "tether_handshakes_rejected_total",
            "Upgrade requests refused before the WebSocket handshake.", "reason",
            reject_names, rejected_);

@@ -107,6 +107,19 @@ inline constexpr size_t push_provider_count = 3; // apns, fcm, webhook
 /// "sent", "retried", ... as /metrics and the overview name them.
 std::string_view to_string(push_outcome o) noexcept;
 
+/// What replicated queues did (SPEC §14.3), on the node that did it.
+enum class replica_event : uint8_t {
+  sent,       // a leader sent a batch to a follower
+  stored,     // a follower stored a leader's batch
+  failed,     // a follower did not answer a batch, or refused it
+  no_quorum,  // a durable write failed: too few copies reachable
+  taken_over, // this node took over a queue whose leader is gone
+  repaired,   // a snapshot or drop sent when a replica set changed
+  stale,      // a batch of an older generation, refused
+};
+
+inline constexpr size_t replica_event_count = 7;
+
 class node_metrics {
 public:
   /// Upper bounds of the RTT histogram buckets, in microseconds.
@@ -166,6 +179,8 @@ public:
   uint64_t messages_in(traffic_kind k) const noexcept;
   uint64_t messages_out(traffic_kind k) const noexcept;
   uint64_t errors(protocol::errc code) const noexcept;
+  void replicated(replica_event e, uint64_t n = 1) noexcept;
+  uint64_t replica_events(replica_event e) const noexcept;
   uint64_t queue_events(queue_counter c) const noexcept;
   uint64_t room_events(room_counter c) const noexcept;
   uint64_t store_commits() const noexcept {
@@ -216,6 +231,7 @@ private:
   counter rtt_sum_us_{0};
   counter rtt_count_{0};
   std::array<counter, queue_counter_count> queue_{};
+  std::array<counter, replica_event_count> replica_{};
   counter store_commits_{0};
   counter store_operations_{0};
   counter store_commit_ns_{0};

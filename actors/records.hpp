@@ -17,7 +17,7 @@ namespace tether::actors {
 
 /// The version of what nodes say to each other (the cluster actor's
 /// messages). A node refuses a peer of another version.
-inline constexpr uint32_t cluster_protocol_version = 4;
+inline constexpr uint32_t cluster_protocol_version = 5;
 
 /// A node as its peers know it.
 struct member_info {
@@ -70,6 +70,35 @@ struct device_record {
   int64_t last_seen_ms = 0;
   /// When the device's last push was sent (wall ms; 0: never).
   int64_t push_last_ms = 0;
+  /// The generation of the device's queue on this node (SPEC §14.3): raised
+  /// when a follower takes the queue over, carried by handovers.
+  uint64_t gen = 0;
+};
+
+/// A follower's copy of a device queue another node leads (SPEC §14.3):
+/// which queue, the leader's generation and its follower list then.
+struct replica_header {
+  std::string leader;
+  std::string user_id;
+  std::string device_id;
+  uint8_t type = 0;
+  std::string role;
+  uint64_t gen = 0;
+  /// The leader's followers, in its order (the first live one takes over).
+  std::vector<std::string> followers;
+};
+
+/// What a leader sends a follower of one device queue: new rows, retired
+/// ones, or a part of a snapshot (every row with a qid in (after, upto]:
+/// those not in `rows` go), or that the follower's copy goes (`drop`: it
+/// left the replica set).
+struct replica_batch {
+  replica_header header;
+  std::vector<stored_message> rows;
+  std::vector<uint64_t> removed;
+  uint64_t after = 0;
+  uint64_t upto = 0;
+  bool drop = false;
 };
 
 /// What the store answers when it registers a device (atom::open): its

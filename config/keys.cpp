@@ -463,6 +463,11 @@ const std::vector<binding>& table() {
       t, "cluster.max_pending_handshakes",
       "connections in their handshake at once; more are closed at accept",
       [](settings & s) -> auto& { return s.cluster.max_pending_handshakes; });
+    add_key(
+      t, "cluster.replication_factor",
+      "copies of each device queue on different nodes (1-5); an ack waits "
+      "for a majority",
+      [](settings & s) -> auto& { return s.cluster.replication_factor; });
     return t;
   }();
   return result;

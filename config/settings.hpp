@@ -211,6 +211,11 @@ struct cluster_settings {
   uint32_t max_pending_handshakes = 64; // connections in their handshake
                                         // at once: bounds what strangers
                                         // cost before they are known
+  // Copies of each device queue on different nodes (SPEC §14.3): 1 keeps
+  // a queue on its node's disk only; 2 or 3 ack a durable message once a
+  // majority of the copies is on disk, and a follower takes a queue over
+  // when its node is gone. The nodes of a cluster are configured alike.
+  uint32_t replication_factor = 1;
 };
 
 struct supervision_settings {

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include "actors/cluster/replication.hpp"
+
 namespace tether::config {
 
 std::vector<std::string> validate(const settings& s) {
@@ -167,6 +169,10 @@ std::vector<std::string> validate(const settings& s) {
        "cluster.node_id may hold letters, digits and . - _ : [ ] (at most "
        "100)");
   rule(plain(s.cluster.address), "cluster.address must be a host name or IP");
+  rule(s.cluster.replication_factor >= 1
+         && s.cluster.replication_factor <= actors::max_replication_factor,
+       "cluster.replication_factor must be 1-"
+         + std::to_string(actors::max_replication_factor));
   if (s.cluster.port != 0) {
     // Peers dial what a node announces: "any address" dials nowhere.
     rule(!s.cluster.address.empty() && s.cluster.address != "0.0.0.0"

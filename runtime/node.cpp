@@ -380,6 +380,7 @@ uint16_t node::start() {
   }
   params.cluster = impl_->cluster;
   params.peer.self = self;
+  params.replica.self = self.node_id;
   params.peer.middleman = caf::actor_cast<caf::actor>(impl_->middleman);
   params.peer.certificates = impl_->transport;
   params.peer.metrics = impl_->metrics;

@@ -24,6 +24,8 @@ actors::orchestrator_params orchestrator_params_of(const config::settings& s) {
   p.queue.resume_window = s.queue.resume_window;
   p.queue.release_after = s.queue.release_after;
   p.queue.handover_timeout = s.node.request_timeout;
+  p.replica.factor = s.cluster.replication_factor;
+  p.replica.timeout = s.node.request_timeout;
   p.queue.push = s.push.push;
   p.pusher.webhook_url = s.push.webhook_url;
   p.pusher.max_retries = s.push.max_retries;

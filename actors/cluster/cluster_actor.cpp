@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <set>
+#include <tuple>
 
 #include <caf/actor_system.hpp>
 #include <spdlog/spdlog.h>
@@ -105,6 +106,19 @@ void push(self_ptr self, const std::string& user,
   }
 }
 
+// The replica actor learns the members and the links to them.
+void tell_replica(self_ptr self) {
+  auto& st = self->state;
+  if (!st.replica)
+    return;
+  auto links = std::make_shared<cluster_links>();
+  links->live = st.live;
+  for (auto& [id, h] : st.peers)
+    if (std::binary_search(st.live.begin(), st.live.end(), id))
+      links->peers.emplace(id, h);
+  self->send(st.replica, atom::members_v, links_ptr{std::move(links)});
+}
+
 // The members changed: homes move; devices of members gone are not
 // connected any more, their queues wait there.
 void rehome(self_ptr self) {
@@ -136,20 +150,28 @@ void rehome(self_ptr self) {
         d.connected = false;
         tell_home(self, d);
       }
+  tell_replica(self);
 }
 
 // This node holds a queue of the device (with messages another node handed
-// over, or stored before a restart); its home says whether it is elsewhere.
-void hold(self_ptr self, const device_identity& id) {
+// over, stored before a restart, or taken over from a leader that is gone)
+// of generation `gen`; its home says whether it is elsewhere.
+void hold(self_ptr self, const device_identity& id, uint64_t gen) {
   auto& st = self->state;
   auto& devices = st.local[id.user_id];
-  if (devices.count(id.device_id) > 0)
+  if (auto i = devices.find(id.device_id); i != devices.end()) {
+    if (gen <= i->second.gen)
+      return;
+    i->second.gen = gen; // its home learns the newer generation
+    tell_home(self, i->second);
     return;
+  }
   auto& d = devices[id.device_id];
   d.id = id;
   d.node_id = st.params.self.node_id;
   d.connected = false;
   d.since_ms = 0; // older than any connection
+  d.gen = gen;
   tell_home(self, d);
 }
 
@@ -172,11 +194,12 @@ void apply_routes(self_ptr self, const std::string& user,
                   const std::vector<remote_device>& devices) {
   auto& st = self->state;
   std::vector<remote_route> routes;
-  std::vector<std::pair<remote_device, peer_link_actor>> moved;
+  // This node's entry, the link to where the queue is, its generation there.
+  std::vector<std::tuple<remote_device, peer_link_actor, uint64_t>> moved;
   auto mine = st.local.find(user);
   for (auto& d : devices) {
     auto h = link_of_node(self, d.node_id);
-    routes.push_back(remote_route{d.id, h, d.node_id, d.connected});
+    routes.push_back(remote_route{d.id, h, d.node_id, d.connected, d.gen});
     if (mine == st.local.end())
       continue;
     auto i = mine->second.find(d.id.device_id);
@@ -184,9 +207,10 @@ void apply_routes(self_ptr self, const std::string& user,
         || (i->second.connected && d.since_ms < i->second.since_ms))
       continue; // not here, or connected here since later (the home learns)
     // Its queue is there now: the one here goes there (once that node is
-    // linked from here: until then the entry stays, and a relink retries).
+    // linked from here: until then the entry stays, and a relink retries),
+    // or drops itself if it is older (SPEC §14.3).
     if (h)
-      moved.emplace_back(i->second, h);
+      moved.emplace_back(i->second, h, d.gen);
   }
   with_shard(self, user,
              [self, user, routes = std::move(routes),
@@ -195,8 +219,8 @@ void apply_routes(self_ptr self, const std::string& user,
                  return;
                self->send(shard, atom::routes_v, user, routes);
                auto& local = self->state.local;
-               for (auto& [d, h] : moved) {
-                 self->send(shard, atom::handover_v, d.id, h);
+               for (auto& [d, h, gen] : moved) {
+                 self->send(shard, atom::handover_v, d.id, h, gen);
                  auto u = local.find(d.id.user_id);
                  if (u == local.end())
                    continue;
@@ -252,7 +276,7 @@ void start(self_ptr self) {
           id.type
             = static_cast<protocol::device_type>(std::min<uint8_t>(r.type, 3));
           id.role = r.role;
-          hold(self, id);
+          hold(self, id, r.gen);
         }
         if (!records.empty())
           spdlog::info("cluster: {} devices have stored messages here",
@@ -415,8 +439,39 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
       apply_routes(self, user, devices);
     },
     [=](atom::handover, const std::string& from, const device_identity& id,
-        const std::vector<std::string>& forms) {
-      return take_handover(self, from, id, forms);
+        uint64_t gen, const std::vector<std::string>& forms) {
+      return take_handover(self, from, id, gen, forms);
+    },
+    [=](atom::replicate, const std::string& from, replica_batch& b) {
+      return take_replica(self, from, b);
+    },
+    [=](atom::get, atom::replicate, const std::string& from,
+        const std::string& leader, const std::string& user,
+        const std::string& device) {
+      return give_replica(self, from, leader, user, device);
+    },
+    [=](atom::replicate, replica_actor& r) {
+      self->state.replica = std::move(r);
+      tell_replica(self);
+    },
+    [=](atom::promote, const device_identity& id, uint64_t gen) {
+      // The queue's rows are this node's now: its shard registers the
+      // device and starts the queue (an empty handover), and its home
+      // learns where the queue is.
+      with_shard(self, id.user_id, [self, id, gen](const directory_actor& s) {
+        if (s)
+          self
+            ->request(s, caf::infinite, atom::handover_v, id, gen,
+                      message_list{})
+            .then([](std::vector<std::string>&) {},
+                  [self, id](caf::error& err) {
+                    spdlog::error("cluster: cannot start the queue of {}/{} "
+                                  "taken over: {}",
+                                  id.user_id, id.device_id,
+                                  self->system().render(err));
+                  });
+      });
+      hold(self, id, gen);
     },
     [=](atom::forward, const std::string& from, const device_identity& sender,
         std::vector<std::string>& devices, const std::string& bytes) {

@@ -64,6 +64,8 @@ struct cluster_state {
   cluster_params params;
   /// Given by atom::start (it is spawned after this actor).
   orchestrator_actor orchestrator;
+  /// This node's replica actor (SPEC §14.3; none: replication factor 1).
+  replica_actor replica;
   std::shared_ptr<node_metrics> metrics;
   membership view{member_info{}};
   /// The address of the link each linked member came up on.

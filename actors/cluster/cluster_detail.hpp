@@ -23,9 +23,9 @@ peer_link_actor link_of_node(self_ptr self, const std::string& node_id);
 
 bool is_self(self_ptr self, const std::string& node_id);
 
-/// This node holds a queue of the device; its home says whether it is
-/// elsewhere.
-void hold(self_ptr self, const device_identity& id);
+/// This node holds a queue of the device, of generation `gen` (SPEC
+/// §14.3); its home says whether it is elsewhere.
+void hold(self_ptr self, const device_identity& id, uint64_t gen);
 
 /// Runs `f` with the directory shard of `user` on this node (empty while
 /// the directory restarts).
@@ -36,7 +36,14 @@ void with_shard(self_ptr self, const std::string& user,
 
 caf::result<std::vector<std::string>>
 take_handover(self_ptr self, const std::string& from, const device_identity& id,
-              const std::vector<std::string>& forms);
+              uint64_t gen, const std::vector<std::string>& forms);
+
+caf::result<bool> take_replica(self_ptr self, const std::string& from,
+                               replica_batch& b);
+
+caf::result<std::vector<stored_message>>
+give_replica(self_ptr self, const std::string& from, const std::string& leader,
+             const std::string& user, const std::string& device);
 
 caf::result<uint32_t> take_forward(self_ptr self, const std::string& from,
                                    const device_identity& sender,

@@ -124,7 +124,7 @@ read_relayed(self_ptr self, const std::string& from, traffic_kind kind,
 
 caf::result<std::vector<std::string>>
 take_handover(self_ptr self, const std::string& from, const device_identity& id,
-              const std::vector<std::string>& forms) {
+              uint64_t gen, const std::vector<std::string>& forms) {
   auto& st = self->state;
   // Taken by the node the device's home names: its queue is here (it
   // connected here, or its messages were handed here before), from a
@@ -157,16 +157,66 @@ take_handover(self_ptr self, const std::string& from, const device_identity& id,
   auto rp = self->make_response_promise<std::vector<std::string>>();
   with_shard_or_refuse(
     self, id.user_id, rp,
-    [self, id, msgs = std::move(msgs),
+    [self, id, gen, msgs = std::move(msgs),
      rp](const directory_actor& shard) mutable {
-      self->request(shard, caf::infinite, atom::handover_v, id, std::move(msgs))
+      self
+        ->request(shard, caf::infinite, atom::handover_v, id, gen,
+                  std::move(msgs))
         .then(
-          [self, id, rp](std::vector<std::string>& refused) mutable {
+          [self, id, gen, rp](std::vector<std::string>& refused) mutable {
             rp.deliver(std::move(refused));
-            hold(self, id);
+            hold(self, id, gen);
           },
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
     });
+  return rp;
+}
+
+caf::result<bool> take_replica(self_ptr self, const std::string& from,
+                               replica_batch& b) {
+  auto& st = self->state;
+  if (!st.replica)
+    return make_tether_error(protocol::errc::internal_error,
+                             "queues are not replicated on this node");
+  // A linked member, writing only its own copies (the leader is the node
+  // the batch came from, whatever it names).
+  auto why = st.peers.count(from) == 0 ? std::string{"not a linked member"}
+                                       : check_replica(b, st.params.limits);
+  if (!why.empty()) {
+    refuse(self, peer_refusal::forged, from,
+           "a replica batch for " + b.header.user_id + "/" + b.header.device_id
+             + ": " + why);
+    return make_tether_error(protocol::errc::validation_error,
+                             "refused a replica batch: " + why);
+  }
+  auto rp = self->make_response_promise<bool>();
+  self
+    ->request(st.replica, caf::infinite, atom::replicate_v, from, std::move(b))
+    .then([rp](bool applied) mutable { rp.deliver(applied); },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+caf::result<std::vector<stored_message>>
+give_replica(self_ptr self, const std::string& from, const std::string& leader,
+             const std::string& user, const std::string& device) {
+  auto& st = self->state;
+  if (!st.replica)
+    return make_tether_error(protocol::errc::internal_error,
+                             "queues are not replicated on this node");
+  if (st.peers.count(from) == 0) {
+    refuse(self, peer_refusal::claim, from, "a request for a queue's copy");
+    return make_peer_error(peer_exit::refused, "not a linked member");
+  }
+  auto rp = self->make_response_promise<std::vector<stored_message>>();
+  self
+    ->request(st.replica, caf::infinite, atom::get_v, atom::replicate_v, leader,
+              user, device)
+    .then(
+      [rp](std::vector<stored_message>& rows) mutable {
+        rp.deliver(std::move(rows));
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
   return rp;
 }
 

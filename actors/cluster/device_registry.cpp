@@ -1,11 +1,15 @@
 #include "actors/cluster/device_registry.hpp"
 
+#include <algorithm>
+
 namespace tether::actors {
 
 std::set<std::string> device_registry::report(const remote_device& r) {
   auto& devices = users_[r.id.user_id];
   auto [i, added] = devices.try_emplace(r.id.device_id, r);
   auto& e = i->second;
+  // The newest generation heard of, whoever holds the queue.
+  auto gen = std::max(e.gen, r.gen);
   std::set<std::string> tell;
   if (added) {
     tell = nodes_of(r.id.user_id);
@@ -15,23 +19,30 @@ std::set<std::string> device_registry::report(const remote_device& r) {
     // The same node: its newer word about its own connection counts (an
     // older one is a connection that was replaced meanwhile).
     if (r.since_ms < e.since_ms
-        || (e.connected == r.connected && e.since_ms == r.since_ms))
+        || (e.connected == r.connected && e.since_ms == r.since_ms
+            && r.gen <= e.gen))
       return tell;
     e = r;
+    e.gen = gen;
     return nodes_of(r.id.user_id);
   }
   // Another node: a connection beats a queue held without one; of two
-  // connections, or two queues, the later one wins.
-  bool wins = r.connected == e.connected ? r.since_ms >= e.since_ms
-                                         : r.connected;
+  // queues held without one, the newer generation (a takeover beats the
+  // copy of a leader that comes back); else the later one wins.
+  bool wins = r.connected != e.connected       ? r.connected
+              : !r.connected && r.gen != e.gen ? r.gen > e.gen
+                                               : r.since_ms >= e.since_ms;
   if (wins) {
-    // It moved: the node it left hands its queue over.
+    // It moved: the node it left hands its queue over (or drops it, if it
+    // is of an older generation).
     auto old = e.node_id;
     e = r;
+    e.gen = gen;
     tell = nodes_of(r.id.user_id);
     tell.insert(old);
     return tell;
   }
+  e.gen = gen;
   // A node that lost the device (or holds its queue from before) learns
   // where it is now.
   tell.insert(r.node_id);

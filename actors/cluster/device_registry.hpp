@@ -7,8 +7,14 @@
 // queue without, and of two alike the later one (since_ms) wins, so a
 // delayed report of an older connection never moves a device back. Pure.
 //
+// Of two nodes holding a device's queue without a connection, the newer
+// generation wins (SPEC §14.3: a follower that took the queue over beats
+// the old leader that comes back with its copy). The registry keeps the
+// newest generation heard of for each device, whoever holds it.
+//
 // A node whose report loses (it holds a queue of a device that is now
-// elsewhere) is told where the device is: it hands that queue over.
+// elsewhere) is told where the device is, with that generation: it hands
+// that queue over, or drops it if its own is older.
 
 #include <functional>
 #include <map>

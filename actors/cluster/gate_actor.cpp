@@ -157,13 +157,29 @@ gate_actor::behavior_type gate(gate_actor::stateful_pointer<gate_state> self,
         self->send(self->state.params.cluster, atom::routes_v, from,
                    std::move(user), std::move(ds));
     },
-    [self](atom::handover, device_identity& id, std::vector<std::string>& forms)
+    [self](atom::handover, device_identity& id, uint64_t gen,
+           std::vector<std::string>& forms)
       -> caf::result<std::vector<std::string>> {
       auto from = sender_id(self, "queue handover");
       if (from.empty())
         return not_a_peer();
-      return relay<std::vector<std::string>>(self, atom::handover_v, from,
-                                             std::move(id), std::move(forms));
+      return relay<std::vector<std::string>>(
+        self, atom::handover_v, from, std::move(id), gen, std::move(forms));
+    },
+    [self](atom::replicate, replica_batch& b) -> caf::result<bool> {
+      auto from = sender_id(self, "replica batch");
+      if (from.empty())
+        return not_a_peer();
+      return relay<bool>(self, atom::replicate_v, from, std::move(b));
+    },
+    [self](atom::get, atom::replicate, std::string& leader, std::string& user,
+           std::string& device) -> caf::result<std::vector<stored_message>> {
+      auto from = sender_id(self, "replica request");
+      if (from.empty())
+        return not_a_peer();
+      return relay<std::vector<stored_message>>(
+        self, atom::get_v, atom::replicate_v, from, std::move(leader),
+        std::move(user), std::move(device));
     },
     [self](atom::forward, device_identity& sender,
            std::vector<std::string>& devices,

@@ -184,10 +184,20 @@ peer_link(peer_link_actor::stateful_pointer<peer_link_state> self,
     [self](atom::routes, std::string& user, std::vector<remote_device>& ds) {
       pass(self, atom::routes_v, std::move(user), std::move(ds));
     },
-    [self](atom::handover, device_identity& id, std::vector<std::string>& forms)
+    [self](atom::handover, device_identity& id, uint64_t gen,
+           std::vector<std::string>& forms)
       -> caf::result<std::vector<std::string>> {
-      return relay<std::vector<std::string>>(self, atom::handover_v,
-                                             std::move(id), std::move(forms));
+      return relay<std::vector<std::string>>(
+        self, atom::handover_v, std::move(id), gen, std::move(forms));
+    },
+    [self](atom::replicate, replica_batch& b) -> caf::result<bool> {
+      return relay<bool>(self, atom::replicate_v, std::move(b));
+    },
+    [self](atom::get, atom::replicate, std::string& leader, std::string& user,
+           std::string& device) -> caf::result<std::vector<stored_message>> {
+      return relay<std::vector<stored_message>>(
+        self, atom::get_v, atom::replicate_v, std::move(leader),
+        std::move(user), std::move(device));
     },
     [self](atom::forward, device_identity& sender,
            std::vector<std::string>& devices,

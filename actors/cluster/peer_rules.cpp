@@ -1,5 +1,6 @@
 #include "actors/cluster/peer_rules.hpp"
 
+#include "actors/cluster/replication.hpp"
 #include "actors/directory/placement.hpp"
 #include "protocol/control.hpp"
 #include "protocol/validate.hpp"
@@ -88,6 +89,43 @@ std::string check_handled(const sender_claim& by,
   for (auto& id : ids)
     if (!id_ok(id))
       return "a message id is empty, too long or not UTF-8";
+  return {};
+}
+
+std::string check_replica(const replica_batch& b,
+                          const protocol::limits& limits) {
+  auto& h = b.header;
+  if (!id_ok(h.user_id) || !id_ok(h.device_id)
+      || h.user_id == protocol::server_user_id
+      || h.device_id == protocol::server_device_id)
+    return "it names no device";
+  if (h.type > 3 || (!h.role.empty() && h.role != "extension"))
+    return "its device type or role is out of range";
+  if (h.followers.size() >= max_replication_factor)
+    return "it names " + std::to_string(h.followers.size()) + " followers";
+  for (auto& f : h.followers)
+    if (!id_ok(f))
+      return "a follower id is empty, too long or not UTF-8";
+  if (b.rows.size() > max_replica_rows || b.removed.size() > max_replica_rows)
+    return "it holds " + std::to_string(b.rows.size() + b.removed.size())
+           + " rows";
+  if (b.after > b.upto)
+    return "its snapshot range is empty";
+  for (auto& r : b.rows) {
+    if (r.user_id != h.user_id || r.device_id != h.device_id)
+      return "a row of another device";
+    if (r.qid == 0 || r.priority > 3 || !id_ok(r.msg_id))
+      return "a row's key, priority or message id is out of range";
+    auto f = protocol::decode(protocol::codec::msgpack, r.body, limits);
+    if (!f.ok() || f.kind != protocol::frame_kind::message
+        || f.messages.size() != 1)
+      return "a row that is no message";
+    auto& m = f.messages.front().msg;
+    if (m.id != r.msg_id)
+      return "a row whose message has another id";
+    if (auto why = check_handed_over(m, limits); !why.empty())
+      return "row " + m.id + ": " + why;
+  }
   return {};
 }
 

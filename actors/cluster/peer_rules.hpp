@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "actors/records.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/model.hpp"
 
@@ -65,6 +66,18 @@ inline constexpr size_t max_handled_devices = 1024;
 std::string check_handled(const sender_claim& by,
                           const std::vector<std::string>& devices,
                           const std::vector<std::string>& ids);
+
+/// Rows or retirements one replica batch holds at most (a leader sends a
+/// snapshot in parts of handover size).
+inline constexpr size_t max_replica_rows = 4096;
+
+/// Checks what a leader sends for the copy of a device queue it leads
+/// (SPEC §14.3): "" if its header names a device (not the server) with a
+/// known type and role and at most max_replication_factor - 1 followers
+/// with valid ids, and every row is of that device and holds a message a
+/// queue could hold (check_handed_over, its id the row's), else why not.
+std::string check_replica(const replica_batch& b,
+                          const protocol::limits& limits);
 
 /// What a node says of one of its members of a room.
 struct member_claim {

@@ -247,7 +247,7 @@ void start_queue(self_ptr self, const std::string& user,
         tell_cluster(self, s->id, false);
         for (auto& r : u.remote)
           if (r.id.device_id == device && r.node)
-            self->send(q, atom::handover_v, r.node);
+            self->send(q, atom::handover_v, r.node, r.gen);
       }
       if (s->conn)
         routes_changed(self, u);
@@ -786,19 +786,20 @@ directory(directory_actor::stateful_pointer<directory_state> self,
                  protocol::to_int(protocol::close_code::disconnected));
       return true;
     },
-    [=](atom::handover, const device_identity& id, peer_link_actor& target) {
+    [=](atom::handover, const device_identity& id, peer_link_actor& target,
+        uint64_t gen) {
       with_user(self, id.user_id, [=](user_slot& u) mutable {
         auto* d = find_device(u, id.device_id);
         if (!d || d->conn)
           return; // nothing of it here, or it is back here
         with_queue(self, id.user_id, id.device_id,
-                   [self, target](const queue_actor& q) {
+                   [self, target, gen](const queue_actor& q) {
                      if (q)
-                       self->send(q, atom::handover_v, target);
+                       self->send(q, atom::handover_v, target, gen);
                    });
       });
     },
-    [=](atom::handover, const device_identity& id,
+    [=](atom::handover, const device_identity& id, uint64_t gen,
         const message_list& msgs) -> caf::result<std::vector<std::string>> {
       using refusals = std::vector<std::string>;
       auto rp = self->make_response_promise<refusals>();
@@ -810,12 +811,15 @@ directory(directory_actor::stateful_pointer<directory_state> self,
           u.devices.push_back(std::move(slot));
         }
         with_queue(self, id.user_id, id.device_id,
-                   [self, rp, msgs](const queue_actor& q) mutable {
+                   [self, rp, gen, msgs](const queue_actor& q) mutable {
                      if (!q) {
                        rp.deliver(make_tether_error(
                          protocol::errc::internal_error, "queue unavailable"));
                        return;
                      }
+                     // Its generation first: the queue here is the one
+                     // handed over now (SPEC §14.3).
+                     self->send(q, atom::generation_v, gen);
                      if (msgs.empty()) {
                        rp.deliver(refusals{});
                        return;

@@ -143,6 +143,8 @@ void stop_children(self_ptr self) {
   st.expiries.clear();
   stop_queues(self);
   stop_shards(self);
+  if (st.replica)
+    self->send_exit(st.replica, caf::exit_reason::user_shutdown);
   // Last: the store commits what the others left in its mailbox.
   self->send_exit(st.store, caf::exit_reason::user_shutdown);
 }
@@ -278,6 +280,8 @@ orchestrator_state::~orchestrator_state() {
     end(r);
   for (auto& s : shards)
     end(s);
+  if (replica)
+    end(replica);
   if (store)
     end(store); // last: it commits what the others left in its mailbox
 }
@@ -292,7 +296,7 @@ queue_actor spawn_queue(self_ptr self, const device_identity& id,
   // (No shards: the directory is being restarted; no home, no release.)
   auto home = st.shards.empty() ? queue_home{}
                                 : queue_home{shard_for(self, id.user_id)};
-  auto q = self->spawn(queue, id, st.store, st.params.queue, st.metrics,
+  auto q = self->spawn(queue, id, st.queue_store, st.params.queue, st.metrics,
                        std::move(home), std::move(restore));
   self->monitor(q);
   st.queues.emplace(q.address(), q);
@@ -351,7 +355,15 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
   else
     st.store = self->spawn(store, st.params.log, st.metrics, st.params.store);
   self->monitor(st.store);
-  st.params.connection.store = st.store;
+  st.queue_store = st.store;
+  if (st.params.cluster && st.params.replica.factor > 1) {
+    st.replica = self->spawn(replica, st.store, st.params.cluster, st.metrics,
+                             st.params.replica);
+    self->monitor(st.replica);
+    st.queue_store = caf::actor_cast<store_actor>(st.replica);
+    self->send(st.params.cluster, atom::replicate_v, st.replica);
+  }
+  st.params.connection.store = st.queue_store;
   // One pusher for the node, given to every queue; it dies with the node
   // (linked), so a queue never pushes into nothing.
   if (st.params.pushes)
@@ -397,6 +409,16 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
       auto addr = std::move(p->second);
       st.peer_addrs.erase(p);
       on_peer_down(self, addr, dm.reason);
+      return;
+    }
+    if (st.replica && dm.source == st.replica.address()) {
+      if (dm.reason != caf::exit_reason::user_shutdown) {
+        // Writes waiting for their copies are lost with it: as the store.
+        spdlog::error("replica actor failed ({}); stopping the node",
+                      self->system().render(dm.reason));
+        stop_children(self);
+        self->quit(dm.reason);
+      }
       return;
     }
     if (dm.source == st.store.address()) {

@@ -36,6 +36,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/cluster/peer_link_actor.hpp"
+#include "actors/cluster/replica_actor.hpp"
 #include "actors/connection/connection_actor.hpp"
 #include "actors/directory/directory_actor.hpp"
 #include "actors/interfaces.hpp"
@@ -83,6 +84,9 @@ struct orchestrator_params {
   cluster_actor cluster;
   /// What its peer links say, how they dial and through what (cluster).
   peer_link_params peer;
+  /// Replicated queues (with a cluster, factor above 1: a replica actor in
+  /// front of the store for queues and connections).
+  replica_params replica;
   /// How long the overview waits for each queue and room to answer.
   std::chrono::milliseconds overview_timeout{1000};
   /// The node's client of the push providers (null: no pushes are sent;
@@ -112,6 +116,10 @@ struct orchestrator_state {
   orchestrator_params params;
   std::shared_ptr<node_metrics> metrics;
   store_actor store;
+  /// What queues and connections write through: the replica actor (SPEC
+  /// §14.3), or the store itself.
+  replica_actor replica;
+  store_actor queue_store;
   /// The directory shards; a user's is shards[shard_of(user, size)].
   std::vector<directory_actor> shards;
   permanent_child directory_child;

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/cluster/relay.hpp"
+#include "actors/cluster/replication.hpp"
 #include "actors/loop_affinity.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/control.hpp"
@@ -511,7 +512,7 @@ void hand_over(self_ptr self) {
   st.handing = std::move(batch);
   self
     ->request(st.handover_to, st.params.handover_timeout, atom::handover_v,
-              st.owner, std::move(forms))
+              st.owner, st.gen, std::move(forms))
     .then(
       [self](std::vector<std::string>& refused) {
         auto& st = self->state;
@@ -552,6 +553,30 @@ void hand_over(self_ptr self) {
                      reason_of(self->system(), err), st.handover_retry.count());
         pump(self);
       });
+}
+
+// This queue is a stale copy (SPEC §14.3): the device's queue was taken
+// over elsewhere (generation `known`) while this node was away, and what
+// this one holds that was acked went on with the takeover. Its messages go,
+// from memory and disk, and it quits (unless the device is back here, or
+// its messages are on their way).
+void drop_stale(self_ptr self, uint64_t known) {
+  auto& st = self->state;
+  if (attached(self) || st.in_handover)
+    return;
+  absorb(self);
+  auto all = st.q.take_all();
+  message_keys keys{st.owner.user_id, st.owner.device_id, {}};
+  for (auto& e : all)
+    if (e.durable)
+      keys.qids.push_back(e.key);
+  if (!keys.qids.empty())
+    self->send(st.store, atom::remove_v, std::move(keys));
+  spdlog::warn("queue {}/{}: dropped {} messages of a stale copy "
+               "(generation {}; the queue is at {} elsewhere)",
+               st.owner.user_id, st.owner.device_id, all.size(), st.gen, known);
+  st.metrics->queue_event(queue_counter::retired, all.size());
+  self->quit();
 }
 
 struct admission {
@@ -753,6 +778,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
     // is (no store read; seqs continue where they were).
     auto& r = *restore.record;
     st.epoch = r.epoch;
+    st.gen = r.gen;
     st.seq_reserved = r.seq_reserved;
     st.next_qid = r.next_qid;
     st.gaps.restore({r.gap_expired, r.gap_evicted, r.gap_dead});
@@ -782,6 +808,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
                bool fresh) {
           auto& st = self->state;
           st.epoch = rec.epoch;
+          st.gen = rec.gen;
           st.seq_reserved = rec.seq_reserved;
           st.gaps.restore({rec.gap_expired, rec.gap_evicted, rec.gap_dead});
           if (rec.push_last_ms > 0)
@@ -926,6 +953,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       }
       queue_record r;
       r.epoch = st.epoch;
+      r.gen = st.gen;
       r.next_seq = st.q.next_seq();
       r.seq_reserved = st.seq_reserved;
       r.next_qid = st.next_qid;
@@ -980,12 +1008,33 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       pump(self);
       arm_release(self);
     },
-    [=](atom::handover, peer_link_actor& target) {
-      self->state.handover_to = std::move(target);
-      self->state.handover_retry = milliseconds{0};
+    [=](atom::handover, peer_link_actor& target, uint64_t gen) {
+      auto& st = self->state;
+      if (when_elsewhere(st.gen, gen) == held_copy::drop) {
+        drop_stale(self, gen);
+        return;
+      }
+      st.handover_to = std::move(target);
+      st.handover_retry = milliseconds{0};
       hand_over(self);
     },
     [=](atom::handover) { hand_over(self); },
+    [=](atom::generation, uint64_t gen) {
+      auto& st = self->state;
+      if (gen <= st.gen)
+        return;
+      st.gen = gen;
+      self
+        ->request(st.store, caf::infinite, atom::generation_v, st.owner.user_id,
+                  st.owner.device_id, gen)
+        .then([](atom::ok) {},
+              [self](caf::error& err) {
+                spdlog::error("queue {}/{}: cannot record its generation: {}",
+                              self->state.owner.user_id,
+                              self->state.owner.device_id,
+                              self->system().render(err));
+              });
+    },
     [=](atom::gaps) { write_gaps(self); },
     [=](atom::tick, uint64_t generation) {
       // Generation 0 is an explicit sweep (the clock was moved).

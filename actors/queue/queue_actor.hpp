@@ -71,6 +71,8 @@ struct queue_state {
   std::shared_ptr<node_metrics> metrics;
   device_queue q;
   std::string epoch;
+  /// The queue's generation (SPEC §14.3): carried by its handovers.
+  uint64_t gen = 0;
   /// Highest seq reserved on disk; deliveries never pass it.
   uint64_t seq_reserved = 0;
   bool reserving = false;

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 
@@ -55,6 +56,59 @@ CREATE TABLE IF NOT EXISTS push_addresses (
 CREATE UNIQUE INDEX IF NOT EXISTS push_tokens ON push_addresses(provider, token);
 ALTER TABLE devices ADD COLUMN push_last_ms INTEGER NOT NULL DEFAULT 0;
 )sql";
+
+// Replicated queues (SPEC §14.3): each device's queue generation, and the
+// copies this node keeps of queues other nodes lead (one per leader and
+// device; the followers list is the leader's, newline-separated).
+constexpr const char* schema_v3 = R"sql(
+ALTER TABLE devices ADD COLUMN gen INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS replicas (
+  leader      TEXT    NOT NULL,
+  user_id     TEXT    NOT NULL,
+  device_id   TEXT    NOT NULL,
+  device_type INTEGER NOT NULL,
+  role        TEXT    NOT NULL DEFAULT '',
+  gen         INTEGER NOT NULL,
+  followers   TEXT    NOT NULL,
+  PRIMARY KEY (leader, user_id, device_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS replicas_device ON replicas(user_id, device_id);
+CREATE TABLE IF NOT EXISTS replica_messages (
+  leader        TEXT    NOT NULL,
+  user_id       TEXT    NOT NULL,
+  device_id     TEXT    NOT NULL,
+  qid           INTEGER NOT NULL,
+  priority      INTEGER NOT NULL,
+  enqueued_ms   INTEGER NOT NULL,
+  expires_ms    INTEGER NOT NULL,
+  needs_ack     INTEGER NOT NULL,
+  msg_id        TEXT    NOT NULL,
+  sender_device TEXT    NOT NULL,
+  body          BLOB    NOT NULL,
+  PRIMARY KEY (leader, user_id, device_id, qid)) WITHOUT ROWID;
+)sql";
+
+std::string join_lines(const std::vector<std::string>& v) {
+  std::string out;
+  for (auto& x : v) {
+    if (!out.empty())
+      out += '\n';
+    out += x;
+  }
+  return out;
+}
+
+std::vector<std::string> split_lines(const std::string& s) {
+  std::vector<std::string> out;
+  size_t from = 0;
+  while (from < s.size()) {
+    auto to = s.find('\n', from);
+    if (to == std::string::npos)
+      to = s.size();
+    out.push_back(s.substr(from, to - from));
+    from = to + 1;
+  }
+  return out;
+}
 
 // 64 random bits as 16 hex digits. `rng` is seeded once per store: a
 // random_device draw per epoch cost ~0.2 ms (rdseed in a VM) and showed as
@@ -143,7 +197,20 @@ device_record read_device(sqlite3_stmt* s) {
   d.gap_dead = static_cast<uint64_t>(sqlite3_column_int64(s, 9));
   d.last_seen_ms = sqlite3_column_int64(s, 10);
   d.push_last_ms = sqlite3_column_int64(s, 11);
+  d.gen = static_cast<uint64_t>(sqlite3_column_int64(s, 12));
   return d;
+}
+
+replica_header read_replica(sqlite3_stmt* s) {
+  replica_header h;
+  h.leader = column_text(s, 0);
+  h.user_id = column_text(s, 1);
+  h.device_id = column_text(s, 2);
+  h.type = static_cast<uint8_t>(sqlite3_column_int(s, 3));
+  h.role = column_text(s, 4);
+  h.gen = static_cast<uint64_t>(sqlite3_column_int64(s, 5));
+  h.followers = split_lines(column_text(s, 6));
+  return h;
 }
 
 constexpr const char* message_columns
@@ -152,7 +219,10 @@ constexpr const char* message_columns
 
 constexpr const char* device_columns
   = "user_id, device_id, device_type, role, epoch, seq_reserved, next_qid, "
-    "gap_expired, gap_evicted, gap_dead, last_seen_ms, push_last_ms";
+    "gap_expired, gap_evicted, gap_dead, last_seen_ms, push_last_ms, gen";
+
+constexpr const char* replica_columns
+  = "leader, user_id, device_id, device_type, role, gen, followers";
 
 } // namespace
 
@@ -218,6 +288,8 @@ void durable_log::open() {
       exec(schema_v1);
     if (version < 2)
       exec(schema_v2);
+    if (version < 3)
+      exec(schema_v3);
     exec(("PRAGMA user_version=" + std::to_string(schema_version)).c_str());
     commit();
   }
@@ -291,6 +363,42 @@ void durable_log::open() {
        "m.device_id=d.device_id AND m.dead=0 AND m.priority>=? AND "
        "m.enqueued_ms>d.push_last_ms) ORDER BY user_id, device_id")
       .c_str());
+  max_qid_ = prepare("SELECT coalesce(max(qid), 0) FROM messages WHERE "
+                     "user_id=? AND device_id=?");
+  generation_ = prepare("UPDATE devices SET gen=max(gen,?) WHERE user_id=? "
+                        "AND device_id=?");
+  find_replica_ = prepare(("SELECT " + std::string{replica_columns}
+                           + " FROM replicas WHERE leader=? AND user_id=? AND "
+                             "device_id=?")
+                            .c_str());
+  put_replica_ = prepare(
+    "INSERT OR REPLACE INTO replicas (leader, user_id, device_id, "
+    "device_type, role, gen, followers) VALUES (?,?,?,?,?,?,?)");
+  drop_replica_ = prepare("DELETE FROM replicas WHERE leader=? AND user_id=? "
+                          "AND device_id=?");
+  drop_replica_rows_ = prepare("DELETE FROM replica_messages WHERE leader=? "
+                               "AND user_id=? AND device_id=?");
+  newest_replica_ = prepare("SELECT coalesce(max(gen), 0) FROM replicas "
+                            "WHERE user_id=? AND device_id=? AND leader<>?");
+  older_replicas_ = prepare("SELECT leader FROM replicas WHERE user_id=? AND "
+                            "device_id=? AND gen<? AND leader<>?");
+  put_replica_row_ = prepare(
+    "INSERT OR REPLACE INTO replica_messages (leader, user_id, device_id, "
+    "qid, priority, enqueued_ms, expires_ms, needs_ack, msg_id, "
+    "sender_device, body) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+  remove_replica_row_ = prepare("DELETE FROM replica_messages WHERE leader=? "
+                                "AND user_id=? AND device_id=? AND qid=?");
+  replica_qids_ = prepare("SELECT qid FROM replica_messages WHERE leader=? "
+                          "AND user_id=? AND device_id=? AND qid>? AND "
+                          "qid<=?");
+  replica_rows_ = prepare(
+    "SELECT user_id, device_id, qid, priority, enqueued_ms, expires_ms, "
+    "needs_ack, msg_id, sender_device, body, 0 FROM replica_messages WHERE "
+    "leader=? AND user_id=? AND device_id=? ORDER BY qid");
+  replicas_of_ = prepare(("SELECT " + std::string{replica_columns}
+                          + " FROM replicas WHERE leader=? ORDER BY user_id, "
+                            "device_id")
+                           .c_str());
   dead_ = prepare(("SELECT " + cols
                    + " FROM messages WHERE user_id=? AND dead<>0 ORDER BY "
                      "enqueued_ms LIMIT ?")
@@ -565,6 +673,186 @@ std::vector<stored_message> durable_log::dead_letters(const std::string& user,
   if (rc != SQLITE_DONE)
     fail("cannot list dead letters");
   return out;
+}
+
+void durable_log::set_generation(const std::string& user,
+                                 const std::string& device, uint64_t gen) {
+  binder b{generation_};
+  b(static_cast<int64_t>(gen))(user)(device);
+  if (b.step() != SQLITE_DONE)
+    fail("cannot record a queue generation");
+}
+
+std::optional<replica_header>
+durable_log::find_replica(const std::string& leader, const std::string& user,
+                          const std::string& device) {
+  binder b{find_replica_};
+  b(leader)(user)(device);
+  switch (b.step()) {
+    case SQLITE_ROW:
+      return read_replica(find_replica_);
+    case SQLITE_DONE:
+      return std::nullopt;
+    default:
+      fail("cannot look up a replica");
+  }
+}
+
+void durable_log::drop_replica(const std::string& leader,
+                               const std::string& user,
+                               const std::string& device) {
+  for (auto s : {drop_replica_rows_, drop_replica_}) {
+    binder b{s};
+    b(leader)(user)(device);
+    if (b.step() != SQLITE_DONE)
+      fail("cannot drop a replica");
+  }
+}
+
+bool durable_log::apply_replica(const replica_batch& b) {
+  auto& h = b.header;
+  auto have = find_replica(h.leader, h.user_id, h.device_id);
+  if (have && h.gen < have->gen)
+    return false; // from before that leader's newer generation
+  {
+    // Another leader's copy of a newer generation: this leader's queue is
+    // the stale one (taken over while it was away).
+    binder n{newest_replica_};
+    n(h.user_id)(h.device_id)(h.leader);
+    if (n.step() != SQLITE_ROW)
+      fail("cannot read replicas");
+    if (static_cast<uint64_t>(sqlite3_column_int64(newest_replica_, 0)) > h.gen)
+      return false;
+  }
+  // A new generation of the copy starts afresh; a drop ends it.
+  if (b.drop || (have && h.gen > have->gen))
+    drop_replica(h.leader, h.user_id, h.device_id);
+  // Copies of the device from other leaders at older generations are
+  // stale: what of them was acked went on with the takeover.
+  std::vector<std::string> older;
+  {
+    binder o{older_replicas_};
+    o(h.user_id)(h.device_id)(static_cast<int64_t>(h.gen))(h.leader);
+    int rc;
+    while ((rc = o.step()) == SQLITE_ROW)
+      older.push_back(column_text(older_replicas_, 0));
+    if (rc != SQLITE_DONE)
+      fail("cannot list replicas");
+  }
+  for (auto& l : older)
+    drop_replica(l, h.user_id, h.device_id);
+  if (b.drop)
+    return true;
+  {
+    // (Bound without a copy: alive until the step.)
+    auto followers = join_lines(h.followers);
+    binder p{put_replica_};
+    p(h.leader)(h.user_id)(h.device_id)(static_cast<int64_t>(h.type))(h.role)(
+      static_cast<int64_t>(h.gen))(followers);
+    if (p.step() != SQLITE_DONE)
+      fail("cannot record a replica");
+  }
+  auto remove_row = [&](uint64_t qid) {
+    binder r{remove_replica_row_};
+    r(h.leader)(h.user_id)(h.device_id)(static_cast<int64_t>(qid));
+    if (r.step() != SQLITE_DONE)
+      fail("cannot retire a replica row");
+  };
+  if (b.upto > b.after) {
+    // A snapshot (or a part of one): the rows in (after, upto] are exactly
+    // these.
+    std::vector<uint64_t> keep;
+    for (auto& m : b.rows)
+      keep.push_back(m.qid);
+    std::sort(keep.begin(), keep.end());
+    std::vector<uint64_t> gone;
+    {
+      binder q{replica_qids_};
+      q(h.leader)(h.user_id)(h.device_id)(static_cast<int64_t>(b.after))(
+        static_cast<int64_t>(b.upto));
+      int rc;
+      while ((rc = q.step()) == SQLITE_ROW) {
+        auto qid
+          = static_cast<uint64_t>(sqlite3_column_int64(replica_qids_, 0));
+        if (!std::binary_search(keep.begin(), keep.end(), qid))
+          gone.push_back(qid);
+      }
+      if (rc != SQLITE_DONE)
+        fail("cannot read a replica");
+    }
+    for (auto qid : gone)
+      remove_row(qid);
+  }
+  for (auto& m : b.rows) {
+    binder r{put_replica_row_};
+    r(h.leader)(h.user_id)(h.device_id)(static_cast<int64_t>(m.qid))(
+      static_cast<int64_t>(m.priority))(m.enqueued_ms)(m.expires_ms)(
+      static_cast<int64_t>(m.needs_ack))(m.msg_id)(m.sender_device)
+      .blob(m.body);
+    if (r.step() != SQLITE_DONE)
+      fail("cannot store a replica row");
+  }
+  for (auto qid : b.removed)
+    remove_row(qid);
+  return true;
+}
+
+std::vector<replica_header>
+durable_log::replicas_of(const std::string& leader) {
+  std::vector<replica_header> out;
+  binder b{replicas_of_};
+  b(leader);
+  int rc;
+  while ((rc = b.step()) == SQLITE_ROW)
+    out.push_back(read_replica(replicas_of_));
+  if (rc != SQLITE_DONE)
+    fail("cannot list replicas");
+  return out;
+}
+
+std::vector<stored_message>
+durable_log::replica_rows(const std::string& leader, const std::string& user,
+                          const std::string& device) {
+  std::vector<stored_message> out;
+  binder b{replica_rows_};
+  b(leader)(user)(device);
+  int rc;
+  while ((rc = b.step()) == SQLITE_ROW)
+    out.push_back(read_message(replica_rows_));
+  if (rc != SQLITE_DONE)
+    fail("cannot read a replica");
+  return out;
+}
+
+std::optional<device_record>
+durable_log::promote(const std::string& leader, const std::string& user,
+                     const std::string& device, uint64_t gen, int64_t now_ms) {
+  auto h = find_replica(leader, user, device);
+  if (!h)
+    return std::nullopt;
+  auto rows = replica_rows(leader, user, device);
+  auto rec = find_device(user, device);
+  if (!rec)
+    rec = insert_device(user, device, h->type, h->role, now_ms);
+  // After whatever the device has here (live or dead), in the leader's
+  // order.
+  auto next = rec->next_qid;
+  {
+    binder m{max_qid_};
+    m(user)(device);
+    if (m.step() != SQLITE_ROW)
+      fail("cannot read a queue's keys");
+    next = std::max(
+      next, static_cast<uint64_t>(sqlite3_column_int64(max_qid_, 0)) + 1);
+  }
+  for (auto& m : rows) {
+    m.qid = next++;
+    append(m);
+  }
+  reserve(user, device, rec->seq_reserved, next);
+  set_generation(user, device, gen);
+  drop_replica(leader, user, device);
+  return find_device(user, device);
 }
 
 store_stats durable_log::stats() {

@@ -5,14 +5,18 @@
 // and a power loss. Versioned schema (PRAGMA user_version). Not thread-safe:
 // owned by the store actor. No CAF here.
 //
-// Tables (schema 2):
+// Tables (schema 3):
 //   devices  (user_id, device_id) -> type, role, epoch, seq_reserved,
-//            next_qid, unreported gaps, last_seen, the last push
+//            next_qid, unreported gaps, last_seen, the last push, the
+//            queue's generation (SPEC §14.3)
 //   messages (user_id, device_id, qid) -> priority, times, needs_ack,
 //            msg_id, sender_device, body (the envelope, msgpack), dead
 //   push_addresses (user_id, device_id, provider) -> token, topic, sandbox,
 //            registered; (provider, token) unique: a token belongs to one
 //            device (an app reinstalled for another user takes it along)
+//   replicas (leader, user_id, device_id) -> type, role, gen, followers:
+//            the copies this node keeps of queues other nodes lead
+//   replica_messages (leader, user_id, device_id, qid) -> as messages
 
 #include <cstdint>
 #include <memory>
@@ -40,7 +44,7 @@ public:
 class durable_log {
 public:
   /// The schema version this code writes.
-  static constexpr int schema_version = 2;
+  static constexpr int schema_version = 3;
 
   /// Opens (creating if needed) the store at `path`. Throws store_error for
   /// a file that is not a database, is corrupt, locked by another process,
@@ -97,6 +101,38 @@ public:
   /// Records when the device's last push was sent (never moved back).
   void set_push_state(const std::string& user, const std::string& device,
                       int64_t last_ms);
+
+  /// Raises the device's queue generation to `gen` (never lowers it).
+  void set_generation(const std::string& user, const std::string& device,
+                      uint64_t gen);
+
+  // -- copies of queues other nodes lead (SPEC §14.3)
+  // ----------------------------------------------------------------------
+  /// Applies what a leader sent: its header (a generation older than the
+  /// copy's, or than another leader's copy of the device, is refused;
+  /// copies of the device from other leaders at older generations go), rows,
+  /// retirements, a part of a snapshot, or a drop (which takes the device's
+  /// copies of older generations along). Returns false if it was ignored as
+  /// stale.
+  bool apply_replica(const replica_batch& b);
+  /// The copies of the queues `leader` leads.
+  std::vector<replica_header> replicas_of(const std::string& leader);
+  /// A copy's header, if there is one.
+  std::optional<replica_header> find_replica(const std::string& leader,
+                                             const std::string& user,
+                                             const std::string& device);
+  /// A copy's rows, by qid.
+  std::vector<stored_message> replica_rows(const std::string& leader,
+                                           const std::string& user,
+                                           const std::string& device);
+  /// Takes the queue over from the copy: its rows become the device's
+  /// messages here (after any it has, live or dead, renumbered in order;
+  /// next_qid past them), its generation
+  /// `gen` (at least); the copy goes. Returns the device's record, or none
+  /// if there is no copy.
+  std::optional<device_record>
+  promote(const std::string& leader, const std::string& user,
+          const std::string& device, uint64_t gen, int64_t now_ms);
 
   // -- reads
   // --------------------------------------------------------------------
@@ -158,6 +194,21 @@ private:
   sqlite3_stmt* push_addresses_ = nullptr;
   sqlite3_stmt* push_state_ = nullptr;
   sqlite3_stmt* to_push_ = nullptr;
+  sqlite3_stmt* generation_ = nullptr;
+  sqlite3_stmt* max_qid_ = nullptr;
+  sqlite3_stmt* find_replica_ = nullptr;
+  sqlite3_stmt* put_replica_ = nullptr;
+  sqlite3_stmt* drop_replica_ = nullptr;
+  sqlite3_stmt* drop_replica_rows_ = nullptr;
+  sqlite3_stmt* older_replicas_ = nullptr;
+  sqlite3_stmt* newest_replica_ = nullptr;
+  sqlite3_stmt* put_replica_row_ = nullptr;
+  sqlite3_stmt* remove_replica_row_ = nullptr;
+  sqlite3_stmt* replica_qids_ = nullptr;
+  sqlite3_stmt* replica_rows_ = nullptr;
+  sqlite3_stmt* replicas_of_ = nullptr;
+  void drop_replica(const std::string& leader, const std::string& user,
+                    const std::string& device);
 };
 
 } // namespace tether::actors

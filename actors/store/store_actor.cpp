@@ -367,6 +367,58 @@ store(store_actor::stateful_pointer<store_state> self,
         return log.devices_to_push(min_priority);
       });
     },
+    [=](atom::replicate, replica_batch& b) -> caf::result<bool> {
+      auto rp = self->make_response_promise<bool>();
+      auto applied = std::make_shared<bool>(false);
+      write(self, [b = std::move(b), applied](durable_log& log) {
+        *applied = log.apply_replica(b);
+      });
+      on_commit(self, [rp, applied](const std::string& error) mutable {
+        if (error.empty())
+          rp.deliver(*applied);
+        else
+          rp.deliver(protocol::make_error(protocol::errc::internal_error));
+      });
+      return rp;
+    },
+    [=](atom::get, atom::replicate,
+        const std::string& leader) -> caf::result<std::vector<replica_header>> {
+      return read(self,
+                  [&](durable_log& log) { return log.replicas_of(leader); });
+    },
+    [=](atom::get, atom::replicate, const std::string& leader,
+        const std::string& user,
+        const std::string& device) -> caf::result<std::vector<stored_message>> {
+      return read(self, [&](durable_log& log) {
+        return log.replica_rows(leader, user, device);
+      });
+    },
+    [=](atom::promote, const std::string& leader, const std::string& user,
+        const std::string& device, uint64_t gen) -> caf::result<device_record> {
+      auto rp = self->make_response_promise<device_record>();
+      auto rec = std::make_shared<std::optional<device_record>>();
+      write(self, [=, now = wall_ms(self)](durable_log& log) {
+        *rec = log.promote(leader, user, device, gen, now);
+      });
+      on_commit(self, [rp, rec, user,
+                       device](const std::string& error) mutable {
+        if (!error.empty())
+          rp.deliver(protocol::make_error(protocol::errc::internal_error));
+        else if (!*rec)
+          rp.deliver(make_tether_error(protocol::errc::internal_error,
+                                       "no copy of the queue of " + user + "/"
+                                         + device));
+        else
+          rp.deliver(std::move(**rec));
+      });
+      return rp;
+    },
+    [=](atom::generation, const std::string& user, const std::string& device,
+        uint64_t gen) -> caf::result<atom::ok> {
+      return write_acked(self, [=](durable_log& log) {
+        log.set_generation(user, device, gen);
+      });
+    },
     [=](atom::flush) { flush(self); },
   };
 }

@@ -137,14 +137,37 @@ CAF_TEST(every registered message type round trips with all its fields) {
   dr.gap_evicted = 2;
   dr.gap_dead = 3;
   dr.last_seen_ms = 12345;
+  dr.gen = 4;
   device_record dr2;
   CAF_REQUIRE(round_trips(sys, dr, "device_record", dr2));
   CAF_CHECK(dr2.user_id == "alice" && dr2.device_id == "phone" && dr2.type == 2
             && dr2.role == "extension" && dr2.epoch == "e1"
             && dr2.seq_reserved == 9 && dr2.next_qid == 11
             && dr2.gap_expired == 1 && dr2.gap_evicted == 2 && dr2.gap_dead == 3
-            && dr2.last_seen_ms == 12345);
+            && dr2.last_seen_ms == 12345 && dr2.gen == 4);
   CAF_CHECK(round_trips(sys, std::vector<device_record>{dr}, "records"));
+  // What a leader sends a follower of a queue (SPEC §14.3).
+  replica_batch rb;
+  rb.header = replica_header{"c",         "alice", "phone",   2,
+                             "extension", 3,       {"b", "a"}};
+  rb.rows = {sm};
+  rb.removed = {4, 5};
+  rb.after = 2;
+  rb.upto = 7;
+  rb.drop = true;
+  replica_batch rb2;
+  CAF_REQUIRE(round_trips(sys, rb, "replica_batch", rb2));
+  CAF_CHECK(rb2.header.leader == "c" && rb2.header.user_id == "alice"
+            && rb2.header.device_id == "phone" && rb2.header.type == 2
+            && rb2.header.role == "extension" && rb2.header.gen == 3
+            && rb2.header.followers == (std::vector<std::string>{"b", "a"})
+            && rb2.rows.size() == 1 && rb2.rows[0].body == sm.body
+            && rb2.removed == (std::vector<uint64_t>{4, 5}) && rb2.after == 2
+            && rb2.upto == 7 && rb2.drop);
+  replica_header rh2;
+  CAF_CHECK(round_trips(sys, rb.header, "replica_header", rh2));
+  CAF_CHECK(round_trips(sys, std::vector<replica_header>{rb.header},
+                        "replica_headers"));
   message_keys mk;
   CAF_REQUIRE(round_trips(sys, message_keys{"alice", "phone", {1, 2, 3}},
                           "message_keys", mk));
@@ -230,19 +253,20 @@ CAF_TEST(every registered message type round trips with all its fields) {
             && mi2.port == 7400 && mi2.protocol == 3 && mi2.incarnation == 5);
   CAF_CHECK(round_trips(sys, std::vector<member_info>{mi, mi}, "members"));
   remote_device rd2;
-  CAF_REQUIRE(round_trips(sys, remote_device{id, "east-1", false, 1234},
+  CAF_REQUIRE(round_trips(sys, remote_device{id, "east-1", false, 1234, 6},
                           "remote_device", rd2));
+  CAF_CHECK_EQUAL(rd2.gen, 6u);
   CAF_CHECK(rd2.id.device_id == "phone" && rd2.node_id == "east-1"
             && !rd2.connected && rd2.since_ms == 1234);
   CAF_CHECK(round_trips(sys, std::vector<remote_device>{rd2}, "remotes"));
   // A route carries a handle: a real one, of an actor of this system.
   auto target = sys.spawn([]() -> caf::behavior { return {[](int) {}}; });
-  remote_route rr{id, caf::actor_cast<peer_link_actor>(target), "east-1",
-                  false};
+  remote_route rr{id, caf::actor_cast<peer_link_actor>(target), "east-1", false,
+                  3};
   remote_route rr2;
   CAF_REQUIRE(round_trips(sys, rr, "remote_route", rr2));
   CAF_CHECK(rr2.id.device_id == "phone" && rr2.node == rr.node
-            && rr2.node_id == "east-1" && !rr2.connected);
+            && rr2.node_id == "east-1" && !rr2.connected && rr2.gen == 3);
   CAF_CHECK(round_trips(sys, std::vector<remote_route>{rr}, "routes"));
   caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
   protocol::push_address pa{protocol::push_provider::fcm, "tok", "com.x", true};
@@ -297,6 +321,7 @@ CAF_TEST(every registered handle type round trips as the same handle) {
     handle_round_trips<connection_actor>(sys, target, "connection_actor"));
   CAF_CHECK(handle_round_trips<queue_actor>(sys, target, "queue_actor"));
   CAF_CHECK(handle_round_trips<store_actor>(sys, target, "store_actor"));
+  CAF_CHECK(handle_round_trips<replica_actor>(sys, target, "replica_actor"));
   CAF_CHECK(handle_round_trips<room_actor>(sys, target, "room_actor"));
   CAF_CHECK(handle_round_trips<device_actor>(sys, target, "device_actor"));
   CAF_CHECK(handle_round_trips<fleet_actor>(sys, target, "fleet_actor"));

@@ -401,6 +401,7 @@ CAF_TEST(a member can do only what a member does) {
   x.self()->send(*gate, atom::routes_v, std::string{"alice"},
                  std::vector<actors::remote_device>{on_m});
   CAF_CHECK(x.ask(*gate, atom::handover_v, identity("alice", "phone"),
+                  uint64_t{0},
                   std::vector<std::string>{chat_from("alice", "phone")}));
   // A member "admin" with a custom status over its limits in room ops.
   actors::presence_row row;

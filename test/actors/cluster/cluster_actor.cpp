@@ -157,7 +157,7 @@ CAF_TEST(the routes of a user come only from its home) {
 
 CAF_TEST(a queue is taken over only by the node that holds the device) {
   auto err = ask(atom::handover_v, std::string{"b"}, identity("alice", "phone"),
-                 std::vector<std::string>{form("alice", "phone")});
+                 uint64_t{0}, std::vector<std::string>{form("alice", "phone")});
   CAF_CHECK(err);
   CAF_CHECK_EQUAL(refused(peer_refusal::claim), 1u);
 }

@@ -107,3 +107,44 @@ CAF_TEST(of two queues held without a connection the later wins) {
   CAF_CHECK_EQUAL(reg.report(at("y", "phone", false, 300)), nodes{"y"});
   CAF_CHECK_EQUAL(reg.find("alice")->at("phone").node_id, "b");
 }
+
+CAF_TEST(a queue taken over beats the old leader that comes back with it) {
+  device_registry reg;
+  auto gen = [](remote_device d, uint64_t g) {
+    d.gen = g;
+    return d;
+  };
+  // c led the phone's queue (generation 1) and died; b took it over at
+  // generation 2 and tells the home.
+  reg.report(gen(at("c", "phone", false, 0), 1));
+  CAF_CHECK_EQUAL(reg.report(gen(at("b", "phone", false, 0), 2)),
+                  (nodes{"b", "c"}));
+  CAF_CHECK_EQUAL(reg.find("alice")->at("phone").node_id, "b");
+  // c restarts with its disk and reports its stored queue: it loses, and
+  // is told where the queue is, at the newer generation (it drops its copy).
+  CAF_CHECK_EQUAL(reg.report(gen(at("c", "phone", false, 0), 1)), nodes{"c"});
+  CAF_CHECK_EQUAL(reg.find("alice")->at("phone").node_id, "b");
+  CAF_CHECK_EQUAL(reg.find("alice")->at("phone").gen, 2u);
+  // The device connects to a, which has never heard of a generation: the
+  // connection wins, the home keeps the newest generation for the routes
+  // (b hands over, as its copy is that new).
+  CAF_CHECK_EQUAL(reg.report(at("a", "phone", true, 500)), (nodes{"a", "b"}));
+  auto& d = reg.find("alice")->at("phone");
+  CAF_CHECK_EQUAL(d.node_id, "a");
+  CAF_CHECK_EQUAL(d.gen, 2u);
+  auto to_b = reg.routes_for("alice", "b");
+  CAF_REQUIRE_EQUAL(to_b.size(), 1u);
+  CAF_CHECK_EQUAL(to_b[0].gen, 2u);
+  // a took the queue with its generation and says so: nothing moves.
+  CAF_CHECK(reg.report(gen(at("a", "phone", true, 500), 2)).empty());
+  // A home that hears the stale copy first, then the takeover (it was
+  // re-homed): the takeover wins either way.
+  device_registry late;
+  late.report(gen(at("c", "phone", false, 0), 1));
+  late.report(gen(at("b", "phone", false, 0), 2));
+  CAF_CHECK_EQUAL(late.find("alice")->at("phone").node_id, "b");
+  device_registry early;
+  early.report(gen(at("b", "phone", false, 0), 2));
+  early.report(gen(at("c", "phone", false, 0), 1));
+  CAF_CHECK_EQUAL(early.find("alice")->at("phone").node_id, "b");
+}

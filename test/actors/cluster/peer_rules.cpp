@@ -3,6 +3,7 @@
 
 #include "actors/cluster/peer_rules.hpp"
 #include "actors/directory/placement.hpp"
+#include "protocol/control.hpp"
 
 using namespace tether;
 using namespace tether::actors;
@@ -129,4 +130,70 @@ CAF_TEST(a member row holds what a device could have set) {
   m = ok;
   m.event = "promote";
   CAF_CHECK_NOT_EQUAL(check_member(m), "");
+}
+
+namespace {
+
+// A leader's batch of one row holding `m` for laptop's queue of alice.
+replica_batch replica_of(const protocol::mobile_message& m) {
+  replica_batch b;
+  b.header = replica_header{"c", "alice", "laptop", 0, "", 1, {"a", "b"}};
+  stored_message row;
+  row.user_id = "alice";
+  row.device_id = "laptop";
+  row.qid = 1;
+  row.priority = 1;
+  row.msg_id = m.id;
+  row.sender_device = m.source.device_id;
+  row.body = protocol::encode(protocol::codec::msgpack, m);
+  b.rows.push_back(row);
+  return b;
+}
+
+} // namespace
+
+CAF_TEST(a replica batch holds rows of its device a queue could hold) {
+  protocol::limits limits;
+  auto ok = replica_of(chat("alice", "phone"));
+  CAF_CHECK_EQUAL(check_replica(ok, limits), "");
+  // Retirements alone, a snapshot part, a drop.
+  replica_batch bare;
+  bare.header = ok.header;
+  bare.removed = {1, 2};
+  CAF_CHECK_EQUAL(check_replica(bare, limits), "");
+  bare.after = 4;
+  bare.upto = 2;
+  CAF_CHECK_EQUAL(check_replica(bare, limits), "its snapshot range is empty");
+  // A row of another device than the header's.
+  auto other = ok;
+  other.rows[0].device_id = "tablet";
+  CAF_CHECK_EQUAL(check_replica(other, limits), "a row of another device");
+  // Bytes that are no message, or a message under another id.
+  auto junk = ok;
+  junk.rows[0].body = "\xc1";
+  CAF_CHECK_EQUAL(check_replica(junk, limits), "a row that is no message");
+  auto renamed = ok;
+  renamed.rows[0].msg_id = "m2";
+  CAF_CHECK_EQUAL(check_replica(renamed, limits),
+                  "a row whose message has another id");
+  // A message of the server's own type: the same rule as a handover.
+  auto m = chat("alice", "phone");
+  m.type = "tether.ack";
+  CAF_CHECK(check_replica(replica_of(m), limits).find("server's own")
+            != std::string::npos);
+  // The header: the server is no device; types, roles and followers bound.
+  auto server = ok;
+  server.header.user_id = std::string{protocol::server_user_id};
+  CAF_CHECK_EQUAL(check_replica(server, limits), "it names no device");
+  auto role = ok;
+  role.header.role = "admin";
+  CAF_CHECK_EQUAL(check_replica(role, limits),
+                  "its device type or role is out of range");
+  auto many = ok;
+  many.header.followers = {"a", "b", "d", "e", "f"};
+  CAF_CHECK_EQUAL(check_replica(many, limits), "it names 5 followers");
+  auto huge = bare;
+  huge.after = 0;
+  huge.removed.assign(max_replica_rows + 1, 7);
+  CAF_CHECK(check_replica(huge, limits).find("rows") != std::string::npos);
 }

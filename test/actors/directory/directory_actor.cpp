@@ -86,6 +86,24 @@ store_actor::behavior_type counting_store(store_actor::pointer,
     [](atom::push, atom::backlog, uint8_t) {
       return std::vector<device_record>{};
     },
+    // Replicated queues: never asked of a directory.
+    [](atom::replicate, const replica_batch&) -> caf::result<bool> {
+      return caf::sec::unexpected_message;
+    },
+    [](atom::get, atom::replicate,
+       const std::string&) -> caf::result<std::vector<replica_header>> {
+      return caf::sec::unexpected_message;
+    },
+    [](atom::get, atom::replicate, const std::string&, const std::string&,
+       const std::string&) -> caf::result<std::vector<stored_message>> {
+      return caf::sec::unexpected_message;
+    },
+    [](atom::promote, const std::string&, const std::string&,
+       const std::string&, uint64_t) -> caf::result<device_record> {
+      return caf::sec::unexpected_message;
+    },
+    [](atom::generation, const std::string&, const std::string&, uint64_t)
+      -> caf::result<atom::ok> { return caf::sec::unexpected_message; },
     [](atom::flush) {},
   };
 }

@@ -349,6 +349,8 @@ CAF_TEST(a schema 1 store is migrated and keeps its rows) {
     CAF_CHECK_EQUAL(d->push_last_ms, 0);
     CAF_CHECK_EQUAL(log.load("alice", "phone").size(), 1u);
     CAF_CHECK(log.push_addresses("alice", "phone").empty());
+    CAF_CHECK_EQUAL(d->gen, 0u);
+    CAF_CHECK(log.replicas_of("c").empty());
   }
   sqlite3* db = nullptr;
   sqlite3_open(path.c_str(), &db);
@@ -358,4 +360,190 @@ CAF_TEST(a schema 1 store is migrated and keeps its rows) {
   CAF_CHECK_EQUAL(sqlite3_column_int(s, 0), durable_log::schema_version);
   sqlite3_finalize(s);
   sqlite3_close(db);
+}
+
+namespace {
+
+// A batch from `leader` for alice's phone at generation `gen`.
+replica_batch from_leader(const std::string& leader, uint64_t gen,
+                          std::vector<uint64_t> qids = {}) {
+  replica_batch b;
+  b.header.leader = leader;
+  b.header.user_id = "alice";
+  b.header.device_id = "phone";
+  b.header.type = 1;
+  b.header.role = "extension";
+  b.header.gen = gen;
+  b.header.followers = {"a", "b"};
+  for (auto q : qids)
+    b.rows.push_back(msg(q, leader + std::to_string(q)));
+  return b;
+}
+
+std::vector<uint64_t> qids_of(const std::vector<stored_message>& rows) {
+  std::vector<uint64_t> out;
+  for (auto& r : rows)
+    out.push_back(r.qid);
+  return out;
+}
+
+using qids = std::vector<uint64_t>;
+
+} // namespace
+
+CAF_TEST(a copy of another node queue takes rows retirements and snapshots) {
+  tether::test::temp_dir dir;
+  auto path = dir.path() + "/tether.db";
+  {
+    durable_log log{path};
+    log.begin();
+    CAF_CHECK(log.apply_replica(from_leader("c", 1, {1, 2, 3})));
+    auto r = from_leader("c", 1, {4});
+    r.removed = {2};
+    CAF_CHECK(log.apply_replica(r));
+    log.commit();
+    // Nothing of it is this node's own queue.
+    CAF_CHECK(log.load("alice", "phone").empty());
+    CAF_CHECK(log.devices_with_backlog().empty());
+    CAF_CHECK(!log.find_device("alice", "phone"));
+  }
+  durable_log log{path};
+  CAF_CHECK_EQUAL(qids_of(log.replica_rows("c", "alice", "phone")),
+                  (qids{1, 3, 4}));
+  auto h = log.replicas_of("c");
+  CAF_REQUIRE_EQUAL(h.size(), 1u);
+  CAF_CHECK_EQUAL(h[0].gen, 1u);
+  CAF_CHECK_EQUAL(h[0].followers, (std::vector<std::string>{"a", "b"}));
+  CAF_CHECK_EQUAL(h[0].role, "extension");
+  CAF_CHECK_EQUAL(h[0].type, 1u);
+  CAF_CHECK(log.replicas_of("b").empty());
+  // A snapshot of (0, 4]: exactly 3 and 4 up to there; 5 (newer than the
+  // snapshot's read) stays.
+  log.begin();
+  CAF_CHECK(log.apply_replica(from_leader("c", 1, {5})));
+  auto snap = from_leader("c", 1, {3, 4});
+  snap.upto = 4;
+  snap.rows[0].msg_id = "again";
+  CAF_CHECK(log.apply_replica(snap));
+  log.commit();
+  auto rows = log.replica_rows("c", "alice", "phone");
+  CAF_CHECK_EQUAL(qids_of(rows), (qids{3, 4, 5}));
+  CAF_CHECK_EQUAL(rows[0].msg_id, "again");
+  CAF_CHECK_EQUAL(rows[2].body, msg(5, "").body);
+  // The next part of a snapshot, (4, 9]: 5 was retired meanwhile; the
+  // part before stays.
+  snap = from_leader("c", 1, {6});
+  snap.after = 4;
+  snap.upto = 9;
+  log.begin();
+  CAF_CHECK(log.apply_replica(snap));
+  log.commit();
+  CAF_CHECK_EQUAL(qids_of(log.replica_rows("c", "alice", "phone")),
+                  (qids{3, 4, 6}));
+  // A drop ends the copy.
+  log.begin();
+  auto drop = from_leader("c", 1);
+  drop.drop = true;
+  CAF_CHECK(log.apply_replica(drop));
+  log.commit();
+  CAF_CHECK(log.replica_rows("c", "alice", "phone").empty());
+  CAF_CHECK(log.replicas_of("c").empty());
+}
+
+CAF_TEST(an older generation never overwrites a newer copy) {
+  tether::test::temp_dir dir;
+  durable_log log{dir.path() + "/tether.db"};
+  log.begin();
+  CAF_CHECK(log.apply_replica(from_leader("c", 2, {1, 2})));
+  // A late batch of c's older generation: ignored, nothing changes.
+  auto late = from_leader("c", 1, {7});
+  late.removed = {1};
+  CAF_CHECK(!log.apply_replica(late));
+  CAF_CHECK_EQUAL(qids_of(log.replica_rows("c", "alice", "phone")),
+                  (qids{1, 2}));
+  // c leads at a newer generation (it took the queue back): its copy
+  // starts afresh.
+  CAF_CHECK(log.apply_replica(from_leader("c", 3, {9})));
+  CAF_CHECK_EQUAL(qids_of(log.replica_rows("c", "alice", "phone")), qids{9});
+  // b took the device's queue over at generation 4: c's older copy goes.
+  CAF_CHECK(log.apply_replica(from_leader("b", 4, {1})));
+  CAF_CHECK(log.replicas_of("c").empty());
+  CAF_CHECK(log.replica_rows("c", "alice", "phone").empty());
+  // c, back from away and unaware, sends its old queue again: refused, as
+  // a copy of a newer generation is here.
+  CAF_CHECK(!log.apply_replica(from_leader("c", 3, {1, 2, 3})));
+  CAF_CHECK(log.replicas_of("c").empty());
+  // A copy of another leader at the same generation (a queue handed over
+  // without a takeover) is kept until its leader retires it.
+  CAF_CHECK(log.apply_replica(from_leader("d", 4, {2})));
+  CAF_CHECK_EQUAL(log.replicas_of("b").size(), 1u);
+  CAF_CHECK_EQUAL(log.replicas_of("d").size(), 1u);
+  // e took the queue over at generation 5 and leaves this node out of its
+  // set: its drop takes the older copies along, and records nothing.
+  auto drop = from_leader("e", 5);
+  drop.drop = true;
+  CAF_CHECK(log.apply_replica(drop));
+  CAF_CHECK(log.replicas_of("b").empty());
+  CAF_CHECK(log.replicas_of("d").empty());
+  CAF_CHECK(log.replicas_of("e").empty());
+  log.commit();
+}
+
+CAF_TEST(a takeover makes the copy the device queue here) {
+  tether::test::temp_dir dir;
+  auto path = dir.path() + "/tether.db";
+  {
+    durable_log log{path};
+    log.begin();
+    CAF_CHECK(log.apply_replica(from_leader("c", 1, {10, 11, 12})));
+    CAF_CHECK(!log.promote("x", "alice", "phone", 2, 500)); // no such copy
+    auto rec = log.promote("c", "alice", "phone", 2, 500);
+    log.commit();
+    CAF_REQUIRE(rec);
+    // The device was unknown here: registered as the copy knew it.
+    CAF_CHECK_EQUAL(rec->type, 1u);
+    CAF_CHECK_EQUAL(rec->role, "extension");
+    CAF_CHECK_EQUAL(rec->gen, 2u);
+    CAF_CHECK_EQUAL(rec->next_qid, 4u);
+    CAF_CHECK(log.replicas_of("c").empty());
+  }
+  durable_log log{path};
+  auto rows = log.load("alice", "phone");
+  CAF_CHECK_EQUAL(qids_of(rows), (qids{1, 2, 3}));
+  CAF_REQUIRE_EQUAL(rows.size(), 3u);
+  CAF_CHECK_EQUAL(rows[0].msg_id, "c10");
+  CAF_CHECK_EQUAL(rows[2].msg_id, "c12");
+  CAF_CHECK(rows[0].needs_ack);
+  CAF_CHECK_EQUAL(log.devices_with_backlog().size(), 1u);
+  // A device known here with messages of its own: the copy's rows come
+  // after them; the generation only rises.
+  log.begin();
+  log.reserve("alice", "phone", 0, 40);
+  CAF_CHECK(log.apply_replica(from_leader("b", 5, {1, 2})));
+  auto rec = log.promote("b", "alice", "phone", 6, 600);
+  CAF_REQUIRE(rec);
+  CAF_CHECK_EQUAL(rec->next_qid, 42u);
+  log.set_generation("alice", "phone", 3);
+  log.commit();
+  auto six = log.find_device("alice", "phone");
+  CAF_REQUIRE(six);
+  CAF_CHECK_EQUAL(six->gen, 6u);
+  CAF_CHECK_EQUAL(qids_of(log.load("alice", "phone")), (qids{1, 2, 3, 40, 41}));
+  // A queue here whose keys ran past the recorded next_qid (a queue
+  // restarts its keys after its highest stored one): never overwritten.
+  log.begin();
+  log.append(msg(90, "own"));
+  CAF_CHECK(log.apply_replica(from_leader("d", 7, {1})));
+  rec = log.promote("d", "alice", "phone", 8, 700);
+  log.commit();
+  CAF_REQUIRE(rec);
+  CAF_CHECK_EQUAL(rec->next_qid, 92u);
+  auto all = log.load("alice", "phone");
+  CAF_CHECK_EQUAL(qids_of(all), (qids{1, 2, 3, 40, 41, 90, 91}));
+  CAF_CHECK_EQUAL(all.back().msg_id, "d1");
+  // (Generation 3 set after the takeover at 6 did not lower it; the last
+  // takeover's is 8.)
+  auto after = log.find_device("alice", "phone");
+  CAF_REQUIRE(after);
+  CAF_CHECK_EQUAL(after->gen, 8u);
 }

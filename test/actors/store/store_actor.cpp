@@ -111,4 +111,58 @@ CAF_TEST(dead letters are purged after their retention and counted) {
   anon_send_exit(st, caf::exit_reason::user_shutdown);
 }
 
+CAF_TEST(a copy is kept committed answered and taken over) {
+  test::temp_dir dir;
+  auto log = std::make_shared<durable_log>(dir.path() + "/tether.db");
+  auto metrics = std::make_shared<node_metrics>();
+  auto st = sys.spawn(store, log, metrics, store_params{});
+  replica_batch b;
+  b.header = replica_header{"c", "alice", "phone", 0, "", 3, {"b", "a"}};
+  b.rows = {row(1), row(2)};
+  self->send(st, atom::replicate_v, b);
+  // A batch of an older generation of that leader: answered false.
+  auto stale = b;
+  stale.header.gen = 2;
+  stale.rows = {row(9)};
+  self->send(st, atom::replicate_v, stale);
+  sched.run();
+  self->receive([](bool applied) { CAF_CHECK(applied); });
+  self->receive([](bool applied) { CAF_CHECK(!applied); });
+  // Committed, as one transaction.
+  CAF_CHECK(metrics->render_prometheus().find("tether_store_commits_total 1\n")
+            != std::string::npos);
+  self->send(st, atom::get_v, atom::replicate_v, std::string{"c"});
+  self->send(st, atom::get_v, atom::replicate_v, std::string{"c"},
+             std::string{"alice"}, std::string{"phone"});
+  sched.run();
+  self->receive([](std::vector<replica_header>& hs) {
+    CAF_REQUIRE_EQUAL(hs.size(), 1u);
+    CAF_CHECK_EQUAL(hs[0].followers, (std::vector<std::string>{"b", "a"}));
+  });
+  self->receive([](std::vector<stored_message>& rows) {
+    CAF_CHECK_EQUAL(rows.size(), 2u);
+  });
+  self->send(st, atom::promote_v, std::string{"c"}, std::string{"alice"},
+             std::string{"phone"}, uint64_t{4});
+  self->send(st, atom::promote_v, std::string{"c"}, std::string{"alice"},
+             std::string{"phone"}, uint64_t{4});
+  sched.run();
+  self->receive([](device_record& r) {
+    CAF_CHECK_EQUAL(r.gen, 4u);
+    CAF_CHECK_EQUAL(r.next_qid, 3u);
+  });
+  // Taken over once: the copy is gone.
+  self->receive([](device_record&) { CAF_FAIL("promoted twice"); },
+                [](caf::error& err) { CAF_CHECK(err); });
+  CAF_CHECK_EQUAL(log->load("alice", "phone").size(), 2u);
+  self->send(st, atom::generation_v, std::string{"alice"}, std::string{"phone"},
+             uint64_t{7});
+  sched.run();
+  self->receive([](atom::ok) {});
+  auto rec = log->find_device("alice", "phone");
+  CAF_REQUIRE(rec);
+  CAF_CHECK_EQUAL(rec->gen, 7u);
+  anon_send_exit(st, caf::exit_reason::user_shutdown);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -1,0 +1,653 @@
+#include "actors/cluster/replica_actor.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <utility>
+
+#include <caf/typed_response_promise.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/cluster/replication.hpp"
+#include "actors/directory/placement.hpp"
+
+namespace tether::actors {
+
+namespace {
+
+using self_ptr = replica_actor::stateful_pointer<replica_state>;
+
+/// Rows a snapshot part holds at most (a batch of a handover's size).
+constexpr size_t snapshot_part = 256;
+
+std::vector<std::string> live_of(self_ptr self) {
+  auto& l = self->state.links;
+  return l ? l->live : std::vector<std::string>{self->state.params.self};
+}
+
+bool alive(self_ptr self, const std::string& node) {
+  auto live = live_of(self);
+  return std::binary_search(live.begin(), live.end(), node);
+}
+
+peer_link_actor link_to(self_ptr self, const std::string& node) {
+  auto& l = self->state.links;
+  if (!l)
+    return {};
+  auto i = l->peers.find(node);
+  return i != l->peers.end() ? i->second : peer_link_actor{};
+}
+
+std::vector<std::string> followers(self_ptr self, const std::string& user,
+                                   const std::string& device,
+                                   const std::vector<std::string>& live) {
+  auto& p = self->state.params;
+  return followers_of(device_key(user, device), p.self, live, p.factor);
+}
+
+void remember(self_ptr self, const device_record& r) {
+  auto& d = self->state.devices[device_key(r.user_id, r.device_id)];
+  d.type = r.type;
+  d.role = r.role;
+  d.gen = std::max(d.gen, r.gen);
+}
+
+/// Runs `f` with what the store knows of a device led here (its type, role
+/// and generation), asking the store once if this actor does not know it.
+void with_info(self_ptr self, const std::string& user, const std::string& device,
+               std::function<void(const replica_state::device_info&)> f) {
+  auto& st = self->state;
+  if (auto i = st.devices.find(device_key(user, device)); i != st.devices.end()) {
+    f(i->second);
+    return;
+  }
+  self->request(st.store, caf::infinite, atom::get_v, atom::devices_v, user)
+    .then(
+      [self, user, device, f](std::vector<device_record>& records) {
+        for (auto& r : records)
+          remember(self, r);
+        auto& devices = self->state.devices;
+        auto i = devices.find(device_key(user, device));
+        f(i != devices.end() ? i->second : replica_state::device_info{});
+      },
+      [self, user, device, f](caf::error& err) {
+        spdlog::error("replica: cannot read the device {}/{}: {}", user,
+                      device, self->system().render(err));
+        f(replica_state::device_info{});
+      });
+}
+
+replica_header header_of(self_ptr self, const std::string& user,
+                         const std::string& device,
+                         const replica_state::device_info& info,
+                         std::vector<std::string> followers) {
+  replica_header h;
+  h.leader = self->state.params.self;
+  h.user_id = user;
+  h.device_id = device;
+  h.type = info.type;
+  h.role = info.role;
+  h.gen = info.gen;
+  h.followers = std::move(followers);
+  return h;
+}
+
+// A batch missed `follower`: the next repair sends it a snapshot (one is
+// started after the timeout if none is under way).
+void mark_dirty(self_ptr self, const std::string& user,
+                const std::string& device, const std::string& follower) {
+  auto& st = self->state;
+  if (st.dirty.empty())
+    self->delayed_send(self, st.params.timeout, atom::replicate_v);
+  st.dirty[{user, device}].insert(follower);
+}
+
+/// Sends one batch to a follower; `done(stored)` with its answer (false
+/// for a refusal, a stale answer, or none).
+void send_batch(self_ptr self, const std::string& follower, replica_batch b,
+                std::function<void(bool)> done) {
+  auto& st = self->state;
+  auto link = link_to(self, follower);
+  auto user = b.header.user_id;
+  auto device = b.header.device_id;
+  if (!link) {
+    st.metrics->replicated(replica_event::failed);
+    mark_dirty(self, user, device, follower);
+    done(false);
+    return;
+  }
+  st.metrics->replicated(replica_event::sent);
+  self->request(link, st.params.timeout, atom::replicate_v, std::move(b))
+    .then(
+      [self, user, device, follower, done](bool applied) {
+        if (!applied) {
+          // It holds a newer generation of this device's queue than this
+          // node does: this node's copy is the stale one.
+          self->state.metrics->replicated(replica_event::stale);
+          spdlog::warn("replica: {} refused a batch of {}/{} as stale",
+                       follower, user, device);
+        }
+        done(applied);
+      },
+      [self, user, device, follower, done](caf::error& err) {
+        self->state.metrics->replicated(replica_event::failed);
+        mark_dirty(self, user, device, follower);
+        spdlog::debug("replica: a batch of {}/{} did not reach {}: {}", user,
+                      device, follower, self->system().render(err));
+        done(false);
+      });
+}
+
+// A durable row of a queue led here: on this node's disk and the
+// followers', answered once a majority of the replica set has it.
+void append(self_ptr self, stored_message row,
+            caf::typed_response_promise<atom::ok> rp) {
+  auto& st = self->state;
+  auto set = followers(self, row.user_id, row.device_id, live_of(self));
+  auto q = std::make_shared<quorum_count>(st.params.factor, set.size());
+  auto fail = [self, rp, q]() mutable {
+    auto& p = self->state.params;
+    self->state.metrics->replicated(replica_event::no_quorum);
+    if (rp.pending())
+      rp.deliver(make_tether_error(
+        protocol::errc::node_unavailable,
+        "fewer than " + std::to_string(replica_quorum(p.factor)) + " of its "
+          + std::to_string(p.factor)
+          + " replicas could store the message (SPEC 14.3)"));
+  };
+  auto stored = [rp, q]() mutable {
+    if (q->stored() && rp.pending())
+      rp.deliver(atom::ok_v);
+  };
+  self->request(st.store, caf::infinite, atom::append_v, row)
+    .then([stored](atom::ok) mutable { stored(); },
+          [rp](caf::error& err) mutable {
+            if (rp.pending())
+              rp.deliver(std::move(err));
+          });
+  if (q->hopeless()) {
+    fail();
+    return;
+  }
+  auto user = row.user_id;
+  auto device = row.device_id;
+  with_info(self, user, device,
+            [self, row = std::move(row), set, q, stored,
+             fail](const replica_state::device_info& info) mutable {
+              for (auto& f : set) {
+                replica_batch b;
+                b.header = header_of(self, row.user_id, row.device_id, info,
+                                     set);
+                b.rows.push_back(row);
+                send_batch(self, f, std::move(b),
+                           [q, stored, fail](bool ok) mutable {
+                             if (ok)
+                               stored();
+                             else if (q->failed())
+                               fail();
+                           });
+              }
+            });
+}
+
+// Retirements of a queue led here (one-way: a follower that misses them
+// keeps a row that a takeover would deliver again, with its id).
+void retire(self_ptr self, const message_keys& keys) {
+  auto set = followers(self, keys.user_id, keys.device_id, live_of(self));
+  if (set.empty() || keys.qids.empty())
+    return;
+  with_info(self, keys.user_id, keys.device_id,
+            [self, keys, set](const replica_state::device_info& info) {
+              for (auto& f : set) {
+                replica_batch b;
+                b.header = header_of(self, keys.user_id, keys.device_id, info,
+                                     set);
+                b.removed = keys.qids;
+                send_batch(self, f, std::move(b), [](bool) {});
+              }
+            });
+}
+
+// -- repair ----------------------------------------------------------------
+
+// Sends the device's rows (read from the store) to `to` as a snapshot in
+// parts, and a drop to `drop` (followers that left its replica set).
+void repair_device(self_ptr self, const device_record& r,
+                   std::set<std::string> to, std::set<std::string> drop) {
+  auto& st = self->state;
+  remember(self, r);
+  auto set = followers(self, r.user_id, r.device_id, live_of(self));
+  auto info = st.devices[device_key(r.user_id, r.device_id)];
+  for (auto& f : drop) {
+    replica_batch b;
+    b.header = header_of(self, r.user_id, r.device_id, info, set);
+    b.drop = true;
+    st.metrics->replicated(replica_event::repaired);
+    send_batch(self, f, std::move(b), [](bool) {});
+  }
+  if (to.empty())
+    return;
+  device_identity id;
+  id.user_id = r.user_id;
+  id.device_id = r.device_id;
+  id.type = static_cast<protocol::device_type>(std::min<uint8_t>(r.type, 3));
+  id.role = r.role;
+  self->request(st.store, caf::infinite, atom::open_v, id, uint64_t{0})
+    .then(
+      [self, to, set, info](device_record& rec,
+                            std::vector<stored_message>& rows, bool) {
+        uint64_t after = 0;
+        size_t i = 0;
+        do {
+          replica_batch b;
+          b.header = header_of(self, rec.user_id, rec.device_id, info, set);
+          b.after = after;
+          auto end = std::min(rows.size(), i + snapshot_part);
+          for (; i < end; ++i)
+            b.rows.push_back(rows[i]);
+          // The last part covers every key this queue may have used.
+          b.upto = i < rows.size() ? b.rows.back().qid
+                                   : std::max<uint64_t>(
+                                     rows.empty() ? 0 : rows.back().qid,
+                                     rec.next_qid > 0 ? rec.next_qid - 1 : 0);
+          if (b.upto <= after)
+            b.upto = after + 1;
+          after = b.upto;
+          for (auto& f : to) {
+            self->state.metrics->replicated(replica_event::repaired);
+            send_batch(self, f, b, [](bool) {});
+          }
+        } while (i < rows.size());
+      },
+      [self, r](caf::error& err) {
+        spdlog::error("replica: cannot read the queue of {}/{} to repair it: "
+                      "{}",
+                      r.user_id, r.device_id, self->system().render(err));
+      });
+}
+
+void repair_round(self_ptr self, uint64_t pass) {
+  auto& st = self->state;
+  if (pass != st.repair_pass)
+    return; // superseded by a newer change
+  auto live = live_of(self);
+  for (size_t n = 0; n < st.params.repair_batch && !st.to_repair.empty(); ++n) {
+    auto r = std::move(st.to_repair.front());
+    st.to_repair.pop_front();
+    auto now = followers(self, r.user_id, r.device_id, live);
+    auto then = followers(self, r.user_id, r.device_id, st.repair_old_live);
+    std::set<std::string> to;
+    std::set<std::string> drop;
+    for (auto& f : now)
+      if (std::find(then.begin(), then.end(), f) == then.end())
+        to.insert(f);
+    for (auto& f : then)
+      if (std::find(now.begin(), now.end(), f) == now.end()
+          && std::binary_search(live.begin(), live.end(), f))
+        drop.insert(f);
+    if (auto d = st.repairing_dirty.find({r.user_id, r.device_id});
+        d != st.repairing_dirty.end()) {
+      for (auto& f : d->second)
+        if (std::find(now.begin(), now.end(), f) != now.end())
+          to.insert(f);
+      st.repairing_dirty.erase(d);
+    }
+    if (!to.empty() || !drop.empty())
+      repair_device(self, r, std::move(to), std::move(drop));
+  }
+  if (st.to_repair.empty()) {
+    // (Misses of queues no longer led here need nothing.)
+    st.repairing_dirty.clear();
+    st.repair_running = false;
+    st.repaired_for = live;
+    if (!st.dirty.empty())
+      self->delayed_send(self, st.params.timeout, atom::replicate_v);
+    return;
+  }
+  self->delayed_send(self, st.params.repair_pause, atom::replicate_v);
+}
+
+// Starts a pass over the queues led here (after members changed, or to
+// reach followers a batch missed).
+void start_repair(self_ptr self) {
+  auto& st = self->state;
+  auto pass = ++st.repair_pass;
+  self->request(st.store, caf::infinite, atom::get_v, atom::backlog_v)
+    .then(
+      [self, pass](std::vector<device_record>& records) {
+        auto& st = self->state;
+        if (pass != st.repair_pass)
+          return;
+        st.to_repair.assign(records.begin(), records.end());
+        st.repair_old_live = st.repaired_for;
+        // Misses from now on are for the next pass.
+        for (auto& [k, v] : st.dirty)
+          st.repairing_dirty[k].insert(v.begin(), v.end());
+        st.dirty.clear();
+        st.repair_running = true;
+        repair_round(self, pass);
+      },
+      [self](caf::error& err) {
+        spdlog::error("replica: cannot list the queues to repair: {}",
+                      self->system().render(err));
+      });
+}
+
+// -- failover --------------------------------------------------------------
+
+// This node takes over the queue whose copy `h` it keeps (its leader is
+// gone and this node is the first live follower of its list): what the
+// other live followers hold that it lacks first, then the takeover.
+void take_over(self_ptr self, const replica_header& h) {
+  auto& st = self->state;
+  std::vector<std::string> others;
+  for (auto& f : h.followers)
+    if (f != st.params.self && alive(self, f) && link_to(self, f))
+      others.push_back(f);
+  auto theirs = std::make_shared<std::vector<stored_message>>();
+  auto waiting = std::make_shared<size_t>(others.size() + 1);
+  auto promote = [self, h, theirs]() {
+    auto& st = self->state;
+    auto gen = takeover_generation(h.gen);
+    self
+      ->request(st.store, caf::infinite, atom::get_v, atom::replicate_v,
+                h.leader, h.user_id, h.device_id)
+      .then(
+        [self, h, theirs, gen](std::vector<stored_message>& mine) {
+          auto& st = self->state;
+          std::vector<uint64_t> have;
+          for (auto& m : mine)
+            have.push_back(m.qid);
+          std::vector<uint64_t> seen;
+          for (auto& m : *theirs)
+            seen.push_back(m.qid);
+          auto missing = missing_rows(have, seen);
+          replica_batch b;
+          b.header = h;
+          for (auto& m : *theirs)
+            if (std::binary_search(missing.begin(), missing.end(), m.qid)) {
+              b.rows.push_back(m);
+              missing.erase(std::lower_bound(missing.begin(), missing.end(),
+                                             m.qid));
+            }
+          auto caught_up = b.rows.size();
+          self->request(st.store, caf::infinite, atom::replicate_v, std::move(b))
+            .then([](bool) {}, [](caf::error&) {});
+          self
+            ->request(st.store, caf::infinite, atom::promote_v, h.leader,
+                      h.user_id, h.device_id, gen)
+            .then(
+              [self, h, gen, caught_up](device_record& rec) {
+                auto& st = self->state;
+                remember(self, rec);
+                st.metrics->replicated(replica_event::taken_over);
+                spdlog::warn("replica: took over the queue of {}/{} from {} "
+                             "(generation {}, {} rows caught up from the "
+                             "other followers)",
+                             h.user_id, h.device_id, h.leader, gen, caught_up);
+                device_identity id;
+                id.user_id = rec.user_id;
+                id.device_id = rec.device_id;
+                id.type = static_cast<protocol::device_type>(
+                  std::min<uint8_t>(rec.type, 3));
+                id.role = rec.role;
+                self->send(st.cluster, atom::promote_v, id, gen);
+                // Its followers get it; the old ones not among them drop
+                // their copies.
+                auto now = followers(self, rec.user_id, rec.device_id,
+                                     live_of(self));
+                std::set<std::string> to(now.begin(), now.end());
+                std::set<std::string> drop;
+                for (auto& f : h.followers)
+                  if (f != st.params.self && to.count(f) == 0
+                      && alive(self, f))
+                    drop.insert(f);
+                repair_device(self, rec, std::move(to), std::move(drop));
+              },
+              [self, h](caf::error& err) {
+                spdlog::error("replica: cannot take over the queue of {}/{}: "
+                              "{}",
+                              h.user_id, h.device_id,
+                              self->system().render(err));
+              });
+        },
+        [self, h](caf::error& err) {
+          spdlog::error("replica: cannot read the copy of {}/{}: {}",
+                        h.user_id, h.device_id, self->system().render(err));
+        });
+  };
+  auto one_done = [waiting, promote]() {
+    if (--*waiting == 0)
+      promote();
+  };
+  for (auto& f : others)
+    self
+      ->request(link_to(self, f), st.params.timeout, atom::get_v,
+                atom::replicate_v, h.leader, h.user_id, h.device_id)
+      .then(
+        [theirs, one_done](std::vector<stored_message>& rows) {
+          theirs->insert(theirs->end(), rows.begin(), rows.end());
+          one_done();
+        },
+        [self, f, h, one_done](caf::error& err) {
+          // Its copy is out of reach: taken over without it (what only it
+          // held was not on a majority, or the majority is gone too).
+          spdlog::warn("replica: no copy of {}/{} from {}: {}", h.user_id,
+                       h.device_id, f, self->system().render(err));
+          one_done();
+        });
+  one_done();
+}
+
+// The queues led by `leader` (gone) that this node takes over.
+void fail_over(self_ptr self, const std::string& leader) {
+  auto& st = self->state;
+  self->request(st.store, caf::infinite, atom::get_v, atom::replicate_v, leader)
+    .then(
+      [self, leader](std::vector<replica_header>& copies) {
+        size_t mine = 0;
+        for (auto& h : copies) {
+          auto next = successor(h.followers, [self](const std::string& n) {
+            return alive(self, n);
+          });
+          if (next && *next == self->state.params.self) {
+            ++mine;
+            take_over(self, h);
+          }
+        }
+        if (!copies.empty())
+          spdlog::info("replica: {} is gone; this node keeps copies of {} of "
+                       "its queues and takes over {}",
+                       leader, copies.size(), mine);
+      },
+      [self, leader](caf::error& err) {
+        spdlog::error("replica: cannot list the copies of {}'s queues: {}",
+                      leader, self->system().render(err));
+      });
+}
+
+} // namespace
+
+replica_actor::behavior_type
+replica(replica_actor::stateful_pointer<replica_state> self, store_actor store,
+        cluster_actor cluster, std::shared_ptr<node_metrics> metrics,
+        replica_params params) {
+  auto& st = self->state;
+  st.store = std::move(store);
+  st.cluster = std::move(cluster);
+  st.metrics = std::move(metrics);
+  st.params = std::move(params);
+  st.repaired_for = {st.params.self};
+  using records = std::vector<device_record>;
+  using rows = std::vector<stored_message>;
+  return {
+    // -- a queue led here ------------------------------------------------
+    [=](atom::append, stored_message& m) -> caf::result<atom::ok> {
+      auto rp = self->make_response_promise<atom::ok>();
+      append(self, std::move(m), rp);
+      return rp;
+    },
+    [=](atom::remove, message_keys& k) {
+      retire(self, k);
+      self->send(self->state.store, atom::remove_v, std::move(k));
+    },
+    [=](atom::bury, message_keys& k) {
+      // A dead letter is never delivered: the copies drop it.
+      retire(self, k);
+      self->send(self->state.store, atom::bury_v, std::move(k));
+    },
+    [=](atom::open, device_identity& id, uint64_t first_seqs)
+      -> caf::result<device_record, rows, bool> {
+      auto rp = self->make_response_promise<device_record, rows, bool>();
+      self
+        ->request(self->state.store, caf::infinite, atom::open_v,
+                  std::move(id), first_seqs)
+        .then(
+          [self, rp](device_record& r, rows& backlog, bool fresh) mutable {
+            remember(self, r);
+            rp.deliver(std::move(r), std::move(backlog), fresh);
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](atom::get, atom::devices, std::string& user, device_identity& id,
+        uint64_t first_seqs) -> caf::result<records, device_record, rows, bool> {
+      auto rp
+        = self->make_response_promise<records, device_record, rows, bool>();
+      self
+        ->request(self->state.store, caf::infinite, atom::get_v,
+                  atom::devices_v, std::move(user), std::move(id), first_seqs)
+        .then(
+          [self, rp](records& all, device_record& r, rows& backlog,
+                     bool fresh) mutable {
+            remember(self, r);
+            rp.deliver(std::move(all), std::move(r), std::move(backlog), fresh);
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](atom::generation, std::string& user, std::string& device,
+        uint64_t gen) -> caf::result<atom::ok> {
+      auto& d = self->state.devices[device_key(user, device)];
+      d.gen = std::max(d.gen, gen);
+      return self->delegate(self->state.store, atom::generation_v,
+                            std::move(user), std::move(device), gen);
+    },
+    // -- the rest of the store, passed on ----------------------------------
+    [=](atom::remove, atom::dead) {
+      self->send(self->state.store, atom::remove_v, atom::dead_v);
+    },
+    [=](atom::reserve, reservation& r) {
+      return self->delegate(self->state.store, atom::reserve_v, std::move(r));
+    },
+    [=](atom::gaps, gap_counts& g) {
+      self->send(self->state.store, atom::gaps_v, std::move(g));
+    },
+    [=](atom::get, atom::devices, std::string& user) {
+      return self->delegate(self->state.store, atom::get_v, atom::devices_v,
+                            std::move(user));
+    },
+    [=](atom::get, atom::backlog) {
+      return self->delegate(self->state.store, atom::get_v, atom::backlog_v);
+    },
+    [=](atom::get, atom::dead, std::string& user) {
+      return self->delegate(self->state.store, atom::get_v, atom::dead_v,
+                            std::move(user));
+    },
+    [=](atom::push, atom::append, std::string& user, std::string& device,
+        protocol::push_address& a) {
+      return self->delegate(self->state.store, atom::push_v, atom::append_v,
+                            std::move(user), std::move(device), std::move(a));
+    },
+    [=](atom::push, atom::remove, std::string& user, std::string& device,
+        int32_t provider) {
+      return self->delegate(self->state.store, atom::push_v, atom::remove_v,
+                            std::move(user), std::move(device), provider);
+    },
+    [=](atom::push, atom::dead, std::string& user, std::string& device,
+        protocol::push_address& a) {
+      self->send(self->state.store, atom::push_v, atom::dead_v, std::move(user),
+                 std::move(device), std::move(a));
+    },
+    [=](atom::push, atom::written, std::string& user, std::string& device,
+        int64_t at_ms) {
+      self->send(self->state.store, atom::push_v, atom::written_v,
+                 std::move(user), std::move(device), at_ms);
+    },
+    [=](atom::push, atom::get, std::string& user, std::string& device) {
+      return self->delegate(self->state.store, atom::push_v, atom::get_v,
+                            std::move(user), std::move(device));
+    },
+    [=](atom::push, atom::backlog, uint8_t min_priority) {
+      return self->delegate(self->state.store, atom::push_v, atom::backlog_v,
+                            min_priority);
+    },
+    [=](atom::replicate, replica_batch& b) {
+      return self->delegate(self->state.store, atom::replicate_v, std::move(b));
+    },
+    [=](atom::get, atom::replicate, std::string& leader) {
+      return self->delegate(self->state.store, atom::get_v, atom::replicate_v,
+                            std::move(leader));
+    },
+    [=](atom::get, atom::replicate, std::string& leader, std::string& user,
+        std::string& device) {
+      return self->delegate(self->state.store, atom::get_v, atom::replicate_v,
+                            std::move(leader), std::move(user),
+                            std::move(device));
+    },
+    [=](atom::promote, std::string& leader, std::string& user,
+        std::string& device, uint64_t gen) {
+      return self->delegate(self->state.store, atom::promote_v,
+                            std::move(leader), std::move(user),
+                            std::move(device), gen);
+    },
+    [=](atom::flush) { self->send(self->state.store, atom::flush_v); },
+    // -- the cluster -------------------------------------------------------
+    [=](atom::replicate, const std::string& from,
+        replica_batch& b) -> caf::result<bool> {
+      // The cluster actor checked it; the leader is the node it came from.
+      b.header.leader = from;
+      auto rp = self->make_response_promise<bool>();
+      self->request(self->state.store, caf::infinite, atom::replicate_v,
+                    std::move(b))
+        .then(
+          [self, rp](bool applied) mutable {
+            self->state.metrics->replicated(applied ? replica_event::stored
+                                                    : replica_event::stale);
+            rp.deliver(applied);
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](atom::members, links_ptr& links) {
+      auto& st = self->state;
+      auto before = live_of(self);
+      st.links = std::move(links);
+      auto now = live_of(self);
+      if (now == before)
+        return;
+      for (auto& m : before)
+        if (m != st.params.self
+            && !std::binary_search(now.begin(), now.end(), m))
+          fail_over(self, m);
+      // A pass under way is superseded; the next one starts once the
+      // members stay put for a moment (a node that starts sees its links
+      // come up one by one).
+      ++st.repair_pass;
+      st.repair_running = false;
+      st.to_repair.clear();
+      self->delayed_send(self, st.params.repair_delay, atom::replicate_v);
+    },
+    [=](atom::replicate) {
+      auto& st = self->state;
+      if (st.repair_running) {
+        repair_round(self, st.repair_pass);
+        return;
+      }
+      auto live = live_of(self);
+      if (live != st.repaired_for || !st.dirty.empty())
+        start_repair(self);
+    },
+  };
+}
+
+} // namespace tether::actors

@@ -1,0 +1,94 @@
+#pragma once
+
+// Replicated device queues (SPEC §14.3): the decisions, pure.
+//
+// With cluster.replication_factor R above 1, a device queue has a replica
+// set: its leader (the node holding the queue: where the device is
+// connected, or was last) and R - 1 followers, the live members after it by
+// rendezvous weight of the device's key. A durable message is acked
+// `received` once a majority of the set has it on disk. When the leader is
+// gone, the first live follower of the leader's list gathers what the other
+// live followers hold that it lacks (catch-up) and takes the queue over
+// under the next generation; a node that holds a copy of an older
+// generation than the queue's drops it instead of handing it on, so a
+// returning old leader never brings back what was delivered since.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tether::actors {
+
+/// The largest replication factor a node accepts.
+inline constexpr size_t max_replication_factor = 5;
+
+/// Copies on disk before an ack `received`: a majority of the factor.
+constexpr size_t replica_quorum(size_t factor) noexcept {
+  return factor / 2 + 1;
+}
+
+/// The followers of the queue with placement key `key` led by `leader`:
+/// the first factor - 1 live members other than the leader, by rendezvous
+/// weight for the key (highest first; fewer if fewer are live).
+std::vector<std::string> followers_of(std::string_view key,
+                                      std::string_view leader,
+                                      const std::vector<std::string>& live,
+                                      size_t factor);
+
+/// A durable write's way to its quorum: the leader's own commit and the
+/// answers of the followers it was sent to.
+class quorum_count {
+public:
+  quorum_count(size_t factor, size_t followers) noexcept;
+
+  /// One more copy is on disk. True once, when the quorum is reached.
+  bool stored() noexcept;
+
+  /// A follower could not store it (refused, unreachable, timed out). True
+  /// once, when the quorum can no longer be reached.
+  bool failed() noexcept;
+
+  bool done() const noexcept { return copies_ >= need_; }
+  bool hopeless() const noexcept { return copies_ + open_ < need_; }
+
+private:
+  size_t need_;
+  size_t copies_ = 0;
+  /// Copies that may still come.
+  size_t open_;
+};
+
+/// Failover: the follower that takes over a queue whose leader is gone,
+/// the first live one of the leader's follower list (none: no copy is
+/// left on a live member).
+std::optional<std::string>
+successor(const std::vector<std::string>& followers,
+          const std::function<bool(const std::string&)>& alive);
+
+/// Catch-up: of the rows another copy holds (queue keys, any order), those
+/// this copy lacks, in order. A row retired on one copy and not yet on the
+/// other is kept: a duplicate with the same id, never a loss.
+std::vector<uint64_t> missing_rows(std::vector<uint64_t> mine,
+                                   std::vector<uint64_t> theirs);
+
+/// What a node holding a queue of generation `mine` does when the device's
+/// queue is known at generation `known` elsewhere: a copy older than a
+/// takeover is stale (everything it holds that was acked went on with the
+/// takeover), a copy as new is handed over.
+enum class held_copy { hand_over, drop };
+
+constexpr held_copy when_elsewhere(uint64_t mine, uint64_t known) noexcept {
+  return mine < known ? held_copy::drop : held_copy::hand_over;
+}
+
+/// The generation a follower takes a queue over with (a leader's copies
+/// carry its generation).
+constexpr uint64_t takeover_generation(uint64_t copy) noexcept {
+  return copy + 1;
+}
+
+} // namespace tether::actors

@@ -1,0 +1,171 @@
+// Replicated device queues (SPEC §14.3) on "several hosts": three tetherd
+// nodes, each in a network namespace of its own, the clients in the switch
+// namespace between them (test/integration/hosts_traffic.sh makes them:
+// TETHER_NETNS names the three).
+//
+// With cluster.replication_factor 3, 500 durable messages acked `received`
+// for an offline device whose queue is on node C survive C's death with
+// its data dir: a follower takes the queue over and the device, connecting
+// to A, gets all 500; C restarted empty becomes a follower again. With
+// factor 2 and C's disk kept, C's copy is stale when it comes back: it is
+// dropped, and the device gets nothing twice.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TetherClient } from '../tether-client.js';
+import { ClusterPki, Node, WebSocket, until } from './support/tetherd.mjs';
+
+const netns = (process.env.TETHER_NETNS || '').split(' ').filter(Boolean);
+if (netns.length !== 3) throw new Error('run through test/integration/hosts_traffic.sh (TETHER_NETNS)');
+const address = (i) => `10.201.0.${i + 1}`;
+const clusterPort = 7400; // the same on every "host"
+const fast = { baseMs: 50, capMs: 500, multiplier: 2 };
+const secretDir = mkdtempSync(join(tmpdir(), 'tether-secret-'));
+const secretFile = join(secretDir, 'secret.key');
+const pki = new ClusterPki();
+writeFileSync(secretFile, 'r'.repeat(64) + '\n', { mode: 0o600 });
+let nodes = [];
+let clients = [];
+async function teardown() {
+  for (const c of clients) c.close();
+  for (const n of nodes) {
+    if (process.env.TETHER_LOG) console.error(`--- ${n.host}\n${n.stderr}`);
+    await n.remove();
+  }
+  nodes = [];
+  clients = [];
+}
+after(async () => {
+  await teardown();
+  rmSync(secretDir, { recursive: true, force: true });
+  pki.remove();
+});
+
+function device(node, user, id, claims = {}) {
+  const c = new TetherClient({ url: node.url, token: node.token(user, id, claims), WebSocket, backoff: fast });
+  c.got = new Map();
+  c.on('message', (m) => c.got.set(m.id, m));
+  clients.push(c);
+  return c;
+}
+
+const alive = async (node) => (await node.get('/healthz')).members.filter((m) => m.state === 'alive').length;
+const replica = (node, event) => node.metric('tether_replica_total', `event="${event}"`);
+
+async function start(factor) {
+  for (let i = 0; i < 3; i++) {
+    const seeds = [0, 1, 2].filter((j) => j !== i).map((j) => `${address(j)}:${clusterPort}`).join(',');
+    const n = new Node([...pki.flags(`${address(i)}:${clusterPort}`),
+      '--cluster.address', address(i), '--cluster.port', String(clusterPort), '--cluster.seeds', seeds,
+      '--cluster.replication_factor', String(factor),
+      '--cluster.heartbeat_interval', '200ms', '--cluster.connection_timeout', '1s', '--node.request_timeout', '2s',
+      '--supervision.backoff_base', '50ms', '--supervision.backoff_cap', '500ms'],
+    { secretFile, host: address(i), netns: netns[i] });
+    nodes.push(n);
+    await n.start();
+  }
+  for (const n of nodes) await until(async () => (await alive(n)) === 2, `two peers alive at ${n.host}`, 20000);
+  return nodes;
+}
+
+// The tablet's queue is on C (it connected there and left); the phone on
+// A sends it `count` durable messages, each acked `received`.
+async function fill(a, c, count) {
+  const tablet = device(c, 'alice', 'tablet', { deviceType: 'tablet' });
+  await tablet.connect();
+  tablet.close();
+  const phone = device(a, 'alice', 'phone');
+  await phone.connect();
+  await until(() => phone.sendToDevice('tablet', 'warm', {}, { requiresAck: true })
+    .then((k) => { if (k.status === 'received') { phone.warmId = k.messageId; return true; } return false; }, () => false),
+  'a first message for the tablet acked', 15000);
+  const acked = [phone.warmId];
+  for (let n = 0; n < count; n += 50) {
+    const ks = await Promise.all(Array.from({ length: 50 }, (_, i) =>
+      phone.sendToDevice('tablet', 'stored', { n: n + i }, { requiresAck: true })));
+    for (const k of ks) {
+      assert.equal(k.status, 'received');
+      acked.push(k.messageId);
+    }
+  }
+  return { phone, acked };
+}
+
+test('R=3: a queue whose node and disk are lost is delivered whole from its copies', { timeout: 180000 }, async () => {
+  const [a, b, c] = await start(3);
+  const { phone, acked } = await fill(a, c, 500);
+  assert.equal(acked.length, 501);
+  assert.equal(await replica(c, 'no_quorum'), 0);
+  // Both followers stored every row (the quorum is two of three; the
+  // leader sends to both).
+  assert.ok(await replica(c, 'sent') >= 1002, `C sent ${await replica(c, 'sent')}`);
+  for (const n of [a, b]) assert.ok(await replica(n, 'stored') >= 501, `${n.host} stored ${await replica(n, 'stored')}`);
+
+  await c.stop('SIGKILL');
+  rmSync(c.dir, { recursive: true, force: true });
+  mkdirSync(c.dir);
+  for (const n of [a, b]) await until(async () => (await alive(n)) === 1, `C down at ${n.host}`, 10000);
+  await until(async () => (await replica(a, 'taken_over')) + (await replica(b, 'taken_over')) === 1,
+    'one follower took the queue over', 15000);
+  // Senders get `received` again (NODE_UNAVAILABLE only until the home
+  // learned of the takeover).
+  const t1 = Date.now();
+  await until(() => phone.sendToDevice('tablet', 'after', {}, { requiresAck: true })
+    .then((k) => { if (k.status === 'received') { acked.push(k.messageId); return true; } return false; }, () => false),
+  'a message for the tablet acked again', 15000);
+  console.log(`R=3: senders acked again ${Date.now() - t1} ms after the takeover was seen`);
+  const tablet = device(a, 'alice', 'tablet', { deviceType: 'tablet' });
+  await tablet.connect();
+  await until(() => acked.every((id) => tablet.got.has(id)), 'every acked message at the tablet on A', 30000)
+    .catch((e) => { console.log(`lost ${acked.filter((id) => !tablet.got.has(id)).length}`); throw e; });
+  const lost = acked.filter((id) => !tablet.got.has(id)).length;
+  console.log(`R=3: ${acked.length} acked, delivered ${tablet.got.size}, lost ${lost}, duplicates ${tablet.stats.duplicates}`);
+  assert.equal(lost, 0);
+  // In the order they were sent, every one once.
+  assert.deepEqual([...tablet.got.values()].filter((m) => m.type === 'stored').map((m) => m.payload.n),
+    Array.from({ length: 500 }, (_, i) => i));
+  assert.equal(tablet.stats.duplicates, 0);
+
+  // C restarted empty rejoins and is a follower again: the queue's rows
+  // written from now on are on its disk too.
+  await c.start();
+  for (const n of nodes) await until(async () => (await alive(n)) === 2, `C back at ${n.host}`, 20000);
+  tablet.close();
+  await until(async () => (await a.get('/healthz')).status !== undefined, 'A answers', 5000);
+  const more = [];
+  await until(async () => {
+    const k = await phone.sendToDevice('tablet', 'later', {}, { requiresAck: true }).catch(() => null);
+    if (k && k.status === 'received') more.push(k.messageId);
+    return (await replica(c, 'stored')) > 0;
+  }, 'C stores a copy of the queue again', 20000);
+  console.log(`C rejoined: stored ${await replica(c, 'stored')} after ${more.length} new messages`);
+  await teardown();
+});
+
+test('R=2: the old leader back with its disk drops its stale copy; nothing arrives twice', { timeout: 180000 }, async () => {
+  const [a, b, c] = await start(2);
+  const { acked } = await fill(a, c, 500);
+  await c.stop('SIGKILL');
+  for (const n of [a, b]) await until(async () => (await alive(n)) === 1, `C down at ${n.host}`, 10000);
+  await until(async () => (await replica(a, 'taken_over')) + (await replica(b, 'taken_over')) === 1,
+    'its follower took the queue over', 15000);
+  const tablet = device(a, 'alice', 'tablet', { deviceType: 'tablet' });
+  await tablet.connect();
+  await until(() => acked.every((id) => tablet.got.has(id)), 'every acked message at the tablet on A', 30000);
+  // C comes back with its 501 rows (generation 0): the queue is at A in
+  // generation 1 now; C's copy goes.
+  const before = { got: tablet.got.size, duplicates: tablet.stats.duplicates, delivered: tablet.stats.delivered };
+  await c.start();
+  for (const n of nodes) await until(async () => (await alive(n)) === 2, `C back at ${n.host}`, 20000);
+  await until(() => /stale copy/.test(c.stderr), 'C drops its stale copy', 20000);
+  await new Promise((r) => setTimeout(r, 2000));
+  console.log(`R=2: ${acked.length} acked, delivered ${tablet.stats.delivered}, duplicates ${tablet.stats.duplicates} (before C came back: ${JSON.stringify(before)})`);
+  assert.equal(tablet.stats.duplicates, before.duplicates);
+  assert.equal(tablet.stats.delivered, before.delivered);
+  assert.equal(tablet.got.size, before.got);
+  assert.equal(before.duplicates, 0);
+  await teardown();
+});

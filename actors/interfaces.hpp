@@ -380,7 +380,7 @@ using store_actor = caf::typed_actor<
   // The copies of the queues a leader (node id) leads.
   caf::replies_to<atom::get, atom::replicate,
                   std::string>::with<std::vector<replica_header>>,
-  // A copy's rows (leader, user, device).
+  // A copy's rows (leader, user, device); an error if there is no copy.
   caf::replies_to<atom::get, atom::replicate, std::string, std::string,
                   std::string>::with<std::vector<stored_message>>,
   // Takes a queue over from the copy (leader, user, device) at this

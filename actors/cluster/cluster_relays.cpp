@@ -178,10 +178,9 @@ caf::result<bool> take_replica(self_ptr self, const std::string& from,
   if (!st.replica)
     return make_tether_error(protocol::errc::internal_error,
                              "queues are not replicated on this node");
-  // A linked member, writing only its own copies (the leader is the node
-  // the batch came from, whatever it names).
-  auto why = st.peers.count(from) == 0 ? std::string{"not a linked member"}
-                                       : check_replica(b, st.params.limits);
+  // A member (the gate proved it), writing only its own copies (the
+  // leader is the node the batch came from, whatever it names).
+  auto why = check_replica(b, st.params.limits);
   if (!why.empty()) {
     refuse(self, peer_refusal::forged, from,
            "a replica batch for " + b.header.user_id + "/" + b.header.device_id
@@ -204,10 +203,8 @@ give_replica(self_ptr self, const std::string& from, const std::string& leader,
   if (!st.replica)
     return make_tether_error(protocol::errc::internal_error,
                              "queues are not replicated on this node");
-  if (st.peers.count(from) == 0) {
-    refuse(self, peer_refusal::claim, from, "a request for a queue's copy");
-    return make_peer_error(peer_exit::refused, "not a linked member");
-  }
+  spdlog::debug("cluster: {} takes over the queue of {}/{} led by {}", from,
+                user, device, leader);
   auto rp = self->make_response_promise<std::vector<stored_message>>();
   self
     ->request(st.replica, caf::infinite, atom::get_v, atom::replicate_v, leader,

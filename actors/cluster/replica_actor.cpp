@@ -53,10 +53,12 @@ void remember(self_ptr self, const device_record& r) {
 
 /// Runs `f` with what the store knows of a device led here (its type, role
 /// and generation), asking the store once if this actor does not know it.
-void with_info(self_ptr self, const std::string& user, const std::string& device,
+void with_info(self_ptr self, const std::string& user,
+               const std::string& device,
                std::function<void(const replica_state::device_info&)> f) {
   auto& st = self->state;
-  if (auto i = st.devices.find(device_key(user, device)); i != st.devices.end()) {
+  if (auto i = st.devices.find(device_key(user, device));
+      i != st.devices.end()) {
     f(i->second);
     return;
   }
@@ -70,8 +72,8 @@ void with_info(self_ptr self, const std::string& user, const std::string& device
         f(i != devices.end() ? i->second : replica_state::device_info{});
       },
       [self, user, device, f](caf::error& err) {
-        spdlog::error("replica: cannot read the device {}/{}: {}", user,
-                      device, self->system().render(err));
+        spdlog::error("replica: cannot read the device {}/{}: {}", user, device,
+                      self->system().render(err));
         f(replica_state::device_info{});
       });
 }
@@ -170,23 +172,22 @@ void append(self_ptr self, stored_message row,
   }
   auto user = row.user_id;
   auto device = row.device_id;
-  with_info(self, user, device,
-            [self, row = std::move(row), set, q, stored,
-             fail](const replica_state::device_info& info) mutable {
-              for (auto& f : set) {
-                replica_batch b;
-                b.header = header_of(self, row.user_id, row.device_id, info,
-                                     set);
-                b.rows.push_back(row);
-                send_batch(self, f, std::move(b),
-                           [q, stored, fail](bool ok) mutable {
-                             if (ok)
-                               stored();
-                             else if (q->failed())
-                               fail();
-                           });
-              }
-            });
+  with_info(
+    self, user, device,
+    [self, row = std::move(row), set, q, stored,
+     fail](const replica_state::device_info& info) mutable {
+      for (auto& f : set) {
+        replica_batch b;
+        b.header = header_of(self, row.user_id, row.device_id, info, set);
+        b.rows.push_back(row);
+        send_batch(self, f, std::move(b), [q, stored, fail](bool ok) mutable {
+          if (ok)
+            stored();
+          else if (q->failed())
+            fail();
+        });
+      }
+    });
 }
 
 // Retirements of a queue led here (one-way: a follower that misses them
@@ -245,10 +246,11 @@ void repair_device(self_ptr self, const device_record& r,
           for (; i < end; ++i)
             b.rows.push_back(rows[i]);
           // The last part covers every key this queue may have used.
-          b.upto = i < rows.size() ? b.rows.back().qid
-                                   : std::max<uint64_t>(
-                                     rows.empty() ? 0 : rows.back().qid,
-                                     rec.next_qid > 0 ? rec.next_qid - 1 : 0);
+          b.upto = i < rows.size()
+                     ? b.rows.back().qid
+                     : std::max<uint64_t>(rows.empty() ? 0 : rows.back().qid,
+                                          rec.next_qid > 0 ? rec.next_qid - 1
+                                                           : 0);
           if (b.upto <= after)
             b.upto = after + 1;
           after = b.upto;
@@ -345,8 +347,20 @@ void take_over(self_ptr self, const replica_header& h) {
       others.push_back(f);
   auto theirs = std::make_shared<std::vector<stored_message>>();
   auto waiting = std::make_shared<size_t>(others.size() + 1);
-  auto promote = [self, h, theirs]() {
+  // This node's copy and each other follower's that answered with one.
+  auto copies = std::make_shared<size_t>(1);
+  auto promote = [self, h, theirs, copies]() {
     auto& st = self->state;
+    if (*copies < takeover_copies(st.params.factor)) {
+      // A minority side, or followers without their copies: what they lack
+      // may have been acked. The leader's return, or more followers, decide.
+      spdlog::warn("replica: the queue of {}/{} (leader {} gone) is not "
+                   "taken over: {} of the {} copies it needs are reachable",
+                   h.user_id, h.device_id, h.leader, *copies,
+                   takeover_copies(st.params.factor));
+      st.unresolved.insert(h.leader);
+      return;
+    }
     auto gen = takeover_generation(h.gen);
     self
       ->request(st.store, caf::infinite, atom::get_v, atom::replicate_v,
@@ -366,11 +380,12 @@ void take_over(self_ptr self, const replica_header& h) {
           for (auto& m : *theirs)
             if (std::binary_search(missing.begin(), missing.end(), m.qid)) {
               b.rows.push_back(m);
-              missing.erase(std::lower_bound(missing.begin(), missing.end(),
-                                             m.qid));
+              missing.erase(
+                std::lower_bound(missing.begin(), missing.end(), m.qid));
             }
           auto caught_up = b.rows.size();
-          self->request(st.store, caf::infinite, atom::replicate_v, std::move(b))
+          self
+            ->request(st.store, caf::infinite, atom::replicate_v, std::move(b))
             .then([](bool) {}, [](caf::error&) {});
           self
             ->request(st.store, caf::infinite, atom::promote_v, h.leader,
@@ -398,8 +413,7 @@ void take_over(self_ptr self, const replica_header& h) {
                 std::set<std::string> to(now.begin(), now.end());
                 std::set<std::string> drop;
                 for (auto& f : h.followers)
-                  if (f != st.params.self && to.count(f) == 0
-                      && alive(self, f))
+                  if (f != st.params.self && to.count(f) == 0 && alive(self, f))
                     drop.insert(f);
                 repair_device(self, rec, std::move(to), std::move(drop));
               },
@@ -411,8 +425,8 @@ void take_over(self_ptr self, const replica_header& h) {
               });
         },
         [self, h](caf::error& err) {
-          spdlog::error("replica: cannot read the copy of {}/{}: {}",
-                        h.user_id, h.device_id, self->system().render(err));
+          spdlog::error("replica: cannot read the copy of {}/{}: {}", h.user_id,
+                        h.device_id, self->system().render(err));
         });
   };
   auto one_done = [waiting, promote]() {
@@ -424,8 +438,9 @@ void take_over(self_ptr self, const replica_header& h) {
       ->request(link_to(self, f), st.params.timeout, atom::get_v,
                 atom::replicate_v, h.leader, h.user_id, h.device_id)
       .then(
-        [theirs, one_done](std::vector<stored_message>& rows) {
+        [theirs, copies, one_done](std::vector<stored_message>& rows) {
           theirs->insert(theirs->end(), rows.begin(), rows.end());
+          ++*copies;
           one_done();
         },
         [self, f, h, one_done](caf::error& err) {
@@ -495,12 +510,12 @@ replica(replica_actor::stateful_pointer<replica_state> self, store_actor store,
       retire(self, k);
       self->send(self->state.store, atom::bury_v, std::move(k));
     },
-    [=](atom::open, device_identity& id, uint64_t first_seqs)
-      -> caf::result<device_record, rows, bool> {
+    [=](atom::open, device_identity& id,
+        uint64_t first_seqs) -> caf::result<device_record, rows, bool> {
       auto rp = self->make_response_promise<device_record, rows, bool>();
       self
-        ->request(self->state.store, caf::infinite, atom::open_v,
-                  std::move(id), first_seqs)
+        ->request(self->state.store, caf::infinite, atom::open_v, std::move(id),
+                  first_seqs)
         .then(
           [self, rp](device_record& r, rows& backlog, bool fresh) mutable {
             remember(self, r);
@@ -509,8 +524,9 @@ replica(replica_actor::stateful_pointer<replica_state> self, store_actor store,
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
-    [=](atom::get, atom::devices, std::string& user, device_identity& id,
-        uint64_t first_seqs) -> caf::result<records, device_record, rows, bool> {
+    [=](
+      atom::get, atom::devices, std::string& user, device_identity& id,
+      uint64_t first_seqs) -> caf::result<records, device_record, rows, bool> {
       auto rp
         = self->make_response_promise<records, device_record, rows, bool>();
       self
@@ -607,8 +623,9 @@ replica(replica_actor::stateful_pointer<replica_state> self, store_actor store,
       // The cluster actor checked it; the leader is the node it came from.
       b.header.leader = from;
       auto rp = self->make_response_promise<bool>();
-      self->request(self->state.store, caf::infinite, atom::replicate_v,
-                    std::move(b))
+      self
+        ->request(self->state.store, caf::infinite, atom::replicate_v,
+                  std::move(b))
         .then(
           [self, rp](bool applied) mutable {
             self->state.metrics->replicated(applied ? replica_event::stored
@@ -625,10 +642,18 @@ replica(replica_actor::stateful_pointer<replica_state> self, store_actor store,
       auto now = live_of(self);
       if (now == before)
         return;
+      std::set<std::string> gone;
       for (auto& m : before)
         if (m != st.params.self
             && !std::binary_search(now.begin(), now.end(), m))
-          fail_over(self, m);
+          gone.insert(m);
+      // Takeovers that lacked copies are tried again: more followers may
+      // be back (a leader that is back needs none).
+      for (auto& m : std::exchange(st.unresolved, {}))
+        if (!std::binary_search(now.begin(), now.end(), m))
+          gone.insert(m);
+      for (auto& m : gone)
+        fail_over(self, m);
       // A pass under way is superseded; the next one starts once the
       // members stay put for a moment (a node that starts sees its links
       // come up one by one).

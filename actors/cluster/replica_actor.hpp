@@ -80,6 +80,9 @@ struct replica_state {
   std::vector<std::string> repair_old_live;
   uint64_t repair_pass = 0;
   bool repair_running = false;
+  /// Leaders gone whose queues could not be taken over for want of copies
+  /// (tried again when the members change).
+  std::set<std::string> unresolved;
 
   static inline const char* name = "replica";
 };

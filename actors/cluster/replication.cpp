@@ -6,10 +6,9 @@
 
 namespace tether::actors {
 
-std::vector<std::string> followers_of(std::string_view key,
-                                      std::string_view leader,
-                                      const std::vector<std::string>& live,
-                                      size_t factor) {
+std::vector<std::string>
+followers_of(std::string_view key, std::string_view leader,
+             const std::vector<std::string>& live, size_t factor) {
   std::vector<std::pair<uint64_t, const std::string*>> ranked;
   for (auto& m : live)
     if (m != leader)
@@ -28,8 +27,7 @@ std::vector<std::string> followers_of(std::string_view key,
 }
 
 quorum_count::quorum_count(size_t factor, size_t followers) noexcept
-  : need_(replica_quorum(factor)), open_(followers + 1) {
-}
+  : need_(replica_quorum(factor)), open_(followers + 1) {}
 
 bool quorum_count::stored() noexcept {
   if (open_ == 0)

@@ -34,10 +34,9 @@ constexpr size_t replica_quorum(size_t factor) noexcept {
 /// The followers of the queue with placement key `key` led by `leader`:
 /// the first factor - 1 live members other than the leader, by rendezvous
 /// weight for the key (highest first; fewer if fewer are live).
-std::vector<std::string> followers_of(std::string_view key,
-                                      std::string_view leader,
-                                      const std::vector<std::string>& live,
-                                      size_t factor);
+std::vector<std::string>
+followers_of(std::string_view key, std::string_view leader,
+             const std::vector<std::string>& live, size_t factor);
 
 /// A durable write's way to its quorum: the leader's own commit and the
 /// answers of the followers it was sent to.
@@ -61,6 +60,14 @@ private:
   /// Copies that may still come.
   size_t open_;
 };
+
+/// The copies (of followers: the leader is gone) a takeover must gather,
+/// its own among them: enough to meet every majority the leader could have
+/// acked with (factor - quorum + 1). With fewer reachable (a minority side
+/// of a partition), no takeover: what it lacks may have been acked.
+constexpr size_t takeover_copies(size_t factor) noexcept {
+  return factor - replica_quorum(factor) + 1;
+}
 
 /// Failover: the follower that takes over a queue whose leader is gone,
 /// the first live one of the leader's follower list (none: no copy is

@@ -389,6 +389,16 @@ store(store_actor::stateful_pointer<store_state> self,
     [=](atom::get, atom::replicate, const std::string& leader,
         const std::string& user,
         const std::string& device) -> caf::result<std::vector<stored_message>> {
+      // No copy is not an empty one: a takeover counts only copies.
+      try {
+        if (!self->state.log->find_replica(leader, user, device))
+          return make_tether_error(protocol::errc::internal_error,
+                                   "no copy of the queue of " + user + "/"
+                                     + device + " led by " + leader);
+      } catch (const std::exception& e) {
+        spdlog::error("store: {}", e.what());
+        return protocol::make_error(protocol::errc::internal_error);
+      }
       return read(self, [&](durable_log& log) {
         return log.replica_rows(leader, user, device);
       });

@@ -8,6 +8,7 @@
 #include "tools/cli/bench_client.hpp"
 
 #include <iostream>
+#include <sstream>
 
 #include <unistd.h>
 
@@ -136,9 +137,63 @@ protocol::codec codec_flag(const arg_map& a, std::string& problem) {
   return c == "msgpack" ? protocol::codec::msgpack : protocol::codec::json;
 }
 
+namespace {
+
+// --replication 1,2,3: the factors to run, in order (empty with `problem`
+// set if the list is not one of 1-5).
+std::vector<std::string> replication_factors(const arg_map& a,
+                                             std::string& problem) {
+  std::vector<std::string> out;
+  std::stringstream list{a.get("replication")};
+  for (std::string f; std::getline(list, f, ',');) {
+    if (f.size() != 1 || f[0] < '1' || f[0] > '5') {
+      problem = "--replication takes factors 1-5, comma-separated";
+      return {};
+    }
+    out.push_back(f);
+  }
+  if (out.empty())
+    problem = "--replication takes factors 1-5, comma-separated";
+  return out;
+}
+
+} // namespace
+
 int run_compared(const arg_map& a, server_target& t, const std::string& title,
                  const bench_body& body) {
   std::vector<result_row> rows;
+  if (a.has("replication")) {
+    // One cluster per factor, one after the other, the same workload; the
+    // first is `t` (opened with the first factor).
+    std::string problem;
+    auto factors = replication_factors(a, problem);
+    bool ok = true;
+    for (size_t i = 0; i < factors.size(); ++i) {
+      server_target next;
+      if (i > 0) {
+        t.stop();
+        if (!open_target(a, next, problem,
+                         {"--cluster.replication_factor", factors[i]})) {
+          std::cerr << "tether bench: " << problem << "\n";
+          return 1;
+        }
+      }
+      std::cerr << "tether bench: replication factor " << factors[i] << "\n";
+      std::vector<result_row> part;
+      ok = body(i > 0 ? next : t, part) && ok;
+      for (auto& r : part) {
+        result_row tagged;
+        tagged.num("replication", std::stod(factors[i]), 0);
+        tagged.fields.insert(tagged.fields.end(), r.fields.begin(),
+                             r.fields.end());
+        tagged.values.insert(tagged.values.end(), r.values.begin(),
+                             r.values.end());
+        rows.push_back(std::move(tagged));
+      }
+    }
+    report(title, rows, a.get("json"));
+    return ok ? 0 : 1;
+  }
   auto ok = body(t, rows);
   if (!t.baseline) {
     report(title, rows, a.get("json"));
@@ -158,13 +213,14 @@ int bench_client_command(const std::string& what,
                          const std::vector<std::string>& args) {
   arg_map a;
   std::string problem;
-  if (!parse_args(
-        args,
-        {TETHER_TARGET_FLAGS, "connections", "rate", "duration", "warmup",
-         "payload", "codec", "subscribers", "publishers", "concurrency",
-         "rounds", "settle", "start-rate", "churners", "deliveries", "json"},
-        {TETHER_TARGET_SWITCHES, "durable", "baseline", "deflate", "sweep"}, a,
-        problem)) {
+  if (!parse_args(args,
+                  {TETHER_TARGET_FLAGS, "connections", "rate", "duration",
+                   "warmup", "payload", "codec", "subscribers", "publishers",
+                   "concurrency", "rounds", "settle", "start-rate", "churners",
+                   "deliveries", "json", "replication"},
+                  {TETHER_TARGET_SWITCHES, "durable", "baseline", "deflate",
+                   "sweep"},
+                  a, problem)) {
     std::cerr << "tether bench " << what << ": " << problem << "\n";
     return 2;
   }
@@ -178,8 +234,23 @@ int bench_client_command(const std::string& what,
     std::cerr << "tether bench presence: the baseline has no presence\n";
     return 2;
   }
+  std::vector<std::string> first_factor;
+  if (a.has("replication")) {
+    if (what != "echo" || !a.has("nodes") || a.has("baseline")) {
+      std::cerr << "tether bench " << what
+                << ": --replication is for bench echo with --spawn --nodes N "
+                   "(no --baseline)\n";
+      return 2;
+    }
+    auto factors = replication_factors(a, problem);
+    if (factors.empty()) {
+      std::cerr << "tether bench " << what << ": " << problem << "\n";
+      return 2;
+    }
+    first_factor = {"--cluster.replication_factor", factors.front()};
+  }
   server_target t;
-  if (!open_target(a, t, problem)) {
+  if (!open_target(a, t, problem, first_factor)) {
     std::cerr << "tether bench " << what << ": " << problem << "\n";
     return 2;
   }

@@ -372,6 +372,8 @@ int bench_command(const std::vector<std::string>& args) {
          "or --spawn [--tls]: a tetherd with a dev certificate, wss):\n"
          "  echo     [--connections 100] [--rate 10000] [--duration 10]"
          " [--payload 64] [--codec json] [--durable]\n"
+         "           [--spawn --nodes 3 --replication 1,2,3]: one cluster "
+         "per replication factor\n"
          "  fanout   [--subscribers 1000] [--publishers 1] [--rate 100]"
          " [--duration 10] [--durable]\n"
          "           [--sweep [--deliveries 30000]]: rooms of 100, 1000, 3000"

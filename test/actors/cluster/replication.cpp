@@ -112,6 +112,30 @@ CAF_TEST(placement spreads the followers of many queues evenly) {
   }
 }
 
+CAF_TEST(
+  a takeover gathers copies from enough followers to meet every majority) {
+  // R = 2: the leader acked with its one follower: that copy is enough.
+  CAF_CHECK_EQUAL(takeover_copies(2), 1u);
+  // R = 3: an ack may have come from either follower: both copies.
+  CAF_CHECK_EQUAL(takeover_copies(3), 2u);
+  // R = 5: any two of four followers may have acked: three copies.
+  CAF_CHECK_EQUAL(takeover_copies(5), 3u);
+  CAF_CHECK_EQUAL(takeover_copies(1), 1u);
+  // Every majority with the leader meets any takeover_copies of the
+  // followers: brute force over the followers' subsets for R = 2..5.
+  for (size_t r = 2; r <= max_replication_factor; ++r) {
+    auto n = r - 1; // followers
+    for (unsigned acked = 0; acked < (1u << n); ++acked) {
+      if (static_cast<size_t>(__builtin_popcount(acked)) + 1
+          < replica_quorum(r))
+        continue; // not a majority with the leader
+      for (unsigned seen = 0; seen < (1u << n); ++seen)
+        if (static_cast<size_t>(__builtin_popcount(seen)) >= takeover_copies(r))
+          CAF_CHECK((acked & seen) != 0);
+    }
+  }
+}
+
 CAF_TEST(the first live follower of the list takes a queue over) {
   std::set<std::string> up{"b", "c"};
   auto alive = [&](const std::string& n) { return up.count(n) > 0; };

@@ -53,9 +53,9 @@ void remember(self_ptr self, const device_record& r) {
 
 /// Runs `f` with what the store knows of a device led here (its type, role
 /// and generation), asking the store once if this actor does not know it.
-void with_info(self_ptr self, const std::string& user,
-               const std::string& device,
-               std::function<void(const replica_state::device_info&)> f) {
+void with_info(
+  self_ptr self, const std::string& user, const std::string& device,
+  const std::function<void(const replica_state::device_info&)>& f) {
   auto& st = self->state;
   if (auto i = st.devices.find(device_key(user, device));
       i != st.devices.end()) {
@@ -106,7 +106,7 @@ void mark_dirty(self_ptr self, const std::string& user,
 /// Sends one batch to a follower; `done(stored)` with its answer (false
 /// for a refusal, a stale answer, or none).
 void send_batch(self_ptr self, const std::string& follower, replica_batch b,
-                std::function<void(bool)> done) {
+                const std::function<void(bool)>& done) {
   auto& st = self->state;
   auto link = link_to(self, follower);
   auto user = b.header.user_id;
@@ -213,7 +213,8 @@ void retire(self_ptr self, const message_keys& keys) {
 // Sends the device's rows (read from the store) to `to` as a snapshot in
 // parts, and a drop to `drop` (followers that left its replica set).
 void repair_device(self_ptr self, const device_record& r,
-                   std::set<std::string> to, std::set<std::string> drop) {
+                   const std::set<std::string>& to,
+                   const std::set<std::string>& drop) {
   auto& st = self->state;
   remember(self, r);
   auto set = followers(self, r.user_id, r.device_id, live_of(self));
@@ -294,7 +295,7 @@ void repair_round(self_ptr self, uint64_t pass) {
       st.repairing_dirty.erase(d);
     }
     if (!to.empty() || !drop.empty())
-      repair_device(self, r, std::move(to), std::move(drop));
+      repair_device(self, r, to, drop);
   }
   if (st.to_repair.empty()) {
     // (Misses of queues no longer led here need nothing.)
@@ -369,9 +370,11 @@ void take_over(self_ptr self, const replica_header& h) {
         [self, h, theirs, gen](std::vector<stored_message>& mine) {
           auto& st = self->state;
           std::vector<uint64_t> have;
+          have.reserve(mine.size());
           for (auto& m : mine)
             have.push_back(m.qid);
           std::vector<uint64_t> seen;
+          seen.reserve(theirs->size());
           for (auto& m : *theirs)
             seen.push_back(m.qid);
           auto missing = missing_rows(have, seen);
@@ -415,7 +418,7 @@ void take_over(self_ptr self, const replica_header& h) {
                 for (auto& f : h.followers)
                   if (f != st.params.self && to.count(f) == 0 && alive(self, f))
                     drop.insert(f);
-                repair_device(self, rec, std::move(to), std::move(drop));
+                repair_device(self, rec, to, drop);
               },
               [self, h](caf::error& err) {
                 spdlog::error("replica: cannot take over the queue of {}/{}: "

@@ -167,6 +167,31 @@ private:
   int i_ = 0;
 };
 
+// Steps `b` (bound on `s`) through its rows, each read with `read` into
+// `out`; false if the statement failed.
+template <class T, class Read>
+bool collect(binder& b, sqlite3_stmt* s, Read read, std::vector<T>& out) {
+  int rc;
+  while ((rc = b.step()) == SQLITE_ROW)
+    out.push_back(read(s));
+  return rc == SQLITE_DONE;
+}
+
+// The one row of `b` (bound on `s`) read with `read`, none, or `failed`.
+template <class Read>
+auto one(binder& b, sqlite3_stmt* s, Read read, bool& failed)
+  -> std::optional<decltype(read(s))> {
+  switch (b.step()) {
+    case SQLITE_ROW:
+      return read(s);
+    case SQLITE_DONE:
+      return std::nullopt;
+    default:
+      failed = true;
+      return std::nullopt;
+  }
+}
+
 stored_message read_message(sqlite3_stmt* s) {
   stored_message m;
   m.user_id = column_text(s, 0);
@@ -483,14 +508,11 @@ std::optional<device_record>
 durable_log::find_device(const std::string& user, const std::string& device) {
   binder b{find_device_};
   b(user)(device);
-  switch (b.step()) {
-    case SQLITE_ROW:
-      return read_device(find_device_);
-    case SQLITE_DONE:
-      return std::nullopt;
-    default:
-      fail("cannot look up a device");
-  }
+  bool failed = false;
+  auto r = one(b, find_device_, read_device, failed);
+  if (failed)
+    fail("cannot look up a device");
+  return r;
 }
 
 void durable_log::touch_device(const std::string& user,
@@ -595,10 +617,7 @@ std::vector<device_record> durable_log::devices_to_push(uint8_t min_priority) {
   std::vector<device_record> out;
   binder b{to_push_};
   b(int64_t{min_priority});
-  int rc;
-  while ((rc = b.step()) == SQLITE_ROW)
-    out.push_back(read_device(to_push_));
-  if (rc != SQLITE_DONE)
+  if (!collect(b, to_push_, read_device, out))
     fail("cannot list the devices to push");
   return out;
 }
@@ -631,10 +650,7 @@ std::vector<stored_message> durable_log::load(const std::string& user,
   std::vector<stored_message> out;
   binder b{load_};
   b(user)(device);
-  int rc;
-  while ((rc = b.step()) == SQLITE_ROW)
-    out.push_back(read_message(load_));
-  if (rc != SQLITE_DONE)
+  if (!collect(b, load_, read_message, out))
     fail("cannot load a queue");
   return out;
 }
@@ -643,10 +659,7 @@ std::vector<device_record> durable_log::devices(const std::string& user) {
   std::vector<device_record> out;
   binder b{devices_};
   b(user);
-  int rc;
-  while ((rc = b.step()) == SQLITE_ROW)
-    out.push_back(read_device(devices_));
-  if (rc != SQLITE_DONE)
+  if (!collect(b, devices_, read_device, out))
     fail("cannot list devices");
   return out;
 }
@@ -654,10 +667,7 @@ std::vector<device_record> durable_log::devices(const std::string& user) {
 std::vector<device_record> durable_log::devices_with_backlog() {
   std::vector<device_record> out;
   binder b{backlog_};
-  int rc;
-  while ((rc = b.step()) == SQLITE_ROW)
-    out.push_back(read_device(backlog_));
-  if (rc != SQLITE_DONE)
+  if (!collect(b, backlog_, read_device, out))
     fail("cannot list the devices with stored messages");
   return out;
 }
@@ -667,10 +677,7 @@ std::vector<stored_message> durable_log::dead_letters(const std::string& user,
   std::vector<stored_message> out;
   binder b{dead_};
   b(user)(static_cast<int64_t>(limit));
-  int rc;
-  while ((rc = b.step()) == SQLITE_ROW)
-    out.push_back(read_message(dead_));
-  if (rc != SQLITE_DONE)
+  if (!collect(b, dead_, read_message, out))
     fail("cannot list dead letters");
   return out;
 }
@@ -688,14 +695,11 @@ durable_log::find_replica(const std::string& leader, const std::string& user,
                           const std::string& device) {
   binder b{find_replica_};
   b(leader)(user)(device);
-  switch (b.step()) {
-    case SQLITE_ROW:
-      return read_replica(find_replica_);
-    case SQLITE_DONE:
-      return std::nullopt;
-    default:
-      fail("cannot look up a replica");
-  }
+  bool failed = false;
+  auto r = one(b, find_replica_, read_replica, failed);
+  if (failed)
+    fail("cannot look up a replica");
+  return r;
 }
 
 void durable_log::drop_replica(const std::string& leader,
@@ -733,10 +737,9 @@ bool durable_log::apply_replica(const replica_batch& b) {
   {
     binder o{older_replicas_};
     o(h.user_id)(h.device_id)(static_cast<int64_t>(h.gen))(h.leader);
-    int rc;
-    while ((rc = o.step()) == SQLITE_ROW)
-      older.push_back(column_text(older_replicas_, 0));
-    if (rc != SQLITE_DONE)
+    if (!collect(
+          o, older_replicas_,
+          [](sqlite3_stmt* st) { return column_text(st, 0); }, older))
       fail("cannot list replicas");
   }
   for (auto& l : older)
@@ -802,10 +805,7 @@ durable_log::replicas_of(const std::string& leader) {
   std::vector<replica_header> out;
   binder b{replicas_of_};
   b(leader);
-  int rc;
-  while ((rc = b.step()) == SQLITE_ROW)
-    out.push_back(read_replica(replicas_of_));
-  if (rc != SQLITE_DONE)
+  if (!collect(b, replicas_of_, read_replica, out))
     fail("cannot list replicas");
   return out;
 }
@@ -816,10 +816,7 @@ durable_log::replica_rows(const std::string& leader, const std::string& user,
   std::vector<stored_message> out;
   binder b{replica_rows_};
   b(leader)(user)(device);
-  int rc;
-  while ((rc = b.step()) == SQLITE_ROW)
-    out.push_back(read_message(replica_rows_));
-  if (rc != SQLITE_DONE)
+  if (!collect(b, replica_rows_, read_message, out))
     fail("cannot read a replica");
   return out;
 }

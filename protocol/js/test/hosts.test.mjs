@@ -10,22 +10,13 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { TetherClient } from '../tether-client.js';
 import { ClusterPki, Node, WebSocket, until } from './support/tetherd.mjs';
+import { address, clusterPort, clusterSecret, fast, netns, partition } from './support/hosts.mjs';
 
-const netns = (process.env.TETHER_NETNS || '').split(' ').filter(Boolean);
-if (netns.length !== 3) throw new Error('run through test/integration/hosts_traffic.sh (TETHER_NETNS)');
-const address = (i) => `10.201.0.${i + 1}`;
-const clusterPort = 7400; // the same on every "host"
-const fast = { baseMs: 50, capMs: 500, multiplier: 2 };
-const secretDir = mkdtempSync(join(tmpdir(), 'tether-secret-'));
-const secretFile = join(secretDir, 'secret.key');
+const secret = clusterSecret('b');
+const secretFile = secret.file;
 const pki = new ClusterPki();
-writeFileSync(secretFile, 'b'.repeat(64) + '\n', { mode: 0o600 });
 const nodes = [];
 const clients = [];
 after(async () => {
@@ -34,15 +25,9 @@ after(async () => {
     if (process.env.TETHER_LOG) console.error(`--- ${n.host}\n${n.stderr}`);
     await n.remove();
   }
-  rmSync(secretDir, { recursive: true, force: true });
+  secret.remove();
   pki.remove();
 });
-
-// Cuts namespace i off (both directions), or heals it.
-function partition(i, on) {
-  for (const [chain, dir] of [['INPUT', '-i'], ['OUTPUT', '-o']])
-    execFileSync('/usr/sbin/ip', ['netns', 'exec', netns[i], 'iptables', on ? '-A' : '-D', chain, dir, 'eth0', '-j', 'DROP']);
-}
 
 function device(node, user, id, claims = {}) {
   const c = new TetherClient({ url: node.url, token: node.token(user, id, claims), WebSocket, backoff: fast });

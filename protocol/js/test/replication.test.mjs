@@ -12,21 +12,14 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdirSync, rmSync } from 'node:fs';
 import { TetherClient } from '../tether-client.js';
 import { ClusterPki, Node, WebSocket, until } from './support/tetherd.mjs';
+import { address, clusterPort, clusterSecret, fast, netns } from './support/hosts.mjs';
 
-const netns = (process.env.TETHER_NETNS || '').split(' ').filter(Boolean);
-if (netns.length !== 3) throw new Error('run through test/integration/hosts_traffic.sh (TETHER_NETNS)');
-const address = (i) => `10.201.0.${i + 1}`;
-const clusterPort = 7400; // the same on every "host"
-const fast = { baseMs: 50, capMs: 500, multiplier: 2 };
-const secretDir = mkdtempSync(join(tmpdir(), 'tether-secret-'));
-const secretFile = join(secretDir, 'secret.key');
+const secret = clusterSecret('r');
+const secretFile = secret.file;
 const pki = new ClusterPki();
-writeFileSync(secretFile, 'r'.repeat(64) + '\n', { mode: 0o600 });
 let nodes = [];
 let clients = [];
 async function teardown() {
@@ -40,7 +33,7 @@ async function teardown() {
 }
 after(async () => {
   await teardown();
-  rmSync(secretDir, { recursive: true, force: true });
+  secret.remove();
   pki.remove();
 });
 

@@ -13,6 +13,9 @@
 #include "actors/cluster/cluster_actor.hpp"
 #include "actors/cluster/gate_actor.hpp"
 #include "actors/cluster/relay.hpp"
+#include "actors/cluster/replica_actor.hpp"
+#include "actors/store/store_actor.hpp"
+#include "test/support/temp_dir.hpp"
 
 using namespace tether;
 using namespace tether::actors;
@@ -278,6 +281,88 @@ CAF_TEST(no member change comes through the gate and no exit reaches it) {
     static_cast<gate_filter*>(caf::actor_cast<caf::abstract_actor*>(ptr))
       ->fail_state()
     != caf::error{});
+}
+
+namespace {
+
+// A leader's batch for alice's laptop holding one message `m`.
+replica_batch batch_of(const protocol::mobile_message& m) {
+  replica_batch b;
+  b.header = replica_header{"b", "alice", "laptop", 0, "", 1, {"a", "d"}};
+  stored_message row;
+  row.user_id = "alice";
+  row.device_id = "laptop";
+  row.qid = 1;
+  row.msg_id = m.id;
+  row.sender_device = m.source.device_id;
+  row.body = protocol::encode(protocol::codec::msgpack, m);
+  b.rows.push_back(row);
+  return b;
+}
+
+protocol::mobile_message message_from(const std::string& user,
+                                      const std::string& device,
+                                      const std::string& type) {
+  protocol::mobile_message m;
+  m.id = "m-" + type;
+  m.timestamp = 1;
+  m.source.user_id = user;
+  m.source.device_id = device;
+  m.source.type = protocol::device_type::mobile;
+  m.destination.to = protocol::target::device;
+  m.destination.device_id = "laptop";
+  m.type = type;
+  m.payload.raw = "{}";
+  return m;
+}
+
+} // namespace
+
+CAF_TEST(a replica batch is kept as its senders copy and a forged one never) {
+  auto ok = batch_of(message_from("alice", "phone", "chat"));
+  // Queues are not replicated here (factor 1): refused.
+  CAF_CHECK(ask(atom::replicate_v, std::string{"b"}, ok));
+  // With a replica actor in front of a real store.
+  test::temp_dir dir;
+  auto log = std::make_shared<durable_log>(dir.path() + "/tether.db");
+  auto st = sys.spawn(store, log, metrics, store_params{});
+  replica_params rp;
+  rp.self = "a";
+  rp.factor = 3;
+  auto r = sys.spawn(replica, st, c, metrics, rp);
+  self->send(c, atom::replicate_v, r);
+  sched.run();
+  // A row holding a server's gap notice, and a row of another device:
+  // forged, counted, nothing stored.
+  auto notice = batch_of(message_from("system", "server", "tether.gap"));
+  CAF_CHECK(ask(atom::replicate_v, std::string{"b"}, notice));
+  auto other = ok;
+  other.rows[0].device_id = "tablet";
+  CAF_CHECK(ask(atom::replicate_v, std::string{"b"}, other));
+  CAF_CHECK_EQUAL(refused(peer_refusal::forged), 2u);
+  CAF_CHECK(log->replicas_of("b").empty());
+  // A batch that names another leader is the sender's own copy.
+  auto claims = ok;
+  claims.header.leader = "d";
+  self->send(c, atom::replicate_v, std::string{"b"}, claims);
+  sched.run();
+  self->receive([](bool applied) { CAF_CHECK(applied); });
+  CAF_CHECK_EQUAL(log->replicas_of("b").size(), 1u);
+  CAF_CHECK(log->replicas_of("d").empty());
+  CAF_CHECK_EQUAL(metrics->replica_events(replica_event::stored), 1u);
+  // A member taking over gets the copy; one there is not is an error.
+  self->send(c, atom::get_v, atom::replicate_v, std::string{"d"},
+             std::string{"b"}, std::string{"alice"}, std::string{"laptop"});
+  sched.run();
+  self->receive([](std::vector<stored_message>& rows) {
+    CAF_REQUIRE_EQUAL(rows.size(), 1u);
+    CAF_CHECK_EQUAL(rows[0].msg_id, "m-chat");
+  });
+  CAF_CHECK(ask(atom::get_v, atom::replicate_v, std::string{"d"},
+                std::string{"b"}, std::string{"alice"}, std::string{"tablet"}));
+  anon_send_exit(r, caf::exit_reason::user_shutdown);
+  anon_send_exit(st, caf::exit_reason::user_shutdown);
+  sched.run();
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -106,9 +106,10 @@ using peer_messages = caf::typed_actor<
   // on disk (false: stale, of an older generation).
   caf::replies_to<atom::replicate, replica_batch>::with<bool>,
   // The sending node takes over the queue of (user, device) whose leader
-  // (node id) is gone: this node's copy of it, its rows.
+  // (node id) is gone, at this generation: this node's copy of it (its
+  // rows), fenced at that generation.
   caf::replies_to<atom::get, atom::replicate, std::string, std::string,
-                  std::string>::with<std::vector<stored_message>>,
+                  std::string, uint64_t>::with<std::vector<stored_message>>,
   // A message (forwarded_form) from `sender` for these devices of its user
   // connected here; replies with how many queues took it.
   caf::replies_to<atom::forward, device_identity, std::vector<std::string>,
@@ -380,9 +381,11 @@ using store_actor = caf::typed_actor<
   // The copies of the queues a leader (node id) leads.
   caf::replies_to<atom::get, atom::replicate,
                   std::string>::with<std::vector<replica_header>>,
-  // A copy's rows (leader, user, device); an error if there is no copy.
+  // A copy's rows (leader, user, device) for a takeover at this
+  // generation, which the copy takes (a fence: the old leader's later
+  // batches are refused), once on disk; an error if there is no copy.
   caf::replies_to<atom::get, atom::replicate, std::string, std::string,
-                  std::string>::with<std::vector<stored_message>>,
+                  std::string, uint64_t>::with<std::vector<stored_message>>,
   // Takes a queue over from the copy (leader, user, device) at this
   // generation; replies with the device's record once on disk.
   caf::replies_to<atom::promote, std::string, std::string, std::string,
@@ -582,7 +585,8 @@ using cluster_actor = caf::typed_actor<
                   std::vector<std::string>>::with<std::vector<std::string>>,
   caf::replies_to<atom::replicate, std::string, replica_batch>::with<bool>,
   caf::replies_to<atom::get, atom::replicate, std::string, std::string,
-                  std::string, std::string>::with<std::vector<stored_message>>,
+                  std::string, std::string,
+                  uint64_t>::with<std::vector<stored_message>>,
   // This node's REPLICA actor (SPEC §14.3; none: replication factor 1).
   caf::reacts_to<atom::replicate, replica_actor>,
   // The replica actor took over the queue of this device at this

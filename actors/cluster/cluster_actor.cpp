@@ -447,8 +447,8 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
     },
     [=](atom::get, atom::replicate, const std::string& from,
         const std::string& leader, const std::string& user,
-        const std::string& device) {
-      return give_replica(self, from, leader, user, device);
+        const std::string& device, uint64_t gen) {
+      return give_replica(self, from, leader, user, device, gen);
     },
     [=](atom::replicate, replica_actor& r) {
       self->state.replica = std::move(r);

@@ -43,7 +43,7 @@ caf::result<bool> take_replica(self_ptr self, const std::string& from,
 
 caf::result<std::vector<stored_message>>
 give_replica(self_ptr self, const std::string& from, const std::string& leader,
-             const std::string& user, const std::string& device);
+             const std::string& user, const std::string& device, uint64_t gen);
 
 caf::result<uint32_t> take_forward(self_ptr self, const std::string& from,
                                    const device_identity& sender,

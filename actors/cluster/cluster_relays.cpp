@@ -165,7 +165,7 @@ take_handover(self_ptr self, const std::string& from, const device_identity& id,
         .then(
           [self, id, gen, rp](std::vector<std::string>& refused) mutable {
             rp.deliver(std::move(refused));
-            hold(self, id, gen);
+            hold(self, id, gen + 1);
           },
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
     });
@@ -198,7 +198,7 @@ caf::result<bool> take_replica(self_ptr self, const std::string& from,
 
 caf::result<std::vector<stored_message>>
 give_replica(self_ptr self, const std::string& from, const std::string& leader,
-             const std::string& user, const std::string& device) {
+             const std::string& user, const std::string& device, uint64_t gen) {
   auto& st = self->state;
   if (!st.replica)
     return make_tether_error(protocol::errc::internal_error,
@@ -208,7 +208,7 @@ give_replica(self_ptr self, const std::string& from, const std::string& leader,
   auto rp = self->make_response_promise<std::vector<stored_message>>();
   self
     ->request(st.replica, caf::infinite, atom::get_v, atom::replicate_v, leader,
-              user, device)
+              user, device, gen)
     .then(
       [rp](std::vector<stored_message>& rows) mutable {
         rp.deliver(std::move(rows));

@@ -173,13 +173,14 @@ gate_actor::behavior_type gate(gate_actor::stateful_pointer<gate_state> self,
       return relay<bool>(self, atom::replicate_v, from, std::move(b));
     },
     [self](atom::get, atom::replicate, std::string& leader, std::string& user,
-           std::string& device) -> caf::result<std::vector<stored_message>> {
+           std::string& device,
+           uint64_t gen) -> caf::result<std::vector<stored_message>> {
       auto from = sender_id(self, "replica request");
       if (from.empty())
         return not_a_peer();
       return relay<std::vector<stored_message>>(
         self, atom::get_v, atom::replicate_v, from, std::move(leader),
-        std::move(user), std::move(device));
+        std::move(user), std::move(device), gen);
     },
     [self](atom::forward, device_identity& sender,
            std::vector<std::string>& devices,

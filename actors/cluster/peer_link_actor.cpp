@@ -194,10 +194,11 @@ peer_link(peer_link_actor::stateful_pointer<peer_link_state> self,
       return relay<bool>(self, atom::replicate_v, std::move(b));
     },
     [self](atom::get, atom::replicate, std::string& leader, std::string& user,
-           std::string& device) -> caf::result<std::vector<stored_message>> {
+           std::string& device,
+           uint64_t gen) -> caf::result<std::vector<stored_message>> {
       return relay<std::vector<stored_message>>(
         self, atom::get_v, atom::replicate_v, std::move(leader),
-        std::move(user), std::move(device));
+        std::move(user), std::move(device), gen);
     },
     [self](atom::forward, device_identity& sender,
            std::vector<std::string>& devices,

@@ -339,7 +339,11 @@ void start_repair(self_ptr self) {
 
 // This node takes over the queue whose copy `h` it keeps (its leader is
 // gone and this node is the first live follower of its list): what the
-// other live followers hold that it lacks first, then the takeover.
+// other live followers hold that it lacks first, then the takeover. The
+// copies it gathers are fenced at the new generation as they are given: the
+// old leader, should it live on unseen, cannot reach a majority any more.
+// (A takeover without enough copies fences too few to stop it: at most
+// takeover_copies - 2, while it needs quorum - 1 of the others.)
 void take_over(self_ptr self, const replica_header& h) {
   auto& st = self->state;
   std::vector<std::string> others;
@@ -365,7 +369,7 @@ void take_over(self_ptr self, const replica_header& h) {
     auto gen = takeover_generation(h.gen);
     self
       ->request(st.store, caf::infinite, atom::get_v, atom::replicate_v,
-                h.leader, h.user_id, h.device_id)
+                h.leader, h.user_id, h.device_id, gen)
       .then(
         [self, h, theirs, gen](std::vector<stored_message>& mine) {
           auto& st = self->state;
@@ -380,6 +384,7 @@ void take_over(self_ptr self, const replica_header& h) {
           auto missing = missing_rows(have, seen);
           replica_batch b;
           b.header = h;
+          b.header.gen = gen; // the copy here is fenced at it already
           for (auto& m : *theirs)
             if (std::binary_search(missing.begin(), missing.end(), m.qid)) {
               b.rows.push_back(m);
@@ -439,7 +444,8 @@ void take_over(self_ptr self, const replica_header& h) {
   for (auto& f : others)
     self
       ->request(link_to(self, f), st.params.timeout, atom::get_v,
-                atom::replicate_v, h.leader, h.user_id, h.device_id)
+                atom::replicate_v, h.leader, h.user_id, h.device_id,
+                takeover_generation(h.gen))
       .then(
         [theirs, copies, one_done](std::vector<stored_message>& rows) {
           theirs->insert(theirs->end(), rows.begin(), rows.end());
@@ -608,10 +614,10 @@ replica(replica_actor::stateful_pointer<replica_state> self, store_actor store,
                             std::move(leader));
     },
     [=](atom::get, atom::replicate, std::string& leader, std::string& user,
-        std::string& device) {
+        std::string& device, uint64_t gen) {
       return self->delegate(self->state.store, atom::get_v, atom::replicate_v,
                             std::move(leader), std::move(user),
-                            std::move(device));
+                            std::move(device), gen);
     },
     [=](atom::promote, std::string& leader, std::string& user,
         std::string& device, uint64_t gen) {

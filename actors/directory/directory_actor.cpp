@@ -817,9 +817,9 @@ directory(directory_actor::stateful_pointer<directory_state> self,
                          protocol::errc::internal_error, "queue unavailable"));
                        return;
                      }
-                     // Its generation first: the queue here is the one
-                     // handed over now (SPEC §14.3).
-                     self->send(q, atom::generation_v, gen);
+                     // Its generation first: the queue here is the next
+                     // one of the device's (SPEC §14.3).
+                     self->send(q, atom::generation_v, gen + 1);
                      if (msgs.empty()) {
                        rp.deliver(refusals{});
                        return;

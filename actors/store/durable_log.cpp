@@ -406,7 +406,11 @@ void durable_log::open() {
   newest_replica_ = prepare("SELECT coalesce(max(gen), 0) FROM replicas "
                             "WHERE user_id=? AND device_id=? AND leader<>?");
   older_replicas_ = prepare("SELECT leader FROM replicas WHERE user_id=? AND "
-                            "device_id=? AND gen<? AND leader<>?");
+                            "device_id=? AND gen<=? AND leader<>?");
+  replica_count_ = prepare("SELECT count(*) FROM replica_messages WHERE "
+                           "leader=? AND user_id=? AND device_id=?");
+  fence_ = prepare("UPDATE replicas SET gen=max(gen,?) WHERE leader=? AND "
+                   "user_id=? AND device_id=?");
   put_replica_row_ = prepare(
     "INSERT OR REPLACE INTO replica_messages (leader, user_id, device_id, "
     "qid, priority, enqueued_ms, expires_ms, needs_ack, msg_id, "
@@ -713,26 +717,58 @@ void durable_log::drop_replica(const std::string& leader,
   }
 }
 
-bool durable_log::apply_replica(const replica_batch& b) {
-  auto& h = b.header;
+bool durable_log::replica_stale(const replica_header& h) {
   auto have = find_replica(h.leader, h.user_id, h.device_id);
   if (have && h.gen < have->gen)
-    return false; // from before that leader's newer generation
-  {
-    // Another leader's copy of a newer generation: this leader's queue is
-    // the stale one (taken over while it was away).
-    binder n{newest_replica_};
-    n(h.user_id)(h.device_id)(h.leader);
-    if (n.step() != SQLITE_ROW)
-      fail("cannot read replicas");
-    if (static_cast<uint64_t>(sqlite3_column_int64(newest_replica_, 0)) > h.gen)
-      return false;
+    return true; // from before that leader's newer generation (or a fence)
+  // This node holds (or held) the device's queue at a newer generation:
+  // the sender's queue is the stale one (taken over while it was away).
+  // Generations only rise, so nothing older than one known here is kept.
+  if (auto own = find_device(h.user_id, h.device_id); own && own->gen > h.gen)
+    return true;
+  // Another leader's copy of a newer generation: the same.
+  binder n{newest_replica_};
+  n(h.user_id)(h.device_id)(h.leader);
+  if (n.step() != SQLITE_ROW)
+    fail("cannot read replicas");
+  return static_cast<uint64_t>(sqlite3_column_int64(newest_replica_, 0))
+         > h.gen;
+}
+
+void durable_log::remove_replica_rows(const replica_header& h,
+                                      const std::vector<uint64_t>& qids) {
+  for (auto qid : qids) {
+    binder r{remove_replica_row_};
+    r(h.leader)(h.user_id)(h.device_id)(static_cast<int64_t>(qid));
+    if (r.step() != SQLITE_DONE)
+      fail("cannot retire a replica row");
   }
+  // A copy without rows is no copy: nothing to take over, nothing stale
+  // left behind by a leader that handed its queue on.
+  binder c{replica_count_};
+  c(h.leader)(h.user_id)(h.device_id);
+  if (c.step() != SQLITE_ROW)
+    fail("cannot read a replica");
+  if (sqlite3_column_int64(replica_count_, 0) == 0)
+    drop_replica(h.leader, h.user_id, h.device_id);
+}
+
+bool durable_log::apply_replica(const replica_batch& b) {
+  auto& h = b.header;
+  if (replica_stale(h)) {
+    // Retirements still count (a stale leader retiring what it handed on
+    // leaves nothing behind); nothing else does.
+    if (!b.removed.empty() && find_replica(h.leader, h.user_id, h.device_id))
+      remove_replica_rows(h, b.removed);
+    return false;
+  }
+  auto have = find_replica(h.leader, h.user_id, h.device_id);
   // A new generation of the copy starts afresh; a drop ends it.
   if (b.drop || (have && h.gen > have->gen))
     drop_replica(h.leader, h.user_id, h.device_id);
-  // Copies of the device from other leaders at older generations are
-  // stale: what of them was acked went on with the takeover.
+  // Copies of the device from other leaders at this generation or older
+  // are stale: what of them was acked went on with the takeover, or the
+  // handover, that made this leader's.
   std::vector<std::string> older;
   {
     binder o{older_replicas_};
@@ -755,36 +791,29 @@ bool durable_log::apply_replica(const replica_batch& b) {
     if (p.step() != SQLITE_DONE)
       fail("cannot record a replica");
   }
-  auto remove_row = [&](uint64_t qid) {
-    binder r{remove_replica_row_};
-    r(h.leader)(h.user_id)(h.device_id)(static_cast<int64_t>(qid));
-    if (r.step() != SQLITE_DONE)
-      fail("cannot retire a replica row");
-  };
+  std::vector<uint64_t> gone = b.removed;
   if (b.upto > b.after) {
     // A snapshot (or a part of one): the rows in (after, upto] are exactly
     // these.
     std::vector<uint64_t> keep;
+    keep.reserve(b.rows.size());
     for (auto& m : b.rows)
       keep.push_back(m.qid);
     std::sort(keep.begin(), keep.end());
-    std::vector<uint64_t> gone;
-    {
-      binder q{replica_qids_};
-      q(h.leader)(h.user_id)(h.device_id)(static_cast<int64_t>(b.after))(
-        static_cast<int64_t>(b.upto));
-      int rc;
-      while ((rc = q.step()) == SQLITE_ROW) {
-        auto qid
-          = static_cast<uint64_t>(sqlite3_column_int64(replica_qids_, 0));
-        if (!std::binary_search(keep.begin(), keep.end(), qid))
-          gone.push_back(qid);
-      }
-      if (rc != SQLITE_DONE)
-        fail("cannot read a replica");
-    }
-    for (auto qid : gone)
-      remove_row(qid);
+    binder q{replica_qids_};
+    q(h.leader)(h.user_id)(h.device_id)(static_cast<int64_t>(b.after))(
+      static_cast<int64_t>(b.upto));
+    std::vector<uint64_t> there;
+    if (!collect(
+          q, replica_qids_,
+          [](sqlite3_stmt* st) {
+            return static_cast<uint64_t>(sqlite3_column_int64(st, 0));
+          },
+          there))
+      fail("cannot read a replica");
+    for (auto qid : there)
+      if (!std::binary_search(keep.begin(), keep.end(), qid))
+        gone.push_back(qid);
   }
   for (auto& m : b.rows) {
     binder r{put_replica_row_};
@@ -795,9 +824,20 @@ bool durable_log::apply_replica(const replica_batch& b) {
     if (r.step() != SQLITE_DONE)
       fail("cannot store a replica row");
   }
-  for (auto qid : b.removed)
-    remove_row(qid);
+  remove_replica_rows(h, gone);
   return true;
+}
+
+std::optional<std::vector<stored_message>>
+durable_log::fence_replica(const std::string& leader, const std::string& user,
+                           const std::string& device, uint64_t gen) {
+  if (!find_replica(leader, user, device))
+    return std::nullopt;
+  binder f{fence_};
+  f(static_cast<int64_t>(gen))(leader)(user)(device);
+  if (f.step() != SQLITE_DONE)
+    fail("cannot fence a replica");
+  return replica_rows(leader, user, device);
 }
 
 std::vector<replica_header>

@@ -109,12 +109,19 @@ public:
   // -- copies of queues other nodes lead (SPEC §14.3)
   // ----------------------------------------------------------------------
   /// Applies what a leader sent: its header (a generation older than the
-  /// copy's, or than another leader's copy of the device, is refused;
-  /// copies of the device from other leaders at older generations go), rows,
-  /// retirements, a part of a snapshot, or a drop (which takes the device's
-  /// copies of older generations along). Returns false if it was ignored as
-  /// stale.
+  /// copy's, than another leader's copy of the device, or than the
+  /// device's own queue here is refused, but for its retirements; copies of
+  /// the device from other leaders at this generation or older go), rows,
+  /// retirements, a part of a snapshot, or a drop (which takes those copies
+  /// along). A copy left without rows goes. Returns false if it was stale.
   bool apply_replica(const replica_batch& b);
+  /// A follower taking the queue over at generation `gen` asks for this
+  /// copy: its generation rises to `gen` (the old leader's later batches
+  /// are refused: it cannot reach a majority any more) and its rows are
+  /// returned; none if there is no copy.
+  std::optional<std::vector<stored_message>>
+  fence_replica(const std::string& leader, const std::string& user,
+                const std::string& device, uint64_t gen);
   /// The copies of the queues `leader` leads.
   std::vector<replica_header> replicas_of(const std::string& leader);
   /// A copy's header, if there is one.
@@ -207,8 +214,13 @@ private:
   sqlite3_stmt* replica_qids_ = nullptr;
   sqlite3_stmt* replica_rows_ = nullptr;
   sqlite3_stmt* replicas_of_ = nullptr;
+  sqlite3_stmt* replica_count_ = nullptr;
+  sqlite3_stmt* fence_ = nullptr;
   void drop_replica(const std::string& leader, const std::string& user,
                     const std::string& device);
+  bool replica_stale(const replica_header& h);
+  void remove_replica_rows(const replica_header& h,
+                           const std::vector<uint64_t>& qids);
 };
 
 } // namespace tether::actors

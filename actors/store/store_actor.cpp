@@ -387,21 +387,29 @@ store(store_actor::stateful_pointer<store_state> self,
                   [&](durable_log& log) { return log.replicas_of(leader); });
     },
     [=](atom::get, atom::replicate, const std::string& leader,
-        const std::string& user,
-        const std::string& device) -> caf::result<std::vector<stored_message>> {
-      // No copy is not an empty one: a takeover counts only copies.
-      try {
-        if (!self->state.log->find_replica(leader, user, device))
-          return make_tether_error(protocol::errc::internal_error,
-                                   "no copy of the queue of " + user + "/"
-                                     + device + " led by " + leader);
-      } catch (const std::exception& e) {
-        spdlog::error("store: {}", e.what());
-        return protocol::make_error(protocol::errc::internal_error);
-      }
-      return read(self, [&](durable_log& log) {
-        return log.replica_rows(leader, user, device);
+        const std::string& user, const std::string& device,
+        uint64_t gen) -> caf::result<std::vector<stored_message>> {
+      // The fence is on disk before the rows are given: a follower that
+      // restarts keeps refusing the old leader. No copy is not an empty
+      // one: a takeover counts only copies.
+      using rows = std::vector<stored_message>;
+      auto rp = self->make_response_promise<rows>();
+      auto out = std::make_shared<std::optional<rows>>();
+      write(self, [=](durable_log& log) {
+        *out = log.fence_replica(leader, user, device, gen);
       });
+      on_commit(self, [rp, out, leader, user,
+                       device](const std::string& error) mutable {
+        if (!error.empty())
+          rp.deliver(protocol::make_error(protocol::errc::internal_error));
+        else if (!*out)
+          rp.deliver(make_tether_error(protocol::errc::internal_error,
+                                       "no copy of the queue of " + user + "/"
+                                         + device + " led by " + leader));
+        else
+          rp.deliver(std::move(**out));
+      });
+      return rp;
     },
     [=](atom::promote, const std::string& leader, const std::string& user,
         const std::string& device, uint64_t gen) -> caf::result<device_record> {

@@ -352,14 +352,27 @@ CAF_TEST(a replica batch is kept as its senders copy and a forged one never) {
   CAF_CHECK_EQUAL(metrics->replica_events(replica_event::stored), 1u);
   // A member taking over gets the copy; one there is not is an error.
   self->send(c, atom::get_v, atom::replicate_v, std::string{"d"},
-             std::string{"b"}, std::string{"alice"}, std::string{"laptop"});
+             std::string{"b"}, std::string{"alice"}, std::string{"laptop"},
+             uint64_t{2});
   sched.run();
   self->receive([](std::vector<stored_message>& rows) {
     CAF_REQUIRE_EQUAL(rows.size(), 1u);
     CAF_CHECK_EQUAL(rows[0].msg_id, "m-chat");
   });
   CAF_CHECK(ask(atom::get_v, atom::replicate_v, std::string{"d"},
-                std::string{"b"}, std::string{"alice"}, std::string{"tablet"}));
+                std::string{"b"}, std::string{"alice"}, std::string{"tablet"},
+                uint64_t{2}));
+  // The copy given is fenced: b's later batches of generation 1 are
+  // refused (b cannot reach a majority with this node any more).
+  auto late = ok;
+  late.rows[0].qid = 2;
+  self->send(c, atom::replicate_v, std::string{"b"}, late);
+  sched.run();
+  self->receive([](bool applied) { CAF_CHECK(!applied); });
+  auto fenced = log->replicas_of("b");
+  CAF_REQUIRE_EQUAL(fenced.size(), 1u);
+  CAF_CHECK_EQUAL(fenced[0].gen, 2u);
+  CAF_CHECK_EQUAL(log->replica_rows("b", "alice", "laptop").size(), 1u);
   anon_send_exit(r, caf::exit_reason::user_shutdown);
   anon_send_exit(st, caf::exit_reason::user_shutdown);
   sched.run();

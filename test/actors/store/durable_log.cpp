@@ -455,12 +455,15 @@ CAF_TEST(an older generation never overwrites a newer copy) {
   durable_log log{dir.path() + "/tether.db"};
   log.begin();
   CAF_CHECK(log.apply_replica(from_leader("c", 2, {1, 2})));
-  // A late batch of c's older generation: ignored, nothing changes.
+  // A late batch of c's older generation: refused, its row not taken;
+  // its retirement still counts (removing a row loses nothing).
   auto late = from_leader("c", 1, {7});
   late.removed = {1};
   CAF_CHECK(!log.apply_replica(late));
-  CAF_CHECK_EQUAL(qids_of(log.replica_rows("c", "alice", "phone")),
-                  (qids{1, 2}));
+  CAF_CHECK_EQUAL(qids_of(log.replica_rows("c", "alice", "phone")), qids{2});
+  auto kept = log.replicas_of("c");
+  CAF_REQUIRE_EQUAL(kept.size(), 1u);
+  CAF_CHECK_EQUAL(kept[0].gen, 2u);
   // c leads at a newer generation (it took the queue back): its copy
   // starts afresh.
   CAF_CHECK(log.apply_replica(from_leader("c", 3, {9})));
@@ -473,19 +476,42 @@ CAF_TEST(an older generation never overwrites a newer copy) {
   // a copy of a newer generation is here.
   CAF_CHECK(!log.apply_replica(from_leader("c", 3, {1, 2, 3})));
   CAF_CHECK(log.replicas_of("c").empty());
-  // A copy of another leader at the same generation (a queue handed over
-  // without a takeover) is kept until its leader retires it.
+  // Another leader's copy at the same generation goes too (a handover
+  // raises the generation: two leaders of one generation are a stale
+  // takeover and its queue's next leader, and the latter writes last).
   CAF_CHECK(log.apply_replica(from_leader("d", 4, {2})));
-  CAF_CHECK_EQUAL(log.replicas_of("b").size(), 1u);
+  CAF_CHECK(log.replicas_of("b").empty());
   CAF_CHECK_EQUAL(log.replicas_of("d").size(), 1u);
-  // e took the queue over at generation 5 and leaves this node out of its
+  // A copy whose rows are all retired is no copy; retirements of a stale
+  // leader still count.
+  auto retire = from_leader("d", 4);
+  retire.removed = {2};
+  CAF_CHECK(log.apply_replica(retire));
+  CAF_CHECK(log.replicas_of("d").empty());
+  CAF_CHECK(log.apply_replica(from_leader("d", 4, {3, 4})));
+  CAF_CHECK(log.apply_replica(from_leader("g", 5, {1})));
+  CAF_CHECK(log.replicas_of("d").empty()); // (dropped by g's newer one)
+  CAF_CHECK(log.apply_replica(from_leader("d", 6, {3, 4})));
+  auto stale = from_leader("g", 5);
+  stale.removed = {1};
+  CAF_CHECK(!log.apply_replica(stale));    // g is stale here now (d has 6) ...
+  CAF_CHECK(log.replicas_of("g").empty()); // ... and its copy went with d's
+  // e took the queue over at generation 7 and leaves this node out of its
   // set: its drop takes the older copies along, and records nothing.
-  auto drop = from_leader("e", 5);
+  auto drop = from_leader("e", 7);
   drop.drop = true;
   CAF_CHECK(log.apply_replica(drop));
   CAF_CHECK(log.replicas_of("b").empty());
   CAF_CHECK(log.replicas_of("d").empty());
   CAF_CHECK(log.replicas_of("e").empty());
+  // This node took the phone's queue over itself at generation 6: a
+  // leader of any older generation is stale here too (its appends must not
+  // count towards a majority).
+  log.insert_device("alice", "phone", 1, "", 100);
+  log.set_generation("alice", "phone", 6);
+  CAF_CHECK(!log.apply_replica(from_leader("f", 5, {7})));
+  CAF_CHECK(log.replicas_of("f").empty());
+  CAF_CHECK(log.apply_replica(from_leader("f", 6, {7})));
   log.commit();
 }
 

@@ -15,6 +15,7 @@
 #include "actors/cluster/relay.hpp"
 #include "actors/cluster/replica_actor.hpp"
 #include "actors/store/store_actor.hpp"
+#include "test/support/replica_batch.hpp"
 #include "test/support/temp_dir.hpp"
 
 using namespace tether;
@@ -49,27 +50,34 @@ remote_device at(const std::string& node, const std::string& user,
   return d;
 }
 
-std::string form(const std::string& user, const std::string& device,
-                 const std::string& type = "chat",
-                 const std::string& room = {}) {
+protocol::mobile_message message_from(const std::string& user,
+                                      const std::string& device,
+                                      const std::string& type) {
   protocol::mobile_message m;
   m.id = "m-" + type;
   m.timestamp = 1;
   m.source.user_id = user;
   m.source.device_id = device;
   m.source.type = protocol::device_type::mobile;
-  if (room.empty()) {
-    m.destination.to = protocol::target::device;
-    m.destination.device_id = "laptop";
-  } else {
+  m.destination.to = protocol::target::device;
+  m.destination.device_id = "laptop";
+  m.type = type;
+  m.payload.raw = "{}";
+  return m;
+}
+
+std::string form(const std::string& user, const std::string& device,
+                 const std::string& type = "chat",
+                 const std::string& room = {}) {
+  auto m = message_from(user, device, type);
+  if (!room.empty()) {
     m.destination.to = protocol::target::broadcast;
+    m.destination.device_id.reset();
     protocol::broadcast_info b;
     b.scope = protocol::broadcast_scope::room;
     b.room = room;
     m.destination.broadcast = b;
   }
-  m.type = type;
-  m.payload.raw = "{}";
   return forwarded_form(m);
 }
 
@@ -283,43 +291,9 @@ CAF_TEST(no member change comes through the gate and no exit reaches it) {
     != caf::error{});
 }
 
-namespace {
-
-// A leader's batch for alice's laptop holding one message `m`.
-replica_batch batch_of(const protocol::mobile_message& m) {
-  replica_batch b;
-  b.header = replica_header{"b", "alice", "laptop", 0, "", 1, {"a", "d"}};
-  stored_message row;
-  row.user_id = "alice";
-  row.device_id = "laptop";
-  row.qid = 1;
-  row.msg_id = m.id;
-  row.sender_device = m.source.device_id;
-  row.body = protocol::encode(protocol::codec::msgpack, m);
-  b.rows.push_back(row);
-  return b;
-}
-
-protocol::mobile_message message_from(const std::string& user,
-                                      const std::string& device,
-                                      const std::string& type) {
-  protocol::mobile_message m;
-  m.id = "m-" + type;
-  m.timestamp = 1;
-  m.source.user_id = user;
-  m.source.device_id = device;
-  m.source.type = protocol::device_type::mobile;
-  m.destination.to = protocol::target::device;
-  m.destination.device_id = "laptop";
-  m.type = type;
-  m.payload.raw = "{}";
-  return m;
-}
-
-} // namespace
-
 CAF_TEST(a replica batch is kept as its senders copy and a forged one never) {
-  auto ok = batch_of(message_from("alice", "phone", "chat"));
+  auto ok = test::one_row_batch(message_from("alice", "phone", "chat"), "b",
+                                {"a", "d"});
   // Queues are not replicated here (factor 1): refused.
   CAF_CHECK(ask(atom::replicate_v, std::string{"b"}, ok));
   // With a replica actor in front of a real store.
@@ -334,7 +308,8 @@ CAF_TEST(a replica batch is kept as its senders copy and a forged one never) {
   sched.run();
   // A row holding a server's gap notice, and a row of another device:
   // forged, counted, nothing stored.
-  auto notice = batch_of(message_from("system", "server", "tether.gap"));
+  auto notice = test::one_row_batch(
+    message_from("system", "server", "tether.gap"), "b", {"a", "d"});
   CAF_CHECK(ask(atom::replicate_v, std::string{"b"}, notice));
   auto other = ok;
   other.rows[0].device_id = "tablet";

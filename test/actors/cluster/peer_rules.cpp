@@ -4,6 +4,7 @@
 #include "actors/cluster/peer_rules.hpp"
 #include "actors/directory/placement.hpp"
 #include "protocol/control.hpp"
+#include "test/support/replica_batch.hpp"
 
 using namespace tether;
 using namespace tether::actors;
@@ -134,20 +135,8 @@ CAF_TEST(a member row holds what a device could have set) {
 
 namespace {
 
-// A leader's batch of one row holding `m` for laptop's queue of alice.
 replica_batch replica_of(const protocol::mobile_message& m) {
-  replica_batch b;
-  b.header = replica_header{"c", "alice", "laptop", 0, "", 1, {"a", "b"}};
-  stored_message row;
-  row.user_id = "alice";
-  row.device_id = "laptop";
-  row.qid = 1;
-  row.priority = 1;
-  row.msg_id = m.id;
-  row.sender_device = m.source.device_id;
-  row.body = protocol::encode(protocol::codec::msgpack, m);
-  b.rows.push_back(row);
-  return b;
+  return test::one_row_batch(m, "c");
 }
 
 } // namespace

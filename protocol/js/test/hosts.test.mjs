@@ -10,48 +10,17 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { TetherClient } from '../tether-client.js';
-import { ClusterPki, Node, WebSocket, until } from './support/tetherd.mjs';
-import { address, clusterPort, clusterSecret, fast, netns, partition } from './support/hosts.mjs';
+import { until } from './support/tetherd.mjs';
+import { HostsCluster, alive, partition } from './support/hosts.mjs';
 
-const secret = clusterSecret('b');
-const secretFile = secret.file;
-const pki = new ClusterPki();
-const nodes = [];
-const clients = [];
-after(async () => {
-  for (const c of clients) c.close();
-  for (const n of nodes) {
-    if (process.env.TETHER_LOG) console.error(`--- ${n.host}\n${n.stderr}`);
-    await n.remove();
-  }
-  secret.remove();
-  pki.remove();
-});
-
-function device(node, user, id, claims = {}) {
-  const c = new TetherClient({ url: node.url, token: node.token(user, id, claims), WebSocket, backoff: fast });
-  c.got = new Map();
-  c.on('message', (m) => c.got.set(m.id, m));
-  clients.push(c);
-  return c;
-}
-
-const alive = async (node) => (await node.get('/healthz')).members.filter((m) => m.state === 'alive').length;
+const cluster = new HostsCluster('b');
+const { nodes } = cluster;
+const device = (...args) => cluster.device(...args);
+after(() => cluster.remove());
 
 test('three hosts: no acked loss across a partition and its heal, presence converges', { timeout: 180000 }, async () => {
-  for (let i = 0; i < 3; i++) {
-    const seeds = [0, 1, 2].filter((j) => j !== i).map((j) => `${address(j)}:${clusterPort}`).join(',');
-    const n = new Node([...pki.flags(`${address(i)}:${clusterPort}`),
-      '--cluster.address', address(i), '--cluster.port', String(clusterPort), '--cluster.seeds', seeds,
-      '--cluster.heartbeat_interval', '200ms', '--cluster.connection_timeout', '1s', '--node.request_timeout', '2s',
-      '--presence.grace', '2s', '--supervision.backoff_base', '50ms', '--supervision.backoff_cap', '500ms'],
-    { secretFile, host: address(i), netns: netns[i] });
-    nodes.push(n);
-    await n.start();
-  }
+  await cluster.start(['--presence.grace', '2s']);
   const [a, b, c] = nodes;
-  for (const n of nodes) await until(async () => (await alive(n)) === 2, `two peers alive at ${n.host}`, 20000);
 
   const phone = device(a, 'alice', 'phone');
   const laptop = device(b, 'alice', 'laptop', { deviceType: 'desktop' });

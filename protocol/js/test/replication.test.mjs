@@ -13,56 +13,15 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync } from 'node:fs';
-import { TetherClient } from '../tether-client.js';
-import { ClusterPki, Node, WebSocket, until } from './support/tetherd.mjs';
-import { address, clusterPort, clusterSecret, fast, netns } from './support/hosts.mjs';
+import { until } from './support/tetherd.mjs';
+import { HostsCluster, alive } from './support/hosts.mjs';
 
-const secret = clusterSecret('r');
-const secretFile = secret.file;
-const pki = new ClusterPki();
-let nodes = [];
-let clients = [];
-async function teardown() {
-  for (const c of clients) c.close();
-  for (const n of nodes) {
-    if (process.env.TETHER_LOG) console.error(`--- ${n.host}\n${n.stderr}`);
-    await n.remove();
-  }
-  nodes = [];
-  clients = [];
-}
-after(async () => {
-  await teardown();
-  secret.remove();
-  pki.remove();
-});
-
-function device(node, user, id, claims = {}) {
-  const c = new TetherClient({ url: node.url, token: node.token(user, id, claims), WebSocket, backoff: fast });
-  c.got = new Map();
-  c.on('message', (m) => c.got.set(m.id, m));
-  clients.push(c);
-  return c;
-}
-
-const alive = async (node) => (await node.get('/healthz')).members.filter((m) => m.state === 'alive').length;
+const cluster = new HostsCluster('r');
+const device = (...args) => cluster.device(...args);
+after(() => cluster.remove());
 const replica = (node, event) => node.metric('tether_replica_total', `event="${event}"`);
 
-async function start(factor) {
-  for (let i = 0; i < 3; i++) {
-    const seeds = [0, 1, 2].filter((j) => j !== i).map((j) => `${address(j)}:${clusterPort}`).join(',');
-    const n = new Node([...pki.flags(`${address(i)}:${clusterPort}`),
-      '--cluster.address', address(i), '--cluster.port', String(clusterPort), '--cluster.seeds', seeds,
-      '--cluster.replication_factor', String(factor),
-      '--cluster.heartbeat_interval', '200ms', '--cluster.connection_timeout', '1s', '--node.request_timeout', '2s',
-      '--supervision.backoff_base', '50ms', '--supervision.backoff_cap', '500ms'],
-    { secretFile, host: address(i), netns: netns[i] });
-    nodes.push(n);
-    await n.start();
-  }
-  for (const n of nodes) await until(async () => (await alive(n)) === 2, `two peers alive at ${n.host}`, 20000);
-  return nodes;
-}
+const start = (factor) => cluster.start(['--cluster.replication_factor', String(factor)]);
 
 // The tablet's queue is on C (it connected there and left); the phone on
 // A sends it `count` durable messages, each acked `received`.
@@ -125,7 +84,7 @@ test('R=3: a queue whose node and disk are lost is delivered whole from its copi
   // C restarted empty rejoins and is a follower again: the queue's rows
   // written from now on are on its disk too.
   await c.start();
-  for (const n of nodes) await until(async () => (await alive(n)) === 2, `C back at ${n.host}`, 20000);
+  for (const n of cluster.nodes) await until(async () => (await alive(n)) === 2, `C back at ${n.host}`, 20000);
   tablet.close();
   await until(async () => (await a.get('/healthz')).status !== undefined, 'A answers', 5000);
   const more = [];
@@ -135,7 +94,7 @@ test('R=3: a queue whose node and disk are lost is delivered whole from its copi
     return (await replica(c, 'stored')) > 0;
   }, 'C stores a copy of the queue again', 20000);
   console.log(`C rejoined: stored ${await replica(c, 'stored')} after ${more.length} new messages`);
-  await teardown();
+  await cluster.teardown();
 });
 
 test('R=2: the old leader back with its disk drops its stale copy; nothing arrives twice', { timeout: 180000 }, async () => {
@@ -152,7 +111,7 @@ test('R=2: the old leader back with its disk drops its stale copy; nothing arriv
   // generation 1 now; C's copy goes.
   const before = { got: tablet.got.size, duplicates: tablet.stats.duplicates, delivered: tablet.stats.delivered };
   await c.start();
-  for (const n of nodes) await until(async () => (await alive(n)) === 2, `C back at ${n.host}`, 20000);
+  for (const n of cluster.nodes) await until(async () => (await alive(n)) === 2, `C back at ${n.host}`, 20000);
   await until(() => /stale copy/.test(c.stderr), 'C drops its stale copy', 20000);
   await new Promise((r) => setTimeout(r, 2000));
   console.log(`R=2: ${acked.length} acked, delivered ${tablet.stats.delivered}, duplicates ${tablet.stats.duplicates} (before C came back: ${JSON.stringify(before)})`);
@@ -160,5 +119,5 @@ test('R=2: the old leader back with its disk drops its stale copy; nothing arriv
   assert.equal(tablet.stats.delivered, before.delivered);
   assert.equal(tablet.got.size, before.got);
   assert.equal(before.duplicates, 0);
-  await teardown();
+  await cluster.teardown();
 });

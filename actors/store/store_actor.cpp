@@ -124,18 +124,36 @@ void on_commit(self_ptr self, std::function<void(const std::string&)> f) {
   self->state.done.emplace_back(std::move(f));
 }
 
+// Applies a write that computes its answer (a value, or an optional one:
+// none is answered with the error `none`) and gives it once the write's
+// commit is durable.
+template <class T, class Op>
+caf::typed_response_promise<T>
+write_answered(self_ptr self, Op op, std::string none = {}) {
+  auto rp = self->make_response_promise<T>();
+  auto out = std::make_shared<std::optional<T>>();
+  write(self, [op = std::move(op), out](durable_log& log) mutable {
+    *out = op(log);
+  });
+  on_commit(self, [rp, out,
+                   none = std::move(none)](const std::string& error) mutable {
+    if (!error.empty())
+      rp.deliver(protocol::make_error(protocol::errc::internal_error));
+    else if (!*out)
+      rp.deliver(make_tether_error(protocol::errc::internal_error, none));
+    else
+      rp.deliver(std::move(**out));
+  });
+  return rp;
+}
+
 // Applies a write and answers ok once its commit is durable.
 template <class Op>
 caf::typed_response_promise<atom::ok> write_acked(self_ptr self, Op op) {
-  auto rp = self->make_response_promise<atom::ok>();
-  write(self, std::move(op));
-  on_commit(self, [rp](const std::string& error) mutable {
-    if (error.empty())
-      rp.deliver(atom::ok_v);
-    else
-      rp.deliver(protocol::make_error(protocol::errc::internal_error));
+  return write_answered<atom::ok>(self, [op = std::move(op)](durable_log& log) {
+    op(log);
+    return atom::ok_v;
   });
-  return rp;
 }
 
 // A read of the log: its result, or an internal error (logged).
@@ -368,18 +386,9 @@ store(store_actor::stateful_pointer<store_state> self,
       });
     },
     [=](atom::replicate, replica_batch& b) -> caf::result<bool> {
-      auto rp = self->make_response_promise<bool>();
-      auto applied = std::make_shared<bool>(false);
-      write(self, [b = std::move(b), applied](durable_log& log) {
-        *applied = log.apply_replica(b);
+      return write_answered<bool>(self, [b = std::move(b)](durable_log& log) {
+        return log.apply_replica(b);
       });
-      on_commit(self, [rp, applied](const std::string& error) mutable {
-        if (error.empty())
-          rp.deliver(*applied);
-        else
-          rp.deliver(protocol::make_error(protocol::errc::internal_error));
-      });
-      return rp;
     },
     [=](atom::get, atom::replicate,
         const std::string& leader) -> caf::result<std::vector<replica_header>> {
@@ -392,44 +401,21 @@ store(store_actor::stateful_pointer<store_state> self,
       // The fence is on disk before the rows are given: a follower that
       // restarts keeps refusing the old leader. No copy is not an empty
       // one: a takeover counts only copies.
-      using rows = std::vector<stored_message>;
-      auto rp = self->make_response_promise<rows>();
-      auto out = std::make_shared<std::optional<rows>>();
-      write(self, [=](durable_log& log) {
-        *out = log.fence_replica(leader, user, device, gen);
-      });
-      on_commit(self, [rp, out, leader, user,
-                       device](const std::string& error) mutable {
-        if (!error.empty())
-          rp.deliver(protocol::make_error(protocol::errc::internal_error));
-        else if (!*out)
-          rp.deliver(make_tether_error(protocol::errc::internal_error,
-                                       "no copy of the queue of " + user + "/"
-                                         + device + " led by " + leader));
-        else
-          rp.deliver(std::move(**out));
-      });
-      return rp;
+      return write_answered<std::vector<stored_message>>(
+        self,
+        [=](durable_log& log) {
+          return log.fence_replica(leader, user, device, gen);
+        },
+        "no copy of the queue of " + user + "/" + device + " led by " + leader);
     },
     [=](atom::promote, const std::string& leader, const std::string& user,
         const std::string& device, uint64_t gen) -> caf::result<device_record> {
-      auto rp = self->make_response_promise<device_record>();
-      auto rec = std::make_shared<std::optional<device_record>>();
-      write(self, [=, now = wall_ms(self)](durable_log& log) {
-        *rec = log.promote(leader, user, device, gen, now);
-      });
-      on_commit(self, [rp, rec, user,
-                       device](const std::string& error) mutable {
-        if (!error.empty())
-          rp.deliver(protocol::make_error(protocol::errc::internal_error));
-        else if (!*rec)
-          rp.deliver(make_tether_error(protocol::errc::internal_error,
-                                       "no copy of the queue of " + user + "/"
-                                         + device));
-        else
-          rp.deliver(std::move(**rec));
-      });
-      return rp;
+      return write_answered<device_record>(
+        self,
+        [=, now = wall_ms(self)](durable_log& log) {
+          return log.promote(leader, user, device, gen, now);
+        },
+        "no copy of the queue of " + user + "/" + device);
     },
     [=](atom::generation, const std::string& user, const std::string& device,
         uint64_t gen) -> caf::result<atom::ok> {

@@ -411,21 +411,15 @@ orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
       on_peer_down(self, addr, dm.reason);
       return;
     }
-    if (st.replica && dm.source == st.replica.address()) {
+    // The store (the durable log is in an unknown state) or the replica
+    // actor in front of it (writes waiting for their copies are lost with
+    // it): stop, let the service manager restart the node, recover from
+    // disk.
+    auto is_store = dm.source == st.store.address();
+    if (is_store || (st.replica && dm.source == st.replica.address())) {
       if (dm.reason != caf::exit_reason::user_shutdown) {
-        // Writes waiting for their copies are lost with it: as the store.
-        spdlog::error("replica actor failed ({}); stopping the node",
-                      self->system().render(dm.reason));
-        stop_children(self);
-        self->quit(dm.reason);
-      }
-      return;
-    }
-    if (dm.source == st.store.address()) {
-      if (dm.reason != caf::exit_reason::user_shutdown) {
-        // The durable log is in an unknown state: stop, let the service
-        // manager restart the node, recover from disk.
-        spdlog::error("store failed ({}); stopping the node",
+        spdlog::error("{} failed ({}); stopping the node",
+                      is_store ? "store" : "replica actor",
                       self->system().render(dm.reason));
         stop_children(self);
         self->quit(dm.reason);

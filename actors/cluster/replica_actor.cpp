@@ -19,22 +19,20 @@ using self_ptr = replica_actor::stateful_pointer<replica_state>;
 /// Rows a snapshot part holds at most (a batch of a handover's size).
 constexpr size_t snapshot_part = 256;
 
-std::vector<std::string> live_of(self_ptr self) {
-  auto& l = self->state.links;
-  return l ? l->live : std::vector<std::string>{self->state.params.self};
+// (Never null: this node alone until the cluster actor tells more.)
+const std::vector<std::string>& live_of(self_ptr self) {
+  return self->state.links->live;
 }
 
 bool alive(self_ptr self, const std::string& node) {
-  auto live = live_of(self);
+  auto& live = live_of(self);
   return std::binary_search(live.begin(), live.end(), node);
 }
 
 peer_link_actor link_to(self_ptr self, const std::string& node) {
-  auto& l = self->state.links;
-  if (!l)
-    return {};
-  auto i = l->peers.find(node);
-  return i != l->peers.end() ? i->second : peer_link_actor{};
+  auto& peers = self->state.links->peers;
+  auto i = peers.find(node);
+  return i != peers.end() ? i->second : peer_link_actor{};
 }
 
 std::vector<std::string> followers(self_ptr self, const std::string& user,
@@ -272,7 +270,7 @@ void repair_round(self_ptr self, uint64_t pass) {
   auto& st = self->state;
   if (pass != st.repair_pass)
     return; // superseded by a newer change
-  auto live = live_of(self);
+  const auto& live = live_of(self);
   for (size_t n = 0; n < st.params.repair_batch && !st.to_repair.empty(); ++n) {
     auto r = std::move(st.to_repair.front());
     st.to_repair.pop_front();
@@ -500,7 +498,9 @@ replica(replica_actor::stateful_pointer<replica_state> self, store_actor store,
   st.cluster = std::move(cluster);
   st.metrics = std::move(metrics);
   st.params = std::move(params);
-  st.repaired_for = {st.params.self};
+  st.links
+    = std::make_shared<cluster_links>(cluster_links{{st.params.self}, {}});
+  st.repaired_for = st.links->live;
   using records = std::vector<device_record>;
   using rows = std::vector<stored_message>;
   return {
@@ -648,7 +648,7 @@ replica(replica_actor::stateful_pointer<replica_state> self, store_actor store,
       auto& st = self->state;
       auto before = live_of(self);
       st.links = std::move(links);
-      auto now = live_of(self);
+      const auto& now = live_of(self);
       if (now == before)
         return;
       std::set<std::string> gone;
@@ -677,7 +677,7 @@ replica(replica_actor::stateful_pointer<replica_state> self, store_actor store,
         repair_round(self, st.repair_pass);
         return;
       }
-      auto live = live_of(self);
+      const auto& live = live_of(self);
       if (live != st.repaired_for || !st.dirty.empty())
         start_repair(self);
     },

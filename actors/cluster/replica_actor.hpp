@@ -55,7 +55,8 @@ struct replica_state {
   store_actor store;
   cluster_actor cluster;
   std::shared_ptr<node_metrics> metrics;
-  /// The members and links the cluster actor gave last.
+  /// The members and links the cluster actor gave last (this node alone
+  /// until it does).
   links_ptr links;
   /// The live members the last repair was computed for (the followers
   /// each queue had then).

@@ -4,6 +4,8 @@
 // the tests of what a follower takes (peer_rules, the cluster actor).
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "actors/records.hpp"
 #include "protocol/codec.hpp"
@@ -16,8 +18,8 @@ inline actors::replica_batch
 one_row_batch(const protocol::mobile_message& m, const std::string& leader,
               std::vector<std::string> followers = {"a", "b"}) {
   actors::replica_batch b;
-  b.header = actors::replica_header{leader, "alice", "laptop", 0, "", 1,
-                                    std::move(followers)};
+  b.header = actors::replica_header{
+    leader, "alice", "laptop", 0, "", 1, std::move(followers)};
   actors::stored_message row;
   row.user_id = "alice";
   row.device_id = "laptop";

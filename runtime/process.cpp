@@ -35,18 +35,22 @@ std::string read_fd(int fd, const std::string& needle,
                     std::chrono::milliseconds limit, bool file = false) {
   std::string text;
   auto deadline = std::chrono::steady_clock::now() + limit;
+  // Past the deadline (or with no limit) it still takes what is already
+  // there: mark() reads the log so far with a limit of 0.
   while (needle.empty() || text.find(needle) == std::string::npos) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0)
-      break;
+    auto left = std::max<int64_t>(
+      0, std::chrono::duration_cast<std::chrono::milliseconds>(
+           deadline - std::chrono::steady_clock::now())
+           .count());
     pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+    if (::poll(&p, 1, static_cast<int>(left)) <= 0)
       break;
     char buf[4096];
     auto n = ::read(fd, buf, sizeof(buf));
     if (n == 0 && file) {
-      ::poll(nullptr, 0, static_cast<int>(std::min<int64_t>(left.count(), 10)));
+      if (left == 0)
+        break;
+      ::poll(nullptr, 0, static_cast<int>(std::min<int64_t>(left, 10)));
       continue;
     }
     if (n <= 0)

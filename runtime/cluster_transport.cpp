@@ -319,7 +319,20 @@ public:
 
   void add_to_loop() override { stream_.activate(this); }
 
-  void remove_from_loop() override { stream_.passivate(); }
+  void remove_from_loop() override {
+    // CAF's multiplexer squashes an add and a del of one fd within one
+    // cycle into nothing and then never calls removed_from_loop(read): the
+    // stream would keep its reference to this scribe for ever (the scribe,
+    // its TLS session and the transport leaked; a link accepted or dialled
+    // as the node stopped did). A read interest not in the loop now is
+    // never handed back by it, so it is released here.
+    auto in_loop = (stream_.eventbf() & net::input_mask) != 0;
+    stream_.passivate();
+    if (!in_loop) {
+      caf::intrusive_ptr<link_scribe> alive{this}; // the reader may be the last
+      stream_.removed_from_loop(net::operation::read);
+    }
+  }
 
 private:
   link_session* session_;
@@ -578,30 +591,36 @@ void end_and_await(const std::vector<caf::actor>& actors,
 void cluster_transport::stop() {
   // Hidden actors are not awaited by the system: they are ended here, so
   // that none is left to be destroyed in ~actor_system, after its clock
-  // (a crash). The BASP broker goes too, with the helper CAF spawns for
-  // each node it learns of (detached, hidden, registered; it waits for the
-  // peer's spawn server for minutes), read from the broker on its thread.
-  std::vector<caf::actor> all{sweeper_, middleman_};
-  if (broker_) {
-    std::promise<std::vector<caf::actor>> helpers;
-    auto taken = helpers.get_future();
-    broker_.home_system().middleman().backend().dispatch(
-      [&helpers, b = broker_] {
-        auto* basp = static_cast<caf::io::basp_broker*>(
-          caf::actor_cast<caf::abstract_actor*>(b));
-        std::vector<caf::actor> xs;
-        for (auto& kv : basp->spawn_servers)
-          xs.push_back(kv.second);
-        helpers.set_value(std::move(xs));
-      });
-    if (taken.wait_for(std::chrono::seconds{5}) == std::future_status::ready)
-      for (auto& h : taken.get())
-        all.push_back(h);
-    all.push_back(broker_);
-  }
-  end_and_await(all, std::chrono::seconds{5});
+  // (a crash). First no new link: the middleman (which dials) and the
+  // sweeper go.
+  end_and_await({sweeper_, middleman_}, std::chrono::seconds{5});
   sweeper_ = nullptr;
   middleman_ = nullptr;
+  if (!broker_)
+    return;
+  // Then, on the broker's thread and in one step, its connections and its
+  // port close and its helpers are read: CAF spawns one for each node the
+  // broker learns of (hidden, registered, alive for minutes), and one
+  // spawned after the read, by a link that came up as the node stopped,
+  // was never ended (it leaked the broker with it). With no connection
+  // left, the broker learns of no node any more.
+  // (Shared: a closure run after the wait below gave up still has it.)
+  auto helpers = std::make_shared<std::promise<std::vector<caf::actor>>>();
+  auto taken = helpers->get_future();
+  broker_.home_system().middleman().backend().dispatch([helpers, b = broker_] {
+    auto* basp = static_cast<caf::io::basp_broker*>(
+      caf::actor_cast<caf::abstract_actor*>(b));
+    basp->close_all();
+    std::vector<caf::actor> xs;
+    for (auto& kv : basp->spawn_servers)
+      xs.push_back(kv.second);
+    helpers->set_value(std::move(xs));
+  });
+  std::vector<caf::actor> all;
+  if (taken.wait_for(std::chrono::seconds{5}) == std::future_status::ready)
+    all = taken.get();
+  all.push_back(broker_);
+  end_and_await(all, std::chrono::seconds{5});
   broker_ = nullptr;
 }
 

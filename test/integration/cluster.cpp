@@ -164,14 +164,21 @@ CAF_TEST(a node told to terminate stops cleanly and the others see it leave) {
   auto& b = nodes[1];
   test::mark_all(nodes);
   // It drains (nobody to drain) and exits 0: the helpers CAF keeps for
-  // its peers end before its actor system (they crashed its exit once).
+  // its peers end before its actor system (they crashed its exit once),
+  // and so do a link and a helper that came up just now, as C joined (they
+  // leaked, or aborted the exit, in loaded runs: cluster_transport::stop).
   b.p.signal(SIGTERM);
-  // (A crash there exits 128 + SIGSEGV, or 1 under the sanitizers.)
-  CAF_CHECK_EQUAL(b.p.wait(20s), 0);
+  // (A crash there exits 128 + SIGSEGV, a leak 1 under the sanitizers; the
+  // log says which.)
+  auto code = b.p.wait(20s);
+  CAF_CHECK_EQUAL(code, 0);
+  if (code != 0) {
+    b.mark();
+    CAF_MESSAGE(
+      "its log ended with:\n"
+      << b.log.substr(b.log.size() > 20000 ? b.log.size() - 20000 : 0));
+  }
   CAF_REQUIRE(a.wait_log("cluster: " + b.id() + " is down", detection_bound));
-  // (Not checked: a node stopping while it redials a peer that just left,
-  // as the seed would here, exited 134 (abort) once in a loaded full run,
-  // not reproduced alone: an open question of the cluster's shutdown.)
 }
 
 CAF_TEST(a hung node is seen down by heartbeat and is back when it resumes) {

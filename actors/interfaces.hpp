@@ -204,13 +204,14 @@ using queue_actor = delivery_source::extend<
   caf::reacts_to<atom::gaps>,
   // The device's queue is on another node now (a cluster), of this
   // generation (SPEC §14.3): hand every message over to that node, through
-  // the link to it, while detached; or, if this queue's own generation is
-  // older (a stale copy: it was taken over meanwhile), drop them and quit.
+  // the link to it, while detached, whatever this queue's own generation
+  // (an older one is merged there).
   caf::reacts_to<atom::handover, peer_link_actor, uint64_t>,
   // INTERNAL: retry the handover.
   caf::reacts_to<atom::handover>,
-  // The queue was handed over from a node at this generation (SPEC
-  // §14.3): its own rises to it (on disk).
+  // Messages were handed over to this queue from one of the device's at
+  // this generation (SPEC §14.3): its own rises past it unless it is newer
+  // (on disk).
   caf::reacts_to<atom::generation, uint64_t>,
   // INTERNAL: timers (TTL, ack timeouts, idle exit) of this generation.
   caf::reacts_to<atom::tick, uint64_t>,
@@ -492,7 +493,7 @@ using directory_actor = caf::typed_actor<
   caf::replies_to<atom::close, std::string, std::string>::with<bool>,
   // The device's queue here is to go to the node of that link, where the
   // device's queue is now at this generation (from this node's cluster
-  // actor; the queue drops itself if it is older).
+  // actor; an older queue goes too, merged there).
   caf::reacts_to<atom::handover, device_identity, peer_link_actor, uint64_t>,
   // The messages of a device's queue on another node (of this generation),
   // in order, for its queue here; replies once it took them, with the ids

@@ -97,8 +97,9 @@ struct remote_device {
   /// When that connection began (epoch ms on that node): of two nodes
   /// claiming a device, the later connection wins.
   int64_t since_ms = 0;
-  /// The generation of the device's queue there (SPEC §14.3): a node
-  /// holding an older one drops its copy instead of handing it over.
+  /// The generation of the device's queue there (SPEC §14.3): of two
+  /// nodes holding a queue of the device without its connection, the newer
+  /// keeps it and the other hands its messages over.
   uint64_t gen = 0;
 };
 

@@ -25,6 +25,8 @@ actors::orchestrator_params orchestrator_params_of(const config::settings& s) {
   p.queue.release_after = s.queue.release_after;
   p.queue.handover_timeout = s.node.request_timeout;
   p.replica.factor = s.cluster.replication_factor;
+  if (p.replica.factor > 1)
+    p.queue.delivered_window = actors::replicated_delivered_window;
   p.replica.timeout = s.node.request_timeout;
   p.queue.push = s.push.push;
   p.pusher.webhook_url = s.push.webhook_url;

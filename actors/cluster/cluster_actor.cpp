@@ -208,7 +208,7 @@ void apply_routes(self_ptr self, const std::string& user,
       continue; // not here, or connected here since later (the home learns)
     // Its queue is there now: the one here goes there (once that node is
     // linked from here: until then the entry stays, and a relink retries),
-    // or drops itself if it is older (SPEC §14.3).
+    // whatever its generation: an older one is merged there (SPEC §14.3).
     if (h)
       moved.emplace_back(i->second, h, d.gen);
   }

@@ -82,14 +82,16 @@ successor(const std::vector<std::string>& followers,
 std::vector<uint64_t> missing_rows(std::vector<uint64_t> mine,
                                    std::vector<uint64_t> theirs);
 
-/// What a node holding a queue of generation `mine` does when the device's
-/// queue is known at generation `known` elsewhere: a copy older than a
-/// takeover is stale (everything it holds that was acked went on with the
-/// takeover), a copy as new is handed over.
-enum class held_copy { hand_over, drop };
-
-constexpr held_copy when_elsewhere(uint64_t mine, uint64_t known) noexcept {
-  return mine < known ? held_copy::drop : held_copy::hand_over;
+/// The generation of a queue (at `mine`) that messages were handed to from
+/// a queue of the device at generation `sender`: the next one after the
+/// sender's, never lower than its own. A queue told that the device's queue
+/// is elsewhere always hands its messages over, whatever its generation: an
+/// older one may be a lineage that started while the newer one's node was
+/// away (the device connected elsewhere then), whose acked messages exist
+/// nowhere else; the receiving queue merges them and keeps its generation.
+constexpr uint64_t generation_after_handover(uint64_t mine,
+                                             uint64_t sender) noexcept {
+  return mine > sender ? mine : sender + 1;
 }
 
 /// The generation a follower takes a queue over with (a leader's copies

@@ -818,8 +818,8 @@ directory(directory_actor::stateful_pointer<directory_state> self,
                        return;
                      }
                      // Its generation first: the queue here is the next
-                     // one of the device's (SPEC §14.3).
-                     self->send(q, atom::generation_v, gen + 1);
+                     // one of the device's, or stays newer (SPEC §14.3).
+                     self->send(q, atom::generation_v, gen);
                      if (msgs.empty()) {
                        rp.deliver(refusals{});
                        return;

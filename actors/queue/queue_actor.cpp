@@ -119,6 +119,15 @@ void retire(self_ptr self, std::vector<queue_entry>& entries) {
   st.metrics->queue_event(queue_counter::retired, entries.size());
 }
 
+// These messages were delivered (acked, or written without an ack asked):
+// a copy of them handed over again is dropped (delivered_ids.hpp).
+void retire_delivered(self_ptr self, std::vector<queue_entry>& entries) {
+  for (auto& e : entries)
+    if (e.msg)
+      self->state.delivered.add(e.msg->id);
+  retire(self, entries);
+}
+
 // Offers a tether.gap notice once the device is attached and drops happened.
 void notify_gaps(self_ptr self) {
   auto& st = self->state;
@@ -182,7 +191,7 @@ void absorb(self_ptr self) {
     st.handed.pop_front();
   }
   st.q.written(seqs, done);
-  retire(self, done);
+  retire_delivered(self, done);
   done.clear();
   // A burst's worth is not kept (a queue lives as long as its device).
   if (done.capacity() > 8) {
@@ -555,30 +564,6 @@ void hand_over(self_ptr self) {
       });
 }
 
-// This queue is a stale copy (SPEC §14.3): the device's queue was taken
-// over elsewhere (generation `known`) while this node was away, and what
-// this one holds that was acked went on with the takeover. Its messages go,
-// from memory and disk, and it quits (unless the device is back here, or
-// its messages are on their way).
-void drop_stale(self_ptr self, uint64_t known) {
-  auto& st = self->state;
-  if (attached(self) || st.in_handover)
-    return;
-  absorb(self);
-  auto all = st.q.take_all();
-  message_keys keys{st.owner.user_id, st.owner.device_id, {}};
-  for (auto& e : all)
-    if (e.durable)
-      keys.qids.push_back(e.key);
-  if (!keys.qids.empty())
-    self->send(st.store, atom::remove_v, std::move(keys));
-  spdlog::warn("queue {}/{}: dropped {} messages of a stale copy "
-               "(generation {}; the queue is at {} elsewhere)",
-               st.owner.user_id, st.owner.device_id, all.size(), st.gen, known);
-  st.metrics->queue_event(queue_counter::retired, all.size());
-  self->quit();
-}
-
 struct admission {
   caf::error error;
   uint32_t evicted = 0;
@@ -661,6 +646,12 @@ void detach(self_ptr self) {
 /// Queues `msg`; the reply (evicted count) waits for the disk if durable.
 caf::result<uint32_t> enqueue(self_ptr self, const protocol::message_ptr& msg,
                               encoded_ptr encoded) {
+  // Delivered here already (a copy handed over, or its sender's resend):
+  // taken, and not delivered twice.
+  if (self->state.delivered.contains(msg->id)) {
+    self->state.metrics->queue_event(queue_counter::duplicate, 1);
+    return uint32_t{0};
+  }
   auto a = admit(self, msg, std::move(encoded));
   if (a.error)
     return std::move(a.error);
@@ -731,6 +722,9 @@ void withdraw(self_ptr self, const std::vector<std::string>& ids,
               const std::vector<std::string>& sent) {
   auto& st = self->state;
   absorb(self);
+  // Handled: none comes here again from another copy of the queue.
+  for (auto& id : ids)
+    st.delivered.add(id);
   auto r = st.q.withdraw(ids);
   std::vector<std::string_view> untold(r.kept.begin(), r.kept.end());
   untold.insert(untold.end(), sent.begin(), sent.end());
@@ -767,6 +761,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
   st.home = std::move(home);
   st.store = std::move(store);
   st.params = params;
+  st.delivered = delivered_ids{params.delivered_window};
   st.metrics = std::move(metrics);
   st.clock = wall_clock{self->clock().now(), params.test_clock_skew};
   st.active_ms = wall_ms(self);
@@ -903,7 +898,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       info.token = st.epoch;
       if (!resume.token.empty() && resume.token == st.epoch) {
         auto acked = st.q.ack_upto(resume.last_seq);
-        retire(self, acked);
+        retire_delivered(self, acked);
         info.resumed = true;
       }
       if (st.conn)
@@ -986,7 +981,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
     [=](atom::ack, uint64_t seq) {
       active(self);
       auto acked = self->state.q.ack_upto(seq);
-      retire(self, acked);
+      retire_delivered(self, acked);
       pump(self);
       arm_release(self);
     },
@@ -995,7 +990,7 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       if (auto e = self->state.q.ack_id(id)) {
         std::vector<queue_entry> acked;
         acked.push_back(std::move(*e));
-        retire(self, acked);
+        retire_delivered(self, acked);
         pump(self);
         arm_release(self);
       }
@@ -1008,20 +1003,17 @@ queue(queue_actor::stateful_pointer<queue_state> self, device_identity owner,
       pump(self);
       arm_release(self);
     },
-    [=](atom::handover, peer_link_actor& target, uint64_t gen) {
+    [=](atom::handover, peer_link_actor& target, uint64_t) {
       auto& st = self->state;
-      if (when_elsewhere(st.gen, gen) == held_copy::drop) {
-        drop_stale(self, gen);
-        return;
-      }
       st.handover_to = std::move(target);
       st.handover_retry = milliseconds{0};
       hand_over(self);
     },
     [=](atom::handover) { hand_over(self); },
-    [=](atom::generation, uint64_t gen) {
+    [=](atom::generation, uint64_t sender) {
       auto& st = self->state;
-      if (gen <= st.gen)
+      auto gen = generation_after_handover(st.gen, sender);
+      if (gen == st.gen)
         return;
       st.gen = gen;
       self

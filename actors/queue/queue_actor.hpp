@@ -21,6 +21,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/lazy_deque.hpp"
 #include "actors/metrics.hpp"
+#include "actors/queue/delivered_ids.hpp"
 #include "actors/queue/device_queue.hpp"
 #include "actors/queue/gap_ledger.hpp"
 #include "actors/queue/push_policy.hpp"
@@ -28,6 +29,10 @@
 #include "config/settings.hpp"
 
 namespace tether::actors {
+
+/// The delivered_window of a replicated cluster's queues: what one copy of
+/// a queue may hold that another delivered (a takeover's, at least).
+constexpr size_t replicated_delivered_window = 4096;
 
 struct queue_actor_params {
   queue_params queue;
@@ -50,6 +55,10 @@ struct queue_actor_params {
   /// it (none: this node pushes nothing).
   push_params push = config::push_settings{}.push;
   pusher_actor pusher;
+  /// How many ids of delivered messages a queue remembers, to drop them
+  /// when a copy of the device's queue hands them over again (SPEC §14.3;
+  /// 0 without replication, where no copy can).
+  size_t delivered_window = 0;
   /// TEST SEAM (wall_clock.hpp): zero or null in production.
   test_clock_skew_ptr test_clock_skew;
 };
@@ -73,6 +82,8 @@ struct queue_state {
   std::string epoch;
   /// The queue's generation (SPEC §14.3): carried by its handovers.
   uint64_t gen = 0;
+  /// Messages delivered here (delivered_window of them).
+  delivered_ids delivered;
   /// Highest seq reserved on disk; deliveries never pass it.
   uint64_t seq_reserved = 0;
   bool reserving = false;

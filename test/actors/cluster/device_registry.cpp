@@ -121,7 +121,8 @@ CAF_TEST(a queue taken over beats the old leader that comes back with it) {
                   (nodes{"b", "c"}));
   CAF_CHECK_EQUAL(reg.find("alice")->at("phone").node_id, "b");
   // c restarts with its disk and reports its stored queue: it loses, and
-  // is told where the queue is, at the newer generation (it drops its copy).
+  // is told where the queue is, at the newer generation (it hands its copy
+  // over, merged there).
   CAF_CHECK_EQUAL(reg.report(gen(at("c", "phone", false, 0), 1)), nodes{"c"});
   CAF_CHECK_EQUAL(reg.find("alice")->at("phone").node_id, "b");
   CAF_CHECK_EQUAL(reg.find("alice")->at("phone").gen, 2u);

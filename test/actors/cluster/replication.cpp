@@ -165,20 +165,25 @@ CAF_TEST(catch up after a partition brings the rows a copy missed) {
   CAF_CHECK_EQUAL(missing_rows({}, {2, 1}), (std::vector<uint64_t>{1, 2}));
 }
 
-CAF_TEST(a returning old leader drops its copy and never hands it on) {
+CAF_TEST(
+  a returning old leader hands its copy to the takeover and stays older) {
   // Leader c held the queue at generation 1; b took it over (generation
-  // 2) and the device was served since. c comes back with its disk: its
-  // copy is stale.
+  // 2) and the device was served since. c comes back with its disk and is
+  // told the queue is at b: it hands what it holds over (nothing acked is
+  // dropped: it may hold a lineage of its own, below), and b keeps its
+  // generation, so c's copy can never win later.
   auto g = takeover_generation(1);
   CAF_CHECK_EQUAL(g, 2u);
-  CAF_CHECK(when_elsewhere(1, g) == held_copy::drop);
-  // A queue of the same generation elsewhere (a device that moved, or two
-  // followers that took over on both sides of a partition): handed over,
-  // merged there.
-  CAF_CHECK(when_elsewhere(2, 2) == held_copy::hand_over);
-  // A copy newer than what the home heard of (the home learned of the
-  // takeover late): handed over, never dropped.
-  CAF_CHECK(when_elsewhere(3, 2) == held_copy::hand_over);
-  // A node that never heard of replication: generation 0 everywhere.
-  CAF_CHECK(when_elsewhere(0, 0) == held_copy::hand_over);
+  CAF_CHECK_EQUAL(generation_after_handover(g, 1), g);
+  // A queue that started fresh on a node whose own record was older (the
+  // device connected there while its leader was away, not taken over)
+  // holds acked messages nowhere else: handed to a newer lineage, merged
+  // there at that lineage's generation.
+  CAF_CHECK_EQUAL(generation_after_handover(5, 0), 5u);
+  // A device that moved: the receiving queue is the next generation.
+  CAF_CHECK_EQUAL(generation_after_handover(0, 0), 1u);
+  CAF_CHECK_EQUAL(generation_after_handover(2, 2), 3u);
+  // A copy newer than the receiver (the home learned of a takeover late):
+  // the receiver takes the next one after it.
+  CAF_CHECK_EQUAL(generation_after_handover(2, 3), 4u);
 }

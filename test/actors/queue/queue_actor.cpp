@@ -199,6 +199,28 @@ CAF_TEST(acks retire durably and a restart recovers the rest) {
   CAF_CHECK(seen->deliveries[0].seq > seq_a + 2);
 }
 
+CAF_TEST(a delivered message handed over again is not delivered twice) {
+  // With replication another copy of the device's queue may hand messages
+  // over that were delivered here (an old leader back after a takeover,
+  // SPEC §14.3): the queue remembers the ids of the last it delivered.
+  params.delivered_window = 2;
+  spawn_queue();
+  for (auto id : {"a", "b", "c"})
+    enqueue(msg(id));
+  attach();
+  demand(10);
+  auto seq_c = seen->deliveries.at(2).seq;
+  self->send(q, atom::ack_v, seq_c); // a, b and c
+  sched.run();
+  // Handed over again, with a new one: taken (answered), b and c dropped;
+  // a, the oldest of three with room for two, was forgotten.
+  for (auto id : {"a", "b", "c", "d"})
+    CAF_CHECK(enqueue(msg(id)));
+  demand(10);
+  CAF_CHECK_EQUAL(seen->delivered,
+                  (std::vector<std::string>{"a", "b", "c", "a", "d"}));
+}
+
 CAF_TEST(a resume with the token retires what the device acknowledged) {
   spawn_queue();
   for (auto id : {"a", "b", "c"})

@@ -383,10 +383,12 @@ using store_actor = caf::typed_actor<
   caf::replies_to<atom::get, atom::replicate,
                   std::string>::with<std::vector<replica_header>>,
   // A copy's rows (leader, user, device) for a takeover at this
-  // generation, which the copy takes (a fence: the old leader's later
-  // batches are refused), once on disk; an error if there is no copy.
+  // generation by that node (id), which the copy takes (a fence: the old
+  // leader's later batches are refused; the taking node's drop it), once
+  // on disk; an error if there is no copy.
   caf::replies_to<atom::get, atom::replicate, std::string, std::string,
-                  std::string, uint64_t>::with<std::vector<stored_message>>,
+                  std::string, uint64_t,
+                  std::string>::with<std::vector<stored_message>>,
   // Takes a queue over from the copy (leader, user, device) at this
   // generation; replies with the device's record once on disk.
   caf::replies_to<atom::promote, std::string, std::string, std::string,

@@ -208,7 +208,7 @@ give_replica(self_ptr self, const std::string& from, const std::string& leader,
   auto rp = self->make_response_promise<std::vector<stored_message>>();
   self
     ->request(st.replica, caf::infinite, atom::get_v, atom::replicate_v, leader,
-              user, device, gen)
+              user, device, gen, from)
     .then(
       [rp](std::vector<stored_message>& rows) mutable {
         rp.deliver(std::move(rows));

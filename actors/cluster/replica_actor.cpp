@@ -367,7 +367,7 @@ void take_over(self_ptr self, const replica_header& h) {
     auto gen = takeover_generation(h.gen);
     self
       ->request(st.store, caf::infinite, atom::get_v, atom::replicate_v,
-                h.leader, h.user_id, h.device_id, gen)
+                h.leader, h.user_id, h.device_id, gen, st.params.self)
       .then(
         [self, h, theirs, gen](std::vector<stored_message>& mine) {
           auto& st = self->state;
@@ -614,10 +614,10 @@ replica(replica_actor::stateful_pointer<replica_state> self, store_actor store,
                             std::move(leader));
     },
     [=](atom::get, atom::replicate, std::string& leader, std::string& user,
-        std::string& device, uint64_t gen) {
+        std::string& device, uint64_t gen, std::string& by) {
       return self->delegate(self->state.store, atom::get_v, atom::replicate_v,
                             std::move(leader), std::move(user),
-                            std::move(device), gen);
+                            std::move(device), gen, std::move(by));
     },
     [=](atom::promote, std::string& leader, std::string& user,
         std::string& device, uint64_t gen) {

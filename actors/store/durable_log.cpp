@@ -87,6 +87,14 @@ CREATE TABLE IF NOT EXISTS replica_messages (
   PRIMARY KEY (leader, user_id, device_id, qid)) WITHOUT ROWID;
 )sql";
 
+// The node whose takeover gathered (fenced) a copy: only its batches drop
+// it, as its rows went on with that takeover. A copy of another lineage of
+// the device (one that started elsewhere while its leader was away) is
+// never dropped by a generation alone.
+constexpr const char* schema_v4 = R"sql(
+ALTER TABLE replicas ADD COLUMN fenced_by TEXT NOT NULL DEFAULT '';
+)sql";
+
 std::string join_lines(const std::vector<std::string>& v) {
   std::string out;
   for (auto& x : v) {
@@ -315,6 +323,8 @@ void durable_log::open() {
       exec(schema_v2);
     if (version < 3)
       exec(schema_v3);
+    if (version < 4)
+      exec(schema_v4);
     exec(("PRAGMA user_version=" + std::to_string(schema_version)).c_str());
     commit();
   }
@@ -403,14 +413,13 @@ void durable_log::open() {
                           "AND device_id=?");
   drop_replica_rows_ = prepare("DELETE FROM replica_messages WHERE leader=? "
                                "AND user_id=? AND device_id=?");
-  newest_replica_ = prepare("SELECT coalesce(max(gen), 0) FROM replicas "
-                            "WHERE user_id=? AND device_id=? AND leader<>?");
-  older_replicas_ = prepare("SELECT leader FROM replicas WHERE user_id=? AND "
-                            "device_id=? AND gen<=? AND leader<>?");
+  gathered_replicas_ = prepare("SELECT leader FROM replicas WHERE user_id=? "
+                               "AND device_id=? AND gen<=? AND leader<>? AND "
+                               "fenced_by=?");
   replica_count_ = prepare("SELECT count(*) FROM replica_messages WHERE "
                            "leader=? AND user_id=? AND device_id=?");
-  fence_ = prepare("UPDATE replicas SET gen=max(gen,?) WHERE leader=? AND "
-                   "user_id=? AND device_id=?");
+  fence_ = prepare("UPDATE replicas SET gen=max(gen,?), fenced_by=? WHERE "
+                   "leader=? AND user_id=? AND device_id=?");
   put_replica_row_ = prepare(
     "INSERT OR REPLACE INTO replica_messages (leader, user_id, device_id, "
     "qid, priority, enqueued_ms, expires_ms, needs_ack, msg_id, "
@@ -718,21 +727,12 @@ void durable_log::drop_replica(const std::string& leader,
 }
 
 bool durable_log::replica_stale(const replica_header& h) {
+  // From before that leader's newer generation, or fenced by a takeover.
+  // (Another lineage's copy, or the device's own queue here, newer or not,
+  // is no reason to refuse: copies of different leaders coexist, and each
+  // queue hands its messages on to the device's.)
   auto have = find_replica(h.leader, h.user_id, h.device_id);
-  if (have && h.gen < have->gen)
-    return true; // from before that leader's newer generation (or a fence)
-  // This node holds (or held) the device's queue at a newer generation:
-  // the sender's queue is the stale one (taken over while it was away).
-  // Generations only rise, so nothing older than one known here is kept.
-  if (auto own = find_device(h.user_id, h.device_id); own && own->gen > h.gen)
-    return true;
-  // Another leader's copy of a newer generation: the same.
-  binder n{newest_replica_};
-  n(h.user_id)(h.device_id)(h.leader);
-  if (n.step() != SQLITE_ROW)
-    fail("cannot read replicas");
-  return static_cast<uint64_t>(sqlite3_column_int64(newest_replica_, 0))
-         > h.gen;
+  return have && h.gen < have->gen;
 }
 
 void durable_log::remove_replica_rows(const replica_header& h,
@@ -762,23 +762,25 @@ bool durable_log::apply_replica(const replica_batch& b) {
       remove_replica_rows(h, b.removed);
     return false;
   }
-  auto have = find_replica(h.leader, h.user_id, h.device_id);
-  // A new generation of the copy starts afresh; a drop ends it.
-  if (b.drop || (have && h.gen > have->gen))
+  // A drop ends the copy. A newer generation of the same leader's queue
+  // (messages were handed to it) keeps the rows it has: they were acked,
+  // and the batch may carry only the new ones.
+  if (b.drop)
     drop_replica(h.leader, h.user_id, h.device_id);
-  // Copies of the device from other leaders at this generation or older
-  // are stale: what of them was acked went on with the takeover, or the
-  // handover, that made this leader's.
-  std::vector<std::string> older;
+  // Copies of the device from other leaders that this leader's takeover
+  // gathered are superseded: their rows went on with it. Any other copy
+  // (another lineage of the queue, or one it never reached) stays until
+  // its own leader retires its rows or drops it, or a takeover gathers it.
+  std::vector<std::string> gathered;
   {
-    binder o{older_replicas_};
-    o(h.user_id)(h.device_id)(static_cast<int64_t>(h.gen))(h.leader);
+    binder o{gathered_replicas_};
+    o(h.user_id)(h.device_id)(static_cast<int64_t>(h.gen))(h.leader)(h.leader);
     if (!collect(
-          o, older_replicas_,
-          [](sqlite3_stmt* st) { return column_text(st, 0); }, older))
+          o, gathered_replicas_,
+          [](sqlite3_stmt* st) { return column_text(st, 0); }, gathered))
       fail("cannot list replicas");
   }
-  for (auto& l : older)
+  for (auto& l : gathered)
     drop_replica(l, h.user_id, h.device_id);
   if (b.drop)
     return true;
@@ -830,11 +832,12 @@ bool durable_log::apply_replica(const replica_batch& b) {
 
 std::optional<std::vector<stored_message>>
 durable_log::fence_replica(const std::string& leader, const std::string& user,
-                           const std::string& device, uint64_t gen) {
+                           const std::string& device, uint64_t gen,
+                           const std::string& by) {
   if (!find_replica(leader, user, device))
     return std::nullopt;
   binder f{fence_};
-  f(static_cast<int64_t>(gen))(leader)(user)(device);
+  f(static_cast<int64_t>(gen))(by)(leader)(user)(device);
   if (f.step() != SQLITE_DONE)
     fail("cannot fence a replica");
   return replica_rows(leader, user, device);

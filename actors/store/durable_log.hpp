@@ -44,7 +44,7 @@ public:
 class durable_log {
 public:
   /// The schema version this code writes.
-  static constexpr int schema_version = 3;
+  static constexpr int schema_version = 4;
 
   /// Opens (creating if needed) the store at `path`. Throws store_error for
   /// a file that is not a database, is corrupt, locked by another process,
@@ -115,13 +115,15 @@ public:
   /// retirements, a part of a snapshot, or a drop (which takes those copies
   /// along). A copy left without rows goes. Returns false if it was stale.
   bool apply_replica(const replica_batch& b);
-  /// A follower taking the queue over at generation `gen` asks for this
+  /// Node `by`, taking the queue over at generation `gen`, asks for this
   /// copy: its generation rises to `gen` (the old leader's later batches
-  /// are refused: it cannot reach a majority any more) and its rows are
-  /// returned; none if there is no copy.
+  /// are refused: it cannot reach a majority any more), it is marked as
+  /// gathered by `by` (whose batches drop it then: its rows went on with
+  /// the takeover) and its rows are returned; none if there is no copy.
   std::optional<std::vector<stored_message>>
   fence_replica(const std::string& leader, const std::string& user,
-                const std::string& device, uint64_t gen);
+                const std::string& device, uint64_t gen,
+                const std::string& by);
   /// The copies of the queues `leader` leads.
   std::vector<replica_header> replicas_of(const std::string& leader);
   /// A copy's header, if there is one.
@@ -207,8 +209,7 @@ private:
   sqlite3_stmt* put_replica_ = nullptr;
   sqlite3_stmt* drop_replica_ = nullptr;
   sqlite3_stmt* drop_replica_rows_ = nullptr;
-  sqlite3_stmt* older_replicas_ = nullptr;
-  sqlite3_stmt* newest_replica_ = nullptr;
+  sqlite3_stmt* gathered_replicas_ = nullptr;
   sqlite3_stmt* put_replica_row_ = nullptr;
   sqlite3_stmt* remove_replica_row_ = nullptr;
   sqlite3_stmt* replica_qids_ = nullptr;

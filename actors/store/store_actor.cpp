@@ -396,15 +396,15 @@ store(store_actor::stateful_pointer<store_state> self,
                   [&](durable_log& log) { return log.replicas_of(leader); });
     },
     [=](atom::get, atom::replicate, const std::string& leader,
-        const std::string& user, const std::string& device,
-        uint64_t gen) -> caf::result<std::vector<stored_message>> {
+        const std::string& user, const std::string& device, uint64_t gen,
+        const std::string& by) -> caf::result<std::vector<stored_message>> {
       // The fence is on disk before the rows are given: a follower that
       // restarts keeps refusing the old leader. No copy is not an empty
       // one: a takeover counts only copies.
       return write_answered<std::vector<stored_message>>(
         self,
         [=](durable_log& log) {
-          return log.fence_replica(leader, user, device, gen);
+          return log.fence_replica(leader, user, device, gen, by);
         },
         "no copy of the queue of " + user + "/" + device + " led by " + leader);
     },

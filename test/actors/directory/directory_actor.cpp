@@ -95,8 +95,8 @@ store_actor::behavior_type counting_store(store_actor::pointer,
       return caf::sec::unexpected_message;
     },
     [](atom::get, atom::replicate, const std::string&, const std::string&,
-       const std::string&,
-       uint64_t) -> caf::result<std::vector<stored_message>> {
+       const std::string&, uint64_t,
+       const std::string&) -> caf::result<std::vector<stored_message>> {
       return caf::sec::unexpected_message;
     },
     [](atom::promote, const std::string&, const std::string&,

@@ -132,9 +132,10 @@ CAF_TEST(a copy is kept committed answered and taken over) {
   CAF_CHECK(metrics->render_prometheus().find("tether_store_commits_total 1\n")
             != std::string::npos);
   self->send(st, atom::get_v, atom::replicate_v, std::string{"c"});
-  // (A takeover's read: the copy is fenced at generation 4.)
+  // (A takeover's read by b: the copy is fenced at generation 4.)
   self->send(st, atom::get_v, atom::replicate_v, std::string{"c"},
-             std::string{"alice"}, std::string{"phone"}, uint64_t{4});
+             std::string{"alice"}, std::string{"phone"}, uint64_t{4},
+             std::string{"b"});
   sched.run();
   self->receive([](std::vector<replica_header>& hs) {
     CAF_REQUIRE_EQUAL(hs.size(), 1u);

@@ -122,8 +122,7 @@ public:
   /// the takeover) and its rows are returned; none if there is no copy.
   std::optional<std::vector<stored_message>>
   fence_replica(const std::string& leader, const std::string& user,
-                const std::string& device, uint64_t gen,
-                const std::string& by);
+                const std::string& device, uint64_t gen, const std::string& by);
   /// The copies of the queues `leader` leads.
   std::vector<replica_header> replicas_of(const std::string& leader);
   /// A copy's header, if there is one.

@@ -296,7 +296,7 @@ void repair_round(self_ptr self, uint64_t pass) {
       repair_device(self, r, to, drop);
   }
   if (st.to_repair.empty()) {
-    // (Misses of queues no longer led here need nothing.)
+    // (Misses of devices this node never knew need nothing.)
     st.repairing_dirty.clear();
     st.repair_running = false;
     st.repaired_for = live;
@@ -324,6 +324,25 @@ void start_repair(self_ptr self) {
         for (auto& [k, v] : st.dirty)
           st.repairing_dirty[k].insert(v.begin(), v.end());
         st.dirty.clear();
+        // A device whose queue here holds nothing now (delivered, or
+        // handed on) is no backlog, yet a follower that missed a
+        // retirement keeps rows of it: an empty snapshot clears them (a
+        // takeover would deliver them again, or fill the device's queue).
+        std::set<std::pair<std::string, std::string>> listed;
+        for (auto& r : records)
+          listed.emplace(r.user_id, r.device_id);
+        for (auto& [k, v] : st.repairing_dirty) {
+          auto info = st.devices.find(device_key(k.first, k.second));
+          if (listed.count(k) > 0 || info == st.devices.end())
+            continue;
+          device_record r;
+          r.user_id = k.first;
+          r.device_id = k.second;
+          r.type = info->second.type;
+          r.role = info->second.role;
+          r.gen = info->second.gen;
+          st.to_repair.push_back(std::move(r));
+        }
         st.repair_running = true;
         repair_round(self, pass);
       },

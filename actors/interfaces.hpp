@@ -422,7 +422,11 @@ using replica_actor = store_actor::extend<
   // From the cluster actor: a batch of leader `from` for the copy here.
   caf::replies_to<atom::replicate, std::string, replica_batch>::with<bool>,
   // INTERNAL: the next round of the repair.
-  caf::reacts_to<atom::replicate>>;
+  caf::reacts_to<atom::replicate>,
+  // INTERNAL: a copy left to the first live follower of its gone leader:
+  // taken over here if nobody gathered it meanwhile (that follower holds
+  // no copy, so it never heard of the queue).
+  caf::reacts_to<atom::promote, replica_header>>;
 
 /// PUSHER: the node's pushes to devices' addresses (SPEC §5.10), one per
 /// node; queues ask, it reads the addresses from the store and posts to the

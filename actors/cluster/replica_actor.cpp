@@ -361,7 +361,7 @@ void start_repair(self_ptr self) {
 // old leader, should it live on unseen, cannot reach a majority any more.
 // (A takeover without enough copies fences too few to stop it: at most
 // takeover_copies - 2, while it needs quorum - 1 of the others.)
-void take_over(self_ptr self, const replica_header& h) {
+void take_over(self_ptr self, const replica_header& h, bool deferred = false) {
   auto& st = self->state;
   std::vector<std::string> others;
   for (auto& f : h.followers)
@@ -469,11 +469,17 @@ void take_over(self_ptr self, const replica_header& h) {
           ++*copies;
           one_done();
         },
-        [self, f, h, one_done](caf::error& err) {
+        [self, f, h, copies, deferred, one_done](caf::error& err) {
           // Its copy is out of reach: taken over without it (what only it
           // held was not on a majority, or the majority is gone too).
           spdlog::warn("replica: no copy of {}/{} from {}: {}", h.user_id,
                        h.device_id, f, self->system().render(err));
+          // A follower before this one that answers it has none never
+          // stored a row of this queue (it took none over either): every
+          // majority the leader acked with is among the others, as if its
+          // copy were empty.
+          if (deferred && to_errc(err) == protocol::errc::unknown_device)
+            ++*copies;
           one_done();
         });
   one_done();
@@ -493,6 +499,12 @@ void fail_over(self_ptr self, const std::string& leader) {
           if (next && *next == self->state.params.self) {
             ++mine;
             take_over(self, h);
+          } else if (next) {
+            // The follower before this one takes it over, if it holds a
+            // copy; if it does not, it never heard of the queue. Unless a
+            // takeover gathered this copy by then, this node does.
+            auto& st = self->state;
+            self->delayed_send(self, 2 * st.params.timeout, atom::promote_v, h);
           }
         }
         if (!copies.empty())
@@ -689,6 +701,32 @@ replica(replica_actor::stateful_pointer<replica_state> self, store_actor store,
       st.repair_running = false;
       st.to_repair.clear();
       self->delayed_send(self, st.params.repair_delay, atom::replicate_v);
+    },
+    [=](atom::promote, replica_header& h) {
+      if (alive(self, h.leader))
+        return; // back: its queue lives on
+      auto& st = self->state;
+      self
+        ->request(st.store, caf::infinite, atom::get_v, atom::replicate_v,
+                  h.leader)
+        .then(
+          [self, h](std::vector<replica_header>& copies) {
+            for (auto& now : copies)
+              if (now.user_id == h.user_id && now.device_id == h.device_id
+                  && now.gen == h.gen && !alive(self, h.leader)) {
+                // Neither gathered (a takeover fences it at a newer
+                // generation) nor gone: nobody took the queue over.
+                spdlog::warn("replica: the queue of {}/{} (leader {} gone) "
+                             "was not taken over by the follower before "
+                             "this one; taking it over here",
+                             h.user_id, h.device_id, h.leader);
+                take_over(self, now, true);
+              }
+          },
+          [self, h](caf::error& err) {
+            spdlog::error("replica: cannot read the copy of {}/{}: {}",
+                          h.user_id, h.device_id, self->system().render(err));
+          });
     },
     [=](atom::replicate) {
       auto& st = self->state;

@@ -125,8 +125,8 @@ void on_commit(self_ptr self, std::function<void(const std::string&)> f) {
 }
 
 // Applies a write that computes its answer (a value, or an optional one:
-// none is answered with the error `none`) and gives it once the write's
-// commit is durable.
+// none is answered with the error `none`, UNKNOWN_DEVICE: nothing of that
+// device here) and gives it once the write's commit is durable.
 template <class T, class Op>
 caf::typed_response_promise<T>
 write_answered(self_ptr self, Op op, std::string none = {}) {
@@ -140,7 +140,7 @@ write_answered(self_ptr self, Op op, std::string none = {}) {
     if (!error.empty())
       rp.deliver(protocol::make_error(protocol::errc::internal_error));
     else if (!*out)
-      rp.deliver(make_tether_error(protocol::errc::internal_error, none));
+      rp.deliver(make_tether_error(protocol::errc::unknown_device, none));
     else
       rp.deliver(std::move(**out));
   });

@@ -361,7 +361,7 @@ void start_repair(self_ptr self) {
 // old leader, should it live on unseen, cannot reach a majority any more.
 // (A takeover without enough copies fences too few to stop it: at most
 // takeover_copies - 2, while it needs quorum - 1 of the others.)
-void take_over(self_ptr self, const replica_header& h, bool deferred = false) {
+void take_over(self_ptr self, const replica_header& h) {
   auto& st = self->state;
   std::vector<std::string> others;
   for (auto& f : h.followers)
@@ -469,16 +469,18 @@ void take_over(self_ptr self, const replica_header& h, bool deferred = false) {
           ++*copies;
           one_done();
         },
-        [self, f, h, copies, deferred, one_done](caf::error& err) {
+        [self, f, h, copies, one_done](caf::error& err) {
           // Its copy is out of reach: taken over without it (what only it
           // held was not on a majority, or the majority is gone too).
           spdlog::warn("replica: no copy of {}/{} from {}: {}", h.user_id,
                        h.device_id, f, self->system().render(err));
-          // A follower before this one that answers it has none never
-          // stored a row of this queue (it took none over either): every
-          // majority the leader acked with is among the others, as if its
-          // copy were empty.
-          if (deferred && to_errc(err) == protocol::errc::unknown_device)
+          // A follower that answers it has none stored no row of this
+          // queue that is still anywhere but in its leader's store (it
+          // never stored one, or its copy emptied, or went with another
+          // takeover, or with its disk): it counts as an empty copy. What
+          // the leader holds alone is not lost by taking over without it:
+          // if it comes back, it hands that over like any other queue.
+          if (to_errc(err) == protocol::errc::unknown_device)
             ++*copies;
           one_done();
         });
@@ -720,7 +722,7 @@ replica(replica_actor::stateful_pointer<replica_state> self, store_actor store,
                              "was not taken over by the follower before "
                              "this one; taking it over here",
                              h.user_id, h.device_id, h.leader);
-                take_over(self, now, true);
+                take_over(self, now);
               }
           },
           [self, h](caf::error& err) {

@@ -758,7 +758,7 @@ bool durable_log::apply_replica(const replica_batch& b) {
   if (replica_stale(h)) {
     // Retirements still count (a stale leader retiring what it handed on
     // leaves nothing behind); nothing else does.
-    if (!b.removed.empty() && find_replica(h.leader, h.user_id, h.device_id))
+    if (!b.removed.empty()) // (stale: there is a copy of that leader)
       remove_replica_rows(h, b.removed);
     return false;
   }

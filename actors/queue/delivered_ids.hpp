@@ -45,8 +45,6 @@ public:
     return std::find(ring_.begin(), ring_.end(), h) != ring_.end();
   }
 
-  size_t size() const noexcept { return ring_.size(); }
-
 private:
   size_t capacity_;
   size_t next_ = 0;

@@ -377,8 +377,12 @@ using store_actor = caf::typed_actor<
   caf::replies_to<atom::push, atom::backlog,
                   uint8_t>::with<std::vector<device_record>>,
   // Applies a leader's batch to the copy of its queue here (SPEC §14.3);
-  // replies once on disk: false if it was stale (an older generation).
-  caf::replies_to<atom::replicate, replica_batch>::with<bool>,
+  // replies once on disk with a replica_outcome (stored, stale: an older
+  // generation, orphan: the leader is back with another store).
+  caf::replies_to<atom::replicate, replica_batch>::with<uint8_t>,
+  // Retires rows (qids) of a copy (leader, user, device) this node
+  // adopted; a copy left without rows goes.
+  caf::reacts_to<atom::remove, atom::replicate, std::string, message_keys>,
   // The copies of the queues a leader (node id) leads.
   caf::replies_to<atom::get, atom::replicate,
                   std::string>::with<std::vector<replica_header>>,
@@ -389,10 +393,6 @@ using store_actor = caf::typed_actor<
   caf::replies_to<atom::get, atom::replicate, std::string, std::string,
                   std::string, uint64_t,
                   std::string>::with<std::vector<stored_message>>,
-  // Takes a queue over from the copy (leader, user, device) at this
-  // generation; replies with the device's record once on disk.
-  caf::replies_to<atom::promote, std::string, std::string, std::string,
-                  uint64_t>::with<device_record>,
   // Raises a device's queue generation (user, device); replies once on
   // disk.
   caf::replies_to<atom::generation, std::string, std::string,
@@ -400,11 +400,14 @@ using store_actor = caf::typed_actor<
   // INTERNAL: commits what is pending.
   caf::reacts_to<atom::flush>>;
 
-/// The live members (sorted, this node among them) and this node's links
-/// to them, as the cluster actor saw them last. Node-local.
+/// The live members (sorted, this node among them), this node's links to
+/// them and their stores' ids, as the cluster actor saw them last.
+/// Node-local.
 struct cluster_links {
   std::vector<std::string> live;
   std::map<std::string, peer_link_actor> peers;
+  /// The store id of each live member (SPEC §14.3).
+  std::map<std::string, std::string> stores;
 };
 using links_ptr = std::shared_ptr<const cluster_links>;
 
@@ -596,9 +599,12 @@ using cluster_actor = caf::typed_actor<
                   uint64_t>::with<std::vector<stored_message>>,
   // This node's REPLICA actor (SPEC §14.3; none: replication factor 1).
   caf::reacts_to<atom::replicate, replica_actor>,
-  // The replica actor took over the queue of this device at this
-  // generation (its leader is gone): it is held here now.
-  caf::reacts_to<atom::promote, device_identity, uint64_t>,
+  // The replica actor took over (or adopted) a queue of this device whose
+  // copy was at this generation: its rows (the copy's, in the leader's
+  // order) go into the device's queue here, which is held here now, as a
+  // handover would; replies with the ids the queue refused.
+  caf::replies_to<atom::promote, device_identity, uint64_t,
+                  std::vector<stored_message>>::with<std::vector<std::string>>,
   caf::replies_to<atom::forward, std::string, device_identity,
                   std::vector<std::string>, std::string>::with<uint32_t>,
   caf::replies_to<atom::room, std::string, device_identity, std::string,

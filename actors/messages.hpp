@@ -57,7 +57,7 @@ typename Inspector::result_type inspect(Inspector& f, device_identity& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, member_info& x) {
   return f(caf::meta::type_name("member_info"), x.node_id, x.host, x.port,
-           x.protocol, x.incarnation);
+           x.protocol, x.incarnation, x.store_id);
 }
 
 template <class Inspector>
@@ -77,7 +77,7 @@ typename Inspector::result_type inspect(Inspector& f, device_record& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_header& x) {
   return f(caf::meta::type_name("replica_header"), x.leader, x.user_id,
-           x.device_id, x.type, x.role, x.gen, x.followers);
+           x.device_id, x.type, x.role, x.gen, x.followers, x.lineage);
 }
 
 template <class Inspector>

@@ -240,7 +240,8 @@ std::string_view to_string(push_outcome o) noexcept {
 }
 
 constexpr std::array<std::string_view, replica_event_count> replica_names{
-  "sent", "stored", "failed", "no_quorum", "taken_over", "repaired", "stale"};
+  "sent",       "stored",   "failed", "no_quorum",
+  "taken_over", "repaired", "stale",  "adopted"};
 
 void node_metrics::replicated(replica_event e, uint64_t n) noexcept {
   replica_[static_cast<size_t>(e)].fetch_add(n, relaxed);

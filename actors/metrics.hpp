@@ -116,9 +116,11 @@ enum class replica_event : uint8_t {
   taken_over, // this node took over a queue whose leader is gone
   repaired,   // a snapshot or drop sent when a replica set changed
   stale,      // a batch of an older generation, refused
+  adopted,    // this node put an orphan copy into its own queue (the
+              // leader came back with another store)
 };
 
-inline constexpr size_t replica_event_count = 7;
+inline constexpr size_t replica_event_count = 8;
 
 class node_metrics {
 public:

@@ -17,7 +17,7 @@ namespace tether::actors {
 
 /// The version of what nodes say to each other (the cluster actor's
 /// messages). A node refuses a peer of another version.
-inline constexpr uint32_t cluster_protocol_version = 5;
+inline constexpr uint32_t cluster_protocol_version = 6;
 
 /// A node as its peers know it.
 struct member_info {
@@ -28,6 +28,9 @@ struct member_info {
   uint32_t protocol = cluster_protocol_version;
   /// When the node started (wall ms): a restarted node has a newer one.
   int64_t incarnation = 0;
+  /// Its store's id (made when its data dir was): a node back with another
+  /// one lost what it led (SPEC §14.3).
+  std::string store_id;
 
   std::string address() const { return host + ":" + std::to_string(port); }
 };
@@ -86,6 +89,21 @@ struct replica_header {
   uint64_t gen = 0;
   /// The leader's followers, in its order (the first live one takes over).
   std::vector<std::string> followers;
+  /// The leader's store id: a copy whose leader is back with another store
+  /// is an orphan (its leader lost the queue) and is adopted by the node
+  /// that keeps it (empty: unknown, from before store ids).
+  std::string lineage;
+};
+
+/// What a follower's store made of a leader's batch (SPEC §14.3).
+enum class replica_outcome : uint8_t {
+  stored,
+  /// Older than the copy (a newer generation, or fenced): refused, but for
+  /// its retirements.
+  stale,
+  /// The leader is back with another store: the copy here is an orphan,
+  /// untouched until this node adopts it.
+  orphan,
 };
 
 /// What a leader sends a follower of one device queue: new rows, retired

@@ -341,6 +341,7 @@ uint16_t node::start() {
     throw startup_error(e.what());
   }
   auto self = cluster_self(s);
+  self.store_id = log->store_id();
   if (s.cluster.port != 0)
     prepare_cluster(self);
   auto params = orchestrator_params_of(s);
@@ -381,6 +382,7 @@ uint16_t node::start() {
   params.cluster = impl_->cluster;
   params.peer.self = self;
   params.replica.self = self.node_id;
+  params.replica.lineage = self.store_id;
   params.peer.middleman = caf::actor_cast<caf::actor>(impl_->middleman);
   params.peer.certificates = impl_->transport;
   params.peer.metrics = impl_->metrics;

@@ -116,6 +116,8 @@ void tell_replica(self_ptr self) {
   for (auto& [id, h] : st.peers)
     if (std::binary_search(st.live.begin(), st.live.end(), id))
       links->peers.emplace(id, h);
+  for (auto& m : st.view.view())
+    links->stores.emplace(m.node_id, m.store_id);
   self->send(st.replica, atom::members_v, links_ptr{std::move(links)});
 }
 
@@ -353,7 +355,8 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
       st.link_of[peer.node_id] = addr;
       st.peers[peer.node_id] = std::move(link);
       st.last_heard[peer.node_id] = wall_ms(self);
-      if (auto e = st.view.link_up(peer, wall_ms(self))) {
+      auto e = st.view.link_up(peer, wall_ms(self));
+      if (e) {
         log_event(self, *e, peer.address());
         // Rooms tell it their members (and ask for its).
         self->send(st.orchestrator, atom::linked_v, peer.node_id);
@@ -361,6 +364,10 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
       learn(self, their_view);
       publish(self);
       rehome(self);
+      // A member that restarted before it was seen gone leaves the live
+      // members as they were; its store may be another one.
+      if (e && e->kind == member_event::restarted)
+        tell_replica(self);
       relink_routes(self, peer.node_id);
       if (auto i = st.unsent.find(peer.node_id); i != st.unsent.end()) {
         auto users = std::move(i->second);
@@ -454,24 +461,9 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
       self->state.replica = std::move(r);
       tell_replica(self);
     },
-    [=](atom::promote, const device_identity& id, uint64_t gen) {
-      // The queue's rows are this node's now: its shard registers the
-      // device and starts the queue (an empty handover), and its home
-      // learns where the queue is.
-      with_shard(self, id.user_id, [self, id, gen](const directory_actor& s) {
-        if (s)
-          self
-            ->request(s, caf::infinite, atom::handover_v, id, gen,
-                      message_list{})
-            .then([](std::vector<std::string>&) {},
-                  [self, id](caf::error& err) {
-                    spdlog::error("cluster: cannot start the queue of {}/{} "
-                                  "taken over: {}",
-                                  id.user_id, id.device_id,
-                                  self->system().render(err));
-                  });
-      });
-      hold(self, id, gen);
+    [=](atom::promote, const device_identity& id, uint64_t gen,
+        const std::vector<stored_message>& rows) {
+      return take_copy(self, id, gen, rows);
     },
     [=](atom::forward, const std::string& from, const device_identity& sender,
         std::vector<std::string>& devices, const std::string& bytes) {

@@ -41,6 +41,10 @@ take_handover(self_ptr self, const std::string& from, const device_identity& id,
 caf::result<bool> take_replica(self_ptr self, const std::string& from,
                                replica_batch& b);
 
+caf::result<std::vector<std::string>>
+take_copy(self_ptr self, const device_identity& id, uint64_t gen,
+          const std::vector<stored_message>& rows);
+
 caf::result<std::vector<stored_message>>
 give_replica(self_ptr self, const std::string& from, const std::string& leader,
              const std::string& user, const std::string& device, uint64_t gen);

@@ -196,6 +196,46 @@ caf::result<bool> take_replica(self_ptr self, const std::string& from,
   return rp;
 }
 
+caf::result<std::vector<std::string>>
+take_copy(self_ptr self, const device_identity& id, uint64_t gen,
+          const std::vector<stored_message>& rows) {
+  // The replica actor's own copy (checked when its leader sent it): the
+  // rows go into the device's queue here as a handover's would, and the
+  // device's home learns the queue is here.
+  message_list msgs;
+  msgs.reserve(rows.size());
+  for (auto& r : rows) {
+    auto f = protocol::decode(protocol::codec::msgpack, r.body,
+                              self->state.params.limits);
+    if (!f.ok() || f.messages.size() != 1) {
+      // (Checked when it was copied: a damaged store. It can never be
+      // delivered; kept, it would keep the copy from going.)
+      spdlog::error("cluster: a copied message {} of {}/{} is unreadable; "
+                    "dropped",
+                    r.msg_id, id.user_id, id.device_id);
+      continue;
+    }
+    msgs.push_back(std::make_shared<const protocol::mobile_message>(
+      std::move(f.messages.front().msg)));
+  }
+  auto rp = self->make_response_promise<std::vector<std::string>>();
+  with_shard_or_refuse(
+    self, id.user_id, rp,
+    [self, id, gen, msgs = std::move(msgs),
+     rp](const directory_actor& shard) mutable {
+      self
+        ->request(shard, caf::infinite, atom::handover_v, id, gen,
+                  std::move(msgs))
+        .then(
+          [self, id, gen, rp](std::vector<std::string>& refused) mutable {
+            rp.deliver(std::move(refused));
+            hold(self, id, gen + 1);
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+    });
+  return rp;
+}
+
 caf::result<std::vector<stored_message>>
 give_replica(self_ptr self, const std::string& from, const std::string& leader,
              const std::string& user, const std::string& device, uint64_t gen) {

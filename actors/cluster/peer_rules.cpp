@@ -106,6 +106,9 @@ std::string check_replica(const replica_batch& b,
   for (auto& f : h.followers)
     if (!id_ok(f))
       return "a follower id is empty, too long or not UTF-8";
+  if (h.lineage.size() > max_lineage_bytes)
+    return "its lineage is longer than " + std::to_string(max_lineage_bytes)
+           + " bytes";
   if (b.rows.size() > max_replica_rows || b.removed.size() > max_replica_rows)
     return "it holds " + std::to_string(b.rows.size() + b.removed.size())
            + " rows";

@@ -71,11 +71,15 @@ std::string check_handled(const sender_claim& by,
 /// snapshot in parts of handover size).
 inline constexpr size_t max_replica_rows = 4096;
 
+/// The longest lineage (a leader's store id) a batch may name.
+inline constexpr size_t max_lineage_bytes = 64;
+
 /// Checks what a leader sends for the copy of a device queue it leads
 /// (SPEC §14.3): "" if its header names a device (not the server) with a
-/// known type and role and at most max_replication_factor - 1 followers
-/// with valid ids, and every row is of that device and holds a message a
-/// queue could hold (check_handed_over, its id the row's), else why not.
+/// known type and role, at most max_replication_factor - 1 followers
+/// with valid ids and a lineage of at most max_lineage_bytes, and every row is
+/// of that device and holds a message a queue could hold (check_handed_over,
+/// its id the row's), else why not.
 std::string check_replica(const replica_batch& b,
                           const protocol::limits& limits);
 

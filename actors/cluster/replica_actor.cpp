@@ -88,6 +88,7 @@ replica_header header_of(self_ptr self, const std::string& user,
   h.role = info.role;
   h.gen = info.gen;
   h.followers = std::move(followers);
+  h.lineage = self->state.params.lineage;
   return h;
 }
 
@@ -352,15 +353,202 @@ void start_repair(self_ptr self) {
       });
 }
 
+// The copy of `h`'s queue here goes into the device's queue on this node:
+// fenced at `gen` (the old leader's batches are refused from then on),
+// with `theirs` (rows other copies hold that it lacks) written to it first,
+// its rows are handed to the queue as a handover's would be (in the
+// leader's order; those delivered here already are dropped), and those the
+// queue took leave the copy. `done(true)` once the queue took them all.
+// The copy stays whole until then: a node that fails on the way keeps it.
+void adopt(self_ptr self, const replica_header& h, uint64_t gen,
+           std::shared_ptr<std::vector<stored_message>> theirs,
+           std::function<void(bool)> done) {
+  auto& st = self->state;
+  self
+    ->request(st.store, caf::infinite, atom::get_v, atom::replicate_v, h.leader,
+              h.user_id, h.device_id, gen, st.params.self)
+    .then(
+      [self, h, gen, theirs, done](std::vector<stored_message>& mine) {
+        auto& st = self->state;
+        std::vector<uint64_t> have;
+        have.reserve(mine.size());
+        for (auto& m : mine)
+          have.push_back(m.qid);
+        std::vector<uint64_t> seen;
+        seen.reserve(theirs->size());
+        for (auto& m : *theirs)
+          seen.push_back(m.qid);
+        auto missing = missing_rows(have, seen);
+        replica_batch b;
+        b.header = h;
+        b.header.gen = gen; // the copy here is fenced at it already
+        for (auto& m : *theirs)
+          if (std::binary_search(missing.begin(), missing.end(), m.qid)) {
+            b.rows.push_back(m);
+            missing.erase(
+              std::lower_bound(missing.begin(), missing.end(), m.qid));
+          }
+        auto rows = std::move(mine);
+        rows.insert(rows.end(), b.rows.begin(), b.rows.end());
+        std::sort(rows.begin(), rows.end(),
+                  [](const stored_message& x, const stored_message& y) {
+                    return x.qid < y.qid;
+                  });
+        auto caught_up = b.rows.size();
+        if (caught_up > 0)
+          self
+            ->request(st.store, caf::infinite, atom::replicate_v, std::move(b))
+            .then([](uint8_t) {}, [](caf::error&) {});
+        device_identity id;
+        id.user_id = h.user_id;
+        id.device_id = h.device_id;
+        id.type
+          = static_cast<protocol::device_type>(std::min<uint8_t>(h.type, 3));
+        id.role = h.role;
+        self
+          ->request(st.cluster, caf::infinite, atom::promote_v, id, h.gen, rows)
+          .then(
+            [self, h, rows, caught_up,
+             done](std::vector<std::string>& refused) {
+              message_keys taken{h.user_id, h.device_id, {}};
+              for (auto& m : rows)
+                if (std::find(refused.begin(), refused.end(), m.msg_id)
+                    == refused.end())
+                  taken.qids.push_back(m.qid);
+              self->send(self->state.store, atom::remove_v, atom::replicate_v,
+                         h.leader, std::move(taken));
+              spdlog::warn("replica: the queue of {}/{} led by {} is here now "
+                           "({} rows, {} caught up from the other followers, "
+                           "{} refused by the queue)",
+                           h.user_id, h.device_id, h.leader, rows.size(),
+                           caught_up, refused.size());
+              done(refused.empty());
+            },
+            [self, h, done](caf::error& err) {
+              spdlog::error("replica: cannot hand the copy of {}/{} to its "
+                            "queue here: {}",
+                            h.user_id, h.device_id, self->system().render(err));
+              done(false);
+            });
+      },
+      [self, h, done](caf::error& err) {
+        // No copy any more: nothing left to adopt.
+        if (to_errc(err) == protocol::errc::unknown_device) {
+          done(true);
+          return;
+        }
+        spdlog::error("replica: cannot read the copy of {}/{}: {}", h.user_id,
+                      h.device_id, self->system().render(err));
+        done(false);
+      });
+}
+
+// The copy `h` here is an orphan (its leader is back with another store:
+// the queue is gone from it): this node adopts it, then runs `then` (at
+// once if an adoption of it is under way: after that one).
+void adopt_orphan(self_ptr self, const replica_header& h,
+                  std::function<void()> then) {
+  auto& st = self->state;
+  auto key = std::make_tuple(h.leader, h.user_id, h.device_id);
+  auto [i, fresh] = st.adopting.try_emplace(key);
+  i->second.push_back(std::move(then));
+  if (!fresh)
+    return;
+  spdlog::warn("replica: {} is back with another store: the copy of its "
+               "queue of {}/{} here is all that is left of it, and goes into "
+               "the device's queue here",
+               h.leader, h.user_id, h.device_id);
+  adopt(self, h, takeover_generation(h.gen),
+        std::make_shared<std::vector<stored_message>>(), [self, key](bool) {
+          auto& st = self->state;
+          self->state.metrics->replicated(replica_event::adopted);
+          auto i = st.adopting.find(key);
+          if (i == st.adopting.end())
+            return;
+          auto waiting = std::move(i->second);
+          st.adopting.erase(i);
+          for (auto& f : waiting)
+            f();
+        });
+}
+
+// Node `leader` is live with store `store_id`: the copies here of queues
+// it led with another store are orphans.
+void check_lineage(self_ptr self, const std::string& leader,
+                   const std::string& store_id) {
+  auto& st = self->state;
+  self->request(st.store, caf::infinite, atom::get_v, atom::replicate_v, leader)
+    .then(
+      [self, store_id](std::vector<replica_header>& copies) {
+        for (auto& h : copies)
+          if (!h.lineage.empty() && h.lineage != store_id)
+            adopt_orphan(self, h, [] {});
+      },
+      [self, leader](caf::error& err) {
+        spdlog::error("replica: cannot list the copies of {}'s queues: {}",
+                      leader, self->system().render(err));
+      });
+}
+
+// Applies a leader's batch to the copy here; an orphan copy in its way is
+// adopted first (once).
+void apply_batch(self_ptr self, replica_batch b,
+                 caf::typed_response_promise<bool> rp, bool may_adopt) {
+  auto& st = self->state;
+  self->request(st.store, caf::infinite, atom::replicate_v, b)
+    .then(
+      [self, b, rp, may_adopt](uint8_t outcome) mutable {
+        auto& st = self->state;
+        switch (static_cast<replica_outcome>(outcome)) {
+          case replica_outcome::stored:
+            st.metrics->replicated(replica_event::stored);
+            rp.deliver(true);
+            return;
+          case replica_outcome::orphan:
+            if (may_adopt) {
+              auto leader = b.header.leader;
+              auto user = b.header.user_id;
+              auto device = b.header.device_id;
+              self
+                ->request(st.store, caf::infinite, atom::get_v,
+                          atom::replicate_v, leader)
+                .then(
+                  [self, b, rp, user,
+                   device](std::vector<replica_header>& copies) mutable {
+                    for (auto& h : copies)
+                      if (h.user_id == user && h.device_id == device) {
+                        adopt_orphan(self, h, [self, b, rp]() mutable {
+                          apply_batch(self, std::move(b), rp, false);
+                        });
+                        return;
+                      }
+                    apply_batch(self, std::move(b), rp, false);
+                  },
+                  [rp](caf::error& err) mutable {
+                    rp.deliver(std::move(err));
+                  });
+              return;
+            }
+            break;
+          case replica_outcome::stale:
+            break;
+        }
+        st.metrics->replicated(replica_event::stale);
+        rp.deliver(false);
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+}
+
 // -- failover --------------------------------------------------------------
 
 // This node takes over the queue whose copy `h` it keeps (its leader is
 // gone and this node is the first live follower of its list): what the
-// other live followers hold that it lacks first, then the takeover. The
-// copies it gathers are fenced at the new generation as they are given: the
-// old leader, should it live on unseen, cannot reach a majority any more.
-// (A takeover without enough copies fences too few to stop it: at most
-// takeover_copies - 2, while it needs quorum - 1 of the others.)
+// other live followers hold that it lacks first, then the takeover (the
+// copies go into the device's queue here). The copies it gathers are
+// fenced at the new generation as they are given: the old leader, should
+// it live on unseen, cannot reach a majority any more. (A takeover without
+// enough copies fences too few to stop it: at most takeover_copies - 2,
+// while it needs quorum - 1 of the others.)
 void take_over(self_ptr self, const replica_header& h) {
   auto& st = self->state;
   std::vector<std::string> others;
@@ -384,75 +572,26 @@ void take_over(self_ptr self, const replica_header& h) {
       return;
     }
     auto gen = takeover_generation(h.gen);
-    self
-      ->request(st.store, caf::infinite, atom::get_v, atom::replicate_v,
-                h.leader, h.user_id, h.device_id, gen, st.params.self)
-      .then(
-        [self, h, theirs, gen](std::vector<stored_message>& mine) {
-          auto& st = self->state;
-          std::vector<uint64_t> have;
-          have.reserve(mine.size());
-          for (auto& m : mine)
-            have.push_back(m.qid);
-          std::vector<uint64_t> seen;
-          seen.reserve(theirs->size());
-          for (auto& m : *theirs)
-            seen.push_back(m.qid);
-          auto missing = missing_rows(have, seen);
-          replica_batch b;
-          b.header = h;
-          b.header.gen = gen; // the copy here is fenced at it already
-          for (auto& m : *theirs)
-            if (std::binary_search(missing.begin(), missing.end(), m.qid)) {
-              b.rows.push_back(m);
-              missing.erase(
-                std::lower_bound(missing.begin(), missing.end(), m.qid));
-            }
-          auto caught_up = b.rows.size();
-          self
-            ->request(st.store, caf::infinite, atom::replicate_v, std::move(b))
-            .then([](bool) {}, [](caf::error&) {});
-          self
-            ->request(st.store, caf::infinite, atom::promote_v, h.leader,
-                      h.user_id, h.device_id, gen)
-            .then(
-              [self, h, gen, caught_up](device_record& rec) {
-                auto& st = self->state;
-                remember(self, rec);
-                st.metrics->replicated(replica_event::taken_over);
-                spdlog::warn("replica: took over the queue of {}/{} from {} "
-                             "(generation {}, {} rows caught up from the "
-                             "other followers)",
-                             h.user_id, h.device_id, h.leader, gen, caught_up);
-                device_identity id;
-                id.user_id = rec.user_id;
-                id.device_id = rec.device_id;
-                id.type = static_cast<protocol::device_type>(
-                  std::min<uint8_t>(rec.type, 3));
-                id.role = rec.role;
-                self->send(st.cluster, atom::promote_v, id, gen);
-                // Its followers get it; the old ones not among them drop
-                // their copies.
-                auto now = followers(self, rec.user_id, rec.device_id,
-                                     live_of(self));
-                std::set<std::string> to(now.begin(), now.end());
-                std::set<std::string> drop;
-                for (auto& f : h.followers)
-                  if (f != st.params.self && to.count(f) == 0 && alive(self, f))
-                    drop.insert(f);
-                repair_device(self, rec, to, drop);
-              },
-              [self, h](caf::error& err) {
-                spdlog::error("replica: cannot take over the queue of {}/{}: "
-                              "{}",
-                              h.user_id, h.device_id,
-                              self->system().render(err));
-              });
-        },
-        [self, h](caf::error& err) {
-          spdlog::error("replica: cannot read the copy of {}/{}: {}", h.user_id,
-                        h.device_id, self->system().render(err));
-        });
+    adopt(self, h, gen, theirs, [self, h, gen](bool) {
+      auto& st = self->state;
+      st.metrics->replicated(replica_event::taken_over);
+      device_record rec;
+      rec.user_id = h.user_id;
+      rec.device_id = h.device_id;
+      rec.type = h.type;
+      rec.role = h.role;
+      rec.gen = gen;
+      remember(self, rec);
+      // Its followers get it; the old ones not among them drop their
+      // copies.
+      auto now = followers(self, rec.user_id, rec.device_id, live_of(self));
+      std::set<std::string> to(now.begin(), now.end());
+      std::set<std::string> drop;
+      for (auto& f : h.followers)
+        if (f != st.params.self && to.count(f) == 0 && alive(self, f))
+          drop.insert(f);
+      repair_device(self, rec, to, drop);
+    });
   };
   auto one_done = [waiting, promote]() {
     if (--*waiting == 0)
@@ -532,7 +671,7 @@ replica(replica_actor::stateful_pointer<replica_state> self, store_actor store,
   st.metrics = std::move(metrics);
   st.params = std::move(params);
   st.links
-    = std::make_shared<cluster_links>(cluster_links{{st.params.self}, {}});
+    = std::make_shared<cluster_links>(cluster_links{{st.params.self}, {}, {}});
   st.repaired_for = st.links->live;
   using records = std::vector<device_record>;
   using rows = std::vector<stored_message>;
@@ -652,11 +791,9 @@ replica(replica_actor::stateful_pointer<replica_state> self, store_actor store,
                             std::move(leader), std::move(user),
                             std::move(device), gen, std::move(by));
     },
-    [=](atom::promote, std::string& leader, std::string& user,
-        std::string& device, uint64_t gen) {
-      return self->delegate(self->state.store, atom::promote_v,
-                            std::move(leader), std::move(user),
-                            std::move(device), gen);
+    [=](atom::remove, atom::replicate, std::string& leader, message_keys& k) {
+      self->send(self->state.store, atom::remove_v, atom::replicate_v,
+                 std::move(leader), std::move(k));
     },
     [=](atom::flush) { self->send(self->state.store, atom::flush_v); },
     // -- the cluster -------------------------------------------------------
@@ -665,16 +802,7 @@ replica(replica_actor::stateful_pointer<replica_state> self, store_actor store,
       // The cluster actor checked it; the leader is the node it came from.
       b.header.leader = from;
       auto rp = self->make_response_promise<bool>();
-      self
-        ->request(self->state.store, caf::infinite, atom::replicate_v,
-                  std::move(b))
-        .then(
-          [self, rp](bool applied) mutable {
-            self->state.metrics->replicated(applied ? replica_event::stored
-                                                    : replica_event::stale);
-            rp.deliver(applied);
-          },
-          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      apply_batch(self, std::move(b), rp, true);
       return rp;
     },
     [=](atom::members, links_ptr& links) {
@@ -682,6 +810,13 @@ replica(replica_actor::stateful_pointer<replica_state> self, store_actor store,
       auto before = live_of(self);
       st.links = std::move(links);
       const auto& now = live_of(self);
+      // A member with a store this node has not seen it with (back with
+      // another one, or first seen): copies of queues it led with another
+      // store are orphans.
+      for (auto& [node, store_id] : st.links->stores)
+        if (node != st.params.self && !store_id.empty()
+            && std::exchange(st.stores_seen[node], store_id) != store_id)
+          check_lineage(self, node, store_id);
       if (now == before)
         return;
       std::set<std::string> gone;

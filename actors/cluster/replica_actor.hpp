@@ -18,10 +18,12 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -37,6 +39,8 @@ namespace tether::actors {
 struct replica_params {
   /// This node's id.
   std::string self;
+  /// This node's store id (the lineage its copies carry).
+  std::string lineage;
   /// cluster.replication_factor (above 1).
   size_t factor = 2;
   /// How long a follower may take to answer (node.request_timeout).
@@ -84,6 +88,13 @@ struct replica_state {
   /// Leaders gone whose queues could not be taken over for want of copies
   /// (tried again when the members change).
   std::set<std::string> unresolved;
+  /// The store id each member was last seen with.
+  std::map<std::string, std::string> stores_seen;
+  /// Orphan copies being adopted (leader, user, device), and what runs
+  /// once they are.
+  std::map<std::tuple<std::string, std::string, std::string>,
+           std::vector<std::function<void()>>>
+    adopting;
 
   static inline const char* name = "replica";
 };

@@ -243,15 +243,20 @@ void start_queue(self_ptr self, const std::string& user,
       // an absent device now (a message its home sent here): the home
       // learns it, so that if the device connects elsewhere this queue
       // is handed over (until then nothing tells this node).
+      std::vector<std::pair<peer_link_actor, uint64_t>> elsewhere;
       if (!s->conn) {
         tell_cluster(self, s->id, false);
         for (auto& r : u.remote)
           if (r.id.device_id == device && r.node)
-            self->send(q, atom::handover_v, r.node, r.gen);
+            elsewhere.emplace_back(r.node, r.gen);
       }
       if (s->conn)
         routes_changed(self, u);
+      // What waited for the queue first (a handover's messages among it):
+      // a queue told to hand over while empty quits at once.
       run_waiting(*s, q);
+      for (auto& [node, gen] : elsewhere)
+        self->send(q, atom::handover_v, node, gen);
       note_idle(self, u);
     },
     [self, user, device](caf::error& err) {
@@ -804,45 +809,66 @@ directory(directory_actor::stateful_pointer<directory_state> self,
       using refusals = std::vector<std::string>;
       auto rp = self->make_response_promise<refusals>();
       with_user(self, id.user_id, [=](user_slot& u) mutable {
+        // The queue here is the device's now, newer than a route to where
+        // it was without a connection (its home says otherwise if not).
+        auto stale = std::remove_if(u.remote.begin(), u.remote.end(),
+                                    [&](const remote_route& r) {
+                                      return r.id.device_id == id.device_id
+                                             && !r.connected && r.gen <= gen;
+                                    });
+        if (stale != u.remote.end()) {
+          u.remote.erase(stale, u.remote.end());
+          routes_changed(self, u);
+        }
         if (!find_device(u, id.device_id)) {
           // Known to the node it comes from; its queue here registers it.
           device_slot slot;
           slot.id = id;
           u.devices.push_back(std::move(slot));
         }
-        with_queue(self, id.user_id, id.device_id,
-                   [self, rp, gen, msgs](const queue_actor& q) mutable {
-                     if (!q) {
-                       rp.deliver(make_tether_error(
-                         protocol::errc::internal_error, "queue unavailable"));
-                       return;
-                     }
-                     // Its generation first: the queue here is the next
-                     // one of the device's, or stays newer (SPEC §14.3).
-                     self->send(q, atom::generation_v, gen);
-                     if (msgs.empty()) {
-                       rp.deliver(refusals{});
-                       return;
-                     }
-                     // In order into the queue; the refused (a full queue)
-                     // stay with the node they come from.
-                     struct tally {
-                       size_t waiting;
-                       refusals refused;
-                     };
-                     auto t = std::make_shared<tally>(tally{msgs.size(), {}});
-                     auto done = [t, rp]() mutable {
-                       if (--t->waiting == 0)
-                         rp.deliver(std::move(t->refused));
-                     };
-                     for (auto& m : msgs)
-                       self->request(q, caf::infinite, atom::enqueue_v, m)
-                         .then([done](uint32_t) mutable { done(); },
-                               [t, done, id = m->id](caf::error&) mutable {
-                                 t->refused.push_back(id);
-                                 done();
-                               });
-                   });
+        with_queue(
+          self, id.user_id, id.device_id,
+          [self, rp, id, gen, msgs](const queue_actor& q) mutable {
+            if (!q) {
+              rp.deliver(make_tether_error(protocol::errc::internal_error,
+                                           "queue unavailable"));
+              return;
+            }
+            // Its generation first: the queue here is the next
+            // one of the device's, or stays newer (SPEC §14.3).
+            self->send(q, atom::generation_v, gen);
+            if (msgs.empty()) {
+              rp.deliver(refusals{});
+              return;
+            }
+            // In order into the queue; the refused (a full queue)
+            // stay with the node they come from.
+            struct tally {
+              size_t waiting;
+              refusals refused;
+              std::string why;
+            };
+            auto t = std::make_shared<tally>(tally{msgs.size(), {}, {}});
+            auto done = [self, t, rp, id]() mutable {
+              if (--t->waiting > 0)
+                return;
+              if (!t->refused.empty())
+                spdlog::warn("directory: the queue of {}/{} refused "
+                             "{} messages handed to it (first: {})",
+                             id.user_id, id.device_id, t->refused.size(),
+                             t->why);
+              rp.deliver(std::move(t->refused));
+            };
+            for (auto& m : msgs)
+              self->request(q, caf::infinite, atom::enqueue_v, m)
+                .then([done](uint32_t) mutable { done(); },
+                      [self, t, done, mid = m->id](caf::error& err) mutable {
+                        if (t->refused.empty())
+                          t->why = self->system().render(err);
+                        t->refused.push_back(mid);
+                        done();
+                      });
+          });
       });
       return rp;
     },

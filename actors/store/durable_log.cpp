@@ -95,6 +95,16 @@ constexpr const char* schema_v4 = R"sql(
 ALTER TABLE replicas ADD COLUMN fenced_by TEXT NOT NULL DEFAULT '';
 )sql";
 
+// The store's id (made once, with the file), and the id of the store of
+// the leader each copy came from: a leader back with another store lost
+// the queues it led, and the copies of them are orphans (SPEC §14.3).
+constexpr const char* schema_v5 = R"sql(
+CREATE TABLE IF NOT EXISTS meta (
+  key   TEXT NOT NULL PRIMARY KEY,
+  value TEXT NOT NULL) WITHOUT ROWID;
+ALTER TABLE replicas ADD COLUMN lineage TEXT NOT NULL DEFAULT '';
+)sql";
+
 std::string join_lines(const std::vector<std::string>& v) {
   std::string out;
   for (auto& x : v) {
@@ -243,6 +253,7 @@ replica_header read_replica(sqlite3_stmt* s) {
   h.role = column_text(s, 4);
   h.gen = static_cast<uint64_t>(sqlite3_column_int64(s, 5));
   h.followers = split_lines(column_text(s, 6));
+  h.lineage = column_text(s, 7);
   return h;
 }
 
@@ -255,7 +266,7 @@ constexpr const char* device_columns
     "gap_expired, gap_evicted, gap_dead, last_seen_ms, push_last_ms, gen";
 
 constexpr const char* replica_columns
-  = "leader, user_id, device_id, device_type, role, gen, followers";
+  = "leader, user_id, device_id, device_type, role, gen, followers, lineage";
 
 } // namespace
 
@@ -325,6 +336,8 @@ void durable_log::open() {
       exec(schema_v3);
     if (version < 4)
       exec(schema_v4);
+    if (version < 5)
+      exec(schema_v5);
     exec(("PRAGMA user_version=" + std::to_string(schema_version)).c_str());
     commit();
   }
@@ -336,6 +349,20 @@ void durable_log::open() {
          .c_str());
   exec("CREATE INDEX IF NOT EXISTS messages_dead ON messages(dead) "
        "WHERE dead<>0");
+  {
+    // The store's id: made once, kept as long as the file.
+    auto fresh = make_epoch(rng_) + make_epoch(rng_);
+    binder put{prepare("INSERT OR IGNORE INTO meta (key, value) VALUES "
+                       "('store_id', ?)")};
+    put(fresh);
+    if (put.step() != SQLITE_DONE)
+      fail("cannot record the store's id");
+    auto get = prepare("SELECT value FROM meta WHERE key='store_id'");
+    if (sqlite3_step(get) != SQLITE_ROW)
+      fail("cannot read the store's id");
+    store_id_ = column_text(get, 0);
+    sqlite3_reset(get);
+  }
   auto cols = std::string{message_columns};
   auto dcols = std::string{device_columns};
   insert_ = prepare(
@@ -408,7 +435,7 @@ void durable_log::open() {
                             .c_str());
   put_replica_ = prepare(
     "INSERT OR REPLACE INTO replicas (leader, user_id, device_id, "
-    "device_type, role, gen, followers) VALUES (?,?,?,?,?,?,?)");
+    "device_type, role, gen, followers, lineage) VALUES (?,?,?,?,?,?,?,?)");
   drop_replica_ = prepare("DELETE FROM replicas WHERE leader=? AND user_id=? "
                           "AND device_id=?");
   drop_replica_rows_ = prepare("DELETE FROM replica_messages WHERE leader=? "
@@ -726,41 +753,51 @@ void durable_log::drop_replica(const std::string& leader,
   }
 }
 
-bool durable_log::replica_stale(const replica_header& h) {
-  // From before that leader's newer generation, or fenced by a takeover.
-  // (Another lineage's copy, or the device's own queue here, newer or not,
-  // is no reason to refuse: copies of different leaders coexist, and each
-  // queue hands its messages on to the device's.)
-  auto have = find_replica(h.leader, h.user_id, h.device_id);
-  return have && h.gen < have->gen;
+void durable_log::remove_replica_rows(const replica_header& h,
+                                      const std::vector<uint64_t>& qids) {
+  retire_replica_rows(h.leader, h.user_id, h.device_id, qids);
 }
 
-void durable_log::remove_replica_rows(const replica_header& h,
+void durable_log::retire_replica_rows(const std::string& leader,
+                                      const std::string& user,
+                                      const std::string& device,
                                       const std::vector<uint64_t>& qids) {
   for (auto qid : qids) {
     binder r{remove_replica_row_};
-    r(h.leader)(h.user_id)(h.device_id)(static_cast<int64_t>(qid));
+    r(leader)(user)(device)(static_cast<int64_t>(qid));
     if (r.step() != SQLITE_DONE)
       fail("cannot retire a replica row");
   }
   // A copy without rows is no copy: nothing to take over, nothing stale
   // left behind by a leader that handed its queue on.
   binder c{replica_count_};
-  c(h.leader)(h.user_id)(h.device_id);
+  c(leader)(user)(device);
   if (c.step() != SQLITE_ROW)
     fail("cannot read a replica");
   if (sqlite3_column_int64(replica_count_, 0) == 0)
-    drop_replica(h.leader, h.user_id, h.device_id);
+    drop_replica(leader, user, device);
 }
 
-bool durable_log::apply_replica(const replica_batch& b) {
+replica_outcome durable_log::apply_replica(const replica_batch& b) {
   auto& h = b.header;
-  if (replica_stale(h)) {
-    // Retirements still count (a stale leader retiring what it handed on
-    // leaves nothing behind); nothing else does.
-    if (!b.removed.empty()) // (stale: there is a copy of that leader)
+  auto have = find_replica(h.leader, h.user_id, h.device_id);
+  if (have && !have->lineage.empty() && !h.lineage.empty()
+      && have->lineage != h.lineage) {
+    // The leader is back with another store: the queue this copy keeps is
+    // gone from it, and the copy is all that is left of it. Untouched
+    // (its keys are not the new queue's) until this node adopts it.
+    return replica_outcome::orphan;
+  }
+  if (have && h.gen < have->gen) {
+    // From before that leader's newer generation, or fenced by a takeover.
+    // (Another lineage's copy, or the device's own queue here, newer or
+    // not, is no reason to refuse: copies of different leaders coexist,
+    // and each queue hands its messages on to the device's.) Retirements
+    // still count (a stale leader retiring what it handed on leaves
+    // nothing behind); nothing else does.
+    if (!b.removed.empty())
       remove_replica_rows(h, b.removed);
-    return false;
+    return replica_outcome::stale;
   }
   // A drop ends the copy. A newer generation of the same leader's queue
   // (messages were handed to it) keeps the rows it has: they were acked,
@@ -783,13 +820,13 @@ bool durable_log::apply_replica(const replica_batch& b) {
   for (auto& l : gathered)
     drop_replica(l, h.user_id, h.device_id);
   if (b.drop)
-    return true;
+    return replica_outcome::stored;
   {
     // (Bound without a copy: alive until the step.)
     auto followers = join_lines(h.followers);
     binder p{put_replica_};
     p(h.leader)(h.user_id)(h.device_id)(static_cast<int64_t>(h.type))(h.role)(
-      static_cast<int64_t>(h.gen))(followers);
+      static_cast<int64_t>(h.gen))(followers)(h.lineage);
     if (p.step() != SQLITE_DONE)
       fail("cannot record a replica");
   }
@@ -827,7 +864,7 @@ bool durable_log::apply_replica(const replica_batch& b) {
       fail("cannot store a replica row");
   }
   remove_replica_rows(h, gone);
-  return true;
+  return replica_outcome::stored;
 }
 
 std::optional<std::vector<stored_message>>
@@ -862,37 +899,6 @@ durable_log::replica_rows(const std::string& leader, const std::string& user,
   if (!collect(b, replica_rows_, read_message, out))
     fail("cannot read a replica");
   return out;
-}
-
-std::optional<device_record>
-durable_log::promote(const std::string& leader, const std::string& user,
-                     const std::string& device, uint64_t gen, int64_t now_ms) {
-  auto h = find_replica(leader, user, device);
-  if (!h)
-    return std::nullopt;
-  auto rows = replica_rows(leader, user, device);
-  auto rec = find_device(user, device);
-  if (!rec)
-    rec = insert_device(user, device, h->type, h->role, now_ms);
-  // After whatever the device has here (live or dead), in the leader's
-  // order.
-  auto next = rec->next_qid;
-  {
-    binder m{max_qid_};
-    m(user)(device);
-    if (m.step() != SQLITE_ROW)
-      fail("cannot read a queue's keys");
-    next = std::max(
-      next, static_cast<uint64_t>(sqlite3_column_int64(max_qid_, 0)) + 1);
-  }
-  for (auto& m : rows) {
-    m.qid = next++;
-    append(m);
-  }
-  reserve(user, device, rec->seq_reserved, next);
-  set_generation(user, device, gen);
-  drop_replica(leader, user, device);
-  return find_device(user, device);
 }
 
 store_stats durable_log::stats() {

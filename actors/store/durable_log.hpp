@@ -44,7 +44,7 @@ public:
 class durable_log {
 public:
   /// The schema version this code writes.
-  static constexpr int schema_version = 4;
+  static constexpr int schema_version = 5;
 
   /// Opens (creating if needed) the store at `path`. Throws store_error for
   /// a file that is not a database, is corrupt, locked by another process,
@@ -108,13 +108,15 @@ public:
 
   // -- copies of queues other nodes lead (SPEC §14.3)
   // ----------------------------------------------------------------------
-  /// Applies what a leader sent: its header (a generation older than the
-  /// copy's, than another leader's copy of the device, or than the
-  /// device's own queue here is refused, but for its retirements; copies of
-  /// the device from other leaders at this generation or older go), rows,
-  /// retirements, a part of a snapshot, or a drop (which takes those copies
-  /// along). A copy left without rows goes. Returns false if it was stale.
-  bool apply_replica(const replica_batch& b);
+  /// Applies what a leader sent: rows, retirements, a part of a snapshot,
+  /// or a drop. A batch older than the leader's copy here (a newer
+  /// generation, or fenced by a takeover) is `stale`: only its retirements
+  /// apply. A batch of a leader back with another store than the copy's is
+  /// refused whole (`orphan`): the copy is all that is left of its queue,
+  /// and waits for this node to adopt it. Copies of the device from other
+  /// leaders that this leader's takeover gathered go. A copy left without
+  /// rows goes.
+  replica_outcome apply_replica(const replica_batch& b);
   /// Node `by`, taking the queue over at generation `gen`, asks for this
   /// copy: its generation rises to `gen` (the old leader's later batches
   /// are refused: it cannot reach a majority any more), it is marked as
@@ -133,14 +135,11 @@ public:
   std::vector<stored_message> replica_rows(const std::string& leader,
                                            const std::string& user,
                                            const std::string& device);
-  /// Takes the queue over from the copy: its rows become the device's
-  /// messages here (after any it has, live or dead, renumbered in order;
-  /// next_qid past them), its generation
-  /// `gen` (at least); the copy goes. Returns the device's record, or none
-  /// if there is no copy.
-  std::optional<device_record>
-  promote(const std::string& leader, const std::string& user,
-          const std::string& device, uint64_t gen, int64_t now_ms);
+  /// Retires rows of a copy (a node that adopted them); a copy left
+  /// without rows goes.
+  void retire_replica_rows(const std::string& leader, const std::string& user,
+                           const std::string& device,
+                           const std::vector<uint64_t>& qids);
 
   // -- reads
   // --------------------------------------------------------------------
@@ -168,6 +167,8 @@ public:
   store_stats stats();
 
   const std::string& path() const noexcept { return path_; }
+  /// The store's id: made with the file, the same for as long as it lives.
+  const std::string& store_id() const noexcept { return store_id_; }
 
 private:
   void open();
@@ -177,6 +178,7 @@ private:
   [[noreturn]] void fail(const std::string& what);
 
   std::string path_;
+  std::string store_id_;
   /// Makes epochs (resume tokens): unique per device incarnation.
   std::mt19937_64 rng_;
   sqlite3* db_ = nullptr;
@@ -218,7 +220,6 @@ private:
   sqlite3_stmt* fence_ = nullptr;
   void drop_replica(const std::string& leader, const std::string& user,
                     const std::string& device);
-  bool replica_stale(const replica_header& h);
   void remove_replica_rows(const replica_header& h,
                            const std::vector<uint64_t>& qids);
 };

@@ -385,10 +385,17 @@ store(store_actor::stateful_pointer<store_state> self,
         return log.devices_to_push(min_priority);
       });
     },
-    [=](atom::replicate, replica_batch& b) -> caf::result<bool> {
-      return write_answered<bool>(self, [b = std::move(b)](durable_log& log) {
-        return log.apply_replica(b);
-      });
+    [=](atom::replicate, replica_batch& b) -> caf::result<uint8_t> {
+      return write_answered<uint8_t>(
+        self, [b = std::move(b)](durable_log& log) {
+          return static_cast<uint8_t>(log.apply_replica(b));
+        });
+    },
+    [=](atom::remove, atom::replicate, std::string& leader, message_keys& k) {
+      write(self,
+            [leader = std::move(leader), k = std::move(k)](durable_log& log) {
+              log.retire_replica_rows(leader, k.user_id, k.device_id, k.qids);
+            });
     },
     [=](atom::get, atom::replicate,
         const std::string& leader) -> caf::result<std::vector<replica_header>> {
@@ -407,15 +414,6 @@ store(store_actor::stateful_pointer<store_state> self,
           return log.fence_replica(leader, user, device, gen, by);
         },
         "no copy of the queue of " + user + "/" + device + " led by " + leader);
-    },
-    [=](atom::promote, const std::string& leader, const std::string& user,
-        const std::string& device, uint64_t gen) -> caf::result<device_record> {
-      return write_answered<device_record>(
-        self,
-        [=, now = wall_ms(self)](durable_log& log) {
-          return log.promote(leader, user, device, gen, now);
-        },
-        "no copy of the queue of " + user + "/" + device);
     },
     [=](atom::generation, const std::string& user, const std::string& device,
         uint64_t gen) -> caf::result<atom::ok> {

@@ -148,8 +148,8 @@ CAF_TEST(every registered message type round trips with all its fields) {
   CAF_CHECK(round_trips(sys, std::vector<device_record>{dr}, "records"));
   // What a leader sends a follower of a queue (SPEC §14.3).
   replica_batch rb;
-  rb.header = replica_header{"c",         "alice", "phone",   2,
-                             "extension", 3,       {"b", "a"}};
+  rb.header = replica_header{"c",         "alice", "phone",    2,
+                             "extension", 3,       {"b", "a"}, "s1"};
   rb.rows = {sm};
   rb.removed = {4, 5};
   rb.after = 2;
@@ -161,7 +161,8 @@ CAF_TEST(every registered message type round trips with all its fields) {
             && rb2.header.device_id == "phone" && rb2.header.type == 2
             && rb2.header.role == "extension" && rb2.header.gen == 3
             && rb2.header.followers == (std::vector<std::string>{"b", "a"})
-            && rb2.rows.size() == 1 && rb2.rows[0].body == sm.body
+            && rb2.header.lineage == "s1" && rb2.rows.size() == 1
+            && rb2.rows[0].body == sm.body
             && rb2.removed == (std::vector<uint64_t>{4, 5}) && rb2.after == 2
             && rb2.upto == 7 && rb2.drop);
   replica_header rh2;
@@ -247,10 +248,12 @@ CAF_TEST(every registered message type round trips with all its fields) {
   mi.port = 7400;
   mi.protocol = 3;
   mi.incarnation = 5;
+  mi.store_id = "0123abcd";
   member_info mi2;
   CAF_REQUIRE(round_trips(sys, mi, "member_info", mi2));
   CAF_CHECK(mi2.node_id == "east-1" && mi2.host == "10.200.0.1"
-            && mi2.port == 7400 && mi2.protocol == 3 && mi2.incarnation == 5);
+            && mi2.port == 7400 && mi2.protocol == 3 && mi2.incarnation == 5
+            && mi2.store_id == "0123abcd");
   CAF_CHECK(round_trips(sys, std::vector<member_info>{mi, mi}, "members"));
   remote_device rd2;
   CAF_REQUIRE(round_trips(sys, remote_device{id, "east-1", false, 1234, 6},

@@ -19,7 +19,7 @@ one_row_batch(const protocol::mobile_message& m, const std::string& leader,
               std::vector<std::string> followers = {"a", "b"}) {
   actors::replica_batch b;
   b.header = actors::replica_header{
-    leader, "alice", "laptop", 0, "", 1, std::move(followers)};
+    leader, "alice", "laptop", 0, "", 1, std::move(followers), ""};
   actors::stored_message row;
   row.user_id = "alice";
   row.device_id = "laptop";

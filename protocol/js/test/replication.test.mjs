@@ -6,8 +6,10 @@
 // With cluster.replication_factor 3, 500 durable messages acked `received`
 // for an offline device whose queue is on node C survive C's death with
 // its data dir: a follower takes the queue over and the device, connecting
-// to A, gets all 500; C restarted empty becomes a follower again. With
-// factor 2 and C's disk kept, C's copy is stale when it comes back: it is
+// to A, gets all 500; C restarted empty becomes a follower again. When C
+// comes back empty before a takeover could happen (B was down too), the
+// followers adopt their copies of the queue C lost. With factor 2 and C's
+// disk kept, C's copy is stale when it comes back: it is handed over and
 // dropped, and the device gets nothing twice.
 
 import { test, after } from 'node:test';
@@ -94,6 +96,49 @@ test('R=3: a queue whose node and disk are lost is delivered whole from its copi
     return (await replica(c, 'stored')) > 0;
   }, 'C stores a copy of the queue again', 20000);
   console.log(`C rejoined: stored ${await replica(c, 'stored')} after ${more.length} new messages`);
+  await cluster.teardown();
+});
+
+test('R=3: a leader back with an empty disk before its queue was taken over: its copies are adopted', { timeout: 180000 }, async () => {
+  const [a, b, c] = await start(3);
+  const { acked } = await fill(a, c, 500);
+  // B goes, then C with its disk: A alone keeps a copy, one of the two a
+  // takeover needs (what it lacks may have been acked with B): it waits.
+  await b.stop('SIGKILL');
+  await until(async () => (await alive(a)) === 1, 'B down at A', 10000);
+  await c.stop('SIGKILL');
+  rmSync(c.dir, { recursive: true, force: true });
+  mkdirSync(c.dir);
+  await until(async () => (await alive(a)) === 0, 'C down at A', 10000);
+  // C is back, empty, under its own name: the queue it led is gone from it,
+  // and A's copy is all that is left of it. A puts it into the tablet's
+  // queue on A (SPEC §14.3: orphan copies).
+  await c.start();
+  await until(async () => (await alive(a)) === 1, 'C back at A', 20000);
+  await until(async () => (await replica(a, 'adopted')) === 1, 'A adopts its copy of the queue C lost', 15000);
+  assert.equal(await replica(a, 'taken_over'), 0);
+  const tablet = device(a, 'alice', 'tablet', { deviceType: 'tablet' });
+  await tablet.connect();
+  await until(() => acked.every((id) => tablet.got.has(id)), 'every acked message at the tablet on A', 30000)
+    .catch((e) => { console.log(`lost ${acked.filter((id) => !tablet.got.has(id)).length}`); throw e; });
+  assert.deepEqual([...tablet.got.values()].filter((m) => m.type === 'stored').map((m) => m.payload.n),
+    Array.from({ length: 500 }, (_, i) => i));
+  assert.equal(tablet.stats.duplicates, 0);
+  // B is back with its copy of C's old queue: an orphan too. It adopts it
+  // and hands it on to the tablet's queue on A, which delivered every one
+  // of them and drops them: nothing arrives twice.
+  const before = { got: tablet.got.size, delivered: tablet.stats.delivered };
+  const queueEvents = (node, event) => node.metric('tether_queue_events_total', `event="${event}"`);
+  const dropped = await queueEvents(a, 'duplicate');
+  await b.start();
+  for (const n of cluster.nodes) await until(async () => (await alive(n)) === 2, `B back at ${n.host}`, 20000);
+  await until(async () => (await replica(b, 'adopted')) === 1, 'B adopts its copy', 15000);
+  await until(async () => (await queueEvents(a, 'duplicate')) - dropped >= acked.length, 'A drops what it delivered', 20000);
+  await new Promise((r) => setTimeout(r, 2000));
+  console.log(`R=3 orphans: ${acked.length} acked, delivered ${tablet.stats.delivered}, duplicates ${tablet.stats.duplicates}`);
+  assert.equal(tablet.stats.duplicates, 0);
+  assert.equal(tablet.stats.delivered, before.delivered);
+  assert.equal(tablet.got.size, before.got);
   await cluster.teardown();
 });
 

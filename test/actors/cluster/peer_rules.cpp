@@ -181,6 +181,12 @@ CAF_TEST(a replica batch holds rows of its device a queue could hold) {
   auto many = ok;
   many.header.followers = {"a", "b", "d", "e", "f"};
   CAF_CHECK_EQUAL(check_replica(many, limits), "it names 5 followers");
+  auto lineage = ok;
+  lineage.header.lineage.assign(max_lineage_bytes, 'f');
+  CAF_CHECK_EQUAL(check_replica(lineage, limits), "");
+  lineage.header.lineage += 'f';
+  CAF_CHECK_EQUAL(check_replica(lineage, limits),
+                  "its lineage is longer than 64 bytes");
   auto huge = bare;
   huge.after = 0;
   huge.removed.assign(max_replica_rows + 1, 7);

@@ -87,8 +87,10 @@ store_actor::behavior_type counting_store(store_actor::pointer,
       return std::vector<device_record>{};
     },
     // Replicated queues: never asked of a directory.
-    [](atom::replicate, const replica_batch&) -> caf::result<bool> {
+    [](atom::replicate, const replica_batch&) -> caf::result<uint8_t> {
       return caf::sec::unexpected_message;
+    },
+    [](atom::remove, atom::replicate, const std::string&, const message_keys&) {
     },
     [](atom::get, atom::replicate,
        const std::string&) -> caf::result<std::vector<replica_header>> {
@@ -97,10 +99,6 @@ store_actor::behavior_type counting_store(store_actor::pointer,
     [](atom::get, atom::replicate, const std::string&, const std::string&,
        const std::string&, uint64_t,
        const std::string&) -> caf::result<std::vector<stored_message>> {
-      return caf::sec::unexpected_message;
-    },
-    [](atom::promote, const std::string&, const std::string&,
-       const std::string&, uint64_t) -> caf::result<device_record> {
       return caf::sec::unexpected_message;
     },
     [](atom::generation, const std::string&, const std::string&, uint64_t)

@@ -388,6 +388,9 @@ std::vector<uint64_t> qids_of(const std::vector<stored_message>& rows) {
 }
 
 using qids = std::vector<uint64_t>;
+constexpr auto stored = replica_outcome::stored;
+constexpr auto stale = replica_outcome::stale;
+constexpr auto orphan = replica_outcome::orphan;
 
 } // namespace
 
@@ -397,10 +400,10 @@ CAF_TEST(a copy of another node queue takes rows retirements and snapshots) {
   {
     durable_log log{path};
     log.begin();
-    CAF_CHECK(log.apply_replica(from_leader("c", 1, {1, 2, 3})));
+    CAF_CHECK(log.apply_replica(from_leader("c", 1, {1, 2, 3})) == stored);
     auto r = from_leader("c", 1, {4});
     r.removed = {2};
-    CAF_CHECK(log.apply_replica(r));
+    CAF_CHECK(log.apply_replica(r) == stored);
     log.commit();
     // Nothing of it is this node's own queue.
     CAF_CHECK(log.load("alice", "phone").empty());
@@ -420,11 +423,11 @@ CAF_TEST(a copy of another node queue takes rows retirements and snapshots) {
   // A snapshot of (0, 4]: exactly 3 and 4 up to there; 5 (newer than the
   // snapshot's read) stays.
   log.begin();
-  CAF_CHECK(log.apply_replica(from_leader("c", 1, {5})));
+  CAF_CHECK(log.apply_replica(from_leader("c", 1, {5})) == stored);
   auto snap = from_leader("c", 1, {3, 4});
   snap.upto = 4;
   snap.rows[0].msg_id = "again";
-  CAF_CHECK(log.apply_replica(snap));
+  CAF_CHECK(log.apply_replica(snap) == stored);
   log.commit();
   auto rows = log.replica_rows("c", "alice", "phone");
   CAF_CHECK_EQUAL(qids_of(rows), (qids{3, 4, 5}));
@@ -436,7 +439,7 @@ CAF_TEST(a copy of another node queue takes rows retirements and snapshots) {
   snap.after = 4;
   snap.upto = 9;
   log.begin();
-  CAF_CHECK(log.apply_replica(snap));
+  CAF_CHECK(log.apply_replica(snap) == stored);
   log.commit();
   CAF_CHECK_EQUAL(qids_of(log.replica_rows("c", "alice", "phone")),
                   (qids{3, 4, 6}));
@@ -444,7 +447,7 @@ CAF_TEST(a copy of another node queue takes rows retirements and snapshots) {
   log.begin();
   auto drop = from_leader("c", 1);
   drop.drop = true;
-  CAF_CHECK(log.apply_replica(drop));
+  CAF_CHECK(log.apply_replica(drop) == stored);
   log.commit();
   CAF_CHECK(log.replica_rows("c", "alice", "phone").empty());
   CAF_CHECK(log.replicas_of("c").empty());
@@ -454,19 +457,19 @@ CAF_TEST(an older generation never overwrites a newer copy) {
   tether::test::temp_dir dir;
   durable_log log{dir.path() + "/tether.db"};
   log.begin();
-  CAF_CHECK(log.apply_replica(from_leader("c", 2, {1, 2})));
+  CAF_CHECK(log.apply_replica(from_leader("c", 2, {1, 2})) == stored);
   // A late batch of c's older generation: refused, its row not taken;
   // its retirement still counts (removing a row loses nothing).
   auto late = from_leader("c", 1, {7});
   late.removed = {1};
-  CAF_CHECK(!log.apply_replica(late));
+  CAF_CHECK(log.apply_replica(late) == stale);
   CAF_CHECK_EQUAL(qids_of(log.replica_rows("c", "alice", "phone")), qids{2});
   auto kept = log.replicas_of("c");
   CAF_REQUIRE_EQUAL(kept.size(), 1u);
   CAF_CHECK_EQUAL(kept[0].gen, 2u);
   // c leads at a newer generation (messages were handed to its queue): the
   // copy keeps the rows it has (acked; the batch carries only the new one).
-  CAF_CHECK(log.apply_replica(from_leader("c", 3, {9})));
+  CAF_CHECK(log.apply_replica(from_leader("c", 3, {9})) == stored);
   CAF_CHECK_EQUAL(qids_of(log.replica_rows("c", "alice", "phone")),
                   (qids{2, 9}));
   auto newer = log.replicas_of("c");
@@ -478,101 +481,96 @@ CAF_TEST(an older generation never overwrites a newer copy) {
   CAF_REQUIRE(gathered);
   CAF_CHECK_EQUAL(qids_of(*gathered), (qids{2, 9}));
   CAF_CHECK(!log.fence_replica("x", "alice", "phone", 4, "b"));
-  CAF_CHECK(!log.apply_replica(from_leader("c", 3, {10})));
+  CAF_CHECK(log.apply_replica(from_leader("c", 3, {10})) == stale);
   // ... and b's batches drop it: its rows went on with b's takeover.
-  CAF_CHECK(log.apply_replica(from_leader("b", 4, {1})));
+  CAF_CHECK(log.apply_replica(from_leader("b", 4, {1})) == stored);
   CAF_CHECK(log.replicas_of("c").empty());
   CAF_CHECK(log.replica_rows("c", "alice", "phone").empty());
   // Another lineage: d started the device's queue while b's node was away
   // (its own record of the generation, 1). Its acked rows exist nowhere
   // else: its copy stays beside b's, whatever their generations, and
   // neither refuses the other.
-  CAF_CHECK(log.apply_replica(from_leader("d", 1, {5})));
-  CAF_CHECK(log.apply_replica(from_leader("b", 4, {2})));
+  CAF_CHECK(log.apply_replica(from_leader("d", 1, {5})) == stored);
+  CAF_CHECK(log.apply_replica(from_leader("b", 4, {2})) == stored);
   CAF_CHECK_EQUAL(qids_of(log.replica_rows("d", "alice", "phone")), qids{5});
   CAF_CHECK_EQUAL(qids_of(log.replica_rows("b", "alice", "phone")),
                   (qids{1, 2}));
   // Gathered by e's takeover (not b's): b's batches leave it, e's drop it.
   CAF_CHECK(log.fence_replica("d", "alice", "phone", 2, "e"));
-  CAF_CHECK(log.apply_replica(from_leader("b", 4, {3})));
+  CAF_CHECK(log.apply_replica(from_leader("b", 4, {3})) == stored);
   CAF_CHECK_EQUAL(log.replicas_of("d").size(), 1u);
-  CAF_CHECK(log.apply_replica(from_leader("e", 2, {1})));
+  CAF_CHECK(log.apply_replica(from_leader("e", 2, {1})) == stored);
   CAF_CHECK(log.replicas_of("d").empty());
   // A copy whose rows are all retired is no copy.
   auto retire = from_leader("b", 4);
   retire.removed = {1, 2, 3};
-  CAF_CHECK(log.apply_replica(retire));
+  CAF_CHECK(log.apply_replica(retire) == stored);
   CAF_CHECK(log.replicas_of("b").empty());
   // A drop ends its leader's copy only.
   auto drop = from_leader("e", 2);
   drop.drop = true;
-  CAF_CHECK(log.apply_replica(from_leader("f", 9, {1})));
-  CAF_CHECK(log.apply_replica(drop));
+  CAF_CHECK(log.apply_replica(from_leader("f", 9, {1})) == stored);
+  CAF_CHECK(log.apply_replica(drop) == stored);
   CAF_CHECK(log.replicas_of("e").empty());
   CAF_CHECK_EQUAL(log.replicas_of("f").size(), 1u);
   // The device's own queue here, newer or not, makes no copy stale.
   log.insert_device("alice", "phone", 1, "", 100);
   log.set_generation("alice", "phone", 6);
-  CAF_CHECK(log.apply_replica(from_leader("g", 5, {7})));
+  CAF_CHECK(log.apply_replica(from_leader("g", 5, {7})) == stored);
   CAF_CHECK_EQUAL(log.replicas_of("g").size(), 1u);
   log.commit();
 }
 
-CAF_TEST(a takeover makes the copy the device queue here) {
+CAF_TEST(a copy of a leader back with another store is an orphan) {
   tether::test::temp_dir dir;
   auto path = dir.path() + "/tether.db";
+  std::string id;
   {
     durable_log log{path};
-    log.begin();
-    CAF_CHECK(log.apply_replica(from_leader("c", 1, {10, 11, 12})));
-    CAF_CHECK(!log.promote("x", "alice", "phone", 2, 500)); // no such copy
-    auto rec = log.promote("c", "alice", "phone", 2, 500);
-    log.commit();
-    CAF_REQUIRE(rec);
-    // The device was unknown here: registered as the copy knew it.
-    CAF_CHECK_EQUAL(rec->type, 1u);
-    CAF_CHECK_EQUAL(rec->role, "extension");
-    CAF_CHECK_EQUAL(rec->gen, 2u);
-    CAF_CHECK_EQUAL(rec->next_qid, 4u);
-    CAF_CHECK(log.replicas_of("c").empty());
+    id = log.store_id();
+    CAF_CHECK_EQUAL(id.size(), 32u);
+  }
+  {
+    // The same file, the same id; another file, another.
+    durable_log again{path};
+    CAF_CHECK_EQUAL(again.store_id(), id);
+    tether::test::temp_dir other;
+    durable_log fresh{other.path() + "/tether.db"};
+    CAF_CHECK_NOT_EQUAL(fresh.store_id(), id);
   }
   durable_log log{path};
-  auto rows = log.load("alice", "phone");
+  log.begin();
+  auto first = from_leader("c", 3, {1, 2, 3});
+  first.header.lineage = "s1";
+  CAF_CHECK(log.apply_replica(first) == stored);
+  // c is back with another store (its data dir was lost): its batches,
+  // whatever their generation, leave the copy whole (their keys are a new
+  // queue's, and its retirements are of that queue's rows).
+  auto again = from_leader("c", 5, {1});
+  again.header.lineage = "s2";
+  again.rows[0].msg_id = "new";
+  again.removed = {2};
+  CAF_CHECK(log.apply_replica(again) == orphan);
+  auto rows = log.replica_rows("c", "alice", "phone");
   CAF_CHECK_EQUAL(qids_of(rows), (qids{1, 2, 3}));
-  CAF_REQUIRE_EQUAL(rows.size(), 3u);
-  CAF_CHECK_EQUAL(rows[0].msg_id, "c10");
-  CAF_CHECK_EQUAL(rows[2].msg_id, "c12");
-  CAF_CHECK(rows[0].needs_ack);
-  CAF_CHECK_EQUAL(log.devices_with_backlog().size(), 1u);
-  // A device known here with messages of its own: the copy's rows come
-  // after them; the generation only rises.
-  log.begin();
-  log.reserve("alice", "phone", 0, 40);
-  CAF_CHECK(log.apply_replica(from_leader("b", 5, {1, 2})));
-  auto rec = log.promote("b", "alice", "phone", 6, 600);
-  CAF_REQUIRE(rec);
-  CAF_CHECK_EQUAL(rec->next_qid, 42u);
-  log.set_generation("alice", "phone", 3);
+  CAF_CHECK_EQUAL(rows[0].msg_id, "c1");
+  auto h = log.replicas_of("c");
+  CAF_REQUIRE_EQUAL(h.size(), 1u);
+  CAF_CHECK_EQUAL(h[0].lineage, "s1");
+  CAF_CHECK_EQUAL(h[0].gen, 3u);
+  // Adopted: the rows the device's queue here took leave the copy, which
+  // goes with its last; then the new store's copy starts.
+  log.retire_replica_rows("c", "alice", "phone", {1, 2});
+  CAF_CHECK_EQUAL(qids_of(log.replica_rows("c", "alice", "phone")), qids{3});
+  log.retire_replica_rows("c", "alice", "phone", {3});
+  CAF_CHECK(log.replicas_of("c").empty());
+  CAF_CHECK(log.apply_replica(again) == stored);
+  h = log.replicas_of("c");
+  CAF_REQUIRE_EQUAL(h.size(), 1u);
+  CAF_CHECK_EQUAL(h[0].lineage, "s2");
+  // A batch naming no lineage (a leader from before store ids) is taken.
+  CAF_CHECK(log.apply_replica(from_leader("c", 5, {4})) == stored);
   log.commit();
-  auto six = log.find_device("alice", "phone");
-  CAF_REQUIRE(six);
-  CAF_CHECK_EQUAL(six->gen, 6u);
-  CAF_CHECK_EQUAL(qids_of(log.load("alice", "phone")), (qids{1, 2, 3, 40, 41}));
-  // A queue here whose keys ran past the recorded next_qid (a queue
-  // restarts its keys after its highest stored one): never overwritten.
-  log.begin();
-  log.append(msg(90, "own"));
-  CAF_CHECK(log.apply_replica(from_leader("d", 7, {1})));
-  rec = log.promote("d", "alice", "phone", 8, 700);
-  log.commit();
-  CAF_REQUIRE(rec);
-  CAF_CHECK_EQUAL(rec->next_qid, 92u);
-  auto all = log.load("alice", "phone");
-  CAF_CHECK_EQUAL(qids_of(all), (qids{1, 2, 3, 40, 41, 90, 91}));
-  CAF_CHECK_EQUAL(all.back().msg_id, "d1");
-  // (Generation 3 set after the takeover at 6 did not lower it; the last
-  // takeover's is 8.)
-  auto after = log.find_device("alice", "phone");
-  CAF_REQUIRE(after);
-  CAF_CHECK_EQUAL(after->gen, 8u);
+  CAF_CHECK_EQUAL(qids_of(log.replica_rows("c", "alice", "phone")),
+                  (qids{1, 4}));
 }

@@ -358,8 +358,10 @@ void start_repair(self_ptr self) {
 // with `theirs` (rows other copies hold that it lacks) written to it first,
 // its rows are handed to the queue as a handover's would be (in the
 // leader's order; those delivered here already are dropped), and those the
-// queue took leave the copy. `done(true)` once the queue took them all.
-// The copy stays whole until then: a node that fails on the way keeps it.
+// queue took leave the copy (those it refused stay in it). `done(true)`
+// once the queue here holds the device's queue (false: the copy could not
+// be read or handed to it). The copy stays whole until the queue answered:
+// a node that fails on the way keeps it.
 void adopt(self_ptr self, const replica_header& h, uint64_t gen,
            std::shared_ptr<std::vector<stored_message>> theirs,
            std::function<void(bool)> done) {
@@ -422,7 +424,7 @@ void adopt(self_ptr self, const replica_header& h, uint64_t gen,
                            "{} refused by the queue)",
                            h.user_id, h.device_id, h.leader, rows.size(),
                            caught_up, refused.size());
-              done(refused.empty());
+              done(true);
             },
             [self, h, done](caf::error& err) {
               spdlog::error("replica: cannot hand the copy of {}/{} to its "
@@ -459,9 +461,11 @@ void adopt_orphan(self_ptr self, const replica_header& h,
                "the device's queue here",
                h.leader, h.user_id, h.device_id);
   adopt(self, h, takeover_generation(h.gen),
-        std::make_shared<std::vector<stored_message>>(), [self, key](bool) {
+        std::make_shared<std::vector<stored_message>>(),
+        [self, key](bool held) {
           auto& st = self->state;
-          self->state.metrics->replicated(replica_event::adopted);
+          if (held)
+            st.metrics->replicated(replica_event::adopted);
           auto i = st.adopting.find(key);
           if (i == st.adopting.end())
             return;
@@ -572,8 +576,13 @@ void take_over(self_ptr self, const replica_header& h) {
       return;
     }
     auto gen = takeover_generation(h.gen);
-    adopt(self, h, gen, theirs, [self, h, gen](bool) {
+    adopt(self, h, gen, theirs, [self, h, gen](bool held) {
       auto& st = self->state;
+      if (!held) {
+        // (Logged.) Its copy stays: tried again when the members change.
+        st.unresolved.insert(h.leader);
+        return;
+      }
       st.metrics->replicated(replica_event::taken_over);
       device_record rec;
       rec.user_id = h.user_id;
@@ -812,12 +821,24 @@ replica(replica_actor::stateful_pointer<replica_state> self, store_actor store,
       const auto& now = live_of(self);
       // A member with a store this node has not seen it with (back with
       // another one, or first seen): copies of queues it led with another
-      // store are orphans.
-      for (auto& [node, store_id] : st.links->stores)
-        if (node != st.params.self && !store_id.empty()
-            && std::exchange(st.stores_seen[node], store_id) != store_id)
-          check_lineage(self, node, store_id);
-      if (now == before)
+      // store are orphans. One back with another store lost the copies it
+      // kept of the queues led here: the repair sends it snapshots as to a
+      // new follower.
+      bool lost_copies = false;
+      for (auto& [node, store_id] : st.links->stores) {
+        if (node == st.params.self || store_id.empty())
+          continue;
+        auto was = std::exchange(st.stores_seen[node], store_id);
+        if (was == store_id)
+          continue;
+        check_lineage(self, node, store_id);
+        if (!was.empty()) {
+          auto& r = st.repaired_for;
+          r.erase(std::remove(r.begin(), r.end(), node), r.end());
+          lost_copies = true;
+        }
+      }
+      if (now == before && !lost_copies)
         return;
       std::set<std::string> gone;
       for (auto& m : before)

@@ -273,6 +273,14 @@ void on_control(self_ptr self, const protocol::mobile_message& m) {
         std::chrono::steady_clock::now().time_since_epoch())
         .count(),
       std::memory_order_relaxed);
+    if (!w.resumed && !st.memory->resume_token.empty()
+        && st.memory->resume_token != w.resume_token) {
+      // Another queue incarnation (the queue moved to another node, or
+      // started again): its seqs start afresh (SPEC 5.6). Acking the old
+      // ones' highest here would retire what this link has not shown yet.
+      st.memory->last_seq = 0;
+    }
+    st.acked_seq = std::min(st.acked_seq, st.memory->last_seq);
     st.memory->resume_token = w.resume_token;
     c.welcomes.fetch_add(1, std::memory_order_relaxed);
     if (w.resumed) {

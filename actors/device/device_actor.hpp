@@ -105,7 +105,8 @@ struct pending_send {
 /// What survives a device's incarnations.
 struct device_memory {
   std::string resume_token;
-  /// Highest seq received (presented as lastSeq on resume).
+  /// Highest seq received from the queue incarnation of `resume_token`
+  /// (presented as lastSeq on resume).
   uint64_t last_seq = 0;
   uint64_t next_order = 1;
   device_ledger ledger;

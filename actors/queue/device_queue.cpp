@@ -184,6 +184,10 @@ std::vector<queue_entry> device_queue::take_expired() {
 
 std::vector<queue_entry> device_queue::ack_upto(uint64_t seq) {
   std::vector<queue_entry> out;
+  // A seq this queue never gave is another incarnation's (a client that
+  // kept its seqs when its queue moved): it tells nothing of these.
+  if (seq >= next_seq_)
+    return out;
   while (!inflight_.empty() && inflight_.begin()->first <= seq)
     out.push_back(take_inflight(inflight_.begin()));
   return out;

@@ -117,7 +117,8 @@ public:
   /// Messages next() found expired and removed instead of delivering.
   std::vector<queue_entry> take_expired();
 
-  /// Retires every delivered message with seq <= `seq` (cumulative ack).
+  /// Retires every delivered message with seq <= `seq` (cumulative ack);
+  /// nothing for a seq this queue never gave (another incarnation's).
   std::vector<queue_entry> ack_upto(uint64_t seq);
 
   /// Retires the delivered message with this id, if any.

@@ -113,6 +113,11 @@ CAF_TEST(cumulative and per id acks retire delivered messages) {
     q.offer(entry(id));
   drain(q);
   CAF_CHECK_EQUAL(q.inflight(), 4u);
+  // A seq never given here (a client that kept another incarnation's
+  // seqs) retires nothing.
+  CAF_CHECK(q.ack_upto(q.next_seq()).empty());
+  CAF_CHECK(q.ack_upto(1000).empty());
+  CAF_CHECK_EQUAL(q.inflight(), 4u);
   CAF_CHECK_EQUAL(ids(q.ack_upto(2)), (std::vector<std::string>{"a", "b"}));
   CAF_CHECK(q.ack_id("d").has_value());
   CAF_CHECK(!q.ack_id("d").has_value());

@@ -176,11 +176,11 @@ cli=0
 
 echo "chaos: faults injected (${#faults[@]}): kill ${count[kill]}, wipe ${count[wipe]}, stop ${count[stop]}, partition ${count[partition]}"
 printf '  %s\n' "${faults[@]}"
-echo "chaos: replication per node (sent stored failed no_quorum taken_over repaired stale):"
+echo "chaos: replication per node (sent stored failed no_quorum taken_over repaired stale adopted):"
 for ((i = 0; i < nodes; i++)); do
   m=$(get "$i" /metrics)
   line="  ${HOSTS_NS[$i]}:"
-  for e in sent stored failed no_quorum taken_over repaired stale; do
+  for e in sent stored failed no_quorum taken_over repaired stale adopted; do
     line+=" $(printf '%s\n' "$m" | awk -v k="tether_replica_total{event=\"$e\"}" '$1 == k { print $2 }')"
   done
   echo "$line"

@@ -363,8 +363,8 @@ void start_repair(self_ptr self) {
 // be read or handed to it). The copy stays whole until the queue answered:
 // a node that fails on the way keeps it.
 void adopt(self_ptr self, const replica_header& h, uint64_t gen,
-           std::shared_ptr<std::vector<stored_message>> theirs,
-           std::function<void(bool)> done) {
+           const std::shared_ptr<std::vector<stored_message>>& theirs,
+           const std::function<void(bool)>& done) {
   auto& st = self->state;
   self
     ->request(st.store, caf::infinite, atom::get_v, atom::replicate_v, h.leader,

@@ -849,7 +849,7 @@ directory(directory_actor::stateful_pointer<directory_state> self,
               std::string why;
             };
             auto t = std::make_shared<tally>(tally{msgs.size(), {}, {}});
-            auto done = [self, t, rp, id]() mutable {
+            auto done = [t, rp, id]() mutable {
               if (--t->waiting > 0)
                 return;
               if (!t->refused.empty())

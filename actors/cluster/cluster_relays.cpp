@@ -120,6 +120,30 @@ read_relayed(self_ptr self, const std::string& from, traffic_kind kind,
   return msg;
 }
 
+// Hands `msgs` (a queue's messages of generation `gen`) to the device's
+// queue here, which is held here from then on; replies with the ids the
+// queue refused.
+caf::result<std::vector<std::string>>
+hand_to_queue(self_ptr self, const device_identity& id, uint64_t gen,
+              message_list msgs) {
+  auto rp = self->make_response_promise<std::vector<std::string>>();
+  with_shard_or_refuse(
+    self, id.user_id, rp,
+    [self, id, gen, msgs = std::move(msgs),
+     rp](const directory_actor& shard) mutable {
+      self
+        ->request(shard, caf::infinite, atom::handover_v, id, gen,
+                  std::move(msgs))
+        .then(
+          [self, id, gen, rp](std::vector<std::string>& refused) mutable {
+            rp.deliver(std::move(refused));
+            hold(self, id, gen + 1);
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+    });
+  return rp;
+}
+
 } // namespace
 
 caf::result<std::vector<std::string>>
@@ -154,22 +178,7 @@ take_handover(self_ptr self, const std::string& from, const device_identity& id,
     }
     msgs.push_back(std::move(*msg));
   }
-  auto rp = self->make_response_promise<std::vector<std::string>>();
-  with_shard_or_refuse(
-    self, id.user_id, rp,
-    [self, id, gen, msgs = std::move(msgs),
-     rp](const directory_actor& shard) mutable {
-      self
-        ->request(shard, caf::infinite, atom::handover_v, id, gen,
-                  std::move(msgs))
-        .then(
-          [self, id, gen, rp](std::vector<std::string>& refused) mutable {
-            rp.deliver(std::move(refused));
-            hold(self, id, gen + 1);
-          },
-          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-    });
-  return rp;
+  return hand_to_queue(self, id, gen, std::move(msgs));
 }
 
 caf::result<bool> take_replica(self_ptr self, const std::string& from,
@@ -218,22 +227,7 @@ take_copy(self_ptr self, const device_identity& id, uint64_t gen,
     msgs.push_back(std::make_shared<const protocol::mobile_message>(
       std::move(f.messages.front().msg)));
   }
-  auto rp = self->make_response_promise<std::vector<std::string>>();
-  with_shard_or_refuse(
-    self, id.user_id, rp,
-    [self, id, gen, msgs = std::move(msgs),
-     rp](const directory_actor& shard) mutable {
-      self
-        ->request(shard, caf::infinite, atom::handover_v, id, gen,
-                  std::move(msgs))
-        .then(
-          [self, id, gen, rp](std::vector<std::string>& refused) mutable {
-            rp.deliver(std::move(refused));
-            hold(self, id, gen + 1);
-          },
-          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-    });
-  return rp;
+  return hand_to_queue(self, id, gen, std::move(msgs));
 }
 
 caf::result<std::vector<stored_message>>

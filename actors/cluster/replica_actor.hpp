@@ -10,7 +10,9 @@
 // (checked by the cluster actor). When a leader is gone and this node is
 // the first live follower of the leader's list, it gathers what the other
 // live followers hold that it lacks, takes the queue over under the next
-// generation and tells the cluster actor (the queue is held here now).
+// generation and hands the copy to the device's queue here (through the
+// cluster actor: the queue is held here now). A copy whose leader is back
+// with another store (its data dir lost) is an orphan, adopted the same way.
 // When the members change, it repairs the replica sets of the queues led
 // here: snapshots to new followers, drops to those that left, a few
 // devices at a time.

@@ -9,9 +9,8 @@
 // `received` once a majority of the set has it on disk. When the leader is
 // gone, the first live follower of the leader's list gathers what the other
 // live followers hold that it lacks (catch-up) and takes the queue over
-// under the next generation; a node that holds a copy of an older
-// generation than the queue's drops it instead of handing it on, so a
-// returning old leader never brings back what was delivered since.
+// under the next generation. A returning old leader hands what it holds on
+// to the device's queue, which drops what it delivered already.
 
 #include <cstddef>
 #include <cstdint>

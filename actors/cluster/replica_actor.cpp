@@ -353,6 +353,27 @@ void start_repair(self_ptr self) {
       });
 }
 
+// Runs `found` with the header of the copy here of `leader`'s queue of
+// (user, device) (null: no such copy), or `failed` if the store cannot
+// list the leader's copies.
+void with_copy(self_ptr self, const std::string& leader,
+               const std::string& user, const std::string& device,
+               const std::function<void(const replica_header*)>& found,
+               const std::function<void(caf::error&)>& failed) {
+  auto& st = self->state;
+  self->request(st.store, caf::infinite, atom::get_v, atom::replicate_v, leader)
+    .then(
+      [user, device, found](std::vector<replica_header>& copies) {
+        for (auto& h : copies)
+          if (h.user_id == user && h.device_id == device) {
+            found(&h);
+            return;
+          }
+        found(nullptr);
+      },
+      [failed](caf::error& err) { failed(err); });
+}
+
 // The copy of `h`'s queue here goes into the device's queue on this node:
 // fenced at `gen` (the old leader's batches are refused from then on),
 // with `theirs` (rows other copies hold that it lacks) written to it first,
@@ -510,27 +531,18 @@ void apply_batch(self_ptr self, replica_batch b,
             return;
           case replica_outcome::orphan:
             if (may_adopt) {
-              auto leader = b.header.leader;
-              auto user = b.header.user_id;
-              auto device = b.header.device_id;
-              self
-                ->request(st.store, caf::infinite, atom::get_v,
-                          atom::replicate_v, leader)
-                .then(
-                  [self, b, rp, user,
-                   device](std::vector<replica_header>& copies) mutable {
-                    for (auto& h : copies)
-                      if (h.user_id == user && h.device_id == device) {
-                        adopt_orphan(self, h, [self, b, rp]() mutable {
-                          apply_batch(self, std::move(b), rp, false);
-                        });
-                        return;
-                      }
-                    apply_batch(self, std::move(b), rp, false);
-                  },
-                  [rp](caf::error& err) mutable {
-                    rp.deliver(std::move(err));
-                  });
+              auto again = [self, b, rp]() mutable {
+                apply_batch(self, std::move(b), rp, false);
+              };
+              with_copy(
+                self, b.header.leader, b.header.user_id, b.header.device_id,
+                [self, again](const replica_header* h) mutable {
+                  if (h)
+                    adopt_orphan(self, *h, again);
+                  else
+                    again();
+                },
+                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
               return;
             }
             break;
@@ -863,28 +875,23 @@ replica(replica_actor::stateful_pointer<replica_state> self, store_actor store,
     [=](atom::promote, replica_header& h) {
       if (alive(self, h.leader))
         return; // back: its queue lives on
-      auto& st = self->state;
-      self
-        ->request(st.store, caf::infinite, atom::get_v, atom::replicate_v,
-                  h.leader)
-        .then(
-          [self, h](std::vector<replica_header>& copies) {
-            for (auto& now : copies)
-              if (now.user_id == h.user_id && now.device_id == h.device_id
-                  && now.gen == h.gen && !alive(self, h.leader)) {
-                // Neither gathered (a takeover fences it at a newer
-                // generation) nor gone: nobody took the queue over.
-                spdlog::warn("replica: the queue of {}/{} (leader {} gone) "
-                             "was not taken over by the follower before "
-                             "this one; taking it over here",
-                             h.user_id, h.device_id, h.leader);
-                take_over(self, now);
-              }
-          },
-          [self, h](caf::error& err) {
-            spdlog::error("replica: cannot read the copy of {}/{}: {}",
-                          h.user_id, h.device_id, self->system().render(err));
-          });
+      with_copy(
+        self, h.leader, h.user_id, h.device_id,
+        [self, h](const replica_header* now) {
+          if (now && now->gen == h.gen && !alive(self, h.leader)) {
+            // Neither gathered (a takeover fences it at a newer
+            // generation) nor gone: nobody took the queue over.
+            spdlog::warn("replica: the queue of {}/{} (leader {} gone) was "
+                         "not taken over by the follower before this one; "
+                         "taking it over here",
+                         h.user_id, h.device_id, h.leader);
+            take_over(self, *now);
+          }
+        },
+        [self, h](caf::error& err) {
+          spdlog::error("replica: cannot read the copy of {}/{}: {}", h.user_id,
+                        h.device_id, self->system().render(err));
+        });
     },
     [=](atom::replicate) {
       auto& st = self->state;

@@ -15,10 +15,10 @@
 // It is also what the batcher and the queue share to write: the session,
 // the app-level compression the connection chose, and the count of
 // messages sent. The queue writes a message itself when the batcher holds
-// nothing (everything the queue handed it is written) and the loop is not
-// loaded: the frame the batcher would have written at once, without the
-// hop through it. The batcher then counts that frame as in flight before
-// its own, so coalescing behind a write is kept (take_direct_frame).
+// nothing (everything the queue handed it is written): the frame the
+// batcher would have written at once, without the hop through it. The batcher
+// then counts that frame as in flight before its own, so coalescing behind a
+// write is kept (take_direct_frame).
 
 #include <atomic>
 #include <cstdint>

@@ -224,15 +224,18 @@ bool stalled(self_ptr self) {
 // holds nothing (everything handed to it is written), the queue runs on the
 // session's thread (so the frame is written at once, before any frame the
 // batcher sends after it: a send from elsewhere is posted, and the batcher
-// could pass it), the loop is not loaded (under load the batcher coalesces)
-// and no app-level compression is on (the batcher's part).
+// could pass it) and no app-level compression is on (the batcher's part).
+// On a loaded loop too: a room's burst gives each member one message, which
+// the batcher would only have held to the round's end; what comes for the
+// device while this frame is in flight waits behind it in the batcher, and
+// leaves there in one frame.
 std::shared_ptr<session_port> direct_port(self_ptr self) {
   auto& st = self->state;
   if (!st.batcher || !st.progress || !st.handed.empty()
       || st.progress->compress() != 0)
     return nullptr;
   auto port = st.progress->port();
-  if (!port || !port->runs_here() || port->loaded())
+  if (!port || !port->runs_here())
     return nullptr;
   return port;
 }
@@ -305,8 +308,15 @@ void pump(self_ptr self) {
 }
 
 // How long a written no-ack message may wait for its retirement when
-// nothing else wakes its queue.
-constexpr int64_t written_sweep_ms = 1000;
+// nothing else wakes its queue: until the queue could be released
+// (release_after; 10 s if release is off). Its retirement only frees memory
+// and lets the queue be released, and a member of a large room gets one
+// message per publish, seconds apart: a sweep each second woke every such
+// queue once more for every three deliveries.
+int64_t written_sweep_ms(self_ptr self) {
+  auto after = self->state.params.release_after.count();
+  return after > 0 ? after : 10000;
+}
 
 // Whether a waiting message calls for a push: the server's own notices
 // (tether.*) never do.
@@ -403,7 +413,7 @@ void schedule_tick(self_ptr self) {
   // Messages handed to the batcher are taken in when the queue next runs;
   // a queue that is not woken again takes them in by this sweep.
   if (!st.handed.empty())
-    consider(now + written_sweep_ms);
+    consider(now + written_sweep_ms(self));
   if (!at || (st.tick_at_ms && *st.tick_at_ms <= *at && *st.tick_at_ms > now))
     return;
   st.tick_at_ms = *at;

@@ -509,35 +509,35 @@ CAF_TEST(a backlog starts with its first message straight and the rest through
                   (std::vector<std::string>{"high", "n1", "low"}));
 }
 
-CAF_TEST(another thread or a loaded loop
+CAF_TEST(another thread
          or app level compression leaves every message to the batcher) {
   auto port = std::make_shared<test::recording_port>();
   spawn_queue();
   attach_idle();
   start_batcher(port);
   demand(8);
-  // Under load the batcher coalesces what becomes ready in one round.
-  port->busy = true;
-  CAF_CHECK(enqueue(msg("a")));
   // Compression is the batcher's part.
-  port->busy = false;
   progress->set_compress(1);
-  CAF_CHECK(enqueue(msg("b")));
+  CAF_CHECK(enqueue(msg("a")));
   // A queue not (yet) on the session's thread: its send would be posted,
   // and a frame the batcher sends meanwhile could pass it.
   progress->set_compress(0);
   port->here = false;
+  CAF_CHECK(enqueue(msg("b")));
+  CAF_CHECK(port->sent.empty());
+  CAF_CHECK_EQUAL(seen->delivered, (std::vector<std::string>{"a", "b"}));
+  // On it, with nothing held: straight, on a loaded loop too (what comes
+  // while that frame is in flight waits in the batcher, which holds it
+  // for the round there).
+  port->here = true;
+  port->busy = true;
   CAF_CHECK_EQUAL(progress->claim(2), 2u); // the batcher wrote a and b
   written(2, false);
   CAF_CHECK(enqueue(msg("c")));
-  CAF_CHECK(port->sent.empty());
-  CAF_CHECK_EQUAL(seen->delivered, (std::vector<std::string>{"a", "b", "c"}));
-  // On it, with nothing held: straight.
-  port->here = true;
-  CAF_CHECK_EQUAL(progress->claim(1), 3u);
-  written(3, false);
+  CAF_CHECK_EQUAL(port->sent.size(), 1u);
   CAF_CHECK(enqueue(msg("d")));
   CAF_CHECK_EQUAL(port->sent.size(), 1u);
+  CAF_CHECK_EQUAL(seen->delivered, (std::vector<std::string>{"a", "b", "d"}));
 }
 
 // A pusher that records what queues ask of it.

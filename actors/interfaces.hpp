@@ -322,6 +322,20 @@ using room_actor = caf::typed_actor<
   // INTERNAL: write the pending presence diff.
   caf::reacts_to<atom::flush>>;
 
+/// A room's members on one event loop (member_lists): shared with the loop's
+/// fan-out, not copied per publish. Node-local.
+using queue_list_ptr = std::shared_ptr<const std::vector<queue_actor>>;
+
+/// FAN-OUT: a large ROOM's helper on one event loop, spawned there by the
+/// room and linked to it: puts the room's publishes into the queues of its
+/// members on that loop, so that the loop owning their sockets serves them
+/// while the room's own loop serves the rest.
+using fanout_actor = caf::typed_actor<
+  // Enqueues the message, with its encodings, to every queue of the list
+  // but `except` (the sender's queue, or none).
+  caf::reacts_to<atom::publish, queue_list_ptr, protocol::message_ptr,
+                 encoded_ptr, queue_actor>>;
+
 /// STORE: the durable log behind a detached actor; all writes waiting in the
 /// mailbox are committed in one transaction (group commit).
 using store_actor = caf::typed_actor<
@@ -733,6 +747,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::route_table)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::links_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::write_progress_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::joined_info)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::queue_list_ptr)
 // Node-local: summaries rendered to JSON on their node (the dashboard).
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::queue_summary)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tether::actors::room_summary)

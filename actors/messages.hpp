@@ -44,6 +44,10 @@ struct device_identity {
   std::string role;
   std::string session_id;
   protocol::codec codec = protocol::codec::json;
+  /// The event loop of the device's connection on this node (its queue
+  /// serves it from there), -1 if unknown. Node-local: not serialized, so
+  /// an identity from another node has -1.
+  int32_t loop = -1;
 
   bool is_extension() const noexcept { return role == "extension"; }
 };

@@ -462,10 +462,11 @@ std::string node_metrics::render_prometheus() const {
                  "entries' ids and texts).",
                  cluster_out_bytes_, cluster_in_bytes_);
   static constexpr std::array<std::string_view, room_counter_count> room_names{
-    "published", "delivered", "diff_sent", "flap_suppressed"};
+    "published", "delivered", "diff_sent", "flap_suppressed", "fanned_out"};
   labelled(out, "tether_room_events_total",
            "Room events: published, delivered (copies), diff_sent, "
-           "flap_suppressed.",
+           "flap_suppressed, fanned_out (publishes handed to a fan-out on "
+           "another event loop).",
            "event", room_names, room_);
   header(out, "tether_compression_bytes_total",
          "App-level compression: bytes before (in) and after (out).",

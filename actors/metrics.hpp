@@ -68,9 +68,10 @@ enum class room_counter : uint8_t {
   delivered,       // copies handed to member queues
   diff_sent,       // presence diffs handed to member queues
   flap_suppressed, // reconnects within the grace period
+  fanned_out,      // publishes handed to a fan-out on another loop
 };
 
-inline constexpr size_t room_counter_count = 4;
+inline constexpr size_t room_counter_count = 5;
 
 /// Why something from another node, or from what claimed to be one, was
 /// refused on the cluster port (SPEC §14.2).

@@ -636,7 +636,8 @@ connection(connection_actor::stateful_pointer<connection_state> self,
   auto info = port->info();
   st.port = port;
   st.me = device_identity{info.user_id, info.device_id,  info.type,
-                          info.role,    info.session_id, info.codec};
+                          info.role,    info.session_id, info.codec,
+                          port->loop()};
   st.directory = std::move(directory);
   st.deflate = info.deflate;
   st.params = std::move(params);

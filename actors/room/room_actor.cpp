@@ -5,12 +5,15 @@
 #include <set>
 
 #include <caf/event_based_actor.hpp>
+#include <caf/mailbox_element.hpp>
 #include <caf/make_message.hpp>
+#include <caf/message_id.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/cluster/relay.hpp"
 #include "actors/directory/shard.hpp"
 #include "actors/fan_in.hpp"
+#include "actors/loop_affinity.hpp"
 #include "actors/room/diff_groups.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/presence.hpp"
@@ -154,11 +157,11 @@ void flush_diff(self_ptr self) {
     std::vector<queue_actor> queues;
     int codecs = 0;
     for (auto* s : g.subscribers) {
-      auto q = st.queues.find(member_key{s->user_id, s->device_id});
-      if (q == st.queues.end())
+      auto* m = st.members.find(member_key{s->user_id, s->device_id});
+      if (!m)
         continue;
-      queues.push_back(q->second.first);
-      codecs |= codec_bit(q->second.second);
+      queues.push_back(m->handle);
+      codecs |= codec_bit(m->codec);
     }
     if (queues.empty())
       continue;
@@ -203,8 +206,8 @@ void schedule_tick_for(self_ptr self, const member_key& k) {
 void send_snapshot(self_ptr self, const device_identity& to,
                    const room_ask& ask) {
   auto& st = self->state;
-  auto q = st.queues.find(member_key{to.user_id, to.device_id});
-  if (q == st.queues.end())
+  auto* m = st.members.find(member_key{to.user_id, to.device_id});
+  if (!m)
     return;
   auto size = std::clamp<uint32_t>(ask.page_size, 1, st.params.max_page_size);
   auto total = st.view.size();
@@ -215,7 +218,76 @@ void send_snapshot(self_ptr self, const device_identity& to,
                                      members, aggregates(self, members),
                                      ask.page, std::max<uint32_t>(pages, 1),
                                      total, wall_ms(self)));
-  self->send(q->second.first, atom::publish_v, msg, encoded_ptr{});
+  self->send(m->handle, atom::publish_v, msg, encoded_ptr{});
+}
+
+// Puts `m` (publish, message, encodings) into every queue of `qs` but
+// `except`: one message shared by all of them (a queue reads it, none
+// copies it), sent anonymously (nobody answers a publish).
+void enqueue_all(caf::local_actor* self, const std::vector<queue_actor>& qs,
+                 const caf::message& m, const queue_actor& except) {
+  auto* skip = caf::actor_cast<caf::abstract_actor*>(except);
+  for (auto& q : qs)
+    if (auto* dest = caf::actor_cast<caf::abstract_actor*>(q);
+        dest && dest != skip)
+      dest->enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(),
+                                              {}, m),
+                    self->context());
+}
+
+fanout_actor::behavior_type fanout(fanout_actor::pointer self) {
+  return {
+    [=](atom::publish, const queue_list_ptr& qs,
+        const protocol::message_ptr& msg, const encoded_ptr& forms,
+        const queue_actor& except) {
+      enqueue_all(self, *qs, caf::make_message(atom::publish_v, msg, forms),
+                  except);
+    },
+  };
+}
+
+// Members on another loop than the room's are served by a fan-out there
+// once they are this many: for fewer, the room's sends to that loop cost
+// about what the message to the fan-out and its run would.
+constexpr size_t fanout_min = 32;
+
+// The room's fan-out on the loop of group `g`, spawned there on first use.
+const fanout_actor& fanout_for(self_ptr self, size_t g) {
+  auto& fs = self->state.fanouts;
+  if (fs.size() <= g)
+    fs.resize(g + 1);
+  if (!fs[g])
+    fs[g] = spawn_on_loop(self, member_lists<queue_actor>::loop_of(g),
+                          [&] { return self->spawn<caf::linked>(fanout); });
+  return fs[g];
+}
+
+// A publish nobody waits for, to every member but `except`: the members on
+// the room's loop (or on an unknown one, or few on theirs) from here, each
+// other loop's from a fan-out on that loop, which gets the list of its
+// members (shared, not copied) in one message. So a delivery costs the
+// same in a room of any size, and a large room's loops serve it side by
+// side. A member whose queue is full gets a gap notice (the queue's part).
+void fan_out(self_ptr self, const protocol::message_ptr& msg,
+             const encoded_ptr& forms, const queue_actor& except) {
+  auto& ms = self->state.members;
+  auto here = current_loop(self);
+  caf::message shared;
+  for (size_t g = 0; g < ms.groups(); ++g) {
+    auto& qs = ms.view(g);
+    if (qs.empty())
+      continue;
+    auto loop = member_lists<queue_actor>::loop_of(g);
+    if (loop >= 0 && loop != here && qs.size() >= fanout_min) {
+      self->send(fanout_for(self, g), atom::publish_v, ms.share(g), msg, forms,
+                 except);
+      self->state.metrics->room_event(room_counter::fanned_out, 1);
+      continue;
+    }
+    if (shared.empty())
+      shared = caf::make_message(atom::publish_v, msg, forms);
+    enqueue_all(self, qs, shared, except);
+  }
 }
 
 // Makes the fan-in that answers a durable publish once `waiting` queues
@@ -231,21 +303,20 @@ publish_here(self_ptr self, const device_identity& sender,
              const protocol::message_ptr& msg, const waiter& wait) {
   auto& st = self->state;
   member_key from{sender.user_id, sender.device_id};
-  int codecs = 0;
-  for (auto& [k, q] : st.queues)
-    if (k != from)
-      codecs |= codec_bit(q.second);
+  auto* own = st.members.find(from);
+  // The codecs of the members but the sender (counted as they join).
+  auto others = [&](protocol::codec c) {
+    return st.members.count(c) - (own && own->codec == c ? 1 : 0);
+  };
+  auto codecs = (others(protocol::codec::json) > 0 ? 1 : 0)
+                | (others(protocol::codec::msgpack) > 0 ? 2 : 0);
   auto forms = encode_once(*msg, codecs);
-  auto n
-    = static_cast<uint32_t>(st.queues.size() - (st.queues.count(from) ? 1 : 0));
+  auto n = static_cast<uint32_t>(st.members.size() - (own ? 1 : 0));
   st.metrics->room_event(room_counter::published, 1);
   st.metrics->room_event(room_counter::delivered, n);
   auto& opt = msg->optimization;
   if (!opt.requires_ack && !opt.offline_capable) {
-    // Nobody waits: a member whose queue is full gets a gap notice.
-    for (auto& [k, q] : st.queues)
-      if (k != from)
-        self->send(q.first, atom::publish_v, msg, forms);
+    fan_out(self, msg, forms, own ? own->handle : queue_actor{});
     return n;
   }
   // Durable: the sender's ack waits until every member's queue has the
@@ -253,16 +324,16 @@ publish_here(self_ptr self, const device_identity& sender,
   if (n == 0)
     return uint32_t{0};
   auto fi = wait(n);
-  for (auto& [k, q] : st.queues) {
+  st.members.for_each([&](const member_key& k, const auto& m) {
     if (k == from)
-      continue;
+      return;
     auto who = k.first + "/" + k.second;
-    self->request(q.first, caf::infinite, atom::enqueue_v, msg, forms)
+    self->request(m.handle, caf::infinite, atom::enqueue_v, msg, forms)
       .then([fi](uint32_t) { fi->accepted(); },
             [self, fi, who](caf::error& err) {
               fi->failed(who, to_errc(err), reason_of(self->system(), err));
             });
-  }
+  });
   return std::nullopt;
 }
 
@@ -313,9 +384,13 @@ caf::result<uint32_t> publish(self_ptr self, const device_identity& sender,
 }
 
 void quit_if_empty(self_ptr self) {
-  if (self->state.presence.size() == 0) {
+  auto& st = self->state;
+  if (st.presence.size() == 0) {
     flush_diff(self);
-    self->state.metrics->room_closed();
+    st.metrics->room_closed();
+    for (auto& f : st.fanouts)
+      if (f)
+        self->send_exit(f, caf::exit_reason::user_shutdown);
     self->quit();
   }
 }
@@ -354,7 +429,7 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
       auto event = st.presence.join(std::move(ms), wall_ms(self));
       if (st.presence.size() > before)
         st.metrics->room_members(1);
-      st.queues[k] = {m.queue, m.id.codec};
+      st.members.put(k, m.queue, m.id.codec, m.id.loop);
       if (event)
         local_change(self, *event);
       if (m.ask.presence)
@@ -369,7 +444,7 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
         st.metrics->room_members(-1);
         local_change(self, *e);
       }
-      st.queues.erase(k);
+      st.members.erase(k);
       quit_if_empty(self);
     },
     [=](atom::closed, const std::string& user, const std::string& device) {
@@ -387,7 +462,7 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
       // A new connection starts in the foreground.
       if (auto e = st.presence.set_background(k, false, wall_ms(self)))
         local_change(self, *e);
-      st.queues[k] = {std::move(q), id.codec};
+      st.members.put(k, std::move(q), id.codec, id.loop);
     },
     [=](atom::status, const presence_update& u) {
       auto& st = self->state;
@@ -443,7 +518,7 @@ room(room_actor::stateful_pointer<room_state> self, std::string name,
       for (auto& e : st.presence.sweep(wall_ms(self))) {
         if (e.event == "leave") {
           member_key k{e.user_id, e.device_id};
-          st.queues.erase(k);
+          st.members.erase(k);
           st.metrics->room_members(-1);
           if (!st.shards.empty())
             self->send(st.shards[shard_of(e.user_id, st.shards.size())],

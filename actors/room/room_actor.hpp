@@ -7,7 +7,9 @@
 // wins) for the members that asked for presence, and takes its members'
 // publishes straight from their connections (membership and the publish
 // rules checked here), encoded once per codec into every member's queue
-// and relayed to the room's other nodes.
+// and relayed to the room's other nodes. A large room's members on another
+// event loop get a publish from a fan-out actor on that loop (one message
+// from the room per loop), so that each loop serves its own members.
 
 #include <chrono>
 #include <map>
@@ -22,6 +24,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/metrics.hpp"
 #include "actors/room/cluster_presence.hpp"
+#include "actors/room/member_lists.hpp"
 #include "actors/room/presence_set.hpp"
 #include "actors/room/room_rules.hpp"
 #include "actors/wall_clock.hpp"
@@ -57,8 +60,12 @@ struct room_state {
   cluster_presence view;
   /// This node's changes not yet told to the room's other nodes.
   std::vector<presence_row> outbox;
-  /// Where each member's messages go, and in which codec.
-  std::map<member_key, std::pair<queue_actor, protocol::codec>> queues;
+  /// Where each member's messages go, in which codec, by the loop of the
+  /// member's queue.
+  member_lists<queue_actor> members;
+  /// The fan-outs on other loops, by group of `members` (spawned when a
+  /// loop has many members).
+  std::vector<fanout_actor> fanouts;
   /// Changes not yet sent, latest per member.
   std::map<member_key, protocol::presence_entry> pending;
   bool diff_scheduled = false;

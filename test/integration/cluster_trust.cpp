@@ -47,11 +47,7 @@ namespace {
 
 // The value of one sample of a node's /metrics (UINT64_MAX if absent).
 uint64_t metric(cluster_node& n, const std::string& sample) {
-  auto text = test::http_get(n.http, "/metrics").body;
-  auto i = text.find("\n" + sample + " ");
-  if (i == std::string::npos)
-    return UINT64_MAX;
-  return std::stoull(text.substr(i + sample.size() + 2));
+  return test::metric_sample(n.http, sample);
 }
 
 uint64_t refused(cluster_node& n, const std::string& reason) {

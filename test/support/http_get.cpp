@@ -95,4 +95,12 @@ http_response http_get(uint16_t port, const std::string& path,
   return http_request(port, "GET", path, extra_headers);
 }
 
+uint64_t metric_sample(uint16_t port, const std::string& sample) {
+  auto text = http_get(port, "/metrics").body;
+  auto i = text.find("\n" + sample + " ");
+  if (i == std::string::npos)
+    return UINT64_MAX;
+  return std::stoull(text.substr(i + sample.size() + 2));
+}
+
 } // namespace tether::test

@@ -50,6 +50,10 @@ http_response parse_response(const std::string& raw);
 http_response http_get(uint16_t port, const std::string& path,
                        const std::string& extra_headers = {});
 
+/// The value of one sample (name and labels, as printed) of the /metrics of
+/// the node on 127.0.0.1:port; UINT64_MAX if it is absent.
+uint64_t metric_sample(uint16_t port, const std::string& sample);
+
 /// Sends `method path` with the given header lines (each ending in CRLF;
 /// `Connection: close` is added unless they name a Connection) and reads
 /// the response until the server closes.

@@ -135,6 +135,20 @@ int codec_bit(protocol::codec c) {
   return c == protocol::codec::json ? 1 : 2;
 }
 
+// Puts `m` (publish, message, encodings) into every queue of `qs` but
+// `except`: one message shared by all of them (a queue reads it, none
+// copies it), sent anonymously (nobody answers a publish).
+void enqueue_all(caf::local_actor* self, const std::vector<queue_actor>& qs,
+                 const caf::message& m, const queue_actor& except) {
+  auto* skip = caf::actor_cast<caf::abstract_actor*>(except);
+  for (auto& q : qs)
+    if (auto* dest = caf::actor_cast<caf::abstract_actor*>(q);
+        dest && dest != skip)
+      dest->enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(),
+                                              {}, m),
+                    self->context());
+}
+
 void flush_diff(self_ptr self) {
   auto& st = self->state;
   st.diff_scheduled = false;
@@ -169,8 +183,8 @@ void flush_diff(self_ptr self) {
       protocol::make_presence_diff(st.room_name, g.changes,
                                    aggregates(self, g.changes), now));
     auto forms = encode_once(*msg, codecs);
-    for (auto& q : queues)
-      self->send(q, atom::publish_v, msg, forms);
+    enqueue_all(self, queues, caf::make_message(atom::publish_v, msg, forms),
+                queue_actor{});
     st.metrics->room_event(room_counter::diff_sent, queues.size());
   }
 }
@@ -219,20 +233,6 @@ void send_snapshot(self_ptr self, const device_identity& to,
                                      ask.page, std::max<uint32_t>(pages, 1),
                                      total, wall_ms(self)));
   self->send(m->handle, atom::publish_v, msg, encoded_ptr{});
-}
-
-// Puts `m` (publish, message, encodings) into every queue of `qs` but
-// `except`: one message shared by all of them (a queue reads it, none
-// copies it), sent anonymously (nobody answers a publish).
-void enqueue_all(caf::local_actor* self, const std::vector<queue_actor>& qs,
-                 const caf::message& m, const queue_actor& except) {
-  auto* skip = caf::actor_cast<caf::abstract_actor*>(except);
-  for (auto& q : qs)
-    if (auto* dest = caf::actor_cast<caf::abstract_actor*>(q);
-        dest && dest != skip)
-      dest->enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(),
-                                              {}, m),
-                    self->context());
 }
 
 fanout_actor::behavior_type fanout(fanout_actor::pointer self) {
@@ -308,8 +308,10 @@ publish_here(self_ptr self, const device_identity& sender,
   auto others = [&](protocol::codec c) {
     return st.members.count(c) - (own && own->codec == c ? 1 : 0);
   };
-  auto codecs = (others(protocol::codec::json) > 0 ? 1 : 0)
-                | (others(protocol::codec::msgpack) > 0 ? 2 : 0);
+  int codecs = 0;
+  for (auto c : {protocol::codec::json, protocol::codec::msgpack})
+    if (others(c) > 0)
+      codecs |= codec_bit(c);
   auto forms = encode_once(*msg, codecs);
   auto n = static_cast<uint32_t>(st.members.size() - (own ? 1 : 0));
   st.metrics->room_event(room_counter::published, 1);
